@@ -1,0 +1,164 @@
+//! Session settings, with secure defaults. Set through [`SessionLayer`](crate::SessionLayer)'s
+//! `with_*` methods.
+
+use std::time::Duration;
+
+/// The `SameSite` attribute of the session cookie.
+///
+/// `None` is deliberately not offered: a session cookie sent on cross-site
+/// requests invites CSRF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites (links in mail keep
+    /// users signed in), not on cross-site subrequests or POSTs. The default.
+    #[default]
+    Lax,
+    /// Never sent on cross-site requests: a user following a link from another
+    /// site arrives signed out.
+    Strict,
+}
+
+/// Cookie settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieConfig {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) host_prefix: bool,
+}
+
+impl CookieConfig {
+    /// The cookie's name as sent, with the `__Host-` prefix when it is on.
+    pub(crate) fn full_name(&self) -> String {
+        if self.host_prefix {
+            format!("__Host-{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// Session-token rotation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RotationConfig {
+    /// `None`: no periodic rotation.
+    pub(crate) interval: Option<Duration>,
+    /// How long a superseded token keeps working.
+    pub(crate) grace: Duration,
+}
+
+/// The longest grace window allowed for a superseded token.
+pub(crate) const MAX_ROTATION_GRACE: Duration = Duration::from_secs(5 * 60);
+
+impl RotationConfig {
+    /// Whether a request with the current token should start a rotation.
+    /// With a rotation already pending (its cookie may have been lost), a new
+    /// pending token is issued once the grace window has passed.
+    pub(crate) fn due(
+        &self,
+        rotated_at: time::OffsetDateTime,
+        has_pending: bool,
+        now: time::OffsetDateTime,
+    ) -> bool {
+        let Some(interval) = self.interval else {
+            return false;
+        };
+        let wait = if has_pending {
+            self.grace.max(Duration::from_secs(1)).min(interval.max(Duration::from_secs(1)))
+        } else {
+            interval
+        };
+        now - rotated_at >= wait
+    }
+}
+
+/// Everything the layer needs, shared by every request.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) absolute_timeout: Duration,
+    pub(crate) touch_interval: Duration,
+    pub(crate) rotation: RotationConfig,
+    pub(crate) cookie: CookieConfig,
+    /// Computed from `cookie` by [`SessionConfig::validate`].
+    pub(crate) cookie_name: String,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        let cookie = CookieConfig {
+            name: "session".into(),
+            path: "/".into(),
+            domain: None,
+            secure: true,
+            same_site: SameSite::Lax,
+            host_prefix: true,
+        };
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 60 * 60),
+            touch_interval: Duration::from_secs(60),
+            rotation: RotationConfig {
+                interval: Some(Duration::from_secs(15 * 60)),
+                grace: Duration::from_secs(30),
+            },
+            cookie_name: cookie.full_name(),
+            cookie,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The touch interval actually used: at most a quarter of the idle
+    /// timeout, so that a user active between touches is never idle-expired.
+    pub(crate) fn effective_touch_interval(&self) -> Duration {
+        self.touch_interval.min(self.idle_timeout / 4)
+    }
+
+    /// Checks for contradictory settings. Panics with a message naming the
+    /// conflict: these are programming errors, found at startup.
+    pub(crate) fn check(&self) {
+        assert!(
+            !self.idle_timeout.is_zero(),
+            "axum-user-sessions: the idle timeout must be greater than zero"
+        );
+        assert!(
+            !self.absolute_timeout.is_zero(),
+            "axum-user-sessions: the absolute timeout must be greater than zero"
+        );
+        assert!(
+            self.rotation.grace <= MAX_ROTATION_GRACE,
+            "axum-user-sessions: the rotation grace window is capped at {MAX_ROTATION_GRACE:?}: \
+             a superseded token that works longer is a stolen token that works longer"
+        );
+        let c = &self.cookie;
+        if c.host_prefix {
+            assert!(
+                c.secure,
+                "axum-user-sessions: the `__Host-` cookie prefix requires `Secure` cookies; \
+                 call `with_host_prefix(false)` or keep `with_secure(true)`"
+            );
+            assert!(
+                c.domain.is_none(),
+                "axum-user-sessions: the `__Host-` cookie prefix forbids a cookie `Domain`; \
+                 call `with_host_prefix(false)` to set one"
+            );
+            assert!(
+                c.path == "/",
+                "axum-user-sessions: the `__Host-` cookie prefix requires `Path=/`; \
+                 call `with_host_prefix(false)` to use another path"
+            );
+        }
+    }
+}
+
+/// Whether `name` is a valid cookie name (an RFC 6265 token).
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}

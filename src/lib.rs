@@ -1,0 +1,134 @@
+//! Server-side sessions for [axum], kept in Postgres (or SQLite, or memory),
+//! that users can see and revoke, with token rotation that never logs anyone
+//! out by accident.
+//!
+//! - One row per signed-in browser or device, with a public id, so that a
+//!   user can list their sessions and sign out a lost phone.
+//! - The cookie carries a 256-bit random token; the store keeps only its
+//!   SHA-256. Nothing logs a token.
+//! - Idle and absolute expiry, enforced server-side. Lazy: a request that
+//!   never extracts the session costs nothing, one that reads it costs one
+//!   database round-trip.
+//! - Key-level writes: concurrent requests that change different keys both
+//!   keep their change; a logout is never undone by a request in flight.
+//! - Periodic token rotation in two phases: no race with concurrent requests
+//!   or lost responses logs a user out, and a replayed old token revokes the
+//!   session.
+//!
+//! # Quick start
+//!
+//! ```no_run
+//! use axum::{Router, routing::{get, post}};
+//! use axum_user_sessions::{Session, SessionLayer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::postgres::PgPoolOptions::new()
+//!     .test_before_acquire(false) // one round-trip per request, not two
+//!     .connect("postgres://localhost/app")
+//!     .await?;
+//! axum_user_sessions::migrate(&pool).await?; // embedded, idempotent
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(home))
+//!     .route("/login", post(login))
+//!     .layer(SessionLayer::new(pool));
+//! # let _ = app; Ok(()) }
+//!
+//! async fn home(session: Session) -> String {
+//!     match session.user_id() {
+//!         Some(user) => format!("signed in as {user}"),
+//!         None => "anonymous".into(),
+//!     }
+//! }
+//!
+//! async fn login(session: Session) -> Result<&'static str, axum_user_sessions::Error> {
+//!     // ... check the password first ...
+//!     session.login(42).await?; // new token: no session fixation
+//!     Ok("welcome")
+//! }
+//! ```
+//!
+//! Behind a load balancer with several app instances, use Postgres: every
+//! instance sees a logout or revocation at once.
+//!
+//! # Stores
+//!
+//! See the [`store`] module: [`PgStore`], [`SqliteStore`] and [`MemoryStore`]
+//! implement [`SessionStore`], and every feature works on each of them.
+//!
+//! # Feature flags
+//!
+//! - `postgres` (default): the Postgres store; `SessionLayer::new(PgPool)`.
+//! - `sqlite` (default): the SQLite store; `SessionLayer::new(SqlitePool)`.
+//!
+//! [axum]: https://docs.rs/axum
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod error;
+mod extract;
+mod layer;
+mod service;
+mod session;
+pub mod store;
+mod token;
+
+pub use config::SameSite;
+pub use error::{Error, MissingSessionLayer, SessionRejection};
+pub use layer::SessionLayer;
+pub use service::SessionService;
+pub use session::Session;
+pub use store::{IntoSessionStore, MemoryStore, SessionStore};
+#[cfg(feature = "postgres")]
+pub use store::PgStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
+pub use token::TokenHash;
+
+/// Creates or upgrades the session tables. Embedded, idempotent, safe to run
+/// at every startup.
+///
+/// On Postgres the tables and their migrations table live in the schema
+/// `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
+/// SQLite they are prefixed `aus_` and tracked in `_aus_migrations`.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool) -> Result<(), axum_user_sessions::Error> {
+/// axum_user_sessions::migrate(&pool).await?;
+/// # Ok(()) }
+/// ```
+pub async fn migrate<P: Migrate + ?Sized>(pool: &P) -> Result<(), Error> {
+    pool.run_migrations().await
+}
+
+/// Pools that [`migrate`] accepts: `PgPool` and `SqlitePool`.
+pub trait Migrate: sealed::Sealed {
+    /// Runs the embedded migrations for this kind of database.
+    fn run_migrations(&self) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    #[cfg(feature = "postgres")]
+    impl Sealed for sqlx::PgPool {}
+    #[cfg(feature = "sqlite")]
+    impl Sealed for sqlx::SqlitePool {}
+}
+
+#[cfg(feature = "postgres")]
+impl Migrate for sqlx::PgPool {
+    async fn run_migrations(&self) -> Result<(), Error> {
+        PgStore::migrator().run(self).await?;
+        Ok(())
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl Migrate for sqlx::SqlitePool {
+    async fn run_migrations(&self) -> Result<(), Error> {
+        SqliteStore::migrator().run(self).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! [`SessionService`]: the middleware around the app's routes.
+
+use crate::config::SessionConfig;
+use crate::session::{ClientInfo, CookieToken, Session};
+use crate::store::SessionStore;
+use crate::token::Token;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, header};
+use axum::response::Response;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::Service;
+
+/// The longest User-Agent kept with a session; the rest is cut.
+const MAX_USER_AGENT: usize = 512;
+
+/// Middleware that gives each request a [`Session`]. Made by
+/// [`SessionLayer`](crate::SessionLayer).
+#[derive(Debug, Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    store: Arc<dyn SessionStore>,
+    config: Arc<SessionConfig>,
+}
+
+impl<S> SessionService<S> {
+    pub(crate) fn new(inner: S, store: Arc<dyn SessionStore>, config: Arc<SessionConfig>) -> Self {
+        Self {
+            inner,
+            store,
+            config,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for SessionService<S>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // Everything is read from the request before any await, so that the
+        // body type need not be `Sync`.
+        let cookie = read_cookie(req.headers(), &self.config.cookie_name);
+        if let CookieToken::Malformed = cookie {
+            tracing::warn!(
+                cookie = %self.config.cookie_name,
+                "malformed session cookie ignored (suspicious: tampering or a misconfigured client)"
+            );
+        }
+        let client = ClientInfo {
+            ip: req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+            user_agent: user_agent(req.headers()),
+        };
+        let session = Session::new(self.store.clone(), self.config.clone(), cookie, client);
+        req.extensions_mut().insert(session.clone());
+
+        // Call the instance that was polled ready; keep a fresh clone.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let mut res = inner.call(req).await?;
+            session.commit(&mut res).await;
+            Ok(res)
+        })
+    }
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(header::USER_AGENT)?.as_bytes();
+    let text = String::from_utf8_lossy(raw);
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_USER_AGENT)
+        .collect();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Finds the session cookie among all `Cookie` headers, bytewise (other
+/// cookies may hold anything). Two different values for our name are
+/// ambiguous (cookie tossing), so they count as malformed.
+pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> CookieToken {
+    let mut found: Option<&[u8]> = None;
+    for value in headers.get_all(header::COOKIE) {
+        for pair in value.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            if pair[..eq].trim_ascii() != name.as_bytes() {
+                continue;
+            }
+            let mut v = pair[eq + 1..].trim_ascii();
+            if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
+                v = &v[1..v.len() - 1];
+            }
+            match found {
+                None => found = Some(v),
+                Some(prev) if prev == v => {}
+                Some(_) => return CookieToken::Malformed,
+            }
+        }
+    }
+    match found {
+        None => CookieToken::Absent,
+        Some(v) => std::str::from_utf8(v)
+            .ok()
+            .and_then(Token::parse)
+            .map_or(CookieToken::Malformed, CookieToken::Valid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn finds_the_cookie_among_others() {
+        let t = Token::generate().unwrap().encode();
+        let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
+        assert!(matches!(read_cookie(&h, "__Host-session"), CookieToken::Valid(_)));
+        let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
+        assert!(matches!(read_cookie(&h, "__Host-session"), CookieToken::Valid(_)));
+    }
+
+    #[test]
+    fn absent_malformed_and_ambiguous() {
+        assert!(matches!(read_cookie(&headers(&[b"a=1"]), "s"), CookieToken::Absent));
+        assert!(matches!(read_cookie(&HeaderMap::new(), "s"), CookieToken::Absent));
+        assert!(matches!(read_cookie(&headers(&[b"s=nope"]), "s"), CookieToken::Malformed));
+        assert!(matches!(read_cookie(&headers(&[b"s=\xff\xfe"]), "s"), CookieToken::Malformed));
+        let a = Token::generate().unwrap().encode();
+        let b = Token::generate().unwrap().encode();
+        let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
+        assert!(matches!(read_cookie(&h, "s"), CookieToken::Malformed));
+        // The same value twice is not ambiguous.
+        let h = headers(&[format!("s={a}").as_bytes(), format!("s={a}").as_bytes()]);
+        assert!(matches!(read_cookie(&h, "s"), CookieToken::Valid(_)));
+        // Invalid bytes in another cookie do not hide ours.
+        let mut raw = b"x=\xff; s=".to_vec();
+        raw.extend_from_slice(a.as_bytes());
+        let h = headers(&[&raw]);
+        assert!(matches!(read_cookie(&h, "s"), CookieToken::Valid(_)));
+    }
+
+    #[test]
+    fn user_agent_is_cleaned_and_capped() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_bytes(&[b'a'; 2000]).unwrap(),
+        );
+        assert_eq!(user_agent(&h).unwrap().len(), MAX_USER_AGENT);
+        h.insert(header::USER_AGENT, HeaderValue::from_bytes(b"x\xff\ty").unwrap());
+        assert_eq!(user_agent(&h).unwrap(), "x\u{fffd}y");
+    }
+}

@@ -1,0 +1,560 @@
+//! The [`Session`] handle that handlers extract.
+
+use crate::config::SessionConfig;
+use crate::store::{DataPatch, Reissue, SessionRecord, SessionStore, TokenState, Touch};
+use crate::token::Token;
+use crate::Error;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use tower_cookies::cookie::{self, Cookie};
+use uuid::Uuid;
+
+/// The current time, truncated to microseconds (what every store keeps), so
+/// that a value written and read back compares equal.
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+/// What the request's cookie header said about our cookie.
+#[derive(Debug, Clone)]
+pub(crate) enum CookieToken {
+    /// No session cookie.
+    Absent,
+    /// A session cookie that cannot be a token (wrong length, alphabet,
+    /// duplicates with different values, not UTF-8...). Costs no query.
+    Malformed,
+    /// A well-formed token; the store decides whether it is known.
+    Valid(Token),
+}
+
+/// What the layer knows of the client before the handler runs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientInfo {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) user_agent: Option<String>,
+}
+
+/// The session of the current request.
+///
+/// Extract it in a handler (it implements axum's `FromRequestParts`). The
+/// session is loaded from the store the first time it is extracted in a
+/// request; a request that carries no cookie costs no database work, and one
+/// that never extracts the session costs none at all.
+///
+/// Values are typed through serde and changes are written after the handler,
+/// key by key, in one statement: two concurrent requests that change
+/// different keys both keep their change. Sign-in state changes
+/// ([`login`](Self::login), [`logout`](Self::logout)) are written at once.
+///
+/// ```
+/// use axum_user_sessions::Session;
+///
+/// async fn counter(session: Session) -> Result<String, axum_user_sessions::Error> {
+///     let n: u64 = session.get("counter")?.unwrap_or(0) + 1;
+///     session.insert("counter", n)?;
+///     Ok(format!("{n} visits"))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    config: Arc<SessionConfig>,
+    cookie: CookieToken,
+    client: ClientInfo,
+    loaded: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The live row this request works on, if any.
+    record: Option<SessionRecord>,
+    /// Changed keys: `Some` set, `None` removed.
+    changes: BTreeMap<String, Option<Value>>,
+    /// A token to send in the response's cookie.
+    new_token: Option<Token>,
+    /// The request's cookie named no live session, or the session ended: the
+    /// response expires the cookie (unless a new one is set).
+    clear_cookie: bool,
+    /// `rotated_at` seen at load when a rotation is due.
+    rotation_due: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
+        f.debug_struct("Session")
+            .field("id", &st.record.as_ref().map(|r| r.id))
+            .field("user_id", &st.record.as_ref().and_then(|r| r.user_id.clone()))
+            .field("changed_keys", &st.changes.keys().collect::<Vec<_>>())
+            .field("token", &"REDACTED")
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        store: Arc<dyn SessionStore>,
+        config: Arc<SessionConfig>,
+        cookie: CookieToken,
+        client: ClientInfo,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                cookie,
+                client,
+                loaded: OnceCell::new(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across an await or user code; recover from
+        // poisoning rather than turning one panic into many.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn store(&self) -> &dyn SessionStore {
+        self.inner.store.as_ref()
+    }
+
+    fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    /// Loads the session from the store, once per request.
+    pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
+        self.inner
+            .loaded
+            .get_or_try_init(|| self.load())
+            .await
+            .map(|_| ())
+    }
+
+    async fn load(&self) -> Result<(), Error> {
+        let token = match &self.inner.cookie {
+            CookieToken::Absent => return Ok(()),
+            CookieToken::Malformed => {
+                self.state().clear_cookie = true;
+                return Ok(());
+            }
+            CookieToken::Valid(t) => t,
+        };
+        let cfg = self.config();
+        let now = now();
+        let touch = Touch {
+            now,
+            stale_before: now - cfg.effective_touch_interval(),
+            idle_expires_at: now + cfg.idle_timeout,
+        };
+        let hash = token.hash();
+        let found = self.store().load(&hash, &touch).await?;
+        let live = match found {
+            None => {
+                tracing::debug!("session cookie names no session");
+                None
+            }
+            Some(l) if !l.record.is_live(now) => {
+                tracing::debug!(session.id = %l.record.id, "session expired or revoked");
+                None
+            }
+            Some(l) => match l.token {
+                TokenState::Current => {
+                    let mut st = self.state();
+                    st.rotation_due = cfg
+                        .rotation
+                        .due(l.record.rotated_at, l.has_pending, now)
+                        .then_some(l.record.rotated_at);
+                    drop(st);
+                    Some(l.record)
+                }
+                TokenState::Pending => {
+                    self.store().promote(l.record.id, &hash, now).await?;
+                    tracing::debug!(session.id = %l.record.id, "rotated session token promoted");
+                    Some(l.record)
+                }
+                TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
+                TokenState::Superseded { .. } => {
+                    self.store()
+                        .revoke(l.record.id, None, "token_reuse", now)
+                        .await?;
+                    tracing::warn!(
+                        session.id = %l.record.id,
+                        user.id = l.record.user_id.as_deref().unwrap_or(""),
+                        "superseded session token replayed after the grace window: session revoked"
+                    );
+                    None
+                }
+            },
+        };
+        let mut st = self.state();
+        st.clear_cookie = live.is_none();
+        st.record = live;
+        Ok(())
+    }
+
+    /// The public id of the session (never the token), or `None` when the
+    /// request has no session yet.
+    pub fn id(&self) -> Option<Uuid> {
+        self.state().record.as_ref().map(|r| r.id)
+    }
+
+    /// The signed-in user, as the string given to [`login`](Self::login).
+    pub fn user_id(&self) -> Option<String> {
+        self.state().record.as_ref().and_then(|r| r.user_id.clone())
+    }
+
+    /// Whether a user is signed in.
+    pub fn is_authenticated(&self) -> bool {
+        self.state()
+            .record
+            .as_ref()
+            .is_some_and(|r| r.user_id.is_some())
+    }
+
+    /// When the user last proved who they are ([`login`](Self::login) or
+    /// [`reauthenticate`](Self::reauthenticate)). Use it to demand a fresh
+    /// password before sensitive actions.
+    pub fn authenticated_at(&self) -> Option<OffsetDateTime> {
+        self.state().record.as_ref().and_then(|r| r.authenticated_at)
+    }
+
+    /// When the session was created.
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        self.state().record.as_ref().map(|r| r.created_at)
+    }
+
+    /// A value, deserialized. `Ok(None)` when the key is absent; an error when
+    /// it holds something that is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.get_value(key)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// A value as JSON.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        let st = self.state();
+        match st.changes.get(key) {
+            Some(change) => change.clone(),
+            None => st.record.as_ref().and_then(|r| r.data.get(key).cloned()),
+        }
+    }
+
+    /// Every key and value of the session.
+    pub fn entries(&self) -> Map<String, Value> {
+        let st = self.state();
+        let mut data = st.record.as_ref().map(|r| r.data.clone()).unwrap_or_default();
+        for (k, v) in &st.changes {
+            match v {
+                Some(v) => data.insert(k.clone(), v.clone()),
+                None => data.remove(k),
+            };
+        }
+        data
+    }
+
+    /// Sets a value. Written after the handler; a request without a session
+    /// gets one (and its cookie) then.
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
+        let value = serde_json::to_value(value)?;
+        if self.get_value(key).as_ref() == Some(&value) {
+            return Ok(());
+        }
+        self.state().changes.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    /// Removes a key. Returns whether it was there.
+    pub fn remove(&self, key: &str) -> bool {
+        let present = self.get_value(key).is_some();
+        if present {
+            self.state().changes.insert(key.to_owned(), None);
+        }
+        present
+    }
+
+    /// Signs `user_id` in: records the user and `authenticated_at`, and issues
+    /// a new token at once, with no grace for the old one (no session
+    /// fixation). Accepts any id that displays as text: integers, strings,
+    /// UUIDs.
+    ///
+    /// The session's data is kept when the session was anonymous or already
+    /// belonged to this user. A session of another user is ended and a fresh
+    /// one started, so that one user never inherits another's data.
+    pub async fn login(&self, user_id: impl fmt::Display) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let user_id = user_id.to_string();
+        let now = now();
+        let (existing, same_user) = {
+            let st = self.state();
+            match &st.record {
+                Some(r) => (
+                    Some(r.id),
+                    r.user_id.is_none() || r.user_id.as_deref() == Some(&user_id),
+                ),
+                None => (None, true),
+            }
+        };
+        if let Some(id) = existing {
+            if same_user {
+                let reissue = Reissue {
+                    user_id: Some(user_id.clone()),
+                    authenticated_at: Some(now),
+                    now,
+                };
+                if self.reissue(id, &reissue).await? {
+                    return Ok(());
+                }
+            } else {
+                self.store().delete(id).await?;
+                let mut st = self.state();
+                st.record = None;
+                st.changes.clear();
+            }
+        }
+        let mut record = self.new_record(now);
+        record.user_id = Some(user_id);
+        record.authenticated_at = Some(now);
+        self.create(record).await
+    }
+
+    /// Proves the user again (after a password prompt): refreshes
+    /// `authenticated_at` and issues a new token with no grace for the old one.
+    /// Does nothing for a request without a session.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let Some((id, user_id)) = self.state().record.as_ref().map(|r| (r.id, r.user_id.clone()))
+        else {
+            return Ok(());
+        };
+        let now = now();
+        self.reissue(
+            id,
+            &Reissue {
+                user_id,
+                authenticated_at: Some(now),
+                now,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Issues a new token now, with no grace for the old one. Call it after a
+    /// privilege change (e.g. the user became an admin). Does nothing for a
+    /// request without a session.
+    pub async fn rotate(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let Some((id, user_id)) = self.state().record.as_ref().map(|r| (r.id, r.user_id.clone()))
+        else {
+            return Ok(());
+        };
+        self.reissue(
+            id,
+            &Reissue {
+                user_id,
+                authenticated_at: None,
+                now: now(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Signs out: deletes the session from the store at once and expires the
+    /// cookie. The request continues as anonymous.
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let id = self.state().record.as_ref().map(|r| r.id);
+        if let Some(id) = id {
+            self.store().delete(id).await?;
+            tracing::debug!(session.id = %id, "session logged out");
+        }
+        let mut st = self.state();
+        st.record = None;
+        st.changes.clear();
+        st.new_token = None;
+        st.rotation_due = None;
+        st.clear_cookie = !matches!(self.inner.cookie, CookieToken::Absent) || id.is_some();
+        Ok(())
+    }
+
+    async fn reissue(&self, id: Uuid, reissue: &Reissue) -> Result<bool, Error> {
+        let token = Token::generate()?;
+        if !self.store().reissue(id, &token.hash(), reissue).await? {
+            return Ok(false);
+        }
+        let mut st = self.state();
+        if let Some(r) = st.record.as_mut() {
+            r.user_id.clone_from(&reissue.user_id);
+            if reissue.authenticated_at.is_some() {
+                r.authenticated_at = reissue.authenticated_at;
+            }
+            r.rotated_at = reissue.now;
+        }
+        st.new_token = Some(token);
+        st.rotation_due = None;
+        Ok(true)
+    }
+
+    fn new_record(&self, now: OffsetDateTime) -> SessionRecord {
+        let cfg = self.config();
+        let mut r = SessionRecord::new(Uuid::new_v4(), now);
+        r.absolute_expires_at = now + cfg.absolute_timeout;
+        r.expires_at = (now + cfg.idle_timeout).min(r.absolute_expires_at);
+        r.ip = self.inner.client.ip;
+        r.user_agent.clone_from(&self.inner.client.user_agent);
+        r
+    }
+
+    /// Inserts `record` with the pending changes folded into its data.
+    async fn create(&self, mut record: SessionRecord) -> Result<(), Error> {
+        let token = Token::generate()?;
+        let changes = std::mem::take(&mut self.state().changes);
+        for (k, v) in &changes {
+            if let Some(v) = v {
+                record.data.insert(k.clone(), v.clone());
+            }
+        }
+        if let Err(e) = self.store().create(&record, &token.hash()).await {
+            self.state().changes = changes;
+            return Err(e);
+        }
+        tracing::debug!(session.id = %record.id, "session created");
+        let mut st = self.state();
+        st.record = Some(record);
+        st.new_token = Some(token);
+        st.clear_cookie = false;
+        st.rotation_due = None;
+        Ok(())
+    }
+
+    /// Writes what the handler changed and sets the cookie on the response.
+    pub(crate) async fn commit(&self, res: &mut Response) {
+        if self.inner.loaded.get().is_none() {
+            return; // never extracted: nothing read, nothing changed
+        }
+        if let Err(err) = self.write(res.status()).await {
+            *res = err.into_response();
+        }
+        self.set_cookie(res);
+    }
+
+    async fn write(&self, status: StatusCode) -> Result<(), Error> {
+        let (record_id, changes) = {
+            let mut st = self.state();
+            let changes = if status.is_server_error() {
+                BTreeMap::new()
+            } else {
+                std::mem::take(&mut st.changes)
+            };
+            (st.record.as_ref().map(|r| r.id), changes)
+        };
+        if !changes.is_empty() {
+            match record_id {
+                Some(id) => {
+                    let mut patch = DataPatch::default();
+                    for (k, v) in changes {
+                        match v {
+                            Some(v) => {
+                                patch.set.insert(k, v);
+                            }
+                            None => patch.remove.push(k),
+                        }
+                    }
+                    if !self.store().patch_data(id, &patch).await? {
+                        // Logged out or revoked while this request ran: the
+                        // write must not resurrect it, and must not be
+                        // reported as done.
+                        tracing::debug!(session.id = %id, "session ended during the request; write dropped");
+                        let mut st = self.state();
+                        st.record = None;
+                        st.new_token = None;
+                        st.clear_cookie = true;
+                        return Err(Error::SessionEnded);
+                    }
+                }
+                None => {
+                    if changes.values().any(Option::is_some) {
+                        self.state().changes = changes;
+                        self.create(self.new_record(now())).await?;
+                    }
+                }
+            }
+        }
+        self.rotate_if_due().await
+    }
+
+    async fn rotate_if_due(&self) -> Result<(), Error> {
+        let (id, expected) = {
+            let st = self.state();
+            match (&st.record, st.rotation_due, &st.new_token) {
+                (Some(r), Some(expected), None) => (r.id, expected),
+                _ => return Ok(()),
+            }
+        };
+        let pending = Token::generate()?;
+        let now = now();
+        if self
+            .store()
+            .begin_rotation(id, expected, &pending.hash(), now)
+            .await?
+        {
+            tracing::debug!(session.id = %id, "session token rotation started");
+            self.state().new_token = Some(pending);
+        }
+        Ok(())
+    }
+
+    fn set_cookie(&self, res: &mut Response) {
+        let st = self.state();
+        let cfg = &self.config().cookie;
+        let name = self.config().cookie_name.clone();
+        let cookie = match (&st.new_token, st.clear_cookie) {
+            (Some(token), _) => Cookie::build((name, token.encode())),
+            (None, true) => Cookie::build((name, ""))
+                .max_age(cookie::time::Duration::ZERO)
+                .expires(cookie::time::OffsetDateTime::UNIX_EPOCH),
+            (None, false) => return,
+        };
+        let mut cookie = cookie
+            .http_only(true)
+            .secure(cfg.secure)
+            .path(cfg.path.clone())
+            .same_site(match cfg.same_site {
+                crate::SameSite::Lax => cookie::SameSite::Lax,
+                crate::SameSite::Strict => cookie::SameSite::Strict,
+            });
+        if let Some(domain) = &cfg.domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        match HeaderValue::from_str(&cookie.build().encoded().to_string()) {
+            Ok(v) => {
+                res.headers_mut().append(header::SET_COOKIE, v);
+                res.headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            }
+            Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! In-memory store: for tests and prototypes. One process only; everything is
+//! lost on restart. Do not use it behind several app instances.
+
+use super::{
+    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+};
+use crate::{Error, TokenHash};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Default)]
+struct Tables {
+    sessions: HashMap<Uuid, SessionRecord>,
+    tokens: HashMap<TokenHash, TokenRow>,
+}
+
+#[derive(Debug, Clone)]
+struct TokenRow {
+    session_id: Uuid,
+    state: TokenState,
+}
+
+impl Tables {
+    fn live_mut(&mut self, id: Uuid) -> Option<&mut SessionRecord> {
+        self.sessions.get_mut(&id).filter(|s| s.revoked_at.is_none())
+    }
+
+    fn remove_session(&mut self, id: Uuid) -> bool {
+        self.tokens.retain(|_, t| t.session_id != id);
+        self.sessions.remove(&id).is_some()
+    }
+
+    fn revoke(&mut self, id: Uuid, reason: &str, now: OffsetDateTime) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.revoked_at = Some(now);
+            s.revoke_reason = Some(reason.to_owned());
+        }
+    }
+}
+
+/// A [`SessionStore`] in process memory.
+///
+/// For tests, examples and prototypes. Sessions are lost when the process
+/// exits, and two processes do not see each other's sessions: never use it
+/// behind several app instances.
+///
+/// ```
+/// use axum_user_sessions::{MemoryStore, SessionLayer};
+/// let layer = SessionLayer::new(MemoryStore::new());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    tables: Arc<Mutex<Tables>>,
+    counter: Counter,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        self.counter.tick();
+        // A panic while holding the lock cannot leave the maps half-updated
+        // in a way that matters more than losing the process; keep serving.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn migrate(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        token: &TokenHash,
+        touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        let mut t = self.lock();
+        let Some(row) = t.tokens.get(token).cloned() else {
+            return Ok(None);
+        };
+        let has_pending = t
+            .tokens
+            .values()
+            .any(|r| r.session_id == row.session_id && r.state == TokenState::Pending);
+        let Some(s) = t.sessions.get_mut(&row.session_id) else {
+            return Ok(None);
+        };
+        if row.state == TokenState::Current
+            && s.is_live(touch.now)
+            && s.last_seen_at <= touch.stale_before
+        {
+            s.last_seen_at = touch.now;
+            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+        }
+        Ok(Some(LoadedSession {
+            record: s.clone(),
+            token: row.state,
+            has_pending,
+        }))
+    }
+
+    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        let mut t = self.lock();
+        if t.sessions.contains_key(&record.id) || t.tokens.contains_key(token) {
+            return Err(Error::Corrupt("duplicate session id or token"));
+        }
+        t.sessions.insert(record.id, record.clone());
+        t.tokens.insert(
+            *token,
+            TokenRow {
+                session_id: record.id,
+                state: TokenState::Current,
+            },
+        );
+        Ok(())
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+        let mut t = self.lock();
+        match t.live_mut(id) {
+            Some(s) => {
+                patch.apply(&mut s.data);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn reissue(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        reissue: &Reissue,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        let Some(s) = t.live_mut(id) else {
+            return Ok(false);
+        };
+        s.user_id.clone_from(&reissue.user_id);
+        if let Some(at) = reissue.authenticated_at {
+            s.authenticated_at = Some(at);
+        }
+        s.rotated_at = reissue.now;
+        t.tokens.retain(|_, r| r.session_id != id);
+        t.tokens.insert(
+            *token,
+            TokenRow {
+                session_id: id,
+                state: TokenState::Current,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        Ok(self.lock().remove_session(id))
+    }
+
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        match t.live_mut(id) {
+            Some(s) if s.rotated_at == expected_rotated_at => s.rotated_at = now,
+            _ => return Ok(false),
+        }
+        t.tokens.insert(
+            *pending,
+            TokenRow {
+                session_id: id,
+                state: TokenState::Pending,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        let mut t = self.lock();
+        let is_pending = t
+            .tokens
+            .get(token)
+            .is_some_and(|r| r.session_id == id && r.state == TokenState::Pending);
+        if !is_pending {
+            return Ok(());
+        }
+        for (hash, row) in t.tokens.iter_mut() {
+            if row.session_id != id {
+                continue;
+            }
+            if hash == token {
+                row.state = TokenState::Current;
+            } else if matches!(row.state, TokenState::Current | TokenState::Pending) {
+                row.state = TokenState::Superseded { at: now };
+            }
+        }
+        Ok(())
+    }
+
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        let found = t.sessions.get(&id).is_some_and(|s| {
+            s.is_live(now) && user_id.is_none_or(|u| s.user_id.as_deref() == Some(u))
+        });
+        if found {
+            t.revoke(id, reason, now);
+        }
+        Ok(found)
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        let mut t = self.lock();
+        let ids: Vec<Uuid> = t
+            .sessions
+            .values()
+            .filter(|s| {
+                s.user_id.as_deref() == Some(user_id) && s.is_live(now) && Some(s.id) != keep
+            })
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            t.revoke(*id, reason, now);
+        }
+        Ok(ids.len() as u64)
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let t = self.lock();
+        let mut list: Vec<SessionRecord> = t
+            .sessions
+            .values()
+            .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
+        Ok(list)
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.counter.get()
+    }
+}

@@ -1,0 +1,338 @@
+//! The store boundary: what the layer asks of a database, and nothing of HTTP.
+//!
+//! Three stores ship with the crate, and every feature works on each of them:
+//!
+//! | store | for | |
+//! |---|---|---|
+//! | [`PgStore`] (`PgPool`) | production, many app instances on one database | feature `postgres` |
+//! | [`SqliteStore`] (`SqlitePool`) | single-machine apps, the demo | feature `sqlite` |
+//! | [`MemoryStore`] | tests and prototypes; one process only, lost on restart | always |
+//!
+//! [`SessionLayer::new`](crate::SessionLayer::new) accepts any of them, or the
+//! pools directly, through [`IntoSessionStore`].
+//!
+//! A store only ever sees SHA-256 hashes of tokens ([`TokenHash`]), never the
+//! cookie's secret. Times are passed in by the caller, so that every store
+//! agrees on "now" and tests can reason about it.
+
+use crate::{Error, TokenHash};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::fmt::Debug;
+use std::net::IpAddr;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use sqlite::SqliteStore;
+
+/// One session row: one signed-in browser or device.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// Public id, used in URLs and lists. Never a credential.
+    pub id: Uuid,
+    /// The signed-in user, or `None` for an anonymous session.
+    pub user_id: Option<String>,
+    /// Application data.
+    pub data: Map<String, Value>,
+    /// When the row was created.
+    pub created_at: OffsetDateTime,
+    /// When the user last proved who they are (password), for freshness checks.
+    pub authenticated_at: Option<OffsetDateTime>,
+    /// Last request seen, to the touch interval.
+    pub last_seen_at: OffsetDateTime,
+    /// `min(last_seen_at + idle timeout, absolute_expires_at)`.
+    pub expires_at: OffsetDateTime,
+    /// The hard end of the session.
+    pub absolute_expires_at: OffsetDateTime,
+    /// When the newest token was issued (rotation compare-and-set).
+    pub rotated_at: OffsetDateTime,
+    /// Client IP when the session was created.
+    pub ip: Option<IpAddr>,
+    /// Client User-Agent when the session was created.
+    pub user_agent: Option<String>,
+    /// Remember-me session.
+    pub persistent: bool,
+    /// Set when the session was revoked; a revoked session is dead.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why it was revoked (`"user"`, `"token_reuse"`, ...).
+    pub revoke_reason: Option<String>,
+}
+
+impl Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionRecord {
+    /// Whether the session can still be used at `now`.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.absolute_expires_at > now
+    }
+
+    /// A new row. `expires_at` and `absolute_expires_at` must be set by the caller.
+    pub fn new(id: Uuid, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            user_id: None,
+            data: Map::new(),
+            created_at: now,
+            authenticated_at: None,
+            last_seen_at: now,
+            expires_at: now,
+            absolute_expires_at: now,
+            rotated_at: now,
+            ip: None,
+            user_agent: None,
+            persistent: false,
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+}
+
+/// What a presented token is to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenState {
+    /// The session's current token.
+    Current,
+    /// Issued by a rotation and sent to the client, not yet presented.
+    Pending,
+    /// Replaced by a newer token at the given time.
+    Superseded {
+        /// When it was replaced.
+        at: OffsetDateTime,
+    },
+}
+
+impl TokenState {
+    pub(crate) fn from_code(
+        code: i64,
+        superseded_at: Option<OffsetDateTime>,
+    ) -> Result<Self, Error> {
+        match (code, superseded_at) {
+            (0, _) => Ok(Self::Current),
+            (1, _) => Ok(Self::Pending),
+            (2, Some(at)) => Ok(Self::Superseded { at }),
+            _ => Err(Error::Corrupt("unknown token state")),
+        }
+    }
+}
+
+/// A session found by token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoadedSession {
+    /// The row, after the touch if one happened.
+    pub record: SessionRecord,
+    /// What the presented token is.
+    pub token: TokenState,
+    /// Whether the session has a pending token (a rotation in progress).
+    pub has_pending: bool,
+}
+
+/// How [`SessionStore::load`] refreshes `last_seen_at`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Touch {
+    /// The request's time.
+    pub now: OffsetDateTime,
+    /// Touch only when `last_seen_at <= stale_before` (the touch interval).
+    pub stale_before: OffsetDateTime,
+    /// The new idle deadline, `now + idle timeout`; capped by the store at
+    /// `absolute_expires_at`.
+    pub idle_expires_at: OffsetDateTime,
+}
+
+/// Key-level change of a session's data.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct DataPatch {
+    /// Keys to set, with their new values.
+    pub set: Map<String, Value>,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+}
+
+impl DataPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
+    /// Applies the patch to a data map (for stores that patch in Rust).
+    pub fn apply(&self, data: &mut Map<String, Value>) {
+        for key in &self.remove {
+            data.remove(key);
+        }
+        for (k, v) in &self.set {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// New credentials for a session: sign-in, re-authentication, privilege change.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Reissue {
+    /// The user now signed in (`None` keeps the session anonymous).
+    pub user_id: Option<String>,
+    /// The new `authenticated_at` (`None` leaves it as it is).
+    pub authenticated_at: Option<OffsetDateTime>,
+    /// The request's time: becomes `rotated_at`.
+    pub now: OffsetDateTime,
+}
+
+/// A session store. It knows nothing of HTTP: the layer turns requests into
+/// these calls. Every method is one round-trip (one statement or one
+/// transaction) to the database, so that the layer's budget can be counted.
+///
+/// Every write is update-only: none of them brings back a row that was
+/// deleted or revoked in the meantime.
+#[async_trait]
+pub trait SessionStore: Debug + Send + Sync + 'static {
+    /// Creates or upgrades the store's tables. Idempotent.
+    async fn migrate(&self) -> Result<(), Error>;
+
+    /// Finds the session of a token hash, whatever its state, and, when the
+    /// token is current and the session live and stale per `touch`, refreshes
+    /// `last_seen_at` and `expires_at` in the same round-trip.
+    async fn load(
+        &self,
+        token: &TokenHash,
+        touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error>;
+
+    /// Inserts a new session with `token` as its current token.
+    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error>;
+
+    /// Applies a key-level data patch to a live session. `false` when the
+    /// session is gone or revoked: nothing is written then.
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error>;
+
+    /// Replaces every token of a live session by `token` (no grace for the old
+    /// ones) and records the sign-in. `false` when the session is gone.
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue)
+    -> Result<bool, Error>;
+
+    /// Deletes a session and its tokens (logout). `false` when it was not there.
+    async fn delete(&self, id: Uuid) -> Result<bool, Error>;
+
+    /// Starts a rotation: if `rotated_at` is still `expected_rotated_at`
+    /// (compare-and-set), stores `pending` as a pending token and sets
+    /// `rotated_at = now`. `false` when another request won, or the session is
+    /// gone.
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Completes a rotation: the pending `token` becomes current, and the
+    /// current token and any other pending ones become superseded at `now`.
+    /// Idempotent: promoting a token that is already current changes nothing.
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime)
+    -> Result<(), Error>;
+
+    /// Marks one session revoked. `user_id`, when given, must own it.
+    /// `false` when no such live session.
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Revokes every live session of a user, except `keep`. Returns how many.
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, Error>;
+
+    /// A user's live sessions, most recently active first.
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// How many round-trips this store has made to its database so far
+    /// (statements or transactions; for the memory store, operations).
+    fn round_trips(&self) -> u64;
+}
+
+/// Things [`SessionLayer::new`](crate::SessionLayer::new) accepts as a store:
+/// `PgPool`, `SqlitePool`, the stores themselves, or an
+/// `Arc<dyn SessionStore>`.
+pub trait IntoSessionStore {
+    /// Converts into a shared store.
+    fn into_session_store(self) -> Arc<dyn SessionStore>;
+}
+
+impl<S: SessionStore> IntoSessionStore for S {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        Arc::new(self)
+    }
+}
+
+impl IntoSessionStore for Arc<dyn SessionStore> {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        self
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl IntoSessionStore for sqlx::PgPool {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        Arc::new(PgStore::new(self))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl IntoSessionStore for sqlx::SqlitePool {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        Arc::new(SqliteStore::new(self))
+    }
+}
+
+/// A round-trip counter shared by clones of a store.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counter(Arc<std::sync::atomic::AtomicU64>);
+
+impl Counter {
+    pub(crate) fn tick(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,359 @@
+//! The Postgres store: the primary store, correct across many app instances.
+
+use super::{
+    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+};
+use crate::{Error, TokenHash};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgPool, Row as _};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The schema that holds the crate's tables and its own migrations table, so
+/// that it never mixes with the application's `_sqlx_migrations`.
+pub(crate) const SCHEMA: &str = "axum_user_sessions";
+
+macro_rules! session_cols {
+    ($p:literal) => {
+        concat!(
+            $p, ".id, ", $p, ".user_id, ", $p, ".data, ", $p, ".created_at, ",
+            $p, ".authenticated_at, ", $p, ".absolute_expires_at, ", $p, ".rotated_at, host(",
+            $p, ".ip) AS ip, ", $p, ".user_agent, ", $p, ".persistent, ", $p, ".revoked_at, ",
+            $p, ".revoke_reason"
+        )
+    };
+}
+
+/// A [`SessionStore`] on a Postgres pool.
+///
+/// Usually created for you by `SessionLayer::new(pool)`. Create it yourself to
+/// share it with admin code or to read its round-trip counter.
+///
+/// # Pool settings
+///
+/// sqlx pings every connection it hands out unless told not to
+/// (`test_before_acquire`), which doubles the cost of a one-query request.
+/// For the session layer's one round-trip per request, build the pool with:
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sqlx::Error> {
+/// use sqlx::postgres::PgPoolOptions;
+/// use std::time::Duration;
+///
+/// let pool = PgPoolOptions::new()
+///     .max_connections(20)
+///     .acquire_timeout(Duration::from_secs(3)) // an outage answers 503 after this
+///     .test_before_acquire(false)
+///     .connect("postgres://localhost/app")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    counter: Counter,
+}
+
+impl PgStore {
+    /// A store on `pool`. Run [`migrate`](crate::migrate) once at startup.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            counter: Counter::default(),
+        }
+    }
+
+    /// The pool this store uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The embedded migrations, tracked in `axum_user_sessions._sqlx_migrations`.
+    pub fn migrator() -> sqlx::migrate::Migrator {
+        let mut m = sqlx::migrate!("migrations/postgres");
+        m.dangerous_set_table_name(format!("{SCHEMA}._sqlx_migrations"));
+        m.create_schema(SCHEMA);
+        m
+    }
+}
+
+fn parse_ip(ip: Option<String>) -> Option<std::net::IpAddr> {
+    ip.and_then(|s| s.parse().ok())
+}
+
+fn record(row: &PgRow) -> Result<SessionRecord, Error> {
+    let data: Json<Map<String, Value>> = row.try_get("data")?;
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        data: data.0,
+        created_at: row.try_get("created_at")?,
+        authenticated_at: row.try_get("authenticated_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+        absolute_expires_at: row.try_get("absolute_expires_at")?,
+        rotated_at: row.try_get("rotated_at")?,
+        ip: parse_ip(row.try_get("ip")?),
+        user_agent: row.try_get("user_agent")?,
+        persistent: row.try_get("persistent")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoke_reason: row.try_get("revoke_reason")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn migrate(&self) -> Result<(), Error> {
+        Self::migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        token: &TokenHash,
+        touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        self.counter.tick();
+        let row = sqlx::query(concat!(
+            "WITH tok AS (
+                SELECT session_id, state, superseded_at
+                  FROM axum_user_sessions.tokens WHERE token_hash = $1
+            ), touched AS (
+                UPDATE axum_user_sessions.sessions s
+                   SET last_seen_at = $2, expires_at = LEAST($4, s.absolute_expires_at)
+                  FROM tok
+                 WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
+                   AND s.expires_at > $2 AND s.last_seen_at <= $3
+                RETURNING s.id, s.last_seen_at, s.expires_at
+            )
+            SELECT ",
+            session_cols!("s"),
+            ",
+                   COALESCE(t.last_seen_at, s.last_seen_at) AS last_seen_at,
+                   COALESCE(t.expires_at, s.expires_at) AS expires_at,
+                   tok.state, tok.superseded_at,
+                   EXISTS (SELECT 1 FROM axum_user_sessions.tokens p
+                            WHERE p.session_id = s.id AND p.state = 1) AS has_pending
+              FROM tok
+              JOIN axum_user_sessions.sessions s ON s.id = tok.session_id
+              LEFT JOIN touched t ON t.id = s.id"
+        ))
+        .bind(token.as_bytes().as_slice())
+        .bind(touch.now)
+        .bind(touch.stale_before)
+        .bind(touch.idle_expires_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: i16 = row.try_get("state")?;
+        Ok(Some(LoadedSession {
+            record: record(&row)?,
+            token: TokenState::from_code(state.into(), row.try_get("superseded_at")?)?,
+            has_pending: row.try_get("has_pending")?,
+        }))
+    }
+
+    async fn create(&self, r: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        self.counter.tick();
+        sqlx::query(
+            "WITH s AS (
+                INSERT INTO axum_user_sessions.sessions
+                    (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
+                     absolute_expires_at, rotated_at, ip, user_agent, persistent)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12)
+                RETURNING id
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $13, id, 0, $9 FROM s",
+        )
+        .bind(r.id)
+        .bind(&r.user_id)
+        .bind(Json(&r.data))
+        .bind(r.created_at)
+        .bind(r.authenticated_at)
+        .bind(r.last_seen_at)
+        .bind(r.expires_at)
+        .bind(r.absolute_expires_at)
+        .bind(r.rotated_at)
+        .bind(r.ip.map(|ip| ip.to_string()))
+        .bind(&r.user_agent)
+        .bind(r.persistent)
+        .bind(token.as_bytes().as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "UPDATE axum_user_sessions.sessions
+                SET data = (data || $2::jsonb) - $3::text[]
+              WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(Json(&patch.set))
+        .bind(&patch.remove)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn reissue(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        reissue: &Reissue,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "WITH s AS (
+                UPDATE axum_user_sessions.sessions
+                   SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
+                       rotated_at = $4
+                 WHERE id = $1 AND revoked_at IS NULL
+                RETURNING id
+            ), old AS (
+                DELETE FROM axum_user_sessions.tokens WHERE session_id IN (SELECT id FROM s)
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $5, id, 0, $4 FROM s",
+        )
+        .bind(id)
+        .bind(&reissue.user_id)
+        .bind(reissue.authenticated_at)
+        .bind(reissue.now)
+        .bind(token.as_bytes().as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query("DELETE FROM axum_user_sessions.sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "WITH s AS (
+                UPDATE axum_user_sessions.sessions SET rotated_at = $3
+                 WHERE id = $1 AND rotated_at = $2 AND revoked_at IS NULL
+                RETURNING id
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $4, id, 1, $3 FROM s",
+        )
+        .bind(id)
+        .bind(expected_rotated_at)
+        .bind(now)
+        .bind(pending.as_bytes().as_slice())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        self.counter.tick();
+        sqlx::query(
+            "WITH p AS (
+                SELECT token_hash FROM axum_user_sessions.tokens
+                 WHERE token_hash = $2 AND session_id = $1 AND state = 1
+                   FOR UPDATE
+            )
+            UPDATE axum_user_sessions.tokens
+               SET state = CASE WHEN token_hash = $2 THEN 0 ELSE 2 END,
+                   superseded_at = CASE WHEN token_hash = $2 THEN NULL ELSE $3 END
+             WHERE session_id = $1 AND state IN (0, 1) AND EXISTS (SELECT 1 FROM p)",
+        )
+        .bind(id)
+        .bind(token.as_bytes().as_slice())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
+              WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)
+                AND revoked_at IS NULL AND expires_at > $4",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(reason)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
+              WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2)
+                AND revoked_at IS NULL AND expires_at > $4",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(reason)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.counter.tick();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            session_cols!("s"),
+            ", s.last_seen_at, s.expires_at
+               FROM axum_user_sessions.sessions s
+              WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+              ORDER BY s.last_seen_at DESC, s.id"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.counter.get()
+    }
+}

@@ -1,0 +1,409 @@
+//! The SQLite store: sessions in a file, for apps that run on one machine.
+
+use super::{
+    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+};
+use crate::{Error, TokenHash};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row as _, SqlitePool};
+use std::str::FromStr as _;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const COLS: &str = "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
+                    s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
+                    s.persistent, s.revoked_at, s.revoke_reason";
+
+/// A [`SessionStore`] on a SQLite pool.
+///
+/// For apps that run on one machine, and for the demo. Writes are serialised
+/// by SQLite (`BEGIN IMMEDIATE`), so key-level patches from concurrent requests
+/// never overwrite each other. Use [`SqliteStore::connect`] for a pool with the
+/// recommended settings (WAL, foreign keys, a busy timeout).
+///
+/// Round-trips: each statement, or each transaction, counts as one.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    counter: Counter,
+}
+
+impl SqliteStore {
+    /// A store on `pool`. Run [`migrate`](crate::migrate) once at startup.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            counter: Counter::default(),
+        }
+    }
+
+    /// Opens (creating if missing) a SQLite database with the recommended
+    /// settings: WAL journal, foreign keys on, 5 s busy timeout.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), axum_user_sessions::Error> {
+    /// use axum_user_sessions::{SessionLayer, SqliteStore};
+    /// let store = SqliteStore::connect("sqlite://sessions.db").await?;
+    /// axum_user_sessions::migrate(store.pool()).await?;
+    /// let layer = SessionLayer::new(store);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Ok(Self::new(connect_pool(url).await?))
+    }
+
+    /// The pool this store uses.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The embedded migrations, tracked in the table `_aus_migrations`.
+    pub fn migrator() -> sqlx::migrate::Migrator {
+        let mut m = sqlx::migrate!("migrations/sqlite");
+        m.dangerous_set_table_name("_aus_migrations");
+        m
+    }
+
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, Error> {
+        self.counter.tick();
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// A pool with the settings the store expects.
+pub(crate) async fn connect_pool(url: &str) -> Result<SqlitePool, Error> {
+    let opts = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await?)
+}
+
+fn ts(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_ts(micros: i64) -> Result<OffsetDateTime, Error> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|_| Error::Corrupt("timestamp out of range"))
+}
+
+fn opt_ts(micros: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
+    micros.map(from_ts).transpose()
+}
+
+fn record(row: &SqliteRow) -> Result<SessionRecord, Error> {
+    let data: String = row.try_get("data")?;
+    let ip: Option<String> = row.try_get("ip")?;
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        data: serde_json::from_str(&data)?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        authenticated_at: opt_ts(row.try_get("authenticated_at")?)?,
+        last_seen_at: from_ts(row.try_get("last_seen_at")?)?,
+        expires_at: from_ts(row.try_get("expires_at")?)?,
+        absolute_expires_at: from_ts(row.try_get("absolute_expires_at")?)?,
+        rotated_at: from_ts(row.try_get("rotated_at")?)?,
+        ip: ip.and_then(|s| s.parse().ok()),
+        user_agent: row.try_get("user_agent")?,
+        persistent: row.try_get("persistent")?,
+        revoked_at: opt_ts(row.try_get("revoked_at")?)?,
+        revoke_reason: row.try_get("revoke_reason")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn migrate(&self) -> Result<(), Error> {
+        Self::migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        token: &TokenHash,
+        touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        self.counter.tick();
+        let sql = format!(
+            "SELECT {COLS}, t.state, t.superseded_at,
+                    EXISTS (SELECT 1 FROM aus_tokens p WHERE p.session_id = s.id AND p.state = 1)
+                        AS has_pending
+               FROM aus_tokens t JOIN aus_sessions s ON s.id = t.session_id
+              WHERE t.token_hash = ?1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token.as_bytes().as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut rec = record(&row)?;
+        let state: i64 = row.try_get("state")?;
+        let token_state = TokenState::from_code(state, opt_ts(row.try_get("superseded_at")?)?)?;
+        if token_state == TokenState::Current
+            && rec.is_live(touch.now)
+            && rec.last_seen_at <= touch.stale_before
+        {
+            // A reader does not take SQLite's write lock unless the touch is due.
+            self.counter.tick();
+            let expires = touch.idle_expires_at.min(rec.absolute_expires_at);
+            sqlx::query(
+                "UPDATE aus_sessions SET last_seen_at = ?2, expires_at = ?3
+                  WHERE id = ?1 AND revoked_at IS NULL AND last_seen_at < ?2",
+            )
+            .bind(rec.id)
+            .bind(ts(touch.now))
+            .bind(ts(expires))
+            .execute(&self.pool)
+            .await?;
+            rec.last_seen_at = touch.now;
+            rec.expires_at = expires;
+        }
+        Ok(Some(LoadedSession {
+            record: rec,
+            token: token_state,
+            has_pending: row.try_get("has_pending")?,
+        }))
+    }
+
+    async fn create(&self, r: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO aus_sessions
+                (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
+                 absolute_expires_at, rotated_at, ip, user_agent, persistent)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .bind(r.id)
+        .bind(&r.user_id)
+        .bind(serde_json::to_string(&r.data)?)
+        .bind(ts(r.created_at))
+        .bind(r.authenticated_at.map(ts))
+        .bind(ts(r.last_seen_at))
+        .bind(ts(r.expires_at))
+        .bind(ts(r.absolute_expires_at))
+        .bind(ts(r.rotated_at))
+        .bind(r.ip.map(|ip| ip.to_string()))
+        .bind(&r.user_agent)
+        .bind(r.persistent)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
+             VALUES (?1, ?2, 0, ?3)",
+        )
+        .bind(token.as_bytes().as_slice())
+        .bind(r.id)
+        .bind(ts(r.rotated_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let data: Option<String> =
+            sqlx::query_scalar("SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(data) = data else { return Ok(false) };
+        let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+        patch.apply(&mut data);
+        sqlx::query("UPDATE aus_sessions SET data = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(serde_json::to_string(&data)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reissue(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        reissue: &Reissue,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE aus_sessions
+                SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4
+              WHERE id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(&reissue.user_id)
+        .bind(reissue.authenticated_at.map(ts))
+        .bind(ts(reissue.now))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
+             VALUES (?1, ?2, 0, ?3)",
+        )
+        .bind(token.as_bytes().as_slice())
+        .bind(id)
+        .bind(ts(reissue.now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM aus_sessions WHERE id = ?1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE aus_sessions SET rotated_at = ?3
+              WHERE id = ?1 AND rotated_at = ?2 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(ts(expected_rotated_at))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
+             VALUES (?1, ?2, 1, ?3)",
+        )
+        .bind(pending.as_bytes().as_slice())
+        .bind(id)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        let mut tx = self.write_tx().await?;
+        let pending: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM aus_tokens WHERE token_hash = ?1 AND session_id = ?2 AND state = 1",
+        )
+        .bind(token.as_bytes().as_slice())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if pending.is_none() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE aus_tokens
+                SET state = CASE WHEN token_hash = ?2 THEN 0 ELSE 2 END,
+                    superseded_at = CASE WHEN token_hash = ?2 THEN NULL ELSE ?3 END
+              WHERE session_id = ?1 AND state IN (0, 1)",
+        )
+        .bind(id)
+        .bind(token.as_bytes().as_slice())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
+              WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)
+                AND revoked_at IS NULL AND expires_at > ?4",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(reason)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        self.counter.tick();
+        let done = sqlx::query(
+            "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
+              WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)
+                AND revoked_at IS NULL AND expires_at > ?4",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(reason)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.counter.tick();
+        let sql = format!(
+            "SELECT {COLS} FROM aus_sessions s
+              WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
+              ORDER BY s.last_seen_at DESC, s.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .bind(ts(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.counter.get()
+    }
+}

@@ -1,0 +1,133 @@
+//! Session tokens: the secret in the cookie, and its SHA-256, which is all the
+//! store ever sees.
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use rand::{TryRng as _, rngs::SysRng};
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+
+/// Number of random bytes in a token (256 bits).
+pub(crate) const TOKEN_BYTES: usize = 32;
+/// Length of a token in the cookie: base64url without padding of 32 bytes.
+pub(crate) const TOKEN_CHARS: usize = 43;
+
+/// The secret carried by the session cookie. Never stored, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Token([u8; TOKEN_BYTES]);
+
+impl Token {
+    /// A new token from the operating system's CSPRNG.
+    pub(crate) fn generate() -> Result<Self, crate::Error> {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        SysRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|_| crate::Error::Rng)?;
+        Ok(Self(bytes))
+    }
+
+    /// Parses a cookie value. Anything but exactly 43 base64url characters
+    /// decoding to 32 bytes is rejected, before any database work.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        if value.len() != TOKEN_CHARS {
+            return None;
+        }
+        let mut bytes = [0u8; TOKEN_BYTES];
+        match URL_SAFE_NO_PAD.decode_slice(value.as_bytes(), &mut bytes) {
+            // `decode_slice` accepts non-canonical trailing bits; re-encoding
+            // keeps exactly one textual form per token.
+            Ok(TOKEN_BYTES) if URL_SAFE_NO_PAD.encode(bytes) == value => Some(Self(bytes)),
+            _ => None,
+        }
+    }
+
+    /// The cookie value.
+    pub(crate) fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// SHA-256 of the token: the only form that reaches a store.
+    pub(crate) fn hash(&self) -> TokenHash {
+        TokenHash(Sha256::digest(self.0).into())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(REDACTED)")
+    }
+}
+
+/// SHA-256 of a session token, as stores keep it.
+///
+/// It is the lookup key in the store. It is not printed by `Debug`, so that a
+/// log line never carries something an attacker could match against a leaked
+/// table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub(crate) [u8; 32]);
+
+impl TokenHash {
+    /// The 32 hash bytes, for a store to bind in a query.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Builds a hash from the bytes a store read back.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(REDACTED)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_length() {
+        let t = Token::generate().unwrap();
+        let s = t.encode();
+        assert_eq!(s.len(), TOKEN_CHARS);
+        assert_eq!(Token::parse(&s), Some(t.clone()));
+        assert_ne!(t.hash().0, t.0, "the hash is not the token");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        let good = Token::generate().unwrap().encode();
+        for bad in [
+            "",
+            "short",
+            &good[..42],
+            &format!("{good}A"),
+            &good.replace(|_: char| true, "!"),
+            &format!("{}=", &good[..42]),
+            &"A".repeat(10_000),
+        ] {
+            assert!(Token::parse(bad).is_none(), "{bad:?} accepted");
+        }
+        // Non-canonical final character (trailing bits set) is refused.
+        let mut chars: Vec<char> = "A".repeat(43).chars().collect();
+        chars[42] = 'B';
+        let s: String = chars.into_iter().collect();
+        assert!(Token::parse(&s).is_none());
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let t = Token::generate().unwrap();
+        assert_eq!(format!("{t:?}"), "Token(REDACTED)");
+        assert_eq!(format!("{:?}", t.hash()), "TokenHash(REDACTED)");
+    }
+
+    #[test]
+    fn tokens_differ() {
+        let a = Token::generate().unwrap();
+        let b = Token::generate().unwrap();
+        assert_ne!(a, b);
+    }
+}
