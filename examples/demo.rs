@@ -1,1 +1,272 @@
-fn main(){}
+//! The demo app: sign in, a counter, a key-value scratchpad.
+//!
+//! Run with (no database to install: sessions go to a SQLite file in the
+//! working directory):
+//!
+//! ```sh
+//! cargo run --example demo
+//! ```
+//!
+//! or against Postgres:
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --example demo
+//! ```
+//!
+//! Users `alice`, `bob` and `carol`, each with the password `password`.
+//!
+//! Environment: `DATABASE_URL` (`postgres://…` or `sqlite:…`; default a SQLite
+//! file `axum-user-sessions-demo.db` here), `BIND` (default `127.0.0.1:3000`),
+//! `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_ROTATE_SECS`
+//! (`0` turns rotation off), `SESSION_GRACE_SECS`, `SESSION_COOKIE_SECURE`
+//! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
+//! friendly cookies, and says so in its log).
+
+#![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use axum_user_sessions::{Session, SessionLayer, SessionStore};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The demo's users: name and password.
+const USERS: &[(&str, &str)] = &[
+    ("alice", "password"),
+    ("bob", "password"),
+    ("carol", "password"),
+];
+
+/// The demo's routes, without the session layer.
+pub fn routes() -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/counter", post(counter))
+        .route("/kv", get(kv_all))
+        .route("/kv/{key}", put(kv_put))
+        .route("/health", get(|| async { "ok" }))
+}
+
+/// The demo app: its routes behind `layer`.
+pub fn app(layer: SessionLayer) -> Router {
+    routes().layer(layer)
+}
+
+fn env_secs(name: &str) -> Option<Duration> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => {
+            eprintln!("{name}={raw:?} is not a number of seconds; ignored");
+            None
+        }
+    }
+}
+
+/// The session layer as the environment configures it.
+pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
+    let mut layer = SessionLayer::new(store);
+    if let Some(d) = env_secs("SESSION_IDLE_SECS") {
+        layer = layer.with_idle_timeout(d);
+    }
+    if let Some(d) = env_secs("SESSION_ABSOLUTE_SECS") {
+        layer = layer.with_absolute_timeout(d);
+    }
+    match env_secs("SESSION_ROTATE_SECS") {
+        Some(d) if d.is_zero() => layer = layer.without_rotation(),
+        Some(d) => layer = layer.with_rotation_interval(d),
+        None => {}
+    }
+    if let Some(d) = env_secs("SESSION_GRACE_SECS") {
+        layer = layer.with_rotation_grace(d);
+    }
+    let secure = std::env::var("SESSION_COOKIE_SECURE").is_ok_and(|v| v.trim() == "1");
+    if !secure {
+        tracing::warn!(
+            "SESSION_COOKIE_SECURE is not 1: cookies are sent without `Secure` and without the \
+             `__Host-` prefix so that the demo works over plain http; set it to 1 behind https"
+        );
+        layer = layer.with_secure(false);
+    }
+    layer
+}
+
+/// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
+/// migrates it.
+pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_default();
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .acquire_timeout(Duration::from_secs(3))
+            .test_before_acquire(false)
+            .connect(&url)
+            .await?;
+        axum_user_sessions::migrate(&pool).await?;
+        tracing::info!("sessions in Postgres");
+        return Ok(Arc::new(axum_user_sessions::PgStore::new(pool)));
+    }
+    let url = if url.is_empty() {
+        let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
+        tracing::info!(
+            "DATABASE_URL is not set: sessions go to the SQLite file {} (they survive a restart)",
+            path.display()
+        );
+        format!("sqlite://{}", path.display())
+    } else if url.starts_with("sqlite:") {
+        tracing::info!("sessions in SQLite ({url})");
+        url
+    } else {
+        return Err(format!("DATABASE_URL must start with postgres:// or sqlite: (got {url:?})").into());
+    };
+    let store = axum_user_sessions::SqliteStore::connect(&url).await?;
+    axum_user_sessions::migrate(store.pool()).await?;
+    Ok(Arc::new(store))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,axum_user_sessions=debug".into()),
+        )
+        .init();
+    let store = store_from_env().await?;
+    let app = app(layer_from_env(store));
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!("demo listening on http://{addr}/  (users alice, bob, carol; password `password`)");
+    println!("Open http://{addr}/");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(body: &str) -> Html<String> {
+    Html(format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>axum-user-sessions demo</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1f2328}}
+label{{display:block;margin:.6rem 0}}input[type=text],input[type=password]{{display:block;width:100%;padding:.4rem;margin-top:.2rem}}
+button{{padding:.45rem 1rem;margin-top:.6rem}}.error{{color:#b3261e}}</style></head>
+<body><h1>axum-user-sessions demo</h1>{body}</body></html>"#
+    ))
+}
+
+fn login_form(error: Option<&str>) -> String {
+    let error = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, escape(e)))
+        .unwrap_or_default();
+    format!(
+        r#"{error}<form method="post" action="/login">
+<label>Username <input type="text" name="username" autocomplete="username" required></label>
+<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
+<label><input type="checkbox" name="remember" value="on"> Remember me</label>
+<button type="submit">Sign in</button></form>
+<p>Users <code>alice</code>, <code>bob</code>, <code>carol</code>; password <code>password</code>.</p>"#
+    )
+}
+
+async fn home(session: Session) -> Html<String> {
+    match session.user_id() {
+        Some(user) => page(&format!(
+            r#"<p>Signed in as <strong>{}</strong>.</p>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form>"#,
+            escape(&user)
+        )),
+        None => page(&login_form(None)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+    #[serde(default)]
+    remember: Option<String>,
+}
+
+async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
+    let known = USERS
+        .iter()
+        .any(|(u, p)| *u == f.username && *p == f.password);
+    if !known {
+        return (
+            StatusCode::UNAUTHORIZED,
+            page(&login_form(Some("Wrong username or password."))),
+        )
+            .into_response();
+    }
+    let _remember = f.remember.as_deref() == Some("on");
+    match session.login(&f.username).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn logout(session: Session) -> Response {
+    match session.logout().await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn me(session: Session) -> Response {
+    match (session.user_id(), session.id()) {
+        (Some(user_id), Some(id)) => {
+            Json(json!({ "user_id": user_id, "session_id": id })).into_response()
+        }
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "not signed in" })),
+        )
+            .into_response(),
+    }
+}
+
+async fn counter(session: Session) -> Result<Json<serde_json::Value>, axum_user_sessions::Error> {
+    let n: u64 = session.get("counter")?.unwrap_or(0) + 1;
+    session.insert("counter", n)?;
+    Ok(Json(json!({ "counter": n })))
+}
+
+async fn kv_put(
+    session: Session,
+    Path(key): Path<String>,
+    body: String,
+) -> Result<StatusCode, axum_user_sessions::Error> {
+    session.insert(&key, body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kv_all(session: Session) -> Json<serde_json::Map<String, serde_json::Value>> {
+    Json(session.entries())
+}
+
+
+

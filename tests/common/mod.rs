@@ -1,0 +1,307 @@
+//! Shared test harness: stores, a real server over real HTTP, a cookie-aware
+//! client, and the `conformance!` macro that runs a scenario on every store.
+#![allow(dead_code, unreachable_pub)]
+
+#[path = "../../examples/demo.rs"]
+pub mod demo;
+
+use axum::Router;
+use axum_user_sessions::{MemoryStore, SessionLayer, SessionStore, PgStore, SqliteStore};
+use reqwest::header::{HeaderMap, HeaderValue};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which store a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    Sqlite,
+    Memory,
+}
+
+/// A fresh, migrated store.
+pub struct Backend {
+    pub kind: Kind,
+    pub store: Arc<dyn SessionStore>,
+    pub pg: Option<sqlx::PgPool>,
+    pub sqlite: Option<sqlx::SqlitePool>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    /// From the fresh database `#[sqlx::test]` made, with a pool configured
+    /// as the docs recommend (no ping before each acquire).
+    pub async fn postgres(test_pool: sqlx::PgPool) -> Self {
+        let opts = (*test_pool.connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await
+            .expect("connect to the test database");
+        axum_user_sessions::migrate(&pool).await.expect("migrate");
+        Self {
+            kind: Kind::Postgres,
+            store: Arc::new(PgStore::new(pool.clone())),
+            pg: Some(pool),
+            sqlite: None,
+            _dir: None,
+        }
+    }
+
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
+        let store = SqliteStore::connect(&url).await.expect("open sqlite");
+        axum_user_sessions::migrate(store.pool()).await.expect("migrate");
+        Self {
+            kind: Kind::Sqlite,
+            sqlite: Some(store.pool().clone()),
+            store: Arc::new(store),
+            pg: None,
+            _dir: Some(dir),
+        }
+    }
+
+    pub fn memory() -> Self {
+        Self {
+            kind: Kind::Memory,
+            store: Arc::new(MemoryStore::new()),
+            pg: None,
+            sqlite: None,
+            _dir: None,
+        }
+    }
+
+    /// The layer with the crate's defaults, on this store.
+    pub fn layer(&self) -> SessionLayer {
+        SessionLayer::new(self.store.clone())
+    }
+
+    pub fn round_trips(&self) -> u64 {
+        self.store.round_trips()
+    }
+}
+
+/// A running server.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// Serves `router` on a free loopback port, with `ConnectInfo`.
+pub async fn serve(router: Router) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        handle,
+    }
+}
+
+/// Serves the demo app behind `layer`.
+pub async fn serve_demo(layer: SessionLayer) -> TestApp {
+    serve(demo::app(layer)).await
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// Every `Set-Cookie` header.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The value this response sets for cookie `name`: `Some("")` when it
+    /// expires it.
+    pub fn cookie_value(&self, name: &str) -> Option<String> {
+        self.set_cookies().iter().find_map(|c| {
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=')?;
+            (k.trim() == name).then(|| v.trim().to_owned())
+        })
+    }
+}
+
+/// A browser-like client that keeps one session cookie, by hand, so tests
+/// can drop, replay and forge cookies.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub cookie_name: String,
+    /// The session cookie's value, if any.
+    pub cookie: Option<String>,
+    pub user_agent: String,
+}
+
+impl Client {
+    pub fn new(app: &TestApp) -> Self {
+        Self::with_cookie_name(app, "__Host-session")
+    }
+
+    pub fn with_cookie_name(app: &TestApp, name: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookie_name: name.to_owned(),
+            cookie: None,
+            user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+                .into(),
+        }
+    }
+
+    /// Sends a request with the current cookie, without updating it.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+        extra: &[(&str, &[u8])],
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("user-agent", &self.user_agent);
+        if let Some(v) = &self.cookie {
+            req = req.header("cookie", format!("{}={v}", self.cookie_name));
+        }
+        for (k, v) in extra {
+            req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
+        }
+        if let Some((ctype, body)) = body {
+            req = req.header("content-type", ctype).body(body);
+        }
+        let res = req.send().await.expect("request failed");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.unwrap_or_default();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Sends a request and keeps the cookie the response sets, like a browser.
+    pub async fn send(&mut self, method: &str, path: &str, body: Option<(&str, String)>) -> Resp {
+        let res = self.send_raw(method, path, body, &[]).await;
+        self.absorb(&res);
+        res
+    }
+
+    /// Takes the session cookie from a response, as a browser would.
+    pub fn absorb(&mut self, res: &Resp) {
+        if let Some(v) = res.cookie_value(&self.cookie_name) {
+            self.cookie = if v.is_empty() { None } else { Some(v) };
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str) -> Resp {
+        self.send("POST", path, None).await
+    }
+
+    pub async fn login(&mut self, user: &str) -> Resp {
+        let res = self
+            .send(
+                "POST",
+                "/login",
+                Some((
+                    "application/x-www-form-urlencoded",
+                    format!("username={user}&password=password"),
+                )),
+            )
+            .await;
+        assert_eq!(res.status, 303, "login as {user}: {}", res.body);
+        res
+    }
+
+    pub async fn put_kv(&mut self, key: &str, value: &str) -> Resp {
+        self.send("PUT", &format!("/kv/{key}"), Some(("text/plain", value.into())))
+            .await
+    }
+
+    /// `GET /me`: the user id, or `None` on 401.
+    pub async fn me(&mut self) -> Option<String> {
+        let res = self.get("/me").await;
+        match res.status {
+            200 => Some(res.json()["user_id"].as_str().unwrap().to_owned()),
+            401 => None,
+            s => panic!("GET /me answered {s}: {}", res.body),
+        }
+    }
+}
+
+/// Runs each named scenario `async fn name(Backend)` on Postgres, SQLite and
+/// memory.
+#[macro_export]
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name(crate::common::Backend::postgres(pool).await).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::Backend::sqlite().await).await
+                }
+            )*
+        }
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::Backend::memory()).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,417 @@
+//! The core scenarios, run on every store (Postgres, SQLite, memory) through a
+//! real axum server over real HTTP.
+
+mod common;
+
+use axum_user_sessions::SessionLayer;
+use common::{Backend, Client, serve_demo};
+use std::time::Duration;
+use tokio::time::sleep;
+
+conformance!(
+    cookie_is_hardened,
+    anonymous_untouched_costs_nothing,
+    round_trip_budget,
+    login_issues_new_token_and_kills_old,
+    login_as_other_user_starts_fresh,
+    logout_is_server_side,
+    unknown_token_is_not_adopted,
+    hostile_cookies_are_anonymous_and_free,
+    idle_expiry,
+    absolute_expiry,
+    touch_is_throttled,
+    concurrent_writes_to_different_keys_both_stay,
+    logout_racing_writes_is_never_undone,
+    values_round_trip_with_types,
+);
+
+async fn cookie_is_hardened(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    let res = c.post("/counter").await;
+    assert_eq!(res.status, 200);
+    let set = res.set_cookies();
+    assert_eq!(set.len(), 1, "{set:?}");
+    let cookie = &set[0];
+    assert!(cookie.starts_with("__Host-session="), "{cookie}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.split("; ").any(|a| a == attr), "{attr} missing: {cookie}");
+    }
+    for attr in ["Domain", "Max-Age", "Expires"] {
+        assert!(!cookie.contains(attr), "{attr} present: {cookie}");
+    }
+    assert_eq!(res.headers["cache-control"], "no-store");
+    let token = c.cookie.clone().unwrap();
+    assert_eq!(token.len(), 43, "256-bit token, base64url");
+    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    // Reading does not set the cookie again.
+    let res = c.post("/counter").await;
+    assert_eq!(res.json()["counter"], 2);
+    assert!(res.set_cookies().is_empty());
+    assert!(res.headers.get("cache-control").is_none());
+
+    // Configured: Strict, custom name, plain-http opt-out drops the prefix.
+    let layer = b
+        .layer()
+        .with_cookie_name("sid")
+        .with_same_site(axum_user_sessions::SameSite::Strict)
+        .with_secure(false);
+    let app = serve_demo(layer).await;
+    let mut c = Client::with_cookie_name(&app, "sid");
+    let res = c.post("/counter").await;
+    let cookie = &res.set_cookies()[0];
+    assert!(cookie.starts_with("sid="), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict") && !cookie.contains("Secure"), "{cookie}");
+}
+
+async fn anonymous_untouched_costs_nothing(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    let before = b.round_trips();
+    let res = c.get("/health").await; // never extracts the session
+    assert_eq!(res.status, 200);
+    let res2 = c.get("/").await; // extracts it, but there is no cookie
+    assert_eq!(res2.status, 200);
+    assert!(res2.body.contains("Sign in"));
+    assert_eq!(c.me().await, None);
+    assert_eq!(b.round_trips(), before, "anonymous requests reached the store");
+    for r in [&res, &res2] {
+        assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
+    }
+    assert!(c.cookie.is_none());
+}
+
+async fn round_trip_budget(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    let measure = |before: u64| b.round_trips() - before;
+
+    let n = b.round_trips();
+    c.post("/counter").await; // new session
+    let new = measure(n);
+
+    let n = b.round_trips();
+    assert_eq!(c.get("/kv").await.json()["counter"], 1); // read
+    let read = measure(n);
+
+    let n = b.round_trips();
+    assert_eq!(c.post("/counter").await.json()["counter"], 2); // write
+    let write = measure(n);
+
+    let n = b.round_trips();
+    assert_eq!(c.get("/health").await.status, 200); // has a cookie, never extracts
+    let untouched = measure(n);
+
+    let n = b.round_trips();
+    let res = c
+        .send_raw("GET", "/kv", None, &[("cookie", b"__Host-session=not-a-token")])
+        .await;
+    assert_eq!(res.status, 200);
+    let malformed = measure(n);
+
+    println!("{:?}: new={new} read={read} write={write} untouched={untouched} malformed={malformed}", b.kind);
+    assert_eq!((new, read, write, untouched, malformed), (1, 1, 2, 0, 0));
+}
+
+async fn login_issues_new_token_and_kills_old(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.post("/counter").await;
+    let anon = c.cookie.clone().unwrap();
+    let anon_id = {
+        let mut probe = c.clone();
+        probe.get("/kv").await;
+        probe.cookie
+    };
+    assert_eq!(anon_id.as_deref(), Some(anon.as_str()));
+
+    let res = c.login("alice").await;
+    assert_eq!(res.headers["location"], "/");
+    let authed = c.cookie.clone().unwrap();
+    assert_ne!(anon, authed, "login must issue a new token");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    // The session's data survived sign-in.
+    assert_eq!(c.post("/counter").await.json()["counter"], 2);
+
+    // The pre-login token is dead at once: no grace.
+    let mut old = c.clone();
+    old.cookie = Some(anon);
+    assert_eq!(old.me().await, None);
+    let res = old.get("/kv").await;
+    assert_eq!(res.json(), serde_json::json!({}));
+
+    // user ids of every common type
+    let user = b.store.list_user("alice", time::OffsetDateTime::now_utc()).await.unwrap();
+    assert_eq!(user.len(), 1);
+    assert!(user[0].authenticated_at.is_some());
+}
+
+async fn login_as_other_user_starts_fresh(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    c.put_kv("secret", "alice's").await;
+    let alice_sid = c.get("/me").await.json()["session_id"].clone();
+    c.login("bob").await;
+    let me = c.get("/me").await.json();
+    assert_eq!(me["user_id"], "bob");
+    assert_ne!(me["session_id"], alice_sid);
+    assert_eq!(c.get("/kv").await.json(), serde_json::json!({}), "bob sees alice's data");
+}
+
+async fn logout_is_server_side(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let token = c.cookie.clone().unwrap();
+    let res = c.post("/logout").await;
+    assert_eq!(res.status, 303);
+    let set = res.set_cookies();
+    assert!(
+        set.iter().any(|s| s.starts_with("__Host-session=;") && s.contains("Max-Age=0")),
+        "{set:?}"
+    );
+    assert!(c.cookie.is_none());
+    // A copy of the cookie kept by an attacker is worthless.
+    let mut replay = c.clone();
+    replay.cookie = Some(token);
+    assert_eq!(replay.me().await, None);
+    let now = time::OffsetDateTime::now_utc();
+    assert!(b.store.list_user("alice", now).await.unwrap().is_empty());
+}
+
+async fn unknown_token_is_not_adopted(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    let forged = "A".repeat(42) + "A"; // well-formed, unknown
+    c.cookie = Some(forged.clone());
+    assert_eq!(c.me().await, None);
+    c.cookie = Some(forged.clone());
+    let res = c.post("/counter").await;
+    assert_eq!(res.json()["counter"], 1);
+    let issued = c.cookie.clone().unwrap();
+    assert_ne!(issued, forged, "strict mode: an unknown token is never adopted");
+    // The forged token still names nothing.
+    c.cookie = Some(forged);
+    let res = c.get("/kv").await;
+    assert_eq!(res.json(), serde_json::json!({}));
+    // ... and the response tells the browser to drop it.
+    assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
+}
+
+async fn hostile_cookies_are_anonymous_and_free(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let c = Client::new(&app);
+    let valid_a = "B".repeat(43);
+    let hostile: Vec<Vec<u8>> = vec![
+        b"__Host-session=".to_vec(),
+        b"__Host-session=garbage".to_vec(),
+        b"__Host-session=\"quoted but short\"".to_vec(),
+        format!("__Host-session={}", "A".repeat(42)).into_bytes(),
+        format!("__Host-session={}", "!".repeat(43)).into_bytes(),
+        format!("__Host-session={}", "A".repeat(7000)).into_bytes(),
+        format!("__Host-session={valid_a}; __Host-session={}", "C".repeat(43)).into_bytes(),
+        b"__Host-session=\xff\xfe\xfd".to_vec(),
+        b"\xff\xff=\xff; __Host-session=;;;==;".to_vec(),
+        (0..300).map(|i| format!("c{i}=v{i}; ")).collect::<String>().into_bytes(),
+    ];
+    let before = b.round_trips();
+    for cookie in &hostile {
+        let res = c.send_raw("GET", "/me", None, &[("cookie", cookie)]).await;
+        assert_eq!(res.status, 401, "cookie {:?}", String::from_utf8_lossy(cookie));
+        let res = c
+            .send_raw("GET", "/kv", None, &[("cookie", cookie)])
+            .await;
+        assert_eq!(res.status, 200);
+    }
+    assert_eq!(b.round_trips(), before, "malformed cookies must cost no query");
+    // An oversized header gets a clean client error from the server, not a 5xx.
+    let huge = format!("__Host-session={}", "A".repeat(200_000));
+    let res = c.send_raw("GET", "/me", None, &[("cookie", huge.as_bytes())]).await;
+    assert!((400..500).contains(&res.status), "{}", res.status);
+}
+
+async fn idle_expiry(b: Backend) {
+    let layer = b.layer().with_idle_timeout(Duration::from_secs(2));
+    let app = serve_demo(layer).await;
+    // An active user stays signed in past the idle timeout.
+    let mut active = Client::new(&app);
+    active.login("alice").await;
+    for _ in 0..8 {
+        sleep(Duration::from_millis(400)).await;
+        assert_eq!(active.me().await.as_deref(), Some("alice"));
+    }
+    // An idle one is signed out.
+    let mut idle = Client::new(&app);
+    idle.login("bob").await;
+    sleep(Duration::from_millis(2300)).await;
+    assert_eq!(idle.me().await, None);
+}
+
+async fn absolute_expiry(b: Backend) {
+    let layer = b
+        .layer()
+        .with_idle_timeout(Duration::from_secs(60))
+        .with_absolute_timeout(Duration::from_secs(2));
+    let app = serve_demo(layer).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let mut signed_in = 0;
+    for _ in 0..7 {
+        if c.me().await.is_some() {
+            signed_in += 1;
+        }
+        sleep(Duration::from_millis(500)).await;
+    }
+    assert!(signed_in >= 3, "signed in for {signed_in} polls");
+    assert_eq!(c.me().await, None, "still signed in after the absolute timeout");
+}
+
+async fn touch_is_throttled(b: Backend) {
+    let app = serve_demo(b.layer()).await; // touch interval 60 s
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let seen = |b: &Backend| {
+        let store = b.store.clone();
+        async move {
+            store
+                .list_user("alice", time::OffsetDateTime::now_utc())
+                .await
+                .unwrap()[0]
+                .last_seen_at
+        }
+    };
+    let first = seen(&b).await;
+    for _ in 0..5 {
+        sleep(Duration::from_millis(20)).await;
+        let n = b.round_trips();
+        assert!(c.me().await.is_some());
+        assert_eq!(b.round_trips() - n, 1, "a read wrote");
+    }
+    assert_eq!(seen(&b).await, first, "last_seen_at written before the touch interval");
+
+    // With a 1 s touch interval, activity is recorded once it has passed.
+    let app = serve_demo(b.layer().with_touch_interval(Duration::from_secs(1))).await;
+    let mut c = Client::new(&app);
+    c.login("carol").await;
+    let seen_carol = || {
+        let store = b.store.clone();
+        async move {
+            store
+                .list_user("carol", time::OffsetDateTime::now_utc())
+                .await
+                .unwrap()[0]
+                .clone()
+        }
+    };
+    let before = seen_carol().await;
+    sleep(Duration::from_millis(1100)).await;
+    assert!(c.me().await.is_some());
+    let after = seen_carol().await;
+    assert!(after.last_seen_at > before.last_seen_at);
+    assert!(after.expires_at > before.expires_at, "idle deadline not pushed back");
+}
+
+async fn concurrent_writes_to_different_keys_both_stay(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.post("/counter").await;
+    let tasks: Vec<_> = (0..24)
+        .map(|i| {
+            let mut c = c.clone();
+            tokio::spawn(async move { c.put_kv(&format!("k{i}"), &format!("v{i}")).await.status })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 204);
+    }
+    let all = c.get("/kv").await.json();
+    for i in 0..24 {
+        assert_eq!(all[format!("k{i}")], format!("v{i}"), "k{i} lost: {all}");
+    }
+    assert_eq!(all["counter"], 1);
+}
+
+async fn logout_racing_writes_is_never_undone(b: Backend) {
+    let app = serve_demo(b.layer()).await;
+    for round in 0..3 {
+        let mut c = Client::new(&app);
+        c.login("alice").await;
+        let token = c.cookie.clone().unwrap();
+        let writers: Vec<_> = (0..16)
+            .map(|i| {
+                let mut c = c.clone();
+                tokio::spawn(async move { c.put_kv(&format!("k{i}"), "v").await.status })
+            })
+            .collect();
+        let mut l = c.clone();
+        let logout = tokio::spawn(async move { l.post("/logout").await.status });
+        assert_eq!(logout.await.unwrap(), 303);
+        for w in writers {
+            let status = w.await.unwrap();
+            assert!(status == 204 || status == 401, "round {round}: write answered {status}");
+        }
+        let mut replay = Client::new(&app);
+        replay.cookie = Some(token);
+        assert_eq!(replay.me().await, None, "round {round}: logout undone");
+        let now = time::OffsetDateTime::now_utc();
+        assert!(b.store.list_user("alice", now).await.unwrap().is_empty());
+    }
+}
+
+async fn values_round_trip_with_types(b: Backend) {
+    use axum::routing::post;
+    use axum_user_sessions::Session;
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct Cart {
+        items: Vec<(String, u32)>,
+        coupon: Option<String>,
+    }
+    let router = axum::Router::new()
+        .route(
+            "/put",
+            post(|s: Session| async move {
+                let cart = Cart { items: vec![("apple".into(), 3)], coupon: None };
+                s.insert("cart", &cart).unwrap();
+                s.insert("flag", true).unwrap();
+                s.insert("nothing", ()).unwrap();
+                s.insert("nested", serde_json::json!({"a": {"b": [1, 2]}})).unwrap();
+                "ok"
+            }),
+        )
+        .route(
+            "/check",
+            post(|s: Session| async move {
+                let cart: Cart = s.get("cart").unwrap().unwrap();
+                assert_eq!(cart.items, vec![("apple".to_string(), 3)]);
+                assert_eq!(s.get::<bool>("flag").unwrap(), Some(true));
+                assert_eq!(s.get_value("nothing"), Some(serde_json::Value::Null));
+                assert_eq!(s.get_value("nested").unwrap()["a"]["b"][1], 2);
+                assert!(s.get::<u32>("cart").is_err(), "wrong type must be an error");
+                assert!(s.remove("flag"));
+                assert!(!s.remove("absent"));
+                s.insert("nested", serde_json::json!({"replaced": true})).unwrap();
+                "ok"
+            }),
+        )
+        .route(
+            "/after",
+            post(|s: Session| async move {
+                assert_eq!(s.get::<bool>("flag").unwrap(), None);
+                assert_eq!(s.get_value("nested").unwrap(), serde_json::json!({"replaced": true}));
+                "ok"
+            }),
+        )
+        .layer(b.layer());
+    let app = common::serve(router).await;
+    let mut c = Client::new(&app);
+    for path in ["/put", "/check", "/after"] {
+        let res = c.post(path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+    }
+}
+
+#[allow(dead_code)]
+fn _layer_is_clone(l: SessionLayer) -> (SessionLayer, SessionLayer) {
+    (l.clone(), l)
+}
