@@ -126,7 +126,9 @@ pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::erro
         tracing::info!("sessions in SQLite ({url})");
         url
     } else {
-        return Err(format!("DATABASE_URL must start with postgres:// or sqlite: (got {url:?})").into());
+        return Err(
+            format!("DATABASE_URL must start with postgres:// or sqlite: (got {url:?})").into(),
+        );
     };
     let store = axum_user_sessions::SqliteStore::connect(&url).await?;
     axum_user_sessions::migrate(store.pool()).await?;
@@ -146,7 +148,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let addr = listener.local_addr()?;
-    tracing::info!("demo listening on http://{addr}/  (users alice, bob, carol; password `password`)");
+    tracing::info!(
+        "demo listening on http://{addr}/  (users alice, bob, carol; password `password`)"
+    );
     println!("Open http://{addr}/");
     axum::serve(
         listener,
@@ -267,6 +271,3 @@ async fn kv_put(
 async fn kv_all(session: Session) -> Json<serde_json::Map<String, serde_json::Value>> {
     Json(session.entries())
 }
-
-
-

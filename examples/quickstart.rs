@@ -1,1 +1,70 @@
-fn main(){}
+//! The README's usage example: sign-in with sessions in Postgres.
+//!
+//! Run with:
+//!
+//! ```sh
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --example quickstart
+//! ```
+
+use axum::{
+    Form, Router,
+    http::StatusCode,
+    response::Redirect,
+    routing::{get, post},
+};
+use axum_user_sessions::{Session, SessionLayer};
+use serde::Deserialize;
+use sqlx::postgres::PgPoolOptions;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pool = PgPoolOptions::new()
+        .test_before_acquire(false) // one database round-trip per request, not two
+        .connect(&url)
+        .await?;
+    axum_user_sessions::migrate(&pool).await?; // embedded, idempotent
+
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .layer(SessionLayer::new(pool).with_secure(false)); // plain http for local use only
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    println!("Open http://127.0.0.1:3000/");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+async fn home(session: Session) -> Result<String, axum_user_sessions::Error> {
+    let visits: u64 = session.get("visits")?.unwrap_or(0) + 1;
+    session.insert("visits", visits)?;
+    Ok(match session.user_id() {
+        Some(user) => format!("Hello {user}, visit number {visits}"),
+        None => format!("Hello stranger, visit number {visits}"),
+    })
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn login(session: Session, Form(f): Form<Credentials>) -> Result<Redirect, StatusCode> {
+    if f.password != "password" {
+        return Err(StatusCode::UNAUTHORIZED); // check real credentials here
+    }
+    session
+        .login(&f.username) // new token: no session fixation
+        .await
+        .map_err(|e| e.status())?;
+    Ok(Redirect::to("/"))
+}
+
+async fn logout(session: Session) -> Result<Redirect, axum_user_sessions::Error> {
+    session.logout().await?; // deleted server-side, cookie expired
+    Ok(Redirect::to("/"))
+}

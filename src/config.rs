@@ -67,7 +67,9 @@ impl RotationConfig {
             return false;
         };
         let wait = if has_pending {
-            self.grace.max(Duration::from_secs(1)).min(interval.max(Duration::from_secs(1)))
+            self.grace
+                .max(Duration::from_secs(1))
+                .min(interval.max(Duration::from_secs(1)))
         } else {
             interval
         };
@@ -158,7 +160,7 @@ impl SessionConfig {
 /// Whether `name` is a valid cookie name (an RFC 6265 token).
 pub(crate) fn is_cookie_name(name: &str) -> bool {
     !name.is_empty()
-        && name.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

@@ -153,7 +153,9 @@ impl IntoResponse for SessionRejection {
 
 /// The `Session` extractor was used on a route without `SessionLayer`.
 #[derive(Debug, Clone, Copy, Default, thiserror::Error)]
-#[error("missing `SessionLayer`: add `.layer(SessionLayer::new(pool))` to the router before extracting `Session`")]
+#[error(
+    "missing `SessionLayer`: add `.layer(SessionLayer::new(pool))` to the router before extracting `Session`"
+)]
 #[non_exhaustive]
 pub struct MissingSessionLayer;
 

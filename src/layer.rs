@@ -1,9 +1,9 @@
 //! [`SessionLayer`]: configuration and the tower `Layer`.
 
+use crate::SameSite;
 use crate::config::{SessionConfig, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionStore};
-use crate::SameSite;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;

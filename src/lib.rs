@@ -80,11 +80,11 @@ pub use error::{Error, MissingSessionLayer, SessionRejection};
 pub use layer::SessionLayer;
 pub use service::SessionService;
 pub use session::Session;
-pub use store::{IntoSessionStore, MemoryStore, SessionStore};
 #[cfg(feature = "postgres")]
 pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+pub use store::{IntoSessionStore, MemoryStore, SessionStore};
 pub use token::TokenHash;
 
 /// Creates or upgrades the session tables. Embedded, idempotent, safe to run

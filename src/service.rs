@@ -158,17 +158,35 @@ mod tests {
     fn finds_the_cookie_among_others() {
         let t = Token::generate().unwrap().encode();
         let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
-        assert!(matches!(read_cookie(&h, "__Host-session"), CookieToken::Valid(_)));
+        assert!(matches!(
+            read_cookie(&h, "__Host-session"),
+            CookieToken::Valid(_)
+        ));
         let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
-        assert!(matches!(read_cookie(&h, "__Host-session"), CookieToken::Valid(_)));
+        assert!(matches!(
+            read_cookie(&h, "__Host-session"),
+            CookieToken::Valid(_)
+        ));
     }
 
     #[test]
     fn absent_malformed_and_ambiguous() {
-        assert!(matches!(read_cookie(&headers(&[b"a=1"]), "s"), CookieToken::Absent));
-        assert!(matches!(read_cookie(&HeaderMap::new(), "s"), CookieToken::Absent));
-        assert!(matches!(read_cookie(&headers(&[b"s=nope"]), "s"), CookieToken::Malformed));
-        assert!(matches!(read_cookie(&headers(&[b"s=\xff\xfe"]), "s"), CookieToken::Malformed));
+        assert!(matches!(
+            read_cookie(&headers(&[b"a=1"]), "s"),
+            CookieToken::Absent
+        ));
+        assert!(matches!(
+            read_cookie(&HeaderMap::new(), "s"),
+            CookieToken::Absent
+        ));
+        assert!(matches!(
+            read_cookie(&headers(&[b"s=nope"]), "s"),
+            CookieToken::Malformed
+        ));
+        assert!(matches!(
+            read_cookie(&headers(&[b"s=\xff\xfe"]), "s"),
+            CookieToken::Malformed
+        ));
         let a = Token::generate().unwrap().encode();
         let b = Token::generate().unwrap().encode();
         let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
@@ -191,7 +209,10 @@ mod tests {
             HeaderValue::from_bytes(&[b'a'; 2000]).unwrap(),
         );
         assert_eq!(user_agent(&h).unwrap().len(), MAX_USER_AGENT);
-        h.insert(header::USER_AGENT, HeaderValue::from_bytes(b"x\xff\ty").unwrap());
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_bytes(b"x\xff\ty").unwrap(),
+        );
         assert_eq!(user_agent(&h).unwrap(), "x\u{fffd}y");
     }
 }

@@ -1,9 +1,9 @@
 //! The [`Session`] handle that handlers extract.
 
+use crate::Error;
 use crate::config::SessionConfig;
 use crate::store::{DataPatch, Reissue, SessionRecord, SessionStore, TokenState, Touch};
 use crate::token::Token;
-use crate::Error;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -100,7 +100,10 @@ impl fmt::Debug for Session {
         let st = self.state();
         f.debug_struct("Session")
             .field("id", &st.record.as_ref().map(|r| r.id))
-            .field("user_id", &st.record.as_ref().and_then(|r| r.user_id.clone()))
+            .field(
+                "user_id",
+                &st.record.as_ref().and_then(|r| r.user_id.clone()),
+            )
             .field("changed_keys", &st.changes.keys().collect::<Vec<_>>())
             .field("token", &"REDACTED")
             .finish()
@@ -234,7 +237,10 @@ impl Session {
     /// [`reauthenticate`](Self::reauthenticate)). Use it to demand a fresh
     /// password before sensitive actions.
     pub fn authenticated_at(&self) -> Option<OffsetDateTime> {
-        self.state().record.as_ref().and_then(|r| r.authenticated_at)
+        self.state()
+            .record
+            .as_ref()
+            .and_then(|r| r.authenticated_at)
     }
 
     /// When the session was created.
@@ -263,7 +269,11 @@ impl Session {
     /// Every key and value of the session.
     pub fn entries(&self) -> Map<String, Value> {
         let st = self.state();
-        let mut data = st.record.as_ref().map(|r| r.data.clone()).unwrap_or_default();
+        let mut data = st
+            .record
+            .as_ref()
+            .map(|r| r.data.clone())
+            .unwrap_or_default();
         for (k, v) in &st.changes {
             match v {
                 Some(v) => data.insert(k.clone(), v.clone()),
@@ -343,7 +353,11 @@ impl Session {
     /// Does nothing for a request without a session.
     pub async fn reauthenticate(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
-        let Some((id, user_id)) = self.state().record.as_ref().map(|r| (r.id, r.user_id.clone()))
+        let Some((id, user_id)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone()))
         else {
             return Ok(());
         };
@@ -365,7 +379,11 @@ impl Session {
     /// request without a session.
     pub async fn rotate(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
-        let Some((id, user_id)) = self.state().record.as_ref().map(|r| (r.id, r.user_id.clone()))
+        let Some((id, user_id)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone()))
         else {
             return Ok(());
         };

@@ -35,7 +35,10 @@ async fn cookie_is_hardened(b: Backend) {
     let cookie = &set[0];
     assert!(cookie.starts_with("__Host-session="), "{cookie}");
     for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
-        assert!(cookie.split("; ").any(|a| a == attr), "{attr} missing: {cookie}");
+        assert!(
+            cookie.split("; ").any(|a| a == attr),
+            "{attr} missing: {cookie}"
+        );
     }
     for attr in ["Domain", "Max-Age", "Expires"] {
         assert!(!cookie.contains(attr), "{attr} present: {cookie}");
@@ -43,7 +46,11 @@ async fn cookie_is_hardened(b: Backend) {
     assert_eq!(res.headers["cache-control"], "no-store");
     let token = c.cookie.clone().unwrap();
     assert_eq!(token.len(), 43, "256-bit token, base64url");
-    assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
     // Reading does not set the cookie again.
     let res = c.post("/counter").await;
     assert_eq!(res.json()["counter"], 2);
@@ -61,7 +68,10 @@ async fn cookie_is_hardened(b: Backend) {
     let res = c.post("/counter").await;
     let cookie = &res.set_cookies()[0];
     assert!(cookie.starts_with("sid="), "{cookie}");
-    assert!(cookie.contains("SameSite=Strict") && !cookie.contains("Secure"), "{cookie}");
+    assert!(
+        cookie.contains("SameSite=Strict") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
 }
 
 async fn anonymous_untouched_costs_nothing(b: Backend) {
@@ -74,7 +84,11 @@ async fn anonymous_untouched_costs_nothing(b: Backend) {
     assert_eq!(res2.status, 200);
     assert!(res2.body.contains("Sign in"));
     assert_eq!(c.me().await, None);
-    assert_eq!(b.round_trips(), before, "anonymous requests reached the store");
+    assert_eq!(
+        b.round_trips(),
+        before,
+        "anonymous requests reached the store"
+    );
     for r in [&res, &res2] {
         assert!(r.set_cookies().is_empty(), "{:?}", r.set_cookies());
     }
@@ -104,12 +118,20 @@ async fn round_trip_budget(b: Backend) {
 
     let n = b.round_trips();
     let res = c
-        .send_raw("GET", "/kv", None, &[("cookie", b"__Host-session=not-a-token")])
+        .send_raw(
+            "GET",
+            "/kv",
+            None,
+            &[("cookie", b"__Host-session=not-a-token")],
+        )
         .await;
     assert_eq!(res.status, 200);
     let malformed = measure(n);
 
-    println!("{:?}: new={new} read={read} write={write} untouched={untouched} malformed={malformed}", b.kind);
+    println!(
+        "{:?}: new={new} read={read} write={write} untouched={untouched} malformed={malformed}",
+        b.kind
+    );
     assert_eq!((new, read, write, untouched, malformed), (1, 1, 2, 0, 0));
 }
 
@@ -141,7 +163,11 @@ async fn login_issues_new_token_and_kills_old(b: Backend) {
     assert_eq!(res.json(), serde_json::json!({}));
 
     // user ids of every common type
-    let user = b.store.list_user("alice", time::OffsetDateTime::now_utc()).await.unwrap();
+    let user = b
+        .store
+        .list_user("alice", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     assert_eq!(user.len(), 1);
     assert!(user[0].authenticated_at.is_some());
 }
@@ -156,7 +182,11 @@ async fn login_as_other_user_starts_fresh(b: Backend) {
     let me = c.get("/me").await.json();
     assert_eq!(me["user_id"], "bob");
     assert_ne!(me["session_id"], alice_sid);
-    assert_eq!(c.get("/kv").await.json(), serde_json::json!({}), "bob sees alice's data");
+    assert_eq!(
+        c.get("/kv").await.json(),
+        serde_json::json!({}),
+        "bob sees alice's data"
+    );
 }
 
 async fn logout_is_server_side(b: Backend) {
@@ -168,7 +198,8 @@ async fn logout_is_server_side(b: Backend) {
     assert_eq!(res.status, 303);
     let set = res.set_cookies();
     assert!(
-        set.iter().any(|s| s.starts_with("__Host-session=;") && s.contains("Max-Age=0")),
+        set.iter()
+            .any(|s| s.starts_with("__Host-session=;") && s.contains("Max-Age=0")),
         "{set:?}"
     );
     assert!(c.cookie.is_none());
@@ -190,7 +221,10 @@ async fn unknown_token_is_not_adopted(b: Backend) {
     let res = c.post("/counter").await;
     assert_eq!(res.json()["counter"], 1);
     let issued = c.cookie.clone().unwrap();
-    assert_ne!(issued, forged, "strict mode: an unknown token is never adopted");
+    assert_ne!(
+        issued, forged,
+        "strict mode: an unknown token is never adopted"
+    );
     // The forged token still names nothing.
     c.cookie = Some(forged);
     let res = c.get("/kv").await;
@@ -210,24 +244,40 @@ async fn hostile_cookies_are_anonymous_and_free(b: Backend) {
         format!("__Host-session={}", "A".repeat(42)).into_bytes(),
         format!("__Host-session={}", "!".repeat(43)).into_bytes(),
         format!("__Host-session={}", "A".repeat(7000)).into_bytes(),
-        format!("__Host-session={valid_a}; __Host-session={}", "C".repeat(43)).into_bytes(),
+        format!(
+            "__Host-session={valid_a}; __Host-session={}",
+            "C".repeat(43)
+        )
+        .into_bytes(),
         b"__Host-session=\xff\xfe\xfd".to_vec(),
         b"\xff\xff=\xff; __Host-session=;;;==;".to_vec(),
-        (0..300).map(|i| format!("c{i}=v{i}; ")).collect::<String>().into_bytes(),
+        (0..300)
+            .map(|i| format!("c{i}=v{i}; "))
+            .collect::<String>()
+            .into_bytes(),
     ];
     let before = b.round_trips();
     for cookie in &hostile {
         let res = c.send_raw("GET", "/me", None, &[("cookie", cookie)]).await;
-        assert_eq!(res.status, 401, "cookie {:?}", String::from_utf8_lossy(cookie));
-        let res = c
-            .send_raw("GET", "/kv", None, &[("cookie", cookie)])
-            .await;
+        assert_eq!(
+            res.status,
+            401,
+            "cookie {:?}",
+            String::from_utf8_lossy(cookie)
+        );
+        let res = c.send_raw("GET", "/kv", None, &[("cookie", cookie)]).await;
         assert_eq!(res.status, 200);
     }
-    assert_eq!(b.round_trips(), before, "malformed cookies must cost no query");
+    assert_eq!(
+        b.round_trips(),
+        before,
+        "malformed cookies must cost no query"
+    );
     // An oversized header gets a clean client error from the server, not a 5xx.
     let huge = format!("__Host-session={}", "A".repeat(200_000));
-    let res = c.send_raw("GET", "/me", None, &[("cookie", huge.as_bytes())]).await;
+    let res = c
+        .send_raw("GET", "/me", None, &[("cookie", huge.as_bytes())])
+        .await;
     assert!((400..500).contains(&res.status), "{}", res.status);
 }
 
@@ -264,7 +314,11 @@ async fn absolute_expiry(b: Backend) {
         sleep(Duration::from_millis(500)).await;
     }
     assert!(signed_in >= 3, "signed in for {signed_in} polls");
-    assert_eq!(c.me().await, None, "still signed in after the absolute timeout");
+    assert_eq!(
+        c.me().await,
+        None,
+        "still signed in after the absolute timeout"
+    );
 }
 
 async fn touch_is_throttled(b: Backend) {
@@ -288,7 +342,11 @@ async fn touch_is_throttled(b: Backend) {
         assert!(c.me().await.is_some());
         assert_eq!(b.round_trips() - n, 1, "a read wrote");
     }
-    assert_eq!(seen(&b).await, first, "last_seen_at written before the touch interval");
+    assert_eq!(
+        seen(&b).await,
+        first,
+        "last_seen_at written before the touch interval"
+    );
 
     // With a 1 s touch interval, activity is recorded once it has passed.
     let app = serve_demo(b.layer().with_touch_interval(Duration::from_secs(1))).await;
@@ -309,7 +367,10 @@ async fn touch_is_throttled(b: Backend) {
     assert!(c.me().await.is_some());
     let after = seen_carol().await;
     assert!(after.last_seen_at > before.last_seen_at);
-    assert!(after.expires_at > before.expires_at, "idle deadline not pushed back");
+    assert!(
+        after.expires_at > before.expires_at,
+        "idle deadline not pushed back"
+    );
 }
 
 async fn concurrent_writes_to_different_keys_both_stay(b: Backend) {
@@ -349,7 +410,10 @@ async fn logout_racing_writes_is_never_undone(b: Backend) {
         assert_eq!(logout.await.unwrap(), 303);
         for w in writers {
             let status = w.await.unwrap();
-            assert!(status == 204 || status == 401, "round {round}: write answered {status}");
+            assert!(
+                status == 204 || status == 401,
+                "round {round}: write answered {status}"
+            );
         }
         let mut replay = Client::new(&app);
         replay.cookie = Some(token);
@@ -371,11 +435,15 @@ async fn values_round_trip_with_types(b: Backend) {
         .route(
             "/put",
             post(|s: Session| async move {
-                let cart = Cart { items: vec![("apple".into(), 3)], coupon: None };
+                let cart = Cart {
+                    items: vec![("apple".into(), 3)],
+                    coupon: None,
+                };
                 s.insert("cart", &cart).unwrap();
                 s.insert("flag", true).unwrap();
                 s.insert("nothing", ()).unwrap();
-                s.insert("nested", serde_json::json!({"a": {"b": [1, 2]}})).unwrap();
+                s.insert("nested", serde_json::json!({"a": {"b": [1, 2]}}))
+                    .unwrap();
                 "ok"
             }),
         )
@@ -390,7 +458,8 @@ async fn values_round_trip_with_types(b: Backend) {
                 assert!(s.get::<u32>("cart").is_err(), "wrong type must be an error");
                 assert!(s.remove("flag"));
                 assert!(!s.remove("absent"));
-                s.insert("nested", serde_json::json!({"replaced": true})).unwrap();
+                s.insert("nested", serde_json::json!({"replaced": true}))
+                    .unwrap();
                 "ok"
             }),
         )
@@ -398,7 +467,10 @@ async fn values_round_trip_with_types(b: Backend) {
             "/after",
             post(|s: Session| async move {
                 assert_eq!(s.get::<bool>("flag").unwrap(), None);
-                assert_eq!(s.get_value("nested").unwrap(), serde_json::json!({"replaced": true}));
+                assert_eq!(
+                    s.get_value("nested").unwrap(),
+                    serde_json::json!({"replaced": true})
+                );
                 "ok"
             }),
         )

@@ -25,7 +25,9 @@ struct TokenRow {
 
 impl Tables {
     fn live_mut(&mut self, id: Uuid) -> Option<&mut SessionRecord> {
-        self.sessions.get_mut(&id).filter(|s| s.revoked_at.is_none())
+        self.sessions
+            .get_mut(&id)
+            .filter(|s| s.revoked_at.is_none())
     }
 
     fn remove_session(&mut self, id: Uuid) -> bool {
@@ -77,11 +79,7 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn load(
-        &self,
-        token: &TokenHash,
-        touch: &Touch,
-    ) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
         let mut t = self.lock();
         let Some(row) = t.tokens.get(token).cloned() else {
             return Ok(None);
@@ -134,12 +132,7 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn reissue(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        reissue: &Reissue,
-    ) -> Result<bool, Error> {
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
         let mut t = self.lock();
         let Some(s) = t.live_mut(id) else {
             return Ok(false);

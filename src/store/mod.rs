@@ -220,11 +220,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Finds the session of a token hash, whatever its state, and, when the
     /// token is current and the session live and stale per `touch`, refreshes
     /// `last_seen_at` and `expires_at` in the same round-trip.
-    async fn load(
-        &self,
-        token: &TokenHash,
-        touch: &Touch,
-    ) -> Result<Option<LoadedSession>, Error>;
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error>;
 
     /// Inserts a new session with `token` as its current token.
     async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error>;
@@ -235,8 +231,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
     /// Replaces every token of a live session by `token` (no grace for the old
     /// ones) and records the sign-in. `false` when the session is gone.
-    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue)
-    -> Result<bool, Error>;
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error>;
 
     /// Deletes a session and its tokens (logout). `false` when it was not there.
     async fn delete(&self, id: Uuid) -> Result<bool, Error>;
@@ -256,8 +251,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Completes a rotation: the pending `token` becomes current, and the
     /// current token and any other pending ones become superseded at `now`.
     /// Idempotent: promoting a token that is already current changes nothing.
-    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime)
-    -> Result<(), Error>;
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
 
     /// Marks one session revoked. `user_id`, when given, must own it.
     /// `false` when no such live session.

@@ -19,10 +19,30 @@ pub(crate) const SCHEMA: &str = "axum_user_sessions";
 macro_rules! session_cols {
     ($p:literal) => {
         concat!(
-            $p, ".id, ", $p, ".user_id, ", $p, ".data, ", $p, ".created_at, ",
-            $p, ".authenticated_at, ", $p, ".absolute_expires_at, ", $p, ".rotated_at, host(",
-            $p, ".ip) AS ip, ", $p, ".user_agent, ", $p, ".persistent, ", $p, ".revoked_at, ",
-            $p, ".revoke_reason"
+            $p,
+            ".id, ",
+            $p,
+            ".user_id, ",
+            $p,
+            ".data, ",
+            $p,
+            ".created_at, ",
+            $p,
+            ".authenticated_at, ",
+            $p,
+            ".absolute_expires_at, ",
+            $p,
+            ".rotated_at, host(",
+            $p,
+            ".ip) AS ip, ",
+            $p,
+            ".user_agent, ",
+            $p,
+            ".persistent, ",
+            $p,
+            ".revoked_at, ",
+            $p,
+            ".revoke_reason"
         )
     };
 }
@@ -111,11 +131,7 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn load(
-        &self,
-        token: &TokenHash,
-        touch: &Touch,
-    ) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
         self.counter.tick();
         let row = sqlx::query(concat!(
             "WITH tok AS (
@@ -202,12 +218,7 @@ impl SessionStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn reissue(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        reissue: &Reissue,
-    ) -> Result<bool, Error> {
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
         self.counter.tick();
         let done = sqlx::query(
             "WITH s AS (

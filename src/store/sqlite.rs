@@ -127,11 +127,7 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn load(
-        &self,
-        token: &TokenHash,
-        touch: &Touch,
-    ) -> Result<Option<LoadedSession>, Error> {
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
         self.counter.tick();
         let sql = format!(
             "SELECT {COLS}, t.state, t.superseded_at,
@@ -211,11 +207,12 @@ impl SessionStore for SqliteStore {
 
     async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
         let mut tx = self.write_tx().await?;
-        let data: Option<String> =
-            sqlx::query_scalar("SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let data: Option<String> = sqlx::query_scalar(
+            "SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(data) = data else { return Ok(false) };
         let mut data: Map<String, Value> = serde_json::from_str(&data)?;
         patch.apply(&mut data);
@@ -228,12 +225,7 @@ impl SessionStore for SqliteStore {
         Ok(true)
     }
 
-    async fn reissue(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        reissue: &Reissue,
-    ) -> Result<bool, Error> {
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE aus_sessions

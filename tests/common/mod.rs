@@ -6,7 +6,7 @@
 pub mod demo;
 
 use axum::Router;
-use axum_user_sessions::{MemoryStore, SessionLayer, SessionStore, PgStore, SqliteStore};
+use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionStore, SqliteStore};
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,7 +55,9 @@ impl Backend {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
         let store = SqliteStore::connect(&url).await.expect("open sqlite");
-        axum_user_sessions::migrate(store.pool()).await.expect("migrate");
+        axum_user_sessions::migrate(store.pool())
+            .await
+            .expect("migrate");
         Self {
             kind: Kind::Sqlite,
             sqlite: Some(store.pool().clone()),
@@ -259,8 +261,12 @@ impl Client {
     }
 
     pub async fn put_kv(&mut self, key: &str, value: &str) -> Resp {
-        self.send("PUT", &format!("/kv/{key}"), Some(("text/plain", value.into())))
-            .await
+        self.send(
+            "PUT",
+            &format!("/kv/{key}"),
+            Some(("text/plain", value.into())),
+        )
+        .await
     }
 
     /// `GET /me`: the user id, or `None` on 401.
@@ -283,7 +289,7 @@ macro_rules! conformance {
             $(
                 #[sqlx::test(migrations = false)]
                 async fn $name(pool: sqlx::PgPool) {
-                    super::$name(crate::common::Backend::postgres(pool).await).await
+                    super::$name($crate::common::Backend::postgres(pool).await).await
                 }
             )*
         }
@@ -291,7 +297,7 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::common::Backend::sqlite().await).await
+                    super::$name($crate::common::Backend::sqlite().await).await
                 }
             )*
         }
@@ -299,9 +305,87 @@ macro_rules! conformance {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::common::Backend::memory()).await
+                    super::$name($crate::common::Backend::memory()).await
                 }
             )*
         }
     };
+}
+
+/// A TCP proxy in front of the database that a test can cut and restore, to
+/// play a database outage without touching the shared server.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    up: Arc<std::sync::atomic::AtomicBool>,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (up2, conns2) = (up.clone(), conns.clone());
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client); // refused: the database is "down"
+                    continue;
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self {
+            addr,
+            up,
+            conns,
+            accept,
+        }
+    }
+
+    /// Cuts every connection and refuses new ones.
+    pub fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    pub fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.down();
+        self.accept.abort();
+    }
+}
+
+/// Polls `f` until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

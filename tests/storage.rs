@@ -1,0 +1,196 @@
+//! Store-specific checks: what reaches the tables, migrations, outages.
+
+mod common;
+
+use axum_user_sessions::{PgStore, SessionLayer, SqliteStore};
+use base64::Engine as _;
+use common::{Backend, Client, Proxy, eventually, serve_demo};
+use sha2::Digest as _;
+use sqlx::Row as _;
+use std::net::ToSocketAddrs as _;
+use std::time::Duration;
+
+fn raw_and_hash(cookie: &str) -> (Vec<u8>, Vec<u8>) {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cookie)
+        .unwrap();
+    assert_eq!(raw.len(), 32, "256-bit token");
+    let hash = sha2::Sha256::digest(&raw).to_vec();
+    (raw, hash)
+}
+
+#[sqlx::test(migrations = false)]
+async fn pg_stores_only_the_token_hash(pool: sqlx::PgPool) {
+    let b = Backend::postgres(pool).await;
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let token = c.cookie.clone().unwrap();
+    let (raw, hash) = raw_and_hash(&token);
+    let pg = b.pg.as_ref().unwrap();
+    let count = |sql: &'static str, arg: Vec<u8>| async move {
+        sqlx::query_scalar::<_, i64>(sql).bind(arg).fetch_one(pg).await.unwrap()
+    };
+    let q = "SELECT count(*) FROM axum_user_sessions.tokens WHERE token_hash = $1";
+    assert_eq!(count(q, hash).await, 1, "the hash is the lookup key");
+    assert_eq!(count(q, raw).await, 0, "the raw token is stored");
+    let text: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM axum_user_sessions.sessions s WHERE s::text LIKE '%' || $1 || '%')
+              + (SELECT count(*) FROM axum_user_sessions.tokens t WHERE t::text LIKE '%' || $1 || '%')",
+    )
+    .bind(&token)
+    .fetch_one(pg)
+    .await
+    .unwrap();
+    assert_eq!(text, 0, "the cookie value appears in a row");
+}
+
+#[tokio::test]
+async fn sqlite_stores_only_the_token_hash() {
+    let b = Backend::sqlite().await;
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let token = c.cookie.clone().unwrap();
+    let (raw, hash) = raw_and_hash(&token);
+    let db = b.sqlite.as_ref().unwrap();
+    let q = "SELECT count(*) FROM aus_tokens WHERE token_hash = ?1";
+    let n: i64 = sqlx::query_scalar(q).bind(hash).fetch_one(db).await.unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = sqlx::query_scalar(q).bind(raw).fetch_one(db).await.unwrap();
+    assert_eq!(n, 0);
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM aus_sessions
+          WHERE data LIKE '%' || ?1 || '%' OR coalesce(user_agent, '') LIKE '%' || ?1 || '%'",
+    )
+    .bind(&token)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(n, 0);
+}
+
+fn app_migrator() -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr as _;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "app users".into(),
+        MigrationType::Simple,
+        "CREATE TABLE app_users (id integer PRIMARY KEY)".into_sql_str(),
+        false,
+    )])
+}
+
+#[sqlx::test(migrations = false)]
+async fn pg_migrations_are_idempotent_and_apart_from_the_apps(pool: sqlx::PgPool) {
+    // The app's own migrations, before and after ours, in the same database.
+    app_migrator().run(&pool).await.unwrap();
+    axum_user_sessions::migrate(&pool).await.unwrap();
+    axum_user_sessions::migrate(&pool).await.unwrap();
+    app_migrator().run(&pool).await.unwrap();
+    let ours: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions._sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(ours as usize, PgStore::migrator().iter().count());
+    let apps: Vec<i64> = sqlx::query_scalar("SELECT version FROM public._sqlx_migrations")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(apps, vec![1], "our migrations leaked into the app's table");
+    for index in ["tokens_pkey", "sessions_user_last_seen_idx", "sessions_expires_at_idx"] {
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'axum_user_sessions' AND indexname = $1)",
+        )
+        .bind(index)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert!(found, "index {index} missing");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_idempotent_and_apart_from_the_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let pool = store.pool();
+    app_migrator().run(pool).await.unwrap();
+    axum_user_sessions::migrate(pool).await.unwrap();
+    axum_user_sessions::migrate(pool).await.unwrap();
+    app_migrator().run(pool).await.unwrap();
+    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM _aus_migrations")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(ours as usize, SqliteStore::migrator().iter().count());
+    let apps: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(apps, vec![1]);
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "wal");
+}
+
+/// The database goes away under a running app: requests that need it answer
+/// 503 within the acquire timeout (never 500, never a hang), requests that do
+/// not keep working, and once it is back the app recovers by itself with every
+/// session and its data intact.
+#[sqlx::test(migrations = false)]
+async fn pg_outage_answers_503_and_recovers(pool: sqlx::PgPool) {
+    let opts = (*pool.connect_options()).clone();
+    let upstream = (opts.get_host(), opts.get_port())
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let app_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(1))
+        .test_before_acquire(false)
+        .connect_with(opts.host("127.0.0.1").port(proxy.addr.port()))
+        .await
+        .unwrap();
+    axum_user_sessions::migrate(&app_pool).await.unwrap();
+    let app = serve_demo(SessionLayer::new(app_pool)).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    assert_eq!(c.put_kv("saved", "before the outage").await.status, 204);
+    let token = c.cookie.clone();
+
+    proxy.down();
+    for path in ["/me", "/kv", "/"] {
+        let start = std::time::Instant::now();
+        let res = c.get(path).await;
+        assert_eq!(res.status, 503, "{path} during the outage: {}", res.body);
+        assert!(start.elapsed() < Duration::from_secs(5), "{path} hung");
+        assert!(!res.body.to_lowercase().contains("sqlx") && !res.body.contains("error returned"));
+    }
+    let res = c.put_kv("during", "outage").await;
+    assert_eq!(res.status, 503);
+    let res = c.post("/login").await;
+    assert!(res.status == 503 || res.status == 400 || res.status == 415, "{}", res.status);
+    assert_eq!(c.get("/health").await.status, 200, "routes without sessions keep working");
+    assert_eq!(c.cookie, token, "the outage cost the client its cookie");
+
+    proxy.up();
+    let back = eventually(Duration::from_secs(15), || {
+        let mut c = c.clone();
+        async move { (c.get("/me").await.status == 200).then_some(()) }
+    })
+    .await;
+    assert!(back.is_some(), "the app did not recover");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    let kv = c.get("/kv").await.json();
+    assert_eq!(kv["saved"], "before the outage");
+    assert!(kv.get("during").is_none());
+}
