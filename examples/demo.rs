@@ -18,7 +18,9 @@
 //! Environment: `DATABASE_URL` (`postgres://…` or `sqlite:…`; default a SQLite
 //! file `axum-user-sessions-demo.db` here), `BIND` (default `127.0.0.1:3000`),
 //! `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_ROTATE_SECS`
-//! (`0` turns rotation off), `SESSION_GRACE_SECS`, `SESSION_COOKIE_SECURE`
+//! (`0` turns rotation off), `SESSION_GRACE_SECS`, `SESSION_BIND_IP` and
+//! `SESSION_BIND_UA` (`off|log|enforce`), `TRUSTED_PROXIES` (comma-separated
+//! CIDRs whose `X-Forwarded-For` is believed), `SESSION_COOKIE_SECURE`
 //! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
 //! friendly cookies, and says so in its log).
 
@@ -88,6 +90,32 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
     }
     if let Some(d) = env_secs("SESSION_GRACE_SECS") {
         layer = layer.with_rotation_grace(d);
+    }
+    for (var, ip) in [("SESSION_BIND_IP", true), ("SESSION_BIND_UA", false)] {
+        if let Ok(raw) = std::env::var(var) {
+            match raw.parse::<axum_user_sessions::BindingMode>() {
+                Ok(mode) if ip => layer = layer.with_ip_binding(mode),
+                Ok(mode) => layer = layer.with_user_agent_binding(mode),
+                Err(e) => eprintln!("{var}: {e}; ignored"),
+            }
+        }
+    }
+    if let Ok(raw) = std::env::var("TRUSTED_PROXIES") {
+        let mut nets = Vec::new();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            // A bare address is a one-address network.
+            let parsed = part.parse::<axum_user_sessions::IpNet>().or_else(|_| {
+                part.parse::<std::net::IpAddr>()
+                    .map(axum_user_sessions::IpNet::from)
+            });
+            match parsed {
+                Ok(net) => nets.push(net),
+                Err(_) => {
+                    eprintln!("TRUSTED_PROXIES: {part:?} is not a CIDR or an address; ignored")
+                }
+            }
+        }
+        layer = layer.with_trusted_proxies(nets);
     }
     let secure = std::env::var("SESSION_COOKIE_SECURE").is_ok_and(|v| v.trim() == "1");
     if !secure {

@@ -84,6 +84,9 @@ pub(crate) struct SessionConfig {
     pub(crate) absolute_timeout: Duration,
     pub(crate) touch_interval: Duration,
     pub(crate) rotation: RotationConfig,
+    pub(crate) binding: crate::binding::Binding,
+    pub(crate) mismatch_action: crate::binding::MismatchAction,
+    pub(crate) proxies: crate::client::ProxyConfig,
     pub(crate) cookie: CookieConfig,
     /// Computed from `cookie` by [`SessionConfig::validate`].
     pub(crate) cookie_name: String,
@@ -107,6 +110,9 @@ impl Default for SessionConfig {
                 interval: Some(Duration::from_secs(15 * 60)),
                 grace: Duration::from_secs(30),
             },
+            binding: crate::binding::Binding::Default(crate::binding::DefaultBinding::default()),
+            mismatch_action: crate::binding::MismatchAction::default(),
+            proxies: crate::client::ProxyConfig::default(),
             cookie_name: cookie.full_name(),
             cookie,
         }

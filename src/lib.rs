@@ -66,6 +66,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod binding;
+mod client;
 mod config;
 mod error;
 mod extract;
@@ -75,8 +77,11 @@ mod session;
 pub mod store;
 mod token;
 
+pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
+pub use client::{ClientInfo, ProxyHeader};
 pub use config::SameSite;
 pub use error::{Error, MissingSessionLayer, SessionRejection};
+pub use ipnet::IpNet;
 pub use layer::SessionLayer;
 pub use service::SessionService;
 pub use session::Session;

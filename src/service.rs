@@ -1,7 +1,8 @@
 //! [`SessionService`]: the middleware around the app's routes.
 
+use crate::ClientInfo;
 use crate::config::SessionConfig;
-use crate::session::{ClientInfo, CookieToken, Session};
+use crate::session::{CookieToken, Session};
 use crate::store::SessionStore;
 use crate::token::Token;
 use axum::extract::ConnectInfo;
@@ -13,9 +14,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tower::Service;
-
-/// The longest User-Agent kept with a session; the rest is cut.
-const MAX_USER_AGENT: usize = 512;
 
 /// Middleware that gives each request a [`Session`]. Made by
 /// [`SessionLayer`](crate::SessionLayer).
@@ -75,13 +73,12 @@ where
                 "malformed session cookie ignored (suspicious: tampering or a misconfigured client)"
             );
         }
-        let client = ClientInfo {
-            ip: req
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
-            user_agent: user_agent(req.headers()),
-        };
+        let client = ClientInfo::read(
+            &self.config.proxies,
+            req.extensions().get::<ConnectInfo<SocketAddr>>(),
+            req.headers(),
+        );
+        req.extensions_mut().insert(client.clone());
         let session = Session::new(self.store.clone(), self.config.clone(), cookie, client);
         req.extensions_mut().insert(session.clone());
 
@@ -94,17 +91,6 @@ where
             Ok(res)
         })
     }
-}
-
-fn user_agent(headers: &HeaderMap) -> Option<String> {
-    let raw = headers.get(header::USER_AGENT)?.as_bytes();
-    let text = String::from_utf8_lossy(raw);
-    let text: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_USER_AGENT)
-        .collect();
-    (!text.is_empty()).then_some(text)
 }
 
 /// Finds the session cookie among all `Cookie` headers, bytewise (other
@@ -199,20 +185,5 @@ mod tests {
         raw.extend_from_slice(a.as_bytes());
         let h = headers(&[&raw]);
         assert!(matches!(read_cookie(&h, "s"), CookieToken::Valid(_)));
-    }
-
-    #[test]
-    fn user_agent_is_cleaned_and_capped() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::USER_AGENT,
-            HeaderValue::from_bytes(&[b'a'; 2000]).unwrap(),
-        );
-        assert_eq!(user_agent(&h).unwrap().len(), MAX_USER_AGENT);
-        h.insert(
-            header::USER_AGENT,
-            HeaderValue::from_bytes(b"x\xff\ty").unwrap(),
-        );
-        assert_eq!(user_agent(&h).unwrap(), "x\u{fffd}y");
     }
 }

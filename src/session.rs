@@ -1,9 +1,10 @@
 //! The [`Session`] handle that handlers extract.
 
-use crate::Error;
+use crate::binding::{BindingCheck, MismatchAction};
 use crate::config::SessionConfig;
 use crate::store::{DataPatch, Reissue, SessionRecord, SessionStore, TokenState, Touch};
 use crate::token::Token;
+use crate::{ClientInfo, Error};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -11,7 +12,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -36,13 +36,6 @@ pub(crate) enum CookieToken {
     Malformed,
     /// A well-formed token; the store decides whether it is known.
     Valid(Token),
-}
-
-/// What the layer knows of the client before the handler runs.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ClientInfo {
-    pub(crate) ip: Option<IpAddr>,
-    pub(crate) user_agent: Option<String>,
 }
 
 /// The session of the current request.
@@ -93,6 +86,9 @@ struct State {
     clear_cookie: bool,
     /// `rotated_at` seen at load when a rotation is due.
     rotation_due: Option<OffsetDateTime>,
+    /// The session exists but this client may not use it: keep the cookie
+    /// (it is the rightful client's when it comes back).
+    binding_rejected: bool,
 }
 
 impl fmt::Debug for Session {
@@ -208,10 +204,55 @@ impl Session {
                 }
             },
         };
+        let live = match live {
+            Some(record) => self.check_binding(record, now).await?,
+            None => None,
+        };
         let mut st = self.state();
-        st.clear_cookie = live.is_none();
+        st.clear_cookie = live.is_none() && !self.binding_rejected(&st);
         st.record = live;
         Ok(())
+    }
+
+    /// Applies the client binding; `None` when the session may not be used.
+    async fn check_binding(
+        &self,
+        record: SessionRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        match self.config().binding.check(&record, &self.inner.client) {
+            BindingCheck::Accept => Ok(Some(record)),
+            BindingCheck::Log(what) => {
+                tracing::warn!(
+                    session.id = %record.id,
+                    user.id = record.user_id.as_deref().unwrap_or(""),
+                    mismatch = %what,
+                    "session client binding mismatch (logged only)"
+                );
+                Ok(Some(record))
+            }
+            BindingCheck::Reject(what) => {
+                let revoke = self.config().mismatch_action == MismatchAction::Revoke;
+                tracing::warn!(
+                    session.id = %record.id,
+                    user.id = record.user_id.as_deref().unwrap_or(""),
+                    mismatch = %what,
+                    revoked = revoke,
+                    "session client binding mismatch: session refused"
+                );
+                if revoke {
+                    self.store()
+                        .revoke(record.id, None, "binding_mismatch", now)
+                        .await?;
+                }
+                self.state().binding_rejected = !revoke;
+                Ok(None)
+            }
+        }
+    }
+
+    fn binding_rejected(&self, st: &State) -> bool {
+        st.binding_rejected
     }
 
     /// The public id of the session (never the token), or `None` when the

@@ -29,7 +29,11 @@ async fn pg_stores_only_the_token_hash(pool: sqlx::PgPool) {
     let (raw, hash) = raw_and_hash(&token);
     let pg = b.pg.as_ref().unwrap();
     let count = |sql: &'static str, arg: Vec<u8>| async move {
-        sqlx::query_scalar::<_, i64>(sql).bind(arg).fetch_one(pg).await.unwrap()
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(arg)
+            .fetch_one(pg)
+            .await
+            .unwrap()
     };
     let q = "SELECT count(*) FROM axum_user_sessions.tokens WHERE token_hash = $1";
     assert_eq!(count(q, hash).await, 1, "the hash is the lookup key");
@@ -55,7 +59,11 @@ async fn sqlite_stores_only_the_token_hash() {
     let (raw, hash) = raw_and_hash(&token);
     let db = b.sqlite.as_ref().unwrap();
     let q = "SELECT count(*) FROM aus_tokens WHERE token_hash = ?1";
-    let n: i64 = sqlx::query_scalar(q).bind(hash).fetch_one(db).await.unwrap();
+    let n: i64 = sqlx::query_scalar(q)
+        .bind(hash)
+        .fetch_one(db)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     let n: i64 = sqlx::query_scalar(q).bind(raw).fetch_one(db).await.unwrap();
     assert_eq!(n, 0);
@@ -89,18 +97,21 @@ async fn pg_migrations_are_idempotent_and_apart_from_the_apps(pool: sqlx::PgPool
     axum_user_sessions::migrate(&pool).await.unwrap();
     axum_user_sessions::migrate(&pool).await.unwrap();
     app_migrator().run(&pool).await.unwrap();
-    let ours: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions._sqlx_migrations")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions._sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(ours as usize, PgStore::migrator().iter().count());
     let apps: Vec<i64> = sqlx::query_scalar("SELECT version FROM public._sqlx_migrations")
         .fetch_all(&pool)
         .await
         .unwrap();
     assert_eq!(apps, vec![1], "our migrations leaked into the app's table");
-    for index in ["tokens_pkey", "sessions_user_last_seen_idx", "sessions_expires_at_idx"] {
+    for index in [
+        "tokens_pkey",
+        "sessions_user_last_seen_idx",
+        "sessions_expires_at_idx",
+    ] {
         let found: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'axum_user_sessions' AND indexname = $1)",
         )
@@ -178,8 +189,16 @@ async fn pg_outage_answers_503_and_recovers(pool: sqlx::PgPool) {
     let res = c.put_kv("during", "outage").await;
     assert_eq!(res.status, 503);
     let res = c.post("/login").await;
-    assert!(res.status == 503 || res.status == 400 || res.status == 415, "{}", res.status);
-    assert_eq!(c.get("/health").await.status, 200, "routes without sessions keep working");
+    assert!(
+        res.status == 503 || res.status == 400 || res.status == 415,
+        "{}",
+        res.status
+    );
+    assert_eq!(
+        c.get("/health").await.status,
+        200,
+        "routes without sessions keep working"
+    );
     assert_eq!(c.cookie, token, "the outage cost the client its cookie");
 
     proxy.up();

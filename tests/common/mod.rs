@@ -237,6 +237,14 @@ impl Client {
         }
     }
 
+    /// `send` with extra headers.
+    pub async fn send_with(&mut self, method: &str, path: &str, extra: &[(&str, &str)]) -> Resp {
+        let extra: Vec<(&str, &[u8])> = extra.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        let res = self.send_raw(method, path, None, &extra).await;
+        self.absorb(&res);
+        res
+    }
+
     pub async fn get(&mut self, path: &str) -> Resp {
         self.send("GET", path, None).await
     }
@@ -331,7 +339,9 @@ impl Proxy {
         let (up2, conns2) = (up.clone(), conns.clone());
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else { continue };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
                 if !up2.load(Ordering::SeqCst) {
                     drop(client); // refused: the database is "down"
                     continue;
@@ -369,6 +379,38 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.down();
         self.accept.abort();
+    }
+}
+
+/// A small deterministic PRNG (xorshift64*), so test randomness is
+/// reproducible from the printed seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    pub fn from_time() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            | 1;
+        println!("rng seed {seed}");
+        Self(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 }
 
