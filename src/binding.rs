@@ -152,12 +152,11 @@ impl ClientBinding for DefaultBinding {
             }
             BindingMode::Enforce => result = BindingCheck::Reject(what.to_owned()),
         };
-        if self.ip != BindingMode::Off {
-            if let (Some(was), Some(now)) = (session.ip, client.ip()) {
-                if !self.same_network(was, now) {
-                    note(self.ip, "ip");
-                }
-            }
+        if let (BindingMode::Log | BindingMode::Enforce, Some(was), Some(now)) =
+            (self.ip, session.ip, client.ip())
+            && !self.same_network(was, now)
+        {
+            note(self.ip, "ip");
         }
         if self.user_agent != BindingMode::Off
             && session.user_agent.as_deref() != client.user_agent()

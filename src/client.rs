@@ -47,7 +47,7 @@ impl ProxyConfig {
         }
         let hops = match self.header {
             ProxyHeader::XForwardedFor => list_entries(headers, "x-forwarded-for")
-                .map(|e| parse_node(e))
+                .map(parse_node)
                 .collect::<Vec<_>>(),
             ProxyHeader::Forwarded => list_entries(headers, "forwarded")
                 .map(forwarded_for)

@@ -209,7 +209,7 @@ impl Session {
             None => None,
         };
         let mut st = self.state();
-        st.clear_cookie = live.is_none() && !self.binding_rejected(&st);
+        st.clear_cookie = live.is_none() && !st.binding_rejected;
         st.record = live;
         Ok(())
     }
@@ -249,10 +249,6 @@ impl Session {
                 Ok(None)
             }
         }
-    }
-
-    fn binding_rejected(&self, st: &State) -> bool {
-        st.binding_rejected
     }
 
     /// The public id of the session (never the token), or `None` when the
