@@ -20,7 +20,9 @@
 //! `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_ROTATE_SECS`
 //! (`0` turns rotation off), `SESSION_GRACE_SECS`, `SESSION_BIND_IP` and
 //! `SESSION_BIND_UA` (`off|log|enforce`), `TRUSTED_PROXIES` (comma-separated
-//! CIDRs whose `X-Forwarded-For` is believed), `SESSION_COOKIE_SECURE`
+//! CIDRs whose `X-Forwarded-For` is believed), `SESSION_REAUTH_SECS` (revoking
+//! devices needs a password entered that recently; `POST /reauth` with
+//! `password` refreshes it), `SESSION_COOKIE_SECURE`
 //! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
 //! friendly cookies, and says so in its log).
 
@@ -45,9 +47,21 @@ const USERS: &[(&str, &str)] = &[
     ("carol", "password"),
 ];
 
-/// The demo's routes, without the session layer.
+/// The demo's routes, without the session layer, with "Your devices" as the
+/// environment configures it (`SESSION_REAUTH_SECS`).
 pub fn routes() -> Router {
+    let mut devices = axum_user_sessions::SessionRoutes::new();
+    if let Some(d) = env_secs("SESSION_REAUTH_SECS") {
+        devices = devices.with_reauthentication(d);
+    }
+    routes_with(devices)
+}
+
+/// The demo's routes with the given "Your devices" settings.
+pub fn routes_with(devices: axum_user_sessions::SessionRoutes) -> Router {
     Router::new()
+        .nest("/sessions", devices.into_router())
+        .route("/reauth", post(reauth))
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
@@ -228,6 +242,10 @@ async fn home(session: Session) -> Html<String> {
     match session.user_id() {
         Some(user) => page(&format!(
             r#"<p>Signed in as <strong>{}</strong>.</p>
+<p><a href="/sessions">Your devices</a></p>
+<form method="post" action="/reauth"><label>Confirm your password (needed to sign out other devices when recent sign-in is required)
+<input type="password" name="password" autocomplete="current-password" required></label>
+<button type="submit">Confirm</button></form>
 <form method="post" action="/logout"><button type="submit">Sign out</button></form>"#,
             escape(&user)
         )),
@@ -257,6 +275,33 @@ async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
     let _remember = f.remember.as_deref() == Some("on");
     match session.login(&f.username).await {
         Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Password {
+    password: String,
+}
+
+/// Re-enter the password: refreshes "recent authentication".
+async fn reauth(session: Session, Form(f): Form<Password>) -> Response {
+    let Some(user) = session.user_id() else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "not signed in" })),
+        )
+            .into_response();
+    };
+    if !USERS.iter().any(|(u, p)| *u == user && *p == f.password) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            page(&login_form(Some("Wrong password."))),
+        )
+            .into_response();
+    }
+    match session.reauthenticate().await {
+        Ok(()) => Redirect::to("/sessions").into_response(),
         Err(e) => e.into_response(),
     }
 }

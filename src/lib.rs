@@ -60,6 +60,8 @@
 //!
 //! - `postgres` (default): the Postgres store; `SessionLayer::new(PgPool)`.
 //! - `sqlite` (default): the SQLite store; `SessionLayer::new(SqlitePool)`.
+//! - `routes` (default): the "Your devices" routes ([`routes()`]), JSON and
+//!   HTML, with device names parsed from User-Agents.
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -69,9 +71,14 @@
 mod binding;
 mod client;
 mod config;
+#[cfg(feature = "routes")]
+mod device;
 mod error;
 mod extract;
 mod layer;
+#[cfg(feature = "routes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
+pub mod routes;
 mod service;
 mod session;
 pub mod store;
@@ -80,9 +87,15 @@ mod token;
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use config::SameSite;
+#[cfg(feature = "routes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
+pub use device::device_name;
 pub use error::{Error, MissingSessionLayer, SessionRejection};
 pub use ipnet::IpNet;
 pub use layer::SessionLayer;
+#[cfg(feature = "routes")]
+#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
+pub use routes::{SessionRoutes, routes};
 pub use service::SessionService;
 pub use session::Session;
 #[cfg(feature = "postgres")]

@@ -131,6 +131,24 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The store, for the ready-made routes.
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) fn shared_store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// The session was revoked by the request itself (revoke-all, or its own
+    /// id): continue as anonymous and expire the cookie.
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) fn mark_ended(&self) {
+        let mut st = self.state();
+        st.record = None;
+        st.changes.clear();
+        st.new_token = None;
+        st.rotation_due = None;
+        st.clear_cookie = true;
+    }
+
     fn store(&self) -> &dyn SessionStore {
         self.inner.store.as_ref()
     }

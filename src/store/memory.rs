@@ -201,6 +201,10 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        Ok(self.lock().sessions.get(&id).cloned())
+    }
+
     async fn revoke(
         &self,
         id: Uuid,

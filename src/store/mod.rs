@@ -253,6 +253,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Idempotent: promoting a token that is already current changes nothing.
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
 
+    /// One session by public id, live or not.
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;
+
     /// Marks one session revoked. `user_id`, when given, must own it.
     /// `false` when no such live session.
     async fn revoke(

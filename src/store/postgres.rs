@@ -299,6 +299,19 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        self.counter.tick();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_cols!("s"),
+            ", s.last_seen_at, s.expires_at FROM axum_user_sessions.sessions s WHERE s.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(record).transpose()
+    }
+
     async fn revoke(
         &self,
         id: Uuid,

@@ -332,6 +332,16 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        self.counter.tick();
+        let sql = format!("SELECT {COLS} FROM aus_sessions s WHERE s.id = ?1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record).transpose()
+    }
+
     async fn revoke(
         &self,
         id: Uuid,

@@ -1,0 +1,420 @@
+//! "Your devices" routes: listing, revoking, ownership, CSRF and
+//! re-authentication rules, on every store, over real HTTP.
+
+mod common;
+
+use axum_user_sessions::{SessionLayer, SessionRoutes};
+use common::{Backend, Client, Resp, TestApp};
+use serde_json::Value;
+use std::time::Duration;
+
+conformance!(
+    list_shows_own_sessions_most_recent_first,
+    anonymous_callers_get_401,
+    other_users_and_unknown_ids_are_404,
+    cross_site_and_same_site_posts_are_403,
+    revoking_a_device_signs_it_out,
+    revoke_others_keeps_only_the_current_session,
+    revoke_all_signs_out_everywhere,
+    revoking_the_current_session_by_id_signs_out,
+    recent_authentication_can_be_required,
+    admins_only_through_the_hook,
+    html_page_lists_devices,
+    no_get_changes_state,
+);
+
+const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
+const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+
+async fn app(b: &Backend) -> TestApp {
+    app_with(b, SessionRoutes::new()).await
+}
+
+async fn app_with(b: &Backend, routes: SessionRoutes) -> TestApp {
+    let layer: SessionLayer = b.layer();
+    common::serve(common::demo::routes_with(routes).layer(layer)).await
+}
+
+async fn signed_in(app: &TestApp, user: &str, ua: Option<&str>) -> Client {
+    let mut c = Client::new(app);
+    if let Some(ua) = ua {
+        c.user_agent = ua.into();
+    }
+    c.login(user).await;
+    c
+}
+
+async fn list(c: &mut Client) -> Vec<Value> {
+    let res = c.get("/sessions").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()["sessions"].as_array().unwrap().clone()
+}
+
+async fn session_id(c: &mut Client) -> String {
+    c.get("/me").await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn delete(c: &mut Client, id: &str, headers: &[(&str, &str)]) -> Resp {
+    c.send_with("DELETE", &format!("/sessions/{id}"), headers)
+        .await
+}
+
+async fn list_shows_own_sessions_most_recent_first(b: Backend) {
+    let app = app(&b).await;
+    let mut laptop = signed_in(&app, "alice", None).await;
+    let mut phone = signed_in(&app, "alice", Some(IPHONE)).await;
+    let _bob = signed_in(&app, "bob", None).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let res = laptop.get("/sessions").await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body = res.json();
+    assert_eq!(body["user_id"], "alice");
+    let items = body["sessions"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{body}");
+    // The phone signed in last: most recently active first.
+    assert_eq!(items[0]["device"], "Safari on iPhone");
+    assert_eq!(items[0]["current"], false);
+    assert_eq!(items[1]["device"], "Firefox on Linux");
+    assert_eq!(items[1]["current"], true);
+    assert_eq!(items[1]["id"], session_id(&mut laptop).await);
+    for item in items {
+        for field in [
+            "id",
+            "current",
+            "device",
+            "ip",
+            "created_at",
+            "last_seen_at",
+            "expires_at",
+            "persistent",
+        ] {
+            assert!(item.get(field).is_some(), "{field} missing: {item}");
+        }
+        assert_eq!(item["ip"], "127.0.0.1");
+        assert_eq!(item["persistent"], false);
+        assert!(
+            time::OffsetDateTime::parse(
+                item["expires_at"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339
+            )
+            .is_ok()
+        );
+    }
+    for token in [
+        laptop.cookie.clone().unwrap(),
+        phone.cookie.clone().unwrap(),
+    ] {
+        assert!(!res.body.contains(&token), "a token in the list");
+    }
+    let phone_items = list(&mut phone).await;
+    assert_eq!(phone_items[0]["current"], true);
+}
+
+async fn anonymous_callers_get_401(b: Backend) {
+    let app = app(&b).await;
+    let mut c = Client::new(&app);
+    let res = c.get("/sessions").await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.json()["error"], "unauthenticated");
+    let res = c
+        .send_with("GET", "/sessions", &[("accept", "text/html")])
+        .await;
+    assert_eq!(res.status, 401);
+    assert!(res.body.contains("not signed in"));
+    for path in ["/sessions/revoke-others", "/sessions/revoke-all"] {
+        assert_eq!(
+            c.send_with("POST", path, &[SAME]).await.status,
+            401,
+            "{path}"
+        );
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    assert_eq!(delete(&mut c, &id, &[SAME]).await.status, 401);
+}
+
+async fn other_users_and_unknown_ids_are_404(b: Backend) {
+    let app = app(&b).await;
+    let mut alice = signed_in(&app, "alice", None).await;
+    let mut bob = signed_in(&app, "bob", None).await;
+    let alices = session_id(&mut alice).await;
+    let other = delete(&mut bob, &alices, &[SAME]).await;
+    let unknown = delete(&mut bob, &uuid::Uuid::new_v4().to_string(), &[SAME]).await;
+    let garbage = delete(&mut bob, "not-a-uuid", &[SAME]).await;
+    assert_eq!(
+        (other.status, unknown.status, garbage.status),
+        (404, 404, 404)
+    );
+    assert_eq!(other.body, unknown.body, "the answers tell ids apart");
+    let form = bob
+        .send_with("POST", &format!("/sessions/{alices}/revoke"), &[SAME])
+        .await;
+    assert_eq!(form.status, 404);
+    assert_eq!(
+        alice.me().await.as_deref(),
+        Some("alice"),
+        "alice was signed out"
+    );
+    // Listing someone else's sessions is refused.
+    let res = bob.get("/sessions?user=alice").await;
+    assert_eq!(res.status, 403);
+    assert!(!res.body.contains(&alices));
+}
+
+async fn cross_site_and_same_site_posts_are_403(b: Backend) {
+    let app = app(&b).await;
+    let mut a = signed_in(&app, "alice", None).await;
+    let mut other = signed_in(&app, "alice", None).await;
+    let id = session_id(&mut other).await;
+    let own_origin = app.base.clone();
+    let refused: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("sec-fetch-site", "none")],
+        vec![
+            ("sec-fetch-site", "cross-site"),
+            ("origin", own_origin.as_str()),
+        ],
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+    ];
+    for headers in &refused {
+        let res = delete(&mut a, &id, headers).await;
+        assert_eq!(res.status, 403, "{headers:?}");
+        assert_eq!(res.json()["error"], "cross_site_request");
+        for path in ["/sessions/revoke-others", "/sessions/revoke-all"] {
+            assert_eq!(
+                a.send_with("POST", path, headers).await.status,
+                403,
+                "{path} {headers:?}"
+            );
+        }
+    }
+    assert_eq!(
+        list(&mut a).await.len(),
+        2,
+        "a refused request revoked something"
+    );
+    assert_eq!(other.me().await.as_deref(), Some("alice"));
+    // Without Sec-Fetch-Site, the request's own origin is enough.
+    let res = delete(&mut a, &id, &[("origin", own_origin.as_str())]).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(other.me().await, None);
+}
+
+async fn revoking_a_device_signs_it_out(b: Backend) {
+    let app = app(&b).await;
+    let mut laptop = signed_in(&app, "alice", None).await;
+    let mut phone = signed_in(&app, "alice", Some(IPHONE)).await;
+    let mut tablet = signed_in(&app, "alice", None).await;
+    let phone_id = session_id(&mut phone).await;
+    let res = delete(&mut laptop, &phone_id, &[SAME]).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(
+        phone.me().await,
+        None,
+        "the revoked device is still signed in"
+    );
+    assert_eq!(laptop.me().await.as_deref(), Some("alice"));
+    assert!(
+        list(&mut laptop)
+            .await
+            .iter()
+            .all(|d| d["id"] != phone_id.as_str())
+    );
+    // Again: it is gone.
+    assert_eq!(delete(&mut laptop, &phone_id, &[SAME]).await.status, 404);
+    // The form variant redirects back to the list.
+    let tablet_id = session_id(&mut tablet).await;
+    let res = laptop
+        .send_with(
+            "POST",
+            &format!("/sessions/{tablet_id}/revoke"),
+            &[SAME, ("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.headers["location"], "/sessions");
+    assert_eq!(tablet.me().await, None);
+}
+
+async fn revoke_others_keeps_only_the_current_session(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let mut others = vec![
+        signed_in(&app, "alice", None).await,
+        signed_in(&app, "alice", Some(IPHONE)).await,
+    ];
+    let mut bob = signed_in(&app, "bob", None).await;
+    let n = b.round_trips();
+    let res = me
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["revoked"], 2);
+    assert_eq!(b.round_trips() - n, 2, "load + one revoking statement");
+    let left = list(&mut me).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["current"], true);
+    for o in &mut others {
+        assert_eq!(o.me().await, None);
+    }
+    assert_eq!(bob.me().await.as_deref(), Some("bob"));
+    let res = me
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
+    assert_eq!(res.json()["revoked"], 0);
+}
+
+async fn revoke_all_signs_out_everywhere(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let mut other = signed_in(&app, "alice", None).await;
+    let mut bob = signed_in(&app, "bob", None).await;
+    let res = me.send_with("POST", "/sessions/revoke-all", &[SAME]).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["revoked"], 2);
+    assert_eq!(
+        res.cookie_value("__Host-session").as_deref(),
+        Some(""),
+        "cookie not expired"
+    );
+    assert_eq!(me.me().await, None);
+    assert_eq!(other.me().await, None);
+    assert_eq!(bob.me().await.as_deref(), Some("bob"));
+}
+
+async fn revoking_the_current_session_by_id_signs_out(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let token = me.cookie.clone();
+    let id = session_id(&mut me).await;
+    let res = delete(&mut me, &id, &[SAME]).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
+    me.cookie = token;
+    assert_eq!(me.me().await, None);
+}
+
+async fn recent_authentication_can_be_required(b: Backend) {
+    let app = app_with(
+        &b,
+        SessionRoutes::new().with_reauthentication(Duration::from_secs(1)),
+    )
+    .await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let mut other = signed_in(&app, "alice", None).await;
+    let id = session_id(&mut other).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let res = delete(&mut me, &id, &[SAME]).await;
+    assert_eq!(res.status, 401);
+    assert_eq!(res.json()["error"], "reauthentication_required");
+    let res = me
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
+    assert_eq!(res.json()["error"], "reauthentication_required");
+    assert_eq!(other.me().await.as_deref(), Some("alice"));
+    // Listing needs no fresh password.
+    assert_eq!(list(&mut me).await.len(), 2);
+    // Re-enter the password, then it works.
+    let res = me
+        .send(
+            "POST",
+            "/reauth",
+            Some((
+                "application/x-www-form-urlencoded",
+                "password=password".into(),
+            )),
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let res = delete(&mut me, &id, &[SAME]).await;
+    assert_eq!(res.status, 204);
+    assert_eq!(other.me().await, None);
+}
+
+async fn admins_only_through_the_hook(b: Backend) {
+    let routes = SessionRoutes::new()
+        .with_authorization(|actor, _target| actor.user_id().as_deref() == Some("carol"));
+    let app = app_with(&b, routes).await;
+    let mut alice = signed_in(&app, "alice", None).await;
+    let mut bob = signed_in(&app, "bob", None).await;
+    let mut carol = signed_in(&app, "carol", None).await;
+    let alices = session_id(&mut alice).await;
+    assert_eq!(bob.get("/sessions?user=alice").await.status, 403);
+    assert_eq!(delete(&mut bob, &alices, &[SAME]).await.status, 404);
+    let res = carol.get("/sessions?user=alice").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json()["sessions"][0]["id"], alices.as_str());
+    assert_eq!(res.json()["sessions"][0]["current"], false);
+    assert_eq!(delete(&mut carol, &alices, &[SAME]).await.status, 204);
+    assert_eq!(alice.me().await, None);
+    assert_eq!(carol.me().await.as_deref(), Some("carol"));
+}
+
+async fn html_page_lists_devices(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let mut phone = signed_in(&app, "alice", Some(IPHONE)).await;
+    let phone_id = session_id(&mut phone).await;
+    let res = me
+        .send_with(
+            "GET",
+            "/sessions",
+            &[("accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = &res.body;
+    for needle in [
+        "<h1>Your devices</h1>",
+        "This device",
+        "Firefox on Linux",
+        "Safari on iPhone",
+        "Sign out everywhere else",
+        "IP 127.0.0.1",
+        &format!("action=\"/sessions/{phone_id}/revoke\""),
+        "action=\"/sessions/revoke-others\"",
+        "aria-label=\"Sign out Safari on iPhone\"",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the page");
+    }
+    assert!(!html.contains(&me.cookie.clone().unwrap()));
+    assert!(!html.contains("<script"), "the page needs no JavaScript");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "external assets"
+    );
+}
+
+async fn no_get_changes_state(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let mut other = signed_in(&app, "alice", None).await;
+    let id = session_id(&mut other).await;
+    for path in [
+        "/sessions/revoke-all".to_owned(),
+        "/sessions/revoke-others".to_owned(),
+        format!("/sessions/{id}/revoke"),
+    ] {
+        let res = me.send_with("GET", &path, &[SAME]).await;
+        assert_eq!(res.status, 405, "GET {path}");
+    }
+    assert_eq!(other.me().await.as_deref(), Some("alice"));
+    assert_eq!(list(&mut me).await.len(), 2);
+}
