@@ -77,6 +77,21 @@ start_postgres() {
   log "throwaway Postgres on port $port (data in $PGTMP, removed on exit)"
 }
 
+# The browser test drives Debian's Chromium through chromedriver.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian's chromium and chromium-driver for the browser test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  else
+    log "chromium/chromedriver missing: the browser test will fail."
+    log "Install them (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)."
+  fi
+}
+ensure_chromium
+
 if [ -z "${DATABASE_URL:-}" ]; then
   start_postgres
 else

@@ -559,7 +559,7 @@ main{max-width:42rem;margin:3rem auto;padding:0 1rem}h1{font-size:1.6rem;margin:
 .device h2{font-size:1.05rem;margin:0}.meta{color:var(--muted);font-size:.9rem;margin:.25rem 0 0}
 .badge{display:inline-block;font-size:.75rem;font-weight:600;padding:.1rem .5rem;border-radius:999px;background:var(--accent);color:#fff;vertical-align:middle}
 .badge.muted{background:var(--line);color:var(--fg)}
-button{font:inherit;padding:.4rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer}
+button{font:inherit;white-space:nowrap;padding:.4rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer}
 button:hover,button:focus-visible{border-color:var(--accent);outline:none}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
 ";
