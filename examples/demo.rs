@@ -272,8 +272,8 @@ async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
         )
             .into_response();
     }
-    let _remember = f.remember.as_deref() == Some("on");
-    match session.login(&f.username).await {
+    let remember = f.remember.as_deref() == Some("on");
+    match session.login_remember(&f.username, remember).await {
         Ok(()) => Redirect::to("/").into_response(),
         Err(e) => e.into_response(),
     }

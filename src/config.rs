@@ -33,10 +33,14 @@ pub(crate) struct CookieConfig {
 impl CookieConfig {
     /// The cookie's name as sent, with the `__Host-` prefix when it is on.
     pub(crate) fn full_name(&self) -> String {
+        self.prefixed(&self.name)
+    }
+
+    pub(crate) fn prefixed(&self, name: &str) -> String {
         if self.host_prefix {
-            format!("__Host-{}", self.name)
+            format!("__Host-{name}")
         } else {
-            self.name.clone()
+            name.to_owned()
         }
     }
 }
@@ -77,6 +81,14 @@ impl RotationConfig {
     }
 }
 
+/// Remember-me settings.
+#[derive(Debug, Clone)]
+pub(crate) struct RememberConfig {
+    pub(crate) lifetime: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) cookie: String,
+}
+
 /// Everything the layer needs, shared by every request.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionConfig {
@@ -84,12 +96,15 @@ pub(crate) struct SessionConfig {
     pub(crate) absolute_timeout: Duration,
     pub(crate) touch_interval: Duration,
     pub(crate) rotation: RotationConfig,
+    pub(crate) remember: RememberConfig,
     pub(crate) binding: crate::binding::Binding,
     pub(crate) mismatch_action: crate::binding::MismatchAction,
     pub(crate) proxies: crate::client::ProxyConfig,
     pub(crate) cookie: CookieConfig,
-    /// Computed from `cookie` by [`SessionConfig::validate`].
+    /// The session cookie's full name (computed from `cookie`).
     pub(crate) cookie_name: String,
+    /// The remember-me cookie's full name (computed from `cookie` and `remember`).
+    pub(crate) remember_cookie_name: String,
 }
 
 impl Default for SessionConfig {
@@ -110,6 +125,12 @@ impl Default for SessionConfig {
                 interval: Some(Duration::from_secs(15 * 60)),
                 grace: Duration::from_secs(30),
             },
+            remember: RememberConfig {
+                lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+                grace: Duration::from_secs(30),
+                cookie: "remember".into(),
+            },
+            remember_cookie_name: cookie.prefixed("remember"),
             binding: crate::binding::Binding::Default(crate::binding::DefaultBinding::default()),
             mismatch_action: crate::binding::MismatchAction::default(),
             proxies: crate::client::ProxyConfig::default(),
@@ -141,6 +162,14 @@ impl SessionConfig {
             self.rotation.grace <= MAX_ROTATION_GRACE,
             "axum-user-sessions: the rotation grace window is capped at {MAX_ROTATION_GRACE:?}: \
              a superseded token that works longer is a stolen token that works longer"
+        );
+        assert!(
+            self.remember.grace <= MAX_ROTATION_GRACE,
+            "axum-user-sessions: the remember-me grace window is capped at {MAX_ROTATION_GRACE:?}"
+        );
+        assert!(
+            self.remember.cookie != self.cookie.name,
+            "axum-user-sessions: the remember-me cookie needs a name of its own"
         );
         let c = &self.cookie;
         if c.host_prefix {

@@ -68,6 +68,7 @@ impl SessionLayer {
         let c = Arc::make_mut(&mut self.config);
         f(c);
         c.cookie_name = c.cookie.full_name();
+        c.remember_cookie_name = c.cookie.prefixed(&c.remember.cookie);
         self
     }
 
@@ -120,6 +121,35 @@ impl SessionLayer {
     /// (longer panics when the layer is applied).
     pub fn with_rotation_grace(self, grace: Duration) -> Self {
         self.config(|c| c.rotation.grace = grace)
+    }
+
+    /// How long "remember me" keeps a device signed in, from sign-in; use
+    /// does not extend it. Default: 30 days. The session row lives as long as
+    /// its remember-me credential.
+    pub fn with_remember_lifetime(self, lifetime: Duration) -> Self {
+        self.config(|c| c.remember.lifetime = lifetime)
+    }
+
+    /// How long a replaced remember-me validator keeps working, so that
+    /// several tabs restoring a session at once are not taken for theft.
+    /// Default: 30 seconds; at most 5 minutes.
+    pub fn with_remember_grace(self, grace: Duration) -> Self {
+        self.config(|c| c.remember.grace = grace)
+    }
+
+    /// The remember-me cookie's name, before the `__Host-` prefix. Default:
+    /// `remember` (sent as `__Host-remember`).
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid cookie name.
+    pub fn with_remember_cookie_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(
+            is_cookie_name(&name),
+            "axum-user-sessions: {name:?} is not a valid cookie name"
+        );
+        self.config(|c| c.remember.cookie = name)
     }
 
     /// The cookie's name, before the `__Host-` prefix. Default: `session`

@@ -332,7 +332,12 @@ async fn list(
             id: r.id,
             created_at: r.created_at,
             last_seen_at: r.last_seen_at,
-            expires_at: r.expires_at,
+            // A remembered device stays signed in until its credential ends.
+            expires_at: if r.persistent {
+                r.absolute_expires_at
+            } else {
+                r.expires_at
+            },
             persistent: r.persistent,
         })
         .collect();

@@ -4,7 +4,7 @@ use crate::ClientInfo;
 use crate::config::SessionConfig;
 use crate::session::{CookieToken, Session};
 use crate::store::SessionStore;
-use crate::token::Token;
+use crate::token::{RememberToken, Token};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, header};
 use axum::response::Response;
@@ -66,12 +66,28 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // Everything is read from the request before any await, so that the
         // body type need not be `Sync`.
-        let cookie = read_cookie(req.headers(), &self.config.cookie_name);
-        if let CookieToken::Malformed = cookie {
-            tracing::warn!(
-                cookie = %self.config.cookie_name,
-                "malformed session cookie ignored (suspicious: tampering or a misconfigured client)"
-            );
+        let cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
+        let remember = read_cookie(
+            req.headers(),
+            &self.config.remember_cookie_name,
+            RememberToken::parse,
+        );
+        for (name, malformed) in [
+            (
+                &self.config.cookie_name,
+                matches!(cookie, CookieToken::Malformed),
+            ),
+            (
+                &self.config.remember_cookie_name,
+                matches!(remember, CookieToken::Malformed),
+            ),
+        ] {
+            if malformed {
+                tracing::warn!(
+                    cookie = %name,
+                    "malformed session cookie ignored (suspicious: tampering or a misconfigured client)"
+                );
+            }
         }
         let client = ClientInfo::read(
             &self.config.proxies,
@@ -79,7 +95,13 @@ where
             req.headers(),
         );
         req.extensions_mut().insert(client.clone());
-        let session = Session::new(self.store.clone(), self.config.clone(), cookie, client);
+        let session = Session::new(
+            self.store.clone(),
+            self.config.clone(),
+            cookie,
+            remember,
+            client,
+        );
         req.extensions_mut().insert(session.clone());
 
         // Call the instance that was polled ready; keep a fresh clone.
@@ -96,7 +118,11 @@ where
 /// Finds the session cookie among all `Cookie` headers, bytewise (other
 /// cookies may hold anything). Two different values for our name are
 /// ambiguous (cookie tossing), so they count as malformed.
-pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> CookieToken {
+pub(crate) fn read_cookie<T>(
+    headers: &HeaderMap,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> CookieToken<T> {
     let mut found: Option<&[u8]> = None;
     for value in headers.get_all(header::COOKIE) {
         for pair in value.as_bytes().split(|b| *b == b';') {
@@ -122,7 +148,7 @@ pub(crate) fn read_cookie(headers: &HeaderMap, name: &str) -> CookieToken {
         None => CookieToken::Absent,
         Some(v) => std::str::from_utf8(v)
             .ok()
-            .and_then(Token::parse)
+            .and_then(parse)
             .map_or(CookieToken::Malformed, CookieToken::Valid),
     }
 }
@@ -145,12 +171,12 @@ mod tests {
         let t = Token::generate().unwrap().encode();
         let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "__Host-session"),
+            read_cookie(&h, "__Host-session", Token::parse),
             CookieToken::Valid(_)
         ));
         let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "__Host-session"),
+            read_cookie(&h, "__Host-session", Token::parse),
             CookieToken::Valid(_)
         ));
     }
@@ -158,32 +184,41 @@ mod tests {
     #[test]
     fn absent_malformed_and_ambiguous() {
         assert!(matches!(
-            read_cookie(&headers(&[b"a=1"]), "s"),
+            read_cookie(&headers(&[b"a=1"]), "s", Token::parse),
             CookieToken::Absent
         ));
         assert!(matches!(
-            read_cookie(&HeaderMap::new(), "s"),
+            read_cookie(&HeaderMap::new(), "s", Token::parse),
             CookieToken::Absent
         ));
         assert!(matches!(
-            read_cookie(&headers(&[b"s=nope"]), "s"),
+            read_cookie(&headers(&[b"s=nope"]), "s", Token::parse),
             CookieToken::Malformed
         ));
         assert!(matches!(
-            read_cookie(&headers(&[b"s=\xff\xfe"]), "s"),
+            read_cookie(&headers(&[b"s=\xff\xfe"]), "s", Token::parse),
             CookieToken::Malformed
         ));
         let a = Token::generate().unwrap().encode();
         let b = Token::generate().unwrap().encode();
         let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
-        assert!(matches!(read_cookie(&h, "s"), CookieToken::Malformed));
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Malformed
+        ));
         // The same value twice is not ambiguous.
         let h = headers(&[format!("s={a}").as_bytes(), format!("s={a}").as_bytes()]);
-        assert!(matches!(read_cookie(&h, "s"), CookieToken::Valid(_)));
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Valid(_)
+        ));
         // Invalid bytes in another cookie do not hide ours.
         let mut raw = b"x=\xff; s=".to_vec();
         raw.extend_from_slice(a.as_bytes());
         let h = headers(&[&raw]);
-        assert!(matches!(read_cookie(&h, "s"), CookieToken::Valid(_)));
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Valid(_)
+        ));
     }
 }

@@ -2,8 +2,10 @@
 
 use crate::binding::{BindingCheck, MismatchAction};
 use crate::config::SessionConfig;
-use crate::store::{DataPatch, Reissue, SessionRecord, SessionStore, TokenState, Touch};
-use crate::token::Token;
+use crate::store::{
+    DataPatch, Reissue, RememberCredential, SessionRecord, SessionStore, TokenState, Touch,
+};
+use crate::token::{RememberToken, Token};
 use crate::{ClientInfo, Error};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -28,14 +30,14 @@ pub(crate) fn now() -> OffsetDateTime {
 
 /// What the request's cookie header said about our cookie.
 #[derive(Debug, Clone)]
-pub(crate) enum CookieToken {
-    /// No session cookie.
+pub(crate) enum CookieToken<T = Token> {
+    /// No such cookie.
     Absent,
-    /// A session cookie that cannot be a token (wrong length, alphabet,
-    /// duplicates with different values, not UTF-8...). Costs no query.
+    /// A cookie that cannot be a token (wrong length, alphabet, duplicates
+    /// with different values, not UTF-8...). Costs no query.
     Malformed,
     /// A well-formed token; the store decides whether it is known.
-    Valid(Token),
+    Valid(T),
 }
 
 /// The session of the current request.
@@ -68,6 +70,7 @@ struct Inner {
     store: Arc<dyn SessionStore>,
     config: Arc<SessionConfig>,
     cookie: CookieToken,
+    remember: CookieToken<RememberToken>,
     client: ClientInfo,
     loaded: OnceCell<()>,
     state: Mutex<State>,
@@ -89,6 +92,12 @@ struct State {
     /// The session exists but this client may not use it: keep the cookie
     /// (it is the rightful client's when it comes back).
     binding_rejected: bool,
+    /// A remember-me credential to send, with its end.
+    new_remember: Option<(RememberToken, OffsetDateTime)>,
+    /// Expire the remember-me cookie.
+    clear_remember: bool,
+    /// The session was re-opened from its remember-me credential.
+    restored: bool,
 }
 
 impl fmt::Debug for Session {
@@ -111,6 +120,7 @@ impl Session {
         store: Arc<dyn SessionStore>,
         config: Arc<SessionConfig>,
         cookie: CookieToken,
+        remember: CookieToken<RememberToken>,
         client: ClientInfo,
     ) -> Self {
         Self {
@@ -118,6 +128,7 @@ impl Session {
                 store,
                 config,
                 cookie,
+                remember,
                 client,
                 loaded: OnceCell::new(),
                 state: Mutex::new(State::default()),
@@ -147,6 +158,8 @@ impl Session {
         st.new_token = None;
         st.rotation_due = None;
         st.clear_cookie = true;
+        st.new_remember = None;
+        st.clear_remember = true;
     }
 
     fn store(&self) -> &dyn SessionStore {
@@ -167,40 +180,70 @@ impl Session {
     }
 
     async fn load(&self) -> Result<(), Error> {
-        let token = match &self.inner.cookie {
-            CookieToken::Absent => return Ok(()),
+        let now = now();
+        let mut live = match &self.inner.cookie {
+            CookieToken::Absent => None,
             CookieToken::Malformed => {
                 self.state().clear_cookie = true;
-                return Ok(());
+                None
             }
-            CookieToken::Valid(t) => t,
+            CookieToken::Valid(token) => {
+                let live = match self.load_by_token(token, now).await? {
+                    Some(record) => self.check_binding(record, now).await?,
+                    None => None,
+                };
+                self.state().clear_cookie = live.is_none();
+                live
+            }
         };
+        if live.is_none() && !self.state().binding_rejected {
+            match &self.inner.remember {
+                CookieToken::Absent => {}
+                CookieToken::Malformed => self.state().clear_remember = true,
+                CookieToken::Valid(remember) => live = self.restore(remember, now).await?,
+            }
+        }
+        let mut st = self.state();
+        if st.binding_rejected {
+            st.clear_cookie = false;
+        }
+        st.record = live;
+        Ok(())
+    }
+
+    fn touch(&self, now: OffsetDateTime) -> Touch {
         let cfg = self.config();
-        let now = now();
-        let touch = Touch {
+        Touch {
             now,
             stale_before: now - cfg.effective_touch_interval(),
             idle_expires_at: now + cfg.idle_timeout,
-        };
+        }
+    }
+
+    /// The live session a session token names, handling rotation states.
+    async fn load_by_token(
+        &self,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let cfg = self.config();
         let hash = token.hash();
-        let found = self.store().load(&hash, &touch).await?;
-        let live = match found {
+        let found = self.store().load(&hash, &self.touch(now)).await?;
+        Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");
                 None
             }
-            Some(l) if !l.record.is_live(now) => {
+            Some(l) if !l.record.token_active(now) => {
                 tracing::debug!(session.id = %l.record.id, "session expired or revoked");
                 None
             }
             Some(l) => match l.token {
                 TokenState::Current => {
-                    let mut st = self.state();
-                    st.rotation_due = cfg
+                    self.state().rotation_due = cfg
                         .rotation
                         .due(l.record.rotated_at, l.has_pending, now)
                         .then_some(l.record.rotated_at);
-                    drop(st);
                     Some(l.record)
                 }
                 TokenState::Pending => {
@@ -218,18 +261,102 @@ impl Session {
                         user.id = l.record.user_id.as_deref().unwrap_or(""),
                         "superseded session token replayed after the grace window: session revoked"
                     );
+                    self.state().clear_remember = true;
                     None
                 }
             },
+        })
+    }
+
+    /// Re-opens the session of a remember-me credential with a new session
+    /// token, rotating the validator. A wrong validator for a known selector,
+    /// outside the grace window, is theft: the session is revoked.
+    async fn restore(
+        &self,
+        remember: &RememberToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let cfg = self.config();
+        let Some(mut found) = self.store().find_remember(&remember.selector).await? else {
+            self.state().clear_remember = true;
+            return Ok(None);
         };
-        let live = match live {
-            Some(record) => self.check_binding(record, now).await?,
-            None => None,
-        };
+        if !found.record.is_live(now) || found.expires_at <= now {
+            self.state().clear_remember = true;
+            return Ok(None);
+        }
+        // The binding is checked before anything is rotated: a refused client
+        // leaves the credential as it was for its rightful holder.
+        if self
+            .check_binding(found.record.clone(), now)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let id = found.record.id;
+        let presented = remember.validator_hash();
+        let touch = self.touch(now);
+        let token = Token::generate()?;
+        if presented.ct_eq(&found.validator) {
+            let next = remember.rotated()?;
+            let rotate = Some((&presented, &next.validator_hash()));
+            if self
+                .store()
+                .restore(id, &token.hash(), rotate, &touch)
+                .await?
+            {
+                tracing::info!(session.id = %id, user.id = found.record.user_id.as_deref().unwrap_or(""), "session restored from remember-me");
+                let mut st = self.state();
+                st.new_remember = Some((next, found.expires_at));
+                return Ok(Some(self.restored(&mut st, found.record, token, &touch)));
+            }
+            // Another request rotated the validator first: it is now the
+            // previous one, inside the grace window.
+            match self.store().find_remember(&remember.selector).await? {
+                Some(again) => found = again,
+                None => return Ok(None),
+            }
+        }
+        let recent = now - found.rotated_at <= cfg.remember.grace;
+        if recent && found.previous.is_some_and(|p| p.ct_eq(&presented)) {
+            if self
+                .store()
+                .restore(id, &token.hash(), None, &touch)
+                .await?
+            {
+                let mut st = self.state();
+                return Ok(Some(self.restored(&mut st, found.record, token, &touch)));
+            }
+            return Ok(None);
+        }
+        self.store()
+            .revoke(id, None, "remember_token_reuse", now)
+            .await?;
+        tracing::warn!(
+            session.id = %id,
+            user.id = found.record.user_id.as_deref().unwrap_or(""),
+            "stale remember-me validator presented outside the grace window: session revoked"
+        );
         let mut st = self.state();
-        st.clear_cookie = live.is_none() && !st.binding_rejected;
-        st.record = live;
-        Ok(())
+        st.clear_remember = true;
+        st.clear_cookie = true;
+        Ok(None)
+    }
+
+    fn restored(
+        &self,
+        st: &mut State,
+        mut record: SessionRecord,
+        token: Token,
+        touch: &Touch,
+    ) -> SessionRecord {
+        record.last_seen_at = touch.now;
+        record.expires_at = touch.idle_expires_at.min(record.absolute_expires_at);
+        st.new_token = Some(token);
+        st.clear_cookie = false;
+        st.restored = true;
+        record
     }
 
     /// Applies the client binding; `None` when the session may not be used.
@@ -296,6 +423,27 @@ impl Session {
             .record
             .as_ref()
             .and_then(|r| r.authenticated_at)
+    }
+
+    /// Whether this request re-opened the session from its remember-me
+    /// credential. Such a session is not "fresh": its
+    /// [`authenticated_at`](Self::authenticated_at) is that of the original
+    /// sign-in.
+    pub fn is_restored(&self) -> bool {
+        self.state().restored
+    }
+
+    /// Whether the user proved who they are within `max_age` (the "enter your
+    /// password again before changing your e-mail" check). `false` for an
+    /// anonymous session.
+    pub fn is_fresh(&self, max_age: std::time::Duration) -> bool {
+        self.authenticated_at()
+            .is_some_and(|at| OffsetDateTime::now_utc() - at <= max_age)
+    }
+
+    /// Whether the session is remembered ("keep me signed in").
+    pub fn is_persistent(&self) -> bool {
+        self.state().record.as_ref().is_some_and(|r| r.persistent)
     }
 
     /// When the session was created.
@@ -367,8 +515,72 @@ impl Session {
     /// belonged to this user. A session of another user is ended and a fresh
     /// one started, so that one user never inherits another's data.
     pub async fn login(&self, user_id: impl fmt::Display) -> Result<(), Error> {
-        self.ensure_loaded().await?;
-        let user_id = user_id.to_string();
+        self.login_remember(user_id, false).await
+    }
+
+    /// [`login`](Self::login), and with `remember` on, "keep me signed in":
+    /// a second, persistent cookie (`selector.validator`, only the validator's
+    /// SHA-256 is stored) that re-opens this same session after the browser
+    /// restarts or the session idles out, for the
+    /// [remember-me lifetime](crate::SessionLayer::with_remember_lifetime)
+    /// (30 days by default, not extended by use). Each use replaces the
+    /// validator; a replaced validator presented after a short grace window
+    /// is taken for theft and revokes the session.
+    ///
+    /// With `remember` off, a remember-me credential the session had is
+    /// dropped.
+    pub async fn login_remember(
+        &self,
+        user_id: impl fmt::Display,
+        remember: bool,
+    ) -> Result<(), Error> {
+        self.login_inner(user_id.to_string()).await?;
+        self.set_remember(remember).await
+    }
+
+    async fn set_remember(&self, remember: bool) -> Result<(), Error> {
+        let cfg = self.config();
+        let now = now();
+        let Some((id, persistent)) = self.state().record.as_ref().map(|r| (r.id, r.persistent))
+        else {
+            return Ok(());
+        };
+        if remember {
+            let token = RememberToken::generate()?;
+            let credential = RememberCredential {
+                selector: token.selector,
+                validator: token.validator_hash(),
+                expires_at: now + cfg.remember.lifetime,
+            };
+            let cleared = now + cfg.absolute_timeout;
+            if self
+                .store()
+                .set_remember(id, Some(&credential), cleared, now)
+                .await?
+            {
+                let mut st = self.state();
+                if let Some(r) = st.record.as_mut() {
+                    r.persistent = true;
+                    r.absolute_expires_at = credential.expires_at;
+                }
+                st.new_remember = Some((token, credential.expires_at));
+                st.clear_remember = false;
+            }
+        } else if persistent || !matches!(self.inner.remember, CookieToken::Absent) {
+            let cleared = now + cfg.absolute_timeout;
+            self.store().set_remember(id, None, cleared, now).await?;
+            let mut st = self.state();
+            if let Some(r) = st.record.as_mut() {
+                r.persistent = false;
+                r.absolute_expires_at = r.absolute_expires_at.min(cleared);
+            }
+            st.new_remember = None;
+            st.clear_remember = true;
+        }
+        Ok(())
+    }
+
+    async fn login_inner(&self, user_id: String) -> Result<(), Error> {
         let now = now();
         let (existing, same_user) = {
             let st = self.state();
@@ -469,6 +681,8 @@ impl Session {
         st.new_token = None;
         st.rotation_due = None;
         st.clear_cookie = !matches!(self.inner.cookie, CookieToken::Absent) || id.is_some();
+        st.new_remember = None;
+        st.clear_remember = true;
         Ok(())
     }
 
@@ -564,6 +778,8 @@ impl Session {
                         st.record = None;
                         st.new_token = None;
                         st.clear_cookie = true;
+                        st.new_remember = None;
+                        st.clear_remember = true;
                         return Err(Error::SessionEnded);
                     }
                 }
@@ -601,16 +817,52 @@ impl Session {
 
     fn set_cookie(&self, res: &mut Response) {
         let st = self.state();
-        let cfg = &self.config().cookie;
-        let name = self.config().cookie_name.clone();
-        let cookie = match (&st.new_token, st.clear_cookie) {
-            (Some(token), _) => Cookie::build((name, token.encode())),
-            (None, true) => Cookie::build((name, ""))
-                .max_age(cookie::time::Duration::ZERO)
-                .expires(cookie::time::OffsetDateTime::UNIX_EPOCH),
-            (None, false) => return,
+        let cfg = self.config();
+        let session = match (&st.new_token, st.clear_cookie) {
+            (Some(token), _) => Some((token.encode(), None)),
+            (None, true) => Some((String::new(), Some(0))),
+            (None, false) => None,
         };
-        let mut cookie = cookie
+        let remember = match (&st.new_remember, st.clear_remember) {
+            (Some((token, expires)), _) => {
+                let secs = (*expires - OffsetDateTime::now_utc())
+                    .whole_seconds()
+                    .max(0);
+                Some((token.encode(), Some(secs)))
+            }
+            (None, true) if !matches!(self.inner.remember, CookieToken::Absent) => {
+                Some((String::new(), Some(0)))
+            }
+            _ => None,
+        };
+        drop(st);
+        let mut any = false;
+        for (name, cookie) in [
+            (&cfg.cookie_name, session),
+            (&cfg.remember_cookie_name, remember),
+        ] {
+            let Some((value, max_age)) = cookie else {
+                continue;
+            };
+            match HeaderValue::from_str(&self.cookie_header(name, value, max_age)) {
+                Ok(v) => {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                    any = true;
+                }
+                Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+            }
+        }
+        if any {
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+
+    /// A `Set-Cookie` value. `max_age`: `None` for a browser-session cookie,
+    /// `Some(0)` to expire it.
+    fn cookie_header(&self, name: &str, value: String, max_age: Option<i64>) -> String {
+        let cfg = &self.config().cookie;
+        let mut cookie = Cookie::build((name.to_owned(), value))
             .http_only(true)
             .secure(cfg.secure)
             .path(cfg.path.clone())
@@ -621,13 +873,15 @@ impl Session {
         if let Some(domain) = &cfg.domain {
             cookie = cookie.domain(domain.clone());
         }
-        match HeaderValue::from_str(&cookie.build().encoded().to_string()) {
-            Ok(v) => {
-                res.headers_mut().append(header::SET_COOKIE, v);
-                res.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match max_age {
+            Some(0) => {
+                cookie = cookie
+                    .max_age(cookie::time::Duration::ZERO)
+                    .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
             }
-            Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+            Some(secs) => cookie = cookie.max_age(cookie::time::Duration::seconds(secs)),
+            None => {}
         }
+        cookie.build().encoded().to_string()
     }
 }

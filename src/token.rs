@@ -57,6 +57,73 @@ impl fmt::Debug for Token {
     }
 }
 
+/// Length of a remember-me cookie: 22 (selector) + 1 + 43 (validator).
+pub(crate) const REMEMBER_CHARS: usize = 66;
+
+/// The remember-me credential in its cookie: `selector.validator`. The
+/// selector finds the row; the validator is the secret, stored as SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct RememberToken {
+    pub(crate) selector: [u8; 16],
+    validator: Token,
+}
+
+impl RememberToken {
+    /// A new credential: random selector and validator.
+    pub(crate) fn generate() -> Result<Self, crate::Error> {
+        let mut selector = [0u8; 16];
+        SysRng
+            .try_fill_bytes(&mut selector)
+            .map_err(|_| crate::Error::Rng)?;
+        Ok(Self {
+            selector,
+            validator: Token::generate()?,
+        })
+    }
+
+    /// The same selector with a new validator (rotation on use).
+    pub(crate) fn rotated(&self) -> Result<Self, crate::Error> {
+        Ok(Self {
+            selector: self.selector,
+            validator: Token::generate()?,
+        })
+    }
+
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        if value.len() != REMEMBER_CHARS {
+            return None;
+        }
+        let (sel, val) = value.split_once('.')?;
+        let mut selector = [0u8; 16];
+        match URL_SAFE_NO_PAD.decode_slice(sel.as_bytes(), &mut selector) {
+            Ok(16) if URL_SAFE_NO_PAD.encode(selector) == sel => {}
+            _ => return None,
+        }
+        Some(Self {
+            selector,
+            validator: Token::parse(val)?,
+        })
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(self.selector),
+            self.validator.encode()
+        )
+    }
+
+    pub(crate) fn validator_hash(&self) -> TokenHash {
+        self.validator.hash()
+    }
+}
+
+impl fmt::Debug for RememberToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RememberToken(REDACTED)")
+    }
+}
+
 /// SHA-256 of a session token, as stores keep it.
 ///
 /// It is the lookup key in the store. It is not printed by `Debug`, so that a
@@ -74,6 +141,14 @@ impl TokenHash {
     /// Builds a hash from the bytes a store read back.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
+    }
+}
+
+impl TokenHash {
+    /// Compares two hashes in constant time.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
     }
 }
 
@@ -122,6 +197,22 @@ mod tests {
         let t = Token::generate().unwrap();
         assert_eq!(format!("{t:?}"), "Token(REDACTED)");
         assert_eq!(format!("{:?}", t.hash()), "TokenHash(REDACTED)");
+    }
+
+    #[test]
+    fn remember_tokens() {
+        let r = RememberToken::generate().unwrap();
+        let s = r.encode();
+        assert_eq!(s.len(), REMEMBER_CHARS);
+        assert_eq!(RememberToken::parse(&s), Some(r.clone()));
+        let r2 = r.rotated().unwrap();
+        assert_eq!(r2.selector, r.selector);
+        assert!(!r2.validator_hash().ct_eq(&r.validator_hash()));
+        assert!(r.validator_hash().ct_eq(&r.validator_hash()));
+        for bad in ["", "x.y", &s.replace('.', "_"), &s[1..], &format!("{s}A")] {
+            assert!(RememberToken::parse(bad).is_none(), "{bad}");
+        }
+        assert_eq!(format!("{r:?}"), "RememberToken(REDACTED)");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! lost on restart. Do not use it behind several app instances.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
+    SessionRecord, SessionStore, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -15,6 +16,16 @@ use uuid::Uuid;
 struct Tables {
     sessions: HashMap<Uuid, SessionRecord>,
     tokens: HashMap<TokenHash, TokenRow>,
+    remember: HashMap<Uuid, Remember>,
+}
+
+#[derive(Debug, Clone)]
+struct Remember {
+    selector: [u8; 16],
+    validator: TokenHash,
+    previous: Option<TokenHash>,
+    rotated_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +43,7 @@ impl Tables {
 
     fn remove_session(&mut self, id: Uuid) -> bool {
         self.tokens.retain(|_, t| t.session_id != id);
+        self.remember.remove(&id);
         self.sessions.remove(&id).is_some()
     }
 
@@ -92,7 +104,7 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         };
         if row.state == TokenState::Current
-            && s.is_live(touch.now)
+            && s.token_active(touch.now)
             && s.last_seen_at <= touch.stale_before
         {
             s.last_seen_at = touch.now;
@@ -199,6 +211,107 @@ impl SessionStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        if let Some(c) = credential {
+            let taken = t
+                .remember
+                .iter()
+                .any(|(sid, r)| *sid != id && r.selector == c.selector);
+            if taken {
+                return Err(Error::Corrupt("duplicate remember-me selector"));
+            }
+        }
+        let Some(s) = t.live_mut(id) else {
+            return Ok(false);
+        };
+        match credential {
+            Some(c) => {
+                s.persistent = true;
+                s.absolute_expires_at = c.expires_at;
+                s.expires_at = s.expires_at.min(c.expires_at);
+                t.remember.insert(
+                    id,
+                    Remember {
+                        selector: c.selector,
+                        validator: c.validator,
+                        previous: None,
+                        rotated_at: now,
+                        expires_at: c.expires_at,
+                    },
+                );
+            }
+            None => {
+                s.persistent = false;
+                s.absolute_expires_at = s.absolute_expires_at.min(absolute_if_cleared);
+                s.expires_at = s.expires_at.min(s.absolute_expires_at);
+                t.remember.remove(&id);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        let t = self.lock();
+        let Some((id, r)) = t.remember.iter().find(|(_, r)| &r.selector == selector) else {
+            return Ok(None);
+        };
+        Ok(t.sessions.get(id).map(|record| RememberedSession {
+            record: record.clone(),
+            validator: r.validator,
+            previous: r.previous,
+            rotated_at: r.rotated_at,
+            expires_at: r.expires_at,
+        }))
+    }
+
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        if t.live_mut(id).is_none() {
+            return Ok(false);
+        }
+        if let Some((presented, next)) = rotate {
+            let Some(r) = t
+                .remember
+                .get_mut(&id)
+                .filter(|r| r.validator == *presented)
+            else {
+                return Ok(false);
+            };
+            r.previous = Some(r.validator);
+            r.validator = *next;
+            r.rotated_at = touch.now;
+            t.tokens.retain(|_, row| row.session_id != id);
+        }
+        t.tokens.insert(
+            *token,
+            TokenRow {
+                session_id: id,
+                state: TokenState::Current,
+            },
+        );
+        if let Some(s) = t.live_mut(id) {
+            if rotate.is_some() {
+                s.rotated_at = touch.now;
+            }
+            s.last_seen_at = touch.now;
+            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+        }
+        Ok(true)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {

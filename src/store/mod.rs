@@ -87,8 +87,18 @@ impl Debug for SessionRecord {
 }
 
 impl SessionRecord {
-    /// Whether the session can still be used at `now`.
+    /// Whether the session row is alive at `now`: not revoked, before its
+    /// absolute end, and either within its idle timeout or remembered
+    /// (a remembered device stays signed in while its session token idles).
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none()
+            && self.absolute_expires_at > now
+            && (self.persistent || self.expires_at > now)
+    }
+
+    /// Whether a session token of this row may be used at `now`: the row is
+    /// not revoked and neither timeout has passed.
+    pub fn token_active(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && self.expires_at > now && self.absolute_expires_at > now
     }
 
@@ -194,6 +204,35 @@ impl DataPatch {
     }
 }
 
+/// A remember-me credential to store: the selector (looked up) and the
+/// SHA-256 of the validator (compared in constant time).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RememberCredential {
+    /// Public lookup key of the credential (16 random bytes).
+    pub selector: [u8; 16],
+    /// SHA-256 of the secret validator.
+    pub validator: TokenHash,
+    /// Absolute end of the credential, and of the session with it.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A session found by its remember-me selector.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RememberedSession {
+    /// The session row.
+    pub record: SessionRecord,
+    /// SHA-256 of the current validator.
+    pub validator: TokenHash,
+    /// SHA-256 of the validator it replaced, accepted for a grace window.
+    pub previous: Option<TokenHash>,
+    /// When the validator was last replaced.
+    pub rotated_at: OffsetDateTime,
+    /// When the credential ends.
+    pub expires_at: OffsetDateTime,
+}
+
 /// New credentials for a session: sign-in, re-authentication, privilege change.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -252,6 +291,38 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// current token and any other pending ones become superseded at `now`.
     /// Idempotent: promoting a token that is already current changes nothing.
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
+
+    /// Sets (`Some`) or removes (`None`) a session's remember-me credential.
+    /// With a credential the session becomes persistent and lives until the
+    /// credential's end; without, its absolute end becomes at most
+    /// `absolute_if_cleared`. `false` when the session is gone or revoked.
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// The session holding the remember-me credential `selector`, live or not.
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error>;
+
+    /// Re-opens a remembered session with a new current session token and
+    /// refreshes its activity as `touch` says.
+    ///
+    /// With `rotate = Some((presented, next))`, the validator is replaced by
+    /// `next` only if it is still `presented` (compare-and-set), and every
+    /// older session token is dropped; `false` when another request rotated
+    /// it first. With `None` (a concurrent request inside the grace window),
+    /// the token is added beside the others. `false` too when the session is
+    /// gone or revoked.
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error>;
 
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;

@@ -1,7 +1,8 @@
 //! The Postgres store: the primary store, correct across many app instances.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
+    SessionRecord, SessionStore, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -102,6 +103,12 @@ impl PgStore {
 
 fn parse_ip(ip: Option<String>) -> Option<std::net::IpAddr> {
     ip.and_then(|s| s.parse().ok())
+}
+
+fn hash_col(bytes: Vec<u8>) -> Result<TokenHash, Error> {
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(TokenHash::from_bytes)
+        .map_err(|_| Error::Corrupt("hash is not 32 bytes"))
 }
 
 fn record(row: &PgRow) -> Result<SessionRecord, Error> {
@@ -299,6 +306,115 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = match credential {
+            Some(c) => sqlx::query(
+                "UPDATE axum_user_sessions.sessions
+                    SET persistent = true, absolute_expires_at = $4,
+                        expires_at = LEAST(expires_at, $4),
+                        remember_selector = $2, remember_validator_hash = $3,
+                        remember_prev_validator_hash = NULL, remember_rotated_at = $5,
+                        remember_expires_at = $4
+                  WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(c.selector.as_slice())
+            .bind(c.validator.as_bytes().as_slice())
+            .bind(c.expires_at)
+            .bind(now),
+            None => sqlx::query(
+                "UPDATE axum_user_sessions.sessions
+                    SET persistent = false,
+                        absolute_expires_at = LEAST(absolute_expires_at, $2),
+                        expires_at = LEAST(expires_at, $2),
+                        remember_selector = NULL, remember_validator_hash = NULL,
+                        remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
+                        remember_expires_at = NULL
+                  WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(absolute_if_cleared),
+        }
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        self.counter.tick();
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_cols!("s"),
+            ", s.last_seen_at, s.expires_at, s.remember_validator_hash,
+               s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at
+               FROM axum_user_sessions.sessions s WHERE s.remember_selector = $1"
+        ))
+        .bind(selector.as_slice())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RememberedSession {
+            record: record(&row)?,
+            validator: hash_col(row.try_get("remember_validator_hash")?)?,
+            previous: row
+                .try_get::<Option<Vec<u8>>, _>("remember_prev_validator_hash")?
+                .map(hash_col)
+                .transpose()?,
+            rotated_at: row.try_get("remember_rotated_at")?,
+            expires_at: row.try_get("remember_expires_at")?,
+        }))
+    }
+
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let (presented, next) = match rotate {
+            Some((p, n)) => (Some(p.as_bytes().as_slice()), Some(n.as_bytes().as_slice())),
+            None => (None, None),
+        };
+        let done = sqlx::query(
+            "WITH s AS (
+                UPDATE axum_user_sessions.sessions
+                   SET last_seen_at = $3, expires_at = LEAST($4, absolute_expires_at),
+                       remember_prev_validator_hash = CASE WHEN $5::bytea IS NULL
+                           THEN remember_prev_validator_hash ELSE remember_validator_hash END,
+                       remember_validator_hash = COALESCE($6, remember_validator_hash),
+                       remember_rotated_at = CASE WHEN $5::bytea IS NULL
+                           THEN remember_rotated_at ELSE $3 END,
+                       rotated_at = CASE WHEN $5::bytea IS NULL THEN rotated_at ELSE $3 END
+                 WHERE id = $1 AND revoked_at IS NULL
+                   AND ($5::bytea IS NULL OR remember_validator_hash = $5)
+                RETURNING id
+            ), old AS (
+                DELETE FROM axum_user_sessions.tokens
+                 WHERE $5::bytea IS NOT NULL AND session_id IN (SELECT id FROM s)
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $2, id, 0, $3 FROM s",
+        )
+        .bind(id)
+        .bind(token.as_bytes().as_slice())
+        .bind(touch.now)
+        .bind(touch.idle_expires_at)
+        .bind(presented)
+        .bind(next)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
         self.counter.tick();
         let row = sqlx::query(concat!(
@@ -323,7 +439,7 @@ impl SessionStore for PgStore {
         let done = sqlx::query(
             "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
               WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)
-                AND revoked_at IS NULL AND expires_at > $4",
+                AND revoked_at IS NULL AND absolute_expires_at > $4 AND (persistent OR expires_at > $4)",
         )
         .bind(id)
         .bind(user_id)
@@ -345,7 +461,7 @@ impl SessionStore for PgStore {
         let done = sqlx::query(
             "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
               WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2)
-                AND revoked_at IS NULL AND expires_at > $4",
+                AND revoked_at IS NULL AND absolute_expires_at > $4 AND (persistent OR expires_at > $4)",
         )
         .bind(user_id)
         .bind(keep)
@@ -367,7 +483,8 @@ impl SessionStore for PgStore {
             session_cols!("s"),
             ", s.last_seen_at, s.expires_at
                FROM axum_user_sessions.sessions s
-              WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+              WHERE s.user_id = $1 AND s.revoked_at IS NULL
+                AND s.absolute_expires_at > $2 AND (s.persistent OR s.expires_at > $2)
               ORDER BY s.last_seen_at DESC, s.id"
         ))
         .bind(user_id)

@@ -1,7 +1,8 @@
 //! The SQLite store: sessions in a file, for apps that run on one machine.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
+    SessionRecord, SessionStore, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -99,6 +100,12 @@ fn opt_ts(micros: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
     micros.map(from_ts).transpose()
 }
 
+fn hash_col(bytes: Vec<u8>) -> Result<TokenHash, Error> {
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(TokenHash::from_bytes)
+        .map_err(|_| Error::Corrupt("hash is not 32 bytes"))
+}
+
 fn record(row: &SqliteRow) -> Result<SessionRecord, Error> {
     let data: String = row.try_get("data")?;
     let ip: Option<String> = row.try_get("ip")?;
@@ -145,7 +152,7 @@ impl SessionStore for SqliteStore {
         let state: i64 = row.try_get("state")?;
         let token_state = TokenState::from_code(state, opt_ts(row.try_get("superseded_at")?)?)?;
         if token_state == TokenState::Current
-            && rec.is_live(touch.now)
+            && rec.token_active(touch.now)
             && rec.last_seen_at <= touch.stale_before
         {
             // A reader does not take SQLite's write lock unless the touch is due.
@@ -332,6 +339,125 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.counter.tick();
+        let done = match credential {
+            Some(c) => sqlx::query(
+                "UPDATE aus_sessions
+                    SET persistent = 1, absolute_expires_at = ?4,
+                        expires_at = min(expires_at, ?4),
+                        remember_selector = ?2, remember_validator_hash = ?3,
+                        remember_prev_validator_hash = NULL, remember_rotated_at = ?5,
+                        remember_expires_at = ?4
+                  WHERE id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(c.selector.as_slice())
+            .bind(c.validator.as_bytes().as_slice())
+            .bind(ts(c.expires_at))
+            .bind(ts(now)),
+            None => sqlx::query(
+                "UPDATE aus_sessions
+                    SET persistent = 0,
+                        absolute_expires_at = min(absolute_expires_at, ?2),
+                        expires_at = min(expires_at, ?2),
+                        remember_selector = NULL, remember_validator_hash = NULL,
+                        remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
+                        remember_expires_at = NULL
+                  WHERE id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(ts(absolute_if_cleared)),
+        }
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        self.counter.tick();
+        let sql = format!(
+            "SELECT {COLS}, s.remember_validator_hash, s.remember_prev_validator_hash,
+                    s.remember_rotated_at, s.remember_expires_at
+               FROM aus_sessions s WHERE s.remember_selector = ?1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(selector.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(RememberedSession {
+            record: record(&row)?,
+            validator: hash_col(row.try_get("remember_validator_hash")?)?,
+            previous: row
+                .try_get::<Option<Vec<u8>>, _>("remember_prev_validator_hash")?
+                .map(hash_col)
+                .transpose()?,
+            rotated_at: from_ts(row.try_get("remember_rotated_at")?)?,
+            expires_at: from_ts(row.try_get("remember_expires_at")?)?,
+        }))
+    }
+
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let done = match rotate {
+            Some((presented, next)) => sqlx::query(
+                "UPDATE aus_sessions
+                    SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
+                        remember_prev_validator_hash = remember_validator_hash,
+                        remember_validator_hash = ?5, remember_rotated_at = ?2, rotated_at = ?2
+                  WHERE id = ?1 AND revoked_at IS NULL AND remember_validator_hash = ?4",
+            )
+            .bind(id)
+            .bind(ts(touch.now))
+            .bind(ts(touch.idle_expires_at))
+            .bind(presented.as_bytes().as_slice())
+            .bind(next.as_bytes().as_slice()),
+            None => sqlx::query(
+                "UPDATE aus_sessions
+                    SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at)
+                  WHERE id = ?1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(ts(touch.now))
+            .bind(ts(touch.idle_expires_at)),
+        }
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if rotate.is_some() {
+            sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
+             VALUES (?1, ?2, 0, ?3)",
+        )
+        .bind(token.as_bytes().as_slice())
+        .bind(id)
+        .bind(ts(touch.now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
         self.counter.tick();
         let sql = format!("SELECT {COLS} FROM aus_sessions s WHERE s.id = ?1");
@@ -353,7 +479,7 @@ impl SessionStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
               WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)
-                AND revoked_at IS NULL AND expires_at > ?4",
+                AND revoked_at IS NULL AND absolute_expires_at > ?4 AND (persistent OR expires_at > ?4)",
         )
         .bind(id)
         .bind(user_id)
@@ -375,7 +501,7 @@ impl SessionStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
               WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)
-                AND revoked_at IS NULL AND expires_at > ?4",
+                AND revoked_at IS NULL AND absolute_expires_at > ?4 AND (persistent OR expires_at > ?4)",
         )
         .bind(user_id)
         .bind(keep)
@@ -394,7 +520,8 @@ impl SessionStore for SqliteStore {
         self.counter.tick();
         let sql = format!(
             "SELECT {COLS} FROM aus_sessions s
-              WHERE s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2
+              WHERE s.user_id = ?1 AND s.revoked_at IS NULL
+                AND s.absolute_expires_at > ?2 AND (s.persistent OR s.expires_at > ?2)
               ORDER BY s.last_seen_at DESC, s.id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -167,6 +167,9 @@ pub struct Client {
     pub cookie_name: String,
     /// The session cookie's value, if any.
     pub cookie: Option<String>,
+    pub remember_name: String,
+    /// The remember-me cookie's value, if any.
+    pub remember: Option<String>,
     pub user_agent: String,
 }
 
@@ -185,6 +188,8 @@ impl Client {
             base: app.base.clone(),
             cookie_name: name.to_owned(),
             cookie: None,
+            remember_name: "__Host-remember".into(),
+            remember: None,
             user_agent: "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
                 .into(),
         }
@@ -203,8 +208,15 @@ impl Client {
             .http
             .request(method, format!("{}{}", self.base, path))
             .header("user-agent", &self.user_agent);
+        let mut jar = Vec::new();
         if let Some(v) = &self.cookie {
-            req = req.header("cookie", format!("{}={v}", self.cookie_name));
+            jar.push(format!("{}={v}", self.cookie_name));
+        }
+        if let Some(v) = &self.remember {
+            jar.push(format!("{}={v}", self.remember_name));
+        }
+        if !jar.is_empty() {
+            req = req.header("cookie", jar.join("; "));
         }
         for (k, v) in extra {
             req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
@@ -235,6 +247,9 @@ impl Client {
         if let Some(v) = res.cookie_value(&self.cookie_name) {
             self.cookie = if v.is_empty() { None } else { Some(v) };
         }
+        if let Some(v) = res.cookie_value(&self.remember_name) {
+            self.remember = if v.is_empty() { None } else { Some(v) };
+        }
     }
 
     /// `send` with extra headers.
@@ -254,13 +269,19 @@ impl Client {
     }
 
     pub async fn login(&mut self, user: &str) -> Resp {
+        self.login_with(user, false).await
+    }
+
+    /// Signs in, with "remember me" when `remember`.
+    pub async fn login_with(&mut self, user: &str, remember: bool) -> Resp {
+        let extra = if remember { "&remember=on" } else { "" };
         let res = self
             .send(
                 "POST",
                 "/login",
                 Some((
                     "application/x-www-form-urlencoded",
-                    format!("username={user}&password=password"),
+                    format!("username={user}&password=password{extra}"),
                 )),
             )
             .await;
