@@ -152,11 +152,13 @@ impl ClientBinding for DefaultBinding {
             }
             BindingMode::Enforce => result = BindingCheck::Reject(what.to_owned()),
         };
-        if let (BindingMode::Log | BindingMode::Enforce, Some(was), Some(now)) =
-            (self.ip, session.ip, client.ip())
-            && !self.same_network(was, now)
+        if self.ip != BindingMode::Off
+            && let Some(was) = session.ip
         {
-            note(self.ip, "ip");
+            // An unknown client address (no `ConnectInfo`) cannot match.
+            if !client.ip().is_some_and(|now| self.same_network(was, now)) {
+                note(self.ip, "ip");
+            }
         }
         if self.user_agent != BindingMode::Off
             && session.user_agent.as_deref() != client.user_agent()

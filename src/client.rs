@@ -47,10 +47,12 @@ impl ProxyConfig {
         }
         let hops = match self.header {
             ProxyHeader::XForwardedFor => list_entries(headers, "x-forwarded-for")
-                .map(parse_node)
+                .into_iter()
+                .map(|e| e.and_then(parse_node))
                 .collect::<Vec<_>>(),
             ProxyHeader::Forwarded => list_entries(headers, "forwarded")
-                .map(forwarded_for)
+                .into_iter()
+                .map(|e| e.and_then(forwarded_for))
                 .collect::<Vec<_>>(),
         };
         let mut client = peer;
@@ -79,14 +81,18 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Comma-separated entries of every line of a header, in order.
-fn list_entries<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+/// Comma-separated entries of every line of a header, in order. A line that
+/// is not visible ASCII counts as one unreadable entry (`None`), which stops
+/// the right-to-left walk there.
+fn list_entries<'a>(headers: &'a HeaderMap, name: &str) -> Vec<Option<&'a str>> {
+    let mut out = Vec::new();
+    for line in headers.get_all(name) {
+        match line.to_str() {
+            Ok(v) => out.extend(v.split(',').map(|e| Some(e.trim()))),
+            Err(_) => out.push(None),
+        }
+    }
+    out
 }
 
 /// The `for=` of one `Forwarded` element.

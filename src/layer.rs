@@ -9,6 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
 
+/// Timeouts longer than this (about 100 years) are cut to it, so that "never"
+/// (`Duration::MAX`) cannot overflow a date.
+const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// A cookie attribute value: no `;` and no control characters.
+fn is_attribute_value(v: &str) -> bool {
+    !v.chars().any(|c| c == ';' || c.is_control())
+}
+
 /// Adds server-side sessions to an axum router.
 ///
 /// `SessionLayer::new(pool)` takes a `sqlx::PgPool` (or a `SqlitePool`, or a
@@ -78,13 +87,13 @@ impl SessionLayer {
     /// [touch interval](Self::with_touch_interval), so a session may end up to
     /// one touch interval before a full idle timeout of inactivity.
     pub fn with_idle_timeout(self, idle: Duration) -> Self {
-        self.config(|c| c.idle_timeout = idle)
+        self.config(|c| c.idle_timeout = idle.min(MAX_TIMEOUT))
     }
 
     /// Time after creation at which a session ends, however active.
     /// Default: 12 hours.
     pub fn with_absolute_timeout(self, absolute: Duration) -> Self {
-        self.config(|c| c.absolute_timeout = absolute)
+        self.config(|c| c.absolute_timeout = absolute.min(MAX_TIMEOUT))
     }
 
     /// How often a read-only request records activity (`last_seen_at`).
@@ -117,24 +126,25 @@ impl SessionLayer {
     }
 
     /// How long a token keeps working after a rotation replaced it, for
-    /// requests already in flight. Default: 30 seconds; at most 5 minutes
-    /// (longer panics when the layer is applied).
+    /// requests already in flight. Default: 30 seconds; at least 1 second
+    /// (shorter is raised to it), at most 5 minutes (longer panics when the
+    /// layer is applied).
     pub fn with_rotation_grace(self, grace: Duration) -> Self {
-        self.config(|c| c.rotation.grace = grace)
+        self.config(|c| c.rotation.grace = grace.max(Duration::from_secs(1)))
     }
 
     /// How long "remember me" keeps a device signed in, from sign-in; use
     /// does not extend it. Default: 30 days. The session row lives as long as
     /// its remember-me credential.
     pub fn with_remember_lifetime(self, lifetime: Duration) -> Self {
-        self.config(|c| c.remember.lifetime = lifetime)
+        self.config(|c| c.remember.lifetime = lifetime.min(MAX_TIMEOUT))
     }
 
     /// How long a replaced remember-me validator keeps working, so that
     /// several tabs restoring a session at once are not taken for theft.
-    /// Default: 30 seconds; at most 5 minutes.
+    /// Default: 30 seconds; at least 1 second, at most 5 minutes.
     pub fn with_remember_grace(self, grace: Duration) -> Self {
-        self.config(|c| c.remember.grace = grace)
+        self.config(|c| c.remember.grace = grace.max(Duration::from_secs(1)))
     }
 
     /// The remember-me cookie's name, before the `__Host-` prefix. Default:
@@ -173,8 +183,16 @@ impl SessionLayer {
     ///
     /// A path other than `/` turns the `__Host-` prefix off (it requires
     /// `Path=/`), so subdomains may set a cookie with our name.
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/` or holds `;` or control characters.
     pub fn with_cookie_path(self, path: impl Into<String>) -> Self {
         let path = path.into();
+        assert!(
+            path.starts_with('/') && is_attribute_value(&path),
+            "axum-user-sessions: {path:?} is not a valid cookie path"
+        );
         self.config(|c| {
             if path != "/" {
                 c.cookie.host_prefix = false;
@@ -190,8 +208,16 @@ impl SessionLayer {
     ///
     /// A domain shares the session with every subdomain, and turns the
     /// `__Host-` prefix off (it forbids `Domain`).
+    ///
+    /// # Panics
+    ///
+    /// When `domain` is empty or holds `;`, spaces or control characters.
     pub fn with_cookie_domain(self, domain: impl Into<String>) -> Self {
         let domain = domain.into();
+        assert!(
+            !domain.is_empty() && !domain.contains(' ') && is_attribute_value(&domain),
+            "axum-user-sessions: {domain:?} is not a valid cookie domain"
+        );
         self.config(|c| {
             c.cookie.host_prefix = false;
             c.cookie.domain = Some(domain);

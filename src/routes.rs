@@ -38,6 +38,7 @@
 //!   and revoking by id).
 //! - Responses never contain a token or a token hash.
 
+use crate::store::Revocation;
 use crate::{Error, Session, SessionStore, device_name};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -341,12 +342,18 @@ async fn list(
             persistent: r.persistent,
         })
         .collect();
-    if html {
+    let mut res = if html {
         let base = base_path(uri.path(), "");
-        Ok(page(&base, &target, target != me, &devices, now).into_response())
+        page(&base, &target, target != me, &devices, now).into_response()
     } else {
-        Ok(Json(json!({ "user_id": target, "sessions": devices })).into_response())
-    }
+        Json(json!({ "user_id": target, "sessions": devices })).into_response()
+    };
+    // IPs and session ids: never in a shared cache.
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store, private"),
+    );
+    Ok(res)
 }
 
 /// Revokes `id` if `session`'s user may; `NotFound` otherwise.
@@ -359,7 +366,10 @@ async fn revoke_by_id(
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let store: &Arc<dyn SessionStore> = session.shared_store();
     let now = OffsetDateTime::now_utc();
-    if !store.revoke(id, Some(user), "user", now).await? {
+    if !store
+        .revoke(id, Some(user), &Revocation::new("user", user, now))
+        .await?
+    {
         // Not the user's own: an admin's, if the hook allows it.
         if cfg.authorize.is_none() {
             return Err(Refusal::NotFound);
@@ -373,7 +383,10 @@ async fn revoke_by_id(
         if owner == user || !cfg.allows(session, &owner) {
             return Err(Refusal::NotFound);
         }
-        if !store.revoke(id, Some(&owner), "admin", now).await? {
+        if !store
+            .revoke(id, Some(&owner), &Revocation::new("admin", user, now))
+            .await?
+        {
             return Err(Refusal::NotFound);
         }
     }
@@ -431,7 +444,11 @@ async fn revoke_others(
     let user = guard(&cfg, &session, &headers, &uri).map_err(reply)?;
     let n = session
         .shared_store()
-        .revoke_user(&user, session.id(), "user", OffsetDateTime::now_utc())
+        .revoke_user(
+            &user,
+            session.id(),
+            &Revocation::new("user", &user, OffsetDateTime::now_utc()),
+        )
         .await
         .map_err(|e| reply(e.into()))?;
     tracing::info!(actor = %user, revoked = n, "other sessions revoked");
@@ -456,7 +473,11 @@ async fn revoke_all(
     let user = guard(&cfg, &session, &headers, &uri).map_err(reply)?;
     let n = session
         .shared_store()
-        .revoke_user(&user, None, "user", OffsetDateTime::now_utc())
+        .revoke_user(
+            &user,
+            None,
+            &Revocation::new("user", &user, OffsetDateTime::now_utc()),
+        )
         .await
         .map_err(|e| reply(e.into()))?;
     tracing::info!(actor = %user, revoked = n, "all sessions revoked");

@@ -3,7 +3,8 @@
 use crate::binding::{BindingCheck, MismatchAction};
 use crate::config::SessionConfig;
 use crate::store::{
-    DataPatch, Reissue, RememberCredential, SessionRecord, SessionStore, TokenState, Touch,
+    DataPatch, Reissue, ReissueClient, RememberCredential, Revocation, SessionRecord, SessionStore,
+    TokenState, Touch,
 };
 use crate::token::{RememberToken, Token};
 use crate::{ClientInfo, Error};
@@ -98,6 +99,8 @@ struct State {
     clear_remember: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
+    /// The request's token was retired by a sign-in: keep the cookie alone.
+    retired_token: bool,
 }
 
 impl fmt::Debug for Session {
@@ -192,7 +195,8 @@ impl Session {
                     Some(record) => self.check_binding(record, now).await?,
                     None => None,
                 };
-                self.state().clear_cookie = live.is_none();
+                let mut st = self.state();
+                st.clear_cookie = live.is_none() && !st.retired_token;
                 live
             }
         };
@@ -251,11 +255,23 @@ impl Session {
                     tracing::debug!(session.id = %l.record.id, "rotated session token promoted");
                     Some(l.record)
                 }
+                TokenState::Retired { at } => {
+                    // A request that left before a sign-in (or re-auth) on
+                    // this browser: anonymous, and its response must not
+                    // expire the cookie the sign-in just set.
+                    if now - at > cfg.rotation.grace {
+                        tracing::warn!(
+                            session.id = %l.record.id,
+                            "retired session token presented (a token from before a sign-in)"
+                        );
+                    }
+                    self.state().retired_token = true;
+                    None
+                }
                 TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
                 TokenState::Superseded { .. } => {
-                    self.store()
-                        .revoke(l.record.id, None, "token_reuse", now)
-                        .await?;
+                    let how = Revocation::new("token_reuse", "system", now);
+                    self.store().revoke(l.record.id, None, &how).await?;
                     tracing::warn!(
                         session.id = %l.record.id,
                         user.id = l.record.user_id.as_deref().unwrap_or(""),
@@ -330,9 +346,8 @@ impl Session {
             }
             return Ok(None);
         }
-        self.store()
-            .revoke(id, None, "remember_token_reuse", now)
-            .await?;
+        let how = Revocation::new("remember_token_reuse", "system", now);
+        self.store().revoke(id, None, &how).await?;
         tracing::warn!(
             session.id = %id,
             user.id = found.record.user_id.as_deref().unwrap_or(""),
@@ -386,9 +401,8 @@ impl Session {
                     "session client binding mismatch: session refused"
                 );
                 if revoke {
-                    self.store()
-                        .revoke(record.id, None, "binding_mismatch", now)
-                        .await?;
+                    let how = Revocation::new("binding_mismatch", "system", now);
+                    self.store().revoke(record.id, None, &how).await?;
                 }
                 self.state().binding_rejected = !revoke;
                 Ok(None)
@@ -598,6 +612,12 @@ impl Session {
                     user_id: Some(user_id.clone()),
                     authenticated_at: Some(now),
                     now,
+                    // A sign-in records where it happened: binding and the
+                    // device list compare against this, not the anonymous visit.
+                    client: Some(ReissueClient {
+                        ip: self.inner.client.ip(),
+                        user_agent: self.inner.client.user_agent().map(str::to_owned),
+                    }),
                 };
                 if self.reissue(id, &reissue).await? {
                     return Ok(());
@@ -635,6 +655,7 @@ impl Session {
                 user_id,
                 authenticated_at: Some(now),
                 now,
+                client: None,
             },
         )
         .await
@@ -660,6 +681,7 @@ impl Session {
                 user_id,
                 authenticated_at: None,
                 now: now(),
+                client: None,
             },
         )
         .await
@@ -698,6 +720,10 @@ impl Session {
                 r.authenticated_at = reissue.authenticated_at;
             }
             r.rotated_at = reissue.now;
+            if let Some(c) = &reissue.client {
+                r.ip = c.ip;
+                r.user_agent.clone_from(&c.user_agent);
+            }
         }
         st.new_token = Some(token);
         st.rotation_due = None;
@@ -791,7 +817,14 @@ impl Session {
                 }
             }
         }
-        self.rotate_if_due().await
+        if !status.is_server_error() {
+            // Rotation is best effort: a failure leaves the current token in
+            // place, and must not turn the handler's answer into an error.
+            if let Err(err) = self.rotate_if_due().await {
+                tracing::warn!(error = %err, "session token rotation failed; will retry later");
+            }
+        }
+        Ok(())
     }
 
     async fn rotate_if_due(&self) -> Result<(), Error> {

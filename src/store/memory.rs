@@ -2,8 +2,8 @@
 //! lost on restart. Do not use it behind several app instances.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
-    SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, Revocation,
+    SessionRecord, SessionStore, StoreStats, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -32,6 +32,16 @@ struct Remember {
 struct TokenRow {
     session_id: Uuid,
     state: TokenState,
+    created_at: OffsetDateTime,
+}
+
+/// Whether garbage collection may delete `s`: expired (not revoked), or
+/// revoked before the retention horizon.
+fn collectable(s: &SessionRecord, now: OffsetDateTime, revoked_before: OffsetDateTime) -> bool {
+    match s.revoked_at {
+        Some(at) => at < revoked_before,
+        None => s.absolute_expires_at <= now || (!s.persistent && s.expires_at <= now),
+    }
 }
 
 impl Tables {
@@ -41,17 +51,40 @@ impl Tables {
             .filter(|s| s.revoked_at.is_none())
     }
 
+    fn retire_tokens(&mut self, id: Uuid, at: OffsetDateTime) {
+        for row in self.tokens.values_mut() {
+            if row.session_id == id && !matches!(row.state, TokenState::Retired { .. }) {
+                row.state = TokenState::Retired { at };
+            }
+        }
+    }
+
     fn remove_session(&mut self, id: Uuid) -> bool {
         self.tokens.retain(|_, t| t.session_id != id);
         self.remember.remove(&id);
         self.sessions.remove(&id).is_some()
     }
 
-    fn revoke(&mut self, id: Uuid, reason: &str, now: OffsetDateTime) {
+    fn revoke(&mut self, id: Uuid, how: &Revocation) {
         if let Some(s) = self.sessions.get_mut(&id) {
-            s.revoked_at = Some(now);
-            s.revoke_reason = Some(reason.to_owned());
+            s.revoked_at = Some(how.at);
+            s.revoke_reason = Some(how.reason.clone());
+            s.revoked_by = Some(how.by.clone());
         }
+        self.remember.remove(&id);
+    }
+
+    fn revoke_where(&mut self, how: &Revocation, pick: impl Fn(&SessionRecord) -> bool) -> u64 {
+        let ids: Vec<Uuid> = self
+            .sessions
+            .values()
+            .filter(|s| s.is_live(how.at) && pick(s))
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            self.revoke(*id, how);
+        }
+        ids.len() as u64
     }
 }
 
@@ -65,10 +98,21 @@ impl Tables {
 /// use axum_user_sessions::{MemoryStore, SessionLayer};
 /// let layer = SessionLayer::new(MemoryStore::new());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
     counter: Counter,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Counts only: no session ids, users or keys in logs.
+        let t = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("MemoryStore")
+            .field("sessions", &t.sessions.len())
+            .field("tokens", &t.tokens.len())
+            .finish()
+    }
 }
 
 impl MemoryStore {
@@ -128,6 +172,7 @@ impl SessionStore for MemoryStore {
             TokenRow {
                 session_id: record.id,
                 state: TokenState::Current,
+                created_at: record.rotated_at,
             },
         );
         Ok(())
@@ -154,12 +199,17 @@ impl SessionStore for MemoryStore {
             s.authenticated_at = Some(at);
         }
         s.rotated_at = reissue.now;
-        t.tokens.retain(|_, r| r.session_id != id);
+        if let Some(c) = &reissue.client {
+            s.ip = c.ip;
+            s.user_agent.clone_from(&c.user_agent);
+        }
+        t.retire_tokens(id, reissue.now);
         t.tokens.insert(
             *token,
             TokenRow {
                 session_id: id,
                 state: TokenState::Current,
+                created_at: reissue.now,
             },
         );
         Ok(true)
@@ -181,11 +231,22 @@ impl SessionStore for MemoryStore {
             Some(s) if s.rotated_at == expected_rotated_at => s.rotated_at = now,
             _ => return Ok(false),
         }
+        // Keep only the newest older pending token.
+        let newest = t
+            .tokens
+            .iter()
+            .filter(|(_, r)| r.session_id == id && r.state == TokenState::Pending)
+            .max_by_key(|(_, r)| r.created_at)
+            .map(|(h, _)| *h);
+        t.tokens.retain(|h, r| {
+            !(r.session_id == id && r.state == TokenState::Pending && Some(*h) != newest)
+        });
         t.tokens.insert(
             *pending,
             TokenRow {
                 session_id: id,
                 state: TokenState::Pending,
+                created_at: now,
             },
         );
         Ok(true)
@@ -193,20 +254,23 @@ impl SessionStore for MemoryStore {
 
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
         let mut t = self.lock();
-        let is_pending = t
+        let Some(issued) = t
             .tokens
             .get(token)
-            .is_some_and(|r| r.session_id == id && r.state == TokenState::Pending);
-        if !is_pending {
+            .filter(|r| r.session_id == id && r.state == TokenState::Pending)
+            .map(|r| r.created_at)
+        else {
             return Ok(());
-        }
+        };
         for (hash, row) in t.tokens.iter_mut() {
             if row.session_id != id {
                 continue;
             }
             if hash == token {
                 row.state = TokenState::Current;
-            } else if matches!(row.state, TokenState::Current | TokenState::Pending) {
+            } else if row.state == TokenState::Current
+                || (row.state == TokenState::Pending && row.created_at <= issued)
+            {
                 row.state = TokenState::Superseded { at: now };
             }
         }
@@ -295,13 +359,14 @@ impl SessionStore for MemoryStore {
             r.previous = Some(r.validator);
             r.validator = *next;
             r.rotated_at = touch.now;
-            t.tokens.retain(|_, row| row.session_id != id);
+            t.retire_tokens(id, touch.now);
         }
         t.tokens.insert(
             *token,
             TokenRow {
                 session_id: id,
                 state: TokenState::Current,
+                created_at: touch.now,
             },
         );
         if let Some(s) = t.live_mut(id) {
@@ -322,39 +387,69 @@ impl SessionStore for MemoryStore {
         &self,
         id: Uuid,
         user_id: Option<&str>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
-        let found = t.sessions.get(&id).is_some_and(|s| {
-            s.is_live(now) && user_id.is_none_or(|u| s.user_id.as_deref() == Some(u))
+        let n = t.revoke_where(how, |s| {
+            s.id == id && user_id.is_none_or(|u| s.user_id.as_deref() == Some(u))
         });
-        if found {
-            t.revoke(id, reason, now);
-        }
-        Ok(found)
+        Ok(n == 1)
     }
 
     async fn revoke_user(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<u64, Error> {
         let mut t = self.lock();
-        let ids: Vec<Uuid> = t
+        Ok(t.revoke_where(how, |s| {
+            s.user_id.as_deref() == Some(user_id) && Some(s.id) != keep
+        }))
+    }
+
+    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+        Ok(self.lock().revoke_where(how, |_| true))
+    }
+
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        let t = self.lock();
+        let live: Vec<&SessionRecord> = t.sessions.values().filter(|s| s.is_live(now)).collect();
+        let users: std::collections::HashSet<&str> =
+            live.iter().filter_map(|s| s.user_id.as_deref()).collect();
+        Ok(StoreStats {
+            active_sessions: live.len() as u64,
+            active_users: users.len() as u64,
+            collectable: t
+                .sessions
+                .values()
+                .filter(|s| collectable(s, now, revoked_before))
+                .count() as u64,
+        })
+    }
+
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error> {
+        let mut t = self.lock();
+        let doomed: Vec<Uuid> = t
             .sessions
             .values()
-            .filter(|s| {
-                s.user_id.as_deref() == Some(user_id) && s.is_live(now) && Some(s.id) != keep
-            })
+            .filter(|s| collectable(s, now, revoked_before))
+            .take(limit as usize)
             .map(|s| s.id)
             .collect();
-        for id in &ids {
-            t.revoke(*id, reason, now);
+        for id in &doomed {
+            t.remove_session(*id);
         }
-        Ok(ids.len() as u64)
+        Ok(doomed.len() as u64)
     }
 
     async fn list_user(

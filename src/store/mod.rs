@@ -70,6 +70,49 @@ pub struct SessionRecord {
     pub revoked_at: Option<OffsetDateTime>,
     /// Why it was revoked (`"user"`, `"token_reuse"`, ...).
     pub revoke_reason: Option<String>,
+    /// Who revoked it: a user id, or `"system"` for automatic revocations.
+    pub revoked_by: Option<String>,
+}
+
+impl LoadedSession {
+    /// A loaded session (for stores outside this crate).
+    pub fn new(record: SessionRecord, token: TokenState, has_pending: bool) -> Self {
+        Self {
+            record,
+            token,
+            has_pending,
+        }
+    }
+}
+
+impl RememberedSession {
+    /// A session found by remember-me selector (for stores outside this crate).
+    pub fn new(
+        record: SessionRecord,
+        validator: TokenHash,
+        previous: Option<TokenHash>,
+        rotated_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            record,
+            validator,
+            previous,
+            rotated_at,
+            expires_at,
+        }
+    }
+}
+
+impl StoreStats {
+    /// Counts (for stores outside this crate).
+    pub fn new(active_sessions: u64, active_users: u64, collectable: u64) -> Self {
+        Self {
+            active_sessions,
+            active_users,
+            collectable,
+        }
+    }
 }
 
 impl Debug for SessionRecord {
@@ -119,6 +162,7 @@ impl SessionRecord {
             persistent: false,
             revoked_at: None,
             revoke_reason: None,
+            revoked_by: None,
         }
     }
 }
@@ -131,9 +175,16 @@ pub enum TokenState {
     Current,
     /// Issued by a rotation and sent to the client, not yet presented.
     Pending,
-    /// Replaced by a newer token at the given time.
+    /// Replaced by a newer token at the given time (rotation): accepted for
+    /// the grace window, a theft signal after it.
     Superseded {
         /// When it was replaced.
+        at: OffsetDateTime,
+    },
+    /// Replaced by a sign-in, re-authentication or explicit rotation at the
+    /// given time: dead at once, with no grace.
+    Retired {
+        /// When it was retired.
         at: OffsetDateTime,
     },
 }
@@ -147,6 +198,7 @@ impl TokenState {
             (0, _) => Ok(Self::Current),
             (1, _) => Ok(Self::Pending),
             (2, Some(at)) => Ok(Self::Superseded { at }),
+            (3, Some(at)) => Ok(Self::Retired { at }),
             _ => Err(Error::Corrupt("unknown token state")),
         }
     }
@@ -204,6 +256,42 @@ impl DataPatch {
     }
 }
 
+/// A revocation: why, by whom, when. Stores record all three.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Revocation {
+    /// Why: `"user"`, `"admin"`, `"token_reuse"`, `"password_change"`, ...
+    pub reason: String,
+    /// Who: the acting user's id, or `"system"` for automatic revocations.
+    pub by: String,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+impl Revocation {
+    /// A revocation at `at`.
+    pub fn new(reason: impl Into<String>, by: impl Into<String>, at: OffsetDateTime) -> Self {
+        Self {
+            reason: reason.into(),
+            by: by.into(),
+            at,
+        }
+    }
+}
+
+/// Counts for monitoring and the CLI's `stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Live sessions (signed in or anonymous).
+    pub active_sessions: u64,
+    /// Distinct users with at least one live session.
+    pub active_users: u64,
+    /// Rows that garbage collection may delete now (expired, or revoked
+    /// before the retention horizon given).
+    pub collectable: u64,
+}
+
 /// A remember-me credential to store: the selector (looked up) and the
 /// SHA-256 of the validator (compared in constant time).
 #[derive(Debug, Clone)]
@@ -243,6 +331,31 @@ pub struct Reissue {
     pub authenticated_at: Option<OffsetDateTime>,
     /// The request's time: becomes `rotated_at`.
     pub now: OffsetDateTime,
+    /// New client details to record (a sign-in records where it happened);
+    /// `None` keeps the stored ones.
+    pub client: Option<ReissueClient>,
+}
+
+/// The client recorded by a sign-in.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReissueClient {
+    /// IP address (already anonymised when that is configured).
+    pub ip: Option<IpAddr>,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+}
+
+impl Reissue {
+    /// New credentials at `now` for `user_id`.
+    pub fn new(user_id: Option<String>, now: OffsetDateTime) -> Self {
+        Self {
+            user_id,
+            authenticated_at: None,
+            now,
+            client: None,
+        }
+    }
 }
 
 /// A session store. It knows nothing of HTTP: the layer turns requests into
@@ -268,8 +381,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// session is gone or revoked: nothing is written then.
     async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error>;
 
-    /// Replaces every token of a live session by `token` (no grace for the old
-    /// ones) and records the sign-in. `false` when the session is gone.
+    /// Retires every token of a live session (no grace), makes `token` its
+    /// current token and records the sign-in. `false` when the session is
+    /// gone.
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error>;
 
     /// Deletes a session and its tokens (logout). `false` when it was not there.
@@ -277,8 +391,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
     /// Starts a rotation: if `rotated_at` is still `expected_rotated_at`
     /// (compare-and-set), stores `pending` as a pending token and sets
-    /// `rotated_at = now`. `false` when another request won, or the session is
-    /// gone.
+    /// `rotated_at = now`. At most one older pending token is kept (the
+    /// client that never got them cannot present them). `false` when another
+    /// request won, or the session is gone.
     async fn begin_rotation(
         &self,
         id: Uuid,
@@ -288,8 +403,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     ) -> Result<bool, Error>;
 
     /// Completes a rotation: the pending `token` becomes current, and the
-    /// current token and any other pending ones become superseded at `now`.
-    /// Idempotent: promoting a token that is already current changes nothing.
+    /// current token and pending tokens issued before it become superseded at
+    /// `now` (newer pending tokens stay promotable). Idempotent: promoting a
+    /// token that is already current changes nothing.
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
 
     /// Sets (`Some`) or removes (`None`) a session's remember-me credential.
@@ -327,23 +443,43 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;
 
-    /// Marks one session revoked. `user_id`, when given, must own it.
-    /// `false` when no such live session.
+    /// Marks one live session revoked (with its remember-me credential).
+    /// `user_id`, when given, must own it. `false` when no such live session.
     async fn revoke(
         &self,
         id: Uuid,
         user_id: Option<&str>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<bool, Error>;
 
-    /// Revokes every live session of a user, except `keep`. Returns how many.
+    /// Revokes every live session of a user, except `keep`, in one
+    /// statement. Returns how many.
     async fn revoke_user(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
-        reason: &str,
+        how: &Revocation,
+    ) -> Result<u64, Error>;
+
+    /// Revokes every live session of every user. Returns how many.
+    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error>;
+
+    /// Live sessions and users, and rows garbage collection may delete
+    /// (expired at `now`, or revoked before `revoked_before`).
+    async fn stats(
+        &self,
         now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error>;
+
+    /// Deletes at most `limit` rows that are expired at `now` or were revoked
+    /// before `revoked_before`, with their tokens, without waiting on rows
+    /// another collector holds. Returns how many it deleted.
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
     ) -> Result<u64, Error>;
 
     /// A user's live sessions, most recently active first.

@@ -1,8 +1,8 @@
 //! The Postgres store: the primary store, correct across many app instances.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
-    SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, Revocation,
+    SessionRecord, SessionStore, StoreStats, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -43,7 +43,47 @@ macro_rules! session_cols {
             $p,
             ".revoked_at, ",
             $p,
-            ".revoke_reason"
+            ".revoke_reason, ",
+            $p,
+            ".revoked_by"
+        )
+    };
+}
+
+/// `SET` list of a revocation: `$3` reason, `$4` by, `$5` at. The remember-me
+/// credential dies with the session.
+macro_rules! revoke_set {
+    () => {
+        "revoked_at = $5, revoke_reason = $3, revoked_by = $4, remember_selector = NULL, \
+         remember_validator_hash = NULL, remember_prev_validator_hash = NULL"
+    };
+}
+
+/// A live row at time `$t` (see `SessionRecord::is_live`).
+macro_rules! live_at {
+    ($t:literal) => {
+        concat!(
+            "revoked_at IS NULL AND absolute_expires_at > ",
+            $t,
+            " AND (persistent OR expires_at > ",
+            $t,
+            ")"
+        )
+    };
+}
+
+/// A row garbage collection may delete: expired at `$now`, or revoked before
+/// `$horizon`.
+macro_rules! collectable {
+    ($now:literal, $horizon:literal) => {
+        concat!(
+            "((revoked_at IS NULL AND (absolute_expires_at <= ",
+            $now,
+            " OR (NOT persistent AND expires_at <= ",
+            $now,
+            "))) OR revoked_at < ",
+            $horizon,
+            ")"
         )
     };
 }
@@ -128,6 +168,7 @@ fn record(row: &PgRow) -> Result<SessionRecord, Error> {
         persistent: row.try_get("persistent")?,
         revoked_at: row.try_get("revoked_at")?,
         revoke_reason: row.try_get("revoke_reason")?,
+        revoked_by: row.try_get("revoked_by")?,
     })
 }
 
@@ -226,28 +267,52 @@ impl SessionStore for PgStore {
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
+        // A transaction, not one statement: the session row is locked first,
+        // so the retiring UPDATE sees every token committed before it (a
+        // pending token from a concurrent rotation included).
         self.counter.tick();
-        let done = sqlx::query(
-            "WITH s AS (
-                UPDATE axum_user_sessions.sessions
-                   SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
-                       rotated_at = $4
-                 WHERE id = $1 AND revoked_at IS NULL
-                RETURNING id
-            ), old AS (
-                DELETE FROM axum_user_sessions.tokens WHERE session_id IN (SELECT id FROM s)
-            )
-            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-            SELECT $5, id, 0, $4 FROM s",
+        let mut tx = self.pool.begin().await?;
+        let locked = sqlx::query(
+            "UPDATE axum_user_sessions.sessions
+                SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
+                    rotated_at = $4,
+                    ip = CASE WHEN $5 THEN $6::inet ELSE ip END,
+                    user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END
+              WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id)
         .bind(&reissue.user_id)
         .bind(reissue.authenticated_at)
         .bind(reissue.now)
-        .bind(token.as_bytes().as_slice())
-        .execute(&self.pool)
+        .bind(reissue.client.is_some())
+        .bind(
+            reissue
+                .client
+                .as_ref()
+                .and_then(|c| c.ip)
+                .map(|ip| ip.to_string()),
+        )
+        .bind(reissue.client.as_ref().and_then(|c| c.user_agent.clone()))
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if locked.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "WITH old AS (
+                UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
+                 WHERE session_id = $1 AND state <> 3
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            VALUES ($2, $1, 0, $3)",
+        )
+        .bind(id)
+        .bind(token.as_bytes().as_slice())
+        .bind(reissue.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn delete(&self, id: Uuid) -> Result<bool, Error> {
@@ -272,6 +337,13 @@ impl SessionStore for PgStore {
                 UPDATE axum_user_sessions.sessions SET rotated_at = $3
                  WHERE id = $1 AND rotated_at = $2 AND revoked_at IS NULL
                 RETURNING id
+            ), older AS (
+                -- keep only the newest older pending token
+                DELETE FROM axum_user_sessions.tokens
+                 WHERE session_id IN (SELECT id FROM s) AND state = 1
+                   AND token_hash <> (SELECT token_hash FROM axum_user_sessions.tokens
+                                       WHERE session_id = $1 AND state = 1
+                                       ORDER BY created_at DESC LIMIT 1)
             )
             INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
             SELECT $4, id, 1, $3 FROM s",
@@ -286,23 +358,32 @@ impl SessionStore for PgStore {
     }
 
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        // Lock the session row first, as `reissue` does: concurrent promotions
+        // and sign-ins serialise instead of deadlocking on token rows.
         self.counter.tick();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM axum_user_sessions.sessions WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         sqlx::query(
             "WITH p AS (
-                SELECT token_hash FROM axum_user_sessions.tokens
+                SELECT created_at FROM axum_user_sessions.tokens
                  WHERE token_hash = $2 AND session_id = $1 AND state = 1
-                   FOR UPDATE
             )
             UPDATE axum_user_sessions.tokens
                SET state = CASE WHEN token_hash = $2 THEN 0 ELSE 2 END,
                    superseded_at = CASE WHEN token_hash = $2 THEN NULL ELSE $3 END
-             WHERE session_id = $1 AND state IN (0, 1) AND EXISTS (SELECT 1 FROM p)",
+             WHERE session_id = $1 AND EXISTS (SELECT 1 FROM p)
+               AND (token_hash = $2 OR state = 0
+                    OR (state = 1 AND created_at <= (SELECT created_at FROM p)))",
         )
         .bind(id)
         .bind(token.as_bytes().as_slice())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -398,8 +479,8 @@ impl SessionStore for PgStore {
                    AND ($5::bytea IS NULL OR remember_validator_hash = $5)
                 RETURNING id
             ), old AS (
-                DELETE FROM axum_user_sessions.tokens
-                 WHERE $5::bytea IS NOT NULL AND session_id IN (SELECT id FROM s)
+                UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
+                 WHERE $5::bytea IS NOT NULL AND state <> 3 AND session_id IN (SELECT id FROM s)
             )
             INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
             SELECT $2, id, 0, $3 FROM s",
@@ -432,19 +513,20 @@ impl SessionStore for PgStore {
         &self,
         id: Uuid,
         user_id: Option<&str>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<bool, Error> {
         self.counter.tick();
-        let done = sqlx::query(
-            "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
-              WHERE id = $1 AND ($2::text IS NULL OR user_id = $2)
-                AND revoked_at IS NULL AND absolute_expires_at > $4 AND (persistent OR expires_at > $4)",
-        )
+        let done = sqlx::query(concat!(
+            "UPDATE axum_user_sessions.sessions SET ",
+            revoke_set!(),
+            " WHERE id = $1 AND ($2::text IS NULL OR user_id = $2) AND ",
+            live_at!("$5")
+        ))
         .bind(id)
         .bind(user_id)
-        .bind(reason)
-        .bind(now)
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(how.at)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -454,19 +536,94 @@ impl SessionStore for PgStore {
         &self,
         user_id: &str,
         keep: Option<Uuid>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<u64, Error> {
         self.counter.tick();
-        let done = sqlx::query(
-            "UPDATE axum_user_sessions.sessions SET revoked_at = $4, revoke_reason = $3
-              WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2)
-                AND revoked_at IS NULL AND absolute_expires_at > $4 AND (persistent OR expires_at > $4)",
-        )
+        let done = sqlx::query(concat!(
+            "UPDATE axum_user_sessions.sessions SET ",
+            revoke_set!(),
+            " WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND ",
+            live_at!("$5")
+        ))
         .bind(user_id)
         .bind(keep)
-        .bind(reason)
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(how.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+        self.counter.tick();
+        let done = sqlx::query(concat!(
+            "UPDATE axum_user_sessions.sessions SET ",
+            revoke_set!(),
+            " WHERE $1::int IS NULL AND $2::int IS NULL AND ",
+            live_at!("$5")
+        ))
+        .bind(None::<i32>)
+        .bind(None::<i32>)
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(how.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        self.counter.tick();
+        let row = sqlx::query(concat!(
+            "SELECT count(*) FILTER (WHERE ",
+            live_at!("$1"),
+            ") AS sessions,
+                    count(DISTINCT user_id) FILTER (WHERE ",
+            live_at!("$1"),
+            ") AS users,
+                    count(*) FILTER (WHERE ",
+            collectable!("$1", "$2"),
+            ") AS collectable
+               FROM axum_user_sessions.sessions"
+        ))
         .bind(now)
+        .bind(revoked_before)
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |col: &str| -> Result<u64, Error> {
+            Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+        };
+        Ok(StoreStats {
+            active_sessions: n("sessions")?,
+            active_users: n("users")?,
+            collectable: n("collectable")?,
+        })
+    }
+
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error> {
+        self.counter.tick();
+        let done = sqlx::query(concat!(
+            "WITH doomed AS (
+                SELECT id FROM axum_user_sessions.sessions
+                 WHERE ",
+            collectable!("$1", "$2"),
+            " LIMIT $3 FOR UPDATE SKIP LOCKED
+            )
+            DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
+        ))
+        .bind(now)
+        .bind(revoked_before)
+        .bind(i64::from(limit))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())

@@ -1,8 +1,8 @@
 //! The SQLite store: sessions in a file, for apps that run on one machine.
 
 use super::{
-    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession,
-    SessionRecord, SessionStore, TokenState, Touch,
+    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, Revocation,
+    SessionRecord, SessionStore, StoreStats, TokenState, Touch,
 };
 use crate::{Error, TokenHash};
 use async_trait::async_trait;
@@ -16,7 +16,24 @@ use uuid::Uuid;
 
 const COLS: &str = "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
                     s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
-                    s.persistent, s.revoked_at, s.revoke_reason";
+                    s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by";
+
+/// `SET` list of a revocation: `?3` reason, `?4` by, `?5` at.
+const REVOKE_SET: &str = "revoked_at = ?5, revoke_reason = ?3, revoked_by = ?4, \
+    remember_selector = NULL, remember_validator_hash = NULL, remember_prev_validator_hash = NULL";
+
+/// A live row at time `t` (see `SessionRecord::is_live`).
+fn live_at(t: &str) -> String {
+    format!("revoked_at IS NULL AND absolute_expires_at > {t} AND (persistent OR expires_at > {t})")
+}
+
+/// A row garbage collection may delete.
+fn collectable(now: &str, horizon: &str) -> String {
+    format!(
+        "((revoked_at IS NULL AND (absolute_expires_at <= {now} \
+           OR (NOT persistent AND expires_at <= {now}))) OR revoked_at < {horizon})"
+    )
+}
 
 /// A [`SessionStore`] on a SQLite pool.
 ///
@@ -100,6 +117,22 @@ fn opt_ts(micros: Option<i64>) -> Result<Option<OffsetDateTime>, Error> {
     micros.map(from_ts).transpose()
 }
 
+/// Retires every token of a session (state 3): dead, but still recognised.
+async fn retire_tokens(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    id: Uuid,
+    at: OffsetDateTime,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE aus_tokens SET state = 3, superseded_at = ?2 WHERE session_id = ?1 AND state <> 3",
+    )
+    .bind(id)
+    .bind(ts(at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn hash_col(bytes: Vec<u8>) -> Result<TokenHash, Error> {
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(TokenHash::from_bytes)
@@ -124,6 +157,7 @@ fn record(row: &SqliteRow) -> Result<SessionRecord, Error> {
         persistent: row.try_get("persistent")?,
         revoked_at: opt_ts(row.try_get("revoked_at")?)?,
         revoke_reason: row.try_get("revoke_reason")?,
+        revoked_by: row.try_get("revoked_by")?,
     })
 }
 
@@ -236,22 +270,24 @@ impl SessionStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE aus_sessions
-                SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4
+                SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4,
+                    ip = CASE WHEN ?5 THEN ?6 ELSE ip END,
+                    user_agent = CASE WHEN ?5 THEN ?7 ELSE user_agent END
               WHERE id = ?1 AND revoked_at IS NULL",
         )
         .bind(id)
         .bind(&reissue.user_id)
         .bind(reissue.authenticated_at.map(ts))
         .bind(ts(reissue.now))
+        .bind(reissue.client.is_some())
+        .bind(reissue.client.as_ref().and_then(|c| c.ip).map(|ip| ip.to_string()))
+        .bind(reissue.client.as_ref().and_then(|c| c.user_agent.clone()))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        retire_tokens(&mut tx, id, reissue.now).await?;
         sqlx::query(
             "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
              VALUES (?1, ?2, 0, ?3)",
@@ -299,6 +335,16 @@ impl SessionStore for SqliteStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // Keep only the newest older pending token.
+        sqlx::query(
+            "DELETE FROM aus_tokens WHERE session_id = ?1 AND state = 1
+                AND token_hash <> (SELECT token_hash FROM aus_tokens
+                                    WHERE session_id = ?1 AND state = 1
+                                    ORDER BY created_at DESC LIMIT 1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
              VALUES (?1, ?2, 1, ?3)",
@@ -314,25 +360,28 @@ impl SessionStore for SqliteStore {
 
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
         let mut tx = self.write_tx().await?;
-        let pending: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM aus_tokens WHERE token_hash = ?1 AND session_id = ?2 AND state = 1",
+        let issued: Option<i64> = sqlx::query_scalar(
+            "SELECT created_at FROM aus_tokens
+              WHERE token_hash = ?1 AND session_id = ?2 AND state = 1",
         )
         .bind(token.as_bytes().as_slice())
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        if pending.is_none() {
+        let Some(issued) = issued else {
             return Ok(());
-        }
+        };
         sqlx::query(
             "UPDATE aus_tokens
                 SET state = CASE WHEN token_hash = ?2 THEN 0 ELSE 2 END,
                     superseded_at = CASE WHEN token_hash = ?2 THEN NULL ELSE ?3 END
-              WHERE session_id = ?1 AND state IN (0, 1)",
+              WHERE session_id = ?1
+                AND (token_hash = ?2 OR state = 0 OR (state = 1 AND created_at <= ?4))",
         )
         .bind(id)
         .bind(token.as_bytes().as_slice())
         .bind(ts(now))
+        .bind(issued)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -440,10 +489,7 @@ impl SessionStore for SqliteStore {
             return Ok(false);
         }
         if rotate.is_some() {
-            sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            retire_tokens(&mut tx, id, touch.now).await?;
         }
         sqlx::query(
             "INSERT INTO aus_tokens (token_hash, session_id, state, created_at)
@@ -472,19 +518,19 @@ impl SessionStore for SqliteStore {
         &self,
         id: Uuid,
         user_id: Option<&str>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<bool, Error> {
         self.counter.tick();
-        let done = sqlx::query(
-            "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
-              WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2)
-                AND revoked_at IS NULL AND absolute_expires_at > ?4 AND (persistent OR expires_at > ?4)",
-        )
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE aus_sessions SET {REVOKE_SET}
+              WHERE id = ?1 AND (?2 IS NULL OR user_id = ?2) AND {}",
+            live_at("?5")
+        )))
         .bind(id)
         .bind(user_id)
-        .bind(reason)
-        .bind(ts(now))
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(ts(how.at))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -494,22 +540,96 @@ impl SessionStore for SqliteStore {
         &self,
         user_id: &str,
         keep: Option<Uuid>,
-        reason: &str,
-        now: OffsetDateTime,
+        how: &Revocation,
     ) -> Result<u64, Error> {
         self.counter.tick();
-        let done = sqlx::query(
-            "UPDATE aus_sessions SET revoked_at = ?4, revoke_reason = ?3
-              WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)
-                AND revoked_at IS NULL AND absolute_expires_at > ?4 AND (persistent OR expires_at > ?4)",
-        )
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE aus_sessions SET {REVOKE_SET}
+              WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2) AND {}",
+            live_at("?5")
+        )))
         .bind(user_id)
         .bind(keep)
-        .bind(reason)
-        .bind(ts(now))
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(ts(how.at))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+        self.counter.tick();
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE aus_sessions SET {REVOKE_SET} WHERE ?1 IS NULL AND ?2 IS NULL AND {}",
+            live_at("?5")
+        )))
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(&how.reason)
+        .bind(&how.by)
+        .bind(ts(how.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        self.counter.tick();
+        let live = live_at("?1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT (SELECT count(*) FROM aus_sessions WHERE {live}) AS sessions,
+                    (SELECT count(DISTINCT user_id) FROM aus_sessions WHERE {live}) AS users,
+                    (SELECT count(*) FROM aus_sessions WHERE {}) AS collectable",
+            collectable("?1", "?2")
+        )))
+        .bind(ts(now))
+        .bind(ts(revoked_before))
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |col: &str| -> Result<u64, Error> {
+            Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
+        };
+        Ok(StoreStats {
+            active_sessions: n("sessions")?,
+            active_users: n("users")?,
+            collectable: n("collectable")?,
+        })
+    }
+
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error> {
+        // SQLite has one writer at a time: a batch is one short transaction.
+        let mut tx = self.write_tx().await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM aus_sessions WHERE {} LIMIT ?3",
+            collectable("?1", "?2")
+        )))
+        .bind(ts(now))
+        .bind(ts(revoked_before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in &ids {
+            sqlx::query("DELETE FROM aus_tokens WHERE session_id = ?1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM aus_sessions WHERE id = ?1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
     }
 
     async fn list_user(

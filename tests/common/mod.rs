@@ -29,10 +29,21 @@ pub struct Backend {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 impl Backend {
     /// From the fresh database `#[sqlx::test]` made, with a pool configured
     /// as the docs recommend (no ping before each acquire).
     pub async fn postgres(test_pool: sqlx::PgPool) -> Self {
+        init_tracing();
         let opts = (*test_pool.connect_options()).clone();
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(10)
@@ -52,6 +63,7 @@ impl Backend {
     }
 
     pub async fn sqlite() -> Self {
+        init_tracing();
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
         let store = SqliteStore::connect(&url).await.expect("open sqlite");
