@@ -270,6 +270,16 @@ mod tests {
             enforce_ua.check(&r, &client("9.9.9.9", "Firefox")),
             BindingCheck::Log("ip".into())
         );
+        // Enforce fails closed when the client's address is unknown.
+        let enforce_ip = DefaultBinding {
+            ip: BindingMode::Enforce,
+            ..off
+        };
+        let no_ip = ClientInfo::new(None, Some("Firefox".into()));
+        assert_eq!(
+            enforce_ip.check(&r, &no_ip),
+            BindingCheck::Reject("ip".into())
+        );
         assert_eq!("Enforce".parse::<BindingMode>(), Ok(BindingMode::Enforce));
         assert!("sometimes".parse::<BindingMode>().is_err());
     }

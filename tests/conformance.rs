@@ -161,6 +161,9 @@ async fn login_issues_new_token_and_kills_old(b: Backend) {
     assert_eq!(old.me().await, None);
     let res = old.get("/kv").await;
     assert_eq!(res.json(), serde_json::json!({}));
+    // A request that left before the sign-in must not expire the new cookie
+    // when its response arrives after the sign-in's.
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
 
     // user ids of every common type
     let user = b

@@ -70,6 +70,7 @@ async fn list_shows_own_sessions_most_recent_first(b: Backend) {
     tokio::time::sleep(Duration::from_millis(10)).await;
     let res = laptop.get("/sessions").await;
     assert_eq!(res.status, 200);
+    assert_eq!(res.headers["cache-control"], "no-store, private");
     assert!(
         res.headers["content-type"]
             .to_str()

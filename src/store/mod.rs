@@ -229,6 +229,18 @@ pub struct Touch {
     pub idle_expires_at: OffsetDateTime,
 }
 
+impl Touch {
+    /// A touch at `now` that is always due, pushing the idle deadline to
+    /// `idle_expires_at`.
+    pub fn new(now: OffsetDateTime, idle_expires_at: OffsetDateTime) -> Self {
+        Self {
+            now,
+            stale_before: now,
+            idle_expires_at,
+        }
+    }
+}
+
 /// Key-level change of a session's data.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]

@@ -1,0 +1,309 @@
+//! The `SessionStore` contract, called directly, on every store: the same
+//! calls must give the same answers on Postgres, SQLite and memory.
+
+mod common;
+
+use axum_user_sessions::TokenHash;
+use axum_user_sessions::store::{
+    DataPatch, Reissue, Revocation, SessionRecord, SessionStore, TokenState, Touch,
+};
+use common::Backend;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+conformance!(
+    promotion_keeps_newer_pending_tokens,
+    at_most_two_pending_tokens,
+    sign_in_retires_every_token,
+    update_only_writes_never_resurrect,
+    revocations_record_who_and_why,
+    stats_and_gc,
+    gc_batches_are_bounded,
+);
+
+fn hash(n: u8) -> TokenHash {
+    TokenHash::from_bytes([n; 32])
+}
+
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap()
+}
+
+fn record(now: OffsetDateTime, user: Option<&str>, idle: Duration) -> SessionRecord {
+    let mut r = SessionRecord::new(Uuid::new_v4(), now);
+    r.user_id = user.map(str::to_owned);
+    r.absolute_expires_at = now + Duration::from_secs(3600);
+    r.expires_at = now + idle;
+    r
+}
+
+fn touch(now: OffsetDateTime) -> Touch {
+    // Never due: these tests look at token states, not activity.
+    let mut t = Touch::new(now, now + Duration::from_secs(1800));
+    t.stale_before = now - Duration::from_secs(3600);
+    t
+}
+
+async fn state(
+    store: &dyn SessionStore,
+    token: &TokenHash,
+    now: OffsetDateTime,
+) -> Option<TokenState> {
+    store
+        .load(token, &touch(now))
+        .await
+        .unwrap()
+        .map(|l| l.token)
+}
+
+async fn promotion_keeps_newer_pending_tokens(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let r = record(t0, Some("alice"), Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    // P2 issued, lost; P3 issued later; then P2 arrives late and is used.
+    let t1 = t0 + Duration::from_secs(10);
+    assert!(
+        s.begin_rotation(r.id, r.rotated_at, &hash(2), t1)
+            .await
+            .unwrap()
+    );
+    let t2 = t0 + Duration::from_secs(50);
+    assert!(s.begin_rotation(r.id, t1, &hash(3), t2).await.unwrap());
+    assert!(
+        !s.begin_rotation(r.id, t1, &hash(9), t2).await.unwrap(),
+        "compare-and-set let two win"
+    );
+    let t3 = t0 + Duration::from_secs(60);
+    s.promote(r.id, &hash(2), t3).await.unwrap();
+    assert_eq!(state(s, &hash(2), t3).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, &hash(1), t3).await,
+        Some(TokenState::Superseded { at: t3 })
+    );
+    assert_eq!(
+        state(s, &hash(3), t3).await,
+        Some(TokenState::Pending),
+        "a newer pending token was superseded"
+    );
+    // Promoting it later supersedes the one before.
+    let t4 = t0 + Duration::from_secs(70);
+    s.promote(r.id, &hash(3), t4).await.unwrap();
+    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, &hash(2), t4).await,
+        Some(TokenState::Superseded { at: t4 })
+    );
+    // Idempotent.
+    s.promote(r.id, &hash(3), t4 + Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
+}
+
+async fn at_most_two_pending_tokens(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let r = record(t0, None, Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    let mut seen = r.rotated_at;
+    for i in 0..5u8 {
+        let at = t0 + Duration::from_secs(10 * (u64::from(i) + 1));
+        assert!(
+            s.begin_rotation(r.id, seen, &hash(10 + i), at)
+                .await
+                .unwrap()
+        );
+        seen = at;
+    }
+    let at = t0 + Duration::from_secs(100);
+    let mut pending = 0;
+    for i in 0..5u8 {
+        if state(s, &hash(10 + i), at).await == Some(TokenState::Pending) {
+            pending += 1;
+        }
+    }
+    assert_eq!(
+        pending, 2,
+        "a client that ignores Set-Cookie grows the token table"
+    );
+    assert_eq!(state(s, &hash(14), at).await, Some(TokenState::Pending));
+    assert_eq!(state(s, &hash(13), at).await, Some(TokenState::Pending));
+    assert_eq!(state(s, &hash(1), at).await, Some(TokenState::Current));
+}
+
+async fn sign_in_retires_every_token(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let r = record(t0, None, Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    assert!(
+        s.begin_rotation(r.id, r.rotated_at, &hash(2), t0)
+            .await
+            .unwrap()
+    );
+    let t1 = t0 + Duration::from_secs(1);
+    let mut re = Reissue::new(Some("alice".into()), t1);
+    re.authenticated_at = Some(t1);
+    assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
+    assert_eq!(
+        state(s, &hash(1), t1).await,
+        Some(TokenState::Retired { at: t1 })
+    );
+    assert_eq!(
+        state(s, &hash(2), t1).await,
+        Some(TokenState::Retired { at: t1 }),
+        "pending token survived sign-in"
+    );
+    let l = s.load(&hash(3), &touch(t1)).await.unwrap().unwrap();
+    assert_eq!(l.token, TokenState::Current);
+    assert_eq!(l.record.user_id.as_deref(), Some("alice"));
+    assert_eq!(l.record.authenticated_at, Some(t1));
+    assert!(!l.has_pending);
+}
+
+async fn update_only_writes_never_resurrect(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let r = record(t0, Some("alice"), Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    let mut patch = DataPatch::default();
+    patch.set.insert("k".into(), serde_json::json!(1));
+    assert!(s.patch_data(r.id, &patch).await.unwrap());
+    assert!(s.delete(r.id).await.unwrap());
+    assert!(!s.patch_data(r.id, &patch).await.unwrap());
+    assert!(
+        !s.reissue(r.id, &hash(2), &Reissue::new(None, t0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.begin_rotation(r.id, r.rotated_at, &hash(3), t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.get(r.id).await.unwrap().is_none(),
+        "a write brought the session back"
+    );
+    assert!(s.load(&hash(1), &touch(t0)).await.unwrap().is_none());
+    // Revoked rows refuse writes too.
+    let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
+    s.create(&r2, &hash(4)).await.unwrap();
+    assert!(
+        s.revoke(r2.id, None, &Revocation::new("test", "system", t0))
+            .await
+            .unwrap()
+    );
+    assert!(!s.patch_data(r2.id, &patch).await.unwrap());
+    assert!(
+        !s.revoke(r2.id, None, &Revocation::new("test", "system", t0))
+            .await
+            .unwrap()
+    );
+}
+
+async fn revocations_record_who_and_why(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let a1 = record(t0, Some("alice"), Duration::from_secs(1800));
+    let a2 = record(t0, Some("alice"), Duration::from_secs(1800));
+    let bob = record(t0, Some("bob"), Duration::from_secs(1800));
+    let anon = record(t0, None, Duration::from_secs(1800));
+    for (i, r) in [&a1, &a2, &bob, &anon].into_iter().enumerate() {
+        s.create(r, &hash(i as u8 + 1)).await.unwrap();
+    }
+    // Owner check.
+    let how = Revocation::new("user", "bob", t0);
+    assert!(!s.revoke(a1.id, Some("bob"), &how).await.unwrap());
+    let how = Revocation::new("password_change", "alice", t0);
+    assert_eq!(s.revoke_user("alice", Some(a1.id), &how).await.unwrap(), 1);
+    let gone = s.get(a2.id).await.unwrap().unwrap();
+    assert_eq!(gone.revoked_at, Some(t0));
+    assert_eq!(gone.revoke_reason.as_deref(), Some("password_change"));
+    assert_eq!(gone.revoked_by.as_deref(), Some("alice"));
+    let left = s.list_user("alice", t0).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, a1.id);
+    let how = Revocation::new("incident", "admin:carol", t0);
+    assert_eq!(
+        s.revoke_all(&how).await.unwrap(),
+        3,
+        "alice's last, bob's, the anonymous one"
+    );
+    assert_eq!(
+        s.get(bob.id).await.unwrap().unwrap().revoked_by.as_deref(),
+        Some("admin:carol")
+    );
+    assert!(s.list_user("bob", t0).await.unwrap().is_empty());
+}
+
+async fn stats_and_gc(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let live = record(t0, Some("alice"), Duration::from_secs(1800));
+    let live2 = record(t0, Some("alice"), Duration::from_secs(1800));
+    let anon = record(t0, None, Duration::from_secs(1800));
+    let mut idle = record(
+        t0 - Duration::from_secs(100),
+        Some("bob"),
+        Duration::from_secs(10),
+    );
+    idle.rotated_at = t0;
+    let mut remembered = record(
+        t0 - Duration::from_secs(100),
+        Some("carol"),
+        Duration::from_secs(10),
+    );
+    remembered.persistent = true; // idle, but kept alive by remember-me
+    let revoked = record(t0, Some("dave"), Duration::from_secs(1800));
+    for (i, r) in [&live, &live2, &anon, &idle, &remembered, &revoked]
+        .into_iter()
+        .enumerate()
+    {
+        s.create(r, &hash(i as u8 + 1)).await.unwrap();
+    }
+    s.revoke(revoked.id, None, &Revocation::new("user", "dave", t0))
+        .await
+        .unwrap();
+    let horizon_before = t0 - Duration::from_secs(60);
+    let st = s.stats(t0, horizon_before).await.unwrap();
+    assert_eq!(
+        (st.active_sessions, st.active_users, st.collectable),
+        (4, 2, 1),
+        "{st:?}"
+    );
+    // The revoked row is kept for audit until the retention horizon passes it.
+    assert_eq!(s.gc_batch(t0, horizon_before, 100).await.unwrap(), 1);
+    assert!(s.get(idle.id).await.unwrap().is_none());
+    assert!(s.get(revoked.id).await.unwrap().is_some());
+    assert!(
+        s.load(&hash(4), &touch(t0)).await.unwrap().is_none(),
+        "tokens outlived their session"
+    );
+    let after = t0 + Duration::from_secs(1);
+    assert_eq!(s.gc_batch(t0, after, 100).await.unwrap(), 1);
+    assert!(s.get(revoked.id).await.unwrap().is_none());
+    assert!(s.get(remembered.id).await.unwrap().is_some());
+    assert_eq!(s.gc_batch(t0, after, 100).await.unwrap(), 0);
+    assert!(
+        s.load(&hash(1), &touch(t0)).await.unwrap().is_some(),
+        "gc took a live session"
+    );
+}
+
+async fn gc_batches_are_bounded(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    for i in 0..25u8 {
+        let r = record(t0 - Duration::from_secs(100), None, Duration::from_secs(1));
+        s.create(&r, &hash(i + 1)).await.unwrap();
+    }
+    assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 10);
+    assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 10);
+    assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 5);
+    assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 0);
+}
