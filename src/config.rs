@@ -100,6 +100,8 @@ pub(crate) struct SessionConfig {
     pub(crate) binding: crate::binding::Binding,
     pub(crate) mismatch_action: crate::binding::MismatchAction,
     pub(crate) proxies: crate::client::ProxyConfig,
+    pub(crate) events: crate::events::EventSink,
+    pub(crate) anonymize_ip: bool,
     pub(crate) cookie: CookieConfig,
     /// The session cookie's full name (computed from `cookie`).
     pub(crate) cookie_name: String,
@@ -134,6 +136,8 @@ impl Default for SessionConfig {
             binding: crate::binding::Binding::Default(crate::binding::DefaultBinding::default()),
             mismatch_action: crate::binding::MismatchAction::default(),
             proxies: crate::client::ProxyConfig::default(),
+            events: crate::events::EventSink::default(),
+            anonymize_ip: false,
             cookie_name: cookie.full_name(),
             cookie,
         }

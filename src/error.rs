@@ -32,6 +32,10 @@ pub enum Error {
     /// request's session writes were not applied. Answers `401 Unauthorized`.
     #[error("the session ended while the request ran; its changes were not saved")]
     SessionEnded,
+    /// A database URL this build cannot open (expected `postgres://` or
+    /// `sqlite:`, with the matching feature).
+    #[error("unsupported database URL: expected postgres://… or sqlite:…")]
+    UnsupportedUrl,
     /// The store returned data that does not fit the schema.
     #[error("corrupt session row: {0}")]
     Corrupt(&'static str),

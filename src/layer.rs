@@ -347,6 +347,36 @@ impl SessionLayer {
     }
 }
 
+/// Events, privacy, operations.
+impl SessionLayer {
+    /// Sends [`SessionEvent`](crate::SessionEvent)s (login, logout,
+    /// revocation, rotation, binding mismatch, token reuse, remember-me
+    /// restore and theft, new device, expiry) to `hook`. Every event also goes
+    /// to `tracing` (target `axum_user_sessions::events`), hook or not, with
+    /// the session's public id and never a token. Default: `tracing` only.
+    ///
+    /// "New device" costs one query per sign-in, and is only computed when a
+    /// hook is set.
+    pub fn with_events(self, hook: impl crate::SessionEvents) -> Self {
+        let sink = crate::events::EventSink::new(hook);
+        self.config(|c| c.events = sink)
+    }
+
+    /// Stores client IPs truncated (IPv4 to /24, IPv6 to /48) so that full
+    /// addresses never reach the database or events; IP binding then compares
+    /// the truncated forms. Default: off. Handlers still get the full address
+    /// from [`ClientInfo`](crate::ClientInfo).
+    pub fn with_ip_anonymization(self, on: bool) -> Self {
+        self.config(|c| c.anonymize_ip = on)
+    }
+
+    /// Admin calls (list, revoke, stats, garbage collection) on this layer's
+    /// store, sending events to this layer's hook.
+    pub fn admin(&self) -> crate::SessionAdmin {
+        crate::SessionAdmin::with_sink(self.store.clone(), self.config.events.clone())
+    }
+}
+
 impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 

@@ -68,12 +68,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod admin;
 mod binding;
 mod client;
 mod config;
 #[cfg(feature = "routes")]
 mod device;
 mod error;
+mod events;
 mod extract;
 mod layer;
 #[cfg(feature = "routes")]
@@ -84,6 +86,8 @@ mod session;
 pub mod store;
 mod token;
 
+pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin, gc, spawn_gc};
+pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use config::SameSite;

@@ -38,6 +38,7 @@
 //!   and revoking by id).
 //! - Responses never contain a token or a token hash.
 
+use crate::events::SessionEventKind;
 use crate::store::Revocation;
 use crate::{Error, Session, SessionStore, device_name};
 use axum::extract::{OriginalUri, Path, Query, State};
@@ -366,6 +367,7 @@ async fn revoke_by_id(
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let store: &Arc<dyn SessionStore> = session.shared_store();
     let now = OffsetDateTime::now_utc();
+    let (mut reason, mut owner_of) = ("user", user.to_owned());
     if !store
         .revoke(id, Some(user), &Revocation::new("user", user, now))
         .await?
@@ -389,8 +391,17 @@ async fn revoke_by_id(
         {
             return Err(Refusal::NotFound);
         }
+        (reason, owner_of) = ("admin", owner);
     }
-    tracing::info!(session.id = %id, actor = %user, "session revoked");
+    session.emit_event(
+        SessionEventKind::Revoked {
+            reason: reason.into(),
+            by: user.into(),
+            count: 1,
+        },
+        Some(id),
+        Some(owner_of),
+    );
     if session.id() == Some(id) {
         session.mark_ended();
     }
@@ -451,7 +462,14 @@ async fn revoke_others(
         )
         .await
         .map_err(|e| reply(e.into()))?;
-    tracing::info!(actor = %user, revoked = n, "other sessions revoked");
+    if n > 0 {
+        let kind = SessionEventKind::Revoked {
+            reason: "user".into(),
+            by: user.clone(),
+            count: n,
+        };
+        session.emit_event(kind, None, Some(user.clone()));
+    }
     if form {
         Ok(Redirect::to(&base_path(uri.path(), "/revoke-others")).into_response())
     } else {
@@ -480,7 +498,14 @@ async fn revoke_all(
         )
         .await
         .map_err(|e| reply(e.into()))?;
-    tracing::info!(actor = %user, revoked = n, "all sessions revoked");
+    if n > 0 {
+        let kind = SessionEventKind::Revoked {
+            reason: "user".into(),
+            by: user.clone(),
+            count: n,
+        };
+        session.emit_event(kind, None, Some(user.clone()));
+    }
     session.mark_ended();
     if form {
         Ok(Redirect::to("/").into_response())

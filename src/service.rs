@@ -95,6 +95,12 @@ where
             req.headers(),
         );
         req.extensions_mut().insert(client.clone());
+        // What the session stores and binds against: anonymised if configured.
+        let client = if self.config.anonymize_ip {
+            ClientInfo::new(client.ip().map(crate::anonymize_ip), client.user_agent)
+        } else {
+            client
+        };
         let session = Session::new(
             self.store.clone(),
             self.config.clone(),

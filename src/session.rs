@@ -7,6 +7,7 @@ use crate::store::{
     TokenState, Touch,
 };
 use crate::token::{RememberToken, Token};
+use crate::events::{SessionEvent, SessionEventKind};
 use crate::{ClientInfo, Error};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,20 @@ use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 use tower_cookies::cookie::{self, Cookie};
 use uuid::Uuid;
+
+/// What "the same browser" means for new-device detection: the parsed device
+/// name when the `routes` feature (and its User-Agent parser) is on, the raw
+/// User-Agent otherwise.
+fn device_label(user_agent: Option<&str>) -> String {
+    #[cfg(feature = "routes")]
+    {
+        crate::device_name(user_agent)
+    }
+    #[cfg(not(feature = "routes"))]
+    {
+        user_agent.unwrap_or("").to_owned()
+    }
+}
 
 /// The current time, truncated to microseconds (what every store keeps), so
 /// that a value written and read back compares equal.
@@ -240,6 +255,9 @@ impl Session {
             }
             Some(l) if !l.record.token_active(now) => {
                 tracing::debug!(session.id = %l.record.id, "session expired or revoked");
+                if l.record.revoked_at.is_none() {
+                    self.emit(SessionEventKind::Expired, &l.record);
+                }
                 None
             }
             Some(l) => match l.token {
@@ -272,11 +290,8 @@ impl Session {
                 TokenState::Superseded { .. } => {
                     let how = Revocation::new("token_reuse", "system", now);
                     self.store().revoke(l.record.id, None, &how).await?;
-                    tracing::warn!(
-                        session.id = %l.record.id,
-                        user.id = l.record.user_id.as_deref().unwrap_or(""),
-                        "superseded session token replayed after the grace window: session revoked"
-                    );
+                    // A superseded token replayed after the grace window.
+                    self.emit(SessionEventKind::TokenReuse, &l.record);
                     self.state().clear_remember = true;
                     None
                 }
@@ -322,7 +337,7 @@ impl Session {
                 .restore(id, &token.hash(), rotate, &touch)
                 .await?
             {
-                tracing::info!(session.id = %id, user.id = found.record.user_id.as_deref().unwrap_or(""), "session restored from remember-me");
+                self.emit(SessionEventKind::RememberRestored, &found.record);
                 let mut st = self.state();
                 st.new_remember = Some((next, found.expires_at));
                 return Ok(Some(self.restored(&mut st, found.record, token, &touch)));
@@ -348,11 +363,8 @@ impl Session {
         }
         let how = Revocation::new("remember_token_reuse", "system", now);
         self.store().revoke(id, None, &how).await?;
-        tracing::warn!(
-            session.id = %id,
-            user.id = found.record.user_id.as_deref().unwrap_or(""),
-            "stale remember-me validator presented outside the grace window: session revoked"
-        );
+        // A stale validator outside the grace window: theft.
+        self.emit(SessionEventKind::RememberTheft, &found.record);
         let mut st = self.state();
         st.clear_remember = true;
         st.clear_cookie = true;
@@ -374,6 +386,45 @@ impl Session {
         record
     }
 
+    /// Sends an event about `record`, with this request's client.
+    fn emit(&self, kind: SessionEventKind, record: &SessionRecord) {
+        self.emit_event(kind, Some(record.id), record.user_id.clone());
+    }
+
+    pub(crate) fn emit_event(&self, kind: SessionEventKind, id: Option<Uuid>, user: Option<String>) {
+        let mut event = SessionEvent::new(kind, id, user, now());
+        event.ip = self.inner.client.ip();
+        event.user_agent = self.inner.client.user_agent().map(str::to_owned);
+        self.config().events.emit(event);
+    }
+
+    /// After a sign-in: "new device" when none of the user's other sessions
+    /// on record has this browser and this network. One query, only when the
+    /// app registered an event hook.
+    async fn detect_new_device(&self, id: Uuid, user: &str) -> Result<(), Error> {
+        if !self.config().events.has_hook() {
+            return Ok(());
+        }
+        let client = &self.inner.client;
+        let device = device_label(client.user_agent());
+        let others = self.store().list_user(user, now()).await?;
+        let same_network = |ip: Option<std::net::IpAddr>| match (ip, client.ip()) {
+            (Some(a), Some(b)) => crate::anonymize_ip(a) == crate::anonymize_ip(b),
+            (a, b) => a == b,
+        };
+        let seen = others.iter().any(|r| {
+            r.id != id && device_label(r.user_agent.as_deref()) == device && same_network(r.ip)
+        });
+        if !seen {
+            self.emit_event(
+                SessionEventKind::NewDevice { device },
+                Some(id),
+                Some(user.to_owned()),
+            );
+        }
+        Ok(())
+    }
+
     /// Applies the client binding; `None` when the session may not be used.
     async fn check_binding(
         &self,
@@ -383,23 +434,20 @@ impl Session {
         match self.config().binding.check(&record, &self.inner.client) {
             BindingCheck::Accept => Ok(Some(record)),
             BindingCheck::Log(what) => {
-                tracing::warn!(
-                    session.id = %record.id,
-                    user.id = record.user_id.as_deref().unwrap_or(""),
-                    mismatch = %what,
-                    "session client binding mismatch (logged only)"
-                );
+                let kind = SessionEventKind::BindingMismatch {
+                    check: what,
+                    enforced: false,
+                };
+                self.emit(kind, &record);
                 Ok(Some(record))
             }
             BindingCheck::Reject(what) => {
                 let revoke = self.config().mismatch_action == MismatchAction::Revoke;
-                tracing::warn!(
-                    session.id = %record.id,
-                    user.id = record.user_id.as_deref().unwrap_or(""),
-                    mismatch = %what,
-                    revoked = revoke,
-                    "session client binding mismatch: session refused"
-                );
+                let kind = SessionEventKind::BindingMismatch {
+                    check: what,
+                    enforced: true,
+                };
+                self.emit(kind, &record);
                 if revoke {
                     let how = Revocation::new("binding_mismatch", "system", now);
                     self.store().revoke(record.id, None, &how).await?;
@@ -595,6 +643,17 @@ impl Session {
     }
 
     async fn login_inner(&self, user_id: String) -> Result<(), Error> {
+        self.sign_in(&user_id).await?;
+        if let Some(id) = self.id() {
+            self.emit_event(SessionEventKind::Login, Some(id), Some(user_id.clone()));
+            self.detect_new_device(id, &user_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn sign_in(&self, user_id: &str) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let user_id = user_id.to_owned();
         let now = now();
         let (existing, same_user) = {
             let st = self.state();
@@ -695,7 +754,8 @@ impl Session {
         let id = self.state().record.as_ref().map(|r| r.id);
         if let Some(id) = id {
             self.store().delete(id).await?;
-            tracing::debug!(session.id = %id, "session logged out");
+            let user = self.user_id();
+            self.emit_event(SessionEventKind::Logout, Some(id), user);
         }
         let mut st = self.state();
         st.record = None;
@@ -842,7 +902,8 @@ impl Session {
             .begin_rotation(id, expected, &pending.hash(), now)
             .await?
         {
-            tracing::debug!(session.id = %id, "session token rotation started");
+            let user = self.user_id();
+            self.emit_event(SessionEventKind::Rotated, Some(id), user);
             self.state().new_token = Some(pending);
         }
         Ok(())

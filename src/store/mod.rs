@@ -540,6 +540,36 @@ impl IntoSessionStore for sqlx::SqlitePool {
     }
 }
 
+/// Opens the store a database URL names: `postgres://…` / `postgresql://…`
+/// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if
+/// missing, see [`SqliteStore::connect`]). Does not migrate: call
+/// [`SessionStore::migrate`].
+///
+/// ```no_run
+/// # async fn f() -> Result<(), axum_user_sessions::Error> {
+/// let store = axum_user_sessions::store::connect("sqlite://sessions.db").await?;
+/// store.migrate().await?;
+/// let layer = axum_user_sessions::SessionLayer::new(store);
+/// # Ok(()) }
+/// ```
+pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .test_before_acquire(false)
+            .connect(url)
+            .await?;
+        return Ok(Arc::new(PgStore::new(pool)));
+    }
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    Err(Error::UnsupportedUrl)
+}
+
 /// A round-trip counter shared by clones of a store.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Counter(Arc<std::sync::atomic::AtomicU64>);
