@@ -22,9 +22,11 @@
 //! `SESSION_BIND_UA` (`off|log|enforce`), `TRUSTED_PROXIES` (comma-separated
 //! CIDRs whose `X-Forwarded-For` is believed), `SESSION_REAUTH_SECS` (revoking
 //! devices needs a password entered that recently; `POST /reauth` with
-//! `password` refreshes it), `SESSION_COOKIE_SECURE`
+//! `password` refreshes it), `SESSION_ANONYMIZE_IP` (`1`: store IPs cut to
+//! /24 and /48), `SESSION_COOKIE_SECURE`
 //! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
-//! friendly cookies, and says so in its log).
+//! friendly cookies, and says so in its log). Session events are printed to
+//! stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
@@ -131,6 +133,15 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
         }
         layer = layer.with_trusted_proxies(nets);
     }
+    if std::env::var("SESSION_ANONYMIZE_IP").is_ok_and(|v| v.trim() == "1") {
+        layer = layer.with_ip_anonymization(true);
+    }
+    // Every session event, as one JSON line on stdout.
+    layer = layer.with_events(|e: &axum_user_sessions::SessionEvent| {
+        if let Ok(line) = serde_json::to_string(e) {
+            println!("event {line}");
+        }
+    });
     let secure = std::env::var("SESSION_COOKIE_SECURE").is_ok_and(|v| v.trim() == "1");
     if !secure {
         tracing::warn!(

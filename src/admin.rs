@@ -1,9 +1,9 @@
 //! Operations: garbage collection and admin calls for an app's own admin
 //! pages, jobs and the command-line tool.
 
+use crate::Error;
 use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{IntoSessionStore, Revocation, SessionRecord, SessionStore, StoreStats};
-use crate::Error;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -173,7 +173,9 @@ impl SessionAdmin {
 
     /// A user's live sessions, most recently active first.
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
-        self.store.list_user(user_id, OffsetDateTime::now_utc()).await
+        self.store
+            .list_user(user_id, OffsetDateTime::now_utc())
+            .await
     }
 
     /// One session by public id, live or not.

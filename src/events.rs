@@ -140,7 +140,11 @@ pub(crate) struct EventSink(Option<Arc<dyn SessionEvents>>);
 
 impl fmt::Debug for EventSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() { "EventSink(hook)" } else { "EventSink(tracing)" })
+        f.write_str(if self.0.is_some() {
+            "EventSink(hook)"
+        } else {
+            "EventSink(tracing)"
+        })
     }
 }
 
@@ -192,9 +196,7 @@ impl EventSink {
 pub fn anonymize_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & 0xFFFF_FF00).into()),
-        IpAddr::V6(v6) => {
-            IpAddr::V6((u128::from(v6) & (u128::MAX << 80)).into())
-        }
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 80)).into()),
     }
 }
 
@@ -206,13 +208,20 @@ mod tests {
     fn anonymization() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(anonymize_ip(ip("203.0.113.77")), ip("203.0.113.0"));
-        assert_eq!(anonymize_ip(ip("2001:db8:abcd:12:1::9")), ip("2001:db8:abcd::"));
+        assert_eq!(
+            anonymize_ip(ip("2001:db8:abcd:12:1::9")),
+            ip("2001:db8:abcd::")
+        );
     }
 
     #[test]
     fn events_serialize_flat() {
         let e = SessionEvent::new(
-            SessionEventKind::Revoked { reason: "user".into(), by: "alice".into(), count: 2 },
+            SessionEventKind::Revoked {
+                reason: "user".into(),
+                by: "alice".into(),
+                count: 2,
+            },
             None,
             Some("alice".into()),
             OffsetDateTime::UNIX_EPOCH,

@@ -370,6 +370,16 @@ impl SessionLayer {
         self.config(|c| c.anonymize_ip = on)
     }
 
+    /// Keeps recently loaded sessions in memory: reading an unchanged session
+    /// costs no database round-trip. Off by default. With Postgres, changes
+    /// from any instance reach every instance's cache over `LISTEN/NOTIFY`;
+    /// see [`CachedStore`](crate::CachedStore) for the guarantees, and for why
+    /// SQLite and memory stores are single-process only with it.
+    pub fn with_cache(mut self, config: crate::CacheConfig) -> Self {
+        self.store = Arc::new(crate::CachedStore::new(self.store.clone(), config));
+        self
+    }
+
     /// Admin calls (list, revoke, stats, garbage collection) on this layer's
     /// store, sending events to this layer's hook.
     pub fn admin(&self) -> crate::SessionAdmin {

@@ -70,6 +70,7 @@
 
 mod admin;
 mod binding;
+mod cache;
 mod client;
 mod config;
 #[cfg(feature = "routes")]
@@ -77,6 +78,8 @@ mod device;
 mod error;
 mod events;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
@@ -87,14 +90,15 @@ pub mod store;
 mod token;
 
 pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin, gc, spawn_gc};
-pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
+pub use cache::{CacheConfig, CachedStore, Change, ChangeFeed};
 pub use client::{ClientInfo, ProxyHeader};
 pub use config::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use device::device_name;
 pub use error::{Error, MissingSessionLayer, SessionRejection};
+pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use ipnet::IpNet;
 pub use layer::SessionLayer;
 #[cfg(feature = "routes")]

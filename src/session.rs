@@ -2,12 +2,12 @@
 
 use crate::binding::{BindingCheck, MismatchAction};
 use crate::config::SessionConfig;
+use crate::events::{SessionEvent, SessionEventKind};
 use crate::store::{
     DataPatch, Reissue, ReissueClient, RememberCredential, Revocation, SessionRecord, SessionStore,
     TokenState, Touch,
 };
 use crate::token::{RememberToken, Token};
-use crate::events::{SessionEvent, SessionEventKind};
 use crate::{ClientInfo, Error};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -391,7 +391,12 @@ impl Session {
         self.emit_event(kind, Some(record.id), record.user_id.clone());
     }
 
-    pub(crate) fn emit_event(&self, kind: SessionEventKind, id: Option<Uuid>, user: Option<String>) {
+    pub(crate) fn emit_event(
+        &self,
+        kind: SessionEventKind,
+        id: Option<Uuid>,
+        user: Option<String>,
+    ) {
         let mut event = SessionEvent::new(kind, id, user, now());
         event.ip = self.inner.client.ip();
         event.user_agent = self.inner.client.user_agent().map(str::to_owned);

@@ -256,13 +256,19 @@ async fn revoke_others_keeps_only_the_current_session(b: Backend) {
         signed_in(&app, "alice", Some(IPHONE)).await,
     ];
     let mut bob = signed_in(&app, "bob", None).await;
+    assert_eq!(me.me().await.as_deref(), Some("alice")); // (fills the cache, if any)
     let n = b.round_trips();
     let res = me
         .send_with("POST", "/sessions/revoke-others", &[SAME])
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["revoked"], 2);
-    assert_eq!(b.round_trips() - n, 2, "load + one revoking statement");
+    let expected = if b.cached() { 1 } else { 2 };
+    assert_eq!(
+        b.round_trips() - n,
+        expected,
+        "load + one revoking statement"
+    );
     let left = list(&mut me).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["current"], true);

@@ -501,6 +501,13 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
 
+    /// A feed of changes made by other processes, for caches
+    /// ([`CachedStore`](crate::CachedStore)). `None` (the default) for stores
+    /// used by one process only. Called from within a Tokio runtime.
+    fn subscribe(&self) -> Option<crate::cache::ChangeFeed> {
+        None
+    }
+
     /// How many round-trips this store has made to its database so far
     /// (statements or transactions; for the memory store, operations).
     fn round_trips(&self) -> u64;

@@ -10,6 +10,9 @@ use serde_json::{Map, Value};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgPool, Row as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -143,6 +146,69 @@ impl PgStore {
 
 fn parse_ip(ip: Option<String>) -> Option<std::net::IpAddr> {
     ip.and_then(|s| s.parse().ok())
+}
+
+/// The channel the change triggers notify on.
+pub(crate) const CHANNEL: &str = "axum_user_sessions";
+
+/// Listens for session changes until the receiving cache is gone. While the
+/// connection is down `live` is false (the cache is bypassed); every
+/// (re)connection starts with a flush, since changes may have been missed.
+async fn listen(
+    pool: PgPool,
+    tx: tokio::sync::mpsc::UnboundedSender<crate::cache::Change>,
+    live: Arc<AtomicBool>,
+) {
+    use crate::cache::Change;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            l.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(l)
+        }
+        .await;
+        let mut listener = match connected {
+            Ok(l) => l,
+            Err(err) => {
+                tracing::warn!(error = %err, "session cache: cannot listen for changes; cache bypassed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                if tx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if tx.send(Change::Flush).is_err() {
+            return;
+        }
+        live.store(true, Ordering::Release);
+        backoff = Duration::from_millis(100);
+        tracing::debug!("session cache: listening for changes");
+        loop {
+            tokio::select! {
+                msg = listener.try_recv() => match msg {
+                    Ok(Some(n)) => {
+                        if let Ok(id) = n.payload().parse::<Uuid>()
+                            && tx.send(Change::Session(id)).is_err()
+                        {
+                            return;
+                        }
+                    }
+                    // Connection lost (None) or failed: stop serving from
+                    // memory at once, and reconnect.
+                    Ok(None) | Err(_) => break,
+                },
+                () = tx.closed() => return,
+            }
+        }
+        live.store(false, Ordering::Release);
+        let _ = tx.send(Change::Flush);
+        tracing::warn!(
+            "session cache: change listener lost its connection; cache bypassed until it is back"
+        );
+    }
 }
 
 fn hash_col(bytes: Vec<u8>) -> Result<TokenHash, Error> {
@@ -649,6 +715,13 @@ impl SessionStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(record).collect()
+    }
+
+    fn subscribe(&self) -> Option<crate::cache::ChangeFeed> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let live = Arc::new(AtomicBool::new(false));
+        tokio::spawn(listen(self.pool.clone(), tx, live.clone()));
+        Some(crate::cache::ChangeFeed { changes: rx, live })
     }
 
     fn round_trips(&self) -> u64 {

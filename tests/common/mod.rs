@@ -16,6 +16,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Postgres,
+    /// Postgres behind the in-process cache (`CachedStore`).
+    PostgresCached,
     Sqlite,
     Memory,
 }
@@ -62,6 +64,22 @@ impl Backend {
         }
     }
 
+    /// Postgres behind the in-process cache.
+    pub async fn postgres_cached(test_pool: sqlx::PgPool) -> Self {
+        let mut b = Self::postgres(test_pool).await;
+        let pg = axum_user_sessions::PgStore::new(b.pg.clone().unwrap());
+        let cached =
+            axum_user_sessions::CachedStore::new(pg, axum_user_sessions::CacheConfig::default());
+        wait_listening(&cached).await;
+        b.store = Arc::new(cached);
+        b.kind = Kind::PostgresCached;
+        b
+    }
+
+    pub fn cached(&self) -> bool {
+        self.kind == Kind::PostgresCached
+    }
+
     pub async fn sqlite() -> Self {
         init_tracing();
         let dir = tempfile::tempdir().expect("tempdir");
@@ -97,6 +115,20 @@ impl Backend {
     pub fn round_trips(&self) -> u64 {
         self.store.round_trips()
     }
+}
+
+/// Starts a cache's change feed and waits until it listens.
+pub async fn wait_listening(cached: &axum_user_sessions::CachedStore) {
+    use axum_user_sessions::SessionStore as _;
+    let now = time::OffsetDateTime::now_utc();
+    let probe = axum_user_sessions::TokenHash::from_bytes([0; 32]);
+    let touch = axum_user_sessions::store::Touch::new(now, now);
+    cached.load(&probe, &touch).await.unwrap();
+    let ok = eventually(Duration::from_secs(10), || async {
+        cached.is_listening().then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "the cache never started listening");
 }
 
 /// A running server.
@@ -331,6 +363,14 @@ macro_rules! conformance {
                 #[sqlx::test(migrations = false)]
                 async fn $name(pool: sqlx::PgPool) {
                     super::$name($crate::common::Backend::postgres(pool).await).await
+                }
+            )*
+        }
+        mod postgres_cached {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name($crate::common::Backend::postgres_cached(pool).await).await
                 }
             )*
         }

@@ -1,0 +1,2 @@
+//! Soak test (work in progress).
+fn main() {}

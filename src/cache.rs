@@ -1,0 +1,399 @@
+//! An in-process cache of loaded sessions, kept coherent across app instances
+//! by the store's change feed (Postgres `LISTEN/NOTIFY`).
+
+use crate::Error;
+use crate::TokenHash;
+use crate::store::{
+    DataPatch, IntoSessionStore, LoadedSession, Reissue, RememberCredential, RememberedSession,
+    Revocation, SessionRecord, SessionStore, StoreStats, TokenState, Touch,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// Cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// Most sessions kept (memory is bounded by this). Default: 100,000.
+    pub max_entries: u64,
+    /// How long an entry may be served before it is read again, whatever
+    /// the change feed says. Default: 60 seconds.
+    pub ttl: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// Sets the most entries kept.
+    pub fn with_max_entries(mut self, n: u64) -> Self {
+        self.max_entries = n;
+        self
+    }
+
+    /// Sets the time to live of an entry.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+}
+
+/// A message from a store's change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// The session with this id changed (or went away) somewhere.
+    Session(Uuid),
+    /// The feed lost changes (it reconnected): forget everything.
+    Flush,
+}
+
+/// A store's feed of changes made by other processes, for caches.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChangeFeed {
+    /// The changes.
+    pub changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    /// Whether the feed is connected now. While it is not, a cache must not
+    /// serve from memory: changes may be missed.
+    pub live: Arc<AtomicBool>,
+}
+
+/// A [`SessionStore`] that keeps recently loaded sessions in memory.
+///
+/// Reading an unchanged session that was seen recently costs no database
+/// round-trip; touches, writes, rotation and revocation still go to the store.
+/// With Postgres, every change to a session (from any instance, the CLI or
+/// plain SQL) is announced by a trigger over `LISTEN/NOTIFY`, and every
+/// instance drops its copy; while the listening connection is down the cache
+/// is bypassed, and it is flushed when the connection comes back, so a revoked
+/// session is never served from a stale cache. The listener holds one
+/// connection of the pool.
+///
+/// With SQLite or the memory store there is no cross-process feed: the cache
+/// is only correct when one process uses the database.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool) {
+/// use axum_user_sessions::{CacheConfig, SessionLayer};
+/// let layer = SessionLayer::new(pool).with_cache(CacheConfig::default());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CachedStore {
+    inner: Arc<dyn SessionStore>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    entries: moka::sync::Cache<TokenHash, Arc<LoadedSession>>,
+    /// Bumped by every invalidation: a load that raced one is not cached.
+    generation: AtomicU64,
+    /// The change feed is connected (always true without a feed).
+    live: OnceCell<Arc<AtomicBool>>,
+    hits: AtomicU64,
+}
+
+impl std::fmt::Debug for CachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedStore")
+            .field("inner", &self.inner)
+            .field("entries", &self.shared.entries.entry_count())
+            .field("listening", &self.is_listening())
+            .finish()
+    }
+}
+
+impl CachedStore {
+    /// A cache in front of `store`.
+    pub fn new(store: impl IntoSessionStore, config: CacheConfig) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(config.max_entries)
+            .time_to_live(config.ttl)
+            .support_invalidation_closures()
+            .build();
+        Self {
+            inner: store.into_session_store(),
+            shared: Arc::new(Shared {
+                entries,
+                generation: AtomicU64::new(0),
+                live: OnceCell::new(),
+                hits: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Whether the cache may serve from memory now: the change feed is
+    /// connected (or the store has none). `false` before the first request.
+    pub fn is_listening(&self) -> bool {
+        self.shared
+            .live
+            .get()
+            .is_some_and(|l| l.load(Ordering::Acquire))
+    }
+
+    /// Reads served from memory so far.
+    pub fn hits(&self) -> u64 {
+        self.shared.hits.load(Ordering::Relaxed)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn SessionStore> {
+        &self.inner
+    }
+
+    /// Starts the change feed on first use (it needs a Tokio runtime).
+    async fn feed(&self) -> &Arc<AtomicBool> {
+        self.shared
+            .live
+            .get_or_init(|| async {
+                match self.inner.subscribe() {
+                    Some(feed) => {
+                        let shared = Arc::downgrade(&self.shared);
+                        let live = feed.live.clone();
+                        tokio::spawn(drain(feed.changes, shared));
+                        live
+                    }
+                    None => Arc::new(AtomicBool::new(true)),
+                }
+            })
+            .await
+    }
+
+    fn forget(&self, id: Uuid) {
+        self.shared.forget(id);
+    }
+
+    fn forget_user(&self, user_id: &str) {
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+        let user = user_id.to_owned();
+        let _ = self
+            .shared
+            .entries
+            .invalidate_entries_if(move |_, v| v.record.user_id.as_deref() == Some(&user));
+    }
+
+    fn forget_all(&self) {
+        self.shared.flush();
+    }
+}
+
+impl Shared {
+    fn forget(&self, id: Uuid) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |_, v| v.record.id == id);
+    }
+
+    fn flush(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries.invalidate_all();
+    }
+}
+
+async fn drain(
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    shared: std::sync::Weak<Shared>,
+) {
+    while let Some(change) = changes.recv().await {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match change {
+            Change::Session(id) => shared.forget(id),
+            Change::Flush => shared.flush(),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedStore {
+    async fn migrate(&self) -> Result<(), Error> {
+        self.inner.migrate().await
+    }
+
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+        let live = self.feed().await.load(Ordering::Acquire);
+        if live && let Some(hit) = self.shared.entries.get(token) {
+            let r = &hit.record;
+            // Served from memory only while no write is due: the touch, an
+            // expiry, or anything but a plain current token goes to the store.
+            if hit.token == TokenState::Current
+                && r.token_active(touch.now)
+                && r.last_seen_at > touch.stale_before
+            {
+                self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some((*hit).clone()));
+            }
+        }
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        let loaded = self.inner.load(token, touch).await?;
+        if let Some(l) = &loaded
+            && live
+            && l.token == TokenState::Current
+            && self.shared.generation.load(Ordering::Acquire) == generation
+        {
+            self.shared.entries.insert(*token, Arc::new(l.clone()));
+        }
+        Ok(loaded)
+    }
+
+    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        self.inner.create(record, token).await
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+        self.forget(id);
+        let done = self.inner.patch_data(id, patch).await;
+        self.forget(id);
+        done
+    }
+
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
+        self.forget(id);
+        let done = self.inner.reissue(id, token, reissue).await;
+        self.forget(id);
+        done
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        self.forget(id);
+        let done = self.inner.delete(id).await;
+        self.forget(id);
+        done
+    }
+
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let done = self
+            .inner
+            .begin_rotation(id, expected_rotated_at, pending, now)
+            .await;
+        self.forget(id);
+        done
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        let done = self.inner.promote(id, token, now).await;
+        self.forget(id);
+        done
+    }
+
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let done = self
+            .inner
+            .set_remember(id, credential, absolute_if_cleared, now)
+            .await;
+        self.forget(id);
+        done
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        self.inner.find_remember(selector).await
+    }
+
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error> {
+        let done = self.inner.restore(id, token, rotate, touch).await;
+        self.forget(id);
+        done
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        self.inner.get(id).await
+    }
+
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        how: &Revocation,
+    ) -> Result<bool, Error> {
+        self.forget(id);
+        let done = self.inner.revoke(id, user_id, how).await;
+        self.forget(id);
+        done
+    }
+
+    async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        how: &Revocation,
+    ) -> Result<u64, Error> {
+        self.forget_user(user_id);
+        let done = self.inner.revoke_user(user_id, keep, how).await;
+        self.forget_user(user_id);
+        done
+    }
+
+    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+        self.forget_all();
+        let done = self.inner.revoke_all(how).await;
+        self.forget_all();
+        done
+    }
+
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        self.inner.stats(now, revoked_before).await
+    }
+
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error> {
+        // Collected rows are expired or revoked: a cached copy of one is
+        // refused by its own expiry or was dropped when it was revoked.
+        self.inner.gc_batch(now, revoked_before, limit).await
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.inner.list_user(user_id, now).await
+    }
+
+    fn subscribe(&self) -> Option<ChangeFeed> {
+        self.inner.subscribe()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.inner.round_trips()
+    }
+}
