@@ -16,6 +16,10 @@ pub enum Error {
     /// pool timed out, server shutting down, statement timeout.
     #[error("session store unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The store did not answer within the layer's
+    /// [store timeout](crate::SessionLayer::with_store_timeout).
+    #[error("session store did not answer within {0:?}")]
+    Timeout(std::time::Duration),
     /// Any other database error.
     #[error("session store error")]
     Database(#[source] sqlx::Error),
@@ -54,7 +58,7 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
 
+/// The default deadline of a store call.
+const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Timeouts longer than this (about 100 years) are cut to it, so that "never"
 /// (`Duration::MAX`) cannot overflow a date.
 const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
@@ -56,6 +59,7 @@ fn is_attribute_value(v: &str) -> bool {
 pub struct SessionLayer {
     store: Arc<dyn SessionStore>,
     config: Arc<SessionConfig>,
+    store_timeout: Option<Duration>,
 }
 
 impl SessionLayer {
@@ -65,7 +69,33 @@ impl SessionLayer {
         Self {
             store: store.into_session_store(),
             config: Arc::new(SessionConfig::default()),
+            store_timeout: Some(DEFAULT_STORE_TIMEOUT),
         }
+    }
+
+    /// The most a store call may take: a slower one answers `503 Service
+    /// Unavailable`, so that one slow or stuck query cannot hold a request
+    /// forever. Default: 5 seconds.
+    ///
+    /// Also give the pool an `acquire_timeout` (an exhausted or unreachable
+    /// pool then answers `503` too) and, for pools you build, a server-side
+    /// `statement_timeout`, so that the database stops the work as well:
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), sqlx::Error> {
+    /// use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+    /// use std::time::Duration;
+    /// let opts: PgConnectOptions = "postgres://localhost/app".parse()?;
+    /// let pool = PgPoolOptions::new()
+    ///     .acquire_timeout(Duration::from_secs(3))
+    ///     .test_before_acquire(false)
+    ///     .connect_with(opts.options([("statement_timeout", "10s")]))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_store_timeout(mut self, limit: Duration) -> Self {
+        self.store_timeout = Some(limit.max(Duration::from_millis(1)));
+        self
     }
 
     /// The store the layer uses, to share with admin code.
@@ -392,6 +422,13 @@ impl<S> Layer<S> for SessionLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         self.config.check();
-        SessionService::new(inner, self.store.clone(), self.config.clone())
+        let store: Arc<dyn SessionStore> = match self.store_timeout {
+            Some(limit) => Arc::new(crate::store::TimeoutStore {
+                inner: self.store.clone(),
+                limit,
+            }),
+            None => self.store.clone(),
+        };
+        SessionService::new(inner, store, self.config.clone())
     }
 }

@@ -29,6 +29,7 @@ mod memory;
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod timeout;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
@@ -566,7 +567,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
             .max_connections(10)
             .acquire_timeout(std::time::Duration::from_secs(5))
             .test_before_acquire(false)
-            .connect(url)
+            .connect_with(
+                url.parse::<sqlx::postgres::PgConnectOptions>()?
+                    // The server stops a runaway statement too.
+                    .options([("statement_timeout", "10s")]),
+            )
             .await?;
         return Ok(Arc::new(PgStore::new(pool)));
     }
@@ -576,6 +581,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
     }
     Err(Error::UnsupportedUrl)
 }
+
+pub(crate) use timeout::TimeoutStore;
 
 /// A round-trip counter shared by clones of a store.
 #[derive(Debug, Default, Clone)]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (benches/layer.rs) against a throwaway Postgres with
+# pg_stat_statements, unless DATABASE_URL is set. Prints a Markdown table.
+#   BENCH_SECS=5 BENCH_CLIENTS=32 scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg-env.sh
+. scripts/pg-env.sh
+if [ -z "${DATABASE_URL:-}" ]; then
+  start_postgres
+fi
+cargo bench --bench layer
