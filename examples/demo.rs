@@ -156,36 +156,20 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
 /// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
 /// migrates it.
 pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
-    let url = std::env::var("DATABASE_URL").unwrap_or_default();
-    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(20)
-            .acquire_timeout(Duration::from_secs(3))
-            .test_before_acquire(false)
-            .connect(&url)
-            .await?;
-        axum_user_sessions::migrate(&pool).await?;
-        tracing::info!("sessions in Postgres");
-        return Ok(Arc::new(axum_user_sessions::PgStore::new(pool)));
-    }
-    let url = if url.is_empty() {
-        let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
-        tracing::info!(
-            "DATABASE_URL is not set: sessions go to the SQLite file {} (they survive a restart)",
-            path.display()
-        );
-        format!("sqlite://{}", path.display())
-    } else if url.starts_with("sqlite:") {
-        tracing::info!("sessions in SQLite ({url})");
-        url
-    } else {
-        return Err(
-            format!("DATABASE_URL must start with postgres:// or sqlite: (got {url:?})").into(),
-        );
+    let url = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
+            tracing::info!(
+                "DATABASE_URL is not set: sessions go to the SQLite file {} (they survive a restart)",
+                path.display()
+            );
+            format!("sqlite://{}", path.display())
+        }
     };
-    let store = axum_user_sessions::SqliteStore::connect(&url).await?;
-    axum_user_sessions::migrate(store.pool()).await?;
-    Ok(Arc::new(store))
+    let store = axum_user_sessions::store::connect(&url).await?;
+    store.migrate().await?;
+    Ok(store)
 }
 
 #[tokio::main]

@@ -194,7 +194,7 @@ fn cookie_value() -> BoxedStrategy<Vec<u8>> {
             v[i] = b;
             v
         }),
-        1 => token_string().prop_map(|t| t[..42].as_bytes().to_vec()),
+        1 => token_string().prop_map(|t| t.as_bytes()[..42].to_vec()),
         1 => token_string().prop_map(|t| format!("{t}A").into_bytes()),
         1 => token_string().prop_map(|t| format!("{t}=").into_bytes()),
         // Any last character: non-canonical three times in four.
@@ -224,7 +224,7 @@ fn cookie_name(name: &'static str, other: &'static str) -> BoxedStrategy<Vec<u8>
         2 => Just(other.as_bytes().to_vec()),
         1 => Just(name.to_uppercase().into_bytes()),
         1 => Just(format!("{name}x").into_bytes()),
-        1 => Just(name[1..].as_bytes().to_vec()),
+        1 => Just(name.as_bytes()[1..].to_vec()),
         1 => Just(format!(" \t{name}").into_bytes()),
         1 => Just(format!("\"{name}\"").into_bytes()),
         1 => Just(b"a".to_vec()),
@@ -587,7 +587,7 @@ proptest! {
     ///    characters; printable ASCII is kept as is.
     #[test]
     fn user_agent(ua in prop_oneof![header_bytes(700), long_header_bytes(0, 3000), "[ -~]{0,600}".prop_map(String::into_bytes)]) {
-        let h = headers_of(header::USER_AGENT, &[ua.clone()]);
+        let h = headers_of(header::USER_AGENT, std::slice::from_ref(&ua));
         let info = client(None, &h, &[], false);
         if let Some(got) = info.user_agent() {
             prop_assert!(!got.is_empty());
@@ -713,7 +713,7 @@ fn rand_cookie_line(rng: &mut common::Rng, known: &str, control: bool) -> Vec<u8
                 let value = match rng.next() % 9 {
                     0 => known.as_bytes().to_vec(),
                     1 => rand_token(rng).into_bytes(),
-                    2 => rand_token(rng)[..42].as_bytes().to_vec(),
+                    2 => rand_token(rng).as_bytes()[..42].to_vec(),
                     3 => format!("\"{}\"", rand_token(rng)).into_bytes(),
                     4 => format!("{}.{}", &rand_token(rng)[..22], rand_token(rng)).into_bytes(),
                     5 => b"\xff\xfe\xc3".to_vec(),
