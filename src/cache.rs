@@ -103,6 +103,18 @@ struct Shared {
     /// The change feed is connected (always true without a feed).
     live: OnceCell<Arc<AtomicBool>>,
     hits: AtomicU64,
+    /// The task draining the change feed: stopped with the cache, which
+    /// closes the feed, which stops the store's listener (and frees its
+    /// connection).
+    drain: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.drain.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -130,6 +142,7 @@ impl CachedStore {
                 generation: AtomicU64::new(0),
                 live: OnceCell::new(),
                 hits: AtomicU64::new(0),
+                drain: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -162,7 +175,10 @@ impl CachedStore {
                     Some(feed) => {
                         let shared = Arc::downgrade(&self.shared);
                         let live = feed.live.clone();
-                        tokio::spawn(drain(feed.changes, shared));
+                        let task = tokio::spawn(drain(feed.changes, shared));
+                        if let Ok(mut slot) = self.shared.drain.lock() {
+                            *slot = Some(task.abort_handle());
+                        }
                         live
                     }
                     None => Arc::new(AtomicBool::new(true)),

@@ -81,18 +81,17 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Comma-separated entries of every line of a header, in order. A line that
-/// is not visible ASCII counts as one unreadable entry (`None`), which stops
-/// the right-to-left walk there.
+/// Comma-separated entries of every line of a header, in order, split
+/// bytewise: an entry that is not text is unreadable (`None`) and stops the
+/// right-to-left walk there, without hiding the entries a proxy appended to
+/// its right on the same line.
 fn list_entries<'a>(headers: &'a HeaderMap, name: &str) -> Vec<Option<&'a str>> {
-    let mut out = Vec::new();
-    for line in headers.get_all(name) {
-        match line.to_str() {
-            Ok(v) => out.extend(v.split(',').map(|e| Some(e.trim()))),
-            Err(_) => out.push(None),
-        }
-    }
-    out
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|line| line.as_bytes().split(|b| *b == b','))
+        .map(|entry| std::str::from_utf8(entry).ok().map(str::trim))
+        .collect()
 }
 
 /// The `for=` of one `Forwarded` element.
@@ -245,6 +244,14 @@ mod tests {
         // Everything trusted: the leftmost.
         let h = hdrs(&[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("10.9.9.9"));
+        // Bytes that are not text on the client's side of a line do not hide
+        // what the proxy appended.
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff, 203.0.113.7, 10.0.0.2").unwrap(),
+        );
+        assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("203.0.113.7"));
         // Garbage stops the walk at the nearest readable hop.
         let h = hdrs(&[("x-forwarded-for", "203.0.113.9, not-an-ip, 10.0.0.2")]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.2"));

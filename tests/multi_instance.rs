@@ -108,7 +108,8 @@ async fn without_its_listener_an_instance_reads_the_database(pool: sqlx::PgPool)
     let killed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (
             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE application_name = 'instance-b' AND query ILIKE 'LISTEN%') t",
+             WHERE application_name = 'instance-b' AND query ILIKE 'LISTEN%'
+               AND datname = current_database()) t",
     )
     .fetch_one(&pool)
     .await
