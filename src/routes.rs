@@ -447,34 +447,7 @@ async fn revoke_others(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, Reply> {
-    let form = is_form(&headers);
-    let reply = |refusal| Reply {
-        html: form,
-        refusal,
-    };
-    let user = guard(&cfg, &session, &headers, &uri).map_err(reply)?;
-    let n = session
-        .shared_store()
-        .revoke_user(
-            &user,
-            session.id(),
-            &Revocation::new("user", &user, OffsetDateTime::now_utc()),
-        )
-        .await
-        .map_err(|e| reply(e.into()))?;
-    if n > 0 {
-        let kind = SessionEventKind::Revoked {
-            reason: "user".into(),
-            by: user.clone(),
-            count: n,
-        };
-        session.emit_event(kind, None, Some(user.clone()));
-    }
-    if form {
-        Ok(Redirect::to(&base_path(uri.path(), "/revoke-others")).into_response())
-    } else {
-        Ok(Json(json!({ "revoked": n })).into_response())
-    }
+    revoke_mine(&cfg, &session, &uri, &headers, false).await
 }
 
 async fn revoke_all(
@@ -483,19 +456,29 @@ async fn revoke_all(
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, Reply> {
-    let form = is_form(&headers);
+    revoke_mine(&cfg, &session, &uri, &headers, true).await
+}
+
+/// Revokes every session of the signed-in user, this one only if
+/// `this_one_too`, in one statement.
+async fn revoke_mine(
+    cfg: &SessionRoutes,
+    session: &Session,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    this_one_too: bool,
+) -> Result<Response, Reply> {
+    let form = is_form(headers);
     let reply = |refusal| Reply {
         html: form,
         refusal,
     };
-    let user = guard(&cfg, &session, &headers, &uri).map_err(reply)?;
+    let user = guard(cfg, session, headers, uri).map_err(reply)?;
+    let keep = if this_one_too { None } else { session.id() };
+    let how = Revocation::new("user", &user, OffsetDateTime::now_utc());
     let n = session
         .shared_store()
-        .revoke_user(
-            &user,
-            None,
-            &Revocation::new("user", &user, OffsetDateTime::now_utc()),
-        )
+        .revoke_user(&user, keep, &how)
         .await
         .map_err(|e| reply(e.into()))?;
     if n > 0 {
@@ -504,14 +487,20 @@ async fn revoke_all(
             by: user.clone(),
             count: n,
         };
-        session.emit_event(kind, None, Some(user.clone()));
+        session.emit_event(kind, None, Some(user));
     }
-    session.mark_ended();
-    if form {
-        Ok(Redirect::to("/").into_response())
+    if this_one_too {
+        session.mark_ended();
+    }
+    if !form {
+        return Ok(Json(json!({ "revoked": n })).into_response());
+    }
+    let to = if this_one_too {
+        "/".to_owned()
     } else {
-        Ok(Json(json!({ "revoked": n })).into_response())
-    }
+        base_path(uri.path(), "/revoke-others")
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 /// "5 minutes ago".
