@@ -43,3 +43,6 @@ else
 fi
 # nextest does not run doctests.
 cargo test --all-features --doc
+# The fuzz targets must keep building (running them: fuzz/README.md).
+log "building the fuzz targets"
+cargo build --manifest-path fuzz/Cargo.toml --bins
