@@ -122,6 +122,8 @@ struct Stats {
     errors: Mutex<BTreeMap<String, u64>>,
     latencies_us: Mutex<Vec<u32>>,
     events: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests and time at the previous report.
+    mark: Mutex<(u64, Duration)>,
 }
 
 impl Stats {
@@ -306,10 +308,14 @@ async fn store_stats(store: &Arc<dyn SessionStore>) -> String {
 fn report(stats: &Stats, store: &Arc<dyn SessionStore>, elapsed: Duration, last: bool) {
     let total = stats.requests.load(Ordering::Relaxed);
     let secs = elapsed.as_secs_f64();
+    let (before, then) = std::mem::replace(&mut *stats.mark.lock().unwrap(), (total, elapsed));
+    let window = (elapsed - then).as_secs_f64().max(0.001);
     println!(
-        "[{:>5.0} s] {total} requests, {:.0} req/s, {} store round trips, RSS {}",
+        "[{:>5.0} s] {total} requests, {:.0} req/s overall, {:.0} req/s since the last report, \
+         {} store round trips, RSS {}",
         secs,
         total as f64 / secs.max(0.001),
+        (total - before) as f64 / window,
         store.round_trips(),
         rss()
     );

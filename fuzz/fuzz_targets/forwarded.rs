@@ -10,9 +10,10 @@
 //! Checks: no panic; an address exactly when there is a peer; the peer itself
 //! when it is not a trusted proxy (so always with no trusted proxy);
 //! otherwise the peer or an address spelled in the header read; when the
-//! answer is an untrusted address, header lines added before the others do
-//! not change it (a client cannot spoof its way left of its proxy); the
-//! User-Agent is non-empty, at most 512 characters, without control
+//! answer is an untrusted address, neither a header line added before the
+//! others nor entries (non-text bytes included) added on the left of the
+//! first line change it (a client cannot spoof its way left of its proxy);
+//! the User-Agent is non-empty, at most 512 characters, without control
 //! characters.
 
 #![no_main]
@@ -146,6 +147,31 @@ fuzz_target!(|data: &[u8]| {
                 again,
                 Some(ip),
                 "a line added on the left changed the answer"
+            );
+
+            // The same on the first line itself, with bytes that are not
+            // text, as a proxy appending `, <addr>` to the client's header
+            // produces.
+            let mut spoofed = HeaderMap::new();
+            for (n, v) in headers.get_all(&name).iter().enumerate() {
+                let v = if n == 0 {
+                    let line = [
+                        &b"\xff\xfe, 6.6.6.6\t, "[..],
+                        spoof.as_bytes(),
+                        b", ",
+                        v.as_bytes(),
+                    ];
+                    HeaderValue::from_bytes(&line.concat()).expect("a valid header value")
+                } else {
+                    v.clone()
+                };
+                spoofed.append(&name, v);
+            }
+            let again = client(peer, &spoofed, &trusted, forwarded).ip();
+            assert_eq!(
+                again,
+                Some(ip),
+                "entries added on the left of a line changed the answer"
             );
         }
     }

@@ -191,6 +191,7 @@ pub enum TokenState {
 }
 
 impl TokenState {
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     pub(crate) fn from_code(
         code: i64,
         superseded_at: Option<OffsetDateTime>,
@@ -560,6 +561,10 @@ impl IntoSessionStore for sqlx::SqlitePool {
 /// let layer = axum_user_sessions::SessionLayer::new(store);
 /// # Ok(()) }
 /// ```
+#[cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite")),
+    allow(unused_variables)
+)]
 pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
