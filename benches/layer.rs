@@ -212,6 +212,18 @@ async fn pool(url: &str, name: &str) -> PgPool {
         .unwrap()
 }
 
+/// Starts a cache's change listener (it starts on first use) and waits for it.
+async fn start_listening(cache: &CachedStore) {
+    let now = time::OffsetDateTime::now_utc();
+    let probe = axum_user_sessions::TokenHash::from_bytes([0; 32]);
+    let _ = cache
+        .load(&probe, &axum_user_sessions::store::Touch::new(now, now))
+        .await;
+    while !cache.is_listening() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let Ok(url) = std::env::var("DATABASE_URL") else {
@@ -259,19 +271,7 @@ async fn main() {
         SessionLayer::new(cached_store.clone()).without_rotation(),
     )))
     .await;
-    // Start the cache's listener before measuring.
-    let _ = cached_store
-        .load(
-            &axum_user_sessions::TokenHash::from_bytes([0; 32]),
-            &axum_user_sessions::store::Touch::new(
-                time::OffsetDateTime::now_utc(),
-                time::OffsetDateTime::now_utc(),
-            ),
-        )
-        .await;
-    while !cached_store.is_listening() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    start_listening(&cached_store).await;
 
     let plain_cookies = sessions(plain, clients).await;
     let cached_cookies = sessions(cached, clients).await;
@@ -325,18 +325,7 @@ async fn main() {
         SessionLayer::new(b_store.clone()).without_rotation(),
     )))
     .await;
-    let _ = b_store
-        .load(
-            &axum_user_sessions::TokenHash::from_bytes([0; 32]),
-            &axum_user_sessions::store::Touch::new(
-                time::OffsetDateTime::now_utc(),
-                time::OffsetDateTime::now_utc(),
-            ),
-        )
-        .await;
-    while !b_store.is_listening() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    start_listening(&b_store).await;
     let http = client();
     let mut delays = Vec::new();
     for _ in 0..200 {
