@@ -17,55 +17,15 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum_user_sessions::fuzzing::{remember_cookie, session_cookie, token_is_valid};
 use libfuzzer_sys::fuzz_target;
 
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 const NAMES: &[(&str, &str)] = &[
     ("__Host-session", "__Host-remember"),
     ("session", "remember"),
     ("id", "id"),
 ];
 
-fn b64_index(c: u8) -> Option<usize> {
-    B64.iter().position(|&x| x == c)
-}
-
-fn model_token(s: &[u8]) -> bool {
-    s.len() == 43
-        && s.iter().all(|&c| b64_index(c).is_some())
-        && b64_index(s[42]).is_some_and(|i| i % 4 == 0)
-}
-
-fn model_selector(s: &[u8]) -> bool {
-    s.len() == 22
-        && s.iter().all(|&c| b64_index(c).is_some())
-        && b64_index(s[21]).is_some_and(|i| i % 16 == 0)
-}
-
-fn model_remember(s: &[u8]) -> bool {
-    s.len() == 66 && s[22] == b'.' && model_selector(&s[..22]) && model_token(&s[23..])
-}
-
-/// Every value of cookie `name`: pairs split on `;`, trimmed, one pair of
-/// double quotes removed.
-fn occurrences<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    for line in headers.get_all(header::COOKIE) {
-        for pair in line.as_bytes().split(|&b| b == b';') {
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            if pair[..eq].trim_ascii() != name.as_bytes() {
-                continue;
-            }
-            let mut v = pair[eq + 1..].trim_ascii();
-            if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
-                v = &v[1..v.len() - 1];
-            }
-            out.push(v);
-        }
-    }
-    out
-}
+#[path = "../../tests/cookie_model/mod.rs"]
+mod cookie_model;
+use cookie_model::{model_remember, model_token, occurrences};
 
 fn check(
     headers: &HeaderMap,
@@ -93,9 +53,7 @@ fn check(
             assert!(token_is_valid(&text[23..]));
         }
     }
-    let expected = occ
-        .first()
-        .map(|first| occ.iter().all(|v| v == first) && valid(first));
+    let expected = cookie_model::expected(headers, name, valid);
     assert_eq!(got, expected, "{name}: the layer and the model disagree");
 }
 
