@@ -349,7 +349,11 @@ async fn main() {
         let admin_api = axum_user_sessions::SessionAdmin::new(cached_store.clone());
         assert!(
             admin_api
-                .revoke_session(id_row.0, "bench", "bench")
+                .revoke(
+                    id_row.0,
+                    axum_user_sessions::RevokedBy::operator("bench"),
+                    axum_user_sessions::RevokeReason::other("bench")
+                )
                 .await
                 .unwrap()
         );

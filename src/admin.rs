@@ -3,7 +3,9 @@
 
 use crate::Error;
 use crate::events::{EventSink, SessionEvent, SessionEventKind};
-use crate::store::{IntoSessionStore, Revocation, SessionRecord, SessionStore, StoreStats};
+use crate::store::{
+    IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -140,11 +142,14 @@ pub fn spawn_gc(store: Arc<dyn SessionStore>, every: Duration, options: GcOption
 ///
 /// ```no_run
 /// # async fn f(pool: sqlx::PgPool, current: uuid::Uuid) -> Result<(), axum_user_sessions::Error> {
-/// use axum_user_sessions::SessionAdmin;
+/// use axum_user_sessions::{RevokeReason, RevokedBy, SessionAdmin};
 ///
 /// let admin = SessionAdmin::new(pool);
 /// // After a password change: sign out every other device (ASVS 3.3.3).
-/// let n = admin.revoke_user("42", Some(current), "user:42", "password_change").await?;
+/// let by = RevokedBy::user(42);
+/// let n = admin
+///     .revoke_user_sessions("42", Some(current), by, RevokeReason::PasswordChange)
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -183,22 +188,70 @@ impl SessionAdmin {
         self.store.get(id).await
     }
 
-    /// Revokes one live session. `false` when there is no such live session.
-    pub async fn revoke_session(&self, id: Uuid, by: &str, reason: &str) -> Result<bool, Error> {
+    /// Revokes one live session, recording who and why. `false` when there
+    /// is no such live session.
+    pub async fn revoke(
+        &self,
+        id: Uuid,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<bool, Error> {
         let now = OffsetDateTime::now_utc();
         let owner = self.store.get(id).await?.and_then(|r| r.user_id);
-        let done = self
-            .store
-            .revoke(id, None, &Revocation::new(reason, by, now))
-            .await?;
+        let how = Revocation::new(reason, by, now);
+        let done = self.store.revoke(id, None, &how).await?;
         if done {
-            self.revoked(Some(id), owner, reason, by, 1, now);
+            self.revoked(Some(id), owner, &how, 1);
         }
         Ok(done)
     }
 
     /// Revokes every live session of a user, except `keep` (the "after a
     /// password change, sign out other devices" case). Returns how many.
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<u64, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
+        if n > 0 {
+            self.revoked(None, Some(user_id.to_owned()), &how, n);
+        }
+        Ok(n)
+    }
+
+    /// Revokes every live session of every user. Returns how many.
+    pub async fn revoke_every_session(
+        &self,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<u64, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let n = self.store.revoke_every_session(&how).await?;
+        if n > 0 {
+            self.revoked(None, None, &how, n);
+        }
+        Ok(n)
+    }
+
+    /// Revokes one live session. `false` when there is no such live session.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke(id, RevokedBy::operator(by), RevokeReason::other(reason))`: typed arguments cannot be swapped"
+    )]
+    pub async fn revoke_session(&self, id: Uuid, by: &str, reason: &str) -> Result<bool, Error> {
+        self.revoke(id, RevokedBy::operator(by), RevokeReason::other(reason))
+            .await
+    }
+
+    /// Revokes every live session of a user, except `keep`. Returns how many.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke_user_sessions` with `RevokedBy` and `RevokeReason`: typed arguments cannot be swapped"
+    )]
     pub async fn revoke_user(
         &self,
         user_id: &str,
@@ -206,28 +259,23 @@ impl SessionAdmin {
         by: &str,
         reason: &str,
     ) -> Result<u64, Error> {
-        let now = OffsetDateTime::now_utc();
-        let n = self
-            .store
-            .revoke_user(user_id, keep, &Revocation::new(reason, by, now))
-            .await?;
-        if n > 0 {
-            self.revoked(None, Some(user_id.to_owned()), reason, by, n, now);
-        }
-        Ok(n)
+        self.revoke_user_sessions(
+            user_id,
+            keep,
+            RevokedBy::operator(by),
+            RevokeReason::other(reason),
+        )
+        .await
     }
 
     /// Revokes every live session of every user. Returns how many.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke_every_session` with `RevokedBy` and `RevokeReason`: typed arguments cannot be swapped"
+    )]
     pub async fn revoke_everyone(&self, by: &str, reason: &str) -> Result<u64, Error> {
-        let now = OffsetDateTime::now_utc();
-        let n = self
-            .store
-            .revoke_all(&Revocation::new(reason, by, now))
-            .await?;
-        if n > 0 {
-            self.revoked(None, None, reason, by, n, now);
-        }
-        Ok(n)
+        self.revoke_every_session(RevokedBy::operator(by), RevokeReason::other(reason))
+            .await
     }
 
     /// Live sessions, live users, and rows waiting for garbage collection
@@ -247,24 +295,16 @@ impl SessionAdmin {
         spawn_gc(self.store.clone(), every, options)
     }
 
-    fn revoked(
-        &self,
-        id: Option<Uuid>,
-        user: Option<String>,
-        reason: &str,
-        by: &str,
-        count: u64,
-        at: OffsetDateTime,
-    ) {
+    fn revoked(&self, id: Option<Uuid>, user: Option<String>, how: &Revocation, count: u64) {
         self.events.emit(SessionEvent::new(
             SessionEventKind::Revoked {
-                reason: reason.to_owned(),
-                by: by.to_owned(),
+                reason: how.reason.as_str().to_owned(),
+                by: how.by.as_str().to_owned(),
                 count,
             },
             id,
             user,
-            at,
+            how.at,
         ));
     }
 }

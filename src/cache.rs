@@ -359,21 +359,21 @@ impl SessionStore for CachedStore {
         done
     }
 
-    async fn revoke_user(
+    async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
         how: &Revocation,
     ) -> Result<u64, Error> {
         self.forget_user(user_id);
-        let done = self.inner.revoke_user(user_id, keep, how).await;
+        let done = self.inner.revoke_user_sessions(user_id, keep, how).await;
         self.forget_user(user_id);
         done
     }
 
-    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
         self.forget_all();
-        let done = self.inner.revoke_all(how).await;
+        let done = self.inner.revoke_every_session(how).await;
         self.forget_all();
         done
     }

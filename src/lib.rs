@@ -110,7 +110,7 @@ pub use session::Session;
 pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{IntoSessionStore, MemoryStore, SessionStore};
+pub use store::{IntoSessionStore, MemoryStore, RevokeReason, RevokedBy, SessionStore};
 pub use token::TokenHash;
 
 /// Creates or upgrades the session tables. Embedded, idempotent, safe to run

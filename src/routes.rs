@@ -39,7 +39,7 @@
 //! - Responses never contain a token or a token hash.
 
 use crate::events::SessionEventKind;
-use crate::store::Revocation;
+use crate::store::{Revocation, RevokeReason, RevokedBy};
 use crate::{Error, Session, SessionStore, device_name};
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -369,7 +369,11 @@ async fn revoke_by_id(
     let now = OffsetDateTime::now_utc();
     let (mut reason, mut owner_of) = ("user", user.to_owned());
     if !store
-        .revoke(id, Some(user), &Revocation::new("user", user, now))
+        .revoke(
+            id,
+            Some(user),
+            &Revocation::new(RevokeReason::User, RevokedBy::user(user), now),
+        )
         .await?
     {
         // Not the user's own: an admin's, if the hook allows it.
@@ -386,7 +390,11 @@ async fn revoke_by_id(
             return Err(Refusal::NotFound);
         }
         if !store
-            .revoke(id, Some(&owner), &Revocation::new("admin", user, now))
+            .revoke(
+                id,
+                Some(&owner),
+                &Revocation::new(RevokeReason::Admin, RevokedBy::user(user), now),
+            )
             .await?
         {
             return Err(Refusal::NotFound);
@@ -475,10 +483,14 @@ async fn revoke_mine(
     };
     let user = guard(cfg, session, headers, uri).map_err(reply)?;
     let keep = if this_one_too { None } else { session.id() };
-    let how = Revocation::new("user", &user, OffsetDateTime::now_utc());
+    let how = Revocation::new(
+        RevokeReason::User,
+        RevokedBy::user(&user),
+        OffsetDateTime::now_utc(),
+    );
     let n = session
         .shared_store()
-        .revoke_user(&user, keep, &how)
+        .revoke_user_sessions(&user, keep, &how)
         .await
         .map_err(|e| reply(e.into()))?;
     if n > 0 {

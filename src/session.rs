@@ -4,8 +4,8 @@ use crate::binding::{BindingCheck, MismatchAction};
 use crate::config::SessionConfig;
 use crate::events::{SessionEvent, SessionEventKind};
 use crate::store::{
-    DataPatch, Reissue, ReissueClient, RememberCredential, Revocation, SessionRecord, SessionStore,
-    TokenState, Touch,
+    DataPatch, Reissue, ReissueClient, RememberCredential, Revocation, RevokeReason, SessionRecord,
+    SessionStore, TokenState, Touch,
 };
 use crate::token::{RememberToken, Token};
 use crate::{ClientInfo, Error};
@@ -288,7 +288,7 @@ impl Session {
                 }
                 TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
                 TokenState::Superseded { .. } => {
-                    let how = Revocation::new("token_reuse", "system", now);
+                    let how = Revocation::system(RevokeReason::TokenReuse, now);
                     self.store().revoke(l.record.id, None, &how).await?;
                     // A superseded token replayed after the grace window.
                     self.emit(SessionEventKind::TokenReuse, &l.record);
@@ -361,7 +361,7 @@ impl Session {
             }
             return Ok(None);
         }
-        let how = Revocation::new("remember_token_reuse", "system", now);
+        let how = Revocation::system(RevokeReason::RememberTokenReuse, now);
         self.store().revoke(id, None, &how).await?;
         // A stale validator outside the grace window: theft.
         self.emit(SessionEventKind::RememberTheft, &found.record);
@@ -454,7 +454,7 @@ impl Session {
                 };
                 self.emit(kind, &record);
                 if revoke {
-                    let how = Revocation::new("binding_mismatch", "system", now);
+                    let how = Revocation::system(RevokeReason::BindingMismatch, now);
                     self.store().revoke(record.id, None, &how).await?;
                 }
                 self.state().binding_rejected = !revoke;

@@ -3,7 +3,8 @@
 mod common;
 
 use axum_user_sessions::{
-    BindingMode, GcOptions, IpNet, SessionAdmin, SessionEvent, SessionEventKind, SessionRoutes,
+    BindingMode, GcOptions, IpNet, RevokeReason, RevokedBy, SessionAdmin, SessionEvent,
+    SessionEventKind, SessionRoutes,
 };
 use common::{Backend, Client};
 use std::sync::{Arc, Mutex};
@@ -277,7 +278,12 @@ async fn admin_calls_record_who_and_why(b: Backend) {
     assert_eq!(list.len(), 2);
     // After a password change: sign out alice's other devices.
     let n = admin
-        .revoke_user("alice", Some(a1_id), "support:zoe", "password_change")
+        .revoke_user_sessions(
+            "alice",
+            Some(a1_id),
+            RevokedBy::operator("support:zoe"),
+            RevokeReason::PasswordChange,
+        )
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -296,20 +302,34 @@ async fn admin_calls_record_who_and_why(b: Backend) {
     assert_eq!((stats.active_sessions, stats.active_users), (2, 2));
     assert!(
         admin
-            .revoke_session(a1_id, "support:zoe", "lost_phone")
+            .revoke(
+                a1_id,
+                RevokedBy::operator("support:zoe"),
+                RevokeReason::other("lost_phone")
+            )
             .await
             .unwrap()
     );
     assert!(
         !admin
-            .revoke_session(a1_id, "support:zoe", "again")
+            .revoke(
+                a1_id,
+                RevokedBy::operator("support:zoe"),
+                RevokeReason::other("again")
+            )
             .await
             .unwrap()
     );
     let rec = admin.session(a1_id).await.unwrap().unwrap();
     assert_eq!(rec.revoke_reason.as_deref(), Some("lost_phone"));
     assert_eq!(rec.revoked_by.as_deref(), Some("support:zoe"));
-    assert_eq!(admin.revoke_everyone("ops", "incident").await.unwrap(), 1);
+    assert_eq!(
+        admin
+            .revoke_every_session(RevokedBy::operator("ops"), RevokeReason::other("incident"))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(bob.me().await, None);
     // Revoked rows are kept for the retention period, then collected.
     let keep = GcOptions::default();

@@ -5,7 +5,8 @@ mod common;
 
 use axum_user_sessions::TokenHash;
 use axum_user_sessions::store::{
-    DataPatch, Reissue, Revocation, SessionRecord, SessionStore, TokenState, Touch,
+    DataPatch, Reissue, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore,
+    TokenState, Touch,
 };
 use common::Backend;
 use std::time::Duration;
@@ -194,15 +195,23 @@ async fn update_only_writes_never_resurrect(b: Backend) {
     let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r2, &hash(4)).await.unwrap();
     assert!(
-        s.revoke(r2.id, None, &Revocation::new("test", "system", t0))
-            .await
-            .unwrap()
+        s.revoke(
+            r2.id,
+            None,
+            &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
+        )
+        .await
+        .unwrap()
     );
     assert!(!s.patch_data(r2.id, &patch).await.unwrap());
     assert!(
-        !s.revoke(r2.id, None, &Revocation::new("test", "system", t0))
-            .await
-            .unwrap()
+        !s.revoke(
+            r2.id,
+            None,
+            &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
+        )
+        .await
+        .unwrap()
     );
 }
 
@@ -217,10 +226,15 @@ async fn revocations_record_who_and_why(b: Backend) {
         s.create(r, &hash(i as u8 + 1)).await.unwrap();
     }
     // Owner check.
-    let how = Revocation::new("user", "bob", t0);
+    let how = Revocation::new(RevokeReason::User, RevokedBy::user("bob"), t0);
     assert!(!s.revoke(a1.id, Some("bob"), &how).await.unwrap());
-    let how = Revocation::new("password_change", "alice", t0);
-    assert_eq!(s.revoke_user("alice", Some(a1.id), &how).await.unwrap(), 1);
+    let how = Revocation::new(RevokeReason::PasswordChange, RevokedBy::user("alice"), t0);
+    assert_eq!(
+        s.revoke_user_sessions("alice", Some(a1.id), &how)
+            .await
+            .unwrap(),
+        1
+    );
     let gone = s.get(a2.id).await.unwrap().unwrap();
     assert_eq!(gone.revoked_at, Some(t0));
     assert_eq!(gone.revoke_reason.as_deref(), Some("password_change"));
@@ -228,9 +242,13 @@ async fn revocations_record_who_and_why(b: Backend) {
     let left = s.list_user("alice", t0).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, a1.id);
-    let how = Revocation::new("incident", "admin:carol", t0);
+    let how = Revocation::new(
+        RevokeReason::other("incident"),
+        RevokedBy::operator("admin:carol"),
+        t0,
+    );
     assert_eq!(
-        s.revoke_all(&how).await.unwrap(),
+        s.revoke_every_session(&how).await.unwrap(),
         3,
         "alice's last, bob's, the anonymous one"
     );
@@ -266,9 +284,13 @@ async fn stats_and_gc(b: Backend) {
     {
         s.create(r, &hash(i as u8 + 1)).await.unwrap();
     }
-    s.revoke(revoked.id, None, &Revocation::new("user", "dave", t0))
-        .await
-        .unwrap();
+    s.revoke(
+        revoked.id,
+        None,
+        &Revocation::new(RevokeReason::User, RevokedBy::user("dave"), t0),
+    )
+    .await
+    .unwrap();
     let horizon_before = t0 - Duration::from_secs(60);
     let st = s.stats(t0, horizon_before).await.unwrap();
     assert_eq!(

@@ -11,7 +11,7 @@
 //! It never prints a token, a token hash or the database password.
 
 use axum_user_sessions::store::{SessionRecord, SessionStore};
-use axum_user_sessions::{Error, GcOptions, SessionAdmin, device_name};
+use axum_user_sessions::{Error, GcOptions, RevokeReason, RevokedBy, SessionAdmin, device_name};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -474,7 +474,14 @@ fn human_time(t: OffsetDateTime) -> String {
 
 async fn revoke(admin: &SessionAdmin, args: &RevokeArgs) -> Result<String, Cmd> {
     if let Some(id) = args.session {
-        if admin.revoke_session(id, &args.by, &args.reason).await? {
+        if admin
+            .revoke(
+                id,
+                RevokedBy::operator(&args.by),
+                RevokeReason::other(&args.reason),
+            )
+            .await?
+        {
             return Ok(format!("Revoked 1 session ({id}).\n"));
         }
         let why = match admin.session(id).await? {
@@ -493,7 +500,12 @@ async fn revoke(admin: &SessionAdmin, args: &RevokeArgs) -> Result<String, Cmd> 
     }
     if let Some(user) = &args.user {
         let n = admin
-            .revoke_user(user, args.keep, &args.by, &args.reason)
+            .revoke_user_sessions(
+                user,
+                args.keep,
+                RevokedBy::operator(&args.by),
+                RevokeReason::other(&args.reason),
+            )
             .await?;
         let kept = match args.keep {
             Some(keep) => format!(", kept {keep}"),
@@ -516,7 +528,12 @@ async fn revoke(admin: &SessionAdmin, args: &RevokeArgs) -> Result<String, Cmd> 
             plural(stats.active_users),
         ))?;
     }
-    let n = admin.revoke_everyone(&args.by, &args.reason).await?;
+    let n = admin
+        .revoke_every_session(
+            RevokedBy::operator(&args.by),
+            RevokeReason::other(&args.reason),
+        )
+        .await?;
     Ok(format!("Revoked {n} session{} of every user.\n", plural(n)))
 }
 

@@ -68,8 +68,8 @@ impl Tables {
     fn revoke(&mut self, id: Uuid, how: &Revocation) {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.revoked_at = Some(how.at);
-            s.revoke_reason = Some(how.reason.clone());
-            s.revoked_by = Some(how.by.clone());
+            s.revoke_reason = Some(how.reason.as_str().to_owned());
+            s.revoked_by = Some(how.by.as_str().to_owned());
         }
         self.remember.remove(&id);
     }
@@ -396,7 +396,7 @@ impl SessionStore for MemoryStore {
         Ok(n == 1)
     }
 
-    async fn revoke_user(
+    async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
@@ -408,7 +408,7 @@ impl SessionStore for MemoryStore {
         }))
     }
 
-    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
         Ok(self.lock().revoke_where(how, |_| true))
     }
 

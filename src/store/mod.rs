@@ -27,6 +27,7 @@ use uuid::Uuid;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod revocation;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod timeout;
@@ -35,6 +36,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
+pub use revocation::{Revocation, RevokeReason, RevokedBy};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
@@ -270,29 +272,6 @@ impl DataPatch {
     }
 }
 
-/// A revocation: why, by whom, when. Stores record all three.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Revocation {
-    /// Why: `"user"`, `"admin"`, `"token_reuse"`, `"password_change"`, ...
-    pub reason: String,
-    /// Who: the acting user's id, or `"system"` for automatic revocations.
-    pub by: String,
-    /// When.
-    pub at: OffsetDateTime,
-}
-
-impl Revocation {
-    /// A revocation at `at`.
-    pub fn new(reason: impl Into<String>, by: impl Into<String>, at: OffsetDateTime) -> Self {
-        Self {
-            reason: reason.into(),
-            by: by.into(),
-            at,
-        }
-    }
-}
-
 /// Counts for monitoring and the CLI's `stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -468,7 +447,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
     /// Revokes every live session of a user, except `keep`, in one
     /// statement. Returns how many.
-    async fn revoke_user(
+    async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
@@ -476,7 +455,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     ) -> Result<u64, Error>;
 
     /// Revokes every live session of every user. Returns how many.
-    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error>;
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error>;
 
     /// Live sessions and users, and rows garbage collection may delete
     /// (expired at `now`, or revoked before `revoked_before`).

@@ -590,15 +590,15 @@ impl SessionStore for PgStore {
         ))
         .bind(id)
         .bind(user_id)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(how.at)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_user(
+    async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
@@ -613,15 +613,15 @@ impl SessionStore for PgStore {
         ))
         .bind(user_id)
         .bind(keep)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(how.at)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
 
-    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
         self.counter.tick();
         let done = sqlx::query(concat!(
             "UPDATE axum_user_sessions.sessions SET ",
@@ -631,8 +631,8 @@ impl SessionStore for PgStore {
         ))
         .bind(None::<i32>)
         .bind(None::<i32>)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(how.at)
         .execute(&self.pool)
         .await?;

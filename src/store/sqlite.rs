@@ -528,15 +528,15 @@ impl SessionStore for SqliteStore {
         )))
         .bind(id)
         .bind(user_id)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(ts(how.at))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    async fn revoke_user(
+    async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: Option<Uuid>,
@@ -550,15 +550,15 @@ impl SessionStore for SqliteStore {
         )))
         .bind(user_id)
         .bind(keep)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(ts(how.at))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
 
-    async fn revoke_all(&self, how: &Revocation) -> Result<u64, Error> {
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
         self.counter.tick();
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE aus_sessions SET {REVOKE_SET} WHERE ?1 IS NULL AND ?2 IS NULL AND {}",
@@ -566,8 +566,8 @@ impl SessionStore for SqliteStore {
         )))
         .bind(None::<i64>)
         .bind(None::<i64>)
-        .bind(&how.reason)
-        .bind(&how.by)
+        .bind(how.reason.as_str())
+        .bind(how.by.as_str())
         .bind(ts(how.at))
         .execute(&self.pool)
         .await?;

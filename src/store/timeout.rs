@@ -78,8 +78,8 @@ timed_impl! {
     restore(id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch) -> bool;
     get(id: Uuid) -> Option<SessionRecord>;
     revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool;
-    revoke_user(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64;
-    revoke_all(how: &Revocation) -> u64;
+    revoke_user_sessions(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64;
+    revoke_every_session(how: &Revocation) -> u64;
     stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats;
     gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64;
     list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord>;

@@ -1,0 +1,160 @@
+//! Revocations: why a session ended early, who ended it, when.
+//!
+//! The reason and the actor are distinct types, so that swapping "who" and
+//! "why" is a compile error rather than a wrong audit trail.
+
+use std::fmt;
+use time::OffsetDateTime;
+
+/// Why a session was revoked. Stored as text (`as_str`), shown to the user in
+/// "Your devices" and in audit logs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevokeReason {
+    /// The user signed it out ("Your devices", sign out everywhere). `"user"`.
+    User,
+    /// An administrator signed it out through the routes' authorization hook.
+    /// `"admin"`.
+    Admin,
+    /// A replaced session token was presented after its grace window: the
+    /// token was stolen or replayed. `"token_reuse"`.
+    TokenReuse,
+    /// A replaced remember-me validator was presented after its grace window.
+    /// `"remember_token_reuse"`.
+    RememberTokenReuse,
+    /// An enforced IP or User-Agent binding did not match, with
+    /// [`MismatchAction::Revoke`](crate::MismatchAction::Revoke).
+    /// `"binding_mismatch"`.
+    BindingMismatch,
+    /// The user's password changed. `"password_change"`.
+    PasswordChange,
+    /// A reason of the app's own (for example `"lost_phone"`, `"incident"`).
+    Other(String),
+}
+
+impl RevokeReason {
+    /// A reason of the app's own; a known name (`"user"`, `"token_reuse"`, …)
+    /// gives its variant.
+    pub fn other(reason: impl Into<String>) -> Self {
+        Self::from_stored(&reason.into())
+    }
+
+    /// The reason as stored in the database.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::TokenReuse => "token_reuse",
+            Self::RememberTokenReuse => "remember_token_reuse",
+            Self::BindingMismatch => "binding_mismatch",
+            Self::PasswordChange => "password_change",
+            Self::Other(reason) => reason,
+        }
+    }
+
+    /// The reason a stored text names.
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "user" => Self::User,
+            "admin" => Self::Admin,
+            "token_reuse" => Self::TokenReuse,
+            "remember_token_reuse" => Self::RememberTokenReuse,
+            "binding_mismatch" => Self::BindingMismatch,
+            "password_change" => Self::PasswordChange,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who revoked a session. Stored as text (`as_str`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RevokedBy {
+    /// The library itself (theft detection, binding). Stored as `"system"`.
+    System,
+    /// A signed-in user, by user id: the owner, or an administrator acting
+    /// through the routes.
+    User(String),
+    /// An operator or job outside the app's users: the CLI, an admin script
+    /// (for example `"cli"`, `"support:zoe"`).
+    Operator(String),
+}
+
+impl RevokedBy {
+    /// A signed-in user, by the id given to [`Session::login`](crate::Session::login).
+    pub fn user(user_id: impl fmt::Display) -> Self {
+        Self::User(user_id.to_string())
+    }
+
+    /// An operator or job, by a label of your choice.
+    pub fn operator(label: impl Into<String>) -> Self {
+        Self::Operator(label.into())
+    }
+
+    /// Who, as stored in the database.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::System => "system",
+            Self::User(who) | Self::Operator(who) => who,
+        }
+    }
+}
+
+impl fmt::Display for RevokedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A revocation: why, by whom, when. Stores record all three.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Revocation {
+    /// Why.
+    pub reason: RevokeReason,
+    /// Who.
+    pub by: RevokedBy,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+impl Revocation {
+    /// A revocation at `at`.
+    pub fn new(reason: RevokeReason, by: RevokedBy, at: OffsetDateTime) -> Self {
+        Self { reason, by, at }
+    }
+
+    /// An automatic revocation by the library at `at`.
+    pub fn system(reason: RevokeReason, at: OffsetDateTime) -> Self {
+        Self::new(reason, RevokedBy::System, at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_round_trip_through_text() {
+        for r in [
+            RevokeReason::User,
+            RevokeReason::Admin,
+            RevokeReason::TokenReuse,
+            RevokeReason::RememberTokenReuse,
+            RevokeReason::BindingMismatch,
+            RevokeReason::PasswordChange,
+            RevokeReason::other("lost phone"),
+        ] {
+            assert_eq!(RevokeReason::from_stored(r.as_str()), r);
+        }
+        assert_eq!(RevokeReason::other("user"), RevokeReason::User);
+        assert_eq!(RevokedBy::System.as_str(), "system");
+        assert_eq!(RevokedBy::user(42).as_str(), "42");
+    }
+}
