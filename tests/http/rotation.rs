@@ -1,7 +1,7 @@
 //! Token rotation: never logs a legitimate client out, and a replayed old
 //! token revokes the session. Every store.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Client, Rng, serve_demo};
 use std::collections::HashSet;

@@ -2,7 +2,7 @@
 //! expiry, rotates its validator, detects theft, dies with logout and
 //! revocation, and is never "fresh". Every store, over real HTTP.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum_user_sessions::{Session, SessionLayer, SessionRoutes};

@@ -2,7 +2,7 @@
 //! Every store. The test server's socket peer is always 127.0.0.1; trusting
 //! it as a proxy lets `X-Forwarded-For` play the client's address.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum_user_sessions::{BindingMode, ClientInfo, IpNet, MismatchAction, SessionLayer};

@@ -1,7 +1,7 @@
 //! The `SessionStore` contract, called directly, on every store: the same
 //! calls must give the same answers on Postgres, SQLite and memory.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::TokenHash;
 use axum_user_sessions::store::{

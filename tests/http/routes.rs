@@ -1,7 +1,7 @@
 //! "Your devices" routes: listing, revoking, ownership, CSRF and
 //! re-authentication rules, on every store, over real HTTP.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::{SessionLayer, SessionRoutes};
 use common::{Backend, Client, Resp, TestApp};

@@ -1,6 +1,6 @@
 //! Store-specific checks: what reaches the tables, migrations, outages.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::{PgStore, SessionLayer, SqliteStore};
 use base64::Engine as _;

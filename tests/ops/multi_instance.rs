@@ -2,7 +2,7 @@
 //! one takes effect on the other, and an instance whose change listener is
 //! down reads from the database instead of its cache.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::{CacheConfig, CachedStore, PgStore, SessionLayer, SessionStore};
 use common::{Client, TestApp, eventually};

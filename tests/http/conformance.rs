@@ -1,7 +1,7 @@
 //! The core scenarios, run on every store (Postgres, SQLite, memory) through a
 //! real axum server over real HTTP.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::SessionLayer;
 use common::{Backend, Client, serve_demo};

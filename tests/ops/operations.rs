@@ -1,6 +1,6 @@
 //! Operations: events, IP anonymisation, garbage collection at scale.
 
-mod common;
+use crate::common;
 
 use axum_user_sessions::{
     BindingMode, GcOptions, IpNet, RevokeReason, RevokedBy, SessionAdmin, SessionEvent,

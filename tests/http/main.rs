@@ -1,0 +1,15 @@
+//! Scenarios through a real axum server over real HTTP, each on every store
+//! (Postgres, Postgres behind the cache, SQLite, memory) via `conformance!`.
+//! One module per topic; `tests/README.md` lists the test binaries.
+
+// `conformance!` is defined in the harness: `#[macro_use]` makes it visible
+// in the modules declared below.
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod binding;
+mod conformance;
+mod remember;
+mod rotation;
+mod routes;

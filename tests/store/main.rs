@@ -1,0 +1,12 @@
+//! The stores themselves: the `SessionStore` contract called directly on
+//! every store, and what each store writes to its tables, its migrations and
+//! its outages. `tests/README.md` lists the test binaries.
+
+// `conformance!` is defined in the harness: `#[macro_use]` makes it visible
+// in the modules declared below.
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod storage;
+mod store_api;
