@@ -1,49 +1,8 @@
 //! Session settings, with secure defaults. Set through [`SessionLayer`](crate::SessionLayer)'s
 //! `with_*` methods.
 
+use crate::cookie::{CookieConfig, SameSite};
 use std::time::Duration;
-
-/// The `SameSite` attribute of the session cookie.
-///
-/// `None` is deliberately not offered: a session cookie sent on cross-site
-/// requests invites CSRF.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SameSite {
-    /// Sent on top-level navigations from other sites (links in mail keep
-    /// users signed in), not on cross-site subrequests or POSTs. The default.
-    #[default]
-    Lax,
-    /// Never sent on cross-site requests: a user following a link from another
-    /// site arrives signed out.
-    Strict,
-}
-
-/// Cookie settings.
-#[derive(Debug, Clone)]
-pub(crate) struct CookieConfig {
-    pub(crate) name: String,
-    pub(crate) path: String,
-    pub(crate) domain: Option<String>,
-    pub(crate) secure: bool,
-    pub(crate) same_site: SameSite,
-    pub(crate) host_prefix: bool,
-}
-
-impl CookieConfig {
-    /// The cookie's name as sent, with the `__Host-` prefix when it is on.
-    pub(crate) fn full_name(&self) -> String {
-        self.prefixed(&self.name)
-    }
-
-    pub(crate) fn prefixed(&self, name: &str) -> String {
-        if self.host_prefix {
-            format!("__Host-{name}")
-        } else {
-            name.to_owned()
-        }
-    }
-}
 
 /// Session-token rotation.
 #[derive(Debug, Clone, Copy)]
@@ -194,12 +153,4 @@ impl SessionConfig {
             );
         }
     }
-}
-
-/// Whether `name` is a valid cookie name (an RFC 6265 token).
-pub(crate) fn is_cookie_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

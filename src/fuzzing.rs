@@ -1,8 +1,9 @@
 //! Entry points for fuzzing and property tests of the code that reads
 //! untrusted input. Not part of the public API: hidden, unstable.
 
-use crate::ClientInfo;
-use crate::client::{ProxyConfig, ProxyHeader};
+use crate::client::{ClientInfo, ProxyConfig, ProxyHeader};
+use crate::cookie::{CookieToken, read_cookie};
+use crate::token::{RememberToken, Token};
 use axum::http::HeaderMap;
 use std::net::IpAddr;
 
@@ -10,25 +11,25 @@ use std::net::IpAddr;
 /// is no session cookie, `Some(false)` when it is malformed (no query is
 /// made), `Some(true)` when it is a well-formed token (looked up).
 pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<bool> {
-    match crate::service::read_cookie(headers, name, crate::token::Token::parse) {
-        crate::session::CookieToken::Absent => None,
-        crate::session::CookieToken::Malformed => Some(false),
-        crate::session::CookieToken::Valid(_) => Some(true),
+    match read_cookie(headers, name, Token::parse) {
+        CookieToken::Absent => None,
+        CookieToken::Malformed => Some(false),
+        CookieToken::Valid(_) => Some(true),
     }
 }
 
 /// The same for the remember-me cookie.
 pub fn remember_cookie(headers: &HeaderMap, name: &str) -> Option<bool> {
-    match crate::service::read_cookie(headers, name, crate::token::RememberToken::parse) {
-        crate::session::CookieToken::Absent => None,
-        crate::session::CookieToken::Malformed => Some(false),
-        crate::session::CookieToken::Valid(_) => Some(true),
+    match read_cookie(headers, name, RememberToken::parse) {
+        CookieToken::Absent => None,
+        CookieToken::Malformed => Some(false),
+        CookieToken::Valid(_) => Some(true),
     }
 }
 
 /// Whether `value` decodes as a session token.
 pub fn token_is_valid(value: &str) -> bool {
-    crate::token::Token::parse(value).is_some()
+    Token::parse(value).is_some()
 }
 
 /// The client as the layer reads it, behind `trusted` proxies using `forwarded`

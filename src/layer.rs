@@ -1,10 +1,11 @@
 //! [`SessionLayer`]: configuration and the tower `Layer`.
 
 use crate::binding::{Binding, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
-use crate::config::{SessionConfig, is_cookie_name};
+use crate::config::SessionConfig;
+use crate::cookie::{SameSite, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionStore};
-use crate::{IpNet, ProxyHeader, SameSite};
+use crate::{IpNet, ProxyHeader};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
@@ -15,11 +16,6 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Timeouts longer than this (about 100 years) are cut to it, so that "never"
 /// (`Duration::MAX`) cannot overflow a date.
 const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-
-/// A cookie attribute value: no `;` and no control characters.
-fn is_attribute_value(v: &str) -> bool {
-    !v.chars().any(|c| c == ';' || c.is_control())
-}
 
 /// Adds server-side sessions to an axum router.
 ///

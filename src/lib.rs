@@ -73,6 +73,7 @@ mod binding;
 mod cache;
 mod client;
 mod config;
+mod cookie;
 #[cfg(feature = "routes")]
 mod device;
 mod error;
@@ -93,7 +94,7 @@ pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin, gc, spawn_gc};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use cache::{CacheConfig, CachedStore, Change, ChangeFeed};
 pub use client::{ClientInfo, ProxyHeader};
-pub use config::SameSite;
+pub use cookie::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use device::device_name;

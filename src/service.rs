@@ -1,13 +1,15 @@
 //! [`SessionService`]: the middleware around the app's routes.
 
-use crate::ClientInfo;
+use crate::client::ClientInfo;
 use crate::config::SessionConfig;
-use crate::session::{CookieToken, Session};
+use crate::cookie::{CookieToken, read_cookie};
+use crate::events::anonymize_ip;
+use crate::session::{Commit, Session};
 use crate::store::SessionStore;
 use crate::token::{RememberToken, Token};
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request, header};
-use axum::response::Response;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -66,6 +68,23 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // Everything is read from the request before any await, so that the
         // body type need not be `Sync`.
+        let session = self.start(&mut req);
+        let config = self.config.clone();
+        // Call the instance that was polled ready; keep a fresh clone.
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        Box::pin(async move {
+            let res = inner.call(req).await?;
+            Ok(finish(&session, &config, res).await)
+        })
+    }
+}
+
+impl<S> SessionService<S> {
+    /// Reads the request's cookies and client, and makes its session. Both
+    /// the session and the client (as the handler sees it) go into the
+    /// request's extensions.
+    fn start<B>(&self, req: &mut Request<B>) -> Session {
         let cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
         let remember = read_cookie(
             req.headers(),
@@ -97,7 +116,7 @@ where
         req.extensions_mut().insert(client.clone());
         // What the session stores and binds against: anonymised if configured.
         let client = if self.config.anonymize_ip {
-            ClientInfo::new(client.ip().map(crate::anonymize_ip), client.user_agent)
+            ClientInfo::new(client.ip().map(anonymize_ip), client.user_agent)
         } else {
             client
         };
@@ -109,122 +128,18 @@ where
             client,
         );
         req.extensions_mut().insert(session.clone());
-
-        // Call the instance that was polled ready; keep a fresh clone.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        Box::pin(async move {
-            let mut res = inner.call(req).await?;
-            session.commit(&mut res).await;
-            Ok(res)
-        })
+        session
     }
 }
 
-/// Finds the session cookie among all `Cookie` headers, bytewise (other
-/// cookies may hold anything). Two different values for our name are
-/// ambiguous (cookie tossing), so they count as malformed.
-pub(crate) fn read_cookie<T>(
-    headers: &HeaderMap,
-    name: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> CookieToken<T> {
-    let mut found: Option<&[u8]> = None;
-    for value in headers.get_all(header::COOKIE) {
-        for pair in value.as_bytes().split(|b| *b == b';') {
-            let pair = pair.trim_ascii();
-            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
-                continue;
-            };
-            if pair[..eq].trim_ascii() != name.as_bytes() {
-                continue;
-            }
-            let mut v = pair[eq + 1..].trim_ascii();
-            if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
-                v = &v[1..v.len() - 1];
-            }
-            match found {
-                None => found = Some(v),
-                Some(prev) if prev == v => {}
-                Some(_) => return CookieToken::Malformed,
-            }
-        }
+/// After the handler: the session writes its changes, and its cookie
+/// changes become `Set-Cookie` headers. A failed write replaces the
+/// handler's response with the error's (the cookies still go on it).
+async fn finish(session: &Session, config: &SessionConfig, mut res: Response) -> Response {
+    let Commit { error, cookies } = session.commit(res.status().is_server_error()).await;
+    if let Some(err) = error {
+        res = err.into_response();
     }
-    match found {
-        None => CookieToken::Absent,
-        Some(v) => std::str::from_utf8(v)
-            .ok()
-            .and_then(parse)
-            .map_or(CookieToken::Malformed, CookieToken::Valid),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(values: &[&[u8]]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn finds_the_cookie_among_others() {
-        let t = Token::generate().unwrap().encode();
-        let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
-        assert!(matches!(
-            read_cookie(&h, "__Host-session", Token::parse),
-            CookieToken::Valid(_)
-        ));
-        let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
-        assert!(matches!(
-            read_cookie(&h, "__Host-session", Token::parse),
-            CookieToken::Valid(_)
-        ));
-    }
-
-    #[test]
-    fn absent_malformed_and_ambiguous() {
-        assert!(matches!(
-            read_cookie(&headers(&[b"a=1"]), "s", Token::parse),
-            CookieToken::Absent
-        ));
-        assert!(matches!(
-            read_cookie(&HeaderMap::new(), "s", Token::parse),
-            CookieToken::Absent
-        ));
-        assert!(matches!(
-            read_cookie(&headers(&[b"s=nope"]), "s", Token::parse),
-            CookieToken::Malformed
-        ));
-        assert!(matches!(
-            read_cookie(&headers(&[b"s=\xff\xfe"]), "s", Token::parse),
-            CookieToken::Malformed
-        ));
-        let a = Token::generate().unwrap().encode();
-        let b = Token::generate().unwrap().encode();
-        let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
-        assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
-            CookieToken::Malformed
-        ));
-        // The same value twice is not ambiguous.
-        let h = headers(&[format!("s={a}").as_bytes(), format!("s={a}").as_bytes()]);
-        assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
-            CookieToken::Valid(_)
-        ));
-        // Invalid bytes in another cookie do not hide ours.
-        let mut raw = b"x=\xff; s=".to_vec();
-        raw.extend_from_slice(a.as_bytes());
-        let h = headers(&[&raw]);
-        assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
-            CookieToken::Valid(_)
-        ));
-    }
+    cookies.write_headers(config, res.headers_mut());
+    res
 }

@@ -1,0 +1,348 @@
+//! The session and remember-me cookies: their settings, reading them from a
+//! request's `Cookie` headers, and writing the `Set-Cookie` headers a
+//! [`CookieUpdate`] asks for.
+//!
+//! Nothing here touches the store: the [`Session`](crate::Session) decides
+//! what the cookies become, this module only speaks HTTP.
+
+use crate::config::SessionConfig;
+use crate::token::Token;
+use axum::http::{HeaderMap, HeaderValue, header};
+use std::fmt;
+use tower_cookies::cookie::{self, Cookie};
+
+/// The `SameSite` attribute of the session cookie.
+///
+/// `None` is deliberately not offered: a session cookie sent on cross-site
+/// requests invites CSRF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites (links in mail keep
+    /// users signed in), not on cross-site subrequests or POSTs. The default.
+    #[default]
+    Lax,
+    /// Never sent on cross-site requests: a user following a link from another
+    /// site arrives signed out.
+    Strict,
+}
+
+/// Cookie settings.
+#[derive(Debug, Clone)]
+pub(crate) struct CookieConfig {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) host_prefix: bool,
+}
+
+impl CookieConfig {
+    /// The cookie's name as sent, with the `__Host-` prefix when it is on.
+    pub(crate) fn full_name(&self) -> String {
+        self.prefixed(&self.name)
+    }
+
+    pub(crate) fn prefixed(&self, name: &str) -> String {
+        if self.host_prefix {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// A `Set-Cookie` value. `max_age`: `None` for a browser-session cookie,
+    /// `Some(0)` to expire it.
+    fn header(&self, name: &str, value: String, max_age: Option<i64>) -> String {
+        let mut cookie = Cookie::build((name.to_owned(), value))
+            .http_only(true)
+            .secure(self.secure)
+            .path(self.path.clone())
+            .same_site(match self.same_site {
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::Strict => cookie::SameSite::Strict,
+            });
+        if let Some(domain) = &self.domain {
+            cookie = cookie.domain(domain.clone());
+        }
+        match max_age {
+            Some(0) => {
+                cookie = cookie
+                    .max_age(cookie::time::Duration::ZERO)
+                    .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+            }
+            Some(secs) => cookie = cookie.max_age(cookie::time::Duration::seconds(secs)),
+            None => {}
+        }
+        cookie.build().encoded().to_string()
+    }
+}
+
+/// Whether `name` is a valid cookie name (an RFC 6265 token).
+pub(crate) fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A cookie attribute value: no `;` and no control characters.
+pub(crate) fn is_attribute_value(v: &str) -> bool {
+    !v.chars().any(|c| c == ';' || c.is_control())
+}
+
+/// What the request's cookie header said about our cookie.
+#[derive(Debug, Clone)]
+pub(crate) enum CookieToken<T = Token> {
+    /// No such cookie.
+    Absent,
+    /// A cookie that cannot be a token (wrong length, alphabet, duplicates
+    /// with different values, not UTF-8...). Costs no query.
+    Malformed,
+    /// A well-formed token; the store decides whether it is known.
+    Valid(T),
+}
+
+impl<T> CookieToken<T> {
+    /// Whether the request carried the cookie at all (well-formed or not).
+    pub(crate) fn is_present(&self) -> bool {
+        !matches!(self, Self::Absent)
+    }
+}
+
+/// Finds the session cookie among all `Cookie` headers, bytewise (other
+/// cookies may hold anything). Two different values for our name are
+/// ambiguous (cookie tossing), so they count as malformed.
+pub(crate) fn read_cookie<T>(
+    headers: &HeaderMap,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> CookieToken<T> {
+    let mut found: Option<&[u8]> = None;
+    for value in headers.get_all(header::COOKIE) {
+        for pair in value.as_bytes().split(|b| *b == b';') {
+            let pair = pair.trim_ascii();
+            let Some(eq) = pair.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            if pair[..eq].trim_ascii() != name.as_bytes() {
+                continue;
+            }
+            let mut v = pair[eq + 1..].trim_ascii();
+            if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
+                v = &v[1..v.len() - 1];
+            }
+            match found {
+                None => found = Some(v),
+                Some(prev) if prev == v => {}
+                Some(_) => return CookieToken::Malformed,
+            }
+        }
+    }
+    match found {
+        None => CookieToken::Absent,
+        Some(v) => std::str::from_utf8(v)
+            .ok()
+            .and_then(parse)
+            .map_or(CookieToken::Malformed, CookieToken::Valid),
+    }
+}
+
+/// What to do with one cookie in the response.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum CookieChange {
+    /// Send `value`. `max_age` in seconds; `None` for a browser-session
+    /// cookie.
+    Set { value: String, max_age: Option<i64> },
+    /// Expire the cookie in the browser.
+    Expire,
+}
+
+impl fmt::Debug for CookieChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The value is a token: never in logs.
+            Self::Set { max_age, .. } => f
+                .debug_struct("Set")
+                .field("value", &"REDACTED")
+                .field("max_age", max_age)
+                .finish(),
+            Self::Expire => f.write_str("Expire"),
+        }
+    }
+}
+
+/// The cookie changes a request's session asks for, after the handler.
+/// `None`: leave that cookie alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CookieUpdate {
+    /// The session cookie.
+    pub(crate) session: Option<CookieChange>,
+    /// The remember-me cookie.
+    pub(crate) remember: Option<CookieChange>,
+}
+
+impl CookieUpdate {
+    /// Appends the `Set-Cookie` headers, the session cookie first, and
+    /// `Cache-Control: no-store` when any cookie is set: a response that
+    /// sets a token must not be cached.
+    pub(crate) fn write_headers(self, config: &SessionConfig, headers: &mut HeaderMap) {
+        let mut any = false;
+        for (name, change) in [
+            (&config.cookie_name, self.session),
+            (&config.remember_cookie_name, self.remember),
+        ] {
+            let (value, max_age) = match change {
+                None => continue,
+                Some(CookieChange::Set { value, max_age }) => (value, max_age),
+                Some(CookieChange::Expire) => (String::new(), Some(0)),
+            };
+            match HeaderValue::from_str(&config.cookie.header(name, value, max_age)) {
+                Ok(v) => {
+                    headers.append(header::SET_COOKIE, v);
+                    any = true;
+                }
+                Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+            }
+        }
+        if any {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::COOKIE, HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn finds_the_cookie_among_others() {
+        let t = Token::generate().unwrap().encode();
+        let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
+        assert!(matches!(
+            read_cookie(&h, "__Host-session", Token::parse),
+            CookieToken::Valid(_)
+        ));
+        let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
+        assert!(matches!(
+            read_cookie(&h, "__Host-session", Token::parse),
+            CookieToken::Valid(_)
+        ));
+    }
+
+    #[test]
+    fn absent_malformed_and_ambiguous() {
+        assert!(matches!(
+            read_cookie(&headers(&[b"a=1"]), "s", Token::parse),
+            CookieToken::Absent
+        ));
+        assert!(matches!(
+            read_cookie(&HeaderMap::new(), "s", Token::parse),
+            CookieToken::Absent
+        ));
+        assert!(matches!(
+            read_cookie(&headers(&[b"s=nope"]), "s", Token::parse),
+            CookieToken::Malformed
+        ));
+        assert!(matches!(
+            read_cookie(&headers(&[b"s=\xff\xfe"]), "s", Token::parse),
+            CookieToken::Malformed
+        ));
+        let a = Token::generate().unwrap().encode();
+        let b = Token::generate().unwrap().encode();
+        let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Malformed
+        ));
+        // The same value twice is not ambiguous.
+        let h = headers(&[format!("s={a}").as_bytes(), format!("s={a}").as_bytes()]);
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Valid(_)
+        ));
+        // Invalid bytes in another cookie do not hide ours.
+        let mut raw = b"x=\xff; s=".to_vec();
+        raw.extend_from_slice(a.as_bytes());
+        let h = headers(&[&raw]);
+        assert!(matches!(
+            read_cookie(&h, "s", Token::parse),
+            CookieToken::Valid(_)
+        ));
+    }
+
+    fn set_cookies(update: CookieUpdate) -> (Vec<String>, Option<String>) {
+        let mut h = HeaderMap::new();
+        update.write_headers(&SessionConfig::default(), &mut h);
+        let cookies = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let cache = h
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (cookies, cache)
+    }
+
+    #[test]
+    fn nothing_to_set_writes_no_header() {
+        assert_eq!(set_cookies(CookieUpdate::default()), (vec![], None));
+    }
+
+    #[test]
+    fn session_cookie_first_then_remember_and_no_store() {
+        let (cookies, cache) = set_cookies(CookieUpdate {
+            remember: Some(CookieChange::Set {
+                value: "r".into(),
+                max_age: Some(60),
+            }),
+            session: Some(CookieChange::Set {
+                value: "s".into(),
+                max_age: None,
+            }),
+        });
+        assert_eq!(cache.as_deref(), Some("no-store"));
+        assert_eq!(cookies.len(), 2);
+        assert!(cookies[0].starts_with("__Host-session=s;"), "{cookies:?}");
+        assert!(!cookies[0].contains("Max-Age"), "{cookies:?}");
+        assert!(cookies[1].starts_with("__Host-remember=r;"), "{cookies:?}");
+        assert!(cookies[1].contains("Max-Age=60"), "{cookies:?}");
+        for c in &cookies {
+            for attr in ["HttpOnly", "Secure", "Path=/", "SameSite=Lax"] {
+                assert!(c.contains(attr), "{c} lacks {attr}");
+            }
+        }
+    }
+
+    #[test]
+    fn expire_empties_the_value_and_dates_it_in_the_past() {
+        let (cookies, cache) = set_cookies(CookieUpdate {
+            session: Some(CookieChange::Expire),
+            remember: None,
+        });
+        assert_eq!(cache.as_deref(), Some("no-store"));
+        assert_eq!(cookies.len(), 1);
+        assert!(cookies[0].starts_with("__Host-session=;"), "{cookies:?}");
+        assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+        assert!(cookies[0].contains("1970"), "{cookies:?}");
+    }
+
+    #[test]
+    fn cookie_values_are_redacted_in_debug() {
+        let change = CookieChange::Set {
+            value: "secret-token".into(),
+            max_age: None,
+        };
+        assert!(!format!("{change:?}").contains("secret-token"));
+    }
+}

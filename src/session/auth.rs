@@ -1,0 +1,268 @@
+//! Sign-in state changes, written at once: sign-in (with or without
+//! remember-me), re-authentication, explicit rotation, sign-out; and the
+//! "new device" check after a sign-in.
+
+use super::{Session, now};
+use crate::error::Error;
+use crate::events::SessionEventKind;
+use crate::store::{Reissue, ReissueClient, RememberCredential};
+use crate::token::{RememberToken, Token};
+use std::fmt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Why the session gets a new token at once, with no grace for the old one.
+#[derive(Debug, Clone, Copy)]
+enum NewToken<'a> {
+    /// This user signs in on this client.
+    SignIn(&'a str),
+    /// The user proved who they are again.
+    Reauthenticate,
+    /// A privilege change.
+    Rotate,
+}
+
+/// What "the same browser" means for new-device detection: the parsed device
+/// name when the `routes` feature (and its User-Agent parser) is on, the raw
+/// User-Agent otherwise.
+fn device_label(user_agent: Option<&str>) -> String {
+    #[cfg(feature = "routes")]
+    {
+        crate::device::device_name(user_agent)
+    }
+    #[cfg(not(feature = "routes"))]
+    {
+        user_agent.unwrap_or("").to_owned()
+    }
+}
+
+impl Session {
+    /// Signs `user_id` in: records the user and `authenticated_at`, and issues
+    /// a new token at once, with no grace for the old one (no session
+    /// fixation). Accepts any id that displays as text: integers, strings,
+    /// UUIDs.
+    ///
+    /// The session's data is kept when the session was anonymous or already
+    /// belonged to this user. A session of another user is ended and a fresh
+    /// one started, so that one user never inherits another's data.
+    pub async fn login(&self, user_id: impl fmt::Display) -> Result<(), Error> {
+        self.login_remember(user_id, false).await
+    }
+
+    /// [`login`](Self::login), and with `remember` on, "keep me signed in":
+    /// a second, persistent cookie (`selector.validator`, only the validator's
+    /// SHA-256 is stored) that re-opens this same session after the browser
+    /// restarts or the session idles out, for the
+    /// [remember-me lifetime](crate::SessionLayer::with_remember_lifetime)
+    /// (30 days by default, not extended by use). Each use replaces the
+    /// validator; a replaced validator presented after a short grace window
+    /// is taken for theft and revokes the session.
+    ///
+    /// With `remember` off, a remember-me credential the session had is
+    /// dropped.
+    pub async fn login_remember(
+        &self,
+        user_id: impl fmt::Display,
+        remember: bool,
+    ) -> Result<(), Error> {
+        self.login_inner(user_id.to_string()).await?;
+        self.set_remember(remember).await
+    }
+
+    async fn login_inner(&self, user_id: String) -> Result<(), Error> {
+        self.sign_in(&user_id).await?;
+        if let Some(id) = self.id() {
+            self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
+            self.detect_new_device(id, &user_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn sign_in(&self, user_id: &str) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let now = now();
+        let existing = self.state().record.as_ref().map(|r| {
+            let same_user = r.user_id.is_none() || r.user_id.as_deref() == Some(user_id);
+            (r.id, same_user)
+        });
+        if let Some((id, same_user)) = existing {
+            if same_user {
+                if self.reissue(NewToken::SignIn(user_id), now).await? {
+                    return Ok(());
+                }
+            } else {
+                self.store().delete(id).await?;
+                let mut st = self.state();
+                st.record = None;
+                st.changes.clear();
+            }
+        }
+        let mut record = self.new_record(now);
+        record.user_id = Some(user_id.to_owned());
+        record.authenticated_at = Some(now);
+        self.create(record).await
+    }
+
+    /// Gives the session a remember-me credential (`remember`) or drops the
+    /// one it had.
+    async fn set_remember(&self, remember: bool) -> Result<(), Error> {
+        let cfg = self.config();
+        let now = now();
+        let Some((id, persistent)) = self.state().record.as_ref().map(|r| (r.id, r.persistent))
+        else {
+            return Ok(());
+        };
+        if remember {
+            let token = RememberToken::generate()?;
+            let credential = RememberCredential {
+                selector: token.selector,
+                validator: token.validator_hash(),
+                expires_at: now + cfg.remember.lifetime,
+            };
+            let cleared = now + cfg.absolute_timeout;
+            if self
+                .store()
+                .set_remember(id, Some(&credential), cleared, now)
+                .await?
+            {
+                let mut st = self.state();
+                if let Some(r) = st.record.as_mut() {
+                    r.persistent = true;
+                    r.absolute_expires_at = credential.expires_at;
+                }
+                st.new_remember = Some((token, credential.expires_at));
+                st.clear_remember = false;
+            }
+        } else if persistent || self.inner.remember.is_present() {
+            let cleared = now + cfg.absolute_timeout;
+            self.store().set_remember(id, None, cleared, now).await?;
+            let mut st = self.state();
+            if let Some(r) = st.record.as_mut() {
+                r.persistent = false;
+                r.absolute_expires_at = r.absolute_expires_at.min(cleared);
+            }
+            st.new_remember = None;
+            st.clear_remember = true;
+        }
+        Ok(())
+    }
+
+    /// Proves the user again (after a password prompt): refreshes
+    /// `authenticated_at` and issues a new token with no grace for the old one.
+    /// Does nothing for a request without a session.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        self.reissue(NewToken::Reauthenticate, now())
+            .await
+            .map(|_| ())
+    }
+
+    /// Issues a new token now, with no grace for the old one. Call it after a
+    /// privilege change (e.g. the user became an admin). Does nothing for a
+    /// request without a session.
+    pub async fn rotate(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        self.reissue(NewToken::Rotate, now()).await.map(|_| ())
+    }
+
+    /// Signs out: deletes the session from the store at once and expires the
+    /// cookie. The request continues as anonymous.
+    pub async fn logout(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let id = self.state().record.as_ref().map(|r| r.id);
+        if let Some(id) = id {
+            self.store().delete(id).await?;
+            let user = self.user_id();
+            self.emit_for(SessionEventKind::Logout, Some(id), user);
+        }
+        let clear_cookie = self.inner.cookie.is_present() || id.is_some();
+        self.state().end(clear_cookie);
+        Ok(())
+    }
+
+    /// Issues the request's session a new token at once, retiring every
+    /// other token of the session (no grace), and records what `why` says.
+    /// `false` when the request has no session, or the store no longer has
+    /// it.
+    async fn reissue(&self, why: NewToken<'_>, now: OffsetDateTime) -> Result<bool, Error> {
+        let Some((id, user_id)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone()))
+        else {
+            return Ok(false);
+        };
+        let reissue = match why {
+            NewToken::SignIn(user) => Reissue {
+                user_id: Some(user.to_owned()),
+                authenticated_at: Some(now),
+                now,
+                // A sign-in records where it happened: binding and the
+                // device list compare against this, not the anonymous visit.
+                client: Some(ReissueClient {
+                    ip: self.inner.client.ip(),
+                    user_agent: self.inner.client.user_agent().map(str::to_owned),
+                }),
+            },
+            NewToken::Reauthenticate => Reissue {
+                user_id,
+                authenticated_at: Some(now),
+                now,
+                client: None,
+            },
+            NewToken::Rotate => Reissue {
+                user_id,
+                authenticated_at: None,
+                now,
+                client: None,
+            },
+        };
+        let token = Token::generate()?;
+        if !self.store().reissue(id, &token.hash(), &reissue).await? {
+            return Ok(false);
+        }
+        let mut st = self.state();
+        if let Some(r) = st.record.as_mut() {
+            r.user_id.clone_from(&reissue.user_id);
+            if reissue.authenticated_at.is_some() {
+                r.authenticated_at = reissue.authenticated_at;
+            }
+            r.rotated_at = reissue.now;
+            if let Some(c) = &reissue.client {
+                r.ip = c.ip;
+                r.user_agent.clone_from(&c.user_agent);
+            }
+        }
+        st.new_token = Some(token);
+        st.rotation_due = None;
+        Ok(true)
+    }
+
+    /// After a sign-in: "new device" when none of the user's other sessions
+    /// on record has this browser and this network. One query, only when the
+    /// app registered an event hook.
+    async fn detect_new_device(&self, id: Uuid, user: &str) -> Result<(), Error> {
+        if !self.config().events.has_hook() {
+            return Ok(());
+        }
+        let client = &self.inner.client;
+        let device = device_label(client.user_agent());
+        let others = self.store().list_user(user, now()).await?;
+        let same_network = |ip: Option<std::net::IpAddr>| match (ip, client.ip()) {
+            (Some(a), Some(b)) => crate::events::anonymize_ip(a) == crate::events::anonymize_ip(b),
+            (a, b) => a == b,
+        };
+        let seen = others.iter().any(|r| {
+            r.id != id && device_label(r.user_agent.as_deref()) == device && same_network(r.ip)
+        });
+        if !seen {
+            self.emit_for(
+                SessionEventKind::NewDevice { device },
+                Some(id),
+                Some(user.to_owned()),
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,168 @@
+//! After the handler: the data written (or the session created), the
+//! periodic rotation started when due, and the cookie changes that result,
+//! as a value for the service to render. Nothing here knows HTTP.
+
+use super::{Session, now};
+use crate::cookie::{CookieChange, CookieUpdate};
+use crate::error::Error;
+use crate::events::SessionEventKind;
+use crate::store::{DataPatch, SessionRecord};
+use crate::token::Token;
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The end of a request, for the service.
+#[derive(Debug, Default)]
+pub(crate) struct Commit {
+    /// The request's writes failed: the response becomes this error's.
+    pub(crate) error: Option<Error>,
+    /// The cookies to set or expire (on the error response, if any).
+    pub(crate) cookies: CookieUpdate,
+}
+
+impl Session {
+    /// Writes what the handler changed and says what the cookies become.
+    /// `handler_failed` (a 5xx answer): the data changes are dropped and no
+    /// rotation starts. A session never extracted commits nothing.
+    pub(crate) async fn commit(&self, handler_failed: bool) -> Commit {
+        if self.inner.loaded.get().is_none() {
+            return Commit::default(); // never extracted: nothing read, nothing changed
+        }
+        let error = self.write(handler_failed).await.err();
+        Commit {
+            error,
+            cookies: self.cookie_update(),
+        }
+    }
+
+    async fn write(&self, handler_failed: bool) -> Result<(), Error> {
+        let (record_id, changes) = {
+            let mut st = self.state();
+            let changes = if handler_failed {
+                BTreeMap::new()
+            } else {
+                std::mem::take(&mut st.changes)
+            };
+            (st.record.as_ref().map(|r| r.id), changes)
+        };
+        if !changes.is_empty() {
+            match record_id {
+                Some(id) => {
+                    let mut patch = DataPatch::default();
+                    for (k, v) in changes {
+                        match v {
+                            Some(v) => {
+                                patch.set.insert(k, v);
+                            }
+                            None => patch.remove.push(k),
+                        }
+                    }
+                    if !self.store().patch_data(id, &patch).await? {
+                        // Logged out or revoked while this request ran: the
+                        // write must not resurrect it, and must not be
+                        // reported as done.
+                        tracing::debug!(session.id = %id, "session ended during the request; write dropped");
+                        self.state().end(true);
+                        return Err(Error::SessionEnded);
+                    }
+                }
+                None => {
+                    if changes.values().any(Option::is_some) {
+                        self.state().changes = changes;
+                        self.create(self.new_record(now())).await?;
+                    }
+                }
+            }
+        }
+        if !handler_failed {
+            // Rotation is best effort: a failure leaves the current token in
+            // place, and must not turn the handler's answer into an error.
+            if let Err(err) = self.rotate_if_due().await {
+                tracing::warn!(error = %err, "session token rotation failed; will retry later");
+            }
+        }
+        Ok(())
+    }
+
+    async fn rotate_if_due(&self) -> Result<(), Error> {
+        let (id, expected) = {
+            let st = self.state();
+            match (&st.record, st.rotation_due, &st.new_token) {
+                (Some(r), Some(expected), None) => (r.id, expected),
+                _ => return Ok(()),
+            }
+        };
+        let pending = Token::generate()?;
+        let now = now();
+        if self
+            .store()
+            .begin_rotation(id, expected, &pending.hash(), now)
+            .await?
+        {
+            let user = self.user_id();
+            self.emit_for(SessionEventKind::Rotated, Some(id), user);
+            self.state().new_token = Some(pending);
+        }
+        Ok(())
+    }
+
+    /// The cookie changes this request's session calls for.
+    fn cookie_update(&self) -> CookieUpdate {
+        let st = self.state();
+        let session = match (&st.new_token, st.clear_cookie) {
+            (Some(token), _) => Some(CookieChange::Set {
+                value: token.encode(),
+                max_age: None,
+            }),
+            (None, true) => Some(CookieChange::Expire),
+            (None, false) => None,
+        };
+        let remember = match (&st.new_remember, st.clear_remember) {
+            (Some((token, expires)), _) => Some(CookieChange::Set {
+                value: token.encode(),
+                max_age: Some(
+                    (*expires - OffsetDateTime::now_utc())
+                        .whole_seconds()
+                        .max(0),
+                ),
+            }),
+            (None, true) if self.inner.remember.is_present() => Some(CookieChange::Expire),
+            _ => None,
+        };
+        CookieUpdate { session, remember }
+    }
+
+    /// A new anonymous row for this client, starting `now`.
+    pub(super) fn new_record(&self, now: OffsetDateTime) -> SessionRecord {
+        let cfg = self.config();
+        let mut r = SessionRecord::new(Uuid::new_v4(), now);
+        r.absolute_expires_at = now + cfg.absolute_timeout;
+        r.expires_at = (now + cfg.idle_timeout).min(r.absolute_expires_at);
+        r.ip = self.inner.client.ip;
+        r.user_agent.clone_from(&self.inner.client.user_agent);
+        r
+    }
+
+    /// Inserts `record` with the pending changes folded into its data.
+    pub(super) async fn create(&self, mut record: SessionRecord) -> Result<(), Error> {
+        let token = Token::generate()?;
+        let changes = std::mem::take(&mut self.state().changes);
+        for (k, v) in &changes {
+            if let Some(v) = v {
+                record.data.insert(k.clone(), v.clone());
+            }
+        }
+        if let Err(e) = self.store().create(&record, &token.hash()).await {
+            self.state().changes = changes;
+            return Err(e);
+        }
+        tracing::debug!(session.id = %record.id, "session created");
+        let mut st = self.state();
+        st.record = Some(record);
+        st.new_token = Some(token);
+        st.clear_cookie = false;
+        st.rotation_due = None;
+        Ok(())
+    }
+}

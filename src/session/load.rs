@@ -1,0 +1,253 @@
+//! The lazy load: what the request's cookies name, once per request.
+//!
+//! A session token may be current, pending (a rotation's new token, promoted
+//! on first use), superseded (by a rotation: accepted for the grace window,
+//! then taken for theft) or retired (by a sign-in: anonymous at once). With
+//! no usable session token, a remember-me credential may re-open the
+//! session. Either way the client binding is checked first.
+//!
+//! The three revocations made here (token reuse, remember-me token reuse,
+//! binding mismatch) are the `Revocation::system` calls below.
+
+use super::{Session, State, now};
+use crate::binding::{BindingCheck, MismatchAction};
+use crate::cookie::CookieToken;
+use crate::error::Error;
+use crate::events::SessionEventKind;
+use crate::store::{Revocation, RevokeReason, SessionRecord, TokenState, Touch};
+use crate::token::{RememberToken, Token};
+use time::OffsetDateTime;
+
+impl Session {
+    /// Loads the session from the store, once per request.
+    pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
+        self.inner
+            .loaded
+            .get_or_try_init(|| self.load())
+            .await
+            .map(|_| ())
+    }
+
+    async fn load(&self) -> Result<(), Error> {
+        let now = now();
+        let mut live = match &self.inner.cookie {
+            CookieToken::Absent => None,
+            CookieToken::Malformed => {
+                self.state().clear_cookie = true;
+                None
+            }
+            CookieToken::Valid(token) => {
+                let live = match self.load_by_token(token, now).await? {
+                    Some(record) => self.check_binding(record, now).await?,
+                    None => None,
+                };
+                let mut st = self.state();
+                st.clear_cookie = live.is_none() && !st.retired_token;
+                live
+            }
+        };
+        if live.is_none() && !self.state().binding_rejected {
+            match &self.inner.remember {
+                CookieToken::Absent => {}
+                CookieToken::Malformed => self.state().clear_remember = true,
+                CookieToken::Valid(remember) => live = self.restore(remember, now).await?,
+            }
+        }
+        let mut st = self.state();
+        if st.binding_rejected {
+            st.clear_cookie = false;
+        }
+        st.record = live;
+        Ok(())
+    }
+
+    fn touch(&self, now: OffsetDateTime) -> Touch {
+        let cfg = self.config();
+        Touch {
+            now,
+            stale_before: now - cfg.effective_touch_interval(),
+            idle_expires_at: now + cfg.idle_timeout,
+        }
+    }
+
+    /// The live session a session token names, handling rotation states.
+    async fn load_by_token(
+        &self,
+        token: &Token,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let cfg = self.config();
+        let hash = token.hash();
+        let found = self.store().load(&hash, &self.touch(now)).await?;
+        Ok(match found {
+            None => {
+                tracing::debug!("session cookie names no session");
+                None
+            }
+            Some(l) if !l.record.token_active(now) => {
+                tracing::debug!(session.id = %l.record.id, "session expired or revoked");
+                if l.record.revoked_at.is_none() {
+                    self.emit(SessionEventKind::Expired, &l.record);
+                }
+                None
+            }
+            Some(l) => match l.token {
+                TokenState::Current => {
+                    self.state().rotation_due = cfg
+                        .rotation
+                        .due(l.record.rotated_at, l.has_pending, now)
+                        .then_some(l.record.rotated_at);
+                    Some(l.record)
+                }
+                TokenState::Pending => {
+                    self.store().promote(l.record.id, &hash, now).await?;
+                    tracing::debug!(session.id = %l.record.id, "rotated session token promoted");
+                    Some(l.record)
+                }
+                TokenState::Retired { at } => {
+                    // A request that left before a sign-in (or re-auth) on
+                    // this browser: anonymous, and its response must not
+                    // expire the cookie the sign-in just set.
+                    if now - at > cfg.rotation.grace {
+                        tracing::warn!(
+                            session.id = %l.record.id,
+                            "retired session token presented (a token from before a sign-in)"
+                        );
+                    }
+                    self.state().retired_token = true;
+                    None
+                }
+                TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
+                TokenState::Superseded { .. } => {
+                    let how = Revocation::system(RevokeReason::TokenReuse, now);
+                    self.store().revoke(l.record.id, None, &how).await?;
+                    // A superseded token replayed after the grace window.
+                    self.emit(SessionEventKind::TokenReuse, &l.record);
+                    self.state().clear_remember = true;
+                    None
+                }
+            },
+        })
+    }
+
+    /// Re-opens the session of a remember-me credential with a new session
+    /// token, rotating the validator. A wrong validator for a known selector,
+    /// outside the grace window, is theft: the session is revoked.
+    async fn restore(
+        &self,
+        remember: &RememberToken,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let cfg = self.config();
+        let Some(mut found) = self.store().find_remember(&remember.selector).await? else {
+            self.state().clear_remember = true;
+            return Ok(None);
+        };
+        if !found.record.is_live(now) || found.expires_at <= now {
+            self.state().clear_remember = true;
+            return Ok(None);
+        }
+        // The binding is checked before anything is rotated: a refused client
+        // leaves the credential as it was for its rightful holder.
+        if self
+            .check_binding(found.record.clone(), now)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let id = found.record.id;
+        let presented = remember.validator_hash();
+        let touch = self.touch(now);
+        let token = Token::generate()?;
+        if presented.ct_eq(&found.validator) {
+            let next = remember.rotated()?;
+            let rotate = Some((&presented, &next.validator_hash()));
+            if self
+                .store()
+                .restore(id, &token.hash(), rotate, &touch)
+                .await?
+            {
+                self.emit(SessionEventKind::RememberRestored, &found.record);
+                let mut st = self.state();
+                st.new_remember = Some((next, found.expires_at));
+                return Ok(Some(restored(&mut st, found.record, token, &touch)));
+            }
+            // Another request rotated the validator first: it is now the
+            // previous one, inside the grace window.
+            match self.store().find_remember(&remember.selector).await? {
+                Some(again) => found = again,
+                None => return Ok(None),
+            }
+        }
+        let recent = now - found.rotated_at <= cfg.remember.grace;
+        if recent && found.previous.is_some_and(|p| p.ct_eq(&presented)) {
+            if self
+                .store()
+                .restore(id, &token.hash(), None, &touch)
+                .await?
+            {
+                let mut st = self.state();
+                return Ok(Some(restored(&mut st, found.record, token, &touch)));
+            }
+            return Ok(None);
+        }
+        let how = Revocation::system(RevokeReason::RememberTokenReuse, now);
+        self.store().revoke(id, None, &how).await?;
+        // A stale validator outside the grace window: theft.
+        self.emit(SessionEventKind::RememberTheft, &found.record);
+        let mut st = self.state();
+        st.clear_remember = true;
+        st.clear_cookie = true;
+        Ok(None)
+    }
+
+    /// Applies the client binding; `None` when the session may not be used.
+    async fn check_binding(
+        &self,
+        record: SessionRecord,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        match self.config().binding.check(&record, &self.inner.client) {
+            BindingCheck::Accept => Ok(Some(record)),
+            BindingCheck::Log(what) => {
+                let kind = SessionEventKind::BindingMismatch {
+                    check: what,
+                    enforced: false,
+                };
+                self.emit(kind, &record);
+                Ok(Some(record))
+            }
+            BindingCheck::Reject(what) => {
+                let revoke = self.config().mismatch_action == MismatchAction::Revoke;
+                let kind = SessionEventKind::BindingMismatch {
+                    check: what,
+                    enforced: true,
+                };
+                self.emit(kind, &record);
+                if revoke {
+                    let how = Revocation::system(RevokeReason::BindingMismatch, now);
+                    self.store().revoke(record.id, None, &how).await?;
+                }
+                self.state().binding_rejected = !revoke;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The session re-opened from its remember-me credential with `token`, as
+/// the store now has it.
+fn restored(
+    st: &mut State,
+    mut record: SessionRecord,
+    token: Token,
+    touch: &Touch,
+) -> SessionRecord {
+    record.last_seen_at = touch.now;
+    record.expires_at = touch.idle_expires_at.min(record.absolute_expires_at);
+    st.new_token = Some(token);
+    st.clear_cookie = false;
+    st.restored = true;
+    record
+}

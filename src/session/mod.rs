@@ -1,0 +1,329 @@
+//! The [`Session`] handle that handlers extract.
+//!
+//! - this file: the handle, its accessors and the data API;
+//! - `load`: the lazy load (token states, remember-me restore, binding);
+//! - `auth`: sign-in, sign-out, re-authentication and explicit rotation;
+//! - `commit`: after the handler, the write and the periodic rotation, which
+//!   answer with a `CookieUpdate` (see `crate::cookie`) for the service to
+//!   render.
+//!
+//! Nothing in this module reads or writes HTTP.
+
+mod auth;
+mod commit;
+mod load;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use commit::Commit;
+
+use crate::client::ClientInfo;
+use crate::config::SessionConfig;
+use crate::cookie::CookieToken;
+use crate::error::Error;
+use crate::events::{SessionEvent, SessionEventKind};
+use crate::store::{SessionRecord, SessionStore};
+use crate::token::{RememberToken, Token};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// The current time, truncated to microseconds (what every store keeps), so
+/// that a value written and read back compares equal.
+pub(crate) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+/// The session of the current request.
+///
+/// Extract it in a handler (it implements axum's `FromRequestParts`). The
+/// session is loaded from the store the first time it is extracted in a
+/// request; a request that carries no cookie costs no database work, and one
+/// that never extracts the session costs none at all.
+///
+/// Values are typed through serde and changes are written after the handler,
+/// key by key, in one statement: two concurrent requests that change
+/// different keys both keep their change. Sign-in state changes
+/// ([`login`](Self::login), [`logout`](Self::logout)) are written at once.
+///
+/// ```
+/// use axum_user_sessions::Session;
+///
+/// async fn counter(session: Session) -> Result<String, axum_user_sessions::Error> {
+///     let n: u64 = session.get("counter")?.unwrap_or(0) + 1;
+///     session.insert("counter", n)?;
+///     Ok(format!("{n} visits"))
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    config: Arc<SessionConfig>,
+    cookie: CookieToken,
+    remember: CookieToken<RememberToken>,
+    client: ClientInfo,
+    loaded: OnceCell<()>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The live row this request works on, if any.
+    record: Option<SessionRecord>,
+    /// Changed keys: `Some` set, `None` removed.
+    changes: BTreeMap<String, Option<Value>>,
+    /// A token to send in the response's cookie.
+    new_token: Option<Token>,
+    /// The request's cookie named no live session, or the session ended: the
+    /// response expires the cookie (unless a new one is set).
+    clear_cookie: bool,
+    /// `rotated_at` seen at load when a rotation is due.
+    rotation_due: Option<OffsetDateTime>,
+    /// The session exists but this client may not use it: keep the cookie
+    /// (it is the rightful client's when it comes back).
+    binding_rejected: bool,
+    /// A remember-me credential to send, with its end.
+    new_remember: Option<(RememberToken, OffsetDateTime)>,
+    /// Expire the remember-me cookie.
+    clear_remember: bool,
+    /// The session was re-opened from its remember-me credential.
+    restored: bool,
+    /// The request's token was retired by a sign-in: keep the cookie alone.
+    retired_token: bool,
+}
+
+impl State {
+    /// The session is over for this request (logout, revocation, or ended
+    /// by another request): continue as anonymous, send no new token, and
+    /// expire the remember-me cookie; the session cookie too if
+    /// `clear_cookie`.
+    fn end(&mut self, clear_cookie: bool) {
+        self.record = None;
+        self.changes.clear();
+        self.new_token = None;
+        self.rotation_due = None;
+        self.clear_cookie = clear_cookie;
+        self.new_remember = None;
+        self.clear_remember = true;
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state();
+        f.debug_struct("Session")
+            .field("id", &st.record.as_ref().map(|r| r.id))
+            .field(
+                "user_id",
+                &st.record.as_ref().and_then(|r| r.user_id.clone()),
+            )
+            .field("changed_keys", &st.changes.keys().collect::<Vec<_>>())
+            .field("token", &"REDACTED")
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        store: Arc<dyn SessionStore>,
+        config: Arc<SessionConfig>,
+        cookie: CookieToken,
+        remember: CookieToken<RememberToken>,
+        client: ClientInfo,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                cookie,
+                remember,
+                client,
+                loaded: OnceCell::new(),
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across an await or user code; recover from
+        // poisoning rather than turning one panic into many.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn store(&self) -> &dyn SessionStore {
+        self.inner.store.as_ref()
+    }
+
+    fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    /// Sends an event about `record`, with this request's client.
+    fn emit(&self, kind: SessionEventKind, record: &SessionRecord) {
+        self.emit_for(kind, Some(record.id), record.user_id.clone());
+    }
+
+    /// Sends an event, with this request's client.
+    fn emit_for(&self, kind: SessionEventKind, id: Option<Uuid>, user: Option<String>) {
+        let mut event = SessionEvent::new(kind, id, user, now());
+        event.ip = self.inner.client.ip();
+        event.user_agent = self.inner.client.user_agent().map(str::to_owned);
+        self.config().events.emit(event);
+    }
+}
+
+// Accessors.
+impl Session {
+    /// The public id of the session (never the token), or `None` when the
+    /// request has no session yet.
+    pub fn id(&self) -> Option<Uuid> {
+        self.state().record.as_ref().map(|r| r.id)
+    }
+
+    /// The signed-in user, as the string given to [`login`](Self::login).
+    pub fn user_id(&self) -> Option<String> {
+        self.state().record.as_ref().and_then(|r| r.user_id.clone())
+    }
+
+    /// Whether a user is signed in.
+    pub fn is_authenticated(&self) -> bool {
+        self.state()
+            .record
+            .as_ref()
+            .is_some_and(|r| r.user_id.is_some())
+    }
+
+    /// When the user last proved who they are ([`login`](Self::login) or
+    /// [`reauthenticate`](Self::reauthenticate)). Use it to demand a fresh
+    /// password before sensitive actions.
+    pub fn authenticated_at(&self) -> Option<OffsetDateTime> {
+        self.state()
+            .record
+            .as_ref()
+            .and_then(|r| r.authenticated_at)
+    }
+
+    /// Whether this request re-opened the session from its remember-me
+    /// credential. Such a session is not "fresh": its
+    /// [`authenticated_at`](Self::authenticated_at) is that of the original
+    /// sign-in.
+    pub fn is_restored(&self) -> bool {
+        self.state().restored
+    }
+
+    /// Whether the user proved who they are within `max_age` (the "enter your
+    /// password again before changing your e-mail" check). `false` for an
+    /// anonymous session.
+    pub fn is_fresh(&self, max_age: std::time::Duration) -> bool {
+        self.authenticated_at()
+            .is_some_and(|at| OffsetDateTime::now_utc() - at <= max_age)
+    }
+
+    /// Whether the session is remembered ("keep me signed in").
+    pub fn is_persistent(&self) -> bool {
+        self.state().record.as_ref().is_some_and(|r| r.persistent)
+    }
+
+    /// When the session was created.
+    pub fn created_at(&self) -> Option<OffsetDateTime> {
+        self.state().record.as_ref().map(|r| r.created_at)
+    }
+}
+
+// The data API: changes are kept here and written after the handler, by
+// `commit`.
+impl Session {
+    /// A value, deserialized. `Ok(None)` when the key is absent; an error when
+    /// it holds something that is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.get_value(key)
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// A value as JSON.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        let st = self.state();
+        match st.changes.get(key) {
+            Some(change) => change.clone(),
+            None => st.record.as_ref().and_then(|r| r.data.get(key).cloned()),
+        }
+    }
+
+    /// Every key and value of the session.
+    pub fn entries(&self) -> Map<String, Value> {
+        let st = self.state();
+        let mut data = st
+            .record
+            .as_ref()
+            .map(|r| r.data.clone())
+            .unwrap_or_default();
+        for (k, v) in &st.changes {
+            match v {
+                Some(v) => data.insert(k.clone(), v.clone()),
+                None => data.remove(k),
+            };
+        }
+        data
+    }
+
+    /// Sets a value. Written after the handler; a request without a session
+    /// gets one (and its cookie) then.
+    pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
+        let value = serde_json::to_value(value)?;
+        if self.get_value(key).as_ref() == Some(&value) {
+            return Ok(());
+        }
+        self.state().changes.insert(key.to_owned(), Some(value));
+        Ok(())
+    }
+
+    /// Removes a key. Returns whether it was there.
+    pub fn remove(&self, key: &str) -> bool {
+        let present = self.get_value(key).is_some();
+        if present {
+            self.state().changes.insert(key.to_owned(), None);
+        }
+        present
+    }
+}
+
+// For the ready-made routes (`crate::routes`) only: they revoke sessions
+// through the request's session. To be replaced by `SessionAdmin`; nothing
+// else may use these.
+#[cfg_attr(not(feature = "routes"), allow(dead_code))]
+impl Session {
+    /// The store.
+    pub(crate) fn shared_store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// Sends an event, with this request's client.
+    pub(crate) fn emit_event(
+        &self,
+        kind: SessionEventKind,
+        id: Option<Uuid>,
+        user: Option<String>,
+    ) {
+        self.emit_for(kind, id, user);
+    }
+
+    /// The session was revoked by the request itself (revoke-all, or its own
+    /// id): continue as anonymous and expire the cookie.
+    pub(crate) fn mark_ended(&self) {
+        self.state().end(true);
+    }
+}
