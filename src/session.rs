@@ -160,10 +160,12 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The store, for the ready-made routes.
+    /// Admin calls on this session's store, for the ready-made routes:
+    /// events carry this request's client.
     #[cfg_attr(not(feature = "routes"), allow(dead_code))]
-    pub(crate) fn shared_store(&self) -> &Arc<dyn SessionStore> {
-        &self.inner.store
+    pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
+        let (store, events) = (self.inner.store.clone(), self.config().events.clone());
+        crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
     }
 
     /// The session was revoked by the request itself (revoke-all, or its own

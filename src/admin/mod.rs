@@ -1,140 +1,27 @@
-//! Operations: garbage collection and admin calls for an app's own admin
-//! pages, jobs and the command-line tool.
+//! Operations: admin calls for an app's own admin pages, jobs, the
+//! "Your devices" routes and the command-line tool, and garbage collection
+//! ([`SessionAdmin::gc`], in `gc.rs`).
+//!
+//! [`SessionAdmin`] is the one owner of revocation: every revocation made on
+//! purpose (by a user, an admin, an operator) goes through it, records who
+//! and why, and emits a [`Revoked`](SessionEventKind::Revoked) event. (The
+//! library's own automatic revocations on token reuse, binding mismatch and
+//! remember-me theft happen where they are detected, in the session.)
 
-use crate::Error;
+mod gc;
+
+#[allow(deprecated)]
+pub use gc::{GcOptions, GcReport, GcTask, gc, spawn_gc};
+
+use crate::client::ClientInfo;
+use crate::error::Error;
 use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{
     IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
 };
 use std::sync::Arc;
-use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Garbage-collection settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GcOptions {
-    /// Rows deleted per statement (one short transaction each, no long
-    /// locks). Default: 1,000.
-    pub batch_size: u32,
-    /// How long revoked rows are kept for audit ("who revoked what, when,
-    /// why") before they are deleted. Default: 30 days. Expired rows are
-    /// deleted at once.
-    pub revoked_retention: Duration,
-}
-
-impl Default for GcOptions {
-    fn default() -> Self {
-        Self {
-            batch_size: 1_000,
-            revoked_retention: Duration::from_secs(30 * 24 * 60 * 60),
-        }
-    }
-}
-
-impl GcOptions {
-    /// Sets the batch size (at least 1).
-    pub fn with_batch_size(mut self, batch_size: u32) -> Self {
-        self.batch_size = batch_size.max(1);
-        self
-    }
-
-    /// Sets how long revoked rows are kept.
-    pub fn with_revoked_retention(mut self, retention: Duration) -> Self {
-        self.revoked_retention = retention;
-        self
-    }
-}
-
-/// What a garbage collection did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct GcReport {
-    /// Rows deleted.
-    pub deleted: u64,
-    /// Batches run.
-    pub batches: u32,
-}
-
-/// Deletes expired sessions, and revoked ones past their retention, in
-/// batches until none is left. Safe to run on several app instances at once
-/// (Postgres skips rows another collector holds). `progress` is called after
-/// each batch with the running total.
-pub async fn gc(
-    store: &dyn SessionStore,
-    options: &GcOptions,
-    mut progress: impl FnMut(u64),
-) -> Result<GcReport, Error> {
-    let mut report = GcReport::default();
-    loop {
-        let now = OffsetDateTime::now_utc();
-        let horizon = now - options.revoked_retention;
-        let n = store.gc_batch(now, horizon, options.batch_size).await?;
-        report.deleted += n;
-        report.batches += 1;
-        progress(report.deleted);
-        if n < u64::from(options.batch_size) {
-            return Ok(report);
-        }
-        tokio::task::yield_now().await;
-    }
-}
-
-/// A background garbage collector. Stop it with [`GcTask::shutdown`].
-#[derive(Debug)]
-pub struct GcTask {
-    stop: tokio::sync::watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl GcTask {
-    /// Stops the collector, letting a batch in progress finish.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.handle.await;
-    }
-}
-
-/// Runs [`gc`] every `every` (first run after one interval) until
-/// [`GcTask::shutdown`]. Errors are logged and the next run tries again.
-///
-/// ```no_run
-/// # async fn f(pool: sqlx::PgPool) {
-/// use axum_user_sessions::{GcOptions, SessionAdmin};
-/// use std::time::Duration;
-///
-/// let admin = SessionAdmin::new(pool);
-/// let gc = admin.spawn_gc(Duration::from_secs(600), GcOptions::default());
-/// // ... serve the app ...
-/// gc.shutdown().await;
-/// # }
-/// ```
-pub fn spawn_gc(store: Arc<dyn SessionStore>, every: Duration, options: GcOptions) -> GcTask {
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await; // the first tick is immediate
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = stopped.changed() => return,
-            }
-            match gc(store.as_ref(), &options, |_| {}).await {
-                Ok(r) if r.deleted > 0 => {
-                    tracing::info!(deleted = r.deleted, batches = r.batches, "session gc")
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "session gc failed; retrying next run"),
-            }
-            if *stopped.borrow() {
-                return;
-            }
-        }
-    });
-    GcTask { stop, handle }
-}
 
 /// Admin operations on a store: for an app's admin pages and jobs (sign a
 /// user out everywhere after a password reset), and the CLI. Every
@@ -156,19 +43,31 @@ pub fn spawn_gc(store: Arc<dyn SessionStore>, every: Duration, options: GcOption
 pub struct SessionAdmin {
     store: Arc<dyn SessionStore>,
     events: EventSink,
+    /// The client of the request this handle acts for, if any: its IP and
+    /// User-Agent go into the events.
+    client: Option<ClientInfo>,
 }
 
 impl SessionAdmin {
     /// Admin calls on `store` (a pool or a store).
     pub fn new(store: impl IntoSessionStore) -> Self {
-        Self {
-            store: store.into_session_store(),
-            events: EventSink::default(),
-        }
+        Self::with_sink(store.into_session_store(), EventSink::default())
     }
 
     pub(crate) fn with_sink(store: Arc<dyn SessionStore>, events: EventSink) -> Self {
-        Self { store, events }
+        Self {
+            store,
+            events,
+            client: None,
+        }
+    }
+
+    /// Events from this handle carry `client`'s IP and User-Agent (a
+    /// handle acting for a request).
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) fn with_client(mut self, client: ClientInfo) -> Self {
+        self.client = Some(client);
+        self
     }
 
     /// The store.
@@ -204,6 +103,48 @@ impl SessionAdmin {
             self.revoked(Some(id), owner, &how, 1);
         }
         Ok(done)
+    }
+
+    /// Revokes one live session of `owner`, recording who and why. `false`
+    /// when `owner` has no such live session (unknown, ended, or someone
+    /// else's: the caller cannot tell which).
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) async fn revoke_owned(
+        &self,
+        id: Uuid,
+        owner: &str,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<bool, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let done = self.store.revoke(id, Some(owner), &how).await?;
+        if done {
+            self.revoked(Some(id), Some(owner.to_owned()), &how, 1);
+        }
+        Ok(done)
+    }
+
+    /// An administrator, the signed-in user `admin`, revokes another user's
+    /// live session, if `allowed(owner)` says so (reason
+    /// [`RevokeReason::Admin`]). `false` when there is no such live session,
+    /// when it is `admin`'s own, or when `allowed` refuses.
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) async fn revoke_as_admin(
+        &self,
+        id: Uuid,
+        admin: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<bool, Error> {
+        let now = OffsetDateTime::now_utc();
+        let owner = self.store.get(id).await?;
+        let Some(owner) = owner.filter(|r| r.is_live(now)).and_then(|r| r.user_id) else {
+            return Ok(false);
+        };
+        if owner == admin || !allowed(&owner) {
+            return Ok(false);
+        }
+        let by = RevokedBy::user(admin);
+        self.revoke_owned(id, &owner, by, RevokeReason::Admin).await
     }
 
     /// Revokes every live session of a user, except `keep` (the "after a
@@ -285,26 +226,18 @@ impl SessionAdmin {
         self.store.stats(now, now - options.revoked_retention).await
     }
 
-    /// Runs [`gc`] once.
-    pub async fn gc(&self, options: &GcOptions) -> Result<GcReport, Error> {
-        gc(self.store.as_ref(), options, |_| {}).await
-    }
-
-    /// Starts a background collector: see [`spawn_gc`].
-    pub fn spawn_gc(&self, every: Duration, options: GcOptions) -> GcTask {
-        spawn_gc(self.store.clone(), every, options)
-    }
-
+    /// Emits the `Revoked` event of a revocation, with the client, if any.
     fn revoked(&self, id: Option<Uuid>, user: Option<String>, how: &Revocation, count: u64) {
-        self.events.emit(SessionEvent::new(
-            SessionEventKind::Revoked {
-                reason: how.reason.as_str().to_owned(),
-                by: how.by.as_str().to_owned(),
-                count,
-            },
-            id,
-            user,
-            how.at,
-        ));
+        let kind = SessionEventKind::Revoked {
+            reason: how.reason.as_str().to_owned(),
+            by: how.by.as_str().to_owned(),
+            count,
+        };
+        let mut event = SessionEvent::new(kind, id, user, how.at);
+        if let Some(client) = &self.client {
+            event.ip = client.ip();
+            event.user_agent = client.user_agent().map(str::to_owned);
+        }
+        self.events.emit(event);
     }
 }
