@@ -184,3 +184,27 @@ impl SessionAdmin {
         spawn(self.store.clone(), every, options)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::tests::session_of;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    #[allow(deprecated)]
+    async fn the_deprecated_free_functions_still_collect() {
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let hour = time::Duration::hours(1);
+        session_of(store.as_ref(), "alice", -hour).await;
+        session_of(store.as_ref(), "alice", hour).await;
+        let mut seen = Vec::new();
+        let options = GcOptions::default();
+        let report = gc(store.as_ref(), &options, |n| seen.push(n))
+            .await
+            .unwrap();
+        assert_eq!((report.deleted, report.batches, seen), (1, 1, vec![1]));
+        let task = spawn_gc(store, Duration::from_secs(600), GcOptions::default());
+        task.shutdown().await;
+    }
+}

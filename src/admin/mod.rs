@@ -241,3 +241,110 @@ impl SessionAdmin {
         self.events.emit(event);
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use crate::token::Token;
+    use std::sync::Mutex;
+
+    /// A session of `user` in `store`, ending `ttl` from now (expired when
+    /// negative).
+    pub(crate) async fn session_of(
+        store: &dyn SessionStore,
+        user: &str,
+        ttl: time::Duration,
+    ) -> Uuid {
+        let now = OffsetDateTime::now_utc();
+        let mut r = SessionRecord::new(Uuid::new_v4(), now + ttl.min(time::Duration::ZERO) * 2);
+        r.user_id = Some(user.into());
+        r.expires_at = now + ttl;
+        r.absolute_expires_at = now + ttl;
+        let token = Token::generate().unwrap().hash();
+        store.create(&r, &token).await.unwrap();
+        r.id
+    }
+
+    fn admin() -> (SessionAdmin, Arc<Mutex<Vec<SessionEvent>>>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = EventSink::new({
+            let log = log.clone();
+            move |e: &SessionEvent| log.lock().unwrap().push(e.clone())
+        });
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let client = ClientInfo::new(Some([203, 0, 113, 7].into()), Some("Firefox".into()));
+        (
+            SessionAdmin::with_sink(store, sink).with_client(client),
+            log,
+        )
+    }
+
+    fn revoked(reason: &str, by: &str) -> SessionEventKind {
+        SessionEventKind::Revoked {
+            reason: reason.into(),
+            by: by.into(),
+            count: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn owner_checked_revocation_carries_the_client() {
+        let (admin, log) = admin();
+        let hour = time::Duration::hours(1);
+        let mine = session_of(admin.store().as_ref(), "alice", hour).await;
+        let bobs = session_of(admin.store().as_ref(), "bob", hour).await;
+        let by = || RevokedBy::user("alice");
+        let owned = admin.revoke_owned(bobs, "alice", by(), RevokeReason::User);
+        assert!(!owned.await.unwrap(), "someone else's session");
+        assert!(log.lock().unwrap().is_empty());
+        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
+        assert!(owned.await.unwrap());
+        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
+        assert!(!owned.await.unwrap(), "already revoked");
+        let events = log.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, revoked("user", "alice"));
+        assert_eq!(events[0].session_id, Some(mine));
+        assert_eq!(events[0].user_id.as_deref(), Some("alice"));
+        assert_eq!(events[0].ip, Some([203, 0, 113, 7].into()));
+        assert_eq!(events[0].user_agent.as_deref(), Some("Firefox"));
+    }
+
+    #[tokio::test]
+    async fn admins_revoke_others_only_when_allowed() {
+        let (admin, log) = admin();
+        let hour = time::Duration::hours(1);
+        let mine = session_of(admin.store().as_ref(), "alice", hour).await;
+        let bobs = session_of(admin.store().as_ref(), "bob", hour).await;
+        let gone = session_of(admin.store().as_ref(), "bob", -hour).await;
+        assert!(
+            !admin
+                .revoke_as_admin(bobs, "alice", |_| false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !admin
+                .revoke_as_admin(mine, "alice", |_| true)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !admin
+                .revoke_as_admin(gone, "alice", |_| true)
+                .await
+                .unwrap()
+        );
+        assert!(log.lock().unwrap().is_empty());
+        let allowed = admin.revoke_as_admin(bobs, "alice", |owner| owner == "bob");
+        assert!(allowed.await.unwrap());
+        let events = log.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, revoked("admin", "alice"));
+        assert_eq!(events[0].user_id.as_deref(), Some("bob"));
+        let record = admin.session(bobs).await.unwrap().unwrap();
+        assert_eq!(record.revoke_reason.as_deref(), Some("admin"));
+        assert_eq!(record.revoked_by.as_deref(), Some("alice"));
+    }
+}
