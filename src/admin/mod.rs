@@ -266,18 +266,23 @@ pub(crate) mod tests {
         r.id
     }
 
-    fn admin() -> (SessionAdmin, Arc<Mutex<Vec<SessionEvent>>>) {
-        let log = Arc::new(Mutex::new(Vec::new()));
+    type Log = Arc<Mutex<Vec<SessionEvent>>>;
+
+    /// An admin handle acting for a request, its event log, and a live
+    /// session each of alice and bob.
+    async fn alice_and_bob() -> (SessionAdmin, Log, Uuid, Uuid) {
+        let log = Log::default();
         let sink = EventSink::new({
             let log = log.clone();
             move |e: &SessionEvent| log.lock().unwrap().push(e.clone())
         });
         let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
         let client = ClientInfo::new(Some([203, 0, 113, 7].into()), Some("Firefox".into()));
-        (
-            SessionAdmin::with_sink(store, sink).with_client(client),
-            log,
-        )
+        let hour = time::Duration::hours(1);
+        let alice = session_of(store.as_ref(), "alice", hour).await;
+        let bob = session_of(store.as_ref(), "bob", hour).await;
+        let admin = SessionAdmin::with_sink(store, sink).with_client(client);
+        (admin, log, alice, bob)
     }
 
     fn revoked(reason: &str, by: &str) -> SessionEventKind {
@@ -290,10 +295,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn owner_checked_revocation_carries_the_client() {
-        let (admin, log) = admin();
-        let hour = time::Duration::hours(1);
-        let mine = session_of(admin.store().as_ref(), "alice", hour).await;
-        let bobs = session_of(admin.store().as_ref(), "bob", hour).await;
+        let (admin, log, mine, bobs) = alice_and_bob().await;
         let by = || RevokedBy::user("alice");
         let owned = admin.revoke_owned(bobs, "alice", by(), RevokeReason::User);
         assert!(!owned.await.unwrap(), "someone else's session");
@@ -313,11 +315,9 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn admins_revoke_others_only_when_allowed() {
-        let (admin, log) = admin();
-        let hour = time::Duration::hours(1);
-        let mine = session_of(admin.store().as_ref(), "alice", hour).await;
-        let bobs = session_of(admin.store().as_ref(), "bob", hour).await;
-        let gone = session_of(admin.store().as_ref(), "bob", -hour).await;
+        let (admin, log, mine, bobs) = alice_and_bob().await;
+        let ended = -time::Duration::hours(1);
+        let gone = session_of(admin.store().as_ref(), "bob", ended).await;
         assert!(
             !admin
                 .revoke_as_admin(bobs, "alice", |_| false)
