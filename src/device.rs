@@ -1,4 +1,71 @@
-//! Human names for User-Agents: "Firefox on Linux", "Safari on iPhone".
+//! Devices as users see them: human names for User-Agents ("Firefox on
+//! Linux", "Safari on iPhone") and [`DeviceView`], one session as "Your
+//! devices" and the command-line tool show it.
+
+use crate::store::SessionRecord;
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One session as "Your devices" lists it (its JSON is the routes' list
+/// item) and the command-line tool prints it: no token, no hash, no data.
+///
+/// ```
+/// use axum_user_sessions::DeviceView;
+/// use axum_user_sessions::store::SessionRecord;
+/// use time::OffsetDateTime;
+///
+/// let record = SessionRecord::new(uuid::Uuid::new_v4(), OffsetDateTime::now_utc());
+/// let view = DeviceView::new(&record, Some(record.id));
+/// assert!(view.current);
+/// assert_eq!(view.device, "Unknown device");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DeviceView {
+    /// The session's public id (never its token).
+    pub id: Uuid,
+    /// Whether this is the session of the request that asked.
+    pub current: bool,
+    /// The browser and system, from the User-Agent ([`device_name`]).
+    pub device: String,
+    /// The IP the session was last used from, if known.
+    pub ip: Option<String>,
+    /// When the user signed in on this device (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the session was last used (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// When the session ends unless used again; for a remembered device,
+    /// when its remember-me credential ends (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Whether the device is remembered ("Remember me").
+    pub persistent: bool,
+}
+
+impl DeviceView {
+    /// The view of `record`; `current` is the id of the asking request's
+    /// own session, if any.
+    pub fn new(record: &SessionRecord, current: Option<Uuid>) -> Self {
+        Self {
+            id: record.id,
+            current: current == Some(record.id),
+            device: device_name(record.user_agent.as_deref()),
+            ip: record.ip.map(|ip| ip.to_string()),
+            created_at: record.created_at,
+            last_seen_at: record.last_seen_at,
+            // A remembered device stays signed in until its credential ends.
+            expires_at: if record.persistent {
+                record.absolute_expires_at
+            } else {
+                record.expires_at
+            },
+            persistent: record.persistent,
+        }
+    }
+}
 
 /// A short, human name for the browser and system of a User-Agent, as shown
 /// in "Your devices". Parsed with the `woothee` crate.
@@ -32,7 +99,7 @@ fn os_name(os: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::device_name;
+    use super::*;
 
     #[test]
     fn common_browsers() {
@@ -59,5 +126,29 @@ mod tests {
         }
         assert_eq!(device_name(Some("")), "Unknown device");
         assert_eq!(device_name(Some("\u{0}garbage\u{7f}")), "Unknown device");
+    }
+
+    #[test]
+    fn view_of_a_record() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut r = SessionRecord::new(Uuid::nil(), now);
+        r.ip = Some("203.0.113.7".parse().unwrap());
+        r.expires_at = now + time::Duration::minutes(30);
+        r.absolute_expires_at = now + time::Duration::days(30);
+        let v = DeviceView::new(&r, None);
+        assert!(!v.current);
+        assert_eq!(v.expires_at, r.expires_at);
+        r.persistent = true;
+        let v = DeviceView::new(&r, Some(r.id));
+        assert!(v.current);
+        assert_eq!(
+            v.expires_at, r.absolute_expires_at,
+            "remembered: its credential's end"
+        );
+        let json = serde_json::to_string(&v).unwrap();
+        assert_eq!(
+            json,
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
+        );
     }
 }

@@ -90,14 +90,16 @@ mod session;
 pub mod store;
 mod token;
 
-pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin, gc, spawn_gc};
+pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
+#[allow(deprecated)]
+pub use admin::{gc, spawn_gc};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use cache::{CacheConfig, CachedStore, Change, ChangeFeed};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
-pub use device::device_name;
+pub use device::{DeviceView, device_name};
 pub use error::{Error, MissingSessionLayer, SessionRejection};
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use ipnet::IpNet;

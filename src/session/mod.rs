@@ -301,24 +301,14 @@ impl Session {
     }
 }
 
-// For the ready-made routes (`crate::routes`) only: they revoke sessions
-// through the request's session. To be replaced by `SessionAdmin`; nothing
-// else may use these.
+// For the ready-made routes (`crate::routes`) only.
 #[cfg_attr(not(feature = "routes"), allow(dead_code))]
 impl Session {
-    /// The store.
-    pub(crate) fn shared_store(&self) -> &Arc<dyn SessionStore> {
-        &self.inner.store
-    }
-
-    /// Sends an event, with this request's client.
-    pub(crate) fn emit_event(
-        &self,
-        kind: SessionEventKind,
-        id: Option<Uuid>,
-        user: Option<String>,
-    ) {
-        self.emit_for(kind, id, user);
+    /// Admin calls on this session's store, sending events to the layer's
+    /// hook with this request's client: the routes revoke through it.
+    pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
+        let (store, events) = (self.inner.store.clone(), self.config().events.clone());
+        crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
     }
 
     /// The session was revoked by the request itself (revoke-all, or its own

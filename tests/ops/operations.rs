@@ -394,7 +394,8 @@ async fn pg_gc_of_100k_rows_while_sessions_keep_working(pool: sqlx::PgPool) {
     let start = std::time::Instant::now();
     let opts = GcOptions::default().with_batch_size(5_000);
     let mut progress = Vec::new();
-    let report = axum_user_sessions::gc(b.store.as_ref(), &opts, |n| progress.push(n))
+    let report = SessionAdmin::new(b.store.clone())
+        .gc_with_progress(&opts, |n| progress.push(n))
         .await
         .unwrap();
     let secs = start.elapsed().as_secs_f64();
@@ -435,8 +436,8 @@ async fn pg_two_collectors_at_once_do_not_conflict(pool: sqlx::PgPool) {
     let opts = GcOptions::default().with_batch_size(500);
     let (s1, s2) = (b.store.clone(), b.store.clone());
     let (r1, r2) = tokio::join!(
-        async move { axum_user_sessions::gc(s1.as_ref(), &opts, |_| {}).await },
-        async move { axum_user_sessions::gc(s2.as_ref(), &opts, |_| {}).await },
+        async move { SessionAdmin::new(s1).gc(&opts).await },
+        async move { SessionAdmin::new(s2).gc(&opts).await },
     );
     let (r1, r2) = (r1.unwrap(), r2.unwrap());
     assert_eq!(r1.deleted + r2.deleted, 20_000, "{r1:?} {r2:?}");

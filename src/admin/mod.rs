@@ -1,0 +1,350 @@
+//! Operations: admin calls for an app's own admin pages, jobs, the
+//! "Your devices" routes and the command-line tool, and garbage collection
+//! ([`SessionAdmin::gc`], in `gc.rs`).
+//!
+//! [`SessionAdmin`] is the one owner of revocation: every revocation made on
+//! purpose (by a user, an admin, an operator) goes through it, records who
+//! and why, and emits a [`Revoked`](SessionEventKind::Revoked) event. (The
+//! library's own automatic revocations on token reuse, binding mismatch and
+//! remember-me theft happen where they are detected, in the session.)
+
+mod gc;
+
+#[allow(deprecated)]
+pub use gc::{GcOptions, GcReport, GcTask, gc, spawn_gc};
+
+use crate::client::ClientInfo;
+use crate::error::Error;
+use crate::events::{EventSink, SessionEvent, SessionEventKind};
+use crate::store::{
+    IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
+};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Admin operations on a store: for an app's admin pages and jobs (sign a
+/// user out everywhere after a password reset), and the CLI. Every
+/// revocation records who did it and why, and emits an event.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool, current: uuid::Uuid) -> Result<(), axum_user_sessions::Error> {
+/// use axum_user_sessions::{RevokeReason, RevokedBy, SessionAdmin};
+///
+/// let admin = SessionAdmin::new(pool);
+/// // After a password change: sign out every other device (ASVS 3.3.3).
+/// let by = RevokedBy::user(42);
+/// let n = admin
+///     .revoke_user_sessions("42", Some(current), by, RevokeReason::PasswordChange)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionAdmin {
+    store: Arc<dyn SessionStore>,
+    events: EventSink,
+    /// The client of the request this handle acts for, if any: its IP and
+    /// User-Agent go into the events.
+    client: Option<ClientInfo>,
+}
+
+impl SessionAdmin {
+    /// Admin calls on `store` (a pool or a store).
+    pub fn new(store: impl IntoSessionStore) -> Self {
+        Self::with_sink(store.into_session_store(), EventSink::default())
+    }
+
+    pub(crate) fn with_sink(store: Arc<dyn SessionStore>, events: EventSink) -> Self {
+        Self {
+            store,
+            events,
+            client: None,
+        }
+    }
+
+    /// Events from this handle carry `client`'s IP and User-Agent (a
+    /// handle acting for a request).
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) fn with_client(mut self, client: ClientInfo) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// A user's live sessions, most recently active first.
+    pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        self.store
+            .list_user(user_id, OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// One session by public id, live or not.
+    pub async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        self.store.get(id).await
+    }
+
+    /// Revokes one live session, recording who and why. `false` when there
+    /// is no such live session.
+    pub async fn revoke(
+        &self,
+        id: Uuid,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<bool, Error> {
+        let now = OffsetDateTime::now_utc();
+        let owner = self.store.get(id).await?.and_then(|r| r.user_id);
+        let how = Revocation::new(reason, by, now);
+        let done = self.store.revoke(id, None, &how).await?;
+        if done {
+            self.revoked(Some(id), owner, &how, 1);
+        }
+        Ok(done)
+    }
+
+    /// Revokes one live session of `owner`, recording who and why. `false`
+    /// when `owner` has no such live session (unknown, ended, or someone
+    /// else's: the caller cannot tell which).
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) async fn revoke_owned(
+        &self,
+        id: Uuid,
+        owner: &str,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<bool, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let done = self.store.revoke(id, Some(owner), &how).await?;
+        if done {
+            self.revoked(Some(id), Some(owner.to_owned()), &how, 1);
+        }
+        Ok(done)
+    }
+
+    /// An administrator, the signed-in user `admin`, revokes another user's
+    /// live session, if `allowed(owner)` says so (reason
+    /// [`RevokeReason::Admin`]). `false` when there is no such live session,
+    /// when it is `admin`'s own, or when `allowed` refuses.
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) async fn revoke_as_admin(
+        &self,
+        id: Uuid,
+        admin: &str,
+        allowed: impl FnOnce(&str) -> bool,
+    ) -> Result<bool, Error> {
+        let now = OffsetDateTime::now_utc();
+        let owner = self.store.get(id).await?;
+        let Some(owner) = owner.filter(|r| r.is_live(now)).and_then(|r| r.user_id) else {
+            return Ok(false);
+        };
+        if owner == admin || !allowed(&owner) {
+            return Ok(false);
+        }
+        let by = RevokedBy::user(admin);
+        self.revoke_owned(id, &owner, by, RevokeReason::Admin).await
+    }
+
+    /// Revokes every live session of a user, except `keep` (the "after a
+    /// password change, sign out other devices" case). Returns how many.
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<u64, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
+        if n > 0 {
+            self.revoked(None, Some(user_id.to_owned()), &how, n);
+        }
+        Ok(n)
+    }
+
+    /// Revokes every live session of every user. Returns how many.
+    pub async fn revoke_every_session(
+        &self,
+        by: RevokedBy,
+        reason: RevokeReason,
+    ) -> Result<u64, Error> {
+        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let n = self.store.revoke_every_session(&how).await?;
+        if n > 0 {
+            self.revoked(None, None, &how, n);
+        }
+        Ok(n)
+    }
+
+    /// Revokes one live session. `false` when there is no such live session.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke(id, RevokedBy::operator(by), RevokeReason::other(reason))`: typed arguments cannot be swapped"
+    )]
+    pub async fn revoke_session(&self, id: Uuid, by: &str, reason: &str) -> Result<bool, Error> {
+        self.revoke(id, RevokedBy::operator(by), RevokeReason::other(reason))
+            .await
+    }
+
+    /// Revokes every live session of a user, except `keep`. Returns how many.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke_user_sessions` with `RevokedBy` and `RevokeReason`: typed arguments cannot be swapped"
+    )]
+    pub async fn revoke_user(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64, Error> {
+        self.revoke_user_sessions(
+            user_id,
+            keep,
+            RevokedBy::operator(by),
+            RevokeReason::other(reason),
+        )
+        .await
+    }
+
+    /// Revokes every live session of every user. Returns how many.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `revoke_every_session` with `RevokedBy` and `RevokeReason`: typed arguments cannot be swapped"
+    )]
+    pub async fn revoke_everyone(&self, by: &str, reason: &str) -> Result<u64, Error> {
+        self.revoke_every_session(RevokedBy::operator(by), RevokeReason::other(reason))
+            .await
+    }
+
+    /// Live sessions, live users, and rows waiting for garbage collection
+    /// under `options`.
+    pub async fn stats(&self, options: &GcOptions) -> Result<StoreStats, Error> {
+        let now = OffsetDateTime::now_utc();
+        self.store.stats(now, now - options.revoked_retention).await
+    }
+
+    /// Emits the `Revoked` event of a revocation, with the client, if any.
+    fn revoked(&self, id: Option<Uuid>, user: Option<String>, how: &Revocation, count: u64) {
+        let kind = SessionEventKind::Revoked {
+            reason: how.reason.as_str().to_owned(),
+            by: how.by.as_str().to_owned(),
+            count,
+        };
+        let mut event = SessionEvent::new(kind, id, user, how.at);
+        if let Some(client) = &self.client {
+            event.ip = client.ip();
+            event.user_agent = client.user_agent().map(str::to_owned);
+        }
+        self.events.emit(event);
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use crate::token::Token;
+    use std::sync::Mutex;
+
+    /// A session of `user` in `store`, ending `ttl` from now (expired when
+    /// negative).
+    pub(crate) async fn session_of(
+        store: &dyn SessionStore,
+        user: &str,
+        ttl: time::Duration,
+    ) -> Uuid {
+        let now = OffsetDateTime::now_utc();
+        let mut r = SessionRecord::new(Uuid::new_v4(), now + ttl.min(time::Duration::ZERO) * 2);
+        r.user_id = Some(user.into());
+        r.expires_at = now + ttl;
+        r.absolute_expires_at = now + ttl;
+        let token = Token::generate().unwrap().hash();
+        store.create(&r, &token).await.unwrap();
+        r.id
+    }
+
+    type Log = Arc<Mutex<Vec<SessionEvent>>>;
+
+    /// An admin handle acting for a request, its event log, and a live
+    /// session each of alice and bob.
+    async fn alice_and_bob() -> (SessionAdmin, Log, Uuid, Uuid) {
+        let log = Log::default();
+        let sink = EventSink::new({
+            let log = log.clone();
+            move |e: &SessionEvent| log.lock().unwrap().push(e.clone())
+        });
+        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let client = ClientInfo::new(Some([203, 0, 113, 7].into()), Some("Firefox".into()));
+        let hour = time::Duration::hours(1);
+        let alice = session_of(store.as_ref(), "alice", hour).await;
+        let bob = session_of(store.as_ref(), "bob", hour).await;
+        let admin = SessionAdmin::with_sink(store, sink).with_client(client);
+        (admin, log, alice, bob)
+    }
+
+    fn revoked(reason: &str, by: &str) -> SessionEventKind {
+        SessionEventKind::Revoked {
+            reason: reason.into(),
+            by: by.into(),
+            count: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn owner_checked_revocation_carries_the_client() {
+        let (admin, log, mine, bobs) = alice_and_bob().await;
+        let by = || RevokedBy::user("alice");
+        let owned = admin.revoke_owned(bobs, "alice", by(), RevokeReason::User);
+        assert!(!owned.await.unwrap(), "someone else's session");
+        assert!(log.lock().unwrap().is_empty());
+        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
+        assert!(owned.await.unwrap());
+        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
+        assert!(!owned.await.unwrap(), "already revoked");
+        let events = log.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, revoked("user", "alice"));
+        assert_eq!(events[0].session_id, Some(mine));
+        assert_eq!(events[0].user_id.as_deref(), Some("alice"));
+        assert_eq!(events[0].ip, Some([203, 0, 113, 7].into()));
+        assert_eq!(events[0].user_agent.as_deref(), Some("Firefox"));
+    }
+
+    #[tokio::test]
+    async fn admins_revoke_others_only_when_allowed() {
+        let (admin, log, mine, bobs) = alice_and_bob().await;
+        let ended = -time::Duration::hours(1);
+        let gone = session_of(admin.store().as_ref(), "bob", ended).await;
+        assert!(
+            !admin
+                .revoke_as_admin(bobs, "alice", |_| false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !admin
+                .revoke_as_admin(mine, "alice", |_| true)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !admin
+                .revoke_as_admin(gone, "alice", |_| true)
+                .await
+                .unwrap()
+        );
+        assert!(log.lock().unwrap().is_empty());
+        let allowed = admin.revoke_as_admin(bobs, "alice", |owner| owner == "bob");
+        assert!(allowed.await.unwrap());
+        let events = log.lock().unwrap().clone();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, revoked("admin", "alice"));
+        assert_eq!(events[0].user_id.as_deref(), Some("bob"));
+        let record = admin.session(bobs).await.unwrap().unwrap();
+        assert_eq!(record.revoke_reason.as_deref(), Some("admin"));
+        assert_eq!(record.revoked_by.as_deref(), Some("alice"));
+    }
+}

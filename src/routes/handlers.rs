@@ -1,0 +1,170 @@
+//! The handlers. Each checks its [guards](super::guard), acts through
+//! [`SessionAdmin`](crate::admin::SessionAdmin) (which records who revoked
+//! what and why, and emits the events), and answers through
+//! [`reply`](super::reply).
+
+use super::reply::{self, Refusal, Reply, is_form, wants_html};
+use super::{SessionRoutes, guard, html};
+use crate::device::DeviceView;
+use crate::session::Session;
+use crate::store::{RevokeReason, RevokedBy};
+use axum::Json;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+type Cfg = State<Arc<SessionRoutes>>;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListQuery {
+    user: Option<String>,
+}
+
+/// `GET /`: the user's live sessions (or, for an admin, `?user=`'s), as
+/// JSON or the HTML page.
+pub(super) async fn list(
+    State(cfg): Cfg,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Reply> {
+    let html = wants_html(&headers);
+    let me = guard::actor(&session).map_err(|r| r.reply(html))?;
+    let target = q.user.unwrap_or_else(|| me.clone());
+    if target != me && !cfg.allows(&session, &target) {
+        return Err(Refusal::Forbidden.reply(html));
+    }
+    let records = session
+        .admin()
+        .list_user(&target)
+        .await
+        .map_err(|e| Refusal::from(e).reply(html))?;
+    let current = session.id();
+    let devices: Vec<DeviceView> = records
+        .iter()
+        .map(|r| DeviceView::new(r, current))
+        .collect();
+    let res = if html {
+        let base = reply::base_path(uri.path(), "");
+        let now = OffsetDateTime::now_utc();
+        html::page(&base, &target, target != me, &devices, now).into_response()
+    } else {
+        Json(json!({ "user_id": target, "sessions": devices })).into_response()
+    };
+    Ok(reply::private(res))
+}
+
+/// `DELETE /{id}`: `204`.
+pub(super) async fn revoke_one(
+    State(cfg): Cfg,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Reply> {
+    revoke_by_id(&cfg, &session, &uri, &headers, &id)
+        .await
+        .map_err(|r| r.reply(wants_html(&headers)))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /{id}/revoke`, from the page's forms: `303` back to the list.
+pub(super) async fn revoke_one_form(
+    State(cfg): Cfg,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Redirect, Reply> {
+    revoke_by_id(&cfg, &session, &uri, &headers, &id)
+        .await
+        .map_err(|r| r.reply(is_form(&headers)))?;
+    Ok(reply::back_to_list(&uri, &format!("/{id}/revoke")))
+}
+
+/// `POST /revoke-others`: every session of the user but this one.
+pub(super) async fn revoke_others(
+    State(cfg): Cfg,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, Reply> {
+    revoke_mine(&cfg, &session, &uri, &headers, false).await
+}
+
+/// `POST /revoke-all`: every session of the user, this one included.
+pub(super) async fn revoke_all_mine(
+    State(cfg): Cfg,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Response, Reply> {
+    revoke_mine(&cfg, &session, &uri, &headers, true).await
+}
+
+/// Revokes session `id` if the signed-in user owns it, or may manage its
+/// owner's sessions; `NotFound` otherwise (unknown and foreign ids look the
+/// same).
+async fn revoke_by_id(
+    cfg: &SessionRoutes,
+    session: &Session,
+    uri: &Uri,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(), Refusal> {
+    let user = guard::for_change(cfg, session, headers, uri)?;
+    let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
+    let admin = session.admin();
+    let revoked = admin
+        .revoke_owned(id, &user, RevokedBy::user(&user), RevokeReason::User)
+        .await?
+        // Not the user's own: an admin's, if the hook allows it.
+        || (cfg.has_authorization()
+            && admin
+                .revoke_as_admin(id, &user, |owner| cfg.allows(session, owner))
+                .await?);
+    if !revoked {
+        return Err(Refusal::NotFound);
+    }
+    if session.id() == Some(id) {
+        session.mark_ended();
+    }
+    Ok(())
+}
+
+/// Revokes every session of the signed-in user, this one only if
+/// `this_one_too`, in one statement.
+async fn revoke_mine(
+    cfg: &SessionRoutes,
+    session: &Session,
+    uri: &Uri,
+    headers: &HeaderMap,
+    this_one_too: bool,
+) -> Result<Response, Reply> {
+    let form = is_form(headers);
+    let user = guard::for_change(cfg, session, headers, uri).map_err(|r| r.reply(form))?;
+    let keep = if this_one_too { None } else { session.id() };
+    let n = session
+        .admin()
+        .revoke_user_sessions(&user, keep, RevokedBy::user(&user), RevokeReason::User)
+        .await
+        .map_err(|e| Refusal::from(e).reply(form))?;
+    if this_one_too {
+        session.mark_ended();
+    }
+    if !form {
+        return Ok(Json(json!({ "revoked": n })).into_response());
+    }
+    Ok(if this_one_too {
+        Redirect::to("/")
+    } else {
+        reply::back_to_list(uri, "/revoke-others")
+    }
+    .into_response())
+}

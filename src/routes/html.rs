@@ -1,0 +1,135 @@
+//! The "Your devices" HTML page (maud), its style, and the refusal page.
+
+use crate::device::DeviceView;
+use axum::response::Html;
+use maud::{DOCTYPE, Markup, html};
+use time::OffsetDateTime;
+
+/// The list of `user`'s devices, with sign-out forms posting under `base`.
+/// `other_user`: an admin is looking at someone else's sessions.
+pub(super) fn page(
+    base: &str,
+    user: &str,
+    other_user: bool,
+    devices: &[DeviceView],
+    now: OffsetDateTime,
+) -> Html<String> {
+    let others = devices.iter().filter(|d| !d.current).count();
+    let body = html! {
+        h1 { "Your devices" }
+        @if other_user {
+            p class="note" { "Sessions of " strong { (user) } }
+        } @else {
+            p class="note" { "Where you are signed in. Sign out any device you do not recognise." }
+        }
+        ul class="devices" aria-label="Signed-in devices" {
+            @for d in devices {
+                li class="device" {
+                    div class="info" {
+                        h2 {
+                            (d.device)
+                            @if d.current { " " span class="badge" { "This device" } }
+                            @if d.persistent { " " span class="badge muted" { "Remembered" } }
+                        }
+                        p class="meta" {
+                            @if let Some(ip) = &d.ip { span { "IP " (ip) } " · " }
+                            span title=(date(d.last_seen_at)) {
+                                @if d.current { "Active now" } @else { "Last active " (ago(d.last_seen_at, now)) }
+                            }
+                            " · "
+                            span { "Signed in " (date(d.created_at)) }
+                        }
+                    }
+                    @if !d.current {
+                        form method="post" action={ (base.trim_end_matches('/')) "/" (d.id) "/revoke" } {
+                            button type="submit" aria-label={ "Sign out " (d.device) } { "Sign out" }
+                        }
+                    }
+                }
+            }
+        }
+        @if devices.is_empty() { p { "No active sessions." } }
+        @if others > 0 && !other_user {
+            form method="post" action={ (base.trim_end_matches('/')) "/revoke-others" } class="all" {
+                button type="submit" class="danger" { "Sign out everywhere else" }
+            }
+        }
+    };
+    layout("Your devices", body)
+}
+
+/// A refusal's message, as a page.
+pub(super) fn refusal(text: &str) -> Html<String> {
+    layout(
+        "Your devices",
+        html! { p role="alert" { (text) } p { a href="/" { "Back" } } },
+    )
+}
+
+fn layout(title: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) }
+                    style { (maud::PreEscaped(STYLE)) }
+                }
+                body { main { (body) } }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// "5 minutes ago".
+fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
+    let secs = (now - then).whole_seconds().max(0);
+    let (n, unit) = match secs {
+        0..60 => return "just now".into(),
+        60..3600 => (secs / 60, "minute"),
+        3600..86_400 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+fn date(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.format(&f).unwrap_or_default()
+}
+
+const STYLE: &str = "
+:root{color-scheme:light dark;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff;--card:#f6f8fa;--accent:#0969da;--danger:#cf222e}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--bg:#0d1117;--card:#151b23;--accent:#4493f8;--danger:#f85149}}
+*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}
+main{max-width:42rem;margin:3rem auto;padding:0 1rem}h1{font-size:1.6rem;margin:0 0 .25rem}
+.note{color:var(--muted);margin:0 0 1.5rem}.devices{list-style:none;padding:0;margin:0}
+.device{display:flex;align-items:center;justify-content:space-between;gap:1rem;padding:1rem 1.25rem;margin:0 0 .75rem;background:var(--card);border:1px solid var(--line);border-radius:12px}
+.device h2{font-size:1.05rem;margin:0}.meta{color:var(--muted);font-size:.9rem;margin:.25rem 0 0}
+.badge{display:inline-block;font-size:.75rem;font-weight:600;padding:.1rem .5rem;border-radius:999px;background:var(--accent);color:#fff;vertical-align:middle}
+.badge.muted{background:var(--line);color:var(--fg)}
+button{font:inherit;white-space:nowrap;padding:.4rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer}
+button:hover,button:focus-visible{border-color:var(--accent);outline:none}
+.danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn relative_times() {
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now - Duration::from_secs(300), now), "5 minutes ago");
+        assert_eq!(ago(now - Duration::from_secs(3600), now), "1 hour ago");
+        assert_eq!(
+            ago(now - Duration::from_secs(3 * 86_400), now),
+            "3 days ago"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! "Your devices": ready-made routes that let every signed-in user list their
+//! sessions and sign out the ones they do not recognise.
+//!
+//! Mount them under any prefix, inside the [`SessionLayer`](crate::SessionLayer):
+//!
+//! ```
+//! use axum::Router;
+//! use axum_user_sessions::{MemoryStore, SessionLayer};
+//!
+//! let app: Router = Router::new()
+//!     .nest("/sessions", axum_user_sessions::routes())
+//!     .layer(SessionLayer::new(MemoryStore::new()));
+//! ```
+//!
+//! | method, path | does |
+//! |---|---|
+//! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
+//! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
+//! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
+//! | `POST /revoke-others` | revokes all the user's sessions but this one: `{"revoked": n}` (or `303` for forms) |
+//! | `POST /revoke-all` | revokes all the user's sessions, this one included: `{"revoked": n}` (or `303` to `/`) |
+//!
+//! Rules:
+//!
+//! - Anonymous callers get `401 {"error":"unauthenticated"}`.
+//! - Another user's session id and an unknown id both answer `404`: nobody
+//!   learns which ids exist.
+//! - State-changing requests must come from the same origin:
+//!   `Sec-Fetch-Site: same-origin`, or, from clients that do not send it, an
+//!   `Origin` equal to the request's own; anything else is `403`. This is on
+//!   top of the `SameSite=Lax` cookie. No `GET` changes anything.
+//! - With [`SessionRoutes::with_reauthentication`], revoking needs a recent
+//!   sign-in (ASVS 3.3.4): older ones answer
+//!   `401 {"error":"reauthentication_required"}` until the app has checked the
+//!   password again and called [`Session::reauthenticate`].
+//! - Nobody sees or revokes another user's sessions unless
+//!   [`SessionRoutes::with_authorization`] allows it (an admin: `GET /?user=ID`,
+//!   and revoking by id).
+//! - Responses never contain a token or a token hash.
+//!
+//! Inside: `handlers.rs` holds the handlers, which revoke through
+//! [`SessionAdmin`](crate::SessionAdmin); `guard.rs` the request rules
+//! (same origin, signed in, recent sign-in, the authorization hook);
+//! `reply.rs` refusals, content negotiation and redirects; `html.rs` the
+//! page.
+
+mod guard;
+mod handlers;
+mod html;
+mod reply;
+
+use crate::session::Session;
+use axum::Router;
+use axum::routing::{delete, get, post};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Authorize = dyn Fn(&Session, &str) -> bool + Send + Sync;
+
+/// The "Your devices" routes with their defaults. See the
+/// [module docs](self); [`SessionRoutes`] configures them.
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    SessionRoutes::new().into_router()
+}
+
+/// Configures the "Your devices" routes. See the [module docs](self).
+///
+/// ```
+/// use axum::Router;
+/// use axum_user_sessions::{MemoryStore, SessionLayer, SessionRoutes};
+/// use std::time::Duration;
+///
+/// let devices = SessionRoutes::new()
+///     // revoking needs a password entered in the last 10 minutes
+///     .with_reauthentication(Duration::from_secs(600))
+///     // admins (a flag the app keeps in the session) may manage anyone's sessions
+///     .with_authorization(|actor, _target_user| {
+///         actor.get::<bool>("is_admin").ok().flatten().unwrap_or(false)
+///     });
+/// let app: Router = Router::new()
+///     .nest("/sessions", devices.into_router())
+///     .layer(SessionLayer::new(MemoryStore::new()));
+/// ```
+#[derive(Clone, Default)]
+#[must_use]
+pub struct SessionRoutes {
+    reauth: Option<Duration>,
+    authorize: Option<Arc<Authorize>>,
+}
+
+impl fmt::Debug for SessionRoutes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRoutes")
+            .field("reauth", &self.reauth)
+            .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+impl SessionRoutes {
+    /// Defaults: no recent-authentication rule, nobody manages another
+    /// user's sessions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Revoking requires that the user signed in (or
+    /// [re-authenticated](Session::reauthenticate)) within `max_age`.
+    /// Default: off.
+    pub fn with_reauthentication(mut self, max_age: Duration) -> Self {
+        self.reauth = Some(max_age);
+        self
+    }
+
+    /// Lets `allow(actor, target_user_id)` grant the signed-in `actor` the
+    /// right to list and revoke `target_user_id`'s sessions. Default: nobody
+    /// may (privacy by default). Called only when the target is another user.
+    pub fn with_authorization(
+        mut self,
+        allow: impl Fn(&Session, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.authorize = Some(Arc::new(allow));
+        self
+    }
+
+    /// The router, to `nest` under a prefix of your choice.
+    pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        Router::new()
+            .route("/", get(handlers::list))
+            .route("/revoke-others", post(handlers::revoke_others))
+            .route("/revoke-all", post(handlers::revoke_all_mine))
+            .route("/{id}", delete(handlers::revoke_one))
+            .route("/{id}/revoke", post(handlers::revoke_one_form))
+            .with_state(Arc::new(self))
+    }
+}

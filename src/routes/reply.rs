@@ -1,0 +1,153 @@
+//! How the routes answer: content negotiation, refusals (a JSON error or an
+//! HTML page), redirects back to the list, and the no-store rule for lists.
+
+use super::html;
+use crate::error::Error;
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+
+/// Why a route refused.
+pub(super) enum Refusal {
+    Unauthenticated,
+    CrossSite,
+    NotFound,
+    Forbidden,
+    Reauthenticate,
+    Store(Error),
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl Refusal {
+    /// The refusal as an HTML page (`html`) or a JSON error.
+    pub(super) fn reply(self, html: bool) -> Reply {
+        Reply {
+            html,
+            refusal: self,
+        }
+    }
+}
+
+/// A refusal, in the form the client asked for.
+pub(super) struct Reply {
+    html: bool,
+    refusal: Refusal,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let (status, code, text) = match self.refusal {
+            Refusal::Store(e) => return e.into_response(),
+            Refusal::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "You are not signed in.",
+            ),
+            Refusal::CrossSite => (
+                StatusCode::FORBIDDEN,
+                "cross_site_request",
+                "This request did not come from this site.",
+            ),
+            Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such session."),
+            Refusal::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "You may not see these sessions.",
+            ),
+            Refusal::Reauthenticate => (
+                StatusCode::UNAUTHORIZED,
+                "reauthentication_required",
+                "For your security, enter your password again before signing out devices.",
+            ),
+        };
+        if self.html {
+            (status, html::refusal(text)).into_response()
+        } else {
+            (status, Json(json!({ "error": code, "message": text }))).into_response()
+        }
+    }
+}
+
+/// Whether the client prefers HTML to JSON.
+pub(super) fn wants_html(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match (accept.find("text/html"), accept.find("application/json")) {
+        (Some(h), Some(j)) => h < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Form posts want a redirect; API calls want JSON.
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
+    wants_html(headers)
+        || headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The list's path, from the path of a request under it (`suffix` is the
+/// request's path below the list).
+pub(super) fn base_path(path: &str, suffix: &str) -> String {
+    let base = path
+        .strip_suffix(suffix)
+        .unwrap_or(path)
+        .trim_end_matches('/');
+    if base.is_empty() {
+        "/".into()
+    } else {
+        base.into()
+    }
+}
+
+/// `303` back to the list, from a request at `suffix` below it.
+pub(super) fn back_to_list(uri: &Uri, suffix: &str) -> Redirect {
+    Redirect::to(&base_path(uri.path(), suffix))
+}
+
+/// Marks a response that holds IPs and session ids: never in a shared cache.
+pub(super) fn private(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths() {
+        assert_eq!(
+            base_path("/sessions/abc/revoke", "/abc/revoke"),
+            "/sessions"
+        );
+        assert_eq!(base_path("/sessions/", ""), "/sessions");
+        assert_eq!(base_path("/revoke-others", "/revoke-others"), "/");
+    }
+
+    #[test]
+    fn negotiation() {
+        let h = |v: &'static str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ACCEPT, HeaderValue::from_static(v));
+            m
+        };
+        assert!(wants_html(&h("text/html,application/xhtml+xml,*/*;q=0.8")));
+        assert!(!wants_html(&h("application/json")));
+        assert!(!wants_html(&h("*/*")));
+        assert!(!wants_html(&HeaderMap::new()));
+    }
+}
