@@ -5,7 +5,6 @@
 //! Nothing here touches the store: the [`Session`](crate::Session) decides
 //! what the cookies become, this module only speaks HTTP.
 
-use crate::config::SessionConfig;
 use crate::token::Token;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::fmt;
@@ -187,18 +186,21 @@ impl CookieUpdate {
     /// Appends the `Set-Cookie` headers, the session cookie first, and
     /// `Cache-Control: no-store` when any cookie is set: a response that
     /// sets a token must not be cached.
-    pub(crate) fn write_headers(self, config: &SessionConfig, headers: &mut HeaderMap) {
+    /// `names`: the session and remember-me cookies' names as sent.
+    pub(crate) fn write_headers(
+        self,
+        cookie: &CookieConfig,
+        names: [&str; 2],
+        headers: &mut HeaderMap,
+    ) {
         let mut any = false;
-        for (name, change) in [
-            (&config.cookie_name, self.session),
-            (&config.remember_cookie_name, self.remember),
-        ] {
+        for (name, change) in names.into_iter().zip([self.session, self.remember]) {
             let (value, max_age) = match change {
                 None => continue,
                 Some(CookieChange::Set { value, max_age }) => (value, max_age),
                 Some(CookieChange::Expire) => (String::new(), Some(0)),
             };
-            match HeaderValue::from_str(&config.cookie.header(name, value, max_age)) {
+            match HeaderValue::from_str(&cookie.header(name, value, max_age)) {
                 Ok(v) => {
                     headers.append(header::SET_COOKIE, v);
                     any = true;
@@ -282,7 +284,9 @@ mod tests {
 
     fn set_cookies(update: CookieUpdate) -> (Vec<String>, Option<String>) {
         let mut h = HeaderMap::new();
-        update.write_headers(&SessionConfig::default(), &mut h);
+        let config = crate::config::SessionConfig::default();
+        let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
+        update.write_headers(&config.cookie, names, &mut h);
         let cookies = h
             .get_all(header::SET_COOKIE)
             .iter()

@@ -140,6 +140,7 @@ async fn finish(session: &Session, config: &SessionConfig, mut res: Response) ->
     if let Some(err) = error {
         res = err.into_response();
     }
-    cookies.write_headers(config, res.headers_mut());
+    let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
+    cookies.write_headers(&config.cookie, names, res.headers_mut());
     res
 }
