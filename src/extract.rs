@@ -1,7 +1,7 @@
 //! The `Session` extractor.
 
 use crate::Session;
-use crate::error::{MissingSessionLayer, SessionRejection};
+use crate::rejection::{MissingSessionLayer, SessionRejection};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 

@@ -3,7 +3,7 @@
 use crate::binding::{Binding, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 use crate::config::{SessionConfig, is_cookie_name};
 use crate::service::SessionService;
-use crate::store::{IntoSessionStore, SessionStore};
+use crate::store::{IntoSessionStore, SessionStore, Stack};
 use crate::{IpNet, ProxyHeader, SameSite};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,9 +57,8 @@ fn is_attribute_value(v: &str) -> bool {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SessionLayer {
-    store: Arc<dyn SessionStore>,
+    stack: Stack,
     config: Arc<SessionConfig>,
-    store_timeout: Option<Duration>,
 }
 
 impl SessionLayer {
@@ -67,9 +66,8 @@ impl SessionLayer {
     /// `Arc<dyn SessionStore>`. Run [`migrate`](crate::migrate) first.
     pub fn new(store: impl IntoSessionStore) -> Self {
         Self {
-            store: store.into_session_store(),
+            stack: Stack::new(store.into_session_store()).with_timeout(Some(DEFAULT_STORE_TIMEOUT)),
             config: Arc::new(SessionConfig::default()),
-            store_timeout: Some(DEFAULT_STORE_TIMEOUT),
         }
     }
 
@@ -94,13 +92,15 @@ impl SessionLayer {
     /// # Ok(()) }
     /// ```
     pub fn with_store_timeout(mut self, limit: Duration) -> Self {
-        self.store_timeout = Some(limit.max(Duration::from_millis(1)));
+        self.stack = self
+            .stack
+            .with_timeout(Some(limit.max(Duration::from_millis(1))));
         self
     }
 
     /// The store the layer uses, to share with admin code.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.store
+        self.stack.shared()
     }
 
     fn config(mut self, f: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -403,17 +403,17 @@ impl SessionLayer {
     /// Keeps recently loaded sessions in memory: reading an unchanged session
     /// costs no database round-trip. Off by default. With Postgres, changes
     /// from any instance reach every instance's cache over `LISTEN/NOTIFY`;
-    /// see [`CachedStore`](crate::CachedStore) for the guarantees, and for why
+    /// see [`CachedStore`](crate::store::CachedStore) for the guarantees, and for why
     /// SQLite and memory stores are single-process only with it.
-    pub fn with_cache(mut self, config: crate::CacheConfig) -> Self {
-        self.store = Arc::new(crate::CachedStore::new(self.store.clone(), config));
+    pub fn with_cache(mut self, config: crate::store::CacheConfig) -> Self {
+        self.stack = self.stack.with_cache(config);
         self
     }
 
     /// Admin calls (list, revoke, stats, garbage collection) on this layer's
     /// store, sending events to this layer's hook.
     pub fn admin(&self) -> crate::SessionAdmin {
-        crate::SessionAdmin::with_sink(self.store.clone(), self.config.events.clone())
+        crate::SessionAdmin::with_sink(self.stack.shared().clone(), self.config.events.clone())
     }
 }
 
@@ -422,13 +422,6 @@ impl<S> Layer<S> for SessionLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         self.config.check();
-        let store: Arc<dyn SessionStore> = match self.store_timeout {
-            Some(limit) => Arc::new(crate::store::TimeoutStore {
-                inner: self.store.clone(),
-                limit,
-            }),
-            None => self.store.clone(),
-        };
-        SessionService::new(inner, store, self.config.clone())
+        SessionService::new(inner, self.stack.build(), self.config.clone())
     }
 }

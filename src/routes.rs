@@ -216,6 +216,12 @@ impl From<Error> for Refusal {
     }
 }
 
+impl From<crate::store::Error> for Refusal {
+    fn from(e: crate::store::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
 /// Whether the client prefers HTML to JSON.
 fn wants_html(headers: &HeaderMap) -> bool {
     let accept = headers

@@ -1,6 +1,7 @@
 //! Session tokens: the secret in the cookie, and its SHA-256, which is all the
 //! store ever sees.
 
+use crate::store::TokenHash;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::{TryRng as _, rngs::SysRng};
 use sha2::{Digest as _, Sha256};
@@ -121,40 +122,6 @@ impl RememberToken {
 impl fmt::Debug for RememberToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RememberToken(REDACTED)")
-    }
-}
-
-/// SHA-256 of a session token, as stores keep it.
-///
-/// It is the lookup key in the store. It is not printed by `Debug`, so that a
-/// log line never carries something an attacker could match against a leaked
-/// table.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub(crate) [u8; 32]);
-
-impl TokenHash {
-    /// The 32 hash bytes, for a store to bind in a query.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Builds a hash from the bytes a store read back.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-}
-
-impl TokenHash {
-    /// Compares two hashes in constant time.
-    pub fn ct_eq(&self, other: &TokenHash) -> bool {
-        use subtle::ConstantTimeEq as _;
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenHash(REDACTED)")
     }
 }
 

@@ -234,7 +234,7 @@ async fn run(command: Command, url: &str) -> Result<String, Failure> {
     }
     let store = axum_user_sessions::store::connect(url)
         .await
-        .map_err(|err| connect_failure(err, url))?;
+        .map_err(|err| connect_failure(err.into(), url))?;
     let admin = SessionAdmin::new(store.clone());
     let result = match command {
         Command::Migrate => migrate(store.as_ref(), url).await,
@@ -277,7 +277,7 @@ async fn migrate(store: &dyn SessionStore, url: &str) -> Result<String, Cmd> {
         axum_user_sessions::SqliteStore::migrator()
     };
     let before = applied_migrations(url).await?;
-    store.migrate().await?;
+    store.migrate().await.map_err(Error::from)?;
     let after = applied_migrations(url).await?;
     let mut out = String::new();
     let new: Vec<_> = migrator

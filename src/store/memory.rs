@@ -1,11 +1,14 @@
 //! In-memory store: for tests and prototypes. One process only; everything is
 //! lost on restart. Do not use it behind several app instances.
 
-use super::{
-    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, Revocation,
-    SessionRecord, SessionStore, StoreStats, TokenState, Touch,
+use super::error::Error;
+use super::migrate::MigrationReport;
+use super::revocation::Revocation;
+use super::types::{
+    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
+    StoreStats, TokenHash, TokenState, Touch,
 };
-use crate::{Error, TokenHash};
+use super::{Counter, SessionStore};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,15 +36,6 @@ struct TokenRow {
     session_id: Uuid,
     state: TokenState,
     created_at: OffsetDateTime,
-}
-
-/// Whether garbage collection may delete `s`: expired (not revoked), or
-/// revoked before the retention horizon.
-fn collectable(s: &SessionRecord, now: OffsetDateTime, revoked_before: OffsetDateTime) -> bool {
-    match s.revoked_at {
-        Some(at) => at < revoked_before,
-        None => s.absolute_expires_at <= now || (!s.persistent && s.expires_at <= now),
-    }
 }
 
 impl Tables {
@@ -131,8 +125,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn migrate(&self) -> Result<(), Error> {
-        Ok(())
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        Ok(MigrationReport::default())
     }
 
     async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
@@ -147,12 +141,8 @@ impl SessionStore for MemoryStore {
         let Some(s) = t.sessions.get_mut(&row.session_id) else {
             return Ok(None);
         };
-        if row.state == TokenState::Current
-            && s.token_active(touch.now)
-            && s.last_seen_at <= touch.stale_before
-        {
-            s.last_seen_at = touch.now;
-            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+        if touch.is_due(s, row.state) {
+            touch.apply(s);
         }
         Ok(Some(LoadedSession {
             record: s.clone(),
@@ -373,8 +363,7 @@ impl SessionStore for MemoryStore {
             if rotate.is_some() {
                 s.rotated_at = touch.now;
             }
-            s.last_seen_at = touch.now;
-            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+            touch.apply(s);
         }
         Ok(true)
     }
@@ -427,7 +416,7 @@ impl SessionStore for MemoryStore {
             collectable: t
                 .sessions
                 .values()
-                .filter(|s| collectable(s, now, revoked_before))
+                .filter(|s| s.is_collectable(now, revoked_before))
                 .count() as u64,
         })
     }
@@ -442,7 +431,7 @@ impl SessionStore for MemoryStore {
         let doomed: Vec<Uuid> = t
             .sessions
             .values()
-            .filter(|s| collectable(s, now, revoked_before))
+            .filter(|s| s.is_collectable(now, revoked_before))
             .take(limit as usize)
             .map(|s| s.id)
             .collect();
