@@ -225,7 +225,7 @@ impl Wrapper for CachedStore {
         call: Call<'_>,
         run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        if call.stale.from_start() {
+        if call.stale.at_start() {
             self.forget(call.stale);
         }
         let done = run.await;

@@ -35,7 +35,7 @@ pub(crate) enum Stale<'a> {
 
 impl Stale<'_> {
     /// Whether copies must go before the call runs (and again after it).
-    pub(crate) fn from_start(&self) -> bool {
+    pub(crate) fn at_start(&self) -> bool {
         matches!(self, Self::Session(_) | Self::User(_) | Self::Every)
     }
 }

@@ -11,28 +11,31 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The database could not be reached in time: connection refused or
-    /// lost, pool timed out, server shutting down, statement timeout.
+    /// The database is not there now: connection refused or lost, pool
+    /// exhausted or closed, server shutting down, statement cancelled by a
+    /// timeout, SQLite busy. Worth retrying later.
     #[error("session store unavailable")]
     Unavailable(#[source] sqlx::Error),
-    /// The store did not answer within the deadline of its wrapper.
+    /// A wrapper's deadline passed before the store answered.
     #[error("session store did not answer within {0:?}")]
     Timeout(Duration),
-    /// Any other database error.
+    /// The database answered with an error (or the driver failed) for a
+    /// reason other than an outage.
     #[error("session store error")]
     Database(#[source] sqlx::Error),
-    /// Running the embedded migrations failed.
+    /// An embedded migration could not be applied.
     #[error("session store migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// Session data could not be serialized or deserialized (stores that keep
-    /// it as text, such as SQLite).
+    /// Stored session data is not a JSON object, or new data could not be
+    /// written as one (stores that keep it as text, such as SQLite).
     #[error("session value (de)serialization failed")]
     Serde(#[from] serde_json::Error),
-    /// A database URL this build cannot open (expected `postgres://` or
-    /// `sqlite:`, with the matching feature).
+    /// [`connect`](super::connect) was given a URL this build cannot open
+    /// (expected `postgres://` or `sqlite:`, with the matching feature).
     #[error("unsupported database URL: expected postgres://… or sqlite:…")]
     UnsupportedUrl,
-    /// The store returned data that does not fit the schema.
+    /// A row does not fit the schema: an unknown token state, a hash of the
+    /// wrong length, a time out of range, a duplicate key in memory.
     #[error("corrupt session row: {0}")]
     Corrupt(&'static str),
 }

@@ -216,7 +216,7 @@ pub struct LoadedSession {
     pub has_pending: bool,
 }
 
-/// How [`SessionStore::load`] refreshes `last_seen_at`.
+/// How [`SessionStore::load`](super::SessionStore::load) refreshes `last_seen_at`.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Touch {

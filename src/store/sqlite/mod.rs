@@ -98,6 +98,18 @@ impl SqliteStore {
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
+    /// Runs one statement that reads at most one row.
+    async fn row(&self, query: Query<'_>) -> Result<Option<SqliteRow>, Error> {
+        self.counter.tick();
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    /// Runs one statement that reads rows.
+    async fn rows(&self, query: Query<'_>) -> Result<Vec<SqliteRow>, Error> {
+        self.counter.tick();
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// Runs a revocation whose filter (`?1`, `?2`) is bound: `?3` reason,
     /// `?4` by, `?5` at. Returns how many sessions it revoked.
     async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
@@ -168,12 +180,10 @@ impl SessionStore for SqliteStore {
     }
 
     async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
-        self.counter.tick();
-        let row = sqlx::query(q::LOAD)
-            .bind(token.as_bytes().as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
+        let query = sqlx::query(q::LOAD).bind(token.as_bytes().as_slice());
+        let Some(row) = self.row(query).await? else {
+            return Ok(None);
+        };
         let mut record = sql::record(&row)?;
         let state = sql::token_state(&row)?;
         if touch.is_due(&record, state) {
@@ -319,12 +329,12 @@ impl SessionStore for SqliteStore {
     }
 
     async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
-        self.counter.tick();
-        let row = sqlx::query(q::FIND_REMEMBER)
-            .bind(selector.as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(sql::remembered).transpose()
+        let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
+        self.row(query)
+            .await?
+            .as_ref()
+            .map(sql::remembered)
+            .transpose()
     }
 
     async fn restore(
@@ -359,12 +369,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        self.counter.tick();
-        let row = sqlx::query(q::GET)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(sql::record).transpose()
+        let query = sqlx::query(q::GET).bind(id);
+        self.row(query).await?.as_ref().map(sql::record).transpose()
     }
 
     async fn revoke(
@@ -433,13 +439,8 @@ impl SessionStore for SqliteStore {
         user_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error> {
-        self.counter.tick();
-        let rows = sqlx::query(q::LIST_USER)
-            .bind(user_id)
-            .bind(ts(now))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(sql::record).collect()
+        let query = sqlx::query(q::LIST_USER).bind(user_id).bind(ts(now));
+        self.rows(query).await?.iter().map(sql::record).collect()
     }
 
     fn round_trips(&self) -> u64 {
