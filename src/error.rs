@@ -49,13 +49,13 @@ pub enum Error {
 impl Error {
     /// Classifies a sqlx error: outages become [`Error::Unavailable`].
     pub fn from_sqlx(err: sqlx::Error) -> Self {
-        store::Error::from_sqlx(err).into()
+        Self::from(err)
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        Self::from_sqlx(err)
+        store::Error::from(err).into()
     }
 }
 

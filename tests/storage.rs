@@ -213,3 +213,26 @@ async fn pg_outage_answers_503_and_recovers(pool: sqlx::PgPool) {
     assert_eq!(kv["saved"], "before the outage");
     assert!(kv.get("during").is_none());
 }
+
+#[sqlx::test(migrations = false)]
+async fn pg_migrate_reports_what_it_applied(pool: sqlx::PgPool) {
+    let ups: Vec<(i64, String)> = PgStore::migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, m.description.to_string()))
+        .collect();
+    let first = axum_user_sessions::migrate(&pool).await.unwrap();
+    let applied: Vec<(i64, String)> = first
+        .newly_applied
+        .iter()
+        .map(|m| (m.version, m.description.clone()))
+        .collect();
+    assert_eq!(applied, ups);
+    assert_eq!(first.total_applied, ups.len());
+    assert_eq!(first.latest_version, ups.last().map(|m| m.0));
+    let store = PgStore::new(pool.clone());
+    let again = axum_user_sessions::migrate(&store).await.unwrap();
+    assert!(again.newly_applied.is_empty(), "{again:?}");
+    assert_eq!(again.total_applied, ups.len());
+    assert_eq!(again.latest_version, first.latest_version);
+}

@@ -213,10 +213,6 @@ async fn drain(
 }
 
 impl Wrapper for CachedStore {
-    fn wrapped(&self) -> &dyn SessionStore {
-        self.inner.as_ref()
-    }
-
     /// Forgets what the call makes stale: before it runs (so no copy is
     /// served meanwhile) when it changes a session at once, and after it in
     /// every case, which also keeps a load that raced it from caching.
@@ -258,6 +254,55 @@ impl Wrapper for CachedStore {
         }
         Ok(loaded)
     }
+
+    fn wrapped(&self) -> &dyn SessionStore {
+        self.inner.as_ref()
+    }
 }
 
 wrap_store!(CachedStore);
+
+#[cfg(test)]
+mod tests {
+    use super::{CacheConfig, CachedStore};
+    use crate::store::{
+        DataPatch, MemoryStore, Revocation, RevokeReason, SessionRecord, SessionStore, TokenHash,
+        Touch,
+    };
+    use time::{Duration, OffsetDateTime};
+    use uuid::Uuid;
+
+    #[tokio::test]
+    async fn writes_drop_the_copies_they_make_stale() {
+        let cache = CachedStore::new(MemoryStore::new(), CacheConfig::default());
+        let now = OffsetDateTime::now_utc();
+        let mut record = SessionRecord::new(Uuid::new_v4(), now);
+        record.user_id = Some("ann".into());
+        record.expires_at = now + Duration::hours(1);
+        record.absolute_expires_at = now + Duration::hours(1);
+        let token = TokenHash::from_bytes([7; 32]);
+        cache.create(&record, &token).await.unwrap();
+        // Never due: the copy may be served.
+        let mut touch = Touch::new(now, now + Duration::hours(1));
+        touch.stale_before = now - Duration::minutes(1);
+        let load = async || cache.load(&token, &touch).await.unwrap().unwrap();
+
+        load().await;
+        load().await;
+        assert_eq!(cache.hits(), 1, "the second load is served from memory");
+
+        cache
+            .patch_data(record.id, &DataPatch::default())
+            .await
+            .unwrap();
+        load().await;
+        assert_eq!(cache.hits(), 1, "a data write drops the copy");
+        load().await;
+        assert_eq!(cache.hits(), 2);
+
+        let how = Revocation::system(RevokeReason::User, now);
+        cache.revoke_user_sessions("ann", None, &how).await.unwrap();
+        assert!(load().await.record.revoked_at.is_some());
+        assert_eq!(cache.hits(), 2, "revoking the user's sessions drops them");
+    }
+}

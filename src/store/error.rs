@@ -16,13 +16,13 @@ pub enum Error {
     /// timeout, SQLite busy. Worth retrying later.
     #[error("session store unavailable")]
     Unavailable(#[source] sqlx::Error),
-    /// A wrapper's deadline passed before the store answered.
-    #[error("session store did not answer within {0:?}")]
-    Timeout(Duration),
     /// The database answered with an error (or the driver failed) for a
     /// reason other than an outage.
     #[error("session store error")]
     Database(#[source] sqlx::Error),
+    /// A wrapper's deadline passed before the store answered.
+    #[error("session store did not answer within {0:?}")]
+    Timeout(Duration),
     /// An embedded migration could not be applied.
     #[error("session store migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),

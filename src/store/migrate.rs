@@ -34,6 +34,11 @@ pub(crate) fn sqlite() -> Migrator {
 }
 
 /// What a migration run did.
+///
+/// `newly_applied` compares the versions applied before and after the run:
+/// when several processes migrate the same database at once (instances
+/// starting together), the migrations are applied once, but each report may
+/// list them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MigrationReport {
@@ -199,5 +204,44 @@ impl<S: SessionStore + ?Sized> Migrate for S {
 impl<S: SessionStore + ?Sized> Migrate for Arc<S> {
     fn run_migrations(&self) -> impl Future<Output = Result<MigrationReport, Error>> + Send {
         self.as_ref().migrate()
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+    use crate::store::{MemoryStore, SqliteStore};
+
+    #[tokio::test]
+    async fn reports_what_it_applied_on_pools_and_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let ups: Vec<_> = sqlite()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| (m.version, m.description.to_string()))
+            .collect();
+
+        let first = migrate(&store).await.unwrap();
+        let applied: Vec<_> = first
+            .newly_applied
+            .iter()
+            .map(|m| (m.version, m.description.clone()))
+            .collect();
+        assert_eq!(applied, ups);
+        assert_eq!(first.total_applied, ups.len());
+        assert_eq!(first.latest_version, ups.last().map(|m| m.0));
+
+        let again = migrate(store.pool()).await.unwrap();
+        assert!(again.newly_applied.is_empty());
+        assert_eq!(again.total_applied, ups.len());
+        assert_eq!(again.latest_version, first.latest_version);
+
+        let shared: Arc<dyn SessionStore> = Arc::new(store);
+        assert_eq!(migrate(&shared).await.unwrap(), again);
+        assert_eq!(migrate(shared.as_ref()).await.unwrap(), again);
+        let memory = migrate(&MemoryStore::new()).await.unwrap();
+        assert_eq!(memory, MigrationReport::default());
     }
 }

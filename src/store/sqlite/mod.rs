@@ -4,25 +4,29 @@
 use crate::store::error::Error;
 use crate::store::migrate::{self, MigrationReport};
 use crate::store::revocation::Revocation;
-use crate::store::sql::{self, Columns as _, Dialect};
+use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
     StoreStats, TokenHash, Touch,
 };
 use crate::store::{Counter, SessionStore};
 use async_trait::async_trait;
+use encoding::ts;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
 };
-use sqlx::{Row as _, Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 use statements as q;
 use std::str::FromStr as _;
 use std::time::Duration;
 use time::OffsetDateTime;
+use tx::WriteTx;
 use uuid::Uuid;
 
+mod encoding;
 mod statements;
+mod tx;
 
 /// A [`SessionStore`] on a SQLite pool.
 ///
@@ -39,7 +43,6 @@ pub struct SqliteStore {
 }
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
-type Transaction = sqlx::Transaction<'static, Sqlite>;
 
 impl SqliteStore {
     /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
@@ -85,11 +88,10 @@ impl SqliteStore {
         migrate::sqlite()
     }
 
-    /// A write transaction, holding SQLite's write lock from its start: one
-    /// round-trip, however many statements it runs.
-    async fn write_tx(&self) -> Result<Transaction, Error> {
+    /// A write transaction: one round-trip, however many statements it runs.
+    async fn write_tx(&self) -> Result<WriteTx, Error> {
         self.counter.tick();
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        WriteTx::begin(&self.pool).await
     }
 
     /// Runs one statement: how many rows it changed.
@@ -116,61 +118,6 @@ impl SqliteStore {
         let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
         self.execute(query.bind(ts(how.at))).await
     }
-}
-
-/// A time as stored: Unix microseconds.
-fn ts(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
-fn from_ts(micros: i64) -> Result<OffsetDateTime, Error> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .map_err(|_| Error::Corrupt("timestamp out of range"))
-}
-
-impl Dialect for SqliteRow {
-    fn time(&self, col: &str) -> Result<OffsetDateTime, Error> {
-        from_ts(self.try_get(col)?)
-    }
-
-    fn opt_time(&self, col: &str) -> Result<Option<OffsetDateTime>, Error> {
-        self.try_get::<Option<i64>, _>(col)?
-            .map(from_ts)
-            .transpose()
-    }
-
-    fn data(&self, col: &str) -> Result<Map<String, Value>, Error> {
-        Ok(serde_json::from_str(self.try_get(col)?)?)
-    }
-
-    fn code(&self, col: &str) -> Result<i64, Error> {
-        Ok(self.try_get(col)?)
-    }
-}
-
-/// Runs a statement of a write transaction.
-async fn run(tx: &mut Transaction, query: Query<'_>) -> Result<u64, Error> {
-    Ok(query.execute(&mut **tx).await?.rows_affected())
-}
-
-/// Adds token `token` of session `id`, issued `at`, in `state` (0 current,
-/// 1 pending).
-async fn insert_token(
-    tx: &mut Transaction,
-    token: &TokenHash,
-    id: Uuid,
-    state: i64,
-    at: OffsetDateTime,
-) -> Result<(), Error> {
-    let query = sqlx::query(q::INSERT_TOKEN).bind(token.as_bytes().as_slice());
-    run(tx, query.bind(id).bind(state).bind(ts(at))).await?;
-    Ok(())
-}
-
-/// Retires every token of session `id` at `at` (state 3, no grace).
-async fn retire_tokens(tx: &mut Transaction, id: Uuid, at: OffsetDateTime) -> Result<(), Error> {
-    run(tx, sqlx::query(q::RETIRE_TOKENS).bind(id).bind(ts(at))).await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -217,8 +164,8 @@ impl SessionStore for SqliteStore {
             .bind(r.ip.map(|ip| ip.to_string()))
             .bind(&r.user_agent)
             .bind(r.persistent);
-        run(&mut tx, query).await?;
-        insert_token(&mut tx, token, r.id, 0, r.rotated_at).await?;
+        tx.run(query).await?;
+        tx.insert_token(token, r.id, 0, r.rotated_at).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -227,13 +174,13 @@ impl SessionStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let data: Option<String> = sqlx::query_scalar(q::DATA)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         let Some(data) = data else { return Ok(false) };
         let mut data: Map<String, Value> = serde_json::from_str(&data)?;
         patch.apply(&mut data);
         let data = serde_json::to_string(&data)?;
-        run(&mut tx, sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
+        tx.run(sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -249,19 +196,18 @@ impl SessionStore for SqliteStore {
             .bind(client.is_some())
             .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
             .bind(client.and_then(|c| c.user_agent.clone()));
-        if run(&mut tx, query).await? != 1 {
+        if tx.run(query).await? != 1 {
             return Ok(false);
         }
-        retire_tokens(&mut tx, id, reissue.now).await?;
-        insert_token(&mut tx, token, id, 0, reissue.now).await?;
+        tx.retire_tokens(id, reissue.now).await?;
+        tx.insert_token(token, id, 0, reissue.now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn delete(&self, id: Uuid) -> Result<bool, Error> {
         let mut tx = self.write_tx().await?;
-        run(&mut tx, sqlx::query(q::DELETE_TOKENS).bind(id)).await?;
-        let deleted = run(&mut tx, sqlx::query(q::DELETE).bind(id)).await?;
+        let deleted = tx.delete_session(id).await?;
         tx.commit().await?;
         Ok(deleted == 1)
     }
@@ -278,11 +224,11 @@ impl SessionStore for SqliteStore {
             .bind(id)
             .bind(ts(expected_rotated_at))
             .bind(ts(now));
-        if run(&mut tx, query).await? != 1 {
+        if tx.run(query).await? != 1 {
             return Ok(false);
         }
-        run(&mut tx, sqlx::query(q::PRUNE_PENDING).bind(id)).await?;
-        insert_token(&mut tx, pending, id, 1, now).await?;
+        tx.run(sqlx::query(q::PRUNE_PENDING).bind(id)).await?;
+        tx.insert_token(pending, id, 1, now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -292,7 +238,7 @@ impl SessionStore for SqliteStore {
         let issued: Option<i64> = sqlx::query_scalar(q::PENDING_ISSUED)
             .bind(token.as_bytes().as_slice())
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
         let Some(issued) = issued else {
             return Ok(());
@@ -302,7 +248,7 @@ impl SessionStore for SqliteStore {
             .bind(token.as_bytes().as_slice())
             .bind(ts(now))
             .bind(issued);
-        run(&mut tx, query).await?;
+        tx.run(query).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -357,13 +303,13 @@ impl SessionStore for SqliteStore {
                 .bind(ts(touch.now))
                 .bind(ts(touch.idle_expires_at)),
         };
-        if run(&mut tx, query).await? != 1 {
+        if tx.run(query).await? != 1 {
             return Ok(false);
         }
         if rotate.is_some() {
-            retire_tokens(&mut tx, id, touch.now).await?;
+            tx.retire_tokens(id, touch.now).await?;
         }
-        insert_token(&mut tx, token, id, 0, touch.now).await?;
+        tx.insert_token(token, id, 0, touch.now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -424,11 +370,10 @@ impl SessionStore for SqliteStore {
             .bind(ts(now))
             .bind(ts(revoked_before))
             .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
+            .fetch_all(tx.conn())
             .await?;
         for id in &ids {
-            run(&mut tx, sqlx::query(q::DELETE_TOKENS).bind(id)).await?;
-            run(&mut tx, sqlx::query(q::DELETE).bind(id)).await?;
+            tx.delete_session(*id).await?;
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
