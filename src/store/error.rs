@@ -23,9 +23,10 @@ pub enum Error {
     /// A wrapper's deadline passed before the store answered.
     #[error("session store did not answer within {0:?}")]
     Timeout(Duration),
-    /// An embedded migration could not be applied.
-    #[error("session store migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row does not fit the schema: an unknown token state, a hash of the
+    /// wrong length, a time out of range, a duplicate key in memory.
+    #[error("corrupt session row: {0}")]
+    Corrupt(&'static str),
     /// Stored session data is not a JSON object, or new data could not be
     /// written as one (stores that keep it as text, such as SQLite).
     #[error("session value (de)serialization failed")]
@@ -34,10 +35,9 @@ pub enum Error {
     /// (expected `postgres://` or `sqlite:`, with the matching feature).
     #[error("unsupported database URL: expected postgres://… or sqlite:…")]
     UnsupportedUrl,
-    /// A row does not fit the schema: an unknown token state, a hash of the
-    /// wrong length, a time out of range, a duplicate key in memory.
-    #[error("corrupt session row: {0}")]
-    Corrupt(&'static str),
+    /// An embedded migration could not be applied.
+    #[error("session store migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 impl Error {

@@ -64,7 +64,25 @@ macro_rules! revoke_where {
     };
 }
 
-pub(crate) use {collectable, live_at, revoke_where};
+/// Live sessions and users of `$table` at `$now`, and its rows collectable
+/// at `$now` with the retention horizon `$horizon`: the columns [`stats`]
+/// reads.
+macro_rules! stats_query {
+    ($table:literal, $now:literal, $horizon:literal) => {
+        concat!(
+            "SELECT count(*) FILTER (WHERE ",
+            $crate::store::sql::live_at!($now),
+            ") AS sessions, count(DISTINCT user_id) FILTER (WHERE ",
+            $crate::store::sql::live_at!($now),
+            ") AS users, count(*) FILTER (WHERE ",
+            $crate::store::sql::collectable!($now, $horizon),
+            ") AS collectable FROM ",
+            $table
+        )
+    };
+}
+
+pub(crate) use {collectable, live_at, revoke_where, stats_query};
 
 /// What the dialects store differently: times (Postgres `timestamptz`,
 /// SQLite microseconds), the data (`jsonb`, text) and small integers.

@@ -2,7 +2,7 @@
 //! live in the schema `axum_user_sessions`; token states are `0` current,
 //! `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, live_at, revoke_where};
+use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 
 /// The columns of a session row `s`, but for `last_seen_at` and
 /// `expires_at`, which `LOAD` reads after its touch.
@@ -189,18 +189,7 @@ pub(super) const REVOKE_EVERY: &str = revoke!("$1::int IS NULL AND $2::int IS NU
 
 /// Live sessions and users at `$1`, and rows collectable at `$1` with the
 /// retention horizon `$2`.
-pub(super) const STATS: &str = concat!(
-    "SELECT count(*) FILTER (WHERE ",
-    live_at!("$1"),
-    ") AS sessions,
-            count(DISTINCT user_id) FILTER (WHERE ",
-    live_at!("$1"),
-    ") AS users,
-            count(*) FILTER (WHERE ",
-    collectable!("$1", "$2"),
-    ") AS collectable
-       FROM axum_user_sessions.sessions"
-);
+pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1", "$2");
 
 /// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
 /// skipping rows another collector holds.

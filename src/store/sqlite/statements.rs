@@ -2,7 +2,7 @@
 //! prefixed `aus_`; times are Unix microseconds; token states are `0`
 //! current, `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, live_at, revoke_where};
+use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 
 /// The columns of a session row `s`.
 macro_rules! cols {
@@ -149,17 +149,7 @@ pub(super) const REVOKE_EVERY: &str = revoke!("?1 IS NULL AND ?2 IS NULL");
 
 /// Live sessions and users at `?1`, and rows collectable at `?1` with the
 /// retention horizon `?2`.
-pub(super) const STATS: &str = concat!(
-    "SELECT (SELECT count(*) FROM aus_sessions WHERE ",
-    live_at!("?1"),
-    ") AS sessions,
-            (SELECT count(DISTINCT user_id) FROM aus_sessions WHERE ",
-    live_at!("?1"),
-    ") AS users,
-            (SELECT count(*) FROM aus_sessions WHERE ",
-    collectable!("?1", "?2"),
-    ") AS collectable"
-);
+pub(super) const STATS: &str = stats_query!("aus_sessions", "?1", "?2");
 
 /// At most `?3` sessions collectable at `?1` with the horizon `?2`.
 pub(super) const COLLECTABLE: &str = concat!(
