@@ -412,8 +412,11 @@ impl SessionLayer {
 
     /// Admin calls (list, revoke, stats, garbage collection) on this layer's
     /// store, sending events to this layer's hook.
-    pub fn admin(&self) -> crate::SessionAdmin {
-        crate::SessionAdmin::with_sink(self.stack.shared().clone(), self.config.events.clone())
+    pub fn admin(&self) -> crate::admin::SessionAdmin {
+        crate::admin::SessionAdmin::with_sink(
+            self.stack.shared().clone(),
+            self.config.events.clone(),
+        )
     }
 }
 

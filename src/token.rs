@@ -18,11 +18,11 @@ pub(crate) struct Token([u8; TOKEN_BYTES]);
 
 impl Token {
     /// A new token from the operating system's CSPRNG.
-    pub(crate) fn generate() -> Result<Self, crate::Error> {
+    pub(crate) fn generate() -> Result<Self, crate::error::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         SysRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|_| crate::Error::Rng)?;
+            .map_err(|_| crate::error::Error::Rng)?;
         Ok(Self(bytes))
     }
 
@@ -71,11 +71,11 @@ pub(crate) struct RememberToken {
 
 impl RememberToken {
     /// A new credential: random selector and validator.
-    pub(crate) fn generate() -> Result<Self, crate::Error> {
+    pub(crate) fn generate() -> Result<Self, crate::error::Error> {
         let mut selector = [0u8; 16];
         SysRng
             .try_fill_bytes(&mut selector)
-            .map_err(|_| crate::Error::Rng)?;
+            .map_err(|_| crate::error::Error::Rng)?;
         Ok(Self {
             selector,
             validator: Token::generate()?,
@@ -83,7 +83,7 @@ impl RememberToken {
     }
 
     /// The same selector with a new validator (rotation on use).
-    pub(crate) fn rotated(&self) -> Result<Self, crate::Error> {
+    pub(crate) fn rotated(&self) -> Result<Self, crate::error::Error> {
         Ok(Self {
             selector: self.selector,
             validator: Token::generate()?,

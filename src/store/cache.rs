@@ -4,8 +4,8 @@
 use super::delegate::{Call, Stale, Wrapper, wrap_store};
 use super::error::Error;
 use super::feed::Change;
+use super::session_store::{IntoSessionStore, SessionStore};
 use super::types::{LoadedSession, TokenHash, TokenState, Touch};
-use super::{IntoSessionStore, SessionStore};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -265,10 +265,10 @@ wrap_store!(CachedStore);
 #[cfg(test)]
 mod tests {
     use super::{CacheConfig, CachedStore};
-    use crate::store::{
-        DataPatch, MemoryStore, Revocation, RevokeReason, SessionRecord, SessionStore, TokenHash,
-        Touch,
-    };
+    use crate::store::memory::MemoryStore;
+    use crate::store::revocation::{Revocation, RevokeReason};
+    use crate::store::session_store::SessionStore;
+    use crate::store::types::{DataPatch, SessionRecord, TokenHash, Touch};
     use time::{Duration, OffsetDateTime};
     use uuid::Uuid;
 

@@ -8,8 +8,8 @@
 //! cache forgets them, the deadline ignores it. A method added to the trait
 //! is one more line here.
 
-use super::SessionStore;
 use super::error::Error;
+use super::session_store::SessionStore;
 use super::types::{LoadedSession, TokenHash, Touch};
 use std::future::Future;
 use uuid::Uuid;
@@ -105,10 +105,14 @@ macro_rules! wrap_store {
     ) => {
         const _: () = {
             use $crate::store::delegate::{Call, Stale, Wrapper};
-            use $crate::store::{
-                ChangeFeed, DataPatch, Error, LoadedSession, MigrationReport, Reissue,
-                RememberCredential, RememberedSession, Revocation, SessionRecord, SessionStore,
-                StoreStats, TokenHash, Touch,
+            use $crate::store::error::Error;
+            use $crate::store::feed::ChangeFeed;
+            use $crate::store::report::{MigrationReport, StoreStats};
+            use $crate::store::revocation::Revocation;
+            use $crate::store::session_store::SessionStore;
+            use $crate::store::types::{
+                DataPatch, LoadedSession, Reissue, RememberCredential,
+                RememberedSession, SessionRecord, TokenHash, Touch,
             };
             use time::OffsetDateTime;
             use uuid::Uuid;

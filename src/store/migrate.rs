@@ -5,8 +5,9 @@
 //! `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
 //! SQLite they are prefixed `aus_` and tracked in `_aus_migrations`.
 
-use super::SessionStore;
 use super::error::Error;
+use super::report::{AppliedMigration, MigrationReport};
+use super::session_store::SessionStore;
 use sqlx::migrate::{Migrate as SqlxMigrate, MigrateError, Migrator};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -33,61 +34,6 @@ pub(crate) fn sqlite() -> Migrator {
     m
 }
 
-/// What a migration run did.
-///
-/// `newly_applied` compares the versions applied before and after the run:
-/// when several processes migrate the same database at once (instances
-/// starting together), the migrations are applied once, but each report may
-/// list them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MigrationReport {
-    /// The migrations this run applied, oldest first (empty when the tables
-    /// were up to date).
-    pub newly_applied: Vec<AppliedMigration>,
-    /// The newest version applied, now; `None` for a store without
-    /// migrations (memory).
-    pub latest_version: Option<i64>,
-    /// How many migrations are applied, now.
-    pub total_applied: usize,
-}
-
-/// One migration a run applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AppliedMigration {
-    /// Its version (a timestamp, `20261123000001`).
-    pub version: i64,
-    /// Its description (from the file name, `sessions`).
-    pub description: String,
-}
-
-impl MigrationReport {
-    /// A report (for stores outside this crate; [`Default`] is "nothing to
-    /// migrate").
-    pub fn new(
-        newly_applied: Vec<AppliedMigration>,
-        latest_version: Option<i64>,
-        total_applied: usize,
-    ) -> Self {
-        Self {
-            newly_applied,
-            latest_version,
-            total_applied,
-        }
-    }
-}
-
-impl AppliedMigration {
-    /// A migration applied (for stores outside this crate).
-    pub fn new(version: i64, description: impl Into<String>) -> Self {
-        Self {
-            version,
-            description: description.into(),
-        }
-    }
-}
-
 /// Runs `migrator` on `pool` and reports which migrations it applied.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) async fn run<DB>(
@@ -109,11 +55,11 @@ where
         .filter(|m| after.contains(&m.version) && !before.contains(&m.version))
         .map(|m| AppliedMigration::new(m.version, m.description.as_ref()))
         .collect();
-    Ok(MigrationReport {
+    Ok(MigrationReport::new(
         newly_applied,
-        latest_version: after.last().copied(),
-        total_applied: after.len(),
-    })
+        after.last().copied(),
+        after.len(),
+    ))
 }
 
 /// The versions applied so far, read under the migrator's lock (creating
@@ -169,7 +115,7 @@ pub trait Migrate: sealed::Sealed {
 }
 
 mod sealed {
-    use super::SessionStore;
+    use crate::store::session_store::SessionStore;
     use std::sync::Arc;
 
     pub trait Sealed {}
@@ -204,44 +150,5 @@ impl<S: SessionStore + ?Sized> Migrate for S {
 impl<S: SessionStore + ?Sized> Migrate for Arc<S> {
     fn run_migrations(&self) -> impl Future<Output = Result<MigrationReport, Error>> + Send {
         self.as_ref().migrate()
-    }
-}
-
-#[cfg(all(test, feature = "sqlite"))]
-mod tests {
-    use super::*;
-    use crate::store::{MemoryStore, SqliteStore};
-
-    #[tokio::test]
-    async fn reports_what_it_applied_on_pools_and_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("m.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
-        let ups: Vec<_> = sqlite()
-            .iter()
-            .filter(|m| !m.migration_type.is_down_migration())
-            .map(|m| (m.version, m.description.to_string()))
-            .collect();
-
-        let first = migrate(&store).await.unwrap();
-        let applied: Vec<_> = first
-            .newly_applied
-            .iter()
-            .map(|m| (m.version, m.description.clone()))
-            .collect();
-        assert_eq!(applied, ups);
-        assert_eq!(first.total_applied, ups.len());
-        assert_eq!(first.latest_version, ups.last().map(|m| m.0));
-
-        let again = migrate(store.pool()).await.unwrap();
-        assert!(again.newly_applied.is_empty());
-        assert_eq!(again.total_applied, ups.len());
-        assert_eq!(again.latest_version, first.latest_version);
-
-        let shared: Arc<dyn SessionStore> = Arc::new(store);
-        assert_eq!(migrate(&shared).await.unwrap(), again);
-        assert_eq!(migrate(shared.as_ref()).await.unwrap(), again);
-        let memory = migrate(&MemoryStore::new()).await.unwrap();
-        assert_eq!(memory, MigrationReport::default());
     }
 }

@@ -6,7 +6,8 @@
 //! macros so that statements stay `&'static str` (`concat!`).
 
 use super::error::Error;
-use super::types::{RememberedSession, SessionRecord, StoreStats, TokenHash, TokenState};
+use super::report::StoreStats;
+use super::types::{RememberedSession, SessionRecord, TokenHash, TokenState};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use time::OffsetDateTime;

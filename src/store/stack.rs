@@ -2,8 +2,8 @@
 //! cache next to the store, the deadline outermost (a cache hit needs no
 //! deadline; a miss gets one).
 
-use super::SessionStore;
 use super::cache::{CacheConfig, CachedStore};
+use super::session_store::SessionStore;
 use super::timeout::TimeoutStore;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! A deadline on every store call, so that a slow or stuck database answers
 //! `503` instead of holding the request (and a connection) forever.
 
-use super::SessionStore;
 use super::delegate::{Call, Wrapper, wrap_store};
 use super::error::Error;
+use super::session_store::SessionStore;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

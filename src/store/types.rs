@@ -104,17 +104,6 @@ impl RememberedSession {
     }
 }
 
-impl StoreStats {
-    /// Counts (for stores outside this crate).
-    pub fn new(active_sessions: u64, active_users: u64, collectable: u64) -> Self {
-        Self {
-            active_sessions,
-            active_users,
-            collectable,
-        }
-    }
-}
-
 impl fmt::Debug for SessionRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionRecord")
@@ -282,19 +271,6 @@ impl DataPatch {
             data.insert(k.clone(), v.clone());
         }
     }
-}
-
-/// Counts for monitoring and the CLI's `stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct StoreStats {
-    /// Live sessions (signed in or anonymous).
-    pub active_sessions: u64,
-    /// Distinct users with at least one live session.
-    pub active_users: u64,
-    /// Rows that garbage collection may delete now (expired, or revoked
-    /// before the retention horizon given).
-    pub collectable: u64,
 }
 
 /// A remember-me credential to store: the selector (looked up) and the

@@ -3,13 +3,13 @@
 //! structure is in `tables.rs`.
 
 use crate::store::error::Error;
-use crate::store::migrate::MigrationReport;
+use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::Revocation;
+use crate::store::session_store::{Counter, SessionStore};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    StoreStats, TokenHash, TokenState, Touch,
+    TokenHash, TokenState, Touch,
 };
-use crate::store::{Counter, SessionStore};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};

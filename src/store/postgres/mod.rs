@@ -3,14 +3,15 @@
 
 use crate::store::error::Error;
 use crate::store::feed::ChangeFeed;
-use crate::store::migrate::{self, MigrationReport};
+use crate::store::migrate;
+use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::Revocation;
+use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    StoreStats, TokenHash, Touch,
+    TokenHash, Touch,
 };
-use crate::store::{Counter, SessionStore};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -116,6 +117,12 @@ impl Dialect for PgRow {
 
     fn code(&self, col: &str) -> Result<i64, Error> {
         Ok(self.try_get::<i16, _>(col)?.into())
+    }
+}
+
+impl IntoSessionStore for sqlx::PgPool {
+    fn into_session_store(self) -> std::sync::Arc<dyn SessionStore> {
+        std::sync::Arc::new(PgStore::new(self))
     }
 }
 

@@ -2,22 +2,21 @@
 //! Its statements are in `statements.rs`.
 
 use crate::store::error::Error;
-use crate::store::migrate::{self, MigrationReport};
+use crate::store::migrate;
+use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::Revocation;
+use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    StoreStats, TokenHash, Touch,
+    TokenHash, Touch,
 };
-use crate::store::{Counter, SessionStore};
 use async_trait::async_trait;
 use encoding::ts;
 use serde_json::{Map, Value};
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-};
-use sqlx::{Sqlite, SqlitePool};
-use statements as q;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use statements::{self as q, Query};
 use std::str::FromStr as _;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -41,8 +40,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     counter: Counter,
 }
-
-type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
 impl SqliteStore {
     /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
@@ -117,6 +114,12 @@ impl SqliteStore {
     async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
         let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
         self.execute(query.bind(ts(how.at))).await
+    }
+}
+
+impl IntoSessionStore for sqlx::SqlitePool {
+    fn into_session_store(self) -> std::sync::Arc<dyn SessionStore> {
+        std::sync::Arc::new(SqliteStore::new(self))
     }
 }
 

@@ -3,6 +3,11 @@
 //! current, `1` pending, `2` superseded, `3` retired.
 
 use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
+use sqlx::Sqlite;
+use sqlx::sqlite::SqliteArguments;
+
+/// A statement with its arguments bound.
+pub(super) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
 /// The columns of a session row `s`.
 macro_rules! cols {

@@ -1,9 +1,8 @@
 //! The SQLite store's write transaction, and the writes its calls repeat in
 //! one.
 
-use super::Query;
 use super::encoding::ts;
-use super::statements as q;
+use super::statements::{self as q, Query};
 use crate::store::error::Error;
 use crate::store::types::TokenHash;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
