@@ -6,7 +6,9 @@
 //! one call) and writes `wrap_store!(Type);`. Next to each signature, the
 //! list says which cached sessions the call can make stale ([`Stale`]): the
 //! cache forgets them, the deadline ignores it. A method added to the trait
-//! is one more line here.
+//! is one more line here: for a required method the compiler asks for it;
+//! one with a default body must be listed all the same, or the wrappers
+//! would answer with the default instead of asking the wrapped store.
 
 use super::error::Error;
 use super::session_store::SessionStore;

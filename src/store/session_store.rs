@@ -25,7 +25,8 @@ use uuid::Uuid;
 /// deleted or revoked in the meantime.
 ///
 /// Methods added to this trait after 0.2 come with a default body, so that
-/// stores outside this crate keep compiling.
+/// stores outside this crate keep compiling (and a line in the wrappers'
+/// list, `delegate.rs`, so that the cache and the deadline forward them).
 #[async_trait]
 pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent. Users call
