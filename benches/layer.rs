@@ -215,7 +215,7 @@ async fn pool(url: &str, name: &str) -> PgPool {
 /// Starts a cache's change listener (it starts on first use) and waits for it.
 async fn start_listening(cache: &CachedStore) {
     let now = time::OffsetDateTime::now_utc();
-    let probe = axum_user_sessions::TokenHash::from_bytes([0; 32]);
+    let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
     let _ = cache
         .load(&probe, &axum_user_sessions::store::Touch::new(now, now))
         .await;

@@ -168,7 +168,7 @@ pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::erro
         }
     };
     let store = axum_user_sessions::store::connect(&url).await?;
-    store.migrate().await?;
+    axum_user_sessions::migrate(&store).await?;
     Ok(store)
 }
 

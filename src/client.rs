@@ -1,6 +1,6 @@
 //! Who is asking: the client's IP (behind trusted proxies) and User-Agent.
 
-use crate::error::MissingSessionLayer;
+use crate::rejection::MissingSessionLayer;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};

@@ -1,6 +1,6 @@
 //! The `Session` extractor.
 
-use crate::error::{MissingSessionLayer, SessionRejection};
+use crate::rejection::{MissingSessionLayer, SessionRejection};
 use crate::session::Session;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

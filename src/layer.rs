@@ -4,7 +4,7 @@ use crate::binding::{Binding, BindingMode, ClientBinding, DefaultBinding, Mismat
 use crate::config::SessionConfig;
 use crate::cookie::{SameSite, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
-use crate::store::{IntoSessionStore, SessionStore};
+use crate::store::{IntoSessionStore, SessionStore, Stack};
 use crate::{IpNet, ProxyHeader};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,9 +53,8 @@ const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SessionLayer {
-    store: Arc<dyn SessionStore>,
+    stack: Stack,
     config: Arc<SessionConfig>,
-    store_timeout: Option<Duration>,
 }
 
 impl SessionLayer {
@@ -63,9 +62,8 @@ impl SessionLayer {
     /// `Arc<dyn SessionStore>`. Run [`migrate`](crate::migrate) first.
     pub fn new(store: impl IntoSessionStore) -> Self {
         Self {
-            store: store.into_session_store(),
+            stack: Stack::new(store.into_session_store()).with_timeout(Some(DEFAULT_STORE_TIMEOUT)),
             config: Arc::new(SessionConfig::default()),
-            store_timeout: Some(DEFAULT_STORE_TIMEOUT),
         }
     }
 
@@ -90,13 +88,15 @@ impl SessionLayer {
     /// # Ok(()) }
     /// ```
     pub fn with_store_timeout(mut self, limit: Duration) -> Self {
-        self.store_timeout = Some(limit.max(Duration::from_millis(1)));
+        self.stack = self
+            .stack
+            .with_timeout(Some(limit.max(Duration::from_millis(1))));
         self
     }
 
     /// The store the layer uses, to share with admin code.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
-        &self.store
+        self.stack.shared()
     }
 
     fn config(mut self, f: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -399,17 +399,20 @@ impl SessionLayer {
     /// Keeps recently loaded sessions in memory: reading an unchanged session
     /// costs no database round-trip. Off by default. With Postgres, changes
     /// from any instance reach every instance's cache over `LISTEN/NOTIFY`;
-    /// see [`CachedStore`](crate::CachedStore) for the guarantees, and for why
+    /// see [`CachedStore`](crate::store::CachedStore) for the guarantees, and for why
     /// SQLite and memory stores are single-process only with it.
-    pub fn with_cache(mut self, config: crate::CacheConfig) -> Self {
-        self.store = Arc::new(crate::CachedStore::new(self.store.clone(), config));
+    pub fn with_cache(mut self, config: crate::store::CacheConfig) -> Self {
+        self.stack = self.stack.with_cache(config);
         self
     }
 
     /// Admin calls (list, revoke, stats, garbage collection) on this layer's
     /// store, sending events to this layer's hook.
-    pub fn admin(&self) -> crate::SessionAdmin {
-        crate::SessionAdmin::with_sink(self.store.clone(), self.config.events.clone())
+    pub fn admin(&self) -> crate::admin::SessionAdmin {
+        crate::admin::SessionAdmin::with_sink(
+            self.stack.shared().clone(),
+            self.config.events.clone(),
+        )
     }
 }
 
@@ -418,13 +421,6 @@ impl<S> Layer<S> for SessionLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         self.config.check();
-        let store: Arc<dyn SessionStore> = match self.store_timeout {
-            Some(limit) => Arc::new(crate::store::TimeoutStore {
-                inner: self.store.clone(),
-                limit,
-            }),
-            None => self.store.clone(),
-        };
-        SessionService::new(inner, store, self.config.clone())
+        SessionService::new(inner, self.stack.build(), self.config.clone())
     }
 }

@@ -70,7 +70,6 @@
 
 mod admin;
 mod binding;
-mod cache;
 mod client;
 mod config;
 mod cookie;
@@ -82,6 +81,7 @@ mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 mod layer;
+mod rejection;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub mod routes;
@@ -94,16 +94,16 @@ pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
-pub use cache::{CacheConfig, CachedStore, Change, ChangeFeed};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use device::{DeviceView, device_name};
-pub use error::{Error, MissingSessionLayer, SessionRejection};
+pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use ipnet::IpNet;
 pub use layer::SessionLayer;
+pub use rejection::{MissingSessionLayer, SessionRejection};
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use routes::{SessionRoutes, routes};
@@ -113,51 +113,19 @@ pub use session::Session;
 pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{IntoSessionStore, MemoryStore, RevokeReason, RevokedBy, SessionStore};
-pub use token::TokenHash;
+pub use store::{
+    CacheConfig, CachedStore, IntoSessionStore, MemoryStore, Migrate, MigrationReport,
+    RevokeReason, RevokedBy, SessionStore, migrate,
+};
 
-/// Creates or upgrades the session tables. Embedded, idempotent, safe to run
-/// at every startup.
-///
-/// On Postgres the tables and their migrations table live in the schema
-/// `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
-/// SQLite they are prefixed `aus_` and tracked in `_aus_migrations`.
-///
-/// ```no_run
-/// # async fn f(pool: sqlx::PgPool) -> Result<(), axum_user_sessions::Error> {
-/// axum_user_sessions::migrate(&pool).await?;
-/// # Ok(()) }
-/// ```
-pub async fn migrate<P: Migrate + ?Sized>(pool: &P) -> Result<(), Error> {
-    pool.run_migrations().await
-}
+/// A message from a store's change feed.
+#[deprecated(since = "0.2.0", note = "moved to `store::Change`")]
+pub type Change = store::Change;
 
-/// Pools that [`migrate`] accepts: `PgPool` and `SqlitePool`.
-pub trait Migrate: sealed::Sealed {
-    /// Runs the embedded migrations for this kind of database.
-    fn run_migrations(&self) -> impl std::future::Future<Output = Result<(), Error>> + Send;
-}
+/// A store's feed of changes made by other processes, for caches.
+#[deprecated(since = "0.2.0", note = "moved to `store::ChangeFeed`")]
+pub type ChangeFeed = store::ChangeFeed;
 
-mod sealed {
-    pub trait Sealed {}
-    #[cfg(feature = "postgres")]
-    impl Sealed for sqlx::PgPool {}
-    #[cfg(feature = "sqlite")]
-    impl Sealed for sqlx::SqlitePool {}
-}
-
-#[cfg(feature = "postgres")]
-impl Migrate for sqlx::PgPool {
-    async fn run_migrations(&self) -> Result<(), Error> {
-        PgStore::migrator().run(self).await?;
-        Ok(())
-    }
-}
-
-#[cfg(feature = "sqlite")]
-impl Migrate for sqlx::SqlitePool {
-    async fn run_migrations(&self) -> Result<(), Error> {
-        SqliteStore::migrator().run(self).await?;
-        Ok(())
-    }
-}
+/// SHA-256 of a session token, as stores keep it.
+#[deprecated(since = "0.2.0", note = "moved to `store::TokenHash`")]
+pub type TokenHash = store::TokenHash;

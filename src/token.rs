@@ -1,6 +1,7 @@
 //! Session tokens: the secret in the cookie, and its SHA-256, which is all the
 //! store ever sees.
 
+use crate::store::TokenHash;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::{TryRng as _, rngs::SysRng};
 use sha2::{Digest as _, Sha256};
@@ -17,11 +18,11 @@ pub(crate) struct Token([u8; TOKEN_BYTES]);
 
 impl Token {
     /// A new token from the operating system's CSPRNG.
-    pub(crate) fn generate() -> Result<Self, crate::Error> {
+    pub(crate) fn generate() -> Result<Self, crate::error::Error> {
         let mut bytes = [0u8; TOKEN_BYTES];
         SysRng
             .try_fill_bytes(&mut bytes)
-            .map_err(|_| crate::Error::Rng)?;
+            .map_err(|_| crate::error::Error::Rng)?;
         Ok(Self(bytes))
     }
 
@@ -70,11 +71,11 @@ pub(crate) struct RememberToken {
 
 impl RememberToken {
     /// A new credential: random selector and validator.
-    pub(crate) fn generate() -> Result<Self, crate::Error> {
+    pub(crate) fn generate() -> Result<Self, crate::error::Error> {
         let mut selector = [0u8; 16];
         SysRng
             .try_fill_bytes(&mut selector)
-            .map_err(|_| crate::Error::Rng)?;
+            .map_err(|_| crate::error::Error::Rng)?;
         Ok(Self {
             selector,
             validator: Token::generate()?,
@@ -82,7 +83,7 @@ impl RememberToken {
     }
 
     /// The same selector with a new validator (rotation on use).
-    pub(crate) fn rotated(&self) -> Result<Self, crate::Error> {
+    pub(crate) fn rotated(&self) -> Result<Self, crate::error::Error> {
         Ok(Self {
             selector: self.selector,
             validator: Token::generate()?,
@@ -121,40 +122,6 @@ impl RememberToken {
 impl fmt::Debug for RememberToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RememberToken(REDACTED)")
-    }
-}
-
-/// SHA-256 of a session token, as stores keep it.
-///
-/// It is the lookup key in the store. It is not printed by `Debug`, so that a
-/// log line never carries something an attacker could match against a leaked
-/// table.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub(crate) [u8; 32]);
-
-impl TokenHash {
-    /// The 32 hash bytes, for a store to bind in a query.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Builds a hash from the bytes a store read back.
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-}
-
-impl TokenHash {
-    /// Compares two hashes in constant time.
-    pub fn ct_eq(&self, other: &TokenHash) -> bool {
-        use subtle::ConstantTimeEq as _;
-        self.0.ct_eq(&other.0).into()
-    }
-}
-
-impl fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenHash(REDACTED)")
     }
 }
 

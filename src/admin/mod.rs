@@ -77,14 +77,15 @@ impl SessionAdmin {
 
     /// A user's live sessions, most recently active first.
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
-        self.store
+        Ok(self
+            .store
             .list_user(user_id, OffsetDateTime::now_utc())
-            .await
+            .await?)
     }
 
     /// One session by public id, live or not.
     pub async fn session(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        self.store.get(id).await
+        Ok(self.store.get(id).await?)
     }
 
     /// Revokes one live session, recording who and why. `false` when there
@@ -223,7 +224,10 @@ impl SessionAdmin {
     /// under `options`.
     pub async fn stats(&self, options: &GcOptions) -> Result<StoreStats, Error> {
         let now = OffsetDateTime::now_utc();
-        self.store.stats(now, now - options.revoked_retention).await
+        Ok(self
+            .store
+            .stats(now, now - options.revoked_retention)
+            .await?)
     }
 
     /// Emits the `Revoked` event of a revocation, with the client, if any.

@@ -155,7 +155,7 @@ impl Session {
         }
         if let Err(e) = self.store().create(&record, &token.hash()).await {
             self.state().changes = changes;
-            return Err(e);
+            return Err(e.into());
         }
         tracing::debug!(session.id = %record.id, "session created");
         let mut st = self.state();

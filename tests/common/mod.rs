@@ -121,7 +121,7 @@ impl Backend {
 pub async fn wait_listening(cached: &axum_user_sessions::CachedStore) {
     use axum_user_sessions::SessionStore as _;
     let now = time::OffsetDateTime::now_utc();
-    let probe = axum_user_sessions::TokenHash::from_bytes([0; 32]);
+    let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
     let touch = axum_user_sessions::store::Touch::new(now, now);
     cached.load(&probe, &touch).await.unwrap();
     let ok = eventually(Duration::from_secs(10), || async {

@@ -2,7 +2,7 @@
 //! Postgres and SQLite databases: output, effects and exit codes.
 #![cfg(feature = "cli")]
 
-use axum_user_sessions::TokenHash;
+use axum_user_sessions::store::TokenHash;
 use axum_user_sessions::store::{SessionRecord, SessionStore};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -213,3 +213,62 @@ async fn pg_outage_answers_503_and_recovers(pool: sqlx::PgPool) {
     assert_eq!(kv["saved"], "before the outage");
     assert!(kv.get("during").is_none());
 }
+
+#[sqlx::test(migrations = false)]
+async fn pg_migrate_reports_what_it_applied(pool: sqlx::PgPool) {
+    let ups: Vec<(i64, String)> = PgStore::migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, m.description.to_string()))
+        .collect();
+    let first = axum_user_sessions::migrate(&pool).await.unwrap();
+    let applied: Vec<(i64, String)> = first
+        .newly_applied
+        .iter()
+        .map(|m| (m.version, m.description.clone()))
+        .collect();
+    assert_eq!(applied, ups);
+    assert_eq!(first.total_applied, ups.len());
+    assert_eq!(first.latest_version, ups.last().map(|m| m.0));
+    let store = PgStore::new(pool.clone());
+    let again = axum_user_sessions::migrate(&store).await.unwrap();
+    assert!(again.newly_applied.is_empty(), "{again:?}");
+    assert_eq!(again.total_applied, ups.len());
+    assert_eq!(again.latest_version, first.latest_version);
+}
+
+#[tokio::test]
+async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
+    use axum_user_sessions::{MemoryStore, MigrationReport, SessionStore};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("app.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let ups: Vec<(i64, String)> = SqliteStore::migrator()
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, m.description.to_string()))
+        .collect();
+    let first = axum_user_sessions::migrate(&store).await.unwrap();
+    let applied: Vec<(i64, String)> = first
+        .newly_applied
+        .iter()
+        .map(|m| (m.version, m.description.clone()))
+        .collect();
+    assert_eq!(applied, ups);
+    assert_eq!(first.total_applied, ups.len());
+    assert_eq!(first.latest_version, ups.last().map(|m| m.0));
+    let again = axum_user_sessions::migrate(store.pool()).await.unwrap();
+    assert!(again.newly_applied.is_empty(), "{again:?}");
+    assert_eq!(again.total_applied, ups.len());
+    let shared: Arc<dyn SessionStore> = Arc::new(store);
+    assert_eq!(axum_user_sessions::migrate(&shared).await.unwrap(), again);
+    assert_eq!(
+        axum_user_sessions::migrate(shared.as_ref()).await.unwrap(),
+        again
+    );
+    let memory = axum_user_sessions::migrate(&MemoryStore::new())
+        .await
+        .unwrap();
+    assert_eq!(memory, MigrationReport::default());
+}

@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use axum_user_sessions::TokenHash;
+use axum_user_sessions::store::TokenHash;
 use axum_user_sessions::store::{
     DataPatch, Reissue, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore,
     TokenState, Touch,

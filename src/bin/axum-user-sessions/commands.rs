@@ -7,7 +7,6 @@ use crate::output::{self, human_time, plural};
 use axum_user_sessions::store::SessionStore;
 use axum_user_sessions::{DeviceView, Error, GcOptions, RevokeReason, RevokedBy, SessionAdmin};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeSet;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::Duration;
 
@@ -27,10 +26,10 @@ pub(crate) async fn run(command: Command, url: &str) -> Result<String, Failure> 
     }
     let store = axum_user_sessions::store::connect(url)
         .await
-        .map_err(|err| connect_failure(err, url))?;
+        .map_err(|err| connect_failure(err.into(), url))?;
     let admin = SessionAdmin::new(store.clone());
     let result = match command {
-        Command::Migrate => migrate(store.as_ref(), url).await,
+        Command::Migrate => migrate(store.as_ref()).await,
         Command::List(args) => list(&admin, &args).await,
         Command::Revoke(args) => revoke(&admin, &args).await,
         Command::Gc(args) => collect(&admin, &args).await,
@@ -63,34 +62,21 @@ impl From<Failure> for Cmd {
 
 // ---------------------------------------------------------------- migrate
 
-async fn migrate(store: &dyn SessionStore, url: &str) -> Result<String, Cmd> {
-    let migrator = if is_postgres(url) {
-        axum_user_sessions::PgStore::migrator()
-    } else {
-        axum_user_sessions::SqliteStore::migrator()
-    };
-    let before = applied_migrations(url).await?;
-    store.migrate().await?;
-    let after = applied_migrations(url).await?;
+async fn migrate(store: &dyn SessionStore) -> Result<String, Cmd> {
+    let report = axum_user_sessions::migrate(store)
+        .await
+        .map_err(Error::from)?;
+    let latest = report.latest_version.unwrap_or_default();
     let mut out = String::new();
-    let new: Vec<_> = migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-        .filter(|m| after.contains(&m.version) && !before.contains(&m.version))
-        .collect();
-    let latest = after.iter().next_back().copied().unwrap_or_default();
-    if new.is_empty() {
+    if report.newly_applied.is_empty() {
         out.push_str(&format!(
             "Nothing to do: the session tables are up to date (version {latest}, {} migrations applied).\n",
-            after.len()
+            report.total_applied
         ));
     } else {
-        out.push_str(&format!(
-            "Applied {} migration{}:\n",
-            new.len(),
-            plural(new.len() as u64)
-        ));
-        for m in new {
+        let n = report.newly_applied.len();
+        out.push_str(&format!("Applied {n} migration{}:\n", plural(n as u64)));
+        for m in &report.newly_applied {
             out.push_str(&format!("  {} {}\n", m.version, m.description));
         }
         out.push_str(&format!(
@@ -98,49 +84,6 @@ async fn migrate(store: &dyn SessionStore, url: &str) -> Result<String, Cmd> {
         ));
     }
     Ok(out)
-}
-
-/// The versions of the embedded migrations already applied, read on a
-/// connection of its own (the store does not expose its pool).
-async fn applied_migrations(url: &str) -> Result<BTreeSet<i64>, Error> {
-    use sqlx::Connection as _;
-    let versions: Vec<i64> = if is_postgres(url) {
-        let mut conn = sqlx::PgConnection::connect(url).await?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT to_regclass('axum_user_sessions._sqlx_migrations') IS NOT NULL",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        let versions = if exists {
-            sqlx::query_scalar(
-                "SELECT version FROM axum_user_sessions._sqlx_migrations WHERE success",
-            )
-            .fetch_all(&mut conn)
-            .await?
-        } else {
-            Vec::new()
-        };
-        conn.close().await?;
-        versions
-    } else {
-        let mut conn = sqlx::SqliteConnection::connect(url).await?;
-        let exists: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master \
-              WHERE type = 'table' AND name = '_aus_migrations')",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        let versions = if exists {
-            sqlx::query_scalar("SELECT version FROM _aus_migrations WHERE success")
-                .fetch_all(&mut conn)
-                .await?
-        } else {
-            Vec::new()
-        };
-        conn.close().await?;
-        versions
-    };
-    Ok(versions.into_iter().collect())
 }
 
 // ---------------------------------------------------------------- list
@@ -304,8 +247,4 @@ async fn stats(admin: &SessionAdmin, args: &StatsArgs) -> Result<String, Cmd> {
         args.retention_days,
         plural(u64::from(args.retention_days)),
     ))
-}
-
-fn is_postgres(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }

@@ -1,92 +1,22 @@
 //! In-memory store: for tests and prototypes. One process only; everything is
-//! lost on restart. Do not use it behind several app instances.
+//! lost on restart. Do not use it behind several app instances. Its data
+//! structure is in `tables.rs`.
 
-use super::{
-    Counter, DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, Revocation,
-    SessionRecord, SessionStore, StoreStats, TokenState, Touch,
+use crate::store::error::Error;
+use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::revocation::Revocation;
+use crate::store::session_store::{Counter, SessionStore};
+use crate::store::types::{
+    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
+    TokenHash, TokenState, Touch,
 };
-use crate::{Error, TokenHash};
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use tables::{Remember, Tables};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Default)]
-struct Tables {
-    sessions: HashMap<Uuid, SessionRecord>,
-    tokens: HashMap<TokenHash, TokenRow>,
-    remember: HashMap<Uuid, Remember>,
-}
-
-#[derive(Debug, Clone)]
-struct Remember {
-    selector: [u8; 16],
-    validator: TokenHash,
-    previous: Option<TokenHash>,
-    rotated_at: OffsetDateTime,
-    expires_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone)]
-struct TokenRow {
-    session_id: Uuid,
-    state: TokenState,
-    created_at: OffsetDateTime,
-}
-
-/// Whether garbage collection may delete `s`: expired (not revoked), or
-/// revoked before the retention horizon.
-fn collectable(s: &SessionRecord, now: OffsetDateTime, revoked_before: OffsetDateTime) -> bool {
-    match s.revoked_at {
-        Some(at) => at < revoked_before,
-        None => s.absolute_expires_at <= now || (!s.persistent && s.expires_at <= now),
-    }
-}
-
-impl Tables {
-    fn live_mut(&mut self, id: Uuid) -> Option<&mut SessionRecord> {
-        self.sessions
-            .get_mut(&id)
-            .filter(|s| s.revoked_at.is_none())
-    }
-
-    fn retire_tokens(&mut self, id: Uuid, at: OffsetDateTime) {
-        for row in self.tokens.values_mut() {
-            if row.session_id == id && !matches!(row.state, TokenState::Retired { .. }) {
-                row.state = TokenState::Retired { at };
-            }
-        }
-    }
-
-    fn remove_session(&mut self, id: Uuid) -> bool {
-        self.tokens.retain(|_, t| t.session_id != id);
-        self.remember.remove(&id);
-        self.sessions.remove(&id).is_some()
-    }
-
-    fn revoke(&mut self, id: Uuid, how: &Revocation) {
-        if let Some(s) = self.sessions.get_mut(&id) {
-            s.revoked_at = Some(how.at);
-            s.revoke_reason = Some(how.reason.as_str().to_owned());
-            s.revoked_by = Some(how.by.as_str().to_owned());
-        }
-        self.remember.remove(&id);
-    }
-
-    fn revoke_where(&mut self, how: &Revocation, pick: impl Fn(&SessionRecord) -> bool) -> u64 {
-        let ids: Vec<Uuid> = self
-            .sessions
-            .values()
-            .filter(|s| s.is_live(how.at) && pick(s))
-            .map(|s| s.id)
-            .collect();
-        for id in &ids {
-            self.revoke(*id, how);
-        }
-        ids.len() as u64
-    }
-}
+mod tables;
 
 /// A [`SessionStore`] in process memory.
 ///
@@ -131,8 +61,8 @@ impl MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn migrate(&self) -> Result<(), Error> {
-        Ok(())
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        Ok(MigrationReport::default())
     }
 
     async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
@@ -147,12 +77,8 @@ impl SessionStore for MemoryStore {
         let Some(s) = t.sessions.get_mut(&row.session_id) else {
             return Ok(None);
         };
-        if row.state == TokenState::Current
-            && s.token_active(touch.now)
-            && s.last_seen_at <= touch.stale_before
-        {
-            s.last_seen_at = touch.now;
-            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+        if touch.is_due(s, row.state) {
+            touch.apply(s);
         }
         Ok(Some(LoadedSession {
             record: s.clone(),
@@ -167,14 +93,7 @@ impl SessionStore for MemoryStore {
             return Err(Error::Corrupt("duplicate session id or token"));
         }
         t.sessions.insert(record.id, record.clone());
-        t.tokens.insert(
-            *token,
-            TokenRow {
-                session_id: record.id,
-                state: TokenState::Current,
-                created_at: record.rotated_at,
-            },
-        );
+        t.insert_token(*token, record.id, TokenState::Current, record.rotated_at);
         Ok(())
     }
 
@@ -204,14 +123,7 @@ impl SessionStore for MemoryStore {
             s.user_agent.clone_from(&c.user_agent);
         }
         t.retire_tokens(id, reissue.now);
-        t.tokens.insert(
-            *token,
-            TokenRow {
-                session_id: id,
-                state: TokenState::Current,
-                created_at: reissue.now,
-            },
-        );
+        t.insert_token(*token, id, TokenState::Current, reissue.now);
         Ok(true)
     }
 
@@ -241,14 +153,7 @@ impl SessionStore for MemoryStore {
         t.tokens.retain(|h, r| {
             !(r.session_id == id && r.state == TokenState::Pending && Some(*h) != newest)
         });
-        t.tokens.insert(
-            *pending,
-            TokenRow {
-                session_id: id,
-                state: TokenState::Pending,
-                created_at: now,
-            },
-        );
+        t.insert_token(*pending, id, TokenState::Pending, now);
         Ok(true)
     }
 
@@ -361,20 +266,12 @@ impl SessionStore for MemoryStore {
             r.rotated_at = touch.now;
             t.retire_tokens(id, touch.now);
         }
-        t.tokens.insert(
-            *token,
-            TokenRow {
-                session_id: id,
-                state: TokenState::Current,
-                created_at: touch.now,
-            },
-        );
+        t.insert_token(*token, id, TokenState::Current, touch.now);
         if let Some(s) = t.live_mut(id) {
             if rotate.is_some() {
                 s.rotated_at = touch.now;
             }
-            s.last_seen_at = touch.now;
-            s.expires_at = touch.idle_expires_at.min(s.absolute_expires_at);
+            touch.apply(s);
         }
         Ok(true)
     }
@@ -427,7 +324,7 @@ impl SessionStore for MemoryStore {
             collectable: t
                 .sessions
                 .values()
-                .filter(|s| collectable(s, now, revoked_before))
+                .filter(|s| s.is_collectable(now, revoked_before))
                 .count() as u64,
         })
     }
@@ -442,7 +339,7 @@ impl SessionStore for MemoryStore {
         let doomed: Vec<Uuid> = t
             .sessions
             .values()
-            .filter(|s| collectable(s, now, revoked_before))
+            .filter(|s| s.is_collectable(now, revoked_before))
             .take(limit as usize)
             .map(|s| s.id)
             .collect();

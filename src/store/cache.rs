@@ -1,17 +1,15 @@
 //! An in-process cache of loaded sessions, kept coherent across app instances
 //! by the store's change feed (Postgres `LISTEN/NOTIFY`).
 
-use crate::Error;
-use crate::TokenHash;
-use crate::store::{
-    DataPatch, IntoSessionStore, LoadedSession, Reissue, RememberCredential, RememberedSession,
-    Revocation, SessionRecord, SessionStore, StoreStats, TokenState, Touch,
-};
-use async_trait::async_trait;
+use super::delegate::{Call, Stale, Wrapper, wrap_store};
+use super::error::Error;
+use super::feed::Change;
+use super::session_store::{IntoSessionStore, SessionStore};
+use super::types::{LoadedSession, TokenHash, TokenState, Touch};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -47,27 +45,6 @@ impl CacheConfig {
         self.ttl = ttl;
         self
     }
-}
-
-/// A message from a store's change feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Change {
-    /// The session with this id changed (or went away) somewhere.
-    Session(Uuid),
-    /// The feed lost changes (it reconnected): forget everything.
-    Flush,
-}
-
-/// A store's feed of changes made by other processes, for caches.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct ChangeFeed {
-    /// The changes.
-    pub changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
-    /// Whether the feed is connected now. While it is not, a cache must not
-    /// serve from memory: changes may be missed.
-    pub live: Arc<AtomicBool>,
 }
 
 /// A [`SessionStore`] that keeps recently loaded sessions in memory.
@@ -187,21 +164,14 @@ impl CachedStore {
             .await
     }
 
-    fn forget(&self, id: Uuid) {
-        self.shared.forget(id);
-    }
-
-    fn forget_user(&self, user_id: &str) {
-        self.shared.generation.fetch_add(1, Ordering::AcqRel);
-        let user = user_id.to_owned();
-        let _ = self
-            .shared
-            .entries
-            .invalidate_entries_if(move |_, v| v.record.user_id.as_deref() == Some(&user));
-    }
-
-    fn forget_all(&self) {
-        self.shared.flush();
+    /// Drops the copies a call makes stale.
+    fn forget(&self, stale: Stale<'_>) {
+        match stale {
+            Stale::Nothing => {}
+            Stale::Session(id) | Stale::SessionAfter(id) => self.shared.forget(id),
+            Stale::User(user_id) => self.shared.forget_user(user_id),
+            Stale::Every => self.shared.flush(),
+        }
     }
 }
 
@@ -211,6 +181,14 @@ impl Shared {
         let _ = self
             .entries
             .invalidate_entries_if(move |_, v| v.record.id == id);
+    }
+
+    fn forget_user(&self, user_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let user = user_id.to_owned();
+        let _ = self
+            .entries
+            .invalidate_entries_if(move |_, v| v.record.user_id.as_deref() == Some(&user));
     }
 
     fn flush(&self) {
@@ -234,10 +212,21 @@ async fn drain(
     }
 }
 
-#[async_trait]
-impl SessionStore for CachedStore {
-    async fn migrate(&self) -> Result<(), Error> {
-        self.inner.migrate().await
+impl Wrapper for CachedStore {
+    /// Forgets what the call makes stale: before it runs (so no copy is
+    /// served meanwhile) when it changes a session at once, and after it in
+    /// every case, which also keeps a load that raced it from caching.
+    async fn around<T>(
+        &self,
+        call: Call<'_>,
+        run: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if call.stale.at_start() {
+            self.forget(call.stale);
+        }
+        let done = run.await;
+        self.forget(call.stale);
+        done
     }
 
     async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
@@ -266,150 +255,54 @@ impl SessionStore for CachedStore {
         Ok(loaded)
     }
 
-    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
-        self.inner.create(record, token).await
+    fn wrapped(&self) -> &dyn SessionStore {
+        self.inner.as_ref()
     }
+}
 
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
-        self.forget(id);
-        let done = self.inner.patch_data(id, patch).await;
-        self.forget(id);
-        done
-    }
+wrap_store!(CachedStore);
 
-    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
-        self.forget(id);
-        let done = self.inner.reissue(id, token, reissue).await;
-        self.forget(id);
-        done
-    }
+#[cfg(test)]
+mod tests {
+    use super::{CacheConfig, CachedStore};
+    use crate::store::memory::MemoryStore;
+    use crate::store::revocation::{Revocation, RevokeReason};
+    use crate::store::session_store::SessionStore;
+    use crate::store::types::{DataPatch, SessionRecord, TokenHash, Touch};
+    use time::{Duration, OffsetDateTime};
+    use uuid::Uuid;
 
-    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
-        self.forget(id);
-        let done = self.inner.delete(id).await;
-        self.forget(id);
-        done
-    }
+    #[tokio::test]
+    async fn writes_drop_the_copies_they_make_stale() {
+        let cache = CachedStore::new(MemoryStore::new(), CacheConfig::default());
+        let now = OffsetDateTime::now_utc();
+        let mut record = SessionRecord::new(Uuid::new_v4(), now);
+        record.user_id = Some("ann".into());
+        record.expires_at = now + Duration::hours(1);
+        record.absolute_expires_at = now + Duration::hours(1);
+        let token = TokenHash::from_bytes([7; 32]);
+        cache.create(&record, &token).await.unwrap();
+        // Never due: the copy may be served.
+        let mut touch = Touch::new(now, now + Duration::hours(1));
+        touch.stale_before = now - Duration::minutes(1);
+        let load = async || cache.load(&token, &touch).await.unwrap().unwrap();
 
-    async fn begin_rotation(
-        &self,
-        id: Uuid,
-        expected_rotated_at: OffsetDateTime,
-        pending: &TokenHash,
-        now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let done = self
-            .inner
-            .begin_rotation(id, expected_rotated_at, pending, now)
-            .await;
-        self.forget(id);
-        done
-    }
+        load().await;
+        load().await;
+        assert_eq!(cache.hits(), 1, "the second load is served from memory");
 
-    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
-        let done = self.inner.promote(id, token, now).await;
-        self.forget(id);
-        done
-    }
+        cache
+            .patch_data(record.id, &DataPatch::default())
+            .await
+            .unwrap();
+        load().await;
+        assert_eq!(cache.hits(), 1, "a data write drops the copy");
+        load().await;
+        assert_eq!(cache.hits(), 2);
 
-    async fn set_remember(
-        &self,
-        id: Uuid,
-        credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let done = self
-            .inner
-            .set_remember(id, credential, absolute_if_cleared, now)
-            .await;
-        self.forget(id);
-        done
-    }
-
-    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
-        self.inner.find_remember(selector).await
-    }
-
-    async fn restore(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        rotate: Option<(&TokenHash, &TokenHash)>,
-        touch: &Touch,
-    ) -> Result<bool, Error> {
-        let done = self.inner.restore(id, token, rotate, touch).await;
-        self.forget(id);
-        done
-    }
-
-    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        self.inner.get(id).await
-    }
-
-    async fn revoke(
-        &self,
-        id: Uuid,
-        user_id: Option<&str>,
-        how: &Revocation,
-    ) -> Result<bool, Error> {
-        self.forget(id);
-        let done = self.inner.revoke(id, user_id, how).await;
-        self.forget(id);
-        done
-    }
-
-    async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        how: &Revocation,
-    ) -> Result<u64, Error> {
-        self.forget_user(user_id);
-        let done = self.inner.revoke_user_sessions(user_id, keep, how).await;
-        self.forget_user(user_id);
-        done
-    }
-
-    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
-        self.forget_all();
-        let done = self.inner.revoke_every_session(how).await;
-        self.forget_all();
-        done
-    }
-
-    async fn stats(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-    ) -> Result<StoreStats, Error> {
-        self.inner.stats(now, revoked_before).await
-    }
-
-    async fn gc_batch(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-        limit: u32,
-    ) -> Result<u64, Error> {
-        // Collected rows are expired or revoked: a cached copy of one is
-        // refused by its own expiry or was dropped when it was revoked.
-        self.inner.gc_batch(now, revoked_before, limit).await
-    }
-
-    async fn list_user(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        self.inner.list_user(user_id, now).await
-    }
-
-    fn subscribe(&self) -> Option<ChangeFeed> {
-        self.inner.subscribe()
-    }
-
-    fn round_trips(&self) -> u64 {
-        self.inner.round_trips()
+        let how = Revocation::system(RevokeReason::User, now);
+        cache.revoke_user_sessions("ann", None, &how).await.unwrap();
+        assert!(load().await.record.revoked_at.is_some());
+        assert_eq!(cache.hits(), 2, "revoking the user's sessions drops them");
     }
 }

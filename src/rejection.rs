@@ -1,0 +1,106 @@
+//! How errors answer a request: the HTTP status and body of the crate's
+//! [`Error`], and the [`Session`](crate::Session) extractor's rejections.
+
+use crate::error::Error;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SessionEnded => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::SessionEnded = self {
+            return (
+                status,
+                [("content-type", "application/json")],
+                r#"{"error":"session_ended"}"#,
+            )
+                .into_response();
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, source = ?std::error::Error::source(&self), "session store unavailable");
+        } else {
+            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
+        }
+        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+            "session store unavailable, try again shortly"
+        } else {
+            "internal server error"
+        };
+        (status, [("retry-after", "1")], body).into_response()
+    }
+}
+
+/// Why the [`Session`](crate::Session) extractor failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionRejection {
+    /// The handler's router has no [`SessionLayer`](crate::SessionLayer).
+    #[error(transparent)]
+    MissingLayer(#[from] MissingSessionLayer),
+    /// Loading the session from the store failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl SessionRejection {
+    /// The HTTP status of the rejection.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingLayer(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Store(e) => e.status(),
+        }
+    }
+
+    /// The body text of the rejection.
+    pub fn body_text(&self) -> String {
+        match self {
+            Self::MissingLayer(e) => e.to_string(),
+            Self::Store(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                "session store unavailable, try again shortly".into()
+            }
+            Self::Store(_) => "internal server error".into(),
+        }
+    }
+}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::MissingLayer(e) => e.into_response(),
+            Self::Store(e) => e.into_response(),
+        }
+    }
+}
+
+/// The `Session` extractor was used on a route without `SessionLayer`.
+#[derive(Debug, Clone, Copy, Default, thiserror::Error)]
+#[error(
+    "missing `SessionLayer`: add `.layer(SessionLayer::new(pool))` to the router before extracting `Session`"
+)]
+#[non_exhaustive]
+pub struct MissingSessionLayer;
+
+impl MissingSessionLayer {
+    /// Always `500 Internal Server Error`: this is a bug in the app's wiring.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+impl IntoResponse for MissingSessionLayer {
+    fn into_response(self) -> Response {
+        tracing::error!("{self}");
+        (self.status(), self.to_string()).into_response()
+    }
+}

@@ -1,0 +1,156 @@
+//! One list of the store's calls, from which the wrappers implement
+//! [`SessionStore`]: the deadline ([`TimeoutStore`](super::timeout::TimeoutStore))
+//! and the cache ([`CachedStore`](super::CachedStore)).
+//!
+//! A wrapper implements [`Wrapper`] (its inner store, and what it does around
+//! one call) and writes `wrap_store!(Type);`. Next to each signature, the
+//! list says which cached sessions the call can make stale ([`Stale`]): the
+//! cache forgets them, the deadline ignores it. A method added to the trait
+//! is one more line here: for a required method the compiler asks for it;
+//! one with a default body must be listed all the same, or the wrappers
+//! would answer with the default instead of asking the wrapped store.
+
+use super::error::Error;
+use super::session_store::SessionStore;
+use super::types::{LoadedSession, TokenHash, Touch};
+use std::future::Future;
+use uuid::Uuid;
+
+/// Which cached sessions a call can make stale, and from when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stale<'a> {
+    /// None: reads, a new session (nothing of it is cached), and garbage
+    /// collection (a collected row is expired, which a copy refuses by
+    /// itself, or revoked, which dropped the copy already).
+    Nothing,
+    /// One session, from the start of the call: its data, user or life
+    /// changes, so no copy is served while the call runs, nor after.
+    Session(Uuid),
+    /// One session, once the call is done: token and remember-me bookkeeping,
+    /// during which a copy is still right.
+    SessionAfter(Uuid),
+    /// A user's sessions, from the start of the call.
+    User(&'a str),
+    /// Every session, from the start of the call.
+    Every,
+}
+
+impl Stale<'_> {
+    /// Whether copies must go before the call runs (and again after it).
+    pub(crate) fn at_start(&self) -> bool {
+        matches!(self, Self::Session(_) | Self::User(_) | Self::Every)
+    }
+}
+
+/// One store call, as a wrapper sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
+    /// The method's name, for logs.
+    pub(crate) name: &'static str,
+    /// What it can make stale.
+    pub(crate) stale: Stale<'a>,
+}
+
+/// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
+/// it by running every call of the inner store through [`around`](Self::around).
+/// `migrate`, `subscribe` and `round_trips` go straight to the inner store.
+pub(crate) trait Wrapper: Send + Sync {
+    /// The wrapped store.
+    fn wrapped(&self) -> &dyn SessionStore;
+
+    /// Runs `run`, the inner store's answer to `call` (an `async` block: the
+    /// inner store is called when `around` awaits it, not before).
+    async fn around<T>(
+        &self,
+        call: Call<'_>,
+        run: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error>;
+
+    /// `load`, which a wrapper may answer by itself (the cache). By default,
+    /// like every other call.
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+        let call = Call {
+            name: "load",
+            stale: Stale::Nothing,
+        };
+        self.around(call, async { self.wrapped().load(token, touch).await })
+            .await
+    }
+}
+
+/// `impl SessionStore for $wrapper`, from the list of calls below.
+macro_rules! wrap_store {
+    ($wrapper:ty) => {
+        $crate::store::delegate::wrap_store! { @impl $wrapper;
+            load(token: &TokenHash, touch: &Touch) -> Option<LoadedSession>;
+            create(record: &SessionRecord, token: &TokenHash) -> () [Nothing];
+            patch_data(id: Uuid, patch: &DataPatch) -> bool [Session(id)];
+            reissue(id: Uuid, token: &TokenHash, reissue: &Reissue) -> bool [Session(id)];
+            delete(id: Uuid) -> bool [Session(id)];
+            begin_rotation(id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash, now: OffsetDateTime) -> bool [SessionAfter(id)];
+            promote(id: Uuid, token: &TokenHash, now: OffsetDateTime) -> () [SessionAfter(id)];
+            set_remember(id: Uuid, credential: Option<&RememberCredential>, absolute_if_cleared: OffsetDateTime, now: OffsetDateTime) -> bool [SessionAfter(id)];
+            find_remember(selector: &[u8; 16]) -> Option<RememberedSession> [Nothing];
+            restore(id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch) -> bool [SessionAfter(id)];
+            get(id: Uuid) -> Option<SessionRecord> [Nothing];
+            revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool [Session(id)];
+            revoke_user_sessions(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64 [User(user_id)];
+            revoke_every_session(how: &Revocation) -> u64 [Every];
+            stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats [Nothing];
+            gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64 [Nothing];
+            list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord> [Nothing];
+        }
+    };
+    (@impl $wrapper:ty;
+        load($($la:ident: $lt:ty),*) -> $lr:ty;
+        $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty [$stale:ident $(($key:ident))?];)*
+    ) => {
+        const _: () = {
+            use $crate::store::delegate::{Call, Stale, Wrapper};
+            use $crate::store::error::Error;
+            use $crate::store::feed::ChangeFeed;
+            use $crate::store::report::{MigrationReport, StoreStats};
+            use $crate::store::revocation::Revocation;
+            use $crate::store::session_store::SessionStore;
+            use $crate::store::types::{
+                DataPatch, LoadedSession, Reissue, RememberCredential,
+                RememberedSession, SessionRecord, TokenHash, Touch,
+            };
+            use time::OffsetDateTime;
+            use uuid::Uuid;
+
+            #[async_trait::async_trait]
+            impl SessionStore for $wrapper {
+                async fn migrate(&self) -> Result<MigrationReport, Error> {
+                    // Migrations run at startup and may legitimately take
+                    // long; they change tables, not sessions.
+                    self.wrapped().migrate().await
+                }
+
+                async fn load(&self, $($la: $lt),*) -> Result<$lr, Error> {
+                    Wrapper::load(self, $($la),*).await
+                }
+
+                $(
+                    async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
+                        let call = Call {
+                            name: stringify!($name),
+                            stale: Stale::$stale $(($key))?,
+                        };
+                        self.around(call, async { self.wrapped().$name($($arg),*).await }).await
+                    }
+                )*
+
+                fn subscribe(&self) -> Option<ChangeFeed> {
+                    self.wrapped().subscribe()
+                }
+
+                fn round_trips(&self) -> u64 {
+                    self.wrapped().round_trips()
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use wrap_store;

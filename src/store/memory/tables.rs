@@ -1,0 +1,102 @@
+//! The memory store's data: three maps standing for the tables of the SQL
+//! stores, and the row operations its calls share.
+
+use crate::store::revocation::Revocation;
+use crate::store::types::{SessionRecord, TokenHash, TokenState};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The sessions, their tokens and their remember-me credentials.
+#[derive(Debug, Default)]
+pub(super) struct Tables {
+    pub(super) sessions: HashMap<Uuid, SessionRecord>,
+    pub(super) tokens: HashMap<TokenHash, TokenRow>,
+    pub(super) remember: HashMap<Uuid, Remember>,
+}
+
+/// A session's remember-me credential.
+#[derive(Debug, Clone)]
+pub(super) struct Remember {
+    pub(super) selector: [u8; 16],
+    pub(super) validator: TokenHash,
+    pub(super) previous: Option<TokenHash>,
+    pub(super) rotated_at: OffsetDateTime,
+    pub(super) expires_at: OffsetDateTime,
+}
+
+/// A session token, by its hash.
+#[derive(Debug, Clone)]
+pub(super) struct TokenRow {
+    pub(super) session_id: Uuid,
+    pub(super) state: TokenState,
+    pub(super) created_at: OffsetDateTime,
+}
+
+impl Tables {
+    /// Session `id`, unless it is gone or revoked.
+    pub(super) fn live_mut(&mut self, id: Uuid) -> Option<&mut SessionRecord> {
+        self.sessions
+            .get_mut(&id)
+            .filter(|s| s.revoked_at.is_none())
+    }
+
+    /// Adds a token of session `id`, issued `at`.
+    pub(super) fn insert_token(
+        &mut self,
+        token: TokenHash,
+        id: Uuid,
+        state: TokenState,
+        at: OffsetDateTime,
+    ) {
+        let row = TokenRow {
+            session_id: id,
+            state,
+            created_at: at,
+        };
+        self.tokens.insert(token, row);
+    }
+
+    /// Retires every token of session `id` (no grace).
+    pub(super) fn retire_tokens(&mut self, id: Uuid, at: OffsetDateTime) {
+        for row in self.tokens.values_mut() {
+            if row.session_id == id && !matches!(row.state, TokenState::Retired { .. }) {
+                row.state = TokenState::Retired { at };
+            }
+        }
+    }
+
+    /// Deletes session `id` with its tokens and credential.
+    pub(super) fn remove_session(&mut self, id: Uuid) -> bool {
+        self.tokens.retain(|_, t| t.session_id != id);
+        self.remember.remove(&id);
+        self.sessions.remove(&id).is_some()
+    }
+
+    fn revoke(&mut self, id: Uuid, how: &Revocation) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.revoked_at = Some(how.at);
+            s.revoke_reason = Some(how.reason.as_str().to_owned());
+            s.revoked_by = Some(how.by.as_str().to_owned());
+        }
+        self.remember.remove(&id);
+    }
+
+    /// Revokes the live sessions `pick` chooses: how many.
+    pub(super) fn revoke_where(
+        &mut self,
+        how: &Revocation,
+        pick: impl Fn(&SessionRecord) -> bool,
+    ) -> u64 {
+        let ids: Vec<Uuid> = self
+            .sessions
+            .values()
+            .filter(|s| s.is_live(how.at) && pick(s))
+            .map(|s| s.id)
+            .collect();
+        for id in &ids {
+            self.revoke(*id, how);
+        }
+        ids.len() as u64
+    }
+}

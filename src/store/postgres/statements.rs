@@ -1,0 +1,215 @@
+//! The Postgres store's statements, each with its placeholders. The tables
+//! live in the schema `axum_user_sessions`; token states are `0` current,
+//! `1` pending, `2` superseded, `3` retired.
+
+use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
+
+/// The columns of a session row `s`, but for `last_seen_at` and
+/// `expires_at`, which `LOAD` reads after its touch.
+macro_rules! session_cols {
+    () => {
+        "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
+         s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
+         s.revoke_reason, s.revoked_by"
+    };
+}
+
+/// A revocation of the live sessions that `$filter` picks with `$1` and
+/// `$2`: `$3` reason, `$4` by, `$5` at.
+macro_rules! revoke {
+    ($filter:literal) => {
+        revoke_where!("axum_user_sessions.sessions", "$3", "$4", "$5", $filter)
+    };
+}
+
+/// The session of token hash `$1`, with the token's state, touched in the
+/// same statement when the token is current, the session usable at `$2`
+/// (now) and last seen at or before `$3`; `$4` is the new idle deadline.
+pub(super) const LOAD: &str = concat!(
+    "WITH tok AS (
+        SELECT session_id, state, superseded_at
+          FROM axum_user_sessions.tokens WHERE token_hash = $1
+    ), touched AS (
+        UPDATE axum_user_sessions.sessions s
+           SET last_seen_at = $2, expires_at = LEAST($4, s.absolute_expires_at)
+          FROM tok
+         WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
+           AND s.expires_at > $2 AND s.last_seen_at <= $3
+        RETURNING s.id, s.last_seen_at, s.expires_at
+    )
+    SELECT ",
+    session_cols!(),
+    ",
+           COALESCE(t.last_seen_at, s.last_seen_at) AS last_seen_at,
+           COALESCE(t.expires_at, s.expires_at) AS expires_at,
+           tok.state, tok.superseded_at,
+           EXISTS (SELECT 1 FROM axum_user_sessions.tokens p
+                    WHERE p.session_id = s.id AND p.state = 1) AS has_pending
+      FROM tok
+      JOIN axum_user_sessions.sessions s ON s.id = tok.session_id
+      LEFT JOIN touched t ON t.id = s.id"
+);
+
+/// A new session (`$1` … `$12`, the row's columns in order) with its current
+/// token `$13`.
+pub(super) const CREATE: &str = "WITH s AS (
+        INSERT INTO axum_user_sessions.sessions
+            (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
+             absolute_expires_at, rotated_at, ip, user_agent, persistent)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12)
+        RETURNING id
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+    SELECT $13, id, 0, $9 FROM s";
+
+/// Sets the keys `$2` (an object) and removes the keys `$3` of session `$1`.
+pub(super) const PATCH_DATA: &str = "UPDATE axum_user_sessions.sessions
+        SET data = (data || $2::jsonb) - $3::text[]
+      WHERE id = $1 AND revoked_at IS NULL";
+
+/// A sign-in on session `$1`, locking its row: user `$2`, authenticated at
+/// `$3` (when not null), rotated at `$4`; with `$5`, the client `$6`, `$7`.
+pub(super) const REISSUE: &str = "UPDATE axum_user_sessions.sessions
+        SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
+            rotated_at = $4,
+            ip = CASE WHEN $5 THEN $6::inet ELSE ip END,
+            user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END
+      WHERE id = $1 AND revoked_at IS NULL";
+
+/// Retires every token of session `$1` at `$3`, and makes `$2` current.
+pub(super) const REISSUE_TOKENS: &str = "WITH old AS (
+        UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
+         WHERE session_id = $1 AND state <> 3
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+    VALUES ($2, $1, 0, $3)";
+
+/// Deletes session `$1` (its tokens go with it: `ON DELETE CASCADE`).
+pub(super) const DELETE: &str = "DELETE FROM axum_user_sessions.sessions WHERE id = $1";
+
+/// Starts a rotation of session `$1` if it was last rotated at `$2`: rotated
+/// at `$3`, with the pending token `$4`.
+pub(super) const BEGIN_ROTATION: &str = "WITH s AS (
+        UPDATE axum_user_sessions.sessions SET rotated_at = $3
+         WHERE id = $1 AND rotated_at = $2 AND revoked_at IS NULL
+        RETURNING id
+    ), older AS (
+        -- keep only the newest older pending token
+        DELETE FROM axum_user_sessions.tokens
+         WHERE session_id IN (SELECT id FROM s) AND state = 1
+           AND token_hash <> (SELECT token_hash FROM axum_user_sessions.tokens
+                               WHERE session_id = $1 AND state = 1
+                               ORDER BY created_at DESC LIMIT 1)
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+    SELECT $4, id, 1, $3 FROM s";
+
+/// Locks the row of session `$1`.
+pub(super) const LOCK: &str = "SELECT 1 FROM axum_user_sessions.sessions WHERE id = $1 FOR UPDATE";
+
+/// Makes the pending token `$2` of session `$1` current, superseding at `$3`
+/// the current token and the pending tokens issued before it.
+pub(super) const PROMOTE: &str = "WITH p AS (
+        SELECT created_at FROM axum_user_sessions.tokens
+         WHERE token_hash = $2 AND session_id = $1 AND state = 1
+    )
+    UPDATE axum_user_sessions.tokens
+       SET state = CASE WHEN token_hash = $2 THEN 0 ELSE 2 END,
+           superseded_at = CASE WHEN token_hash = $2 THEN NULL ELSE $3 END
+     WHERE session_id = $1 AND EXISTS (SELECT 1 FROM p)
+       AND (token_hash = $2 OR state = 0
+            OR (state = 1 AND created_at <= (SELECT created_at FROM p)))";
+
+/// Gives session `$1` the remember-me selector `$2` and validator hash `$3`,
+/// ending at `$4`, issued at `$5`.
+pub(super) const REMEMBER: &str = "UPDATE axum_user_sessions.sessions
+        SET persistent = true, absolute_expires_at = $4,
+            expires_at = LEAST(expires_at, $4),
+            remember_selector = $2, remember_validator_hash = $3,
+            remember_prev_validator_hash = NULL, remember_rotated_at = $5,
+            remember_expires_at = $4
+      WHERE id = $1 AND revoked_at IS NULL";
+
+/// Takes the remember-me credential of session `$1`, which then ends by `$2`.
+pub(super) const FORGET: &str = "UPDATE axum_user_sessions.sessions
+        SET persistent = false,
+            absolute_expires_at = LEAST(absolute_expires_at, $2),
+            expires_at = LEAST(expires_at, $2),
+            remember_selector = NULL, remember_validator_hash = NULL,
+            remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
+            remember_expires_at = NULL
+      WHERE id = $1 AND revoked_at IS NULL";
+
+/// The session holding the remember-me selector `$1`, with its credential.
+pub(super) const FIND_REMEMBER: &str = concat!(
+    "SELECT ",
+    session_cols!(),
+    ", s.last_seen_at, s.expires_at, s.remember_validator_hash,
+       s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at
+       FROM axum_user_sessions.sessions s WHERE s.remember_selector = $1"
+);
+
+/// Re-opens session `$1` with the new current token `$2` at `$3`, idle
+/// deadline `$4`; with `$5` (the presented validator) not null, replaces
+/// it by `$6` only if it is still current, and retires the older tokens.
+pub(super) const RESTORE: &str = "WITH s AS (
+        UPDATE axum_user_sessions.sessions
+           SET last_seen_at = $3, expires_at = LEAST($4, absolute_expires_at),
+               remember_prev_validator_hash = CASE WHEN $5::bytea IS NULL
+                   THEN remember_prev_validator_hash ELSE remember_validator_hash END,
+               remember_validator_hash = COALESCE($6, remember_validator_hash),
+               remember_rotated_at = CASE WHEN $5::bytea IS NULL
+                   THEN remember_rotated_at ELSE $3 END,
+               rotated_at = CASE WHEN $5::bytea IS NULL THEN rotated_at ELSE $3 END
+         WHERE id = $1 AND revoked_at IS NULL
+           AND ($5::bytea IS NULL OR remember_validator_hash = $5)
+        RETURNING id
+    ), old AS (
+        UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
+         WHERE $5::bytea IS NOT NULL AND state <> 3 AND session_id IN (SELECT id FROM s)
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+    SELECT $2, id, 0, $3 FROM s";
+
+/// Session `$1`.
+pub(super) const GET: &str = concat!(
+    "SELECT ",
+    session_cols!(),
+    ", s.last_seen_at, s.expires_at FROM axum_user_sessions.sessions s WHERE s.id = $1"
+);
+
+/// Revokes session `$1`, if user `$2` (when not null) owns it.
+pub(super) const REVOKE: &str = revoke!("id = $1 AND ($2::text IS NULL OR user_id = $2)");
+
+/// Revokes the sessions of user `$1` but `$2` (when not null).
+pub(super) const REVOKE_USER: &str = revoke!("user_id = $1 AND ($2::uuid IS NULL OR id <> $2)");
+
+/// Revokes every session (`$1` and `$2` are null).
+pub(super) const REVOKE_EVERY: &str = revoke!("$1::int IS NULL AND $2::int IS NULL");
+
+/// Live sessions and users at `$1`, and rows collectable at `$1` with the
+/// retention horizon `$2`.
+pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1", "$2");
+
+/// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
+/// skipping rows another collector holds.
+pub(super) const GC_BATCH: &str = concat!(
+    "WITH doomed AS (
+        SELECT id FROM axum_user_sessions.sessions
+         WHERE ",
+    collectable!("$1", "$2"),
+    " LIMIT $3 FOR UPDATE SKIP LOCKED
+    )
+    DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
+);
+
+/// The live sessions of user `$1` at `$2`, most recently active first.
+pub(super) const LIST_USER: &str = concat!(
+    "SELECT ",
+    session_cols!(),
+    ", s.last_seen_at, s.expires_at
+       FROM axum_user_sessions.sessions s
+      WHERE s.user_id = $1 AND ",
+    live_at!("$2"),
+    " ORDER BY s.last_seen_at DESC, s.id"
+);

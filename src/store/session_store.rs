@@ -1,0 +1,200 @@
+//! The contract between the layer and a store: [`SessionStore`], what
+//! [`SessionLayer::new`](crate::SessionLayer::new) accepts as one
+//! ([`IntoSessionStore`]), and the round-trip counter the stores share.
+
+use super::error::Error;
+use super::feed::ChangeFeed;
+use super::report::{MigrationReport, StoreStats};
+use super::revocation::Revocation;
+use super::types::{
+    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
+    TokenHash, Touch,
+};
+use async_trait::async_trait;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A session store. It knows nothing of HTTP: the layer turns requests into
+/// these calls. Every method is one round-trip (one statement or one
+/// transaction) to the database, so that the layer's budget can be counted.
+///
+/// Every write is update-only: none of them brings back a row that was
+/// deleted or revoked in the meantime.
+///
+/// Methods added to this trait after 0.2 come with a default body, so that
+/// stores outside this crate keep compiling (and a line in the wrappers'
+/// list, `delegate.rs`, so that the cache and the deadline forward them).
+#[async_trait]
+pub trait SessionStore: Debug + Send + Sync + 'static {
+    /// Creates or upgrades the store's tables. Idempotent. Users call
+    /// [`migrate`](super::migrate()), which runs this for a store.
+    async fn migrate(&self) -> Result<MigrationReport, Error>;
+
+    /// Finds the session of a token hash, whatever its state, and, when the
+    /// token is current and the session live and stale per `touch`, refreshes
+    /// `last_seen_at` and `expires_at` in the same round-trip.
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error>;
+
+    /// Inserts a new session with `token` as its current token.
+    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error>;
+
+    /// Applies a key-level data patch to a live session. `false` when the
+    /// session is gone or revoked: nothing is written then.
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error>;
+
+    /// Retires every token of a live session (no grace), makes `token` its
+    /// current token and records the sign-in. `false` when the session is
+    /// gone.
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error>;
+
+    /// Deletes a session and its tokens (logout). `false` when it was not there.
+    async fn delete(&self, id: Uuid) -> Result<bool, Error>;
+
+    /// Starts a rotation: if `rotated_at` is still `expected_rotated_at`
+    /// (compare-and-set), stores `pending` as a pending token and sets
+    /// `rotated_at = now`. At most one older pending token is kept (the
+    /// client that never got them cannot present them). `false` when another
+    /// request won, or the session is gone.
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// Completes a rotation: the pending `token` becomes current, and the
+    /// current token and pending tokens issued before it become superseded at
+    /// `now` (newer pending tokens stay promotable). Idempotent: promoting a
+    /// token that is already current changes nothing.
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
+
+    /// Sets (`Some`) or removes (`None`) a session's remember-me credential.
+    /// With a credential the session becomes persistent and lives until the
+    /// credential's end; without, its absolute end becomes at most
+    /// `absolute_if_cleared`. `false` when the session is gone or revoked.
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
+    /// The session holding the remember-me credential `selector`, live or not.
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error>;
+
+    /// Re-opens a remembered session with a new current session token and
+    /// refreshes its activity as `touch` says.
+    ///
+    /// With `rotate = Some((presented, next))`, the validator is replaced by
+    /// `next` only if it is still `presented` (compare-and-set), and every
+    /// older session token is dropped; `false` when another request rotated
+    /// it first. With `None` (a concurrent request inside the grace window),
+    /// the token is added beside the others. `false` too when the session is
+    /// gone or revoked.
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error>;
+
+    /// One session by public id, live or not.
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;
+
+    /// Marks one live session revoked (with its remember-me credential).
+    /// `user_id`, when given, must own it. `false` when no such live session.
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        how: &Revocation,
+    ) -> Result<bool, Error>;
+
+    /// Revokes every live session of a user, except `keep`, in one
+    /// statement. Returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        how: &Revocation,
+    ) -> Result<u64, Error>;
+
+    /// Revokes every live session of every user. Returns how many.
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error>;
+
+    /// Live sessions and users, and rows garbage collection may delete
+    /// (expired at `now`, or revoked before `revoked_before`).
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error>;
+
+    /// Deletes at most `limit` rows that are expired at `now` or were revoked
+    /// before `revoked_before`, with their tokens, without waiting on rows
+    /// another collector holds. Returns how many it deleted.
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error>;
+
+    /// A user's live sessions, most recently active first.
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// A feed of changes made by other processes, for caches
+    /// ([`CachedStore`](super::CachedStore)). `None` (the default) for stores used by one process
+    /// only. Called from within a Tokio runtime.
+    fn subscribe(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// How many round-trips this store has made to its database so far
+    /// (statements or transactions; for the memory store, operations).
+    fn round_trips(&self) -> u64;
+}
+
+/// Things [`SessionLayer::new`](crate::SessionLayer::new) accepts as a store:
+/// `PgPool`, `SqlitePool`, the stores themselves, or an
+/// `Arc<dyn SessionStore>`.
+pub trait IntoSessionStore {
+    /// Converts into a shared store.
+    fn into_session_store(self) -> Arc<dyn SessionStore>;
+}
+
+impl<S: SessionStore> IntoSessionStore for S {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        Arc::new(self)
+    }
+}
+
+impl IntoSessionStore for Arc<dyn SessionStore> {
+    fn into_session_store(self) -> Arc<dyn SessionStore> {
+        self
+    }
+}
+
+/// A round-trip counter shared by clones of a store.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    pub(crate) fn tick(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}

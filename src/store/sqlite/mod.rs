@@ -1,0 +1,397 @@
+//! The SQLite store: sessions in a file, for apps that run on one machine.
+//! Its statements are in `statements.rs`.
+
+use crate::store::error::Error;
+use crate::store::migrate;
+use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::revocation::Revocation;
+use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
+use crate::store::sql::{self, Columns as _};
+use crate::store::types::{
+    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
+    TokenHash, Touch,
+};
+use async_trait::async_trait;
+use encoding::ts;
+use serde_json::{Map, Value};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use statements::{self as q, Query};
+use std::str::FromStr as _;
+use std::time::Duration;
+use time::OffsetDateTime;
+use tx::WriteTx;
+use uuid::Uuid;
+
+mod encoding;
+mod statements;
+mod tx;
+
+/// A [`SessionStore`] on a SQLite pool.
+///
+/// For apps that run on one machine, and for the demo. Writes are serialised
+/// by SQLite (`BEGIN IMMEDIATE`), so key-level patches from concurrent requests
+/// never overwrite each other. Use [`SqliteStore::connect`] for a pool with the
+/// recommended settings (WAL, foreign keys, a busy timeout).
+///
+/// Round-trips: each statement, or each transaction, counts as one.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    counter: Counter,
+}
+
+impl SqliteStore {
+    /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
+    /// startup.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            counter: Counter::default(),
+        }
+    }
+
+    /// Opens (creating if missing) a SQLite database with the recommended
+    /// settings: WAL journal, foreign keys on, 5 s busy timeout.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), axum_user_sessions::Error> {
+    /// use axum_user_sessions::{SessionLayer, SqliteStore};
+    /// let store = SqliteStore::connect("sqlite://sessions.db").await?;
+    /// axum_user_sessions::migrate(&store).await?;
+    /// let layer = SessionLayer::new(store);
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
+        Ok(Self::new(pool))
+    }
+
+    /// The pool this store uses.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The embedded migrations, tracked in the table `_aus_migrations`.
+    pub fn migrator() -> sqlx::migrate::Migrator {
+        migrate::sqlite()
+    }
+
+    /// A write transaction: one round-trip, however many statements it runs.
+    async fn write_tx(&self) -> Result<WriteTx, Error> {
+        self.counter.tick();
+        WriteTx::begin(&self.pool).await
+    }
+
+    /// Runs one statement: how many rows it changed.
+    async fn execute(&self, query: Query<'_>) -> Result<u64, Error> {
+        self.counter.tick();
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Runs one statement that reads at most one row.
+    async fn row(&self, query: Query<'_>) -> Result<Option<SqliteRow>, Error> {
+        self.counter.tick();
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+
+    /// Runs one statement that reads rows.
+    async fn rows(&self, query: Query<'_>) -> Result<Vec<SqliteRow>, Error> {
+        self.counter.tick();
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Runs a revocation whose filter (`?1`, `?2`) is bound: `?3` reason,
+    /// `?4` by, `?5` at. Returns how many sessions it revoked.
+    async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
+        let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
+        self.execute(query.bind(ts(how.at))).await
+    }
+}
+
+impl IntoSessionStore for sqlx::SqlitePool {
+    fn into_session_store(self) -> std::sync::Arc<dyn SessionStore> {
+        std::sync::Arc::new(SqliteStore::new(self))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        migrate::run(&migrate::sqlite(), &self.pool).await
+    }
+
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+        let query = sqlx::query(q::LOAD).bind(token.as_bytes().as_slice());
+        let Some(row) = self.row(query).await? else {
+            return Ok(None);
+        };
+        let mut record = sql::record(&row)?;
+        let state = sql::token_state(&row)?;
+        if touch.is_due(&record, state) {
+            // A reader does not take SQLite's write lock unless the touch is due.
+            touch.apply(&mut record);
+            let query = sqlx::query(q::TOUCH)
+                .bind(record.id)
+                .bind(ts(record.last_seen_at))
+                .bind(ts(record.expires_at));
+            self.execute(query).await?;
+        }
+        Ok(Some(LoadedSession {
+            record,
+            token: state,
+            has_pending: row.flag("has_pending")?,
+        }))
+    }
+
+    async fn create(&self, r: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        let mut tx = self.write_tx().await?;
+        let query = sqlx::query(q::CREATE)
+            .bind(r.id)
+            .bind(&r.user_id)
+            .bind(serde_json::to_string(&r.data)?)
+            .bind(ts(r.created_at))
+            .bind(r.authenticated_at.map(ts))
+            .bind(ts(r.last_seen_at))
+            .bind(ts(r.expires_at))
+            .bind(ts(r.absolute_expires_at))
+            .bind(ts(r.rotated_at))
+            .bind(r.ip.map(|ip| ip.to_string()))
+            .bind(&r.user_agent)
+            .bind(r.persistent);
+        tx.run(query).await?;
+        tx.insert_token(token, r.id, 0, r.rotated_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let data: Option<String> = sqlx::query_scalar(q::DATA)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(data) = data else { return Ok(false) };
+        let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+        patch.apply(&mut data);
+        let data = serde_json::to_string(&data)?;
+        tx.run(sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
+        let client = reissue.client.as_ref();
+        let mut tx = self.write_tx().await?;
+        let query = sqlx::query(q::REISSUE)
+            .bind(id)
+            .bind(&reissue.user_id)
+            .bind(reissue.authenticated_at.map(ts))
+            .bind(ts(reissue.now))
+            .bind(client.is_some())
+            .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
+            .bind(client.and_then(|c| c.user_agent.clone()));
+        if tx.run(query).await? != 1 {
+            return Ok(false);
+        }
+        tx.retire_tokens(id, reissue.now).await?;
+        tx.insert_token(token, id, 0, reissue.now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let deleted = tx.delete_session(id).await?;
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
+    async fn begin_rotation(
+        &self,
+        id: Uuid,
+        expected_rotated_at: OffsetDateTime,
+        pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let query = sqlx::query(q::BEGIN_ROTATION)
+            .bind(id)
+            .bind(ts(expected_rotated_at))
+            .bind(ts(now));
+        if tx.run(query).await? != 1 {
+            return Ok(false);
+        }
+        tx.run(sqlx::query(q::PRUNE_PENDING).bind(id)).await?;
+        tx.insert_token(pending, id, 1, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        let mut tx = self.write_tx().await?;
+        let issued: Option<i64> = sqlx::query_scalar(q::PENDING_ISSUED)
+            .bind(token.as_bytes().as_slice())
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+        let Some(issued) = issued else {
+            return Ok(());
+        };
+        let query = sqlx::query(q::PROMOTE)
+            .bind(id)
+            .bind(token.as_bytes().as_slice())
+            .bind(ts(now))
+            .bind(issued);
+        tx.run(query).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_remember(
+        &self,
+        id: Uuid,
+        credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let query = match credential {
+            Some(c) => sqlx::query(q::REMEMBER)
+                .bind(id)
+                .bind(c.selector.as_slice())
+                .bind(c.validator.as_bytes().as_slice())
+                .bind(ts(c.expires_at))
+                .bind(ts(now)),
+            None => sqlx::query(q::FORGET)
+                .bind(id)
+                .bind(ts(absolute_if_cleared)),
+        };
+        Ok(self.execute(query).await? == 1)
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
+        self.row(query)
+            .await?
+            .as_ref()
+            .map(sql::remembered)
+            .transpose()
+    }
+
+    async fn restore(
+        &self,
+        id: Uuid,
+        token: &TokenHash,
+        rotate: Option<(&TokenHash, &TokenHash)>,
+        touch: &Touch,
+    ) -> Result<bool, Error> {
+        let mut tx = self.write_tx().await?;
+        let query = match rotate {
+            Some((presented, next)) => sqlx::query(q::RESTORE_ROTATE)
+                .bind(id)
+                .bind(ts(touch.now))
+                .bind(ts(touch.idle_expires_at))
+                .bind(presented.as_bytes().as_slice())
+                .bind(next.as_bytes().as_slice()),
+            None => sqlx::query(q::RESTORE)
+                .bind(id)
+                .bind(ts(touch.now))
+                .bind(ts(touch.idle_expires_at)),
+        };
+        if tx.run(query).await? != 1 {
+            return Ok(false);
+        }
+        if rotate.is_some() {
+            tx.retire_tokens(id, touch.now).await?;
+        }
+        tx.insert_token(token, id, 0, touch.now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        let query = sqlx::query(q::GET).bind(id);
+        self.row(query).await?.as_ref().map(sql::record).transpose()
+    }
+
+    async fn revoke(
+        &self,
+        id: Uuid,
+        user_id: Option<&str>,
+        how: &Revocation,
+    ) -> Result<bool, Error> {
+        let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
+        Ok(self.revoke_where(query, how).await? == 1)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<Uuid>,
+        how: &Revocation,
+    ) -> Result<u64, Error> {
+        let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
+        self.revoke_where(query, how).await
+    }
+
+    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
+        let query = sqlx::query(q::REVOKE_EVERY).bind(None::<i64>);
+        self.revoke_where(query.bind(None::<i64>), how).await
+    }
+
+    async fn stats(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        self.counter.tick();
+        let row = sqlx::query(q::STATS)
+            .bind(ts(now))
+            .bind(ts(revoked_before))
+            .fetch_one(&self.pool)
+            .await?;
+        sql::stats(&row)
+    }
+
+    async fn gc_batch(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, Error> {
+        // SQLite has one writer at a time: a batch is one short transaction.
+        let mut tx = self.write_tx().await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(q::COLLECTABLE)
+            .bind(ts(now))
+            .bind(ts(revoked_before))
+            .bind(i64::from(limit))
+            .fetch_all(tx.conn())
+            .await?;
+        for id in &ids {
+            tx.delete_session(*id).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    async fn list_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let query = sqlx::query(q::LIST_USER).bind(user_id).bind(ts(now));
+        self.rows(query).await?.iter().map(sql::record).collect()
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.counter.get()
+    }
+}

@@ -1,0 +1,66 @@
+//! The SQLite store's write transaction, and the writes its calls repeat in
+//! one.
+
+use super::encoding::ts;
+use super::statements::{self as q, Query};
+use crate::store::error::Error;
+use crate::store::types::TokenHash;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A write transaction: `BEGIN IMMEDIATE` takes SQLite's write lock at the
+/// start, so that concurrent read-modify-writes serialise instead of failing
+/// on upgrade. Dropped without [`commit`](Self::commit), it rolls back.
+pub(super) struct WriteTx(sqlx::Transaction<'static, Sqlite>);
+
+impl WriteTx {
+    pub(super) async fn begin(pool: &SqlitePool) -> Result<Self, Error> {
+        Ok(Self(pool.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    pub(super) async fn commit(self) -> Result<(), Error> {
+        Ok(self.0.commit().await?)
+    }
+
+    /// The connection, for reads inside the transaction.
+    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+
+    /// Runs a statement: how many rows it changed.
+    pub(super) async fn run(&mut self, query: Query<'_>) -> Result<u64, Error> {
+        Ok(query.execute(&mut *self.0).await?.rows_affected())
+    }
+
+    /// Adds token `token` of session `id`, issued `at`, in `state` (0
+    /// current, 1 pending).
+    pub(super) async fn insert_token(
+        &mut self,
+        token: &TokenHash,
+        id: Uuid,
+        state: i64,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let query = sqlx::query(q::INSERT_TOKEN).bind(token.as_bytes().as_slice());
+        self.run(query.bind(id).bind(state).bind(ts(at))).await?;
+        Ok(())
+    }
+
+    /// Retires every token of session `id` at `at` (state 3, no grace).
+    pub(super) async fn retire_tokens(
+        &mut self,
+        id: Uuid,
+        at: OffsetDateTime,
+    ) -> Result<(), Error> {
+        self.run(sqlx::query(q::RETIRE_TOKENS).bind(id).bind(ts(at)))
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes session `id` and its tokens: how many sessions (0 or 1).
+    pub(super) async fn delete_session(&mut self, id: Uuid) -> Result<u64, Error> {
+        self.run(sqlx::query(q::DELETE_TOKENS).bind(id)).await?;
+        self.run(sqlx::query(q::DELETE).bind(id)).await
+    }
+}

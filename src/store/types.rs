@@ -1,0 +1,340 @@
+//! The records a store reads and writes. Plain data: no database, no HTTP.
+
+use serde_json::{Map, Value};
+use std::fmt;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// SHA-256 of a session token, as stores keep it.
+///
+/// It is the lookup key in the store. It is not printed by `Debug`, so that a
+/// log line never carries something an attacker could match against a leaked
+/// table.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub(crate) [u8; 32]);
+
+impl TokenHash {
+    /// The 32 hash bytes, for a store to bind in a query.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Builds a hash from the bytes a store read back.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Compares two hashes in constant time.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(REDACTED)")
+    }
+}
+
+/// One session row: one signed-in browser or device.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// Public id, used in URLs and lists. Never a credential.
+    pub id: Uuid,
+    /// The signed-in user, or `None` for an anonymous session.
+    pub user_id: Option<String>,
+    /// Application data.
+    pub data: Map<String, Value>,
+    /// When the row was created.
+    pub created_at: OffsetDateTime,
+    /// When the user last proved who they are (password), for freshness checks.
+    pub authenticated_at: Option<OffsetDateTime>,
+    /// Last request seen, to the touch interval.
+    pub last_seen_at: OffsetDateTime,
+    /// `min(last_seen_at + idle timeout, absolute_expires_at)`.
+    pub expires_at: OffsetDateTime,
+    /// The hard end of the session.
+    pub absolute_expires_at: OffsetDateTime,
+    /// When the newest token was issued (rotation compare-and-set).
+    pub rotated_at: OffsetDateTime,
+    /// Client IP when the session was created.
+    pub ip: Option<IpAddr>,
+    /// Client User-Agent when the session was created.
+    pub user_agent: Option<String>,
+    /// Remember-me session.
+    pub persistent: bool,
+    /// Set when the session was revoked; a revoked session is dead.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why it was revoked (`"user"`, `"token_reuse"`, ...).
+    pub revoke_reason: Option<String>,
+    /// Who revoked it: a user id, or `"system"` for automatic revocations.
+    pub revoked_by: Option<String>,
+}
+
+impl LoadedSession {
+    /// A loaded session (for stores outside this crate).
+    pub fn new(record: SessionRecord, token: TokenState, has_pending: bool) -> Self {
+        Self {
+            record,
+            token,
+            has_pending,
+        }
+    }
+}
+
+impl RememberedSession {
+    /// A session found by remember-me selector (for stores outside this crate).
+    pub fn new(
+        record: SessionRecord,
+        validator: TokenHash,
+        previous: Option<TokenHash>,
+        rotated_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            record,
+            validator,
+            previous,
+            rotated_at,
+            expires_at,
+        }
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("keys", &self.data.keys().collect::<Vec<_>>())
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionRecord {
+    /// Whether the session row is alive at `now`: not revoked, before its
+    /// absolute end, and either within its idle timeout or remembered
+    /// (a remembered device stays signed in while its session token idles).
+    /// The SQL stores write the same rule as `live_at!`.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none()
+            && self.absolute_expires_at > now
+            && (self.persistent || self.expires_at > now)
+    }
+
+    /// Whether a session token of this row may be used at `now`: the row is
+    /// not revoked and neither timeout has passed.
+    pub fn token_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.absolute_expires_at > now
+    }
+
+    /// Whether garbage collection may delete the row: expired at `now` (and
+    /// not revoked), or revoked before `revoked_before` (the audit
+    /// retention). The SQL stores write the same rule as `collectable!`.
+    pub(crate) fn is_collectable(
+        &self,
+        now: OffsetDateTime,
+        revoked_before: OffsetDateTime,
+    ) -> bool {
+        match self.revoked_at {
+            Some(at) => at < revoked_before,
+            None => self.absolute_expires_at <= now || (!self.persistent && self.expires_at <= now),
+        }
+    }
+
+    /// A new row. `expires_at` and `absolute_expires_at` must be set by the caller.
+    pub fn new(id: Uuid, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            user_id: None,
+            data: Map::new(),
+            created_at: now,
+            authenticated_at: None,
+            last_seen_at: now,
+            expires_at: now,
+            absolute_expires_at: now,
+            rotated_at: now,
+            ip: None,
+            user_agent: None,
+            persistent: false,
+            revoked_at: None,
+            revoke_reason: None,
+            revoked_by: None,
+        }
+    }
+}
+
+/// What a presented token is to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenState {
+    /// The session's current token.
+    Current,
+    /// Issued by a rotation and sent to the client, not yet presented.
+    Pending,
+    /// Replaced by a newer token at the given time (rotation): accepted for
+    /// the grace window, a theft signal after it.
+    Superseded {
+        /// When it was replaced.
+        at: OffsetDateTime,
+    },
+    /// Replaced by a sign-in, re-authentication or explicit rotation at the
+    /// given time: dead at once, with no grace.
+    Retired {
+        /// When it was retired.
+        at: OffsetDateTime,
+    },
+}
+
+/// A session found by token.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoadedSession {
+    /// The row, after the touch if one happened.
+    pub record: SessionRecord,
+    /// What the presented token is.
+    pub token: TokenState,
+    /// Whether the session has a pending token (a rotation in progress).
+    pub has_pending: bool,
+}
+
+/// How [`SessionStore::load`](super::SessionStore::load) refreshes `last_seen_at`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Touch {
+    /// The request's time.
+    pub now: OffsetDateTime,
+    /// Touch only when `last_seen_at <= stale_before` (the touch interval).
+    pub stale_before: OffsetDateTime,
+    /// The new idle deadline, `now + idle timeout`; capped by the store at
+    /// `absolute_expires_at`.
+    pub idle_expires_at: OffsetDateTime,
+}
+
+impl Touch {
+    /// A touch at `now` that is always due, pushing the idle deadline to
+    /// `idle_expires_at`.
+    pub fn new(now: OffsetDateTime, idle_expires_at: OffsetDateTime) -> Self {
+        Self {
+            now,
+            stale_before: now,
+            idle_expires_at,
+        }
+    }
+
+    /// Whether a load by a `token` of `record` refreshes its activity: the
+    /// token is current, the row may be used, and it was last seen before
+    /// the touch interval (for stores that decide in Rust).
+    pub(crate) fn is_due(&self, record: &SessionRecord, token: TokenState) -> bool {
+        token == TokenState::Current
+            && record.token_active(self.now)
+            && record.last_seen_at <= self.stale_before
+    }
+
+    /// Records the activity in `record`: `last_seen_at` becomes now, and the
+    /// idle deadline moves, capped at the absolute end.
+    pub(crate) fn apply(&self, record: &mut SessionRecord) {
+        record.last_seen_at = self.now;
+        record.expires_at = self.idle_expires_at.min(record.absolute_expires_at);
+    }
+}
+
+/// Key-level change of a session's data.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct DataPatch {
+    /// Keys to set, with their new values.
+    pub set: Map<String, Value>,
+    /// Keys to remove.
+    pub remove: Vec<String>,
+}
+
+impl DataPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
+    /// Applies the patch to a data map (for stores that patch in Rust).
+    pub fn apply(&self, data: &mut Map<String, Value>) {
+        for key in &self.remove {
+            data.remove(key);
+        }
+        for (k, v) in &self.set {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// A remember-me credential to store: the selector (looked up) and the
+/// SHA-256 of the validator (compared in constant time).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RememberCredential {
+    /// Public lookup key of the credential (16 random bytes).
+    pub selector: [u8; 16],
+    /// SHA-256 of the secret validator.
+    pub validator: TokenHash,
+    /// Absolute end of the credential, and of the session with it.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A session found by its remember-me selector.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RememberedSession {
+    /// The session row.
+    pub record: SessionRecord,
+    /// SHA-256 of the current validator.
+    pub validator: TokenHash,
+    /// SHA-256 of the validator it replaced, accepted for a grace window.
+    pub previous: Option<TokenHash>,
+    /// When the validator was last replaced.
+    pub rotated_at: OffsetDateTime,
+    /// When the credential ends.
+    pub expires_at: OffsetDateTime,
+}
+
+/// New credentials for a session: sign-in, re-authentication, privilege change.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Reissue {
+    /// The user now signed in (`None` keeps the session anonymous).
+    pub user_id: Option<String>,
+    /// The new `authenticated_at` (`None` leaves it as it is).
+    pub authenticated_at: Option<OffsetDateTime>,
+    /// The request's time: becomes `rotated_at`.
+    pub now: OffsetDateTime,
+    /// New client details to record (a sign-in records where it happened);
+    /// `None` keeps the stored ones.
+    pub client: Option<ReissueClient>,
+}
+
+/// The client recorded by a sign-in.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ReissueClient {
+    /// IP address (already anonymised when that is configured).
+    pub ip: Option<IpAddr>,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+}
+
+impl Reissue {
+    /// New credentials at `now` for `user_id`.
+    pub fn new(user_id: Option<String>, now: OffsetDateTime) -> Self {
+        Self {
+            user_id,
+            authenticated_at: None,
+            now,
+            client: None,
+        }
+    }
+}
