@@ -328,9 +328,7 @@ async fn counter(session: Session) -> Result<Json<serde_json::Value>, axum_user_
 }
 
 async fn kv_put(
-    session: Session,
-    Path(key): Path<String>,
-    body: String,
+    session: Session, Path(key): Path<String>, body: String,
 ) -> Result<StatusCode, axum_user_sessions::Error> {
     session.insert(&key, body)?;
     Ok(StatusCode::NO_CONTENT)

@@ -195,11 +195,7 @@ impl Action {
 }
 
 async fn step(
-    http: &reqwest::Client,
-    base: &str,
-    jars: &[Mutex<Jar>],
-    rng: &mut Rng,
-    stats: &Stats,
+    http: &reqwest::Client, base: &str, jars: &[Mutex<Jar>], rng: &mut Rng, stats: &Stats,
 ) {
     let i = rng.below(jars.len() as u64) as usize;
     // A snapshot: another worker may use the same browser at the same time,

@@ -143,9 +143,7 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// Reads the client from a request's parts.
     pub(crate) fn read(
-        proxies: &ProxyConfig,
-        peer: Option<&ConnectInfo<SocketAddr>>,
-        headers: &HeaderMap,
+        proxies: &ProxyConfig, peer: Option<&ConnectInfo<SocketAddr>>, headers: &HeaderMap,
     ) -> Self {
         Self {
             ip: proxies.client_ip(peer.map(|c| c.0.ip()), headers),

@@ -21,10 +21,7 @@ impl RotationConfig {
     /// With a rotation already pending (its cookie may have been lost), a new
     /// pending token is issued once the grace window has passed.
     pub(crate) fn due(
-        &self,
-        rotated_at: time::OffsetDateTime,
-        has_pending: bool,
-        now: time::OffsetDateTime,
+        &self, rotated_at: time::OffsetDateTime, has_pending: bool, now: time::OffsetDateTime,
     ) -> bool {
         let Some(interval) = self.interval else {
             return false;

@@ -114,9 +114,7 @@ impl<T> CookieToken<T> {
 /// cookies may hold anything). Two different values for our name are
 /// ambiguous (cookie tossing), so they count as malformed.
 pub(crate) fn read_cookie<T>(
-    headers: &HeaderMap,
-    name: &str,
-    parse: impl Fn(&str) -> Option<T>,
+    headers: &HeaderMap, name: &str, parse: impl Fn(&str) -> Option<T>,
 ) -> CookieToken<T> {
     let mut found: Option<&[u8]> = None;
     for value in headers.get_all(header::COOKIE) {
@@ -188,10 +186,7 @@ impl CookieUpdate {
     /// sets a token must not be cached.
     /// `names`: the session and remember-me cookies' names as sent.
     pub(crate) fn write_headers(
-        self,
-        cookie: &CookieConfig,
-        names: [&str; 2],
-        headers: &mut HeaderMap,
+        self, cookie: &CookieConfig, names: [&str; 2], headers: &mut HeaderMap,
     ) {
         let mut any = false;
         for (name, change) in names.into_iter().zip([self.session, self.remember]) {

@@ -93,9 +93,7 @@ pub struct SessionEvent {
 impl SessionEvent {
     /// An event with no client details.
     pub fn new(
-        kind: SessionEventKind,
-        session_id: Option<Uuid>,
-        user_id: Option<String>,
+        kind: SessionEventKind, session_id: Option<Uuid>, user_id: Option<String>,
         at: OffsetDateTime,
     ) -> Self {
         Self {
@@ -167,24 +165,24 @@ impl EventSink {
                 | SessionEventKind::RememberTheft
                 | SessionEventKind::BindingMismatch { enforced: true, .. }
         );
+        // One field list for both levels (a `tracing` level must be a constant).
+        macro_rules! log_event {
+            ($level:expr, $message:literal) => {
+                tracing::event!(
+                    target: "axum_user_sessions::events",
+                    $level,
+                    event = event.kind.name(),
+                    session.id = session_id.as_deref().unwrap_or(""),
+                    user.id = event.user_id.as_deref().unwrap_or(""),
+                    detail = ?event.kind,
+                    $message
+                )
+            };
+        }
         if security {
-            tracing::warn!(
-                target: "axum_user_sessions::events",
-                event = event.kind.name(),
-                session.id = session_id.as_deref().unwrap_or(""),
-                user.id = event.user_id.as_deref().unwrap_or(""),
-                detail = ?event.kind,
-                "security event"
-            );
+            log_event!(tracing::Level::WARN, "security event");
         } else {
-            tracing::info!(
-                target: "axum_user_sessions::events",
-                event = event.kind.name(),
-                session.id = session_id.as_deref().unwrap_or(""),
-                user.id = event.user_id.as_deref().unwrap_or(""),
-                detail = ?event.kind,
-                "session event"
-            );
+            log_event!(tracing::Level::INFO, "session event");
         }
         if let Some(hook) = &self.0 {
             hook.on_event(&event);

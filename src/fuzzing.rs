@@ -35,10 +35,7 @@ pub fn token_is_valid(value: &str) -> bool {
 /// The client as the layer reads it, behind `trusted` proxies using `forwarded`
 /// (`true`: the `Forwarded` header; `false`: `X-Forwarded-For`).
 pub fn client(
-    peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    trusted: &[ipnet::IpNet],
-    forwarded: bool,
+    peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[ipnet::IpNet], forwarded: bool,
 ) -> ClientInfo {
     let proxies = ProxyConfig {
         trusted: trusted.to_vec(),

@@ -17,6 +17,15 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// (`Duration::MAX`) cannot overflow a date.
 const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
+/// `name`, checked to be a valid cookie name.
+fn cookie_name(name: String) -> String {
+    assert!(
+        is_cookie_name(&name),
+        "axum-user-sessions: {name:?} is not a valid cookie name"
+    );
+    name
+}
+
 /// Adds server-side sessions to an axum router.
 ///
 /// `SessionLayer::new(pool)` takes a `sqlx::PgPool` (or a `SqlitePool`, or a
@@ -180,11 +189,7 @@ impl SessionLayer {
     ///
     /// When `name` is not a valid cookie name.
     pub fn with_remember_cookie_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        assert!(
-            is_cookie_name(&name),
-            "axum-user-sessions: {name:?} is not a valid cookie name"
-        );
+        let name = cookie_name(name.into());
         self.config(|c| c.remember.cookie = name)
     }
 
@@ -195,11 +200,7 @@ impl SessionLayer {
     ///
     /// When `name` is not a valid cookie name.
     pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        assert!(
-            is_cookie_name(&name),
-            "axum-user-sessions: {name:?} is not a valid cookie name"
-        );
+        let name = cookie_name(name.into());
         self.config(|c| c.cookie.name = name)
     }
 

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 async fn app_pool(
-    opts: sqlx::postgres::PgConnectOptions,
-    size: u32,
-    acquire: Duration,
+    opts: sqlx::postgres::PgConnectOptions, size: u32, acquire: Duration,
 ) -> sqlx::PgPool {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(size)

@@ -75,9 +75,7 @@ impl GcTask {
 /// retention, until a batch comes back short. `progress` gets the running
 /// total after each batch.
 pub(super) async fn collect(
-    store: &dyn SessionStore,
-    options: &GcOptions,
-    mut progress: impl FnMut(u64),
+    store: &dyn SessionStore, options: &GcOptions, mut progress: impl FnMut(u64),
 ) -> Result<GcReport, Error> {
     let mut report = GcReport::default();
     loop {
@@ -130,9 +128,7 @@ pub(super) fn spawn(store: Arc<dyn SessionStore>, every: Duration, options: GcOp
     note = "use `SessionAdmin::new(store).gc(&options)`, or `gc_with_progress(&options, progress)`"
 )]
 pub async fn gc(
-    store: &dyn SessionStore,
-    options: &GcOptions,
-    progress: impl FnMut(u64),
+    store: &dyn SessionStore, options: &GcOptions, progress: impl FnMut(u64),
 ) -> Result<GcReport, Error> {
     collect(store, options, progress).await
 }
@@ -158,9 +154,7 @@ impl SessionAdmin {
     /// [`gc`](Self::gc), calling `progress` after each batch with the
     /// number of rows deleted so far (for a progress bar).
     pub async fn gc_with_progress(
-        &self,
-        options: &GcOptions,
-        progress: impl FnMut(u64),
+        &self, options: &GcOptions, progress: impl FnMut(u64),
     ) -> Result<GcReport, Error> {
         collect(self.store.as_ref(), options, progress).await
     }

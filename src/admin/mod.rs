@@ -91,10 +91,7 @@ impl SessionAdmin {
     /// Revokes one live session, recording who and why. `false` when there
     /// is no such live session.
     pub async fn revoke(
-        &self,
-        id: Uuid,
-        by: RevokedBy,
-        reason: RevokeReason,
+        &self, id: Uuid, by: RevokedBy, reason: RevokeReason,
     ) -> Result<bool, Error> {
         let now = OffsetDateTime::now_utc();
         let owner = self.store.get(id).await?.and_then(|r| r.user_id);
@@ -111,11 +108,7 @@ impl SessionAdmin {
     /// else's: the caller cannot tell which).
     #[cfg_attr(not(feature = "routes"), allow(dead_code))]
     pub(crate) async fn revoke_owned(
-        &self,
-        id: Uuid,
-        owner: &str,
-        by: RevokedBy,
-        reason: RevokeReason,
+        &self, id: Uuid, owner: &str, by: RevokedBy, reason: RevokeReason,
     ) -> Result<bool, Error> {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let done = self.store.revoke(id, Some(owner), &how).await?;
@@ -131,10 +124,7 @@ impl SessionAdmin {
     /// when it is `admin`'s own, or when `allowed` refuses.
     #[cfg_attr(not(feature = "routes"), allow(dead_code))]
     pub(crate) async fn revoke_as_admin(
-        &self,
-        id: Uuid,
-        admin: &str,
-        allowed: impl FnOnce(&str) -> bool,
+        &self, id: Uuid, admin: &str, allowed: impl FnOnce(&str) -> bool,
     ) -> Result<bool, Error> {
         let now = OffsetDateTime::now_utc();
         let owner = self.store.get(id).await?;
@@ -151,11 +141,7 @@ impl SessionAdmin {
     /// Revokes every live session of a user, except `keep` (the "after a
     /// password change, sign out other devices" case). Returns how many.
     pub async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        by: RevokedBy,
-        reason: RevokeReason,
+        &self, user_id: &str, keep: Option<Uuid>, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
@@ -167,9 +153,7 @@ impl SessionAdmin {
 
     /// Revokes every live session of every user. Returns how many.
     pub async fn revoke_every_session(
-        &self,
-        by: RevokedBy,
-        reason: RevokeReason,
+        &self, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_every_session(&how).await?;
@@ -195,11 +179,7 @@ impl SessionAdmin {
         note = "use `revoke_user_sessions` with `RevokedBy` and `RevokeReason`: typed arguments cannot be swapped"
     )]
     pub async fn revoke_user(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        by: &str,
-        reason: &str,
+        &self, user_id: &str, keep: Option<Uuid>, by: &str, reason: &str,
     ) -> Result<u64, Error> {
         self.revoke_user_sessions(
             user_id,
@@ -256,9 +236,7 @@ pub(crate) mod tests {
     /// A session of `user` in `store`, ending `ttl` from now (expired when
     /// negative).
     pub(crate) async fn session_of(
-        store: &dyn SessionStore,
-        user: &str,
-        ttl: time::Duration,
+        store: &dyn SessionStore, user: &str, ttl: time::Duration,
     ) -> Uuid {
         let now = OffsetDateTime::now_utc();
         let mut r = SessionRecord::new(Uuid::new_v4(), now + ttl.min(time::Duration::ZERO) * 2);

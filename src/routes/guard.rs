@@ -17,10 +17,7 @@ pub(super) fn actor(session: &Session) -> Result<String, Refusal> {
 /// Checks the rules every state-changing route shares: same origin, signed
 /// in, and (when configured) signed in recently. The signed-in user.
 pub(super) fn for_change(
-    cfg: &SessionRoutes,
-    session: &Session,
-    headers: &HeaderMap,
-    uri: &Uri,
+    cfg: &SessionRoutes, session: &Session, headers: &HeaderMap, uri: &Uri,
 ) -> Result<String, Refusal> {
     if !same_origin(headers, uri) {
         return Err(Refusal::CrossSite);

@@ -28,10 +28,7 @@ pub(super) struct ListQuery {
 /// `GET /`: the user's live sessions (or, for an admin, `?user=`'s), as
 /// JSON or the HTML page.
 pub(super) async fn list(
-    State(cfg): Cfg,
-    session: Session,
-    OriginalUri(uri): OriginalUri,
-    Query(q): Query<ListQuery>,
+    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Query(q): Query<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Reply> {
     let html = wants_html(&headers);
@@ -62,10 +59,7 @@ pub(super) async fn list(
 
 /// `DELETE /{id}`: `204`.
 pub(super) async fn revoke_one(
-    State(cfg): Cfg,
-    session: Session,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
+    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Reply> {
     revoke_by_id(&cfg, &session, &uri, &headers, &id)
@@ -76,10 +70,7 @@ pub(super) async fn revoke_one(
 
 /// `POST /{id}/revoke`, from the page's forms: `303` back to the list.
 pub(super) async fn revoke_one_form(
-    State(cfg): Cfg,
-    session: Session,
-    OriginalUri(uri): OriginalUri,
-    Path(id): Path<String>,
+    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Redirect, Reply> {
     revoke_by_id(&cfg, &session, &uri, &headers, &id)
@@ -90,20 +81,14 @@ pub(super) async fn revoke_one_form(
 
 /// `POST /revoke-others`: every session of the user but this one.
 pub(super) async fn revoke_others(
-    State(cfg): Cfg,
-    session: Session,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, headers: HeaderMap,
 ) -> Result<Response, Reply> {
     revoke_mine(&cfg, &session, &uri, &headers, false).await
 }
 
 /// `POST /revoke-all`: every session of the user, this one included.
 pub(super) async fn revoke_all_mine(
-    State(cfg): Cfg,
-    session: Session,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, headers: HeaderMap,
 ) -> Result<Response, Reply> {
     revoke_mine(&cfg, &session, &uri, &headers, true).await
 }
@@ -112,11 +97,7 @@ pub(super) async fn revoke_all_mine(
 /// owner's sessions; `NotFound` otherwise (unknown and foreign ids look the
 /// same).
 async fn revoke_by_id(
-    cfg: &SessionRoutes,
-    session: &Session,
-    uri: &Uri,
-    headers: &HeaderMap,
-    id: &str,
+    cfg: &SessionRoutes, session: &Session, uri: &Uri, headers: &HeaderMap, id: &str,
 ) -> Result<(), Refusal> {
     let user = guard::for_change(cfg, session, headers, uri)?;
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
@@ -141,11 +122,7 @@ async fn revoke_by_id(
 /// Revokes every session of the signed-in user, this one only if
 /// `this_one_too`, in one statement.
 async fn revoke_mine(
-    cfg: &SessionRoutes,
-    session: &Session,
-    uri: &Uri,
-    headers: &HeaderMap,
-    this_one_too: bool,
+    cfg: &SessionRoutes, session: &Session, uri: &Uri, headers: &HeaderMap, this_one_too: bool,
 ) -> Result<Response, Reply> {
     let form = is_form(headers);
     let user = guard::for_change(cfg, session, headers, uri).map_err(|r| r.reply(form))?;

@@ -8,11 +8,7 @@ use time::OffsetDateTime;
 /// The list of `user`'s devices, with sign-out forms posting under `base`.
 /// `other_user`: an admin is looking at someone else's sessions.
 pub(super) fn page(
-    base: &str,
-    user: &str,
-    other_user: bool,
-    devices: &[DeviceView],
-    now: OffsetDateTime,
+    base: &str, user: &str, other_user: bool, devices: &[DeviceView], now: OffsetDateTime,
 ) -> Html<String> {
     let others = devices.iter().filter(|d| !d.current).count();
     let body = html! {

@@ -117,8 +117,7 @@ impl SessionRoutes {
     /// right to list and revoke `target_user_id`'s sessions. Default: nobody
     /// may (privacy by default). Called only when the target is another user.
     pub fn with_authorization(
-        mut self,
-        allow: impl Fn(&Session, &str) -> bool + Send + Sync + 'static,
+        mut self, allow: impl Fn(&Session, &str) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.authorize = Some(Arc::new(allow));
         self

@@ -61,9 +61,7 @@ impl Session {
     /// With `remember` off, a remember-me credential the session had is
     /// dropped.
     pub async fn login_remember(
-        &self,
-        user_id: impl fmt::Display,
-        remember: bool,
+        &self, user_id: impl fmt::Display, remember: bool,
     ) -> Result<(), Error> {
         self.login_inner(user_id.to_string()).await?;
         self.set_remember(remember).await

@@ -72,9 +72,7 @@ impl Session {
 
     /// The live session a session token names, handling rotation states.
     async fn load_by_token(
-        &self,
-        token: &Token,
-        now: OffsetDateTime,
+        &self, token: &Token, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let cfg = self.config();
         let hash = token.hash();
@@ -134,9 +132,7 @@ impl Session {
     /// token, rotating the validator. A wrong validator for a known selector,
     /// outside the grace window, is theft: the session is revoked.
     async fn restore(
-        &self,
-        remember: &RememberToken,
-        now: OffsetDateTime,
+        &self, remember: &RememberToken, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let cfg = self.config();
         let Some(mut found) = self.store().find_remember(&remember.selector).await? else {
@@ -204,9 +200,7 @@ impl Session {
 
     /// Applies the client binding; `None` when the session may not be used.
     async fn check_binding(
-        &self,
-        record: SessionRecord,
-        now: OffsetDateTime,
+        &self, record: SessionRecord, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         match self.config().binding.check(&record, &self.inner.client) {
             BindingCheck::Accept => Ok(Some(record)),
@@ -239,10 +233,7 @@ impl Session {
 /// The session re-opened from its remember-me credential with `token`, as
 /// the store now has it.
 fn restored(
-    st: &mut State,
-    mut record: SessionRecord,
-    token: Token,
-    touch: &Touch,
+    st: &mut State, mut record: SessionRecord, token: Token, touch: &Touch,
 ) -> SessionRecord {
     record.last_seen_at = touch.now;
     record.expires_at = touch.idle_expires_at.min(record.absolute_expires_at);

@@ -137,11 +137,8 @@ impl fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(
-        store: Arc<dyn SessionStore>,
-        config: Arc<SessionConfig>,
-        cookie: CookieToken,
-        remember: CookieToken<RememberToken>,
-        client: ClientInfo,
+        store: Arc<dyn SessionStore>, config: Arc<SessionConfig>, cookie: CookieToken,
+        remember: CookieToken<RememberToken>, client: ClientInfo,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {

@@ -198,8 +198,7 @@ impl Shared {
 }
 
 async fn drain(
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
-    shared: std::sync::Weak<Shared>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>, shared: std::sync::Weak<Shared>,
 ) {
     while let Some(change) = changes.recv().await {
         let Some(shared) = shared.upgrade() else {
@@ -217,9 +216,7 @@ impl Wrapper for CachedStore {
     /// served meanwhile) when it changes a session at once, and after it in
     /// every case, which also keeps a load that raced it from caching.
     async fn around<T>(
-        &self,
-        call: Call<'_>,
-        run: impl Future<Output = Result<T, Error>>,
+        &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         if call.stale.at_start() {
             self.forget(call.stale);

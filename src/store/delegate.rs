@@ -61,9 +61,7 @@ pub(crate) trait Wrapper: Send + Sync {
     /// Runs `run`, the inner store's answer to `call` (an `async` block: the
     /// inner store is called when `around` awaits it, not before).
     async fn around<T>(
-        &self,
-        call: Call<'_>,
-        run: impl Future<Output = Result<T, Error>>,
+        &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error>;
 
     /// `load`, which a wrapper may answer by itself (the cache). By default,

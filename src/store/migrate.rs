@@ -37,8 +37,7 @@ pub(crate) fn sqlite() -> Migrator {
 /// Runs `migrator` on `pool` and reports which migrations it applied.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) async fn run<DB>(
-    migrator: &Migrator,
-    pool: &sqlx::Pool<DB>,
+    migrator: &Migrator, pool: &sqlx::Pool<DB>,
 ) -> Result<MigrationReport, Error>
 where
     DB: sqlx::Database,

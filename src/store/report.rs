@@ -58,9 +58,7 @@ impl MigrationReport {
     /// A report (for stores outside this crate; [`Default`] is "nothing to
     /// migrate").
     pub fn new(
-        newly_applied: Vec<AppliedMigration>,
-        latest_version: Option<i64>,
-        total_applied: usize,
+        newly_applied: Vec<AppliedMigration>, latest_version: Option<i64>, total_applied: usize,
     ) -> Self {
         Self {
             newly_applied,

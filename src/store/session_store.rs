@@ -59,10 +59,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// client that never got them cannot present them). `false` when another
     /// request won, or the session is gone.
     async fn begin_rotation(
-        &self,
-        id: Uuid,
-        expected_rotated_at: OffsetDateTime,
-        pending: &TokenHash,
+        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<bool, Error>;
 
@@ -77,11 +74,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// credential's end; without, its absolute end becomes at most
     /// `absolute_if_cleared`. `false` when the session is gone or revoked.
     async fn set_remember(
-        &self,
-        id: Uuid,
-        credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime,
-        now: OffsetDateTime,
+        &self, id: Uuid, credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
     ) -> Result<bool, Error>;
 
     /// The session holding the remember-me credential `selector`, live or not.
@@ -97,11 +91,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// the token is added beside the others. `false` too when the session is
     /// gone or revoked.
     async fn restore(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        rotate: Option<(&TokenHash, &TokenHash)>,
-        touch: &Touch,
+        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error>;
 
     /// One session by public id, live or not.
@@ -110,19 +100,13 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Marks one live session revoked (with its remember-me credential).
     /// `user_id`, when given, must own it. `false` when no such live session.
     async fn revoke(
-        &self,
-        id: Uuid,
-        user_id: Option<&str>,
-        how: &Revocation,
+        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
     ) -> Result<bool, Error>;
 
     /// Revokes every live session of a user, except `keep`, in one
     /// statement. Returns how many.
     async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        how: &Revocation,
+        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
     ) -> Result<u64, Error>;
 
     /// Revokes every live session of every user. Returns how many.
@@ -131,26 +115,19 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Live sessions and users, and rows garbage collection may delete
     /// (expired at `now`, or revoked before `revoked_before`).
     async fn stats(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error>;
 
     /// Deletes at most `limit` rows that are expired at `now` or were revoked
     /// before `revoked_before`, with their tokens, without waiting on rows
     /// another collector holds. Returns how many it deleted.
     async fn gc_batch(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-        limit: u32,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error>;
 
     /// A user's live sessions, most recently active first.
     async fn list_user(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
+        &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
 
     /// A feed of changes made by other processes, for caches

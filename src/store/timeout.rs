@@ -31,9 +31,7 @@ impl Wrapper for TimeoutStore {
     }
 
     async fn around<T>(
-        &self,
-        call: Call<'_>,
-        run: impl Future<Output = Result<T, Error>>,
+        &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         match tokio::time::timeout(self.limit, run).await {
             Ok(r) => r,

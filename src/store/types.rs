@@ -88,11 +88,8 @@ impl LoadedSession {
 impl RememberedSession {
     /// A session found by remember-me selector (for stores outside this crate).
     pub fn new(
-        record: SessionRecord,
-        validator: TokenHash,
-        previous: Option<TokenHash>,
-        rotated_at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        record: SessionRecord, validator: TokenHash, previous: Option<TokenHash>,
+        rotated_at: OffsetDateTime, expires_at: OffsetDateTime,
     ) -> Self {
         Self {
             record,
@@ -139,9 +136,7 @@ impl SessionRecord {
     /// not revoked), or revoked before `revoked_before` (the audit
     /// retention). The SQL stores write the same rule as `collectable!`.
     pub(crate) fn is_collectable(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> bool {
         match self.revoked_at {
             Some(at) => at < revoked_before,

@@ -241,11 +241,7 @@ impl Client {
 
     /// Sends a request with the current cookie, without updating it.
     pub async fn send_raw(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<(&str, String)>,
-        extra: &[(&str, &[u8])],
+        &self, method: &str, path: &str, body: Option<(&str, String)>, extra: &[(&str, &[u8])],
     ) -> Resp {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self

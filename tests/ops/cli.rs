@@ -87,10 +87,7 @@ fn hash(n: u8) -> TokenHash {
 
 /// Creates a live session (or, with `ttl` negative, an expired one).
 async fn session(
-    store: &dyn SessionStore,
-    n: u8,
-    user: &str,
-    ttl: time::Duration,
+    store: &dyn SessionStore, n: u8, user: &str, ttl: time::Duration,
     tweak: impl FnOnce(&mut SessionRecord),
 ) -> SessionRecord {
     let at = now();

@@ -49,9 +49,7 @@ fn touch(now: OffsetDateTime) -> Touch {
 }
 
 async fn state(
-    store: &dyn SessionStore,
-    token: &TokenHash,
-    now: OffsetDateTime,
+    store: &dyn SessionStore, token: &TokenHash, now: OffsetDateTime,
 ) -> Option<TokenState> {
     store
         .load(token, &touch(now))

@@ -132,10 +132,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn begin_rotation(
-        &self,
-        id: Uuid,
-        expected_rotated_at: OffsetDateTime,
-        pending: &TokenHash,
+        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
@@ -183,11 +180,8 @@ impl SessionStore for MemoryStore {
     }
 
     async fn set_remember(
-        &self,
-        id: Uuid,
-        credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime,
-        now: OffsetDateTime,
+        &self, id: Uuid, credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         if let Some(c) = credential {
@@ -243,11 +237,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn restore(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        rotate: Option<(&TokenHash, &TokenHash)>,
-        touch: &Touch,
+        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         if t.live_mut(id).is_none() {
@@ -281,10 +271,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn revoke(
-        &self,
-        id: Uuid,
-        user_id: Option<&str>,
-        how: &Revocation,
+        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         let n = t.revoke_where(how, |s| {
@@ -294,10 +281,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        how: &Revocation,
+        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
     ) -> Result<u64, Error> {
         let mut t = self.lock();
         Ok(t.revoke_where(how, |s| {
@@ -310,9 +294,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn stats(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error> {
         let t = self.lock();
         let live: Vec<&SessionRecord> = t.sessions.values().filter(|s| s.is_live(now)).collect();
@@ -330,10 +312,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn gc_batch(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-        limit: u32,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error> {
         let mut t = self.lock();
         let doomed: Vec<Uuid> = t
@@ -350,9 +329,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn list_user(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
+        &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error> {
         let t = self.lock();
         let mut list: Vec<SessionRecord> = t

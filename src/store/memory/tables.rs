@@ -43,11 +43,7 @@ impl Tables {
 
     /// Adds a token of session `id`, issued `at`.
     pub(super) fn insert_token(
-        &mut self,
-        token: TokenHash,
-        id: Uuid,
-        state: TokenState,
-        at: OffsetDateTime,
+        &mut self, token: TokenHash, id: Uuid, state: TokenState, at: OffsetDateTime,
     ) {
         let row = TokenRow {
             session_id: id,
@@ -84,9 +80,7 @@ impl Tables {
 
     /// Revokes the live sessions `pick` chooses: how many.
     pub(super) fn revoke_where(
-        &mut self,
-        how: &Revocation,
-        pick: impl Fn(&SessionRecord) -> bool,
+        &mut self, how: &Revocation, pick: impl Fn(&SessionRecord) -> bool,
     ) -> u64 {
         let ids: Vec<Uuid> = self
             .sessions

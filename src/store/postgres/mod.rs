@@ -210,10 +210,7 @@ impl SessionStore for PgStore {
     }
 
     async fn begin_rotation(
-        &self,
-        id: Uuid,
-        expected_rotated_at: OffsetDateTime,
-        pending: &TokenHash,
+        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let query = sqlx::query(q::BEGIN_ROTATION)
@@ -244,11 +241,8 @@ impl SessionStore for PgStore {
     }
 
     async fn set_remember(
-        &self,
-        id: Uuid,
-        credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime,
-        now: OffsetDateTime,
+        &self, id: Uuid, credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let query = match credential {
             Some(c) => sqlx::query(q::REMEMBER)
@@ -272,11 +266,7 @@ impl SessionStore for PgStore {
     }
 
     async fn restore(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        rotate: Option<(&TokenHash, &TokenHash)>,
-        touch: &Touch,
+        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error> {
         let (presented, next) = match rotate {
             Some((p, n)) => (Some(p.as_bytes().as_slice()), Some(n.as_bytes().as_slice())),
@@ -298,20 +288,14 @@ impl SessionStore for PgStore {
     }
 
     async fn revoke(
-        &self,
-        id: Uuid,
-        user_id: Option<&str>,
-        how: &Revocation,
+        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
     ) -> Result<bool, Error> {
         let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
         Ok(self.revoke_where(query, how).await? == 1)
     }
 
     async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        how: &Revocation,
+        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
     ) -> Result<u64, Error> {
         let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
         self.revoke_where(query, how).await
@@ -323,9 +307,7 @@ impl SessionStore for PgStore {
     }
 
     async fn stats(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error> {
         self.counter.tick();
         let row = sqlx::query(q::STATS)
@@ -337,10 +319,7 @@ impl SessionStore for PgStore {
     }
 
     async fn gc_batch(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-        limit: u32,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error> {
         let query = sqlx::query(q::GC_BATCH)
             .bind(now)
@@ -350,9 +329,7 @@ impl SessionStore for PgStore {
     }
 
     async fn list_user(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
+        &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error> {
         let query = sqlx::query(q::LIST_USER).bind(user_id).bind(now);
         self.rows(query).await?.iter().map(sql::record).collect()

@@ -216,10 +216,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn begin_rotation(
-        &self,
-        id: Uuid,
-        expected_rotated_at: OffsetDateTime,
-        pending: &TokenHash,
+        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let mut tx = self.write_tx().await?;
@@ -257,11 +254,8 @@ impl SessionStore for SqliteStore {
     }
 
     async fn set_remember(
-        &self,
-        id: Uuid,
-        credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime,
-        now: OffsetDateTime,
+        &self, id: Uuid, credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let query = match credential {
             Some(c) => sqlx::query(q::REMEMBER)
@@ -287,11 +281,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn restore(
-        &self,
-        id: Uuid,
-        token: &TokenHash,
-        rotate: Option<(&TokenHash, &TokenHash)>,
-        touch: &Touch,
+        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error> {
         let mut tx = self.write_tx().await?;
         let query = match rotate {
@@ -323,20 +313,14 @@ impl SessionStore for SqliteStore {
     }
 
     async fn revoke(
-        &self,
-        id: Uuid,
-        user_id: Option<&str>,
-        how: &Revocation,
+        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
     ) -> Result<bool, Error> {
         let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
         Ok(self.revoke_where(query, how).await? == 1)
     }
 
     async fn revoke_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<Uuid>,
-        how: &Revocation,
+        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
     ) -> Result<u64, Error> {
         let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
         self.revoke_where(query, how).await
@@ -348,9 +332,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn stats(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error> {
         self.counter.tick();
         let row = sqlx::query(q::STATS)
@@ -362,10 +344,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn gc_batch(
-        &self,
-        now: OffsetDateTime,
-        revoked_before: OffsetDateTime,
-        limit: u32,
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error> {
         // SQLite has one writer at a time: a batch is one short transaction.
         let mut tx = self.write_tx().await?;
@@ -383,9 +362,7 @@ impl SessionStore for SqliteStore {
     }
 
     async fn list_user(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
+        &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error> {
         let query = sqlx::query(q::LIST_USER).bind(user_id).bind(ts(now));
         self.rows(query).await?.iter().map(sql::record).collect()

@@ -36,11 +36,7 @@ impl WriteTx {
     /// Adds token `token` of session `id`, issued `at`, in `state` (0
     /// current, 1 pending).
     pub(super) async fn insert_token(
-        &mut self,
-        token: &TokenHash,
-        id: Uuid,
-        state: i64,
-        at: OffsetDateTime,
+        &mut self, token: &TokenHash, id: Uuid, state: i64, at: OffsetDateTime,
     ) -> Result<(), Error> {
         let query = sqlx::query(q::INSERT_TOKEN).bind(token.as_bytes().as_slice());
         self.run(query.bind(id).bind(state).bind(ts(at))).await?;
@@ -49,9 +45,7 @@ impl WriteTx {
 
     /// Retires every token of session `id` at `at` (state 3, no grace).
     pub(super) async fn retire_tokens(
-        &mut self,
-        id: Uuid,
-        at: OffsetDateTime,
+        &mut self, id: Uuid, at: OffsetDateTime,
     ) -> Result<(), Error> {
         self.run(sqlx::query(q::RETIRE_TOKENS).bind(id).bind(ts(at)))
             .await?;
