@@ -1,6 +1,6 @@
 //! Binding a session to its client: IP address and User-Agent checks.
 
-use crate::ClientInfo;
+use crate::client::ClientInfo;
 use crate::store::SessionRecord;
 use std::fmt;
 use std::net::IpAddr;
