@@ -10,6 +10,7 @@ mod common;
 
 mod binding;
 mod conformance;
+mod extract;
 mod remember;
 mod rotation;
 mod routes;
