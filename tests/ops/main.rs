@@ -10,6 +10,7 @@
 mod common;
 
 mod cli;
+mod msrv;
 mod multi_instance;
 mod operations;
 mod readme;
