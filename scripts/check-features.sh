@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every feature on its own, none, the defaults and all of them build and pass
+# clippy (lib, bins, examples, tests and benches that the set enables; the
+# integration tests declare the features they need in Cargo.toml).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sets=("" "postgres" "sqlite" "routes" "cli" "postgres,routes" "sqlite,routes")
+for features in "${sets[@]}"; do
+  echo "== clippy --no-default-features --features '${features}'"
+  cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings
+done
+echo "== clippy (default features)"
+cargo clippy --quiet --all-targets -- -D warnings
