@@ -97,6 +97,23 @@ fn date(t: OffsetDateTime) -> String {
     t.format(&f).unwrap_or_default()
 }
 
+/// The `Content-Security-Policy` of the page: nothing but its own inline
+/// stylesheet (allowed by hash, not `'unsafe-inline'`), forms posting to
+/// this origin, and no framing anywhere (clickjacking: the page signs
+/// devices out).
+pub(super) fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
+        )
+    });
+    &POLICY
+}
+
 const STYLE: &str = "
 :root{color-scheme:light dark;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#fff;--card:#f6f8fa;--accent:#0969da;--danger:#cf222e}
 @media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--bg:#0d1117;--card:#151b23;--accent:#4493f8;--danger:#f85149}}

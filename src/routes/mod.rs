@@ -131,6 +131,7 @@ impl SessionRoutes {
             .route("/revoke-all", post(handlers::revoke_all_mine))
             .route("/{id}", delete(handlers::revoke_one))
             .route("/{id}/revoke", post(handlers::revoke_one_form))
+            .layer(axum::middleware::map_response(reply::security_headers))
             .with_state(Arc::new(self))
     }
 }

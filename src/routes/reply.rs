@@ -124,6 +124,33 @@ pub(super) fn private(mut res: Response) -> Response {
     res
 }
 
+/// Headers on every answer of the routes: `nosniff` always; on HTML pages
+/// a strict `Content-Security-Policy`, `X-Frame-Options: DENY` and
+/// `Referrer-Policy: same-origin` (the page's buttons sign devices out: it
+/// must not be framed by another site).
+pub(super) async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let is_html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        if let Ok(csp) = HeaderValue::from_str(html::content_security_policy()) {
+            h.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+    }
+    res
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ conformance!(
     admins_only_through_the_hook,
     html_page_lists_devices,
     no_get_changes_state,
+    page_cannot_be_framed_and_answers_are_nosniff,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -424,4 +425,49 @@ async fn no_get_changes_state(b: Backend) {
     }
     assert_eq!(other.me().await.as_deref(), Some("alice"));
     assert_eq!(list(&mut me).await.len(), 2);
+}
+
+async fn page_cannot_be_framed_and_answers_are_nosniff(b: Backend) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let page = me
+        .send_with("GET", "/sessions", &[("accept", "text/html")])
+        .await;
+    assert_eq!(page.status, 200);
+    let header = |res: &Resp, name: &str| {
+        res.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(header(&page, "x-frame-options"), "DENY");
+    assert_eq!(header(&page, "x-content-type-options"), "nosniff");
+    assert_eq!(header(&page, "referrer-policy"), "same-origin");
+    let csp = header(&page, "content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"));
+    // The policy allows exactly the page's own stylesheet, by its hash.
+    let style = page.body.split("<style>").nth(1).unwrap();
+    let style = style.split("</style>").next().unwrap();
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style));
+    assert!(
+        csp.contains(&format!("style-src 'sha256-{hash}'")),
+        "the stylesheet's hash is not in {csp}"
+    );
+    // JSON answers and refusals are nosniff too, and not framed as pages.
+    let json = me.get("/sessions").await;
+    assert_eq!(header(&json, "x-content-type-options"), "nosniff");
+    assert!(json.headers.get("content-security-policy").is_none());
+    let refused = Client::new(&app).get("/sessions").await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(header(&refused, "x-content-type-options"), "nosniff");
 }
