@@ -38,10 +38,22 @@ impl GcOptions {
         self
     }
 
-    /// Sets how long revoked rows are kept.
+    /// Sets how long revoked rows are kept. A retention longer than the
+    /// calendar can count back from now (`Duration::MAX`, four billion days)
+    /// keeps revoked rows for ever; it never overflows.
     pub fn with_revoked_retention(mut self, retention: Duration) -> Self {
         self.revoked_retention = retention;
         self
+    }
+
+    /// Revoked rows revoked before this time may be deleted at `now`. Never
+    /// overflows: a retention reaching before 1970 keeps every revoked row.
+    pub(crate) fn revoked_horizon(&self, now: OffsetDateTime) -> OffsetDateTime {
+        time::Duration::try_from(self.revoked_retention)
+            .ok()
+            .and_then(|r| now.checked_sub(r))
+            .filter(|h| *h > OffsetDateTime::UNIX_EPOCH)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -80,7 +92,7 @@ pub(super) async fn collect(
     let mut report = GcReport::default();
     loop {
         let now = OffsetDateTime::now_utc();
-        let horizon = now - options.revoked_retention;
+        let horizon = options.revoked_horizon(now);
         let n = store.gc_batch(now, horizon, options.batch_size).await?;
         report.deleted += n;
         report.batches += 1;
@@ -184,6 +196,29 @@ mod tests {
     use super::*;
     use crate::admin::tests::session_of;
     use crate::store::MemoryStore;
+
+    #[test]
+    fn a_huge_retention_keeps_everything_and_never_overflows() {
+        let now = OffsetDateTime::now_utc();
+        let days = |n: u64| Duration::from_secs(n * 86_400);
+        let horizon = |r| {
+            GcOptions::default()
+                .with_revoked_retention(r)
+                .revoked_horizon(now)
+        };
+        assert_eq!(horizon(days(30)), now - time::Duration::days(30));
+        for huge in [days(4_000_000_000), Duration::MAX, days(365 * 60)] {
+            assert_eq!(horizon(huge), OffsetDateTime::UNIX_EPOCH, "{huge:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn gc_and_stats_with_a_huge_retention_succeed() {
+        let admin = SessionAdmin::new(MemoryStore::new());
+        let options = GcOptions::default().with_revoked_retention(Duration::MAX);
+        admin.gc(&options).await.unwrap();
+        admin.stats(&options).await.unwrap();
+    }
 
     #[tokio::test]
     #[allow(deprecated)]

@@ -204,10 +204,7 @@ impl SessionAdmin {
     /// under `options`.
     pub async fn stats(&self, options: &GcOptions) -> Result<StoreStats, Error> {
         let now = OffsetDateTime::now_utc();
-        Ok(self
-            .store
-            .stats(now, now - options.revoked_retention)
-            .await?)
+        Ok(self.store.stats(now, options.revoked_horizon(now)).await?)
     }
 
     /// Emits the `Revoked` event of a revocation, with the client, if any.

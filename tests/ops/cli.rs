@@ -442,6 +442,22 @@ async fn sqlite_end_to_end() {
 }
 
 #[tokio::test]
+async fn a_retention_of_four_billion_days_keeps_every_revoked_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/x.db", dir.path().display());
+    let store = migrated(&url).await;
+    let a = session(store.as_ref(), 1, "alice", time::Duration::hours(1), |_| {}).await;
+    ok(&url, &["revoke", "--session", &a.id.to_string()]).await;
+    let days = ["--retention-days", "4000000000"];
+    let stats = ok(&url, &["stats", "--json", days[0], days[1]]).await;
+    assert_eq!(stats_json(&stats), (0, 0, 0), "{stats}");
+    let out = ok(&url, &["gc", days[0], days[1]]).await;
+    assert!(out.contains("Deleted 0 rows"), "{out}");
+    let stats = ok(&url, &["stats", "--json"]).await;
+    assert_eq!(stats_json(&stats), (0, 0, 0), "{stats}");
+}
+
+#[tokio::test]
 async fn unsupported_url_is_a_usage_error() {
     let run = cli(Some("mysql://root:hunter2@localhost/app"), &["stats"]).await;
     assert_error(&run, 2, "unsupported database URL");
