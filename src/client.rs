@@ -23,6 +23,15 @@ pub enum ProxyHeader {
     Forwarded,
 }
 
+impl ProxyHeader {
+    fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
 /// Trusted proxies and the header they set.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ProxyConfig {
@@ -45,19 +54,23 @@ impl ProxyConfig {
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let hops = match self.header {
-            ProxyHeader::XForwardedFor => list_entries(headers, "x-forwarded-for")
-                .into_iter()
-                .map(|e| e.and_then(parse_node))
-                .collect::<Vec<_>>(),
-            ProxyHeader::Forwarded => list_entries(headers, "forwarded")
-                .into_iter()
-                .map(|e| e.and_then(forwarded_for))
-                .collect::<Vec<_>>(),
+        let parse: fn(&str) -> Option<IpAddr> = match self.header {
+            ProxyHeader::XForwardedFor => parse_node,
+            ProxyHeader::Forwarded => forwarded_for,
         };
+        Some(self.walk(peer, entries_from_right(headers, self.header.name()), parse))
+    }
+
+    /// Walks the forwarding entries right to left from the trusted `peer`,
+    /// skipping trusted hops, looking at `MAX_HOPS` entries at most: a header
+    /// of any length costs the same.
+    fn walk<'a>(
+        &self, peer: IpAddr, entries: impl Iterator<Item = Option<&'a str>>,
+        mut parse: impl FnMut(&str) -> Option<IpAddr>,
+    ) -> IpAddr {
         let mut client = peer;
-        for hop in hops.into_iter().rev().take(MAX_HOPS) {
-            match hop {
+        for entry in entries.take(MAX_HOPS) {
+            match entry.and_then(&mut parse) {
                 Some(ip) => {
                     client = ip;
                     if !self.is_trusted(ip) {
@@ -69,7 +82,7 @@ impl ProxyConfig {
                 None => break,
             }
         }
-        Some(client)
+        client
     }
 }
 
@@ -81,17 +94,20 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Comma-separated entries of every line of a header, in order, split
-/// bytewise: an entry that is not text is unreadable (`None`) and stops the
+/// The comma-separated entries of every line of a header, last first, split
+/// bytewise and lazily (nothing left of what the walk reads is split or
+/// decoded): an entry that is not text is unreadable (`None`) and stops the
 /// right-to-left walk there, without hiding the entries a proxy appended to
 /// its right on the same line.
-fn list_entries<'a>(headers: &'a HeaderMap, name: &str) -> Vec<Option<&'a str>> {
+fn entries_from_right<'a>(
+    headers: &'a HeaderMap, name: &'static str,
+) -> impl Iterator<Item = Option<&'a str>> {
     headers
         .get_all(name)
         .iter()
-        .flat_map(|line| line.as_bytes().split(|b| *b == b','))
+        .rev()
+        .flat_map(|line| line.as_bytes().rsplit(|b| *b == b','))
         .map(|entry| std::str::from_utf8(entry).ok().map(str::trim))
-        .collect()
 }
 
 /// The `for=` of one `Forwarded` element.
@@ -277,6 +293,33 @@ mod tests {
         // Obfuscated identifiers are not addresses.
         let h = hdrs(&[("forwarded", "for=_hidden, for=10.0.0.5")]);
         assert_eq!(p.client_ip(ip("10.0.0.1"), &h), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn a_long_forwarding_header_is_read_from_the_right_only() {
+        let p = proxies(&["10.0.0.0/8"], ProxyHeader::XForwardedFor);
+        let mut line = "9.9.9.9, ".repeat(40_000);
+        line.push_str("203.0.113.7, 10.0.0.2");
+        let h = hdrs(&[("x-forwarded-for", &line)]);
+        let peer = "10.0.0.1".parse().unwrap();
+        assert_eq!(p.client_ip(Some(peer), &h), ip("203.0.113.7"));
+        // Count the entries the walk parses: two, not 40,002.
+        let mut parsed = 0;
+        let entries = entries_from_right(&h, "x-forwarded-for");
+        let client = p.walk(peer, entries, |e| {
+            parsed += 1;
+            parse_node(e)
+        });
+        assert_eq!((client, parsed), (ip("203.0.113.7").unwrap(), 2));
+        // All trusted: at most MAX_HOPS entries are looked at.
+        let all_trusted = "10.0.0.3, ".repeat(40_000) + "10.0.0.2";
+        let h = hdrs(&[("x-forwarded-for", &all_trusted)]);
+        let mut parsed = 0;
+        p.walk(peer, entries_from_right(&h, "x-forwarded-for"), |e| {
+            parsed += 1;
+            parse_node(e)
+        });
+        assert_eq!(parsed, MAX_HOPS);
     }
 
     #[test]

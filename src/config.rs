@@ -63,6 +63,8 @@ pub(crate) struct SessionConfig {
     pub(crate) cookie_name: String,
     /// The remember-me cookie's full name (computed from `cookie` and `remember`).
     pub(crate) remember_cookie_name: String,
+    /// The names 0.1 sent, where they differ: read when today's are absent.
+    pub(crate) legacy_cookie_names: Option<[String; 2]>,
 }
 
 impl Default for SessionConfig {
@@ -73,7 +75,7 @@ impl Default for SessionConfig {
             domain: None,
             secure: true,
             same_site: SameSite::Lax,
-            host_prefix: true,
+            prefixes: true,
         };
         Self {
             idle_timeout: Duration::from_secs(30 * 60),
@@ -94,13 +96,25 @@ impl Default for SessionConfig {
             proxies: crate::client::ProxyConfig::default(),
             events: crate::events::EventSink::default(),
             anonymize_ip: false,
-            cookie_name: cookie.full_name(),
+            cookie_name: cookie.prefixed("session"),
+            legacy_cookie_names: None,
             cookie,
         }
     }
 }
 
 impl SessionConfig {
+    /// Works the cookies' names out from the final settings.
+    pub(crate) fn name_cookies(&mut self) {
+        let c = &self.cookie;
+        self.cookie_name = c.prefixed(&c.name);
+        self.remember_cookie_name = c.prefixed(&self.remember.cookie);
+        self.legacy_cookie_names = c
+            .legacy_name(&c.name)
+            .zip(c.legacy_name(&self.remember.cookie))
+            .map(|(a, b)| [a, b]);
+    }
+
     /// The touch interval actually used: at most a quarter of the idle
     /// timeout, so that a user active between touches is never idle-expired.
     pub(crate) fn effective_touch_interval(&self) -> Duration {
@@ -131,23 +145,5 @@ impl SessionConfig {
             self.remember.cookie != self.cookie.name,
             "axum-user-sessions: the remember-me cookie needs a name of its own"
         );
-        let c = &self.cookie;
-        if c.host_prefix {
-            assert!(
-                c.secure,
-                "axum-user-sessions: the `__Host-` cookie prefix requires `Secure` cookies; \
-                 call `with_host_prefix(false)` or keep `with_secure(true)`"
-            );
-            assert!(
-                c.domain.is_none(),
-                "axum-user-sessions: the `__Host-` cookie prefix forbids a cookie `Domain`; \
-                 call `with_host_prefix(false)` to set one"
-            );
-            assert!(
-                c.path == "/",
-                "axum-user-sessions: the `__Host-` cookie prefix requires `Path=/`; \
-                 call `with_host_prefix(false)` to use another path"
-            );
-        }
     }
 }

@@ -34,21 +34,38 @@ pub(crate) struct CookieConfig {
     pub(crate) domain: Option<String>,
     pub(crate) secure: bool,
     pub(crate) same_site: SameSite,
-    pub(crate) host_prefix: bool,
+    /// Name prefixes on (the default): the strongest one the other settings
+    /// allow, worked out from all of them at once (see [`Self::prefix`]).
+    pub(crate) prefixes: bool,
 }
 
+/// The name prefixes browsers enforce.
+const PREFIXES: [&str; 2] = ["__Host-", "__Secure-"];
+
 impl CookieConfig {
-    /// The cookie's name as sent, with the `__Host-` prefix when it is on.
-    pub(crate) fn full_name(&self) -> String {
-        self.prefixed(&self.name)
+    /// The prefix of our cookies' names: `__Host-` when the cookie is
+    /// `Secure`, `Path=/` and has no `Domain` (no subdomain can plant or
+    /// overwrite it), else `__Secure-` when it is `Secure` (only a secure
+    /// origin can set it), else none. Worked out from the final settings,
+    /// so the order of the setters does not matter.
+    pub(crate) fn prefix(&self) -> &'static str {
+        match (self.prefixes, self.secure) {
+            (true, true) if self.path == "/" && self.domain.is_none() => PREFIXES[0],
+            (true, true) => PREFIXES[1],
+            _ => "",
+        }
     }
 
+    /// A cookie's name as sent.
     pub(crate) fn prefixed(&self, name: &str) -> String {
-        if self.host_prefix {
-            format!("__Host-{name}")
-        } else {
-            name.to_owned()
-        }
+        format!("{}{name}", self.prefix())
+    }
+
+    /// The name version 0.1 sent where it differs from today's: 0.1 dropped
+    /// the prefix altogether where `__Host-` was not possible, today's
+    /// `__Secure-` is read after it, so an upgrade signs nobody out.
+    pub(crate) fn legacy_name(&self, name: &str) -> Option<String> {
+        (self.prefix() == PREFIXES[1]).then(|| name.to_owned())
     }
 
     /// A `Set-Cookie` value. `max_age`: `None` for a browser-session cookie,
@@ -76,6 +93,15 @@ impl CookieConfig {
         }
         cookie.build().encoded().to_string()
     }
+}
+
+/// Whether `name` carries a prefix browsers enforce (`__Host-`,
+/// `__Secure-`; compared without regard to case, as browsers do).
+pub(crate) fn has_prefix(name: &str) -> bool {
+    PREFIXES.iter().any(|p| {
+        name.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
 }
 
 /// Whether `name` is a valid cookie name (an RFC 6265 token).

@@ -2,7 +2,7 @@
 
 use crate::client::ClientInfo;
 use crate::config::SessionConfig;
-use crate::cookie::{CookieToken, read_cookie};
+use crate::cookie::{CookieChange, CookieToken, CookieUpdate, read_cookie};
 use crate::events::anonymize_ip;
 use crate::session::{Commit, Session};
 use crate::store::SessionStore;
@@ -68,14 +68,14 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // Everything is read from the request before any await, so that the
         // body type need not be `Sync`.
-        let session = self.start(&mut req);
+        let (session, legacy) = self.start(&mut req);
         let config = self.config.clone();
         // Call the instance that was polled ready; keep a fresh clone.
         let ready = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, ready);
         Box::pin(async move {
             let res = inner.call(req).await?;
-            Ok(finish(&session, &config, res).await)
+            Ok(finish(&session, &config, legacy, res).await)
         })
     }
 }
@@ -84,13 +84,29 @@ impl<S> SessionService<S> {
     /// Reads the request's cookies and client, and makes its session. Both
     /// the session and the client (as the handler sees it) go into the
     /// request's extensions.
-    fn start<B>(&self, req: &mut Request<B>) -> Session {
-        let cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
-        let remember = read_cookie(
+    fn start<B>(&self, req: &mut Request<B>) -> (Session, LegacyCookies) {
+        let mut cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
+        let mut remember = read_cookie(
             req.headers(),
             &self.config.remember_cookie_name,
             RememberToken::parse,
         );
+        let mut legacy = LegacyCookies::default();
+        if let Some([session_name, remember_name]) = &self.config.legacy_cookie_names {
+            if !cookie.is_present() {
+                cookie = read_cookie(req.headers(), session_name, Token::parse);
+                legacy.session = cookie.is_present();
+            }
+            if !remember.is_present() {
+                remember = read_cookie(req.headers(), remember_name, RememberToken::parse);
+                legacy.remember = remember.is_present();
+            }
+        }
+        if let CookieToken::Valid(token) = &cookie
+            && legacy.session
+        {
+            legacy.token = Some(token.encode());
+        }
         for (name, malformed) in [
             (
                 &self.config.cookie_name,
@@ -128,17 +144,50 @@ impl<S> SessionService<S> {
             client,
         );
         req.extensions_mut().insert(session.clone());
-        session
+        (session, legacy)
     }
+}
+
+/// Cookies read under the names version 0.1 sent (see
+/// [`CookieConfig::legacy_name`](crate::cookie::CookieConfig::legacy_name)).
+#[derive(Default)]
+struct LegacyCookies {
+    session: bool,
+    remember: bool,
+    /// The session token read under the old name, to send under the new one.
+    token: Option<String>,
 }
 
 /// After the handler: the session writes its changes, and its cookie
 /// changes become `Set-Cookie` headers. A failed write replaces the
 /// handler's response with the error's (the cookies still go on it).
-async fn finish(session: &Session, config: &SessionConfig, mut res: Response) -> Response {
-    let Commit { error, cookies } = session.commit(res.status().is_server_error()).await;
+///
+/// A cookie read under its 0.1 name moves to today's: a live session's token
+/// is sent again under the new name, and the old cookie is expired once the
+/// new one is set.
+async fn finish(
+    session: &Session, config: &SessionConfig, legacy: LegacyCookies, mut res: Response,
+) -> Response {
+    let Commit { error, mut cookies } = session.commit(res.status().is_server_error()).await;
     if let Some(err) = error {
         res = err.into_response();
+    }
+    let mut old = CookieUpdate::default();
+    if let Some(old_names) = &config.legacy_cookie_names {
+        if legacy.session && cookies.session.is_none() && session.id().is_some() {
+            cookies.session = legacy.token.map(|value| CookieChange::Set {
+                value,
+                max_age: None,
+            });
+        }
+        if legacy.session && cookies.session.is_some() {
+            old.session = Some(CookieChange::Expire);
+        }
+        if legacy.remember && cookies.remember.is_some() {
+            old.remember = Some(CookieChange::Expire);
+        }
+        let names = [old_names[0].as_str(), &old_names[1]];
+        old.write_headers(&config.cookie, names, res.headers_mut());
     }
     let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
     cookies.write_headers(&config.cookie, names, res.headers_mut());

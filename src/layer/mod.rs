@@ -2,7 +2,7 @@
 //! (binding, client IP) are in `client.rs`.
 
 use crate::config::SessionConfig;
-use crate::cookie::{SameSite, is_attribute_value, is_cookie_name};
+use crate::cookie::{SameSite, has_prefix, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionStore, Stack};
 mod client;
@@ -18,11 +18,16 @@ const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// (`Duration::MAX`) cannot overflow a date.
 const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
-/// `name`, checked to be a valid cookie name.
+/// `name`, checked to be a valid cookie name without a prefix.
 fn cookie_name(name: String) -> String {
     assert!(
         is_cookie_name(&name),
         "axum-user-sessions: {name:?} is not a valid cookie name"
+    );
+    assert!(
+        !has_prefix(&name),
+        "axum-user-sessions: give the cookie name {name:?} without its prefix: the layer adds \
+         `__Host-` (or `__Secure-`) itself, from the Secure, Path and Domain settings"
     );
     name
 }
@@ -112,8 +117,7 @@ impl SessionLayer {
     fn config(mut self, f: impl FnOnce(&mut SessionConfig)) -> Self {
         let c = Arc::make_mut(&mut self.config);
         f(c);
-        c.cookie_name = c.cookie.full_name();
-        c.remember_cookie_name = c.cookie.prefixed(&c.remember.cookie);
+        c.name_cookies();
         self
     }
 
@@ -188,7 +192,8 @@ impl SessionLayer {
     ///
     /// # Panics
     ///
-    /// When `name` is not a valid cookie name.
+    /// When `name` is not a valid cookie name, or carries a prefix
+    /// (`__Host-`, `__Secure-`): the layer adds it.
     pub fn with_remember_cookie_name(self, name: impl Into<String>) -> Self {
         let name = cookie_name(name.into());
         self.config(|c| c.remember.cookie = name)
@@ -199,7 +204,8 @@ impl SessionLayer {
     ///
     /// # Panics
     ///
-    /// When `name` is not a valid cookie name.
+    /// When `name` is not a valid cookie name, or carries a prefix
+    /// (`__Host-`, `__Secure-`): the layer adds it.
     pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
         let name = cookie_name(name.into());
         self.config(|c| c.cookie.name = name)
@@ -209,8 +215,9 @@ impl SessionLayer {
     ///
     /// # Warning
     ///
-    /// A path other than `/` turns the `__Host-` prefix off (it requires
-    /// `Path=/`), so subdomains may set a cookie with our name.
+    /// A path other than `/` rules the `__Host-` prefix out (it requires
+    /// `Path=/`): the cookie is `__Secure-` prefixed instead, which a
+    /// subdomain served over https can still set.
     ///
     /// # Panics
     ///
@@ -221,12 +228,7 @@ impl SessionLayer {
             path.starts_with('/') && is_attribute_value(&path),
             "axum-user-sessions: {path:?} is not a valid cookie path"
         );
-        self.config(|c| {
-            if path != "/" {
-                c.cookie.host_prefix = false;
-            }
-            c.cookie.path = path;
-        })
+        self.config(|c| c.cookie.path = path)
     }
 
     /// The cookie's `Domain`. Default: none (the cookie goes to this host
@@ -234,8 +236,9 @@ impl SessionLayer {
     ///
     /// # Warning
     ///
-    /// A domain shares the session with every subdomain, and turns the
-    /// `__Host-` prefix off (it forbids `Domain`).
+    /// A domain shares the session with every subdomain, and rules the
+    /// `__Host-` prefix out (it forbids `Domain`): the cookie is `__Secure-`
+    /// prefixed instead.
     ///
     /// # Panics
     ///
@@ -246,28 +249,21 @@ impl SessionLayer {
             !domain.is_empty() && !domain.contains(' ') && is_attribute_value(&domain),
             "axum-user-sessions: {domain:?} is not a valid cookie domain"
         );
-        self.config(|c| {
-            c.cookie.host_prefix = false;
-            c.cookie.domain = Some(domain);
-        })
+        self.config(|c| c.cookie.domain = Some(domain))
     }
 
     /// The cookie's `Secure` attribute. Default: `true`.
     ///
     /// Browsers keep `Secure` cookies from plain `http://` origins other than
     /// `localhost`; `with_secure(false)` is the opt-out for plain-http
-    /// development and turns the `__Host-` prefix off (it requires `Secure`).
+    /// development, and drops the name prefix (both `__Host-` and
+    /// `__Secure-` require `Secure`).
     ///
     /// # Warning
     ///
     /// Never in production: the session token would travel in clear text.
     pub fn with_secure(self, secure: bool) -> Self {
-        self.config(|c| {
-            c.cookie.secure = secure;
-            if !secure {
-                c.cookie.host_prefix = false;
-            }
-        })
+        self.config(|c| c.cookie.secure = secure)
     }
 
     /// The cookie's `SameSite` attribute. Default: [`SameSite::Lax`].
@@ -276,14 +272,28 @@ impl SessionLayer {
         self.config(|c| c.cookie.same_site = same_site)
     }
 
-    /// The `__Host-` name prefix, which makes browsers refuse the cookie
-    /// unless it is `Secure`, `Path=/` and has no `Domain`, so that no
-    /// subdomain can plant or overwrite it. Default: on.
+    /// Name prefixes that browsers enforce. Default: on, with the strongest
+    /// prefix the other settings allow, worked out from all of them (the
+    /// order of the setters does not matter):
     ///
-    /// Turning it on together with a domain, a path other than `/` or
-    /// `with_secure(false)` panics when the layer is applied.
+    /// - `__Host-` (the default cookie is `__Host-session`): browsers refuse
+    ///   it unless it is `Secure`, `Path=/` and has no `Domain`, so no
+    ///   subdomain can plant or overwrite it;
+    /// - `__Secure-` when a [domain](Self::with_cookie_domain) or a
+    ///   [path](Self::with_cookie_path) rules `__Host-` out: only a secure
+    ///   origin can set it;
+    /// - none with [`with_secure(false)`](Self::with_secure).
+    ///
+    /// Version 0.1 sent no prefix where `__Host-` was not possible; such a
+    /// cookie is still read (and replaced by the `__Secure-` one on the next
+    /// response), so the upgrade signs nobody out.
+    ///
+    /// # Warning
+    ///
+    /// Off, any subdomain (or a plain-http page of this host) can set a
+    /// cookie with our name.
     pub fn with_host_prefix(self, on: bool) -> Self {
-        self.config(|c| c.cookie.host_prefix = on)
+        self.config(|c| c.cookie.prefixes = on)
     }
 }
 
@@ -336,5 +346,82 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         self.config.check();
         SessionService::new(inner, self.stack.build(), self.config.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    fn names(layer: SessionLayer) -> (String, String) {
+        (
+            layer.config.cookie_name.clone(),
+            layer.config.remember_cookie_name.clone(),
+        )
+    }
+
+    fn session_name(layer: SessionLayer) -> String {
+        names(layer).0
+    }
+
+    fn layer() -> SessionLayer {
+        SessionLayer::new(MemoryStore::new())
+    }
+
+    #[test]
+    fn the_prefix_is_worked_out_from_the_final_settings() {
+        assert_eq!(
+            names(layer()),
+            ("__Host-session".into(), "__Host-remember".into())
+        );
+        // The order of the setters does not matter.
+        let toggled = layer().with_secure(false).with_secure(true);
+        assert_eq!(session_name(toggled), "__Host-session");
+        let back = layer().with_cookie_path("/app").with_cookie_path("/");
+        assert_eq!(session_name(back), "__Host-session");
+        let explicit = layer().with_host_prefix(true).with_cookie_path("/app");
+        assert_eq!(session_name(explicit), "__Secure-session");
+        // `__Secure-` where `__Host-` is ruled out, none without `Secure`.
+        let domain = layer().with_cookie_domain("example.com");
+        assert_eq!(
+            names(domain),
+            ("__Secure-session".into(), "__Secure-remember".into())
+        );
+        assert_eq!(
+            session_name(layer().with_cookie_path("/app")),
+            "__Secure-session"
+        );
+        let plain = layer().with_cookie_domain("example.com").with_secure(false);
+        assert_eq!(session_name(plain), "session");
+        assert_eq!(session_name(layer().with_host_prefix(false)), "session");
+        let named = layer()
+            .with_cookie_name("sid")
+            .with_remember_cookie_name("keep");
+        assert_eq!(names(named), ("__Host-sid".into(), "__Host-keep".into()));
+    }
+
+    #[test]
+    fn the_names_0_1_sent_are_known_where_they_differ() {
+        assert_eq!(layer().config.legacy_cookie_names, None);
+        let domain = layer().with_cookie_domain("example.com");
+        assert_eq!(
+            domain.config.legacy_cookie_names,
+            Some(["session".into(), "remember".into()])
+        );
+        let plain = layer().with_secure(false);
+        assert_eq!(plain.config.legacy_cookie_names, None);
+    }
+
+    #[test]
+    #[should_panic(expected = "without its prefix")]
+    fn a_prefixed_cookie_name_is_refused() {
+        let _ = layer().with_cookie_name("__Host-sid");
+    }
+
+    #[test]
+    #[should_panic(expected = "without its prefix")]
+    fn a_prefixed_remember_name_is_refused_whatever_its_case() {
+        let _ = layer().with_remember_cookie_name("__SECURE-keep");
     }
 }

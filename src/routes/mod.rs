@@ -87,6 +87,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 pub struct SessionRoutes {
     reauth: Option<Duration>,
     authorize: Option<Arc<Authorize>>,
+    public_origins: Vec<String>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -94,6 +95,7 @@ impl fmt::Debug for SessionRoutes {
         f.debug_struct("SessionRoutes")
             .field("reauth", &self.reauth)
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
+            .field("public_origins", &self.public_origins)
             .finish()
     }
 }
@@ -120,6 +122,32 @@ impl SessionRoutes {
         mut self, allow: impl Fn(&Session, &str) -> bool + Send + Sync + 'static,
     ) -> Self {
         self.authorize = Some(Arc::new(allow));
+        self
+    }
+
+    /// An origin the app is served from (`https://app.example.com`, scheme,
+    /// host and port if not the default, no path), for clients that send no
+    /// `Sec-Fetch-Site`: their `Origin` must then be one of these. Call it
+    /// once per origin. Default: none, and such a request's `Origin` must
+    /// match its own `Host` with `https` (with `Secure` cookies; `http` on
+    /// loopback hosts, or when cookies are not `Secure`). Set it behind a
+    /// proxy that rewrites `Host`.
+    ///
+    /// # Panics
+    ///
+    /// When `origin` is not of the form `scheme://host[:port]`.
+    pub fn with_public_origin(mut self, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https")
+                && !rest.is_empty()
+                && !rest.contains(['/', '?', '#', ' ', '@'])
+        });
+        assert!(
+            valid,
+            "axum-user-sessions: {origin:?} is not an origin (scheme://host[:port], no path)"
+        );
+        self.public_origins.push(origin);
         self
     }
 

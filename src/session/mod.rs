@@ -308,6 +308,12 @@ impl Session {
         crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
     }
 
+    /// Whether the layer's cookies are `Secure` (the site is served over
+    /// https), for the routes' same-origin rule.
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.config().cookie.secure
+    }
+
     /// The session was revoked by the request itself (revoke-all, or its own
     /// id): continue as anonymous and expire the cookie.
     pub(crate) fn mark_ended(&self) {

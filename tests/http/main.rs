@@ -10,6 +10,7 @@ mod common;
 
 mod binding;
 mod conformance;
+mod cookies;
 mod extract;
 mod remember;
 mod rotation;
