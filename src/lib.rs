@@ -110,8 +110,10 @@ pub use routes::{SessionRoutes, routes};
 pub use service::SessionService;
 pub use session::Session;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PgStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{
     CacheConfig, CachedStore, IntoSessionStore, MemoryStore, Migrate, MigrationReport,
