@@ -52,7 +52,10 @@ impl SqliteStore {
     }
 
     /// Opens (creating if missing) a SQLite database with the recommended
-    /// settings: WAL journal, foreign keys on, 5 s busy timeout.
+    /// settings: WAL journal, foreign keys on, 5 s busy timeout. A file it
+    /// creates is readable and writable by its owner only (mode `0600` on
+    /// Unix; SQLite gives its `-wal` and `-shm` files the same mode): it
+    /// holds every session's data.
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), axum_user_sessions::Error> {
@@ -63,7 +66,9 @@ impl SqliteStore {
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> Result<Self, Error> {
-        let opts = SqliteConnectOptions::from_str(url)?
+        let opts = SqliteConnectOptions::from_str(url)?;
+        create_private(opts.get_filename())?;
+        let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
@@ -114,6 +119,24 @@ impl SqliteStore {
     async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
         let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
         self.execute(query.bind(ts(how.at))).await
+    }
+}
+
+/// Creates the database file, if missing, readable by its owner only, before
+/// SQLite opens it (so it is never briefly world-readable). In-memory
+/// databases have no file.
+fn create_private(path: &std::path::Path) -> Result<(), Error> {
+    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(sqlx::Error::Io(e).into()),
     }
 }
 
@@ -370,5 +393,42 @@ impl SessionStore for SqliteStore {
 
     fn round_trips(&self) -> u64 {
         self.counter.get()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn a_new_database_file_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        crate::store::migrate(&store).await.unwrap();
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("sessions.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "SQLite gives the WAL the file's mode");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_existing_file_keeps_its_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        SqliteStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&path), 0o640);
     }
 }
