@@ -81,6 +81,7 @@ pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
     SessionRecord, TokenHash, TokenState, Touch,
 };
+pub use types::UpdateOutcome;
 
 /// Opens the store a database URL names: `postgres://…` / `postgresql://…`
 /// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if
