@@ -63,6 +63,9 @@ pub(crate) struct SessionConfig {
     pub(crate) cookie_name: String,
     /// The remember-me cookie's full name (computed from `cookie` and `remember`).
     pub(crate) remember_cookie_name: String,
+    /// Turns of `Session::update`, shared by the layer's requests (a clone
+    /// of the settings shares them too).
+    pub(crate) key_queues: crate::key_queue::KeyQueues,
 }
 
 impl Default for SessionConfig {
@@ -96,6 +99,7 @@ impl Default for SessionConfig {
             anonymize_ip: false,
             cookie_name: cookie.full_name(),
             cookie,
+            key_queues: crate::key_queue::KeyQueues::default(),
         }
     }
 }

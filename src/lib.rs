@@ -78,6 +78,7 @@ mod device;
 mod error;
 mod events;
 mod extract;
+mod key_queue;
 #[doc(hidden)]
 pub mod fuzzing;
 mod layer;

@@ -5,7 +5,8 @@
 //! - `auth`: sign-in, sign-out, re-authentication and explicit rotation;
 //! - `commit`: after the handler, the write and the periodic rotation, which
 //!   answer with a `CookieUpdate` (see `crate::cookie`) for the service to
-//!   render.
+//!   render;
+//! - `update`: the atomic read-modify-write of one key, written at once.
 //!
 //! Nothing in this module reads or writes HTTP.
 
@@ -14,6 +15,7 @@ mod commit;
 mod load;
 #[cfg(test)]
 mod tests;
+mod update;
 
 pub(crate) use commit::Commit;
 
