@@ -13,3 +13,4 @@ mod conformance;
 mod remember;
 mod rotation;
 mod routes;
+mod update;
