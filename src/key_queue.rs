@@ -47,11 +47,7 @@ impl KeyQueues {
     /// Waits for the turn of key `key` of session `id` (first come, first
     /// served), and holds it until the returned value is dropped.
     pub(crate) async fn turn(&self, id: Uuid, key: &str) -> Turn {
-        let slot = self
-            .map()
-            .entry((id, key.to_owned()))
-            .or_default()
-            .clone();
+        let slot = self.map().entry((id, key.to_owned())).or_default().clone();
         Turn {
             queues: self.clone(),
             key: (id, key.to_owned()),

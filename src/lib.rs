@@ -78,9 +78,9 @@ mod device;
 mod error;
 mod events;
 mod extract;
-mod key_queue;
 #[doc(hidden)]
 pub mod fuzzing;
+mod key_queue;
 mod layer;
 mod rejection;
 #[cfg(feature = "routes")]

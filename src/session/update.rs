@@ -11,7 +11,17 @@ use uuid::Uuid;
 
 /// How many compare-and-set attempts an update makes before it fails with
 /// [`Error::UpdateConflict`].
-pub(crate) const MAX_ATTEMPTS: u32 = 16;
+///
+/// Updates of a key take turns within a process (`crate::key_queue`), so an
+/// attempt fails only when another process wrote the key since the value it
+/// compares with was read: an update retries at most once per such write
+/// made while it runs. The bound is that many writes of one key, at once,
+/// from other instances. It is not smaller because an instance whose turns
+/// follow each other closely can win several rounds in a row: with 50
+/// concurrent increments on each of two instances, a few updates needed more
+/// than 20 attempts (when a lost attempt held the row through a disk flush;
+/// see `UPDATE_VALUE` in the Postgres store).
+pub(crate) const MAX_ATTEMPTS: u32 = 64;
 
 impl Session {
     /// Changes the value of `key` from what it is to `f(value)`, atomically,
@@ -27,16 +37,20 @@ impl Session {
     /// `f` gets the key's value (`None` when it is absent). Its result is
     /// written at once, not after the handler, with a compare-and-set: only
     /// if the key still holds what `f` was given. If another request changed
-    /// it in between, `f` is called again with the fresh value, up to 16
-    /// times; after that the call fails with [`Error::UpdateConflict`] and
-    /// nothing is written. So `f` may run more than once: keep it free of
-    /// side effects but for what it records in its captures, which end as
-    /// the last call, the one written, left them (to learn, say, whether a
-    /// decrement happened: `|n| { ok = n > 0; if ok { n - 1 } else { n } }`).
+    /// it in between, `f` is called again with the fresh value. So `f` may
+    /// run more than once: keep it free of side effects but for what it
+    /// records in its captures, which end as the last call, the one written,
+    /// left them (to learn, say, whether a decrement happened:
+    /// `|n| { ok = n > 0; if ok { n - 1 } else { n } }`).
+    ///
     /// In one app instance, updates of the same key of the same session take
     /// turns, each starting from the value the one before wrote, so they
-    /// need no retry; retries come from other instances (or other writers of
-    /// the key). Each attempt is one database round-trip.
+    /// need no retry. An attempt fails only when another instance (or an
+    /// [`insert`](Self::insert) written after a handler, or plain SQL) wrote
+    /// the key in between: an update retries at most once per such write
+    /// made while it runs, and gives up after 64 attempts with
+    /// [`Error::UpdateConflict`] (`409`), having written nothing. Each
+    /// attempt is one database round-trip.
     ///
     /// - **After an [`insert`](Self::insert) or [`remove`](Self::remove) of
     ///   the same key in this request** (not yet written: they are written

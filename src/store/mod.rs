@@ -77,11 +77,11 @@ pub use session_store::{IntoSessionStore, SessionStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
+pub use types::UpdateOutcome;
 pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
     SessionRecord, TokenHash, TokenState, Touch,
 };
-pub use types::UpdateOutcome;
 
 /// Opens the store a database URL names: `postgres://…` / `postgresql://…`
 /// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if

@@ -6,11 +6,11 @@ use super::error::Error;
 use super::feed::ChangeFeed;
 use super::report::{MigrationReport, StoreStats};
 use super::revocation::Revocation;
+use super::types::UpdateOutcome;
 use super::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
     TokenHash, Touch,
 };
-use super::types::UpdateOutcome;
 use async_trait::async_trait;
 use serde_json::Value;
 use std::fmt::Debug;

@@ -137,7 +137,9 @@ async fn update_without_a_session_creates_one(b: Backend) {
             "/first",
             post(|s: Session| async move {
                 s.insert("theme", "dark").unwrap();
-                let n = s.update("counter", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+                let n = s
+                    .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
+                    .await?;
                 assert!(s.id().is_some(), "created at once");
                 Ok::<_, axum_user_sessions::Error>(Json(json!({ "counter": n })))
             }),
@@ -145,9 +147,7 @@ async fn update_without_a_session_creates_one(b: Backend) {
         .route(
             "/nothing",
             post(|s: Session| async move {
-                let v = s
-                    .update_or_remove("counter", |_: Option<u64>| None)
-                    .await?;
+                let v = s.update_or_remove("counter", |_: Option<u64>| None).await?;
                 assert!(s.id().is_none(), "a session created for nothing");
                 Ok::<_, axum_user_sessions::Error>(Json(json!({ "counter": v })))
             }),
@@ -262,7 +262,9 @@ async fn update_after_the_session_ended_elsewhere_writes_nothing(b: Backend) {
         move |s: Session| async move {
             loaded.notify_one();
             go.notified().await;
-            let n = s.update("counter", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+            let n = s
+                .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
+                .await?;
             Ok::<_, axum_user_sessions::Error>(Json(json!({ "counter": n })))
         }
     };

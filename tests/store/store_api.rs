@@ -340,15 +340,16 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
     s.create(&r, &hash(1)).await.unwrap();
     let data = async || s.get(r.id).await.unwrap().unwrap().data;
     // Each call, whatever its outcome, is one round-trip.
-    let cas = async |key: &str, expected: Option<serde_json::Value>, new: Option<serde_json::Value>| {
-        let before = s.round_trips();
-        let outcome = s
-            .update_value(r.id, key, expected.as_ref(), new.as_ref())
-            .await
-            .unwrap();
-        assert_eq!(s.round_trips() - before, 1, "{key}: {outcome:?}");
-        outcome
-    };
+    let cas =
+        async |key: &str, expected: Option<serde_json::Value>, new: Option<serde_json::Value>| {
+            let before = s.round_trips();
+            let outcome = s
+                .update_value(r.id, key, expected.as_ref(), new.as_ref())
+                .await
+                .unwrap();
+            assert_eq!(s.round_trips() - before, 1, "{key}: {outcome:?}");
+            outcome
+        };
 
     assert_eq!(cas("n", Some(json!(1)), Some(json!(2))).await, Updated);
     // A stale expectation writes nothing and says what is there now.
@@ -384,8 +385,14 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
         }
     );
     let nested = json!({"a": [1, {"b": "c"}], "z": 1.5});
-    assert_eq!(cas("n", Some(json!(null)), Some(nested.clone())).await, Updated);
-    assert_eq!(cas("n", Some(nested.clone()), Some(json!("x"))).await, Updated);
+    assert_eq!(
+        cas("n", Some(json!(null)), Some(nested.clone())).await,
+        Updated
+    );
+    assert_eq!(
+        cas("n", Some(nested.clone()), Some(json!("x"))).await,
+        Updated
+    );
     let mut expected = serde_json::Map::new();
     expected.insert("n".into(), json!("x"));
     expected.insert("other".into(), json!({"kept": true}));
@@ -404,7 +411,9 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
     assert!(s.delete(gone.id).await.unwrap());
     for id in [gone.id, Uuid::new_v4()] {
         assert_eq!(
-            s.update_value(id, "n", None, Some(&json!(1))).await.unwrap(),
+            s.update_value(id, "n", None, Some(&json!(1)))
+                .await
+                .unwrap(),
             Gone
         );
         assert!(s.get(id).await.unwrap().is_none());
