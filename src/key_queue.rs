@@ -25,9 +25,12 @@ pub(crate) type Known = Option<Option<Value>>;
 
 type Slot = Arc<tokio::sync::Mutex<Known>>;
 
+/// A key's turn, and how many turns of it run or wait.
+type Entry = (Slot, usize);
+
 /// The turns of every key being updated in this process (per layer).
 #[derive(Clone, Default)]
-pub(crate) struct KeyQueues(Arc<Mutex<HashMap<(Uuid, String), Slot>>>);
+pub(crate) struct KeyQueues(Arc<Mutex<HashMap<(Uuid, String), Entry>>>);
 
 impl fmt::Debug for KeyQueues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,19 +42,20 @@ impl fmt::Debug for KeyQueues {
 }
 
 impl KeyQueues {
-    fn map(&self) -> MutexGuard<'_, HashMap<(Uuid, String), Slot>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<(Uuid, String), Entry>> {
         // Never held across an await or user code.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Waits for the turn of key `key` of session `id` (first come, first
-    /// served), and holds it until the returned value is dropped.
+    /// served), and holds it until the returned value is dropped. Dropped
+    /// while it waits, it leaves the queue.
     pub(crate) async fn turn(&self, id: Uuid, key: &str) -> Turn {
-        let slot = self.map().entry((id, key.to_owned())).or_default().clone();
+        let ticket = Ticket::new(self.clone(), (id, key.to_owned()));
+        let guard = ticket.slot.clone().lock_owned().await;
         Turn {
-            queues: self.clone(),
-            key: (id, key.to_owned()),
-            guard: slot.lock_owned().await,
+            guard,
+            _ticket: ticket,
         }
     }
 
@@ -64,18 +68,48 @@ impl KeyQueues {
     /// How many turns of a key run or wait.
     #[cfg(test)]
     pub(crate) fn turns(&self, id: Uuid, key: &str) -> usize {
-        self.map()
-            .get(&(id, key.to_owned()))
-            .map_or(0, |slot| Arc::strong_count(slot) - 1)
+        self.map().get(&(id, key.to_owned())).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// A place in a key's queue, waiting or holding the turn: counted in the
+/// key's entry, which goes with the last one.
+struct Ticket {
+    queues: KeyQueues,
+    key: (Uuid, String),
+    slot: Slot,
+}
+
+impl Ticket {
+    fn new(queues: KeyQueues, key: (Uuid, String)) -> Self {
+        let slot = {
+            let mut map = queues.map();
+            let (slot, n) = map.entry(key.clone()).or_default();
+            *n += 1;
+            slot.clone()
+        };
+        Self { queues, key, slot }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut map = self.queues.map();
+        if let Some((_, n)) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
     }
 }
 
 /// The turn of one key: derefs to what the previous turn knew of it, for
-/// this turn to update.
+/// this turn to update. Dropped, it passes the turn on.
 pub(crate) struct Turn {
-    queues: KeyQueues,
-    key: (Uuid, String),
+    // Released before the ticket is given back (fields drop in order).
     guard: OwnedMutexGuard<Known>,
+    _ticket: Ticket,
 }
 
 impl Deref for Turn {
@@ -89,19 +123,6 @@ impl Deref for Turn {
 impl DerefMut for Turn {
     fn deref_mut(&mut self) -> &mut Known {
         &mut self.guard
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        // Every handle on the slot is cloned under the map's lock: when only
-        // the map and this turn hold it, nobody waits, and the entry goes.
-        // (The guard is released after this, and the next turn, if any,
-        // starts.)
-        let mut map = self.queues.map();
-        if Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) == 2 {
-            map.remove(&self.key);
-        }
     }
 }
 
@@ -129,5 +150,22 @@ mod tests {
         drop(first);
         assert_eq!(second.await.unwrap(), Some(Some(json!(1))));
         assert_eq!(queues.len(), 0, "an idle key kept its entry");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_dropped_leaves_the_queue() {
+        let queues = KeyQueues::default();
+        let id = Uuid::new_v4();
+        let first = queues.turn(id, "n").await;
+        let queues2 = queues.clone();
+        let waiter = tokio::spawn(async move { drop(queues2.turn(id, "n").await) });
+        while queues.turns(id, "n") < 2 {
+            tokio::task::yield_now().await;
+        }
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert_eq!(queues.turns(id, "n"), 1);
+        drop(first);
+        assert_eq!(queues.len(), 0, "a cancelled waiter kept the entry");
     }
 }
