@@ -135,7 +135,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`
     /// (`None`: removes it), in one round-trip. Values are compared as JSON
-    /// values. Other keys are left as they are. When the key holds something
+    /// values (on Postgres as `jsonb`, where `1` and `1.0` are equal); JSON
+    /// `null` is a value, not an absent key. Other keys are left as they are. When the key holds something
     /// else, nothing is written and [`UpdateOutcome::Conflict`] says what it
     /// holds; when the session is gone or revoked, nothing is written
     /// ([`UpdateOutcome::Gone`]): a session is never brought back.
