@@ -321,9 +321,12 @@ async fn me(session: Session) -> Response {
     }
 }
 
+/// Adds one to the session's counter and answers `{"counter": n}`. Atomic:
+/// concurrent increments, on this instance or another, never lose one.
 async fn counter(session: Session) -> Result<Json<serde_json::Value>, axum_user_sessions::Error> {
-    let n: u64 = session.get("counter")?.unwrap_or(0) + 1;
-    session.insert("counter", n)?;
+    let n = session
+        .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
+        .await?;
     Ok(Json(json!({ "counter": n })))
 }
 

@@ -39,8 +39,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn home(session: Session) -> Result<String, axum_user_sessions::Error> {
-    let visits: u64 = session.get("visits")?.unwrap_or(0) + 1;
-    session.insert("visits", visits)?;
+    // Atomic: concurrent requests, even on several app instances, lose no visit.
+    let visits = session
+        .update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)
+        .await?;
     Ok(match session.user_id() {
         Some(user) => format!("Hello {user}, visit number {visits}"),
         None => format!("Hello stranger, visit number {visits}"),

@@ -65,6 +65,9 @@ pub(crate) struct SessionConfig {
     pub(crate) remember_cookie_name: String,
     /// The names 0.1 sent, where they differ: read when today's are absent.
     pub(crate) legacy_cookie_names: Option<[String; 2]>,
+    /// Turns of `Session::update`, shared by the layer's requests (a clone
+    /// of the settings shares them too).
+    pub(crate) key_queues: crate::key_queue::KeyQueues,
 }
 
 impl Default for SessionConfig {
@@ -99,6 +102,7 @@ impl Default for SessionConfig {
             cookie_name: cookie.prefixed("session"),
             legacy_cookie_names: None,
             cookie,
+            key_queues: crate::key_queue::KeyQueues::default(),
         }
     }
 }

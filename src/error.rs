@@ -7,7 +7,8 @@ use crate::store;
 ///
 /// As a response (handlers may `?` it), [`Error::Unavailable`] and
 /// [`Error::Timeout`] answer `503 Service Unavailable`,
-/// [`Error::SessionEnded`] `401 Unauthorized`, and everything else
+/// [`Error::SessionEnded`] `401 Unauthorized`, [`Error::UpdateConflict`]
+/// `409 Conflict`, and everything else
 /// `500 Internal Server Error` (see [`Error::status`]). No response carries
 /// the error's text: SQL and driver messages stay in the logs.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,12 @@ pub enum Error {
     /// The store returned data that does not fit the schema.
     #[error("corrupt session row: {0}")]
     Corrupt(&'static str),
+    /// [`Session::update`](crate::Session::update) found the key changed by
+    /// another request at each of its attempts (their number here), and
+    /// gave up: nothing was written. Answers `409 Conflict`; the request may
+    /// be retried.
+    #[error("the session value changed under each of {0} attempts to update it; not updated")]
+    UpdateConflict(u32),
 }
 
 impl Error {

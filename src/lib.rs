@@ -10,7 +10,9 @@
 //!   never extracts the session costs nothing, one that reads it costs one
 //!   database round-trip.
 //! - Key-level writes: concurrent requests that change different keys both
-//!   keep their change; a logout is never undone by a request in flight.
+//!   keep their change, and [`Session::update`] changes one key atomically
+//!   (no lost increment, across app instances); a logout is never undone by
+//!   a request in flight.
 //! - Periodic token rotation in two phases: no race with concurrent requests
 //!   or lost responses logs a user out, and a replayed old token revokes the
 //!   session.
@@ -80,6 +82,7 @@ mod events;
 mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod key_queue;
 mod layer;
 mod rejection;
 #[cfg(feature = "routes")]

@@ -11,6 +11,7 @@ impl Error {
         match self {
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
+            Self::UpdateConflict(_) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -24,6 +25,15 @@ impl IntoResponse for Error {
                 status,
                 [("content-type", "application/json")],
                 r#"{"error":"session_ended"}"#,
+            )
+                .into_response();
+        }
+        if let Self::UpdateConflict(_) = self {
+            tracing::warn!(error = %self, "session value under heavy contention");
+            return (
+                status,
+                [("content-type", "application/json")],
+                r#"{"error":"update_conflict"}"#,
             )
                 .into_response();
         }

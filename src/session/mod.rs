@@ -5,7 +5,8 @@
 //! - `auth`: sign-in, sign-out, re-authentication and explicit rotation;
 //! - `commit`: after the handler, the write and the periodic rotation, which
 //!   answer with a `CookieUpdate` (see `crate::cookie`) for the service to
-//!   render.
+//!   render;
+//! - `update`: the atomic read-modify-write of one key, written at once.
 //!
 //! Nothing in this module reads or writes HTTP.
 
@@ -14,6 +15,7 @@ mod commit;
 mod load;
 #[cfg(test)]
 mod tests;
+mod update;
 
 pub(crate) use commit::Commit;
 
@@ -49,20 +51,43 @@ pub(crate) fn now() -> OffsetDateTime {
 /// request; a request that carries no cookie costs no database work, and one
 /// that never extracts the session costs none at all.
 ///
-/// Values are typed through serde and changes are written after the handler,
-/// key by key, in one statement: two concurrent requests that change
-/// different keys both keep their change. Sign-in state changes
-/// ([`login`](Self::login), [`logout`](Self::logout)) are written at once.
+/// Values are typed through serde.
 ///
 /// ```
 /// use axum_user_sessions::Session;
 ///
-/// async fn counter(session: Session) -> Result<String, axum_user_sessions::Error> {
-///     let n: u64 = session.get("counter")?.unwrap_or(0) + 1;
-///     session.insert("counter", n)?;
+/// async fn settings(session: Session) -> Result<String, axum_user_sessions::Error> {
+///     session.insert("theme", "dark")?; // written after the handler
+///     let n = session // written now, atomically
+///         .update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)
+///         .await?;
 ///     Ok(format!("{n} visits"))
 /// }
 /// ```
+///
+/// # Concurrent requests
+///
+/// [`get`](Self::get), [`entries`](Self::entries), [`insert`](Self::insert)
+/// and [`remove`](Self::remove) work on this request's copy of the data,
+/// read when the session was loaded. The keys that `insert` and `remove`
+/// change are written after the handler, as one key-level patch: those keys
+/// only, in one statement. Hence:
+///
+/// - two concurrent requests that change **different keys** both keep their
+///   change;
+/// - two that change **the same key**: the last write wins, whatever the
+///   request read. A `get`, then an `insert` of the value plus one, loses
+///   the increments of the requests that ran at the same time.
+///
+/// [`update`](Self::update) is the read-modify-write of one key that loses
+/// nothing: it reads and writes the key at once, with a compare-and-set in
+/// the store, and retries with the fresh value when another request (in
+/// this app instance or another) changed the key in between. Sign-in state
+/// changes ([`login`](Self::login), [`logout`](Self::logout)) are written at
+/// once too.
+///
+/// No write brings back a session that was logged out or revoked while the
+/// request ran: it fails with [`Error::SessionEnded`] instead.
 #[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
@@ -240,7 +265,7 @@ impl Session {
 }
 
 // The data API: changes are kept here and written after the handler, by
-// `commit`.
+// `commit` (`update`, written at once, is in `update.rs`).
 impl Session {
     /// A value, deserialized. `Ok(None)` when the key is absent; an error when
     /// it holds something that is not a `T`.
@@ -277,8 +302,9 @@ impl Session {
         data
     }
 
-    /// Sets a value. Written after the handler; a request without a session
-    /// gets one (and its cookie) then.
+    /// Sets a value. Written after the handler (the last write of a key
+    /// wins; see [`update`](Self::update) for a read-modify-write); a request
+    /// without a session gets one (and its cookie) then.
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
         if self.get_value(key).as_ref() == Some(&value) {
@@ -288,7 +314,7 @@ impl Session {
         Ok(())
     }
 
-    /// Removes a key. Returns whether it was there.
+    /// Removes a key, after the handler. Returns whether it was there.
     pub fn remove(&self, key: &str) -> bool {
         let present = self.get_value(key).is_some();
         if present {

@@ -97,6 +97,7 @@ macro_rules! wrap_store {
             stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats [Nothing];
             gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64 [Nothing];
             list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord> [Nothing];
+            update_value(id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>) -> UpdateOutcome [Session(id)];
         }
     };
     (@impl $wrapper:ty;
@@ -114,6 +115,8 @@ macro_rules! wrap_store {
                 DataPatch, LoadedSession, Reissue, RememberCredential,
                 RememberedSession, SessionRecord, TokenHash, Touch,
             };
+            use $crate::store::types::UpdateOutcome;
+            use serde_json::Value;
             use time::OffsetDateTime;
             use uuid::Uuid;
 

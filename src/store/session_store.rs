@@ -6,11 +6,13 @@ use super::error::Error;
 use super::feed::ChangeFeed;
 use super::report::{MigrationReport, StoreStats};
 use super::revocation::Revocation;
+use super::types::UpdateOutcome;
 use super::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
     TokenHash, Touch,
 };
 use async_trait::async_trait;
+use serde_json::Value;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,6 +131,23 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// Compare-and-set of one key of a live session's data: if the key
+    /// holds `expected` (`None`: the key is absent), sets it to `new`
+    /// (`None`: removes it), in one round-trip. Values are compared as JSON
+    /// values (on Postgres as `jsonb`, where `1` and `1.0` are equal); JSON
+    /// `null` is a value, not an absent key. Other keys are left as they are. When the key holds something
+    /// else, nothing is written and [`UpdateOutcome::Conflict`] says what it
+    /// holds; when the session is gone or revoked, nothing is written
+    /// ([`UpdateOutcome::Gone`]): a session is never brought back.
+    ///
+    /// [`Session::update`](crate::Session::update) retries on conflict. There
+    /// is no default body: a compare-and-set cannot be made from the other
+    /// calls (a `get` then a `patch_data` is two round-trips, and another
+    /// writer can come between them).
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error>;
 
     /// A feed of changes made by other processes, for caches
     /// ([`CachedStore`](super::CachedStore)). `None` (the default) for stores used by one process

@@ -268,6 +268,45 @@ impl DataPatch {
     }
 }
 
+/// What [`SessionStore::update_value`](super::SessionStore::update_value)
+/// did: the compare-and-set of one key.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum UpdateOutcome {
+    /// The key held the expected value (or was absent, as expected): it now
+    /// holds the new one (or is removed).
+    Updated,
+    /// The key held something else: nothing was written. `current` is what
+    /// it holds now (`None`: absent), read while the row was held, so that a
+    /// retry with it as the expected value can succeed.
+    Conflict {
+        /// The key's value at the time of the call.
+        current: Option<Value>,
+    },
+    /// The session is gone or revoked: nothing was written.
+    Gone,
+}
+
+impl UpdateOutcome {
+    /// The compare-and-set on a session's data, for stores that decide in
+    /// Rust: `Updated` (and `data` changed) or `Conflict`.
+    pub(crate) fn apply(
+        data: &mut Map<String, Value>, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Self {
+        let current = data.get(key);
+        if current != expected {
+            return Self::Conflict {
+                current: current.cloned(),
+            };
+        }
+        match new {
+            Some(v) => data.insert(key.to_owned(), v.clone()),
+            None => data.remove(key),
+        };
+        Self::Updated
+    }
+}
+
 /// A remember-me credential to store: the selector (looked up) and the
 /// SHA-256 of the validator (compared in constant time).
 #[derive(Debug, Clone)]

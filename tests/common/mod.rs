@@ -115,6 +115,44 @@ impl Backend {
     pub fn round_trips(&self) -> u64 {
         self.store.round_trips()
     }
+
+    /// The store of another app instance on the same database: its own pool
+    /// (and its own cache when this backend has one). The memory store lives
+    /// in one process: the other instance shares it as it is.
+    pub async fn another_instance(&self) -> Arc<dyn SessionStore> {
+        match self.kind {
+            Kind::Postgres | Kind::PostgresCached => {
+                let opts = (*self.pg.as_ref().unwrap().connect_options()).clone();
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .test_before_acquire(false)
+                    .connect_with(opts)
+                    .await
+                    .expect("connect to the test database");
+                let pg = PgStore::new(pool);
+                if !self.cached() {
+                    return Arc::new(pg);
+                }
+                let cached = axum_user_sessions::CachedStore::new(
+                    pg,
+                    axum_user_sessions::CacheConfig::default(),
+                );
+                wait_listening(&cached).await;
+                Arc::new(cached)
+            }
+            Kind::Sqlite => {
+                let opts = (*self.sqlite.as_ref().unwrap().connect_options()).clone();
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(opts)
+                    .await
+                    .expect("open sqlite");
+                Arc::new(SqliteStore::new(pool))
+            }
+            Kind::Memory => self.store.clone(),
+        }
+    }
 }
 
 /// Starts a cache's change feed and waits until it listens.

@@ -15,3 +15,4 @@ mod extract;
 mod remember;
 mod rotation;
 mod routes;
+mod update;

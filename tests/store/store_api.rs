@@ -21,6 +21,7 @@ conformance!(
     revocations_record_who_and_why,
     stats_and_gc,
     gc_batches_are_bounded,
+    update_value_is_a_compare_and_set,
 );
 
 fn hash(n: u8) -> TokenHash {
@@ -326,4 +327,95 @@ async fn gc_batches_are_bounded(b: Backend) {
     assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 10);
     assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 5);
     assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 0);
+}
+
+async fn update_value_is_a_compare_and_set(b: Backend) {
+    use axum_user_sessions::store::UpdateOutcome::{Conflict, Gone, Updated};
+    use serde_json::json;
+    let s = b.store.as_ref();
+    let t0 = now();
+    let mut r = record(t0, Some("alice"), Duration::from_secs(1800));
+    r.data.insert("n".into(), json!(1));
+    r.data.insert("other".into(), json!({"kept": true}));
+    s.create(&r, &hash(1)).await.unwrap();
+    let data = async || s.get(r.id).await.unwrap().unwrap().data;
+    // Each call, whatever its outcome, is one round-trip.
+    let cas =
+        async |key: &str, expected: Option<serde_json::Value>, new: Option<serde_json::Value>| {
+            let before = s.round_trips();
+            let outcome = s
+                .update_value(r.id, key, expected.as_ref(), new.as_ref())
+                .await
+                .unwrap();
+            assert_eq!(s.round_trips() - before, 1, "{key}: {outcome:?}");
+            outcome
+        };
+
+    assert_eq!(cas("n", Some(json!(1)), Some(json!(2))).await, Updated);
+    // A stale expectation writes nothing and says what is there now.
+    assert_eq!(
+        cas("n", Some(json!(1)), Some(json!(3))).await,
+        Conflict {
+            current: Some(json!(2))
+        }
+    );
+    assert_eq!(
+        cas("n", None, Some(json!(3))).await,
+        Conflict {
+            current: Some(json!(2))
+        },
+        "a present key is not absent"
+    );
+    assert_eq!(data().await["n"], json!(2));
+    // Retried with what is there: written.
+    assert_eq!(cas("n", Some(json!(2)), Some(json!(3))).await, Updated);
+    // Removing, and setting an absent key.
+    assert_eq!(cas("n", Some(json!(3)), None).await, Updated);
+    assert!(!data().await.contains_key("n"));
+    assert_eq!(
+        cas("n", Some(json!(3)), None).await,
+        Conflict { current: None }
+    );
+    assert_eq!(cas("n", None, Some(json!(null))).await, Updated);
+    // JSON null is a value, not an absent key.
+    assert_eq!(
+        cas("n", None, Some(json!(5))).await,
+        Conflict {
+            current: Some(json!(null))
+        }
+    );
+    let nested = json!({"a": [1, {"b": "c"}], "z": 1.5});
+    assert_eq!(
+        cas("n", Some(json!(null)), Some(nested.clone())).await,
+        Updated
+    );
+    assert_eq!(
+        cas("n", Some(nested.clone()), Some(json!("x"))).await,
+        Updated
+    );
+    let mut expected = serde_json::Map::new();
+    expected.insert("n".into(), json!("x"));
+    expected.insert("other".into(), json!({"kept": true}));
+    assert_eq!(data().await, expected, "other keys are left alone");
+
+    // A revoked session is not written, nor brought back.
+    let how = Revocation::system(RevokeReason::User, t0);
+    assert!(s.revoke(r.id, None, &how).await.unwrap());
+    assert_eq!(cas("n", Some(json!("x")), Some(json!("y"))).await, Gone);
+    let after = s.get(r.id).await.unwrap().unwrap();
+    assert_eq!(after.data, expected);
+    assert!(after.revoked_at.is_some());
+    // Nor is a deleted one, or one that never was.
+    let gone = record(t0, None, Duration::from_secs(1800));
+    s.create(&gone, &hash(2)).await.unwrap();
+    assert!(s.delete(gone.id).await.unwrap());
+    for id in [gone.id, Uuid::new_v4()] {
+        assert_eq!(
+            s.update_value(id, "n", None, Some(&json!(1)))
+                .await
+                .unwrap(),
+            Gone
+        );
+        assert!(s.get(id).await.unwrap().is_none());
+    }
 }

@@ -202,3 +202,4 @@ async fn malformed_and_unknown_cookies_are_expired() {
 }
 
 mod auth;
+mod update;

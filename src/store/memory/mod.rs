@@ -8,9 +8,10 @@ use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, SessionStore};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, TokenState, Touch,
+    TokenHash, TokenState, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
+use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};
 use time::OffsetDateTime;
@@ -340,6 +341,16 @@ impl SessionStore for MemoryStore {
             .collect();
         list.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
         Ok(list)
+    }
+
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        let mut t = self.lock();
+        Ok(match t.live_mut(id) {
+            Some(s) => UpdateOutcome::apply(&mut s.data, key, expected, new),
+            None => UpdateOutcome::Gone,
+        })
     }
 
     fn round_trips(&self) -> u64 {

@@ -10,7 +10,7 @@ use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, Touch,
+    TokenHash, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -333,6 +333,26 @@ impl SessionStore for PgStore {
     ) -> Result<Vec<SessionRecord>, Error> {
         let query = sqlx::query(q::LIST_USER).bind(user_id).bind(now);
         self.rows(query).await?.iter().map(sql::record).collect()
+    }
+
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        let query = sqlx::query(q::UPDATE_VALUE)
+            .bind(id)
+            .bind(key)
+            .bind(expected.map(Json))
+            .bind(new.map(Json));
+        let Some(row) = self.row(query).await? else {
+            return Ok(UpdateOutcome::Gone);
+        };
+        if row.flag("updated")? {
+            return Ok(UpdateOutcome::Updated);
+        }
+        let current: Option<Json<Value>> = row.try_get("current")?;
+        Ok(UpdateOutcome::Conflict {
+            current: current.map(|j| j.0),
+        })
     }
 
     fn subscribe(&self) -> Option<ChangeFeed> {

@@ -213,3 +213,32 @@ pub(super) const LIST_USER: &str = concat!(
     live_at!("$2"),
     " ORDER BY s.last_seen_at DESC, s.id"
 );
+
+/// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
+/// the key is absent), sets it to `$4` (SQL null: removes it). The row is
+/// locked first, so that `current` is its latest committed value, and the
+/// comparison and the write see the same one. One row (`updated`,
+/// `current`) when the session is live; none when it is gone or revoked.
+///
+/// A lost comparison writes nothing but the row lock, and its commit does
+/// not wait for the disk (`synchronous_commit` off for this transaction
+/// only: losing a lock record in a crash loses nothing). Otherwise it would
+/// hold the row through a flush while the winner's instance sends its next
+/// update, which then goes first again: retries from another instance
+/// would starve.
+pub(super) const UPDATE_VALUE: &str = "WITH cur AS (
+        SELECT data -> $2::text AS value FROM axum_user_sessions.sessions
+         WHERE id = $1 AND revoked_at IS NULL
+           FOR NO KEY UPDATE
+    ), upd AS (
+        UPDATE axum_user_sessions.sessions s
+           SET data = CASE WHEN $4::jsonb IS NULL THEN s.data - $2::text
+                           ELSE s.data || jsonb_build_object($2::text, $4::jsonb) END
+          FROM cur
+         WHERE s.id = $1 AND cur.value IS NOT DISTINCT FROM $3::jsonb
+        RETURNING s.id
+    )
+    SELECT EXISTS (SELECT 1 FROM upd) AS updated, cur.value AS current,
+           CASE WHEN NOT EXISTS (SELECT 1 FROM upd)
+                THEN set_config('synchronous_commit', 'off', true) END AS relaxed
+      FROM cur";

@@ -9,7 +9,7 @@ use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, Touch,
+    TokenHash, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
 use encoding::ts;
@@ -389,6 +389,34 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<SessionRecord>, Error> {
         let query = sqlx::query(q::LIST_USER).bind(user_id).bind(ts(now));
         self.rows(query).await?.iter().map(sql::record).collect()
+    }
+
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        // Read and write under SQLite's write lock, like `patch_data`: no
+        // other writer comes between the comparison and the write.
+        let mut tx = self.write_tx().await?;
+        let data: Option<String> = sqlx::query_scalar(q::DATA)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+        let outcome = match data {
+            None => UpdateOutcome::Gone,
+            Some(data) => {
+                let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+                let outcome = UpdateOutcome::apply(&mut data, key, expected, new);
+                if outcome == UpdateOutcome::Updated {
+                    let data = serde_json::to_string(&data)?;
+                    tx.run(sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
+                }
+                outcome
+            }
+        };
+        // Ends the transaction (and frees the write lock) at once, written
+        // or not.
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     fn round_trips(&self) -> u64 {

@@ -1,0 +1,131 @@
+//! `Session::update` over a `MemoryStore`: written at once, retried and
+//! bounded, and what the request's commit does afterwards.
+
+use super::{Browser, NOTHING, session_cookie, with_session};
+use crate::cookie::CookieChange;
+use crate::error::Error;
+use crate::session::update::MAX_ATTEMPTS;
+use crate::store::UpdateOutcome;
+use futures::FutureExt as _;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_update_is_written_at_once_and_survives_a_failed_handler() {
+    let b = with_session().await;
+    let s = b.request().await;
+    let id = s.id().unwrap();
+    s.insert("other", "pending").unwrap();
+    let trips = b.store.round_trips();
+    assert_eq!(
+        s.update("k", |k: Option<u32>| k.unwrap() + 1)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(b.store.round_trips() - trips, 1);
+    assert_eq!(s.get::<u32>("k").unwrap(), Some(2), "the local view");
+    let stored = b.store.get(id).await.unwrap().unwrap().data;
+    assert_eq!(stored["k"], json!(2), "not written at once");
+    // The handler fails: its pending insert is dropped, the update stays.
+    let commit = s.commit(true).await;
+    assert!(commit.error.is_none());
+    assert_eq!(commit.cookies, NOTHING);
+    let stored = b.store.get(id).await.unwrap().unwrap().data;
+    assert_eq!(stored, json!({ "k": 2 }).as_object().unwrap().clone());
+    assert_eq!(s.config().key_queues.len(), 0, "the key's turn was kept");
+}
+
+#[tokio::test]
+async fn an_update_without_a_session_creates_it_with_its_cookie() {
+    let mut b = Browser::new();
+    let s = b.request().await;
+    assert_eq!(
+        s.update("k", |k: Option<u32>| k.unwrap_or(0) + 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(b.sessions().await, 1, "not created at once");
+    let update = b.respond(&s).await;
+    let token = session_cookie(&update.session);
+    let s = b.request_with(Some(&token), None).await;
+    assert_eq!(s.get::<u32>("k").unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
+    let b = with_session().await;
+    let s = b.request().await;
+    let id = s.id().unwrap();
+    // Another writer changes the key between each read and write.
+    let store = b.store.clone();
+    let mut calls = 0;
+    let trips = b.store.round_trips();
+    let err = s
+        .update("k", |k: Option<u32>| {
+            calls += 1;
+            let k = k.unwrap();
+            let (was, now) = (json!(k), json!(k + 100));
+            let meddle = store.update_value(id, "k", Some(&was), Some(&now));
+            let done = meddle.now_or_never().unwrap().unwrap();
+            assert_eq!(done, UpdateOutcome::Updated);
+            k + 1
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UpdateConflict(n) if n == MAX_ATTEMPTS),
+        "{err:?}"
+    );
+    assert_eq!(calls, MAX_ATTEMPTS);
+    // One round-trip per attempt, and one per meddling write.
+    assert_eq!(b.store.round_trips() - trips, 2 * u64::from(MAX_ATTEMPTS));
+    let last = 1 + 100 * MAX_ATTEMPTS;
+    let stored = b.store.get(id).await.unwrap().unwrap().data;
+    assert_eq!(stored["k"], json!(last), "the update wrote something");
+    // The session goes on: the next update starts from what it learnt.
+    assert_eq!(
+        s.update("k", |k: Option<u32>| k.unwrap() + 1)
+            .await
+            .unwrap(),
+        last + 1
+    );
+    assert_eq!(s.config().key_queues.len(), 0);
+}
+
+#[tokio::test]
+async fn a_value_of_another_type_is_an_error_and_nothing_is_written() {
+    let b = with_session().await;
+    let s = b.request().await;
+    let id = s.id().unwrap();
+    let trips = b.store.round_trips();
+    let err = s
+        .update("k", |_: Option<String>| {
+            unreachable!("called with a number")
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Serde(_)), "{err:?}");
+    assert_eq!(b.store.round_trips(), trips);
+    assert_eq!(b.store.get(id).await.unwrap().unwrap().data["k"], json!(1));
+}
+
+#[tokio::test]
+async fn an_update_of_an_ended_session_is_an_error_and_expires_the_cookie() {
+    let b = with_session().await;
+    let s = b.request().await;
+    let id = s.id().unwrap();
+    s.insert("other", "pending").unwrap();
+    // Signed out elsewhere while this request ran.
+    assert!(b.store.delete(id).await.unwrap());
+    let err = s
+        .update("k", |k: Option<u32>| k.unwrap() + 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::SessionEnded), "{err:?}");
+    assert_eq!(s.id(), None);
+    let commit = s.commit(false).await;
+    assert!(commit.error.is_none(), "{:?}", commit.error);
+    assert_eq!(commit.cookies.session, Some(CookieChange::Expire));
+    assert_eq!(b.sessions().await, 0, "the update must not resurrect it");
+}
