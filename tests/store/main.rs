@@ -10,3 +10,4 @@ mod common;
 
 mod storage;
 mod store_api;
+mod token_history;

@@ -199,6 +199,7 @@ impl SessionStore for PgStore {
             .bind(id)
             .bind(token.as_bytes().as_slice())
             .bind(reissue.now)
+            .bind(sql::REPLACED_KEPT)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -234,6 +235,7 @@ impl SessionStore for PgStore {
             .bind(id)
             .bind(token.as_bytes().as_slice())
             .bind(now)
+            .bind(sql::REPLACED_KEPT)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -278,7 +280,8 @@ impl SessionStore for PgStore {
             .bind(touch.now)
             .bind(touch.idle_expires_at)
             .bind(presented)
-            .bind(next);
+            .bind(next)
+            .bind(sql::REPLACED_KEPT);
         Ok(self.execute(query).await? == 1)
     }
 

@@ -4,6 +4,7 @@
 use super::encoding::ts;
 use super::statements::{self as q, Query};
 use crate::store::error::Error;
+use crate::store::sql;
 use crate::store::types::TokenHash;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
@@ -49,6 +50,14 @@ impl WriteTx {
     ) -> Result<(), Error> {
         self.run(sqlx::query(q::RETIRE_TOKENS).bind(id).bind(ts(at)))
             .await?;
+        Ok(())
+    }
+
+    /// Keeps only the newest [`REPLACED_TOKENS_KEPT`](crate::store::REPLACED_TOKENS_KEPT) replaced tokens of
+    /// session `id`; run after every write that supersedes or retires some.
+    pub(super) async fn prune_tokens(&mut self, id: Uuid) -> Result<(), Error> {
+        let query = sqlx::query(q::PRUNE_TOKENS).bind(id);
+        self.run(query.bind(sql::REPLACED_KEPT)).await?;
         Ok(())
     }
 
