@@ -31,10 +31,13 @@ use uuid::Uuid;
 /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) (4) replaced ones
 /// (superseded or retired). The calls that replace tokens (`promote`,
 /// `reissue`, `restore` with a rotation) delete the older replaced ones in
-/// the same round-trip; the rest go with the session. So reuse detection
-/// covers the last four replaced tokens: one of them is recognised
-/// ([`TokenState::Superseded`](super::TokenState::Superseded): accepted
-/// within the grace window, taken for theft after it;
+/// the same round-trip; the rest go with the session. (A `restore` without
+/// rotation, a concurrent tab inside the remember-me grace window, adds a
+/// current token beside the others; the next promotion supersedes them all.)
+///
+/// So reuse detection covers the last four replaced tokens: one of them is
+/// recognised ([`TokenState::Superseded`](super::TokenState::Superseded):
+/// accepted within the grace window, taken for theft after it;
 /// [`TokenState::Retired`](super::TokenState::Retired): anonymous), while an
 /// older token is simply unknown (`load` answers `None`): the request is
 /// anonymous, no alarm is raised and nothing is revoked.

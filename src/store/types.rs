@@ -196,7 +196,8 @@ pub enum TokenState {
 /// were replaced, then by when they were issued). With the current token and
 /// at most two pending ones, a session holds at most
 /// `3 + REPLACED_TOKENS_KEPT` token rows in steady state, however long it
-/// lives; the rest go with the session.
+/// lives (concurrent remember-me restores add current tokens until the next
+/// rotation); the rest go with the session.
 ///
 /// This bounds reuse detection: the last four replaced tokens are recognised
 /// (accepted within the grace window, a theft signal after it; or, retired,
