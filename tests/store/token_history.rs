@@ -256,9 +256,14 @@ async fn sign_in_and_restore_prune_too(b: Backend) {
     let t3 = t2 + Duration::from_secs(1);
     let rotate = Some((&validator, &next));
     assert!(
-        s.restore(r.id, &token(13), rotate, &Touch::new(t3, t3 + Duration::from_secs(1800)))
-            .await
-            .unwrap()
+        s.restore(
+            r.id,
+            &token(13),
+            rotate,
+            &Touch::new(t3, t3 + Duration::from_secs(1800))
+        )
+        .await
+        .unwrap()
     );
     let all: Vec<TokenHash> = (0..=13).map(token).collect();
     assert_eq!(known(s, &all, t3).await, 1 + REPLACED_TOKENS_KEPT);
