@@ -13,6 +13,14 @@ use uuid::Uuid;
 /// A write transaction: `BEGIN IMMEDIATE` takes SQLite's write lock at the
 /// start, so that concurrent read-modify-writes serialise instead of failing
 /// on upgrade. Dropped without [`commit`](Self::commit), it rolls back.
+///
+/// A caller dropped in the middle (a client that disconnected) cannot leave
+/// it open, unlike a Postgres transaction (see `postgres/tx.rs`): sqlx runs
+/// each SQLite connection on a worker thread, which gets the rollback of a
+/// dropped transaction at once and runs it right after the statement in
+/// progress, and rolls back by itself a `BEGIN IMMEDIATE` whose caller is
+/// gone. So the write lock is released without waiting for the connection's
+/// next use (the store test `cancellation` checks it).
 pub(super) struct WriteTx(sqlx::Transaction<'static, Sqlite>);
 
 impl WriteTx {
