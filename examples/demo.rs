@@ -25,8 +25,9 @@
 //! `password` refreshes it), `SESSION_ANONYMIZE_IP` (`1`: store IPs cut to
 //! /24 and /48), `SESSION_COOKIE_SECURE`
 //! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
-//! friendly cookies, and says so in its log). Session events are printed to
-//! stdout as `event {json}` lines.
+//! friendly cookies, and says so in its log), `SESSION_CACHE` (`1`: the
+//! in-process cache, `with_cache(CacheConfig::default())`). Session events are
+//! printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
@@ -135,6 +136,9 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
     }
     if std::env::var("SESSION_ANONYMIZE_IP").is_ok_and(|v| v.trim() == "1") {
         layer = layer.with_ip_anonymization(true);
+    }
+    if std::env::var("SESSION_CACHE").is_ok_and(|v| v.trim() == "1") {
+        layer = layer.with_cache(axum_user_sessions::CacheConfig::default());
     }
     // Every session event, as one JSON line on stdout.
     layer = layer.with_events(|e: &axum_user_sessions::SessionEvent| {

@@ -77,6 +77,7 @@ pub use session_store::{IntoSessionStore, SessionStore};
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
+pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
 pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,

@@ -26,6 +26,24 @@ use uuid::Uuid;
 /// Every write is update-only: none of them brings back a row that was
 /// deleted or revoked in the meantime.
 ///
+/// # Token history
+///
+/// A session's token rows stay bounded over its whole life: its current
+/// token, at most two pending ones, and the newest
+/// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) (4) replaced ones
+/// (superseded or retired). The calls that replace tokens (`promote`,
+/// `reissue`, `restore` with a rotation) delete the older replaced ones in
+/// the same round-trip; the rest go with the session. (A `restore` without
+/// rotation, a concurrent tab inside the remember-me grace window, adds a
+/// current token beside the others; the next promotion supersedes them all.)
+///
+/// So reuse detection covers the last four replaced tokens: one of them is
+/// recognised ([`TokenState::Superseded`](super::TokenState::Superseded):
+/// accepted within the grace window, taken for theft after it;
+/// [`TokenState::Retired`](super::TokenState::Retired): anonymous), while an
+/// older token is simply unknown (`load` answers `None`): the request is
+/// anonymous, no alarm is raised and nothing is revoked.
+///
 /// Methods added to this trait after 0.2 come with a default body, so that
 /// stores outside this crate keep compiling (and a line in the wrappers'
 /// list, `delegate.rs`, so that the cache and the deadline forward them).
@@ -48,8 +66,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error>;
 
     /// Retires every token of a live session (no grace), makes `token` its
-    /// current token and records the sign-in. `false` when the session is
-    /// gone.
+    /// current token and records the sign-in; of the replaced tokens, only
+    /// the newest [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) are
+    /// kept. `false` when the session is gone.
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error>;
 
     /// Deletes a session and its tokens (logout). `false` when it was not there.
@@ -67,8 +86,10 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
     /// Completes a rotation: the pending `token` becomes current, and the
     /// current token and pending tokens issued before it become superseded at
-    /// `now` (newer pending tokens stay promotable). Idempotent: promoting a
-    /// token that is already current changes nothing.
+    /// `now` (newer pending tokens stay promotable); of the replaced tokens,
+    /// only the newest [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT)
+    /// are kept. Idempotent: promoting a token that is already current
+    /// changes nothing.
     async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error>;
 
     /// Sets (`Some`) or removes (`None`) a session's remember-me credential.
@@ -88,7 +109,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     ///
     /// With `rotate = Some((presented, next))`, the validator is replaced by
     /// `next` only if it is still `presented` (compare-and-set), and every
-    /// older session token is dropped; `false` when another request rotated
+    /// older session token is retired (the newest
+    /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
+    /// are kept, the others deleted); `false` when another request rotated
     /// it first. With `None` (a concurrent request inside the grace window),
     /// the token is added beside the others. `false` too when the session is
     /// gone or revoked.

@@ -85,6 +85,10 @@ macro_rules! stats_query {
 
 pub(crate) use {collectable, live_at, revoke_where, stats_query};
 
+/// [`REPLACED_TOKENS_KEPT`](super::types::REPLACED_TOKENS_KEPT), as the
+/// statements that prune a session's tokens bind it.
+pub(crate) const REPLACED_KEPT: i64 = super::types::REPLACED_TOKENS_KEPT as i64;
+
 /// What the dialects store differently: times (Postgres `timestamptz`,
 /// SQLite microseconds), the data (`jsonb`, text) and small integers.
 pub(crate) trait Dialect: Row {

@@ -188,6 +188,23 @@ pub enum TokenState {
     },
 }
 
+/// How many replaced (superseded or retired) tokens a session keeps.
+///
+/// Whenever a store supersedes or retires tokens (a promotion, a sign-in, a
+/// remember-me restore), it deletes, in the same round-trip, the session's
+/// replaced tokens but the newest `REPLACED_TOKENS_KEPT` (ordered by when they
+/// were replaced, then by when they were issued). With the current token and
+/// at most two pending ones, a session holds at most
+/// `3 + REPLACED_TOKENS_KEPT` token rows in steady state, however long it
+/// lives (concurrent remember-me restores add current tokens until the next
+/// rotation); the rest go with the session.
+///
+/// This bounds reuse detection: the last four replaced tokens are recognised
+/// (accepted within the grace window, a theft signal after it; or, retired,
+/// anonymous without touching the new cookie). An older token is simply
+/// unknown: the request is anonymous, and nothing is revoked.
+pub const REPLACED_TOKENS_KEPT: usize = 4;
+
 /// A session found by token.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -318,6 +335,17 @@ pub struct RememberCredential {
     pub validator: TokenHash,
     /// Absolute end of the credential, and of the session with it.
     pub expires_at: OffsetDateTime,
+}
+
+impl RememberCredential {
+    /// A credential (for tests of stores, and stores outside this crate).
+    pub fn new(selector: [u8; 16], validator: TokenHash, expires_at: OffsetDateTime) -> Self {
+        Self {
+            selector,
+            validator,
+            expires_at,
+        }
+    }
 }
 
 /// A session found by its remember-me selector.

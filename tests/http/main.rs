@@ -9,6 +9,7 @@
 mod common;
 
 mod binding;
+mod cancellation;
 mod conformance;
 mod cookies;
 mod extract;

@@ -14,6 +14,7 @@ conformance!(
     replayed_superseded_token_revokes_the_session,
     lost_rotation_cookies_never_log_out,
     rotation_can_be_turned_off,
+    only_the_last_replaced_tokens_are_recognised,
 );
 
 /// A browser-like client: 16 concurrent requests per wave, each sent with the
@@ -188,4 +189,70 @@ async fn rotation_can_be_turned_off(b: Backend) {
     assert_eq!(res.status, 200);
     assert!(res.set_cookies().is_empty());
     assert_eq!(c.cookie, token);
+}
+
+/// The bounded token history, end to end: after more rotations than the
+/// store keeps replaced tokens, the first token is unknown (anonymous, its
+/// response expires that cookie, nothing is revoked), while the newest
+/// superseded one, replayed after the grace window, still revokes the
+/// session.
+async fn only_the_last_replaced_tokens_are_recognised(b: Backend) {
+    use axum_user_sessions::store::REPLACED_TOKENS_KEPT;
+    let layer = b
+        .layer()
+        .with_rotation_interval(Duration::from_secs(1))
+        .with_rotation_grace(Duration::from_secs(1));
+    let app = serve_demo(layer).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let id = c.get("/me").await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let mut tokens = vec![c.cookie.clone().unwrap()];
+    for _ in 0..=REPLACED_TOKENS_KEPT {
+        // Wait for the rotation to fall due, then use the new token at once.
+        let offered = common::eventually(Duration::from_secs(20), || {
+            let c = c.clone();
+            async move {
+                let res = c.send_raw("GET", "/me", None, &[]).await;
+                assert_eq!(res.status, 200, "{}", res.body);
+                res.cookie_value("__Host-session")
+            }
+        })
+        .await
+        .expect("no rotation within 20 s with a 1 s interval");
+        c.cookie = Some(offered.clone());
+        assert_eq!(
+            c.me().await.as_deref(),
+            Some("alice"),
+            "pending token refused"
+        );
+        tokens.push(offered);
+    }
+    // The first token fell out of the history: unknown, not a theft signal.
+    let mut old = c.clone();
+    old.cookie = Some(tokens[0].clone());
+    let res = old.send_raw("GET", "/me", None, &[]).await;
+    assert_eq!(res.status, 401, "a forgotten token was accepted");
+    assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
+    assert_eq!(
+        c.me().await.as_deref(),
+        Some("alice"),
+        "a forgotten token revoked the session"
+    );
+    // The newest superseded one is accepted for the grace window, then taken
+    // for theft.
+    let newest_replaced = tokens[tokens.len() - 2].clone();
+    let refused = common::eventually(Duration::from_secs(20), || {
+        let mut thief = c.clone();
+        thief.cookie = Some(newest_replaced.clone());
+        async move { thief.me().await.is_none().then_some(()) }
+    })
+    .await;
+    assert!(refused.is_some(), "a replayed token kept working");
+    assert_eq!(c.me().await, None, "the session survived token reuse");
+    let record = b.store.get(id).await.unwrap().unwrap();
+    assert_eq!(record.revoke_reason.as_deref(), Some("token_reuse"));
 }

@@ -8,5 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cancellation;
 mod storage;
 mod store_api;
+mod token_history;

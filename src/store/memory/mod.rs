@@ -124,6 +124,7 @@ impl SessionStore for MemoryStore {
             s.user_agent.clone_from(&c.user_agent);
         }
         t.retire_tokens(id, reissue.now);
+        t.prune_tokens(id);
         t.insert_token(*token, id, TokenState::Current, reissue.now);
         Ok(true)
     }
@@ -177,6 +178,7 @@ impl SessionStore for MemoryStore {
                 row.state = TokenState::Superseded { at: now };
             }
         }
+        t.prune_tokens(id);
         Ok(())
     }
 
@@ -256,6 +258,7 @@ impl SessionStore for MemoryStore {
             r.validator = *next;
             r.rotated_at = touch.now;
             t.retire_tokens(id, touch.now);
+            t.prune_tokens(id);
         }
         t.insert_token(*token, id, TokenState::Current, touch.now);
         if let Some(s) = t.live_mut(id) {

@@ -2,7 +2,7 @@
 //! stores, and the row operations its calls share.
 
 use crate::store::revocation::Revocation;
-use crate::store::types::{SessionRecord, TokenHash, TokenState};
+use crate::store::types::{REPLACED_TOKENS_KEPT, SessionRecord, TokenHash, TokenState};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -59,6 +59,30 @@ impl Tables {
             if row.session_id == id && !matches!(row.state, TokenState::Retired { .. }) {
                 row.state = TokenState::Retired { at };
             }
+        }
+    }
+
+    /// Keeps only the newest [`REPLACED_TOKENS_KEPT`] replaced (superseded or
+    /// retired) tokens of session `id`: by when they were replaced, then when
+    /// they were issued, as the SQL stores order them.
+    pub(super) fn prune_tokens(&mut self, id: Uuid) {
+        let mut replaced: Vec<_> = self
+            .tokens
+            .iter()
+            .filter(|(_, r)| r.session_id == id)
+            .filter_map(|(hash, r)| match r.state {
+                TokenState::Superseded { at } | TokenState::Retired { at } => {
+                    Some((at, r.created_at, *hash.as_bytes()))
+                }
+                TokenState::Current | TokenState::Pending => None,
+            })
+            .collect();
+        if replaced.len() <= REPLACED_TOKENS_KEPT {
+            return;
+        }
+        replaced.sort_unstable_by(|a, b| b.cmp(a)); // newest first
+        for (_, _, hash) in &replaced[REPLACED_TOKENS_KEPT..] {
+            self.tokens.remove(&TokenHash::from_bytes(*hash));
         }
     }
 

@@ -1,5 +1,7 @@
 //! The Postgres store: the primary store, correct across many app instances.
-//! Its statements are in `statements.rs`, its change feed in `feed.rs`.
+//! Its statements are in `statements.rs`, its change feed in `feed.rs`, its
+//! multi-statement transactions run through `tx.rs` (which a dropped caller
+//! cannot cut).
 
 use crate::store::error::Error;
 use crate::store::feed::ChangeFeed;
@@ -23,6 +25,7 @@ use uuid::Uuid;
 
 mod feed;
 mod statements;
+mod tx;
 
 /// A [`SessionStore`] on a Postgres pool.
 ///
@@ -180,29 +183,34 @@ impl SessionStore for PgStore {
         // so the retiring UPDATE sees every token committed before it (a
         // pending token from a concurrent rotation included).
         self.counter.tick();
-        let client = reissue.client.as_ref();
-        let mut tx = self.pool.begin().await?;
-        let locked = sqlx::query(q::REISSUE)
-            .bind(id)
-            .bind(&reissue.user_id)
-            .bind(reissue.authenticated_at)
-            .bind(reissue.now)
-            .bind(client.is_some())
-            .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
-            .bind(client.and_then(|c| c.user_agent.clone()))
-            .execute(&mut *tx)
-            .await?;
-        if locked.rows_affected() != 1 {
-            return Ok(false);
-        }
-        sqlx::query(q::REISSUE_TOKENS)
-            .bind(id)
-            .bind(token.as_bytes().as_slice())
-            .bind(reissue.now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
+        let (token, reissue) = (*token, reissue.clone());
+        tx::run(&self.pool, move |tx| {
+            Box::pin(async move {
+                let client = reissue.client.as_ref();
+                let locked = sqlx::query(q::REISSUE)
+                    .bind(id)
+                    .bind(&reissue.user_id)
+                    .bind(reissue.authenticated_at)
+                    .bind(reissue.now)
+                    .bind(client.is_some())
+                    .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
+                    .bind(client.and_then(|c| c.user_agent.clone()))
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(q::REISSUE_TOKENS)
+                    .bind(id)
+                    .bind(token.as_bytes().as_slice())
+                    .bind(reissue.now)
+                    .bind(sql::REPLACED_KEPT)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(true)
+            })
+        })
+        .await
     }
 
     async fn delete(&self, id: Uuid) -> Result<bool, Error> {
@@ -225,19 +233,24 @@ impl SessionStore for PgStore {
         // Lock the session row first, as `reissue` does: concurrent promotions
         // and sign-ins serialise instead of deadlocking on token rows.
         self.counter.tick();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(q::LOCK)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        sqlx::query(q::PROMOTE)
-            .bind(id)
-            .bind(token.as_bytes().as_slice())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let token = *token;
+        tx::run(&self.pool, move |tx| {
+            Box::pin(async move {
+                sqlx::query(q::LOCK)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                sqlx::query(q::PROMOTE)
+                    .bind(id)
+                    .bind(token.as_bytes().as_slice())
+                    .bind(now)
+                    .bind(sql::REPLACED_KEPT)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn set_remember(
@@ -278,7 +291,8 @@ impl SessionStore for PgStore {
             .bind(touch.now)
             .bind(touch.idle_expires_at)
             .bind(presented)
-            .bind(next);
+            .bind(next)
+            .bind(sql::REPLACED_KEPT);
         Ok(self.execute(query).await? == 1)
     }
 

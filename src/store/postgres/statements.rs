@@ -22,6 +22,55 @@ macro_rules! revoke {
     };
 }
 
+/// The CTEs that move the tokens of session `$sid` to their next states and
+/// keep only the newest `$kept` replaced ones, in the statement that replaces
+/// them (one round-trip). `$next` is the new state of a token row (SQL over
+/// its columns; `NULL` leaves it as it is): `0` current, or `2` superseded /
+/// `3` retired at `$now`.
+///
+/// A statement sees the table as it was when it started, so the states are
+/// first computed (`next`), the replaced rows past the newest `$kept` picked
+/// from them (`doomed`: by when they were replaced, then issued), and then
+/// each row is either updated or deleted, never both.
+macro_rules! replace_tokens {
+    ($sid:literal, $next:literal, $now:literal, $kept:literal) => {
+        concat!(
+            "next AS (
+        SELECT t.token_hash, t.created_at, t.state AS old_state, t.superseded_at AS old_at,
+               COALESCE(n.state, t.state) AS state,
+               CASE WHEN n.state IS NULL THEN t.superseded_at
+                    WHEN n.state IN (2, 3) THEN ",
+            $now,
+            "::timestamptz END AS superseded_at
+          FROM axum_user_sessions.tokens t
+          CROSS JOIN LATERAL (SELECT (",
+            $next,
+            ")::smallint AS state) n
+         WHERE t.session_id = ",
+            $sid,
+            "
+    ), doomed AS (
+        SELECT token_hash FROM next WHERE state IN (2, 3)
+         ORDER BY superseded_at DESC, created_at DESC, token_hash DESC
+        OFFSET ",
+            $kept,
+            "
+    ), changed AS (
+        UPDATE axum_user_sessions.tokens t
+           SET state = n.state, superseded_at = n.superseded_at
+          FROM next n
+         WHERE t.token_hash = n.token_hash
+           AND (n.state, n.superseded_at) IS DISTINCT FROM (n.old_state, n.old_at)
+           AND n.token_hash NOT IN (SELECT token_hash FROM doomed)
+        RETURNING t.token_hash
+    ), pruned AS (
+        DELETE FROM axum_user_sessions.tokens
+         WHERE token_hash IN (SELECT token_hash FROM doomed)
+    )"
+        )
+    };
+}
+
 /// The session of token hash `$1`, with the token's state, touched in the
 /// same statement when the token is current, the session usable at `$2`
 /// (now) and last seen at or before `$3`; `$4` is the new idle deadline.
@@ -76,13 +125,15 @@ pub(super) const REISSUE: &str = "UPDATE axum_user_sessions.sessions
             user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END
       WHERE id = $1 AND revoked_at IS NULL";
 
-/// Retires every token of session `$1` at `$3`, and makes `$2` current.
-pub(super) const REISSUE_TOKENS: &str = "WITH old AS (
-        UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
-         WHERE session_id = $1 AND state <> 3
-    )
+/// Retires every token of session `$1` at `$3`, keeping the newest `$4`
+/// replaced ones, and makes `$2` current.
+pub(super) const REISSUE_TOKENS: &str = concat!(
+    "WITH ",
+    replace_tokens!("$1", "CASE WHEN t.state <> 3 THEN 3 END", "$3", "$4"),
+    "
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-    VALUES ($2, $1, 0, $3)";
+    VALUES ($2, $1, 0, $3)"
+);
 
 /// Deletes session `$1` (its tokens go with it: `ON DELETE CASCADE`).
 pub(super) const DELETE: &str = "DELETE FROM axum_user_sessions.sessions WHERE id = $1";
@@ -108,17 +159,25 @@ pub(super) const BEGIN_ROTATION: &str = "WITH s AS (
 pub(super) const LOCK: &str = "SELECT 1 FROM axum_user_sessions.sessions WHERE id = $1 FOR UPDATE";
 
 /// Makes the pending token `$2` of session `$1` current, superseding at `$3`
-/// the current token and the pending tokens issued before it.
-pub(super) const PROMOTE: &str = "WITH p AS (
+/// the current token and the pending tokens issued before it, and keeps the
+/// newest `$4` replaced tokens.
+pub(super) const PROMOTE: &str = concat!(
+    "WITH p AS (
         SELECT created_at FROM axum_user_sessions.tokens
          WHERE token_hash = $2 AND session_id = $1 AND state = 1
-    )
-    UPDATE axum_user_sessions.tokens
-       SET state = CASE WHEN token_hash = $2 THEN 0 ELSE 2 END,
-           superseded_at = CASE WHEN token_hash = $2 THEN NULL ELSE $3 END
-     WHERE session_id = $1 AND EXISTS (SELECT 1 FROM p)
-       AND (token_hash = $2 OR state = 0
-            OR (state = 1 AND created_at <= (SELECT created_at FROM p)))";
+    ), ",
+    replace_tokens!(
+        "$1",
+        "CASE WHEN NOT EXISTS (SELECT 1 FROM p) THEN NULL
+              WHEN t.token_hash = $2 THEN 0
+              WHEN t.state = 0 OR (t.state = 1 AND t.created_at <= (SELECT created_at FROM p))
+              THEN 2 END",
+        "$3",
+        "$4"
+    ),
+    "
+    SELECT count(*) FROM changed"
+);
 
 /// Gives session `$1` the remember-me selector `$2` and validator hash `$3`,
 /// ending at `$4`, issued at `$5`.
@@ -151,8 +210,10 @@ pub(super) const FIND_REMEMBER: &str = concat!(
 
 /// Re-opens session `$1` with the new current token `$2` at `$3`, idle
 /// deadline `$4`; with `$5` (the presented validator) not null, replaces
-/// it by `$6` only if it is still current, and retires the older tokens.
-pub(super) const RESTORE: &str = "WITH s AS (
+/// it by `$6` only if it is still current, and retires the older tokens,
+/// keeping the newest `$7` replaced ones.
+pub(super) const RESTORE: &str = concat!(
+    "WITH s AS (
         UPDATE axum_user_sessions.sessions
            SET last_seen_at = $3, expires_at = LEAST($4, absolute_expires_at),
                remember_prev_validator_hash = CASE WHEN $5::bytea IS NULL
@@ -164,12 +225,18 @@ pub(super) const RESTORE: &str = "WITH s AS (
          WHERE id = $1 AND revoked_at IS NULL
            AND ($5::bytea IS NULL OR remember_validator_hash = $5)
         RETURNING id
-    ), old AS (
-        UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = $3
-         WHERE $5::bytea IS NOT NULL AND state <> 3 AND session_id IN (SELECT id FROM s)
-    )
+    ), ",
+    replace_tokens!(
+        "$1",
+        "CASE WHEN $5::bytea IS NOT NULL AND t.state <> 3 AND EXISTS (SELECT 1 FROM s)
+              THEN 3 END",
+        "$3",
+        "$7"
+    ),
+    "
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-    SELECT $2, id, 0, $3 FROM s";
+    SELECT $2, id, 0, $3 FROM s"
+);
 
 /// Session `$1`.
 pub(super) const GET: &str = concat!(

@@ -226,6 +226,7 @@ impl SessionStore for SqliteStore {
             return Ok(false);
         }
         tx.retire_tokens(id, reissue.now).await?;
+        tx.prune_tokens(id).await?;
         tx.insert_token(token, id, 0, reissue.now).await?;
         tx.commit().await?;
         Ok(true)
@@ -272,6 +273,7 @@ impl SessionStore for SqliteStore {
             .bind(ts(now))
             .bind(issued);
         tx.run(query).await?;
+        tx.prune_tokens(id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -324,6 +326,7 @@ impl SessionStore for SqliteStore {
         }
         if rotate.is_some() {
             tx.retire_tokens(id, touch.now).await?;
+            tx.prune_tokens(id).await?;
         }
         tx.insert_token(token, id, 0, touch.now).await?;
         tx.commit().await?;

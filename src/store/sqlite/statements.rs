@@ -55,6 +55,15 @@ pub(super) const INSERT_TOKEN: &str =
 pub(super) const RETIRE_TOKENS: &str =
     "UPDATE aus_tokens SET state = 3, superseded_at = ?2 WHERE session_id = ?1 AND state <> 3";
 
+/// Deletes the replaced (superseded or retired) tokens of session `?1` but
+/// the newest `?2`: by when they were replaced, then when they were issued.
+pub(super) const PRUNE_TOKENS: &str = "DELETE FROM aus_tokens
+      WHERE session_id = ?1 AND state IN (2, 3)
+        AND token_hash NOT IN (SELECT token_hash FROM aus_tokens
+                                WHERE session_id = ?1 AND state IN (2, 3)
+                                ORDER BY superseded_at DESC, created_at DESC, token_hash DESC
+                                LIMIT ?2)";
+
 /// The data of live session `?1`.
 pub(super) const DATA: &str = "SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL";
 

@@ -4,6 +4,7 @@
 use super::encoding::ts;
 use super::statements::{self as q, Query};
 use crate::store::error::Error;
+use crate::store::sql;
 use crate::store::types::TokenHash;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
@@ -12,6 +13,14 @@ use uuid::Uuid;
 /// A write transaction: `BEGIN IMMEDIATE` takes SQLite's write lock at the
 /// start, so that concurrent read-modify-writes serialise instead of failing
 /// on upgrade. Dropped without [`commit`](Self::commit), it rolls back.
+///
+/// A caller dropped in the middle (a client that disconnected) cannot leave
+/// it open, unlike a Postgres transaction (see `postgres/tx.rs`): sqlx runs
+/// each SQLite connection on a worker thread, which gets the rollback of a
+/// dropped transaction at once and runs it right after the statement in
+/// progress, and rolls back by itself a `BEGIN IMMEDIATE` whose caller is
+/// gone. So the write lock is released without waiting for the connection's
+/// next use (the store test `cancellation` checks it).
 pub(super) struct WriteTx(sqlx::Transaction<'static, Sqlite>);
 
 impl WriteTx {
@@ -49,6 +58,14 @@ impl WriteTx {
     ) -> Result<(), Error> {
         self.run(sqlx::query(q::RETIRE_TOKENS).bind(id).bind(ts(at)))
             .await?;
+        Ok(())
+    }
+
+    /// Keeps only the newest [`REPLACED_TOKENS_KEPT`](crate::store::REPLACED_TOKENS_KEPT) replaced tokens of
+    /// session `id`; run after every write that supersedes or retires some.
+    pub(super) async fn prune_tokens(&mut self, id: Uuid) -> Result<(), Error> {
+        let query = sqlx::query(q::PRUNE_TOKENS).bind(id);
+        self.run(query.bind(sql::REPLACED_KEPT)).await?;
         Ok(())
     }
 
