@@ -79,6 +79,7 @@ impl SessionStore for MemoryStore {
         };
         if touch.is_due(s, row.state) {
             touch.apply(s);
+            s.version += 1;
         }
         Ok(Some(LoadedSession {
             record: s.clone(),
@@ -97,15 +98,13 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
         let mut t = self.lock();
-        match t.live_mut(id) {
-            Some(s) => {
-                patch.apply(&mut s.data);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(t.live_mut(id).map(|s| {
+            patch.apply(&mut s.data);
+            s.version += 1;
+            s.version
+        }))
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
@@ -118,6 +117,7 @@ impl SessionStore for MemoryStore {
             s.authenticated_at = Some(at);
         }
         s.rotated_at = reissue.now;
+        s.version += 1;
         if let Some(c) = &reissue.client {
             s.ip = c.ip;
             s.user_agent.clone_from(&c.user_agent);
@@ -137,7 +137,10 @@ impl SessionStore for MemoryStore {
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         match t.live_mut(id) {
-            Some(s) if s.rotated_at == expected_rotated_at => s.rotated_at = now,
+            Some(s) if s.rotated_at == expected_rotated_at => {
+                s.rotated_at = now;
+                s.version += 1;
+            }
             _ => return Ok(false),
         }
         // Keep only the newest older pending token.
@@ -196,6 +199,7 @@ impl SessionStore for MemoryStore {
         let Some(s) = t.live_mut(id) else {
             return Ok(false);
         };
+        s.version += 1;
         match credential {
             Some(c) => {
                 s.persistent = true;
@@ -262,6 +266,7 @@ impl SessionStore for MemoryStore {
                 s.rotated_at = touch.now;
             }
             touch.apply(s);
+            s.version += 1;
         }
         Ok(true)
     }
