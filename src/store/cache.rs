@@ -143,6 +143,27 @@ struct Book {
     /// Loads that started before this count are not cached: the cache was
     /// flushed since, or the book forgot what they may have missed.
     floor: u64,
+    /// This process's data writes in flight, by session.
+    writing: HashMap<Uuid, Writing>,
+}
+
+/// The data writes in flight on one session. The feed may report a write's
+/// new version before the write's answer is back: the copy then leaves the
+/// cache (it is no longer served) but is kept here, for the write to patch.
+#[derive(Debug, Default)]
+struct Writing {
+    /// How many.
+    count: u32,
+    /// The count when the first started: a flush since, and no copy
+    /// follows the write.
+    since: u64,
+    /// Two at once: their answers may come back in any order, so none
+    /// patches the copy.
+    overlapped: bool,
+    /// The highest version the feed reported meanwhile.
+    reported: u64,
+    /// The copy, out of the cache since a newer version was reported.
+    parked: Option<(TokenHash, Arc<LoadedSession>)>,
 }
 
 /// What recently happened to one session.
@@ -299,15 +320,28 @@ impl Shared {
     fn changed(&self, book: &mut Book, id: Uuid, version: Option<u64>) {
         let seq = self.next(book);
         book.note(seq, id, version);
-        let keep = match (version, book.cached.get(&id)) {
-            (Some(v), Some(token)) => self
-                .entries
-                .get(token)
-                .is_some_and(|copy| copy.record.version >= v),
-            _ => false,
+        let writing = book.writing.get_mut(&id);
+        let Some(v) = version else {
+            if let Some(w) = writing {
+                w.parked = None;
+            }
+            return self.evict(book, id);
         };
-        if !keep {
-            self.evict(book, id);
+        let copy = book
+            .cached
+            .get(&id)
+            .and_then(|t| Some((*t, self.entries.get(t)?)));
+        match (copy, writing) {
+            (Some((_, copy)), _) if copy.record.version >= v => {}
+            // Perhaps the write in flight: park the copy for it.
+            (copy, Some(w)) => {
+                w.reported = w.reported.max(v);
+                if let Some(copy) = copy {
+                    w.parked = Some(copy);
+                }
+                self.evict(book, id);
+            }
+            (_, None) => self.evict(book, id),
         }
     }
 
@@ -317,27 +351,67 @@ impl Shared {
         self.changed(&mut book, id, None);
     }
 
-    /// This process applied `patch` to session `id`, which is now at
-    /// `version`: the copy follows when it was at the version before.
-    fn patched(&self, id: Uuid, patch: &DataPatch, version: u64) {
+    /// A data write on session `id` starts.
+    fn writing(&self, id: Uuid) {
         let mut book = self.book();
+        let since = self.seq.load(Ordering::Acquire);
+        let w = book.writing.entry(id).or_insert_with(|| Writing {
+            since,
+            ..Writing::default()
+        });
+        w.count += 1;
+        w.overlapped |= w.count > 1;
+    }
+
+    /// The data write on session `id` is over: `None` when its outcome is
+    /// unknown (it failed, or was cancelled), else the patch it applied and
+    /// the session's version after it. The copy follows the write when it
+    /// was at the version before and nothing newer was reported meanwhile;
+    /// otherwise it goes.
+    fn written(&self, id: Uuid, done: Option<(&DataPatch, u64)>) {
+        let mut book = self.book();
+        let floor = book.floor;
+        let (overlapped, reported, parked) = match book.writing.get_mut(&id) {
+            Some(w) => {
+                w.count = w.count.saturating_sub(1);
+                let out = (w.overlapped || floor > w.since, w.reported, w.parked.take());
+                if w.count == 0 {
+                    book.writing.remove(&id);
+                }
+                out
+            }
+            None => (true, 0, None),
+        };
+        let Some((patch, version)) = done else {
+            return self.changed(&mut book, id, None);
+        };
         let seq = self.next(&mut book);
         book.note(seq, id, Some(version));
-        let Some(token) = book.cached.get(&id).copied() else {
-            return;
-        };
-        let copy = self.entries.get(&token);
+        let cached = book
+            .cached
+            .get(&id)
+            .and_then(|t| Some((*t, self.entries.get(t)?)));
+        if let Some((_, copy)) = &cached
+            && copy.record.version >= version.max(reported)
+        {
+            return; // a load cached the row after the write
+        }
         // Postgres sets then removes, the other stores remove then set: the
         // same result unless a key is in both.
         let disjoint = patch.remove.iter().all(|k| !patch.set.contains_key(k));
-        match copy {
-            Some(copy) if copy.record.version + 1 == version && disjoint => {
+        match cached.or(parked) {
+            Some((token, copy))
+                if copy.record.version + 1 == version
+                    && reported <= version
+                    && disjoint
+                    && !overlapped =>
+            {
                 let mut next = (*copy).clone();
                 patch.apply(&mut next.record.data);
                 next.record.version = version;
+                book.cached.insert(id, token);
                 self.entries.insert(token, Arc::new(next));
             }
-            Some(copy) if copy.record.version >= version => {}
             _ => self.evict(&mut book, id),
         }
     }
@@ -364,6 +438,9 @@ impl Shared {
         book.cached.clear();
         book.recent.clear();
         book.order.clear();
+        for w in book.writing.values_mut() {
+            w.parked = None;
+        }
         self.entries.invalidate_all();
     }
 
@@ -481,6 +558,21 @@ impl Drop for ForgetOnDrop<'_> {
     }
 }
 
+/// Ends a data write whose call was cancelled: its outcome is unknown.
+struct WriteGuard<'a> {
+    shared: &'a Shared,
+    id: Uuid,
+    done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.written(self.id, None);
+        }
+    }
+}
+
 impl Wrapper for CachedStore {
     /// Forgets what the call makes stale: before it runs (so no copy is
     /// served meanwhile) when it changes a session at once, and after it in
@@ -529,15 +621,19 @@ impl Wrapper for CachedStore {
     /// version the row is at now, and the copy is patched when it was the
     /// version before (no other change came in between), dropped otherwise.
     async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
-        let mut guard = ForgetOnDrop {
-            cache: self,
-            stale: Some(Stale::Session(id)),
+        self.shared.writing(id);
+        let mut guard = WriteGuard {
+            shared: &self.shared,
+            id,
+            done: false,
         };
         let written = self.inner.patch_data(id, patch).await;
-        if let Ok(Some(version)) = &written {
-            guard.stale = None;
-            self.shared.patched(id, patch, *version);
-        }
+        guard.done = true;
+        let done = match &written {
+            Ok(Some(version)) => Some((patch, *version)),
+            _ => None,
+        };
+        self.shared.written(id, done);
         written
     }
 
@@ -714,6 +810,52 @@ mod tests {
         f.feed(&[f.changed(None)]);
         f.load().await;
         assert_eq!(f.cache.hits(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_write_the_feed_reports_before_its_answer_keeps_its_copy() {
+        let f = fixture(true).await;
+        f.caught_up();
+        f.load().await;
+        let (shared, id) = (&f.cache.shared, f.record.id);
+        let write = async |n: u64| {
+            shared.writing(id);
+            let patch = set("n", n);
+            let version = f.cache.inner().patch_data(id, &patch).await.unwrap();
+            (patch, version.unwrap())
+        };
+
+        // The feed sees the write committed before the write's answer is in.
+        let (patch, version) = write(1).await;
+        f.feed(&[f.changed(Some(version))]);
+        shared.written(id, Some((&patch, version)));
+        let l = f.load().await;
+        assert_eq!((f.cache.hits(), l.record.data["n"].as_u64()), (1, Some(1)));
+
+        // A newer version than the write's was reported (another process
+        // wrote right after): the copy goes.
+        let (patch, version) = write(2).await;
+        let elsewhere = f.cache.inner().patch_data(id, &set("x", 0)).await.unwrap();
+        f.feed(&[f.changed(elsewhere)]);
+        shared.written(id, Some((&patch, version)));
+        f.load().await;
+        assert_eq!(
+            f.cache.hits(),
+            1,
+            "kept a copy older than a reported change"
+        );
+
+        // A write whose outcome is unknown (failed, cancelled): the copy goes.
+        f.load().await;
+        assert_eq!(f.cache.hits(), 2);
+        shared.writing(id);
+        shared.written(id, None);
+        f.load().await;
+        assert_eq!(
+            f.cache.hits(),
+            2,
+            "kept a copy after a write of unknown outcome"
+        );
     }
 
     #[tokio::test]
