@@ -60,8 +60,12 @@ start_postgres() {
   if [ -f "$("$PG_BIN/pg_config" --pkglibdir 2>/dev/null)/pg_stat_statements.so" ]; then
     preload="-c shared_preload_libraries=pg_stat_statements"
   fi
+  # Tests run without durability (faster); the benchmarks set PG_DURABLE=1
+  # to commit as production does (fsync, synchronous_commit on).
+  local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if [ "${PG_DURABLE:-0}" = 1 ]; then durability="-c fsync=on -c synchronous_commit=on"; fi
   as_pg "$PG_BIN/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/postgres.log" -w -t 60 \
-    -o "-p $port -k $PGTMP -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400 $preload" \
+    -o "-p $port -k $PGTMP -c listen_addresses=127.0.0.1 $durability -c max_connections=400 $preload" \
     start >/dev/null
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
   # Tests that stop and start the server (fault tests) need to know how.

@@ -58,7 +58,7 @@ impl Session {
                             None => patch.remove.push(k),
                         }
                     }
-                    if !self.store().patch_data(id, &patch).await? {
+                    if self.store().patch_data(id, &patch).await?.is_none() {
                         // Logged out or revoked while this request ran: the
                         // write must not resurrect it, and must not be
                         // reported as done.

@@ -12,7 +12,7 @@
 
 use super::error::Error;
 use super::session_store::SessionStore;
-use super::types::{LoadedSession, TokenHash, Touch};
+use super::types::{DataPatch, LoadedSession, TokenHash, Touch};
 use std::future::Future;
 use uuid::Uuid;
 
@@ -53,7 +53,9 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe` and `round_trips` go straight to the inner store.
+/// `migrate`, `subscribe` and `round_trips` go straight to the inner store;
+/// `load` and `patch_data` go through methods of their own, which the cache
+/// overrides.
 pub(crate) trait Wrapper: Send + Sync {
     /// The wrapped store.
     fn wrapped(&self) -> &dyn SessionStore;
@@ -74,6 +76,17 @@ pub(crate) trait Wrapper: Send + Sync {
         self.around(call, async { self.wrapped().load(token, touch).await })
             .await
     }
+
+    /// `patch_data`, which a wrapper may answer with more (the cache updates
+    /// its copy). By default, like every other call.
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
+        let call = Call {
+            name: "patch_data",
+            stale: Stale::Session(id),
+        };
+        self.around(call, async { self.wrapped().patch_data(id, patch).await })
+            .await
+    }
 }
 
 /// `impl SessionStore for $wrapper`, from the list of calls below.
@@ -81,8 +94,8 @@ macro_rules! wrap_store {
     ($wrapper:ty) => {
         $crate::store::delegate::wrap_store! { @impl $wrapper;
             load(token: &TokenHash, touch: &Touch) -> Option<LoadedSession>;
+            patch_data(id: Uuid, patch: &DataPatch) -> Option<u64>;
             create(record: &SessionRecord, token: &TokenHash) -> () [Nothing];
-            patch_data(id: Uuid, patch: &DataPatch) -> bool [Session(id)];
             reissue(id: Uuid, token: &TokenHash, reissue: &Reissue) -> bool [Session(id)];
             delete(id: Uuid) -> bool [Session(id)];
             begin_rotation(id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash, now: OffsetDateTime) -> bool [SessionAfter(id)];
@@ -102,12 +115,13 @@ macro_rules! wrap_store {
     };
     (@impl $wrapper:ty;
         load($($la:ident: $lt:ty),*) -> $lr:ty;
+        patch_data($($pa:ident: $pt:ty),*) -> $pr:ty;
         $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty [$stale:ident $(($key:ident))?];)*
     ) => {
         const _: () = {
             use $crate::store::delegate::{Call, Stale, Wrapper};
             use $crate::store::error::Error;
-            use $crate::store::feed::ChangeFeed;
+            use $crate::store::feed::{ChangeFeed, FeedOptions};
             use $crate::store::report::{MigrationReport, StoreStats};
             use $crate::store::revocation::Revocation;
             use $crate::store::session_store::SessionStore;
@@ -132,6 +146,10 @@ macro_rules! wrap_store {
                     Wrapper::load(self, $($la),*).await
                 }
 
+                async fn patch_data(&self, $($pa: $pt),*) -> Result<$pr, Error> {
+                    Wrapper::patch_data(self, $($pa),*).await
+                }
+
                 $(
                     async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
                         let call = Call {
@@ -142,8 +160,8 @@ macro_rules! wrap_store {
                     }
                 )*
 
-                fn subscribe(&self) -> Option<ChangeFeed> {
-                    self.wrapped().subscribe()
+                fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
+                    self.wrapped().subscribe(options)
                 }
 
                 fn round_trips(&self) -> u64 {

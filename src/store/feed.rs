@@ -1,27 +1,62 @@
-//! The change feed: how a store tells caches that other processes changed
-//! sessions (Postgres `LISTEN/NOTIFY`, see `postgres/feed.rs`).
+//! The change feed: how a store tells caches that sessions changed, in this
+//! process or any other (Postgres polls for changes, see `postgres/feed.rs`).
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// A message from a store's change feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Change {
-    /// The session with this id changed (or went away) somewhere.
-    Session(Uuid),
-    /// The feed lost changes (it reconnected): forget everything.
+    /// The session with this id changed, or went away, somewhere.
+    Session {
+        /// Its id.
+        id: Uuid,
+        /// The version of its row after the change
+        /// ([`SessionRecord::version`](super::SessionRecord::version)): a
+        /// copy of this version or a newer one is still right. `None` when
+        /// the change is not to the row itself (its tokens, or a deletion):
+        /// every copy is stale.
+        version: Option<u64>,
+    },
+    /// Every change committed before `at` has been sent. A cache may serve
+    /// from memory while the last of these is recent enough.
+    CaughtUp {
+        /// When the feed started the read that caught up (before it).
+        at: Instant,
+    },
+    /// The feed may have lost changes (it failed): forget everything, and
+    /// serve nothing from memory until the next [`CaughtUp`](Self::CaughtUp).
     Flush,
 }
 
-/// A store's feed of changes made by other processes, for caches.
+/// What a cache asks of a store's change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FeedOptions {
+    /// How long the feed waits between two reads of the changes.
+    pub poll_interval: Duration,
+}
+
+impl FeedOptions {
+    /// Reads of the changes every `poll_interval`.
+    pub fn new(poll_interval: Duration) -> Self {
+        Self { poll_interval }
+    }
+}
+
+/// A store's feed of session changes, for caches.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ChangeFeed {
-    /// The changes.
+    /// The changes, each [`Change::CaughtUp`] after the changes it covers.
+    /// The feed stops when this receiver is dropped.
     pub changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
-    /// Whether the feed is connected now. While it is not, a cache must not
-    /// serve from memory: changes may be missed.
-    pub live: Arc<AtomicBool>,
+}
+
+impl ChangeFeed {
+    /// A feed of what `changes` receives (for stores outside this crate).
+    pub fn new(changes: tokio::sync::mpsc::UnboundedReceiver<Change>) -> Self {
+        Self { changes }
+    }
 }

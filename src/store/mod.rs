@@ -31,7 +31,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `error.rs` | [`Error`], and how sqlx errors are classified |
-//! | `types.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Revocation`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`]) |
+//! | `types.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Revocation`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
 //! | `session_store.rs` | the [`SessionStore`] trait, [`IntoSessionStore`] |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sql.rs` | what the SQL stores share: the live, collectable, revocation and stats SQL, reading rows |
@@ -64,7 +64,7 @@ mod types;
 
 pub use cache::{CacheConfig, CachedStore};
 pub use error::Error;
-pub use feed::{Change, ChangeFeed};
+pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]

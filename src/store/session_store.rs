@@ -3,7 +3,7 @@
 //! ([`IntoSessionStore`]), and the round-trip counter the stores share.
 
 use super::error::Error;
-use super::feed::ChangeFeed;
+use super::feed::{ChangeFeed, FeedOptions};
 use super::report::{MigrationReport, StoreStats};
 use super::revocation::Revocation;
 use super::types::UpdateOutcome;
@@ -61,9 +61,11 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Inserts a new session with `token` as its current token.
     async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error>;
 
-    /// Applies a key-level data patch to a live session. `false` when the
-    /// session is gone or revoked: nothing is written then.
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error>;
+    /// Applies a key-level data patch to a live session, and returns the
+    /// row's new [`version`](SessionRecord::version) (one more than the
+    /// version the patch was applied to). `None` when the session is gone or
+    /// revoked: nothing is written then.
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error>;
 
     /// Retires every token of a live session (no grace), makes `token` its
     /// current token and records the sign-in; of the replaced tokens, only
@@ -172,10 +174,12 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error>;
 
-    /// A feed of changes made by other processes, for caches
-    /// ([`CachedStore`](super::CachedStore)). `None` (the default) for stores used by one process
-    /// only. Called from within a Tokio runtime.
-    fn subscribe(&self) -> Option<ChangeFeed> {
+    /// A feed of the changes made to sessions, by this process or any other,
+    /// for caches ([`CachedStore`](super::CachedStore)). `None` (the default)
+    /// for stores used by one process only. Called from within a Tokio
+    /// runtime.
+    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
+        let _ = options;
         None
     }
 

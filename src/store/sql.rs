@@ -112,6 +112,8 @@ pub(crate) trait Columns: Dialect {
     fn flag(&self, col: &str) -> Result<bool, Error>;
     /// A `count(*)`.
     fn count(&self, col: &str) -> Result<u64, Error>;
+    /// A `NOT NULL` integer column that is never negative (a version).
+    fn unsigned(&self, col: &str) -> Result<u64, Error>;
     /// A `NOT NULL` hash column.
     fn hash(&self, col: &str) -> Result<TokenHash, Error>;
     /// A nullable hash column.
@@ -142,6 +144,10 @@ where
 
     fn count(&self, col: &str) -> Result<u64, Error> {
         Ok(u64::try_from(self.try_get::<i64, _>(col)?).unwrap_or(0))
+    }
+
+    fn unsigned(&self, col: &str) -> Result<u64, Error> {
+        u64::try_from(self.try_get::<i64, _>(col)?).map_err(|_| Error::Corrupt("negative version"))
     }
 
     fn hash(&self, col: &str) -> Result<TokenHash, Error> {
@@ -179,6 +185,7 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         revoked_at: row.opt_time("revoked_at")?,
         revoke_reason: row.text("revoke_reason")?,
         revoked_by: row.text("revoked_by")?,
+        version: row.unsigned("version")?,
     })
 }
 

@@ -72,6 +72,11 @@ pub struct SessionRecord {
     pub revoke_reason: Option<String>,
     /// Who revoked it: a user id, or `"system"` for automatic revocations.
     pub revoked_by: Option<String>,
+    /// How many times the row changed since it was created (0 for a new
+    /// row): every store counts one more at each change (on Postgres and
+    /// SQLite, plain SQL included), so a copy with the row's version is the
+    /// row. Caches compare it with what the change feed reports.
+    pub version: u64,
 }
 
 impl LoadedSession {
@@ -111,6 +116,7 @@ impl fmt::Debug for SessionRecord {
             .field("last_seen_at", &self.last_seen_at)
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
+            .field("version", &self.version)
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +168,7 @@ impl SessionRecord {
             revoked_at: None,
             revoke_reason: None,
             revoked_by: None,
+            version: 0,
         }
     }
 }

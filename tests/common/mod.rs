@@ -68,8 +68,12 @@ impl Backend {
     pub async fn postgres_cached(test_pool: sqlx::PgPool) -> Self {
         let mut b = Self::postgres(test_pool).await;
         let pg = axum_user_sessions::PgStore::new(b.pg.clone().unwrap());
-        let cached =
-            axum_user_sessions::CachedStore::new(pg, axum_user_sessions::CacheConfig::default());
+        // A loaded test machine may delay a poll past the default lag, and
+        // the scenarios count round-trips: give the feed room (the lag rule
+        // has tests of its own).
+        let config =
+            axum_user_sessions::CacheConfig::default().with_max_lag(Duration::from_secs(10));
+        let cached = axum_user_sessions::CachedStore::new(pg, config);
         wait_listening(&cached).await;
         b.store = Arc::new(cached);
         b.kind = Kind::PostgresCached;

@@ -192,8 +192,8 @@ async fn cancelled_calls_leave_nothing_open(b: Backend) {
         patch.set.insert("round".into(), round.into());
         let res = tokio::time::timeout(STORE_TIMEOUT, s.patch_data(r.id, &patch)).await;
         let what = match res {
-            Ok(Ok(true)) => "ok",
-            Ok(Ok(false)) => "session gone",
+            Ok(Ok(Some(_))) => "ok",
+            Ok(Ok(None)) => "session gone",
             Ok(Err(_)) => "error",
             Err(_) => "store timeout",
         };

@@ -272,3 +272,219 @@ async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
         .unwrap();
     assert_eq!(memory, MigrationReport::default());
 }
+
+/// The migrations 0.1 shipped with (the first four).
+fn migrator_0_1() -> sqlx::migrate::Migrator {
+    let mut m = sqlx::migrate::Migrator::with_migrations(
+        PgStore::migrator()
+            .iter()
+            .filter(|m| m.version <= 20261123000004)
+            .cloned()
+            .collect(),
+    );
+    m.dangerous_set_table_name("axum_user_sessions._sqlx_migrations");
+    m.create_schema("axum_user_sessions");
+    m
+}
+
+/// A database of 0.1, with sessions in it, upgrades in place: every session
+/// stays, loadable, and is versioned from then on.
+#[sqlx::test(migrations = false)]
+async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionStore as _;
+    use axum_user_sessions::store::{DataPatch, TokenHash, Touch};
+    let old = migrator_0_1();
+    assert_eq!(old.iter().count(), 4);
+    old.run(&pool).await.unwrap();
+    // Sessions as 0.1 wrote them (its `create`), one with a pending token.
+    let (one, two) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for (id, token, data) in [(one, 1u8, r#"{"n": 1}"#), (two, 2, r#"{"n": 2}"#)] {
+        sqlx::query(
+            "WITH s AS (
+                INSERT INTO axum_user_sessions.sessions
+                    (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
+                     absolute_expires_at, rotated_at, ip, user_agent, persistent)
+                VALUES ($1, 'alice', $2::jsonb, now(), now(), now(), now() + interval '1 hour',
+                        now() + interval '12 hours', now(), '192.0.2.1'::inet, 'test', false)
+                RETURNING id
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $3, id, 0, now() FROM s",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(vec![token; 32])
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+         VALUES ($1, $2, 1, now())",
+    )
+    .bind(vec![3u8; 32])
+    .bind(two)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let report = axum_user_sessions::migrate(&pool).await.unwrap();
+    let new: Vec<&str> = report
+        .newly_applied
+        .iter()
+        .map(|m| m.description.as_str())
+        .collect();
+    assert_eq!(new, ["change feed"]);
+
+    let store = PgStore::new(pool.clone());
+    let now = time::OffsetDateTime::now_utc();
+    let mut touch = Touch::new(now, now + time::Duration::minutes(30));
+    touch.stale_before = now - time::Duration::hours(1); // read only
+    for (id, token, n) in [(one, 1u8, 1), (two, 2, 2)] {
+        let l = store
+            .load(&TokenHash::from_bytes([token; 32]), &touch)
+            .await
+            .unwrap()
+            .expect("a 0.1 session is gone");
+        assert_eq!(l.record.id, id);
+        assert_eq!(l.record.data["n"], n);
+        assert_eq!(l.record.user_id.as_deref(), Some("alice"));
+        assert_eq!(l.record.version, 0);
+    }
+    assert!(
+        store
+            .load(&TokenHash::from_bytes([2; 32]), &touch)
+            .await
+            .unwrap()
+            .unwrap()
+            .has_pending
+    );
+    // Versioned from now on, by the crate and by plain SQL alike.
+    let mut patch = DataPatch::default();
+    patch.set.insert("n".into(), 10.into());
+    assert_eq!(store.patch_data(one, &patch).await.unwrap(), Some(1));
+    sqlx::query("UPDATE axum_user_sessions.sessions SET user_agent = 'sql' WHERE id = $1")
+        .bind(one)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.get(one).await.unwrap().unwrap().version, 2);
+    // The notification triggers are gone; a deletion leaves one tombstone.
+    let notify: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname = 'notify_change'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(notify, 0);
+    assert!(store.delete(two).await.unwrap());
+    let buried: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT session_id FROM axum_user_sessions.session_tombstones")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(buried, [two], "one tombstone per deleted session");
+}
+
+/// Waits for the change feed's next `CaughtUp`, returning the changes before it.
+async fn next_poll(
+    feed: &mut axum_user_sessions::store::ChangeFeed,
+) -> Vec<axum_user_sessions::store::Change> {
+    use axum_user_sessions::store::Change;
+    let mut seen = Vec::new();
+    loop {
+        let change = tokio::time::timeout(Duration::from_secs(10), feed.changes.recv())
+            .await
+            .expect("the feed went quiet")
+            .expect("the feed ended");
+        match change {
+            Change::CaughtUp { .. } => return seen,
+            Change::Flush => panic!("the feed failed"),
+            other => seen.push(other),
+        }
+    }
+}
+
+/// Polls until a poll reports `id`; the version reported and how many polls
+/// it took.
+async fn reported(
+    feed: &mut axum_user_sessions::store::ChangeFeed, id: uuid::Uuid,
+) -> (Option<u64>, usize) {
+    use axum_user_sessions::store::Change;
+    for polls in 1..=500 {
+        for change in next_poll(feed).await {
+            if let Change::Session { id: got, version } = change
+                && got == id
+            {
+                return (version, polls);
+            }
+        }
+    }
+    panic!("{id} was never reported");
+}
+
+/// A change committed after a newer transaction's change (a lower
+/// transaction id committing later) is reported all the same, once; token
+/// changes and deletions are reported without a version.
+#[sqlx::test(migrations = false)]
+async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionStore as _;
+    use axum_user_sessions::store::{Change, FeedOptions, SessionRecord, TokenHash};
+    axum_user_sessions::migrate(&pool).await.unwrap();
+    let store = PgStore::new(pool.clone());
+    let now = time::OffsetDateTime::now_utc();
+    let mut ids = Vec::new();
+    for n in 1..=2u8 {
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now);
+        r.expires_at = now + time::Duration::hours(1);
+        r.absolute_expires_at = now + time::Duration::hours(1);
+        store
+            .create(&r, &TokenHash::from_bytes([n; 32]))
+            .await
+            .unwrap();
+        ids.push(r.id);
+    }
+    let (older, newer) = (ids[0], ids[1]);
+    let mut feed = store
+        .subscribe(&FeedOptions::new(Duration::from_millis(5)))
+        .expect("Postgres has a feed");
+    next_poll(&mut feed).await;
+
+    // The older transaction writes first and commits last.
+    let mut first = pool.begin().await.unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET data = '{\"a\": 1}' WHERE id = $1")
+        .bind(older)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    let update = "UPDATE axum_user_sessions.sessions SET data = '{\"b\": 1}' WHERE id = $1";
+    sqlx::query(update)
+        .bind(newer)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reported(&mut feed, newer).await.0, Some(1));
+    for _ in 0..3 {
+        let polled = next_poll(&mut feed).await;
+        assert!(
+            polled.is_empty(),
+            "reported again, or uncommitted: {polled:?}"
+        );
+    }
+    first.commit().await.unwrap();
+    assert_eq!(reported(&mut feed, older).await.0, Some(1));
+    for _ in 0..3 {
+        let polled = next_poll(&mut feed).await;
+        assert!(polled.is_empty(), "reported twice: {polled:?}");
+    }
+
+    // A token change and a deletion carry no version.
+    sqlx::query("UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = now() WHERE session_id = $1")
+        .bind(newer)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reported(&mut feed, newer).await.0, None);
+    assert!(store.delete(older).await.unwrap());
+    assert_eq!(reported(&mut feed, older).await.0, None);
+    let _ = Change::Flush;
+}

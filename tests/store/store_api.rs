@@ -18,6 +18,7 @@ conformance!(
     at_most_two_pending_tokens,
     sign_in_retires_every_token,
     update_only_writes_never_resurrect,
+    every_change_counts_a_version,
     revocations_record_who_and_why,
     stats_and_gc,
     gc_batches_are_bounded,
@@ -165,6 +166,46 @@ async fn sign_in_retires_every_token(b: Backend) {
     assert!(!l.has_pending);
 }
 
+/// Each change of a session row counts one version, the same on every store;
+/// token bookkeeping alone does not.
+async fn every_change_counts_a_version(b: Backend) {
+    let s = b.store.as_ref();
+    let t0 = now();
+    let r = record(t0, Some("alice"), Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    let version = async |token: u8, touch: Touch| {
+        let l = s.load(&hash(token), &touch).await.unwrap().unwrap();
+        let got = s.get(l.record.id).await.unwrap().unwrap();
+        assert_eq!(got.version, l.record.version, "get and load disagree");
+        l.record.version
+    };
+    assert_eq!(version(1, touch(t0)).await, 0, "a new row");
+    let mut patch = DataPatch::default();
+    patch.set.insert("k".into(), serde_json::json!(1));
+    assert_eq!(s.patch_data(r.id, &patch).await.unwrap(), Some(1));
+    assert_eq!(s.patch_data(r.id, &patch).await.unwrap(), Some(2));
+    assert_eq!(version(1, touch(t0)).await, 2, "a load that does not touch");
+    let t1 = t0 + Duration::from_secs(1);
+    let due = Touch::new(t1, t1 + Duration::from_secs(1800));
+    assert_eq!(version(1, due).await, 3, "the touch");
+    assert!(
+        s.begin_rotation(r.id, r.rotated_at, &hash(2), t1)
+            .await
+            .unwrap()
+    );
+    assert_eq!(version(1, touch(t1)).await, 4, "a rotation");
+    s.promote(r.id, &hash(2), t1).await.unwrap();
+    assert_eq!(version(2, touch(t1)).await, 4, "a promotion (tokens only)");
+    let re = Reissue::new(Some("alice".into()), t1);
+    assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
+    assert_eq!(version(3, touch(t1)).await, 5, "a sign-in");
+    let listed = s.list_user("alice", t1).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.version).collect::<Vec<_>>(), [5]);
+    let how = Revocation::new(RevokeReason::other("test"), RevokedBy::System, t1);
+    assert!(s.revoke(r.id, None, &how).await.unwrap());
+    assert_eq!(version(3, touch(t1)).await, 6, "a revocation");
+}
+
 async fn update_only_writes_never_resurrect(b: Backend) {
     let s = b.store.as_ref();
     let t0 = now();
@@ -172,9 +213,9 @@ async fn update_only_writes_never_resurrect(b: Backend) {
     s.create(&r, &hash(1)).await.unwrap();
     let mut patch = DataPatch::default();
     patch.set.insert("k".into(), serde_json::json!(1));
-    assert!(s.patch_data(r.id, &patch).await.unwrap());
+    assert_eq!(s.patch_data(r.id, &patch).await.unwrap(), Some(1));
     assert!(s.delete(r.id).await.unwrap());
-    assert!(!s.patch_data(r.id, &patch).await.unwrap());
+    assert_eq!(s.patch_data(r.id, &patch).await.unwrap(), None);
     assert!(
         !s.reissue(r.id, &hash(2), &Reissue::new(None, t0))
             .await
@@ -202,7 +243,7 @@ async fn update_only_writes_never_resurrect(b: Backend) {
         .await
         .unwrap()
     );
-    assert!(!s.patch_data(r2.id, &patch).await.unwrap());
+    assert_eq!(s.patch_data(r2.id, &patch).await.unwrap(), None);
     assert!(
         !s.revoke(
             r2.id,

@@ -80,6 +80,7 @@ impl SessionStore for MemoryStore {
         };
         if touch.is_due(s, row.state) {
             touch.apply(s);
+            s.version += 1;
         }
         Ok(Some(LoadedSession {
             record: s.clone(),
@@ -98,15 +99,13 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
         let mut t = self.lock();
-        match t.live_mut(id) {
-            Some(s) => {
-                patch.apply(&mut s.data);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(t.live_mut(id).map(|s| {
+            patch.apply(&mut s.data);
+            s.version += 1;
+            s.version
+        }))
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
@@ -119,6 +118,7 @@ impl SessionStore for MemoryStore {
             s.authenticated_at = Some(at);
         }
         s.rotated_at = reissue.now;
+        s.version += 1;
         if let Some(c) = &reissue.client {
             s.ip = c.ip;
             s.user_agent.clone_from(&c.user_agent);
@@ -139,7 +139,10 @@ impl SessionStore for MemoryStore {
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         match t.live_mut(id) {
-            Some(s) if s.rotated_at == expected_rotated_at => s.rotated_at = now,
+            Some(s) if s.rotated_at == expected_rotated_at => {
+                s.rotated_at = now;
+                s.version += 1;
+            }
             _ => return Ok(false),
         }
         // Keep only the newest older pending token.
@@ -199,6 +202,7 @@ impl SessionStore for MemoryStore {
         let Some(s) = t.live_mut(id) else {
             return Ok(false);
         };
+        s.version += 1;
         match credential {
             Some(c) => {
                 s.persistent = true;
@@ -266,6 +270,7 @@ impl SessionStore for MemoryStore {
                 s.rotated_at = touch.now;
             }
             touch.apply(s);
+            s.version += 1;
         }
         Ok(true)
     }
@@ -351,7 +356,13 @@ impl SessionStore for MemoryStore {
     ) -> Result<UpdateOutcome, Error> {
         let mut t = self.lock();
         Ok(match t.live_mut(id) {
-            Some(s) => UpdateOutcome::apply(&mut s.data, key, expected, new),
+            Some(s) => {
+                let outcome = UpdateOutcome::apply(&mut s.data, key, expected, new);
+                if outcome == UpdateOutcome::Updated {
+                    s.version += 1;
+                }
+                outcome
+            }
             None => UpdateOutcome::Gone,
         })
     }

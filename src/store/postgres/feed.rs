@@ -1,77 +1,199 @@
-//! The Postgres change feed: a `LISTEN` on the channel the change triggers
-//! notify (migration `change_notifications`), for caches.
+//! The Postgres change feed: caches learn what changed by polling the tables,
+//! one statement every `poll_interval` on the store's pool.
+//!
+//! # What a write leaves behind
+//!
+//! A trigger (migration `change_feed`) marks every inserted or updated session
+//! row, and every updated token row, with the id of the transaction that wrote
+//! it (`changed_xid`, `pg_current_xact_id()`), and counts the session row's
+//! `version` up; deletions leave a row in `session_tombstones` with the same
+//! mark. Nothing else happens in the writing transaction: no notification, no
+//! lock beyond its own rows, so a write with no cache anywhere pays one
+//! indexed column for coherence, and nothing serialises commits.
+//!
+//! # Why no change is ever skipped
+//!
+//! Transaction ids are handed out in order, but transactions commit in any
+//! order: a change marked 100 may become visible after one marked 105. So the
+//! feed does not ask "what is marked above the last mark I saw", but "what did
+//! my last read not see". Each poll is one statement, so one snapshot, and it
+//! returns that snapshot too (`pg_current_snapshot()`): `xmax` (every id at or
+//! above it had not started) and `xip` (the ids still in progress). Postgres
+//! shows a transaction's rows to a snapshot exactly when its id is below
+//! `xmax`, not in `xip`, and it committed. So the changes that the previous
+//! snapshot did not see, and that this one may, are those marked with an id
+//! at or above the previous `xmax` or in the previous `xip`: the next poll
+//! asks for exactly those (three index scans). A transaction that was in
+//! progress at one poll, however long it runs and whatever committed after
+//! it, is in that poll's `xip` and is reported by the first poll that sees it
+//! committed; one that started later is at or above `xmax`. A change is
+//! reported once, and a long transaction elsewhere in the cluster costs
+//! nothing (it is one id in `xip`, not a horizon held back).
+//!
+//! A row changed again is reported with its newest version only, which is
+//! what caches compare with theirs. Tombstones are kept for five minutes
+//! (garbage collection removes older ones, `GC_BATCH`), far longer than two
+//! successful polls can be apart: a poll that does not answer within
+//! `POLL_TIMEOUT` has failed, and the feed starts over.
+//!
+//! # Failures
+//!
+//! A poll that fails (or takes longer than `POLL_TIMEOUT`) sends
+//! [`Change::Flush`]: the cache forgets everything and serves nothing from
+//! memory until a later poll succeeds. The feed then starts again from a fresh
+//! snapshot (the cache holds nothing older). It needs no dedicated
+//! connection, no `LISTEN` and no session state, so it works behind PgBouncer
+//! in transaction mode and on Postgres-compatible databases that have no
+//! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
-use crate::store::feed::{Change, ChangeFeed};
-use sqlx::PgPool;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use super::statements as q;
+use crate::store::error::Error;
+use crate::store::feed::{Change, ChangeFeed, FeedOptions};
+use sqlx::{PgPool, Row as _};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
 
-/// The channel the change triggers notify on.
-const CHANNEL: &str = "axum_user_sessions";
+/// A poll that takes longer than this has failed.
+const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Starts a listener on `pool` (it holds one connection) and returns its
-/// feed. The listener stops when the feed's receiver is dropped.
-pub(super) fn subscribe(pool: &PgPool) -> ChangeFeed {
+/// The longest wait between two polls that failed.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Starts polling `pool` and returns the feed. The task stops when the feed's
+/// receiver is dropped.
+pub(super) fn subscribe(pool: &PgPool, options: &FeedOptions) -> ChangeFeed {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let live = Arc::new(AtomicBool::new(false));
-    tokio::spawn(listen(pool.clone(), tx, live.clone()));
-    ChangeFeed { changes: rx, live }
+    tokio::spawn(run(pool.clone(), tx, options.poll_interval));
+    ChangeFeed::new(rx)
 }
 
-/// Listens for session changes until the receiving cache is gone. While the
-/// connection is down `live` is false (the cache is bypassed); every
-/// (re)connection starts with a flush, since changes may have been missed.
-async fn listen(pool: PgPool, tx: UnboundedSender<Change>, live: Arc<AtomicBool>) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let connected = async {
-            let mut l = sqlx::postgres::PgListener::connect_with(&pool).await?;
-            l.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(l)
+/// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
+/// and the ids in progress as an array literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unseen {
+    xmax: String,
+    xip: String,
+}
+
+impl Unseen {
+    /// Before the first poll: nothing to report (the cache starts empty).
+    fn nothing() -> Self {
+        Self {
+            xmax: u64::MAX.to_string(),
+            xip: "{}".into(),
         }
-        .await;
-        let mut listener = match connected {
-            Ok(l) => l,
-            Err(err) => {
-                tracing::warn!(error = %err, "session cache: cannot listen for changes; cache bypassed");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                if tx.is_closed() {
+    }
+
+    /// From a snapshot's text form, `xmin:xmax:xip,xip,…`.
+    fn after(snapshot: &str) -> Result<Self, Error> {
+        let mut parts = snapshot.split(':');
+        let (Some(_), Some(xmax), Some(xip), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::Corrupt("unexpected snapshot"));
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(xmax) || !(xip.is_empty() || xip.split(',').all(digits)) {
+            return Err(Error::Corrupt("unexpected snapshot"));
+        }
+        Ok(Self {
+            xmax: xmax.to_owned(),
+            xip: format!("{{{xip}}}"),
+        })
+    }
+}
+
+/// One poll: the changes `unseen` describes, and what this poll did not see.
+async fn poll(pool: &PgPool, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), Error> {
+    let rows = sqlx::query(q::FEED)
+        .bind(&unseen.xmax)
+        .bind(&unseen.xip)
+        .fetch_all(pool)
+        .await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut next = None;
+    for row in &rows {
+        let kind: i16 = row.try_get("kind")?;
+        if kind == 3 {
+            next = Some(Unseen::after(row.try_get("snapshot")?)?);
+            continue;
+        }
+        let id: Uuid = row.try_get("id")?;
+        let version = match kind {
+            0 => Some(u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0)),
+            _ => None,
+        };
+        changes.push(Change::Session { id, version });
+    }
+    let next = next.ok_or(Error::Corrupt("no snapshot"))?;
+    Ok((changes, next))
+}
+
+/// Polls until the receiving cache is gone.
+async fn run(pool: PgPool, tx: UnboundedSender<Change>, every: Duration) {
+    let mut unseen = Unseen::nothing();
+    let mut backoff = every;
+    let mut failing = false;
+    loop {
+        let at = Instant::now();
+        match tokio::time::timeout(POLL_TIMEOUT, poll(&pool, &unseen)).await {
+            Ok(Ok((changes, next))) => {
+                for change in changes {
+                    if tx.send(change).is_err() {
+                        return;
+                    }
+                }
+                if tx.send(Change::CaughtUp { at }).is_err() {
                     return;
                 }
-                continue;
+                unseen = next;
+                backoff = every;
+                if failing {
+                    failing = false;
+                    tracing::info!("session cache: change feed is back");
+                }
             }
-        };
-        if tx.send(Change::Flush).is_err() {
-            return;
-        }
-        live.store(true, Ordering::Release);
-        backoff = Duration::from_millis(100);
-        tracing::debug!("session cache: listening for changes");
-        loop {
-            tokio::select! {
-                msg = listener.try_recv() => match msg {
-                    Ok(Some(n)) => {
-                        if let Ok(id) = n.payload().parse::<Uuid>()
-                            && tx.send(Change::Session(id)).is_err()
-                        {
-                            return;
-                        }
+            failed => {
+                if tx.send(Change::Flush).is_err() {
+                    return;
+                }
+                if !failing {
+                    failing = true;
+                    match failed {
+                        Ok(Err(err)) => tracing::warn!(
+                            error = %err,
+                            "session cache: change feed failed; cache bypassed until it is back"
+                        ),
+                        _ => tracing::warn!(
+                            "session cache: change feed timed out; cache bypassed until it is back"
+                        ),
                     }
-                    // Connection lost (None) or failed: stop serving from
-                    // memory at once, and reconnect.
-                    Ok(None) | Err(_) => break,
-                },
-                () = tx.closed() => return,
+                }
+                // Start again from a fresh snapshot: the cache forgot all.
+                unseen = Unseen::nothing();
+                backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
             }
         }
-        live.store(false, Ordering::Release);
-        let _ = tx.send(Change::Flush);
-        tracing::warn!(
-            "session cache: change listener lost its connection; cache bypassed until it is back"
-        );
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unseen;
+
+    #[test]
+    fn snapshots_are_read_as_what_the_next_poll_asks_for() {
+        let u = Unseen::after("100:105:100,102").unwrap();
+        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{100,102}"));
+        let u = Unseen::after("105:105:").unwrap();
+        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{}"));
+        for bad in ["", "1:2", "1:2:3:4", "1:x:", "1:2:3,,4", "1:2:3;drop"] {
+            assert!(Unseen::after(bad).is_err(), "{bad}");
+        }
     }
 }

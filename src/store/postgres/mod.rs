@@ -4,7 +4,7 @@
 //! cannot cut).
 
 use crate::store::error::Error;
-use crate::store::feed::ChangeFeed;
+use crate::store::feed::{ChangeFeed, FeedOptions};
 use crate::store::migrate;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::Revocation;
@@ -170,12 +170,15 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
         let query = sqlx::query(q::PATCH_DATA)
             .bind(id)
             .bind(Json(&patch.set))
             .bind(&patch.remove);
-        Ok(self.execute(query).await? == 1)
+        self.row(query)
+            .await?
+            .map(|r| r.unsigned("version"))
+            .transpose()
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
@@ -369,8 +372,8 @@ impl SessionStore for PgStore {
         })
     }
 
-    fn subscribe(&self) -> Option<ChangeFeed> {
-        Some(feed::subscribe(&self.pool))
+    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
+        Some(feed::subscribe(&self.pool, options))
     }
 
     fn round_trips(&self) -> u64 {

@@ -4,8 +4,8 @@
 
 use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 
-/// The columns of a session row `s`, but for `last_seen_at` and
-/// `expires_at`, which `LOAD` reads after its touch.
+/// The columns of a session row `s`, but for `last_seen_at`, `expires_at`
+/// and `version`, which `LOAD` reads after its touch.
 macro_rules! session_cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
@@ -84,13 +84,14 @@ pub(super) const LOAD: &str = concat!(
           FROM tok
          WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
            AND s.expires_at > $2 AND s.last_seen_at <= $3
-        RETURNING s.id, s.last_seen_at, s.expires_at
+        RETURNING s.id, s.last_seen_at, s.expires_at, s.version
     )
     SELECT ",
     session_cols!(),
     ",
            COALESCE(t.last_seen_at, s.last_seen_at) AS last_seen_at,
            COALESCE(t.expires_at, s.expires_at) AS expires_at,
+           COALESCE(t.version, s.version) AS version,
            tok.state, tok.superseded_at,
            EXISTS (SELECT 1 FROM axum_user_sessions.tokens p
                     WHERE p.session_id = s.id AND p.state = 1) AS has_pending
@@ -111,10 +112,12 @@ pub(super) const CREATE: &str = "WITH s AS (
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
     SELECT $13, id, 0, $9 FROM s";
 
-/// Sets the keys `$2` (an object) and removes the keys `$3` of session `$1`.
+/// Sets the keys `$2` (an object) and removes the keys `$3` of session `$1`:
+/// its new version.
 pub(super) const PATCH_DATA: &str = "UPDATE axum_user_sessions.sessions
         SET data = (data || $2::jsonb) - $3::text[]
-      WHERE id = $1 AND revoked_at IS NULL";
+      WHERE id = $1 AND revoked_at IS NULL
+    RETURNING version";
 
 /// A sign-in on session `$1`, locking its row: user `$2`, authenticated at
 /// `$3` (when not null), rotated at `$4`; with `$5`, the client `$6`, `$7`.
@@ -203,7 +206,7 @@ pub(super) const FORGET: &str = "UPDATE axum_user_sessions.sessions
 pub(super) const FIND_REMEMBER: &str = concat!(
     "SELECT ",
     session_cols!(),
-    ", s.last_seen_at, s.expires_at, s.remember_validator_hash,
+    ", s.last_seen_at, s.expires_at, s.version, s.remember_validator_hash,
        s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at
        FROM axum_user_sessions.sessions s WHERE s.remember_selector = $1"
 );
@@ -242,7 +245,8 @@ pub(super) const RESTORE: &str = concat!(
 pub(super) const GET: &str = concat!(
     "SELECT ",
     session_cols!(),
-    ", s.last_seen_at, s.expires_at FROM axum_user_sessions.sessions s WHERE s.id = $1"
+    ", s.last_seen_at, s.expires_at, s.version
+       FROM axum_user_sessions.sessions s WHERE s.id = $1"
 );
 
 /// Revokes session `$1`, if user `$2` (when not null) owns it.
@@ -259,22 +263,49 @@ pub(super) const REVOKE_EVERY: &str = revoke!("$1::int IS NULL AND $2::int IS NU
 pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1", "$2");
 
 /// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
-/// skipping rows another collector holds.
+/// skipping rows another collector holds; and at most `$3` tombstones older
+/// than the change feed needs (five minutes, by the database's clock).
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
          WHERE ",
     collectable!("$1", "$2"),
     " LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), buried AS (
+        DELETE FROM axum_user_sessions.session_tombstones
+         WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM axum_user_sessions.session_tombstones
+             WHERE at < clock_timestamp() - interval '5 minutes'
+             LIMIT $3 FOR UPDATE SKIP LOCKED))
     )
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
+
+/// The change feed's poll: what changed in transactions that the previous
+/// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
+/// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
+/// `version`; 1 a token row; 2 a tombstone) and the session `id`; and, last,
+/// this statement's own snapshot (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
+pub(super) const FEED: &str = "
+    SELECT 0::int2 AS kind, id, version, NULL::text AS snapshot
+      FROM axum_user_sessions.sessions
+     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 1::int2, session_id, NULL, NULL
+      FROM axum_user_sessions.tokens
+     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 2::int2, session_id, NULL, NULL
+      FROM axum_user_sessions.session_tombstones
+     WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
 
 /// The live sessions of user `$1` at `$2`, most recently active first.
 pub(super) const LIST_USER: &str = concat!(
     "SELECT ",
     session_cols!(),
-    ", s.last_seen_at, s.expires_at
+    ", s.last_seen_at, s.expires_at, s.version
        FROM axum_user_sessions.sessions s
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),

@@ -166,7 +166,14 @@ impl SessionStore for SqliteStore {
                 .bind(record.id)
                 .bind(ts(record.last_seen_at))
                 .bind(ts(record.expires_at));
-            self.execute(query).await?;
+            if let Some(touched) = self.row(query).await? {
+                // Unless another write came in between: then the version
+                // read stays, older than the row's (a cache drops the copy).
+                let version = touched.unsigned("version")?;
+                if version == record.version + 1 {
+                    record.version = version;
+                }
+            }
         }
         Ok(Some(LoadedSession {
             record,
@@ -196,19 +203,25 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<bool, Error> {
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
         let mut tx = self.write_tx().await?;
         let data: Option<String> = sqlx::query_scalar(q::DATA)
             .bind(id)
             .fetch_optional(tx.conn())
             .await?;
-        let Some(data) = data else { return Ok(false) };
+        let Some(data) = data else { return Ok(None) };
         let mut data: Map<String, Value> = serde_json::from_str(&data)?;
         patch.apply(&mut data);
         let data = serde_json::to_string(&data)?;
-        tx.run(sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
+        let version: i64 = sqlx::query_scalar(q::SET_DATA)
+            .bind(id)
+            .bind(data)
+            .fetch_one(tx.conn())
+            .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(
+            u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?,
+        ))
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {

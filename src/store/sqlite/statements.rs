@@ -14,7 +14,7 @@ macro_rules! cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
-         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by"
+         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version"
     };
 }
 
@@ -37,9 +37,12 @@ pub(super) const LOAD: &str = concat!(
       WHERE t.token_hash = ?1"
 );
 
-/// Records activity of session `?1`: last seen `?2`, idle deadline `?3`.
-pub(super) const TOUCH: &str = "UPDATE aus_sessions SET last_seen_at = ?2, expires_at = ?3
-      WHERE id = ?1 AND revoked_at IS NULL AND last_seen_at < ?2";
+/// Records activity of session `?1`: last seen `?2`, idle deadline `?3`;
+/// the row's new version.
+pub(super) const TOUCH: &str = "UPDATE aus_sessions
+        SET last_seen_at = ?2, expires_at = ?3, version = version + 1
+      WHERE id = ?1 AND revoked_at IS NULL AND last_seen_at < ?2
+    RETURNING version";
 
 /// A new session row (`?1` … `?12`, its columns in order).
 pub(super) const CREATE: &str = "INSERT INTO aus_sessions
@@ -67,8 +70,9 @@ pub(super) const PRUNE_TOKENS: &str = "DELETE FROM aus_tokens
 /// The data of live session `?1`.
 pub(super) const DATA: &str = "SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL";
 
-/// Replaces the data of session `?1` by `?2`.
-pub(super) const SET_DATA: &str = "UPDATE aus_sessions SET data = ?2 WHERE id = ?1";
+/// Replaces the data of session `?1` by `?2`: the row's new version.
+pub(super) const SET_DATA: &str =
+    "UPDATE aus_sessions SET data = ?2, version = version + 1 WHERE id = ?1 RETURNING version";
 
 /// A sign-in on session `?1`: user `?2`, authenticated at `?3` (when not
 /// null), rotated at `?4`; with `?5`, the client `?6`, `?7`.
