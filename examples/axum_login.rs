@@ -161,8 +161,13 @@ impl AuthzBackend for Backend {
 
 type Auth = AuthSession<Backend>;
 
-/// The app: axum-login's layer inside the session layer.
+/// The app: its routes, axum-login's layer, the session layer outermost.
 pub fn app(sessions: SessionLayer, backend: Backend) -> Router {
+    routes().layer(AxumLoginLayer::new(backend)).layer(sessions)
+}
+
+/// The routes, without the layers.
+pub fn routes() -> Router {
     Router::new()
         .route("/admin", get(|| async { "admins only" }))
         .route_layer(permission_required!(Backend, "admin"))
@@ -172,8 +177,6 @@ pub fn app(sessions: SessionLayer, backend: Backend) -> Router {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .nest("/sessions", axum_user_sessions::routes())
-        .layer(AxumLoginLayer::new(backend))
-        .layer(sessions)
 }
 
 async fn home(auth: Auth) -> Html<String> {
