@@ -301,6 +301,8 @@ struct BridgeInner {
 struct Seen {
     /// `delete` of this session: a `flush` or a `cycle_id`.
     deleted: bool,
+    /// The session was revoked before the handler (auth-hash mismatch).
+    revoked: bool,
     /// The data at the end, from the `save` after the handler.
     saved: Option<HashMap<String, Value>>,
 }
@@ -348,6 +350,7 @@ impl Bridge {
             let (by, why) = (RevokedBy::System, RevokeReason::PasswordChange);
             session.admin().revoke(id, by, why).await?;
             session.mark_ended();
+            self.seen().revoked = true;
         }
         Ok(())
     }
@@ -361,14 +364,19 @@ impl Bridge {
         if !handle.is_modified() {
             return Ok(());
         }
+        // A session revoked before the handler is gone: the handler started
+        // from nothing (and may sign in again).
+        let revoked = self.seen().revoked;
+        let nothing = HashMap::new();
+        let before = if revoked { &nothing } else { &self.0.loaded };
         // `flush` and `cycle_id` drop the handle's id; `save` sets it again.
-        let ended = self.0.id.is_some() && handle.id().is_none();
+        let ended = !revoked && self.0.id.is_some() && handle.id().is_none();
         // As tower-sessions' middleware would: the whole record to the store.
         let _ = handle.save().await; // our `save` cannot fail
         let Some(after) = self.seen().saved.take() else {
             return Ok(());
         };
-        let (session, key, before) = (&self.0.session, self.0.data_key, &self.0.loaded);
+        let (session, key) = (&self.0.session, self.0.data_key);
         let auth_after = auth_data::<B>(after.get(key));
         match auth_after {
             Some((user, hash)) if before.get(key) != after.get(key) => {

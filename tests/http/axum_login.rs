@@ -21,6 +21,7 @@ conformance!(
     revoking_a_device_makes_login_required_redirect,
     password_change_signs_out_the_other_devices,
     password_changed_elsewhere_revokes_on_the_next_request,
+    signing_in_with_a_stale_cookie_after_a_reset,
     logout_ends_the_session_and_its_cookie,
     permission_required_sees_the_user,
     tower_sessions_data_goes_to_the_session,
@@ -230,6 +231,29 @@ async fn password_changed_elsewhere_revokes_on_the_next_request(b: Backend) {
     let why = app.revocation(&id).await;
     assert_eq!(why, ("password_change".into(), "system".into()));
     assert_eq!(c.get("/sessions").await.status, 401);
+}
+
+/// After a password reset, the first request of a device still holding its
+/// old cookie is the sign-in with the new password: the old session is
+/// revoked, a new one signed in.
+async fn signing_in_with_a_stale_cookie_after_a_reset(b: Backend) {
+    let app = start(&b).await;
+    let mut c = app.signed_in("alice", None).await;
+    let old = current_id(&mut c).await;
+    app.users.set_password(1, "reset").unwrap();
+
+    let form = (
+        "application/x-www-form-urlencoded",
+        "username=alice&password=reset".into(),
+    );
+    let res = c.send("POST", "/login", Some(form)).await;
+    assert_eq!((res.status, location(&res)), (303, "/"), "{}", res.body);
+    assert_eq!(c.get("/").await.status, 200);
+    let (user, sessions) = devices(&mut c).await;
+    assert_eq!((user.as_str(), sessions.len()), ("1", 1));
+    assert_ne!(sessions[0]["id"].as_str().unwrap(), old);
+    let why = app.revocation(&old).await;
+    assert_eq!(why, ("password_change".into(), "system".into()));
 }
 
 async fn logout_ends_the_session_and_its_cookie(b: Backend) {
