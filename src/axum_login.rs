@@ -1,9 +1,9 @@
 //! [axum-login](https://docs.rs/axum-login) 0.18 on top of the session layer
 //! (feature `axum-login`).
 //!
-//! An app keeps axum-login's [`AuthSession`](::axum_login::AuthSession), its
-//! [`AuthnBackend`], [`AuthUser`](::axum_login::AuthUser) and
-//! [`AuthzBackend`](::axum_login::AuthzBackend), and its `login_required!` /
+//! An app keeps axum-login's [`AuthSession`](axum_login::AuthSession), its
+//! [`AuthnBackend`], [`AuthUser`](axum_login::AuthUser) and
+//! [`AuthzBackend`](axum_login::AuthzBackend), and its `login_required!` /
 //! `permission_required!` macros. [`AxumLoginLayer`] takes the place of
 //! axum-login's `AuthManagerLayerBuilder` (and of tower-sessions'
 //! `SessionManagerLayer`), inside a [`SessionLayer`](crate::SessionLayer):
@@ -120,7 +120,7 @@ const DEFAULT_DATA_KEY: &str = "axum-login.data";
 type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send + 'static>>;
 
 /// axum-login's `AuthManagerLayer`, on the request's [`Session`]: provides
-/// [`AuthSession<B>`](::axum_login::AuthSession) to handlers and to
+/// [`AuthSession<B>`](axum_login::AuthSession) to handlers and to
 /// `login_required!` / `permission_required!`. Add it inside a
 /// [`SessionLayer`](crate::SessionLayer) (that is, before it in the
 /// `.layer(…)` calls). See [the module docs](self) for what each axum-login
