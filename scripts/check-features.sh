@@ -4,7 +4,7 @@
 # integration tests declare the features they need in Cargo.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sets=("" "postgres" "sqlite" "routes" "cli" "postgres,routes" "sqlite,routes")
+sets=("" "postgres" "sqlite" "routes" "cli" "postgres,routes" "sqlite,routes" "axum-login")
 for features in "${sets[@]}"; do
   echo "== clippy --no-default-features --features '${features}'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings

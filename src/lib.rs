@@ -64,6 +64,8 @@
 //! - `sqlite` (default): the SQLite store; `SessionLayer::new(SqlitePool)`.
 //! - `routes` (default): the "Your devices" routes ([`routes()`]), JSON and
 //!   HTML, with device names parsed from User-Agents.
+//! - `axum-login`: [axum-login](https://docs.rs/axum-login) on top of the
+//!   layer ([`AxumLoginLayer`], see the [`axum_login`](mod@axum_login) module).
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -71,6 +73,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
+#[cfg(feature = "axum-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
+pub mod axum_login;
 mod binding;
 mod client;
 mod config;
@@ -93,6 +98,9 @@ mod session;
 pub mod store;
 mod token;
 
+#[cfg(feature = "axum-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
+pub use self::axum_login::{AxumLoginLayer, AxumLoginService};
 pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};

@@ -8,6 +8,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+#[cfg(feature = "axum-login")]
+mod axum_login;
 mod binding;
 mod cancellation;
 mod conformance;

@@ -1,4 +1,4 @@
-//! The README's usage example is `examples/quickstart.rs`, which compiles.
+//! The README's code blocks are examples that compile.
 
 #[test]
 fn readme_usage_is_the_quickstart_example() {
@@ -14,5 +14,20 @@ fn readme_usage_is_the_quickstart_example() {
     assert!(
         readme.contains(&format!("```rust\n{body}```")),
         "README's usage block differs from examples/quickstart.rs"
+    );
+}
+
+/// The wiring in "Using with axum-login" is `examples/axum_login.rs`'s.
+#[test]
+fn readme_axum_login_wiring_is_the_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/examples/axum_login.rs")).unwrap();
+    let start = example.find("pub fn app(").unwrap();
+    let routes = example.find("pub fn routes()").unwrap();
+    let end = routes + example[routes..].find("\n}\n").unwrap() + 3;
+    assert!(
+        readme.contains(&format!("```rust\n{}```", &example[start..end])),
+        "README's axum-login block differs from examples/axum_login.rs"
     );
 }
