@@ -114,7 +114,12 @@ async fn clients_that_hang_up_mid_request_lose_nothing(b: Backend) {
     let mut rotations = 0;
     let start = Instant::now();
     let mut round = 0u32;
-    while round < 150 || (start.elapsed() < Duration::from_secs(4) && round < 2_000) {
+    // At least 150 rounds and 4 s (several rotations), and on until two
+    // rounds have cut promotions, within a bound.
+    while round < 150
+        || (start.elapsed() < Duration::from_secs(4) && round < 2_000)
+        || (carried_pending < 2 && start.elapsed() < Duration::from_secs(60))
+    {
         // Shortly before a rotation falls due, the hung-up requests go
         // without the cookie (they create sessions of their own), so that
         // the session's own request starts the rotation and gets the pending

@@ -185,6 +185,12 @@ async fn cancelled_calls_leave_nothing_open(b: Backend) {
                 );
             }
             Ok(Ok(true)) => *completed.entry(op).or_default() += 1,
+            // The validator was replaced between our read and the restore by
+            // an earlier cut call that still ran to its end: its
+            // compare-and-set lost, as it would to a concurrent request.
+            Ok(Ok(false)) if op == "restore" => {
+                *completed.entry("restore (lost CAS)").or_default() += 1
+            }
             Ok(done) => panic!("round {round}: {op} answered {done:?}"),
         }
         // The next write to the same session is served within the deadline.
