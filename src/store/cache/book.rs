@@ -1,0 +1,242 @@
+//! The cache's bookkeeping: what each session's entries are, which writes
+//! are in flight, and what the change feed reported.
+
+use super::*;
+
+impl Shared {
+    /// The feed caught up recently enough (or there is none).
+    pub(super) fn is_live(&self) -> bool {
+        match self.feed.get() {
+            None => false,
+            Some(false) => true,
+            Some(true) => match self.caught_up.load(Ordering::Acquire) {
+                Clock::NEVER => false,
+                at => Clock::stamp(Instant::now()).saturating_sub(at) <= lag_nanos(&self.config),
+            },
+        }
+    }
+
+    pub(super) fn book(&self) -> MutexGuard<'_, Book> {
+        // The book is consistent between statements: keep going after a
+        // panic elsewhere.
+        self.book.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next count, for a change recorded under the book's lock.
+    pub(super) fn next(&self, book: &mut Book) -> u64 {
+        let now = Instant::now();
+        book.prune(now);
+        self.seq.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Drops the copy of session `id`, if any.
+    pub(super) fn evict(&self, book: &mut Book, id: Uuid) {
+        if let Some(token) = book.cached.remove(&id) {
+            self.entries.invalidate(&token);
+        }
+    }
+
+    /// Session `id` changed to `version` (`None`: in a way no copy survives).
+    pub(super) fn changed(&self, book: &mut Book, id: Uuid, version: Option<u64>) {
+        let seq = self.next(book);
+        book.note(seq, id, version);
+        let writing = book.writing.get_mut(&id);
+        let Some(v) = version else {
+            if let Some(w) = writing {
+                w.parked = None;
+            }
+            return self.evict(book, id);
+        };
+        let copy = book
+            .cached
+            .get(&id)
+            .and_then(|t| Some((*t, self.entries.get(t)?)));
+        match (copy, writing) {
+            (Some((_, copy)), _) if copy.record.version >= v => {}
+            // Perhaps the write in flight: park the copy for it.
+            (copy, Some(w)) => {
+                w.reported = w.reported.max(v);
+                if let Some(copy) = copy {
+                    w.parked = Some(copy);
+                }
+                self.evict(book, id);
+            }
+            (_, None) => self.evict(book, id),
+        }
+    }
+
+    /// This process changed session `id` (or may have: the call failed).
+    pub(super) fn forget(&self, id: Uuid) {
+        let mut book = self.book();
+        self.changed(&mut book, id, None);
+    }
+
+    /// A data write on session `id` starts.
+    pub(super) fn writing(&self, id: Uuid) {
+        let mut book = self.book();
+        let since = self.seq.load(Ordering::Acquire);
+        let w = book.writing.entry(id).or_insert_with(|| Writing {
+            since,
+            ..Writing::default()
+        });
+        w.count += 1;
+        w.overlapped |= w.count > 1;
+    }
+
+    /// The data write on session `id` is over: `None` when its outcome is
+    /// unknown (it failed, or was cancelled), else the patch it applied and
+    /// the session's version after it. The copy follows the write when it
+    /// was at the version before and nothing newer was reported meanwhile;
+    /// otherwise it goes.
+    pub(super) fn written(&self, id: Uuid, done: Option<(&DataPatch, u64)>) {
+        let mut book = self.book();
+        let floor = book.floor;
+        let (overlapped, reported, parked) = match book.writing.get_mut(&id) {
+            Some(w) => {
+                w.count = w.count.saturating_sub(1);
+                let out = (w.overlapped || floor > w.since, w.reported, w.parked.take());
+                if w.count == 0 {
+                    book.writing.remove(&id);
+                }
+                out
+            }
+            None => (true, 0, None),
+        };
+        let Some((patch, version)) = done else {
+            return self.changed(&mut book, id, None);
+        };
+        let seq = self.next(&mut book);
+        book.note(seq, id, Some(version));
+        let cached = book
+            .cached
+            .get(&id)
+            .and_then(|t| Some((*t, self.entries.get(t)?)));
+        if let Some((_, copy)) = &cached
+            && copy.record.version >= version.max(reported)
+        {
+            return; // a load cached the row after the write
+        }
+        // Postgres sets then removes, the other stores remove then set: the
+        // same result unless a key is in both.
+        let disjoint = patch.remove.iter().all(|k| !patch.set.contains_key(k));
+        match cached.or(parked) {
+            Some((token, copy))
+                if copy.record.version + 1 == version
+                    && reported <= version
+                    && disjoint
+                    && !overlapped =>
+            {
+                let mut next = (*copy).clone();
+                patch.apply(&mut next.record.data);
+                next.record.version = version;
+                book.cached.insert(id, token);
+                self.entries.insert(token, Arc::new(next));
+            }
+            _ => self.evict(&mut book, id),
+        }
+    }
+
+    pub(super) fn forget_user(&self, user_id: &str) {
+        let mut book = self.book();
+        book.floor = self.next(&mut book);
+        for (token, copy) in &self.entries {
+            if copy.record.user_id.as_deref() == Some(user_id) {
+                book.cached.remove(&copy.record.id);
+                self.entries.invalidate(&*token);
+            }
+        }
+    }
+
+    pub(super) fn flush(&self) {
+        let mut book = self.book();
+        self.clear(&mut book);
+    }
+
+    /// Drops every copy; loads running now will not be cached.
+    pub(super) fn clear(&self, book: &mut Book) {
+        book.floor = self.next(book);
+        book.cached.clear();
+        book.recent.clear();
+        book.order.clear();
+        for w in book.writing.values_mut() {
+            w.parked = None;
+        }
+        self.entries.invalidate_all();
+    }
+
+    /// Caches what a load that started at count `ticket` found, unless a
+    /// change recorded since may be missing from it, or a newer copy is there.
+    pub(super) fn fill(&self, token: &TokenHash, loaded: &LoadedSession, ticket: u64) {
+        let (id, version) = (loaded.record.id, loaded.record.version);
+        let mut book = self.book();
+        if ticket < book.floor {
+            return;
+        }
+        if let Some(r) = book.recent.get(&id)
+            && (r.killed > ticket || r.version > version)
+        {
+            return;
+        }
+        if let Some(copy) = self.entries.get(token)
+            && copy.record.version > version
+        {
+            return;
+        }
+        if let Some(older) = book.cached.insert(id, *token)
+            && older != *token
+        {
+            self.entries.invalidate(&older);
+        }
+        self.entries.insert(*token, Arc::new(loaded.clone()));
+    }
+
+    /// Applies what the feed sent, in order.
+    pub(super) fn apply(&self, changes: &[Change]) {
+        let mut book = self.book();
+        for change in changes {
+            match *change {
+                Change::Session { id, version } => self.changed(&mut book, id, version),
+                Change::CaughtUp { at } => {
+                    self.caught_up.fetch_max(Clock::stamp(at), Ordering::AcqRel);
+                }
+                Change::Flush => {
+                    self.caught_up.store(Clock::NEVER, Ordering::Release);
+                    self.clear(&mut book);
+                }
+            }
+        }
+        // Sessions that left the cache on their own (LRU, time to live)
+        // leave their line in `cached`; sweep now and then.
+        if book.cached.len() > 1024 + 2 * self.entries.entry_count() as usize {
+            book.cached
+                .retain(|_, token| self.entries.contains_key(token));
+        }
+    }
+}
+
+impl Book {
+    pub(super) fn note(&mut self, seq: u64, id: Uuid, version: Option<u64>) {
+        let r = self.recent.entry(id).or_default();
+        r.seq = seq;
+        match version {
+            Some(v) => r.version = r.version.max(v),
+            None => r.killed = seq,
+        }
+        self.order.push_back((Instant::now(), id, seq));
+    }
+
+    /// Forgets changes older than [`RECENT_FOR`]: loads that started before
+    /// them will not be cached.
+    pub(super) fn prune(&mut self, now: Instant) {
+        while let Some(&(at, id, seq)) = self.order.front() {
+            if now.saturating_duration_since(at) < RECENT_FOR {
+                break;
+            }
+            self.order.pop_front();
+            if self.recent.get(&id).is_some_and(|r| r.seq == seq) {
+                self.recent.remove(&id);
+            }
+            self.floor = self.floor.max(seq);
+        }
+    }
+}

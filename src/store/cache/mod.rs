@@ -1,0 +1,411 @@
+//! An in-process cache of loaded sessions, kept coherent across app instances
+//! by the store's change feed (on Postgres, a poll of the changed rows).
+
+use super::delegate::{Call, Stale, Wrapper, wrap_store};
+use super::error::Error;
+use super::feed::{Change, FeedOptions};
+use super::session_store::{IntoSessionStore, SessionStore};
+use super::types::{DataPatch, LoadedSession, TokenHash, TokenState, Touch};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+/// Cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// Most sessions kept (memory is bounded by this). Default: 100,000.
+    pub max_entries: u64,
+    /// How long an entry may be served before it is read again, whatever
+    /// the change feed says. Default: 60 seconds.
+    pub ttl: Duration,
+    /// How often the change feed reads what changed (on Postgres, one
+    /// statement on the pool per poll, per app instance). A change made
+    /// elsewhere reaches this cache after about this long. Default: 10 ms.
+    pub poll_interval: Duration,
+    /// How far behind the change feed may be (since the start of its last
+    /// successful read) for the cache to serve from memory. Past it, or
+    /// while the feed fails, every read goes to the store. This bounds how
+    /// long a change made elsewhere (a revocation) can go unseen here.
+    /// Default: 250 ms.
+    pub max_lag: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            ttl: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(10),
+            max_lag: Duration::from_millis(250),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// Sets the most entries kept.
+    pub fn with_max_entries(mut self, n: u64) -> Self {
+        self.max_entries = n;
+        self
+    }
+
+    /// Sets the time to live of an entry.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sets how often the change feed reads what changed.
+    pub fn with_poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every;
+        self
+    }
+
+    /// Sets how far behind the change feed may be for the cache to serve.
+    pub fn with_max_lag(mut self, lag: Duration) -> Self {
+        self.max_lag = lag;
+        self
+    }
+}
+
+/// A [`SessionStore`] that keeps recently loaded sessions in memory.
+///
+/// Reading an unchanged session that was seen recently costs no database
+/// round-trip; touches, writes, rotation and revocation still go to the store.
+/// A data write updates the copy in place when nothing else changed the
+/// session since it was read (the store's new
+/// [`version`](super::SessionRecord::version) is the copy's plus one), so that
+/// a session written at every request keeps being served from memory.
+///
+/// With Postgres, every change to a session, from any instance, the CLI or
+/// plain SQL, reaches every instance's cache through the store's change feed
+/// (a poll every [`poll_interval`](CacheConfig::poll_interval) of what changed,
+/// see the README's "Cache and scale"). A change drops the copies older than
+/// it. While the feed fails, or lags by more than
+/// [`max_lag`](CacheConfig::max_lag), the cache serves nothing from memory;
+/// after a failure it starts over empty. So a revoked session is served from
+/// a stale copy for at most `max_lag`, usually for one poll interval.
+///
+/// With SQLite or the memory store there is no cross-process feed: the cache
+/// is only correct when one process uses the database.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool) {
+/// use axum_user_sessions::{CacheConfig, SessionLayer};
+/// let layer = SessionLayer::new(pool).with_cache(CacheConfig::default());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct CachedStore {
+    inner: Arc<dyn SessionStore>,
+    shared: Arc<Shared>,
+}
+
+/// How long the book remembers a change, for loads still running: a load
+/// that started before a change it forgot cannot fill the cache.
+const RECENT_FOR: Duration = Duration::from_secs(5);
+
+struct Shared {
+    entries: moka::sync::Cache<TokenHash, Arc<LoadedSession>>,
+    /// What the feed and this process's writes changed, and where copies are.
+    /// Every change of `entries` but the LRU's own happens under this lock.
+    book: Mutex<Book>,
+    /// Counts the changes the book recorded. A load takes the count before
+    /// it asks the store; its answer is cached only if no change recorded
+    /// since may be missing from it.
+    seq: AtomicU64,
+    config: CacheConfig,
+    /// The change feed started: whether the store has one.
+    feed: OnceCell<bool>,
+    /// When the feed last caught up (see [`Clock`]); [`Clock::NEVER`] while
+    /// it is down.
+    caught_up: AtomicI64,
+    hits: AtomicU64,
+    /// The task draining the change feed: stopped with the cache, which
+    /// closes the feed, which stops the store's polls.
+    drain: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+/// The cache's bookkeeping, under one lock.
+#[derive(Debug, Default)]
+struct Book {
+    /// The token each cached session is cached under (one per session: a
+    /// fill under another token drops the older copy).
+    cached: HashMap<Uuid, TokenHash>,
+    /// The changes of the last [`RECENT_FOR`], by session.
+    recent: HashMap<Uuid, Recent>,
+    /// `recent`'s entries in the order they were written, to forget them.
+    order: VecDeque<(Instant, Uuid, u64)>,
+    /// Loads that started before this count are not cached: the cache was
+    /// flushed since, or the book forgot what they may have missed.
+    floor: u64,
+    /// This process's data writes in flight, by session.
+    writing: HashMap<Uuid, Writing>,
+}
+
+/// The data writes in flight on one session. The feed may report a write's
+/// new version before the write's answer is back: the copy then leaves the
+/// cache (it is no longer served) but is kept here, for the write to patch.
+#[derive(Debug, Default)]
+struct Writing {
+    /// How many.
+    count: u32,
+    /// The count when the first started: a flush since, and no copy
+    /// follows the write.
+    since: u64,
+    /// Two at once: their answers may come back in any order, so none
+    /// patches the copy.
+    overlapped: bool,
+    /// The highest version the feed reported meanwhile.
+    reported: u64,
+    /// The copy, out of the cache since a newer version was reported.
+    parked: Option<(TokenHash, Arc<LoadedSession>)>,
+}
+
+/// What recently happened to one session.
+#[derive(Debug, Default, Clone, Copy)]
+struct Recent {
+    /// The count of its latest change.
+    seq: u64,
+    /// The count of its latest change that no copy survives (no version).
+    killed: u64,
+    /// The highest version a change reported.
+    version: u64,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.drain.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for CachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedStore")
+            .field("inner", &self.inner)
+            .field("entries", &self.shared.entries.entry_count())
+            .field("listening", &self.is_listening())
+            .finish()
+    }
+}
+
+impl CachedStore {
+    /// A cache in front of `store`.
+    pub fn new(store: impl IntoSessionStore, config: CacheConfig) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(config.max_entries)
+            .time_to_live(config.ttl)
+            .build();
+        Self {
+            inner: store.into_session_store(),
+            shared: Arc::new(Shared {
+                entries,
+                book: Mutex::default(),
+                seq: AtomicU64::new(0),
+                config,
+                feed: OnceCell::new(),
+                caught_up: AtomicI64::new(Clock::NEVER),
+                hits: AtomicU64::new(0),
+                drain: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Whether the cache may serve from memory now: the change feed caught
+    /// up within [`max_lag`](CacheConfig::max_lag) (or the store has none).
+    /// `false` before the first request.
+    pub fn is_listening(&self) -> bool {
+        self.shared.is_live()
+    }
+
+    /// Reads served from memory so far.
+    pub fn hits(&self) -> u64 {
+        self.shared.hits.load(Ordering::Relaxed)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &Arc<dyn SessionStore> {
+        &self.inner
+    }
+
+    /// Starts the change feed on first use (it needs a Tokio runtime).
+    async fn start_feed(&self) {
+        self.shared
+            .feed
+            .get_or_init(|| async {
+                let options = FeedOptions::new(self.shared.config.poll_interval);
+                let Some(feed) = self.inner.subscribe(&options) else {
+                    return false;
+                };
+                let shared = Arc::downgrade(&self.shared);
+                let task = tokio::spawn(drain(feed.changes, shared));
+                if let Ok(mut slot) = self.shared.drain.lock() {
+                    *slot = Some(task.abort_handle());
+                }
+                true
+            })
+            .await;
+    }
+
+    /// Drops the copies a call makes stale.
+    fn forget(&self, stale: Stale<'_>) {
+        match stale {
+            Stale::Nothing => {}
+            Stale::Session(id) | Stale::SessionAfter(id) => self.shared.forget(id),
+            Stale::User(user_id) => self.shared.forget_user(user_id),
+            Stale::Every => self.shared.flush(),
+        }
+    }
+}
+
+/// Instants as numbers, for an atomic: nanoseconds from the first reading
+/// (negative before it).
+struct Clock;
+
+impl Clock {
+    /// Stands for "never", below every instant.
+    const NEVER: i64 = i64::MIN;
+
+    fn stamp(at: Instant) -> i64 {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        let epoch = *EPOCH.get_or_init(Instant::now);
+        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        match at.checked_duration_since(epoch) {
+            Some(after) => nanos(after),
+            None => -nanos(epoch.duration_since(at)),
+        }
+    }
+}
+
+fn lag_nanos(config: &CacheConfig) -> i64 {
+    i64::try_from(config.max_lag.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// Applies the feed's changes until the cache or the feed is gone.
+async fn drain(
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>, shared: std::sync::Weak<Shared>,
+) {
+    let mut batch = Vec::new();
+    while changes.recv_many(&mut batch, 1024).await > 0 {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.apply(&batch);
+        batch.clear();
+    }
+    // The store's feed ended: serve nothing more from memory.
+    if let Some(shared) = shared.upgrade() {
+        shared.apply(&[Change::Flush]);
+    }
+}
+
+/// Forgets a session's copies when dropped, unless disarmed: a call that was
+/// cancelled (its future dropped) may have changed the session.
+struct ForgetOnDrop<'a> {
+    cache: &'a CachedStore,
+    stale: Option<Stale<'a>>,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(stale) = self.stale.take() {
+            self.cache.forget(stale);
+        }
+    }
+}
+
+/// Ends a data write whose call was cancelled: its outcome is unknown.
+struct WriteGuard<'a> {
+    shared: &'a Shared,
+    id: Uuid,
+    done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.written(self.id, None);
+        }
+    }
+}
+
+impl Wrapper for CachedStore {
+    /// Forgets what the call makes stale: before it runs (so no copy is
+    /// served meanwhile) when it changes a session at once, and after it in
+    /// every case, cancelled or not, which also keeps a load that raced it
+    /// from caching.
+    async fn around<T>(
+        &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if call.stale.at_start() {
+            self.forget(call.stale);
+        }
+        let _after = ForgetOnDrop {
+            cache: self,
+            stale: Some(call.stale),
+        };
+        run.await
+    }
+
+    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+        self.start_feed().await;
+        let live = self.shared.is_live();
+        if live && let Some(hit) = self.shared.entries.get(token) {
+            let r = &hit.record;
+            // Served from memory only while no write is due: the touch, an
+            // expiry, or anything but a plain current token goes to the store.
+            if hit.token == TokenState::Current
+                && r.token_active(touch.now)
+                && r.last_seen_at > touch.stale_before
+            {
+                self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(Some((*hit).clone()));
+            }
+        }
+        let ticket = self.shared.seq.load(Ordering::Acquire);
+        let loaded = self.inner.load(token, touch).await?;
+        if let Some(l) = &loaded
+            && live
+            && l.token == TokenState::Current
+        {
+            self.shared.fill(token, l, ticket);
+        }
+        Ok(loaded)
+    }
+
+    /// One round-trip, and the copy follows the write: the store says which
+    /// version the row is at now, and the copy is patched when it was the
+    /// version before (no other change came in between), dropped otherwise.
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
+        self.shared.writing(id);
+        let mut guard = WriteGuard {
+            shared: &self.shared,
+            id,
+            done: false,
+        };
+        let written = self.inner.patch_data(id, patch).await;
+        guard.done = true;
+        let done = match &written {
+            Ok(Some(version)) => Some((patch, *version)),
+            _ => None,
+        };
+        self.shared.written(id, done);
+        written
+    }
+
+    fn wrapped(&self) -> &dyn SessionStore {
+        self.inner.as_ref()
+    }
+}
+
+wrap_store!(CachedStore);
+
+mod book;
+#[cfg(test)]
+mod tests;
