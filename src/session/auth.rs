@@ -163,6 +163,68 @@ impl Session {
         self.reissue(NewToken::Rotate, now()).await.map(|_| ())
     }
 
+    /// "Sign out everywhere else": revokes every other session of the
+    /// signed-in user (reason `user`, by the user), and gives this session a
+    /// new token at once (no grace for the old one) and, when it is
+    /// remembered, a new remember-me credential (same end), so that a copy of
+    /// this device's cookies does not survive it either. The device itself
+    /// stays signed in. Returns how many sessions were revoked; `0` (and
+    /// nothing done) for a request without a signed-in session.
+    ///
+    /// This is what the ready-made `POST /revoke-others` route calls.
+    /// [`SessionAdmin::revoke_user_sessions`](crate::SessionAdmin::revoke_user_sessions)
+    /// with `keep` revokes the others only: it has no response to send this
+    /// device's new cookies in.
+    ///
+    /// ```no_run
+    /// use axum_user_sessions::Session;
+    ///
+    /// async fn sign_out_elsewhere(session: Session) -> Result<String, axum_user_sessions::Error> {
+    ///     let n = session.revoke_other_sessions().await?;
+    ///     Ok(format!("{n} other devices signed out"))
+    /// }
+    /// ```
+    pub async fn revoke_other_sessions(&self) -> Result<u64, Error> {
+        self.ensure_loaded().await?;
+        let Some((id, Some(user), persistent, remember_end)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone(), r.persistent, r.absolute_expires_at))
+        else {
+            return Ok(0);
+        };
+        let by = crate::store::RevokedBy::user(&user);
+        let n = self
+            .admin()
+            .revoke_user_sessions(&user, Some(id), by, crate::store::RevokeReason::User)
+            .await?;
+        let now = now();
+        if !self.reissue(NewToken::Rotate, now).await? {
+            return Ok(n);
+        }
+        if persistent {
+            // A new selector too: a copy of the old cookie names nothing.
+            let token = RememberToken::generate()?;
+            let credential = RememberCredential::new(
+                token.selector,
+                token.validator_hash(),
+                remember_end,
+            );
+            let cleared = now + self.config().absolute_timeout;
+            if self
+                .store()
+                .set_remember(id, Some(&credential), cleared, now)
+                .await?
+            {
+                let mut st = self.state();
+                st.new_remember = Some((token, remember_end));
+                st.clear_remember = false;
+            }
+        }
+        Ok(n)
+    }
+
     /// Signs out: deletes the session from the store at once and expires the
     /// cookie. The request continues as anonymous.
     pub async fn logout(&self) -> Result<(), Error> {

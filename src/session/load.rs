@@ -46,7 +46,11 @@ impl Session {
                 live
             }
         };
-        if live.is_none() && !self.state().binding_rejected {
+        let may_restore = {
+            let st = self.state();
+            !st.binding_rejected && !st.late_retired
+        };
+        if live.is_none() && may_restore {
             match &self.inner.remember {
                 CookieToken::Absent => {}
                 CookieToken::Malformed => self.state().clear_remember = true,
@@ -106,13 +110,19 @@ impl Session {
                     // A request that left before a sign-in (or re-auth) on
                     // this browser: anonymous, and its response must not
                     // expire the cookie the sign-in just set.
-                    if now - at > cfg.rotation.grace {
+                    // Its writes create no session, and within the grace
+                    // window its remember-me cookie (as old as it) restores
+                    // nothing either: the sign-in's cookies stand.
+                    let late = now - at <= cfg.rotation.grace;
+                    if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
                             "retired session token presented (a token from before a sign-in)"
                         );
                     }
-                    self.state().retired_token = true;
+                    let mut st = self.state();
+                    st.retired_token = true;
+                    st.late_retired = late;
                     None
                 }
                 TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),

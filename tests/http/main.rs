@@ -13,6 +13,7 @@ mod axum_login;
 mod binding;
 mod cancellation;
 mod conformance;
+mod credentials;
 mod cookies;
 mod extract;
 mod remember;
