@@ -126,6 +126,7 @@ impl Session {
                 let mut st = self.state();
                 if let Some(r) = st.record.as_mut() {
                     r.persistent = true;
+                    r.tokens_expire_at = r.tokens_expire_at.or(Some(r.absolute_expires_at));
                     r.absolute_expires_at = credential.expires_at;
                 }
                 st.new_remember = Some((token, credential.expires_at));
@@ -206,11 +207,8 @@ impl Session {
         if persistent {
             // A new selector too: a copy of the old cookie names nothing.
             let token = RememberToken::generate()?;
-            let credential = RememberCredential::new(
-                token.selector,
-                token.validator_hash(),
-                remember_end,
-            );
+            let credential =
+                RememberCredential::new(token.selector, token.validator_hash(), remember_end);
             let cleared = now + self.config().absolute_timeout;
             if self
                 .store()
@@ -264,18 +262,22 @@ impl Session {
                     ip: self.inner.client.ip(),
                     user_agent: self.inner.client.user_agent().map(str::to_owned),
                 }),
+                // A sign-in issues the tokens: they end an absolute timeout on.
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Reauthenticate => Reissue {
                 user_id,
                 authenticated_at: Some(now),
                 now,
                 client: None,
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Rotate => Reissue {
                 user_id,
                 authenticated_at: None,
                 now,
                 client: None,
+                tokens_expire_at: None,
             },
         };
         let token = Token::generate()?;
@@ -289,6 +291,9 @@ impl Session {
                 r.authenticated_at = reissue.authenticated_at;
             }
             r.rotated_at = reissue.now;
+            if reissue.tokens_expire_at.is_some() {
+                r.tokens_expire_at = reissue.tokens_expire_at;
+            }
             if let Some(c) = &reissue.client {
                 r.ip = c.ip;
                 r.user_agent.clone_from(&c.user_agent);

@@ -18,6 +18,10 @@ use tokio::sync::Notify;
 conformance!(
     late_write_with_the_pre_sign_in_token_keeps_the_sign_in,
     revoke_others_reissues_this_devices_cookies,
+    restored_token_ends_at_the_absolute_timeout,
+    lost_restore_response_then_the_old_validator_still_restores,
+    concurrent_restores_with_responses_in_any_order_keep_the_user,
+    stale_validator_after_promotion_and_grace_revokes,
 );
 
 const SAME_ORIGIN: &[(&str, &str)] = &[("sec-fetch-site", "same-origin")];
@@ -29,7 +33,9 @@ async fn serve_gated(layer: SessionLayer, gate: Arc<Notify>) -> TestApp {
         .route(
             "/slow/{key}",
             put(
-                |s: Session, axum::extract::Path(key): axum::extract::Path<String>, body: String| async move {
+                |s: Session,
+                 axum::extract::Path(key): axum::extract::Path<String>,
+                 body: String| async move {
                     s.insert(&key, body)?;
                     Ok::<_, axum_user_sessions::Error>(axum::http::StatusCode::NO_CONTENT)
                 },
@@ -76,8 +82,16 @@ async fn late_write_with_the_pre_sign_in_token_keeps_the_sign_in(b: Backend) {
     );
     assert_eq!(late.status, 401, "{}", late.body);
     c.absorb(&late);
-    assert_eq!(c.me().await.as_deref(), Some("alice"), "signed out by a late response");
-    assert_eq!(live_sessions(&b).await, 1, "the late write created a session");
+    assert_eq!(
+        c.me().await.as_deref(),
+        Some("alice"),
+        "signed out by a late response"
+    );
+    assert_eq!(
+        live_sessions(&b).await,
+        1,
+        "the late write created a session"
+    );
     // The sign-in kept the anonymous session's data, and nothing was added.
     let kv = c.get("/kv").await.json();
     assert_eq!(kv["cart"], "1");
@@ -100,8 +114,14 @@ async fn revoke_others_reissues_this_devices_cookies(b: Backend) {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["revoked"], 1);
     let (token, remember) = (laptop.cookie.clone(), laptop.remember.clone());
-    assert!(token.is_some() && token != copy.cookie, "no new session cookie");
-    assert!(remember.is_some() && remember != copy.remember, "no new remember cookie");
+    assert!(
+        token.is_some() && token != copy.cookie,
+        "no new session cookie"
+    );
+    assert!(
+        remember.is_some() && remember != copy.remember,
+        "no new remember cookie"
+    );
     assert_eq!(laptop.me().await.as_deref(), Some("alice"));
     assert_eq!(phone.me().await, None);
 
@@ -111,15 +131,180 @@ async fn revoke_others_reissues_this_devices_cookies(b: Backend) {
     assert_eq!(both.me().await, None, "a copy of the cookies survived");
     let mut session_only = copy.clone();
     session_only.remember = None;
-    assert_eq!(session_only.me().await, None, "a copy of the session cookie survived");
+    assert_eq!(
+        session_only.me().await,
+        None,
+        "a copy of the session cookie survived"
+    );
     let mut remember_only = copy.clone();
     remember_only.cookie = None;
-    assert_eq!(remember_only.me().await, None, "a copy of the remember cookie survived");
+    assert_eq!(
+        remember_only.me().await,
+        None,
+        "a copy of the remember cookie survived"
+    );
 
     // The device itself: still signed in, and after a browser restart too.
     assert_eq!(laptop.me().await.as_deref(), Some("alice"));
     laptop.cookie = None;
     assert_eq!(laptop.me().await.as_deref(), Some("alice"));
     assert_eq!(live_sessions(&b).await, 1);
-    let _ = Duration::ZERO;
+}
+
+/// Polls until `deadline` has passed (a condition on the clock, with a bound).
+async fn past(deadline: std::time::Instant) {
+    let waited = common::eventually(Duration::from_secs(30), || async {
+        (std::time::Instant::now() > deadline).then_some(())
+    })
+    .await;
+    assert!(waited.is_some());
+}
+
+/// `GET /me` with the client's cookies; the response is lost when `!keep`.
+async fn me(c: &mut Client, keep: bool) -> common::Resp {
+    let res = c.send_raw("GET", "/me", None, &[]).await;
+    if keep {
+        c.absorb(&res);
+    }
+    res
+}
+
+fn user(res: &common::Resp) -> Option<String> {
+    (res.status == 200).then(|| res.json()["user_id"].as_str().unwrap().to_owned())
+}
+
+/// Item 2: a session token issued by a restore ends at the absolute timeout
+/// counted from the restore, however active; the remembered device then
+/// restores again (new token, and the validator moves on).
+async fn restored_token_ends_at_the_absolute_timeout(b: Backend) {
+    let absolute = Duration::from_secs(2);
+    let layer = b
+        .layer()
+        .with_absolute_timeout(absolute)
+        .with_rotation_interval(Duration::ZERO);
+    let app = common::serve_demo(layer).await;
+    let mut c = Client::new(&app);
+    c.login_with("alice", true).await;
+    c.cookie = None; // browser restart: restore
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    let restored = std::time::Instant::now();
+    let token = c.cookie.clone().expect("the restore set no session cookie");
+    // Kept active, the restored token alone stops at the absolute timeout.
+    let mut alone = c.clone();
+    alone.remember = None;
+    let ended = common::eventually(Duration::from_secs(20), || {
+        let mut alone = alone.clone();
+        async move { alone.me().await.is_none().then_some(()) }
+    })
+    .await;
+    assert!(
+        ended.is_some(),
+        "the restored token outlived the absolute timeout"
+    );
+    assert!(restored.elapsed() >= absolute - Duration::from_millis(200));
+    // With its remember cookie the device restores again, with a new token.
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    assert_ne!(c.cookie.as_deref(), Some(token.as_str()));
+    assert_eq!(live_sessions(&b).await, 1);
+}
+
+/// Item 3: the response of a restore (and its pending validator) is lost;
+/// after the grace window the browser restores with the validator it still
+/// has: it works, and the next validator takes over from there.
+async fn lost_restore_response_then_the_old_validator_still_restores(b: Backend) {
+    let grace = Duration::from_millis(500);
+    let app = common::serve_demo(b.layer().with_remember_grace(grace)).await;
+    let mut c = Client::new(&app);
+    c.login_with("alice", true).await;
+    let first = c.remember.clone();
+    c.cookie = None;
+    assert_eq!(user(&me(&mut c, false).await).as_deref(), Some("alice")); // lost
+    past(std::time::Instant::now() + grace * 2).await;
+    assert_eq!(c.remember, first);
+    let res = me(&mut c, true).await;
+    assert_eq!(
+        user(&res).as_deref(),
+        Some("alice"),
+        "a lost response signed the user out"
+    );
+    assert_ne!(c.remember, first, "no new validator after the lost one");
+    past(std::time::Instant::now() + grace * 2).await;
+    c.cookie = None;
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    c.cookie = None;
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    assert_eq!(live_sessions(&b).await, 1);
+}
+
+/// Item 3: tabs restoring at once after a browser restart; the browser
+/// takes their responses in reverse order, some lost. It stays signed in,
+/// now and after the grace window, through further restarts.
+async fn concurrent_restores_with_responses_in_any_order_keep_the_user(b: Backend) {
+    let grace = Duration::from_millis(500);
+    let app = common::serve_demo(b.layer().with_remember_grace(grace)).await;
+    let mut c = Client::new(&app);
+    c.login_with("alice", true).await;
+    for round in 0..3 {
+        c.cookie = None;
+        let tabs: Vec<_> = (0..6)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move { c.send_raw("GET", "/me", None, &[]).await })
+            })
+            .collect();
+        let mut responses = Vec::new();
+        for t in tabs {
+            let res = t.await.unwrap();
+            assert_eq!(
+                user(&res).as_deref(),
+                Some("alice"),
+                "round {round}: a tab was signed out"
+            );
+            responses.push(res);
+        }
+        for (i, res) in responses.iter().enumerate().rev() {
+            if (i + round) % 3 != 0 {
+                c.absorb(res); // the others are lost
+            }
+        }
+        assert_eq!(c.me().await.as_deref(), Some("alice"), "round {round}");
+        past(std::time::Instant::now() + grace * 2).await;
+    }
+    c.cookie = None;
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+    assert_eq!(live_sessions(&b).await, 1);
+}
+
+/// Item 3: once the pending validator was presented (promoted), the one it
+/// replaced is accepted for the grace window only; after it, it is theft:
+/// the session is revoked.
+async fn stale_validator_after_promotion_and_grace_revokes(b: Backend) {
+    let grace = Duration::from_millis(500);
+    let app = common::serve_demo(b.layer().with_remember_grace(grace)).await;
+    let mut c = Client::new(&app);
+    c.login_with("alice", true).await;
+    let stolen = c.remember.clone();
+    c.cookie = None;
+    assert_eq!(c.me().await.as_deref(), Some("alice")); // issues a pending one
+    let pending = c.remember.clone();
+    assert_ne!(pending, stolen);
+    // Until the pending validator is presented, the current one is good.
+    let mut early = Client::new(&app);
+    early.remember = stolen.clone();
+    assert_eq!(user(&me(&mut early, false).await).as_deref(), Some("alice"));
+    c.cookie = None;
+    assert_eq!(c.me().await.as_deref(), Some("alice")); // promotes it
+    past(std::time::Instant::now() + grace * 2).await;
+    let mut thief = Client::new(&app);
+    thief.remember = stolen;
+    let res = thief.get("/me").await;
+    assert_eq!(
+        res.status, 401,
+        "a replaced validator worked after its grace window"
+    );
+    assert_eq!(res.cookie_value("__Host-remember").as_deref(), Some(""));
+    assert_eq!(c.me().await, None, "theft did not revoke the session");
+    c.cookie = None;
+    assert_eq!(c.me().await, None);
+    assert_eq!(live_sessions(&b).await, 0);
 }
