@@ -14,6 +14,7 @@ mod binding;
 mod cancellation;
 mod conformance;
 mod cookies;
+mod credential_model;
 mod credentials;
 mod extract;
 mod remember;
