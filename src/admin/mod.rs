@@ -151,6 +151,26 @@ impl SessionAdmin {
         Ok(n)
     }
 
+    /// The layer's session limit, after `user` signed in on `keep`: of the
+    /// user's other live sessions (`live`, most recently active first), all
+    /// but the `max - 1` most recently active are revoked
+    /// ([`RevokeReason::SessionLimit`], by the library). Returns how many.
+    pub(crate) async fn enforce_session_limit(
+        &self, user: &str, keep: Uuid, live: &[SessionRecord], max: u32,
+    ) -> Result<u64, Error> {
+        let others = live.iter().filter(|r| r.id != keep);
+        let allowed = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+        let mut n = 0;
+        for record in others.skip(allowed) {
+            let how = Revocation::system(RevokeReason::SessionLimit, OffsetDateTime::now_utc());
+            if self.store.revoke(record.id, Some(user), &how).await? {
+                self.revoked(Some(record.id), Some(user.to_owned()), &how, 1);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Revokes every live session of every user. Returns how many.
     pub async fn revoke_every_session(
         &self, by: RevokedBy, reason: RevokeReason,
