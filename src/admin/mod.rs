@@ -75,8 +75,13 @@ impl SessionAdmin {
         &self.store
     }
 
-    /// A user's live sessions, most recently active first.
+    /// A user's live sessions, most recently active first, without their
+    /// data (each record's `data` is empty). A user id holding U+0000 (which
+    /// no session can have) has none, on every store.
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        if user_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         Ok(self
             .store
             .list_user(user_id, OffsetDateTime::now_utc())
@@ -139,10 +144,14 @@ impl SessionAdmin {
     }
 
     /// Revokes every live session of a user, except `keep` (the "after a
-    /// password change, sign out other devices" case). Returns how many.
+    /// password change, sign out other devices" case). Returns how many (0
+    /// for a user id holding U+0000, which no session can have).
     pub async fn revoke_user_sessions(
         &self, user_id: &str, keep: Option<Uuid>, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
+        if user_id.contains('\0') {
+            return Ok(0);
+        }
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
         if n > 0 {

@@ -13,31 +13,8 @@
 
 use super::Session;
 use crate::error::Error;
-use serde_json::{Map, Value};
-use std::io;
-
-/// Counts the bytes written to it.
-struct Counter(usize);
-
-impl io::Write for Counter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The length of `data` serialized as compact JSON, without building it.
-pub(crate) fn json_size(data: &Map<String, Value>) -> usize {
-    let mut counter = Counter(0);
-    // Serializing a `Map` of `Value`s into a writer that never fails cannot
-    // fail.
-    let _ = serde_json::to_writer(&mut counter, data);
-    counter.0
-}
+use crate::store::data_size as json_size;
+use serde_json::Value;
 
 /// Whether `value` holds U+0000 in a string or an object key.
 pub(crate) fn has_nul(value: &Value) -> bool {
@@ -84,7 +61,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     #[test]
     fn size_is_that_of_compact_json() {

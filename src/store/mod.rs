@@ -80,6 +80,7 @@ pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
+pub(crate) use types::data_size;
 pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
     SessionRecord, TokenHash, TokenState, Touch,

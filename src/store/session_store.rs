@@ -152,7 +152,10 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error>;
 
-    /// A user's live sessions, most recently active first.
+    /// A user's live sessions, most recently active first, without their
+    /// data: each record's [`data`](SessionRecord::data) is empty (the
+    /// device list and the "new device" check do not read it, and do not
+    /// pay for it).
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;

@@ -141,7 +141,8 @@ impl CachedStore {
     /// A cache in front of `store`.
     pub fn new(store: impl IntoSessionStore, config: CacheConfig) -> Self {
         let entries = moka::sync::Cache::builder()
-            .max_capacity(config.max_entries)
+            .max_capacity(config.max_bytes.max(1))
+            .weigher(move |_: &TokenHash, session: &Arc<LoadedSession>| config.weight(session))
             .time_to_live(config.ttl)
             .build();
         Self {
