@@ -19,6 +19,7 @@ use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{
     IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
 };
+use crate::store::{Stale, siblings};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -103,6 +104,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, now);
         let done = self.store.revoke(id, None, &how).await?;
         if done {
+            siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), owner, &how, 1);
         }
         Ok(done)
@@ -118,6 +120,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let done = self.store.revoke(id, Some(owner), &how).await?;
         if done {
+            siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), Some(owner.to_owned()), &how, 1);
         }
         Ok(done)
@@ -155,6 +158,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
         if n > 0 {
+            siblings::changed(self.store.as_ref(), Stale::User(user_id));
             self.revoked(None, Some(user_id.to_owned()), &how, n);
         }
         Ok(n)
@@ -173,6 +177,7 @@ impl SessionAdmin {
         for record in others.skip(allowed) {
             let how = Revocation::system(RevokeReason::SessionLimit, OffsetDateTime::now_utc());
             if self.store.revoke(record.id, Some(user), &how).await? {
+                siblings::changed(self.store.as_ref(), Stale::Session(record.id));
                 self.revoked(Some(record.id), Some(user.to_owned()), &how, 1);
                 n += 1;
             }
@@ -187,6 +192,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_every_session(&how).await?;
         if n > 0 {
+            siblings::changed(self.store.as_ref(), Stale::Every);
             self.revoked(None, None, &how, n);
         }
         Ok(n)

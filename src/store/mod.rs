@@ -63,7 +63,9 @@ mod stack;
 mod timeout;
 mod types;
 
+pub(crate) use cache::siblings;
 pub use cache::{CacheConfig, CachedStore};
+pub(crate) use delegate::Stale;
 pub use error::Error;
 pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;

@@ -186,6 +186,16 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         None
     }
 
+    /// For a store with no change feed whose database lives in this
+    /// process (SQLite, memory): a name of that database, the same for every
+    /// handle on it, so that the caches of this process on it hear of
+    /// revocations made through another handle (such as
+    /// [`SessionAdmin::new(pool)`](crate::SessionAdmin::new) next to a layer
+    /// with a cache). `None` (the default) for the others.
+    fn local_database(&self) -> Option<String> {
+        None
+    }
+
     /// How many round-trips this store has made to its database so far
     /// (statements or transactions; for the memory store, operations).
     fn round_trips(&self) -> u64;

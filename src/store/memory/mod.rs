@@ -367,6 +367,11 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn local_database(&self) -> Option<String> {
+        // Clones share the tables: their address names them.
+        Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))
+    }
+
     fn round_trips(&self) -> u64 {
         self.counter.get()
     }
