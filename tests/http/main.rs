@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_cache;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod binding;
@@ -15,6 +16,8 @@ mod cancellation;
 mod conformance;
 mod cookies;
 mod extract;
+mod keys;
+mod limits;
 mod remember;
 mod rotation;
 mod routes;
