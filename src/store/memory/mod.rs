@@ -400,6 +400,7 @@ fn without_data(record: &SessionRecord) -> SessionRecord {
         last_seen_at: record.last_seen_at,
         expires_at: record.expires_at,
         absolute_expires_at: record.absolute_expires_at,
+        tokens_expire_at: record.tokens_expire_at,
         rotated_at: record.rotated_at,
         ip: record.ip,
         user_agent: record.user_agent.clone(),
