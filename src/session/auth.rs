@@ -68,10 +68,24 @@ impl Session {
     }
 
     async fn login_inner(&self, user_id: String) -> Result<(), Error> {
+        super::limits::check_text(&user_id)?;
         self.sign_in(&user_id).await?;
         if let Some(id) = self.id() {
             self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
-            self.detect_new_device(id, &user_id).await?;
+            let hook = self.config().events.has_hook();
+            let limit = self.config().max_sessions_per_user;
+            if hook || limit.is_some() {
+                // One query for both: the user's live sessions.
+                let live = self.store().list_user(&user_id, now()).await?;
+                if hook {
+                    self.detect_new_device(id, &user_id, &live);
+                }
+                if let Some(max) = limit {
+                    self.admin()
+                        .enforce_session_limit(&user_id, id, &live, max)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
@@ -304,16 +318,12 @@ impl Session {
         Ok(true)
     }
 
-    /// After a sign-in: "new device" when none of the user's other sessions
-    /// on record has this browser and this network. One query, only when the
-    /// app registered an event hook.
-    async fn detect_new_device(&self, id: Uuid, user: &str) -> Result<(), Error> {
-        if !self.config().events.has_hook() {
-            return Ok(());
-        }
+    /// After a sign-in: "new device" when none of the user's other live
+    /// sessions (`others`) has this browser and this network. Only when the
+    /// app registered an event hook (the list costs one query).
+    fn detect_new_device(&self, id: Uuid, user: &str, others: &[crate::store::SessionRecord]) {
         let client = &self.inner.client;
         let device = device_label(client.user_agent());
-        let others = self.store().list_user(user, now()).await?;
         let same_network = |ip: Option<std::net::IpAddr>| match (ip, client.ip()) {
             (Some(a), Some(b)) => crate::events::anonymize_ip(a) == crate::events::anonymize_ip(b),
             (a, b) => a == b,
@@ -328,6 +338,5 @@ impl Session {
                 Some(user.to_owned()),
             );
         }
-        Ok(())
     }
 }

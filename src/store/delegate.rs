@@ -53,7 +53,7 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe` and `round_trips` go straight to the inner store;
+/// `migrate`, `subscribe`, `local_database` and `round_trips` go straight to the inner store;
 /// `load` and `patch_data` go through methods of their own, which the cache
 /// overrides.
 pub(crate) trait Wrapper: Send + Sync {
@@ -164,6 +164,10 @@ macro_rules! wrap_store {
 
                 fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
                     self.wrapped().subscribe(options)
+                }
+
+                fn local_database(&self) -> Option<String> {
+                    self.wrapped().local_database()
                 }
 
                 fn round_trips(&self) -> u64 {

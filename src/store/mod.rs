@@ -64,7 +64,9 @@ mod stack;
 mod timeout;
 mod types;
 
+pub(crate) use cache::siblings;
 pub use cache::{CacheConfig, CachedStore};
+pub(crate) use delegate::Stale;
 pub use error::Error;
 pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
@@ -82,6 +84,7 @@ pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
+pub(crate) use types::data_size;
 pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
     SessionRecord, TokenHash, TokenState, Touch,

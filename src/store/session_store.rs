@@ -178,7 +178,10 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error>;
 
-    /// A user's live sessions, most recently active first.
+    /// A user's live sessions, most recently active first, without their
+    /// data: each record's [`data`](SessionRecord::data) is empty (the
+    /// device list and the "new device" check do not read it, and do not
+    /// pay for it).
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
@@ -206,6 +209,16 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// runtime.
     fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
         let _ = options;
+        None
+    }
+
+    /// For a store with no change feed whose database lives in this
+    /// process (SQLite, memory): a name of that database, the same for every
+    /// handle on it, so that the caches of this process on it hear of
+    /// revocations made through another handle (such as
+    /// [`SessionAdmin::new(pool)`](crate::SessionAdmin::new) next to a layer
+    /// with a cache). `None` (the default) for the others.
+    fn local_database(&self) -> Option<String> {
         None
     }
 

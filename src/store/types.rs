@@ -357,3 +357,25 @@ impl UpdateOutcome {
 }
 
 pub use super::remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
+
+/// The length of `data` serialized as compact JSON (`serde_json::to_vec`),
+/// counted without building it: what the layer's data limit and the cache's
+/// byte bound measure.
+pub(crate) fn data_size(data: &Map<String, Value>) -> usize {
+    /// Counts the bytes written to it.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serializing a map of JSON values into a writer that never fails
+    // cannot fail.
+    let _ = serde_json::to_writer(&mut counter, data);
+    counter.0
+}

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_cache;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod binding;
@@ -17,6 +18,8 @@ mod cookies;
 mod credential_model;
 mod credentials;
 mod extract;
+mod keys;
+mod limits;
 mod remember;
 mod rotation;
 mod routes;

@@ -356,7 +356,7 @@ impl SessionStore for MemoryStore {
             .sessions
             .values()
             .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
-            .cloned()
+            .map(without_data)
             .collect();
         list.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
         Ok(list)
@@ -378,7 +378,36 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn local_database(&self) -> Option<String> {
+        // Clones share the tables: their address names them.
+        Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))
+    }
+
     fn round_trips(&self) -> u64 {
         self.counter.get()
+    }
+}
+
+/// A copy of `record` without its data (an empty object), as `list_user`
+/// answers: the data is not copied at all.
+fn without_data(record: &SessionRecord) -> SessionRecord {
+    SessionRecord {
+        id: record.id,
+        user_id: record.user_id.clone(),
+        data: serde_json::Map::new(),
+        created_at: record.created_at,
+        authenticated_at: record.authenticated_at,
+        last_seen_at: record.last_seen_at,
+        expires_at: record.expires_at,
+        absolute_expires_at: record.absolute_expires_at,
+        tokens_expire_at: record.tokens_expire_at,
+        rotated_at: record.rotated_at,
+        ip: record.ip,
+        user_agent: record.user_agent.clone(),
+        persistent: record.persistent,
+        revoked_at: record.revoked_at,
+        revoke_reason: record.revoke_reason.clone(),
+        revoked_by: record.revoked_by.clone(),
+        version: record.version,
     }
 }

@@ -368,6 +368,13 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         Ok(outcome)
     }
 
+    fn local_database(&self) -> Option<String> {
+        // The file (or the unique name of an in-memory database) that every
+        // pool on it shares.
+        let options = self.pool.connect_options();
+        Some(format!("sqlite:{}", options.get_filename().display()))
+    }
+
     fn round_trips(&self) -> u64 {
         self.counter.get()
     }
