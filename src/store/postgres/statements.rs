@@ -354,8 +354,9 @@ pub(super) const FEED: &str = "
 /// user's sessions may hold up to the data limit each.
 pub(super) const LIST_USER: &str = concat!(
     "SELECT s.id, s.user_id, '{}'::jsonb AS data, s.created_at, s.authenticated_at, \
-     s.absolute_expires_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, \
-     s.revoked_at, s.revoke_reason, s.revoked_by, s.last_seen_at, s.expires_at, s.version
+     s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, \
+     s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.last_seen_at, s.expires_at, \
+     s.version
        FROM axum_user_sessions.sessions s
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),

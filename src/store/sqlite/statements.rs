@@ -213,8 +213,8 @@ pub(super) const COLLECTABLE: &str = concat!(
 /// without their data (an empty object): the list never needs it.
 pub(super) const LIST_USER: &str = concat!(
     "SELECT s.id, s.user_id, '{}' AS data, s.created_at, s.authenticated_at, s.last_seen_at, \
-     s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
-     s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version \
+     s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, \
+     s.user_agent, s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version \
      FROM aus_sessions s WHERE s.user_id = ?1 AND ",
     live_at!("?2"),
     " ORDER BY s.last_seen_at DESC, s.id"
