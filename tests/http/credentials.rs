@@ -177,7 +177,7 @@ fn user(res: &common::Resp) -> Option<String> {
 /// counted from the restore, however active; the remembered device then
 /// restores again (new token, and the validator moves on).
 async fn restored_token_ends_at_the_absolute_timeout(b: Backend) {
-    let absolute = Duration::from_secs(2);
+    let absolute = Duration::from_secs(3);
     let layer = b
         .layer()
         .with_absolute_timeout(absolute)
@@ -187,11 +187,12 @@ async fn restored_token_ends_at_the_absolute_timeout(b: Backend) {
     c.login_with("alice", true).await;
     c.cookie = None; // browser restart: restore
     assert_eq!(c.me().await.as_deref(), Some("alice"));
-    let restored = std::time::Instant::now();
     let token = c.cookie.clone().expect("the restore set no session cookie");
-    // Kept active, the restored token alone stops at the absolute timeout.
+    // The restored token alone works, and, kept active, stops at the
+    // absolute timeout.
     let mut alone = c.clone();
     alone.remember = None;
+    assert_eq!(alone.clone().me().await.as_deref(), Some("alice"));
     let ended = common::eventually(Duration::from_secs(20), || {
         let mut alone = alone.clone();
         async move { alone.me().await.is_none().then_some(()) }
@@ -201,7 +202,6 @@ async fn restored_token_ends_at_the_absolute_timeout(b: Backend) {
         ended.is_some(),
         "the restored token outlived the absolute timeout"
     );
-    assert!(restored.elapsed() >= absolute - Duration::from_millis(200));
     // With its remember cookie the device restores again, with a new token.
     assert_eq!(c.me().await.as_deref(), Some("alice"));
     assert_ne!(c.cookie.as_deref(), Some(token.as_str()));
