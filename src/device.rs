@@ -27,6 +27,9 @@ pub struct DeviceView {
     pub id: Uuid,
     /// Whether this is the session of the request that asked.
     pub current: bool,
+    /// The name the user gave the device ("Work laptop"), if any; shown
+    /// above [`device`](Self::device).
+    pub name: Option<String>,
     /// The browser and system, from the User-Agent ([`device_name`]).
     pub device: String,
     /// The IP the session was last used from, if known.
@@ -52,6 +55,7 @@ impl DeviceView {
         Self {
             id: record.id,
             current: current == Some(record.id),
+            name: record.name.clone(),
             device: device_name(record.user_agent.as_deref()),
             ip: record.ip.map(|ip| ip.to_string()),
             created_at: record.created_at,
@@ -148,7 +152,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
         );
     }
 }

@@ -23,10 +23,11 @@ pub(super) fn page(
                 li class="device" {
                     div class="info" {
                         h2 {
-                            (d.device)
+                            (d.name.as_deref().unwrap_or(&d.device))
                             @if d.current { " " span class="badge" { "This device" } }
                             @if d.persistent { " " span class="badge muted" { "Remembered" } }
                         }
+                        @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
                             @if let Some(ip) = &d.ip { span { "IP " (ip) } " · " }
                             span title=(date(d.last_seen_at)) {
@@ -35,10 +36,21 @@ pub(super) fn page(
                             " · "
                             span { "Signed in " (date(d.created_at)) }
                         }
+                        @if !other_user {
+                            form method="post" class="rename" action={ (base.trim_end_matches('/')) "/" (d.id) "/rename" } {
+                                label {
+                                    span class="visually-hidden" { "Name for " (d.device) }
+                                    input type="text" name="name" maxlength="64" placeholder="Name this device"
+                                        value=(d.name.as_deref().unwrap_or(""));
+                                }
+                                " "
+                                button type="submit" { "Rename" }
+                            }
+                        }
                     }
                     @if !d.current {
                         form method="post" action={ (base.trim_end_matches('/')) "/" (d.id) "/revoke" } {
-                            button type="submit" aria-label={ "Sign out " (d.device) } { "Sign out" }
+                            button type="submit" aria-label={ "Sign out " (d.name.as_deref().unwrap_or(&d.device)) } { "Sign out" }
                         }
                     }
                 }
@@ -126,6 +138,8 @@ main{max-width:42rem;margin:3rem auto;padding:0 1rem}h1{font-size:1.6rem;margin:
 .badge.muted{background:var(--line);color:var(--fg)}
 button{font:inherit;white-space:nowrap;padding:.4rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer}
 button:hover,button:focus-visible{border-color:var(--accent);outline:none}
+.rename{margin:.5rem 0 0}.rename input{font:inherit;font-size:.9rem;padding:.3rem .5rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);max-width:14rem}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
 ";
 

@@ -17,6 +17,8 @@
 //! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
 //! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
 //! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
+//! | `PATCH /{id}` | names one of the user's live sessions: `{"name": "Work laptop"}` (trimmed, at most 64 characters, no control characters; `null` or `""` clears it): `200 {"id", "name"}`, `422 {"error":"invalid_name"}` |
+//! | `POST /{id}/rename` | the same, for HTML forms (`name=…`): `303` back to the list |
 //! | `POST /revoke-others` | revokes all the user's sessions but this one: `{"revoked": n}` (or `303` for forms) |
 //! | `POST /revoke-all` | revokes all the user's sessions, this one included: `{"revoked": n}` (or `303` to `/`) |
 //!
@@ -24,7 +26,8 @@
 //!
 //! - Anonymous callers get `401 {"error":"unauthenticated"}`.
 //! - Another user's session id and an unknown id both answer `404`: nobody
-//!   learns which ids exist.
+//!   learns which ids exist. Renaming is for one's own sessions only (also
+//!   for admins), and needs no recent sign-in: it signs nobody out.
 //! - State-changing requests must come from the same origin:
 //!   `Sec-Fetch-Site: same-origin`, or, from clients that do not send it, an
 //!   `Origin` equal to the request's own; anything else is `403`. This is on
@@ -39,7 +42,8 @@
 //! - Responses never contain a token or a token hash.
 //!
 //! Inside: `handlers.rs` holds the handlers, which revoke through
-//! [`SessionAdmin`](crate::SessionAdmin); `guard.rs` the request rules
+//! [`SessionAdmin`](crate::SessionAdmin); `rename.rs` device names;
+//! `guard.rs` the request rules
 //! (same origin, signed in, recent sign-in, the authorization hook);
 //! `reply.rs` refusals, content negotiation and redirects; `html.rs` the
 //! page.
@@ -47,6 +51,7 @@
 mod guard;
 mod handlers;
 mod html;
+mod rename;
 mod reply;
 
 use crate::session::Session;
@@ -157,8 +162,12 @@ impl SessionRoutes {
             .route("/", get(handlers::list))
             .route("/revoke-others", post(handlers::revoke_others))
             .route("/revoke-all", post(handlers::revoke_all_mine))
-            .route("/{id}", delete(handlers::revoke_one))
+            .route(
+                "/{id}",
+                delete(handlers::revoke_one).patch(rename::rename_json),
+            )
             .route("/{id}/revoke", post(handlers::revoke_one_form))
+            .route("/{id}/rename", post(rename::rename_form))
             .layer(axum::middleware::map_response(reply::security_headers))
             .with_state(Arc::new(self))
     }

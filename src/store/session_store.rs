@@ -157,6 +157,14 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
 
+    /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
+    /// in "Your devices", if the session is live at `now` and `user_id` owns
+    /// it. `false` otherwise: nothing is written then. The name is stored as
+    /// given (the routes check it first).
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`
     /// (`None`: removes it), in one round-trip. Values are compared as JSON

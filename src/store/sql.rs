@@ -185,6 +185,7 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         revoked_at: row.opt_time("revoked_at")?,
         revoke_reason: row.text("revoke_reason")?,
         revoked_by: row.text("revoked_by")?,
+        name: row.text("name")?,
         version: row.unsigned("version")?,
     })
 }

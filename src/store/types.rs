@@ -72,6 +72,9 @@ pub struct SessionRecord {
     pub revoke_reason: Option<String>,
     /// Who revoked it: a user id, or `"system"` for automatic revocations.
     pub revoked_by: Option<String>,
+    /// The name the user gave this device in "Your devices" ("Work
+    /// laptop"), if any.
+    pub name: Option<String>,
     /// How many times the row changed since it was created (0 for a new
     /// row): every store counts one more at each change (on Postgres and
     /// SQLite, plain SQL included), so a copy with the row's version is the
@@ -168,6 +171,7 @@ impl SessionRecord {
             revoked_at: None,
             revoke_reason: None,
             revoked_by: None,
+            name: None,
             version: 0,
         }
     }

@@ -15,6 +15,7 @@ mod cancellation;
 mod conformance;
 mod cookies;
 mod extract;
+mod names;
 mod remember;
 mod rotation;
 mod routes;

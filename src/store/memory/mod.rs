@@ -351,6 +351,20 @@ impl SessionStore for MemoryStore {
         Ok(list)
     }
 
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        match t.sessions.get_mut(&id) {
+            Some(s) if s.is_live(now) && s.user_id.as_deref() == Some(user_id) => {
+                s.name = name.map(str::to_owned);
+                s.version += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {

@@ -352,6 +352,13 @@ impl SessionStore for PgStore {
         self.rows(query).await?.iter().map(sql::record).collect()
     }
 
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let query = sqlx::query(q::RENAME).bind(id).bind(user_id).bind(name);
+        Ok(self.execute(query.bind(now)).await? == 1)
+    }
+
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {

@@ -10,7 +10,7 @@ macro_rules! session_cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
-         s.revoke_reason, s.revoked_by"
+         s.revoke_reason, s.revoked_by, s.name"
     };
 }
 
@@ -310,6 +310,12 @@ pub(super) const LIST_USER: &str = concat!(
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),
     " ORDER BY s.last_seen_at DESC, s.id"
+);
+
+/// Names (`$3`; null clears) session `$1` of user `$2`, if it is live at `$4`.
+pub(super) const RENAME: &str = concat!(
+    "UPDATE axum_user_sessions.sessions SET name = $3 WHERE id = $1 AND user_id = $2 AND ",
+    live_at!("$4")
 );
 
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:

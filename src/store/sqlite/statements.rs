@@ -14,7 +14,7 @@ macro_rules! cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
-         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version"
+         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version, s.name"
     };
 }
 
@@ -155,6 +155,12 @@ pub(super) const RESTORE: &str = "UPDATE aus_sessions
 
 /// Session `?1`.
 pub(super) const GET: &str = concat!("SELECT ", cols!(), " FROM aus_sessions s WHERE s.id = ?1");
+
+/// Names (`?3`; null clears) session `?1` of user `?2`, if it is live at `?4`.
+pub(super) const RENAME: &str = concat!(
+    "UPDATE aus_sessions SET name = ?3 WHERE id = ?1 AND user_id = ?2 AND ",
+    live_at!("?4")
+);
 
 /// Revokes session `?1`, if user `?2` (when not null) owns it.
 pub(super) const REVOKE: &str = revoke!("id = ?1 AND (?2 IS NULL OR user_id = ?2)");
