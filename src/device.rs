@@ -71,6 +71,71 @@ impl DeviceView {
     }
 }
 
+/// A session that ended, as "Recently signed out" lists it: the device as
+/// it was, when and why it ended. It cannot be revoked again (the routes
+/// answer `404`) and gives no access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EndedDeviceView {
+    /// The device, as it was listed (`current` is always `false`).
+    #[serde(flatten)]
+    pub device: DeviceView,
+    /// When it ended (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub ended_at: OffsetDateTime,
+    /// Why, as a code: `logout`, `user` (from another device), `admin`,
+    /// `expired`, `token_reuse`, `remember_token_reuse`, `device_limit`,
+    /// `binding_mismatch`, `password_change`, or an app's own reason.
+    pub reason: String,
+    /// Why, in plain words ([`ended_reason_text`]).
+    pub reason_text: String,
+}
+
+impl EndedDeviceView {
+    /// The view of `record`, a session that is no longer live.
+    pub fn new(record: &SessionRecord) -> Self {
+        let reason = match record.revoked_at {
+            Some(_) => record
+                .revoke_reason
+                .clone()
+                .unwrap_or_else(|| "other".into()),
+            None => "expired".into(),
+        };
+        let by_owner = record.revoked_by.is_some() && record.revoked_by == record.user_id;
+        let by_system = record.revoked_by.as_deref() == Some("system");
+        Self {
+            device: DeviceView::new(record, None),
+            ended_at: record.ended_at(),
+            reason_text: ended_reason_text(&reason, by_owner || by_system).into(),
+            reason,
+        }
+    }
+}
+
+/// The plain words for why a session ended: `reason` is the stored code
+/// (`"expired"` for a session that timed out); `by_owner_or_system`: the
+/// user or the library ended it, not an administrator or an operator.
+///
+/// ```
+/// use axum_user_sessions::ended_reason_text;
+/// assert_eq!(ended_reason_text("token_reuse", true), "Signed out because a stolen token was used");
+/// assert_eq!(ended_reason_text("lost_phone", false), "Signed out by an administrator");
+/// ```
+pub fn ended_reason_text(reason: &str, by_owner_or_system: bool) -> &'static str {
+    match reason {
+        "logout" => "Signed out",
+        "user" => "Signed out from another device",
+        "admin" => "Signed out by an administrator",
+        "expired" => "Expired",
+        "token_reuse" | "remember_token_reuse" => "Signed out because a stolen token was used",
+        "device_limit" => "Replaced by the device limit",
+        "binding_mismatch" => "Signed out because the network or browser changed",
+        "password_change" => "Signed out because the password changed",
+        _ if !by_owner_or_system => "Signed out by an administrator",
+        _ => "Signed out",
+    }
+}
+
 /// A short, human name for the browser and system of a User-Agent, as shown
 /// in "Your devices". Parsed with the `woothee` crate.
 ///

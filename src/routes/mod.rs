@@ -15,6 +15,7 @@
 //! | method, path | does |
 //! |---|---|
 //! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
+//! | `GET /?include=ended` | the same, with `"ended"`: the sessions that ended in the last 30 days ([`SessionRoutes::with_recently_signed_out`]), most recent first, each with `ended_at`, a `reason` code and `reason_text` in plain words; the HTML page always shows them, in a collapsed section |
 //! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
 //! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
 //! | `PATCH /{id}` | names one of the user's live sessions: `{"name": "Work laptop"}` (trimmed, at most 64 characters, no control characters; `null` or `""` clears it): `200 {"id", "name"}`, `422 {"error":"invalid_name"}` |
@@ -26,7 +27,8 @@
 //!
 //! - Anonymous callers get `401 {"error":"unauthenticated"}`.
 //! - Another user's session id and an unknown id both answer `404`: nobody
-//!   learns which ids exist. Renaming is for one's own sessions only (also
+//!   learns which ids exist. An ended session answers `404` too: it
+//!   cannot be revoked (or renamed) again. Renaming is for one's own sessions only (also
 //!   for admins), and needs no recent sign-in: it signs nobody out.
 //! - State-changing requests must come from the same origin:
 //!   `Sec-Fetch-Site: same-origin`, or, from clients that do not send it, an
@@ -51,6 +53,8 @@
 mod guard;
 mod handlers;
 mod html;
+mod list;
+mod paging;
 mod rename;
 mod reply;
 
@@ -60,6 +64,12 @@ use axum::routing::{delete, get, post};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// "Recently signed out" goes back 30 days by default.
+const DEFAULT_ENDED_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+/// The most ended sessions listed.
+const ENDED_LIMIT: u32 = 50;
 
 type Authorize = dyn Fn(&Session, &str) -> bool + Send + Sync;
 
@@ -93,6 +103,7 @@ pub struct SessionRoutes {
     reauth: Option<Duration>,
     authorize: Option<Arc<Authorize>>,
     public_origins: Vec<String>,
+    ended_for: Option<Duration>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -101,6 +112,7 @@ impl fmt::Debug for SessionRoutes {
             .field("reauth", &self.reauth)
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
             .field("public_origins", &self.public_origins)
+            .field("ended_for", &self.ended_for)
             .finish()
     }
 }
@@ -156,10 +168,25 @@ impl SessionRoutes {
         self
     }
 
+    /// How far back "Recently signed out" goes (`GET /?include=ended`, and
+    /// the page's collapsed section). Default: 30 days, the retention of
+    /// revoked sessions ([`GcOptions`](crate::GcOptions)); sessions garbage
+    /// collection already deleted are not listed, so a longer window needs
+    /// a longer retention. `Duration::ZERO` turns the list off.
+    pub fn with_recently_signed_out(mut self, window: Duration) -> Self {
+        self.ended_for = Some(window);
+        self
+    }
+
+    /// The window of "Recently signed out".
+    pub(super) fn ended_window(&self) -> Duration {
+        self.ended_for.unwrap_or(DEFAULT_ENDED_WINDOW)
+    }
+
     /// The router, to `nest` under a prefix of your choice.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
-            .route("/", get(handlers::list))
+            .route("/", get(list::list))
             .route("/revoke-others", post(handlers::revoke_others))
             .route("/revoke-all", post(handlers::revoke_all_mine))
             .route(

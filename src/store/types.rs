@@ -129,10 +129,24 @@ impl SessionRecord {
     /// absolute end, and either within its idle timeout or remembered
     /// (a remembered device stays signed in while its session token idles).
     /// The SQL stores write the same rule as `live_at!`.
+    ///
+    /// When it is not live, it ended at [`ended_at`](Self::ended_at).
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none()
             && self.absolute_expires_at > now
             && (self.persistent || self.expires_at > now)
+    }
+
+    /// When the session ends (or ended): when it was revoked, or else when
+    /// it expires (its absolute end for a remembered device, or whichever
+    /// of its idle and absolute ends comes first). The SQL stores write the
+    /// same rule as `ended_at!`.
+    pub fn ended_at(&self) -> OffsetDateTime {
+        match self.revoked_at {
+            Some(at) => at,
+            None if self.persistent => self.absolute_expires_at,
+            None => self.expires_at.min(self.absolute_expires_at),
+        }
     }
 
     /// Whether a session token of this row may be used at `now`: the row is

@@ -351,6 +351,43 @@ impl SessionStore for MemoryStore {
         Ok(list)
     }
 
+    async fn list_user_page(
+        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        // Keys to the microsecond, as the SQL stores keep times.
+        let key =
+            |t: OffsetDateTime, id: Uuid| (std::cmp::Reverse(t.unix_timestamp_nanos() / 1000), id);
+        let after = after.map(|(t, id)| key(t, id));
+        let t = self.lock();
+        let mut list: Vec<SessionRecord> = t
+            .sessions
+            .values()
+            .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
+            .filter(|s| after.is_none_or(|a| key(s.last_seen_at, s.id) > a))
+            .cloned()
+            .collect();
+        list.sort_by_key(|s| key(s.last_seen_at, s.id));
+        list.truncate(limit as usize);
+        Ok(list)
+    }
+
+    async fn list_user_ended(
+        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let t = self.lock();
+        let mut list: Vec<SessionRecord> = t
+            .sessions
+            .values()
+            .filter(|s| s.user_id.as_deref() == Some(user_id))
+            .filter(|s| !s.is_live(now) && s.ended_at() >= since)
+            .cloned()
+            .collect();
+        list.sort_by(|a, b| b.ended_at().cmp(&a.ended_at()).then(a.id.cmp(&b.id)));
+        list.truncate(limit as usize);
+        Ok(list)
+    }
+
     async fn rename(
         &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
     ) -> Result<bool, Error> {

@@ -2,7 +2,7 @@
 //! prefixed `aus_`; times are Unix microseconds; token states are `0`
 //! current, `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
+use crate::store::sql::{collectable, ended_at, live_at, revoke_where, stats_query};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
 
@@ -155,6 +155,31 @@ pub(super) const RESTORE: &str = "UPDATE aus_sessions
 
 /// Session `?1`.
 pub(super) const GET: &str = concat!("SELECT ", cols!(), " FROM aus_sessions s WHERE s.id = ?1");
+
+/// One page of `LIST_USER`: the rows after (`?3` last seen, `?4` id; null:
+/// from the start) in its order, at most `?5`.
+pub(super) const LIST_USER_PAGE: &str = concat!(
+    "SELECT ",
+    cols!(),
+    " FROM aus_sessions s WHERE s.user_id = ?1 AND ",
+    live_at!("?2"),
+    " AND (?3 IS NULL OR s.last_seen_at < ?3 OR (s.last_seen_at = ?3 AND s.id > ?4))
+      ORDER BY s.last_seen_at DESC, s.id LIMIT ?5"
+);
+
+/// User `?1`'s sessions that are not live at `?2` and ended at or after
+/// `?3`, the most recently ended first, at most `?4`.
+pub(super) const LIST_USER_ENDED: &str = concat!(
+    "SELECT ",
+    cols!(),
+    " FROM aus_sessions s WHERE s.user_id = ?1 AND NOT (",
+    live_at!("?2"),
+    ") AND ",
+    ended_at!(),
+    " >= ?3 ORDER BY ",
+    ended_at!(),
+    " DESC, s.id LIMIT ?4"
+);
 
 /// Names (`?3`; null clears) session `?1` of user `?2`, if it is live at `?4`.
 pub(super) const RENAME: &str = concat!(
