@@ -8,14 +8,19 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_cache;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod binding;
 mod cancellation;
 mod conformance;
 mod cookies;
+mod credential_model;
+mod credentials;
 mod ended;
 mod extract;
+mod keys;
+mod limits;
 mod names;
 mod paging;
 mod remember;
