@@ -12,12 +12,14 @@ use crate::store::types::{
     TokenHash, TokenState, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
+use lists::without_data;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod lists;
 mod tables;
 
 /// A [`SessionStore`] in process memory.
@@ -366,37 +368,13 @@ impl SessionStore for MemoryStore {
         &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, Error> {
-        // Keys to the microsecond, as the SQL stores keep times.
-        let key =
-            |t: OffsetDateTime, id: Uuid| (std::cmp::Reverse(t.unix_timestamp_nanos() / 1000), id);
-        let after = after.map(|(t, id)| key(t, id));
-        let t = self.lock();
-        let mut list: Vec<SessionRecord> = t
-            .sessions
-            .values()
-            .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
-            .filter(|s| after.is_none_or(|a| key(s.last_seen_at, s.id) > a))
-            .map(without_data)
-            .collect();
-        list.sort_by_key(|s| key(s.last_seen_at, s.id));
-        list.truncate(limit as usize);
-        Ok(list)
+        Ok(lists::page(&self.lock(), user_id, now, after, limit))
     }
 
     async fn list_user_ended(
         &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
     ) -> Result<Vec<SessionRecord>, Error> {
-        let t = self.lock();
-        let mut list: Vec<SessionRecord> = t
-            .sessions
-            .values()
-            .filter(|s| s.user_id.as_deref() == Some(user_id))
-            .filter(|s| !s.is_live(now) && s.ended_at() >= since)
-            .map(without_data)
-            .collect();
-        list.sort_by(|a, b| b.ended_at().cmp(&a.ended_at()).then(a.id.cmp(&b.id)));
-        list.truncate(limit as usize);
-        Ok(list)
+        Ok(lists::ended(&self.lock(), user_id, since, now, limit))
     }
 
     async fn rename(
@@ -436,30 +414,5 @@ impl SessionStore for MemoryStore {
 
     fn round_trips(&self) -> u64 {
         self.counter.get()
-    }
-}
-
-/// A copy of `record` without its data (an empty object), as `list_user`
-/// answers: the data is not copied at all.
-fn without_data(record: &SessionRecord) -> SessionRecord {
-    SessionRecord {
-        id: record.id,
-        user_id: record.user_id.clone(),
-        data: serde_json::Map::new(),
-        created_at: record.created_at,
-        authenticated_at: record.authenticated_at,
-        last_seen_at: record.last_seen_at,
-        expires_at: record.expires_at,
-        absolute_expires_at: record.absolute_expires_at,
-        tokens_expire_at: record.tokens_expire_at,
-        rotated_at: record.rotated_at,
-        ip: record.ip,
-        user_agent: record.user_agent.clone(),
-        persistent: record.persistent,
-        revoked_at: record.revoked_at,
-        revoke_reason: record.revoke_reason.clone(),
-        revoked_by: record.revoked_by.clone(),
-        version: record.version,
-        name: record.name.clone(),
     }
 }
