@@ -27,6 +27,9 @@ pub struct DeviceView {
     pub id: Uuid,
     /// Whether this is the session of the request that asked.
     pub current: bool,
+    /// The name the user gave the device ("Work laptop"), if any; shown
+    /// above [`device`](Self::device).
+    pub name: Option<String>,
     /// The browser and system, from the User-Agent ([`device_name`]).
     pub device: String,
     /// The IP the session was last used from, if known.
@@ -52,6 +55,7 @@ impl DeviceView {
         Self {
             id: record.id,
             current: current == Some(record.id),
+            name: record.name.clone(),
             device: device_name(record.user_agent.as_deref()),
             ip: record.ip.map(|ip| ip.to_string()),
             created_at: record.created_at,
@@ -64,6 +68,71 @@ impl DeviceView {
             },
             persistent: record.persistent,
         }
+    }
+}
+
+/// A session that ended, as "Recently signed out" lists it: the device as
+/// it was, when and why it ended. It cannot be revoked again (the routes
+/// answer `404`) and gives no access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct EndedDeviceView {
+    /// The device, as it was listed (`current` is always `false`).
+    #[serde(flatten)]
+    pub device: DeviceView,
+    /// When it ended (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub ended_at: OffsetDateTime,
+    /// Why, as a code: `logout`, `user` (from another device), `admin`,
+    /// `expired`, `token_reuse`, `remember_token_reuse`, `device_limit`,
+    /// `binding_mismatch`, `password_change`, or an app's own reason.
+    pub reason: String,
+    /// Why, in plain words ([`ended_reason_text`]).
+    pub reason_text: String,
+}
+
+impl EndedDeviceView {
+    /// The view of `record`, a session that is no longer live.
+    pub fn new(record: &SessionRecord) -> Self {
+        let reason = match record.revoked_at {
+            Some(_) => record
+                .revoke_reason
+                .clone()
+                .unwrap_or_else(|| "other".into()),
+            None => "expired".into(),
+        };
+        let by_owner = record.revoked_by.is_some() && record.revoked_by == record.user_id;
+        let by_system = record.revoked_by.as_deref() == Some("system");
+        Self {
+            device: DeviceView::new(record, None),
+            ended_at: record.ended_at(),
+            reason_text: ended_reason_text(&reason, by_owner || by_system).into(),
+            reason,
+        }
+    }
+}
+
+/// The plain words for why a session ended: `reason` is the stored code
+/// (`"expired"` for a session that timed out); `by_owner_or_system`: the
+/// user or the library ended it, not an administrator or an operator.
+///
+/// ```
+/// use axum_user_sessions::ended_reason_text;
+/// assert_eq!(ended_reason_text("token_reuse", true), "Signed out because a stolen token was used");
+/// assert_eq!(ended_reason_text("lost_phone", false), "Signed out by an administrator");
+/// ```
+pub fn ended_reason_text(reason: &str, by_owner_or_system: bool) -> &'static str {
+    match reason {
+        "logout" => "Signed out",
+        "user" => "Signed out from another device",
+        "admin" => "Signed out by an administrator",
+        "expired" => "Expired",
+        "token_reuse" | "remember_token_reuse" => "Signed out because a stolen token was used",
+        "device_limit" => "Replaced by the device limit",
+        "binding_mismatch" => "Signed out because the network or browser changed",
+        "password_change" => "Signed out because the password changed",
+        _ if !by_owner_or_system => "Signed out by an administrator",
+        _ => "Signed out",
     }
 }
 
@@ -148,7 +217,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
         );
     }
 }

@@ -109,7 +109,7 @@ pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
-pub use device::{DeviceView, device_name};
+pub use device::{DeviceView, EndedDeviceView, device_name, ended_reason_text};
 pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use ipnet::IpNet;

@@ -19,6 +19,21 @@ pub(super) fn actor(session: &Session) -> Result<String, Refusal> {
 pub(super) fn for_change(
     cfg: &SessionRoutes, session: &Session, headers: &HeaderMap, uri: &Uri,
 ) -> Result<String, Refusal> {
+    let user = for_edit(cfg, session, headers, uri)?;
+    if let Some(max_age) = cfg.reauth
+        && !authenticated_within(session, max_age)
+    {
+        return Err(Refusal::Reauthenticate);
+    }
+    Ok(user)
+}
+
+/// The rules of a change that signs nobody out (renaming a device): same
+/// origin and signed in, without the recent sign-in rule. The signed-in
+/// user.
+pub(super) fn for_edit(
+    cfg: &SessionRoutes, session: &Session, headers: &HeaderMap, uri: &Uri,
+) -> Result<String, Refusal> {
     let scheme = if session.secure_cookies() {
         "https"
     } else {
@@ -27,13 +42,7 @@ pub(super) fn for_change(
     if !same_origin(headers, uri, scheme, cfg.public_origins.as_slice()) {
         return Err(Refusal::CrossSite);
     }
-    let user = actor(session)?;
-    if let Some(max_age) = cfg.reauth
-        && !authenticated_within(session, max_age)
-    {
-        return Err(Refusal::Reauthenticate);
-    }
-    Ok(user)
+    actor(session)
 }
 
 /// Whether the user signed in (or re-authenticated) within `max_age`.

@@ -4,58 +4,18 @@
 //! [`reply`](super::reply).
 
 use super::reply::{self, Refusal, Reply, is_form, wants_html};
-use super::{SessionRoutes, guard, html};
-use crate::device::DeviceView;
+use super::{SessionRoutes, guard};
 use crate::session::Session;
 use crate::store::{RevokeReason, RevokedBy};
 use axum::Json;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 type Cfg = State<Arc<SessionRoutes>>;
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ListQuery {
-    user: Option<String>,
-}
-
-/// `GET /`: the user's live sessions (or, for an admin, `?user=`'s), as
-/// JSON or the HTML page.
-pub(super) async fn list(
-    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Query(q): Query<ListQuery>,
-    headers: HeaderMap,
-) -> Result<Response, Reply> {
-    let html = wants_html(&headers);
-    let me = guard::actor(&session).map_err(|r| r.reply(html))?;
-    let target = q.user.unwrap_or_else(|| me.clone());
-    if target != me && !cfg.allows(&session, &target) {
-        return Err(Refusal::Forbidden.reply(html));
-    }
-    let records = session
-        .admin()
-        .list_user(&target)
-        .await
-        .map_err(|e| Refusal::from(e).reply(html))?;
-    let current = session.id();
-    let devices: Vec<DeviceView> = records
-        .iter()
-        .map(|r| DeviceView::new(r, current))
-        .collect();
-    let res = if html {
-        let base = reply::base_path(uri.path(), "");
-        let now = OffsetDateTime::now_utc();
-        html::page(&base, &target, target != me, &devices, now).into_response()
-    } else {
-        Json(json!({ "user_id": target, "sessions": devices })).into_response()
-    };
-    Ok(reply::private(res))
-}
 
 /// `DELETE /{id}`: `204`.
 pub(super) async fn revoke_one(

@@ -1,15 +1,38 @@
 //! The "Your devices" HTML page (maud), its style, and the refusal page.
 
-use crate::device::DeviceView;
+use crate::device::{DeviceView, EndedDeviceView};
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
 use time::OffsetDateTime;
 
+/// What the page shows.
+pub(super) struct PageView<'a> {
+    /// Where the forms post: the list's path.
+    pub(super) base: &'a str,
+    /// Whose devices.
+    pub(super) user: &'a str,
+    /// An admin is looking at someone else's sessions.
+    pub(super) other_user: bool,
+    /// This page's live sessions.
+    pub(super) devices: &'a [DeviceView],
+    /// The recently ended ones.
+    pub(super) ended: &'a [EndedDeviceView],
+    /// The link to the next page, if there is one.
+    pub(super) next: Option<&'a str>,
+    pub(super) now: OffsetDateTime,
+}
+
 /// The list of `user`'s devices, with sign-out forms posting under `base`.
-/// `other_user`: an admin is looking at someone else's sessions.
-pub(super) fn page(
-    base: &str, user: &str, other_user: bool, devices: &[DeviceView], now: OffsetDateTime,
-) -> Html<String> {
+pub(super) fn page(view: &PageView<'_>) -> Html<String> {
+    let PageView {
+        base,
+        user,
+        other_user,
+        devices,
+        ended,
+        next,
+        now,
+    } = *view;
     let others = devices.iter().filter(|d| !d.current).count();
     let body = html! {
         h1 { "Your devices" }
@@ -23,10 +46,11 @@ pub(super) fn page(
                 li class="device" {
                     div class="info" {
                         h2 {
-                            (d.device)
+                            (d.name.as_deref().unwrap_or(&d.device))
                             @if d.current { " " span class="badge" { "This device" } }
                             @if d.persistent { " " span class="badge muted" { "Remembered" } }
                         }
+                        @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
                             @if let Some(ip) = &d.ip { span { "IP " (ip) } " · " }
                             span title=(date(d.last_seen_at)) {
@@ -35,19 +59,54 @@ pub(super) fn page(
                             " · "
                             span { "Signed in " (date(d.created_at)) }
                         }
+                        @if !other_user {
+                            form method="post" class="rename" action={ (base.trim_end_matches('/')) "/" (d.id) "/rename" } {
+                                label {
+                                    span class="visually-hidden" { "Name for " (d.device) }
+                                    input type="text" name="name" maxlength="64" placeholder="Name this device"
+                                        value=(d.name.as_deref().unwrap_or(""));
+                                }
+                                " "
+                                button type="submit" { "Rename" }
+                            }
+                        }
                     }
                     @if !d.current {
                         form method="post" action={ (base.trim_end_matches('/')) "/" (d.id) "/revoke" } {
-                            button type="submit" aria-label={ "Sign out " (d.device) } { "Sign out" }
+                            button type="submit" aria-label={ "Sign out " (d.name.as_deref().unwrap_or(&d.device)) } { "Sign out" }
                         }
                     }
                 }
             }
         }
         @if devices.is_empty() { p { "No active sessions." } }
+        @if let Some(next) = next {
+            p class="more" { a href=(next) rel="next" { "Older devices" } }
+        }
         @if others > 0 && !other_user {
             form method="post" action={ (base.trim_end_matches('/')) "/revoke-others" } class="all" {
                 button type="submit" class="danger" { "Sign out everywhere else" }
+            }
+        }
+        @if !ended.is_empty() {
+            details class="ended" {
+                summary { "Recently signed out (" (ended.len()) ")" }
+                ul class="devices" aria-label="Recently signed-out devices" {
+                    @for e in ended {
+                        li class="device ended-device" {
+                            div class="info" {
+                                h3 { (e.device.name.as_deref().unwrap_or(&e.device.device)) }
+                                @if e.device.name.is_some() { p class="meta" { (e.device.device) } }
+                                p class="meta" {
+                                    span class="reason" { (e.reason_text) }
+                                    " · "
+                                    span title=(date(e.ended_at)) { (ago(e.ended_at, now)) }
+                                    @if let Some(ip) = &e.device.ip { " · " span { "IP " (ip) } }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     };
@@ -126,6 +185,9 @@ main{max-width:42rem;margin:3rem auto;padding:0 1rem}h1{font-size:1.6rem;margin:
 .badge.muted{background:var(--line);color:var(--fg)}
 button{font:inherit;white-space:nowrap;padding:.4rem .9rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);cursor:pointer}
 button:hover,button:focus-visible{border-color:var(--accent);outline:none}
+.rename{margin:.5rem 0 0}.rename input{font:inherit;font-size:.9rem;padding:.3rem .5rem;border-radius:8px;border:1px solid var(--line);background:var(--bg);color:var(--fg);max-width:14rem}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+.ended{margin-top:2rem}.ended summary{cursor:pointer;color:var(--muted)}.ended .device{opacity:.8}.device h3{font-size:1rem;margin:0}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
 ";
 

@@ -15,8 +15,12 @@
 //! | method, path | does |
 //! |---|---|
 //! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
+//! | `GET /?include=ended` | the same, with `"ended"`: the sessions that ended in the last 30 days ([`SessionRoutes::with_recently_signed_out`]), most recent first, each with `ended_at`, a `reason` code and `reason_text` in plain words; the HTML page always shows them, in a collapsed section |
+//! | `GET /?limit=N&cursor=C` | one page (`limit` 1 to 200, keyset on `(last_seen_at, id)`), with `next_cursor` (`null` on the last page); the HTML page shows 50 and links to the next |
 //! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
 //! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
+//! | `PATCH /{id}` | names one of the user's live sessions: `{"name": "Work laptop"}` (trimmed, at most 64 characters, no control characters; `null` or `""` clears it): `200 {"id", "name"}`, `422 {"error":"invalid_name"}` |
+//! | `POST /{id}/rename` | the same, for HTML forms (`name=…`): `303` back to the list |
 //! | `POST /revoke-others` | revokes all the user's sessions but this one: `{"revoked": n}` (or `303` for forms) |
 //! | `POST /revoke-all` | revokes all the user's sessions, this one included: `{"revoked": n}` (or `303` to `/`) |
 //!
@@ -24,7 +28,9 @@
 //!
 //! - Anonymous callers get `401 {"error":"unauthenticated"}`.
 //! - Another user's session id and an unknown id both answer `404`: nobody
-//!   learns which ids exist.
+//!   learns which ids exist. An ended session answers `404` too: it
+//!   cannot be revoked (or renamed) again. Renaming is for one's own sessions only (also
+//!   for admins), and needs no recent sign-in: it signs nobody out.
 //! - State-changing requests must come from the same origin:
 //!   `Sec-Fetch-Site: same-origin`, or, from clients that do not send it, an
 //!   `Origin` equal to the request's own; anything else is `403`. This is on
@@ -39,7 +45,8 @@
 //! - Responses never contain a token or a token hash.
 //!
 //! Inside: `handlers.rs` holds the handlers, which revoke through
-//! [`SessionAdmin`](crate::SessionAdmin); `guard.rs` the request rules
+//! [`SessionAdmin`](crate::SessionAdmin); `rename.rs` device names;
+//! `guard.rs` the request rules
 //! (same origin, signed in, recent sign-in, the authorization hook);
 //! `reply.rs` refusals, content negotiation and redirects; `html.rs` the
 //! page.
@@ -47,6 +54,9 @@
 mod guard;
 mod handlers;
 mod html;
+mod list;
+mod paging;
+mod rename;
 mod reply;
 
 use crate::session::Session;
@@ -55,6 +65,12 @@ use axum::routing::{delete, get, post};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// "Recently signed out" goes back 30 days by default.
+const DEFAULT_ENDED_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+/// The most ended sessions listed.
+const ENDED_LIMIT: u32 = 50;
 
 type Authorize = dyn Fn(&Session, &str) -> bool + Send + Sync;
 
@@ -88,6 +104,7 @@ pub struct SessionRoutes {
     reauth: Option<Duration>,
     authorize: Option<Arc<Authorize>>,
     public_origins: Vec<String>,
+    ended_for: Option<Duration>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -96,6 +113,7 @@ impl fmt::Debug for SessionRoutes {
             .field("reauth", &self.reauth)
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
             .field("public_origins", &self.public_origins)
+            .field("ended_for", &self.ended_for)
             .finish()
     }
 }
@@ -151,14 +169,33 @@ impl SessionRoutes {
         self
     }
 
+    /// How far back "Recently signed out" goes (`GET /?include=ended`, and
+    /// the page's collapsed section). Default: 30 days, the retention of
+    /// revoked sessions ([`GcOptions`](crate::GcOptions)); sessions garbage
+    /// collection already deleted are not listed, so a longer window needs
+    /// a longer retention. `Duration::ZERO` turns the list off.
+    pub fn with_recently_signed_out(mut self, window: Duration) -> Self {
+        self.ended_for = Some(window);
+        self
+    }
+
+    /// The window of "Recently signed out".
+    pub(super) fn ended_window(&self) -> Duration {
+        self.ended_for.unwrap_or(DEFAULT_ENDED_WINDOW)
+    }
+
     /// The router, to `nest` under a prefix of your choice.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         Router::new()
-            .route("/", get(handlers::list))
+            .route("/", get(list::list))
             .route("/revoke-others", post(handlers::revoke_others))
             .route("/revoke-all", post(handlers::revoke_all_mine))
-            .route("/{id}", delete(handlers::revoke_one))
+            .route(
+                "/{id}",
+                delete(handlers::revoke_one).patch(rename::rename_json),
+            )
             .route("/{id}/revoke", post(handlers::revoke_one_form))
+            .route("/{id}/rename", post(rename::rename_form))
             .layer(axum::middleware::map_response(reply::security_headers))
             .with_state(Arc::new(self))
     }

@@ -15,6 +15,9 @@ pub(super) enum Refusal {
     NotFound,
     Forbidden,
     Reauthenticate,
+    /// The request's body does not say what the route needs: `422` with
+    /// this error code and message.
+    Invalid(&'static str, &'static str),
     Store(Error),
 }
 
@@ -60,6 +63,7 @@ impl IntoResponse for Reply {
                 "forbidden",
                 "You may not see these sessions.",
             ),
+            Refusal::Invalid(code, text) => (StatusCode::UNPROCESSABLE_ENTITY, code, text),
             Refusal::Reauthenticate => (
                 StatusCode::UNAUTHORIZED,
                 "reauthentication_required",

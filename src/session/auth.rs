@@ -5,7 +5,9 @@
 use super::{Session, now};
 use crate::error::Error;
 use crate::events::SessionEventKind;
-use crate::store::{Reissue, ReissueClient, RememberCredential};
+use crate::store::{
+    Reissue, ReissueClient, RememberCredential, Revocation, RevokeReason, RevokedBy,
+};
 use crate::token::{RememberToken, Token};
 use std::fmt;
 use time::OffsetDateTime;
@@ -237,14 +239,28 @@ impl Session {
         Ok(n)
     }
 
-    /// Signs out: deletes the session from the store at once and expires the
+    /// Signs out: ends the session in the store at once and expires the
     /// cookie. The request continues as anonymous.
+    ///
+    /// A signed-in session is revoked (reason `logout`), in one statement
+    /// like a delete: it gives no access from then on, and stays listed as
+    /// "Signed out" in the user's "Recently signed out" until garbage
+    /// collection deletes it after the revoked-row retention
+    /// ([`GcOptions`](crate::GcOptions)). An anonymous session is deleted.
     pub async fn logout(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
         let id = self.state().record.as_ref().map(|r| r.id);
         if let Some(id) = id {
-            self.store().delete(id).await?;
             let user = self.user_id();
+            match &user {
+                Some(user) => {
+                    let how = Revocation::new(RevokeReason::Logout, RevokedBy::user(user), now());
+                    self.store().revoke(id, None, &how).await?;
+                }
+                None => {
+                    self.store().delete(id).await?;
+                }
+            }
             self.emit_for(SessionEventKind::Logout, Some(id), user);
         }
         let clear_cookie = self.inner.cookie.is_present() || id.is_some();

@@ -111,6 +111,9 @@ macro_rules! wrap_store {
             stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats [Nothing];
             gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64 [Nothing];
             list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord> [Nothing];
+            list_user_page(user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Vec<SessionRecord> [Nothing];
+            list_user_ended(user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32) -> Vec<SessionRecord> [Nothing];
+            rename(id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime) -> bool [Session(id)];
             update_value(id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>) -> UpdateOutcome [Session(id)];
         }
     };

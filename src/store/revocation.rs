@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 pub enum RevokeReason {
     /// The user signed it out ("Your devices", sign out everywhere). `"user"`.
     User,
+    /// The user signed out on the device itself
+    /// ([`Session::logout`](crate::Session::logout)). `"logout"`.
+    Logout,
     /// An administrator signed it out through the routes' authorization hook.
     /// `"admin"`.
     Admin,
@@ -48,6 +51,7 @@ impl RevokeReason {
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "user",
+            Self::Logout => "logout",
             Self::Admin => "admin",
             Self::TokenReuse => "token_reuse",
             Self::RememberTokenReuse => "remember_token_reuse",
@@ -62,6 +66,7 @@ impl RevokeReason {
     pub fn from_stored(text: &str) -> Self {
         match text {
             "user" => Self::User,
+            "logout" => Self::Logout,
             "admin" => Self::Admin,
             "token_reuse" => Self::TokenReuse,
             "remember_token_reuse" => Self::RememberTokenReuse,

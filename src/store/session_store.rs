@@ -186,6 +186,35 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
 
+    /// One page of [`list_user`](Self::list_user), in its order (most
+    /// recently active first, then by id): the live sessions that come
+    /// after `after` (a `(last_seen_at, id)` of the previous page's last
+    /// row; `None`: from the start), at most `limit`. A keyset, so a page
+    /// never repeats a row of an earlier one, whatever changed meanwhile.
+    /// Times compare to the microsecond, as the SQL stores keep them.
+    async fn list_user_page(
+        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// A user's sessions that are not live at `now` and ended (were
+    /// revoked, or expired) at or after `since`, the most recently ended
+    /// first ([`SessionRecord::ended_at`]), at most `limit`: "recently
+    /// signed out" in "Your devices". Rows garbage collection deleted are
+    /// not there: revoked ones stay for its retention, expired ones until
+    /// it runs.
+    async fn list_user_ended(
+        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error>;
+
+    /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
+    /// in "Your devices", if the session is live at `now` and `user_id` owns
+    /// it. `false` otherwise: nothing is written then. The name is stored as
+    /// given (the routes check it first).
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error>;
+
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`
     /// (`None`: removes it), in one round-trip. Values are compared as JSON

@@ -27,6 +27,14 @@ macro_rules! live_at {
     };
 }
 
+/// When a row ends or ended: the SQL of [`SessionRecord::ended_at`].
+macro_rules! ended_at {
+    () => {
+        "COALESCE(revoked_at, CASE WHEN persistent OR absolute_expires_at < expires_at \
+         THEN absolute_expires_at ELSE expires_at END)"
+    };
+}
+
 /// A row garbage collection may delete, expired at `$now` or revoked before
 /// `$horizon`: the SQL of [`SessionRecord::is_collectable`].
 macro_rules! collectable {
@@ -191,11 +199,44 @@ macro_rules! impl_sql_store {
                 let query = sqlx::query(q::LIST_USER).bind(user_id).bind($time(now));
                 self.rows(query).await?.iter().map($crate::store::sql::record).collect()
             }
+
+            async fn list_user_page(
+                &self, user_id: &str, now: time::OffsetDateTime,
+                after: Option<(time::OffsetDateTime, uuid::Uuid)>, limit: u32,
+            ) -> Result<Vec<SessionRecord>, Error> {
+                let query = sqlx::query(q::LIST_USER_PAGE)
+                    .bind(user_id)
+                    .bind($time(now))
+                    .bind(after.map(|(t, _)| $time(t)))
+                    .bind(after.map(|(_, id)| id))
+                    .bind(i64::from(limit));
+                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
+            }
+
+            async fn list_user_ended(
+                &self, user_id: &str, since: time::OffsetDateTime, now: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<SessionRecord>, Error> {
+                let query = sqlx::query(q::LIST_USER_ENDED)
+                    .bind(user_id)
+                    .bind($time(now))
+                    .bind($time(since))
+                    .bind(i64::from(limit));
+                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
+            }
+
+            async fn rename(
+                &self, id: uuid::Uuid, user_id: &str, name: Option<&str>,
+                now: time::OffsetDateTime,
+            ) -> Result<bool, Error> {
+                let query = sqlx::query(q::RENAME).bind(id).bind(user_id).bind(name);
+                Ok(self.execute(query.bind($time(now))).await? == 1)
+            }
         }
     };
 }
 
-pub(crate) use {collectable, impl_sql_store, live_at, revoke_where, stats_query};
+pub(crate) use {collectable, ended_at, impl_sql_store, live_at, revoke_where, stats_query};
 
 /// [`REPLACED_TOKENS_KEPT`](super::types::REPLACED_TOKENS_KEPT), as the
 /// statements that prune a session's tokens bind it.
@@ -301,7 +342,7 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         last_seen_at: time, expires_at: time, absolute_expires_at: time,
         tokens_expire_at: opt_time, rotated_at: time,
         ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
-        revoke_reason: text, revoked_by: text, version: unsigned,
+        revoke_reason: text, revoked_by: text, version: unsigned, name: text,
     }))
 }
 

@@ -78,6 +78,9 @@ pub struct SessionRecord {
     pub revoke_reason: Option<String>,
     /// Who revoked it: a user id, or `"system"` for automatic revocations.
     pub revoked_by: Option<String>,
+    /// The name the user gave this device in "Your devices" ("Work
+    /// laptop"), if any.
+    pub name: Option<String>,
     /// How many times the row changed since it was created (0 for a new
     /// row): every store counts one more at each change (on Postgres and
     /// SQLite, plain SQL included), so a copy with the row's version is the
@@ -139,10 +142,24 @@ impl SessionRecord {
     /// absolute end, and either within its idle timeout or remembered
     /// (a remembered device stays signed in while its session token idles).
     /// The SQL stores write the same rule as `live_at!`.
+    ///
+    /// When it is not live, it ended at [`ended_at`](Self::ended_at).
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none()
             && self.absolute_expires_at > now
             && (self.persistent || self.expires_at > now)
+    }
+
+    /// When the session ends (or ended): when it was revoked, or else when
+    /// it expires (its absolute end for a remembered device, or whichever
+    /// of its idle and absolute ends comes first). The SQL stores write the
+    /// same rule as `ended_at!`.
+    pub fn ended_at(&self) -> OffsetDateTime {
+        match self.revoked_at {
+            Some(at) => at,
+            None if self.persistent => self.absolute_expires_at,
+            None => self.expires_at.min(self.absolute_expires_at),
+        }
     }
 
     /// Whether a session token of this row may be used at `now`: the row is
@@ -193,6 +210,7 @@ impl SessionRecord {
             revoked_at: None,
             revoke_reason: None,
             revoked_by: None,
+            name: None,
             version: 0,
         }
     }

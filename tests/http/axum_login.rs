@@ -272,14 +272,12 @@ async fn logout_ends_the_session_and_its_cookie(b: Backend) {
         "cookie expired"
     );
     assert!(c.cookie.is_none());
-    // Deleted on the server: a copy of the cookie is worthless.
-    assert!(
-        app.admin
-            .session(id.parse().unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    // Ended on the server (revoked as "logout", listed as signed out): a
+    // copy of the cookie is worthless.
+    let row = app.admin.session(id.parse().unwrap()).await.unwrap();
+    let row = row.expect("the signed-out session is kept for the list");
+    assert!(row.revoked_at.is_some());
+    assert_eq!(row.revoke_reason.as_deref(), Some("logout"));
     assert_redirected_to_login(&c.get("/").await);
     assert_redirected_to_login(&stale.clone().get("/").await);
 }

@@ -287,7 +287,19 @@ async fn update_after_the_session_ended_elsewhere_writes_nothing(b: Backend) {
     assert_eq!(res.status, 401, "{}", res.body);
     assert_eq!(res.json(), json!({ "error": "session_ended" }));
     assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
-    assert!(b.store.get(id).await.unwrap().is_none(), "logout undone");
+    // Logout revokes (the row stays for "Recently signed out"): still
+    // revoked, and the paused update did not write.
+    let row = b.store.get(id).await.unwrap().expect("the signed-out row");
+    assert_eq!(
+        row.revoke_reason.as_deref(),
+        Some("logout"),
+        "logout undone"
+    );
+    assert!(
+        row.data.get("counter").is_none_or(|v| *v == json!(1)),
+        "{:?}",
+        row.data
+    );
 
     // Revoked by another request while this one ran.
     let mut c = Client::new(&app);

@@ -334,7 +334,14 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
         .iter()
         .map(|m| m.description.as_str())
         .collect();
-    assert_eq!(new, ["change feed", "credentials"]);
+    // Every migration since 0.1, whichever they are, in order.
+    let since: Vec<String> = PgStore::migrator()
+        .iter()
+        .filter(|m| m.version > 20261123000004)
+        .map(|m| m.description.to_string())
+        .collect();
+    assert_eq!(new, since);
+    assert_eq!(new.first().copied(), Some("change feed"));
 
     let store = PgStore::new(pool.clone());
     let now = time::OffsetDateTime::now_utc();
@@ -386,6 +393,16 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
             .await
             .unwrap();
     assert_eq!(buried, [two], "one tombstone per deleted session");
+    // A 0.1 session can be given a name (device names, 20261202004001).
+    assert!(
+        store
+            .rename(one, "alice", Some("Old laptop"), now)
+            .await
+            .unwrap()
+    );
+    let named = store.get(one).await.unwrap().unwrap();
+    assert_eq!(named.name.as_deref(), Some("Old laptop"));
+    assert_eq!(named.version, 3, "renaming is a change");
 }
 
 /// Waits for the change feed's next `CaughtUp`, returning the changes before it.

@@ -170,7 +170,11 @@ async fn logout_expires_both_cookies() {
     let update = b.respond(&s).await;
     assert_eq!(update.session, Some(CookieChange::Expire));
     assert_eq!(update.remember, Some(CookieChange::Expire));
-    assert!(b.store.get(id).await.unwrap().is_none());
+    // Revoked as "logout" (kept for "Recently signed out"), with its
+    // remember-me credential.
+    let row = b.store.get(id).await.unwrap().expect("kept for the list");
+    assert_eq!(row.revoke_reason.as_deref(), Some("logout"));
+    assert!(!row.is_live(time::OffsetDateTime::now_utc()));
 
     // The old token now names nothing: its cookie is expired.
     let s = b.request_with(Some(&old), None).await;

@@ -12,12 +12,14 @@ use crate::store::types::{
     TokenHash, TokenState, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
+use lists::without_data;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod lists;
 mod tables;
 
 /// A [`SessionStore`] in process memory.
@@ -362,6 +364,33 @@ impl SessionStore for MemoryStore {
         Ok(list)
     }
 
+    async fn list_user_page(
+        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        Ok(lists::page(&self.lock(), user_id, now, after, limit))
+    }
+
+    async fn list_user_ended(
+        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        Ok(lists::ended(&self.lock(), user_id, since, now, limit))
+    }
+
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let mut t = self.lock();
+        match t.sessions.get_mut(&id) {
+            Some(s) if s.is_live(now) && s.user_id.as_deref() == Some(user_id) => {
+                s.name = name.map(str::to_owned);
+                s.version += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {
@@ -385,29 +414,5 @@ impl SessionStore for MemoryStore {
 
     fn round_trips(&self) -> u64 {
         self.counter.get()
-    }
-}
-
-/// A copy of `record` without its data (an empty object), as `list_user`
-/// answers: the data is not copied at all.
-fn without_data(record: &SessionRecord) -> SessionRecord {
-    SessionRecord {
-        id: record.id,
-        user_id: record.user_id.clone(),
-        data: serde_json::Map::new(),
-        created_at: record.created_at,
-        authenticated_at: record.authenticated_at,
-        last_seen_at: record.last_seen_at,
-        expires_at: record.expires_at,
-        absolute_expires_at: record.absolute_expires_at,
-        tokens_expire_at: record.tokens_expire_at,
-        rotated_at: record.rotated_at,
-        ip: record.ip,
-        user_agent: record.user_agent.clone(),
-        persistent: record.persistent,
-        revoked_at: record.revoked_at,
-        revoke_reason: record.revoke_reason.clone(),
-        revoked_by: record.revoked_by.clone(),
-        version: record.version,
     }
 }

@@ -2,7 +2,7 @@
 //! live in the schema `axum_user_sessions`; token states are `0` current,
 //! `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
+use crate::store::sql::{collectable, ended_at, live_at, revoke_where, stats_query};
 
 /// The columns of a session row `s`, but for `last_seen_at`, `expires_at`
 /// and `version`, which `LOAD` reads after its touch.
@@ -17,7 +17,7 @@ macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
-         s.revoke_reason, s.revoked_by"
+         s.revoke_reason, s.revoked_by, s.name"
     };
 }
 
@@ -367,6 +367,42 @@ pub(super) const LIST_USER: &str = concat!(
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),
     " ORDER BY s.last_seen_at DESC, s.id"
+);
+
+/// One page of `LIST_USER`: the rows after (`$3` last seen, `$4` id; null:
+/// from the start) in its order, at most `$5`.
+pub(super) const LIST_USER_PAGE: &str = concat!(
+    "SELECT '{}'::jsonb AS data, ",
+    listed_cols!(),
+    ", s.last_seen_at, s.expires_at, s.version
+       FROM axum_user_sessions.sessions s
+      WHERE s.user_id = $1 AND ",
+    live_at!("$2"),
+    " AND ($3::timestamptz IS NULL OR s.last_seen_at < $3
+            OR (s.last_seen_at = $3 AND s.id > $4))
+      ORDER BY s.last_seen_at DESC, s.id LIMIT $5"
+);
+
+/// User `$1`'s sessions that are not live at `$2` and ended at or after
+/// `$3`, the most recently ended first, at most `$4`.
+pub(super) const LIST_USER_ENDED: &str = concat!(
+    "SELECT '{}'::jsonb AS data, ",
+    listed_cols!(),
+    ", s.last_seen_at, s.expires_at, s.version
+       FROM axum_user_sessions.sessions s
+      WHERE s.user_id = $1 AND NOT (",
+    live_at!("$2"),
+    ") AND ",
+    ended_at!(),
+    " >= $3 ORDER BY ",
+    ended_at!(),
+    " DESC, s.id LIMIT $4"
+);
+
+/// Names (`$3`; null clears) session `$1` of user `$2`, if it is live at `$4`.
+pub(super) const RENAME: &str = concat!(
+    "UPDATE axum_user_sessions.sessions SET name = $3 WHERE id = $1 AND user_id = $2 AND ",
+    live_at!("$4")
 );
 
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:

@@ -2,7 +2,7 @@
 //! prefixed `aus_`; times are Unix microseconds; token states are `0`
 //! current, `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
+use crate::store::sql::{collectable, ended_at, live_at, revoke_where, stats_query};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
 
@@ -21,7 +21,7 @@ macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, s.user_agent, \
-         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version"
+         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version, s.name"
     };
 }
 
@@ -195,6 +195,37 @@ pub(super) const RETIRE_TOKENS_BEFORE: &str = "UPDATE aus_tokens SET state = 3, 
       WHERE session_id = ?1 AND state <> 3 AND created_at <= ?3";
 
 pub(super) const GET: &str = concat!("SELECT ", cols!(), " FROM aus_sessions s WHERE s.id = ?1");
+
+/// One page of `LIST_USER`: the rows after (`?3` last seen, `?4` id; null:
+/// from the start) in its order, at most `?5`.
+pub(super) const LIST_USER_PAGE: &str = concat!(
+    "SELECT '{}' AS data, ",
+    listed_cols!(),
+    " FROM aus_sessions s WHERE s.user_id = ?1 AND ",
+    live_at!("?2"),
+    " AND (?3 IS NULL OR s.last_seen_at < ?3 OR (s.last_seen_at = ?3 AND s.id > ?4))
+      ORDER BY s.last_seen_at DESC, s.id LIMIT ?5"
+);
+
+/// User `?1`'s sessions that are not live at `?2` and ended at or after
+/// `?3`, the most recently ended first, at most `?4`.
+pub(super) const LIST_USER_ENDED: &str = concat!(
+    "SELECT '{}' AS data, ",
+    listed_cols!(),
+    " FROM aus_sessions s WHERE s.user_id = ?1 AND NOT (",
+    live_at!("?2"),
+    ") AND ",
+    ended_at!(),
+    " >= ?3 ORDER BY ",
+    ended_at!(),
+    " DESC, s.id LIMIT ?4"
+);
+
+/// Names (`?3`; null clears) session `?1` of user `?2`, if it is live at `?4`.
+pub(super) const RENAME: &str = concat!(
+    "UPDATE aus_sessions SET name = ?3 WHERE id = ?1 AND user_id = ?2 AND ",
+    live_at!("?4")
+);
 
 /// Revokes session `?1`, if user `?2` (when not null) owns it.
 pub(super) const REVOKE: &str = revoke!("id = ?1 AND (?2 IS NULL OR user_id = ?2)");

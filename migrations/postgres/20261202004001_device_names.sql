@@ -1,0 +1,5 @@
+-- "Your devices": the name a user gives a device ("Work laptop"). NULL when
+-- none was given: the list shows the name parsed from the User-Agent. Rows
+-- of 0.1 keep every column and get no name (adding a nullable column with
+-- no default rewrites no row).
+ALTER TABLE axum_user_sessions.sessions ADD COLUMN name text;

@@ -1,0 +1,147 @@
+//! `GET /`: the list, as JSON or the HTML page, with its pages
+//! (`?limit=&cursor=`) and the recently ended sessions (`?include=ended`).
+
+use super::paging::{self, PAGE_SIZE};
+use super::reply::{self, Refusal, Reply, wants_html};
+use super::{SessionRoutes, guard, html};
+use crate::device::{DeviceView, EndedDeviceView};
+use crate::error::Error;
+use crate::session::Session;
+use axum::Json;
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ListQuery {
+    user: Option<String>,
+    /// `ended`: also the recently ended sessions.
+    include: Option<String>,
+    /// The page size (1 to 200), for JSON.
+    limit: Option<String>,
+    /// Where the page starts: a `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /`: the user's live sessions (or, for an admin, `?user=`'s), as
+/// JSON or the HTML page.
+pub(super) async fn list(
+    State(cfg): State<Arc<SessionRoutes>>, session: Session, OriginalUri(uri): OriginalUri,
+    Query(q): Query<ListQuery>, headers: HeaderMap,
+) -> Result<Response, Reply> {
+    let html = wants_html(&headers);
+    let refuse = |r: Refusal| r.reply(html);
+    let me = guard::actor(&session).map_err(refuse)?;
+    let target = q.user.clone().unwrap_or_else(|| me.clone());
+    if target != me && !cfg.allows(&session, &target) {
+        return Err(refuse(Refusal::Forbidden));
+    }
+    // The page always comes in pages; JSON when asked to.
+    let paged = html || q.limit.is_some() || q.cursor.is_some();
+    let limit = match q.limit.as_deref() {
+        Some(l) if !html => paging::checked_limit(l.parse().unwrap_or(0)).map_err(refuse)?,
+        _ => PAGE_SIZE,
+    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(paging::parse_cursor)
+        .transpose()
+        .map_err(refuse)?;
+    let now = OffsetDateTime::now_utc();
+    let store = |e: Error| refuse(Refusal::from(e));
+    let (records, next) = if paged {
+        let mut rows = session
+            .admin()
+            .store()
+            .list_user_page(&target, now, after, limit + 1)
+            .await
+            .map_err(|e| store(e.into()))?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = if more {
+            rows.last().map(paging::cursor_after)
+        } else {
+            None
+        };
+        (rows, next)
+    } else {
+        (
+            session.admin().list_user(&target).await.map_err(store)?,
+            None,
+        )
+    };
+    let current = session.id();
+    let devices: Vec<DeviceView> = records
+        .iter()
+        .map(|r| DeviceView::new(r, current))
+        .collect();
+    // Ended sessions come with the first page only.
+    let with_ended = (html || q.include.as_deref() == Some("ended")) && after.is_none();
+    let ended = if with_ended {
+        ended(&cfg, &session, &target, now).await.map_err(store)?
+    } else {
+        Vec::new()
+    };
+    let res = if html {
+        let base = reply::base_path(uri.path(), "");
+        let next_href = next.map(|c| {
+            let user = q.user.as_deref().map(|u| format!("&user={}", encode(u)));
+            format!("{base}?cursor={c}{}", user.unwrap_or_default())
+        });
+        let view = html::PageView {
+            base: &base,
+            user: &target,
+            other_user: target != me,
+            devices: &devices,
+            ended: &ended,
+            next: next_href.as_deref(),
+            now,
+        };
+        html::page(&view).into_response()
+    } else {
+        let mut body = Map::new();
+        body.insert("user_id".into(), json!(target));
+        body.insert("sessions".into(), json!(devices));
+        if q.include.as_deref() == Some("ended") {
+            body.insert("ended".into(), json!(ended));
+        }
+        if paged {
+            body.insert("next_cursor".into(), json!(next));
+        }
+        Json(Value::Object(body)).into_response()
+    };
+    Ok(reply::private(res))
+}
+
+/// `target`'s sessions that ended within the configured window.
+async fn ended(
+    cfg: &SessionRoutes, session: &Session, target: &str, now: OffsetDateTime,
+) -> Result<Vec<EndedDeviceView>, Error> {
+    let window = cfg.ended_window();
+    if window.is_zero() {
+        return Ok(Vec::new());
+    }
+    let records = session
+        .admin()
+        .store()
+        .list_user_ended(target, now - window, now, super::ENDED_LIMIT)
+        .await?;
+    Ok(records.iter().map(EndedDeviceView::new).collect())
+}
+
+/// `s` percent-encoded for a query string.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

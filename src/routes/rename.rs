@@ -1,0 +1,156 @@
+//! Names users give their devices: `PATCH /{id}` (JSON) and
+//! `POST /{id}/rename` (the page's form), and the rule a name must pass.
+
+use super::reply::{self, Refusal, Reply, is_form};
+use super::{SessionRoutes, guard};
+use crate::session::Session;
+use axum::Json;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{Form, OriginalUri, Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The longest name, in characters, after trimming.
+pub(super) const MAX_NAME_CHARS: usize = 64;
+
+/// A name as the user typed it, checked: trimmed; empty clears it (`None`);
+/// at most [`MAX_NAME_CHARS`] characters; no control characters, and none of
+/// the invisible characters that reorder or hide text (bidirectional
+/// overrides and isolates, zero-width marks), which would let a name pass
+/// for another on the page.
+pub(super) fn checked_name(raw: Option<&str>) -> Result<Option<String>, Refusal> {
+    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(Refusal::Invalid(
+            "invalid_name",
+            "A device name has at most 64 characters.",
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(Refusal::Invalid(
+            "invalid_name",
+            "A device name cannot contain control or invisible characters.",
+        ));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+/// Format characters that change how text around them reads.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// The page's rename form.
+#[derive(Debug, Deserialize)]
+pub(super) struct RenameForm {
+    #[serde(default)]
+    name: String,
+}
+
+/// `PATCH /{id}` with `{"name": "Work laptop"}` (`null` or `""` clears it):
+/// `200 {"id", "name"}`.
+pub(super) async fn rename_json(
+    State(cfg): State<Arc<SessionRoutes>>, session: Session, OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>, headers: HeaderMap, body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, Reply> {
+    let refuse = |r: Refusal| r.reply(false);
+    let user = guard::for_edit(&cfg, &session, &headers, &uri).map_err(refuse)?;
+    let Ok(Json(body)) = body else {
+        return Err(refuse(Refusal::Invalid(
+            "invalid_body",
+            "Send a JSON object such as {\"name\": \"Work laptop\"}.",
+        )));
+    };
+    let raw = match body.get("name") {
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(Value::Null) => None,
+        _ => {
+            return Err(refuse(Refusal::Invalid(
+                "invalid_name",
+                "\"name\" must be a string, or null to clear it.",
+            )));
+        }
+    };
+    let name = checked_name(raw).map_err(refuse)?;
+    rename(&session, &user, &id, name.as_deref())
+        .await
+        .map_err(refuse)?;
+    Ok(reply::private(
+        Json(json!({ "id": id, "name": name })).into_response(),
+    ))
+}
+
+/// `POST /{id}/rename`, from the page's form (`name=…`): `303` back to the
+/// list.
+pub(super) async fn rename_form(
+    State(cfg): State<Arc<SessionRoutes>>, session: Session, OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>, headers: HeaderMap, form: Result<Form<RenameForm>, FormRejection>,
+) -> Result<Redirect, Reply> {
+    let html = is_form(&headers);
+    let refuse = |r: Refusal| r.reply(html);
+    let user = guard::for_edit(&cfg, &session, &headers, &uri).map_err(refuse)?;
+    let Ok(Form(form)) = form else {
+        return Err(refuse(Refusal::Invalid(
+            "invalid_body",
+            "Send the form's name field.",
+        )));
+    };
+    let name = checked_name(Some(&form.name)).map_err(refuse)?;
+    rename(&session, &user, &id, name.as_deref())
+        .await
+        .map_err(refuse)?;
+    Ok(reply::back_to_list(&uri, &format!("/{id}/rename")))
+}
+
+/// Names session `id` if the signed-in user owns it and it is live;
+/// `NotFound` otherwise (unknown, ended and foreign ids look the same).
+async fn rename(
+    session: &Session, user: &str, id: &str, name: Option<&str>,
+) -> Result<(), Refusal> {
+    let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
+    let done = session
+        .admin()
+        .store()
+        .rename(id, user, name, OffsetDateTime::now_utc())
+        .await
+        .map_err(|e| Refusal::from(crate::error::Error::from(e)))?;
+    if done { Ok(()) } else { Err(Refusal::NotFound) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        let ok = |raw: &str| checked_name(Some(raw)).ok().flatten();
+        assert_eq!(ok("  Work laptop \n").as_deref(), Some("Work laptop"));
+        assert_eq!(ok(&"é".repeat(64)).map(|n| n.chars().count()), Some(64));
+        assert!(checked_name(Some(&"a".repeat(65))).is_err());
+        assert_eq!(ok("   "), None, "blank clears");
+        assert!(matches!(checked_name(None), Ok(None)));
+        for bad in [
+            "a\u{0}b",
+            "tab\there",
+            "a\u{7f}",
+            "\u{202E}pot",
+            "a\u{200B}b",
+            "a\u{85}b",
+        ] {
+            assert!(checked_name(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            ok("<b>Ünïcode 💻</b>").as_deref(),
+            Some("<b>Ünïcode 💻</b>")
+        );
+    }
+}

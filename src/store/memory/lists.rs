@@ -1,0 +1,70 @@
+//! The memory store's lists of a user's sessions: pages of the live ones
+//! and the recently ended ones, as data-free copies.
+
+use super::tables::Tables;
+use crate::store::types::SessionRecord;
+use std::cmp::Reverse;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One page of a user's live sessions, after `after`, in the SQL stores'
+/// order (last seen, newest first, then id), times to the microsecond.
+pub(super) fn page(
+    t: &Tables, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+    limit: u32,
+) -> Vec<SessionRecord> {
+    let key = |t: OffsetDateTime, id: Uuid| (Reverse(t.unix_timestamp_nanos() / 1000), id);
+    let after = after.map(|(t, id)| key(t, id));
+    let mut list: Vec<SessionRecord> = t
+        .sessions
+        .values()
+        .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
+        .filter(|s| after.is_none_or(|a| key(s.last_seen_at, s.id) > a))
+        .map(without_data)
+        .collect();
+    list.sort_by_key(|s| key(s.last_seen_at, s.id));
+    list.truncate(limit as usize);
+    list
+}
+
+/// A user's sessions that are not live at `now` and ended at or after
+/// `since`, the most recently ended first.
+pub(super) fn ended(
+    t: &Tables, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
+) -> Vec<SessionRecord> {
+    let mut list: Vec<SessionRecord> = t
+        .sessions
+        .values()
+        .filter(|s| s.user_id.as_deref() == Some(user_id))
+        .filter(|s| !s.is_live(now) && s.ended_at() >= since)
+        .map(without_data)
+        .collect();
+    list.sort_by(|a, b| b.ended_at().cmp(&a.ended_at()).then(a.id.cmp(&b.id)));
+    list.truncate(limit as usize);
+    list
+}
+
+/// A copy of `record` without its data (an empty object), as `list_user`
+/// answers: the data is not copied at all.
+pub(super) fn without_data(record: &SessionRecord) -> SessionRecord {
+    SessionRecord {
+        id: record.id,
+        user_id: record.user_id.clone(),
+        data: serde_json::Map::new(),
+        created_at: record.created_at,
+        authenticated_at: record.authenticated_at,
+        last_seen_at: record.last_seen_at,
+        expires_at: record.expires_at,
+        absolute_expires_at: record.absolute_expires_at,
+        tokens_expire_at: record.tokens_expire_at,
+        rotated_at: record.rotated_at,
+        ip: record.ip,
+        user_agent: record.user_agent.clone(),
+        persistent: record.persistent,
+        revoked_at: record.revoked_at,
+        revoke_reason: record.revoke_reason.clone(),
+        revoked_by: record.revoked_by.clone(),
+        version: record.version,
+        name: record.name.clone(),
+    }
+}
