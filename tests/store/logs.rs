@@ -5,7 +5,7 @@ use crate::common;
 
 use axum::response::IntoResponse;
 use axum_user_sessions::store::{DataPatch, SessionRecord, TokenHash};
-use axum_user_sessions::{Error, SessionStore};
+use axum_user_sessions::Error;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
