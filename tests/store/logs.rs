@@ -4,8 +4,8 @@
 use crate::common;
 
 use axum::response::IntoResponse;
-use axum_user_sessions::store::{DataPatch, SessionRecord, TokenHash};
 use axum_user_sessions::Error;
+use axum_user_sessions::store::{DataPatch, SessionRecord, TokenHash};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
