@@ -140,6 +140,7 @@ impl Session {
                 let mut st = self.state();
                 if let Some(r) = st.record.as_mut() {
                     r.persistent = true;
+                    r.tokens_expire_at = r.tokens_expire_at.or(Some(r.absolute_expires_at));
                     r.absolute_expires_at = credential.expires_at;
                 }
                 st.new_remember = Some((token, credential.expires_at));
@@ -175,6 +176,65 @@ impl Session {
     pub async fn rotate(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
         self.reissue(NewToken::Rotate, now()).await.map(|_| ())
+    }
+
+    /// "Sign out everywhere else": revokes every other session of the
+    /// signed-in user (reason `user`, by the user), and gives this session a
+    /// new token at once (no grace for the old one) and, when it is
+    /// remembered, a new remember-me credential (same end), so that a copy of
+    /// this device's cookies does not survive it either. The device itself
+    /// stays signed in. Returns how many sessions were revoked; `0` (and
+    /// nothing done) for a request without a signed-in session.
+    ///
+    /// This is what the ready-made `POST /revoke-others` route calls.
+    /// [`SessionAdmin::revoke_user_sessions`](crate::SessionAdmin::revoke_user_sessions)
+    /// with `keep` revokes the others only: it has no response to send this
+    /// device's new cookies in.
+    ///
+    /// ```no_run
+    /// use axum_user_sessions::Session;
+    ///
+    /// async fn sign_out_elsewhere(session: Session) -> Result<String, axum_user_sessions::Error> {
+    ///     let n = session.revoke_other_sessions().await?;
+    ///     Ok(format!("{n} other devices signed out"))
+    /// }
+    /// ```
+    pub async fn revoke_other_sessions(&self) -> Result<u64, Error> {
+        self.ensure_loaded().await?;
+        let Some((id, Some(user), persistent, remember_end)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone(), r.persistent, r.absolute_expires_at))
+        else {
+            return Ok(0);
+        };
+        let by = crate::store::RevokedBy::user(&user);
+        let n = self
+            .admin()
+            .revoke_user_sessions(&user, Some(id), by, crate::store::RevokeReason::User)
+            .await?;
+        let now = now();
+        if !self.reissue(NewToken::Rotate, now).await? {
+            return Ok(n);
+        }
+        if persistent {
+            // A new selector too: a copy of the old cookie names nothing.
+            let token = RememberToken::generate()?;
+            let credential =
+                RememberCredential::new(token.selector, token.validator_hash(), remember_end);
+            let cleared = now + self.config().absolute_timeout;
+            if self
+                .store()
+                .set_remember(id, Some(&credential), cleared, now)
+                .await?
+            {
+                let mut st = self.state();
+                st.new_remember = Some((token, remember_end));
+                st.clear_remember = false;
+            }
+        }
+        Ok(n)
     }
 
     /// Signs out: deletes the session from the store at once and expires the
@@ -216,18 +276,22 @@ impl Session {
                     ip: self.inner.client.ip(),
                     user_agent: self.inner.client.user_agent().map(str::to_owned),
                 }),
+                // A sign-in issues the tokens: they end an absolute timeout on.
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Reauthenticate => Reissue {
                 user_id,
                 authenticated_at: Some(now),
                 now,
                 client: None,
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Rotate => Reissue {
                 user_id,
                 authenticated_at: None,
                 now,
                 client: None,
+                tokens_expire_at: None,
             },
         };
         let token = Token::generate()?;
@@ -241,6 +305,9 @@ impl Session {
                 r.authenticated_at = reissue.authenticated_at;
             }
             r.rotated_at = reissue.now;
+            if reissue.tokens_expire_at.is_some() {
+                r.tokens_expire_at = reissue.tokens_expire_at;
+            }
             if let Some(c) = &reissue.client {
                 r.ip = c.ip;
                 r.user_agent.clone_from(&c.user_agent);

@@ -130,8 +130,12 @@ struct State {
     clear_remember: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
-    /// The request's token was retired by a sign-in: keep the cookie alone.
+    /// The request's token was retired by a sign-in: keep the cookie alone,
+    /// and create no session for its writes.
     retired_token: bool,
+    /// ... within the grace window: a request that left before the sign-in,
+    /// whose remember-me cookie is as old as its token.
+    late_retired: bool,
 }
 
 impl State {

@@ -103,6 +103,7 @@ macro_rules! wrap_store {
             set_remember(id: Uuid, credential: Option<&RememberCredential>, absolute_if_cleared: OffsetDateTime, now: OffsetDateTime) -> bool [SessionAfter(id)];
             find_remember(selector: &[u8; 16]) -> Option<RememberedSession> [Nothing];
             restore(id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch) -> bool [SessionAfter(id)];
+            restore_remembered(id: Uuid, restore: &Restore) -> bool [SessionAfter(id)];
             get(id: Uuid) -> Option<SessionRecord> [Nothing];
             revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool [Session(id)];
             revoke_user_sessions(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64 [User(user_id)];
@@ -123,6 +124,7 @@ macro_rules! wrap_store {
             use $crate::store::error::Error;
             use $crate::store::feed::{ChangeFeed, FeedOptions};
             use $crate::store::report::{MigrationReport, StoreStats};
+            use $crate::store::restore::Restore;
             use $crate::store::revocation::Revocation;
             use $crate::store::session_store::SessionStore;
             use $crate::store::types::{

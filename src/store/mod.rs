@@ -53,6 +53,7 @@ mod migrate;
 mod postgres;
 mod remember;
 mod report;
+mod restore;
 mod revocation;
 mod session_store;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -74,6 +75,7 @@ pub use migrate::{Migrate, migrate};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
+pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokedBy};
 pub use session_store::{IntoSessionStore, SessionStore};
 #[cfg(feature = "sqlite")]

@@ -5,6 +5,7 @@
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
 use super::report::{MigrationReport, StoreStats};
+use super::restore::Restore;
 use super::revocation::Revocation;
 use super::types::UpdateOutcome;
 use super::types::{
@@ -120,6 +121,31 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     async fn restore(
         &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error>;
+
+    /// Re-opens a remembered session (two-phase validator rotation): in one
+    /// round-trip, does what `restore.step` says with the validator
+    /// (compare-and-set for `Issue` and `Promote`: `false`, and nothing
+    /// written, when another request changed it first), makes
+    /// `restore.token` a new current session token, sets the tokens' hard
+    /// end (`tokens_expire_at`, which also caps the idle deadline) and
+    /// records the activity. With `Issue` or `Promote`, the other tokens
+    /// issued at or before `retire_before` are retired (the newest
+    /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
+    /// kept). `false` too when the session is gone or revoked.
+    ///
+    /// The default body, for stores written before 0.2, is the one-phase
+    /// [`restore`](Self::restore) (an `Issue` replaces the validator at
+    /// once; a `Promote`, which such a store never asks for since it keeps
+    /// no pending validator, answers `false`), without the tokens' hard end.
+    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
+        match restore.one_phase() {
+            Some(rotate) => {
+                self.restore(id, &restore.token, rotate, &restore.touch)
+                    .await
+            }
+            None => Ok(false),
+        }
+    }
 
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;

@@ -10,6 +10,7 @@ use super::report::StoreStats;
 use super::types::{RememberedSession, SessionRecord, TokenHash, TokenState};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -57,7 +58,8 @@ macro_rules! revoke_where {
             ", revoked_by = ",
             $by,
             ", remember_selector = NULL, remember_validator_hash = NULL, ",
-            "remember_prev_validator_hash = NULL WHERE ",
+            "remember_prev_validator_hash = NULL, remember_pending_validator_hash = NULL, ",
+            "remember_pending_at = NULL WHERE ",
             $filter,
             " AND ",
             $crate::store::sql::live_at!($at)
@@ -228,6 +230,8 @@ pub(crate) trait Columns: Dialect {
     fn hash(&self, col: &str) -> Result<TokenHash, Error>;
     /// A nullable hash column.
     fn opt_hash(&self, col: &str) -> Result<Option<TokenHash>, Error>;
+    /// A nullable IP address, stored as text.
+    fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error>;
 }
 
 impl<R> Columns for R
@@ -235,8 +239,8 @@ where
     R: Dialect,
     for<'a> &'a str: ColumnIndex<R>,
     for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
 {
@@ -269,6 +273,11 @@ where
             .map(hash)
             .transpose()
     }
+
+    fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error> {
+        let text: Option<String> = self.try_get(col)?;
+        Ok(text.and_then(|s| s.parse().ok()))
+    }
 }
 
 fn hash(bytes: Vec<u8>) -> Result<TokenHash, Error> {
@@ -277,26 +286,23 @@ fn hash(bytes: Vec<u8>) -> Result<TokenHash, Error> {
         .map_err(|_| Error::Corrupt("hash is not 32 bytes"))
 }
 
-/// A session row. `ip` is read as text.
+/// `$ty { field: row.reader("field")?, … }`: each field read from the
+/// column of its own name, with the [`Columns`] reader named beside it.
+macro_rules! read_columns {
+    ($row:ident => $ty:ident { $($field:ident: $reader:ident),* $(,)? }) => {
+        $ty { $($field: $row.$reader(stringify!($field))?),* }
+    };
+}
+
+/// A session row.
 pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
-    Ok(SessionRecord {
-        id: row.uuid("id")?,
-        user_id: row.text("user_id")?,
-        data: row.data("data")?,
-        created_at: row.time("created_at")?,
-        authenticated_at: row.opt_time("authenticated_at")?,
-        last_seen_at: row.time("last_seen_at")?,
-        expires_at: row.time("expires_at")?,
-        absolute_expires_at: row.time("absolute_expires_at")?,
-        rotated_at: row.time("rotated_at")?,
-        ip: row.text("ip")?.and_then(|s| s.parse().ok()),
-        user_agent: row.text("user_agent")?,
-        persistent: row.flag("persistent")?,
-        revoked_at: row.opt_time("revoked_at")?,
-        revoke_reason: row.text("revoke_reason")?,
-        revoked_by: row.text("revoked_by")?,
-        version: row.unsigned("version")?,
-    })
+    Ok(read_columns!(row => SessionRecord {
+        id: uuid, user_id: text, data: data, created_at: time, authenticated_at: opt_time,
+        last_seen_at: time, expires_at: time, absolute_expires_at: time,
+        tokens_expire_at: opt_time, rotated_at: time,
+        ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
+        revoke_reason: text, revoked_by: text, version: unsigned,
+    }))
 }
 
 /// A session row with its remember-me columns.
@@ -307,6 +313,13 @@ pub(crate) fn remembered(row: &impl Columns) -> Result<RememberedSession, Error>
         previous: row.opt_hash("remember_prev_validator_hash")?,
         rotated_at: row.time("remember_rotated_at")?,
         expires_at: row.time("remember_expires_at")?,
+        pending: match (
+            row.opt_hash("remember_pending_validator_hash")?,
+            row.opt_time("remember_pending_at")?,
+        ) {
+            (Some(hash), Some(at)) => Some((hash, at)),
+            _ => None,
+        },
     })
 }
 

@@ -15,6 +15,7 @@ mod binding;
 mod cancellation;
 mod conformance;
 mod cookies;
+mod credentials;
 mod extract;
 mod keys;
 mod limits;
