@@ -14,7 +14,7 @@ use crate::store::types::{
 use async_trait::async_trait;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tables::{Remember, Tables};
+use tables::{Remember, Tables, without_data};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -385,29 +385,5 @@ impl SessionStore for MemoryStore {
 
     fn round_trips(&self) -> u64 {
         self.counter.get()
-    }
-}
-
-/// A copy of `record` without its data (an empty object), as `list_user`
-/// answers: the data is not copied at all.
-fn without_data(record: &SessionRecord) -> SessionRecord {
-    SessionRecord {
-        id: record.id,
-        user_id: record.user_id.clone(),
-        data: serde_json::Map::new(),
-        created_at: record.created_at,
-        authenticated_at: record.authenticated_at,
-        last_seen_at: record.last_seen_at,
-        expires_at: record.expires_at,
-        absolute_expires_at: record.absolute_expires_at,
-        tokens_expire_at: record.tokens_expire_at,
-        rotated_at: record.rotated_at,
-        ip: record.ip,
-        user_agent: record.user_agent.clone(),
-        persistent: record.persistent,
-        revoked_at: record.revoked_at,
-        revoke_reason: record.revoke_reason.clone(),
-        revoked_by: record.revoked_by.clone(),
-        version: record.version,
     }
 }
