@@ -8,17 +8,16 @@ use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 /// and `version`, which `LOAD` reads after its touch.
 macro_rules! session_cols {
     () => {
-        session_cols!("s.data")
+        concat!("s.data, ", listed_cols!())
     };
-    // With `$data` in place of the data column (`'{}'::jsonb`: not read).
-    ($data:literal) => {
-        concat!(
-            "s.id, s.user_id, ",
-            $data,
-            " AS data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
-             s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, \
-             s.revoked_at, s.revoke_reason, s.revoked_by"
-        )
+}
+
+/// The columns of `session_cols!` but the data, which a list does not read.
+macro_rules! listed_cols {
+    () => {
+        "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
+         s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
+         s.revoke_reason, s.revoked_by"
     };
 }
 
@@ -361,8 +360,8 @@ pub(super) const FEED: &str = "
 /// without their data (an empty object): the list never needs it, and a
 /// user's sessions may hold up to the data limit each.
 pub(super) const LIST_USER: &str = concat!(
-    "SELECT ",
-    session_cols!("'{}'::jsonb"),
+    "SELECT '{}'::jsonb AS data, ",
+    listed_cols!(),
     ", s.last_seen_at, s.expires_at, s.version
        FROM axum_user_sessions.sessions s
       WHERE s.user_id = $1 AND ",
