@@ -26,8 +26,11 @@
 //! /24 and /48), `SESSION_COOKIE_SECURE`
 //! (`1` for `Secure` cookies behind https; the demo defaults to `0`, plain-http
 //! friendly cookies, and says so in its log), `SESSION_CACHE` (`1`: the
-//! in-process cache, `with_cache(CacheConfig::default())`). Session events are
-//! printed to stdout as `event {json}` lines.
+//! in-process cache, `with_cache(CacheConfig::default())`),
+//! `SESSION_MAX_DATA_BYTES` (the data limit, default 65536: `PUT /kv/{key}`
+//! past it answers `413`), `SESSION_MAX_PER_USER` (sessions per user; a
+//! sign-in past it signs the least recently active out; default no limit).
+//! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
@@ -136,6 +139,20 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
     }
     if std::env::var("SESSION_ANONYMIZE_IP").is_ok_and(|v| v.trim() == "1") {
         layer = layer.with_ip_anonymization(true);
+    }
+    let number = |name: &str| {
+        let raw = std::env::var(name).ok()?;
+        let parsed = raw.trim().parse::<u32>().ok();
+        if parsed.is_none() {
+            eprintln!("{name}={raw:?} is not a number; ignored");
+        }
+        parsed
+    };
+    if let Some(bytes) = number("SESSION_MAX_DATA_BYTES") {
+        layer = layer.with_max_data_size(bytes as usize);
+    }
+    if let Some(n) = number("SESSION_MAX_PER_USER") {
+        layer = layer.with_max_sessions_per_user(n);
     }
     if std::env::var("SESSION_CACHE").is_ok_and(|v| v.trim() == "1") {
         layer = layer.with_cache(axum_user_sessions::CacheConfig::default());

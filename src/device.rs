@@ -2,7 +2,7 @@
 //! Linux", "Safari on iPhone") and [`DeviceView`], one session as "Your
 //! devices" and the command-line tool show it.
 
-use crate::store::SessionRecord;
+use crate::store::{RevokeReason, SessionRecord};
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -84,7 +84,7 @@ pub struct EndedDeviceView {
     #[serde(with = "time::serde::rfc3339")]
     pub ended_at: OffsetDateTime,
     /// Why, as a code: `logout`, `user` (from another device), `admin`,
-    /// `expired`, `token_reuse`, `remember_token_reuse`, `device_limit`,
+    /// `expired`, `token_reuse`, `remember_token_reuse`, `session_limit`,
     /// `binding_mismatch`, `password_change`, or an app's own reason.
     pub reason: String,
     /// Why, in plain words ([`ended_reason_text`]).
@@ -122,15 +122,19 @@ impl EndedDeviceView {
 /// assert_eq!(ended_reason_text("lost_phone", false), "Signed out by an administrator");
 /// ```
 pub fn ended_reason_text(reason: &str, by_owner_or_system: bool) -> &'static str {
-    match reason {
-        "logout" => "Signed out",
-        "user" => "Signed out from another device",
-        "admin" => "Signed out by an administrator",
-        "expired" => "Expired",
-        "token_reuse" | "remember_token_reuse" => "Signed out because a stolen token was used",
-        "device_limit" => "Replaced by the device limit",
-        "binding_mismatch" => "Signed out because the network or browser changed",
-        "password_change" => "Signed out because the password changed",
+    if reason == "expired" {
+        return "Expired";
+    }
+    match RevokeReason::from_stored(reason) {
+        RevokeReason::Logout => "Signed out",
+        RevokeReason::User => "Signed out from another device",
+        RevokeReason::Admin => "Signed out by an administrator",
+        RevokeReason::TokenReuse | RevokeReason::RememberTokenReuse => {
+            "Signed out because a stolen token was used"
+        }
+        RevokeReason::SessionLimit => "Replaced by the device limit",
+        RevokeReason::BindingMismatch => "Signed out because the network or browser changed",
+        RevokeReason::PasswordChange => "Signed out because the password changed",
         _ if !by_owner_or_system => "Signed out by an administrator",
         _ => "Signed out",
     }

@@ -339,11 +339,12 @@ impl Session {
     }
 }
 
-// For the ready-made routes (`crate::routes`) only.
+// For the ready-made routes (`crate::routes`), and the session limit.
 #[cfg_attr(not(feature = "routes"), allow(dead_code))]
 impl Session {
     /// Admin calls on this session's store, sending events to the layer's
-    /// hook with this request's client: the routes revoke through it.
+    /// hook with this request's client: the routes and the session limit
+    /// revoke through it.
     pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
         let (store, events) = (self.inner.store.clone(), self.config().events.clone());
         crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())

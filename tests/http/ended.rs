@@ -113,11 +113,7 @@ async fn ended_sessions_are_listed_with_their_reason(b: Backend) {
     );
     assert!(
         b.store
-            .revoke(
-                id(&ids[4]),
-                None,
-                &system(RevokeReason::other("device_limit"))
-            )
+            .revoke(id(&ids[4]), None, &system(RevokeReason::SessionLimit))
             .await
             .unwrap()
     );
@@ -160,7 +156,7 @@ async fn ended_sessions_are_listed_with_their_reason(b: Backend) {
         ),
         (
             ids[4].clone(),
-            "device_limit",
+            "session_limit",
             "Replaced by the device limit",
         ),
         (expired.to_string(), "expired", "Expired"),

@@ -9,6 +9,7 @@
 mod common;
 
 mod cancellation;
+mod logs;
 mod storage;
 mod store_api;
 mod token_history;

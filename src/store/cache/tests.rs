@@ -283,3 +283,58 @@ async fn a_feed_that_fails_or_lags_is_bypassed() {
     f.load().await;
     assert_eq!(f.cache.hits(), 2, "served from memory while the feed lags");
 }
+
+/// Loads `n` sessions of `size` bytes of data each through a cache bounded
+/// to 100 kB, and says how many it keeps and what they weigh.
+async fn kept(n: u8, size: usize) -> (u64, u64) {
+    let config = CacheConfig::default()
+        .with_max_entries(1_000)
+        .with_max_bytes(100_000);
+    let cache = CachedStore::new(MemoryStore::new(), config);
+    let now = OffsetDateTime::now_utc();
+    let mut touch = Touch::new(now, now + Duration::hours(1));
+    touch.stale_before = now - Duration::minutes(1);
+    for i in 0..n {
+        let mut record = SessionRecord::new(Uuid::new_v4(), now);
+        record.expires_at = now + Duration::hours(1);
+        record.absolute_expires_at = now + Duration::hours(1);
+        record.data.insert("blob".into(), "x".repeat(size).into());
+        let token = TokenHash::from_bytes([i; 32]);
+        cache.create(&record, &token).await.unwrap();
+        cache.load(&token, &touch).await.unwrap().unwrap();
+        cache.shared.entries.run_pending_tasks();
+    }
+    let entries = &cache.shared.entries;
+    (entries.entry_count(), entries.weighted_size())
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded_in_bytes() {
+    // Small sessions: all 40 fit (about 530 bytes each).
+    let (count, bytes) = kept(40, 10).await;
+    assert_eq!(count, 40);
+    assert!(bytes <= 100_000, "{bytes}");
+    // Sessions of 20 kB: at most 4 of them fit in 100 kB.
+    let (count, bytes) = kept(40, 20_000).await;
+    assert!((1..=4).contains(&count), "{count} sessions of 20 kB kept");
+    assert!(bytes <= 100_000, "{bytes}");
+}
+
+#[test]
+fn a_session_weighs_its_data_and_at_least_its_share_of_entries() {
+    let config = CacheConfig::default()
+        .with_max_entries(10)
+        .with_max_bytes(1_000_000);
+    let now = OffsetDateTime::now_utc();
+    let mut record = SessionRecord::new(Uuid::new_v4(), now);
+    let loaded = |record: &SessionRecord| LoadedSession {
+        record: record.clone(),
+        token: crate::store::types::TokenState::Current,
+        has_pending: false,
+    };
+    // Empty: the floor, so that `max_entries` holds too.
+    assert_eq!(config.weight(&loaded(&record)), 100_000);
+    record.data.insert("k".into(), "x".repeat(200_000).into());
+    let data = crate::store::data_size(&record.data) as u32;
+    assert_eq!(config.weight(&loaded(&record)), data + 512);
+}

@@ -1,0 +1,65 @@
+//! What the crate logs when a store call fails: the error's message, never
+//! the parameters a database may quote back in its detail or context.
+
+use crate::common;
+
+use axum::response::IntoResponse;
+use axum_user_sessions::Error;
+use axum_user_sessions::store::{DataPatch, SessionRecord, TokenHash};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A log destination the test can read.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Postgres refuses U+0000 in `jsonb` and quotes the data in the error's
+/// context. The store API (below the session's own check) gets that error;
+/// answering it logs its message only.
+#[sqlx::test(migrations = false)]
+async fn a_database_error_is_logged_without_the_data(pool: sqlx::PgPool) {
+    let b = common::Backend::postgres(pool).await;
+    let now = OffsetDateTime::now_utc();
+    let mut record = SessionRecord::new(Uuid::new_v4(), now);
+    record.expires_at = now + time::Duration::hours(1);
+    record.absolute_expires_at = now + time::Duration::hours(1);
+    b.store
+        .create(&record, &TokenHash::from_bytes([3; 32]))
+        .await
+        .unwrap();
+    let mut patch = DataPatch::default();
+    patch.set.insert("k".into(), "top-secret-value\u{0}".into());
+    let err: Error = b
+        .store
+        .patch_data(record.id, &patch)
+        .await
+        .unwrap_err()
+        .into();
+    // The database's own report does quote it (else this test proves nothing).
+    let debug = format!("{:?}", std::error::Error::source(&err));
+    assert!(debug.contains("top-secret-value"), "{debug}");
+
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
+    assert_eq!(status, 500);
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("session error"), "{logged}");
+    assert!(!logged.contains("top-secret-value"), "{logged}");
+}
