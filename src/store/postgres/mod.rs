@@ -363,8 +363,10 @@ impl SessionStore for PgStore {
         let Some(row) = self.row(query).await? else {
             return Ok(UpdateOutcome::Gone);
         };
-        if row.flag("updated")? {
-            return Ok(UpdateOutcome::Updated);
+        let version: Option<i64> = row.try_get("version")?;
+        if let Some(version) = version {
+            let version = u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?;
+            return Ok(UpdateOutcome::Updated { version });
         }
         let current: Option<Json<Value>> = row.try_get("current")?;
         Ok(UpdateOutcome::Conflict {
