@@ -238,38 +238,36 @@ mod tests {
 
     #[test]
     fn modes() {
+        use BindingCheck::{Accept, Log, Reject};
+        use BindingMode::{Enforce, Log as LogMode, Off};
         let r = rec("192.0.2.1", "Firefox");
         let off = DefaultBinding::default();
-        assert_eq!(
-            off.check(&r, &client("9.9.9.9", "curl")),
-            BindingCheck::Accept
-        );
-        let log = DefaultBinding {
-            ip: BindingMode::Log,
-            user_agent: BindingMode::Log,
-            ..off
-        };
-        assert_eq!(
-            log.check(&r, &client("9.9.9.9", "Firefox")),
-            BindingCheck::Log("ip".into())
-        );
-        assert_eq!(
-            log.check(&r, &client("192.0.2.9", "Firefox")),
-            BindingCheck::Accept
-        );
-        let enforce_ua = DefaultBinding {
-            ip: BindingMode::Log,
-            user_agent: BindingMode::Enforce,
-            ..off
-        };
-        assert_eq!(
-            enforce_ua.check(&r, &client("9.9.9.9", "curl")),
-            BindingCheck::Reject("user_agent".into())
-        );
-        assert_eq!(
-            enforce_ua.check(&r, &client("9.9.9.9", "Firefox")),
-            BindingCheck::Log("ip".into())
-        );
+        // (ip mode, user-agent mode, client ip, client user agent, verdict)
+        let cases = [
+            (Off, Off, "9.9.9.9", "curl", Accept),
+            (LogMode, LogMode, "9.9.9.9", "Firefox", Log("ip".into())),
+            (LogMode, LogMode, "192.0.2.9", "Firefox", Accept),
+            (
+                LogMode,
+                Enforce,
+                "9.9.9.9",
+                "curl",
+                Reject("user_agent".into()),
+            ),
+            (LogMode, Enforce, "9.9.9.9", "Firefox", Log("ip".into())),
+        ];
+        for (ip, user_agent, addr, agent, verdict) in cases {
+            let binding = DefaultBinding {
+                ip,
+                user_agent,
+                ..off
+            };
+            assert_eq!(
+                binding.check(&r, &client(addr, agent)),
+                verdict,
+                "{ip:?}/{user_agent:?} for {addr} {agent}"
+            );
+        }
         // Enforce fails closed when the client's address is unknown.
         let enforce_ip = DefaultBinding {
             ip: BindingMode::Enforce,

@@ -70,9 +70,7 @@ where
         // body type need not be `Sync`.
         let (session, legacy) = self.start(&mut req);
         let config = self.config.clone();
-        // Call the instance that was polled ready; keep a fresh clone.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let mut inner = take_ready(&mut self.inner);
         Box::pin(async move {
             let res = inner.call(req).await?;
             Ok(finish(&session, &config, legacy, res).await)
@@ -192,4 +190,12 @@ async fn finish(
     let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
     cookies.write_headers(&config.cookie, names, res.headers_mut());
     res
+}
+
+/// The instance of `inner` that was polled ready, to call; a fresh clone
+/// stays in its place for the next `poll_ready` (tower's advice for services
+/// whose future outlives `call`).
+pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let fresh = inner.clone();
+    std::mem::replace(inner, fresh)
 }

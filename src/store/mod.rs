@@ -51,6 +51,7 @@ mod memory;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod remember;
 mod report;
 mod revocation;
 mod session_store;

@@ -10,6 +10,7 @@ use super::report::StoreStats;
 use super::types::{RememberedSession, SessionRecord, TokenHash, TokenState};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -83,7 +84,117 @@ macro_rules! stats_query {
     };
 }
 
-pub(crate) use {collectable, live_at, revoke_where, stats_query};
+/// `impl SessionStore for $store` for a SQL store: the calls that both
+/// dialects make alike, written here once (one statement each), and
+/// `$own`, the store's own calls; and the store's statement helpers
+/// (`execute`, `row`, `rows`, `revoke_where`: one round-trip each, counted).
+/// `$time` turns a time into the value the dialect binds, `$query` and
+/// `$row` are the dialect's query and row types. The expansion site provides
+/// the store's statements as `q`; the store has the fields `pool` and
+/// `counter`.
+macro_rules! impl_sql_store {
+    ($store:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
+        impl $store {
+            /// Runs one statement: how many rows it changed.
+            async fn execute(&self, query: $query<'_>) -> Result<u64, Error> {
+                self.counter.tick();
+                Ok(query.execute(&self.pool).await?.rows_affected())
+            }
+
+            /// Runs one statement that reads at most one row.
+            async fn row(&self, query: $query<'_>) -> Result<Option<$row>, Error> {
+                self.counter.tick();
+                Ok(query.fetch_optional(&self.pool).await?)
+            }
+
+            /// Runs one statement that reads rows.
+            async fn rows(&self, query: $query<'_>) -> Result<Vec<$row>, Error> {
+                self.counter.tick();
+                Ok(query.fetch_all(&self.pool).await?)
+            }
+
+            /// Runs a revocation whose filter (placeholders 1 and 2) is
+            /// bound: 3 reason, 4 by, 5 at. Returns how many sessions it
+            /// revoked.
+            async fn revoke_where(&self, query: $query<'_>, how: &Revocation) -> Result<u64, Error> {
+                let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
+                self.execute(query.bind($time(how.at))).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::session_store::SessionStore for $store {
+            $($own)*
+
+            async fn set_remember(
+                &self, id: uuid::Uuid, credential: Option<&RememberCredential>,
+                absolute_if_cleared: time::OffsetDateTime, now: time::OffsetDateTime,
+            ) -> Result<bool, Error> {
+                let query = match credential {
+                    Some(c) => sqlx::query(q::REMEMBER)
+                        .bind(id)
+                        .bind(c.selector.as_slice())
+                        .bind(c.validator.as_bytes().as_slice())
+                        .bind($time(c.expires_at))
+                        .bind($time(now)),
+                    None => sqlx::query(q::FORGET).bind(id).bind($time(absolute_if_cleared)),
+                };
+                Ok(self.execute(query).await? == 1)
+            }
+
+            async fn find_remember(
+                &self, selector: &[u8; 16],
+            ) -> Result<Option<RememberedSession>, Error> {
+                let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
+                self.row(query).await?.as_ref().map($crate::store::sql::remembered).transpose()
+            }
+
+            async fn get(&self, id: uuid::Uuid) -> Result<Option<SessionRecord>, Error> {
+                let query = sqlx::query(q::GET).bind(id);
+                self.row(query).await?.as_ref().map($crate::store::sql::record).transpose()
+            }
+
+            async fn revoke(
+                &self, id: uuid::Uuid, user_id: Option<&str>, how: &Revocation,
+            ) -> Result<bool, Error> {
+                let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
+                Ok(self.revoke_where(query, how).await? == 1)
+            }
+
+            async fn revoke_user_sessions(
+                &self, user_id: &str, keep: Option<uuid::Uuid>, how: &Revocation,
+            ) -> Result<u64, Error> {
+                let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
+                self.revoke_where(query, how).await
+            }
+
+            async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
+                // The filter's two placeholders are null: every live row.
+                let query = sqlx::query(q::REVOKE_EVERY).bind(None::<i64>);
+                self.revoke_where(query.bind(None::<i64>), how).await
+            }
+
+            async fn stats(
+                &self, now: time::OffsetDateTime, revoked_before: time::OffsetDateTime,
+            ) -> Result<StoreStats, Error> {
+                let query = sqlx::query(q::STATS).bind($time(now)).bind($time(revoked_before));
+                match self.row(query).await? {
+                    Some(row) => $crate::store::sql::stats(&row),
+                    None => Err(Error::Corrupt("an aggregate returned no row")),
+                }
+            }
+
+            async fn list_user(
+                &self, user_id: &str, now: time::OffsetDateTime,
+            ) -> Result<Vec<SessionRecord>, Error> {
+                let query = sqlx::query(q::LIST_USER).bind(user_id).bind($time(now));
+                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
+            }
+        }
+    };
+}
+
+pub(crate) use {collectable, impl_sql_store, live_at, revoke_where, stats_query};
 
 /// [`REPLACED_TOKENS_KEPT`](super::types::REPLACED_TOKENS_KEPT), as the
 /// statements that prune a session's tokens bind it.
@@ -118,6 +229,8 @@ pub(crate) trait Columns: Dialect {
     fn hash(&self, col: &str) -> Result<TokenHash, Error>;
     /// A nullable hash column.
     fn opt_hash(&self, col: &str) -> Result<Option<TokenHash>, Error>;
+    /// A nullable IP address, stored as text.
+    fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error>;
 }
 
 impl<R> Columns for R
@@ -125,8 +238,8 @@ where
     R: Dialect,
     for<'a> &'a str: ColumnIndex<R>,
     for<'r> Uuid: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
 {
@@ -159,6 +272,11 @@ where
             .map(hash)
             .transpose()
     }
+
+    fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error> {
+        let text: Option<String> = self.try_get(col)?;
+        Ok(text.and_then(|s| s.parse().ok()))
+    }
 }
 
 fn hash(bytes: Vec<u8>) -> Result<TokenHash, Error> {
@@ -167,26 +285,22 @@ fn hash(bytes: Vec<u8>) -> Result<TokenHash, Error> {
         .map_err(|_| Error::Corrupt("hash is not 32 bytes"))
 }
 
-/// A session row. `ip` is read as text.
+/// `$ty { field: row.reader("field")?, … }`: each field read from the
+/// column of its own name, with the [`Columns`] reader named beside it.
+macro_rules! read_columns {
+    ($row:ident => $ty:ident { $($field:ident: $reader:ident),* $(,)? }) => {
+        $ty { $($field: $row.$reader(stringify!($field))?),* }
+    };
+}
+
+/// A session row.
 pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
-    Ok(SessionRecord {
-        id: row.uuid("id")?,
-        user_id: row.text("user_id")?,
-        data: row.data("data")?,
-        created_at: row.time("created_at")?,
-        authenticated_at: row.opt_time("authenticated_at")?,
-        last_seen_at: row.time("last_seen_at")?,
-        expires_at: row.time("expires_at")?,
-        absolute_expires_at: row.time("absolute_expires_at")?,
-        rotated_at: row.time("rotated_at")?,
-        ip: row.text("ip")?.and_then(|s| s.parse().ok()),
-        user_agent: row.text("user_agent")?,
-        persistent: row.flag("persistent")?,
-        revoked_at: row.opt_time("revoked_at")?,
-        revoke_reason: row.text("revoke_reason")?,
-        revoked_by: row.text("revoked_by")?,
-        version: row.unsigned("version")?,
-    })
+    Ok(read_columns!(row => SessionRecord {
+        id: uuid, user_id: text, data: data, created_at: time, authenticated_at: opt_time,
+        last_seen_at: time, expires_at: time, absolute_expires_at: time, rotated_at: time,
+        ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
+        revoke_reason: text, revoked_by: text, version: unsigned,
+    }))
 }
 
 /// A session row with its remember-me columns.

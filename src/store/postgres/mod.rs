@@ -14,7 +14,6 @@ use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
     TokenHash, Touch, UpdateOutcome,
 };
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
@@ -78,31 +77,6 @@ impl PgStore {
     pub fn migrator() -> sqlx::migrate::Migrator {
         migrate::postgres()
     }
-
-    /// Runs one statement: how many rows it changed.
-    async fn execute(&self, query: Query<'_>) -> Result<u64, Error> {
-        self.counter.tick();
-        Ok(query.execute(&self.pool).await?.rows_affected())
-    }
-
-    /// Runs one statement that reads at most one row.
-    async fn row(&self, query: Query<'_>) -> Result<Option<PgRow>, Error> {
-        self.counter.tick();
-        Ok(query.fetch_optional(&self.pool).await?)
-    }
-
-    /// Runs one statement that reads rows.
-    async fn rows(&self, query: Query<'_>) -> Result<Vec<PgRow>, Error> {
-        self.counter.tick();
-        Ok(query.fetch_all(&self.pool).await?)
-    }
-
-    /// Runs a revocation whose filter (`$1`, `$2`) is bound: `$3` reason,
-    /// `$4` by, `$5` at. Returns how many sessions it revoked.
-    async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
-        let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
-        self.execute(query.bind(how.at)).await
-    }
 }
 
 impl Dialect for PgRow {
@@ -129,256 +103,200 @@ impl IntoSessionStore for sqlx::PgPool {
     }
 }
 
-#[async_trait]
-impl SessionStore for PgStore {
-    async fn migrate(&self) -> Result<MigrationReport, Error> {
-        migrate::run(&migrate::postgres(), &self.pool).await
-    }
-
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
-        let query = sqlx::query(q::LOAD)
-            .bind(token.as_bytes().as_slice())
-            .bind(touch.now)
-            .bind(touch.stale_before)
-            .bind(touch.idle_expires_at);
-        let Some(row) = self.row(query).await? else {
-            return Ok(None);
-        };
-        Ok(Some(LoadedSession {
-            record: sql::record(&row)?,
-            token: sql::token_state(&row)?,
-            has_pending: row.flag("has_pending")?,
-        }))
-    }
-
-    async fn create(&self, r: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
-        let query = sqlx::query(q::CREATE)
-            .bind(r.id)
-            .bind(&r.user_id)
-            .bind(Json(&r.data))
-            .bind(r.created_at)
-            .bind(r.authenticated_at)
-            .bind(r.last_seen_at)
-            .bind(r.expires_at)
-            .bind(r.absolute_expires_at)
-            .bind(r.rotated_at)
-            .bind(r.ip.map(|ip| ip.to_string()))
-            .bind(&r.user_agent)
-            .bind(r.persistent)
-            .bind(token.as_bytes().as_slice());
-        self.execute(query).await?;
-        Ok(())
-    }
-
-    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
-        let query = sqlx::query(q::PATCH_DATA)
-            .bind(id)
-            .bind(Json(&patch.set))
-            .bind(&patch.remove);
-        self.row(query)
-            .await?
-            .map(|r| r.unsigned("version"))
-            .transpose()
-    }
-
-    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
-        // A transaction, not one statement: the session row is locked first,
-        // so the retiring UPDATE sees every token committed before it (a
-        // pending token from a concurrent rotation included).
-        self.counter.tick();
-        let (token, reissue) = (*token, reissue.clone());
-        tx::run(&self.pool, move |tx| {
-            Box::pin(async move {
-                let client = reissue.client.as_ref();
-                let locked = sqlx::query(q::REISSUE)
-                    .bind(id)
-                    .bind(&reissue.user_id)
-                    .bind(reissue.authenticated_at)
-                    .bind(reissue.now)
-                    .bind(client.is_some())
-                    .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
-                    .bind(client.and_then(|c| c.user_agent.clone()))
-                    .execute(&mut *tx)
-                    .await?;
-                if locked.rows_affected() != 1 {
-                    return Ok(false);
-                }
-                sqlx::query(q::REISSUE_TOKENS)
-                    .bind(id)
-                    .bind(token.as_bytes().as_slice())
-                    .bind(reissue.now)
-                    .bind(sql::REPLACED_KEPT)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(true)
-            })
-        })
-        .await
-    }
-
-    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
-        Ok(self.execute(sqlx::query(q::DELETE).bind(id)).await? == 1)
-    }
-
-    async fn begin_rotation(
-        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
-        now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let query = sqlx::query(q::BEGIN_ROTATION)
-            .bind(id)
-            .bind(expected_rotated_at)
-            .bind(now)
-            .bind(pending.as_bytes().as_slice());
-        Ok(self.execute(query).await? == 1)
-    }
-
-    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
-        // Lock the session row first, as `reissue` does: concurrent promotions
-        // and sign-ins serialise instead of deadlocking on token rows.
-        self.counter.tick();
-        let token = *token;
-        tx::run(&self.pool, move |tx| {
-            Box::pin(async move {
-                sqlx::query(q::LOCK)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                sqlx::query(q::PROMOTE)
-                    .bind(id)
-                    .bind(token.as_bytes().as_slice())
-                    .bind(now)
-                    .bind(sql::REPLACED_KEPT)
-                    .execute(&mut *tx)
-                    .await?;
-                Ok(())
-            })
-        })
-        .await
-    }
-
-    async fn set_remember(
-        &self, id: Uuid, credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let query = match credential {
-            Some(c) => sqlx::query(q::REMEMBER)
-                .bind(id)
-                .bind(c.selector.as_slice())
-                .bind(c.validator.as_bytes().as_slice())
-                .bind(c.expires_at)
-                .bind(now),
-            None => sqlx::query(q::FORGET).bind(id).bind(absolute_if_cleared),
-        };
-        Ok(self.execute(query).await? == 1)
-    }
-
-    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
-        let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
-        self.row(query)
-            .await?
-            .as_ref()
-            .map(sql::remembered)
-            .transpose()
-    }
-
-    async fn restore(
-        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
-    ) -> Result<bool, Error> {
-        let (presented, next) = match rotate {
-            Some((p, n)) => (Some(p.as_bytes().as_slice()), Some(n.as_bytes().as_slice())),
-            None => (None, None),
-        };
-        let query = sqlx::query(q::RESTORE)
-            .bind(id)
-            .bind(token.as_bytes().as_slice())
-            .bind(touch.now)
-            .bind(touch.idle_expires_at)
-            .bind(presented)
-            .bind(next)
-            .bind(sql::REPLACED_KEPT);
-        Ok(self.execute(query).await? == 1)
-    }
-
-    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        let query = sqlx::query(q::GET).bind(id);
-        self.row(query).await?.as_ref().map(sql::record).transpose()
-    }
-
-    async fn revoke(
-        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
-    ) -> Result<bool, Error> {
-        let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
-        Ok(self.revoke_where(query, how).await? == 1)
-    }
-
-    async fn revoke_user_sessions(
-        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
-    ) -> Result<u64, Error> {
-        let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
-        self.revoke_where(query, how).await
-    }
-
-    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
-        let query = sqlx::query(q::REVOKE_EVERY).bind(None::<i32>);
-        self.revoke_where(query.bind(None::<i32>), how).await
-    }
-
-    async fn stats(
-        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
-    ) -> Result<StoreStats, Error> {
-        self.counter.tick();
-        let row = sqlx::query(q::STATS)
-            .bind(now)
-            .bind(revoked_before)
-            .fetch_one(&self.pool)
-            .await?;
-        sql::stats(&row)
-    }
-
-    async fn gc_batch(
-        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
-    ) -> Result<u64, Error> {
-        let query = sqlx::query(q::GC_BATCH)
-            .bind(now)
-            .bind(revoked_before)
-            .bind(i64::from(limit));
-        self.execute(query).await
-    }
-
-    async fn list_user(
-        &self, user_id: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let query = sqlx::query(q::LIST_USER).bind(user_id).bind(now);
-        self.rows(query).await?.iter().map(sql::record).collect()
-    }
-
-    async fn update_value(
-        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
-    ) -> Result<UpdateOutcome, Error> {
-        let query = sqlx::query(q::UPDATE_VALUE)
-            .bind(id)
-            .bind(key)
-            .bind(expected.map(Json))
-            .bind(new.map(Json));
-        let Some(row) = self.row(query).await? else {
-            return Ok(UpdateOutcome::Gone);
-        };
-        let version: Option<i64> = row.try_get("version")?;
-        if let Some(version) = version {
-            let version = u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?;
-            return Ok(UpdateOutcome::Updated { version });
+sql::impl_sql_store!(
+    PgStore,
+    query = Query,
+    row = PgRow,
+    time = std::convert::identity,
+    {
+        async fn migrate(&self) -> Result<MigrationReport, Error> {
+            migrate::run(&migrate::postgres(), &self.pool).await
         }
-        let current: Option<Json<Value>> = row.try_get("current")?;
-        Ok(UpdateOutcome::Conflict {
-            current: current.map(|j| j.0),
-        })
-    }
 
-    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-        Some(feed::subscribe(&self.pool, options))
-    }
+        async fn load(
+            &self, token: &TokenHash, touch: &Touch,
+        ) -> Result<Option<LoadedSession>, Error> {
+            let query = sqlx::query(q::LOAD)
+                .bind(token.as_bytes().as_slice())
+                .bind(touch.now)
+                .bind(touch.stale_before)
+                .bind(touch.idle_expires_at);
+            let Some(row) = self.row(query).await? else {
+                return Ok(None);
+            };
+            Ok(Some(LoadedSession {
+                record: sql::record(&row)?,
+                token: sql::token_state(&row)?,
+                has_pending: row.flag("has_pending")?,
+            }))
+        }
 
-    fn round_trips(&self) -> u64 {
-        self.counter.get()
+        async fn create(&self, r: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+            let query = sqlx::query(q::CREATE)
+                .bind(r.id)
+                .bind(&r.user_id)
+                .bind(Json(&r.data))
+                .bind(r.created_at)
+                .bind(r.authenticated_at)
+                .bind(r.last_seen_at)
+                .bind(r.expires_at)
+                .bind(r.absolute_expires_at)
+                .bind(r.rotated_at)
+                .bind(r.ip.map(|ip| ip.to_string()))
+                .bind(&r.user_agent)
+                .bind(r.persistent)
+                .bind(token.as_bytes().as_slice());
+            self.execute(query).await?;
+            Ok(())
+        }
+
+        async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
+            let query = sqlx::query(q::PATCH_DATA)
+                .bind(id)
+                .bind(Json(&patch.set))
+                .bind(&patch.remove);
+            self.row(query)
+                .await?
+                .map(|r| r.unsigned("version"))
+                .transpose()
+        }
+
+        async fn reissue(
+            &self, id: Uuid, token: &TokenHash, reissue: &Reissue,
+        ) -> Result<bool, Error> {
+            // A transaction, not one statement: the session row is locked first,
+            // so the retiring UPDATE sees every token committed before it (a
+            // pending token from a concurrent rotation included).
+            self.counter.tick();
+            let (token, reissue) = (*token, reissue.clone());
+            tx::run(&self.pool, move |tx| {
+                Box::pin(async move {
+                    let client = reissue.client.as_ref();
+                    let locked = sqlx::query(q::REISSUE)
+                        .bind(id)
+                        .bind(&reissue.user_id)
+                        .bind(reissue.authenticated_at)
+                        .bind(reissue.now)
+                        .bind(client.is_some())
+                        .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
+                        .bind(client.and_then(|c| c.user_agent.clone()))
+                        .execute(&mut *tx)
+                        .await?;
+                    if locked.rows_affected() != 1 {
+                        return Ok(false);
+                    }
+                    sqlx::query(q::REISSUE_TOKENS)
+                        .bind(id)
+                        .bind(token.as_bytes().as_slice())
+                        .bind(reissue.now)
+                        .bind(sql::REPLACED_KEPT)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(true)
+                })
+            })
+            .await
+        }
+
+        async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+            Ok(self.execute(sqlx::query(q::DELETE).bind(id)).await? == 1)
+        }
+
+        async fn begin_rotation(
+            &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
+            now: OffsetDateTime,
+        ) -> Result<bool, Error> {
+            let query = sqlx::query(q::BEGIN_ROTATION)
+                .bind(id)
+                .bind(expected_rotated_at)
+                .bind(now)
+                .bind(pending.as_bytes().as_slice());
+            Ok(self.execute(query).await? == 1)
+        }
+
+        async fn promote(
+            &self, id: Uuid, token: &TokenHash, now: OffsetDateTime,
+        ) -> Result<(), Error> {
+            // Lock the session row first, as `reissue` does: concurrent promotions
+            // and sign-ins serialise instead of deadlocking on token rows.
+            self.counter.tick();
+            let token = *token;
+            tx::run(&self.pool, move |tx| {
+                Box::pin(async move {
+                    sqlx::query(q::LOCK)
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    sqlx::query(q::PROMOTE)
+                        .bind(id)
+                        .bind(token.as_bytes().as_slice())
+                        .bind(now)
+                        .bind(sql::REPLACED_KEPT)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+        }
+
+        async fn restore(
+            &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>,
+            touch: &Touch,
+        ) -> Result<bool, Error> {
+            let (presented, next) = match rotate {
+                Some((p, n)) => (Some(p.as_bytes().as_slice()), Some(n.as_bytes().as_slice())),
+                None => (None, None),
+            };
+            let query = sqlx::query(q::RESTORE)
+                .bind(id)
+                .bind(token.as_bytes().as_slice())
+                .bind(touch.now)
+                .bind(touch.idle_expires_at)
+                .bind(presented)
+                .bind(next)
+                .bind(sql::REPLACED_KEPT);
+            Ok(self.execute(query).await? == 1)
+        }
+
+        async fn gc_batch(
+            &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
+        ) -> Result<u64, Error> {
+            let query = sqlx::query(q::GC_BATCH)
+                .bind(now)
+                .bind(revoked_before)
+                .bind(i64::from(limit));
+            self.execute(query).await
+        }
+
+        async fn update_value(
+            &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+        ) -> Result<UpdateOutcome, Error> {
+            let query = sqlx::query(q::UPDATE_VALUE)
+                .bind(id)
+                .bind(key)
+                .bind(expected.map(Json))
+                .bind(new.map(Json));
+            let Some(row) = self.row(query).await? else {
+                return Ok(UpdateOutcome::Gone);
+            };
+            if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
+                let version =
+                    u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?;
+                return Ok(UpdateOutcome::Updated { version });
+            }
+            let current: Option<Json<Value>> = row.try_get("current")?;
+            Ok(UpdateOutcome::Conflict {
+                current: current.map(|j| j.0),
+            })
+        }
+
+        fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
+            Some(feed::subscribe(&self.pool, options))
+        }
+
+        fn round_trips(&self) -> u64 {
+            self.counter.get()
+        }
     }
-}
+);

@@ -256,7 +256,7 @@ pub(super) const REVOKE: &str = revoke!("id = $1 AND ($2::text IS NULL OR user_i
 pub(super) const REVOKE_USER: &str = revoke!("user_id = $1 AND ($2::uuid IS NULL OR id <> $2)");
 
 /// Revokes every session (`$1` and `$2` are null).
-pub(super) const REVOKE_EVERY: &str = revoke!("$1::int IS NULL AND $2::int IS NULL");
+pub(super) const REVOKE_EVERY: &str = revoke!("$1::bigint IS NULL AND $2::bigint IS NULL");
 
 /// Live sessions and users at `$1`, and rows collectable at `$1` with the
 /// retention horizon `$2`.

@@ -11,7 +11,6 @@ use crate::store::types::{
     DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
     TokenHash, Touch, UpdateOutcome,
 };
-use async_trait::async_trait;
 use encoding::ts;
 use serde_json::{Map, Value};
 use sqlx::SqlitePool;
@@ -95,31 +94,6 @@ impl SqliteStore {
         self.counter.tick();
         WriteTx::begin(&self.pool).await
     }
-
-    /// Runs one statement: how many rows it changed.
-    async fn execute(&self, query: Query<'_>) -> Result<u64, Error> {
-        self.counter.tick();
-        Ok(query.execute(&self.pool).await?.rows_affected())
-    }
-
-    /// Runs one statement that reads at most one row.
-    async fn row(&self, query: Query<'_>) -> Result<Option<SqliteRow>, Error> {
-        self.counter.tick();
-        Ok(query.fetch_optional(&self.pool).await?)
-    }
-
-    /// Runs one statement that reads rows.
-    async fn rows(&self, query: Query<'_>) -> Result<Vec<SqliteRow>, Error> {
-        self.counter.tick();
-        Ok(query.fetch_all(&self.pool).await?)
-    }
-
-    /// Runs a revocation whose filter (`?1`, `?2`) is bound: `?3` reason,
-    /// `?4` by, `?5` at. Returns how many sessions it revoked.
-    async fn revoke_where(&self, query: Query<'_>, how: &Revocation) -> Result<u64, Error> {
-        let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
-        self.execute(query.bind(ts(how.at))).await
-    }
 }
 
 /// Creates the database file, if missing, readable by its owner only, before
@@ -146,8 +120,7 @@ impl IntoSessionStore for sqlx::SqlitePool {
     }
 }
 
-#[async_trait]
-impl SessionStore for SqliteStore {
+sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         migrate::run(&migrate::sqlite(), &self.pool).await
     }
@@ -291,33 +264,6 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn set_remember(
-        &self, id: Uuid, credential: Option<&RememberCredential>,
-        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let query = match credential {
-            Some(c) => sqlx::query(q::REMEMBER)
-                .bind(id)
-                .bind(c.selector.as_slice())
-                .bind(c.validator.as_bytes().as_slice())
-                .bind(ts(c.expires_at))
-                .bind(ts(now)),
-            None => sqlx::query(q::FORGET)
-                .bind(id)
-                .bind(ts(absolute_if_cleared)),
-        };
-        Ok(self.execute(query).await? == 1)
-    }
-
-    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
-        let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
-        self.row(query)
-            .await?
-            .as_ref()
-            .map(sql::remembered)
-            .transpose()
-    }
-
     async fn restore(
         &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error> {
@@ -346,42 +292,6 @@ impl SessionStore for SqliteStore {
         Ok(true)
     }
 
-    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        let query = sqlx::query(q::GET).bind(id);
-        self.row(query).await?.as_ref().map(sql::record).transpose()
-    }
-
-    async fn revoke(
-        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
-    ) -> Result<bool, Error> {
-        let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
-        Ok(self.revoke_where(query, how).await? == 1)
-    }
-
-    async fn revoke_user_sessions(
-        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
-    ) -> Result<u64, Error> {
-        let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
-        self.revoke_where(query, how).await
-    }
-
-    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
-        let query = sqlx::query(q::REVOKE_EVERY).bind(None::<i64>);
-        self.revoke_where(query.bind(None::<i64>), how).await
-    }
-
-    async fn stats(
-        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
-    ) -> Result<StoreStats, Error> {
-        self.counter.tick();
-        let row = sqlx::query(q::STATS)
-            .bind(ts(now))
-            .bind(ts(revoked_before))
-            .fetch_one(&self.pool)
-            .await?;
-        sql::stats(&row)
-    }
-
     async fn gc_batch(
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error> {
@@ -398,13 +308,6 @@ impl SessionStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(ids.len() as u64)
-    }
-
-    async fn list_user(
-        &self, user_id: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let query = sqlx::query(q::LIST_USER).bind(user_id).bind(ts(now));
-        self.rows(query).await?.iter().map(sql::record).collect()
     }
 
     async fn update_value(
@@ -447,7 +350,7 @@ impl SessionStore for SqliteStore {
     fn round_trips(&self) -> u64 {
         self.counter.get()
     }
-}
+});
 
 #[cfg(all(test, unix))]
 mod tests;
