@@ -68,7 +68,14 @@ pub(crate) struct SessionConfig {
     /// Turns of `Session::update`, shared by the layer's requests (a clone
     /// of the settings shares them too).
     pub(crate) key_queues: crate::key_queue::KeyQueues,
+    /// The most bytes of data a session may hold, serialized as compact JSON.
+    pub(crate) max_data_size: usize,
+    /// The most live sessions a user may have; `None`: no limit.
+    pub(crate) max_sessions_per_user: Option<u32>,
 }
+
+/// The default of [`SessionConfig::max_data_size`]: 64 KiB.
+pub(crate) const DEFAULT_MAX_DATA_SIZE: usize = 64 * 1024;
 
 impl Default for SessionConfig {
     fn default() -> Self {
@@ -103,6 +110,8 @@ impl Default for SessionConfig {
             legacy_cookie_names: None,
             cookie,
             key_queues: crate::key_queue::KeyQueues::default(),
+            max_data_size: DEFAULT_MAX_DATA_SIZE,
+            max_sessions_per_user: None,
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::store;
 /// As a response (handlers may `?` it), [`Error::Unavailable`] and
 /// [`Error::Timeout`] answer `503 Service Unavailable`,
 /// [`Error::SessionEnded`] `401 Unauthorized`, [`Error::UpdateConflict`]
-/// `409 Conflict`, and everything else
+/// `409 Conflict`, [`Error::DataTooLarge`] `413 Payload Too Large`,
+/// [`Error::NulCharacter`] `400 Bad Request`, and everything else
 /// `500 Internal Server Error` (see [`Error::status`]). No response carries
 /// the error's text: SQL and driver messages stay in the logs.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,22 @@ pub enum Error {
     /// be retried.
     #[error("the session value changed under each of {0} attempts to update it; not updated")]
     UpdateConflict(u32),
+    /// The write would make the session's data, serialized as compact JSON,
+    /// larger than the layer's
+    /// [limit](crate::SessionLayer::with_max_data_size) (in bytes, here):
+    /// nothing was written, and the data is as it was. Answers `413 Payload
+    /// Too Large` with `{"error":"session_data_too_large","limit":…}`.
+    #[error("the session data would exceed its limit of {limit} bytes; not written")]
+    DataTooLarge {
+        /// The limit, in bytes of serialized data.
+        limit: usize,
+    },
+    /// A session key, a value (in a string or an object key) or a user id
+    /// holds U+0000, which Postgres cannot store in `jsonb` or `text`: it is
+    /// refused on every store, before anything is written. Answers `400 Bad
+    /// Request` with `{"error":"nul_character"}`.
+    #[error("session keys, values and user ids cannot hold U+0000; not written")]
+    NulCharacter,
 }
 
 impl Error {

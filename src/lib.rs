@@ -119,7 +119,7 @@ pub use rejection::{MissingSessionLayer, SessionRejection};
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use routes::{SessionRoutes, routes};
 pub use service::SessionService;
-pub use session::Session;
+pub use session::{Session, SessionKey};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PgStore;

@@ -12,6 +12,8 @@ impl Error {
             Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
             Self::UpdateConflict(_) => StatusCode::CONFLICT,
+            Self::DataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NulCharacter => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,10 +39,28 @@ impl IntoResponse for Error {
             )
                 .into_response();
         }
+        if let Self::DataTooLarge { limit } = self {
+            tracing::debug!(limit, "session data limit reached; write refused");
+            let body = format!(r#"{{"error":"session_data_too_large","limit":{limit}}}"#);
+            return (status, [("content-type", "application/json")], body).into_response();
+        }
+        if let Self::NulCharacter = self {
+            tracing::debug!("U+0000 in session data or user id; write refused");
+            return (
+                status,
+                [("content-type", "application/json")],
+                r#"{"error":"nul_character"}"#,
+            )
+                .into_response();
+        }
+        // The source's text only (`Display`), never its `Debug`: a database
+        // error's debug form carries its detail and context, which can quote
+        // the statement's parameters (session data, token hashes).
+        let source = std::error::Error::source(&self).map(ToString::to_string);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            tracing::warn!(error = %self, source = ?std::error::Error::source(&self), "session store unavailable");
+            tracing::warn!(error = %self, source, "session store unavailable");
         } else {
-            tracing::error!(error = %self, source = ?std::error::Error::source(&self), "session error");
+            tracing::error!(error = %self, source, "session error");
         }
         let body = if status == StatusCode::SERVICE_UNAVAILABLE {
             "session store unavailable, try again shortly"

@@ -19,6 +19,7 @@ use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{
     IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
 };
+use crate::store::{Stale, siblings};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -75,8 +76,13 @@ impl SessionAdmin {
         &self.store
     }
 
-    /// A user's live sessions, most recently active first.
+    /// A user's live sessions, most recently active first, without their
+    /// data (each record's `data` is empty). A user id holding U+0000 (which
+    /// no session can have) has none, on every store.
     pub async fn list_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        if user_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         Ok(self
             .store
             .list_user(user_id, OffsetDateTime::now_utc())
@@ -98,6 +104,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, now);
         let done = self.store.revoke(id, None, &how).await?;
         if done {
+            siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), owner, &how, 1);
         }
         Ok(done)
@@ -113,6 +120,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let done = self.store.revoke(id, Some(owner), &how).await?;
         if done {
+            siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), Some(owner.to_owned()), &how, 1);
         }
         Ok(done)
@@ -139,14 +147,40 @@ impl SessionAdmin {
     }
 
     /// Revokes every live session of a user, except `keep` (the "after a
-    /// password change, sign out other devices" case). Returns how many.
+    /// password change, sign out other devices" case). Returns how many (0
+    /// for a user id holding U+0000, which no session can have).
     pub async fn revoke_user_sessions(
         &self, user_id: &str, keep: Option<Uuid>, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
+        if user_id.contains('\0') {
+            return Ok(0);
+        }
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
         if n > 0 {
+            siblings::changed(self.store.as_ref(), Stale::User(user_id));
             self.revoked(None, Some(user_id.to_owned()), &how, n);
+        }
+        Ok(n)
+    }
+
+    /// The layer's session limit, after `user` signed in on `keep`: of the
+    /// user's other live sessions (`live`, most recently active first), all
+    /// but the `max - 1` most recently active are revoked
+    /// ([`RevokeReason::SessionLimit`], by the library). Returns how many.
+    pub(crate) async fn enforce_session_limit(
+        &self, user: &str, keep: Uuid, live: &[SessionRecord], max: u32,
+    ) -> Result<u64, Error> {
+        let others = live.iter().filter(|r| r.id != keep);
+        let allowed = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+        let mut n = 0;
+        for record in others.skip(allowed) {
+            let how = Revocation::system(RevokeReason::SessionLimit, OffsetDateTime::now_utc());
+            if self.store.revoke(record.id, Some(user), &how).await? {
+                siblings::changed(self.store.as_ref(), Stale::Session(record.id));
+                self.revoked(Some(record.id), Some(user.to_owned()), &how, 1);
+                n += 1;
+            }
         }
         Ok(n)
     }
@@ -158,6 +192,7 @@ impl SessionAdmin {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_every_session(&how).await?;
         if n > 0 {
+            siblings::changed(self.store.as_ref(), Stale::Every);
             self.revoked(None, None, &how, n);
         }
         Ok(n)

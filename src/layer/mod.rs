@@ -340,6 +340,44 @@ impl SessionLayer {
     }
 }
 
+/// Limits.
+impl SessionLayer {
+    /// The most bytes of data a session may hold, counted as its whole data
+    /// (every key and value) serialized as compact JSON. Default: 64 KiB.
+    ///
+    /// A write that would make the data larger fails at once with
+    /// [`Error::DataTooLarge`](crate::Error::DataTooLarge) (`413 Payload Too
+    /// Large`, with the limit in a JSON body): [`insert`](crate::Session::insert)
+    /// and [`update`](crate::Session::update) record and store nothing, and
+    /// the session keeps its previous data. A write that does not make the
+    /// data larger always works, so a session over the limit (after the
+    /// limit was lowered) can still shrink.
+    ///
+    /// The check counts the data this request loaded with its own changes,
+    /// before anything reaches the store, so it costs no query. Requests
+    /// running at the same time on one session each check their own view:
+    /// writing different keys at once, together they can end above the
+    /// limit, by at most what each added; every later write that would grow
+    /// the data then fails, until it shrinks.
+    pub fn with_max_data_size(self, bytes: usize) -> Self {
+        self.config(|c| c.max_data_size = bytes)
+    }
+
+    /// The most live sessions a user may have. Off by default.
+    ///
+    /// A sign-in ([`login`](crate::Session::login)) that leaves the user with
+    /// more than `n` live sessions revokes the least recently active ones
+    /// (not the one signing in), with the reason
+    /// [`RevokeReason::SessionLimit`](crate::RevokeReason::SessionLimit), by
+    /// [`RevokedBy::System`](crate::RevokedBy::System), each with a
+    /// [`Revoked`](crate::SessionEventKind::Revoked) event. `n` is at least 1
+    /// (0 is raised to it). This costs one query per sign-in, plus one per
+    /// session revoked.
+    pub fn with_max_sessions_per_user(self, n: u32) -> Self {
+        self.config(|c| c.max_sessions_per_user = Some(n.max(1)))
+    }
+}
+
 impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 

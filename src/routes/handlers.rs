@@ -126,12 +126,16 @@ async fn revoke_mine(
 ) -> Result<Response, Reply> {
     let form = is_form(headers);
     let user = guard::for_change(cfg, session, headers, uri).map_err(|r| r.reply(form))?;
-    let keep = if this_one_too { None } else { session.id() };
-    let n = session
-        .admin()
-        .revoke_user_sessions(&user, keep, RevokedBy::user(&user), RevokeReason::User)
-        .await
-        .map_err(|e| Refusal::from(e).reply(form))?;
+    let n = if this_one_too {
+        session
+            .admin()
+            .revoke_user_sessions(&user, None, RevokedBy::user(&user), RevokeReason::User)
+            .await
+    } else {
+        // This device gets new cookies too: a copy of the old ones dies.
+        session.revoke_other_sessions().await
+    }
+    .map_err(|e| Refusal::from(e).reply(form))?;
     if this_one_too {
         session.mark_ended();
     }

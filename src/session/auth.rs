@@ -68,10 +68,24 @@ impl Session {
     }
 
     async fn login_inner(&self, user_id: String) -> Result<(), Error> {
+        super::limits::check_text(&user_id)?;
         self.sign_in(&user_id).await?;
         if let Some(id) = self.id() {
             self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
-            self.detect_new_device(id, &user_id).await?;
+            let hook = self.config().events.has_hook();
+            let limit = self.config().max_sessions_per_user;
+            if hook || limit.is_some() {
+                // One query for both: the user's live sessions.
+                let live = self.store().list_user(&user_id, now()).await?;
+                if hook {
+                    self.detect_new_device(id, &user_id, &live);
+                }
+                if let Some(max) = limit {
+                    self.admin()
+                        .enforce_session_limit(&user_id, id, &live, max)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
@@ -126,6 +140,7 @@ impl Session {
                 let mut st = self.state();
                 if let Some(r) = st.record.as_mut() {
                     r.persistent = true;
+                    r.tokens_expire_at = r.tokens_expire_at.or(Some(r.absolute_expires_at));
                     r.absolute_expires_at = credential.expires_at;
                 }
                 st.new_remember = Some((token, credential.expires_at));
@@ -161,6 +176,65 @@ impl Session {
     pub async fn rotate(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
         self.reissue(NewToken::Rotate, now()).await.map(|_| ())
+    }
+
+    /// "Sign out everywhere else": revokes every other session of the
+    /// signed-in user (reason `user`, by the user), and gives this session a
+    /// new token at once (no grace for the old one) and, when it is
+    /// remembered, a new remember-me credential (same end), so that a copy of
+    /// this device's cookies does not survive it either. The device itself
+    /// stays signed in. Returns how many sessions were revoked; `0` (and
+    /// nothing done) for a request without a signed-in session.
+    ///
+    /// This is what the ready-made `POST /revoke-others` route calls.
+    /// [`SessionAdmin::revoke_user_sessions`](crate::SessionAdmin::revoke_user_sessions)
+    /// with `keep` revokes the others only: it has no response to send this
+    /// device's new cookies in.
+    ///
+    /// ```no_run
+    /// use axum_user_sessions::Session;
+    ///
+    /// async fn sign_out_elsewhere(session: Session) -> Result<String, axum_user_sessions::Error> {
+    ///     let n = session.revoke_other_sessions().await?;
+    ///     Ok(format!("{n} other devices signed out"))
+    /// }
+    /// ```
+    pub async fn revoke_other_sessions(&self) -> Result<u64, Error> {
+        self.ensure_loaded().await?;
+        let Some((id, Some(user), persistent, remember_end)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone(), r.persistent, r.absolute_expires_at))
+        else {
+            return Ok(0);
+        };
+        let by = crate::store::RevokedBy::user(&user);
+        let n = self
+            .admin()
+            .revoke_user_sessions(&user, Some(id), by, crate::store::RevokeReason::User)
+            .await?;
+        let now = now();
+        if !self.reissue(NewToken::Rotate, now).await? {
+            return Ok(n);
+        }
+        if persistent {
+            // A new selector too: a copy of the old cookie names nothing.
+            let token = RememberToken::generate()?;
+            let credential =
+                RememberCredential::new(token.selector, token.validator_hash(), remember_end);
+            let cleared = now + self.config().absolute_timeout;
+            if self
+                .store()
+                .set_remember(id, Some(&credential), cleared, now)
+                .await?
+            {
+                let mut st = self.state();
+                st.new_remember = Some((token, remember_end));
+                st.clear_remember = false;
+            }
+        }
+        Ok(n)
     }
 
     /// Signs out: deletes the session from the store at once and expires the
@@ -202,18 +276,22 @@ impl Session {
                     ip: self.inner.client.ip(),
                     user_agent: self.inner.client.user_agent().map(str::to_owned),
                 }),
+                // A sign-in issues the tokens: they end an absolute timeout on.
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Reauthenticate => Reissue {
                 user_id,
                 authenticated_at: Some(now),
                 now,
                 client: None,
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
             },
             NewToken::Rotate => Reissue {
                 user_id,
                 authenticated_at: None,
                 now,
                 client: None,
+                tokens_expire_at: None,
             },
         };
         let token = Token::generate()?;
@@ -227,6 +305,9 @@ impl Session {
                 r.authenticated_at = reissue.authenticated_at;
             }
             r.rotated_at = reissue.now;
+            if reissue.tokens_expire_at.is_some() {
+                r.tokens_expire_at = reissue.tokens_expire_at;
+            }
             if let Some(c) = &reissue.client {
                 r.ip = c.ip;
                 r.user_agent.clone_from(&c.user_agent);
@@ -237,16 +318,12 @@ impl Session {
         Ok(true)
     }
 
-    /// After a sign-in: "new device" when none of the user's other sessions
-    /// on record has this browser and this network. One query, only when the
-    /// app registered an event hook.
-    async fn detect_new_device(&self, id: Uuid, user: &str) -> Result<(), Error> {
-        if !self.config().events.has_hook() {
-            return Ok(());
-        }
+    /// After a sign-in: "new device" when none of the user's other live
+    /// sessions (`others`) has this browser and this network. Only when the
+    /// app registered an event hook (the list costs one query).
+    fn detect_new_device(&self, id: Uuid, user: &str, others: &[crate::store::SessionRecord]) {
         let client = &self.inner.client;
         let device = device_label(client.user_agent());
-        let others = self.store().list_user(user, now()).await?;
         let same_network = |ip: Option<std::net::IpAddr>| match (ip, client.ip()) {
             (Some(a), Some(b)) => crate::events::anonymize_ip(a) == crate::events::anonymize_ip(b),
             (a, b) => a == b,
@@ -261,6 +338,5 @@ impl Session {
                 Some(user.to_owned()),
             );
         }
-        Ok(())
     }
 }

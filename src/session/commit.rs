@@ -145,7 +145,16 @@ impl Session {
     }
 
     /// Inserts `record` with the pending changes folded into its data.
+    ///
+    /// A request whose token was retired by a sign-in (it left before the
+    /// sign-in's response came back) creates no anonymous session: its
+    /// cookie would replace the sign-in's. Its write fails with
+    /// [`Error::SessionEnded`], and no cookie is set.
     pub(super) async fn create(&self, mut record: SessionRecord) -> Result<(), Error> {
+        if record.user_id.is_none() && self.state().retired_token {
+            tracing::debug!("write with a retired session token dropped");
+            return Err(Error::SessionEnded);
+        }
         let token = Token::generate()?;
         let changes = std::mem::take(&mut self.state().changes);
         for (k, v) in &changes {

@@ -14,7 +14,9 @@ use crate::binding::{BindingCheck, MismatchAction};
 use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
-use crate::store::{Revocation, RevokeReason, SessionRecord, TokenState, Touch};
+use crate::store::{
+    Restore, Revocation, RevokeReason, SessionRecord, TokenState, Touch, ValidatorStep,
+};
 use crate::token::{RememberToken, Token};
 use time::OffsetDateTime;
 
@@ -46,7 +48,11 @@ impl Session {
                 live
             }
         };
-        if live.is_none() && !self.state().binding_rejected {
+        let may_restore = {
+            let st = self.state();
+            !st.binding_rejected && !st.late_retired
+        };
+        if live.is_none() && may_restore {
             match &self.inner.remember {
                 CookieToken::Absent => {}
                 CookieToken::Malformed => self.state().clear_remember = true,
@@ -106,13 +112,19 @@ impl Session {
                     // A request that left before a sign-in (or re-auth) on
                     // this browser: anonymous, and its response must not
                     // expire the cookie the sign-in just set.
-                    if now - at > cfg.rotation.grace {
+                    // Its writes create no session, and within the grace
+                    // window its remember-me cookie (as old as it) restores
+                    // nothing either: the sign-in's cookies stand.
+                    let late = now - at <= cfg.rotation.grace;
+                    if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
                             "retired session token presented (a token from before a sign-in)"
                         );
                     }
-                    self.state().retired_token = true;
+                    let mut st = self.state();
+                    st.retired_token = true;
+                    st.late_retired = late;
                     None
                 }
                 TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
@@ -129,69 +141,95 @@ impl Session {
     }
 
     /// Re-opens the session of a remember-me credential with a new session
-    /// token, rotating the validator. A wrong validator for a known selector,
-    /// outside the grace window, is theft: the session is revoked.
+    /// token, rotating the validator in two phases: the current validator
+    /// issues a pending one (sent with this response); the pending one,
+    /// presented, becomes current; the one it replaced is accepted for the
+    /// grace window after that. A wrong validator for a known selector (or
+    /// the replaced one after its grace window) is theft: the session is
+    /// revoked.
     async fn restore(
         &self, remember: &RememberToken, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let cfg = self.config();
-        let Some(mut found) = self.store().find_remember(&remember.selector).await? else {
-            self.state().clear_remember = true;
-            return Ok(None);
-        };
-        if !found.record.is_live(now) || found.expires_at <= now {
-            self.state().clear_remember = true;
-            return Ok(None);
-        }
-        // The binding is checked before anything is rotated: a refused client
-        // leaves the credential as it was for its rightful holder.
-        if self
-            .check_binding(found.record.clone(), now)
-            .await?
-            .is_none()
-        {
-            return Ok(None);
-        }
-        let id = found.record.id;
         let presented = remember.validator_hash();
         let touch = self.touch(now);
-        let token = Token::generate()?;
-        if presented.ct_eq(&found.validator) {
-            let next = remember.rotated()?;
-            let rotate = Some((&presented, &next.validator_hash()));
+        let grace = cfg.remember.grace;
+        // A lost compare-and-set (another request rotated first) is decided
+        // again on what the store now holds; a few tries at most.
+        for _ in 0..3 {
+            let Some(found) = self.store().find_remember(&remember.selector).await? else {
+                if !self.state().retired_token {
+                    self.state().clear_remember = true;
+                }
+                return Ok(None);
+            };
+            if !found.record.is_live(now) || found.expires_at <= now {
+                self.state().clear_remember = true;
+                return Ok(None);
+            }
+            // The binding is checked before anything is rotated: a refused
+            // client leaves the credential as it was for its rightful holder.
+            if self
+                .check_binding(found.record.clone(), now)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            let mut next = None;
+            let step = if found.pending.is_some_and(|(p, _)| p.ct_eq(&presented)) {
+                ValidatorStep::Promote { presented }
+            } else if presented.ct_eq(&found.validator) {
+                // A concurrent tab's restore issued a pending validator (its
+                // response carries it), or just promoted this one.
+                let issued = found.pending.is_some_and(|(_, at)| now - at <= grace);
+                let promoted = found.previous.is_some() && now - found.rotated_at <= grace;
+                if issued || promoted {
+                    ValidatorStep::Keep
+                } else {
+                    let token = remember.rotated()?;
+                    let step = ValidatorStep::Issue {
+                        presented,
+                        next: token.validator_hash(),
+                        stale_before: now - grace,
+                    };
+                    next = Some(token);
+                    step
+                }
+            } else if now - found.rotated_at <= grace
+                && found.previous.is_some_and(|p| p.ct_eq(&presented))
+            {
+                ValidatorStep::Keep
+            } else {
+                return self.remember_theft(&found.record, now).await;
+            };
+            let token = Token::generate()?;
+            let restore = Restore::new(token.hash(), now + cfg.absolute_timeout, step, now, touch);
             if self
                 .store()
-                .restore(id, &token.hash(), rotate, &touch)
+                .restore_remembered(found.record.id, &restore)
                 .await?
             {
-                self.emit(SessionEventKind::RememberRestored, &found.record);
+                if step != ValidatorStep::Keep {
+                    self.emit(SessionEventKind::RememberRestored, &found.record);
+                }
                 let mut st = self.state();
-                st.new_remember = Some((next, found.expires_at));
-                return Ok(Some(restored(&mut st, found.record, token, &touch)));
-            }
-            // Another request rotated the validator first: it is now the
-            // previous one, inside the grace window.
-            match self.store().find_remember(&remember.selector).await? {
-                Some(again) => found = again,
-                None => return Ok(None),
+                if let Some(next) = next {
+                    st.new_remember = Some((next, found.expires_at));
+                }
+                return Ok(Some(restored(&mut st, found.record, token, &restore)));
             }
         }
-        let recent = now - found.rotated_at <= cfg.remember.grace;
-        if recent && found.previous.is_some_and(|p| p.ct_eq(&presented)) {
-            if self
-                .store()
-                .restore(id, &token.hash(), None, &touch)
-                .await?
-            {
-                let mut st = self.state();
-                return Ok(Some(restored(&mut st, found.record, token, &touch)));
-            }
-            return Ok(None);
-        }
+        Ok(None)
+    }
+
+    /// A stale or wrong validator for a known selector: theft.
+    async fn remember_theft(
+        &self, record: &SessionRecord, now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
         let how = Revocation::system(RevokeReason::RememberTokenReuse, now);
-        self.store().revoke(id, None, &how).await?;
-        // A stale validator outside the grace window: theft.
-        self.emit(SessionEventKind::RememberTheft, &found.record);
+        self.store().revoke(record.id, None, &how).await?;
+        self.emit(SessionEventKind::RememberTheft, record);
         let mut st = self.state();
         st.clear_remember = true;
         st.clear_cookie = true;
@@ -231,12 +269,12 @@ impl Session {
 }
 
 /// The session re-opened from its remember-me credential with `token`, as
-/// the store now has it.
+/// the store now has it after `restore`.
 fn restored(
-    st: &mut State, mut record: SessionRecord, token: Token, touch: &Touch,
+    st: &mut State, mut record: SessionRecord, token: Token, restore: &Restore,
 ) -> SessionRecord {
-    record.last_seen_at = touch.now;
-    record.expires_at = touch.idle_expires_at.min(record.absolute_expires_at);
+    record.tokens_expire_at = Some(restore.tokens_expire_at);
+    restore.touch.apply(&mut record);
     st.new_token = Some(token);
     st.clear_cookie = false;
     st.restored = true;

@@ -6,18 +6,23 @@
 //! - `commit`: after the handler, the write and the periodic rotation, which
 //!   answer with a `CookieUpdate` (see `crate::cookie`) for the service to
 //!   render;
-//! - `update`: the atomic read-modify-write of one key, written at once.
+//! - `update`: the atomic read-modify-write of one key, written at once;
+//! - `key`: typed keys ([`SessionKey`]) over the data API;
+//! - `limits`: what a write may hold (the data limit, no U+0000).
 //!
 //! Nothing in this module reads or writes HTTP.
 
 mod auth;
 mod commit;
+mod key;
+mod limits;
 mod load;
 #[cfg(test)]
 mod tests;
 mod update;
 
 pub(crate) use commit::Commit;
+pub use key::SessionKey;
 
 use crate::client::ClientInfo;
 use crate::config::SessionConfig;
@@ -125,8 +130,12 @@ struct State {
     clear_remember: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
-    /// The request's token was retired by a sign-in: keep the cookie alone.
+    /// The request's token was retired by a sign-in: keep the cookie alone,
+    /// and create no session for its writes.
     retired_token: bool,
+    /// ... within the grace window: a request that left before the sign-in,
+    /// whose remember-me cookie is as old as its token.
+    late_retired: bool,
 }
 
 impl State {
@@ -305,11 +314,17 @@ impl Session {
     /// Sets a value. Written after the handler (the last write of a key
     /// wins; see [`update`](Self::update) for a read-modify-write); a request
     /// without a session gets one (and its cookie) then.
+    ///
+    /// Fails at once, recording nothing, with [`Error::DataTooLarge`] when
+    /// the session's data would grow past the layer's
+    /// [limit](crate::SessionLayer::with_max_data_size), and with
+    /// [`Error::NulCharacter`] when the key or the value holds U+0000.
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
         if self.get_value(key).as_ref() == Some(&value) {
             return Ok(());
         }
+        self.check_write(key, Some(&value))?;
         self.state().changes.insert(key.to_owned(), Some(value));
         Ok(())
     }

@@ -116,6 +116,7 @@ impl Session {
         &self, key: &str, mut f: impl FnMut(Option<T>) -> U,
         encode: impl Fn(&U) -> Result<Option<Value>, serde_json::Error>,
     ) -> Result<U, Error> {
+        super::limits::check_text(key)?;
         self.ensure_loaded().await?;
         let (id, pending, loaded) = {
             let st = self.state();
@@ -140,6 +141,7 @@ impl Session {
                     let input = pending.clone().unwrap_or_else(|| current.clone());
                     let out = f(input.map(serde_json::from_value).transpose()?);
                     let new = encode(&out)?;
+                    self.check_write(key, new.as_ref())?;
                     (out, new)
                 }
             };
@@ -190,6 +192,7 @@ impl Session {
             }
             return Ok(out);
         };
+        self.check_write(key, Some(&new))?;
         self.state().changes.insert(key.to_owned(), Some(new));
         if let Err(e) = self.create(self.new_record(now())).await {
             // `create` put the pending changes back: this one was not

@@ -54,9 +54,9 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe` and `round_trips` go straight to the inner store;
-/// `load`, `patch_data` and `update_value` go through methods of their own,
-/// which the cache overrides.
+/// `migrate`, `subscribe`, `local_database` and `round_trips` go straight to
+/// the inner store; `load`, `patch_data` and `update_value` go through methods
+/// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
     /// The wrapped store.
     fn wrapped(&self) -> &dyn SessionStore;
@@ -118,6 +118,7 @@ macro_rules! wrap_store {
             set_remember(id: Uuid, credential: Option<&RememberCredential>, absolute_if_cleared: OffsetDateTime, now: OffsetDateTime) -> bool [SessionAfter(id)];
             find_remember(selector: &[u8; 16]) -> Option<RememberedSession> [Nothing];
             restore(id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch) -> bool [SessionAfter(id)];
+            restore_remembered(id: Uuid, restore: &Restore) -> bool [SessionAfter(id)];
             get(id: Uuid) -> Option<SessionRecord> [Nothing];
             revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool [Session(id)];
             revoke_user_sessions(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64 [User(user_id)];
@@ -138,6 +139,7 @@ macro_rules! wrap_store {
             use $crate::store::error::Error;
             use $crate::store::feed::{ChangeFeed, FeedOptions};
             use $crate::store::report::{MigrationReport, StoreStats};
+            use $crate::store::restore::Restore;
             use $crate::store::revocation::Revocation;
             use $crate::store::session_store::SessionStore;
             use $crate::store::types::{
@@ -181,6 +183,10 @@ macro_rules! wrap_store {
 
                 fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
                     self.wrapped().subscribe(options)
+                }
+
+                fn local_database(&self) -> Option<String> {
+                    self.wrapped().local_database()
                 }
 
                 fn round_trips(&self) -> u64 {

@@ -53,6 +53,7 @@ mod migrate;
 mod postgres;
 mod remember;
 mod report;
+mod restore;
 mod revocation;
 mod session_store;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -63,7 +64,9 @@ mod stack;
 mod timeout;
 mod types;
 
+pub(crate) use cache::siblings;
 pub use cache::{CacheConfig, CachedStore};
+pub(crate) use delegate::Stale;
 pub use error::Error;
 pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
@@ -72,6 +75,7 @@ pub use migrate::{Migrate, migrate};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
+pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokedBy};
 pub use session_store::{IntoSessionStore, SessionStore};
 #[cfg(feature = "sqlite")]
@@ -80,6 +84,7 @@ pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
+pub(crate) use types::data_size;
 pub use types::{
     DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
     SessionRecord, TokenHash, TokenState, Touch,

@@ -44,6 +44,9 @@ pub struct RememberedSession {
     pub rotated_at: OffsetDateTime,
     /// When the credential ends.
     pub expires_at: OffsetDateTime,
+    /// SHA-256 of the pending validator (issued by a restore, sent to the
+    /// client, not yet presented), with when it was issued.
+    pub pending: Option<(TokenHash, OffsetDateTime)>,
 }
 
 /// New credentials for a session: sign-in, re-authentication, privilege change.
@@ -59,6 +62,10 @@ pub struct Reissue {
     /// New client details to record (a sign-in records where it happened);
     /// `None` keeps the stored ones.
     pub client: Option<ReissueClient>,
+    /// The new hard end of the session's tokens
+    /// ([`SessionRecord::tokens_expire_at`]): a sign-in or re-authentication
+    /// counts the absolute timeout from now. `None` keeps it.
+    pub tokens_expire_at: Option<OffsetDateTime>,
 }
 
 /// The client recorded by a sign-in.
@@ -79,6 +86,7 @@ impl Reissue {
             authenticated_at: None,
             now,
             client: None,
+            tokens_expire_at: None,
         }
     }
 }

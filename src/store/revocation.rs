@@ -28,6 +28,11 @@ pub enum RevokeReason {
     BindingMismatch,
     /// The user's password changed. `"password_change"`.
     PasswordChange,
+    /// A sign-in went past the layer's
+    /// [session limit](crate::SessionLayer::with_max_sessions_per_user): the
+    /// user's least recently active session was signed out.
+    /// `"session_limit"`.
+    SessionLimit,
     /// A reason of the app's own (for example `"lost_phone"`, `"incident"`).
     Other(String),
 }
@@ -48,6 +53,7 @@ impl RevokeReason {
             Self::RememberTokenReuse => "remember_token_reuse",
             Self::BindingMismatch => "binding_mismatch",
             Self::PasswordChange => "password_change",
+            Self::SessionLimit => "session_limit",
             Self::Other(reason) => reason,
         }
     }
@@ -61,6 +67,7 @@ impl RevokeReason {
             "remember_token_reuse" => Self::RememberTokenReuse,
             "binding_mismatch" => Self::BindingMismatch,
             "password_change" => Self::PasswordChange,
+            "session_limit" => Self::SessionLimit,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -149,6 +156,7 @@ mod tests {
             RevokeReason::RememberTokenReuse,
             RevokeReason::BindingMismatch,
             RevokeReason::PasswordChange,
+            RevokeReason::SessionLimit,
             RevokeReason::other("lost phone"),
         ] {
             assert_eq!(RevokeReason::from_stored(r.as_str()), r);

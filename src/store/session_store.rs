@@ -5,6 +5,7 @@
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
 use super::report::{MigrationReport, StoreStats};
+use super::restore::Restore;
 use super::revocation::Revocation;
 use super::types::UpdateOutcome;
 use super::types::{
@@ -121,6 +122,31 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
     ) -> Result<bool, Error>;
 
+    /// Re-opens a remembered session (two-phase validator rotation): in one
+    /// round-trip, does what `restore.step` says with the validator
+    /// (compare-and-set for `Issue` and `Promote`: `false`, and nothing
+    /// written, when another request changed it first), makes
+    /// `restore.token` a new current session token, sets the tokens' hard
+    /// end (`tokens_expire_at`, which also caps the idle deadline) and
+    /// records the activity. With `Issue` or `Promote`, the other tokens
+    /// issued at or before `retire_before` are retired (the newest
+    /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
+    /// kept). `false` too when the session is gone or revoked.
+    ///
+    /// The default body, for stores written before 0.2, is the one-phase
+    /// [`restore`](Self::restore) (an `Issue` replaces the validator at
+    /// once; a `Promote`, which such a store never asks for since it keeps
+    /// no pending validator, answers `false`), without the tokens' hard end.
+    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
+        match restore.one_phase() {
+            Some(rotate) => {
+                self.restore(id, &restore.token, rotate, &restore.touch)
+                    .await
+            }
+            None => Ok(false),
+        }
+    }
+
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;
 
@@ -152,7 +178,10 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error>;
 
-    /// A user's live sessions, most recently active first.
+    /// A user's live sessions, most recently active first, without their
+    /// data: each record's [`data`](SessionRecord::data) is empty (the
+    /// device list and the "new device" check do not read it, and do not
+    /// pay for it).
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error>;
@@ -180,6 +209,16 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// runtime.
     fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
         let _ = options;
+        None
+    }
+
+    /// For a store with no change feed whose database lives in this
+    /// process (SQLite, memory): a name of that database, the same for every
+    /// handle on it, so that the caches of this process on it hear of
+    /// revocations made through another handle (such as
+    /// [`SessionAdmin::new(pool)`](crate::SessionAdmin::new) next to a layer
+    /// with a cache). `None` (the default) for the others.
+    fn local_database(&self) -> Option<String> {
         None
     }
 

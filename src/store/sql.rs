@@ -58,7 +58,8 @@ macro_rules! revoke_where {
             ", revoked_by = ",
             $by,
             ", remember_selector = NULL, remember_validator_hash = NULL, ",
-            "remember_prev_validator_hash = NULL WHERE ",
+            "remember_prev_validator_hash = NULL, remember_pending_validator_hash = NULL, ",
+            "remember_pending_at = NULL WHERE ",
             $filter,
             " AND ",
             $crate::store::sql::live_at!($at)
@@ -297,7 +298,8 @@ macro_rules! read_columns {
 pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
     Ok(read_columns!(row => SessionRecord {
         id: uuid, user_id: text, data: data, created_at: time, authenticated_at: opt_time,
-        last_seen_at: time, expires_at: time, absolute_expires_at: time, rotated_at: time,
+        last_seen_at: time, expires_at: time, absolute_expires_at: time,
+        tokens_expire_at: opt_time, rotated_at: time,
         ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
         revoke_reason: text, revoked_by: text, version: unsigned,
     }))
@@ -311,6 +313,13 @@ pub(crate) fn remembered(row: &impl Columns) -> Result<RememberedSession, Error>
         previous: row.opt_hash("remember_prev_validator_hash")?,
         rotated_at: row.time("remember_rotated_at")?,
         expires_at: row.time("remember_expires_at")?,
+        pending: match (
+            row.opt_hash("remember_pending_validator_hash")?,
+            row.opt_time("remember_pending_at")?,
+        ) {
+            (Some(hash), Some(at)) => Some((hash, at)),
+            _ => None,
+        },
     })
 }
 

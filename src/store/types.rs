@@ -58,6 +58,12 @@ pub struct SessionRecord {
     pub expires_at: OffsetDateTime,
     /// The hard end of the session.
     pub absolute_expires_at: OffsetDateTime,
+    /// The hard end of the session's tokens: the absolute timeout counted
+    /// from the sign-in or remember-me restore that issued them. A
+    /// remembered session outlives it (its remember-me credential restores
+    /// it with a new token); its tokens do not. `None` (a row of 0.1, or an
+    /// anonymous session): `absolute_expires_at` alone.
+    pub tokens_expire_at: Option<OffsetDateTime>,
     /// When the newest token was issued (rotation compare-and-set).
     pub rotated_at: OffsetDateTime,
     /// Client IP when the session was created.
@@ -102,7 +108,14 @@ impl RememberedSession {
             previous,
             rotated_at,
             expires_at,
+            pending: None,
         }
+    }
+
+    /// With a pending validator `hash`, issued `at`.
+    pub fn with_pending(mut self, hash: TokenHash, at: OffsetDateTime) -> Self {
+        self.pending = Some((hash, at));
+        self
     }
 }
 
@@ -135,7 +148,18 @@ impl SessionRecord {
     /// Whether a session token of this row may be used at `now`: the row is
     /// not revoked and neither timeout has passed.
     pub fn token_active(&self, now: OffsetDateTime) -> bool {
-        self.revoked_at.is_none() && self.expires_at > now && self.absolute_expires_at > now
+        self.revoked_at.is_none()
+            && self.expires_at > now
+            && self.absolute_expires_at > now
+            && self.tokens_expire_at.is_none_or(|end| end > now)
+    }
+
+    /// The end of this row's tokens: the earliest of the absolute end and
+    /// the tokens' own end.
+    pub(crate) fn tokens_end(&self) -> OffsetDateTime {
+        self.tokens_expire_at.map_or(self.absolute_expires_at, |t| {
+            t.min(self.absolute_expires_at)
+        })
     }
 
     /// Whether garbage collection may delete the row: expired at `now` (and
@@ -161,6 +185,7 @@ impl SessionRecord {
             last_seen_at: now,
             expires_at: now,
             absolute_expires_at: now,
+            tokens_expire_at: None,
             rotated_at: now,
             ip: None,
             user_agent: None,
@@ -233,7 +258,7 @@ pub struct Touch {
     /// Touch only when `last_seen_at <= stale_before` (the touch interval).
     pub stale_before: OffsetDateTime,
     /// The new idle deadline, `now + idle timeout`; capped by the store at
-    /// `absolute_expires_at`.
+    /// `absolute_expires_at` and `tokens_expire_at`.
     pub idle_expires_at: OffsetDateTime,
 }
 
@@ -261,7 +286,7 @@ impl Touch {
     /// idle deadline moves, capped at the absolute end.
     pub(crate) fn apply(&self, record: &mut SessionRecord) {
         record.last_seen_at = self.now;
-        record.expires_at = self.idle_expires_at.min(record.absolute_expires_at);
+        record.expires_at = self.idle_expires_at.min(record.tokens_end());
     }
 }
 
@@ -358,3 +383,25 @@ impl DataPatch {
 }
 
 pub use super::remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
+
+/// The length of `data` serialized as compact JSON (`serde_json::to_vec`),
+/// counted without building it: what the layer's data limit and the cache's
+/// byte bound measure.
+pub(crate) fn data_size(data: &Map<String, Value>) -> usize {
+    /// Counts the bytes written to it.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serializing a map of JSON values into a writer that never fails
+    // cannot fail.
+    let _ = serde_json::to_writer(&mut counter, data);
+    counter.0
+}

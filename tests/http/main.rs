@@ -8,13 +8,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod admin_cache;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod binding;
 mod cancellation;
 mod conformance;
 mod cookies;
+mod credentials;
 mod extract;
+mod keys;
+mod limits;
 mod remember;
 mod rotation;
 mod routes;

@@ -6,8 +6,14 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheConfig {
-    /// Most sessions kept (memory is bounded by this). Default: 100,000.
+    /// Most sessions kept. Default: 100,000.
     pub max_entries: u64,
+    /// Most bytes of sessions kept, counted as each session's data
+    /// serialized as compact JSON plus a fixed overhead for the rest of the
+    /// row (and at least `max_bytes / max_entries` per session, so that
+    /// `max_entries` holds too). Default: 64 MiB. Memory is bounded by this
+    /// whatever the sessions hold.
+    pub max_bytes: u64,
     /// How long an entry may be served before it is read again, whatever
     /// the change feed says. Default: 60 seconds.
     pub ttl: Duration,
@@ -27,6 +33,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             max_entries: 100_000,
+            max_bytes: 64 * 1024 * 1024,
             ttl: Duration::from_secs(60),
             poll_interval: Duration::from_millis(10),
             max_lag: Duration::from_millis(250),
@@ -39,6 +46,26 @@ impl CacheConfig {
     pub fn with_max_entries(mut self, n: u64) -> Self {
         self.max_entries = n;
         self
+    }
+
+    /// Sets the most bytes of sessions kept (see
+    /// [`max_bytes`](Self::max_bytes)).
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// What one cached session weighs against
+    /// [`max_bytes`](Self::max_bytes).
+    pub(crate) fn weight(&self, session: &crate::store::LoadedSession) -> u32 {
+        /// The rest of a cached row, roughly: ids, times, IP, the entry.
+        const OVERHEAD: u64 = 512;
+        let r = &session.record;
+        let floor = self.max_bytes / self.max_entries.max(1);
+        let text = r.user_agent.as_ref().map_or(0, String::len)
+            + r.user_id.as_ref().map_or(0, String::len);
+        let bytes = u64::try_from(crate::store::data_size(&r.data) + text).unwrap_or(u64::MAX);
+        u32::try_from(bytes.saturating_add(OVERHEAD).max(floor)).unwrap_or(u32::MAX)
     }
 
     /// Sets the time to live of an entry.

@@ -34,7 +34,14 @@ use uuid::Uuid;
 /// a stale copy for at most `max_lag`, usually for one poll interval.
 ///
 /// With SQLite or the memory store there is no cross-process feed: the cache
-/// is only correct when one process uses the database.
+/// is only correct when one process uses the database. In that process,
+/// revocations made through any [`SessionAdmin`](crate::SessionAdmin) on the
+/// same database (`SessionAdmin::new(pool)`, a clone of the memory store)
+/// reach the cache at once. Other writes made beside the cache (a second
+/// layer without it on the same pool, plain SQL) are seen after at most
+/// [`ttl`](CacheConfig::ttl): give every layer of the process the same
+/// cache, by building them from one layer, or use
+/// [`SessionLayer::admin`](crate::SessionLayer::admin).
 ///
 /// ```no_run
 /// # async fn f(pool: sqlx::PgPool) {
@@ -142,7 +149,8 @@ impl CachedStore {
     /// A cache in front of `store`.
     pub fn new(store: impl IntoSessionStore, config: CacheConfig) -> Self {
         let entries = moka::sync::Cache::builder()
-            .max_capacity(config.max_entries)
+            .max_capacity(config.max_bytes.max(1))
+            .weigher(move |_: &TokenHash, session: &Arc<LoadedSession>| config.weight(session))
             .time_to_live(config.ttl)
             .build();
         Self {
@@ -184,6 +192,11 @@ impl CachedStore {
             .get_or_init(|| async {
                 let options = FeedOptions::new(self.shared.config.poll_interval);
                 let Some(feed) = self.inner.subscribe(&options) else {
+                    // No feed: changes made through other handles on this
+                    // database, in this process, come through the registry.
+                    if let Some(database) = self.inner.local_database() {
+                        siblings::register(database, &self.shared);
+                    }
                     return false;
                 };
                 let shared = Arc::downgrade(&self.shared);
@@ -376,6 +389,7 @@ wrap_store!(CachedStore);
 
 mod book;
 mod config;
+pub(crate) mod siblings;
 
 pub use config::CacheConfig;
 #[cfg(test)]

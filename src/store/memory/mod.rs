@@ -4,6 +4,7 @@
 
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::restore::Restore;
 use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, SessionStore};
 use crate::store::types::{
@@ -118,6 +119,9 @@ impl SessionStore for MemoryStore {
             s.authenticated_at = Some(at);
         }
         s.rotated_at = reissue.now;
+        if let Some(end) = reissue.tokens_expire_at {
+            s.tokens_expire_at = Some(end);
+        }
         s.version += 1;
         if let Some(c) = &reissue.client {
             s.ip = c.ip;
@@ -206,6 +210,7 @@ impl SessionStore for MemoryStore {
         match credential {
             Some(c) => {
                 s.persistent = true;
+                s.tokens_expire_at = s.tokens_expire_at.or(Some(s.absolute_expires_at));
                 s.absolute_expires_at = c.expires_at;
                 s.expires_at = s.expires_at.min(c.expires_at);
                 t.remember.insert(
@@ -214,6 +219,7 @@ impl SessionStore for MemoryStore {
                         selector: c.selector,
                         validator: c.validator,
                         previous: None,
+                        pending: None,
                         rotated_at: now,
                         expires_at: c.expires_at,
                     },
@@ -240,6 +246,7 @@ impl SessionStore for MemoryStore {
             previous: r.previous,
             rotated_at: r.rotated_at,
             expires_at: r.expires_at,
+            pending: r.pending,
         }))
     }
 
@@ -273,6 +280,10 @@ impl SessionStore for MemoryStore {
             s.version += 1;
         }
         Ok(true)
+    }
+
+    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
+        Ok(self.lock().restore_remembered(id, restore))
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
@@ -345,7 +356,7 @@ impl SessionStore for MemoryStore {
             .sessions
             .values()
             .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
-            .cloned()
+            .map(without_data)
             .collect();
         list.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
         Ok(list)
@@ -367,7 +378,36 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn local_database(&self) -> Option<String> {
+        // Clones share the tables: their address names them.
+        Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))
+    }
+
     fn round_trips(&self) -> u64 {
         self.counter.get()
+    }
+}
+
+/// A copy of `record` without its data (an empty object), as `list_user`
+/// answers: the data is not copied at all.
+fn without_data(record: &SessionRecord) -> SessionRecord {
+    SessionRecord {
+        id: record.id,
+        user_id: record.user_id.clone(),
+        data: serde_json::Map::new(),
+        created_at: record.created_at,
+        authenticated_at: record.authenticated_at,
+        last_seen_at: record.last_seen_at,
+        expires_at: record.expires_at,
+        absolute_expires_at: record.absolute_expires_at,
+        tokens_expire_at: record.tokens_expire_at,
+        rotated_at: record.rotated_at,
+        ip: record.ip,
+        user_agent: record.user_agent.clone(),
+        persistent: record.persistent,
+        revoked_at: record.revoked_at,
+        revoke_reason: record.revoke_reason.clone(),
+        revoked_by: record.revoked_by.clone(),
+        version: record.version,
     }
 }

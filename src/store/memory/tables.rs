@@ -1,6 +1,7 @@
 //! The memory store's data: three maps standing for the tables of the SQL
 //! stores, and the row operations its calls share.
 
+use crate::store::restore::{Restore, ValidatorStep};
 use crate::store::revocation::Revocation;
 use crate::store::types::{REPLACED_TOKENS_KEPT, SessionRecord, TokenHash, TokenState};
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub(super) struct Remember {
     pub(super) selector: [u8; 16],
     pub(super) validator: TokenHash,
     pub(super) previous: Option<TokenHash>,
+    /// The pending validator (issued, not yet presented), and when.
+    pub(super) pending: Option<(TokenHash, OffsetDateTime)>,
     pub(super) rotated_at: OffsetDateTime,
     pub(super) expires_at: OffsetDateTime,
 }
@@ -60,6 +63,67 @@ impl Tables {
                 row.state = TokenState::Retired { at };
             }
         }
+    }
+
+    /// Retires the tokens of session `id` issued at or before `before`.
+    fn retire_tokens_before(&mut self, id: Uuid, at: OffsetDateTime, before: OffsetDateTime) {
+        for row in self.tokens.values_mut() {
+            if row.session_id == id
+                && row.created_at <= before
+                && !matches!(row.state, TokenState::Retired { .. })
+            {
+                row.state = TokenState::Retired { at };
+            }
+        }
+    }
+
+    /// [`SessionStore::restore_remembered`](crate::store::SessionStore::restore_remembered)
+    /// on these tables.
+    pub(super) fn restore_remembered(&mut self, id: Uuid, r: &Restore) -> bool {
+        let now = r.touch.now;
+        if self.live_mut(id).is_none() {
+            return false;
+        }
+        if r.step != ValidatorStep::Keep {
+            let Some(c) = self.remember.get_mut(&id) else {
+                return false;
+            };
+            match r.step {
+                ValidatorStep::Keep => {}
+                ValidatorStep::Issue {
+                    presented,
+                    next,
+                    stale_before,
+                } => {
+                    let stale = c.pending.is_none_or(|(_, at)| at <= stale_before);
+                    if c.validator != presented || !stale {
+                        return false;
+                    }
+                    c.pending = Some((next, now));
+                }
+                ValidatorStep::Promote { presented } => {
+                    let Some((pending, _)) = c.pending.filter(|(p, _)| *p == presented) else {
+                        return false;
+                    };
+                    c.previous = Some(c.validator);
+                    c.validator = pending;
+                    c.pending = None;
+                    c.rotated_at = now;
+                }
+            }
+            self.retire_tokens_before(id, now, r.retire_before);
+            self.prune_tokens(id);
+        }
+        self.insert_token(r.token, id, TokenState::Current, now);
+        if let Some(s) = self.live_mut(id) {
+            if r.step != ValidatorStep::Keep {
+                s.rotated_at = now;
+            }
+            s.tokens_expire_at = Some(r.tokens_expire_at);
+            r.touch.apply(s);
+            s.version += 1;
+        }
+        true
     }
 
     /// Keeps only the newest [`REPLACED_TOKENS_KEPT`] replaced (superseded or

@@ -7,6 +7,7 @@ use crate::store::error::Error;
 use crate::store::feed::{ChangeFeed, FeedOptions};
 use crate::store::migrate;
 use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::restore::Restore;
 use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
@@ -180,6 +181,7 @@ sql::impl_sql_store!(
                         .bind(client.is_some())
                         .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
                         .bind(client.and_then(|c| c.user_agent.clone()))
+                        .bind(reissue.tokens_expire_at)
                         .execute(&mut *tx)
                         .await?;
                     if locked.rows_affected() != 1 {
@@ -255,6 +257,23 @@ sql::impl_sql_store!(
                 .bind(touch.idle_expires_at)
                 .bind(presented)
                 .bind(next)
+                .bind(sql::REPLACED_KEPT);
+            Ok(self.execute(query).await? == 1)
+        }
+
+        async fn restore_remembered(&self, id: Uuid, r: &Restore) -> Result<bool, Error> {
+            let (kind, presented, next, stale_before) = r.step_parts();
+            let query = sqlx::query(q::RESTORE_REMEMBERED)
+                .bind(id)
+                .bind(r.token.as_bytes().as_slice())
+                .bind(r.touch.now)
+                .bind(r.touch.idle_expires_at)
+                .bind(r.tokens_expire_at)
+                .bind(kind)
+                .bind(presented.map(|h| h.as_bytes().to_vec()))
+                .bind(next.map(|h| h.as_bytes().to_vec()))
+                .bind(stale_before)
+                .bind(r.retire_before)
                 .bind(sql::REPLACED_KEPT);
             Ok(self.execute(query).await? == 1)
         }

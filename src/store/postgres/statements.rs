@@ -9,7 +9,7 @@ use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 macro_rules! session_cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
-         s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
+         s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
          s.revoke_reason, s.revoked_by"
     };
 }
@@ -80,7 +80,8 @@ pub(super) const LOAD: &str = concat!(
           FROM axum_user_sessions.tokens WHERE token_hash = $1
     ), touched AS (
         UPDATE axum_user_sessions.sessions s
-           SET last_seen_at = $2, expires_at = LEAST($4, s.absolute_expires_at)
+           SET last_seen_at = $2,
+               expires_at = LEAST($4, s.absolute_expires_at, s.tokens_expire_at)
           FROM tok
          WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
            AND s.expires_at > $2 AND s.last_seen_at <= $3
@@ -120,10 +121,11 @@ pub(super) const PATCH_DATA: &str = "UPDATE axum_user_sessions.sessions
     RETURNING version";
 
 /// A sign-in on session `$1`, locking its row: user `$2`, authenticated at
-/// `$3` (when not null), rotated at `$4`; with `$5`, the client `$6`, `$7`.
+/// `$3` (when not null), rotated at `$4`; with `$5`, the client `$6`, `$7`;
+/// tokens ending at `$8` (when not null).
 pub(super) const REISSUE: &str = "UPDATE axum_user_sessions.sessions
         SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
-            rotated_at = $4,
+            rotated_at = $4, tokens_expire_at = COALESCE($8, tokens_expire_at),
             ip = CASE WHEN $5 THEN $6::inet ELSE ip END,
             user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END
       WHERE id = $1 AND revoked_at IS NULL";
@@ -183,12 +185,15 @@ pub(super) const PROMOTE: &str = concat!(
 );
 
 /// Gives session `$1` the remember-me selector `$2` and validator hash `$3`,
-/// ending at `$4`, issued at `$5`.
+/// ending at `$4`, issued at `$5`. The session's tokens keep their end (the
+/// absolute end they had, if they had none of their own).
 pub(super) const REMEMBER: &str = "UPDATE axum_user_sessions.sessions
         SET persistent = true, absolute_expires_at = $4,
             expires_at = LEAST(expires_at, $4),
+            tokens_expire_at = COALESCE(tokens_expire_at, absolute_expires_at),
             remember_selector = $2, remember_validator_hash = $3,
             remember_prev_validator_hash = NULL, remember_rotated_at = $5,
+            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
             remember_expires_at = $4
       WHERE id = $1 AND revoked_at IS NULL";
 
@@ -199,6 +204,7 @@ pub(super) const FORGET: &str = "UPDATE axum_user_sessions.sessions
             expires_at = LEAST(expires_at, $2),
             remember_selector = NULL, remember_validator_hash = NULL,
             remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
+            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
             remember_expires_at = NULL
       WHERE id = $1 AND revoked_at IS NULL";
 
@@ -207,8 +213,50 @@ pub(super) const FIND_REMEMBER: &str = concat!(
     "SELECT ",
     session_cols!(),
     ", s.last_seen_at, s.expires_at, s.version, s.remember_validator_hash,
-       s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at
+       s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
+       s.remember_pending_validator_hash, s.remember_pending_at
        FROM axum_user_sessions.sessions s WHERE s.remember_selector = $1"
+);
+
+/// Re-opens session `$1` with the new current token `$2` at `$3`, idle
+/// deadline `$4`, tokens ending at `$5`; the validator step `$6` (0 keep,
+/// 1 issue the pending validator `$8` if the current one is still `$7` and
+/// no pending one was issued after `$9`, 2 promote the pending validator
+/// `$7`); with a step, retires the other tokens issued at or before `$10`,
+/// keeping the newest `$11` replaced ones.
+pub(super) const RESTORE_REMEMBERED: &str = concat!(
+    "WITH s AS (
+        UPDATE axum_user_sessions.sessions
+           SET last_seen_at = $3,
+               expires_at = LEAST($4, absolute_expires_at, $5::timestamptz),
+               tokens_expire_at = $5::timestamptz,
+               remember_prev_validator_hash = CASE WHEN $6 = 2
+                   THEN remember_validator_hash ELSE remember_prev_validator_hash END,
+               remember_validator_hash = CASE WHEN $6 = 2
+                   THEN remember_pending_validator_hash ELSE remember_validator_hash END,
+               remember_rotated_at = CASE WHEN $6 = 2 THEN $3 ELSE remember_rotated_at END,
+               remember_pending_validator_hash = CASE WHEN $6 = 1 THEN $8::bytea
+                   WHEN $6 = 2 THEN NULL ELSE remember_pending_validator_hash END,
+               remember_pending_at = CASE WHEN $6 = 1 THEN $3
+                   WHEN $6 = 2 THEN NULL ELSE remember_pending_at END,
+               rotated_at = CASE WHEN $6 = 0 THEN rotated_at ELSE $3 END
+         WHERE id = $1 AND revoked_at IS NULL
+           AND ($6 = 0
+             OR ($6 = 1 AND remember_validator_hash = $7::bytea
+                 AND (remember_pending_at IS NULL OR remember_pending_at <= $9))
+             OR ($6 = 2 AND remember_pending_validator_hash = $7::bytea))
+        RETURNING id
+    ), ",
+    replace_tokens!(
+        "$1",
+        "CASE WHEN $6 <> 0 AND t.state <> 3 AND t.created_at <= $10
+                   AND EXISTS (SELECT 1 FROM s) THEN 3 END",
+        "$3",
+        "$11"
+    ),
+    "
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+    SELECT $2, id, 0, $3 FROM s"
 );
 
 /// Re-opens session `$1` with the new current token `$2` at `$3`, idle
@@ -301,11 +349,13 @@ pub(super) const FEED: &str = "
     UNION ALL
     SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
 
-/// The live sessions of user `$1` at `$2`, most recently active first.
+/// The live sessions of user `$1` at `$2`, most recently active first,
+/// without their data (an empty object): the list never needs it, and a
+/// user's sessions may hold up to the data limit each.
 pub(super) const LIST_USER: &str = concat!(
-    "SELECT ",
-    session_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version
+    "SELECT s.id, s.user_id, '{}'::jsonb AS data, s.created_at, s.authenticated_at, \
+     s.absolute_expires_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, \
+     s.revoked_at, s.revoke_reason, s.revoked_by, s.last_seen_at, s.expires_at, s.version
        FROM axum_user_sessions.sessions s
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),

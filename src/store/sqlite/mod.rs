@@ -4,6 +4,7 @@
 use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::restore::Restore;
 use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
@@ -207,7 +208,8 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             .bind(ts(reissue.now))
             .bind(client.is_some())
             .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
-            .bind(client.and_then(|c| c.user_agent.clone()));
+            .bind(client.and_then(|c| c.user_agent.clone()))
+            .bind(reissue.tokens_expire_at.map(ts));
         if tx.run(query).await? != 1 {
             return Ok(false);
         }
@@ -262,6 +264,34 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         tx.prune_tokens(id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn restore_remembered(&self, id: Uuid, r: &Restore) -> Result<bool, Error> {
+        let (kind, presented, next, stale_before) = r.step_parts();
+        let mut tx = self.write_tx().await?;
+        let query = sqlx::query(q::RESTORE_REMEMBERED)
+            .bind(id)
+            .bind(ts(r.touch.now))
+            .bind(ts(r.touch.idle_expires_at))
+            .bind(ts(r.tokens_expire_at))
+            .bind(kind)
+            .bind(presented.map(|h| h.as_bytes().to_vec()))
+            .bind(next.map(|h| h.as_bytes().to_vec()))
+            .bind(ts(stale_before));
+        if tx.run(query).await? != 1 {
+            return Ok(false);
+        }
+        if kind != 0 {
+            let query = sqlx::query(q::RETIRE_TOKENS_BEFORE)
+                .bind(id)
+                .bind(ts(r.touch.now))
+                .bind(ts(r.retire_before));
+            tx.run(query).await?;
+            tx.prune_tokens(id).await?;
+        }
+        tx.insert_token(&r.token, id, 0, r.touch.now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn restore(
@@ -345,6 +375,13 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         // or not.
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    fn local_database(&self) -> Option<String> {
+        // The file (or the unique name of an in-memory database) that every
+        // pool on it shares.
+        let options = self.pool.connect_options();
+        Some(format!("sqlite:{}", options.get_filename().display()))
     }
 
     fn round_trips(&self) -> u64 {

@@ -13,7 +13,7 @@ pub(super) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 macro_rules! cols {
     () => {
         "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
-         s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
+         s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, s.user_agent, \
          s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version"
     };
 }
@@ -75,9 +75,11 @@ pub(super) const SET_DATA: &str =
     "UPDATE aus_sessions SET data = ?2, version = version + 1 WHERE id = ?1 RETURNING version";
 
 /// A sign-in on session `?1`: user `?2`, authenticated at `?3` (when not
-/// null), rotated at `?4`; with `?5`, the client `?6`, `?7`.
+/// null), rotated at `?4`; with `?5`, the client `?6`, `?7`; tokens ending
+/// at `?8` (when not null).
 pub(super) const REISSUE: &str = "UPDATE aus_sessions
         SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4,
+            tokens_expire_at = COALESCE(?8, tokens_expire_at),
             ip = CASE WHEN ?5 THEN ?6 ELSE ip END,
             user_agent = CASE WHEN ?5 THEN ?7 ELSE user_agent END
       WHERE id = ?1 AND revoked_at IS NULL";
@@ -116,8 +118,10 @@ pub(super) const PROMOTE: &str = "UPDATE aus_tokens
 pub(super) const REMEMBER: &str = "UPDATE aus_sessions
         SET persistent = 1, absolute_expires_at = ?4,
             expires_at = min(expires_at, ?4),
+            tokens_expire_at = COALESCE(tokens_expire_at, absolute_expires_at),
             remember_selector = ?2, remember_validator_hash = ?3,
             remember_prev_validator_hash = NULL, remember_rotated_at = ?5,
+            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
             remember_expires_at = ?4
       WHERE id = ?1 AND revoked_at IS NULL";
 
@@ -128,6 +132,7 @@ pub(super) const FORGET: &str = "UPDATE aus_sessions
             expires_at = min(expires_at, ?2),
             remember_selector = NULL, remember_validator_hash = NULL,
             remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
+            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
             remember_expires_at = NULL
       WHERE id = ?1 AND revoked_at IS NULL";
 
@@ -136,7 +141,8 @@ pub(super) const FIND_REMEMBER: &str = concat!(
     "SELECT ",
     cols!(),
     ", s.remember_validator_hash, s.remember_prev_validator_hash,
-            s.remember_rotated_at, s.remember_expires_at
+            s.remember_rotated_at, s.remember_expires_at,
+            s.remember_pending_validator_hash, s.remember_pending_at
        FROM aus_sessions s WHERE s.remember_selector = ?1"
 );
 
@@ -154,6 +160,33 @@ pub(super) const RESTORE: &str = "UPDATE aus_sessions
       WHERE id = ?1 AND revoked_at IS NULL";
 
 /// Session `?1`.
+/// Re-opens session `?1` at `?2` (idle deadline `?3`), tokens ending at
+/// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`
+/// if the current one is still `?6` and no pending one was issued after
+/// `?8`, 2 promote the pending validator `?6`).
+pub(super) const RESTORE_REMEMBERED: &str = "UPDATE aus_sessions
+        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at, ?4),
+            tokens_expire_at = ?4,
+            remember_prev_validator_hash = CASE WHEN ?5 = 2
+                THEN remember_validator_hash ELSE remember_prev_validator_hash END,
+            remember_validator_hash = CASE WHEN ?5 = 2
+                THEN remember_pending_validator_hash ELSE remember_validator_hash END,
+            remember_rotated_at = CASE WHEN ?5 = 2 THEN ?2 ELSE remember_rotated_at END,
+            remember_pending_validator_hash = CASE WHEN ?5 = 1 THEN ?7
+                WHEN ?5 = 2 THEN NULL ELSE remember_pending_validator_hash END,
+            remember_pending_at = CASE WHEN ?5 = 1 THEN ?2
+                WHEN ?5 = 2 THEN NULL ELSE remember_pending_at END,
+            rotated_at = CASE WHEN ?5 = 0 THEN rotated_at ELSE ?2 END
+      WHERE id = ?1 AND revoked_at IS NULL
+        AND (?5 = 0
+          OR (?5 = 1 AND remember_validator_hash = ?6
+              AND (remember_pending_at IS NULL OR remember_pending_at <= ?8))
+          OR (?5 = 2 AND remember_pending_validator_hash = ?6))";
+
+/// Retires at `?2` the tokens of session `?1` issued at or before `?3`.
+pub(super) const RETIRE_TOKENS_BEFORE: &str = "UPDATE aus_tokens SET state = 3, superseded_at = ?2
+      WHERE session_id = ?1 AND state <> 3 AND created_at <= ?3";
+
 pub(super) const GET: &str = concat!("SELECT ", cols!(), " FROM aus_sessions s WHERE s.id = ?1");
 
 /// Revokes session `?1`, if user `?2` (when not null) owns it.
@@ -176,11 +209,13 @@ pub(super) const COLLECTABLE: &str = concat!(
     " LIMIT ?3"
 );
 
-/// The live sessions of user `?1` at `?2`, most recently active first.
+/// The live sessions of user `?1` at `?2`, most recently active first,
+/// without their data (an empty object): the list never needs it.
 pub(super) const LIST_USER: &str = concat!(
-    "SELECT ",
-    cols!(),
-    " FROM aus_sessions s WHERE s.user_id = ?1 AND ",
+    "SELECT s.id, s.user_id, '{}' AS data, s.created_at, s.authenticated_at, s.last_seen_at, \
+     s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
+     s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version \
+     FROM aus_sessions s WHERE s.user_id = ?1 AND ",
     live_at!("?2"),
     " ORDER BY s.last_seen_at DESC, s.id"
 );
