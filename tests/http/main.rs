@@ -15,6 +15,7 @@ mod binding;
 mod cancellation;
 mod conformance;
 mod cookies;
+mod credential_model;
 mod credentials;
 mod extract;
 mod keys;

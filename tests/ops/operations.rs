@@ -124,6 +124,11 @@ async fn each_event_fires_once_with_its_fields(b: Backend) {
     take(&log);
     assert_eq!(carol.me().await.as_deref(), Some("carol"));
     assert_eq!(kinds(&take(&log)), ["remember_restored"]);
+    // The next restore presents the pending validator (two-phase rotation):
+    // the stolen one is replaced from then on.
+    carol.cookie = None;
+    assert_eq!(carol.me().await.as_deref(), Some("carol"));
+    assert_eq!(kinds(&take(&log)), ["remember_restored"]);
     sleep(Duration::from_millis(1200)).await;
     let mut thief = Client::new(&app);
     thief.remember = stolen;

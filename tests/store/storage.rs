@@ -334,7 +334,7 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
         .iter()
         .map(|m| m.description.as_str())
         .collect();
-    assert_eq!(new, ["change feed"]);
+    assert_eq!(new, ["change feed", "credentials"]);
 
     let store = PgStore::new(pool.clone());
     let now = time::OffsetDateTime::now_utc();
@@ -350,6 +350,9 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
         assert_eq!(l.record.data["n"], n);
         assert_eq!(l.record.user_id.as_deref(), Some("alice"));
         assert_eq!(l.record.version, 0);
+        // No tokens' end of their own: the absolute end alone, as in 0.1.
+        assert_eq!(l.record.tokens_expire_at, None);
+        assert!(l.record.token_active(now));
     }
     assert!(
         store

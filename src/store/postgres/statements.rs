@@ -8,7 +8,14 @@ use crate::store::sql::{collectable, live_at, revoke_where, stats_query};
 /// and `version`, which `LOAD` reads after its touch.
 macro_rules! session_cols {
     () => {
-        "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.absolute_expires_at, \
+        concat!("s.data, ", listed_cols!())
+    };
+}
+
+/// The columns of `session_cols!` but the data, which a list does not read.
+macro_rules! listed_cols {
+    () => {
+        "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
          s.revoke_reason, s.revoked_by"
     };
@@ -353,9 +360,9 @@ pub(super) const FEED: &str = "
 /// without their data (an empty object): the list never needs it, and a
 /// user's sessions may hold up to the data limit each.
 pub(super) const LIST_USER: &str = concat!(
-    "SELECT s.id, s.user_id, '{}'::jsonb AS data, s.created_at, s.authenticated_at, \
-     s.absolute_expires_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, \
-     s.revoked_at, s.revoke_reason, s.revoked_by, s.last_seen_at, s.expires_at, s.version
+    "SELECT '{}'::jsonb AS data, ",
+    listed_cols!(),
+    ", s.last_seen_at, s.expires_at, s.version
        FROM axum_user_sessions.sessions s
       WHERE s.user_id = $1 AND ",
     live_at!("$2"),

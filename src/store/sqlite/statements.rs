@@ -12,7 +12,14 @@ pub(super) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 /// The columns of a session row `s`.
 macro_rules! cols {
     () => {
-        "s.id, s.user_id, s.data, s.created_at, s.authenticated_at, s.last_seen_at, \
+        concat!("s.data, ", listed_cols!())
+    };
+}
+
+/// The columns of `cols!` but the data, which a list does not read.
+macro_rules! listed_cols {
+    () => {
+        "s.id, s.user_id, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, s.user_agent, \
          s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version"
     };
@@ -212,10 +219,9 @@ pub(super) const COLLECTABLE: &str = concat!(
 /// The live sessions of user `?1` at `?2`, most recently active first,
 /// without their data (an empty object): the list never needs it.
 pub(super) const LIST_USER: &str = concat!(
-    "SELECT s.id, s.user_id, '{}' AS data, s.created_at, s.authenticated_at, s.last_seen_at, \
-     s.expires_at, s.absolute_expires_at, s.rotated_at, s.ip, s.user_agent, \
-     s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version \
-     FROM aus_sessions s WHERE s.user_id = ?1 AND ",
+    "SELECT '{}' AS data, ",
+    listed_cols!(),
+    " FROM aus_sessions s WHERE s.user_id = ?1 AND ",
     live_at!("?2"),
     " ORDER BY s.last_seen_at DESC, s.id"
 );
