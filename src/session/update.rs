@@ -153,7 +153,7 @@ impl Session {
                 .update_value(id, key, current.as_ref(), new.as_ref())
                 .await?;
             match outcome {
-                UpdateOutcome::Updated => {
+                UpdateOutcome::Updated { .. } => {
                     *turn = Some(new.clone());
                     self.updated(id, key, pending.as_ref(), new);
                     return Ok(out);

@@ -12,7 +12,8 @@
 
 use super::error::Error;
 use super::session_store::SessionStore;
-use super::types::{DataPatch, LoadedSession, TokenHash, Touch};
+use super::types::{DataPatch, LoadedSession, TokenHash, Touch, UpdateOutcome};
+use serde_json::Value;
 use std::future::Future;
 use uuid::Uuid;
 
@@ -53,9 +54,9 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe`, `local_database` and `round_trips` go straight to the inner store;
-/// `load` and `patch_data` go through methods of their own, which the cache
-/// overrides.
+/// `migrate`, `subscribe`, `local_database` and `round_trips` go straight to
+/// the inner store; `load`, `patch_data` and `update_value` go through methods
+/// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
     /// The wrapped store.
     fn wrapped(&self) -> &dyn SessionStore;
@@ -87,6 +88,19 @@ pub(crate) trait Wrapper: Send + Sync {
         self.around(call, async { self.wrapped().patch_data(id, patch).await })
             .await
     }
+
+    /// `update_value`, which a wrapper may answer with more (the cache
+    /// updates its copy). By default, like every other call.
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        let call = Call {
+            name: "update_value",
+            stale: Stale::Session(id),
+        };
+        let run = async { self.wrapped().update_value(id, key, expected, new).await };
+        self.around(call, run).await
+    }
 }
 
 /// `impl SessionStore for $wrapper`, from the list of calls below.
@@ -95,6 +109,7 @@ macro_rules! wrap_store {
         $crate::store::delegate::wrap_store! { @impl $wrapper;
             load(token: &TokenHash, touch: &Touch) -> Option<LoadedSession>;
             patch_data(id: Uuid, patch: &DataPatch) -> Option<u64>;
+            update_value(id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>) -> UpdateOutcome;
             create(record: &SessionRecord, token: &TokenHash) -> () [Nothing];
             reissue(id: Uuid, token: &TokenHash, reissue: &Reissue) -> bool [Session(id)];
             delete(id: Uuid) -> bool [Session(id)];
@@ -114,12 +129,12 @@ macro_rules! wrap_store {
             list_user_page(user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Vec<SessionRecord> [Nothing];
             list_user_ended(user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32) -> Vec<SessionRecord> [Nothing];
             rename(id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime) -> bool [Session(id)];
-            update_value(id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>) -> UpdateOutcome [Session(id)];
         }
     };
     (@impl $wrapper:ty;
         load($($la:ident: $lt:ty),*) -> $lr:ty;
         patch_data($($pa:ident: $pt:ty),*) -> $pr:ty;
+        update_value($($ua:ident: $ut:ty),*) -> $ur:ty;
         $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty [$stale:ident $(($key:ident))?];)*
     ) => {
         const _: () = {
@@ -153,6 +168,10 @@ macro_rules! wrap_store {
 
                 async fn patch_data(&self, $($pa: $pt),*) -> Result<$pr, Error> {
                     Wrapper::patch_data(self, $($pa),*).await
+                }
+
+                async fn update_value(&self, $($ua: $ut),*) -> Result<$ur, Error> {
+                    Wrapper::update_value(self, $($ua),*).await
                 }
 
                 $(

@@ -341,8 +341,13 @@ impl DataPatch {
 #[non_exhaustive]
 pub enum UpdateOutcome {
     /// The key held the expected value (or was absent, as expected): it now
-    /// holds the new one (or is removed).
-    Updated,
+    /// holds the new one (or is removed), and the row is at `version` (its
+    /// [`SessionRecord::version`] after the write), which lets a cache patch
+    /// its copy instead of dropping it.
+    Updated {
+        /// The session's version after the write.
+        version: u64,
+    },
     /// The key held something else: nothing was written. `current` is what
     /// it holds now (`None`: absent), read while the row was held, so that a
     /// retry with it as the expected value can succeed.
@@ -356,21 +361,42 @@ pub enum UpdateOutcome {
 
 impl UpdateOutcome {
     /// The compare-and-set on a session's data, for stores that decide in
-    /// Rust: `Updated` (and `data` changed) or `Conflict`.
+    /// Rust: `Ok` (and `data` changed; the caller counts the version) or the
+    /// `Conflict`.
     pub(crate) fn apply(
         data: &mut Map<String, Value>, key: &str, expected: Option<&Value>, new: Option<&Value>,
-    ) -> Self {
+    ) -> Result<(), Self> {
         let current = data.get(key);
         if current != expected {
-            return Self::Conflict {
+            return Err(Self::Conflict {
                 current: current.cloned(),
-            };
+            });
         }
         match new {
             Some(v) => data.insert(key.to_owned(), v.clone()),
             None => data.remove(key),
         };
-        Self::Updated
+        Ok(())
+    }
+
+    /// Whether the key was written.
+    pub fn is_updated(&self) -> bool {
+        matches!(self, Self::Updated { .. })
+    }
+}
+
+impl DataPatch {
+    /// The patch a compare-and-set that succeeded applied: `key` set to
+    /// `new`, or removed.
+    pub(crate) fn of_key(key: &str, new: Option<&Value>) -> Self {
+        let mut patch = Self::default();
+        match new {
+            Some(v) => {
+                patch.set.insert(key.to_owned(), v.clone());
+            }
+            None => patch.remove.push(key.to_owned()),
+        }
+        patch
     }
 }
 

@@ -380,6 +380,10 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
     r.data.insert("other".into(), json!({"kept": true}));
     s.create(&r, &hash(1)).await.unwrap();
     let data = async || s.get(r.id).await.unwrap().unwrap().data;
+    // A write says the row's version after it: the one before, plus one.
+    let next = async || Updated {
+        version: s.get(r.id).await.unwrap().unwrap().version + 1,
+    };
     // Each call, whatever its outcome, is one round-trip.
     let cas =
         async |key: &str, expected: Option<serde_json::Value>, new: Option<serde_json::Value>| {
@@ -392,7 +396,8 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
             outcome
         };
 
-    assert_eq!(cas("n", Some(json!(1)), Some(json!(2))).await, Updated);
+    let want = next().await;
+    assert_eq!(cas("n", Some(json!(1)), Some(json!(2))).await, want);
     // A stale expectation writes nothing and says what is there now.
     assert_eq!(
         cas("n", Some(json!(1)), Some(json!(3))).await,
@@ -409,15 +414,18 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
     );
     assert_eq!(data().await["n"], json!(2));
     // Retried with what is there: written.
-    assert_eq!(cas("n", Some(json!(2)), Some(json!(3))).await, Updated);
+    let want = next().await;
+    assert_eq!(cas("n", Some(json!(2)), Some(json!(3))).await, want);
     // Removing, and setting an absent key.
-    assert_eq!(cas("n", Some(json!(3)), None).await, Updated);
+    let want = next().await;
+    assert_eq!(cas("n", Some(json!(3)), None).await, want);
     assert!(!data().await.contains_key("n"));
     assert_eq!(
         cas("n", Some(json!(3)), None).await,
         Conflict { current: None }
     );
-    assert_eq!(cas("n", None, Some(json!(null))).await, Updated);
+    let want = next().await;
+    assert_eq!(cas("n", None, Some(json!(null))).await, want);
     // JSON null is a value, not an absent key.
     assert_eq!(
         cas("n", None, Some(json!(5))).await,
@@ -426,14 +434,13 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
         }
     );
     let nested = json!({"a": [1, {"b": "c"}], "z": 1.5});
+    let want = next().await;
     assert_eq!(
         cas("n", Some(json!(null)), Some(nested.clone())).await,
-        Updated
+        want
     );
-    assert_eq!(
-        cas("n", Some(nested.clone()), Some(json!("x"))).await,
-        Updated
-    );
+    let want = next().await;
+    assert_eq!(cas("n", Some(nested.clone()), Some(json!("x"))).await, want);
     let mut expected = serde_json::Map::new();
     expected.insert("n".into(), json!("x"));
     expected.insert("other".into(), json!({"kept": true}));

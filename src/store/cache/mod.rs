@@ -5,7 +5,8 @@ use super::delegate::{Call, Stale, Wrapper, wrap_store};
 use super::error::Error;
 use super::feed::{Change, FeedOptions};
 use super::session_store::{IntoSessionStore, SessionStore};
-use super::types::{DataPatch, LoadedSession, TokenHash, TokenState, Touch};
+use super::types::{DataPatch, LoadedSession, TokenHash, TokenState, Touch, UpdateOutcome};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -352,6 +353,31 @@ impl Wrapper for CachedStore {
         };
         self.shared.written(id, done);
         written
+    }
+
+    /// One round-trip, and the copy follows a successful compare-and-set as
+    /// it follows [`patch_data`](Self::patch_data): the store says which
+    /// version the row is at now. A conflict or a failure drops the copy
+    /// (another writer changed the key, or the outcome is unknown).
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        self.shared.writing(id);
+        let mut guard = WriteGuard {
+            shared: &self.shared,
+            id,
+            done: false,
+        };
+        let outcome = self.inner.update_value(id, key, expected, new).await;
+        guard.done = true;
+        match &outcome {
+            Ok(UpdateOutcome::Updated { version }) => {
+                let patch = DataPatch::of_key(key, new);
+                self.shared.written(id, Some((&patch, *version)));
+            }
+            _ => self.shared.written(id, None),
+        }
+        outcome
     }
 
     fn wrapped(&self) -> &dyn SessionStore {

@@ -396,13 +396,13 @@ impl SessionStore for MemoryStore {
     ) -> Result<UpdateOutcome, Error> {
         let mut t = self.lock();
         Ok(match t.live_mut(id) {
-            Some(s) => {
-                let outcome = UpdateOutcome::apply(&mut s.data, key, expected, new);
-                if outcome == UpdateOutcome::Updated {
+            Some(s) => match UpdateOutcome::apply(&mut s.data, key, expected, new) {
+                Ok(()) => {
                     s.version += 1;
+                    UpdateOutcome::Updated { version: s.version }
                 }
-                outcome
-            }
+                Err(conflict) => conflict,
+            },
             None => UpdateOutcome::Gone,
         })
     }

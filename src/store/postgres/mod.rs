@@ -299,8 +299,10 @@ sql::impl_sql_store!(
             let Some(row) = self.row(query).await? else {
                 return Ok(UpdateOutcome::Gone);
             };
-            if row.flag("updated")? {
-                return Ok(UpdateOutcome::Updated);
+            if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
+                let version =
+                    u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?;
+                return Ok(UpdateOutcome::Updated { version });
             }
             let current: Option<Json<Value>> = row.try_get("current")?;
             Ok(UpdateOutcome::Conflict {

@@ -408,8 +408,9 @@ pub(super) const RENAME: &str = concat!(
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
 /// the key is absent), sets it to `$4` (SQL null: removes it). The row is
 /// locked first, so that `current` is its latest committed value, and the
-/// comparison and the write see the same one. One row (`updated`,
-/// `current`) when the session is live; none when it is gone or revoked.
+/// comparison and the write see the same one. One row (`version`: the row's
+/// version after the write, null when nothing was written; `current`) when
+/// the session is live; none when it is gone or revoked.
 ///
 /// A lost comparison writes nothing but the row lock, and its commit does
 /// not wait for the disk (`synchronous_commit` off for this transaction
@@ -427,9 +428,9 @@ pub(super) const UPDATE_VALUE: &str = "WITH cur AS (
                            ELSE s.data || jsonb_build_object($2::text, $4::jsonb) END
           FROM cur
          WHERE s.id = $1 AND cur.value IS NOT DISTINCT FROM $3::jsonb
-        RETURNING s.id
+        RETURNING s.version
     )
-    SELECT EXISTS (SELECT 1 FROM upd) AS updated, cur.value AS current,
+    SELECT (SELECT version FROM upd) AS version, cur.value AS current,
            CASE WHEN NOT EXISTS (SELECT 1 FROM upd)
                 THEN set_config('synchronous_commit', 'off', true) END AS relaxed
       FROM cur";

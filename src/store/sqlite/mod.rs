@@ -354,12 +354,21 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             None => UpdateOutcome::Gone,
             Some(data) => {
                 let mut data: Map<String, Value> = serde_json::from_str(&data)?;
-                let outcome = UpdateOutcome::apply(&mut data, key, expected, new);
-                if outcome == UpdateOutcome::Updated {
-                    let data = serde_json::to_string(&data)?;
-                    tx.run(sqlx::query(q::SET_DATA).bind(id).bind(data)).await?;
+                match UpdateOutcome::apply(&mut data, key, expected, new) {
+                    Ok(()) => {
+                        let data = serde_json::to_string(&data)?;
+                        let version: i64 = sqlx::query_scalar(q::SET_DATA)
+                            .bind(id)
+                            .bind(data)
+                            .fetch_one(tx.conn())
+                            .await?;
+                        UpdateOutcome::Updated {
+                            version: u64::try_from(version)
+                                .map_err(|_| Error::Corrupt("negative version"))?,
+                        }
+                    }
+                    Err(conflict) => conflict,
                 }
-                outcome
             }
         };
         // Ends the transaction (and frees the write lock) at once, written
