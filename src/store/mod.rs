@@ -44,6 +44,7 @@
 use std::sync::Arc;
 
 mod cache;
+mod data;
 mod delegate;
 mod error;
 mod feed;

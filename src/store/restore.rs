@@ -93,6 +93,7 @@ impl Restore {
 
     /// The kind code the SQL stores bind: 0 keep, 1 issue, 2 promote; with
     /// the presented and next validators and the staleness horizon.
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
     pub(crate) fn step_parts(&self) -> (i16, Option<TokenHash>, Option<TokenHash>, OffsetDateTime) {
         match self.step {
             ValidatorStep::Keep => (0, None, None, self.touch.now),

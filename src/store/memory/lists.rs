@@ -1,7 +1,9 @@
-//! The memory store's lists of a user's sessions: pages of the live ones
-//! and the recently ended ones, as data-free copies.
+//! What the memory store reads across its sessions: a user's live ones (by
+//! page) and recently ended ones, as data-free copies, and the counts of
+//! `stats`.
 
 use super::tables::Tables;
+use crate::store::report::StoreStats;
 use crate::store::types::SessionRecord;
 use std::cmp::Reverse;
 use time::OffsetDateTime;
@@ -46,7 +48,7 @@ pub(super) fn ended(
 
 /// A copy of `record` without its data (an empty object), as `list_user`
 /// answers: the data is not copied at all.
-pub(super) fn without_data(record: &SessionRecord) -> SessionRecord {
+fn without_data(record: &SessionRecord) -> SessionRecord {
     SessionRecord {
         id: record.id,
         user_id: record.user_id.clone(),
@@ -66,5 +68,22 @@ pub(super) fn without_data(record: &SessionRecord) -> SessionRecord {
         revoked_by: record.revoked_by.clone(),
         version: record.version,
         name: record.name.clone(),
+    }
+}
+
+/// Live sessions and users at `now`, and sessions collectable at `now` with
+/// the retention horizon `revoked_before`.
+pub(super) fn stats(t: &Tables, now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats {
+    let live: Vec<&SessionRecord> = t.sessions.values().filter(|s| s.is_live(now)).collect();
+    let users: std::collections::HashSet<&str> =
+        live.iter().filter_map(|s| s.user_id.as_deref()).collect();
+    StoreStats {
+        active_sessions: live.len() as u64,
+        active_users: users.len() as u64,
+        collectable: t
+            .sessions
+            .values()
+            .filter(|s| s.is_collectable(now, revoked_before))
+            .count() as u64,
     }
 }

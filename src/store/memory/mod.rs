@@ -12,7 +12,6 @@ use crate::store::types::{
     TokenHash, TokenState, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
-use lists::without_data;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};
@@ -318,19 +317,7 @@ impl SessionStore for MemoryStore {
     async fn stats(
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error> {
-        let t = self.lock();
-        let live: Vec<&SessionRecord> = t.sessions.values().filter(|s| s.is_live(now)).collect();
-        let users: std::collections::HashSet<&str> =
-            live.iter().filter_map(|s| s.user_id.as_deref()).collect();
-        Ok(StoreStats {
-            active_sessions: live.len() as u64,
-            active_users: users.len() as u64,
-            collectable: t
-                .sessions
-                .values()
-                .filter(|s| s.is_collectable(now, revoked_before))
-                .count() as u64,
-        })
+        Ok(lists::stats(&self.lock(), now, revoked_before))
     }
 
     async fn gc_batch(
@@ -353,15 +340,8 @@ impl SessionStore for MemoryStore {
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, Error> {
-        let t = self.lock();
-        let mut list: Vec<SessionRecord> = t
-            .sessions
-            .values()
-            .filter(|s| s.user_id.as_deref() == Some(user_id) && s.is_live(now))
-            .map(without_data)
-            .collect();
-        list.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
-        Ok(list)
+        // The whole list is its first page, unbounded.
+        Ok(lists::page(&self.lock(), user_id, now, None, u32::MAX))
     }
 
     async fn list_user_page(

@@ -46,13 +46,32 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
-use super::statements as q;
 use crate::store::error::Error;
 use crate::store::feed::{Change, ChangeFeed, FeedOptions};
 use sqlx::{PgPool, Row as _};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
+
+/// The change feed's poll: what changed in transactions that the previous
+/// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
+/// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
+/// `version`; 1 a token row; 2 a tombstone) and the session `id`; and, last,
+/// this statement's own snapshot (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
+const FEED: &str = "
+    SELECT 0::int2 AS kind, id, version, NULL::text AS snapshot
+      FROM axum_user_sessions.sessions
+     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 1::int2, session_id, NULL, NULL
+      FROM axum_user_sessions.tokens
+     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 2::int2, session_id, NULL, NULL
+      FROM axum_user_sessions.session_tombstones
+     WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
+    UNION ALL
+    SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
 
 /// A poll that takes longer than this has failed.
 const POLL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,7 +125,7 @@ impl Unseen {
 
 /// One poll: the changes `unseen` describes, and what this poll did not see.
 async fn poll(pool: &PgPool, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), Error> {
-    let rows = sqlx::query(q::FEED)
+    let rows = sqlx::query(FEED)
         .bind(&unseen.xmax)
         .bind(&unseen.xip)
         .fetch_all(pool)

@@ -2,7 +2,7 @@
 //! live in the schema `axum_user_sessions`; token states are `0` current,
 //! `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, ended_at, live_at, revoke_where, stats_query};
+use crate::store::sql::{collectable, revoke_where, stats_query};
 
 /// The columns of a session row `s`, but for `last_seen_at`, `expires_at`
 /// and `version`, which `LOAD` reads after its touch.
@@ -18,6 +18,21 @@ macro_rules! listed_cols {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
          s.revoke_reason, s.revoked_by, s.name"
+    };
+}
+
+/// The head of a list of user `$1`'s sessions: every column but the data
+/// (an empty object: a list never needs it, and each session may hold up to
+/// the data limit), up to `WHERE s.user_id = $1 AND `.
+macro_rules! list_of_user {
+    () => {
+        concat!(
+            "SELECT '{}'::jsonb AS data, ",
+            listed_cols!(),
+            ", s.last_seen_at, s.expires_at, s.version
+               FROM axum_user_sessions.sessions s
+              WHERE s.user_id = $1 AND "
+        )
     };
 }
 
@@ -336,75 +351,6 @@ pub(super) const GC_BATCH: &str = concat!(
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
 
-/// The change feed's poll: what changed in transactions that the previous
-/// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
-/// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
-/// `version`; 1 a token row; 2 a tombstone) and the session `id`; and, last,
-/// this statement's own snapshot (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
-pub(super) const FEED: &str = "
-    SELECT 0::int2 AS kind, id, version, NULL::text AS snapshot
-      FROM axum_user_sessions.sessions
-     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
-    UNION ALL
-    SELECT 1::int2, session_id, NULL, NULL
-      FROM axum_user_sessions.tokens
-     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
-    UNION ALL
-    SELECT 2::int2, session_id, NULL, NULL
-      FROM axum_user_sessions.session_tombstones
-     WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
-    UNION ALL
-    SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
-
-/// The live sessions of user `$1` at `$2`, most recently active first,
-/// without their data (an empty object): the list never needs it, and a
-/// user's sessions may hold up to the data limit each.
-pub(super) const LIST_USER: &str = concat!(
-    "SELECT '{}'::jsonb AS data, ",
-    listed_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version
-       FROM axum_user_sessions.sessions s
-      WHERE s.user_id = $1 AND ",
-    live_at!("$2"),
-    " ORDER BY s.last_seen_at DESC, s.id"
-);
-
-/// One page of `LIST_USER`: the rows after (`$3` last seen, `$4` id; null:
-/// from the start) in its order, at most `$5`.
-pub(super) const LIST_USER_PAGE: &str = concat!(
-    "SELECT '{}'::jsonb AS data, ",
-    listed_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version
-       FROM axum_user_sessions.sessions s
-      WHERE s.user_id = $1 AND ",
-    live_at!("$2"),
-    " AND ($3::timestamptz IS NULL OR s.last_seen_at < $3
-            OR (s.last_seen_at = $3 AND s.id > $4))
-      ORDER BY s.last_seen_at DESC, s.id LIMIT $5"
-);
-
-/// User `$1`'s sessions that are not live at `$2` and ended at or after
-/// `$3`, the most recently ended first, at most `$4`.
-pub(super) const LIST_USER_ENDED: &str = concat!(
-    "SELECT '{}'::jsonb AS data, ",
-    listed_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version
-       FROM axum_user_sessions.sessions s
-      WHERE s.user_id = $1 AND NOT (",
-    live_at!("$2"),
-    ") AND ",
-    ended_at!(),
-    " >= $3 ORDER BY ",
-    ended_at!(),
-    " DESC, s.id LIMIT $4"
-);
-
-/// Names (`$3`; null clears) session `$1` of user `$2`, if it is live at `$4`.
-pub(super) const RENAME: &str = concat!(
-    "UPDATE axum_user_sessions.sessions SET name = $3 WHERE id = $1 AND user_id = $2 AND ",
-    live_at!("$4")
-);
-
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
 /// the key is absent), sets it to `$4` (SQL null: removes it). The row is
 /// locked first, so that `current` is its latest committed value, and the
@@ -434,3 +380,7 @@ pub(super) const UPDATE_VALUE: &str = "WITH cur AS (
            CASE WHEN NOT EXISTS (SELECT 1 FROM upd)
                 THEN set_config('synchronous_commit', 'off', true) END AS relaxed
       FROM cur";
+
+// "Your devices": lists of a user's sessions and names.
+mod devices;
+pub(super) use devices::{LIST_USER, LIST_USER_ENDED, LIST_USER_PAGE, RENAME};

@@ -13,7 +13,7 @@ use crate::store::types::{
     TokenHash, Touch, UpdateOutcome,
 };
 use encoding::ts;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use statements::{self as q, Query};
@@ -179,23 +179,13 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
 
     async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
         let mut tx = self.write_tx().await?;
-        let data: Option<String> = sqlx::query_scalar(q::DATA)
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?;
-        let Some(data) = data else { return Ok(None) };
-        let mut data: Map<String, Value> = serde_json::from_str(&data)?;
+        let Some(mut data) = tx.data(id).await? else {
+            return Ok(None);
+        };
         patch.apply(&mut data);
-        let data = serde_json::to_string(&data)?;
-        let version: i64 = sqlx::query_scalar(q::SET_DATA)
-            .bind(id)
-            .bind(data)
-            .fetch_one(tx.conn())
-            .await?;
+        let version = tx.set_data(id, &data).await?;
         tx.commit().await?;
-        Ok(Some(
-            u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?,
-        ))
+        Ok(Some(version))
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
@@ -346,30 +336,14 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         // Read and write under SQLite's write lock, like `patch_data`: no
         // other writer comes between the comparison and the write.
         let mut tx = self.write_tx().await?;
-        let data: Option<String> = sqlx::query_scalar(q::DATA)
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?;
-        let outcome = match data {
+        let outcome = match tx.data(id).await? {
             None => UpdateOutcome::Gone,
-            Some(data) => {
-                let mut data: Map<String, Value> = serde_json::from_str(&data)?;
-                match UpdateOutcome::apply(&mut data, key, expected, new) {
-                    Ok(()) => {
-                        let data = serde_json::to_string(&data)?;
-                        let version: i64 = sqlx::query_scalar(q::SET_DATA)
-                            .bind(id)
-                            .bind(data)
-                            .fetch_one(tx.conn())
-                            .await?;
-                        UpdateOutcome::Updated {
-                            version: u64::try_from(version)
-                                .map_err(|_| Error::Corrupt("negative version"))?,
-                        }
-                    }
-                    Err(conflict) => conflict,
-                }
-            }
+            Some(mut data) => match UpdateOutcome::apply(&mut data, key, expected, new) {
+                Ok(()) => UpdateOutcome::Updated {
+                    version: tx.set_data(id, &data).await?,
+                },
+                Err(conflict) => conflict,
+            },
         };
         // Ends the transaction (and frees the write lock) at once, written
         // or not.

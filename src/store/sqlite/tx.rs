@@ -6,6 +6,7 @@ use super::statements::{self as q, Query};
 use crate::store::error::Error;
 use crate::store::sql;
 use crate::store::types::TokenHash;
+use serde_json::{Map, Value};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -35,6 +36,28 @@ impl WriteTx {
     /// The connection, for reads inside the transaction.
     pub(super) fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.0
+    }
+
+    /// The data of live session `id`, read under the write lock; `None`
+    /// when it is gone or revoked.
+    pub(super) async fn data(&mut self, id: Uuid) -> Result<Option<Map<String, Value>>, Error> {
+        let data: Option<String> = sqlx::query_scalar(q::DATA)
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+    }
+
+    /// Writes `data` as session `id`'s data: the row's new version.
+    pub(super) async fn set_data(
+        &mut self, id: Uuid, data: &Map<String, Value>,
+    ) -> Result<u64, Error> {
+        let version: i64 = sqlx::query_scalar(q::SET_DATA)
+            .bind(id)
+            .bind(serde_json::to_string(data)?)
+            .fetch_one(&mut *self.0)
+            .await?;
+        u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))
     }
 
     /// Runs a statement: how many rows it changed.

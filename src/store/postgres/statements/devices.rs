@@ -1,0 +1,42 @@
+//! The statements of "Your devices": a user's sessions, live (whole or by
+//! page) and recently ended, and their names. None reads the session data.
+
+use crate::store::sql::{ended_at, live_at};
+
+/// The live sessions of user `$1` at `$2`, most recently active first,
+/// without their data (an empty object): the list never needs it, and a
+/// user's sessions may hold up to the data limit each.
+pub(in crate::store::postgres) const LIST_USER: &str = concat!(
+    list_of_user!(),
+    live_at!("$2"),
+    " ORDER BY s.last_seen_at DESC, s.id"
+);
+
+/// One page of `LIST_USER`: the rows after (`$3` last seen, `$4` id; null:
+/// from the start) in its order, at most `$5`.
+pub(in crate::store::postgres) const LIST_USER_PAGE: &str = concat!(
+    list_of_user!(),
+    live_at!("$2"),
+    " AND ($3::timestamptz IS NULL OR s.last_seen_at < $3
+            OR (s.last_seen_at = $3 AND s.id > $4))
+      ORDER BY s.last_seen_at DESC, s.id LIMIT $5"
+);
+
+/// User `$1`'s sessions that are not live at `$2` and ended at or after
+/// `$3`, the most recently ended first, at most `$4`.
+pub(in crate::store::postgres) const LIST_USER_ENDED: &str = concat!(
+    list_of_user!(),
+    "NOT (",
+    live_at!("$2"),
+    ") AND ",
+    ended_at!(),
+    " >= $3 ORDER BY ",
+    ended_at!(),
+    " DESC, s.id LIMIT $4"
+);
+
+/// Names (`$3`; null clears) session `$1` of user `$2`, if it is live at `$4`.
+pub(in crate::store::postgres) const RENAME: &str = concat!(
+    "UPDATE axum_user_sessions.sessions SET name = $3 WHERE id = $1 AND user_id = $2 AND ",
+    live_at!("$4")
+);
