@@ -37,7 +37,7 @@ impl DataPatch {
 pub enum UpdateOutcome {
     /// The key held the expected value (or was absent, as expected): it now
     /// holds the new one (or is removed), and the row is at `version` (its
-    /// [`SessionRecord::version`] after the write), which lets a cache patch
+    /// [`SessionRecord::version`](super::types::SessionRecord::version) after the write), which lets a cache patch
     /// its copy instead of dropping it.
     Updated {
         /// The session's version after the write.

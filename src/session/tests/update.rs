@@ -8,12 +8,20 @@ use crate::session::update::MAX_ATTEMPTS;
 use crate::store::UpdateOutcome;
 use futures::FutureExt as _;
 use serde_json::json;
+use uuid::Uuid;
 
-#[tokio::test]
-async fn an_update_is_written_at_once_and_survives_a_failed_handler() {
+/// The second request of a browser whose session holds `k = 1`: the
+/// browser, the request's session and its id.
+async fn next_request() -> (Browser, crate::session::Session, Uuid) {
     let b = with_session().await;
     let s = b.request().await;
     let id = s.id().unwrap();
+    (b, s, id)
+}
+
+#[tokio::test]
+async fn an_update_is_written_at_once_and_survives_a_failed_handler() {
+    let (b, s, id) = next_request().await;
     s.insert("other", "pending").unwrap();
     let trips = b.store.round_trips();
     assert_eq!(
@@ -54,9 +62,7 @@ async fn an_update_without_a_session_creates_it_with_its_cookie() {
 
 #[tokio::test]
 async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
-    let b = with_session().await;
-    let s = b.request().await;
-    let id = s.id().unwrap();
+    let (b, s, id) = next_request().await;
     // Another writer changes the key between each read and write.
     let store = b.store.clone();
     let mut calls = 0;
@@ -95,9 +101,7 @@ async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
 
 #[tokio::test]
 async fn a_value_of_another_type_is_an_error_and_nothing_is_written() {
-    let b = with_session().await;
-    let s = b.request().await;
-    let id = s.id().unwrap();
+    let (b, s, id) = next_request().await;
     let trips = b.store.round_trips();
     let err = s
         .update("k", |_: Option<String>| {
@@ -112,9 +116,7 @@ async fn a_value_of_another_type_is_an_error_and_nothing_is_written() {
 
 #[tokio::test]
 async fn an_update_of_an_ended_session_is_an_error_and_expires_the_cookie() {
-    let b = with_session().await;
-    let s = b.request().await;
-    let id = s.id().unwrap();
+    let (b, s, id) = next_request().await;
     s.insert("other", "pending").unwrap();
     // Signed out elsewhere while this request ran.
     assert!(b.store.delete(id).await.unwrap());
