@@ -145,10 +145,8 @@ macro_rules! wrap_store {
             use $crate::store::restore::Restore;
             use $crate::store::revocation::Revocation;
             use $crate::store::session_store::SessionStore;
-            use $crate::store::types::{
-                DataPatch, LoadedSession, Reissue, RememberCredential,
-                RememberedSession, SessionRecord, TokenHash, Touch,
-            };
+            use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
+use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use $crate::store::types::UpdateOutcome;
             use serde_json::Value;
             use time::OffsetDateTime;

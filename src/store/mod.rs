@@ -75,6 +75,7 @@ pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
+pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokedBy};
@@ -86,10 +87,7 @@ pub(crate) use stack::Stack;
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
 pub(crate) use types::data_size;
-pub use types::{
-    DataPatch, LoadedSession, Reissue, ReissueClient, RememberCredential, RememberedSession,
-    SessionRecord, TokenHash, TokenState, Touch,
-};
+pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch};
 
 /// Opens the store a database URL names: `postgres://…` / `postgresql://…`
 /// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if

@@ -90,3 +90,26 @@ impl Reissue {
         }
     }
 }
+
+impl RememberedSession {
+    /// A session found by remember-me selector (for stores outside this crate).
+    pub fn new(
+        record: SessionRecord, validator: TokenHash, previous: Option<TokenHash>,
+        rotated_at: OffsetDateTime, expires_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            record,
+            validator,
+            previous,
+            rotated_at,
+            expires_at,
+            pending: None,
+        }
+    }
+
+    /// With a pending validator `hash`, issued `at`.
+    pub fn with_pending(mut self, hash: TokenHash, at: OffsetDateTime) -> Self {
+        self.pending = Some((hash, at));
+        self
+    }
+}

@@ -4,14 +4,12 @@
 
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
+use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
 use super::revocation::Revocation;
 use super::types::UpdateOutcome;
-use super::types::{
-    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, Touch,
-};
+use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::fmt::Debug;

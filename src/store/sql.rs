@@ -6,8 +6,9 @@
 //! macros so that statements stay `&'static str` (`concat!`).
 
 use super::error::Error;
+use super::remember::RememberedSession;
 use super::report::StoreStats;
-use super::types::{RememberedSession, SessionRecord, TokenHash, TokenState};
+use super::types::{SessionRecord, TokenHash, TokenState};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::net::IpAddr;

@@ -99,29 +99,6 @@ impl LoadedSession {
     }
 }
 
-impl RememberedSession {
-    /// A session found by remember-me selector (for stores outside this crate).
-    pub fn new(
-        record: SessionRecord, validator: TokenHash, previous: Option<TokenHash>,
-        rotated_at: OffsetDateTime, expires_at: OffsetDateTime,
-    ) -> Self {
-        Self {
-            record,
-            validator,
-            previous,
-            rotated_at,
-            expires_at,
-            pending: None,
-        }
-    }
-
-    /// With a pending validator `hash`, issued `at`.
-    pub fn with_pending(mut self, hash: TokenHash, at: OffsetDateTime) -> Self {
-        self.pending = Some((hash, at));
-        self
-    }
-}
-
 impl fmt::Debug for SessionRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionRecord")
@@ -310,4 +287,3 @@ impl Touch {
 
 pub(crate) use super::data::data_size;
 pub use super::data::{DataPatch, UpdateOutcome};
-pub use super::remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};

@@ -3,13 +3,13 @@
 //! structure is in `tables.rs`.
 
 use crate::store::error::Error;
+use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, SessionStore};
 use crate::store::types::{
-    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, TokenState, Touch, UpdateOutcome,
+    DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch, UpdateOutcome,
 };
 use async_trait::async_trait;
 use serde_json::Value;

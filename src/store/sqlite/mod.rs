@@ -3,14 +3,14 @@
 
 use crate::store::error::Error;
 use crate::store::migrate;
+use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::Revocation;
 use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
-    DataPatch, LoadedSession, Reissue, RememberCredential, RememberedSession, SessionRecord,
-    TokenHash, Touch, UpdateOutcome,
+    DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome,
 };
 use encoding::ts;
 use serde_json::Value;
