@@ -99,9 +99,8 @@ impl SessionAdmin {
     pub async fn revoke(
         &self, id: Uuid, by: RevokedBy, reason: RevokeReason,
     ) -> Result<bool, Error> {
-        let now = OffsetDateTime::now_utc();
+        let how = revocation(reason, by)?;
         let owner = self.store.get(id).await?.and_then(|r| r.user_id);
-        let how = Revocation::new(reason, by, now);
         let done = self.store.revoke(id, None, &how).await?;
         if done {
             siblings::changed(self.store.as_ref(), Stale::Session(id));
@@ -152,10 +151,10 @@ impl SessionAdmin {
     pub async fn revoke_user_sessions(
         &self, user_id: &str, keep: Option<Uuid>, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
+        let how = revocation(reason, by)?;
         if user_id.contains('\0') {
             return Ok(0);
         }
-        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
         let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
         if n > 0 {
             siblings::changed(self.store.as_ref(), Stale::User(user_id));
@@ -189,7 +188,7 @@ impl SessionAdmin {
     pub async fn revoke_every_session(
         &self, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
-        let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
+        let how = revocation(reason, by)?;
         let n = self.store.revoke_every_session(&how).await?;
         if n > 0 {
             siblings::changed(self.store.as_ref(), Stale::Every);
@@ -256,6 +255,15 @@ impl SessionAdmin {
         }
         self.events.emit(event);
     }
+}
+
+/// A revocation now, refused with [`Error::NulCharacter`] when the reason or
+/// who holds U+0000 (Postgres text cannot, so no store gets it).
+fn revocation(reason: RevokeReason, by: RevokedBy) -> Result<Revocation, Error> {
+    if reason.as_str().contains('\0') || by.as_str().contains('\0') {
+        return Err(Error::NulCharacter);
+    }
+    Ok(Revocation::new(reason, by, OffsetDateTime::now_utc()))
 }
 
 #[cfg(test)]

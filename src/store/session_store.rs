@@ -190,10 +190,23 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// row; `None`: from the start), at most `limit`. A keyset, so a page
     /// never repeats a row of an earlier one, whatever changed meanwhile.
     /// Times compare to the microsecond, as the SQL stores keep them.
+    ///
+    /// The default body pages [`list_user`](Self::list_user)'s answer in
+    /// memory (for stores written before paging; the built-in stores page
+    /// in the database).
     async fn list_user_page(
         &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error>;
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let key =
+            |t: OffsetDateTime, id: Uuid| (std::cmp::Reverse(t.unix_timestamp_nanos() / 1000), id);
+        let after = after.map(|(t, id)| key(t, id));
+        let mut list = self.list_user(user_id, now).await?;
+        list.retain(|r| after.is_none_or(|a| key(r.last_seen_at, r.id) > a));
+        list.sort_by_key(|r| key(r.last_seen_at, r.id));
+        list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(list)
+    }
 
     /// A user's sessions that are not live at `now` and ended (were
     /// revoked, or expired) at or after `since`, the most recently ended
@@ -201,17 +214,29 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// signed out" in "Your devices". Rows garbage collection deleted are
     /// not there: revoked ones stay for its retention, expired ones until
     /// it runs.
+    ///
+    /// The default body lists none (a store written before "recently signed
+    /// out", which keeps no ended rows to show).
     async fn list_user_ended(
         &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error>;
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let _ = (user_id, since, now, limit);
+        Ok(Vec::new())
+    }
 
     /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
     /// in "Your devices", if the session is live at `now` and `user_id` owns
     /// it. `false` otherwise: nothing is written then. The name is stored as
     /// given (the routes check it first).
+    ///
+    /// The default body names nothing (`false`: the routes answer `404`),
+    /// for a store written before device names.
     async fn rename(
         &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
-    ) -> Result<bool, Error>;
+    ) -> Result<bool, Error> {
+        let _ = (id, user_id, name, now);
+        Ok(false)
+    }
 
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`

@@ -54,7 +54,8 @@ macro_rules! collectable {
 
 /// An `UPDATE` of `$table` that revokes the live rows `$filter` picks, with
 /// the placeholders of the reason, who and when. The remember-me credential
-/// dies with the session.
+/// and the session's data die with the session: a revoked row keeps only
+/// what "Recently signed out" and the audit show.
 macro_rules! revoke_where {
     ($table:literal, $reason:literal, $by:literal, $at:literal, $filter:literal) => {
         concat!(
@@ -66,7 +67,7 @@ macro_rules! revoke_where {
             $reason,
             ", revoked_by = ",
             $by,
-            ", remember_selector = NULL, remember_validator_hash = NULL, ",
+            ", data = '{}', remember_selector = NULL, remember_validator_hash = NULL, ",
             "remember_prev_validator_hash = NULL, remember_pending_validator_hash = NULL, ",
             "remember_pending_at = NULL WHERE ",
             $filter,

@@ -16,6 +16,7 @@ conformance!(
     the_window_is_configurable,
     ended_sessions_cannot_be_revoked_again_and_give_no_access,
     the_page_shows_them_collapsed,
+    ended_sessions_keep_no_data,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -314,4 +315,34 @@ async fn the_page_shows_them_collapsed(b: Backend) {
         !html.contains("<details class=\"ended\" open"),
         "not collapsed"
     );
+}
+
+/// A revoked row keeps what the list and the audit show, not the data:
+/// logout, revocation from another device and by an operator all clear it;
+/// the live session keeps its own.
+async fn ended_sessions_keep_no_data(b: Backend) {
+    let app = app_with(&b, SessionRoutes::new()).await;
+    let mut me = signed_in(&app, "alice").await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let mut c = signed_in(&app, "alice").await;
+        assert_eq!(c.put_kv("secret", "s3cret").await.status, 204);
+        let id: uuid::Uuid = session_id(&mut c).await.parse().unwrap();
+        others.push((c, id));
+    }
+    assert_eq!(me.put_kv("mine", "kept").await.status, 204);
+    assert_eq!(others[0].0.post("/logout").await.status, 303);
+    let path = format!("/sessions/{}", others[1].1);
+    assert_eq!(me.send_with("DELETE", &path, &[SAME]).await.status, 204);
+    let admin = SessionAdmin::new(b.store.clone());
+    let (by, why) = (RevokedBy::operator("cli"), RevokeReason::other("incident"));
+    assert!(admin.revoke(others[2].1, by, why).await.unwrap());
+    for (_, id) in &others {
+        let row = b.store.get(*id).await.unwrap().expect("the row stays");
+        assert!(row.revoked_at.is_some());
+        assert!(row.data.is_empty(), "{id}: {:?}", row.data);
+    }
+    let mine: uuid::Uuid = session_id(&mut me).await.parse().unwrap();
+    let row = b.store.get(mine).await.unwrap().unwrap();
+    assert_eq!(row.data["mine"], "kept");
 }

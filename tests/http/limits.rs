@@ -175,6 +175,39 @@ async fn nul_is_refused_with_400_everywhere(b: Backend) {
         .unwrap();
     assert_eq!(n, 0);
     assert_eq!(c.me().await.as_deref(), Some("alice"));
+    // An operator's revocation text holding U+0000 is refused, not a 5xx
+    // from the database, and revokes nothing.
+    use axum_user_sessions::{Error, RevokeReason, RevokedBy};
+    let id: uuid::Uuid = c.get("/me").await.json()["session_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let nul_reason = admin
+        .revoke(
+            id,
+            RevokedBy::operator("cli"),
+            RevokeReason::other("lost\u{0}phone"),
+        )
+        .await;
+    assert!(
+        matches!(nul_reason, Err(Error::NulCharacter)),
+        "{nul_reason:?}"
+    );
+    let nul_by = admin
+        .revoke_user_sessions(
+            "alice",
+            None,
+            RevokedBy::operator("su\u{0}pport"),
+            RevokeReason::Admin,
+        )
+        .await;
+    assert!(matches!(nul_by, Err(Error::NulCharacter)), "{nul_by:?}");
+    let everyone = admin
+        .revoke_every_session(RevokedBy::operator("cli"), RevokeReason::other("\u{0}"))
+        .await;
+    assert!(matches!(everyone, Err(Error::NulCharacter)), "{everyone:?}");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
 }
 
 async fn session_limit_revokes_the_least_recently_active(b: Backend) {

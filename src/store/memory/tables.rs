@@ -162,6 +162,7 @@ impl Tables {
             s.revoked_at = Some(how.at);
             s.revoke_reason = Some(how.reason.as_str().to_owned());
             s.revoked_by = Some(how.by.as_str().to_owned());
+            s.data.clear();
             s.version += 1;
         }
         self.remember.remove(&id);
