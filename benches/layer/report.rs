@@ -47,6 +47,14 @@ fn per(n: i64, r: &Run) -> f64 {
     n as f64 / r.requests.max(1) as f64
 }
 
+/// The share of updated rows updated in place (HOT), or `-`.
+fn hot(db: &Window) -> String {
+    if db.updates == 0 {
+        return "-".into();
+    }
+    format!("{:.0}%", 100.0 * db.hot_updates as f64 / db.updates as f64)
+}
+
 fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "MISS" }
 }
@@ -61,12 +69,12 @@ pub(crate) fn print(
     }
     println!();
     println!(
-        "| scenario | variant | req/s | × floor | × no session | p50 ms | p99 ms | statements/req | transactions/req | WAL flushes/req | feed polls/req | errors |"
+        "| scenario | variant | req/s | × floor | × no session | p50 ms | p99 ms | statements/req | transactions/req | WAL flushes/req | feed polls/req | HOT updates | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {} | {} |",
             r.scenario,
             r.variant,
             r.run.rps,
@@ -78,6 +86,7 @@ pub(crate) fn print(
             per(r.db.commits, &r.run),
             per(r.db.wal_syncs, &r.run),
             per(r.db.feed_polls, &r.run),
+            hot(&r.db),
             r.run.errors
         );
     }
