@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 
 /// The floor's table: shaped like a session row reduced to its key and one
 /// counter.
-pub(crate) const FLOOR_TABLE: &str = "CREATE TABLE bench_floor (id text PRIMARY KEY, n bigint NOT NULL)";
+pub(crate) const FLOOR_TABLE: &str =
+    "CREATE TABLE bench_floor (id text PRIMARY KEY, n bigint NOT NULL)";
 
 /// The app through `layer`. Writes go through `Session::update`, as the
 /// demo's `POST /counter`; a new session through `insert` (written after the
@@ -97,9 +98,7 @@ async fn floor_read(State(pool): State<PgPool>, headers: HeaderMap) -> Result<St
     n.map(|n| n.to_string()).ok_or(StatusCode::UNAUTHORIZED)
 }
 
-async fn floor_write(
-    State(pool): State<PgPool>, headers: HeaderMap,
-) -> Result<String, StatusCode> {
+async fn floor_write(State(pool): State<PgPool>, headers: HeaderMap) -> Result<String, StatusCode> {
     let n: Option<i64> =
         sqlx::query_scalar("UPDATE bench_floor SET n = n + 1 WHERE id = $1 RETURNING n")
             .bind(floor_id(&headers)?)

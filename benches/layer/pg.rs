@@ -85,6 +85,7 @@ pub(crate) async fn checkpoint(admin: &PgPool) {
 pub(crate) struct Mark {
     commits: i64,
     wal_syncs: i64,
+    wal_bytes: i64,
     updates: i64,
     hot_updates: i64,
 }
@@ -101,6 +102,8 @@ pub(crate) struct Window {
     pub(crate) commits: i64,
     /// WAL flushes to disk (`fdatasync`).
     pub(crate) wal_syncs: i64,
+    /// WAL written, in bytes.
+    pub(crate) wal_bytes: i64,
     /// Rows updated in the session and floor tables, and how many of them
     /// in place (HOT: no index changed, no new index entries).
     pub(crate) updates: i64,
@@ -138,18 +141,21 @@ async fn flush(pools: &[&PgPool]) -> i64 {
 }
 
 async fn counters(admin: &PgPool) -> Mark {
-    let (commits, wal_syncs, updates, hot_updates): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
+    let (commits, wal_syncs, wal_bytes, updates, hot_updates): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(
+            "SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
                 (SELECT wal_sync FROM pg_stat_wal),
+                (SELECT wal_bytes::bigint FROM pg_stat_wal),
                 sum(n_tup_upd)::bigint, sum(n_tup_hot_upd)::bigint
            FROM pg_stat_user_tables WHERE relname IN ('sessions', 'bench_floor')",
-    )
-    .fetch_one(admin)
-    .await
-    .unwrap();
+        )
+        .fetch_one(admin)
+        .await
+        .unwrap();
     Mark {
         commits,
         wal_syncs,
+        wal_bytes,
         updates,
         hot_updates,
     }
@@ -204,6 +210,7 @@ pub(crate) async fn stop(admin: &PgPool, pools: &[&PgPool], mark: Mark) -> Windo
     // counters and the reset (a few, against thousands of requests).
     w.commits = (now.commits - mark.commits - w.feed_polls - flushes - 3).max(0);
     w.wal_syncs = now.wal_syncs - mark.wal_syncs;
+    w.wal_bytes = now.wal_bytes - mark.wal_bytes;
     w.updates = now.updates - mark.updates;
     w.hot_updates = now.hot_updates - mark.hot_updates;
     w

@@ -60,8 +60,7 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 pub(crate) fn print(
-    header: &[String], rows: &[Row], two: &TwoInstances, token_rows: (i64, bool),
-    rotations: usize,
+    header: &[String], rows: &[Row], two: &TwoInstances, token_rows: (i64, bool), rotations: usize,
 ) {
     println!();
     for line in header {
@@ -69,12 +68,12 @@ pub(crate) fn print(
     }
     println!();
     println!(
-        "| scenario | variant | req/s | × floor | × no session | p50 ms | p99 ms | statements/req | transactions/req | WAL flushes/req | feed polls/req | HOT updates | errors |"
+        "| scenario | variant | req/s | × floor | × no session | p50 ms | p99 ms | statements/req | transactions/req | WAL flushes/req | WAL bytes/req | feed polls/req | HOT updates | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.3} | {} | {} |",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.3} | {} | {} |",
             r.scenario,
             r.variant,
             r.run.rps,
@@ -85,6 +84,7 @@ pub(crate) fn print(
             per(r.db.statements, &r.run),
             per(r.db.commits, &r.run),
             per(r.db.wal_syncs, &r.run),
+            per(r.db.wal_bytes, &r.run),
             per(r.db.feed_polls, &r.run),
             hot(&r.db),
             r.run.errors
@@ -117,15 +117,14 @@ pub(crate) fn print(
     println!();
     println!("Top statements (calls per request, mean execution ms):");
     for r in rows.iter().filter(|r| r.variant != BASELINE) {
-        let top: Vec<String> = r
-            .db
-            .top
-            .iter()
-            .map(|(q, calls, mean)| {
-                let q: String = q.chars().take(90).collect();
-                format!("{:.2}× {mean:.3} ms `{q}`", per(*calls, &r.run))
-            })
-            .collect();
+        let top: Vec<String> =
+            r.db.top
+                .iter()
+                .map(|(q, calls, mean)| {
+                    let q: String = q.chars().take(90).collect();
+                    format!("{:.2}× {mean:.3} ms `{q}`", per(*calls, &r.run))
+                })
+                .collect();
         println!("- {} / {}: {}", r.scenario, r.variant, top.join("; "));
     }
 }
