@@ -250,7 +250,9 @@ pub(crate) type Run<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>>
 pub(crate) type Statement<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
 
 /// Runs one statement, `run(query, connection)`, on a connection from `pool`.
-pub(crate) async fn on_pool<DB, T, F>(pool: &Pool<DB>, query: Statement<DB>, run: F) -> Result<T, Error>
+pub(crate) async fn on_pool<DB, T, F>(
+    pool: &Pool<DB>, query: Statement<DB>, run: F,
+) -> Result<T, Error>
 where
     DB: Database,
     F: for<'c> FnOnce(Statement<DB>, &'c mut DB::Connection) -> Run<'c, T>,

@@ -163,7 +163,12 @@ impl crate::common::Backend {
     /// How the store reaches Postgres: through PgBouncer for that kind,
     /// directly otherwise.
     pub fn store_connect_options(&self) -> PgConnectOptions {
-        let direct = (*self.pg.as_ref().expect("a Postgres backend").connect_options()).clone();
+        let direct = (*self
+            .pg
+            .as_ref()
+            .expect("a Postgres backend")
+            .connect_options())
+        .clone();
         match &self.bouncer {
             Some(bouncer) => bouncer.route(&direct),
             None => direct,

@@ -19,8 +19,8 @@ fn separate_admin(b: &Backend) -> SessionAdmin {
         Kind::Sqlite => SessionAdmin::new(b.sqlite.clone().unwrap()),
         Kind::Postgres | Kind::PostgresCached => SessionAdmin::new(b.pg.clone().unwrap()),
         Kind::PgBouncer => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .connect_lazy_with(b.store_connect_options());
+            let pool =
+                sqlx::postgres::PgPoolOptions::new().connect_lazy_with(b.store_connect_options());
             SessionAdmin::new(b.pg_store(pool))
         }
         Kind::Memory => SessionAdmin::new(b.store.clone()),

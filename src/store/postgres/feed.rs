@@ -47,9 +47,9 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
+use super::PgStore;
 use crate::store::error::Error;
 use crate::store::feed::{Change, ChangeFeed, FeedOptions};
-use super::PgStore;
 use sqlx::Row as _;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
