@@ -5,7 +5,9 @@
 # CREATE DATABASE: every test gets a fresh database). Without it, this script
 # starts a throwaway Postgres cluster in a temporary directory (installing
 # Debian's PostgreSQL server package first when it is missing and we are root),
-# runs the suite against it and removes the cluster afterwards.
+# runs the suite against it and removes the cluster afterwards. The PgBouncer
+# tests start Debian's pgbouncer in front of it (installed here when missing
+# and we are root).
 #
 # Extra arguments go to `cargo nextest run` (e.g. a test name filter).
 set -euo pipefail
@@ -28,6 +30,26 @@ ensure_chromium() {
   fi
 }
 ensure_chromium
+
+# The PgBouncer tests start Debian's pgbouncer (transaction pooling) in front
+# of the test database, one per test (tests/common/pgbouncer.rs).
+ensure_pgbouncer() {
+  if [ -n "${PGBOUNCER:-}" ] || command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; then
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing Debian's pgbouncer for the PgBouncer tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
+    # The package starts its own service; the tests start theirs.
+    if command -v systemctl >/dev/null; then systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+  else
+    log "pgbouncer missing: the PgBouncer tests will fail."
+    log "Install it (Debian/Ubuntu: sudo apt-get install pgbouncer), or set PGBOUNCER to its path."
+  fi
+}
+ensure_pgbouncer
 
 if [ -z "${DATABASE_URL:-}" ]; then
   start_postgres

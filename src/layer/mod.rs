@@ -322,8 +322,8 @@ impl SessionLayer {
 
     /// Keeps recently loaded sessions in memory: reading an unchanged session
     /// costs no database round-trip. Off by default. With Postgres, changes
-    /// from any instance reach every instance's cache over `LISTEN/NOTIFY`;
-    /// see [`CachedStore`](crate::store::CachedStore) for the guarantees, and for why
+    /// from any instance reach every instance's cache through a polled
+    /// change feed (no `LISTEN`, so it works behind PgBouncer too); see [`CachedStore`](crate::store::CachedStore) for the guarantees, and for why
     /// SQLite and memory stores are single-process only with it.
     pub fn with_cache(mut self, config: crate::store::CacheConfig) -> Self {
         self.stack = self.stack.with_cache(config);

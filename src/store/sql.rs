@@ -10,8 +10,10 @@ use super::remember::RememberedSession;
 use super::report::StoreStats;
 use super::types::{SessionRecord, TokenHash, TokenState};
 use serde_json::{Map, Value};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Pool, Row, Type};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -98,7 +100,8 @@ macro_rules! stats_query {
 /// `impl SessionStore for $store` for a SQL store: the calls that both
 /// dialects make alike, written here once (one statement each), and
 /// `$own`, the store's own calls; and the store's statement helpers
-/// (`execute`, `row`, `rows`, `revoke_where`: one round-trip each, counted).
+/// (`execute`, `row`, `rows`, `revoke_where`: one statement each, counted,
+/// sent through the store's `one`).
 /// `$time` turns a time into the value the dialect binds, `$query` and
 /// `$row` are the dialect's query and row types. The expansion site provides
 /// the store's statements as `q`; the store has the fields `pool` and
@@ -107,27 +110,28 @@ macro_rules! impl_sql_store {
     ($store:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
         impl $store {
             /// Runs one statement: how many rows it changed.
-            async fn execute(&self, query: $query<'_>) -> Result<u64, Error> {
+            async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
                 self.counter.tick();
-                Ok(query.execute(&self.pool).await?.rows_affected())
+                self.one(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
+                    .await
             }
 
             /// Runs one statement that reads at most one row.
-            async fn row(&self, query: $query<'_>) -> Result<Option<$row>, Error> {
+            async fn row(&self, query: $query<'static>) -> Result<Option<$row>, Error> {
                 self.counter.tick();
-                Ok(query.fetch_optional(&self.pool).await?)
+                self.one(query, |q, c| Box::pin(q.fetch_optional(c))).await
             }
 
             /// Runs one statement that reads rows.
-            async fn rows(&self, query: $query<'_>) -> Result<Vec<$row>, Error> {
+            async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
                 self.counter.tick();
-                Ok(query.fetch_all(&self.pool).await?)
+                self.one(query, |q, c| Box::pin(q.fetch_all(c))).await
             }
 
             /// Runs a revocation whose filter (placeholders 1 and 2) is
             /// bound: 3 reason, 4 by, 5 at. Returns how many sessions it
             /// revoked.
-            async fn revoke_where(&self, query: $query<'_>, how: &Revocation) -> Result<u64, Error> {
+            async fn revoke_where(&self, query: $query<'static>, how: &Revocation) -> Result<u64, Error> {
                 let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
                 self.execute(query.bind($time(how.at))).await
             }
@@ -239,6 +243,24 @@ macro_rules! impl_sql_store {
 }
 
 pub(crate) use {collectable, ended_at, impl_sql_store, live_at, revoke_where, stats_query};
+
+/// One statement running on a connection: what a store's `one` is given.
+pub(crate) type Run<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+/// A statement of database `DB`, its arguments bound.
+pub(crate) type Statement<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
+
+/// Runs one statement, `run(query, connection)`, on a connection from `pool`.
+pub(crate) async fn on_pool<DB, T, F>(
+    pool: &Pool<DB>, query: Statement<DB>, run: F,
+) -> Result<T, Error>
+where
+    DB: Database,
+    F: for<'c> FnOnce(Statement<DB>, &'c mut DB::Connection) -> Run<'c, T>,
+{
+    let mut conn = pool.acquire().await?;
+    Ok(run(query, &mut conn).await?)
+}
 
 /// [`REPLACED_TOKENS_KEPT`](super::types::REPLACED_TOKENS_KEPT), as the
 /// statements that prune a session's tokens bind it.

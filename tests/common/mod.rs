@@ -4,6 +4,7 @@
 
 #[path = "../../examples/demo.rs"]
 pub mod demo;
+pub mod pgbouncer;
 
 use axum::Router;
 use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionStore, SqliteStore};
@@ -20,6 +21,9 @@ pub enum Kind {
     PostgresCached,
     Sqlite,
     Memory,
+    /// Postgres through PgBouncer in transaction-pooling mode
+    /// (`PgStore::behind_pgbouncer`).
+    PgBouncer,
 }
 
 /// A fresh, migrated store.
@@ -29,6 +33,9 @@ pub struct Backend {
     pub pg: Option<sqlx::PgPool>,
     pub sqlite: Option<sqlx::SqlitePool>,
     _dir: Option<tempfile::TempDir>,
+    /// The PgBouncer the store goes through (kind `PgBouncer`); `pg` is the
+    /// direct pool, for the test's own SQL.
+    pub bouncer: Option<pgbouncer::PgBouncer>,
 }
 
 /// Logs to the test output when `RUST_LOG` is set.
@@ -61,6 +68,7 @@ impl Backend {
             pg: Some(pool),
             sqlite: None,
             _dir: None,
+            bouncer: None,
         }
     }
 
@@ -98,6 +106,7 @@ impl Backend {
             store: Arc::new(store),
             pg: None,
             _dir: Some(dir),
+            bouncer: None,
         }
     }
 
@@ -108,6 +117,7 @@ impl Backend {
             pg: None,
             sqlite: None,
             _dir: None,
+            bouncer: None,
         }
     }
 
@@ -125,16 +135,15 @@ impl Backend {
     /// in one process: the other instance shares it as it is.
     pub async fn another_instance(&self) -> Arc<dyn SessionStore> {
         match self.kind {
-            Kind::Postgres | Kind::PostgresCached => {
-                let opts = (*self.pg.as_ref().unwrap().connect_options()).clone();
+            Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(10)
                     .acquire_timeout(Duration::from_secs(5))
                     .test_before_acquire(false)
-                    .connect_with(opts)
+                    .connect_with(self.store_connect_options())
                     .await
                     .expect("connect to the test database");
-                let pg = PgStore::new(pool);
+                let pg = self.pg_store(pool);
                 if !self.cached() {
                     return Arc::new(pg);
                 }
@@ -391,8 +400,8 @@ impl Client {
     }
 }
 
-/// Runs each named scenario `async fn name(Backend)` on Postgres, SQLite and
-/// memory.
+/// Runs each named scenario `async fn name(Backend)` on Postgres (direct,
+/// behind the cache, through PgBouncer), SQLite and memory.
 #[macro_export]
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -409,6 +418,14 @@ macro_rules! conformance {
                 #[sqlx::test(migrations = false)]
                 async fn $name(pool: sqlx::PgPool) {
                     super::$name($crate::common::Backend::postgres_cached(pool).await).await
+                }
+            )*
+        }
+        mod pgbouncer {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name($crate::common::Backend::pgbouncer(pool).await).await
                 }
             )*
         }

@@ -235,7 +235,7 @@ async fn assert_no_orphan_tokens(b: &Backend) {
     let far = time::OffsetDateTime::now_utc() + time::Duration::days(365);
     while b.store.gc_batch(far, far, 1000).await.unwrap() > 0 {}
     let orphans: i64 = match b.kind {
-        Kind::Postgres | Kind::PostgresCached => sqlx::query_scalar(
+        Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => sqlx::query_scalar(
             "SELECT count(*) FROM axum_user_sessions.tokens t
               WHERE NOT EXISTS (SELECT 1 FROM axum_user_sessions.sessions s
                                  WHERE s.id = t.session_id)",

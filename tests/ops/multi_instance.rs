@@ -1,7 +1,8 @@
 //! Two app instances with the cache on, sharing one Postgres: what one does,
 //! or plain SQL does, reaches the other within a bounded wait; and an
 //! instance whose change feed is down, or lags, reads from the database
-//! instead of its cache.
+//! instead of its cache. The first two also through PgBouncer in
+//! transaction mode (each instance its own pool through it).
 
 use crate::common;
 
@@ -9,6 +10,7 @@ use axum_user_sessions::{
     CacheConfig, CachedStore, PgStore, RevokeReason, RevokedBy, SessionAdmin, SessionLayer,
     SessionStore,
 };
+use common::pgbouncer::PgBouncer;
 use common::{Client, TestApp, eventually};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -21,9 +23,19 @@ struct Instance {
 /// An instance on the test database, connecting as `role` (the test's own
 /// when `None`).
 async fn instance_as(test_pool: &sqlx::PgPool, name: &str, role: Option<&str>) -> Instance {
+    instance_via(test_pool, name, role, None).await
+}
+
+/// An instance on the test database, through `bouncer` when given.
+async fn instance_via(
+    test_pool: &sqlx::PgPool, name: &str, role: Option<&str>, bouncer: Option<&PgBouncer>,
+) -> Instance {
     let mut opts = (*test_pool.connect_options())
         .clone()
         .application_name(name);
+    if let Some(bouncer) = bouncer {
+        opts = bouncer.route(&opts);
+    }
     if let Some(role) = role {
         opts = opts.username(role);
     } else {
@@ -35,7 +47,13 @@ async fn instance_as(test_pool: &sqlx::PgPool, name: &str, role: Option<&str>) -
         .connect_with(opts)
         .await
         .unwrap();
-    let cache = CachedStore::new(PgStore::new(pool), CacheConfig::default());
+    let store = PgStore::new(pool);
+    let store = if bouncer.is_some() {
+        store.behind_pgbouncer()
+    } else {
+        store
+    };
+    let cache = CachedStore::new(store, CacheConfig::default());
     common::wait_listening(&cache).await;
     let app = common::serve_demo(SessionLayer::new(cache.clone())).await;
     Instance { app, cache }
@@ -108,11 +126,26 @@ async fn signed_in_on(a: &Instance, b: &Instance) -> (Client, Uuid) {
     (c, id)
 }
 
+/// Starts a PgBouncer in front of the test database.
+async fn bouncer(pool: &sqlx::PgPool) -> PgBouncer {
+    PgBouncer::start(&pool.connect_options()).await
+}
+
 #[sqlx::test(migrations = false)]
 async fn revocation_on_one_instance_reaches_the_other(pool: sqlx::PgPool) {
+    revocation_reaches_the_other(pool, None).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn revocation_on_one_instance_reaches_the_other_through_pgbouncer(pool: sqlx::PgPool) {
+    let bouncer = bouncer(&pool).await;
+    revocation_reaches_the_other(pool, Some(&bouncer)).await;
+}
+
+async fn revocation_reaches_the_other(pool: sqlx::PgPool, via: Option<&PgBouncer>) {
     common::init_tracing();
-    let a = instance(&pool, "instance-a").await;
-    let b = instance(&pool, "instance-b").await;
+    let a = instance_via(&pool, "instance-a", None, via).await;
+    let b = instance_via(&pool, "instance-b", None, via).await;
     let mut c = Client::new(&a.app);
     c.login("alice").await;
     warm(&c, &b).await;
@@ -141,9 +174,19 @@ async fn revocation_on_one_instance_reaches_the_other(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn writes_and_plain_sql_reach_the_other_instance(pool: sqlx::PgPool) {
+    writes_and_sql_reach_the_other(pool, None).await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn writes_and_plain_sql_reach_the_other_instance_through_pgbouncer(pool: sqlx::PgPool) {
+    let bouncer = bouncer(&pool).await;
+    writes_and_sql_reach_the_other(pool, Some(&bouncer)).await;
+}
+
+async fn writes_and_sql_reach_the_other(pool: sqlx::PgPool, via: Option<&PgBouncer>) {
     common::init_tracing();
-    let a = instance(&pool, "instance-a").await;
-    let b = instance(&pool, "instance-b").await;
+    let a = instance_via(&pool, "instance-a", None, via).await;
+    let b = instance_via(&pool, "instance-b", None, via).await;
     let limit = Duration::from_secs(5);
 
     // A write on A is read on B, which had the session in memory.

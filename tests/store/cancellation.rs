@@ -10,7 +10,7 @@ use axum_user_sessions::store::{
     DataPatch, Reissue, RememberCredential, SessionRecord, SessionStore, TokenHash, TokenState,
     Touch,
 };
-use axum_user_sessions::{CacheConfig, CachedStore, PgStore, SqliteStore};
+use axum_user_sessions::{CacheConfig, CachedStore, SqliteStore};
 use common::{Backend, Kind, Rng};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,8 +45,8 @@ fn fresh(n: &mut u32) -> TokenHash {
 /// the test inspects the database with.
 async fn small_store(b: &Backend) -> Arc<dyn SessionStore> {
     match b.kind {
-        Kind::Postgres | Kind::PostgresCached => {
-            let opts = (*b.pg.as_ref().unwrap().connect_options()).clone();
+        Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => {
+            let opts = b.store_connect_options();
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(3)
                 .acquire_timeout(STORE_TIMEOUT)
@@ -54,7 +54,7 @@ async fn small_store(b: &Backend) -> Arc<dyn SessionStore> {
                 .connect_with(opts)
                 .await
                 .unwrap();
-            let store = PgStore::new(pool);
+            let store = b.pg_store(pool);
             if b.kind == Kind::PostgresCached {
                 let cached = CachedStore::new(store, CacheConfig::default());
                 common::wait_listening(&cached).await;

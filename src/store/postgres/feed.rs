@@ -1,5 +1,6 @@
 //! The Postgres change feed: caches learn what changed by polling the tables,
-//! one statement every `poll_interval` on the store's pool.
+//! one statement every `poll_interval` on the store's pool (sent as the
+//! store sends its own, `pooler.rs`).
 //!
 //! # What a write leaves behind
 //!
@@ -46,9 +47,10 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
+use super::PgStore;
 use crate::store::error::Error;
 use crate::store::feed::{Change, ChangeFeed, FeedOptions};
-use sqlx::{PgPool, Row as _};
+use sqlx::Row as _;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
@@ -79,11 +81,11 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two polls that failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Starts polling `pool` and returns the feed. The task stops when the feed's
-/// receiver is dropped.
-pub(super) fn subscribe(pool: &PgPool, options: &FeedOptions) -> ChangeFeed {
+/// Starts polling through `store` and returns the feed. The task stops when
+/// the feed's receiver is dropped.
+pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(run(pool.clone(), tx, options.poll_interval));
+    tokio::spawn(run(store, tx, options.poll_interval));
     ChangeFeed::new(rx)
 }
 
@@ -124,12 +126,9 @@ impl Unseen {
 }
 
 /// One poll: the changes `unseen` describes, and what this poll did not see.
-async fn poll(pool: &PgPool, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), Error> {
-    let rows = sqlx::query(FEED)
-        .bind(&unseen.xmax)
-        .bind(&unseen.xip)
-        .fetch_all(pool)
-        .await?;
+async fn poll(store: &PgStore, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), Error> {
+    let query = sqlx::query(FEED).bind(&unseen.xmax).bind(&unseen.xip);
+    let rows = store.one(query, |q, c| Box::pin(q.fetch_all(c))).await?;
     let mut changes = Vec::with_capacity(rows.len());
     let mut next = None;
     for row in &rows {
@@ -150,13 +149,13 @@ async fn poll(pool: &PgPool, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), E
 }
 
 /// Polls until the receiving cache is gone.
-async fn run(pool: PgPool, tx: UnboundedSender<Change>, every: Duration) {
+async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration) {
     let mut unseen = Unseen::nothing();
     let mut backoff = every;
     let mut failing = false;
     loop {
         let at = Instant::now();
-        match tokio::time::timeout(POLL_TIMEOUT, poll(&pool, &unseen)).await {
+        match tokio::time::timeout(POLL_TIMEOUT, poll(&store, &unseen)).await {
             Ok(Ok((changes, next))) => {
                 for change in changes {
                     if tx.send(change).is_err() {

@@ -1,7 +1,8 @@
 //! The Postgres store: the primary store, correct across many app instances.
 //! Its statements are in `statements.rs`, its change feed in `feed.rs`, its
 //! multi-statement transactions run through `tx.rs` (which a dropped caller
-//! cannot cut).
+//! cannot cut), and `pooler.rs` sends single statements (in a transaction of
+//! their own behind PgBouncer).
 
 use crate::store::error::Error;
 use crate::store::feed::{ChangeFeed, FeedOptions};
@@ -24,6 +25,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod feed;
+mod pooler;
 mod statements;
 mod tx;
 
@@ -51,10 +53,15 @@ mod tx;
 ///     .await?;
 /// # Ok(()) }
 /// ```
+///
+/// Behind PgBouncer in transaction mode, use
+/// [`behind_pgbouncer`](Self::behind_pgbouncer).
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
     counter: Counter,
+    /// Set by [`behind_pgbouncer`](Self::behind_pgbouncer).
+    behind_pgbouncer: bool,
 }
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
@@ -66,6 +73,7 @@ impl PgStore {
         Self {
             pool,
             counter: Counter::default(),
+            behind_pgbouncer: false,
         }
     }
 
@@ -170,10 +178,12 @@ sql::impl_sql_store!(
             // pending token from a concurrent rotation included).
             self.counter.tick();
             let (token, reissue) = (*token, reissue.clone());
+            let persistent = self.persistent();
             tx::run(&self.pool, move |tx| {
                 Box::pin(async move {
                     let client = reissue.client.as_ref();
                     let locked = sqlx::query(q::REISSUE)
+                        .persistent(persistent)
                         .bind(id)
                         .bind(&reissue.user_id)
                         .bind(reissue.authenticated_at)
@@ -188,6 +198,7 @@ sql::impl_sql_store!(
                         return Ok(false);
                     }
                     sqlx::query(q::REISSUE_TOKENS)
+                        .persistent(persistent)
                         .bind(id)
                         .bind(token.as_bytes().as_slice())
                         .bind(reissue.now)
@@ -222,14 +233,16 @@ sql::impl_sql_store!(
             // Lock the session row first, as `reissue` does: concurrent promotions
             // and sign-ins serialise instead of deadlocking on token rows.
             self.counter.tick();
-            let token = *token;
+            let (token, persistent) = (*token, self.persistent());
             tx::run(&self.pool, move |tx| {
                 Box::pin(async move {
                     sqlx::query(q::LOCK)
+                        .persistent(persistent)
                         .bind(id)
                         .fetch_optional(&mut *tx)
                         .await?;
                     sqlx::query(q::PROMOTE)
+                        .persistent(persistent)
                         .bind(id)
                         .bind(token.as_bytes().as_slice())
                         .bind(now)
@@ -311,7 +324,7 @@ sql::impl_sql_store!(
         }
 
         fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-            Some(feed::subscribe(&self.pool, options))
+            Some(feed::subscribe(self.clone(), options))
         }
 
         fn round_trips(&self) -> u64 {

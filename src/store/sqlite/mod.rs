@@ -95,6 +95,14 @@ impl SqliteStore {
         self.counter.tick();
         WriteTx::begin(&self.pool).await
     }
+
+    /// Runs one statement, `run(query, connection)`, on a pooled connection.
+    async fn one<T, F>(&self, query: Query<'static>, run: F) -> Result<T, Error>
+    where
+        F: for<'c> FnOnce(Query<'static>, &'c mut sqlx::SqliteConnection) -> sql::Run<'c, T>,
+    {
+        sql::on_pool(&self.pool, query, run).await
+    }
 }
 
 /// Creates the database file, if missing, readable by its owner only, before
