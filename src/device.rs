@@ -32,7 +32,8 @@ pub struct DeviceView {
     pub name: Option<String>,
     /// The browser and system, from the User-Agent ([`device_name`]).
     pub device: String,
-    /// The IP the session was last used from, if known.
+    /// The IP the session signed in from (where it was created), if
+    /// known.
     pub ip: Option<String>,
     /// When the user signed in on this device (RFC 3339 in JSON).
     #[serde(with = "time::serde::rfc3339")]
@@ -46,6 +47,18 @@ pub struct DeviceView {
     pub expires_at: OffsetDateTime,
     /// Whether the device is remembered ("Remember me").
     pub persistent: bool,
+    /// The IP the session was last used from
+    /// ([`SessionRecord::last_ip`]), or, before its first touch since 0.1,
+    /// the one it signed in from.
+    pub last_ip: Option<String>,
+    /// The place of `last_ip` ("Lisbon, Portugal"), when the app's
+    /// [locator](crate::SessionLayer::with_locator) found one.
+    pub location: Option<String>,
+    /// How the user last proved who they are on this device (`"password"`,
+    /// `"passkey"`, …; [`SignIn`](crate::SignIn)), if the app said.
+    pub sign_in_method: Option<String>,
+    /// Whether that proof included a second factor.
+    pub second_factor: bool,
 }
 
 impl DeviceView {
@@ -67,6 +80,10 @@ impl DeviceView {
                 record.expires_at
             },
             persistent: record.persistent,
+            last_ip: record.last_ip.or(record.ip).map(|ip| ip.to_string()),
+            location: record.location.clone(),
+            sign_in_method: record.sign_in_method.clone(),
+            second_factor: record.second_factor,
         }
     }
 }

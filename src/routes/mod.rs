@@ -58,6 +58,7 @@ mod list;
 mod paging;
 mod rename;
 mod reply;
+mod strength;
 
 use crate::session::Session;
 use axum::Router;
@@ -105,6 +106,7 @@ pub struct SessionRoutes {
     authorize: Option<Arc<Authorize>>,
     public_origins: Vec<String>,
     ended_for: Option<Duration>,
+    reauth_policy: Option<crate::session::Reauth>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -114,6 +116,7 @@ impl fmt::Debug for SessionRoutes {
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
             .field("public_origins", &self.public_origins)
             .field("ended_for", &self.ended_for)
+            .field("reauth_policy", &self.reauth_policy)
             .finish()
     }
 }
