@@ -26,4 +26,5 @@ mod paging;
 mod remember;
 mod rotation;
 mod routes;
+mod seen;
 mod update;
