@@ -27,4 +27,5 @@ mod remember;
 mod rotation;
 mod routes;
 mod seen;
+mod strength;
 mod update;
