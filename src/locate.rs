@@ -87,7 +87,8 @@ impl Locating {
             return;
         };
         // Anonymous sessions are listed nowhere: no lookup for them.
-        if record.user_id.is_none() || record.revoked_at.is_some() || !self.first_try(record.id, ip) {
+        if record.user_id.is_none() || record.revoked_at.is_some() || !self.first_try(record.id, ip)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -135,7 +136,10 @@ mod tests {
 
     #[test]
     fn labels_are_cleaned() {
-        assert_eq!(clean(" Lisbon, Portugal\n").as_deref(), Some("Lisbon, Portugal"));
+        assert_eq!(
+            clean(" Lisbon, Portugal\n").as_deref(),
+            Some("Lisbon, Portugal")
+        );
         assert_eq!(clean("a\u{1b}[31mb").as_deref(), Some("a[31mb"));
         assert_eq!(clean("  "), None);
         assert_eq!(clean(&"x".repeat(300)).unwrap().len(), MAX_LABEL);

@@ -115,7 +115,12 @@ impl Session {
         let Some(r) = st.record.as_ref().filter(|r| r.user_id.is_some()) else {
             return false;
         };
-        !st.restored && policy.allows(r.authenticated_at, r.second_factor, OffsetDateTime::now_utc())
+        !st.restored
+            && policy.allows(
+                r.authenticated_at,
+                r.second_factor,
+                OffsetDateTime::now_utc(),
+            )
     }
 }
 

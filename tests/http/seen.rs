@@ -53,7 +53,10 @@ async fn signed_in_from(app: &TestApp, ip: &str) -> (Client, uuid::Uuid) {
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
     c.absorb(&res);
-    let id = c.send_with("GET", "/me", &[("x-forwarded-for", ip)]).await.json()["session_id"]
+    let id = c
+        .send_with("GET", "/me", &[("x-forwarded-for", ip)])
+        .await
+        .json()["session_id"]
         .as_str()
         .unwrap()
         .parse()
@@ -63,7 +66,9 @@ async fn signed_in_from(app: &TestApp, ip: &str) -> (Client, uuid::Uuid) {
 
 /// The list item of `id`, as `c` (from `ip`) sees it.
 async fn item(c: &mut Client, ip: &str, id: uuid::Uuid) -> Value {
-    let res = c.send_with("GET", "/sessions", &[("x-forwarded-for", ip)]).await;
+    let res = c
+        .send_with("GET", "/sessions", &[("x-forwarded-for", ip)])
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     res.json()["sessions"]
         .as_array()
@@ -85,7 +90,9 @@ async fn use_from(b: &Backend, c: &mut Client, id: uuid::Uuid, ip: &str, want: I
     loop {
         let before = b.round_trips();
         assert_eq!(
-            c.send_with("GET", "/me", &[("x-forwarded-for", ip)]).await.status,
+            c.send_with("GET", "/me", &[("x-forwarded-for", ip)])
+                .await
+                .status,
             200
         );
         let trips = b.round_trips() - before;
@@ -128,7 +135,10 @@ async fn a_new_ip_rides_with_the_touch(b: Backend) {
             "GET",
             "/sessions",
             None,
-            &[("accept", b"text/html"), ("x-forwarded-for", CAFE.as_bytes())],
+            &[
+                ("accept", b"text/html"),
+                ("x-forwarded-for", CAFE.as_bytes()),
+            ],
         )
         .await;
     assert!(res.body.contains(&format!("IP {CAFE}")), "{}", res.body);
@@ -147,8 +157,14 @@ async fn last_ips_are_anonymised(b: Backend) {
     let listed = item(&mut c, "203.0.113.99", id).await;
     assert_eq!(listed["ip"], "198.51.100.0");
     assert_eq!(listed["last_ip"], "203.0.113.0");
-    let res = c.send_with("GET", "/sessions", &[("x-forwarded-for", "203.0.113.99")]).await;
-    assert!(!res.body.contains(".77") && !res.body.contains(".99"), "{}", res.body);
+    let res = c
+        .send_with("GET", "/sessions", &[("x-forwarded-for", "203.0.113.99")])
+        .await;
+    assert!(
+        !res.body.contains(".77") && !res.body.contains(".99"),
+        "{}",
+        res.body
+    );
 }
 
 /// A locator over a table of places, counting its calls.
@@ -185,7 +201,8 @@ async fn the_locator_labels_the_last_ip(b: Backend) {
         Some("Lisbon, Portugal")
     );
     for _ in 0..5 {
-        c.send_with("GET", "/me", &[("x-forwarded-for", HOME)]).await;
+        c.send_with("GET", "/me", &[("x-forwarded-for", HOME)])
+            .await;
     }
 
     // A new IP: its place replaces the old one, looked up once.
@@ -197,7 +214,10 @@ async fn the_locator_labels_the_last_ip(b: Backend) {
             "GET",
             "/sessions",
             None,
-            &[("accept", b"text/html"), ("x-forwarded-for", CAFE.as_bytes())],
+            &[
+                ("accept", b"text/html"),
+                ("x-forwarded-for", CAFE.as_bytes()),
+            ],
         )
         .await;
     assert!(res.body.contains("Porto, &lt;Portugal&gt;"), "{}", res.body);
@@ -221,7 +241,12 @@ async fn a_slow_or_failing_locator_changes_nothing(b: Backend) {
     let app = serve(layer(&b).with_locator(locator)).await;
     let (mut c, id) = signed_in_from(&app, HOME).await;
     for _ in 0..3 {
-        assert_eq!(c.send_with("GET", "/me", &[("x-forwarded-for", HOME)]).await.status, 200);
+        assert_eq!(
+            c.send_with("GET", "/me", &[("x-forwarded-for", HOME)])
+                .await
+                .status,
+            200
+        );
     }
     use_from(&b, &mut c, id, CAFE, CAFE.parse().unwrap()).await;
     let looked_up = common::eventually(LIMIT, || {
@@ -231,7 +256,12 @@ async fn a_slow_or_failing_locator_changes_nothing(b: Backend) {
     .await;
     assert_eq!(looked_up, Some(2), "one lookup per IP, however it ended");
     for _ in 0..3 {
-        assert_eq!(c.send_with("GET", "/me", &[("x-forwarded-for", CAFE)]).await.status, 200);
+        assert_eq!(
+            c.send_with("GET", "/me", &[("x-forwarded-for", CAFE)])
+                .await
+                .status,
+            200
+        );
     }
     assert_eq!(item(&mut c, CAFE, id).await["location"], Value::Null);
 }

@@ -51,7 +51,9 @@ async fn app(b: &Backend) -> TestApp {
             "/login-with",
             post(|s: Session, Query(h): Query<How>| async move {
                 let user = h.user.clone().unwrap_or_else(|| "alice".into());
-                s.login_remember_with(user, h.remember, h.sign_in()).await.unwrap();
+                s.login_remember_with(user, h.remember, h.sign_in())
+                    .await
+                    .unwrap();
             }),
         )
         .route(
@@ -97,24 +99,40 @@ async fn the_sign_in_method_is_recorded_and_listed(b: Backend) {
     let mut strong = Client::new(&app);
     login_with(&mut strong, "method=passkey&second_factor=true").await;
     let item = own_item(&mut strong).await;
-    assert_eq!((&item["sign_in_method"], &item["second_factor"]), (&json!("passkey"), &json!(true)));
+    assert_eq!(
+        (&item["sign_in_method"], &item["second_factor"]),
+        (&json!("passkey"), &json!(true))
+    );
     let page = strong
         .send_raw("GET", "/sessions", None, &[("accept", b"text/html")])
         .await;
-    assert!(page.body.contains("with passkey and a second factor"), "{}", page.body);
+    assert!(
+        page.body.contains("with passkey and a second factor"),
+        "{}",
+        page.body
+    );
 
     // A plain `login`: no method, no second factor.
     let mut plain = Client::new(&app);
     plain.login("alice").await;
     let item = own_item(&mut plain).await;
-    assert_eq!((&item["sign_in_method"], &item["second_factor"]), (&Value::Null, &json!(false)));
+    assert_eq!(
+        (&item["sign_in_method"], &item["second_factor"]),
+        (&Value::Null, &json!(false))
+    );
     let fresh = plain.get("/fresh").await.json();
-    assert_eq!((fresh["fresh"].clone(), fresh["fresh_any"].clone()), (json!(false), json!(true)));
+    assert_eq!(
+        (fresh["fresh"].clone(), fresh["fresh_any"].clone()),
+        (json!(false), json!(true))
+    );
 
     // Signing in again on the same session records the new proof.
     login_with(&mut plain, "method=sso").await;
     let item = own_item(&mut plain).await;
-    assert_eq!((&item["sign_in_method"], &item["second_factor"]), (&json!("sso"), &json!(false)));
+    assert_eq!(
+        (&item["sign_in_method"], &item["second_factor"]),
+        (&json!("sso"), &json!(false))
+    );
     let now = time::OffsetDateTime::now_utc();
     let mut methods: Vec<_> = b
         .store
@@ -125,7 +143,10 @@ async fn the_sign_in_method_is_recorded_and_listed(b: Backend) {
         .map(|r| (r.sign_in_method, r.second_factor))
         .collect();
     methods.sort();
-    assert_eq!(methods, [(Some("passkey".into()), true), (Some("sso".into()), false)]);
+    assert_eq!(
+        methods,
+        [(Some("passkey".into()), true), (Some("sso".into()), false)]
+    );
 }
 
 async fn a_restore_keeps_the_method_and_is_not_fresh(b: Backend) {
@@ -141,12 +162,20 @@ async fn a_restore_keeps_the_method_and_is_not_fresh(b: Backend) {
     assert_eq!(fresh["restored"], true, "{fresh}");
     assert_eq!(fresh["fresh"], false, "a restore is not fresh: {fresh}");
     assert_eq!(fresh["fresh_any"], false, "{fresh}");
-    assert_eq!((&fresh["method"], &fresh["second_factor"]), (&json!("password"), &json!(true)));
+    assert_eq!(
+        (&fresh["method"], &fresh["second_factor"]),
+        (&json!("password"), &json!(true))
+    );
     let item = own_item(&mut c).await;
-    assert_eq!((&item["sign_in_method"], &item["second_factor"]), (&json!("password"), &json!(true)));
+    assert_eq!(
+        (&item["sign_in_method"], &item["second_factor"]),
+        (&json!("password"), &json!(true))
+    );
     // Nor may it sign other devices out on that request.
     c.cookie = None;
-    let res = c.send_with("POST", "/sessions/revoke-others", &[SAME]).await;
+    let res = c
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
     assert_eq!(res.status, 401, "{}", res.body);
     assert_eq!(res.json()["error"], "reauthentication_required");
 }
@@ -159,23 +188,38 @@ async fn the_policy_asks_for_a_second_factor(b: Backend) {
     login_with(&mut laptop, "method=password").await;
 
     // A password alone is not enough.
-    let res = laptop.send_with("POST", "/sessions/revoke-others", &[SAME]).await;
+    let res = laptop
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
     assert_eq!(res.status, 401, "{}", res.body);
-    assert_eq!(res.json()["error"], "reauthentication_required", "today's refusal");
+    assert_eq!(
+        res.json()["error"],
+        "reauthentication_required",
+        "today's refusal"
+    );
     assert_eq!(phone.me().await.as_deref(), Some("alice"));
 
     // A plain re-authentication (the demo's password prompt) proves no
     // second factor either.
-    let form = ("application/x-www-form-urlencoded", "password=password".to_owned());
+    let form = (
+        "application/x-www-form-urlencoded",
+        "password=password".to_owned(),
+    );
     assert_eq!(laptop.send("POST", "/reauth", Some(form)).await.status, 303);
-    let res = laptop.send_with("POST", "/sessions/revoke-others", &[SAME]).await;
+    let res = laptop
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
     assert_eq!(res.status, 401, "{}", res.body);
 
     // With a second factor it is.
-    let res = laptop.post("/reauth-with?method=password&second_factor=true").await;
+    let res = laptop
+        .post("/reauth-with?method=password&second_factor=true")
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(own_item(&mut laptop).await["second_factor"], true);
-    let res = laptop.send_with("POST", "/sessions/revoke-others", &[SAME]).await;
+    let res = laptop
+        .send_with("POST", "/sessions/revoke-others", &[SAME])
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json(), json!({ "revoked": 1 }));
     assert_eq!(phone.me().await, None);
