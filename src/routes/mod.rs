@@ -39,6 +39,8 @@
 //!   sign-in (ASVS 3.3.4): older ones answer
 //!   `401 {"error":"reauthentication_required"}` until the app has checked the
 //!   password again and called [`Session::reauthenticate`].
+//!   [`SessionRoutes::with_reauthentication_policy`] can also ask for a
+//!   second factor ([`Reauth`](crate::Reauth), [`Session::login_with`]).
 //! - Nobody sees or revokes another user's sessions unless
 //!   [`SessionRoutes::with_authorization`] allows it (an admin: `GET /?user=ID`,
 //!   and revoking by id).
