@@ -348,3 +348,42 @@ impl Touch {
 
 pub(crate) use super::data::data_size;
 pub use super::data::{DataPatch, UpdateOutcome};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn a_new_ip_makes_the_touch_due_at_most_once_per_its_interval() {
+        let now = OffsetDateTime::now_utc();
+        let (home, cafe) = ("198.51.100.1".parse().ok(), "203.0.113.9".parse().ok());
+        let mut r = SessionRecord::new(Uuid::nil(), now - Duration::seconds(3));
+        (r.expires_at, r.absolute_expires_at) =
+            (now + Duration::hours(1), now + Duration::hours(1));
+        r.last_ip = home;
+        let touch = |ip| {
+            Touch::new(now, now + Duration::hours(1))
+                .with_stale_before(now - Duration::seconds(60))
+                .with_ip(ip, now - Duration::seconds(6))
+        };
+        let current = TokenState::Current;
+        assert!(
+            !touch(home).is_due(&r, current),
+            "same IP, within the interval"
+        );
+        assert!(
+            !touch(None).is_due(&r, current),
+            "unknown IP changes nothing"
+        );
+        assert!(!touch(cafe).is_due(&r, current), "seen 3 s ago: not yet");
+        r.last_seen_at = now - Duration::seconds(7);
+        r.location = Some("Lisbon".into());
+        assert!(touch(cafe).is_due(&r, current));
+        touch(cafe).apply(&mut r);
+        assert_eq!((r.last_ip, r.location.as_deref()), (cafe, None));
+        // Flapping back at once: the next write waits for the interval.
+        assert!(!touch(home).is_due(&r, current));
+        assert!(!touch(home).is_due(&r, TokenState::Pending));
+    }
+}
