@@ -58,6 +58,8 @@ pub(crate) struct SessionConfig {
     pub(crate) proxies: crate::client::ProxyConfig,
     pub(crate) events: crate::events::EventSink,
     pub(crate) anonymize_ip: bool,
+    /// The app's locator of last IPs, if any.
+    pub(crate) locator: Option<crate::locate::Locating>,
     pub(crate) cookie: CookieConfig,
     /// The session cookie's full name (computed from `cookie`).
     pub(crate) cookie_name: String,
@@ -106,6 +108,7 @@ impl Default for SessionConfig {
             proxies: crate::client::ProxyConfig::default(),
             events: crate::events::EventSink::default(),
             anonymize_ip: false,
+            locator: None,
             cookie_name: cookie.prefixed("session"),
             legacy_cookie_names: None,
             cookie,

@@ -32,7 +32,8 @@ pub struct DeviceView {
     pub name: Option<String>,
     /// The browser and system, from the User-Agent ([`device_name`]).
     pub device: String,
-    /// The IP the session was last used from, if known.
+    /// The IP the session signed in from (where it was created), if
+    /// known.
     pub ip: Option<String>,
     /// When the user signed in on this device (RFC 3339 in JSON).
     #[serde(with = "time::serde::rfc3339")]
@@ -46,6 +47,18 @@ pub struct DeviceView {
     pub expires_at: OffsetDateTime,
     /// Whether the device is remembered ("Remember me").
     pub persistent: bool,
+    /// The IP the session was last used from
+    /// ([`SessionRecord::last_ip`]), or, before its first touch since 0.1,
+    /// the one it signed in from.
+    pub last_ip: Option<String>,
+    /// The place of `last_ip` ("Lisbon, Portugal"), when the app's
+    /// [locator](crate::SessionLayer::with_locator) found one.
+    pub location: Option<String>,
+    /// How the user last proved who they are on this device (`"password"`,
+    /// `"passkey"`, …; [`SignIn`](crate::SignIn)), if the app said.
+    pub sign_in_method: Option<String>,
+    /// Whether that proof included a second factor.
+    pub second_factor: bool,
 }
 
 impl DeviceView {
@@ -67,6 +80,10 @@ impl DeviceView {
                 record.expires_at
             },
             persistent: record.persistent,
+            last_ip: record.last_ip.or(record.ip).map(|ip| ip.to_string()),
+            location: record.location.clone(),
+            sign_in_method: record.sign_in_method.clone(),
+            second_factor: record.second_factor,
         }
     }
 }
@@ -221,7 +238,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false}"#
         );
     }
 }

@@ -89,6 +89,7 @@ mod extract;
 pub mod fuzzing;
 mod key_queue;
 mod layer;
+mod locate;
 mod rejection;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
@@ -114,12 +115,13 @@ pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use ipnet::IpNet;
 pub use layer::SessionLayer;
+pub use locate::Locator;
 pub use rejection::{MissingSessionLayer, SessionRejection};
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use routes::{SessionRoutes, routes};
 pub use service::SessionService;
-pub use session::{Session, SessionKey};
+pub use session::{Reauth, Session, SessionKey};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PgStore;
@@ -128,7 +130,7 @@ pub use store::PgStore;
 pub use store::SqliteStore;
 pub use store::{
     CacheConfig, CachedStore, IntoSessionStore, MemoryStore, Migrate, MigrationReport,
-    RevokeReason, RevokedBy, SessionStore, migrate,
+    RevokeReason, RevokedBy, SessionStore, SignIn, migrate,
 };
 
 /// A message from a store's change feed.

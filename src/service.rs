@@ -167,6 +167,9 @@ async fn finish(
     session: &Session, config: &SessionConfig, legacy: LegacyCookies, mut res: Response,
 ) -> Response {
     let Commit { error, mut cookies } = session.commit(res.status().is_server_error()).await;
+    if let Some(locator) = &config.locator {
+        session.locate_later(locator);
+    }
     if let Some(err) = error {
         res = err.into_response();
     }

@@ -6,6 +6,7 @@ use crate::cookie::{SameSite, has_prefix, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionStore, Stack};
 mod client;
+mod seen;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -25,6 +25,9 @@ pub(super) fn for_change(
     {
         return Err(Refusal::Reauthenticate);
     }
+    if !cfg.strong_enough(session) {
+        return Err(Refusal::Reauthenticate);
+    }
     Ok(user)
 }
 

@@ -52,12 +52,25 @@ pub(super) fn page(view: &PageView<'_>) -> Html<String> {
                         }
                         @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
-                            @if let Some(ip) = &d.ip { span { "IP " (ip) } " · " }
+                            @if let Some(ip) = &d.last_ip {
+                                span class="seen-from" {
+                                    "IP " (ip)
+                                    @if let Some(place) = &d.location { " · " (place) }
+                                }
+                                " · "
+                            }
                             span title=(date(d.last_seen_at)) {
                                 @if d.current { "Active now" } @else { "Last active " (ago(d.last_seen_at, now)) }
                             }
                             " · "
-                            span { "Signed in " (date(d.created_at)) }
+                            span class="signed-in" {
+                                "Signed in " (date(d.created_at))
+                                @if let Some(ip) = d.ip.as_ref().filter(|ip| d.last_ip.as_ref() != Some(*ip)) {
+                                    " from " (ip)
+                                }
+                                @if let Some(method) = &d.sign_in_method { " with " (method) }
+                                @if d.second_factor { " and a second factor" }
+                            }
                         }
                         @if !other_user {
                             form method="post" class="rename" action={ (base.trim_end_matches('/')) "/" (d.id) "/rename" } {

@@ -39,6 +39,8 @@
 //!   sign-in (ASVS 3.3.4): older ones answer
 //!   `401 {"error":"reauthentication_required"}` until the app has checked the
 //!   password again and called [`Session::reauthenticate`].
+//!   [`SessionRoutes::with_reauthentication_policy`] can also ask for a
+//!   second factor ([`Reauth`](crate::Reauth), [`Session::login_with`]).
 //! - Nobody sees or revokes another user's sessions unless
 //!   [`SessionRoutes::with_authorization`] allows it (an admin: `GET /?user=ID`,
 //!   and revoking by id).
@@ -58,6 +60,7 @@ mod list;
 mod paging;
 mod rename;
 mod reply;
+mod strength;
 
 use crate::session::Session;
 use axum::Router;
@@ -105,6 +108,7 @@ pub struct SessionRoutes {
     authorize: Option<Arc<Authorize>>,
     public_origins: Vec<String>,
     ended_for: Option<Duration>,
+    reauth_policy: Option<crate::session::Reauth>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -114,6 +118,7 @@ impl fmt::Debug for SessionRoutes {
             .field("authorize", &self.authorize.as_ref().map(|_| "Fn"))
             .field("public_origins", &self.public_origins)
             .field("ended_for", &self.ended_for)
+            .field("reauth_policy", &self.reauth_policy)
             .finish()
     }
 }

@@ -6,7 +6,7 @@ use super::{Session, now};
 use crate::error::Error;
 use crate::events::SessionEventKind;
 use crate::store::{
-    Reissue, ReissueClient, RememberCredential, Revocation, RevokeReason, RevokedBy,
+    Reissue, ReissueClient, RememberCredential, Revocation, RevokeReason, RevokedBy, SignIn,
 };
 use crate::token::{RememberToken, Token};
 use std::fmt;
@@ -16,10 +16,10 @@ use uuid::Uuid;
 /// Why the session gets a new token at once, with no grace for the old one.
 #[derive(Debug, Clone, Copy)]
 enum NewToken<'a> {
-    /// This user signs in on this client.
-    SignIn(&'a str),
-    /// The user proved who they are again.
-    Reauthenticate,
+    /// This user signs in on this client, so.
+    SignIn(&'a str, &'a SignIn),
+    /// The user proved who they are again, so.
+    Reauthenticate(&'a SignIn),
     /// A privilege change.
     Rotate,
 }
@@ -65,13 +65,22 @@ impl Session {
     pub async fn login_remember(
         &self, user_id: impl fmt::Display, remember: bool,
     ) -> Result<(), Error> {
-        self.login_inner(user_id.to_string()).await?;
+        self.login_remember_with(user_id, remember, SignIn::default())
+            .await
+    }
+
+    /// [`login_remember`](Self::login_remember), recording `how` the user
+    /// signed in ([`login_with`](Self::login_with)).
+    pub async fn login_remember_with(
+        &self, user_id: impl fmt::Display, remember: bool, how: SignIn,
+    ) -> Result<(), Error> {
+        self.login_inner(user_id.to_string(), &how).await?;
         self.set_remember(remember).await
     }
 
-    async fn login_inner(&self, user_id: String) -> Result<(), Error> {
+    async fn login_inner(&self, user_id: String, how: &SignIn) -> Result<(), Error> {
         super::limits::check_text(&user_id)?;
-        self.sign_in(&user_id).await?;
+        self.sign_in(&user_id, how).await?;
         if let Some(id) = self.id() {
             self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
             let hook = self.config().events.has_hook();
@@ -92,7 +101,7 @@ impl Session {
         Ok(())
     }
 
-    async fn sign_in(&self, user_id: &str) -> Result<(), Error> {
+    async fn sign_in(&self, user_id: &str, how: &SignIn) -> Result<(), Error> {
         self.ensure_loaded().await?;
         let now = now();
         let existing = self.state().record.as_ref().map(|r| {
@@ -101,7 +110,7 @@ impl Session {
         });
         if let Some((id, same_user)) = existing {
             if same_user {
-                if self.reissue(NewToken::SignIn(user_id), now).await? {
+                if self.reissue(NewToken::SignIn(user_id, how), now).await? {
                     return Ok(());
                 }
             } else {
@@ -114,6 +123,8 @@ impl Session {
         let mut record = self.new_record(now);
         record.user_id = Some(user_id.to_owned());
         record.authenticated_at = Some(now);
+        record.sign_in_method.clone_from(&how.method);
+        record.second_factor = how.second_factor;
         self.create(record).await
     }
 
@@ -165,9 +176,29 @@ impl Session {
     /// Proves the user again (after a password prompt): refreshes
     /// `authenticated_at` and issues a new token with no grace for the old one.
     /// Does nothing for a request without a session.
+    ///
+    /// It records a proof of an unknown kind: the sign-in method stays as
+    /// it was, and the session no longer counts a second factor (a
+    /// [`Reauth`](crate::Reauth) policy that asks for one refuses it until
+    /// [`reauthenticate_with`](Self::reauthenticate_with) says one was used).
     pub async fn reauthenticate(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
-        self.reissue(NewToken::Reauthenticate, now())
+        let method = self
+            .state()
+            .record
+            .as_ref()
+            .and_then(|r| r.sign_in_method.clone());
+        let how = SignIn {
+            method,
+            second_factor: false,
+        };
+        self.reauthenticate_as(&how).await
+    }
+
+    /// A re-authentication that proved `how`.
+    pub(super) async fn reauthenticate_as(&self, how: &SignIn) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        self.reissue(NewToken::Reauthenticate(how), now())
             .await
             .map(|_| ())
     }
@@ -282,7 +313,7 @@ impl Session {
             return Ok(false);
         };
         let reissue = match why {
-            NewToken::SignIn(user) => Reissue {
+            NewToken::SignIn(user, how) => Reissue {
                 user_id: Some(user.to_owned()),
                 authenticated_at: Some(now),
                 now,
@@ -294,13 +325,15 @@ impl Session {
                 }),
                 // A sign-in issues the tokens: they end an absolute timeout on.
                 tokens_expire_at: Some(now + self.config().absolute_timeout),
+                sign_in: Some(how.clone()),
             },
-            NewToken::Reauthenticate => Reissue {
+            NewToken::Reauthenticate(how) => Reissue {
                 user_id,
                 authenticated_at: Some(now),
                 now,
                 client: None,
                 tokens_expire_at: Some(now + self.config().absolute_timeout),
+                sign_in: Some(how.clone()),
             },
             NewToken::Rotate => Reissue {
                 user_id,
@@ -308,6 +341,7 @@ impl Session {
                 now,
                 client: None,
                 tokens_expire_at: None,
+                sign_in: None,
             },
         };
         let token = Token::generate()?;
@@ -327,6 +361,13 @@ impl Session {
             if let Some(c) = &reissue.client {
                 r.ip = c.ip;
                 r.user_agent.clone_from(&c.user_agent);
+                if c.ip.is_some() {
+                    r.last_ip = c.ip;
+                }
+            }
+            if let Some(how) = &reissue.sign_in {
+                r.sign_in_method.clone_from(&how.method);
+                r.second_factor = how.second_factor;
             }
         }
         st.new_token = Some(token);

@@ -140,6 +140,7 @@ impl Session {
         r.absolute_expires_at = now + cfg.absolute_timeout;
         r.expires_at = (now + cfg.idle_timeout).min(r.absolute_expires_at);
         r.ip = self.inner.client.ip;
+        r.last_ip = self.inner.client.ip;
         r.user_agent.clone_from(&self.inner.client.user_agent);
         r
     }

@@ -69,11 +69,13 @@ impl Session {
 
     fn touch(&self, now: OffsetDateTime) -> Touch {
         let cfg = self.config();
-        Touch {
-            now,
-            stale_before: now - cfg.effective_touch_interval(),
-            idle_expires_at: now + cfg.idle_timeout,
-        }
+        let interval = cfg.effective_touch_interval();
+        // A new IP is recorded by the next touch once a tenth of the touch
+        // interval passed since the last one (6 s with the default 60 s):
+        // an IP that flaps costs one write per that, not one per request.
+        Touch::new(now, now + cfg.idle_timeout)
+            .with_stale_before(now - interval)
+            .with_ip(self.inner.client.ip(), now - interval / 10)
     }
 
     /// The live session a session token names, handling rotation states.

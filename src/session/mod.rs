@@ -17,12 +17,14 @@ mod commit;
 mod key;
 mod limits;
 mod load;
+mod strength;
 #[cfg(test)]
 mod tests;
 mod update;
 
 pub(crate) use commit::Commit;
 pub use key::SessionKey;
+pub use strength::Reauth;
 
 use crate::client::ClientInfo;
 use crate::config::SessionConfig;
@@ -199,6 +201,14 @@ impl Session {
 
     fn config(&self) -> &SessionConfig {
         &self.inner.config
+    }
+
+    /// After the request: the layer's locator looks the session's last IP
+    /// up, if it has no place yet ([`Locating::after`](crate::locate::Locating)).
+    pub(crate) fn locate_later(&self, locator: &crate::locate::Locating) {
+        if let Some(record) = self.state().record.as_ref() {
+            locator.after(&self.inner.store, record);
+        }
     }
 
     /// Sends an event about `record`, with this request's client.

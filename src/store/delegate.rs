@@ -129,6 +129,7 @@ macro_rules! wrap_store {
             list_user_page(user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Vec<SessionRecord> [Nothing];
             list_user_ended(user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32) -> Vec<SessionRecord> [Nothing];
             rename(id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime) -> bool [Session(id)];
+            set_location(id: Uuid, ip: std::net::IpAddr, location: &str) -> bool [Session(id)];
         }
     };
     (@impl $wrapper:ty;

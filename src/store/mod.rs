@@ -57,6 +57,7 @@ mod report;
 mod restore;
 mod revocation;
 mod session_store;
+mod sign_in;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -80,6 +81,7 @@ pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokedBy};
 pub use session_store::{IntoSessionStore, SessionStore};
+pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;

@@ -2,6 +2,7 @@
 //! remember-me credential, a session found by it, and a reissue (sign-in,
 //! re-authentication, privilege change). Plain data, like `types.rs`.
 
+use super::sign_in::SignIn;
 use super::types::{SessionRecord, TokenHash};
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -66,6 +67,10 @@ pub struct Reissue {
     /// ([`SessionRecord::tokens_expire_at`]): a sign-in or re-authentication
     /// counts the absolute timeout from now. `None` keeps it.
     pub tokens_expire_at: Option<OffsetDateTime>,
+    /// How the user proved who they are, for a sign-in or
+    /// re-authentication: becomes [`SessionRecord::sign_in_method`] and
+    /// [`SessionRecord::second_factor`]. `None` keeps them.
+    pub sign_in: Option<SignIn>,
 }
 
 /// The client recorded by a sign-in.
@@ -87,6 +92,7 @@ impl Reissue {
             now,
             client: None,
             tokens_expire_at: None,
+            sign_in: None,
         }
     }
 }

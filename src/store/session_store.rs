@@ -238,6 +238,20 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         Ok(false)
     }
 
+    /// Records `location`, the place label an app's
+    /// [locator](crate::SessionLayer::with_locator) gave for `ip`, as where
+    /// session `id` was last used from, if its
+    /// [`last_ip`](SessionRecord::last_ip) is still `ip` and it is not
+    /// revoked. `false` otherwise: nothing is written then. Called off the
+    /// request path, once per IP change. The default body, for stores
+    /// written before, records nothing.
+    async fn set_location(
+        &self, id: Uuid, ip: std::net::IpAddr, location: &str,
+    ) -> Result<bool, Error> {
+        let _ = (id, ip, location);
+        Ok(false)
+    }
+
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`
     /// (`None`: removes it), in one round-trip. Values are compared as JSON

@@ -238,6 +238,13 @@ macro_rules! impl_sql_store {
                 let query = sqlx::query(q::RENAME).bind(id).bind(user_id).bind(name);
                 Ok(self.execute(query.bind($time(now))).await? == 1)
             }
+
+            async fn set_location(
+                &self, id: uuid::Uuid, ip: std::net::IpAddr, location: &str,
+            ) -> Result<bool, Error> {
+                let query = sqlx::query(q::SET_LOCATION).bind(id).bind(ip.to_string());
+                Ok(self.execute(query.bind(location)).await? == 1)
+            }
         }
     };
 }
@@ -367,6 +374,7 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         tokens_expire_at: opt_time, rotated_at: time,
         ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
         revoke_reason: text, revoked_by: text, version: unsigned, name: text,
+        last_ip: ip, location: text, sign_in_method: text, second_factor: flag,
     }))
 }
 

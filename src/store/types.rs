@@ -86,6 +86,25 @@ pub struct SessionRecord {
     /// SQLite, plain SQL included), so a copy with the row's version is the
     /// row. Caches compare it with what the change feed reports.
     pub version: u64,
+    /// The IP the session was last used from (already anonymised when
+    /// that is configured): written with the touch of
+    /// [`last_seen_at`](Self::last_seen_at), never by a write of its own
+    /// ([`Touch::ip`]). A new session starts with its sign-in
+    /// [`ip`](Self::ip). `None`: unknown (a row of 0.1 before its next
+    /// touch, or a server without `ConnectInfo`).
+    pub last_ip: Option<IpAddr>,
+    /// The place label ("Lisbon, Portugal") the app's
+    /// [locator](crate::SessionLayer::with_locator) gave for
+    /// [`last_ip`](Self::last_ip); `None` until it answered, and again
+    /// when the IP changes.
+    pub location: Option<String>,
+    /// How the user proved who they are at the latest sign-in or
+    /// re-authentication ([`authenticated_at`](Self::authenticated_at)):
+    /// `"password"`, `"passkey"`, `"sso"`, … as the app said in
+    /// [`SignIn`](crate::SignIn); `None` when it did not say.
+    pub sign_in_method: Option<String>,
+    /// Whether that proof included a second factor.
+    pub second_factor: bool,
 }
 
 impl LoadedSession {
@@ -189,6 +208,10 @@ impl SessionRecord {
             revoked_by: None,
             name: None,
             version: 0,
+            last_ip: None,
+            location: None,
+            sign_in_method: None,
+            second_factor: false,
         }
     }
 }
@@ -255,6 +278,16 @@ pub struct Touch {
     /// The new idle deadline, `now + idle timeout`; capped by the store at
     /// `absolute_expires_at` and `tokens_expire_at`.
     pub idle_expires_at: OffsetDateTime,
+    /// The request's client IP (anonymised when configured), which the
+    /// touch records as [`last_ip`](SessionRecord::last_ip). `None` leaves
+    /// it as it is.
+    pub ip: Option<IpAddr>,
+    /// A session last used from another IP than [`ip`](Self::ip) is also
+    /// touched when `last_seen_at <= ip_stale_before` (a shorter interval
+    /// than [`stale_before`](Self::stale_before)'s): the new IP rides with
+    /// that touch, and a client whose IP flaps between two addresses costs
+    /// at most one write per this interval, never one per request.
+    pub ip_stale_before: OffsetDateTime,
 }
 
 impl Touch {
@@ -265,7 +298,29 @@ impl Touch {
             now,
             stale_before: now,
             idle_expires_at,
+            ip: None,
+            ip_stale_before: now,
         }
+    }
+
+    /// The same touch, due only when the row was last seen at or before
+    /// `stale_before` (the touch interval).
+    pub fn with_stale_before(mut self, stale_before: OffsetDateTime) -> Self {
+        self.stale_before = stale_before;
+        self
+    }
+
+    /// The same touch, recording `ip` as where the session was last used
+    /// from; an IP change makes it due after `ip_stale_before`.
+    pub fn with_ip(mut self, ip: Option<IpAddr>, ip_stale_before: OffsetDateTime) -> Self {
+        self.ip = ip;
+        self.ip_stale_before = ip_stale_before;
+        self
+    }
+
+    /// Whether `record` was last used from another IP than this touch's.
+    pub(crate) fn ip_changed(&self, record: &SessionRecord) -> bool {
+        self.ip.is_some() && record.last_ip != self.ip
     }
 
     /// Whether a load by a `token` of `record` refreshes its activity: the
@@ -274,16 +329,61 @@ impl Touch {
     pub(crate) fn is_due(&self, record: &SessionRecord, token: TokenState) -> bool {
         token == TokenState::Current
             && record.token_active(self.now)
-            && record.last_seen_at <= self.stale_before
+            && (record.last_seen_at <= self.stale_before
+                || (self.ip_changed(record) && record.last_seen_at <= self.ip_stale_before))
     }
 
     /// Records the activity in `record`: `last_seen_at` becomes now, and the
-    /// idle deadline moves, capped at the absolute end.
+    /// idle deadline moves, capped at the absolute end; a new IP becomes
+    /// `last_ip`, and its location is to be found again.
     pub(crate) fn apply(&self, record: &mut SessionRecord) {
         record.last_seen_at = self.now;
         record.expires_at = self.idle_expires_at.min(record.tokens_end());
+        if self.ip_changed(record) {
+            record.last_ip = self.ip;
+            record.location = None;
+        }
     }
 }
 
 pub(crate) use super::data::data_size;
 pub use super::data::{DataPatch, UpdateOutcome};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn a_new_ip_makes_the_touch_due_at_most_once_per_its_interval() {
+        let now = OffsetDateTime::now_utc();
+        let (home, cafe) = ("198.51.100.1".parse().ok(), "203.0.113.9".parse().ok());
+        let mut r = SessionRecord::new(Uuid::nil(), now - Duration::seconds(3));
+        (r.expires_at, r.absolute_expires_at) =
+            (now + Duration::hours(1), now + Duration::hours(1));
+        r.last_ip = home;
+        let touch = |ip| {
+            Touch::new(now, now + Duration::hours(1))
+                .with_stale_before(now - Duration::seconds(60))
+                .with_ip(ip, now - Duration::seconds(6))
+        };
+        let current = TokenState::Current;
+        assert!(
+            !touch(home).is_due(&r, current),
+            "same IP, within the interval"
+        );
+        assert!(
+            !touch(None).is_due(&r, current),
+            "unknown IP changes nothing"
+        );
+        assert!(!touch(cafe).is_due(&r, current), "seen 3 s ago: not yet");
+        r.last_seen_at = now - Duration::seconds(7);
+        r.location = Some("Lisbon".into());
+        assert!(touch(cafe).is_due(&r, current));
+        touch(cafe).apply(&mut r);
+        assert_eq!((r.last_ip, r.location.as_deref()), (cafe, None));
+        // Flapping back at once: the next write waits for the interval.
+        assert!(!touch(home).is_due(&r, current));
+        assert!(!touch(home).is_due(&r, TokenState::Pending));
+    }
+}

@@ -26,4 +26,6 @@ mod paging;
 mod remember;
 mod rotation;
 mod routes;
+mod seen;
+mod strength;
 mod update;

@@ -243,7 +243,11 @@ async fn postgres_list_and_stats(pool: sqlx::PgPool) {
                 "created_at",
                 "last_seen_at",
                 "expires_at",
-                "persistent"
+                "persistent",
+                "last_ip",
+                "location",
+                "sign_in_method",
+                "second_factor"
             ]),
             "{json}"
         );
@@ -255,6 +259,10 @@ async fn postgres_list_and_stats(pool: sqlx::PgPool) {
         };
         assert_eq!(d["device"], device, "{json}");
         assert_eq!(d["ip"], ip, "{json}");
+        assert_eq!(
+            d["last_ip"], ip,
+            "{json}: a new session was last seen where it began"
+        );
         assert_eq!(d["persistent"], r.persistent, "{json}");
         assert_eq!(at("created_at"), r.created_at, "{json}");
         assert_eq!(at("last_seen_at"), r.last_seen_at, "{json}");

@@ -19,6 +19,10 @@ struct Listed<'a> {
     #[serde(with = "time::serde::rfc3339")]
     expires_at: OffsetDateTime,
     persistent: bool,
+    last_ip: Option<&'a str>,
+    location: Option<&'a str>,
+    sign_in_method: Option<&'a str>,
+    second_factor: bool,
 }
 
 impl<'a> From<&'a DeviceView> for Listed<'a> {
@@ -31,6 +35,10 @@ impl<'a> From<&'a DeviceView> for Listed<'a> {
             last_seen_at: d.last_seen_at,
             expires_at: d.expires_at,
             persistent: d.persistent,
+            last_ip: d.last_ip.as_deref(),
+            location: d.location.as_deref(),
+            sign_in_method: d.sign_in_method.as_deref(),
+            second_factor: d.second_factor,
         }
     }
 }

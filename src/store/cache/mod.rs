@@ -314,11 +314,12 @@ impl Wrapper for CachedStore {
         let live = self.shared.is_live();
         if live && let Some(hit) = self.shared.entries.get(token) {
             let r = &hit.record;
-            // Served from memory only while no write is due: the touch, an
-            // expiry, or anything but a plain current token goes to the store.
+            // Served from memory only while no write is due: the touch (a
+            // new IP's included), an expiry, or anything but a plain current
+            // token goes to the store.
             if hit.token == TokenState::Current
                 && r.token_active(touch.now)
-                && r.last_seen_at > touch.stale_before
+                && !touch.is_due(r, hit.token)
             {
                 self.shared.hits.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some((*hit).clone()));

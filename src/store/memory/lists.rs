@@ -68,6 +68,10 @@ fn without_data(record: &SessionRecord) -> SessionRecord {
         revoked_by: record.revoked_by.clone(),
         version: record.version,
         name: record.name.clone(),
+        last_ip: record.last_ip,
+        location: record.location.clone(),
+        sign_in_method: record.sign_in_method.clone(),
+        second_factor: record.second_factor,
     }
 }
 

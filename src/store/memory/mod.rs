@@ -13,6 +13,7 @@ use crate::store::types::{
 };
 use async_trait::async_trait;
 use serde_json::Value;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tables::{Remember, Tables};
 use time::OffsetDateTime;
@@ -124,10 +125,7 @@ impl SessionStore for MemoryStore {
             s.tokens_expire_at = Some(end);
         }
         s.version += 1;
-        if let Some(c) = &reissue.client {
-            s.ip = c.ip;
-            s.user_agent.clone_from(&c.user_agent);
-        }
+        tables::record_sign_in(s, reissue);
         t.retire_tokens(id, reissue.now);
         t.prune_tokens(id);
         t.insert_token(*token, id, TokenState::Current, reissue.now);
@@ -369,6 +367,10 @@ impl SessionStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn set_location(&self, id: Uuid, ip: IpAddr, location: &str) -> Result<bool, Error> {
+        Ok(self.lock().set_location(id, ip, location))
     }
 
     async fn update_value(

@@ -1,10 +1,12 @@
 //! The memory store's data: three maps standing for the tables of the SQL
 //! stores, and the row operations its calls share.
 
+use crate::store::remember::Reissue;
 use crate::store::restore::{Restore, ValidatorStep};
 use crate::store::revocation::Revocation;
 use crate::store::types::{REPLACED_TOKENS_KEPT, SessionRecord, TokenHash, TokenState};
 use std::collections::HashMap;
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -36,7 +38,37 @@ pub(super) struct TokenRow {
     pub(super) created_at: OffsetDateTime,
 }
 
+/// What a reissue records beside the user and tokens: the client (and so
+/// where the session was last used from) and how it signed in.
+pub(super) fn record_sign_in(s: &mut SessionRecord, reissue: &Reissue) {
+    if let Some(c) = &reissue.client {
+        s.ip = c.ip;
+        s.user_agent.clone_from(&c.user_agent);
+        if c.ip.is_some() && s.last_ip != c.ip {
+            s.last_ip = c.ip;
+            s.location = None;
+        }
+    }
+    if let Some(sign_in) = &reissue.sign_in {
+        s.sign_in_method.clone_from(&sign_in.method);
+        s.second_factor = sign_in.second_factor;
+    }
+}
+
 impl Tables {
+    /// Gives session `id` the place label of its last IP, if that is still
+    /// `ip` and the session is not revoked.
+    pub(super) fn set_location(&mut self, id: Uuid, ip: IpAddr, location: &str) -> bool {
+        match self.live_mut(id) {
+            Some(s) if s.last_ip == Some(ip) => {
+                s.location = Some(location.to_owned());
+                s.version += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Session `id`, unless it is gone or revoked.
     pub(super) fn live_mut(&mut self, id: Uuid) -> Option<&mut SessionRecord> {
         self.sessions

@@ -129,7 +129,9 @@ sql::impl_sql_store!(
                 .bind(token.as_bytes().as_slice())
                 .bind(touch.now)
                 .bind(touch.stale_before)
-                .bind(touch.idle_expires_at);
+                .bind(touch.idle_expires_at)
+                .bind(touch.ip.map(|ip| ip.to_string()))
+                .bind(touch.ip_stale_before);
             let Some(row) = self.row(query).await? else {
                 return Ok(None);
             };
@@ -154,7 +156,9 @@ sql::impl_sql_store!(
                 .bind(r.ip.map(|ip| ip.to_string()))
                 .bind(&r.user_agent)
                 .bind(r.persistent)
-                .bind(token.as_bytes().as_slice());
+                .bind(token.as_bytes().as_slice())
+                .bind(&r.sign_in_method)
+                .bind(r.second_factor);
             self.execute(query).await?;
             Ok(())
         }
@@ -182,6 +186,7 @@ sql::impl_sql_store!(
             tx::run(&self.pool, move |tx| {
                 Box::pin(async move {
                     let client = reissue.client.as_ref();
+                    let sign_in = reissue.sign_in.as_ref();
                     let locked = sqlx::query(q::REISSUE)
                         .persistent(persistent)
                         .bind(id)
@@ -192,6 +197,9 @@ sql::impl_sql_store!(
                         .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
                         .bind(client.and_then(|c| c.user_agent.clone()))
                         .bind(reissue.tokens_expire_at)
+                        .bind(sign_in.is_some())
+                        .bind(sign_in.and_then(|s| s.method.clone()))
+                        .bind(sign_in.is_some_and(|s| s.second_factor))
                         .execute(&mut *tx)
                         .await?;
                     if locked.rows_affected() != 1 {
@@ -270,7 +278,8 @@ sql::impl_sql_store!(
                 .bind(touch.idle_expires_at)
                 .bind(presented)
                 .bind(next)
-                .bind(sql::REPLACED_KEPT);
+                .bind(sql::REPLACED_KEPT)
+                .bind(touch.ip.map(|ip| ip.to_string()));
             Ok(self.execute(query).await? == 1)
         }
 
@@ -287,7 +296,8 @@ sql::impl_sql_store!(
                 .bind(next.map(|h| h.as_bytes().to_vec()))
                 .bind(stale_before)
                 .bind(r.retire_before)
-                .bind(sql::REPLACED_KEPT);
+                .bind(sql::REPLACED_KEPT)
+                .bind(r.touch.ip.map(|ip| ip.to_string()));
             Ok(self.execute(query).await? == 1)
         }
 

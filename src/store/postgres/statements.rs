@@ -4,8 +4,8 @@
 
 use crate::store::sql::{collectable, revoke_where, stats_query};
 
-/// The columns of a session row `s`, but for `last_seen_at`, `expires_at`
-/// and `version`, which `LOAD` reads after its touch.
+/// The columns of a session row `s`, but for those `LOAD` reads after its
+/// touch (`last_seen_at`, `expires_at`, `version`, and `seen_cols!`).
 macro_rules! session_cols {
     () => {
         concat!("s.data, ", listed_cols!())
@@ -17,7 +17,15 @@ macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
-         s.revoke_reason, s.revoked_by, s.name"
+         s.revoke_reason, s.revoked_by, s.name, s.sign_in_method, s.second_factor"
+    };
+}
+
+/// Where the session was last used from, which a touch changes: read beside
+/// `last_seen_at` (`LOAD` reads them after its touch).
+macro_rules! seen_cols {
+    () => {
+        "host(s.last_ip) AS last_ip, s.location"
     };
 }
 
@@ -29,7 +37,9 @@ macro_rules! list_of_user {
         concat!(
             "SELECT '{}'::jsonb AS data, ",
             listed_cols!(),
-            ", s.last_seen_at, s.expires_at, s.version
+            ", s.last_seen_at, s.expires_at, s.version, ",
+            seen_cols!(),
+            "
                FROM axum_user_sessions.sessions s
               WHERE s.user_id = $1 AND "
         )
@@ -95,7 +105,10 @@ macro_rules! replace_tokens {
 
 /// The session of token hash `$1`, with the token's state, touched in the
 /// same statement when the token is current, the session usable at `$2`
-/// (now) and last seen at or before `$3`; `$4` is the new idle deadline.
+/// (now) and last seen at or before `$3`, or before `$6` when it was last
+/// used from another IP than `$5` (the client's, text; null: unknown); `$4`
+/// is the new idle deadline. The touch records `$5` as `last_ip`, and a new
+/// IP clears the location found for the old one.
 pub(super) const LOAD: &str = concat!(
     "WITH tok AS (
         SELECT session_id, state, superseded_at
@@ -103,11 +116,17 @@ pub(super) const LOAD: &str = concat!(
     ), touched AS (
         UPDATE axum_user_sessions.sessions s
            SET last_seen_at = $2,
-               expires_at = LEAST($4, s.absolute_expires_at, s.tokens_expire_at)
+               expires_at = LEAST($4, s.absolute_expires_at, s.tokens_expire_at),
+               last_ip = COALESCE($5::inet, s.last_ip),
+               location = CASE WHEN $5::inet IS DISTINCT FROM s.last_ip AND $5::inet IS NOT NULL
+                               THEN NULL ELSE s.location END
           FROM tok
          WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
-           AND s.expires_at > $2 AND s.last_seen_at <= $3
-        RETURNING s.id, s.last_seen_at, s.expires_at, s.version
+           AND s.expires_at > $2
+           AND (s.last_seen_at <= $3
+             OR ($5::inet IS NOT NULL AND s.last_ip IS DISTINCT FROM $5::inet
+                 AND s.last_seen_at <= $6))
+        RETURNING s.id, s.last_seen_at, s.expires_at, s.version, s.last_ip, s.location
     )
     SELECT ",
     session_cols!(),
@@ -115,6 +134,8 @@ pub(super) const LOAD: &str = concat!(
            COALESCE(t.last_seen_at, s.last_seen_at) AS last_seen_at,
            COALESCE(t.expires_at, s.expires_at) AS expires_at,
            COALESCE(t.version, s.version) AS version,
+           host(CASE WHEN t.id IS NULL THEN s.last_ip ELSE t.last_ip END) AS last_ip,
+           CASE WHEN t.id IS NULL THEN s.location ELSE t.location END AS location,
            tok.state, tok.superseded_at,
            EXISTS (SELECT 1 FROM axum_user_sessions.tokens p
                     WHERE p.session_id = s.id AND p.state = 1) AS has_pending
@@ -124,12 +145,14 @@ pub(super) const LOAD: &str = concat!(
 );
 
 /// A new session (`$1` … `$12`, the row's columns in order) with its current
-/// token `$13`.
+/// token `$13`; last used from its IP `$10`; signed in by `$14`, with a
+/// second factor `$15`.
 pub(super) const CREATE: &str = "WITH s AS (
         INSERT INTO axum_user_sessions.sessions
             (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
-             absolute_expires_at, rotated_at, ip, user_agent, persistent)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12)
+             absolute_expires_at, rotated_at, ip, user_agent, persistent, last_ip,
+             sign_in_method, second_factor)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12, $10::inet, $14, $15)
         RETURNING id
     )
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
@@ -144,12 +167,19 @@ pub(super) const PATCH_DATA: &str = "UPDATE axum_user_sessions.sessions
 
 /// A sign-in on session `$1`, locking its row: user `$2`, authenticated at
 /// `$3` (when not null), rotated at `$4`; with `$5`, the client `$6`, `$7`;
-/// tokens ending at `$8` (when not null).
+/// tokens ending at `$8` (when not null); with `$9`, signed in by `$10`,
+/// with a second factor `$11`. The client's IP is also where it was last
+/// used from.
 pub(super) const REISSUE: &str = "UPDATE axum_user_sessions.sessions
         SET user_id = $2, authenticated_at = COALESCE($3, authenticated_at),
             rotated_at = $4, tokens_expire_at = COALESCE($8, tokens_expire_at),
             ip = CASE WHEN $5 THEN $6::inet ELSE ip END,
-            user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END
+            user_agent = CASE WHEN $5 THEN $7 ELSE user_agent END,
+            last_ip = CASE WHEN $5 AND $6::inet IS NOT NULL THEN $6::inet ELSE last_ip END,
+            location = CASE WHEN $5 AND $6::inet IS DISTINCT FROM last_ip AND $6::inet IS NOT NULL
+                            THEN NULL ELSE location END,
+            sign_in_method = CASE WHEN $9 THEN $10 ELSE sign_in_method END,
+            second_factor = CASE WHEN $9 THEN $11 ELSE second_factor END
       WHERE id = $1 AND revoked_at IS NULL";
 
 /// Retires every token of session `$1` at `$3`, keeping the newest `$4`
@@ -206,116 +236,13 @@ pub(super) const PROMOTE: &str = concat!(
     SELECT count(*) FROM changed"
 );
 
-/// Gives session `$1` the remember-me selector `$2` and validator hash `$3`,
-/// ending at `$4`, issued at `$5`. The session's tokens keep their end (the
-/// absolute end they had, if they had none of their own).
-pub(super) const REMEMBER: &str = "UPDATE axum_user_sessions.sessions
-        SET persistent = true, absolute_expires_at = $4,
-            expires_at = LEAST(expires_at, $4),
-            tokens_expire_at = COALESCE(tokens_expire_at, absolute_expires_at),
-            remember_selector = $2, remember_validator_hash = $3,
-            remember_prev_validator_hash = NULL, remember_rotated_at = $5,
-            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
-            remember_expires_at = $4
-      WHERE id = $1 AND revoked_at IS NULL";
-
-/// Takes the remember-me credential of session `$1`, which then ends by `$2`.
-pub(super) const FORGET: &str = "UPDATE axum_user_sessions.sessions
-        SET persistent = false,
-            absolute_expires_at = LEAST(absolute_expires_at, $2),
-            expires_at = LEAST(expires_at, $2),
-            remember_selector = NULL, remember_validator_hash = NULL,
-            remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
-            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
-            remember_expires_at = NULL
-      WHERE id = $1 AND revoked_at IS NULL";
-
-/// The session holding the remember-me selector `$1`, with its credential.
-pub(super) const FIND_REMEMBER: &str = concat!(
-    "SELECT ",
-    session_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version, s.remember_validator_hash,
-       s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
-       s.remember_pending_validator_hash, s.remember_pending_at
-       FROM axum_user_sessions.sessions s WHERE s.remember_selector = $1"
-);
-
-/// Re-opens session `$1` with the new current token `$2` at `$3`, idle
-/// deadline `$4`, tokens ending at `$5`; the validator step `$6` (0 keep,
-/// 1 issue the pending validator `$8` if the current one is still `$7` and
-/// no pending one was issued after `$9`, 2 promote the pending validator
-/// `$7`); with a step, retires the other tokens issued at or before `$10`,
-/// keeping the newest `$11` replaced ones.
-pub(super) const RESTORE_REMEMBERED: &str = concat!(
-    "WITH s AS (
-        UPDATE axum_user_sessions.sessions
-           SET last_seen_at = $3,
-               expires_at = LEAST($4, absolute_expires_at, $5::timestamptz),
-               tokens_expire_at = $5::timestamptz,
-               remember_prev_validator_hash = CASE WHEN $6 = 2
-                   THEN remember_validator_hash ELSE remember_prev_validator_hash END,
-               remember_validator_hash = CASE WHEN $6 = 2
-                   THEN remember_pending_validator_hash ELSE remember_validator_hash END,
-               remember_rotated_at = CASE WHEN $6 = 2 THEN $3 ELSE remember_rotated_at END,
-               remember_pending_validator_hash = CASE WHEN $6 = 1 THEN $8::bytea
-                   WHEN $6 = 2 THEN NULL ELSE remember_pending_validator_hash END,
-               remember_pending_at = CASE WHEN $6 = 1 THEN $3
-                   WHEN $6 = 2 THEN NULL ELSE remember_pending_at END,
-               rotated_at = CASE WHEN $6 = 0 THEN rotated_at ELSE $3 END
-         WHERE id = $1 AND revoked_at IS NULL
-           AND ($6 = 0
-             OR ($6 = 1 AND remember_validator_hash = $7::bytea
-                 AND (remember_pending_at IS NULL OR remember_pending_at <= $9))
-             OR ($6 = 2 AND remember_pending_validator_hash = $7::bytea))
-        RETURNING id
-    ), ",
-    replace_tokens!(
-        "$1",
-        "CASE WHEN $6 <> 0 AND t.state <> 3 AND t.created_at <= $10
-                   AND EXISTS (SELECT 1 FROM s) THEN 3 END",
-        "$3",
-        "$11"
-    ),
-    "
-    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-    SELECT $2, id, 0, $3 FROM s"
-);
-
-/// Re-opens session `$1` with the new current token `$2` at `$3`, idle
-/// deadline `$4`; with `$5` (the presented validator) not null, replaces
-/// it by `$6` only if it is still current, and retires the older tokens,
-/// keeping the newest `$7` replaced ones.
-pub(super) const RESTORE: &str = concat!(
-    "WITH s AS (
-        UPDATE axum_user_sessions.sessions
-           SET last_seen_at = $3, expires_at = LEAST($4, absolute_expires_at),
-               remember_prev_validator_hash = CASE WHEN $5::bytea IS NULL
-                   THEN remember_prev_validator_hash ELSE remember_validator_hash END,
-               remember_validator_hash = COALESCE($6, remember_validator_hash),
-               remember_rotated_at = CASE WHEN $5::bytea IS NULL
-                   THEN remember_rotated_at ELSE $3 END,
-               rotated_at = CASE WHEN $5::bytea IS NULL THEN rotated_at ELSE $3 END
-         WHERE id = $1 AND revoked_at IS NULL
-           AND ($5::bytea IS NULL OR remember_validator_hash = $5)
-        RETURNING id
-    ), ",
-    replace_tokens!(
-        "$1",
-        "CASE WHEN $5::bytea IS NOT NULL AND t.state <> 3 AND EXISTS (SELECT 1 FROM s)
-              THEN 3 END",
-        "$3",
-        "$7"
-    ),
-    "
-    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-    SELECT $2, id, 0, $3 FROM s"
-);
-
 /// Session `$1`.
 pub(super) const GET: &str = concat!(
     "SELECT ",
     session_cols!(),
-    ", s.last_seen_at, s.expires_at, s.version
+    ", s.last_seen_at, s.expires_at, s.version, ",
+    seen_cols!(),
+    "
        FROM axum_user_sessions.sessions s WHERE s.id = $1"
 );
 
@@ -383,4 +310,8 @@ pub(super) const UPDATE_VALUE: &str = "WITH cur AS (
 
 // "Your devices": lists of a user's sessions and names.
 mod devices;
-pub(super) use devices::{LIST_USER, LIST_USER_ENDED, LIST_USER_PAGE, RENAME};
+pub(super) use devices::{LIST_USER, LIST_USER_ENDED, LIST_USER_PAGE, RENAME, SET_LOCATION};
+
+// Remember-me: credentials and restores.
+mod remember;
+pub(super) use remember::{FIND_REMEMBER, FORGET, REMEMBER, RESTORE, RESTORE_REMEMBERED};

@@ -147,7 +147,9 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             let query = sqlx::query(q::TOUCH)
                 .bind(record.id)
                 .bind(ts(record.last_seen_at))
-                .bind(ts(record.expires_at));
+                .bind(ts(record.expires_at))
+                .bind(record.last_ip.map(|ip| ip.to_string()))
+                .bind(&record.location);
             if let Some(touched) = self.row(query).await? {
                 // Unless another write came in between: then the version
                 // read stays, older than the row's (a cache drops the copy).
@@ -178,7 +180,9 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             .bind(ts(r.rotated_at))
             .bind(r.ip.map(|ip| ip.to_string()))
             .bind(&r.user_agent)
-            .bind(r.persistent);
+            .bind(r.persistent)
+            .bind(&r.sign_in_method)
+            .bind(r.second_factor);
         tx.run(query).await?;
         tx.insert_token(token, r.id, 0, r.rotated_at).await?;
         tx.commit().await?;
@@ -198,6 +202,7 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
         let client = reissue.client.as_ref();
+        let sign_in = reissue.sign_in.as_ref();
         let mut tx = self.write_tx().await?;
         let query = sqlx::query(q::REISSUE)
             .bind(id)
@@ -207,7 +212,10 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             .bind(client.is_some())
             .bind(client.and_then(|c| c.ip).map(|ip| ip.to_string()))
             .bind(client.and_then(|c| c.user_agent.clone()))
-            .bind(reissue.tokens_expire_at.map(ts));
+            .bind(reissue.tokens_expire_at.map(ts))
+            .bind(sign_in.is_some())
+            .bind(sign_in.and_then(|s| s.method.clone()))
+            .bind(sign_in.is_some_and(|s| s.second_factor));
         if tx.run(query).await? != 1 {
             return Ok(false);
         }
@@ -275,7 +283,8 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             .bind(kind)
             .bind(presented.map(|h| h.as_bytes().to_vec()))
             .bind(next.map(|h| h.as_bytes().to_vec()))
-            .bind(ts(stale_before));
+            .bind(ts(stale_before))
+            .bind(r.touch.ip.map(|ip| ip.to_string()));
         if tx.run(query).await? != 1 {
             return Ok(false);
         }
@@ -308,6 +317,7 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
                 .bind(ts(touch.now))
                 .bind(ts(touch.idle_expires_at)),
         };
+        let query = query.bind(touch.ip.map(|ip| ip.to_string()));
         if tx.run(query).await? != 1 {
             return Ok(false);
         }

@@ -21,7 +21,8 @@ macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, s.user_agent, \
-         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version, s.name"
+         s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version, s.name, \
+         s.last_ip, s.location, s.sign_in_method, s.second_factor"
     };
 }
 
@@ -44,18 +45,21 @@ pub(super) const LOAD: &str = concat!(
       WHERE t.token_hash = ?1"
 );
 
-/// Records activity of session `?1`: last seen `?2`, idle deadline `?3`;
-/// the row's new version.
+/// Records activity of session `?1`: last seen `?2`, idle deadline `?3`,
+/// from `?4` (`last_ip`) at `?5` (`location`); the row's new version.
 pub(super) const TOUCH: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = ?3, version = version + 1
+        SET last_seen_at = ?2, expires_at = ?3, last_ip = ?4, location = ?5,
+            version = version + 1
       WHERE id = ?1 AND revoked_at IS NULL AND last_seen_at < ?2
     RETURNING version";
 
-/// A new session row (`?1` … `?12`, its columns in order).
+/// A new session row (`?1` … `?12`, its columns in order), last used from
+/// its IP `?10`, signed in by `?13` with a second factor `?14`.
 pub(super) const CREATE: &str = "INSERT INTO aus_sessions
         (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
-         absolute_expires_at, rotated_at, ip, user_agent, persistent)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+         absolute_expires_at, rotated_at, ip, user_agent, persistent, last_ip,
+         sign_in_method, second_factor)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13, ?14)";
 
 /// A token `?1` of session `?2` in state `?3`, issued at `?4`.
 pub(super) const INSERT_TOKEN: &str =
@@ -83,12 +87,18 @@ pub(super) const SET_DATA: &str =
 
 /// A sign-in on session `?1`: user `?2`, authenticated at `?3` (when not
 /// null), rotated at `?4`; with `?5`, the client `?6`, `?7`; tokens ending
-/// at `?8` (when not null).
+/// at `?8` (when not null); with `?9`, signed in by `?10` with a second
+/// factor `?11`. The client's IP is also where it was last used from.
 pub(super) const REISSUE: &str = "UPDATE aus_sessions
         SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4,
             tokens_expire_at = COALESCE(?8, tokens_expire_at),
             ip = CASE WHEN ?5 THEN ?6 ELSE ip END,
-            user_agent = CASE WHEN ?5 THEN ?7 ELSE user_agent END
+            user_agent = CASE WHEN ?5 THEN ?7 ELSE user_agent END,
+            location = CASE WHEN ?5 AND ?6 IS NOT NULL AND last_ip IS NOT ?6
+                            THEN NULL ELSE location END,
+            last_ip = CASE WHEN ?5 AND ?6 IS NOT NULL THEN ?6 ELSE last_ip END,
+            sign_in_method = CASE WHEN ?9 THEN ?10 ELSE sign_in_method END,
+            second_factor = CASE WHEN ?9 THEN ?11 ELSE second_factor END
       WHERE id = ?1 AND revoked_at IS NULL";
 
 /// The tokens of session `?1`.
@@ -154,25 +164,32 @@ pub(super) const FIND_REMEMBER: &str = concat!(
 );
 
 /// Re-opens session `?1` at `?2` (idle deadline `?3`), replacing its
-/// validator by `?5` only if it is still `?4`.
+/// validator by `?5` only if it is still `?4`; from the IP `?6`.
 pub(super) const RESTORE_ROTATE: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
+            location = CASE WHEN ?6 IS NOT NULL AND last_ip IS NOT ?6 THEN NULL ELSE location END,
+            last_ip = COALESCE(?6, last_ip),
             remember_prev_validator_hash = remember_validator_hash,
             remember_validator_hash = ?5, remember_rotated_at = ?2, rotated_at = ?2
       WHERE id = ?1 AND revoked_at IS NULL AND remember_validator_hash = ?4";
 
-/// Re-opens session `?1` at `?2` (idle deadline `?3`), validator unchanged.
+/// Re-opens session `?1` at `?2` (idle deadline `?3`), validator unchanged;
+/// from the IP `?4`.
 pub(super) const RESTORE: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at)
+        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
+            location = CASE WHEN ?4 IS NOT NULL AND last_ip IS NOT ?4 THEN NULL ELSE location END,
+            last_ip = COALESCE(?4, last_ip)
       WHERE id = ?1 AND revoked_at IS NULL";
 
 /// Session `?1`.
 /// Re-opens session `?1` at `?2` (idle deadline `?3`), tokens ending at
 /// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`
 /// if the current one is still `?6` and no pending one was issued after
-/// `?8`, 2 promote the pending validator `?6`).
+/// `?8`, 2 promote the pending validator `?6`); from the IP `?9`.
 pub(super) const RESTORE_REMEMBERED: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at, ?4),
+            location = CASE WHEN ?9 IS NOT NULL AND last_ip IS NOT ?9 THEN NULL ELSE location END,
+            last_ip = COALESCE(?9, last_ip),
             tokens_expire_at = ?4,
             remember_prev_validator_hash = CASE WHEN ?5 = 2
                 THEN remember_validator_hash ELSE remember_prev_validator_hash END,
@@ -226,6 +243,11 @@ pub(super) const RENAME: &str = concat!(
     "UPDATE aus_sessions SET name = ?3 WHERE id = ?1 AND user_id = ?2 AND ",
     live_at!("?4")
 );
+
+/// Gives session `?1` the place label `?3` for its last IP, if that is
+/// still `?2` and the session is not revoked.
+pub(super) const SET_LOCATION: &str = "UPDATE aus_sessions SET location = ?3
+      WHERE id = ?1 AND last_ip = ?2 AND revoked_at IS NULL";
 
 /// Revokes session `?1`, if user `?2` (when not null) owns it.
 pub(super) const REVOKE: &str = revoke!("id = ?1 AND (?2 IS NULL OR user_id = ?2)");

@@ -40,3 +40,8 @@ pub(in crate::store::postgres) const RENAME: &str = concat!(
     "UPDATE axum_user_sessions.sessions SET name = $3 WHERE id = $1 AND user_id = $2 AND ",
     live_at!("$4")
 );
+
+/// Gives session `$1` the place label `$3` for its last IP, if that is
+/// still `$2` (text) and the session is not revoked.
+pub(in crate::store::postgres) const SET_LOCATION: &str = "UPDATE axum_user_sessions.sessions
+        SET location = $3 WHERE id = $1 AND last_ip = $2::inet AND revoked_at IS NULL";
