@@ -161,7 +161,7 @@ async fn last_ips_are_anonymised(b: Backend) {
         .send_with("GET", "/sessions", &[("x-forwarded-for", "203.0.113.99")])
         .await;
     assert!(
-        !res.body.contains(".77") && !res.body.contains(".99"),
+        !res.body.contains("198.51.100.77") && !res.body.contains("203.0.113.99"),
         "{}",
         res.body
     );
