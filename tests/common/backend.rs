@@ -1,0 +1,175 @@
+//! The stores a scenario runs on: fresh, migrated, one per test.
+
+use super::{eventually, pgbouncer};
+use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionStore, SqliteStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which store a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Postgres,
+    /// Postgres behind the in-process cache (`CachedStore`).
+    PostgresCached,
+    Sqlite,
+    Memory,
+    /// Postgres through PgBouncer in transaction-pooling mode
+    /// (`PgStore::behind_pgbouncer`).
+    PgBouncer,
+}
+
+/// A fresh, migrated store.
+pub struct Backend {
+    pub kind: Kind,
+    pub store: Arc<dyn SessionStore>,
+    pub pg: Option<sqlx::PgPool>,
+    pub sqlite: Option<sqlx::SqlitePool>,
+    _dir: Option<tempfile::TempDir>,
+    /// The PgBouncer the store goes through (kind `PgBouncer`); `pg` is the
+    /// direct pool, for the test's own SQL.
+    pub bouncer: Option<pgbouncer::PgBouncer>,
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
+impl Backend {
+    /// From the fresh database `#[sqlx::test]` made, with a pool configured
+    /// as the docs recommend (no ping before each acquire).
+    pub async fn postgres(test_pool: sqlx::PgPool) -> Self {
+        init_tracing();
+        let opts = (*test_pool.connect_options()).clone();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await
+            .expect("connect to the test database");
+        axum_user_sessions::migrate(&pool).await.expect("migrate");
+        Self {
+            kind: Kind::Postgres,
+            store: Arc::new(PgStore::new(pool.clone())),
+            pg: Some(pool),
+            sqlite: None,
+            _dir: None,
+            bouncer: None,
+        }
+    }
+
+    /// Postgres behind the in-process cache.
+    pub async fn postgres_cached(test_pool: sqlx::PgPool) -> Self {
+        let mut b = Self::postgres(test_pool).await;
+        let pg = axum_user_sessions::PgStore::new(b.pg.clone().unwrap());
+        // A loaded test machine may delay a poll past the default lag, and
+        // the scenarios count round-trips: give the feed room (the lag rule
+        // has tests of its own).
+        let config =
+            axum_user_sessions::CacheConfig::default().with_max_lag(Duration::from_secs(10));
+        let cached = axum_user_sessions::CachedStore::new(pg, config);
+        wait_listening(&cached).await;
+        b.store = Arc::new(cached);
+        b.kind = Kind::PostgresCached;
+        b
+    }
+
+    pub fn cached(&self) -> bool {
+        self.kind == Kind::PostgresCached
+    }
+
+    pub async fn sqlite() -> Self {
+        init_tracing();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
+        let store = SqliteStore::connect(&url).await.expect("open sqlite");
+        axum_user_sessions::migrate(store.pool())
+            .await
+            .expect("migrate");
+        Self {
+            kind: Kind::Sqlite,
+            sqlite: Some(store.pool().clone()),
+            store: Arc::new(store),
+            pg: None,
+            _dir: Some(dir),
+            bouncer: None,
+        }
+    }
+
+    pub fn memory() -> Self {
+        Self {
+            kind: Kind::Memory,
+            store: Arc::new(MemoryStore::new()),
+            pg: None,
+            sqlite: None,
+            _dir: None,
+            bouncer: None,
+        }
+    }
+
+    /// The layer with the crate's defaults, on this store.
+    pub fn layer(&self) -> SessionLayer {
+        SessionLayer::new(self.store.clone())
+    }
+
+    pub fn round_trips(&self) -> u64 {
+        self.store.round_trips()
+    }
+
+    /// The store of another app instance on the same database: its own pool
+    /// (and its own cache when this backend has one). The memory store lives
+    /// in one process: the other instance shares it as it is.
+    pub async fn another_instance(&self) -> Arc<dyn SessionStore> {
+        match self.kind {
+            Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .test_before_acquire(false)
+                    .connect_with(self.store_connect_options())
+                    .await
+                    .expect("connect to the test database");
+                let pg = self.pg_store(pool);
+                if !self.cached() {
+                    return Arc::new(pg);
+                }
+                let cached = axum_user_sessions::CachedStore::new(
+                    pg,
+                    axum_user_sessions::CacheConfig::default(),
+                );
+                wait_listening(&cached).await;
+                Arc::new(cached)
+            }
+            Kind::Sqlite => {
+                let opts = (*self.sqlite.as_ref().unwrap().connect_options()).clone();
+                let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect_with(opts)
+                    .await
+                    .expect("open sqlite");
+                Arc::new(SqliteStore::new(pool))
+            }
+            Kind::Memory => self.store.clone(),
+        }
+    }
+}
+
+/// Starts a cache's change feed and waits until it listens.
+pub async fn wait_listening(cached: &axum_user_sessions::CachedStore) {
+    use axum_user_sessions::SessionStore as _;
+    let now = time::OffsetDateTime::now_utc();
+    let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
+    let touch = axum_user_sessions::store::Touch::new(now, now);
+    cached.load(&probe, &touch).await.unwrap();
+    let ok = eventually(Duration::from_secs(10), || async {
+        cached.is_listening().then_some(())
+    })
+    .await;
+    assert!(ok.is_some(), "the cache never started listening");
+}
