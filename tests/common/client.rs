@@ -13,6 +13,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The item of a `GET /sessions` answer that `matches`; panics with the
+    /// body when the answer is not a 200 or lists no such item.
+    pub fn listed(&self, matches: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        assert_eq!(self.status, 200, "{}", self.body);
+        self.json()["sessions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no session list: {}", self.body))
+            .iter()
+            .find(|s| matches(s))
+            .cloned()
+            .unwrap_or_else(|| panic!("not listed: {}", self.body))
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))

@@ -40,15 +40,7 @@ async fn session_id(c: &mut Client) -> String {
 
 /// The list item of session `id`, as `c` sees it.
 async fn item(c: &mut Client, id: &str) -> Value {
-    let res = c.get("/sessions").await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .cloned()
-        .unwrap_or_else(|| panic!("{id} not listed: {}", res.body))
+    c.get("/sessions").await.listed(|s| s["id"] == id)
 }
 
 async fn patch(c: &mut Client, id: &str, body: &str, headers: &[(&str, &[u8])]) -> Resp {

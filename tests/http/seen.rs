@@ -64,19 +64,17 @@ async fn signed_in_from(app: &TestApp, ip: &str) -> (Client, uuid::Uuid) {
     (c, id)
 }
 
+/// The HTML page, as `c` (from `ip`) sees it.
+async fn page_from(c: &Client, ip: &str) -> common::Resp {
+    let extra: [(&str, &[u8]); 2] = [("accept", b"text/html"), ("x-forwarded-for", ip.as_bytes())];
+    c.send_raw("GET", "/sessions", None, &extra).await
+}
+
 /// The list item of `id`, as `c` (from `ip`) sees it.
 async fn item(c: &mut Client, ip: &str, id: uuid::Uuid) -> Value {
-    let res = c
-        .send_with("GET", "/sessions", &[("x-forwarded-for", ip)])
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id.to_string())
-        .cloned()
-        .unwrap_or_else(|| panic!("{id} not listed: {}", res.body))
+    c.send_with("GET", "/sessions", &[("x-forwarded-for", ip)])
+        .await
+        .listed(|s| s["id"] == id.to_string())
 }
 
 async fn last_ip(b: &Backend, id: uuid::Uuid) -> Option<IpAddr> {
@@ -130,17 +128,7 @@ async fn a_new_ip_rides_with_the_touch(b: Backend) {
     assert_eq!(listed["ip"], HOME);
     assert_eq!(listed["last_ip"], CAFE);
     assert_eq!(listed["location"], Value::Null);
-    let res = c
-        .send_raw(
-            "GET",
-            "/sessions",
-            None,
-            &[
-                ("accept", b"text/html"),
-                ("x-forwarded-for", CAFE.as_bytes()),
-            ],
-        )
-        .await;
+    let res = page_from(&c, CAFE).await;
     assert!(res.body.contains(&format!("IP {CAFE}")), "{}", res.body);
     assert!(res.body.contains(&format!(" from {HOME}")), "{}", res.body);
 
@@ -209,17 +197,7 @@ async fn the_locator_labels_the_last_ip(b: Backend) {
     use_from(&b, &mut c, id, CAFE, CAFE.parse().unwrap()).await;
     located(&mut c, CAFE, id, "Porto, <Portugal>").await;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one lookup per IP");
-    let res = c
-        .send_raw(
-            "GET",
-            "/sessions",
-            None,
-            &[
-                ("accept", b"text/html"),
-                ("x-forwarded-for", CAFE.as_bytes()),
-            ],
-        )
-        .await;
+    let res = page_from(&c, CAFE).await;
     assert!(res.body.contains("Porto, &lt;Portugal&gt;"), "{}", res.body);
     assert!(!res.body.contains("<Portugal>"), "not escaped");
 }

@@ -83,15 +83,7 @@ async fn login_with(c: &mut Client, query: &str) {
 }
 
 async fn own_item(c: &mut Client) -> Value {
-    let res = c.get("/sessions").await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["sessions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["current"] == true)
-        .cloned()
-        .unwrap_or_else(|| panic!("no current session: {}", res.body))
+    c.get("/sessions").await.listed(|s| s["current"] == true)
 }
 
 async fn the_sign_in_method_is_recorded_and_listed(b: Backend) {
