@@ -75,6 +75,26 @@ impl Error {
     pub fn from_sqlx(err: sqlx::Error) -> Self {
         Self::from(err)
     }
+
+    /// What to check when the error points at a misconfiguration rather
+    /// than a fault, for the logs: a prepared statement the server does not
+    /// know (SQLSTATE `26000`) or already has (`42P05`) means the pool's
+    /// connections are shared behind its back, as by PgBouncer in
+    /// transaction mode, where the store needs
+    /// `PgStore::behind_pgbouncer()`.
+    pub fn hint(&self) -> Option<&'static str> {
+        let Self::Database(sqlx::Error::Database(db)) = self else {
+            return None;
+        };
+        match db.code().as_deref() {
+            Some("26000" | "42P05") => Some(
+                "prepared statements are lost between transactions: behind PgBouncer in \
+                 transaction mode (or another transaction pooler) the store must be \
+                 `PgStore::new(pool).behind_pgbouncer()`",
+            ),
+            _ => None,
+        }
+    }
 }
 
 impl From<sqlx::Error> for Error {

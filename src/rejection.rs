@@ -60,7 +60,8 @@ impl IntoResponse for Error {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(error = %self, source, "session store unavailable");
         } else {
-            tracing::error!(error = %self, source, "session error");
+            let hint = self.hint();
+            tracing::error!(error = %self, source, hint, "session error");
         }
         let body = if status == StatusCode::SERVICE_UNAVAILABLE {
             "session store unavailable, try again shortly"

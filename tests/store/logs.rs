@@ -63,3 +63,53 @@ async fn a_database_error_is_logged_without_the_data(pool: sqlx::PgPool) {
     assert!(logged.contains("session error"), "{logged}");
     assert!(!logged.contains("top-secret-value"), "{logged}");
 }
+
+/// A store that does not know it is behind PgBouncer (no
+/// `behind_pgbouncer()`) loses its prepared statements between
+/// transactions. Its errors answer 500, and the log says what to change.
+#[sqlx::test(migrations = false)]
+async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
+    let b = common::Backend::pgbouncer(pool).await;
+    let options = b.store_connect_options();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let store = axum_user_sessions::PgStore::new(pool);
+    let now = OffsetDateTime::now_utc();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8u8 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            use axum_user_sessions::SessionStore as _;
+            for _ in 0..50 {
+                let touch = axum_user_sessions::store::Touch::new(now, now);
+                if let Err(e) = store.load(&TokenHash::from_bytes([n; 32]), &touch).await {
+                    let err = Error::from(e);
+                    if err.hint().is_some() {
+                        return Some(err);
+                    }
+                }
+            }
+            None
+        });
+    }
+    let mut failed = None;
+    while let Some(done) = tasks.join_next().await {
+        failed = failed.or(done.unwrap());
+    }
+    let err = failed.expect("400 loads through PgBouncer: no error came with a hint");
+
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
+    assert_eq!(status, 500);
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logged.contains("behind_pgbouncer()"), "{logged}");
+}
