@@ -12,6 +12,7 @@
 //!
 //! Nothing in this module reads or writes HTTP.
 
+mod api;
 mod auth;
 mod commit;
 mod key;
@@ -106,6 +107,8 @@ struct Inner {
     cookie: CookieToken,
     remember: CookieToken<RememberToken>,
     client: ClientInfo,
+    /// The request carried its session in `Authorization: Bearer`.
+    bearer: bool,
     loaded: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -138,6 +141,10 @@ struct State {
     /// ... within the grace window: a request that left before the sign-in,
     /// whose remember-me cookie is as old as its token.
     late_retired: bool,
+    /// An API client's session: new tokens go in the token header, and no
+    /// cookie is set, expired or read from then on (a bearer request, or
+    /// [`Session::login_api_client`]).
+    api: bool,
 }
 
 impl State {
@@ -176,6 +183,16 @@ impl Session {
         store: Arc<dyn SessionStore>, config: Arc<SessionConfig>, cookie: CookieToken,
         remember: CookieToken<RememberToken>, client: ClientInfo,
     ) -> Self {
+        Self::new_for(store, config, (cookie, remember), client, false)
+    }
+
+    /// A request's session; `bearer`: its token came in `Authorization`
+    /// (`tokens.0`), not a cookie.
+    pub(crate) fn new_for(
+        store: Arc<dyn SessionStore>, config: Arc<SessionConfig>,
+        tokens: (CookieToken, CookieToken<RememberToken>), client: ClientInfo, bearer: bool,
+    ) -> Self {
+        let (cookie, remember) = tokens;
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -183,8 +200,12 @@ impl Session {
                 cookie,
                 remember,
                 client,
+                bearer,
                 loaded: OnceCell::new(),
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    api: bearer,
+                    ..State::default()
+                }),
             }),
         }
     }
@@ -270,6 +291,17 @@ impl Session {
     pub fn is_fresh(&self, max_age: std::time::Duration) -> bool {
         self.authenticated_at()
             .is_some_and(|at| OffsetDateTime::now_utc() - at <= max_age)
+    }
+
+    /// Whether this request's session is an API client's: it came in an
+    /// `Authorization: Bearer` header
+    /// ([`with_bearer_tokens`](crate::SessionLayer::with_bearer_tokens)), or
+    /// the request signed one in with [`login_api_client`](Self::login_api_client).
+    /// New tokens then go in the response's token header, never in a cookie.
+    /// `false` for a request without a session.
+    pub fn is_api_client(&self) -> bool {
+        let st = self.state();
+        st.api && st.record.is_some()
     }
 
     /// Whether the session is remembered ("keep me signed in").
@@ -358,6 +390,12 @@ impl Session {
     pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
         let (store, events) = (self.inner.store.clone(), self.config().events.clone());
         crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
+    }
+
+    /// Whether the request carried its session in `Authorization: Bearer`:
+    /// no ambient credential, so the routes' same-origin rule is moot.
+    pub(crate) fn is_bearer_request(&self) -> bool {
+        self.inner.bearer
     }
 
     /// Whether the layer's cookies are `Secure` (the site is served over
