@@ -39,7 +39,7 @@
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
 #[path = "demo/api.rs"]
-mod api;
+pub mod api;
 
 use axum::extract::Path;
 use axum::http::StatusCode;

@@ -4,6 +4,7 @@
 
 #[path = "../../examples/demo.rs"]
 pub mod demo;
+pub mod api_client;
 pub mod pgbouncer;
 
 use axum::Router;
