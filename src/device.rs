@@ -242,7 +242,12 @@ mod tests {
     fn api_clients() {
         let mut r = SessionRecord::new(Uuid::nil(), OffsetDateTime::UNIX_EPOCH);
         r.api_client = true;
-        for ua in [None, Some("curl/8.5.0"), Some("okhttp/4.12.0"), Some("python-requests/2.31")] {
+        for ua in [
+            None,
+            Some("curl/8.5.0"),
+            Some("okhttp/4.12.0"),
+            Some("python-requests/2.31"),
+        ] {
             r.user_agent = ua.map(str::to_owned);
             assert_eq!(DeviceView::new(&r, None).device, "API client", "{ua:?}");
         }

@@ -35,8 +35,7 @@ impl Session {
     /// }
     /// ```
     pub async fn login_api_client(&self, user_id: impl fmt::Display) -> Result<(), Error> {
-        self.login_api_client_with(user_id, SignIn::default())
-            .await
+        self.login_api_client_with(user_id, SignIn::default()).await
     }
 
     /// [`login_api_client`](Self::login_api_client), recording `how` the

@@ -2,9 +2,9 @@
 //! client, and the `conformance!` macro that runs a scenario on every store.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod api_client;
 #[path = "../../examples/demo.rs"]
 pub mod demo;
-pub mod api_client;
 pub mod pgbouncer;
 
 use axum::Router;

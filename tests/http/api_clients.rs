@@ -79,7 +79,10 @@ async fn signs_in_by_api_and_uses_the_bearer_token(b: Backend) {
         .send_raw(
             "POST",
             "/api/login",
-            Some(("application/json", r#"{"username":"bob","password":"x"}"#.into())),
+            Some((
+                "application/json",
+                r#"{"username":"bob","password":"x"}"#.into(),
+            )),
             &[],
         )
         .await;
@@ -140,9 +143,16 @@ async fn rotation_answers_the_new_token_in_the_header(b: Backend) {
         (res.status == 401).then_some(())
     })
     .await;
-    assert!(refused.is_some(), "the old token still works after the grace");
+    assert!(
+        refused.is_some(),
+        "the old token still works after the grace"
+    );
     api.token = Some(offered);
-    assert_eq!(api.me().await, None, "a replayed token must revoke the session");
+    assert_eq!(
+        api.me().await,
+        None,
+        "a replayed token must revoke the session"
+    );
 }
 
 /// A browser of the same user revokes the API client: its next request is
@@ -202,7 +212,10 @@ async fn with_a_bearer_token_the_cookie_is_ignored(b: Backend) {
     let mut bad = api.clone();
     bad.token = Some("not-a-token".into());
     let res = bad.send_raw("GET", "/me", None, &both).await;
-    assert_eq!(res.status, 401, "a bad bearer token fell back to the cookie");
+    assert_eq!(
+        res.status, 401,
+        "a bad bearer token fell back to the cookie"
+    );
     assert_no_cookie(&res, "bad bearer with cookie");
     // Logging the bearer session out leaves the browser signed in.
     let res = api.send_raw("POST", "/logout", None, &both).await;
@@ -212,7 +225,12 @@ async fn with_a_bearer_token_the_cookie_is_ignored(b: Backend) {
     // An API sign-in from a browser's request leaves the browser's session.
     let body = r#"{"username":"carol","password":"password"}"#;
     let res = browser
-        .send_raw("POST", "/api/login", Some(("application/json", body.into())), &[])
+        .send_raw(
+            "POST",
+            "/api/login",
+            Some(("application/json", body.into())),
+            &[],
+        )
         .await;
     assert_eq!(res.status, 200);
     assert_no_cookie(&res, "API login from a browser");
@@ -233,7 +251,11 @@ async fn bearer_clients_list_and_revoke_without_origin(b: Backend) {
     one.login("alice").await;
     two.login("alice").await;
     let res = one.post("/sessions/revoke-others").await;
-    assert_eq!(res.status, 403, "a cookie request without Origin: {}", res.body);
+    assert_eq!(
+        res.status, 403,
+        "a cookie request without Origin: {}",
+        res.body
+    );
     let list = api.send("GET", "/sessions").await.json();
     let id = list["sessions"]
         .as_array()
