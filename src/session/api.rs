@@ -8,6 +8,24 @@ use crate::store::SignIn;
 use std::fmt;
 
 impl Session {
+    /// Whether this request's session is an API client's: it came in an
+    /// `Authorization: Bearer` header
+    /// ([`with_bearer_tokens`](crate::SessionLayer::with_bearer_tokens)), or
+    /// the request signed one in with [`login_api_client`](Self::login_api_client).
+    /// New tokens then go in the response's token header, never in a cookie.
+    /// `false` for a request without a session.
+    pub fn is_api_client(&self) -> bool {
+        let st = self.state();
+        st.api && st.record.is_some()
+    }
+
+    /// Whether the request carried its session in `Authorization: Bearer`:
+    /// no ambient credential, so the routes' same-origin rule is moot.
+    #[cfg_attr(not(feature = "routes"), allow(dead_code))]
+    pub(crate) fn is_bearer_request(&self) -> bool {
+        self.inner.bearer
+    }
+
     /// Signs `user_id` in as an API client: like [`login`](Self::login), but
     /// the new session token is answered in the response's token header
     /// (`Session-Token` by default,

@@ -293,17 +293,6 @@ impl Session {
             .is_some_and(|at| OffsetDateTime::now_utc() - at <= max_age)
     }
 
-    /// Whether this request's session is an API client's: it came in an
-    /// `Authorization: Bearer` header
-    /// ([`with_bearer_tokens`](crate::SessionLayer::with_bearer_tokens)), or
-    /// the request signed one in with [`login_api_client`](Self::login_api_client).
-    /// New tokens then go in the response's token header, never in a cookie.
-    /// `false` for a request without a session.
-    pub fn is_api_client(&self) -> bool {
-        let st = self.state();
-        st.api && st.record.is_some()
-    }
-
     /// Whether the session is remembered ("keep me signed in").
     pub fn is_persistent(&self) -> bool {
         self.state().record.as_ref().is_some_and(|r| r.persistent)
@@ -390,12 +379,6 @@ impl Session {
     pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
         let (store, events) = (self.inner.store.clone(), self.config().events.clone());
         crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
-    }
-
-    /// Whether the request carried its session in `Authorization: Bearer`:
-    /// no ambient credential, so the routes' same-origin rule is moot.
-    pub(crate) fn is_bearer_request(&self) -> bool {
-        self.inner.bearer
     }
 
     /// Whether the layer's cookies are `Secure` (the site is served over
