@@ -4,6 +4,8 @@
 
 use crate::common;
 
+mod upgrade;
+
 use axum::Router;
 use axum::routing::post;
 use axum_user_sessions::SessionLayer;
@@ -24,7 +26,7 @@ conformance!(
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 
 /// The demo's routes and its `POST /api/login`, behind `layer`.
-async fn serve_api(layer: SessionLayer) -> TestApp {
+pub(super) async fn serve_api(layer: SessionLayer) -> TestApp {
     let router: Router = common::demo::routes()
         .route("/api/login", post(common::demo::api::login))
         .layer(layer);
@@ -339,50 +341,4 @@ async fn with_bearer_off_the_header_is_ignored(b: Backend) {
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["user_id"], "alice");
     assert_eq!(api.me().await.as_deref(), Some("bob"));
-}
-
-/// A database of 0.1 upgraded in place lists its sessions as browsers, not
-/// API clients.
-#[sqlx::test(migrations = false)]
-async fn pg_a_migrated_0_1_session_is_not_an_api_client(pool: sqlx::PgPool) {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let mut old = sqlx::migrate::Migrator::with_migrations(
-        axum_user_sessions::PgStore::migrator()
-            .iter()
-            .filter(|m| m.version <= 20261123000004)
-            .cloned()
-            .collect(),
-    );
-    old.dangerous_set_table_name("axum_user_sessions._sqlx_migrations");
-    old.create_schema("axum_user_sessions");
-    old.run(&pool).await.unwrap();
-    let raw = [7u8; 32];
-    let hash = sha2::Sha256::digest(raw).to_vec();
-    sqlx::query(
-        "WITH s AS (
-            INSERT INTO axum_user_sessions.sessions
-                (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
-                 absolute_expires_at, rotated_at, ip, user_agent, persistent)
-            VALUES (gen_random_uuid(), 'alice', '{}'::jsonb, now(), now(), now(),
-                    now() + interval '1 hour', now() + interval '12 hours', now(),
-                    '127.0.0.1'::inet, 'curl/8.5.0', false)
-            RETURNING id
-        )
-        INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-        SELECT $1, id, 0, now() FROM s",
-    )
-    .bind(hash)
-    .execute(&pool)
-    .await
-    .unwrap();
-    let b = Backend::postgres(pool).await; // migrates to today's schema
-    let app = serve_api(b.layer().with_bearer_tokens(true)).await;
-    let mut browser = Client::new(&app);
-    browser.cookie = Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
-    let res = browser.get("/sessions").await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    let list = res.json();
-    assert_eq!(list["sessions"][0]["api_client"], false, "{list}");
-    assert_ne!(list["sessions"][0]["device"], "API client", "{list}");
 }
