@@ -52,6 +52,12 @@ async fn signs_in_by_api_and_uses_the_bearer_token(b: Backend) {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["user_id"], "alice");
     assert_no_cookie(&res, "GET /me");
+    // A bearer read costs what a cookie read costs: one round-trip at most.
+    let before = b.round_trips();
+    assert_eq!(api.me().await.as_deref(), Some("alice"));
+    let cost = b.round_trips() - before;
+    println!("{:?}: {cost} round-trip(s) for a bearer read", b.kind);
+    assert!(cost <= 1, "a bearer read cost {cost} round-trips");
     // Data writes work, and still set no cookie.
     let res = api
         .send_raw("PUT", "/kv/k", Some(("text/plain", "v".into())), &[])
