@@ -230,6 +230,33 @@ async fn with_a_bearer_token_the_cookie_is_ignored(b: Backend) {
     assert_no_cookie(&res, "bearer logout");
     assert_eq!(api.me().await, None);
     assert_eq!(browser.me().await.as_deref(), Some("alice"));
+    // The browser's sign-in form, "remember me" included, sent by a bearer
+    // client: the token in the header, no cookie of either kind.
+    let mut form = ApiClient::new(&app);
+    form.token = api.token.clone();
+    let creds = "username=dave&password=x&remember=on";
+    let res = form
+        .send_raw(
+            "POST",
+            "/login",
+            Some(("application/x-www-form-urlencoded", creds.into())),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 401, "{}", res.body);
+    let creds = "username=carol&password=password&remember=on";
+    let res = form
+        .send_raw(
+            "POST",
+            "/login",
+            Some(("application/x-www-form-urlencoded", creds.into())),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_no_cookie(&res, "remembered sign-in by a bearer client");
+    form.absorb(&res);
+    assert_eq!(form.me().await.as_deref(), Some("carol"));
     // An API sign-in from a browser's request leaves the browser's session.
     let body = r#"{"username":"carol","password":"password"}"#;
     let res = browser
