@@ -29,10 +29,17 @@
 //! in-process cache, `with_cache(CacheConfig::default())`),
 //! `SESSION_MAX_DATA_BYTES` (the data limit, default 65536: `PUT /kv/{key}`
 //! past it answers `413`), `SESSION_MAX_PER_USER` (sessions per user; a
-//! sign-in past it signs the least recently active out; default no limit).
+//! sign-in past it signs the least recently active out; default no limit),
+//! `SESSION_BEARER` (`1`: API clients, `with_bearer_tokens(true)`, and
+//! `POST /api/login` with `username`, `password` (JSON or a form), which
+//! answers the token in the `Session-Token` header and `{"user_id": ...}`;
+//! the client then sends `Authorization: Bearer <token>`).
 //! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
+
+#[path = "demo/api.rs"]
+pub mod api;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -65,7 +72,11 @@ pub fn routes() -> Router {
 
 /// The demo's routes with the given "Your devices" settings.
 pub fn routes_with(devices: axum_user_sessions::SessionRoutes) -> Router {
-    Router::new()
+    let router = match api::enabled() {
+        true => Router::new().route("/api/login", post(api::login)),
+        false => Router::new(),
+    };
+    router
         .nest("/sessions", devices.into_router())
         .route("/reauth", post(reauth))
         .route("/", get(home))
@@ -153,6 +164,9 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
     }
     if let Some(n) = number("SESSION_MAX_PER_USER") {
         layer = layer.with_max_sessions_per_user(n);
+    }
+    if api::enabled() {
+        layer = layer.with_bearer_tokens(true);
     }
     if std::env::var("SESSION_CACHE").is_ok_and(|v| v.trim() == "1") {
         layer = layer.with_cache(axum_user_sessions::CacheConfig::default());

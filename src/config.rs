@@ -74,6 +74,10 @@ pub(crate) struct SessionConfig {
     pub(crate) max_data_size: usize,
     /// The most live sessions a user may have; `None`: no limit.
     pub(crate) max_sessions_per_user: Option<u32>,
+    /// Sessions may be carried by `Authorization: Bearer` (API clients).
+    pub(crate) bearer_tokens: bool,
+    /// The response header that carries an API client's new token.
+    pub(crate) session_token_header: axum::http::HeaderName,
 }
 
 /// The default of [`SessionConfig::max_data_size`]: 64 KiB.
@@ -115,6 +119,10 @@ impl Default for SessionConfig {
             key_queues: crate::key_queue::KeyQueues::default(),
             max_data_size: DEFAULT_MAX_DATA_SIZE,
             max_sessions_per_user: None,
+            bearer_tokens: false,
+            session_token_header: axum::http::HeaderName::from_static(
+                crate::bearer::DEFAULT_TOKEN_HEADER,
+            ),
         }
     }
 }

@@ -59,6 +59,10 @@ pub struct DeviceView {
     pub sign_in_method: Option<String>,
     /// Whether that proof included a second factor.
     pub second_factor: bool,
+    /// An API client's session ([`SessionRecord::api_client`]): its
+    /// [`device`](Self::device) reads "API client" unless its User-Agent is
+    /// a browser's.
+    pub api_client: bool,
 }
 
 impl DeviceView {
@@ -69,7 +73,11 @@ impl DeviceView {
             id: record.id,
             current: current == Some(record.id),
             name: record.name.clone(),
-            device: device_name(record.user_agent.as_deref()),
+            device: if record.api_client && !is_browser(record.user_agent.as_deref()) {
+                "API client".into()
+            } else {
+                device_name(record.user_agent.as_deref())
+            },
             ip: record.ip.map(|ip| ip.to_string()),
             created_at: record.created_at,
             last_seen_at: record.last_seen_at,
@@ -84,6 +92,7 @@ impl DeviceView {
             location: record.location.clone(),
             sign_in_method: record.sign_in_method.clone(),
             second_factor: record.second_factor,
+            api_client: record.api_client,
         }
     }
 }
@@ -180,6 +189,17 @@ pub fn device_name(user_agent: Option<&str>) -> String {
     }
 }
 
+/// Whether a User-Agent is a browser's (a known browser on a computer or a
+/// phone), not a script's, a library's or a crawler's.
+fn is_browser(user_agent: Option<&str>) -> bool {
+    let Some(parsed) = user_agent.and_then(|ua| woothee::parser::Parser::new().parse(ua)) else {
+        return false;
+    };
+    parsed.name != woothee::woothee::VALUE_UNKNOWN
+        && !parsed.name.is_empty()
+        && matches!(parsed.category, "pc" | "smartphone" | "mobilephone")
+}
+
 fn os_name(os: &str) -> &str {
     match os {
         "Mac OSX" => "macOS",
@@ -219,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn api_clients() {
+        let mut r = SessionRecord::new(Uuid::nil(), OffsetDateTime::UNIX_EPOCH);
+        r.api_client = true;
+        for ua in [
+            None,
+            Some("curl/8.5.0"),
+            Some("okhttp/4.12.0"),
+            Some("python-requests/2.31"),
+        ] {
+            r.user_agent = ua.map(str::to_owned);
+            assert_eq!(DeviceView::new(&r, None).device, "API client", "{ua:?}");
+        }
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+        r.user_agent = Some(firefox.into());
+        assert_eq!(DeviceView::new(&r, None).device, "Firefox on Linux");
+    }
+
+    #[test]
     fn view_of_a_record() {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut r = SessionRecord::new(Uuid::nil(), now);
@@ -238,7 +276,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false,"api_client":false}"#
         );
     }
 }

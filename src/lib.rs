@@ -76,6 +76,7 @@ mod admin;
 #[cfg(feature = "axum-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub mod axum_login;
+mod bearer;
 mod binding;
 mod client;
 mod config;

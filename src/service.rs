@@ -83,6 +83,25 @@ impl<S> SessionService<S> {
     /// the session and the client (as the handler sees it) go into the
     /// request's extensions.
     fn start<B>(&self, req: &mut Request<B>) -> (Session, LegacyCookies) {
+        // A bearer request: its session comes from `Authorization` alone,
+        // its cookies are not read (see `crate::bearer`).
+        let bearer = self
+            .config
+            .bearer_tokens
+            .then(|| crate::bearer::read_bearer(req.headers()))
+            .flatten();
+        if let Some(token) = bearer {
+            let client = self.client(req);
+            let session = Session::new_for(
+                self.store.clone(),
+                self.config.clone(),
+                (token, CookieToken::Absent),
+                client,
+                true,
+            );
+            req.extensions_mut().insert(session.clone());
+            return (session, LegacyCookies::default());
+        }
         let mut cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
         let mut remember = read_cookie(
             req.headers(),
@@ -122,18 +141,7 @@ impl<S> SessionService<S> {
                 );
             }
         }
-        let client = ClientInfo::read(
-            &self.config.proxies,
-            req.extensions().get::<ConnectInfo<SocketAddr>>(),
-            req.headers(),
-        );
-        req.extensions_mut().insert(client.clone());
-        // What the session stores and binds against: anonymised if configured.
-        let client = if self.config.anonymize_ip {
-            ClientInfo::new(client.ip().map(anonymize_ip), client.user_agent)
-        } else {
-            client
-        };
+        let client = self.client(req);
         let session = Session::new(
             self.store.clone(),
             self.config.clone(),
@@ -143,6 +151,23 @@ impl<S> SessionService<S> {
         );
         req.extensions_mut().insert(session.clone());
         (session, legacy)
+    }
+
+    /// Reads the request's client into its extensions (as the handler sees
+    /// it), and answers it as the session stores and binds against it:
+    /// anonymised if configured.
+    fn client<B>(&self, req: &mut Request<B>) -> ClientInfo {
+        let client = ClientInfo::read(
+            &self.config.proxies,
+            req.extensions().get::<ConnectInfo<SocketAddr>>(),
+            req.headers(),
+        );
+        req.extensions_mut().insert(client.clone());
+        if self.config.anonymize_ip {
+            ClientInfo::new(client.ip().map(anonymize_ip), client.user_agent)
+        } else {
+            client
+        }
     }
 }
 
@@ -166,12 +191,24 @@ struct LegacyCookies {
 async fn finish(
     session: &Session, config: &SessionConfig, legacy: LegacyCookies, mut res: Response,
 ) -> Response {
-    let Commit { error, mut cookies } = session.commit(res.status().is_server_error()).await;
+    let Commit {
+        error,
+        mut cookies,
+        api_token,
+    } = session.commit(res.status().is_server_error()).await;
     if let Some(locator) = &config.locator {
         session.locate_later(locator);
     }
     if let Some(err) = error {
         res = err.into_response();
+    }
+    if let Some(answer) = api_token {
+        // An API client's response: no cookie at all, a new token (if any)
+        // in the token header.
+        if let Some(token) = answer {
+            crate::bearer::write_token(&config.session_token_header, &token, res.headers_mut());
+        }
+        return res;
     }
     let mut old = CookieUpdate::default();
     if let Some(old_names) = &config.legacy_cookie_names {

@@ -75,10 +75,12 @@ impl Session {
         &self, user_id: impl fmt::Display, remember: bool, how: SignIn,
     ) -> Result<(), Error> {
         self.login_inner(user_id.to_string(), &how).await?;
+        // An API client has no remember-me cookie to keep.
+        let remember = remember && !self.state().api;
         self.set_remember(remember).await
     }
 
-    async fn login_inner(&self, user_id: String, how: &SignIn) -> Result<(), Error> {
+    pub(super) async fn login_inner(&self, user_id: String, how: &SignIn) -> Result<(), Error> {
         super::limits::check_text(&user_id)?;
         self.sign_in(&user_id, how).await?;
         if let Some(id) = self.id() {

@@ -19,6 +19,9 @@ pub(crate) struct Commit {
     pub(crate) error: Option<Error>,
     /// The cookies to set or expire (on the error response, if any).
     pub(crate) cookies: CookieUpdate,
+    /// `Some` for an API client's session, which sets no cookie (`cookies`
+    /// is empty): its new token, if any, for the token header.
+    pub(crate) api_token: Option<Option<String>>,
 }
 
 impl Session {
@@ -30,9 +33,19 @@ impl Session {
             return Commit::default(); // never extracted: nothing read, nothing changed
         }
         let error = self.write(handler_failed).await.err();
+        let st = self.state();
+        if st.api {
+            return Commit {
+                error,
+                cookies: CookieUpdate::default(),
+                api_token: Some(st.new_token.as_ref().map(Token::encode)),
+            };
+        }
+        drop(st);
         Commit {
             error,
             cookies: self.cookie_update(),
+            api_token: None,
         }
     }
 
@@ -142,6 +155,7 @@ impl Session {
         r.ip = self.inner.client.ip;
         r.last_ip = self.inner.client.ip;
         r.user_agent.clone_from(&self.inner.client.user_agent);
+        r.api_client = self.state().api;
         r
     }
 

@@ -12,6 +12,7 @@
 //!
 //! Nothing in this module reads or writes HTTP.
 
+mod api;
 mod auth;
 mod commit;
 mod key;
@@ -106,6 +107,8 @@ struct Inner {
     cookie: CookieToken,
     remember: CookieToken<RememberToken>,
     client: ClientInfo,
+    /// The request carried its session in `Authorization: Bearer`.
+    bearer: bool,
     loaded: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -138,6 +141,10 @@ struct State {
     /// ... within the grace window: a request that left before the sign-in,
     /// whose remember-me cookie is as old as its token.
     late_retired: bool,
+    /// An API client's session: new tokens go in the token header, and no
+    /// cookie is set, expired or read from then on (a bearer request, or
+    /// [`Session::login_api_client`]).
+    api: bool,
 }
 
 impl State {
@@ -176,6 +183,16 @@ impl Session {
         store: Arc<dyn SessionStore>, config: Arc<SessionConfig>, cookie: CookieToken,
         remember: CookieToken<RememberToken>, client: ClientInfo,
     ) -> Self {
+        Self::new_for(store, config, (cookie, remember), client, false)
+    }
+
+    /// A request's session; `bearer`: its token came in `Authorization`
+    /// (`tokens.0`), not a cookie.
+    pub(crate) fn new_for(
+        store: Arc<dyn SessionStore>, config: Arc<SessionConfig>,
+        tokens: (CookieToken, CookieToken<RememberToken>), client: ClientInfo, bearer: bool,
+    ) -> Self {
+        let (cookie, remember) = tokens;
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -183,8 +200,12 @@ impl Session {
                 cookie,
                 remember,
                 client,
+                bearer,
                 loaded: OnceCell::new(),
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    api: bearer,
+                    ..State::default()
+                }),
             }),
         }
     }

@@ -375,6 +375,7 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         ip: ip, user_agent: text, persistent: flag, revoked_at: opt_time,
         revoke_reason: text, revoked_by: text, version: unsigned, name: text,
         last_ip: ip, location: text, sign_in_method: text, second_factor: flag,
+        api_client: flag,
     }))
 }
 

@@ -105,6 +105,10 @@ pub struct SessionRecord {
     pub sign_in_method: Option<String>,
     /// Whether that proof included a second factor.
     pub second_factor: bool,
+    /// An API client's session (a mobile app, a script), signed in with
+    /// [`Session::login_api_client`](crate::Session::login_api_client) and
+    /// carried by an `Authorization: Bearer` header rather than a cookie.
+    pub api_client: bool,
 }
 
 impl LoadedSession {
@@ -212,6 +216,7 @@ impl SessionRecord {
             location: None,
             sign_in_method: None,
             second_factor: false,
+            api_client: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! client, and the `conformance!` macro that runs a scenario on every store.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod api_client;
 #[path = "../../examples/demo.rs"]
 pub mod demo;
 pub mod pgbouncer;

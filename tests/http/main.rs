@@ -9,6 +9,7 @@
 mod common;
 
 mod admin_cache;
+mod api_clients;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod binding;

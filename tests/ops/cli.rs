@@ -247,7 +247,8 @@ async fn postgres_list_and_stats(pool: sqlx::PgPool) {
                 "last_ip",
                 "location",
                 "sign_in_method",
-                "second_factor"
+                "second_factor",
+                "api_client"
             ]),
             "{json}"
         );

@@ -23,6 +23,7 @@ struct Listed<'a> {
     location: Option<&'a str>,
     sign_in_method: Option<&'a str>,
     second_factor: bool,
+    api_client: bool,
 }
 
 impl<'a> From<&'a DeviceView> for Listed<'a> {
@@ -39,6 +40,7 @@ impl<'a> From<&'a DeviceView> for Listed<'a> {
             location: d.location.as_deref(),
             sign_in_method: d.sign_in_method.as_deref(),
             second_factor: d.second_factor,
+            api_client: d.api_client,
         }
     }
 }

@@ -72,6 +72,7 @@ fn without_data(record: &SessionRecord) -> SessionRecord {
         location: record.location.clone(),
         sign_in_method: record.sign_in_method.clone(),
         second_factor: record.second_factor,
+        api_client: record.api_client,
     }
 }
 

@@ -158,7 +158,8 @@ sql::impl_sql_store!(
                 .bind(r.persistent)
                 .bind(token.as_bytes().as_slice())
                 .bind(&r.sign_in_method)
-                .bind(r.second_factor);
+                .bind(r.second_factor)
+                .bind(r.api_client);
             self.execute(query).await?;
             Ok(())
         }

@@ -17,7 +17,7 @@ macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \
          s.tokens_expire_at, s.rotated_at, host(s.ip) AS ip, s.user_agent, s.persistent, s.revoked_at, \
-         s.revoke_reason, s.revoked_by, s.name, s.sign_in_method, s.second_factor"
+         s.revoke_reason, s.revoked_by, s.name, s.sign_in_method, s.second_factor, s.api_client"
     };
 }
 
@@ -146,13 +146,14 @@ pub(super) const LOAD: &str = concat!(
 
 /// A new session (`$1` … `$12`, the row's columns in order) with its current
 /// token `$13`; last used from its IP `$10`; signed in by `$14`, with a
-/// second factor `$15`.
+/// second factor `$15`; an API client's with `$16`.
 pub(super) const CREATE: &str = "WITH s AS (
         INSERT INTO axum_user_sessions.sessions
             (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
              absolute_expires_at, rotated_at, ip, user_agent, persistent, last_ip,
-             sign_in_method, second_factor)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12, $10::inet, $14, $15)
+             sign_in_method, second_factor, api_client)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::inet, $11, $12, $10::inet, $14, $15,
+                $16)
         RETURNING id
     )
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)

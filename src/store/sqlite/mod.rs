@@ -182,7 +182,8 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
             .bind(&r.user_agent)
             .bind(r.persistent)
             .bind(&r.sign_in_method)
-            .bind(r.second_factor);
+            .bind(r.second_factor)
+            .bind(r.api_client);
         tx.run(query).await?;
         tx.insert_token(token, r.id, 0, r.rotated_at).await?;
         tx.commit().await?;

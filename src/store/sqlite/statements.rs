@@ -22,7 +22,7 @@ macro_rules! listed_cols {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.last_seen_at, \
          s.expires_at, s.absolute_expires_at, s.tokens_expire_at, s.rotated_at, s.ip, s.user_agent, \
          s.persistent, s.revoked_at, s.revoke_reason, s.revoked_by, s.version, s.name, \
-         s.last_ip, s.location, s.sign_in_method, s.second_factor"
+         s.last_ip, s.location, s.sign_in_method, s.second_factor, s.api_client"
     };
 }
 
@@ -54,12 +54,13 @@ pub(super) const TOUCH: &str = "UPDATE aus_sessions
     RETURNING version";
 
 /// A new session row (`?1` … `?12`, its columns in order), last used from
-/// its IP `?10`, signed in by `?13` with a second factor `?14`.
+/// its IP `?10`, signed in by `?13` with a second factor `?14`; an API
+/// client's with `?15`.
 pub(super) const CREATE: &str = "INSERT INTO aus_sessions
         (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
          absolute_expires_at, rotated_at, ip, user_agent, persistent, last_ip,
-         sign_in_method, second_factor)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13, ?14)";
+         sign_in_method, second_factor, api_client)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13, ?14, ?15)";
 
 /// A token `?1` of session `?2` in state `?3`, issued at `?4`.
 pub(super) const INSERT_TOKEN: &str =
