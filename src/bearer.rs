@@ -2,12 +2,14 @@
 //! from `Authorization: Bearer <token>` and writing a new one in the
 //! response's token header (`Session-Token` by default).
 //!
-//! The rule: with bearer tokens on, a request that carries an
-//! `Authorization` header is a bearer request. Its session comes from that
+//! The rule: with bearer tokens on, a request whose `Authorization` header
+//! uses the `Bearer` scheme is a bearer request. Its session comes from that
 //! header alone: the cookies are not read, not touched and not cleared, and
-//! its response sets no cookie. A header that is not one well-formed
-//! `Bearer` token (another scheme, a malformed or oversized token, two
-//! headers) means "no session", at no query.
+//! its response sets no cookie. A `Bearer` header that is not one
+//! well-formed token (a malformed or oversized token, or two
+//! `Authorization` headers) means "no session", at no query. Another
+//! scheme (`Basic`, as a browser sends behind a password-protected staging
+//! site) is not the session's business: the request is a cookie request.
 //!
 //! Nothing here touches the store.
 
@@ -23,9 +25,13 @@ pub(crate) const DEFAULT_TOKEN_HEADER: &str = "session-token";
 const MAX_AUTHORIZATION_LEN: usize = 512;
 
 /// The bearer token of a request, or `None` when the request carries no
-/// `Authorization` header (it is then a cookie request).
+/// `Authorization: Bearer` header (it is then a cookie request).
 pub(crate) fn read_bearer(headers: &HeaderMap) -> Option<CookieToken> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let all = headers.get_all(header::AUTHORIZATION);
+    if !all.iter().any(is_bearer) {
+        return None;
+    }
+    let mut values = all.iter();
     let first = values.next()?;
     if values.next().is_some() {
         tracing::warn!("two Authorization headers: no session");
@@ -38,6 +44,14 @@ pub(crate) fn read_bearer(headers: &HeaderMap) -> Option<CookieToken> {
             CookieToken::Malformed
         }
     })
+}
+
+/// Whether a header value uses the `Bearer` scheme (in any case, RFC 9110),
+/// whatever follows.
+fn is_bearer(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    let scheme = bytes.split(|b| *b == b' ').next().unwrap_or_default();
+    scheme.eq_ignore_ascii_case(b"bearer")
 }
 
 /// `Bearer <token>` (the scheme in any case, RFC 9110), or `None`.
@@ -95,9 +109,13 @@ mod tests {
         }
         let long = format!("Bearer {t}{}", "a".repeat(600));
         let two = format!("Bearer {t}");
+        for other in [format!("Basic {t}"), t.clone(), "Digest x".into()] {
+            assert!(
+                read(&[other.as_bytes()]).is_none(),
+                "{other}: a cookie request"
+            );
+        }
         for bad in [
-            format!("Basic {t}"),
-            t.clone(),
             format!("Bearer {t}x"),
             "Bearer".into(),
             "Bearer ".into(),
@@ -110,6 +128,10 @@ mod tests {
         }
         assert!(matches!(
             read(&[two.as_bytes(), two.as_bytes()]),
+            Some(CookieToken::Malformed)
+        ));
+        assert!(matches!(
+            read(&[b"Basic dXNlcjpwdw==", two.as_bytes()]),
             Some(CookieToken::Malformed)
         ));
         assert!(matches!(

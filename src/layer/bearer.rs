@@ -16,12 +16,13 @@ impl SessionLayer {
     /// signs in with [`Session::login_api_client`](crate::Session::login_api_client),
     /// and is listed in "Your devices" as an API client.
     ///
-    /// - **One credential per request.** A request that carries an
-    ///   `Authorization` header is a bearer request: its cookies are not
-    ///   read, not touched and not cleared, and its response never sets a
-    ///   cookie. A header that is not one well-formed bearer token (another
-    ///   scheme, a malformed or oversized token, two headers) means "no
-    ///   session" (never an error).
+    /// - **One credential per request.** A request whose `Authorization`
+    ///   header uses the `Bearer` scheme is a bearer request: its cookies
+    ///   are not read, not touched and not cleared, and its response never
+    ///   sets a cookie. A `Bearer` header that is not one well-formed token
+    ///   (a malformed or oversized token, two `Authorization` headers) means
+    ///   "no session" (never an error). Other schemes (`Basic`) leave the
+    ///   cookie in charge.
     /// - **New tokens in a header.** A sign-in or a rotation answers the new
     ///   token in the [token header](Self::with_session_token_header)
     ///   (`Session-Token`), with `Cache-Control: no-store`. Rotation keeps

@@ -21,6 +21,7 @@ conformance!(
     bearer_clients_list_and_revoke_without_origin,
     malformed_authorization_headers_mean_no_session,
     with_bearer_off_the_header_is_ignored,
+    other_authorization_schemes_leave_the_cookie_in_charge,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -374,4 +375,27 @@ async fn with_bearer_off_the_header_is_ignored(b: Backend) {
     assert_eq!(res.status, 200);
     assert_eq!(res.json()["user_id"], "alice");
     assert_eq!(api.me().await.as_deref(), Some("bob"));
+}
+
+/// Only the `Bearer` scheme makes a bearer request: a browser behind a
+/// password-protected site (`Authorization: Basic`) keeps its cookie
+/// session, and its responses still set cookies.
+async fn other_authorization_schemes_leave_the_cookie_in_charge(b: Backend) {
+    let app = serve_api(b.layer().with_bearer_tokens(true)).await;
+    let mut browser = Client::new(&app);
+    let basic: [(&str, &[u8]); 1] = [("authorization", b"Basic dXNlcjpwYXNzd29yZA==")];
+    let form = (
+        "application/x-www-form-urlencoded",
+        "username=alice&password=password".to_owned(),
+    );
+    let res = browser.send_raw("POST", "/login", Some(form), &basic).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert!(
+        res.cookie_value(&browser.cookie_name).is_some(),
+        "no cookie set"
+    );
+    browser.absorb(&res);
+    let res = browser.send_raw("GET", "/me", None, &basic).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["user_id"], "alice");
 }
