@@ -18,6 +18,7 @@ mod commit;
 mod key;
 mod limits;
 mod load;
+mod reissue;
 mod strength;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,100 @@
+//! Issuing a session a new token at once, with no grace for the old one:
+//! the one store call behind sign-in, re-authentication and explicit
+//! rotation, and how the request's copy of the row follows it.
+
+use super::Session;
+use crate::error::Error;
+use crate::store::{Reissue, ReissueClient, SignIn};
+use crate::token::Token;
+use time::OffsetDateTime;
+
+/// Why the session gets a new token at once, with no grace for the old one.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum NewToken<'a> {
+    /// This user signs in on this client, so.
+    SignIn(&'a str, &'a SignIn),
+    /// The user proved who they are again, so.
+    Reauthenticate(&'a SignIn),
+    /// A privilege change.
+    Rotate,
+}
+
+impl Session {
+    /// Issues the request's session a new token at once, retiring every
+    /// other token of the session (no grace), and records what `why` says.
+    /// `false` when the request has no session, or the store no longer has
+    /// it.
+    pub(super) async fn reissue(
+        &self, why: NewToken<'_>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let Some((id, user_id)) = self
+            .state()
+            .record
+            .as_ref()
+            .map(|r| (r.id, r.user_id.clone()))
+        else {
+            return Ok(false);
+        };
+        let reissue = match why {
+            NewToken::SignIn(user, how) => Reissue {
+                user_id: Some(user.to_owned()),
+                authenticated_at: Some(now),
+                now,
+                // A sign-in records where it happened: binding and the
+                // device list compare against this, not the anonymous visit.
+                client: Some(ReissueClient {
+                    ip: self.inner.client.ip(),
+                    user_agent: self.inner.client.user_agent().map(str::to_owned),
+                }),
+                // A sign-in issues the tokens: they end an absolute timeout on.
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
+                sign_in: Some(how.clone()),
+            },
+            NewToken::Reauthenticate(how) => Reissue {
+                user_id,
+                authenticated_at: Some(now),
+                now,
+                client: None,
+                tokens_expire_at: Some(now + self.config().absolute_timeout),
+                sign_in: Some(how.clone()),
+            },
+            NewToken::Rotate => Reissue {
+                user_id,
+                authenticated_at: None,
+                now,
+                client: None,
+                tokens_expire_at: None,
+                sign_in: None,
+            },
+        };
+        let token = Token::generate()?;
+        if !self.store().reissue(id, &token.hash(), &reissue).await? {
+            return Ok(false);
+        }
+        let mut st = self.state();
+        if let Some(r) = st.record.as_mut() {
+            r.user_id.clone_from(&reissue.user_id);
+            if reissue.authenticated_at.is_some() {
+                r.authenticated_at = reissue.authenticated_at;
+            }
+            r.rotated_at = reissue.now;
+            if reissue.tokens_expire_at.is_some() {
+                r.tokens_expire_at = reissue.tokens_expire_at;
+            }
+            if let Some(c) = &reissue.client {
+                r.ip = c.ip;
+                r.user_agent.clone_from(&c.user_agent);
+                if c.ip.is_some() {
+                    r.last_ip = c.ip;
+                }
+            }
+            if let Some(how) = &reissue.sign_in {
+                r.sign_in_method.clone_from(&how.method);
+                r.second_factor = how.second_factor;
+            }
+        }
+        st.new_token = Some(token);
+        st.rotation_due = None;
+        Ok(true)
+    }
+}
