@@ -22,6 +22,7 @@ mod extract;
 mod keys;
 mod limits;
 mod names;
+mod page;
 mod paging;
 mod remember;
 mod rotation;
