@@ -95,6 +95,23 @@ impl DeviceView {
             api_client: record.api_client,
         }
     }
+
+    /// What the list calls this device: the name the user gave it, or else
+    /// the parsed [`device`](Self::device). The one place the title is
+    /// made (the built-in page and [`DeviceItem`](crate::routes::DeviceItem)).
+    ///
+    /// ```
+    /// use axum_user_sessions::DeviceView;
+    /// use axum_user_sessions::store::SessionRecord;
+    ///
+    /// let mut record = SessionRecord::new(uuid::Uuid::new_v4(), time::OffsetDateTime::now_utc());
+    /// assert_eq!(DeviceView::new(&record, None).title(), "Unknown device");
+    /// record.name = Some("Work laptop".into());
+    /// assert_eq!(DeviceView::new(&record, None).title(), "Work laptop");
+    /// ```
+    pub fn title(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.device.clone())
+    }
 }
 
 /// A session that ended, as "Recently signed out" lists it: the device as
@@ -115,6 +132,9 @@ pub struct EndedDeviceView {
     pub reason: String,
     /// Why, in plain words ([`ended_reason_text`]).
     pub reason_text: String,
+    /// Why, as the phrase the page shows.
+    #[serde(skip)]
+    pub(crate) kind: EndedReason,
 }
 
 impl EndedDeviceView {
@@ -133,6 +153,7 @@ impl EndedDeviceView {
             device: DeviceView::new(record, None),
             ended_at: record.ended_at(),
             reason_text: ended_reason_text(&reason, by_owner || by_system).into(),
+            kind: EndedReason::of(&reason, by_owner || by_system),
             reason,
         }
     }
@@ -148,21 +169,39 @@ impl EndedDeviceView {
 /// assert_eq!(ended_reason_text("lost_phone", false), "Signed out by an administrator");
 /// ```
 pub fn ended_reason_text(reason: &str, by_owner_or_system: bool) -> &'static str {
-    if reason == "expired" {
-        return "Expired";
-    }
-    match RevokeReason::from_stored(reason) {
-        RevokeReason::Logout => "Signed out",
-        RevokeReason::User => "Signed out from another device",
-        RevokeReason::Admin => "Signed out by an administrator",
-        RevokeReason::TokenReuse | RevokeReason::RememberTokenReuse => {
-            "Signed out because a stolen token was used"
+    crate::routes::PageStrings::english_reason(EndedReason::of(reason, by_owner_or_system))
+}
+
+/// The phrases "Recently signed out" says why a session ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndedReason {
+    SignedOut,
+    SignedOutElsewhere,
+    Admin,
+    Expired,
+    StolenToken,
+    DeviceLimit,
+    NetworkChanged,
+    PasswordChanged,
+}
+
+impl EndedReason {
+    /// The phrase for the stored `reason` code.
+    pub(crate) fn of(reason: &str, by_owner_or_system: bool) -> Self {
+        if reason == "expired" {
+            return Self::Expired;
         }
-        RevokeReason::SessionLimit => "Replaced by the device limit",
-        RevokeReason::BindingMismatch => "Signed out because the network or browser changed",
-        RevokeReason::PasswordChange => "Signed out because the password changed",
-        _ if !by_owner_or_system => "Signed out by an administrator",
-        _ => "Signed out",
+        match RevokeReason::from_stored(reason) {
+            RevokeReason::Logout => Self::SignedOut,
+            RevokeReason::User => Self::SignedOutElsewhere,
+            RevokeReason::Admin => Self::Admin,
+            RevokeReason::TokenReuse | RevokeReason::RememberTokenReuse => Self::StolenToken,
+            RevokeReason::SessionLimit => Self::DeviceLimit,
+            RevokeReason::BindingMismatch => Self::NetworkChanged,
+            RevokeReason::PasswordChange => Self::PasswordChanged,
+            _ if !by_owner_or_system => Self::Admin,
+            _ => Self::SignedOut,
+        }
     }
 }
 

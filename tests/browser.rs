@@ -1,7 +1,9 @@
 //! "Your devices" in a real browser: headless Chromium driven over WebDriver
 //! (fantoccini + chromedriver). Two browser profiles sign in as the same
 //! user; the first sees both devices, signs the other out, and the other is
-//! signed out on its next page load. A screenshot of the page is kept as an
+//! signed out on its next page load. On the way the first names itself
+//! through the page's form and finds the other under "Recently signed
+//! out"; another test pages through more than 50 devices. A screenshot of the page is kept as an
 //! artifact (and, with `AUS_UPDATE_SCREENSHOT=1`, as docs/your-devices.png).
 //!
 //! `scripts/test.sh` installs Debian's `chromium` and `chromium-driver` when
@@ -78,7 +80,7 @@ async fn browser(driver: &Driver, profile: &std::path::Path, user_agent: &str) -
         "--disable-background-networking".into(),
         "--disable-component-update".into(),
         "--disable-sync".into(),
-        "--window-size=900,700".into(),
+        "--window-size=900,900".into(),
         format!("--user-agent={user_agent}"),
         format!("--user-data-dir={}", profile.display()),
     ];
@@ -194,20 +196,41 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         "{page}"
     );
 
-    let shot = laptop.screenshot().await.unwrap();
-    assert_not_blank(&shot);
-    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    std::fs::write(artifacts.join("your-devices.png"), &shot).unwrap();
-    println!(
-        "screenshot: {}",
-        artifacts.join("your-devices.png").display()
-    );
-    if std::env::var("AUS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
-        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::write(docs.join("your-devices.png"), &shot).unwrap();
-    }
+    // Name this device through the page's form (no JavaScript).
+    let mine = "//li[contains(@class,'device')][.//span[@class='badge' and text()='This device']]";
+    laptop
+        .find(Locator::XPath(&format!("{mine}//input[@name='name']")))
+        .await
+        .unwrap()
+        .send_keys("Work laptop")
+        .await
+        .unwrap();
+    laptop
+        .find(Locator::XPath(&format!(
+            "{mine}//form[@class='rename']//button"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let named = common::eventually(Duration::from_secs(10), || async {
+        let h2 = laptop
+            .find(Locator::XPath(&format!("{mine}//h2")))
+            .await
+            .ok()?;
+        let text = h2.text().await.ok()?;
+        text.starts_with("Work laptop").then_some(())
+    })
+    .await;
+    assert!(named.is_some(), "the name was not shown");
+    let kind = laptop
+        .find(Locator::XPath(&format!(
+            "{mine}//p[contains(@class,'device-kind')]"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(kind.text().await.unwrap(), "Firefox on Linux");
 
     // Sign the phone out: the only "Sign out" button is the other device's.
     laptop
@@ -225,6 +248,45 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
     .await;
     assert!(one_left.is_some(), "the list still shows the phone");
     assert!(laptop.source().await.unwrap().contains("This device"));
+
+    // The phone is in "Recently signed out", collapsed, with the reason.
+    let summary = laptop
+        .find(Locator::Css("details.ended summary"))
+        .await
+        .unwrap();
+    assert_eq!(summary.text().await.unwrap(), "Recently signed out (1)");
+    let ended = laptop.find(Locator::Css("li.ended-device")).await.unwrap();
+    assert!(!ended.is_displayed().await.unwrap(), "not collapsed");
+    summary.click().await.unwrap();
+    let text = ended.text().await.unwrap();
+    assert!(
+        text.contains("Safari on iPhone") && text.contains("Signed out from another device"),
+        "{text}"
+    );
+    assert!(
+        ended.find(Locator::Css("button")).await.is_err(),
+        "an ended session can be signed out again"
+    );
+
+    // TODO(lead): API client in the list. Sign an API client in (a bearer
+    // token, `with_bearer_tokens(true)`), reload the page and assert its
+    // entry (its "API client" label) among `li.device` here.
+
+    // The README's screenshot: a named device and the ended section, open.
+    let shot = laptop.screenshot().await.unwrap();
+    assert_not_blank(&shot);
+    let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("your-devices.png"), &shot).unwrap();
+    println!(
+        "screenshot: {}",
+        artifacts.join("your-devices.png").display()
+    );
+    if std::env::var("AUS_UPDATE_SCREENSHOT").is_ok_and(|v| v == "1") {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        std::fs::write(docs.join("your-devices.png"), &shot).unwrap();
+    }
 
     // The phone is signed out on its next page load.
     phone.goto(&format!("{}/", app.base)).await.unwrap();
@@ -245,4 +307,61 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
 
     laptop.close().await.unwrap();
     phone.close().await.unwrap();
+}
+
+/// More than 50 devices: the page shows the 50 most recently active and
+/// links to the next page, which shows the rest.
+#[sqlx::test(migrations = false)]
+async fn many_devices_come_in_pages(pool: sqlx::PgPool) {
+    use axum_user_sessions::store::{SessionRecord, TokenHash};
+    use time::OffsetDateTime;
+    let b = Backend::postgres(pool).await;
+    let now = OffsetDateTime::now_utc();
+    for i in 1..=52 {
+        let seen = now - time::Duration::hours(i);
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
+        r.user_id = Some("alice".into());
+        r.last_seen_at = seen;
+        r.expires_at = now + time::Duration::hours(1);
+        r.absolute_expires_at = now + time::Duration::days(1);
+        let mut hash = [0u8; 32];
+        hash[..16].copy_from_slice(r.id.as_bytes());
+        b.store
+            .create(&r, &TokenHash::from_bytes(hash))
+            .await
+            .unwrap();
+    }
+    let app = common::serve(common::demo::routes().layer(b.layer().with_secure(false))).await;
+    let driver = start_driver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = browser(&driver, dir.path(), FIREFOX).await;
+    sign_in(&c, &app.base, "alice").await;
+    c.goto(&format!("{}/sessions", app.base)).await.unwrap();
+    // 53 devices: this one and the 49 most recent of the others.
+    assert_eq!(device_count(&c).await, 50);
+    assert!(c.source().await.unwrap().contains("This device"));
+    c.find(Locator::Css("a[rel=next]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rest = common::eventually(Duration::from_secs(10), || async {
+        (device_count(&c).await == 3).then_some(())
+    })
+    .await;
+    assert!(rest.is_some(), "the next page does not show the other 3");
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .is_some_and(|q| q.starts_with("cursor="))
+    );
+    assert!(
+        c.find(Locator::Css("a[rel=next]")).await.is_err(),
+        "a link past the end"
+    );
+    assert!(!c.source().await.unwrap().contains("This device"));
+    c.close().await.unwrap();
 }

@@ -1,120 +1,86 @@
 //! The "Your devices" HTML page (maud), its style, and the refusal page.
 
-use crate::device::{DeviceView, EndedDeviceView};
+use super::strings::fill;
+use super::view::DevicesPage;
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
-use time::OffsetDateTime;
 
-/// What the page shows.
-pub(super) struct PageView<'a> {
-    /// Where the forms post: the list's path.
-    pub(super) base: &'a str,
-    /// Whose devices.
-    pub(super) user: &'a str,
-    /// An admin is looking at someone else's sessions.
-    pub(super) other_user: bool,
-    /// This page's live sessions.
-    pub(super) devices: &'a [DeviceView],
-    /// The recently ended ones.
-    pub(super) ended: &'a [EndedDeviceView],
-    /// The link to the next page, if there is one.
-    pub(super) next: Option<&'a str>,
-    pub(super) now: OffsetDateTime,
-}
-
-/// The list of `user`'s devices, with sign-out forms posting under `base`.
-pub(super) fn page(view: &PageView<'_>) -> Html<String> {
-    let PageView {
-        base,
-        user,
-        other_user,
-        devices,
-        ended,
-        next,
-        now,
-    } = *view;
-    let others = devices.iter().filter(|d| !d.current).count();
+/// The built-in page: `view` as HTML, in `view.strings`' words.
+pub(super) fn page(view: &DevicesPage) -> Html<String> {
+    let s = &*view.strings;
     let body = html! {
-        h1 { "Your devices" }
-        @if other_user {
-            p class="note" { "Sessions of " strong { (user) } }
+        h1 { (s.title) }
+        @if view.other_user {
+            @let (before, after) = s.sessions_of.split_once("{user}").unwrap_or((&s.sessions_of, ""));
+            p class="note" { (before) strong { (view.user) } (after) }
         } @else {
-            p class="note" { "Where you are signed in. Sign out any device you do not recognise." }
+            p class="note" { (s.intro) }
         }
-        ul class="devices" aria-label="Signed-in devices" {
-            @for d in devices {
+        ul class="devices" aria-label=(s.devices_label) {
+            @for d in &view.devices {
                 li class="device" {
                     div class="info" {
                         h2 {
-                            (d.name.as_deref().unwrap_or(&d.device))
-                            @if d.current { " " span class="badge" { "This device" } }
-                            @if d.persistent { " " span class="badge muted" { "Remembered" } }
+                            (d.title)
+                            @if d.current { " " span class="badge" { (s.this_device) } }
+                            @if d.persistent { " " span class="badge muted" { (s.remembered) } }
                         }
                         @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
-                            @if let Some(ip) = &d.last_ip {
+                            @if let Some(ip) = &d.last_ip_text {
                                 span class="seen-from" {
-                                    "IP " (ip)
+                                    (ip)
                                     @if let Some(place) = &d.location { " · " (place) }
                                 }
                                 " · "
                             }
-                            span title=(date(d.last_seen_at)) {
-                                @if d.current { "Active now" } @else { "Last active " (ago(d.last_seen_at, now)) }
-                            }
+                            span title=(d.last_active_date) { (d.last_active) }
                             " · "
-                            span class="signed-in" {
-                                "Signed in " (date(d.created_at))
-                                @if let Some(ip) = d.ip.as_ref().filter(|ip| d.last_ip.as_ref() != Some(*ip)) {
-                                    " from " (ip)
-                                }
-                                @if let Some(method) = &d.sign_in_method { " with " (method) }
-                                @if d.second_factor { " and a second factor" }
-                            }
+                            span class="signed-in" { (d.signed_in) }
                         }
-                        @if !other_user {
-                            form method="post" class="rename" action={ (base.trim_end_matches('/')) "/" (d.id) "/rename" } {
+                        @if let Some(action) = &d.rename_action {
+                            form method="post" class="rename" action=(action) {
                                 label {
-                                    span class="visually-hidden" { "Name for " (d.device) }
-                                    input type="text" name="name" maxlength="64" placeholder="Name this device"
+                                    span class="visually-hidden" { (d.rename_label) }
+                                    input type="text" name="name" maxlength="64" placeholder=(s.rename_placeholder)
                                         value=(d.name.as_deref().unwrap_or(""));
                                 }
                                 " "
-                                button type="submit" { "Rename" }
+                                button type="submit" { (s.rename) }
                             }
                         }
                     }
-                    @if !d.current {
-                        form method="post" action={ (base.trim_end_matches('/')) "/" (d.id) "/revoke" } {
-                            button type="submit" aria-label={ "Sign out " (d.name.as_deref().unwrap_or(&d.device)) } { "Sign out" }
+                    @if let Some(action) = &d.revoke_action {
+                        form method="post" action=(action) {
+                            button type="submit" aria-label=(d.revoke_label) { (s.sign_out) }
                         }
                     }
                 }
             }
         }
-        @if devices.is_empty() { p { "No active sessions." } }
-        @if let Some(next) = next {
-            p class="more" { a href=(next) rel="next" { "Older devices" } }
+        @if view.devices.is_empty() { p { (s.no_devices) } }
+        @if let Some(next) = &view.next_page {
+            p class="more" { a href=(next) rel="next" { (s.older_devices) } }
         }
-        @if others > 0 && !other_user {
-            form method="post" action={ (base.trim_end_matches('/')) "/revoke-others" } class="all" {
-                button type="submit" class="danger" { "Sign out everywhere else" }
+        @if let Some(action) = &view.revoke_others_action {
+            form method="post" action=(action) class="all" {
+                button type="submit" class="danger" { (s.sign_out_others) }
             }
         }
-        @if !ended.is_empty() {
+        @if !view.ended.is_empty() {
             details class="ended" {
-                summary { "Recently signed out (" (ended.len()) ")" }
-                ul class="devices" aria-label="Recently signed-out devices" {
-                    @for e in ended {
+                summary { (fill(&s.recently_signed_out, &[("n", &view.ended.len().to_string())])) }
+                ul class="devices" aria-label=(s.ended_label) {
+                    @for e in &view.ended {
                         li class="device ended-device" {
                             div class="info" {
-                                h3 { (e.device.name.as_deref().unwrap_or(&e.device.device)) }
-                                @if e.device.name.is_some() { p class="meta" { (e.device.device) } }
+                                h3 { (e.title) }
+                                @if e.name.is_some() { p class="meta" { (e.device) } }
                                 p class="meta" {
                                     span class="reason" { (e.reason_text) }
                                     " · "
-                                    span title=(date(e.ended_at)) { (ago(e.ended_at, now)) }
-                                    @if let Some(ip) = &e.device.ip { " · " span { "IP " (ip) } }
+                                    span title=(e.ended_date) { (e.ended) }
+                                    @if let Some(ip) = &e.ip_text { " · " span { (ip) } }
                                 }
                             }
                         }
@@ -123,22 +89,23 @@ pub(super) fn page(view: &PageView<'_>) -> Html<String> {
             }
         }
     };
-    layout("Your devices", body)
+    layout(&s.lang, &s.title, body)
 }
 
 /// A refusal's message, as a page.
 pub(super) fn refusal(text: &str) -> Html<String> {
     layout(
+        "en",
         "Your devices",
         html! { p role="alert" { (text) } p { a href="/" { "Back" } } },
     )
 }
 
-fn layout(title: &str, body: Markup) -> Html<String> {
+fn layout(lang: &str, title: &str, body: Markup) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
-            html lang="en" {
+            html lang=(lang) {
                 head {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
@@ -150,23 +117,6 @@ fn layout(title: &str, body: Markup) -> Html<String> {
         }
         .into_string(),
     )
-}
-
-/// "5 minutes ago".
-fn ago(then: OffsetDateTime, now: OffsetDateTime) -> String {
-    let secs = (now - then).whole_seconds().max(0);
-    let (n, unit) = match secs {
-        0..60 => return "just now".into(),
-        60..3600 => (secs / 60, "minute"),
-        3600..86_400 => (secs / 3600, "hour"),
-        _ => (secs / 86_400, "day"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
-}
-
-fn date(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&f).unwrap_or_default()
 }
 
 /// The `Content-Security-Policy` of the page: nothing but its own inline
@@ -203,21 +153,3 @@ button:hover,button:focus-visible{border-color:var(--accent);outline:none}
 .ended{margin-top:2rem}.ended summary{cursor:pointer;color:var(--muted)}.ended .device{opacity:.8}.device h3{font-size:1rem;margin:0}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
 ";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn relative_times() {
-        let now = OffsetDateTime::now_utc();
-        assert_eq!(ago(now, now), "just now");
-        assert_eq!(ago(now - Duration::from_secs(300), now), "5 minutes ago");
-        assert_eq!(ago(now - Duration::from_secs(3600), now), "1 hour ago");
-        assert_eq!(
-            ago(now - Duration::from_secs(3 * 86_400), now),
-            "3 days ago"
-        );
-    }
-}

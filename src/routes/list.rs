@@ -3,7 +3,7 @@
 
 use super::paging::{self, PAGE_SIZE};
 use super::reply::{self, Refusal, Reply, wants_html};
-use super::{SessionRoutes, guard, html};
+use super::{SessionRoutes, guard, view};
 use crate::device::{DeviceView, EndedDeviceView};
 use crate::error::Error;
 use crate::session::Session;
@@ -93,16 +93,17 @@ pub(super) async fn list(
             let user = q.user.as_deref().map(|u| format!("&user={}", encode(u)));
             format!("{base}?cursor={c}{}", user.unwrap_or_default())
         });
-        let view = html::PageView {
+        let page = view::DevicesPage::build(view::Input {
             base: &base,
             user: &target,
             other_user: target != me,
             devices: &devices,
             ended: &ended,
-            next: next_href.as_deref(),
+            next: next_href,
             now,
-        };
-        html::page(&view).into_response()
+            strings: &cfg.strings,
+        });
+        cfg.render(&page)
     } else {
         let mut body = Map::new();
         body.insert("user_id".into(), json!(target));

@@ -50,8 +50,8 @@
 //! [`SessionAdmin`](crate::SessionAdmin); `rename.rs` device names;
 //! `guard.rs` the request rules
 //! (same origin, signed in, recent sign-in, the authorization hook);
-//! `reply.rs` refusals, content negotiation and redirects; `html.rs` the
-//! page.
+//! `reply.rs` refusals, content negotiation and redirects; `view.rs` the
+//! page's view model, `strings.rs` its words, `html.rs` the built-in page.
 
 mod guard;
 mod handlers;
@@ -61,9 +61,15 @@ mod paging;
 mod rename;
 mod reply;
 mod strength;
+mod strings;
+mod view;
+
+pub use strings::PageStrings;
+pub use view::{DeviceItem, DevicesPage, EndedItem};
 
 use crate::session::Session;
 use axum::Router;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use std::fmt;
 use std::sync::Arc;
@@ -76,6 +82,8 @@ const DEFAULT_ENDED_WINDOW: Duration = Duration::from_secs(30 * 86_400);
 const ENDED_LIMIT: u32 = 50;
 
 type Authorize = dyn Fn(&Session, &str) -> bool + Send + Sync;
+
+type RenderPage = dyn Fn(&DevicesPage) -> Response + Send + Sync;
 
 /// The "Your devices" routes with their defaults. See the
 /// [module docs](self); [`SessionRoutes`] configures them.
@@ -109,6 +117,8 @@ pub struct SessionRoutes {
     public_origins: Vec<String>,
     ended_for: Option<Duration>,
     reauth_policy: Option<crate::session::Reauth>,
+    page: Option<Arc<RenderPage>>,
+    strings: Arc<PageStrings>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -119,6 +129,8 @@ impl fmt::Debug for SessionRoutes {
             .field("public_origins", &self.public_origins)
             .field("ended_for", &self.ended_for)
             .field("reauth_policy", &self.reauth_policy)
+            .field("page", &self.page.as_ref().map(|_| "Fn"))
+            .field("strings", &self.strings)
             .finish()
     }
 }
@@ -187,6 +199,77 @@ impl SessionRoutes {
     /// The window of "Recently signed out".
     pub(super) fn ended_window(&self) -> Duration {
         self.ended_for.unwrap_or(DEFAULT_ENDED_WINDOW)
+    }
+
+    /// Renders the "Your devices" page with the app's own templates and
+    /// layout: `render` gets the page's [view model](DevicesPage), already
+    /// formatted, and answers the page (`Html<String>`, or any
+    /// [`IntoResponse`]). Default: the built-in page.
+    ///
+    /// The forms keep working as long as they post where the view says
+    /// (see [`DevicesPage`] for their fields); the routes enforce the
+    /// same-origin rule and the recent sign-in rule, not the template. The
+    /// page is answered with `Cache-Control: no-store`, `X-Frame-Options:
+    /// DENY` and a `Content-Security-Policy` of `frame-ancestors 'none';
+    /// form-action 'self'; base-uri 'self'` (unless `render` sets its own),
+    /// so the app's stylesheets and scripts load. Escaping is the
+    /// template's job. Refusals (`401`, `403`, …) still answer the
+    /// built-in refusal page.
+    ///
+    /// ```
+    /// use axum::response::Html;
+    /// use axum_user_sessions::SessionRoutes;
+    ///
+    /// let routes = SessionRoutes::new().with_page(|page| {
+    ///     let items: String = page
+    ///         .devices
+    ///         .iter()
+    ///         .map(|d| format!("<li>{}</li>", d.id)) // ids need no escaping
+    ///         .collect();
+    ///     Html(format!("<ul>{items}</ul>"))
+    /// });
+    /// ```
+    pub fn with_page<R: IntoResponse>(
+        mut self, render: impl Fn(&DevicesPage) -> R + Send + Sync + 'static,
+    ) -> Self {
+        self.page = Some(Arc::new(move |page| render(page).into_response()));
+        self
+    }
+
+    /// The words of the built-in page (another language): see
+    /// [`PageStrings`]. They also make the formatted fields of the
+    /// [view model](DevicesPage) a [custom page](Self::with_page) gets.
+    /// Default: English.
+    ///
+    /// ```
+    /// use axum_user_sessions::SessionRoutes;
+    /// use axum_user_sessions::routes::PageStrings;
+    ///
+    /// let mut strings = PageStrings::default();
+    /// strings.title = "Vos appareils".into();
+    /// let routes = SessionRoutes::new().with_strings(strings);
+    /// ```
+    pub fn with_strings(mut self, strings: PageStrings) -> Self {
+        self.strings = Arc::new(strings);
+        self
+    }
+
+    /// The page for `view`: the app's, or the built-in one.
+    fn render(&self, view: &DevicesPage) -> Response {
+        let Some(render) = &self.page else {
+            return html::page(view).into_response();
+        };
+        let mut res = render(view);
+        let h = res.headers_mut();
+        if !h.contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
+            h.insert(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                axum::http::HeaderValue::from_static(
+                    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+                ),
+            );
+        }
+        res
     }
 
     /// The router, to `nest` under a prefix of your choice.

@@ -143,7 +143,10 @@ pub(super) async fn security_headers(mut res: Response) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        if let Ok(csp) = HeaderValue::from_str(html::content_security_policy()) {
+        // An app's own page (`with_page`) brings its own policy.
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+            && let Ok(csp) = HeaderValue::from_str(html::content_security_policy())
+        {
             h.insert(header::CONTENT_SECURITY_POLICY, csp);
         }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

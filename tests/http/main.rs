@@ -23,6 +23,7 @@ mod extract;
 mod keys;
 mod limits;
 mod names;
+mod page;
 mod paging;
 mod remember;
 mod rotation;
