@@ -3,7 +3,8 @@
 //! user; the first sees both devices, signs the other out, and the other is
 //! signed out on its next page load. On the way the first names itself
 //! through the page's form and finds the other under "Recently signed
-//! out"; another test pages through more than 50 devices. A screenshot of the page is kept as an
+//! out", and a script signed in with a bearer token listed as an API
+//! client; another test pages through more than 50 devices. A screenshot of the page is kept as an
 //! artifact (and, with `AUS_UPDATE_SCREENSHOT=1`, as docs/your-devices.png).
 //!
 //! `scripts/test.sh` installs Debian's `chromium` and `chromium-driver` when
@@ -164,7 +165,11 @@ fn assert_not_blank(png_bytes: &[u8]) {
 async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
     let b = Backend::postgres(pool).await;
     // Plain http on 127.0.0.1: no `Secure`, as the demo does by default.
-    let app = common::serve(common::demo::routes().layer(b.layer().with_secure(false))).await;
+    // With the demo's API sign-in, for the API client in the list.
+    let routes =
+        common::demo::routes().route("/api/login", axum::routing::post(common::demo::api::login));
+    let layer = b.layer().with_secure(false).with_bearer_tokens(true);
+    let app = common::serve(routes.layer(layer)).await;
     let driver = start_driver().await;
     let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let laptop = browser(&driver, dirs.0.path(), FIREFOX).await;
@@ -268,9 +273,44 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         "an ended session can be signed out again"
     );
 
-    // TODO(lead): API client in the list. Sign an API client in (a bearer
-    // token, `with_bearer_tokens(true)`), reload the page and assert its
-    // entry (its "API client" label) among `li.device` here.
+    // A script signs in as an API client (a bearer token, no cookie): the
+    // page lists it as one, next to this device.
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/login", app.base))
+        .header("user-agent", "backup-script/2.1")
+        .json(&serde_json::json!({"username": "alice", "password": "password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().contains_key("session-token"), "no token");
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "a cookie for a script"
+    );
+    laptop.refresh().await.unwrap();
+    let listed = common::eventually(Duration::from_secs(10), || async {
+        (device_count(&laptop).await == 2).then_some(())
+    })
+    .await;
+    assert!(listed.is_some(), "the API client is not listed");
+    let api = laptop
+        .find(Locator::XPath(
+            "//li[contains(@class,'device') and not(contains(@class,'ended-device'))]\
+             [not(.//span[@class='badge' and text()='This device'])]//h2",
+        ))
+        .await
+        .unwrap();
+    let title = api.text().await.unwrap();
+    assert!(title.starts_with("API client"), "{title}");
+    // The reload closed the ended section: open it again for the screenshot.
+    laptop
+        .find(Locator::Css("details.ended summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // The README's screenshot: a named device and the ended section, open.
     let shot = laptop.screenshot().await.unwrap();
@@ -331,7 +371,11 @@ async fn many_devices_come_in_pages(pool: sqlx::PgPool) {
             .await
             .unwrap();
     }
-    let app = common::serve(common::demo::routes().layer(b.layer().with_secure(false))).await;
+    // With the demo's API sign-in, for the API client in the list.
+    let routes =
+        common::demo::routes().route("/api/login", axum::routing::post(common::demo::api::login));
+    let layer = b.layer().with_secure(false).with_bearer_tokens(true);
+    let app = common::serve(routes.layer(layer)).await;
     let driver = start_driver().await;
     let dir = tempfile::tempdir().unwrap();
     let c = browser(&driver, dir.path(), FIREFOX).await;
