@@ -128,9 +128,12 @@ pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use store::{CacheConfig, CachedStore};
 pub use store::{
-    CacheConfig, CachedStore, IntoSessionStore, MemoryStore, Migrate, MigrationReport,
-    RevokeReason, RevokedBy, SessionStore, SignIn, migrate,
+    IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy, SessionStore,
+    SignIn, migrate,
 };
 
 /// A message from a store's change feed.
