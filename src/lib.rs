@@ -64,6 +64,10 @@
 //! - `sqlite` (default): the SQLite store; `SessionLayer::new(SqlitePool)`.
 //! - `routes` (default): the "Your devices" routes ([`routes()`]), JSON and
 //!   HTML, with device names parsed from User-Agents.
+//! - `cache` (default): the in-process cache in front of a store
+//!   ([`CachedStore`], [`SessionLayer::with_cache`]), on moka.
+//! - `cli`: the `axum-user-sessions` command-line tool (migrate, list,
+//!   revoke, gc, stats).
 //! - `axum-login`: [axum-login](https://docs.rs/axum-login) on top of the
 //!   layer ([`AxumLoginLayer`], see the [`axum_login`](mod@axum_login) module).
 //!
