@@ -169,7 +169,7 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
         layer = layer.with_bearer_tokens(true);
     }
     if std::env::var("SESSION_CACHE").is_ok_and(|v| v.trim() == "1") {
-        layer = layer.with_cache(axum_user_sessions::CacheConfig::default());
+        layer = with_cache(layer);
     }
     // Every session event, as one JSON line on stdout.
     layer = layer.with_events(|e: &axum_user_sessions::SessionEvent| {
@@ -374,4 +374,20 @@ async fn kv_put(
 
 async fn kv_all(session: Session) -> Json<serde_json::Map<String, serde_json::Value>> {
     Json(session.entries())
+}
+
+/// `SESSION_CACHE=1`: the in-process cache.
+#[cfg(feature = "cache")]
+fn with_cache(layer: SessionLayer) -> SessionLayer {
+    layer.with_cache(axum_user_sessions::CacheConfig::default())
+}
+
+/// `SESSION_CACHE=1` without the `cache` feature: refused, loudly.
+#[cfg(not(feature = "cache"))]
+fn with_cache(_layer: SessionLayer) -> SessionLayer {
+    eprintln!(
+        "demo: SESSION_CACHE=1 needs the `cache` feature, which this build left out \
+         (build with --features cache, or unset SESSION_CACHE)"
+    );
+    std::process::exit(2)
 }

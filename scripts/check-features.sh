@@ -4,7 +4,10 @@
 # integration tests declare the features they need in Cargo.toml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-sets=("" "postgres" "sqlite" "routes" "cli" "postgres,routes" "sqlite,routes" "axum-login")
+# `cache` is a default feature: each set below is without it unless named.
+sets=("" "postgres" "sqlite" "routes" "cache" "cli" "axum-login"
+  "postgres,routes" "sqlite,routes" "postgres,cache" "sqlite,routes,cache"
+  "postgres,sqlite,routes" "axum-login,sqlite,routes")
 for features in "${sets[@]}"; do
   echo "== clippy --no-default-features --features '${features}'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings

@@ -186,11 +186,29 @@ impl fmt::Debug for Binding {
 }
 
 impl Binding {
+    /// Whether a check can refuse a client (an enforced check, or a custom
+    /// binding): then a load must not write before the check.
+    pub(crate) fn may_refuse(&self) -> bool {
+        match self {
+            Self::Default(d) => {
+                d.ip == BindingMode::Enforce || d.user_agent == BindingMode::Enforce
+            }
+            Self::Custom(_) => true,
+        }
+    }
+
+    /// Whether a check can refuse or log anything (the default binding with
+    /// both checks off cannot).
+    pub(crate) fn is_active(&self) -> bool {
+        match self {
+            Self::Default(d) => d.ip != BindingMode::Off || d.user_agent != BindingMode::Off,
+            Self::Custom(_) => true,
+        }
+    }
+
     pub(crate) fn check(&self, session: &SessionRecord, client: &ClientInfo) -> BindingCheck {
         match self {
-            Self::Default(d) if d.ip == BindingMode::Off && d.user_agent == BindingMode::Off => {
-                BindingCheck::Accept
-            }
+            _ if !self.is_active() => BindingCheck::Accept,
             Self::Default(d) => d.check(session, client),
             Self::Custom(c) => c.check(session, client),
         }

@@ -64,6 +64,10 @@
 //! - `sqlite` (default): the SQLite store; `SessionLayer::new(SqlitePool)`.
 //! - `routes` (default): the "Your devices" routes ([`routes()`]), JSON and
 //!   HTML, with device names parsed from User-Agents.
+//! - `cache` (default): the in-process cache in front of a store
+//!   ([`CachedStore`], [`SessionLayer::with_cache`]), on moka.
+//! - `cli`: the `axum-user-sessions` command-line tool (migrate, list,
+//!   revoke, gc, stats).
 //! - `axum-login`: [axum-login](https://docs.rs/axum-login) on top of the
 //!   layer ([`AxumLoginLayer`], see the [`axum_login`](mod@axum_login) module).
 //!
@@ -129,9 +133,12 @@ pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub use store::{CacheConfig, CachedStore};
 pub use store::{
-    CacheConfig, CachedStore, IntoSessionStore, MemoryStore, Migrate, MigrationReport,
-    RevokeReason, RevokedBy, SessionStore, SignIn, migrate,
+    IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy, SessionStore,
+    SignIn, migrate,
 };
 
 /// A message from a store's change feed.

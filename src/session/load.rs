@@ -40,7 +40,7 @@ impl Session {
             }
             CookieToken::Valid(token) => {
                 let live = match self.load_by_token(token, now).await? {
-                    Some(record) => self.check_binding(record, now).await?,
+                    Some(usable) => self.accept_token(token, usable, now).await?,
                     None => None,
                 };
                 let mut st = self.state();
@@ -78,13 +78,64 @@ impl Session {
             .with_ip(self.inner.client.ip(), now - interval / 10)
     }
 
-    /// The live session a session token names, handling rotation states.
+    /// The touch of the load by token: none at all when a binding checked
+    /// after it may refuse the client (the load cannot know whether the client may use the
+    /// session, and a refused client must leave no trace on it), the
+    /// request's otherwise.
+    fn load_touch(&self, now: OffsetDateTime) -> Touch {
+        if self.config().binding.may_refuse() {
+            // Never due: no row was last seen before the epoch, and no IP.
+            Touch::new(now, now + self.config().idle_timeout)
+                .with_stale_before(OffsetDateTime::UNIX_EPOCH)
+        } else {
+            self.touch(now)
+        }
+    }
+
+    /// Checks the client binding of a session a token names, and only then
+    /// writes what using it writes: the promotion of a pending token, or the
+    /// touch that the load left out (a second round-trip, only with a
+    /// binding and only when the touch is due). A refused request writes
+    /// nothing but the revocation, if the policy revokes.
+    async fn accept_token(
+        &self, token: &Token, usable: Usable, now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, Error> {
+        let Some(record) = self.check_binding(usable.record, now).await? else {
+            return Ok(None);
+        };
+        let hash = token.hash();
+        match usable.token {
+            TokenState::Pending => {
+                self.store().promote(record.id, &hash, now).await?;
+                tracing::debug!(session.id = %record.id, "rotated session token promoted");
+                Ok(Some(record))
+            }
+            TokenState::Current if self.config().binding.may_refuse() => {
+                let touch = self.touch(now);
+                if !touch.is_due(&record, TokenState::Current) {
+                    return Ok(Some(record));
+                }
+                // The same load, with the touch this time; a token that
+                // changed state in between keeps the copy read first.
+                Ok(match self.store().load(&hash, &touch).await? {
+                    Some(l) if l.token == TokenState::Current && l.record.id == record.id => {
+                        Some(l.record)
+                    }
+                    _ => Some(record),
+                })
+            }
+            _ => Ok(Some(record)),
+        }
+    }
+
+    /// The session a session token names, if the token may be used, handling
+    /// rotation states; nothing written but revocations.
     async fn load_by_token(
         &self, token: &Token, now: OffsetDateTime,
-    ) -> Result<Option<SessionRecord>, Error> {
+    ) -> Result<Option<Usable>, Error> {
         let cfg = self.config();
         let hash = token.hash();
-        let found = self.store().load(&hash, &self.touch(now)).await?;
+        let found = self.store().load(&hash, &self.load_touch(now)).await?;
         Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");
@@ -103,13 +154,9 @@ impl Session {
                         .rotation
                         .due(l.record.rotated_at, l.has_pending, now)
                         .then_some(l.record.rotated_at);
-                    Some(l.record)
+                    Some(Usable::new(l.record, l.token))
                 }
-                TokenState::Pending => {
-                    self.store().promote(l.record.id, &hash, now).await?;
-                    tracing::debug!(session.id = %l.record.id, "rotated session token promoted");
-                    Some(l.record)
-                }
+                TokenState::Pending => Some(Usable::new(l.record, l.token)),
                 TokenState::Retired { at } => {
                     // A request that left before a sign-in (or re-auth) on
                     // this browser: anonymous, and its response must not
@@ -129,7 +176,9 @@ impl Session {
                     st.late_retired = late;
                     None
                 }
-                TokenState::Superseded { at } if now - at <= cfg.rotation.grace => Some(l.record),
+                TokenState::Superseded { at } if now - at <= cfg.rotation.grace => {
+                    Some(Usable::new(l.record, l.token))
+                }
                 TokenState::Superseded { .. } => {
                     let how = Revocation::system(RevokeReason::TokenReuse, now);
                     self.store().revoke(l.record.id, None, &how).await?;
@@ -267,6 +316,18 @@ impl Session {
                 Ok(None)
             }
         }
+    }
+}
+
+/// A session that a token may use, before its binding is checked.
+struct Usable {
+    record: SessionRecord,
+    token: TokenState,
+}
+
+impl Usable {
+    fn new(record: SessionRecord, token: TokenState) -> Self {
+        Self { record, token }
     }
 }
 

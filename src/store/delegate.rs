@@ -38,6 +38,7 @@ pub(crate) enum Stale<'a> {
 
 impl Stale<'_> {
     /// Whether copies must go before the call runs (and again after it).
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))] // only the cache asks
     pub(crate) fn at_start(&self) -> bool {
         matches!(self, Self::Session(_) | Self::User(_) | Self::Every)
     }
@@ -49,6 +50,7 @@ pub(crate) struct Call<'a> {
     /// The method's name, for logs.
     pub(crate) name: &'static str,
     /// What it can make stale.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))] // only the cache reads it
     pub(crate) stale: Stale<'a>,
 }
 

@@ -43,6 +43,7 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "cache")]
 mod cache;
 mod data;
 mod delegate;
@@ -66,7 +67,10 @@ mod stack;
 mod timeout;
 mod types;
 
+#[cfg(feature = "cache")]
 pub(crate) use cache::siblings;
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheConfig, CachedStore};
 pub(crate) use delegate::Stale;
 pub use error::Error;
@@ -127,4 +131,13 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
     }
     Err(Error::UnsupportedUrl)
+}
+
+/// Without the `cache` feature there are no caches to tell of a change.
+#[cfg(not(feature = "cache"))]
+pub(crate) mod siblings {
+    use super::{SessionStore, Stale};
+
+    /// Nothing to do: no cache of this process can hold `stale`.
+    pub(crate) fn changed(_store: &dyn SessionStore, _stale: Stale<'_>) {}
 }

@@ -2,6 +2,7 @@
 //! cache next to the store, the deadline outermost (a cache hit needs no
 //! deadline; a miss gets one).
 
+#[cfg(feature = "cache")]
 use super::cache::{CacheConfig, CachedStore};
 use super::session_store::SessionStore;
 use super::timeout::TimeoutStore;
@@ -29,6 +30,7 @@ impl Stack {
 
     /// Puts a cache in front of the store, now, so that everyone who asks
     /// for [`shared`](Self::shared) from here on sees the same cache.
+    #[cfg(feature = "cache")]
     pub(crate) fn with_cache(mut self, config: CacheConfig) -> Self {
         self.shared = Arc::new(CachedStore::new(self.shared, config));
         self

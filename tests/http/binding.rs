@@ -13,6 +13,7 @@ conformance!(
     ip_binding_enforced_by_prefix_v6,
     ip_binding_logged_only,
     ip_mismatch_can_revoke,
+    rejected_client_leaves_no_trace,
     user_agent_binding,
     untrusted_peers_forwarding_headers_are_ignored,
     spoofed_leftmost_forwarded_for_changes_nothing,
@@ -221,4 +222,37 @@ async fn spoofed_leftmost_forwarded_for_changes_nothing(b: Backend) {
         assert_eq!(ip.body, "203.0.113.5", "{spoof}");
     }
     assert_eq!(me_from(&mut c, "203.0.113.5, 6.6.6.6").await, 401);
+}
+
+/// What the activity columns of alice's session say.
+async fn seen(b: &Backend) -> (Option<std::net::IpAddr>, time::OffsetDateTime) {
+    let now = time::OffsetDateTime::now_utc();
+    let list = b.store.list_user("alice", now).await.unwrap();
+    let r = list.first().expect("alice's session");
+    (r.last_ip, r.last_seen_at)
+}
+
+/// A request refused for an IP mismatch writes nothing: not its IP as the
+/// last one, not a touch (every request touches with a zero interval).
+async fn rejected_client_leaves_no_trace(b: Backend) {
+    let layer = b
+        .layer()
+        .with_trusted_proxies(local_proxy())
+        .with_ip_binding(BindingMode::Enforce)
+        .with_touch_interval(std::time::Duration::ZERO);
+    let app = serve(layer).await;
+    let mut c = Client::new(&app);
+    login_from(&mut c, "203.0.113.5").await;
+    assert_eq!(me_from(&mut c, "203.0.113.5").await, 200);
+    let before = seen(&b).await;
+    assert_eq!(before.0, Some("203.0.113.5".parse().unwrap()));
+    assert_eq!(me_from(&mut c, "198.51.100.1").await, 401, "other network");
+    assert_eq!(
+        seen(&b).await,
+        before,
+        "the refused request touched the row"
+    );
+    // The rightful client's requests still record where they come from.
+    assert_eq!(me_from(&mut c, "203.0.113.200").await, 200, "same /24");
+    assert_eq!(seen(&b).await.0, Some("203.0.113.200".parse().unwrap()));
 }
