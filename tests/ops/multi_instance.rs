@@ -333,11 +333,19 @@ async fn an_instance_whose_feed_lags_reads_the_database(pool: sqlx::PgPool) {
     })
     .await;
     assert!(behind.is_some(), "B never noticed its feed lagging");
-    sqlx::query("UPDATE axum_user_sessions.sessions SET revoked_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
+    // Revoked by plain SQL with triggers off: a write that logs waits for
+    // the lock too, and this one tells no feed. B refuses it all the same.
+    let mut revoke = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *revoke)
         .await
         .unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET revoked_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *revoke)
+        .await
+        .unwrap();
+    revoke.commit().await.unwrap();
     assert_eq!(
         read_once(&c, &b).await,
         (false, false),
