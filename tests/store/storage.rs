@@ -396,7 +396,11 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(logged, [(one, Some(1)), (one, Some(2))], "every update logged");
+    assert_eq!(
+        logged,
+        [(one, Some(1)), (one, Some(2))],
+        "every update logged"
+    );
     // A deletion leaves one tombstone.
     let notify: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname = 'notify_change'")
@@ -405,11 +409,12 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
             .unwrap();
     assert_eq!(notify, 0);
     assert!(store.delete(two).await.unwrap());
-    let buried: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT session_id FROM axum_user_sessions.session_changes WHERE kind = 2")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let buried: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT session_id FROM axum_user_sessions.session_changes WHERE kind = 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(buried, [two], "one tombstone per deleted session");
     // A 0.1 session can be given a name (device names, 20261202004001).
     assert!(
