@@ -272,7 +272,7 @@ async fn an_instance_whose_feed_fails_reads_the_database(pool: sqlx::PgPool) {
 
     // The database refuses B's polls (and nothing else B does).
     let refuse = format!(
-        "REVOKE SELECT ON axum_user_sessions.session_tombstones FROM {}",
+        "REVOKE SELECT ON axum_user_sessions.session_changes FROM {}",
         role.0
     );
     exec(&pool, refuse).await;
@@ -300,7 +300,7 @@ async fn an_instance_whose_feed_fails_reads_the_database(pool: sqlx::PgPool) {
 
     // The feed comes back, and B serves from memory again.
     let allow = format!(
-        "GRANT SELECT ON axum_user_sessions.session_tombstones TO {}",
+        "GRANT SELECT ON axum_user_sessions.session_changes TO {}",
         role.0
     );
     exec(&pool, allow).await;
@@ -324,7 +324,7 @@ async fn an_instance_whose_feed_lags_reads_the_database(pool: sqlx::PgPool) {
     // Every poll now waits for this transaction's lock: the feeds fall
     // behind (without failing, for a while), and B stops serving from memory.
     let mut blocker = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE axum_user_sessions.session_tombstones IN ACCESS EXCLUSIVE MODE")
+    sqlx::query("LOCK TABLE axum_user_sessions.session_changes IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *blocker)
         .await
         .unwrap();
@@ -333,11 +333,19 @@ async fn an_instance_whose_feed_lags_reads_the_database(pool: sqlx::PgPool) {
     })
     .await;
     assert!(behind.is_some(), "B never noticed its feed lagging");
-    sqlx::query("UPDATE axum_user_sessions.sessions SET revoked_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&pool)
+    // Revoked by plain SQL with triggers off: a write that logs waits for
+    // the lock too, and this one tells no feed. B refuses it all the same.
+    let mut revoke = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *revoke)
         .await
         .unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET revoked_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *revoke)
+        .await
+        .unwrap();
+    revoke.commit().await.unwrap();
     assert_eq!(
         read_once(&c, &b).await,
         (false, false),

@@ -379,7 +379,29 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
         .await
         .unwrap();
     assert_eq!(store.get(one).await.unwrap().unwrap().version, 2);
-    // The notification triggers are gone; a deletion leaves one tombstone.
+    // The notification triggers are gone, and so are the marks in the rows
+    // (20261203003001: updates log to `session_changes` and stay HOT).
+    let marks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns
+          WHERE table_schema = 'axum_user_sessions' AND column_name = 'changed_xid'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(marks, 0);
+    let logged: Vec<(uuid::Uuid, Option<i64>)> = sqlx::query_as(
+        "SELECT session_id, version FROM axum_user_sessions.session_changes
+          WHERE kind = 0 ORDER BY version",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        logged,
+        [(one, Some(1)), (one, Some(2))],
+        "every update logged"
+    );
+    // A deletion leaves one tombstone.
     let notify: i64 =
         sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname = 'notify_change'")
             .fetch_one(&pool)
@@ -387,11 +409,12 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
             .unwrap();
     assert_eq!(notify, 0);
     assert!(store.delete(two).await.unwrap());
-    let buried: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT session_id FROM axum_user_sessions.session_tombstones")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let buried: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT session_id FROM axum_user_sessions.session_changes WHERE kind = 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
     assert_eq!(buried, [two], "one tombstone per deleted session");
     // A 0.1 session can be given a name (device names, 20261202004001).
     assert!(

@@ -4,13 +4,16 @@
 //!
 //! # What a write leaves behind
 //!
-//! A trigger (migration `change_feed`) marks every inserted or updated session
-//! row, and every updated token row, with the id of the transaction that wrote
-//! it (`changed_xid`, `pg_current_xact_id()`), and counts the session row's
-//! `version` up; deletions leave a row in `session_tombstones` with the same
-//! mark. Nothing else happens in the writing transaction: no notification, no
-//! lock beyond its own rows, so a write with no cache anywhere pays one
-//! indexed column for coherence, and nothing serialises commits.
+//! Triggers (migration `change_log`) log every update of a session row (with
+//! its new `version`, which they count up), every statement that changes
+//! token rows, and every deletion, into the insert-only table
+//! `session_changes`, marked with the id of the transaction that wrote them
+//! (`xid`, `pg_current_xact_id()`). Nothing else happens in the writing
+//! transaction: no notification, no lock beyond its own rows, and no mark in
+//! the session row itself, so a write that changes no indexed column stays
+//! a HOT update (one heap tuple and one small log row, not a new entry in
+//! every index of `sessions`); nothing serialises commits. A new session
+//! logs nothing: no copy of it can predate it.
 //!
 //! # Why no change is ever skipped
 //!
@@ -24,7 +27,7 @@
 //! `xmax`, not in `xip`, and it committed. So the changes that the previous
 //! snapshot did not see, and that this one may, are those marked with an id
 //! at or above the previous `xmax` or in the previous `xip`: the next poll
-//! asks for exactly those (three index scans). A transaction that was in
+//! asks for exactly those (two scans of one index). A transaction that was in
 //! progress at one poll, however long it runs and whatever committed after
 //! it, is in that poll's `xip` and is reported by the first poll that sees it
 //! committed; one that started later is at or above `xmax`. A change is
@@ -32,7 +35,7 @@
 //! nothing (it is one id in `xip`, not a horizon held back).
 //!
 //! A row changed again is reported with its newest version only, which is
-//! what caches compare with theirs. Tombstones are kept for five minutes
+//! what caches compare with theirs. Log rows are kept for five minutes
 //! (garbage collection removes older ones, `GC_BATCH`), far longer than two
 //! successful polls can be apart: a poll that does not answer within
 //! `POLL_TIMEOUT` has failed, and the feed starts over.
@@ -58,20 +61,14 @@ use uuid::Uuid;
 /// The change feed's poll: what changed in transactions that the previous
 /// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
 /// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
-/// `version`; 1 a token row; 2 a tombstone) and the session `id`; and, last,
-/// this statement's own snapshot (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
+/// newest `version`; 1 a token row; 2 a deletion) and the session `id`, one
+/// row per session and kind; and, last, this statement's own snapshot
+/// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
 const FEED: &str = "
-    SELECT 0::int2 AS kind, id, version, NULL::text AS snapshot
-      FROM axum_user_sessions.sessions
-     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
-    UNION ALL
-    SELECT 1::int2, session_id, NULL, NULL
-      FROM axum_user_sessions.tokens
-     WHERE changed_xid >= $1::text::xid8 OR changed_xid = ANY ($2::text::xid8[])
-    UNION ALL
-    SELECT 2::int2, session_id, NULL, NULL
-      FROM axum_user_sessions.session_tombstones
+    SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot
+      FROM axum_user_sessions.session_changes
      WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
+     GROUP BY kind, session_id
     UNION ALL
     SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
 

@@ -261,8 +261,11 @@ pub(super) const REVOKE_EVERY: &str = revoke!("$1::bigint IS NULL AND $2::bigint
 pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1", "$2");
 
 /// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
-/// skipping rows another collector holds; and at most `$3` tombstones older
-/// than the change feed needs (five minutes, by the database's clock).
+/// skipping rows another collector holds; and at most a thousand times `$3`
+/// rows of the change log older than the change feed needs (five minutes,
+/// by the database's clock): every write logs a row, so a collection keeps
+/// up with writes at up to `$3` × 1000 per GC interval, and a batch that
+/// finds no session to collect still clears the log.
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
@@ -270,11 +273,11 @@ pub(super) const GC_BATCH: &str = concat!(
     collectable!("$1", "$2"),
     " LIMIT $3 FOR UPDATE SKIP LOCKED
     ), buried AS (
-        DELETE FROM axum_user_sessions.session_tombstones
+        DELETE FROM axum_user_sessions.session_changes
          WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM axum_user_sessions.session_tombstones
+            SELECT ctid FROM axum_user_sessions.session_changes
              WHERE at < clock_timestamp() - interval '5 minutes'
-             LIMIT $3 FOR UPDATE SKIP LOCKED))
+             LIMIT $3 * 1000 FOR UPDATE SKIP LOCKED))
     )
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
