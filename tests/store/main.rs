@@ -9,6 +9,7 @@
 mod common;
 
 mod cancellation;
+mod change_log;
 mod logs;
 mod storage;
 mod store_api;

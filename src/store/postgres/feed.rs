@@ -36,7 +36,8 @@
 //!
 //! A row changed again is reported with its newest version only, which is
 //! what caches compare with theirs. Log rows are kept for five minutes
-//! (garbage collection removes older ones, `GC_BATCH`), far longer than two
+//! (every running feed removes older ones, `COLLECT_LOG`, and so does
+//! garbage collection, `GC_BATCH`), far longer than two
 //! successful polls can be apart: a poll that does not answer within
 //! `POLL_TIMEOUT` has failed, and the feed starts over.
 //!
@@ -78,12 +79,49 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two polls that failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Starts polling through `store` and returns the feed. The task stops when
+/// Deletes change-log rows older than any feed needs (five minutes, by the
+/// database's clock), at most 10,000, skipping rows another instance is
+/// deleting. Garbage collection (`GC_BATCH`) does the same; a running feed
+/// does it too, so the log stays small where it is read even when the app
+/// never runs garbage collection.
+const COLLECT_LOG: &str = "DELETE FROM axum_user_sessions.session_changes
+     WHERE ctid = ANY (ARRAY(
+        SELECT ctid FROM axum_user_sessions.session_changes
+         WHERE at < clock_timestamp() - interval '5 minutes'
+         LIMIT 10000 FOR UPDATE SKIP LOCKED))";
+
+/// How often a feed collects the old log: 2,000 rows a second at most, per
+/// instance with a cache.
+const COLLECT_EVERY: Duration = Duration::from_secs(5);
+
+/// Starts polling through `store` and returns the feed. The tasks stop when
 /// the feed's receiver is dropped.
 pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(collect(store.clone(), tx.clone()));
     tokio::spawn(run(store, tx, options.poll_interval));
     ChangeFeed::new(rx)
+}
+
+/// Collects the old change log every `COLLECT_EVERY` until the feed's
+/// receiver is dropped. A failure only leaves rows for the next round (or
+/// garbage collection): the feed never reads rows that old.
+async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(COLLECT_EVERY) => {}
+            () = tx.closed() => return,
+        }
+        let query = sqlx::query(COLLECT_LOG);
+        let run = store.one(query, |q, c| Box::pin(q.execute(c)));
+        match tokio::time::timeout(POLL_TIMEOUT, run).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "session cache: collecting the change log failed");
+            }
+            Err(_) => tracing::debug!("session cache: collecting the change log timed out"),
+        }
+    }
 }
 
 /// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
