@@ -353,23 +353,12 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
 /// links to the next page, which shows the rest.
 #[sqlx::test(migrations = false)]
 async fn many_devices_come_in_pages(pool: sqlx::PgPool) {
-    use axum_user_sessions::store::{SessionRecord, TokenHash};
     use time::OffsetDateTime;
     let b = Backend::postgres(pool).await;
     let now = OffsetDateTime::now_utc();
     for i in 1..=52 {
         let seen = now - time::Duration::hours(i);
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
-        r.user_id = Some("alice".into());
-        r.last_seen_at = seen;
-        r.expires_at = now + time::Duration::hours(1);
-        r.absolute_expires_at = now + time::Duration::days(1);
-        let mut hash = [0u8; 32];
-        hash[..16].copy_from_slice(r.id.as_bytes());
-        b.store
-            .create(&r, &TokenHash::from_bytes(hash))
-            .await
-            .unwrap();
+        b.seed_session("alice", seen).await;
     }
     // With the demo's API sign-in, for the API client in the list.
     let routes =

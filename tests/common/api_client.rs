@@ -4,7 +4,6 @@
 //! can drop, replay and forge tokens.
 
 use super::{Resp, TestApp};
-use axum::http::HeaderValue;
 use std::time::Duration;
 
 /// The response header that carries a new token.
@@ -55,21 +54,7 @@ impl ApiClient {
         if let Some(t) = &self.token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        for (k, v) in extra {
-            req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
-        }
-        if let Some((ctype, body)) = body {
-            req = req.header("content-type", ctype).body(body);
-        }
-        let res = req.send().await.expect("request failed");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res.text().await.unwrap_or_default();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        super::client::finish(req, body, extra).await
     }
 
     /// Sends a request and keeps the token the response gives.

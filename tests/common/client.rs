@@ -107,21 +107,7 @@ impl Client {
         if !jar.is_empty() {
             req = req.header("cookie", jar.join("; "));
         }
-        for (k, v) in extra {
-            req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
-        }
-        if let Some((ctype, body)) = body {
-            req = req.header("content-type", ctype).body(body);
-        }
-        let res = req.send().await.expect("request failed");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res.text().await.unwrap_or_default();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        finish(req, body, extra).await
     }
 
     /// Sends a request and keeps the cookie the response sets, like a browser.
@@ -195,5 +181,27 @@ impl Client {
             401 => None,
             s => panic!("GET /me answered {s}: {}", res.body),
         }
+    }
+}
+
+/// Adds `extra` headers and `body` (content type, text) to `req`, sends it
+/// and reads the response whole.
+pub async fn finish(
+    mut req: reqwest::RequestBuilder, body: Option<(&str, String)>, extra: &[(&str, &[u8])],
+) -> Resp {
+    for (k, v) in extra {
+        req = req.header(*k, HeaderValue::from_bytes(v).unwrap());
+    }
+    if let Some((ctype, body)) = body {
+        req = req.header("content-type", ctype).body(body);
+    }
+    let res = req.send().await.expect("request failed");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.text().await.unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        body,
     }
 }

@@ -6,7 +6,6 @@ use crate::common;
 
 use axum::response::Html;
 use axum_user_sessions::routes::{DevicesPage, PageStrings};
-use axum_user_sessions::store::{SessionRecord, TokenHash};
 use axum_user_sessions::{SessionLayer, SessionRoutes};
 use common::{Backend, Client, TestApp};
 use time::OffsetDateTime;
@@ -66,17 +65,7 @@ async fn sessions(b: &Backend, user: &str, n: i64) {
     let now = OffsetDateTime::now_utc();
     for i in 1..=n {
         let seen = now - time::Duration::hours(i) - time::Duration::minutes(10);
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
-        r.user_id = Some(user.into());
-        r.last_seen_at = seen;
-        r.expires_at = now + time::Duration::hours(1);
-        r.absolute_expires_at = now + time::Duration::days(1);
-        let mut hash = [0u8; 32];
-        hash[..16].copy_from_slice(r.id.as_bytes());
-        b.store
-            .create(&r, &TokenHash::from_bytes(hash))
-            .await
-            .unwrap();
+        b.seed_session(user, seen).await;
     }
 }
 

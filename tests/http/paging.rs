@@ -3,7 +3,6 @@
 
 use crate::common;
 
-use axum_user_sessions::store::{SessionRecord, TokenHash};
 use axum_user_sessions::{SessionLayer, SessionRoutes};
 use common::{Backend, Client, TestApp};
 use serde_json::Value;
@@ -30,18 +29,8 @@ async fn sessions(b: &Backend, user: &str, n: i64) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 1..=n {
         let seen = now - time::Duration::minutes(i.min(n - 1));
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
-        r.user_id = Some(user.into());
-        r.last_seen_at = seen;
-        r.expires_at = now + time::Duration::hours(1);
-        r.absolute_expires_at = now + time::Duration::days(1);
-        let mut hash = [0u8; 32];
-        hash[..16].copy_from_slice(r.id.as_bytes());
-        b.store
-            .create(&r, &TokenHash::from_bytes(hash))
-            .await
-            .unwrap();
-        ids.push(r.id.to_string());
+        let id = b.seed_session(user, seen).await;
+        ids.push(id.to_string());
     }
     ids
 }

@@ -25,6 +25,19 @@ impl Write for Captured {
     }
 }
 
+/// Answers `err` as a response would, and what that logged.
+fn answer(err: Error) -> (axum::http::StatusCode, String) {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    (status, logged)
+}
+
 /// Postgres refuses U+0000 in `jsonb` and quotes the data in the error's
 /// context. The store API (below the session's own check) gets that error;
 /// answering it logs its message only.
@@ -51,15 +64,8 @@ async fn a_database_error_is_logged_without_the_data(pool: sqlx::PgPool) {
     let debug = format!("{:?}", std::error::Error::source(&err));
     assert!(debug.contains("top-secret-value"), "{debug}");
 
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
+    let (status, logged) = answer(err);
     assert_eq!(status, 500);
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("session error"), "{logged}");
     assert!(!logged.contains("top-secret-value"), "{logged}");
 }
@@ -102,14 +108,7 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
     }
     let err = failed.expect("400 loads through PgBouncer: no error came with a hint");
 
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
+    let (status, logged) = answer(err);
     assert_eq!(status, 500);
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("behind_pgbouncer()"), "{logged}");
 }

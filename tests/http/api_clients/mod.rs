@@ -235,25 +235,14 @@ async fn with_a_bearer_token_the_cookie_is_ignored(b: Backend) {
     // client: the token in the header, no cookie of either kind.
     let mut form = ApiClient::new(&app);
     form.token = api.token.clone();
-    let creds = "username=dave&password=x&remember=on";
-    let res = form
-        .send_raw(
-            "POST",
-            "/login",
-            Some(("application/x-www-form-urlencoded", creds.into())),
-            &[],
-        )
-        .await;
+    let sign_in = |creds: &str| {
+        let form = form.clone();
+        let body = ("application/x-www-form-urlencoded", creds.to_owned());
+        async move { form.send_raw("POST", "/login", Some(body), &[]).await }
+    };
+    let res = sign_in("username=dave&password=x&remember=on").await;
     assert_eq!(res.status, 401, "{}", res.body);
-    let creds = "username=carol&password=password&remember=on";
-    let res = form
-        .send_raw(
-            "POST",
-            "/login",
-            Some(("application/x-www-form-urlencoded", creds.into())),
-            &[],
-        )
-        .await;
+    let res = sign_in("username=carol&password=password&remember=on").await;
     assert_eq!(res.status, 303, "{}", res.body);
     assert_no_cookie(&res, "remembered sign-in by a bearer client");
     form.absorb(&res);
