@@ -58,14 +58,7 @@ impl Session {
                 tokens_expire_at: Some(now + self.config().absolute_timeout),
                 sign_in: Some(how.clone()),
             },
-            NewToken::Rotate => Reissue {
-                user_id,
-                authenticated_at: None,
-                now,
-                client: None,
-                tokens_expire_at: None,
-                sign_in: None,
-            },
+            NewToken::Rotate => Reissue::new(user_id, now),
         };
         let token = Token::generate()?;
         if !self.store().reissue(id, &token.hash(), &reissue).await? {

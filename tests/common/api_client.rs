@@ -46,11 +46,8 @@ impl ApiClient {
     pub async fn send_raw(
         &self, method: &str, path: &str, body: Option<(&str, String)>, extra: &[(&str, &[u8])],
     ) -> Resp {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .header("user-agent", &self.user_agent);
+        let mut req =
+            super::client::request(&self.http, &self.base, method, path, &self.user_agent);
         if let Some(t) = &self.token {
             req = req.header("authorization", format!("Bearer {t}"));
         }

@@ -92,11 +92,7 @@ impl Client {
     pub async fn send_raw(
         &self, method: &str, path: &str, body: Option<(&str, String)>, extra: &[(&str, &[u8])],
     ) -> Resp {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(method, format!("{}{}", self.base, path))
-            .header("user-agent", &self.user_agent);
+        let mut req = request(&self.http, &self.base, method, path, &self.user_agent);
         let mut jar = Vec::new();
         if let Some(v) = &self.cookie {
             jar.push(format!("{}={v}", self.cookie_name));
@@ -182,6 +178,15 @@ impl Client {
             s => panic!("GET /me answered {s}: {}", res.body),
         }
     }
+}
+
+/// A request for `method` `path` on `base`, as `user_agent`.
+pub fn request(
+    http: &reqwest::Client, base: &str, method: &str, path: &str, user_agent: &str,
+) -> reqwest::RequestBuilder {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    http.request(method, format!("{base}{path}"))
+        .header("user-agent", user_agent)
 }
 
 /// Adds `extra` headers and `body` (content type, text) to `req`, sends it
