@@ -30,11 +30,7 @@ impl Resp {
 impl ApiClient {
     pub fn new(app: &TestApp) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: super::client::http(),
             base: app.base.clone(),
             token: None,
             user_agent: "okhttp/4.12.0".into(),

@@ -73,11 +73,7 @@ impl Client {
 
     pub fn with_cookie_name(app: &TestApp, name: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: http(),
             base: app.base.clone(),
             cookie_name: name.to_owned(),
             cookie: None,
@@ -178,6 +174,15 @@ impl Client {
             s => panic!("GET /me answered {s}: {}", res.body),
         }
     }
+}
+
+/// An HTTP client that follows no redirects and gives up after 30 s.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
 
 /// A request for `method` `path` on `base`, as `user_agent`.
