@@ -79,17 +79,6 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two polls that failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Deletes change-log rows older than any feed needs (five minutes, by the
-/// database's clock), at most 10,000, skipping rows another instance is
-/// deleting. Garbage collection (`GC_BATCH`) does the same; a running feed
-/// does it too, so the log stays small where it is read even when the app
-/// never runs garbage collection.
-const COLLECT_LOG: &str = "DELETE FROM axum_user_sessions.session_changes
-     WHERE ctid = ANY (ARRAY(
-        SELECT ctid FROM axum_user_sessions.session_changes
-         WHERE at < clock_timestamp() - interval '5 minutes'
-         LIMIT 10000 FOR UPDATE SKIP LOCKED))";
-
 /// How often a feed collects the old log: 2,000 rows a second at most, per
 /// instance with a cache.
 const COLLECT_EVERY: Duration = Duration::from_secs(5);
@@ -112,7 +101,7 @@ async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
             () = tokio::time::sleep(COLLECT_EVERY) => {}
             () = tx.closed() => return,
         }
-        let query = sqlx::query(COLLECT_LOG);
+        let query = sqlx::query(super::statements::COLLECT_LOG);
         let run = store.one(query, |q, c| Box::pin(q.execute(c)));
         match tokio::time::timeout(POLL_TIMEOUT, run).await {
             Ok(Ok(_)) => {}

@@ -21,6 +21,23 @@ macro_rules! listed_cols {
     };
 }
 
+/// Deletes up to `$limit` change-log rows older than five minutes (by the
+/// database's clock, longer than any feed needs), skipping rows another
+/// instance is deleting.
+macro_rules! collect_log {
+    ($limit:literal) => {
+        concat!(
+            "DELETE FROM axum_user_sessions.session_changes
+             WHERE ctid = ANY (ARRAY(
+                SELECT ctid FROM axum_user_sessions.session_changes
+                 WHERE at < clock_timestamp() - interval '5 minutes'
+                 LIMIT ",
+            $limit,
+            " FOR UPDATE SKIP LOCKED))"
+        )
+    };
+}
+
 /// Where the session was last used from, which a touch changes: read beside
 /// `last_seen_at` (`LOAD` reads them after its touch).
 macro_rules! seen_cols {
@@ -272,15 +289,16 @@ pub(super) const GC_BATCH: &str = concat!(
          WHERE ",
     collectable!("$1", "$2"),
     " LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), buried AS (
-        DELETE FROM axum_user_sessions.session_changes
-         WHERE ctid = ANY (ARRAY(
-            SELECT ctid FROM axum_user_sessions.session_changes
-             WHERE at < clock_timestamp() - interval '5 minutes'
-             LIMIT $3 * 1000 FOR UPDATE SKIP LOCKED))
-    )
+    ), buried AS (",
+    collect_log!("$3 * 1000"),
+    ")
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
+
+/// Deletes change-log rows older than any feed needs, at most 10,000: what
+/// a running cache's feed does every few seconds (`feed.rs`), so the log
+/// stays short even where garbage collection never runs.
+pub(super) const COLLECT_LOG: &str = collect_log!("10000");
 
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
 /// the key is absent), sets it to `$4` (SQL null: removes it). The row is
