@@ -25,6 +25,7 @@ mod limits;
 mod names;
 mod page;
 mod paging;
+mod read_your_writes;
 mod remember;
 mod rotation;
 mod routes;
