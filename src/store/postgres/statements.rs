@@ -2,7 +2,7 @@
 //! live in the schema `axum_user_sessions`; token states are `0` current,
 //! `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, revoke_where, stats_query};
+use crate::store::sql::{revoke_where, stats_query};
 
 /// The columns of a session row `s`, but for those `LOAD` reads after its
 /// touch (`last_seen_at`, `expires_at`, `version`, and `seen_cols!`).
@@ -35,6 +35,18 @@ macro_rules! collect_log {
             $limit,
             " FOR UPDATE SKIP LOCKED))"
         )
+    };
+}
+
+/// When a row that is not revoked ends (`collectable!` takes it once this
+/// is past), null for a revoked row: the expression of the index
+/// `sessions_live_end_idx`, which garbage collection uses. It must stay the
+/// same expression as in the migration, or the planner does not use it.
+macro_rules! live_end {
+    () => {
+        "(CASE WHEN revoked_at IS NULL THEN \
+           CASE WHEN persistent THEN absolute_expires_at \
+           ELSE LEAST(expires_at, absolute_expires_at) END END)"
     };
 }
 
@@ -283,12 +295,18 @@ pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1",
 /// by the database's clock): every write logs a row, so a collection keeps
 /// up with writes at up to `$3` × 1000 per GC interval, and a batch that
 /// finds no session to collect still clears the log.
+///
+/// The rows are `collectable!`'s, written as the index
+/// `sessions_live_end_idx` (migration `20261204002001_lean_gc_index`) and
+/// `sessions_revoked_at_idx` find them: a live row's end (`live_end!`) at or
+/// before `$1`, or revoked before `$2`.
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
          WHERE ",
-    collectable!("$1", "$2"),
-    " LIMIT $3 FOR UPDATE SKIP LOCKED
+    live_end!(),
+    " <= $1 OR revoked_at < $2
+         LIMIT $3 FOR UPDATE SKIP LOCKED
     ), buried AS (",
     collect_log!("$3 * 1000"),
     ")
