@@ -2,7 +2,7 @@
 //! live in the schema `axum_user_sessions`; token states are `0` current,
 //! `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, revoke_where, stats_query};
+use crate::store::sql::{revoke_where, stats_query};
 
 /// The columns of a session row `s`, but for those `LOAD` reads after its
 /// touch (`last_seen_at`, `expires_at`, `version`, and `seen_cols!`).
@@ -35,6 +35,18 @@ macro_rules! collect_log {
             $limit,
             " FOR UPDATE SKIP LOCKED))"
         )
+    };
+}
+
+/// When a row that is not revoked ends (`collectable!` takes it once this
+/// is past), null for a revoked row: the expression of the index
+/// `sessions_live_end_idx`, which garbage collection uses. It must stay the
+/// same expression as in the migration, or the planner does not use it.
+macro_rules! live_end {
+    () => {
+        "(CASE WHEN revoked_at IS NULL THEN \
+           CASE WHEN persistent THEN absolute_expires_at \
+           ELSE LEAST(expires_at, absolute_expires_at) END END)"
     };
 }
 
@@ -283,12 +295,18 @@ pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1",
 /// by the database's clock): every write logs a row, so a collection keeps
 /// up with writes at up to `$3` × 1000 per GC interval, and a batch that
 /// finds no session to collect still clears the log.
+///
+/// The rows are `collectable!`'s, written as the index
+/// `sessions_live_end_idx` (migration `20261204002001_lean_gc_index`) and
+/// `sessions_revoked_at_idx` find them: a live row's end (`live_end!`) at or
+/// before `$1`, or revoked before `$2`.
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
          WHERE ",
-    collectable!("$1", "$2"),
-    " LIMIT $3 FOR UPDATE SKIP LOCKED
+    live_end!(),
+    " <= $1 OR revoked_at < $2
+         LIMIT $3 FOR UPDATE SKIP LOCKED
     ), buried AS (",
     collect_log!("$3 * 1000"),
     ")
@@ -301,11 +319,19 @@ pub(super) const GC_BATCH: &str = concat!(
 pub(super) const COLLECT_LOG: &str = collect_log!("10000");
 
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
-/// the key is absent), sets it to `$4` (SQL null: removes it). The row is
-/// locked first, so that `current` is its latest committed value, and the
-/// comparison and the write see the same one. One row (`version`: the row's
-/// version after the write, null when nothing was written; `current`) when
-/// the session is live; none when it is gone or revoked.
+/// the key is absent), sets it to `$4` (SQL null: removes it). One row
+/// (`version`: the row's version after the write, null when nothing was
+/// written; `current`: what the key holds, read only when nothing was
+/// written) when the session is live; none when it is gone or revoked.
+///
+/// One `UPDATE` with the comparison in its `WHERE`: a row another
+/// transaction is writing is waited for and compared again in its committed
+/// version (read committed), so a write never overwrites a value it did not
+/// compare. Only when it wrote nothing is the row read again, locked, so
+/// that `current` is its latest committed value. (A value committed after
+/// the statement began but before the `UPDATE` reached the row can still
+/// fail the comparison: the lost attempt then reports that value, and the
+/// retry, with a fresh snapshot, writes.)
 ///
 /// A lost comparison writes nothing but the row lock, and its commit does
 /// not wait for the disk (`synchronous_commit` off for this transaction
@@ -313,22 +339,21 @@ pub(super) const COLLECT_LOG: &str = collect_log!("10000");
 /// hold the row through a flush while the winner's instance sends its next
 /// update, which then goes first again: retries from another instance
 /// would starve.
-pub(super) const UPDATE_VALUE: &str = "WITH cur AS (
-        SELECT data -> $2::text AS value FROM axum_user_sessions.sessions
-         WHERE id = $1 AND revoked_at IS NULL
-           FOR NO KEY UPDATE
-    ), upd AS (
+pub(super) const UPDATE_VALUE: &str = "WITH upd AS (
         UPDATE axum_user_sessions.sessions s
            SET data = CASE WHEN $4::jsonb IS NULL THEN s.data - $2::text
                            ELSE s.data || jsonb_build_object($2::text, $4::jsonb) END
-          FROM cur
-         WHERE s.id = $1 AND cur.value IS NOT DISTINCT FROM $3::jsonb
+         WHERE s.id = $1 AND s.revoked_at IS NULL
+           AND s.data -> $2::text IS NOT DISTINCT FROM $3::jsonb
         RETURNING s.version
+    ), cur AS (
+        SELECT data -> $2::text AS value FROM axum_user_sessions.sessions
+         WHERE id = $1 AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM upd)
+           FOR NO KEY UPDATE
     )
-    SELECT (SELECT version FROM upd) AS version, cur.value AS current,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM upd)
-                THEN set_config('synchronous_commit', 'off', true) END AS relaxed
-      FROM cur";
+    SELECT version, NULL::jsonb AS current, NULL::text AS relaxed FROM upd
+    UNION ALL
+    SELECT NULL, value, set_config('synchronous_commit', 'off', true) FROM cur";
 
 // "Your devices": lists of a user's sessions and names.
 mod devices;
