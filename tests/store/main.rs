@@ -11,6 +11,7 @@ mod common;
 mod cancellation;
 mod change_log;
 mod logs;
+mod quiet_log;
 mod storage;
 mod store_api;
 mod token_history;
