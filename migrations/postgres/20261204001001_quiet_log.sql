@@ -15,6 +15,16 @@
 -- UPDATE on it too.
 CREATE SEQUENCE axum_user_sessions.feed_heartbeat MINVALUE 0 START 0;
 
+-- Upgrading a database in use: instances still on the previous version
+-- send no heartbeat, yet their caches rely on the log. So a populated
+-- database logs for ten minutes from now whatever runs (a heartbeat nine
+-- minutes ahead), time for a rolling upgrade; once upgraded instances run
+-- their caches, their heartbeats keep it logging. A new, empty database
+-- starts quiet.
+SELECT setval('axum_user_sessions.feed_heartbeat',
+              (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 540000)
+ WHERE EXISTS (SELECT 1 FROM axum_user_sessions.sessions);
+
 -- The version bump stays unconditional: caches compare versions.
 CREATE OR REPLACE FUNCTION axum_user_sessions.log_session() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -369,14 +369,17 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
             .unwrap()
             .has_pending
     );
-    // Logged while a cache's feed is registered (its heartbeat, 20261204001001).
-    sqlx::query(
-        "SELECT setval('axum_user_sessions.feed_heartbeat',
-                (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+    // Logged while a cache's feed is registered (its heartbeat,
+    // 20261204001001), and for ten minutes after upgrading a populated
+    // database, for instances still on the old version.
+    let ahead: bool = sqlx::query_scalar(
+        "SELECT last_value > extract(epoch FROM clock_timestamp()) * 1000 + 480000
+           FROM axum_user_sessions.feed_heartbeat",
     )
-    .execute(&pool)
+    .fetch_one(&pool)
     .await
     .unwrap();
+    assert!(ahead, "an upgraded database in use stopped logging at once");
     // Versioned from now on, by the crate and by plain SQL alike.
     let mut patch = DataPatch::default();
     patch.set.insert("n".into(), 10.into());

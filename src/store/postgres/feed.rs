@@ -223,8 +223,9 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// A feed whose last successful heartbeat was sent longer ago than this has
 /// failed: its cache stops serving, forgets everything, and the feed
 /// registers again. With the cache's lag capped at 20 s
-/// (`cache::config::LAG_CEILING`), a cache serves at most 40 s after the heartbeat
-/// it relies on was sent, well within the 60 s the triggers log for.
+/// (`cache::config::LAG_CEILING`), a cache serves at most 40 s after the
+/// heartbeat it relies on was sent, well within the 60 s the triggers log
+/// for.
 const HEARTBEAT_FOR: Duration = Duration::from_secs(20);
 
 /// The feed's registration on the database: its heartbeat, and the
