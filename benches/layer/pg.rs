@@ -36,8 +36,17 @@ pub(crate) async fn settings(admin: &PgPool) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Migrates, empties the session tables and fills them with `rows` other
-/// sessions, and the floor's table with as many rows (`f1`…).
+/// Rows in the change log now.
+pub(crate) async fn logged(admin: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions.session_changes")
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
+/// Migrates, empties the session tables (and the change log, and sets the
+/// feeds' heartbeat back: no cache counts as alive) and fills them with
+/// `rows` other sessions, and the floor's table with as many rows (`f1`…).
 pub(crate) async fn prepare(admin: &PgPool, rows: i64) {
     sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .execute(admin)
@@ -48,6 +57,9 @@ pub(crate) async fn prepare(admin: &PgPool, rows: i64) {
     axum_user_sessions::migrate(admin).await.unwrap();
     for sql in [
         "TRUNCATE axum_user_sessions.sessions CASCADE",
+        "TRUNCATE axum_user_sessions.session_changes",
+        // No cache of an earlier run counts as alive (migration `quiet_log`).
+        "SELECT setval('axum_user_sessions.feed_heartbeat', 0)",
         "DROP TABLE IF EXISTS bench_floor",
         super::apps::FLOOR_TABLE,
     ] {

@@ -250,6 +250,8 @@ impl Role {
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA axum_user_sessions TO {name}"
             ),
+            // The feed's heartbeat (writers read it, feeds set it).
+            format!("GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA axum_user_sessions TO {name}"),
         ] {
             exec(pool, sql).await;
         }

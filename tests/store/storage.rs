@@ -369,6 +369,17 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
             .unwrap()
             .has_pending
     );
+    // Logged while a cache's feed is registered (its heartbeat,
+    // 20261204001001), and for ten minutes after upgrading a populated
+    // database, for instances still on the old version.
+    let ahead: bool = sqlx::query_scalar(
+        "SELECT last_value > extract(epoch FROM clock_timestamp()) * 1000 + 480000
+           FROM axum_user_sessions.feed_heartbeat",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(ahead, "an upgraded database in use stopped logging at once");
     // Versioned from now on, by the crate and by plain SQL alike.
     let mut patch = DataPatch::default();
     patch.set.insert("n".into(), 10.into());
@@ -426,6 +437,24 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     let named = store.get(one).await.unwrap().unwrap();
     assert_eq!(named.name.as_deref(), Some("Old laptop"));
     assert_eq!(named.version, 3, "renaming is a change");
+    // With no heartbeat, no cache runs: versioned, not logged.
+    sqlx::query("SELECT setval('axum_user_sessions.feed_heartbeat', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET user_agent = 'quiet' WHERE id = $1")
+        .bind(one)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.get(one).await.unwrap().unwrap().version, 4);
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM axum_user_sessions.session_changes WHERE kind = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logged, 3, "logged with no cache");
 }
 
 /// Waits for the change feed's next `CaughtUp`, returning the changes before it.

@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+/// The most a cache serves from memory after its feed last caught up,
+/// whatever [`max_lag`](CacheConfig::max_lag) says: a Postgres feed's
+/// heartbeat keeps the change log written for 60 s, and a cache must stop
+/// serving well before a lapse (`postgres/feed.rs`).
+pub(crate) const LAG_CEILING: Duration = Duration::from_secs(20);
+
 /// Cache settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -25,6 +31,8 @@ pub struct CacheConfig {
     /// successful read) for the cache to serve from memory. Past it, or
     /// while the feed fails, every read goes to the store. This bounds how
     /// long a change made elsewhere (a revocation) can go unseen here.
+    /// At most 20 s (a longer setting counts as 20 s: on Postgres, the
+    /// feed's registration must not lapse while the cache serves).
     /// Default: 250 ms.
     pub max_lag: Duration,
 }

@@ -240,7 +240,7 @@ impl Clock {
 }
 
 fn lag_nanos(config: &CacheConfig) -> i64 {
-    i64::try_from(config.max_lag.as_nanos()).unwrap_or(i64::MAX)
+    i64::try_from(config.max_lag.min(config::LAG_CEILING).as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// Applies the feed's changes until the cache or the feed is gone.

@@ -4,16 +4,52 @@
 //!
 //! # What a write leaves behind
 //!
-//! Triggers (migration `change_log`) log every update of a session row (with
-//! its new `version`, which they count up), every statement that changes
-//! token rows, and every deletion, into the insert-only table
-//! `session_changes`, marked with the id of the transaction that wrote them
-//! (`xid`, `pg_current_xact_id()`). Nothing else happens in the writing
-//! transaction: no notification, no lock beyond its own rows, and no mark in
-//! the session row itself, so a write that changes no indexed column stays
-//! a HOT update (one heap tuple and one small log row, not a new entry in
-//! every index of `sessions`); nothing serialises commits. A new session
-//! logs nothing: no copy of it can predate it.
+//! While some cache's feed is registered on the database (below), triggers
+//! (migrations `change_log`, `quiet_log`) log every update of a session row
+//! (with its new `version`, which they count up whether or not they log),
+//! every statement that changes token rows, and every deletion, into the
+//! insert-only table `session_changes`, marked with the id of the
+//! transaction that wrote them (`xid`, `pg_current_xact_id()`). Nothing else
+//! happens in the writing transaction: no notification, no lock beyond its
+//! own rows, and no mark in the session row itself, so a write that changes
+//! no indexed column stays a HOT update (one heap tuple and one small log
+//! row, not a new entry in every index of `sessions`); nothing serialises
+//! commits. A new session logs nothing: no copy of it can predate it. With
+//! no cache registered, a write logs nothing at all: it reads one sequence
+//! and pays nothing more for coherence.
+//!
+//! # Registration: the heartbeat
+//!
+//! A feed registers by setting the sequence `feed_heartbeat` to the
+//! database's clock (`HEARTBEAT`, milliseconds), first of all and then every
+//! `HEARTBEAT_EVERY` (5 s); the triggers log while the value is less than 60 s
+//! older than their transaction's start (`now()`, so a long transaction errs
+//! towards logging). A sequence is read outside MVCC: every transaction
+//! sees a `setval` as soon as it returns, one that began before it (even
+//! `REPEATABLE READ`) included. A heartbeat that fails, or a last successful
+//! one sent (on the app's clock) more than `HEARTBEAT_FOR` (20 s) ago, is a
+//! feed failure: [`Change::Flush`], and the feed registers again. So a cache
+//! serves at most 20 s + its lag (at most 20 s) after the heartbeat it
+//! relies on, while writers log for 60 s after it.
+//!
+//! Going live: a writer that read the heartbeat just before the feed's
+//! first `setval` logged nothing, and may still be running; a copy read
+//! before it commits would be stale, and no poll would say so. Such a
+//! writer already had a transaction id when its trigger ran (a `BEFORE
+//! UPDATE` row trigger runs once the row is locked, which assigns one; the
+//! statement triggers run after the rows changed), so it started before
+//! the heartbeat returned: it is either over, or in progress at the feed's
+//! next poll, whose snapshot is taken after the `setval` returned (it is
+//! the next statement), and then in that snapshot's `xip`. The feed keeps
+//! those ids (`Registration::waiting`) and sends no [`Change::CaughtUp`]
+//! until every one of them is absent from a later poll's `xip` (below that
+//! poll's `xmax`, so over). The cache serves only within `max_lag` of a
+//! `CaughtUp`, and starts empty (or flushed): every copy it fills is read
+//! after those writers ended. Every writer that started after the
+//! heartbeat logs, and the polls below report it. A transaction in
+//! progress anywhere in the cluster at registration (the snapshot does not
+//! say which wrote sessions) delays going live until it ends: the cache is
+//! bypassed meanwhile, which is slower but never stale.
 //!
 //! # Why no change is ever skipped
 //!
@@ -119,6 +155,8 @@ async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
 struct Unseen {
     xmax: String,
     xip: String,
+    /// The ids in progress, one by one.
+    running: Vec<String>,
 }
 
 impl Unseen {
@@ -127,6 +165,7 @@ impl Unseen {
         Self {
             xmax: u64::MAX.to_string(),
             xip: "{}".into(),
+            running: Vec::new(),
         }
     }
 
@@ -145,6 +184,11 @@ impl Unseen {
         Ok(Self {
             xmax: xmax.to_owned(),
             xip: format!("{{{xip}}}"),
+            running: xip
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
@@ -172,21 +216,90 @@ async fn poll(store: &PgStore, unseen: &Unseen) -> Result<(Vec<Change>, Unseen),
     Ok((changes, next))
 }
 
+/// How often a feed renews its heartbeat (`HEARTBEAT`): the triggers log
+/// for 60 seconds after each.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// A feed whose last successful heartbeat was sent longer ago than this has
+/// failed: its cache stops serving, forgets everything, and the feed
+/// registers again. With the cache's lag capped at 20 s
+/// (`cache::config::LAG_CEILING`), a cache serves at most 40 s after the
+/// heartbeat it relies on was sent, well within the 60 s the triggers log
+/// for.
+const HEARTBEAT_FOR: Duration = Duration::from_secs(20);
+
+/// The feed's registration on the database: its heartbeat, and the
+/// transactions that may have skipped logging before it.
+#[derive(Debug)]
+struct Registration {
+    /// When the last successful heartbeat was sent (the app's clock).
+    sent: Instant,
+    /// The transactions in progress at the first poll after the first
+    /// heartbeat (`None` before that poll) that are still in progress: the
+    /// feed catches up once none is left.
+    waiting: Option<Vec<String>>,
+}
+
+/// Sends the heartbeat (within `POLL_TIMEOUT`).
+async fn heartbeat(store: &PgStore) -> Result<(), Error> {
+    let query = sqlx::query(super::statements::HEARTBEAT);
+    let run = store.one(query, |q, c| Box::pin(q.execute(c)));
+    match tokio::time::timeout(POLL_TIMEOUT, run).await {
+        Ok(done) => done.map(drop),
+        Err(_) => Err(Error::Timeout(POLL_TIMEOUT)),
+    }
+}
+
+/// One round: the heartbeat when it is due (first of all, before the first
+/// poll), then a poll. Returns the changes, what the poll did not see, and
+/// whether the feed is caught up (registered, and no transaction that may
+/// have skipped logging is still running).
+async fn round(
+    store: &PgStore, unseen: &Unseen, registered: &mut Option<Registration>, at: Instant,
+) -> Result<(Vec<Change>, Unseen, bool), Error> {
+    if let Some(r) = registered
+        && at.duration_since(r.sent) >= HEARTBEAT_FOR
+    {
+        return Err(Error::Timeout(HEARTBEAT_FOR));
+    }
+    let due = registered
+        .as_ref()
+        .is_none_or(|r| at.duration_since(r.sent) >= HEARTBEAT_EVERY);
+    if due {
+        heartbeat(store).await?;
+    }
+    let polled = tokio::time::timeout(POLL_TIMEOUT, poll(store, unseen)).await;
+    let (changes, next) = polled.map_err(|_| Error::Timeout(POLL_TIMEOUT))??;
+    let r = registered.get_or_insert(Registration {
+        sent: at,
+        waiting: None,
+    });
+    if due {
+        r.sent = at;
+    }
+    let waiting = r.waiting.get_or_insert_with(|| next.running.clone());
+    waiting.retain(|xid| next.running.contains(xid));
+    let caught_up = waiting.is_empty() && r.sent.elapsed() < HEARTBEAT_FOR;
+    Ok((changes, next, caught_up))
+}
+
 /// Polls until the receiving cache is gone.
 async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration) {
+    let every = every.min(HEARTBEAT_EVERY);
     let mut unseen = Unseen::nothing();
+    let mut registered = None;
     let mut backoff = every;
     let mut failing = false;
     loop {
         let at = Instant::now();
-        match tokio::time::timeout(POLL_TIMEOUT, poll(&store, &unseen)).await {
-            Ok(Ok((changes, next))) => {
+        match round(&store, &unseen, &mut registered, at).await {
+            Ok((changes, next, caught_up)) => {
                 for change in changes {
                     if tx.send(change).is_err() {
                         return;
                     }
                 }
-                if tx.send(Change::CaughtUp { at }).is_err() {
+                if caught_up && tx.send(Change::CaughtUp { at }).is_err() {
                     return;
                 }
                 unseen = next;
@@ -196,24 +309,21 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration) {
                     tracing::info!("session cache: change feed is back");
                 }
             }
-            failed => {
+            Err(err) => {
                 if tx.send(Change::Flush).is_err() {
                     return;
                 }
                 if !failing {
                     failing = true;
-                    match failed {
-                        Ok(Err(err)) => tracing::warn!(
-                            error = %err,
-                            "session cache: change feed failed; cache bypassed until it is back"
-                        ),
-                        _ => tracing::warn!(
-                            "session cache: change feed timed out; cache bypassed until it is back"
-                        ),
-                    }
+                    tracing::warn!(
+                        error = %err,
+                        "session cache: change feed failed; cache bypassed until it is back"
+                    );
                 }
-                // Start again from a fresh snapshot: the cache forgot all.
+                // Start again from a fresh snapshot and a new registration:
+                // the cache forgot all.
                 unseen = Unseen::nothing();
+                registered = None;
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
             }
         }
@@ -232,8 +342,10 @@ mod tests {
     fn snapshots_are_read_as_what_the_next_poll_asks_for() {
         let u = Unseen::after("100:105:100,102").unwrap();
         assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{100,102}"));
+        assert_eq!(u.running, ["100", "102"]);
         let u = Unseen::after("105:105:").unwrap();
         assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{}"));
+        assert!(u.running.is_empty());
         for bad in ["", "1:2", "1:2:3:4", "1:x:", "1:2:3,,4", "1:2:3;drop"] {
             assert!(Unseen::after(bad).is_err(), "{bad}");
         }

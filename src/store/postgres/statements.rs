@@ -292,7 +292,7 @@ pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1",
 /// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
 /// skipping rows another collector holds; and at most a thousand times `$3`
 /// rows of the change log older than the change feed needs (five minutes,
-/// by the database's clock): every write logs a row, so a collection keeps
+/// by the database's clock): every write logs a row while a cache runs, so a collection keeps
 /// up with writes at up to `$3` × 1000 per GC interval, and a batch that
 /// finds no session to collect still clears the log.
 ///
@@ -317,6 +317,12 @@ pub(super) const GC_BATCH: &str = concat!(
 /// a running cache's feed does every few seconds (`feed.rs`), so the log
 /// stays short even where garbage collection never runs.
 pub(super) const COLLECT_LOG: &str = collect_log!("10000");
+
+/// A change feed's heartbeat: sets `feed_heartbeat` to the database's clock
+/// (milliseconds since the epoch), which makes the triggers log changes for
+/// the next 60 seconds (migration `quiet_log`, see `feed.rs`).
+pub(super) const HEARTBEAT: &str = "SELECT setval('axum_user_sessions.feed_heartbeat',
+        (extract(epoch FROM clock_timestamp()) * 1000)::bigint)";
 
 /// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
 /// the key is absent), sets it to `$4` (SQL null: removes it). One row
