@@ -10,10 +10,13 @@
 -- skipped logging just before it registered: the crate's
 -- `store/postgres/feed.rs`.
 --
--- A role that writes sessions needs SELECT on the sequence (as it needs
--- INSERT on `session_changes`); a role whose instances run the cache needs
--- UPDATE on it too.
+-- Every role that writes sessions reads the sequence in the triggers: it is
+-- readable by all (its value is a time, nothing secret), so that roles
+-- granted table by table keep writing after this migration. A role whose
+-- instances run the cache needs UPDATE on it (without it, the cache's feed
+-- fails and the cache serves nothing from memory; the log says why).
 CREATE SEQUENCE axum_user_sessions.feed_heartbeat MINVALUE 0 START 0;
+GRANT SELECT ON SEQUENCE axum_user_sessions.feed_heartbeat TO PUBLIC;
 
 -- Upgrading a database in use: instances still on the previous version
 -- send no heartbeat, yet their caches rely on the log. So a populated

@@ -250,8 +250,9 @@ impl Role {
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA axum_user_sessions TO {name}"
             ),
-            // The feed's heartbeat (writers read it, feeds set it).
-            format!("GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA axum_user_sessions TO {name}"),
+            // Feeds set the heartbeat; every role may read it (the
+            // migration grants SELECT to PUBLIC, which this role relies on).
+            format!("GRANT UPDATE ON SEQUENCE axum_user_sessions.feed_heartbeat TO {name}"),
         ] {
             exec(pool, sql).await;
         }
