@@ -23,6 +23,10 @@ impl SessionLayer {
     ///   (a malformed or oversized token, two `Authorization` headers) means
     ///   "no session" (never an error). Other schemes (`Basic`) leave the
     ///   cookie in charge.
+    /// - **A token works only where it was issued.** A browser's session
+    ///   token sent as a bearer token names no session, nor does an API
+    ///   client's token sent as a cookie (the session is not revoked for
+    ///   it: its own client keeps working).
     /// - **New tokens in a header.** A sign-in or a rotation answers the new
     ///   token in the [token header](Self::with_session_token_header)
     ///   (`Session-Token`), with `Cache-Control: no-store`. Rotation keeps

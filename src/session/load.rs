@@ -148,6 +148,12 @@ impl Session {
                 }
                 None
             }
+            Some(l) if l.record.api_client != self.inner.bearer => {
+                // A browser's token in `Authorization`, or an API client's
+                // in a cookie: each works only where it was issued.
+                tracing::debug!(session.id = %l.record.id, "session token presented on the other channel");
+                None
+            }
             Some(l) => match l.token {
                 TokenState::Current => {
                     self.state().rotation_due = cfg

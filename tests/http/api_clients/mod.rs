@@ -4,6 +4,7 @@
 
 use crate::common;
 
+mod channels;
 mod upgrade;
 
 use axum::Router;
