@@ -8,7 +8,8 @@
 use crate::token::Token;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::fmt;
-use tower_cookies::cookie::{self, Cookie};
+
+mod render;
 
 /// The `SameSite` attribute of the session cookie.
 ///
@@ -66,32 +67,6 @@ impl CookieConfig {
     /// `__Secure-` is read after it, so an upgrade signs nobody out.
     pub(crate) fn legacy_name(&self, name: &str) -> Option<String> {
         (self.prefix() == PREFIXES[1]).then(|| name.to_owned())
-    }
-
-    /// A `Set-Cookie` value. `max_age`: `None` for a browser-session cookie,
-    /// `Some(0)` to expire it.
-    fn header(&self, name: &str, value: String, max_age: Option<i64>) -> String {
-        let mut cookie = Cookie::build((name.to_owned(), value))
-            .http_only(true)
-            .secure(self.secure)
-            .path(self.path.clone())
-            .same_site(match self.same_site {
-                SameSite::Lax => cookie::SameSite::Lax,
-                SameSite::Strict => cookie::SameSite::Strict,
-            });
-        if let Some(domain) = &self.domain {
-            cookie = cookie.domain(domain.clone());
-        }
-        match max_age {
-            Some(0) => {
-                cookie = cookie
-                    .max_age(cookie::time::Duration::ZERO)
-                    .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
-            }
-            Some(secs) => cookie = cookie.max_age(cookie::time::Duration::seconds(secs)),
-            None => {}
-        }
-        cookie.build().encoded().to_string()
     }
 }
 
@@ -216,17 +191,17 @@ impl CookieUpdate {
     ) {
         let mut any = false;
         for (name, change) in names.into_iter().zip([self.session, self.remember]) {
-            let (value, max_age) = match change {
+            let (value, max_age) = match &change {
                 None => continue,
-                Some(CookieChange::Set { value, max_age }) => (value, max_age),
-                Some(CookieChange::Expire) => (String::new(), Some(0)),
+                Some(CookieChange::Set { value, max_age }) => (value.as_str(), *max_age),
+                Some(CookieChange::Expire) => ("", Some(0)),
             };
-            match HeaderValue::from_str(&cookie.header(name, value, max_age)) {
-                Ok(v) => {
+            match cookie.header(name, value, max_age) {
+                Some(v) => {
                     headers.append(header::SET_COOKIE, v);
                     any = true;
                 }
-                Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+                None => tracing::error!("session cookie could not be encoded as a header"),
             }
         }
         if any {
