@@ -117,34 +117,63 @@ impl<T> CookieToken<T> {
 pub(crate) fn read_cookie<T>(
     headers: &HeaderMap, name: &str, parse: impl Fn(&str) -> Option<T>,
 ) -> CookieToken<T> {
-    let mut found: Option<&[u8]> = None;
+    let [found] = find_cookies(headers, [name]);
+    found.parse(parse)
+}
+
+/// What the `Cookie` headers hold under one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found<'h> {
+    /// Nothing.
+    Absent,
+    /// One value (maybe sent more than once), without its double quotes.
+    Value(&'h [u8]),
+    /// Different values: ambiguous.
+    Ambiguous,
+}
+
+impl Found<'_> {
+    /// The token this says, as [`read_cookie`] answers it.
+    pub(crate) fn parse<T>(self, parse: impl Fn(&str) -> Option<T>) -> CookieToken<T> {
+        match self {
+            Self::Absent => CookieToken::Absent,
+            Self::Ambiguous => CookieToken::Malformed,
+            Self::Value(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(parse)
+                .map_or(CookieToken::Malformed, CookieToken::Valid),
+        }
+    }
+}
+
+/// [`read_cookie`]'s search for several names at once: one pass over the
+/// `Cookie` headers, whatever the number of names.
+pub(crate) fn find_cookies<'h, const N: usize>(
+    headers: &'h HeaderMap, names: [&str; N],
+) -> [Found<'h>; N] {
+    let mut found = [Found::Absent; N];
     for value in headers.get_all(header::COOKIE) {
         for pair in value.as_bytes().split(|b| *b == b';') {
             let pair = pair.trim_ascii();
             let Some(eq) = pair.iter().position(|b| *b == b'=') else {
                 continue;
             };
-            if pair[..eq].trim_ascii() != name.as_bytes() {
+            let key = pair[..eq].trim_ascii();
+            let Some(i) = names.iter().position(|name| name.as_bytes() == key) else {
                 continue;
-            }
+            };
             let mut v = pair[eq + 1..].trim_ascii();
             if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
                 v = &v[1..v.len() - 1];
             }
-            match found {
-                None => found = Some(v),
-                Some(prev) if prev == v => {}
-                Some(_) => return CookieToken::Malformed,
-            }
+            found[i] = match found[i] {
+                Found::Absent => Found::Value(v),
+                Found::Value(prev) if prev == v => Found::Value(v),
+                _ => Found::Ambiguous,
+            };
         }
     }
-    match found {
-        None => CookieToken::Absent,
-        Some(v) => std::str::from_utf8(v)
-            .ok()
-            .and_then(parse)
-            .map_or(CookieToken::Malformed, CookieToken::Valid),
-    }
+    found
 }
 
 /// What to do with one cookie in the response.
@@ -235,6 +264,34 @@ mod tests {
             read_cookie(&h, "__Host-session", Token::parse),
             CookieToken::Valid(_)
         ));
+    }
+
+    #[test]
+    fn several_names_in_one_pass_answer_as_one_each() {
+        let a = Token::generate().unwrap().encode();
+        let b = Token::generate().unwrap().encode();
+        let cases = [
+            format!("s={a}; r={b}"),
+            format!("r={b}; x=1; s=\"{a}\""),
+            format!("s={a}; s={b}; r={b}"),
+            format!("r=nope; s={a}; s={a}"),
+            "x=1; s; r=".to_owned(),
+            String::new(),
+        ];
+        for case in cases {
+            let h = headers(&[case.as_bytes(), b"q=2"]);
+            let [s, r] = find_cookies(&h, ["s", "r"]);
+            for (name, found) in [("s", s), ("r", r)] {
+                let [one] = find_cookies(&h, [name]);
+                assert_eq!(found, one, "{case} {name}");
+                let twice = |f: Found<'_>| format!("{:?}", f.parse(Token::parse));
+                assert_eq!(
+                    twice(found),
+                    format!("{:?}", read_cookie(&h, name, Token::parse)),
+                    "{case} {name}"
+                );
+            }
+        }
     }
 
     #[test]
