@@ -25,6 +25,12 @@
 //! cookie that inserts a key: a new session); each on `MemoryStore`, and
 //! prefixed `cached-` on the cache over it (`cached-read`, `cached-incr`,
 //! `cached-update`, `cached-new`).
+//!
+//! With the `postgres` feature, the same paths prefixed `pg-` (`pg-read`,
+//! `pg-cached-incr`, ...) run on a `PgPool` at `DATABASE_URL` instead (a
+//! database of your own: it is migrated, and sessions are added to it), to
+//! see what the app spends in the store and its driver. Under callgrind only
+//! the app is counted, not Postgres.
 
 use axum::Router;
 use axum::body::Body;
@@ -48,7 +54,12 @@ enum Path {
 }
 
 impl Path {
-    fn parse(name: &str) -> Option<(Self, bool)> {
+    /// The path, whether on the cache, whether on Postgres.
+    fn parse(name: &str) -> Option<(Self, bool, bool)> {
+        let (pg, name) = match name.strip_prefix("pg-") {
+            Some(rest) => (true, rest),
+            None => (false, name),
+        };
         let (cached, name) = match name.strip_prefix("cached-") {
             Some(rest) => (true, rest),
             None => (false, name),
@@ -61,7 +72,7 @@ impl Path {
             "new" => Self::New,
             _ => return None,
         };
-        Some((path, cached))
+        Some((path, cached, pg))
     }
 
     fn uri(self) -> &'static str {
@@ -104,13 +115,17 @@ async fn new(s: Session) -> Result<&'static str, Error> {
 /// The app, with the session layer (on the cache when `cached`) or without,
 /// with its state given once as `axum::serve` does (a `Router<()>` called as
 /// it is would turn its handlers into routes, layers included, per request).
-fn app(path: Path, cached: bool) -> Router {
+async fn app(path: Path, cached: bool, pg: bool) -> Router {
     if let Path::Baseline = path {
         return Router::new()
             .route("/read", get(|| async { "0".to_string() }))
             .with_state(());
     }
-    let mut layer = SessionLayer::new(MemoryStore::new());
+    let mut layer = if pg {
+        postgres().await
+    } else {
+        SessionLayer::new(MemoryStore::new())
+    };
     if cached {
         layer = layer.with_cache(CacheConfig::default());
     }
@@ -121,6 +136,26 @@ fn app(path: Path, cached: bool) -> Router {
         .route("/new", post(new))
         .layer(layer)
         .with_state(())
+}
+
+/// A layer on the Postgres database at `DATABASE_URL`, migrated.
+#[cfg(feature = "postgres")]
+async fn postgres() -> SessionLayer {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL for the pg- paths");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .test_before_acquire(false)
+        .connect(&url)
+        .await
+        .expect("a Postgres at DATABASE_URL");
+    axum_user_sessions::migrate(&pool).await.expect("migrated");
+    SessionLayer::new(pool)
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres() -> SessionLayer {
+    eprintln!("the pg- paths need the postgres feature");
+    std::process::exit(2)
 }
 
 /// A request as a browser sends it through a real server: a client
@@ -165,12 +200,12 @@ async fn measured(app: &Router, path: Path, cookie: Option<&str>, n: u64) {
 async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let name = args.next().unwrap_or_else(|| "read".into());
-    let Some((path, cached)) = Path::parse(&name) else {
+    let Some((path, cached, pg)) = Path::parse(&name) else {
         eprintln!("unknown path {name:?}: see the file's docs");
         std::process::exit(2);
     };
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let app = app(path, cached);
+    let app = app(path, cached, pg).await;
     let cookie = match path {
         Path::Baseline => Some("floor=1".to_owned()),
         Path::New => None,
