@@ -322,8 +322,7 @@ impl Session {
         self.with_value(key, |now| now.cloned())
     }
 
-    /// `f` of the value of `key` as this request sees it, under the state's
-    /// lock (`f` must not call back into the session).
+    /// `f` of `key`'s value as this request sees it, under the state's lock.
     fn with_value<R>(&self, key: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
         let st = self.state();
         f(match st.changes.get(key) {
