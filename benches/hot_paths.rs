@@ -9,14 +9,16 @@
 //!
 //! runs `requests` (default 100,000) requests of one path after a warm-up,
 //! and prints the time per request (noisy on a shared machine). For counts
-//! that repeat, run it under callgrind with collection on the measured loop
-//! only, and divide by the requests:
+//! that repeat, run it under callgrind twice, with two numbers of requests,
+//! and divide the difference of the totals by the difference of the
+//! requests (the set-up and warm-up cancel out; the measured loop's future
+//! is inlined, so `--toggle-collect` on it collects nothing):
 //!
 //! ```text
-//! CARGO_PROFILE_BENCH_DEBUG=true cargo bench --no-run --bench hot_paths
-//! valgrind --tool=callgrind --collect-atstart=no --toggle-collect='hot_paths::measured*' \
-//!     target/release/deps/hot_paths-<hash> read 10000
-//! callgrind_annotate --inclusive=yes callgrind.out.<pid>
+//! CARGO_PROFILE_BENCH_DEBUG=line-tables-only cargo bench --no-run --bench hot_paths
+//! valgrind --tool=callgrind target/release/deps/hot_paths-<hash> read 1000
+//! valgrind --tool=callgrind target/release/deps/hot_paths-<hash> read 6000
+//! callgrind_annotate --inclusive=yes callgrind.out.<pid>   # per function, the same way
 //! ```
 //!
 //! Paths: `baseline` (the read's handler with no session layer), `read`,
@@ -188,7 +190,7 @@ async fn session(app: &Router) -> String {
     set.split(';').next().expect("a pair").to_owned()
 }
 
-/// The requests measured (callgrind collects inside this function only).
+/// The requests measured.
 #[inline(never)]
 async fn measured(app: &Router, path: Path, cookie: Option<&str>, n: u64) {
     for _ in 0..n {
@@ -220,7 +222,7 @@ async fn main() {
     println!("{name}: {n} requests, {per:?} per request");
 }
 
-/// The warm-up, outside what callgrind collects.
+/// The warm-up: the cache holds the session, the allocator its sizes.
 #[inline(never)]
 async fn warm_up(app: &Router, path: Path, cookie: Option<&str>) {
     for _ in 0..200 {
