@@ -198,6 +198,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
 
 pub(crate) fn user_agent(headers: &HeaderMap) -> Option<String> {
     let raw = headers.get(header::USER_AGENT)?.as_bytes();
+    // The usual header (printable ASCII, not too long) is kept as it is,
+    // in one copy: this runs on every request.
+    if !raw.is_empty()
+        && raw.len() <= MAX_USER_AGENT
+        && raw.iter().all(|b| (b' '..=b'~').contains(b))
+    {
+        return std::str::from_utf8(raw).ok().map(str::to_owned);
+    }
     let text = String::from_utf8_lossy(raw);
     let text: String = text
         .chars()
@@ -335,5 +343,13 @@ mod tests {
             HeaderValue::from_bytes(b"x\xff\ty").unwrap(),
         );
         assert_eq!(user_agent(&h).unwrap(), "x\u{fffd}y");
+        // Printable ASCII is kept as it is, up to the cap.
+        let plain = "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/146.0";
+        h.insert(header::USER_AGENT, HeaderValue::from_static(plain));
+        assert_eq!(user_agent(&h).unwrap(), plain);
+        h.insert(header::USER_AGENT, HeaderValue::from_static(" "));
+        assert_eq!(user_agent(&h).unwrap(), " ");
+        h.insert(header::USER_AGENT, HeaderValue::from_static(""));
+        assert_eq!(user_agent(&h), None);
     }
 }

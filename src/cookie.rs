@@ -8,7 +8,8 @@
 use crate::token::Token;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::fmt;
-use tower_cookies::cookie::{self, Cookie};
+
+mod render;
 
 /// The `SameSite` attribute of the session cookie.
 ///
@@ -67,32 +68,6 @@ impl CookieConfig {
     pub(crate) fn legacy_name(&self, name: &str) -> Option<String> {
         (self.prefix() == PREFIXES[1]).then(|| name.to_owned())
     }
-
-    /// A `Set-Cookie` value. `max_age`: `None` for a browser-session cookie,
-    /// `Some(0)` to expire it.
-    fn header(&self, name: &str, value: String, max_age: Option<i64>) -> String {
-        let mut cookie = Cookie::build((name.to_owned(), value))
-            .http_only(true)
-            .secure(self.secure)
-            .path(self.path.clone())
-            .same_site(match self.same_site {
-                SameSite::Lax => cookie::SameSite::Lax,
-                SameSite::Strict => cookie::SameSite::Strict,
-            });
-        if let Some(domain) = &self.domain {
-            cookie = cookie.domain(domain.clone());
-        }
-        match max_age {
-            Some(0) => {
-                cookie = cookie
-                    .max_age(cookie::time::Duration::ZERO)
-                    .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
-            }
-            Some(secs) => cookie = cookie.max_age(cookie::time::Duration::seconds(secs)),
-            None => {}
-        }
-        cookie.build().encoded().to_string()
-    }
 }
 
 /// Whether `name` carries a prefix browsers enforce (`__Host-`,
@@ -142,34 +117,63 @@ impl<T> CookieToken<T> {
 pub(crate) fn read_cookie<T>(
     headers: &HeaderMap, name: &str, parse: impl Fn(&str) -> Option<T>,
 ) -> CookieToken<T> {
-    let mut found: Option<&[u8]> = None;
+    let [found] = find_cookies(headers, [name]);
+    found.parse(parse)
+}
+
+/// What the `Cookie` headers hold under one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found<'h> {
+    /// Nothing.
+    Absent,
+    /// One value (maybe sent more than once), without its double quotes.
+    Value(&'h [u8]),
+    /// Different values: ambiguous.
+    Ambiguous,
+}
+
+impl Found<'_> {
+    /// The token this says, as [`read_cookie`] answers it.
+    pub(crate) fn parse<T>(self, parse: impl Fn(&str) -> Option<T>) -> CookieToken<T> {
+        match self {
+            Self::Absent => CookieToken::Absent,
+            Self::Ambiguous => CookieToken::Malformed,
+            Self::Value(v) => std::str::from_utf8(v)
+                .ok()
+                .and_then(parse)
+                .map_or(CookieToken::Malformed, CookieToken::Valid),
+        }
+    }
+}
+
+/// [`read_cookie`]'s search for several names at once: one pass over the
+/// `Cookie` headers, whatever the number of names.
+pub(crate) fn find_cookies<'h, const N: usize>(
+    headers: &'h HeaderMap, names: [&str; N],
+) -> [Found<'h>; N] {
+    let mut found = [Found::Absent; N];
     for value in headers.get_all(header::COOKIE) {
         for pair in value.as_bytes().split(|b| *b == b';') {
             let pair = pair.trim_ascii();
             let Some(eq) = pair.iter().position(|b| *b == b'=') else {
                 continue;
             };
-            if pair[..eq].trim_ascii() != name.as_bytes() {
+            let key = pair[..eq].trim_ascii();
+            let Some(i) = names.iter().position(|name| name.as_bytes() == key) else {
                 continue;
-            }
+            };
             let mut v = pair[eq + 1..].trim_ascii();
             if v.len() >= 2 && v[0] == b'"' && v[v.len() - 1] == b'"' {
                 v = &v[1..v.len() - 1];
             }
-            match found {
-                None => found = Some(v),
-                Some(prev) if prev == v => {}
-                Some(_) => return CookieToken::Malformed,
-            }
+            found[i] = match found[i] {
+                Found::Absent => Found::Value(v),
+                Found::Value(prev) if prev == v => Found::Value(v),
+                _ => Found::Ambiguous,
+            };
         }
     }
-    match found {
-        None => CookieToken::Absent,
-        Some(v) => std::str::from_utf8(v)
-            .ok()
-            .and_then(parse)
-            .map_or(CookieToken::Malformed, CookieToken::Valid),
-    }
+    found
 }
 
 /// What to do with one cookie in the response.
@@ -216,17 +220,17 @@ impl CookieUpdate {
     ) {
         let mut any = false;
         for (name, change) in names.into_iter().zip([self.session, self.remember]) {
-            let (value, max_age) = match change {
+            let (value, max_age) = match &change {
                 None => continue,
-                Some(CookieChange::Set { value, max_age }) => (value, max_age),
-                Some(CookieChange::Expire) => (String::new(), Some(0)),
+                Some(CookieChange::Set { value, max_age }) => (value.as_str(), *max_age),
+                Some(CookieChange::Expire) => ("", Some(0)),
             };
-            match HeaderValue::from_str(&cookie.header(name, value, max_age)) {
-                Ok(v) => {
+            match cookie.header(name, value, max_age) {
+                Some(v) => {
                     headers.append(header::SET_COOKIE, v);
                     any = true;
                 }
-                Err(_) => tracing::error!("session cookie could not be encoded as a header"),
+                None => tracing::error!("session cookie could not be encoded as a header"),
             }
         }
         if any {
@@ -260,6 +264,29 @@ mod tests {
             read_cookie(&h, "__Host-session", Token::parse),
             CookieToken::Valid(_)
         ));
+    }
+
+    #[test]
+    fn several_names_in_one_pass_answer_as_one_each() {
+        let a = Token::generate().unwrap().encode();
+        let b = Token::generate().unwrap().encode();
+        let cases = [
+            format!("s={a}; r={b}"),
+            format!("r={b}; x=1; s=\"{a}\""),
+            format!("s={a}; s={b}; r={b}"),
+            format!("r=nope; s={a}; s={a}"),
+            "x=1; s; r=".to_owned(),
+            String::new(),
+        ];
+        for case in cases {
+            let h = headers(&[case.as_bytes(), b"q=2"]);
+            // Each name found as if it were looked up alone (`read_cookie`).
+            let alone = [find_cookies(&h, ["s"])[0], find_cookies(&h, ["r"])[0]];
+            assert_eq!(find_cookies(&h, ["s", "r"]), alone, "{case}");
+        }
+        let h = headers(&[format!("s={a}; s={b}; r=\"{b}\"").as_bytes()]);
+        let both = [Found::Ambiguous, Found::Value(b.as_bytes())];
+        assert_eq!(find_cookies(&h, ["s", "r"]), both);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::client::ClientInfo;
 use crate::config::SessionConfig;
-use crate::cookie::{CookieChange, CookieToken, CookieUpdate, read_cookie};
+use crate::cookie::{CookieChange, CookieToken, CookieUpdate, find_cookies, read_cookie};
 use crate::events::anonymize_ip;
 use crate::session::{Commit, Session};
 use crate::store::SessionStore;
@@ -102,12 +102,10 @@ impl<S> SessionService<S> {
             req.extensions_mut().insert(session.clone());
             return (session, LegacyCookies::default());
         }
-        let mut cookie = read_cookie(req.headers(), &self.config.cookie_name, Token::parse);
-        let mut remember = read_cookie(
-            req.headers(),
-            &self.config.remember_cookie_name,
-            RememberToken::parse,
-        );
+        let names = [&*self.config.cookie_name, &self.config.remember_cookie_name];
+        let [cookie, remember] = find_cookies(req.headers(), names);
+        let mut cookie = cookie.parse(Token::parse);
+        let mut remember = remember.parse(RememberToken::parse);
         let mut legacy = LegacyCookies::default();
         if let Some([session_name, remember_name]) = &self.config.legacy_cookie_names {
             if !cookie.is_present() {

@@ -12,6 +12,13 @@ pub(crate) const TOKEN_BYTES: usize = 32;
 /// Length of a token in the cookie: base64url without padding of 32 bytes.
 pub(crate) const TOKEN_CHARS: usize = 43;
 
+/// Whether `text` is the one base64url form of `bytes`, `N` characters long:
+/// encoded on the stack, as this runs on every request that has a cookie.
+fn canonical<const N: usize>(bytes: &[u8], text: &str) -> bool {
+    let mut buf = [0u8; N];
+    URL_SAFE_NO_PAD.encode_slice(bytes, &mut buf) == Ok(N) && buf == text.as_bytes()
+}
+
 /// The secret carried by the session cookie. Never stored, never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Token([u8; TOKEN_BYTES]);
@@ -36,7 +43,7 @@ impl Token {
         match URL_SAFE_NO_PAD.decode_slice(value.as_bytes(), &mut bytes) {
             // `decode_slice` accepts non-canonical trailing bits; re-encoding
             // keeps exactly one textual form per token.
-            Ok(TOKEN_BYTES) if URL_SAFE_NO_PAD.encode(bytes) == value => Some(Self(bytes)),
+            Ok(TOKEN_BYTES) if canonical::<TOKEN_CHARS>(&bytes, value) => Some(Self(bytes)),
             _ => None,
         }
     }
@@ -60,6 +67,8 @@ impl fmt::Debug for Token {
 
 /// Length of a remember-me cookie: 22 (selector) + 1 + 43 (validator).
 pub(crate) const REMEMBER_CHARS: usize = 66;
+/// Length of a remember-me selector: base64url without padding of 16 bytes.
+const SELECTOR_CHARS: usize = 22;
 
 /// The remember-me credential in its cookie: `selector.validator`. The
 /// selector finds the row; the validator is the secret, stored as SHA-256.
@@ -97,7 +106,7 @@ impl RememberToken {
         let (sel, val) = value.split_once('.')?;
         let mut selector = [0u8; 16];
         match URL_SAFE_NO_PAD.decode_slice(sel.as_bytes(), &mut selector) {
-            Ok(16) if URL_SAFE_NO_PAD.encode(selector) == sel => {}
+            Ok(16) if canonical::<SELECTOR_CHARS>(&selector, sel) => {}
             _ => return None,
         }
         Some(Self {

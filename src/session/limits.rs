@@ -14,7 +14,7 @@
 use super::Session;
 use crate::error::Error;
 use crate::store::data_size as json_size;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Whether `value` holds U+0000 in a string or an object key.
 pub(crate) fn has_nul(value: &Value) -> bool {
@@ -47,10 +47,25 @@ impl Session {
             return Err(Error::NulCharacter);
         }
         let limit = self.config().max_data_size;
-        let mut data = self.entries();
-        let before = json_size(&data);
-        data.insert(key.to_owned(), value.clone());
-        let after = json_size(&data);
+        let st = self.state();
+        let loaded = st.record.as_ref().map(|r| &r.data);
+        let now = match st.changes.get(key) {
+            Some(change) => change.as_ref(),
+            None => loaded.and_then(|data| data.get(key)),
+        };
+        // A write that does not make the data larger always works: the
+        // whole data is only measured when this one grows it.
+        let grows = entry_size(key, value) > now.map_or(0, |v| entry_size(key, v));
+        if !grows {
+            return Ok(());
+        }
+        let mut view = Size::of(loaded);
+        for (k, change) in &st.changes {
+            view.set(k, loaded.and_then(|data| data.get(k)), change.as_ref());
+        }
+        let before = view.bytes();
+        view.set(key, now, Some(value));
+        let after = view.bytes();
         if after > limit && after > before {
             return Err(Error::DataTooLarge { limit });
         }
@@ -58,10 +73,75 @@ impl Session {
     }
 }
 
+/// The compact JSON size of a session's data, kept up to date as keys
+/// change, without building the data: `{` and `}`, and per entry its key
+/// and value, the `:` between them and the `,` before the next.
+struct Size {
+    /// The entries' sizes, each with its `:` and one separator.
+    entries: usize,
+    /// How many entries.
+    len: usize,
+}
+
+impl Size {
+    fn of(data: Option<&Map<String, Value>>) -> Self {
+        match data {
+            None => Self { entries: 0, len: 0 },
+            // `{"a":1,"b":2}`: the entries and their separators, but for
+            // the last one's, which `}` ends; and `{`.
+            Some(data) => Self {
+                entries: (json_size(data) - 1).saturating_sub(usize::from(data.is_empty())),
+                len: data.len(),
+            },
+        }
+    }
+
+    /// `key` changes from `old` to `new` (`None`: absent).
+    fn set(&mut self, key: &str, old: Option<&Value>, new: Option<&Value>) {
+        if let Some(old) = old {
+            self.entries -= entry_size(key, old);
+            self.len -= 1;
+        }
+        if let Some(new) = new {
+            self.entries += entry_size(key, new);
+            self.len += 1;
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        if self.len == 0 { 2 } else { self.entries + 1 }
+    }
+}
+
+/// An entry's compact JSON size with its `:` and one separator (`,` or `}`).
+fn entry_size(key: &str, value: &Value) -> usize {
+    json_len(key) + json_len(value) + 2
+}
+
+/// The length of `value` as compact JSON, counted without building it.
+fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    /// Counts the bytes written to it.
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Serializing JSON values and strings into a writer that never fails
+    // cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Map, json};
+    use serde_json::json;
 
     #[test]
     fn size_is_that_of_compact_json() {
@@ -71,6 +151,35 @@ mod tests {
         };
         assert_eq!(json_size(&map), serde_json::to_vec(&map).unwrap().len());
         assert_eq!(json_size(&Map::new()), 2);
+    }
+
+    #[test]
+    fn sizes_kept_by_entry_are_those_of_the_data() {
+        let base = json!({"a": 1, "bé\"": ["x", {"c": null}], "n": "\u{1}"});
+        let Value::Object(base) = base else {
+            unreachable!()
+        };
+        let values = [
+            json!(null),
+            json!(12345),
+            json!("é\n"),
+            json!({"k": [1, 2]}),
+        ];
+        for data in [None, Some(Map::new()), Some(base)] {
+            let mut size = Size::of(data.as_ref());
+            let mut now = data.clone().unwrap_or_default();
+            assert_eq!(size.bytes(), json_size(&now));
+            for key in ["a", "z", "bé\"", "n", "a"] {
+                for new in values.iter().map(Some).chain([None]) {
+                    size.set(key, now.get(key), new);
+                    match new {
+                        Some(v) => now.insert(key.to_owned(), v.clone()),
+                        None => now.remove(key),
+                    };
+                    assert_eq!(size.bytes(), json_size(&now), "{key} {new:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
 use crate::store::{
-    Restore, Revocation, RevokeReason, SessionRecord, TokenState, Touch, ValidatorStep,
+    Restore, Revocation, RevokeReason, SessionRecord, TokenHash, TokenState, Touch, ValidatorStep,
 };
 use crate::token::{RememberToken, Token};
 use time::OffsetDateTime;
@@ -39,8 +39,10 @@ impl Session {
                 None
             }
             CookieToken::Valid(token) => {
-                let live = match self.load_by_token(token, now).await? {
-                    Some(usable) => self.accept_token(token, usable, now).await?,
+                // Hashed once: the load and what follows it use the hash.
+                let hash = token.hash();
+                let live = match self.load_by_token(&hash, now).await? {
+                    Some(usable) => self.accept_token(&hash, usable, now).await?,
                     None => None,
                 };
                 let mut st = self.state();
@@ -98,15 +100,14 @@ impl Session {
     /// binding and only when the touch is due). A refused request writes
     /// nothing but the revocation, if the policy revokes.
     async fn accept_token(
-        &self, token: &Token, usable: Usable, now: OffsetDateTime,
+        &self, hash: &TokenHash, usable: Usable, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let Some(record) = self.check_binding(usable.record, now).await? else {
             return Ok(None);
         };
-        let hash = token.hash();
         match usable.token {
             TokenState::Pending => {
-                self.store().promote(record.id, &hash, now).await?;
+                self.store().promote(record.id, hash, now).await?;
                 tracing::debug!(session.id = %record.id, "rotated session token promoted");
                 Ok(Some(record))
             }
@@ -117,7 +118,7 @@ impl Session {
                 }
                 // The same load, with the touch this time; a token that
                 // changed state in between keeps the copy read first.
-                Ok(match self.store().load(&hash, &touch).await? {
+                Ok(match self.store().load(hash, &touch).await? {
                     Some(l) if l.token == TokenState::Current && l.record.id == record.id => {
                         Some(l.record)
                     }
@@ -128,14 +129,13 @@ impl Session {
         }
     }
 
-    /// The session a session token names, if the token may be used, handling
-    /// rotation states; nothing written but revocations.
+    /// The session a session token (by its `hash`) names, if the token may
+    /// be used, handling rotation states; nothing written but revocations.
     async fn load_by_token(
-        &self, token: &Token, now: OffsetDateTime,
+        &self, hash: &TokenHash, now: OffsetDateTime,
     ) -> Result<Option<Usable>, Error> {
         let cfg = self.config();
-        let hash = token.hash();
-        let found = self.store().load(&hash, &self.load_touch(now)).await?;
+        let found = self.store().load(hash, &self.load_touch(now)).await?;
         Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");

@@ -319,11 +319,16 @@ impl Session {
 
     /// A value as JSON.
     pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.with_value(key, |now| now.cloned())
+    }
+
+    /// `f` of `key`'s value as this request sees it, under the state's lock.
+    fn with_value<R>(&self, key: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
         let st = self.state();
-        match st.changes.get(key) {
-            Some(change) => change.clone(),
-            None => st.record.as_ref().and_then(|r| r.data.get(key).cloned()),
-        }
+        f(match st.changes.get(key) {
+            Some(change) => change.as_ref(),
+            None => st.record.as_ref().and_then(|r| r.data.get(key)),
+        })
     }
 
     /// Every key and value of the session.
@@ -353,7 +358,7 @@ impl Session {
     /// [`Error::NulCharacter`] when the key or the value holds U+0000.
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
-        if self.get_value(key).as_ref() == Some(&value) {
+        if self.with_value(key, |now| now == Some(&value)) {
             return Ok(());
         }
         self.check_write(key, Some(&value))?;
@@ -363,7 +368,7 @@ impl Session {
 
     /// Removes a key, after the handler. Returns whether it was there.
     pub fn remove(&self, key: &str) -> bool {
-        let present = self.get_value(key).is_some();
+        let present = self.with_value(key, |now| now.is_some());
         if present {
             self.state().changes.insert(key.to_owned(), None);
         }
