@@ -75,9 +75,8 @@ impl SessionStore for MemoryStore {
             return Ok(None);
         };
         let has_pending = t
-            .tokens
-            .values()
-            .any(|r| r.session_id == row.session_id && r.state == TokenState::Pending);
+            .tokens_of(row.session_id)
+            .any(|(_, r)| r.state == TokenState::Pending);
         let Some(s) = t.sessions.get_mut(&row.session_id) else {
             return Ok(None);
         };
@@ -149,15 +148,20 @@ impl SessionStore for MemoryStore {
             _ => return Ok(false),
         }
         // Keep only the newest older pending token.
-        let newest = t
-            .tokens
+        let pending_now: Vec<_> = t
+            .tokens_of(id)
+            .filter(|(_, r)| r.state == TokenState::Pending)
+            .map(|(h, r)| (r.created_at, *h))
+            .collect();
+        let newest = pending_now
             .iter()
-            .filter(|(_, r)| r.session_id == id && r.state == TokenState::Pending)
-            .max_by_key(|(_, r)| r.created_at)
-            .map(|(h, _)| *h);
-        t.tokens.retain(|h, r| {
-            !(r.session_id == id && r.state == TokenState::Pending && Some(*h) != newest)
-        });
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, h)| *h);
+        for (_, h) in &pending_now {
+            if Some(*h) != newest {
+                t.remove_token(h);
+            }
+        }
         t.insert_token(*pending, id, TokenState::Pending, now);
         Ok(true)
     }
@@ -172,10 +176,7 @@ impl SessionStore for MemoryStore {
         else {
             return Ok(());
         };
-        for (hash, row) in t.tokens.iter_mut() {
-            if row.session_id != id {
-                continue;
-            }
+        t.update_tokens_of(id, |hash, row| {
             if hash == token {
                 row.state = TokenState::Current;
             } else if row.state == TokenState::Current
@@ -183,7 +184,7 @@ impl SessionStore for MemoryStore {
             {
                 row.state = TokenState::Superseded { at: now };
             }
-        }
+        });
         t.prune_tokens(id);
         Ok(())
     }

@@ -14,7 +14,12 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub(super) struct Tables {
     pub(super) sessions: HashMap<Uuid, SessionRecord>,
+    /// Read through [`tokens_of`](Self::tokens_of) for one session's, and
+    /// changed only through the methods here, which keep `by_session`.
     pub(super) tokens: HashMap<TokenHash, TokenRow>,
+    /// The tokens of each session (a few: the history is pruned), so that
+    /// no call scans every token.
+    by_session: HashMap<Uuid, Vec<TokenHash>>,
     pub(super) remember: HashMap<Uuid, Remember>,
 }
 
@@ -85,28 +90,61 @@ impl Tables {
             state,
             created_at: at,
         };
-        self.tokens.insert(token, row);
+        if let Some(old) = self.tokens.insert(token, row) {
+            self.unlist(&token, old.session_id);
+        }
+        self.by_session.entry(id).or_default().push(token);
+    }
+
+    /// The tokens of session `id`.
+    pub(super) fn tokens_of(&self, id: Uuid) -> impl Iterator<Item = (&TokenHash, &TokenRow)> {
+        let hashes = self.by_session.get(&id).into_iter().flatten();
+        hashes.filter_map(|h| self.tokens.get_key_value(h))
+    }
+
+    /// Runs `f` on each token row of session `id`.
+    pub(super) fn update_tokens_of(
+        &mut self, id: Uuid, mut f: impl FnMut(&TokenHash, &mut TokenRow),
+    ) {
+        for h in self.by_session.get(&id).into_iter().flatten() {
+            if let Some(row) = self.tokens.get_mut(h) {
+                f(h, row);
+            }
+        }
+    }
+
+    /// Deletes the token `hash`.
+    pub(super) fn remove_token(&mut self, hash: &TokenHash) {
+        if let Some(row) = self.tokens.remove(hash) {
+            self.unlist(hash, row.session_id);
+        }
+    }
+
+    fn unlist(&mut self, hash: &TokenHash, id: Uuid) {
+        if let Some(list) = self.by_session.get_mut(&id) {
+            list.retain(|h| h != hash);
+            if list.is_empty() {
+                self.by_session.remove(&id);
+            }
+        }
     }
 
     /// Retires every token of session `id` (no grace).
     pub(super) fn retire_tokens(&mut self, id: Uuid, at: OffsetDateTime) {
-        for row in self.tokens.values_mut() {
-            if row.session_id == id && !matches!(row.state, TokenState::Retired { .. }) {
+        self.update_tokens_of(id, |_, row| {
+            if !matches!(row.state, TokenState::Retired { .. }) {
                 row.state = TokenState::Retired { at };
             }
-        }
+        });
     }
 
     /// Retires the tokens of session `id` issued at or before `before`.
     fn retire_tokens_before(&mut self, id: Uuid, at: OffsetDateTime, before: OffsetDateTime) {
-        for row in self.tokens.values_mut() {
-            if row.session_id == id
-                && row.created_at <= before
-                && !matches!(row.state, TokenState::Retired { .. })
-            {
+        self.update_tokens_of(id, |_, row| {
+            if row.created_at <= before && !matches!(row.state, TokenState::Retired { .. }) {
                 row.state = TokenState::Retired { at };
             }
-        }
+        });
     }
 
     /// [`SessionStore::restore_remembered`](crate::store::SessionStore::restore_remembered)
@@ -163,9 +201,7 @@ impl Tables {
     /// they were issued, as the SQL stores order them.
     pub(super) fn prune_tokens(&mut self, id: Uuid) {
         let mut replaced: Vec<_> = self
-            .tokens
-            .iter()
-            .filter(|(_, r)| r.session_id == id)
+            .tokens_of(id)
             .filter_map(|(hash, r)| match r.state {
                 TokenState::Superseded { at } | TokenState::Retired { at } => {
                     Some((at, r.created_at, *hash.as_bytes()))
@@ -178,13 +214,15 @@ impl Tables {
         }
         replaced.sort_unstable_by(|a, b| b.cmp(a)); // newest first
         for (_, _, hash) in &replaced[REPLACED_TOKENS_KEPT..] {
-            self.tokens.remove(&TokenHash::from_bytes(*hash));
+            self.remove_token(&TokenHash::from_bytes(*hash));
         }
     }
 
     /// Deletes session `id` with its tokens and credential.
     pub(super) fn remove_session(&mut self, id: Uuid) -> bool {
-        self.tokens.retain(|_, t| t.session_id != id);
+        for hash in self.by_session.remove(&id).unwrap_or_default() {
+            self.tokens.remove(&hash);
+        }
         self.remember.remove(&id);
         self.sessions.remove(&id).is_some()
     }
