@@ -13,7 +13,7 @@
 
 use super::Session;
 use crate::error::Error;
-use crate::store::data_size as json_size;
+use crate::store::{data_size as json_size, json_len};
 use serde_json::{Map, Value};
 
 /// Whether `value` holds U+0000 in a string or an object key.
@@ -116,26 +116,6 @@ impl Size {
 /// An entry's compact JSON size with its `:` and one separator (`,` or `}`).
 fn entry_size(key: &str, value: &Value) -> usize {
     json_len(key) + json_len(value) + 2
-}
-
-/// The length of `value` as compact JSON, counted without building it.
-fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
-    /// Counts the bytes written to it.
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    // Serializing JSON values and strings into a writer that never fails
-    // cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
 }
 
 #[cfg(test)]

@@ -100,6 +100,11 @@ impl DataPatch {
 /// counted without building it: what the layer's data limit and the cache's
 /// byte bound measure.
 pub(crate) fn data_size(data: &Map<String, Value>) -> usize {
+    json_len(data)
+}
+
+/// The length of `value` as compact JSON, counted without building it.
+pub(crate) fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     /// Counts the bytes written to it.
     struct Counter(usize);
     impl std::io::Write for Counter {
@@ -112,8 +117,8 @@ pub(crate) fn data_size(data: &Map<String, Value>) -> usize {
         }
     }
     let mut counter = Counter(0);
-    // Serializing a map of JSON values into a writer that never fails
-    // cannot fail.
-    let _ = serde_json::to_writer(&mut counter, data);
+    // Serializing JSON values, maps and strings into a writer that never
+    // fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
     counter.0
 }

@@ -72,6 +72,7 @@ pub(crate) use cache::siblings;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheConfig, CachedStore};
+pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
 pub use error::Error;
 pub use feed::{Change, ChangeFeed, FeedOptions};
