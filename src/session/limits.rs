@@ -49,10 +49,7 @@ impl Session {
         let limit = self.config().max_data_size;
         let st = self.state();
         let loaded = st.record.as_ref().map(|r| &r.data);
-        let now = match st.changes.get(key) {
-            Some(change) => change.as_ref(),
-            None => loaded.and_then(|data| data.get(key)),
-        };
+        let now = st.value(key);
         // A write that does not make the data larger always works: the
         // whole data is only measured when this one grows it.
         let grows = entry_size(key, value) > now.map_or(0, |v| entry_size(key, v));

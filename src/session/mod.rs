@@ -162,6 +162,15 @@ impl State {
         self.new_remember = None;
         self.clear_remember = true;
     }
+
+    /// `key`'s value as this request sees it: its pending change, else the
+    /// loaded data's.
+    fn value(&self, key: &str) -> Option<&Value> {
+        match self.changes.get(key) {
+            Some(change) => change.as_ref(),
+            None => self.record.as_ref().and_then(|r| r.data.get(key)),
+        }
+    }
 }
 
 impl fmt::Debug for Session {
@@ -319,16 +328,7 @@ impl Session {
 
     /// A value as JSON.
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.with_value(key, |now| now.cloned())
-    }
-
-    /// `f` of `key`'s value as this request sees it, under the state's lock.
-    fn with_value<R>(&self, key: &str, f: impl FnOnce(Option<&Value>) -> R) -> R {
-        let st = self.state();
-        f(match st.changes.get(key) {
-            Some(change) => change.as_ref(),
-            None => st.record.as_ref().and_then(|r| r.data.get(key)),
-        })
+        self.state().value(key).cloned()
     }
 
     /// Every key and value of the session.
@@ -358,7 +358,7 @@ impl Session {
     /// [`Error::NulCharacter`] when the key or the value holds U+0000.
     pub fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
-        if self.with_value(key, |now| now == Some(&value)) {
+        if self.state().value(key) == Some(&value) {
             return Ok(());
         }
         self.check_write(key, Some(&value))?;
@@ -368,7 +368,7 @@ impl Session {
 
     /// Removes a key, after the handler. Returns whether it was there.
     pub fn remove(&self, key: &str) -> bool {
-        let present = self.with_value(key, |now| now.is_some());
+        let present = self.state().value(key).is_some();
         if present {
             self.state().changes.insert(key.to_owned(), None);
         }

@@ -147,21 +147,7 @@ impl SessionStore for MemoryStore {
             }
             _ => return Ok(false),
         }
-        // Keep only the newest older pending token.
-        let pending_now: Vec<_> = t
-            .tokens_of(id)
-            .filter(|(_, r)| r.state == TokenState::Pending)
-            .map(|(h, r)| (r.created_at, *h))
-            .collect();
-        let newest = pending_now
-            .iter()
-            .max_by_key(|(at, _)| *at)
-            .map(|(_, h)| *h);
-        for (_, h) in &pending_now {
-            if Some(*h) != newest {
-                t.remove_token(h);
-            }
-        }
+        t.keep_newest_pending(id);
         t.insert_token(*pending, id, TokenState::Pending, now);
         Ok(true)
     }

@@ -120,6 +120,21 @@ impl Tables {
         }
     }
 
+    /// Deletes the pending tokens of session `id` but the newest.
+    pub(super) fn keep_newest_pending(&mut self, id: Uuid) {
+        let pending: Vec<_> = self
+            .tokens_of(id)
+            .filter(|(_, r)| r.state == TokenState::Pending)
+            .map(|(h, r)| (r.created_at, *h))
+            .collect();
+        let newest = pending.iter().max_by_key(|(at, _)| *at).map(|(_, h)| *h);
+        for (_, h) in &pending {
+            if Some(*h) != newest {
+                self.remove_token(h);
+            }
+        }
+    }
+
     fn unlist(&mut self, hash: &TokenHash, id: Uuid) {
         if let Some(list) = self.by_session.get_mut(&id) {
             list.retain(|h| h != hash);
