@@ -5,30 +5,22 @@ use crate::store;
 
 /// Errors from sessions and stores.
 ///
-/// As a response (handlers may `?` it), [`Error::Unavailable`] and
-/// [`Error::Timeout`] answer `503 Service Unavailable`,
-/// [`Error::SessionEnded`] `401 Unauthorized`, [`Error::UpdateConflict`]
-/// `409 Conflict`, [`Error::DataTooLarge`] `413 Payload Too Large`,
-/// [`Error::NulCharacter`] `400 Bad Request`, and everything else
-/// `500 Internal Server Error` (see [`Error::status`]). No response carries
-/// the error's text: SQL and driver messages stay in the logs.
+/// As a response (handlers may `?` it), a [`Store`](Error::Store) error that
+/// is an outage or a timeout answers `503 Service Unavailable` with
+/// `Retry-After`, [`Error::SessionEnded`] `401 Unauthorized`,
+/// [`Error::UpdateConflict`] `409 Conflict`, [`Error::DataTooLarge`] `413
+/// Payload Too Large`, [`Error::NulCharacter`] `400 Bad Request`, and
+/// everything else `500 Internal Server Error` (see [`Error::status`]). No
+/// response carries the error's text: SQL and driver messages stay in the
+/// logs, with a [`hint`](Error::hint) where the cause is a setup mistake.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The store could not be reached in time: connection refused or lost,
-    /// pool timed out, server shutting down, statement timeout.
-    #[error("session store unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    /// The store did not answer within the layer's
-    /// [store timeout](crate::SessionLayer::with_store_timeout).
-    #[error("session store did not answer within {0:?}")]
-    Timeout(std::time::Duration),
-    /// Any other database error.
-    #[error("session store error")]
-    Database(#[source] sqlx::Error),
-    /// Running the embedded migrations failed.
-    #[error("session store migration failed")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A store call failed: the [store's error](store::Error) says what
+    /// happened (unavailable, timed out, tables missing, …) and keeps the
+    /// driver's error as its source.
+    #[error(transparent)]
+    Store(#[from] store::Error),
     /// A session value could not be serialized or deserialized.
     #[error("session value (de)serialization failed")]
     Serde(#[from] serde_json::Error),
@@ -39,13 +31,6 @@ pub enum Error {
     /// request's session writes were not applied. Answers `401 Unauthorized`.
     #[error("the session ended while the request ran; its changes were not saved")]
     SessionEnded,
-    /// A database URL this build cannot open (expected `postgres://` or
-    /// `sqlite:`, with the matching feature).
-    #[error("unsupported database URL: expected postgres://… or sqlite:…")]
-    UnsupportedUrl,
-    /// The store returned data that does not fit the schema.
-    #[error("corrupt session row: {0}")]
-    Corrupt(&'static str),
     /// [`Session::update`](crate::Session::update) found the key changed by
     /// another request at each of its attempts (their number here), and
     /// gave up: nothing was written. Answers `409 Conflict`; the request may
@@ -71,49 +56,28 @@ pub enum Error {
 }
 
 impl Error {
-    /// Classifies a sqlx error: outages become [`Error::Unavailable`].
-    pub fn from_sqlx(err: sqlx::Error) -> Self {
-        Self::from(err)
+    /// Whether the store was out of reach or too slow: worth retrying
+    /// later, and answered `503` with `Retry-After`.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_unavailable())
     }
 
-    /// What to check when the error points at a misconfiguration rather
-    /// than a fault, for the logs: a prepared statement the server does not
-    /// know (SQLSTATE `26000`) or already has (`42P05`) means the pool's
-    /// connections are shared behind its back, as by PgBouncer in
-    /// transaction mode, where the store needs
-    /// `PgStore::behind_pgbouncer()`.
-    pub fn hint(&self) -> Option<&'static str> {
-        let Self::Database(sqlx::Error::Database(db)) = self else {
-            return None;
-        };
-        match db.code().as_deref() {
-            Some("26000" | "42P05") => Some(
-                "prepared statements are lost between transactions: behind PgBouncer in \
-                 transaction mode (or another transaction pooler) the store must be \
-                 `PgStore::new(pool).behind_pgbouncer()`",
-            ),
+    /// The store's error, if this is one.
+    pub fn store_error(&self) -> Option<&store::Error> {
+        match self {
+            Self::Store(e) => Some(e),
             _ => None,
         }
     }
-}
 
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
-        store::Error::from(err).into()
-    }
-}
-
-/// Variant to variant, sources kept.
-impl From<store::Error> for Error {
-    fn from(err: store::Error) -> Self {
-        match err {
-            store::Error::Unavailable(e) => Self::Unavailable(e),
-            store::Error::Timeout(limit) => Self::Timeout(limit),
-            store::Error::Database(e) => Self::Database(e),
-            store::Error::Migrate(e) => Self::Migrate(e),
-            store::Error::Serde(e) => Self::Serde(e),
-            store::Error::UnsupportedUrl => Self::UnsupportedUrl,
-            store::Error::Corrupt(what) => Self::Corrupt(what),
-        }
+    /// What to check when the error points at a setup mistake rather than
+    /// a fault, for the logs: the tables are missing (run
+    /// [`migrate`](crate::migrate())), or the store is misconfigured (a
+    /// prepared statement the server does not know, SQLSTATE `26000`, or
+    /// already has, `42P05`, means the pool's connections are shared behind
+    /// its back, as by PgBouncer in transaction mode, where the store needs
+    /// `PgStore::behind_pgbouncer()`). See [`store::Error::hint`].
+    pub fn hint(&self) -> Option<&'static str> {
+        self.store_error().and_then(store::Error::hint)
     }
 }

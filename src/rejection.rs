@@ -9,7 +9,8 @@ impl Error {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Unavailable(_) | Self::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ if self.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Store(crate::store::Error::Unsupported(_)) => StatusCode::NOT_IMPLEMENTED,
             Self::SessionEnded => StatusCode::UNAUTHORIZED,
             Self::UpdateConflict(_) => StatusCode::CONFLICT,
             Self::DataTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -63,12 +64,16 @@ impl IntoResponse for Error {
             let hint = self.hint();
             tracing::error!(error = %self, source, hint, "session error");
         }
-        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "session store unavailable, try again shortly"
-        } else {
-            "internal server error"
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let body = "session store unavailable, try again shortly";
+            return (status, [("retry-after", "1")], body).into_response();
+        }
+        // Not an outage: retrying will not help, so no `Retry-After`.
+        let body = match status {
+            StatusCode::NOT_IMPLEMENTED => "not implemented by this session store",
+            _ => "internal server error",
         };
-        (status, [("retry-after", "1")], body).into_response()
+        (status, body).into_response()
     }
 }
 

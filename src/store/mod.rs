@@ -74,7 +74,7 @@ pub(crate) use cache::siblings;
 pub use cache::{CacheConfig, CachedStore};
 pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
-pub use error::Error;
+pub use error::{BoxError, Error};
 pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};

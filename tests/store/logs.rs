@@ -112,3 +112,66 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
     assert_eq!(status, 500);
     assert!(logged.contains("behind_pgbouncer()"), "{logged}");
 }
+
+/// An app that never ran `migrate`: its first request with a cookie finds
+/// no tables. Over real HTTP the client gets a plain 500 without
+/// `Retry-After` (retrying will not help), and the log names the fix.
+async fn missing_tables_say_run_migrate(store: Arc<dyn axum_user_sessions::SessionStore>) {
+    let err: Error = store
+        .load(
+            &TokenHash::from_bytes([9; 32]),
+            &axum_user_sessions::store::Touch::new(
+                OffsetDateTime::now_utc(),
+                OffsetDateTime::now_utc(),
+            ),
+        )
+        .await
+        .unwrap_err()
+        .into();
+    assert!(
+        matches!(
+            err.store_error(),
+            Some(axum_user_sessions::store::Error::MissingSchema(_))
+        ),
+        "{err:?}"
+    );
+    let (status, logged) = answer(err);
+    assert_eq!(status, 500);
+    assert!(logged.contains("migrate"), "{logged}");
+
+    let app = common::serve_demo(axum_user_sessions::SessionLayer::new(store)).await;
+    let mut client = common::Client::new(&app);
+    let token = "A".repeat(43);
+    let res = client
+        .send_with(
+            "GET",
+            "/me",
+            &[(
+                "cookie",
+                &format!("__Host-session={token}; session={token}"),
+            )],
+        )
+        .await;
+    assert_eq!(res.status, 500, "{}", res.body);
+    assert!(
+        res.headers.get("retry-after").is_none(),
+        "{:?}",
+        res.headers
+    );
+    assert!(!res.body.contains("relation"), "{}", res.body);
+}
+
+#[sqlx::test(migrations = false)]
+async fn missing_postgres_tables_say_run_migrate(pool: sqlx::PgPool) {
+    missing_tables_say_run_migrate(Arc::new(axum_user_sessions::PgStore::new(pool))).await;
+}
+
+#[tokio::test]
+async fn missing_sqlite_tables_say_run_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store = axum_user_sessions::SqliteStore::connect(&url)
+        .await
+        .unwrap();
+    missing_tables_say_run_migrate(Arc::new(store)).await;
+}

@@ -2,6 +2,7 @@
 //! database password kept out of them.
 
 use axum_user_sessions::Error;
+use axum_user_sessions::store::Error as StoreError;
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -44,64 +45,59 @@ pub(crate) fn fail(failure: &Failure, url: &str) -> ExitCode {
 /// else means the database could not be reached or connected to (3).
 pub(crate) fn connect_failure(err: Error, url: &str) -> Failure {
     let shown = redacted_url(url);
-    match err {
-        Error::UnsupportedUrl => Failure::new(
+    match err.store_error() {
+        Some(StoreError::UnsupportedUrl) => Failure::new(
             EXIT_USAGE,
             format!(
                 "unsupported database URL {}: expected postgres://… or sqlite:…",
                 quote_scheme(url)
             ),
         ),
-        Error::Database(sqlx::Error::Configuration(e)) => Failure::new(
-            EXIT_USAGE,
-            format!("invalid database URL {shown}: {}", one_line(&e.to_string())),
-        ),
-        Error::Unavailable(e) | Error::Database(e) => Failure::new(
-            EXIT_UNREACHABLE,
-            format!(
-                "cannot connect to the database {shown}: {}",
-                sqlx_detail(&e)
+        Some(e) => match driver_error(e) {
+            Some(sqlx::Error::Configuration(e)) => Failure::new(
+                EXIT_USAGE,
+                format!("invalid database URL {shown}: {}", one_line(&e.to_string())),
             ),
-        ),
-        other => Failure::new(
+            Some(e) => Failure::new(
+                EXIT_UNREACHABLE,
+                format!("cannot connect to the database {shown}: {}", sqlx_detail(e)),
+            ),
+            None => Failure::new(
+                EXIT_UNREACHABLE,
+                format!("cannot connect to the database {shown}: {}", chain(&err)),
+            ),
+        },
+        None => Failure::new(
             EXIT_UNREACHABLE,
-            format!("cannot connect to the database {shown}: {}", chain(&other)),
+            format!("cannot connect to the database {shown}: {}", chain(&err)),
         ),
     }
 }
 
 /// Errors from a command once connected.
 pub(crate) fn store_failure(err: Error, url: &str) -> Failure {
-    match err {
-        Error::Unavailable(e) => Failure::new(
+    let detail = |e: &StoreError| driver_error(e).map_or_else(|| chain(e), sqlx_detail);
+    match err.store_error() {
+        Some(e) if e.is_unavailable() => Failure::new(
             EXIT_UNREACHABLE,
             format!(
                 "the database {} is unreachable: {}",
                 redacted_url(url),
-                sqlx_detail(&e)
+                detail(e)
             ),
         ),
-        Error::Database(e) if missing_table(&e) => Failure::new(
+        Some(StoreError::MissingSchema(_)) => Failure::new(
             EXIT_DATABASE,
             "the session tables do not exist: run `axum-user-sessions migrate` first",
         ),
-        Error::Database(e) => Failure::new(
-            EXIT_DATABASE,
-            format!("database error: {}", sqlx_detail(&e)),
-        ),
-        other => Failure::new(EXIT_DATABASE, chain(&other)),
+        Some(e) => Failure::new(EXIT_DATABASE, format!("database error: {}", detail(e))),
+        None => Failure::new(EXIT_DATABASE, chain(&err)),
     }
 }
 
-/// Postgres `undefined_table` / `invalid_schema_name`, SQLite "no such table".
-fn missing_table(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => {
-            matches!(db.code().as_deref(), Some("42P01" | "3F000"))
-                || db.message().contains("no such table")
-        }
-        _ => false,
-    }
+/// The sqlx error a store error carries as its source, if any.
+fn driver_error(err: &StoreError) -> Option<&sqlx::Error> {
+    std::error::Error::source(err)?.downcast_ref::<sqlx::Error>()
 }
 
 /// A short, human account of a sqlx error.

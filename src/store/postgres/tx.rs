@@ -61,8 +61,6 @@ where
         // A panic in the body is the caller's panic, as if it had run inline.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // The runtime is shutting down.
-        Err(e) => Err(Error::Unavailable(sqlx::Error::Io(std::io::Error::other(
-            e,
-        )))),
+        Err(e) => Err(Error::unavailable(e)),
     }
 }

@@ -119,7 +119,7 @@ fn create_private(path: &std::path::Path) -> Result<(), Error> {
     match file.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(sqlx::Error::Io(e).into()),
+        Err(e) => Err(Error::unavailable(e)),
     }
 }
 

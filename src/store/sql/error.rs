@@ -1,0 +1,104 @@
+//! How the SQL stores' driver errors become [`store::Error`](Error)s: the
+//! one place that reads sqlx's errors and SQLSTATE codes. Nothing outside
+//! the SQL stores sees a sqlx type.
+
+use crate::store::error::Error;
+
+/// What a prepared-statement error behind a transaction pooler means.
+const PGBOUNCER_HINT: &str = "prepared statements are lost between transactions: behind \
+     PgBouncer in transaction mode (or another transaction pooler) the store must be \
+     `PgStore::new(pool).behind_pgbouncer()`";
+
+/// What kind of failure a sqlx error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Unavailable,
+    MissingSchema,
+    Misconfigured(&'static str),
+    Conflict,
+    TooLarge,
+    Backend,
+}
+
+fn kind(err: &sqlx::Error) -> Kind {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Kind::Unavailable,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            match code {
+                // 08: connection exception; 53: insufficient resources;
+                // 57: operator intervention (shutdown, statement timeout);
+                // SQLite: 5 = SQLITE_BUSY, 6 = SQLITE_LOCKED.
+                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
+                    Kind::Unavailable
+                }
+                "5" | "6" => Kind::Unavailable,
+                // undefined_table, invalid_schema_name; SQLite names it.
+                "42P01" | "3F000" => Kind::MissingSchema,
+                _ if db.message().starts_with("no such table") => Kind::MissingSchema,
+                // invalid_sql_statement_name, duplicate_prepared_statement.
+                "26000" | "42P05" => Kind::Misconfigured(PGBOUNCER_HINT),
+                // unique_violation; SQLite's SQLITE_CONSTRAINT_PRIMARYKEY
+                // and _UNIQUE.
+                "23505" | "1555" | "2067" => Kind::Conflict,
+                // program_limit_exceeded (an index row too big), a value
+                // too long; SQLITE_TOOBIG.
+                c if c.starts_with("54") => Kind::TooLarge,
+                "22001" | "18" => Kind::TooLarge,
+                _ => Kind::Backend,
+            }
+        }
+        _ => Kind::Backend,
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match kind(&err) {
+            Kind::Unavailable => Self::unavailable(err),
+            Kind::MissingSchema => Self::missing_schema(err),
+            Kind::Misconfigured(hint) => Self::Misconfigured {
+                hint,
+                source: err.into(),
+            },
+            Kind::Conflict => Self::Conflict(err.into()),
+            Kind::TooLarge => Self::TooLarge(err.into()),
+            Kind::Backend => Self::backend(err),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        match err {
+            // The database went away while migrating: an outage, not a
+            // failed migration.
+            sqlx::migrate::MigrateError::Execute(e) if kind(&e) == Kind::Unavailable => {
+                Self::unavailable(e)
+            }
+            other => Self::Migrate(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_unavailable() {
+        assert!(matches!(
+            Error::from(sqlx::Error::PoolTimedOut),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(sqlx::Error::RowNotFound),
+            Error::Backend(_)
+        ));
+    }
+}
