@@ -119,7 +119,6 @@ macro_rules! wrap_store {
             promote(id: Uuid, token: &TokenHash, now: OffsetDateTime) -> () [SessionAfter(id)];
             set_remember(id: Uuid, credential: Option<&RememberCredential>, absolute_if_cleared: OffsetDateTime, now: OffsetDateTime) -> bool [SessionAfter(id)];
             find_remember(selector: &[u8; 16]) -> Option<RememberedSession> [Nothing];
-            restore(id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch) -> bool [SessionAfter(id)];
             restore_remembered(id: Uuid, restore: &Restore) -> bool [SessionAfter(id)];
             get(id: Uuid) -> Option<SessionRecord> [Nothing];
             revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool [Session(id)];

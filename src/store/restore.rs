@@ -78,19 +78,6 @@ impl Restore {
         }
     }
 
-    /// The one-phase form of [`SessionStore::restore`](super::SessionStore::restore):
-    /// `Some((presented, next))` rotates at once. `None` for a promotion,
-    /// which the one-phase form has no way to say.
-    pub(crate) fn one_phase(&self) -> Option<Option<(&TokenHash, &TokenHash)>> {
-        match &self.step {
-            ValidatorStep::Keep => Some(None),
-            ValidatorStep::Issue {
-                presented, next, ..
-            } => Some(Some((presented, next))),
-            ValidatorStep::Promote { .. } => None,
-        }
-    }
-
     /// The kind code the SQL stores bind: 0 keep, 1 issue, 2 promote; with
     /// the presented and next validators and the staleness horizon.
     #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -31,9 +31,10 @@ use uuid::Uuid;
 /// token, at most two pending ones, and the newest
 /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) (4) replaced ones
 /// (superseded or retired). The calls that replace tokens (`promote`,
-/// `reissue`, `restore` with a rotation) delete the older replaced ones in
-/// the same round-trip; the rest go with the session. (A `restore` without
-/// rotation, a concurrent tab inside the remember-me grace window, adds a
+/// `reissue`, `restore_remembered` with a validator step) delete the older
+/// replaced ones in the same round-trip; the rest go with the session. (A
+/// `restore_remembered` that keeps the validator, a concurrent tab inside
+/// the remember-me grace window, adds a
 /// current token beside the others; the next promotion supersedes them all.)
 ///
 /// So reuse detection covers the last four replaced tokens: one of them is
@@ -105,21 +106,6 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// The session holding the remember-me credential `selector`, live or not.
     async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error>;
 
-    /// Re-opens a remembered session with a new current session token and
-    /// refreshes its activity as `touch` says.
-    ///
-    /// With `rotate = Some((presented, next))`, the validator is replaced by
-    /// `next` only if it is still `presented` (compare-and-set), and every
-    /// older session token is retired (the newest
-    /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
-    /// are kept, the others deleted); `false` when another request rotated
-    /// it first. With `None` (a concurrent request inside the grace window),
-    /// the token is added beside the others. `false` too when the session is
-    /// gone or revoked.
-    async fn restore(
-        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
-    ) -> Result<bool, Error>;
-
     /// Re-opens a remembered session (two-phase validator rotation): in one
     /// round-trip, does what `restore.step` says with the validator
     /// (compare-and-set for `Issue` and `Promote`: `false`, and nothing
@@ -130,20 +116,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// issued at or before `retire_before` are retired (the newest
     /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
     /// kept). `false` too when the session is gone or revoked.
-    ///
-    /// The default body, for stores written before 0.2, is the one-phase
-    /// [`restore`](Self::restore) (an `Issue` replaces the validator at
-    /// once; a `Promote`, which such a store never asks for since it keeps
-    /// no pending validator, answers `false`), without the tokens' hard end.
-    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
-        match restore.one_phase() {
-            Some(rotate) => {
-                self.restore(id, &restore.token, rotate, &restore.touch)
-                    .await
-            }
-            None => Ok(false),
-        }
-    }
+    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error>;
 
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;

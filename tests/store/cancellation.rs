@@ -7,8 +7,8 @@
 use crate::common;
 
 use axum_user_sessions::store::{
-    DataPatch, Reissue, RememberCredential, SessionRecord, SessionStore, TokenHash, TokenState,
-    Touch,
+    DataPatch, Reissue, RememberCredential, Restore, SessionRecord, SessionStore, TokenHash,
+    TokenState, Touch, ValidatorStep,
 };
 use axum_user_sessions::{CacheConfig, CachedStore, SqliteStore};
 use common::{Backend, Kind, Rng};
@@ -163,8 +163,14 @@ async fn cancelled_calls_leave_nothing_open(b: Backend) {
                 let found = within(s.find_remember(&selector)).await.unwrap();
                 let next = fresh(&mut n);
                 let touch = Touch::new(at, at + Duration::from_secs(1800));
-                let rotate = Some((&found.validator, &next));
-                cut(&mut rng, s.restore(r.id, &token, rotate, &touch)).await
+                let step = ValidatorStep::Issue {
+                    presented: found.validator,
+                    next,
+                    stale_before: at,
+                };
+                let end = at + Duration::from_secs(3600);
+                let restore = Restore::new(token, end, step, at, touch);
+                cut(&mut rng, s.restore_remembered(r.id, &restore)).await
             }
             _ => {
                 let c = RememberCredential::new(selector, token, r.absolute_expires_at);

@@ -6,8 +6,8 @@
 use crate::common;
 
 use axum_user_sessions::store::{
-    REPLACED_TOKENS_KEPT, Reissue, RememberCredential, SessionRecord, SessionStore, TokenHash,
-    TokenState, Touch,
+    REPLACED_TOKENS_KEPT, Reissue, RememberCredential, Restore, SessionRecord, SessionStore,
+    TokenHash, TokenState, Touch, ValidatorStep,
 };
 use common::{Backend, Rng};
 use std::time::Duration;
@@ -254,17 +254,14 @@ async fn sign_in_and_restore_prune_too(b: Backend) {
             .unwrap()
     );
     let t3 = t2 + Duration::from_secs(1);
-    let rotate = Some((&validator, &next));
-    assert!(
-        s.restore(
-            r.id,
-            &token(13),
-            rotate,
-            &Touch::new(t3, t3 + Duration::from_secs(1800))
-        )
-        .await
-        .unwrap()
-    );
+    let step = ValidatorStep::Issue {
+        presented: validator,
+        next,
+        stale_before: t3,
+    };
+    let touch = Touch::new(t3, t3 + Duration::from_secs(1800));
+    let restore = Restore::new(token(13), t3 + Duration::from_secs(3600), step, t3, touch);
+    assert!(s.restore_remembered(r.id, &restore).await.unwrap());
     let all: Vec<TokenHash> = (0..=13).map(token).collect();
     assert_eq!(known(s, &all, t3).await, 1 + REPLACED_TOKENS_KEPT);
     if let Some(n) = rows(&b, r.id).await {

@@ -236,38 +236,6 @@ impl SessionStore for MemoryStore {
         }))
     }
 
-    async fn restore(
-        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
-    ) -> Result<bool, Error> {
-        let mut t = self.lock();
-        if t.live_mut(id).is_none() {
-            return Ok(false);
-        }
-        if let Some((presented, next)) = rotate {
-            let Some(r) = t
-                .remember
-                .get_mut(&id)
-                .filter(|r| r.validator == *presented)
-            else {
-                return Ok(false);
-            };
-            r.previous = Some(r.validator);
-            r.validator = *next;
-            r.rotated_at = touch.now;
-            t.retire_tokens(id, touch.now);
-            t.prune_tokens(id);
-        }
-        t.insert_token(*token, id, TokenState::Current, touch.now);
-        if let Some(s) = t.live_mut(id) {
-            if rotate.is_some() {
-                s.rotated_at = touch.now;
-            }
-            touch.apply(s);
-            s.version += 1;
-        }
-        Ok(true)
-    }
-
     async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
         Ok(self.lock().restore_remembered(id, restore))
     }

@@ -264,26 +264,6 @@ sql::impl_sql_store!(
             .await
         }
 
-        async fn restore(
-            &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>,
-            touch: &Touch,
-        ) -> Result<bool, Error> {
-            let (presented, next) = match rotate {
-                Some((p, n)) => (Some(p.as_bytes().as_slice()), Some(n.as_bytes().as_slice())),
-                None => (None, None),
-            };
-            let query = sqlx::query(q::RESTORE)
-                .bind(id)
-                .bind(token.as_bytes().as_slice())
-                .bind(touch.now)
-                .bind(touch.idle_expires_at)
-                .bind(presented)
-                .bind(next)
-                .bind(sql::REPLACED_KEPT)
-                .bind(touch.ip.map(|ip| ip.to_string()));
-            Ok(self.execute(query).await? == 1)
-        }
-
         async fn restore_remembered(&self, id: Uuid, r: &Restore) -> Result<bool, Error> {
             let (kind, presented, next, stale_before) = r.step_parts();
             let query = sqlx::query(q::RESTORE_REMEMBERED)

@@ -367,4 +367,4 @@ pub(super) use devices::{LIST_USER, LIST_USER_ENDED, LIST_USER_PAGE, RENAME, SET
 
 // Remember-me: credentials and restores.
 mod remember;
-pub(super) use remember::{FIND_REMEMBER, FORGET, REMEMBER, RESTORE, RESTORE_REMEMBERED};
+pub(super) use remember::{FIND_REMEMBER, FORGET, REMEMBER, RESTORE_REMEMBERED};

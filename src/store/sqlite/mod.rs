@@ -302,35 +302,6 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         Ok(true)
     }
 
-    async fn restore(
-        &self, id: Uuid, token: &TokenHash, rotate: Option<(&TokenHash, &TokenHash)>, touch: &Touch,
-    ) -> Result<bool, Error> {
-        let mut tx = self.write_tx().await?;
-        let query = match rotate {
-            Some((presented, next)) => sqlx::query(q::RESTORE_ROTATE)
-                .bind(id)
-                .bind(ts(touch.now))
-                .bind(ts(touch.idle_expires_at))
-                .bind(presented.as_bytes().as_slice())
-                .bind(next.as_bytes().as_slice()),
-            None => sqlx::query(q::RESTORE)
-                .bind(id)
-                .bind(ts(touch.now))
-                .bind(ts(touch.idle_expires_at)),
-        };
-        let query = query.bind(touch.ip.map(|ip| ip.to_string()));
-        if tx.run(query).await? != 1 {
-            return Ok(false);
-        }
-        if rotate.is_some() {
-            tx.retire_tokens(id, touch.now).await?;
-            tx.prune_tokens(id).await?;
-        }
-        tx.insert_token(token, id, 0, touch.now).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     async fn gc_batch(
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error> {

@@ -164,24 +164,6 @@ pub(super) const FIND_REMEMBER: &str = concat!(
        FROM aus_sessions s WHERE s.remember_selector = ?1"
 );
 
-/// Re-opens session `?1` at `?2` (idle deadline `?3`), replacing its
-/// validator by `?5` only if it is still `?4`; from the IP `?6`.
-pub(super) const RESTORE_ROTATE: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
-            location = CASE WHEN ?6 IS NOT NULL AND last_ip IS NOT ?6 THEN NULL ELSE location END,
-            last_ip = COALESCE(?6, last_ip),
-            remember_prev_validator_hash = remember_validator_hash,
-            remember_validator_hash = ?5, remember_rotated_at = ?2, rotated_at = ?2
-      WHERE id = ?1 AND revoked_at IS NULL AND remember_validator_hash = ?4";
-
-/// Re-opens session `?1` at `?2` (idle deadline `?3`), validator unchanged;
-/// from the IP `?4`.
-pub(super) const RESTORE: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
-            location = CASE WHEN ?4 IS NOT NULL AND last_ip IS NOT ?4 THEN NULL ELSE location END,
-            last_ip = COALESCE(?4, last_ip)
-      WHERE id = ?1 AND revoked_at IS NULL";
-
 /// Session `?1`.
 /// Re-opens session `?1` at `?2` (idle deadline `?3`), tokens ending at
 /// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`

@@ -82,37 +82,3 @@ pub(in crate::store::postgres) const RESTORE_REMEMBERED: &str = concat!(
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
     SELECT $2, id, 0, $3 FROM s"
 );
-
-/// Re-opens session `$1` with the new current token `$2` at `$3`, idle
-/// deadline `$4`; with `$5` (the presented validator) not null, replaces
-/// it by `$6` only if it is still current, and retires the older tokens,
-/// keeping the newest `$7` replaced ones. The client's IP `$8` (when not
-/// null) is where it was last used from.
-pub(in crate::store::postgres) const RESTORE: &str = concat!(
-    "WITH s AS (
-        UPDATE axum_user_sessions.sessions
-           SET last_seen_at = $3, expires_at = LEAST($4, absolute_expires_at),
-               last_ip = COALESCE($8::inet, last_ip),
-               location = CASE WHEN $8::inet IS DISTINCT FROM last_ip AND $8::inet IS NOT NULL
-                               THEN NULL ELSE location END,
-               remember_prev_validator_hash = CASE WHEN $5::bytea IS NULL
-                   THEN remember_prev_validator_hash ELSE remember_validator_hash END,
-               remember_validator_hash = COALESCE($6, remember_validator_hash),
-               remember_rotated_at = CASE WHEN $5::bytea IS NULL
-                   THEN remember_rotated_at ELSE $3 END,
-               rotated_at = CASE WHEN $5::bytea IS NULL THEN rotated_at ELSE $3 END
-         WHERE id = $1 AND revoked_at IS NULL
-           AND ($5::bytea IS NULL OR remember_validator_hash = $5)
-        RETURNING id
-    ), ",
-    replace_tokens!(
-        "$1",
-        "CASE WHEN $5::bytea IS NOT NULL AND t.state <> 3 AND EXISTS (SELECT 1 FROM s)
-              THEN 3 END",
-        "$3",
-        "$7"
-    ),
-    "
-    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
-    SELECT $2, id, 0, $3 FROM s"
-);
