@@ -17,7 +17,8 @@ use crate::client::ClientInfo;
 use crate::error::Error;
 use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{
-    IntoSessionStore, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore, StoreStats,
+    IntoSessionStore, Revocation, RevokeReason, RevokeScope, RevokedBy, SessionRecord,
+    SessionStore, StoreStats,
 };
 use crate::store::{Stale, siblings};
 use std::sync::Arc;
@@ -101,7 +102,7 @@ impl SessionAdmin {
     ) -> Result<bool, Error> {
         let how = revocation(reason, by)?;
         let owner = self.store.get(id).await?.and_then(|r| r.user_id);
-        let done = self.store.revoke(id, None, &how).await?;
+        let done = self.store.revoke(&RevokeScope::session(id), &how).await? == 1;
         if done {
             siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), owner, &how, 1);
@@ -117,7 +118,11 @@ impl SessionAdmin {
         &self, id: Uuid, owner: &str, by: RevokedBy, reason: RevokeReason,
     ) -> Result<bool, Error> {
         let how = Revocation::new(reason, by, OffsetDateTime::now_utc());
-        let done = self.store.revoke(id, Some(owner), &how).await?;
+        let scope = RevokeScope::Session {
+            id,
+            owner: Some(owner),
+        };
+        let done = self.store.revoke(&scope, &how).await? == 1;
         if done {
             siblings::changed(self.store.as_ref(), Stale::Session(id));
             self.revoked(Some(id), Some(owner.to_owned()), &how, 1);
@@ -155,7 +160,10 @@ impl SessionAdmin {
         if user_id.contains('\0') {
             return Ok(0);
         }
-        let n = self.store.revoke_user_sessions(user_id, keep, &how).await?;
+        let n = self
+            .store
+            .revoke(&RevokeScope::User { user_id, keep }, &how)
+            .await?;
         if n > 0 {
             siblings::changed(self.store.as_ref(), Stale::User(user_id));
             self.revoked(None, Some(user_id.to_owned()), &how, n);
@@ -175,7 +183,11 @@ impl SessionAdmin {
         let mut n = 0;
         for record in others.skip(allowed) {
             let how = Revocation::system(RevokeReason::SessionLimit, OffsetDateTime::now_utc());
-            if self.store.revoke(record.id, Some(user), &how).await? {
+            let scope = RevokeScope::Session {
+                id: record.id,
+                owner: Some(user),
+            };
+            if self.store.revoke(&scope, &how).await? == 1 {
                 siblings::changed(self.store.as_ref(), Stale::Session(record.id));
                 self.revoked(Some(record.id), Some(user.to_owned()), &how, 1);
                 n += 1;
@@ -189,7 +201,7 @@ impl SessionAdmin {
         &self, by: RevokedBy, reason: RevokeReason,
     ) -> Result<u64, Error> {
         let how = revocation(reason, by)?;
-        let n = self.store.revoke_every_session(&how).await?;
+        let n = self.store.revoke(&RevokeScope::Everyone, &how).await?;
         if n > 0 {
             siblings::changed(self.store.as_ref(), Stale::Every);
             self.revoked(None, None, &how, n);

@@ -275,7 +275,9 @@ impl Session {
             match &user {
                 Some(user) => {
                     let how = Revocation::new(RevokeReason::Logout, RevokedBy::user(user), now());
-                    self.store().revoke(id, None, &how).await?;
+                    self.store()
+                        .revoke(&crate::store::RevokeScope::session(id), &how)
+                        .await?;
                 }
                 None => {
                     self.store().delete(id).await?;

@@ -15,7 +15,8 @@ use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
 use crate::store::{
-    Restore, Revocation, RevokeReason, SessionRecord, TokenHash, TokenState, Touch, ValidatorStep,
+    Restore, Revocation, RevokeReason, RevokeScope, SessionRecord, TokenHash, TokenState, Touch,
+    ValidatorStep,
 };
 use crate::token::{RememberToken, Token};
 use time::OffsetDateTime;
@@ -187,7 +188,9 @@ impl Session {
                 }
                 TokenState::Superseded { .. } => {
                     let how = Revocation::system(RevokeReason::TokenReuse, now);
-                    self.store().revoke(l.record.id, None, &how).await?;
+                    self.store()
+                        .revoke(&RevokeScope::session(l.record.id), &how)
+                        .await?;
                     // A superseded token replayed after the grace window.
                     self.emit(SessionEventKind::TokenReuse, &l.record);
                     self.state().clear_remember = true;
@@ -285,7 +288,9 @@ impl Session {
         &self, record: &SessionRecord, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let how = Revocation::system(RevokeReason::RememberTokenReuse, now);
-        self.store().revoke(record.id, None, &how).await?;
+        self.store()
+            .revoke(&RevokeScope::session(record.id), &how)
+            .await?;
         self.emit(SessionEventKind::RememberTheft, record);
         let mut st = self.state();
         st.clear_remember = true;
@@ -316,7 +321,9 @@ impl Session {
                 self.emit(kind, &record);
                 if revoke {
                     let how = Revocation::system(RevokeReason::BindingMismatch, now);
-                    self.store().revoke(record.id, None, &how).await?;
+                    self.store()
+                        .revoke(&RevokeScope::session(record.id), &how)
+                        .await?;
                 }
                 self.state().binding_rejected = !revoke;
                 Ok(None)

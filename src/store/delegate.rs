@@ -11,6 +11,7 @@
 //! would answer with the default instead of asking the wrapped store.
 
 use super::error::Error;
+use super::revocation::RevokeScope;
 use super::session_store::SessionStore;
 use super::types::{DataPatch, LoadedSession, TokenHash, Touch, UpdateOutcome};
 use serde_json::Value;
@@ -36,7 +37,16 @@ pub(crate) enum Stale<'a> {
     Every,
 }
 
-impl Stale<'_> {
+impl<'a> Stale<'a> {
+    /// What a revocation of `scope` makes stale.
+    pub(crate) fn of_scope(scope: &RevokeScope<'a>) -> Self {
+        match *scope {
+            RevokeScope::Session { id, .. } => Self::Session(id),
+            RevokeScope::User { user_id, .. } => Self::User(user_id),
+            RevokeScope::Everyone => Self::Every,
+        }
+    }
+
     /// Whether copies must go before the call runs (and again after it).
     #[cfg_attr(not(feature = "cache"), allow(dead_code))] // only the cache asks
     pub(crate) fn at_start(&self) -> bool {
@@ -121,9 +131,7 @@ macro_rules! wrap_store {
             find_remember(selector: &[u8; 16]) -> Option<RememberedSession> [Nothing];
             restore_remembered(id: Uuid, restore: &Restore) -> bool [SessionAfter(id)];
             get(id: Uuid) -> Option<SessionRecord> [Nothing];
-            revoke(id: Uuid, user_id: Option<&str>, how: &Revocation) -> bool [Session(id)];
-            revoke_user_sessions(user_id: &str, keep: Option<Uuid>, how: &Revocation) -> u64 [User(user_id)];
-            revoke_every_session(how: &Revocation) -> u64 [Every];
+            revoke(scope: &RevokeScope<'_>, how: &Revocation) -> u64 [of_scope(scope)];
             stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats [Nothing];
             gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64 [Nothing];
             list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord> [Nothing];
@@ -137,7 +145,7 @@ macro_rules! wrap_store {
         load($($la:ident: $lt:ty),*) -> $lr:ty;
         patch_data($($pa:ident: $pt:ty),*) -> $pr:ty;
         update_value($($ua:ident: $ut:ty),*) -> $ur:ty;
-        $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty [$stale:ident $(($key:ident))?];)*
+        $($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty [$($stale:tt)+];)*
     ) => {
         const _: () = {
             use $crate::store::delegate::{Call, Stale, Wrapper};
@@ -145,7 +153,7 @@ macro_rules! wrap_store {
             use $crate::store::feed::{ChangeFeed, FeedOptions};
             use $crate::store::report::{MigrationReport, StoreStats};
             use $crate::store::restore::Restore;
-            use $crate::store::revocation::Revocation;
+            use $crate::store::revocation::{Revocation, RevokeScope};
             use $crate::store::session_store::SessionStore;
             use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
@@ -178,7 +186,7 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                     async fn $name(&self, $($arg: $ty),*) -> Result<$ret, Error> {
                         let call = Call {
                             name: stringify!($name),
-                            stale: Stale::$stale $(($key))?,
+                            stale: Stale::$($stale)+,
                         };
                         self.around(call, async { self.wrapped().$name($($arg),*).await }).await
                     }

@@ -84,7 +84,7 @@ pub use postgres::PgStore;
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
-pub use revocation::{Revocation, RevokeReason, RevokedBy};
+pub use revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
 pub use session_store::{IntoSessionStore, SessionStore};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]

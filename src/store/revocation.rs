@@ -3,8 +3,10 @@
 //! The reason and the actor are distinct types, so that swapping "who" and
 //! "why" is a compile error rather than a wrong audit trail.
 
+use super::types::SessionRecord;
 use std::fmt;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Why a session was revoked. Stored as text (`as_str`), shown to the user in
 /// "Your devices" and in audit logs.
@@ -145,6 +147,50 @@ impl Revocation {
     /// An automatic revocation by the library at `at`.
     pub fn system(reason: RevokeReason, at: OffsetDateTime) -> Self {
         Self::new(reason, RevokedBy::System, at)
+    }
+}
+
+/// Which live sessions a [revocation](super::SessionStore::revoke) ends.
+/// Sessions that are not live (revoked, expired) are never touched again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokeScope<'a> {
+    /// One session; with `owner`, only if that user owns it.
+    Session {
+        /// The session's public id.
+        id: Uuid,
+        /// The user who must own it, if any.
+        owner: Option<&'a str>,
+    },
+    /// Every live session of a user, except `keep`.
+    User {
+        /// The user.
+        user_id: &'a str,
+        /// A session to leave signed in (typically the current one).
+        keep: Option<Uuid>,
+    },
+    /// Every live session of every user.
+    Everyone,
+}
+
+impl RevokeScope<'_> {
+    /// One session, whoever owns it.
+    pub fn session(id: Uuid) -> Self {
+        RevokeScope::Session { id, owner: None }
+    }
+
+    /// Whether the scope covers `record` (liveness aside): the rule the
+    /// SQL stores write as their `WHERE`.
+    pub fn covers(&self, record: &SessionRecord) -> bool {
+        match *self {
+            Self::Session { id, owner } => {
+                record.id == id && owner.is_none_or(|u| record.user_id.as_deref() == Some(u))
+            }
+            Self::User { user_id, keep } => {
+                record.user_id.as_deref() == Some(user_id) && Some(record.id) != keep
+            }
+            Self::Everyone => true,
+        }
     }
 }
 

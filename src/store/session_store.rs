@@ -7,7 +7,7 @@ use super::feed::{ChangeFeed, FeedOptions};
 use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
-use super::revocation::Revocation;
+use super::revocation::{Revocation, RevokeScope};
 use super::types::UpdateOutcome;
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use async_trait::async_trait;
@@ -121,20 +121,12 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// One session by public id, live or not.
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error>;
 
-    /// Marks one live session revoked (with its remember-me credential).
-    /// `user_id`, when given, must own it. `false` when no such live session.
-    async fn revoke(
-        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
-    ) -> Result<bool, Error>;
-
-    /// Revokes every live session of a user, except `keep`, in one
-    /// statement. Returns how many.
-    async fn revoke_user_sessions(
-        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
-    ) -> Result<u64, Error>;
-
-    /// Revokes every live session of every user. Returns how many.
-    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error>;
+    /// Revokes the live sessions `scope` covers, in one statement: marks
+    /// them revoked as `how` says, and drops their data and remember-me
+    /// credential (a revoked row keeps only what "Recently signed out" and
+    /// the audit show). Returns how many it revoked; rows that are not live
+    /// are left as they are.
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error>;
 
     /// Live sessions and users, and rows garbage collection may delete
     /// (expired at `now`, or revoked before `revoked_before`).

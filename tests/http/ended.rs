@@ -4,7 +4,9 @@
 
 use crate::common;
 
-use axum_user_sessions::store::{Revocation, RevokeReason, RevokedBy, SessionRecord, TokenHash};
+use axum_user_sessions::store::{
+    Revocation, RevokeReason, RevokeScope, RevokedBy, SessionRecord, TokenHash,
+};
 use axum_user_sessions::{SessionAdmin, SessionLayer, SessionRoutes};
 use common::{Backend, Client, TestApp};
 use serde_json::Value;
@@ -106,17 +108,25 @@ async fn ended_sessions_are_listed_with_their_reason(b: Backend) {
     );
     let now = OffsetDateTime::now_utc();
     let system = |r| Revocation::system(r, now);
-    assert!(
+    assert_eq!(
         b.store
-            .revoke(id(&ids[3]), None, &system(RevokeReason::TokenReuse))
+            .revoke(
+                &RevokeScope::session(id(&ids[3])),
+                &system(RevokeReason::TokenReuse)
+            )
             .await
-            .unwrap()
+            .unwrap(),
+        1
     );
-    assert!(
+    assert_eq!(
         b.store
-            .revoke(id(&ids[4]), None, &system(RevokeReason::SessionLimit))
+            .revoke(
+                &RevokeScope::session(id(&ids[4])),
+                &system(RevokeReason::SessionLimit)
+            )
             .await
-            .unwrap()
+            .unwrap(),
+        1
     );
     // One that timed out an hour ago (garbage collection has not run), and
     // one of Bob's.
@@ -215,7 +225,13 @@ async fn the_window_is_configurable(b: Backend) {
     .await;
     let at = OffsetDateTime::now_utc() - time::Duration::days(40);
     let how = Revocation::new(RevokeReason::User, RevokedBy::user("alice"), at);
-    assert!(b.store.revoke(old, None, &how).await.unwrap());
+    assert_eq!(
+        b.store
+            .revoke(&RevokeScope::session(old), &how)
+            .await
+            .unwrap(),
+        1
+    );
     let recent = stored_session(
         &b,
         "alice",

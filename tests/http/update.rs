@@ -8,7 +8,7 @@ use crate::common;
 
 use axum::Json;
 use axum::routing::post;
-use axum_user_sessions::store::{Revocation, RevokeReason};
+use axum_user_sessions::store::{Revocation, RevokeReason, RevokeScope};
 use axum_user_sessions::{Session, SessionLayer};
 use common::{Backend, Client, serve_demo};
 use serde_json::{Value, json};
@@ -310,7 +310,13 @@ async fn update_after_the_session_ended_elsewhere_writes_nothing(b: Backend) {
     let request = tokio::spawn(async move { slow.post("/paused-counter").await });
     loaded.notified().await;
     let how = Revocation::system(RevokeReason::User, time::OffsetDateTime::now_utc());
-    assert!(b.store.revoke(id, None, &how).await.unwrap());
+    assert_eq!(
+        b.store
+            .revoke(&RevokeScope::session(id), &how)
+            .await
+            .unwrap(),
+        1
+    );
     go.notify_one();
     let res = request.await.unwrap();
     assert_eq!(res.status, 401, "{}", res.body);

@@ -3,11 +3,11 @@
 
 use crate::common;
 
-use axum_user_sessions::store::TokenHash;
 use axum_user_sessions::store::{
     DataPatch, Reissue, Revocation, RevokeReason, RevokedBy, SessionRecord, SessionStore,
     TokenState, Touch,
 };
+use axum_user_sessions::store::{RevokeScope, TokenHash};
 use common::Backend;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -202,7 +202,10 @@ async fn every_change_counts_a_version(b: Backend) {
     let listed = s.list_user("alice", t1).await.unwrap();
     assert_eq!(listed.iter().map(|r| r.version).collect::<Vec<_>>(), [5]);
     let how = Revocation::new(RevokeReason::other("test"), RevokedBy::System, t1);
-    assert!(s.revoke(r.id, None, &how).await.unwrap());
+    assert_eq!(
+        s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
+        1
+    );
     assert_eq!(version(3, touch(t1)).await, 6, "a revocation");
 }
 
@@ -234,24 +237,25 @@ async fn update_only_writes_never_resurrect(b: Backend) {
     // Revoked rows refuse writes too.
     let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r2, &hash(4)).await.unwrap();
-    assert!(
+    assert_eq!(
         s.revoke(
-            r2.id,
-            None,
+            &RevokeScope::session(r2.id),
             &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
         )
         .await
-        .unwrap()
+        .unwrap(),
+        1
     );
     assert_eq!(s.patch_data(r2.id, &patch).await.unwrap(), None);
-    assert!(
-        !s.revoke(
-            r2.id,
-            None,
+    assert_eq!(
+        s.revoke(
+            &RevokeScope::session(r2.id),
             &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
         )
         .await
-        .unwrap()
+        .unwrap(),
+        0,
+        "a revoked session is not revoked again"
     );
 }
 
@@ -267,12 +271,29 @@ async fn revocations_record_who_and_why(b: Backend) {
     }
     // Owner check.
     let how = Revocation::new(RevokeReason::User, RevokedBy::user("bob"), t0);
-    assert!(!s.revoke(a1.id, Some("bob"), &how).await.unwrap());
+    assert_eq!(
+        s.revoke(
+            &RevokeScope::Session {
+                id: a1.id,
+                owner: Some("bob")
+            },
+            &how
+        )
+        .await
+        .unwrap(),
+        0
+    );
     let how = Revocation::new(RevokeReason::PasswordChange, RevokedBy::user("alice"), t0);
     assert_eq!(
-        s.revoke_user_sessions("alice", Some(a1.id), &how)
-            .await
-            .unwrap(),
+        s.revoke(
+            &RevokeScope::User {
+                user_id: "alice",
+                keep: Some(a1.id)
+            },
+            &how
+        )
+        .await
+        .unwrap(),
         1
     );
     let gone = s.get(a2.id).await.unwrap().unwrap();
@@ -288,7 +309,7 @@ async fn revocations_record_who_and_why(b: Backend) {
         t0,
     );
     assert_eq!(
-        s.revoke_every_session(&how).await.unwrap(),
+        s.revoke(&RevokeScope::Everyone, &how).await.unwrap(),
         3,
         "alice's last, bob's, the anonymous one"
     );
@@ -325,8 +346,7 @@ async fn stats_and_gc(b: Backend) {
         s.create(r, &hash(i as u8 + 1)).await.unwrap();
     }
     s.revoke(
-        revoked.id,
-        None,
+        &RevokeScope::session(revoked.id),
         &Revocation::new(RevokeReason::User, RevokedBy::user("dave"), t0),
     )
     .await
@@ -448,7 +468,10 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
 
     // A revoked session is not written, nor brought back.
     let how = Revocation::system(RevokeReason::User, t0);
-    assert!(s.revoke(r.id, None, &how).await.unwrap());
+    assert_eq!(
+        s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
+        1
+    );
     assert_eq!(cas("n", Some(json!("x")), Some(json!("y"))).await, Gone);
     let after = s.get(r.id).await.unwrap().unwrap();
     // The revocation cleared the data; the late write put nothing back.

@@ -97,7 +97,13 @@ async fn writes_update_their_copy_and_revocations_drop_it() {
 
     let how = Revocation::system(RevokeReason::User, f.touch.now);
     f.cache
-        .revoke_user_sessions("ann", None, &how)
+        .revoke(
+            &crate::store::RevokeScope::User {
+                user_id: "ann",
+                keep: None,
+            },
+            &how,
+        )
         .await
         .unwrap();
     assert!(f.load().await.record.revoked_at.is_some());

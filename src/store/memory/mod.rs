@@ -6,7 +6,7 @@ use crate::store::error::Error;
 use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
-use crate::store::revocation::Revocation;
+use crate::store::revocation::{Revocation, RevokeScope};
 use crate::store::session_store::{Counter, SessionStore};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch, UpdateOutcome,
@@ -244,27 +244,8 @@ impl SessionStore for MemoryStore {
         Ok(self.lock().sessions.get(&id).cloned())
     }
 
-    async fn revoke(
-        &self, id: Uuid, user_id: Option<&str>, how: &Revocation,
-    ) -> Result<bool, Error> {
-        let mut t = self.lock();
-        let n = t.revoke_where(how, |s| {
-            s.id == id && user_id.is_none_or(|u| s.user_id.as_deref() == Some(u))
-        });
-        Ok(n == 1)
-    }
-
-    async fn revoke_user_sessions(
-        &self, user_id: &str, keep: Option<Uuid>, how: &Revocation,
-    ) -> Result<u64, Error> {
-        let mut t = self.lock();
-        Ok(t.revoke_where(how, |s| {
-            s.user_id.as_deref() == Some(user_id) && Some(s.id) != keep
-        }))
-    }
-
-    async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
-        Ok(self.lock().revoke_where(how, |_| true))
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error> {
+        Ok(self.lock().revoke_where(how, |s| scope.covers(s)))
     }
 
     async fn stats(

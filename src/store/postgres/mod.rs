@@ -10,7 +10,7 @@ use crate::store::migrate;
 use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
-use crate::store::revocation::Revocation;
+use crate::store::revocation::{Revocation, RevokeScope};
 use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
 use crate::store::types::{

@@ -163,23 +163,19 @@ macro_rules! impl_sql_store {
             }
 
             async fn revoke(
-                &self, id: uuid::Uuid, user_id: Option<&str>, how: &Revocation,
-            ) -> Result<bool, Error> {
-                let query = sqlx::query(q::REVOKE).bind(id).bind(user_id);
-                Ok(self.revoke_where(query, how).await? == 1)
-            }
-
-            async fn revoke_user_sessions(
-                &self, user_id: &str, keep: Option<uuid::Uuid>, how: &Revocation,
+                &self, scope: &RevokeScope<'_>, how: &Revocation,
             ) -> Result<u64, Error> {
-                let query = sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep);
+                // Each filter has two placeholders; the unused ones are null.
+                let query = match *scope {
+                    RevokeScope::Session { id, owner } => {
+                        sqlx::query(q::REVOKE).bind(id).bind(owner)
+                    }
+                    RevokeScope::User { user_id, keep } => {
+                        sqlx::query(q::REVOKE_USER).bind(user_id).bind(keep)
+                    }
+                    RevokeScope::Everyone => sqlx::query(q::REVOKE_EVERY).bind(None::<i64>).bind(None::<i64>),
+                };
                 self.revoke_where(query, how).await
-            }
-
-            async fn revoke_every_session(&self, how: &Revocation) -> Result<u64, Error> {
-                // The filter's two placeholders are null: every live row.
-                let query = sqlx::query(q::REVOKE_EVERY).bind(None::<i64>);
-                self.revoke_where(query.bind(None::<i64>), how).await
             }
 
             async fn stats(
