@@ -21,6 +21,7 @@
 #[path = "demo.rs"]
 mod demo;
 
+use axum_user_sessions::store::CountingStore;
 use axum_user_sessions::{GcOptions, SessionAdmin, SessionEvent, SessionStore};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -301,7 +302,7 @@ async fn store_stats(store: &Arc<dyn SessionStore>) -> String {
     }
 }
 
-fn report(stats: &Stats, store: &Arc<dyn SessionStore>, elapsed: Duration, last: bool) {
+fn report(stats: &Stats, store: &CountingStore, elapsed: Duration, last: bool) {
     let total = stats.requests.load(Ordering::Relaxed);
     let secs = elapsed.as_secs_f64();
     let (before, then) = std::mem::replace(&mut *stats.mark.lock().unwrap(), (total, elapsed));
@@ -382,6 +383,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         demo::store_from_env().await?
     };
 
+    // Every call that reaches the store is one round-trip: count them.
+    let counted = CountingStore::new(store);
+    let store: Arc<dyn SessionStore> = Arc::new(counted.clone());
     let stats = Arc::new(Stats::default());
     let events = stats.clone();
     let layer = demo::layer_from_env(store.clone())
@@ -435,7 +439,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }));
     }
     let reporter = {
-        let (stats, store) = (stats.clone(), store.clone());
+        let (stats, store) = (stats.clone(), counted.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(
                 tokio::time::Instant::now() + Duration::from_secs(30),
@@ -456,7 +460,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     reporter.abort();
     println!("--- done ---");
-    report(&stats, &store, elapsed, true);
+    report(&stats, &counted, elapsed, true);
     println!("store after: {}", store_stats(&store).await);
     let _ = stop_tx.send(());
     server.await??;

@@ -66,7 +66,7 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe`, `local_database` and `round_trips` go straight to
+/// `migrate`, `subscribe` and `local_database` go straight to
 /// the inner store; `load`, `patch_data` and `update_value` go through methods
 /// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
@@ -198,10 +198,6 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 
                 fn local_database(&self) -> Option<String> {
                     self.wrapped().local_database()
-                }
-
-                fn round_trips(&self) -> u64 {
-                    self.wrapped().round_trips()
                 }
             }
         };

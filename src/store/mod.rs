@@ -45,6 +45,7 @@ use std::sync::Arc;
 
 #[cfg(feature = "cache")]
 mod cache;
+mod counting;
 mod data;
 mod delegate;
 mod error;
@@ -72,6 +73,7 @@ pub(crate) use cache::siblings;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheConfig, CachedStore};
+pub use counting::CountingStore;
 pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
 pub use error::{BoxError, Error};

@@ -1,6 +1,6 @@
 //! The contract between the layer and a store: [`SessionStore`], what
 //! [`SessionLayer::new`](crate::SessionLayer::new) accepts as one
-//! ([`IntoSessionStore`]), and the round-trip counter the stores share.
+//! ([`IntoSessionStore`]).
 
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -252,10 +251,6 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     fn local_database(&self) -> Option<String> {
         None
     }
-
-    /// How many round-trips this store has made to its database so far
-    /// (statements or transactions; for the memory store, operations).
-    fn round_trips(&self) -> u64;
 }
 
 /// Things [`SessionLayer::new`](crate::SessionLayer::new) accepts as a store:
@@ -275,19 +270,5 @@ impl<S: SessionStore> IntoSessionStore for S {
 impl IntoSessionStore for Arc<dyn SessionStore> {
     fn into_session_store(self) -> Arc<dyn SessionStore> {
         self
-    }
-}
-
-/// A round-trip counter shared by clones of a store.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Counter(Arc<AtomicU64>);
-
-impl Counter {
-    pub(crate) fn tick(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
     }
 }

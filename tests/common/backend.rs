@@ -1,6 +1,7 @@
 //! The stores a scenario runs on: fresh, migrated, one per test.
 
 use super::{eventually, pgbouncer};
+use axum_user_sessions::store::CountingStore;
 use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionStore, SqliteStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +23,9 @@ pub enum Kind {
 pub struct Backend {
     pub kind: Kind,
     pub store: Arc<dyn SessionStore>,
+    /// The calls that reached the database's store (beneath the cache, if
+    /// any): what the scenarios count as round-trips.
+    pub counted: CountingStore,
     pub pg: Option<sqlx::PgPool>,
     pub sqlite: Option<sqlx::SqlitePool>,
     _dir: Option<tempfile::TempDir>,
@@ -54,9 +58,11 @@ impl Backend {
             .await
             .expect("connect to the test database");
         axum_user_sessions::migrate(&pool).await.expect("migrate");
+        let counted = CountingStore::new(PgStore::new(pool.clone()));
         Self {
             kind: Kind::Postgres,
-            store: Arc::new(PgStore::new(pool.clone())),
+            store: Arc::new(counted.clone()),
+            counted,
             pg: Some(pool),
             sqlite: None,
             _dir: None,
@@ -73,7 +79,8 @@ impl Backend {
         // has tests of its own).
         let config =
             axum_user_sessions::CacheConfig::default().with_max_lag(Duration::from_secs(10));
-        let cached = axum_user_sessions::CachedStore::new(pg, config);
+        b.counted = CountingStore::new(pg);
+        let cached = axum_user_sessions::CachedStore::new(b.counted.clone(), config);
         wait_listening(&cached).await;
         b.store = Arc::new(cached);
         b.kind = Kind::PostgresCached;
@@ -111,10 +118,12 @@ impl Backend {
         axum_user_sessions::migrate(store.pool())
             .await
             .expect("migrate");
+        let counted = CountingStore::new(store.clone());
         Self {
             kind: Kind::Sqlite,
             sqlite: Some(store.pool().clone()),
-            store: Arc::new(store),
+            store: Arc::new(counted.clone()),
+            counted,
             pg: None,
             _dir: Some(dir),
             bouncer: None,
@@ -122,9 +131,11 @@ impl Backend {
     }
 
     pub fn memory() -> Self {
+        let counted = CountingStore::new(MemoryStore::new());
         Self {
             kind: Kind::Memory,
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(counted.clone()),
+            counted,
             pg: None,
             sqlite: None,
             _dir: None,
@@ -138,7 +149,7 @@ impl Backend {
     }
 
     pub fn round_trips(&self) -> u64 {
-        self.store.round_trips()
+        self.counted.round_trips()
     }
 
     /// The store of another app instance on the same database: its own pool

@@ -150,7 +150,8 @@ impl crate::common::Backend {
             .connect_with(b.store_connect_options())
             .await
             .expect("connect through pgbouncer");
-        b.store = std::sync::Arc::new(b.pg_store(pool));
+        b.counted = axum_user_sessions::store::CountingStore::new(b.pg_store(pool));
+        b.store = std::sync::Arc::new(b.counted.clone());
         b
     }
 

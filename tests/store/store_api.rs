@@ -407,12 +407,12 @@ async fn update_value_is_a_compare_and_set(b: Backend) {
     // Each call, whatever its outcome, is one round-trip.
     let cas =
         async |key: &str, expected: Option<serde_json::Value>, new: Option<serde_json::Value>| {
-            let before = s.round_trips();
+            let before = b.round_trips();
             let outcome = s
                 .update_value(r.id, key, expected.as_ref(), new.as_ref())
                 .await
                 .unwrap();
-            assert_eq!(s.round_trips() - before, 1, "{key}: {outcome:?}");
+            assert_eq!(b.round_trips() - before, 1, "{key}: {outcome:?}");
             outcome
         };
 

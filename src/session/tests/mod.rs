@@ -8,7 +8,7 @@ use crate::client::ClientInfo;
 use crate::config::SessionConfig;
 use crate::cookie::{CookieChange, CookieToken, CookieUpdate};
 use crate::error::Error;
-use crate::store::{MemoryStore, SessionStore};
+use crate::store::{CountingStore, MemoryStore, SessionStore};
 use crate::token::{RememberToken, Token};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -22,6 +22,8 @@ const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 #[derive(Clone)]
 struct Browser {
     store: Arc<dyn SessionStore>,
+    /// The calls that reached the memory store (the same store as `store`).
+    counted: CountingStore,
     config: Arc<SessionConfig>,
     ip: IpAddr,
     session: Option<String>,
@@ -34,13 +36,20 @@ impl Browser {
     }
 
     fn with_config(config: SessionConfig) -> Self {
+        let counted = CountingStore::new(MemoryStore::new());
         Self {
-            store: Arc::new(MemoryStore::new()),
+            store: Arc::new(counted.clone()),
+            counted,
             config: Arc::new(config),
             ip: HOME,
             session: None,
             remember: None,
         }
+    }
+
+    /// How many store calls this browser's store has served.
+    fn round_trips(&self) -> u64 {
+        self.counted.round_trips()
     }
 
     /// The same store and settings, another browser with no cookies.

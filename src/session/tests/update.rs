@@ -23,14 +23,14 @@ async fn next_request() -> (Browser, crate::session::Session, Uuid) {
 async fn an_update_is_written_at_once_and_survives_a_failed_handler() {
     let (b, s, id) = next_request().await;
     s.insert("other", "pending").unwrap();
-    let trips = b.store.round_trips();
+    let trips = b.round_trips();
     assert_eq!(
         s.update("k", |k: Option<u32>| k.unwrap() + 1)
             .await
             .unwrap(),
         2
     );
-    assert_eq!(b.store.round_trips() - trips, 1);
+    assert_eq!(b.round_trips() - trips, 1);
     assert_eq!(s.get::<u32>("k").unwrap(), Some(2), "the local view");
     let stored = b.store.get(id).await.unwrap().unwrap().data;
     assert_eq!(stored["k"], json!(2), "not written at once");
@@ -66,7 +66,7 @@ async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
     // Another writer changes the key between each read and write.
     let store = b.store.clone();
     let mut calls = 0;
-    let trips = b.store.round_trips();
+    let trips = b.round_trips();
     let err = s
         .update("k", |k: Option<u32>| {
             calls += 1;
@@ -85,7 +85,7 @@ async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
     );
     assert_eq!(calls, MAX_ATTEMPTS);
     // One round-trip per attempt, and one per meddling write.
-    assert_eq!(b.store.round_trips() - trips, 2 * u64::from(MAX_ATTEMPTS));
+    assert_eq!(b.round_trips() - trips, 2 * u64::from(MAX_ATTEMPTS));
     let last = 1 + 100 * MAX_ATTEMPTS;
     let stored = b.store.get(id).await.unwrap().unwrap().data;
     assert_eq!(stored["k"], json!(last), "the update wrote something");
@@ -102,7 +102,7 @@ async fn an_update_gives_up_after_its_attempts_and_writes_nothing() {
 #[tokio::test]
 async fn a_value_of_another_type_is_an_error_and_nothing_is_written() {
     let (b, s, id) = next_request().await;
-    let trips = b.store.round_trips();
+    let trips = b.round_trips();
     let err = s
         .update("k", |_: Option<String>| {
             unreachable!("called with a number")
@@ -110,7 +110,7 @@ async fn a_value_of_another_type_is_an_error_and_nothing_is_written() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Serde(_)), "{err:?}");
-    assert_eq!(b.store.round_trips(), trips);
+    assert_eq!(b.round_trips(), trips);
     assert_eq!(b.store.get(id).await.unwrap().unwrap().data["k"], json!(1));
 }
 

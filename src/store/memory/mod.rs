@@ -7,7 +7,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{Counter, SessionStore};
+use crate::store::session_store::SessionStore;
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch, UpdateOutcome,
 };
@@ -35,7 +35,6 @@ mod tables;
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     tables: Arc<Mutex<Tables>>,
-    counter: Counter,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -56,7 +55,6 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> MutexGuard<'_, Tables> {
-        self.counter.tick();
         // A panic while holding the lock cannot leave the maps half-updated
         // in a way that matters more than losing the process; keep serving.
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
@@ -328,9 +326,5 @@ impl SessionStore for MemoryStore {
     fn local_database(&self) -> Option<String> {
         // Clones share the tables: their address names them.
         Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))
-    }
-
-    fn round_trips(&self) -> u64 {
-        self.counter.get()
     }
 }

@@ -11,7 +11,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
+use crate::store::session_store::{IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome,
@@ -32,7 +32,7 @@ mod tx;
 /// A [`SessionStore`] on a Postgres pool.
 ///
 /// Usually created for you by `SessionLayer::new(pool)`. Create it yourself to
-/// share it with admin code or to read its round-trip counter.
+/// share it with admin code, or to count its round-trips ([`CountingStore`](super::CountingStore)).
 ///
 /// # Pool settings
 ///
@@ -59,7 +59,6 @@ mod tx;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    counter: Counter,
     /// Set by [`behind_pgbouncer`](Self::behind_pgbouncer).
     behind_pgbouncer: bool,
 }
@@ -72,7 +71,6 @@ impl PgStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            counter: Counter::default(),
             behind_pgbouncer: false,
         }
     }
@@ -181,7 +179,6 @@ sql::impl_sql_store!(
             // A transaction, not one statement: the session row is locked first,
             // so the retiring UPDATE sees every token committed before it (a
             // pending token from a concurrent rotation included).
-            self.counter.tick();
             let (token, reissue) = (*token, reissue.clone());
             let persistent = self.persistent();
             tx::run(&self.pool, move |tx| {
@@ -241,7 +238,6 @@ sql::impl_sql_store!(
         ) -> Result<(), Error> {
             // Lock the session row first, as `reissue` does: concurrent promotions
             // and sign-ins serialise instead of deadlocking on token rows.
-            self.counter.tick();
             let (token, persistent) = (*token, self.persistent());
             tx::run(&self.pool, move |tx| {
                 Box::pin(async move {
@@ -316,10 +312,6 @@ sql::impl_sql_store!(
 
         fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
             Some(feed::subscribe(self.clone(), options))
-        }
-
-        fn round_trips(&self) -> u64 {
-            self.counter.get()
         }
     }
 );

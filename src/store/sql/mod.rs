@@ -97,27 +97,23 @@ macro_rules! stats_query {
 /// sent through the store's `one`).
 /// `$time` turns a time into the value the dialect binds, `$query` and
 /// `$row` are the dialect's query and row types. The expansion site provides
-/// the store's statements as `q`; the store has the fields `pool` and
-/// `counter`.
+/// the store's statements as `q`; the store has the field `pool`.
 macro_rules! impl_sql_store {
     ($store:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
         impl $store {
             /// Runs one statement: how many rows it changed.
             async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
-                self.counter.tick();
                 self.one(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
                     .await
             }
 
             /// Runs one statement that reads at most one row.
             async fn row(&self, query: $query<'static>) -> Result<Option<$row>, Error> {
-                self.counter.tick();
                 self.one(query, |q, c| Box::pin(q.fetch_optional(c))).await
             }
 
             /// Runs one statement that reads rows.
             async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
-                self.counter.tick();
                 self.one(query, |q, c| Box::pin(q.fetch_all(c))).await
             }
 

@@ -7,7 +7,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{Counter, IntoSessionStore, SessionStore};
+use crate::store::session_store::{IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome,
@@ -38,17 +38,13 @@ mod tx;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    counter: Counter,
 }
 
 impl SqliteStore {
     /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
     /// startup.
     pub fn new(pool: SqlitePool) -> Self {
-        Self {
-            pool,
-            counter: Counter::default(),
-        }
+        Self { pool }
     }
 
     /// Opens (creating if missing) a SQLite database with the recommended
@@ -92,7 +88,6 @@ impl SqliteStore {
 
     /// A write transaction: one round-trip, however many statements it runs.
     async fn write_tx(&self) -> Result<WriteTx, Error> {
-        self.counter.tick();
         WriteTx::begin(&self.pool).await
     }
 
@@ -346,10 +341,6 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         // pool on it shares.
         let options = self.pool.connect_options();
         Some(format!("sqlite:{}", options.get_filename().display()))
-    }
-
-    fn round_trips(&self) -> u64 {
-        self.counter.get()
     }
 });
 
