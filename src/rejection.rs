@@ -96,7 +96,7 @@ impl SessionRejection {
     /// The body text of the rejection.
     pub fn body_text(&self) -> String {
         match self {
-            Self::MissingLayer(e) => e.to_string(),
+            Self::MissingLayer(_) => PLAIN_500.into(),
             Self::Store(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
                 "session store unavailable, try again shortly".into()
             }
@@ -114,24 +114,44 @@ impl IntoResponse for SessionRejection {
     }
 }
 
-/// The `Session` extractor was used on a route without `SessionLayer`.
+/// The request reached something that needs its session ([`Session`](crate::Session),
+/// [`ClientInfo`](crate::ClientInfo), `AxumLoginLayer`)
+/// without passing through a [`SessionLayer`](crate::SessionLayer): the
+/// route is outside the layer, or a layer that needs the session wraps it.
+///
+/// The client gets a plain `500 Internal Server Error` (nothing about the
+/// app's wiring); the log (`tracing::error!`) says which order works.
 #[derive(Debug, Clone, Copy, Default, thiserror::Error)]
 #[error(
-    "missing `SessionLayer`: add `.layer(SessionLayer::new(pool))` to the router before extracting `Session`"
+    "no session in the request: `SessionLayer` must wrap every route and layer that uses the session. \
+     Add `.layer(SessionLayer::new(store))` after every `.route(…)`, `.nest(…)` and `.layer(…)` that needs it \
+     (with axum-login: `.layer(AxumLoginLayer::new(backend)).layer(SessionLayer::new(store))`, in this order)"
 )]
 #[non_exhaustive]
 pub struct MissingSessionLayer;
+
+/// The body of a wiring error: nothing meant for the developer.
+const PLAIN_500: &str = "internal server error";
 
 impl MissingSessionLayer {
     /// Always `500 Internal Server Error`: this is a bug in the app's wiring.
     pub fn status(&self) -> StatusCode {
         StatusCode::INTERNAL_SERVER_ERROR
     }
+
+    /// The plain `500`, with the log line naming `what` found no session and
+    /// the order that works.
+    pub(crate) fn respond(self, what: &str) -> Response {
+        tracing::error!(
+            order = "Router::new().route(…).layer(AxumLoginLayer::new(backend)).layer(SessionLayer::new(store))",
+            "{what} found no session because of layer order: {self}"
+        );
+        (self.status(), PLAIN_500).into_response()
+    }
 }
 
 impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        (self.status(), self.to_string()).into_response()
+        self.respond("an extractor (`Session`, `Option<Session>` or `ClientInfo`)")
     }
 }

@@ -122,7 +122,13 @@ type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send + 's
 /// [`SessionLayer`](crate::SessionLayer) (that is, before it in the
 /// `.layer(…)` calls). See [the module docs](self) for what each axum-login
 /// call becomes.
+///
+/// Order matters: `.layer(AxumLoginLayer::new(backend))` first, then
+/// `.layer(SessionLayer::new(store))`. The other way round every request
+/// answers a plain `500`, and the log names this order.
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
+#[doc(alias = "AuthManagerLayerBuilder")]
+#[doc(alias = "AuthManagerLayer")]
 #[derive(Clone)]
 #[must_use]
 pub struct AxumLoginLayer<B> {
@@ -205,7 +211,7 @@ where
         let data_key = self.data_key;
         Box::pin(async move {
             let Some(session) = req.extensions().get::<Session>().cloned() else {
-                return Ok(MissingSessionLayer.into_response());
+                return Ok(MissingSessionLayer.respond("`AxumLoginLayer`"));
             };
             if let Err(e) = session.ensure_loaded().await {
                 return Ok(e.into_response());
