@@ -129,6 +129,66 @@ mod login {
             "{logged}"
         );
     }
+
+    /// `set_expiry` on axum-login's tower-sessions handle changes nothing
+    /// here: the first call warns, naming what to use, and later ones stay
+    /// quiet (once per process; nextest runs each test in its own).
+    #[tokio::test]
+    async fn set_expiry_on_the_handle_warns_once_naming_login_remember() {
+        use ::axum_login::AuthSession;
+        use ::axum_login::tower_sessions::Expiry;
+        let app = Router::new()
+            .route(
+                "/remember",
+                get(|auth: AuthSession<Users>| async move {
+                    let days = time::Duration::days(30);
+                    auth.session.set_expiry(Some(Expiry::OnInactivity(days)));
+                    "ok"
+                }),
+            )
+            .layer(AxumLoginLayer::new(Users))
+            .layer(SessionLayer::new(MemoryStore::new()));
+        let (status, _, logged) = call(app.clone(), get_req("/remember", "*/*")).await;
+        assert_eq!(status, 200);
+        assert!(logged.contains("WARN"), "{logged}");
+        assert!(logged.contains("ignores `set_expiry`"), "{logged}");
+        assert!(logged.contains("Session::login_remember"), "{logged}");
+        assert!(logged.contains("with_idle_timeout"), "{logged}");
+        let (status, _, logged) = call(app, get_req("/remember", "*/*")).await;
+        assert_eq!(status, 200);
+        assert!(!logged.contains("set_expiry"), "warned twice: {logged}");
+    }
+
+    /// `delete` without `flush` signs nobody out: it warns once, naming
+    /// `AuthSession::logout`.
+    #[tokio::test]
+    async fn delete_on_the_handle_warns_naming_logout() {
+        use ::axum_login::AuthSession;
+        let app = Router::new()
+            .route(
+                "/delete",
+                get(|auth: AuthSession<Users>| async move {
+                    auth.session.delete().await.unwrap();
+                    "ok"
+                }),
+            )
+            .route(
+                "/",
+                get(|s: Session| async move { s.insert("k", 1).unwrap() }),
+            )
+            .layer(AxumLoginLayer::new(Users))
+            .layer(SessionLayer::new(MemoryStore::new()));
+        // A session first: `delete` needs an id.
+        let res = app.clone().oneshot(get_req("/", "*/*")).await.unwrap();
+        let cookie = res.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_owned();
+        let mut req = get_req("/delete", "*/*");
+        req.headers_mut().insert("cookie", cookie.parse().unwrap());
+        let (status, _, logged) = call(app, req).await;
+        assert_eq!(status, 200);
+        assert!(logged.contains("ignores `delete`"), "{logged}");
+        assert!(logged.contains("AuthSession::logout"), "{logged}");
+    }
 }
 
 /// The routes under the layer, with `routes`' configuration.
