@@ -135,10 +135,12 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
         let mut nets = Vec::new();
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             // A bare address is a one-address network.
-            let parsed = part.parse::<axum_user_sessions::IpNet>().or_else(|_| {
-                part.parse::<std::net::IpAddr>()
-                    .map(axum_user_sessions::IpNet::from)
-            });
+            let parsed = part
+                .parse::<axum_user_sessions::ipnet::IpNet>()
+                .or_else(|_| {
+                    part.parse::<std::net::IpAddr>()
+                        .map(axum_user_sessions::ipnet::IpNet::from)
+                });
             match parsed {
                 Ok(net) => nets.push(net),
                 Err(_) => {

@@ -118,7 +118,6 @@ pub use cookie::SameSite;
 pub use device::{DeviceView, EndedDeviceView, device_name, ended_reason_text};
 pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
-pub use ipnet::IpNet;
 pub use layer::SessionLayer;
 pub use locate::Locator;
 pub use rejection::{MissingSessionLayer, SessionRejection};
@@ -140,6 +139,18 @@ pub use store::{
     IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy, SessionStore,
     SignIn, migrate,
 };
+
+/// The [`ipnet`](https://docs.rs/ipnet) crate (version 2), whose `IpNet`
+/// [`SessionLayer::with_trusted_proxies`] takes: an app without its own
+/// `ipnet` dependency writes `axum_user_sessions::ipnet::IpNet`.
+pub use ipnet;
+
+/// An IP network, for [`SessionLayer::with_trusted_proxies`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `ipnet::IpNet` (the `ipnet` crate, or `axum_user_sessions::ipnet::IpNet`)"
+)]
+pub type IpNet = ipnet::IpNet;
 
 /// A message from a store's change feed.
 #[deprecated(since = "0.2.0", note = "moved to `store::Change`")]

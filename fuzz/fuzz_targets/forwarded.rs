@@ -19,7 +19,7 @@
 #![no_main]
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum_user_sessions::IpNet;
+use axum_user_sessions::ipnet::IpNet;
 use axum_user_sessions::fuzzing::client;
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
