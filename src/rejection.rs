@@ -143,7 +143,7 @@ impl MissingSessionLayer {
     /// the order that works.
     pub(crate) fn respond(self, what: &str) -> Response {
         tracing::error!(
-            order = "Router::new().route(…).layer(AxumLoginLayer::new(backend)).layer(SessionLayer::new(store))",
+            order = "routes, then layers that use the session, then .layer(SessionLayer::new(store)) last",
             "{what} found no session because of layer order: {self}"
         );
         (self.status(), PLAIN_500).into_response()
