@@ -61,9 +61,10 @@ const USERS: &[(&str, &str)] = &[
 ];
 
 /// The demo's routes, without the session layer, with "Your devices" as the
-/// environment configures it (`SESSION_REAUTH_SECS`).
+/// environment configures it (`SESSION_REAUTH_SECS`). Its sign-in form is on
+/// `/`, where the devices page sends an anonymous browser.
 pub fn routes() -> Router {
-    let mut devices = axum_user_sessions::SessionRoutes::new();
+    let mut devices = axum_user_sessions::SessionRoutes::new().with_sign_in_url("/");
     if let Some(d) = env_secs("SESSION_REAUTH_SECS") {
         devices = devices.with_reauthentication(d);
     }

@@ -238,3 +238,12 @@ async fn an_anonymous_visitor_of_the_page_is_sent_to_sign_in() {
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["error"], "unauthenticated");
 }
+
+/// The demo's sign-in form is on `/`: its devices page links there.
+#[tokio::test]
+async fn the_demo_sends_anonymous_browsers_to_its_sign_in_form() {
+    let app = crate::common::demo::routes().layer(SessionLayer::new(MemoryStore::new()));
+    let (status, body, _) = call(app, get_req("/sessions", "text/html")).await;
+    assert_eq!(status, 401);
+    assert!(body.contains(r#"<a href="/">Sign in</a>"#), "{body}");
+}
