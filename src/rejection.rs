@@ -63,12 +63,14 @@ impl IntoResponse for Error {
             let hint = self.hint();
             tracing::error!(error = %self, source, hint, "session error");
         }
-        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-            "session store unavailable, try again shortly"
+        // Only an outage passes: a `500` (a missing table, a bug) would
+        // fail the same way again, so it invites no retry.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let body = "session store unavailable, try again shortly";
+            (status, [("retry-after", "1")], body).into_response()
         } else {
-            "internal server error"
-        };
-        (status, [("retry-after", "1")], body).into_response()
+            (status, PLAIN_500).into_response()
+        }
     }
 }
 

@@ -247,3 +247,17 @@ async fn the_demo_sends_anonymous_browsers_to_its_sign_in_form() {
     assert_eq!(status, 401);
     assert!(body.contains(r#"<a href="/">Sign in</a>"#), "{body}");
 }
+
+/// Only an outage invites a retry: a `503` carries `Retry-After`, a `500`
+/// (a missing table, say) does not, and neither body says more.
+#[test]
+fn only_an_outage_answers_retry_after() {
+    use axum::response::IntoResponse;
+    use axum_user_sessions::Error;
+    let res = Error::Database(sqlx::Error::Protocol("no such table".into())).into_response();
+    assert_eq!(res.status(), 500);
+    assert!(res.headers().get("retry-after").is_none(), "{res:?}");
+    let res = Error::Unavailable(sqlx::Error::PoolTimedOut).into_response();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "1");
+}
