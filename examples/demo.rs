@@ -61,9 +61,10 @@ const USERS: &[(&str, &str)] = &[
 ];
 
 /// The demo's routes, without the session layer, with "Your devices" as the
-/// environment configures it (`SESSION_REAUTH_SECS`).
+/// environment configures it (`SESSION_REAUTH_SECS`). Its sign-in form is on
+/// `/`, where the devices page sends an anonymous browser.
 pub fn routes() -> Router {
-    let mut devices = axum_user_sessions::SessionRoutes::new();
+    let mut devices = axum_user_sessions::SessionRoutes::new().with_sign_in_url("/");
     if let Some(d) = env_secs("SESSION_REAUTH_SECS") {
         devices = devices.with_reauthentication(d);
     }
@@ -135,10 +136,12 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
         let mut nets = Vec::new();
         for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             // A bare address is a one-address network.
-            let parsed = part.parse::<axum_user_sessions::IpNet>().or_else(|_| {
-                part.parse::<std::net::IpAddr>()
-                    .map(axum_user_sessions::IpNet::from)
-            });
+            let parsed = part
+                .parse::<axum_user_sessions::ipnet::IpNet>()
+                .or_else(|_| {
+                    part.parse::<std::net::IpAddr>()
+                        .map(axum_user_sessions::ipnet::IpNet::from)
+                });
             match parsed {
                 Ok(net) => nets.push(net),
                 Err(_) => {

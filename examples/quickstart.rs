@@ -15,6 +15,7 @@ use axum::{
 use axum_user_sessions::{Session, SessionLayer};
 use serde::Deserialize;
 use sqlx::postgres::PgPoolOptions;
+use std::net::SocketAddr;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,10 +31,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .nest("/sessions", axum_user_sessions::routes()) // "Your devices"
         .layer(SessionLayer::new(pool).with_secure(false)); // plain http for local use only
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("Open http://127.0.0.1:3000/");
+    // With ConnectInfo the session knows the client's IP (else it is `null`).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await?;
     Ok(())
 }
@@ -67,6 +71,6 @@ async fn login(session: Session, Form(f): Form<Credentials>) -> Result<Redirect,
 }
 
 async fn logout(session: Session) -> Result<Redirect, axum_user_sessions::Error> {
-    session.logout().await?; // deleted server-side, cookie expired
+    session.logout().await?; // revoked server-side, cookie expired
     Ok(Redirect::to("/"))
 }

@@ -1,43 +1,31 @@
 //! Server-side sessions for [axum], kept in Postgres (or SQLite, or memory),
-//! that users can see and revoke, with token rotation that never logs anyone
-//! out by accident.
-//!
-//! - One row per signed-in browser or device, with a public id, so that a
-//!   user can list their sessions and sign out a lost phone.
-//! - The cookie carries a 256-bit random token; the store keeps only its
-//!   SHA-256. Nothing logs a token.
-//! - Idle and absolute expiry, enforced server-side. Lazy: a request that
-//!   never extracts the session costs nothing, one that reads it costs one
-//!   database round-trip.
-//! - Key-level writes: concurrent requests that change different keys both
-//!   keep their change, and [`Session::update`] changes one key atomically
-//!   (no lost increment, across app instances); a logout is never undone by
-//!   a request in flight.
-//! - Periodic token rotation in two phases: no race with concurrent requests
-//!   or lost responses logs a user out, and a replayed old token revokes the
-//!   session.
+//! that every user can see and revoke ("Your devices"), with token rotation
+//! that never signs anyone out by accident.
 //!
 //! # Quick start
 //!
 //! ```no_run
 //! use axum::{Router, routing::{get, post}};
 //! use axum_user_sessions::{Session, SessionLayer};
+//! use std::net::SocketAddr;
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let pool = sqlx::postgres::PgPoolOptions::new()
-//!     .test_before_acquire(false) // one round-trip per request, not two
-//!     .connect("postgres://localhost/app")
-//!     .await?;
-//! axum_user_sessions::migrate(&pool).await?; // embedded, idempotent
+//! let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+//! axum_user_sessions::migrate(&pool).await?; // embedded, idempotent: run it at start-up
 //!
-//! let app: Router = Router::new()
+//! let app = Router::new()
 //!     .route("/", get(home))
 //!     .route("/login", post(login))
-//!     .layer(SessionLayer::new(pool));
-//! # let _ = app; Ok(()) }
+//!     .nest("/sessions", axum_user_sessions::routes()) // "Your devices"
+//!     .layer(SessionLayer::new(pool)); // outermost
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! // ConnectInfo: the client's IP, for the device list and binding.
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+//! # Ok(()) }
 //!
-//! async fn home(session: Session) -> String {
-//!     match session.user_id() {
+//! async fn home(session: Option<Session>) -> String {
+//!     // `None`: no session, and none is created. An outage answers 503, never `None`.
+//!     match session.and_then(|s| s.user_id()) {
 //!         Some(user) => format!("signed in as {user}"),
 //!         None => "anonymous".into(),
 //!     }
@@ -50,13 +38,43 @@
 //! }
 //! ```
 //!
-//! Behind a load balancer with several app instances, use Postgres: every
-//! instance sees a logout or revocation at once.
+//! # With axum-login
 //!
-//! # Stores
+//! Feature `axum-login`: keep axum-login's backend, `AuthSession` and
+//! `login_required!`; `AxumLoginLayer` replaces its
+//! `AuthManagerLayerBuilder`, inside the session layer (see the
+//! [axum-login guide](guide::axum_login)):
 //!
-//! See the [`store`] module: [`PgStore`], [`SqliteStore`] and [`MemoryStore`]
-//! implement [`SessionStore`], and every feature works on each of them.
+//! ```
+//! # #[cfg(feature = "axum-login")] mod app {
+//! use axum::Router;
+//! use axum_login::AuthnBackend;
+//! use axum_user_sessions::{AxumLoginLayer, SessionLayer};
+//!
+//! fn app<B: AuthnBackend + 'static>(routes: Router, backend: B, pool: sqlx::PgPool) -> Router {
+//!     routes // with axum-login's `login_required!` and handlers, unchanged
+//!         .layer(AxumLoginLayer::new(backend)) // instead of AuthManagerLayerBuilder
+//!         .layer(SessionLayer::new(pool)) // instead of SessionManagerLayer; outermost
+//! }
+//! # }
+//! ```
+//!
+//! # Coming from tower-sessions
+//!
+//! The same data calls (`get`, `insert`, `remove`; synchronous here),
+//! `session.login(user)` for `cycle_id`, `session.logout()` for `flush`. The
+//! defaults are stricter: 30 minutes idle, 12 hours absolute. The cookie and
+//! the tables are new, so switching today signs every user out once: see
+//! the [migration guide](guide::migrating).
+//!
+//! # Guides
+//!
+//! The [`guide`] module: [migrating](guide::migrating),
+//! [axum-login](guide::axum_login), [session data](guide::data),
+//! [rotation and remember me](guide::rotation),
+//! ["Your devices"](guide::devices), [operations](guide::operations),
+//! [scale and caching](guide::scale), [PgBouncer](guide::pgbouncer),
+//! [security](guide::security), [performance](guide::performance).
 //!
 //! # Feature flags
 //!
@@ -69,7 +87,10 @@
 //! - `cli`: the `axum-user-sessions` command-line tool (migrate, list,
 //!   revoke, gc, stats).
 //! - `axum-login`: [axum-login](https://docs.rs/axum-login) on top of the
-//!   layer ([`AxumLoginLayer`], see the [`axum_login`](mod@axum_login) module).
+//!   layer (`AxumLoginLayer`, see the `axum_login` module).
+//!
+//! A Postgres-only app: `default-features = false, features = ["postgres",
+//! "routes"]` (add `"cache"` for the cache, `"axum-login"` for axum-login).
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -92,6 +113,7 @@ mod events;
 mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guide;
 mod key_queue;
 mod layer;
 mod locate;
@@ -118,7 +140,6 @@ pub use cookie::SameSite;
 pub use device::{DeviceView, EndedDeviceView, device_name, ended_reason_text};
 pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
-pub use ipnet::IpNet;
 pub use layer::SessionLayer;
 pub use locate::Locator;
 pub use rejection::{MissingSessionLayer, SessionRejection};
@@ -140,6 +161,18 @@ pub use store::{
     IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy, SessionStore,
     SignIn, migrate,
 };
+
+/// The [`ipnet`](https://docs.rs/ipnet) crate (version 2), whose `IpNet`
+/// [`SessionLayer::with_trusted_proxies`] takes: an app without its own
+/// `ipnet` dependency writes `axum_user_sessions::ipnet::IpNet`.
+pub use ipnet;
+
+/// An IP network, for [`SessionLayer::with_trusted_proxies`].
+#[deprecated(
+    since = "0.2.0",
+    note = "use `ipnet::IpNet` (the `ipnet` crate, or `axum_user_sessions::ipnet::IpNet`)"
+)]
+pub type IpNet = ipnet::IpNet;
 
 /// A message from a store's change feed.
 #[deprecated(since = "0.2.0", note = "moved to `store::Change`")]

@@ -64,16 +64,18 @@ impl IntoResponse for Error {
             let hint = self.hint();
             tracing::error!(error = %self, source, hint, "session error");
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            let body = "session store unavailable, try again shortly";
-            return (status, [("retry-after", "1")], body).into_response();
+        // Only an outage passes: a `500` (a missing table, a bug) would
+        // fail the same way again, so it invites no retry.
+        match status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let body = "session store unavailable, try again shortly";
+                (status, [("retry-after", "1")], body).into_response()
+            }
+            StatusCode::NOT_IMPLEMENTED => {
+                (status, "not implemented by this session store").into_response()
+            }
+            _ => (status, PLAIN_500).into_response(),
         }
-        // Not an outage: retrying will not help, so no `Retry-After`.
-        let body = match status {
-            StatusCode::NOT_IMPLEMENTED => "not implemented by this session store",
-            _ => "internal server error",
-        };
-        (status, body).into_response()
     }
 }
 
@@ -101,7 +103,7 @@ impl SessionRejection {
     /// The body text of the rejection.
     pub fn body_text(&self) -> String {
         match self {
-            Self::MissingLayer(e) => e.to_string(),
+            Self::MissingLayer(_) => PLAIN_500.into(),
             Self::Store(e) if e.status() == StatusCode::SERVICE_UNAVAILABLE => {
                 "session store unavailable, try again shortly".into()
             }
@@ -119,24 +121,44 @@ impl IntoResponse for SessionRejection {
     }
 }
 
-/// The `Session` extractor was used on a route without `SessionLayer`.
+/// The request reached something that needs its session ([`Session`](crate::Session),
+/// [`ClientInfo`](crate::ClientInfo), `AxumLoginLayer`)
+/// without passing through a [`SessionLayer`](crate::SessionLayer): the
+/// route is outside the layer, or a layer that needs the session wraps it.
+///
+/// The client gets a plain `500 Internal Server Error` (nothing about the
+/// app's wiring); the log (`tracing::error!`) says which order works.
 #[derive(Debug, Clone, Copy, Default, thiserror::Error)]
 #[error(
-    "missing `SessionLayer`: add `.layer(SessionLayer::new(pool))` to the router before extracting `Session`"
+    "no session in the request: `SessionLayer` must wrap every route and layer that uses the session. \
+     Add `.layer(SessionLayer::new(store))` after every `.route(…)`, `.nest(…)` and `.layer(…)` that needs it \
+     (with axum-login: `.layer(AxumLoginLayer::new(backend)).layer(SessionLayer::new(store))`, in this order)"
 )]
 #[non_exhaustive]
 pub struct MissingSessionLayer;
+
+/// The body of a wiring error: nothing meant for the developer.
+const PLAIN_500: &str = "internal server error";
 
 impl MissingSessionLayer {
     /// Always `500 Internal Server Error`: this is a bug in the app's wiring.
     pub fn status(&self) -> StatusCode {
         StatusCode::INTERNAL_SERVER_ERROR
     }
+
+    /// The plain `500`, with the log line naming `what` found no session and
+    /// the order that works.
+    pub(crate) fn respond(self, what: &str) -> Response {
+        tracing::error!(
+            order = "routes, then layers that use the session, then .layer(SessionLayer::new(store)) last",
+            "{what} found no session because of layer order: {self}"
+        );
+        (self.status(), PLAIN_500).into_response()
+    }
 }
 
 impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        (self.status(), self.to_string()).into_response()
+        self.respond("an extractor (`Session`, `Option<Session>` or `ClientInfo`)")
     }
 }

@@ -312,7 +312,7 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         .await
         .unwrap();
 
-    // The README's screenshot: a named device and the ended section, open.
+    // The screenshot docs/your-devices.png: a named device and the ended section, open.
     let shot = laptop.screenshot().await.unwrap();
     assert_not_blank(&shot);
     let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");

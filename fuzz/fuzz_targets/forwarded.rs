@@ -19,8 +19,8 @@
 #![no_main]
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum_user_sessions::IpNet;
 use axum_user_sessions::fuzzing::client;
+use axum_user_sessions::ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 use time::OffsetDateTime;
 
 /// axum-login's data, as 0.18 stores it.
@@ -118,6 +118,8 @@ impl Bridge {
     pub(super) async fn finish<B: AuthnBackend>(
         &self, handle: &ts::Session, failed: bool,
     ) -> Result<(), Error> {
+        let deleted_only = self.seen().deleted && handle.id().is_some();
+        warn_ignored(handle, deleted_only);
         if !handle.is_modified() {
             return Ok(());
         }
@@ -175,6 +177,35 @@ impl Bridge {
             }
         }
         Ok(())
+    }
+}
+
+/// The tower-sessions handle's calls this crate does not act on, each
+/// warned about once per process with what to use instead: `set_expiry`
+/// (the app's handle was made without an expiry, so any is the app's), and
+/// `delete` without `flush` (`deleted_only`: the handle kept its id).
+fn warn_ignored(handle: &ts::Session, deleted_only: bool) {
+    static SET_EXPIRY: Once = Once::new();
+    static DELETE: Once = Once::new();
+    if handle.expiry().is_some() {
+        SET_EXPIRY.call_once(|| {
+            tracing::warn!(
+                call = "tower_sessions::Session::set_expiry",
+                "axum-user-sessions ignores `set_expiry` on axum-login's session handle: \
+                 expiry is the layer's (`SessionLayer::with_idle_timeout`, `with_absolute_timeout`); \
+                 for \"remember me\" call `Session::login_remember` after `AuthSession::login` \
+                 (lifetime: `SessionLayer::with_remember_lifetime`). Logged once."
+            );
+        });
+    }
+    if deleted_only {
+        DELETE.call_once(|| {
+            tracing::warn!(
+                call = "tower_sessions::Session::delete",
+                "axum-user-sessions ignores `delete` on axum-login's session handle: \
+                 to sign out use `AuthSession::logout` (or `flush`), or `Session::logout`. Logged once."
+            );
+        });
     }
 }
 

@@ -51,7 +51,7 @@
 //! | read the session, each request | `get` → `SessionStore::load` | the loaded session's data, in memory (no round-trip) |
 //! | `AuthSession::login(&user)` | `cycle_id`, `insert(key, {user_id, auth_hash})` | [`Session::login`]`(user.id())`: a new token, the user in the `user_id` column (so "Your devices" lists the session); the key written with the data |
 //! | the same, for the signed-in user whose auth hash changed (the app signs them in again after a password change) | `insert` | [`Session::reauthenticate`] (a new token) and every *other* session of the user revoked ([`RevokeReason::PasswordChange`](crate::RevokeReason::PasswordChange), by the user) |
-//! | `AuthSession::logout()` | `flush` | [`Session::logout`]: the row deleted, the cookie expired |
+//! | `AuthSession::logout()` | `flush` | [`Session::logout`]: the session revoked (reason `logout`; its row stays for "Recently signed out" until garbage collection's retention, 30 days by default), the cookie expired |
 //! | the stored auth hash no longer matches the user's (password changed elsewhere) | `flush`, before the handler | this session revoked ([`RevokeReason::PasswordChange`](crate::RevokeReason::PasswordChange), by [`RevokedBy::System`](crate::RevokedBy::System)) before the handler runs; the request continues anonymous, so `login_required!` redirects |
 //! | the app's own `auth_session.session.insert` / `remove` | `insert`, `remove` | the same keys set or removed on the [`Session`] |
 //! | the app's own `cycle_id` | `cycle_id` | [`Session::rotate`] |
@@ -83,9 +83,14 @@
 //!   anonymous to axum-login but their session is not revoked: revoke a
 //!   deleted user's sessions with
 //!   [`SessionAdmin::revoke_user_sessions`](crate::SessionAdmin::revoke_user_sessions).
-//! - Expiry is the layer's (idle and absolute timeouts): `set_expiry` on the
-//!   tower-sessions handle is ignored. "Keep me signed in" is
-//!   [`Session::login_remember`], called after axum-login's sign-in.
+//! - Expiry is the layer's (idle and absolute timeouts):
+//!   [`SessionLayer::with_idle_timeout`](crate::SessionLayer::with_idle_timeout),
+//!   [`with_absolute_timeout`](crate::SessionLayer::with_absolute_timeout).
+//!   `set_expiry` on the tower-sessions handle changes nothing, and the
+//!   first call logs a `warn!` (once per process) naming these. "Keep me
+//!   signed in" is [`Session::login_remember`], called after axum-login's
+//!   sign-in. Likewise `delete` on the handle (without `flush`) changes
+//!   nothing and warns once: sign out with `AuthSession::logout`.
 //! - `auth_session.session.id()` is the session's public id
 //!   ([`Session::id`]) as 128 bits, not a credential; it is `None` after a
 //!   sign-in or sign-out in the same request.
@@ -122,7 +127,13 @@ type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send + 's
 /// [`SessionLayer`](crate::SessionLayer) (that is, before it in the
 /// `.layer(…)` calls). See [the module docs](self) for what each axum-login
 /// call becomes.
+///
+/// Order matters: `.layer(AxumLoginLayer::new(backend))` first, then
+/// `.layer(SessionLayer::new(store))`. The other way round every request
+/// answers a plain `500`, and the log names this order.
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
+#[doc(alias = "AuthManagerLayerBuilder")]
+#[doc(alias = "AuthManagerLayer")]
 #[derive(Clone)]
 #[must_use]
 pub struct AxumLoginLayer<B> {
@@ -205,7 +216,7 @@ where
         let data_key = self.data_key;
         Box::pin(async move {
             let Some(session) = req.extensions().get::<Session>().cloned() else {
-                return Ok(MissingSessionLayer.into_response());
+                return Ok(MissingSessionLayer.respond("`AxumLoginLayer`"));
             };
             if let Err(e) = session.ensure_loaded().await {
                 return Ok(e.into_response());

@@ -78,7 +78,8 @@ impl SessionLayer {
     /// Entries further left are whatever the client sent and are never used.
     ///
     /// ```
-    /// use axum_user_sessions::{IpNet, MemoryStore, SessionLayer};
+    /// use axum_user_sessions::ipnet::IpNet;
+    /// use axum_user_sessions::{MemoryStore, SessionLayer};
     /// let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
     /// let layer = SessionLayer::new(MemoryStore::new()).with_trusted_proxies(proxies);
     /// ```

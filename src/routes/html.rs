@@ -1,6 +1,6 @@
 //! The "Your devices" HTML page (maud), its style, and the refusal page.
 
-use super::strings::fill;
+use super::strings::{PageStrings, fill};
 use super::view::DevicesPage;
 use axum::response::Html;
 use maud::{DOCTYPE, Markup, html};
@@ -99,6 +99,17 @@ pub(super) fn refusal(text: &str) -> Html<String> {
         "Your devices",
         html! { p role="alert" { (text) } p { a href="/" { "Back" } } },
     )
+}
+
+/// The page an anonymous visitor gets: a sentence and the app's sign-in
+/// link, in `s`' words.
+pub(super) fn sign_in(s: &PageStrings, url: &str) -> Html<String> {
+    let body = html! {
+        h1 { (s.title) }
+        p class="note" { (s.sign_in_needed) }
+        p { a href=(url) { (s.sign_in) } }
+    };
+    layout(&s.lang, &s.title, body)
 }
 
 fn layout(lang: &str, title: &str, body: Markup) -> Html<String> {

@@ -35,6 +35,9 @@ pub(super) async fn list(
 ) -> Result<Response, Reply> {
     let html = wants_html(&headers);
     let refuse = |r: Refusal| r.reply(html);
+    if html && session.user_id().is_none() {
+        return Ok(cfg.sign_in_page());
+    }
     let me = guard::actor(&session).map_err(refuse)?;
     let target = q.user.clone().unwrap_or_else(|| me.clone());
     if target != me && !cfg.allows(&session, &target) {

@@ -26,14 +26,17 @@
 //!
 //! Rules:
 //!
-//! - Anonymous callers get `401 {"error":"unauthenticated"}`.
+//! - Anonymous callers get `401 {"error":"unauthenticated"}`; an anonymous
+//!   browser asking for the page gets a `401` page that links to the app's
+//!   sign-in page ([`SessionRoutes::with_sign_in_url`], default `/login`).
 //! - Another user's session id and an unknown id both answer `404`: nobody
 //!   learns which ids exist. An ended session answers `404` too: it
 //!   cannot be revoked (or renamed) again. Renaming is for one's own sessions only (also
 //!   for admins), and needs no recent sign-in: it signs nobody out.
 //! - State-changing requests must come from the same origin:
 //!   `Sec-Fetch-Site: same-origin`, or, from clients that do not send it, an
-//!   `Origin` equal to the request's own; anything else is `403`. This is on
+//!   `Origin` equal to the request's own; anything else is
+//!   `403 {"error":"cross_site_request"}`, whose message names both headers. This is on
 //!   top of the `SameSite=Lax` cookie. No `GET` changes anything.
 //! - With [`SessionRoutes::with_reauthentication`], revoking needs a recent
 //!   sign-in (ASVS 3.3.4): older ones answer
@@ -119,6 +122,7 @@ pub struct SessionRoutes {
     reauth_policy: Option<crate::session::Reauth>,
     page: Option<Arc<RenderPage>>,
     strings: Arc<PageStrings>,
+    sign_in_url: Option<String>,
 }
 
 impl fmt::Debug for SessionRoutes {
@@ -131,6 +135,7 @@ impl fmt::Debug for SessionRoutes {
             .field("reauth_policy", &self.reauth_policy)
             .field("page", &self.page.as_ref().map(|_| "Fn"))
             .field("strings", &self.strings)
+            .field("sign_in_url", &self.sign_in_url)
             .finish()
     }
 }
@@ -252,6 +257,32 @@ impl SessionRoutes {
     pub fn with_strings(mut self, strings: PageStrings) -> Self {
         self.strings = Arc::new(strings);
         self
+    }
+
+    /// Where the page sends a visitor who is not signed in: an anonymous
+    /// `GET /` that prefers HTML answers `401` with a page that says to sign
+    /// in and links here (JSON clients keep getting
+    /// `401 {"error":"unauthenticated"}`). Default: `/login`.
+    ///
+    /// ```
+    /// use axum_user_sessions::SessionRoutes;
+    ///
+    /// let routes = SessionRoutes::new().with_sign_in_url("/account/sign-in?next=/sessions");
+    /// ```
+    pub fn with_sign_in_url(mut self, url: impl Into<String>) -> Self {
+        self.sign_in_url = Some(url.into());
+        self
+    }
+
+    /// The sign-in page's address.
+    pub(super) fn sign_in_url(&self) -> &str {
+        self.sign_in_url.as_deref().unwrap_or("/login")
+    }
+
+    /// The page for an anonymous visitor: `401`, saying to sign in.
+    pub(super) fn sign_in_page(&self) -> Response {
+        let page = html::sign_in(&self.strings, self.sign_in_url());
+        (axum::http::StatusCode::UNAUTHORIZED, page).into_response()
     }
 
     /// The page for `view`: the app's, or the built-in one.

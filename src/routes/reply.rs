@@ -55,7 +55,8 @@ impl IntoResponse for Reply {
             Refusal::CrossSite => (
                 StatusCode::FORBIDDEN,
                 "cross_site_request",
-                "This request did not come from this site.",
+                "This request did not come from this site: it needs the header \
+                 Sec-Fetch-Site: same-origin, or an Origin header naming this site.",
             ),
             Refusal::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such session."),
             Refusal::Forbidden => (

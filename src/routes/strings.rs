@@ -108,6 +108,12 @@ pub struct PageStrings {
     pub reason_network_changed: String,
     /// `Signed out because the password changed`
     pub reason_password_changed: String,
+    /// `Sign in to see the devices where you are signed in.` (the page an
+    /// anonymous visitor gets).
+    pub sign_in_needed: String,
+    /// `Sign in` (that page's link, to
+    /// [`SessionRoutes::with_sign_in_url`](super::SessionRoutes::with_sign_in_url)).
+    pub sign_in: String,
 }
 
 impl Default for PageStrings {
@@ -117,6 +123,8 @@ impl Default for PageStrings {
         Self {
             lang: s("en"),
             title: s("Your devices"),
+            sign_in_needed: s("Sign in to see the devices where you are signed in."),
+            sign_in: s("Sign in"),
             intro: s("Where you are signed in. Sign out any device you do not recognise."),
             sessions_of: s("Sessions of {user}"),
             devices_label: s("Signed-in devices"),

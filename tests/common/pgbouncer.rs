@@ -20,7 +20,7 @@ pub struct PgBouncer {
     dir: tempfile::TempDir,
 }
 
-/// The settings sqlx and the store need (README, "Behind PgBouncer"), plus
+/// The settings sqlx and the store need (the PgBouncer guide, `guide::pgbouncer`), plus
 /// where this one listens and which server it pools.
 fn config(upstream: &PgConnectOptions, port: u16, users: &std::path::Path) -> String {
     format!(
@@ -136,7 +136,7 @@ impl Drop for PgBouncer {
 
 impl crate::common::Backend {
     /// Postgres through a PgBouncer of its own in transaction mode: the
-    /// tables migrated over the direct connection (as the README says to),
+    /// tables migrated over the direct connection (as the PgBouncer guide says to),
     /// the store on a pool through PgBouncer. `pg` stays the direct pool.
     pub async fn pgbouncer(test_pool: sqlx::PgPool) -> Self {
         let mut b = Self::postgres(test_pool).await;

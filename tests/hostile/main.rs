@@ -11,8 +11,8 @@
 mod common;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum_user_sessions::IpNet;
 use axum_user_sessions::fuzzing::{client, remember_cookie, session_cookie, token_is_valid};
+use axum_user_sessions::ipnet::IpNet;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use std::collections::BTreeMap;

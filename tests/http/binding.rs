@@ -5,7 +5,8 @@
 use crate::common;
 
 use axum::routing::get;
-use axum_user_sessions::{BindingMode, ClientInfo, IpNet, MismatchAction, SessionLayer};
+use axum_user_sessions::ipnet::IpNet;
+use axum_user_sessions::{BindingMode, ClientInfo, MismatchAction, SessionLayer};
 use common::{Backend, Client, TestApp};
 
 conformance!(

@@ -34,3 +34,4 @@ mod routes;
 mod seen;
 mod strength;
 mod update;
+mod wiring;

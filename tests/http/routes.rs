@@ -131,7 +131,7 @@ async fn anonymous_callers_get_401(b: Backend) {
         .send_with("GET", "/sessions", &[("accept", "text/html")])
         .await;
     assert_eq!(res.status, 401);
-    assert!(res.body.contains("not signed in"));
+    assert!(res.body.contains(r#"<a href="/login">Sign in</a>"#));
     for path in ["/sessions/revoke-others", "/sessions/revoke-all"] {
         assert_eq!(
             c.send_with("POST", path, &[SAME]).await.status,

@@ -6,7 +6,8 @@
 
 use crate::common;
 
-use axum_user_sessions::{IpNet, SessionLayer, SessionRoutes};
+use axum_user_sessions::ipnet::IpNet;
+use axum_user_sessions::{SessionLayer, SessionRoutes};
 use common::{Backend, Client, TestApp};
 use serde_json::Value;
 use std::collections::HashMap;

@@ -2,9 +2,10 @@
 
 use crate::common;
 
+use axum_user_sessions::ipnet::IpNet;
 use axum_user_sessions::{
-    BindingMode, GcOptions, IpNet, RevokeReason, RevokedBy, SessionAdmin, SessionEvent,
-    SessionEventKind, SessionRoutes,
+    BindingMode, GcOptions, RevokeReason, RevokedBy, SessionAdmin, SessionEvent, SessionEventKind,
+    SessionRoutes,
 };
 use common::{Backend, Client};
 use std::sync::{Arc, Mutex};
