@@ -101,8 +101,14 @@ impl Locating {
                 tracing::debug!(session.id = %id, "no place found for the session's IP");
                 return;
             };
-            if let Err(e) = store.set_location(id, ip, &label).await {
-                tracing::warn!(session.id = %id, error = %e, "storing a session's place failed");
+            match store.set_location(id, ip, &label).await {
+                Ok(_) => {}
+                Err(crate::store::Error::Unsupported(what)) => {
+                    tracing::debug!(unsupported = what, "the store keeps no places");
+                }
+                Err(e) => {
+                    tracing::warn!(session.id = %id, error = %e, "storing a session's place failed");
+                }
             }
         });
     }

@@ -179,13 +179,14 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// not there: revoked ones stay for its retention, expired ones until
     /// it runs.
     ///
-    /// The default body lists none (a store written before "recently signed
-    /// out", which keeps no ended rows to show).
+    /// The default body answers [`Error::Unsupported`] (a store that keeps
+    /// no ended rows to show): the devices list then shows no "recently
+    /// signed out" section.
     async fn list_user_ended(
         &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
     ) -> Result<Vec<SessionRecord>, Error> {
         let _ = (user_id, since, now, limit);
-        Ok(Vec::new())
+        Err(Error::Unsupported("the list of ended sessions"))
     }
 
     /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
@@ -193,13 +194,14 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// it. `false` otherwise: nothing is written then. The name is stored as
     /// given (the routes check it first).
     ///
-    /// The default body names nothing (`false`: the routes answer `404`),
-    /// for a store written before device names.
+    /// The default body answers [`Error::Unsupported`] (the rename route
+    /// then answers `501 Not Implemented`, never a `404` that would blame
+    /// the user's id), for a store without device names.
     async fn rename(
         &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
     ) -> Result<bool, Error> {
         let _ = (id, user_id, name, now);
-        Ok(false)
+        Err(Error::Unsupported("device names"))
     }
 
     /// Records `location`, the place label an app's
@@ -207,13 +209,14 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// session `id` was last used from, if its
     /// [`last_ip`](SessionRecord::last_ip) is still `ip` and it is not
     /// revoked. `false` otherwise: nothing is written then. Called off the
-    /// request path, once per IP change. The default body, for stores
-    /// written before, records nothing.
+    /// request path, once per IP change. The default body answers
+    /// [`Error::Unsupported`] (no place is shown), for a store without
+    /// places.
     async fn set_location(
         &self, id: Uuid, ip: std::net::IpAddr, location: &str,
     ) -> Result<bool, Error> {
         let _ = (id, ip, location);
-        Ok(false)
+        Err(Error::Unsupported("device places"))
     }
 
     /// Compare-and-set of one key of a live session's data: if the key

@@ -33,5 +33,6 @@ mod rotation;
 mod routes;
 mod seen;
 mod strength;
+mod unsupported;
 mod update;
 mod wiring;
