@@ -45,6 +45,9 @@ use std::sync::Arc;
 
 #[cfg(feature = "cache")]
 mod cache;
+#[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
+pub mod conformance;
 mod counting;
 mod data;
 mod delegate;

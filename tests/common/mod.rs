@@ -10,12 +10,14 @@ pub mod pgbouncer;
 mod backend;
 mod client;
 mod proxy;
+mod required_only;
 mod server;
 mod wait;
 
 pub use backend::{Backend, Kind, init_tracing, wait_listening};
 pub use client::{Client, Resp};
 pub use proxy::Proxy;
+pub use required_only::RequiredOnly;
 pub use server::{TestApp, serve, serve_demo};
 pub use wait::{Rng, eventually};
 

@@ -1,0 +1,133 @@
+//! The conformance kit: the scenarios every built-in store passes, for a
+//! store of your own (feature `conformance`).
+//!
+//! Each scenario is an `async fn(Arc<dyn SessionStore>)` that calls the
+//! [`SessionStore`](super::SessionStore) contract directly on a fresh,
+//! migrated store and panics, naming what broke, when an answer differs from
+//! what the built-in stores answer. The crate's own tests run them on
+//! Postgres (direct, behind the cache, through PgBouncer), SQLite and
+//! memory, and on a store written outside the crate.
+//!
+//! In your crate's tests, with `tokio` (`macros`, `rt-multi-thread`) as a
+//! dev-dependency, one test per scenario:
+//!
+//! ```
+//! use axum_user_sessions::{MemoryStore, SessionStore};
+//! use std::sync::Arc;
+//!
+//! // A fresh, migrated store of yours for each scenario.
+//! async fn fresh() -> Arc<dyn SessionStore> {
+//!     Arc::new(MemoryStore::new())
+//! }
+//!
+//! axum_user_sessions::store_conformance!(fresh);
+//! # fn main() {}
+//! ```
+//!
+//! or all of them in one test, [`run_all`].
+//!
+//! What the kit checks: two-phase rotation and its compare-and-set, the
+//! bound on pending tokens, sign-in retiring every token, one version per
+//! change, update-only writes that never bring a session back, revocation
+//! by [scope](super::RevokeScope) with who and why, statistics, bounded
+//! garbage collection, and the compare-and-set of one key.
+
+mod data;
+mod lifecycle;
+mod support;
+mod tokens;
+
+pub use data::{
+    every_change_counts_a_version, update_only_writes_never_resurrect,
+    update_value_is_a_compare_and_set,
+};
+pub use lifecycle::{gc_batches_are_bounded, revocations_record_who_and_why, stats_and_gc};
+pub use tokens::{
+    at_most_two_pending_tokens, promotion_keeps_newer_pending_tokens, sign_in_retires_every_token,
+};
+
+use super::SessionStore;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// One scenario: its name, and the scenario run on a store.
+pub type Scenario = (
+    &'static str,
+    fn(Arc<dyn SessionStore>) -> Pin<Box<dyn Future<Output = ()> + Send>>,
+);
+
+/// Every scenario of the kit, by name.
+pub fn scenarios() -> Vec<Scenario> {
+    macro_rules! list {
+        ($($name:ident),* $(,)?) => {
+            vec![$((stringify!($name), |s| Box::pin($name(s)) as Pin<Box<dyn Future<Output = ()> + Send>>)),*]
+        };
+    }
+    list![
+        promotion_keeps_newer_pending_tokens,
+        at_most_two_pending_tokens,
+        sign_in_retires_every_token,
+        every_change_counts_a_version,
+        update_only_writes_never_resurrect,
+        update_value_is_a_compare_and_set,
+        revocations_record_who_and_why,
+        stats_and_gc,
+        gc_batches_are_bounded,
+    ]
+}
+
+/// Runs every scenario, each on a fresh store from `fresh`, and panics at
+/// the first that fails (its name is printed before it runs).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axum_user_sessions::MemoryStore;
+/// use std::sync::Arc;
+/// axum_user_sessions::store::conformance::run_all(|| async {
+///     Arc::new(MemoryStore::new()) as Arc<dyn axum_user_sessions::SessionStore>
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn run_all<F, Fut>(mut fresh: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Arc<dyn SessionStore>>,
+{
+    for (name, scenario) in scenarios() {
+        println!("store conformance: {name}");
+        scenario(fresh().await).await;
+    }
+}
+
+/// One `#[tokio::test]` per scenario of the [conformance kit](crate::store::conformance),
+/// each on a fresh store from `$fresh`, an `async fn() -> Arc<dyn SessionStore>`
+/// in scope. Needs `tokio` with `macros` and `rt-multi-thread` in the
+/// calling crate.
+#[macro_export]
+macro_rules! store_conformance {
+    ($fresh:ident) => {
+        $crate::store_conformance!(@tests $fresh;
+            promotion_keeps_newer_pending_tokens,
+            at_most_two_pending_tokens,
+            sign_in_retires_every_token,
+            every_change_counts_a_version,
+            update_only_writes_never_resurrect,
+            update_value_is_a_compare_and_set,
+            revocations_record_who_and_why,
+            stats_and_gc,
+            gc_batches_are_bounded,
+        );
+    };
+    (@tests $fresh:ident; $($name:ident),* $(,)?) => {
+        mod store_conformance {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::store::conformance::$name(super::$fresh().await).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,46 @@
+//! What the scenarios share: fixed hashes, times to the microsecond (as the
+//! SQL stores keep them), records, a touch that is never due.
+
+pub(super) use crate::store::{
+    CountingStore, DataPatch, Reissue, Revocation, RevokeReason, RevokeScope, RevokedBy,
+    SessionRecord, SessionStore, TokenHash, TokenState, Touch,
+};
+pub(super) use std::sync::Arc;
+pub(super) use std::time::Duration;
+pub(super) use time::OffsetDateTime;
+pub(super) use uuid::Uuid;
+
+pub(super) fn hash(n: u8) -> TokenHash {
+    TokenHash::from_bytes([n; 32])
+}
+
+pub(super) fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap()
+}
+
+pub(super) fn record(now: OffsetDateTime, user: Option<&str>, idle: Duration) -> SessionRecord {
+    let mut r = SessionRecord::new(Uuid::new_v4(), now);
+    r.user_id = user.map(str::to_owned);
+    r.absolute_expires_at = now + Duration::from_secs(3600);
+    r.expires_at = now + idle;
+    r
+}
+
+pub(super) fn touch(now: OffsetDateTime) -> Touch {
+    // Never due: these tests look at token states, not activity.
+    let mut t = Touch::new(now, now + Duration::from_secs(1800));
+    t.stale_before = now - Duration::from_secs(3600);
+    t
+}
+
+pub(super) async fn state(
+    store: &dyn SessionStore, token: &TokenHash, now: OffsetDateTime,
+) -> Option<TokenState> {
+    store
+        .load(token, &touch(now))
+        .await
+        .unwrap()
+        .map(|l| l.token)
+}

@@ -1,0 +1,116 @@
+//! Token states: two-phase rotation, the bound on pending tokens, sign-in.
+
+use super::support::*;
+
+/// Two-phase rotation: one compare-and-set wins; promoting a late pending
+/// token supersedes the current one and keeps newer pending ones;
+/// promotion is idempotent.
+pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionStore>) {
+    let s = store.as_ref();
+    let t0 = now();
+    let r = record(t0, Some("alice"), Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    // P2 issued, lost; P3 issued later; then P2 arrives late and is used.
+    let t1 = t0 + Duration::from_secs(10);
+    assert!(
+        s.begin_rotation(r.id, r.rotated_at, &hash(2), t1)
+            .await
+            .unwrap()
+    );
+    let t2 = t0 + Duration::from_secs(50);
+    assert!(s.begin_rotation(r.id, t1, &hash(3), t2).await.unwrap());
+    assert!(
+        !s.begin_rotation(r.id, t1, &hash(9), t2).await.unwrap(),
+        "compare-and-set let two win"
+    );
+    let t3 = t0 + Duration::from_secs(60);
+    s.promote(r.id, &hash(2), t3).await.unwrap();
+    assert_eq!(state(s, &hash(2), t3).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, &hash(1), t3).await,
+        Some(TokenState::Superseded { at: t3 })
+    );
+    assert_eq!(
+        state(s, &hash(3), t3).await,
+        Some(TokenState::Pending),
+        "a newer pending token was superseded"
+    );
+    // Promoting it later supersedes the one before.
+    let t4 = t0 + Duration::from_secs(70);
+    s.promote(r.id, &hash(3), t4).await.unwrap();
+    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, &hash(2), t4).await,
+        Some(TokenState::Superseded { at: t4 })
+    );
+    // Idempotent.
+    s.promote(r.id, &hash(3), t4 + Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
+}
+
+/// A client that never takes its new cookie leaves at most two pending
+/// tokens: the two newest.
+pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionStore>) {
+    let s = store.as_ref();
+    let t0 = now();
+    let r = record(t0, None, Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    let mut seen = r.rotated_at;
+    for i in 0..5u8 {
+        let at = t0 + Duration::from_secs(10 * (u64::from(i) + 1));
+        assert!(
+            s.begin_rotation(r.id, seen, &hash(10 + i), at)
+                .await
+                .unwrap()
+        );
+        seen = at;
+    }
+    let at = t0 + Duration::from_secs(100);
+    let mut pending = 0;
+    for i in 0..5u8 {
+        if state(s, &hash(10 + i), at).await == Some(TokenState::Pending) {
+            pending += 1;
+        }
+    }
+    assert_eq!(
+        pending, 2,
+        "a client that ignores Set-Cookie grows the token table"
+    );
+    assert_eq!(state(s, &hash(14), at).await, Some(TokenState::Pending));
+    assert_eq!(state(s, &hash(13), at).await, Some(TokenState::Pending));
+    assert_eq!(state(s, &hash(1), at).await, Some(TokenState::Current));
+}
+
+/// A sign-in retires every token (pending ones too) and records the user
+/// and the time of the sign-in.
+pub async fn sign_in_retires_every_token(store: Arc<dyn SessionStore>) {
+    let s = store.as_ref();
+    let t0 = now();
+    let r = record(t0, None, Duration::from_secs(1800));
+    s.create(&r, &hash(1)).await.unwrap();
+    assert!(
+        s.begin_rotation(r.id, r.rotated_at, &hash(2), t0)
+            .await
+            .unwrap()
+    );
+    let t1 = t0 + Duration::from_secs(1);
+    let mut re = Reissue::new(Some("alice".into()), t1);
+    re.authenticated_at = Some(t1);
+    assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
+    assert_eq!(
+        state(s, &hash(1), t1).await,
+        Some(TokenState::Retired { at: t1 })
+    );
+    assert_eq!(
+        state(s, &hash(2), t1).await,
+        Some(TokenState::Retired { at: t1 }),
+        "pending token survived sign-in"
+    );
+    let l = s.load(&hash(3), &touch(t1)).await.unwrap().unwrap();
+    assert_eq!(l.token, TokenState::Current);
+    assert_eq!(l.record.user_id.as_deref(), Some("alice"));
+    assert_eq!(l.record.authenticated_at, Some(t1));
+    assert!(!l.has_pending);
+}
