@@ -117,15 +117,15 @@ impl Locating {
     }
 }
 
-/// A label as stored: trimmed, without control characters, at most 100
+/// A label as stored: without control or invisible characters (the rule of
+/// device names, [`crate::text::is_hidden`]), trimmed, at most 100
 /// characters; `None` when empty.
 fn clean(label: &str) -> Option<String> {
-    let label: String = label
-        .trim()
+    let shown: String = label
         .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LABEL)
+        .filter(|c| !crate::text::is_hidden(*c))
         .collect();
+    let label: String = shown.trim().chars().take(MAX_LABEL).collect();
     let label = label.trim_end().to_owned();
     (!label.is_empty()).then_some(label)
 }
@@ -142,6 +142,11 @@ mod tests {
         );
         assert_eq!(clean("a\u{1b}[31mb").as_deref(), Some("a[31mb"));
         assert_eq!(clean("  "), None);
+        assert_eq!(
+            clean("\u{202E}Lis\u{00AD}bon\u{2028}, \u{3164}Portugal\u{E0001}").as_deref(),
+            Some("Lisbon, Portugal")
+        );
+        assert_eq!(clean(" \u{200B} "), None);
         assert_eq!(clean(&"x".repeat(300)).unwrap().len(), MAX_LABEL);
     }
 
