@@ -53,6 +53,18 @@
 //! `reply.rs` refusals, content negotiation and redirects; `view.rs` the
 //! page's view model, `strings.rs` its words, `html.rs` the built-in page.
 
+/// The default `Content-Security-Policy` of an app's own page
+/// ([`SessionRoutes::with_page`]); `page_csp!(frames)` without its script
+/// rules ([`SessionRoutes::without_page_script_policy`]).
+macro_rules! page_csp {
+    (frames) => {
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    };
+    () => {
+        concat!("script-src 'self'; object-src 'none'; ", page_csp!(frames))
+    };
+}
+
 mod guard;
 mod handlers;
 mod html;
@@ -118,6 +130,7 @@ pub struct SessionRoutes {
     ended_for: Option<Duration>,
     reauth_policy: Option<crate::session::Reauth>,
     page: Option<Arc<RenderPage>>,
+    page_scripts_unrestricted: bool,
     strings: Arc<PageStrings>,
 }
 
@@ -130,6 +143,7 @@ impl fmt::Debug for SessionRoutes {
             .field("ended_for", &self.ended_for)
             .field("reauth_policy", &self.reauth_policy)
             .field("page", &self.page.as_ref().map(|_| "Fn"))
+            .field("page_scripts_unrestricted", &self.page_scripts_unrestricted)
             .field("strings", &self.strings)
             .finish()
     }
@@ -210,11 +224,15 @@ impl SessionRoutes {
     /// (see [`DevicesPage`] for their fields); the routes enforce the
     /// same-origin rule and the recent sign-in rule, not the template. The
     /// page is answered with `Cache-Control: no-store`, `X-Frame-Options:
-    /// DENY` and a `Content-Security-Policy` of `frame-ancestors 'none';
-    /// form-action 'self'; base-uri 'self'` (unless `render` sets its own),
-    /// so the app's stylesheets and scripts load. Escaping is the
-    /// template's job. Refusals (`401`, `403`, …) still answer the
-    /// built-in refusal page.
+    /// DENY` and a `Content-Security-Policy` of
+    #[doc = concat!("`", page_csp!(), "`")]
+    /// (unless `render` sets its own): the app's stylesheets load from
+    /// anywhere, its scripts only from its own origin, never inline, so a
+    /// name the template forgot to escape cannot run a script. An app whose
+    /// page needs inline or third-party scripts says so:
+    /// [`without_page_script_policy`](Self::without_page_script_policy).
+    /// Escaping is the template's job. Refusals (`401`, `403`, …) still
+    /// answer the built-in refusal page.
     ///
     /// ```
     /// use axum::response::Html;
@@ -226,13 +244,23 @@ impl SessionRoutes {
     ///         .iter()
     ///         .map(|d| format!("<li>{}</li>", d.id)) // ids need no escaping
     ///         .collect();
-    ///     Html(format!("<ul>{items}</ul>"))
+    ///     Html(format!("<ul>{items}</ul><script src=/app.js></script>"))
     /// });
     /// ```
     pub fn with_page<R: IntoResponse>(
         mut self, render: impl Fn(&DevicesPage) -> R + Send + Sync + 'static,
     ) -> Self {
         self.page = Some(Arc::new(move |page| render(page).into_response()));
+        self
+    }
+
+    /// Leaves scripts and plugins to the app's [own page](Self::with_page):
+    /// its default `Content-Security-Policy` drops `script-src 'self';
+    /// object-src 'none'` and keeps the framing, form and base rules. For a
+    /// page that needs inline or third-party scripts; better, `render` sets
+    /// a policy of its own (with a nonce), which replaces the default.
+    pub fn without_page_script_policy(mut self) -> Self {
+        self.page_scripts_unrestricted = true;
         self
     }
 
@@ -262,11 +290,14 @@ impl SessionRoutes {
         let mut res = render(view);
         let h = res.headers_mut();
         if !h.contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
+            let policy = if self.page_scripts_unrestricted {
+                page_csp!(frames)
+            } else {
+                page_csp!()
+            };
             h.insert(
                 axum::http::header::CONTENT_SECURITY_POLICY,
-                axum::http::HeaderValue::from_static(
-                    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
-                ),
+                axum::http::HeaderValue::from_static(policy),
             );
         }
         res
