@@ -42,7 +42,7 @@ pub enum SessionEventKind {
     /// A stale remember-me validator was presented: the session was revoked.
     RememberTheft,
     /// A sign-in from a browser and network not seen among the user's
-    /// sessions still on record.
+    /// sessions still on record (the 200 most recently active).
     NewDevice {
         /// The device's name, e.g. "Firefox on Linux".
         device: String,

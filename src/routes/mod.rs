@@ -14,9 +14,9 @@
 //!
 //! | method, path | does |
 //! |---|---|
-//! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
+//! | `GET /` | the user's live sessions, most recently active first, the first 50 (then `next_cursor`, see below): JSON, or an HTML page when the client prefers `text/html` |
 //! | `GET /?include=ended` | the same, with `"ended"`: the sessions that ended in the last 30 days ([`SessionRoutes::with_recently_signed_out`]), most recent first, each with `ended_at`, a `reason` code and `reason_text` in plain words; the HTML page always shows them, in a collapsed section |
-//! | `GET /?limit=N&cursor=C` | one page (`limit` 1 to 200, keyset on `(last_seen_at, id)`), with `next_cursor` (`null` on the last page); the HTML page shows 50 and links to the next |
+//! | `GET /?limit=N&cursor=C` | one page (`limit` 1 to 200, 50 by default, keyset on `(last_seen_at, id)`); every JSON list has `next_cursor` (`null` on the last page); the HTML page shows 50 and links to the next |
 //! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
 //! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
 //! | `PATCH /{id}` | names one of the user's live sessions: `{"name": "Work laptop"}` (trimmed, at most 64 characters, no control characters; `null` or `""` clears it): `200 {"id", "name"}`, `422 {"error":"invalid_name"}` |

@@ -177,9 +177,18 @@ async fn a_custom_page_gets_the_view_model(b: Backend) {
     // The next page: the rest, no ended section (first page only).
     let body = page(&mut me, &next).await.body;
     assert!(body.contains("devices=2 ended=0\nnext=-\n"), "{body}");
-    // JSON is untouched by the custom page.
-    let json = me.get("/sessions").await;
-    assert_eq!(json.json()["sessions"].as_array().unwrap().len(), 51);
+    // JSON is untouched by the custom page: 51 sessions, 50 on its first
+    // page.
+    let json = me.get("/sessions").await.json();
+    assert_eq!(json["sessions"].as_array().unwrap().len(), 50);
+    let rest = me
+        .get(&format!(
+            "/sessions?cursor={}",
+            json["next_cursor"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(rest["sessions"].as_array().unwrap().len(), 1);
 }
 
 fn german() -> PageStrings {
