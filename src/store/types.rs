@@ -293,6 +293,12 @@ pub struct Touch {
     /// that touch, and a client whose IP flaps between two addresses costs
     /// at most one write per this interval, never one per request.
     pub ip_stale_before: OffsetDateTime,
+    /// The channel the token came on: `Some(true)` an API client's
+    /// (`Authorization: Bearer`), `Some(false)` a browser's (a cookie). A
+    /// session of the other kind ([`api_client`](SessionRecord::api_client))
+    /// is not touched: the request will be refused, and a refused request
+    /// must leave no trace on the session. `None` touches either.
+    pub api_client: Option<bool>,
 }
 
 impl Touch {
@@ -305,6 +311,7 @@ impl Touch {
             idle_expires_at,
             ip: None,
             ip_stale_before: now,
+            api_client: None,
         }
     }
 
@@ -323,17 +330,26 @@ impl Touch {
         self
     }
 
+    /// The same touch, due only for a session of the channel the token
+    /// came on: an API client's (`api_client`) or a browser's.
+    pub fn with_api_client(mut self, api_client: bool) -> Self {
+        self.api_client = Some(api_client);
+        self
+    }
+
     /// Whether `record` was last used from another IP than this touch's.
     pub(crate) fn ip_changed(&self, record: &SessionRecord) -> bool {
         self.ip.is_some() && record.last_ip != self.ip
     }
 
     /// Whether a load by a `token` of `record` refreshes its activity: the
-    /// token is current, the row may be used, and it was last seen before
-    /// the touch interval (for stores that decide in Rust).
+    /// token is current, the row may be used on the token's channel, and it
+    /// was last seen before the touch interval (for stores that decide in
+    /// Rust).
     pub(crate) fn is_due(&self, record: &SessionRecord, token: TokenState) -> bool {
         token == TokenState::Current
             && record.token_active(self.now)
+            && self.api_client.is_none_or(|api| api == record.api_client)
             && (record.last_seen_at <= self.stale_before
                 || (self.ip_changed(record) && record.last_seen_at <= self.ip_stale_before))
     }
@@ -390,5 +406,27 @@ mod tests {
         // Flapping back at once: the next write waits for the interval.
         assert!(!touch(home).is_due(&r, current));
         assert!(!touch(home).is_due(&r, TokenState::Pending));
+    }
+
+    #[test]
+    fn a_token_on_the_other_channel_is_not_due() {
+        let now = OffsetDateTime::now_utc();
+        let mut r = SessionRecord::new(Uuid::nil(), now - Duration::minutes(5));
+        (r.expires_at, r.absolute_expires_at) =
+            (now + Duration::hours(1), now + Duration::hours(1));
+        let touch = Touch::new(now, now + Duration::hours(1));
+        let current = TokenState::Current;
+        assert!(touch.is_due(&r, current), "no channel: either");
+        assert!(touch.with_api_client(false).is_due(&r, current));
+        assert!(
+            !touch.with_api_client(true).is_due(&r, current),
+            "a browser's as bearer"
+        );
+        r.api_client = true;
+        assert!(touch.with_api_client(true).is_due(&r, current));
+        assert!(
+            !touch.with_api_client(false).is_due(&r, current),
+            "an API client's as cookie"
+        );
     }
 }
