@@ -353,6 +353,8 @@ fn restored(
     st: &mut State, mut record: SessionRecord, token: Token, restore: &Restore,
 ) -> SessionRecord {
     record.tokens_expire_at = Some(restore.tokens_expire_at);
+    // A restore proves nothing: not fresh until the user proves again.
+    record.authenticated_at = None;
     restore.touch.apply(&mut record);
     st.new_token = Some(token);
     st.clear_cookie = false;

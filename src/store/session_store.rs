@@ -106,7 +106,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error>;
 
     /// Re-opens a remembered session with a new current session token and
-    /// refreshes its activity as `touch` says.
+    /// refreshes its activity as `touch` says. Clears `authenticated_at`:
+    /// a restore proves nothing, so the session is not fresh until the user
+    /// signs in or re-authenticates.
     ///
     /// With `rotate = Some((presented, next))`, the validator is replaced by
     /// `next` only if it is still `presented` (compare-and-set), and every
@@ -125,8 +127,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// (compare-and-set for `Issue` and `Promote`: `false`, and nothing
     /// written, when another request changed it first), makes
     /// `restore.token` a new current session token, sets the tokens' hard
-    /// end (`tokens_expire_at`, which also caps the idle deadline) and
-    /// records the activity. With `Issue` or `Promote`, the other tokens
+    /// end (`tokens_expire_at`, which also caps the idle deadline), clears
+    /// `authenticated_at` (a restored session is not fresh) and records
+    /// the activity. With `Issue` or `Promote`, the other tokens
     /// issued at or before `retire_before` are retired (the newest
     /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
     /// kept). `false` too when the session is gone or revoked.

@@ -50,7 +50,8 @@ pub struct SessionRecord {
     pub data: Map<String, Value>,
     /// When the row was created.
     pub created_at: OffsetDateTime,
-    /// When the user last proved who they are (password), for freshness checks.
+    /// When the user last proved who they are (password), for freshness
+    /// checks; cleared by a remember-me restore, which proves nothing.
     pub authenticated_at: Option<OffsetDateTime>,
     /// Last request seen, to the touch interval.
     pub last_seen_at: OffsetDateTime,

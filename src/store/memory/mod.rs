@@ -262,6 +262,7 @@ impl SessionStore for MemoryStore {
             if rotate.is_some() {
                 s.rotated_at = touch.now;
             }
+            s.authenticated_at = None;
             touch.apply(s);
             s.version += 1;
         }

@@ -168,6 +168,7 @@ pub(super) const FIND_REMEMBER: &str = concat!(
 /// validator by `?5` only if it is still `?4`; from the IP `?6`.
 pub(super) const RESTORE_ROTATE: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
+            authenticated_at = NULL,
             location = CASE WHEN ?6 IS NOT NULL AND last_ip IS NOT ?6 THEN NULL ELSE location END,
             last_ip = COALESCE(?6, last_ip),
             remember_prev_validator_hash = remember_validator_hash,
@@ -178,6 +179,7 @@ pub(super) const RESTORE_ROTATE: &str = "UPDATE aus_sessions
 /// from the IP `?4`.
 pub(super) const RESTORE: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at),
+            authenticated_at = NULL,
             location = CASE WHEN ?4 IS NOT NULL AND last_ip IS NOT ?4 THEN NULL ELSE location END,
             last_ip = COALESCE(?4, last_ip)
       WHERE id = ?1 AND revoked_at IS NULL";
@@ -187,8 +189,11 @@ pub(super) const RESTORE: &str = "UPDATE aus_sessions
 /// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`
 /// if the current one is still `?6` and no pending one was issued after
 /// `?8`, 2 promote the pending validator `?6`); from the IP `?9`.
+/// `authenticated_at` is cleared (a restore is not fresh), as by the two
+/// above.
 pub(super) const RESTORE_REMEMBERED: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at, ?4),
+            authenticated_at = NULL,
             location = CASE WHEN ?9 IS NOT NULL AND last_ip IS NOT ?9 THEN NULL ELSE location END,
             last_ip = COALESCE(?9, last_ip),
             tokens_expire_at = ?4,
