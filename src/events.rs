@@ -42,7 +42,7 @@ pub enum SessionEventKind {
     /// A stale remember-me validator was presented: the session was revoked.
     RememberTheft,
     /// A sign-in from a browser and network not seen among the user's
-    /// sessions still on record.
+    /// sessions still on record (the 200 most recently active).
     NewDevice {
         /// The device's name, e.g. "Firefox on Linux".
         device: String,
@@ -50,6 +50,15 @@ pub enum SessionEventKind {
     /// A request presented the token of a session past its idle or absolute
     /// timeout.
     Expired,
+    /// A session token came on the other channel than the one it was
+    /// issued for, and was refused (nothing written, the session not
+    /// revoked): a browser's cookie token as `Authorization: Bearer`
+    /// (`presented_as` `"bearer"`: a copied cookie, which suggests theft),
+    /// or an API client's token as a cookie (`"cookie"`).
+    WrongChannel {
+        /// `"bearer"` or `"cookie"`: how the token came.
+        presented_as: String,
+    },
 }
 
 impl SessionEventKind {
@@ -66,6 +75,7 @@ impl SessionEventKind {
             Self::RememberTheft => "remember_theft",
             Self::NewDevice { .. } => "new_device",
             Self::Expired => "expired",
+            Self::WrongChannel { .. } => "wrong_channel",
         }
     }
 }
@@ -164,6 +174,7 @@ impl EventSink {
             SessionEventKind::TokenReuse
                 | SessionEventKind::RememberTheft
                 | SessionEventKind::BindingMismatch { enforced: true, .. }
+                | SessionEventKind::WrongChannel { .. }
         );
         // One field list for both levels (a `tracing` level must be a constant).
         macro_rules! log_event {

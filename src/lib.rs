@@ -124,6 +124,7 @@ pub mod routes;
 mod service;
 mod session;
 pub mod store;
+mod text;
 mod token;
 
 #[cfg(feature = "axum-login")]

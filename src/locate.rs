@@ -4,13 +4,14 @@
 //! with the session. None is shipped.
 
 use crate::store::{SessionRecord, SessionStore};
-use std::collections::HashSet;
+use hashlink::LruCache;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 /// The longest label kept (longer ones are cut).
@@ -20,14 +21,22 @@ const MAX_LABEL: usize = 100;
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How many (session, IP) lookups a process remembers having started, so
-/// that it starts each at most once (the set is emptied when full).
+/// that it starts each at most once; past it, the least recently seen is
+/// forgotten (an LRU: a flood of new sessions forgets only the oldest).
 const TRIED_CAPACITY: usize = 10_000;
+
+/// How many lookups may run at once. Past it, a request starts none (its
+/// session is looked up on a later request): a burst of new sessions, or a
+/// locator that hangs, cannot pile up tasks.
+const MAX_IN_FLIGHT: usize = 64;
 
 /// Turns an IP address into a place label ("Lisbon, Portugal") for "Your
 /// devices": [`SessionLayer::with_locator`](crate::SessionLayer::with_locator).
 ///
 /// It is called after the response, in a task of its own, at most once per
-/// session and IP change in a process; a slow, failing (`None`) or
+/// session and IP change in a process (the last 10,000 are remembered), at
+/// most 64 at once (a lookup beyond that is skipped, and tried again on a
+/// later request); a slow (10 s at most), failing (`None`) or
 /// panicking locator never delays or breaks a request. The IP is the
 /// stored one: anonymised when
 /// [IP anonymisation](crate::SessionLayer::with_ip_anonymization) is on.
@@ -58,11 +67,13 @@ where
     }
 }
 
-/// The layer's locator, with the lookups this process started.
+/// The layer's locator, with the lookups this process started and the
+/// permits of those running.
 #[derive(Clone)]
 pub(crate) struct Locating {
     locator: Arc<dyn Locator>,
-    tried: Arc<Mutex<HashSet<(Uuid, IpAddr)>>>,
+    tried: Arc<Mutex<LruCache<(Uuid, IpAddr), ()>>>,
+    in_flight: Arc<Semaphore>,
 }
 
 impl fmt::Debug for Locating {
@@ -73,9 +84,15 @@ impl fmt::Debug for Locating {
 
 impl Locating {
     pub(crate) fn new(locator: impl Locator) -> Self {
+        Self::bounded(locator, TRIED_CAPACITY, MAX_IN_FLIGHT)
+    }
+
+    /// With room to remember `tried` lookups and run `in_flight` at once.
+    fn bounded(locator: impl Locator, tried: usize, in_flight: usize) -> Self {
         Self {
             locator: Arc::new(locator),
-            tried: Arc::default(),
+            tried: Arc::new(Mutex::new(LruCache::new(tried))),
+            in_flight: Arc::new(Semaphore::new(in_flight)),
         }
     }
 
@@ -87,15 +104,18 @@ impl Locating {
             return;
         };
         // Anonymous sessions are listed nowhere: no lookup for them.
-        if record.user_id.is_none() || record.revoked_at.is_some() || !self.first_try(record.id, ip)
-        {
+        if record.user_id.is_none() || record.revoked_at.is_some() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let Some(permit) = self.start(record.id, ip) else {
+            return;
+        };
         let (locator, store, id) = (self.locator.clone(), store.clone(), record.id);
         runtime.spawn(async move {
+            let _permit = permit;
             let found = tokio::time::timeout(LOOKUP_TIMEOUT, locator.locate(ip)).await;
             let Some(label) = found.ok().flatten().and_then(|l| clean(&l)) else {
                 tracing::debug!(session.id = %id, "no place found for the session's IP");
@@ -113,25 +133,31 @@ impl Locating {
         });
     }
 
-    /// Whether this is the first lookup of `ip` for session `id` here.
-    fn first_try(&self, id: Uuid, ip: IpAddr) -> bool {
+    /// A permit to look `ip` up for session `id`, when no lookup of it was
+    /// started here (as far as the LRU remembers) and one more may run;
+    /// the lookup is then remembered as started. `None` otherwise: one
+    /// skipped for want of a permit is not remembered, so a later request
+    /// tries again.
+    fn start(&self, id: Uuid, ip: IpAddr) -> Option<OwnedSemaphorePermit> {
         let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
-        if tried.len() >= TRIED_CAPACITY {
-            tried.clear();
+        if tried.get(&(id, ip)).is_some() {
+            return None;
         }
-        tried.insert((id, ip))
+        let permit = self.in_flight.clone().try_acquire_owned().ok()?;
+        tried.insert((id, ip), ());
+        Some(permit)
     }
 }
 
-/// A label as stored: trimmed, without control characters, at most 100
+/// A label as stored: without control or invisible characters (the rule of
+/// device names, [`crate::text::is_hidden`]), trimmed, at most 100
 /// characters; `None` when empty.
 fn clean(label: &str) -> Option<String> {
-    let label: String = label
-        .trim()
+    let shown: String = label
         .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LABEL)
+        .filter(|c| !crate::text::is_hidden(*c))
         .collect();
+    let label: String = shown.trim().chars().take(MAX_LABEL).collect();
     let label = label.trim_end().to_owned();
     (!label.is_empty()).then_some(label)
 }
@@ -148,15 +174,94 @@ mod tests {
         );
         assert_eq!(clean("a\u{1b}[31mb").as_deref(), Some("a[31mb"));
         assert_eq!(clean("  "), None);
+        assert_eq!(
+            clean("\u{202E}Lis\u{00AD}bon\u{2028}, \u{3164}Portugal\u{E0001}").as_deref(),
+            Some("Lisbon, Portugal")
+        );
+        assert_eq!(clean(" \u{200B} "), None);
         assert_eq!(clean(&"x".repeat(300)).unwrap().len(), MAX_LABEL);
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, n])
     }
 
     #[test]
     fn each_ip_is_looked_up_once() {
         let l = Locating::new(|_: IpAddr| async { None });
-        let (id, ip) = (Uuid::new_v4(), "192.0.2.1".parse().unwrap());
-        assert!(l.first_try(id, ip));
-        assert!(!l.first_try(id, ip));
-        assert!(l.first_try(id, "192.0.2.2".parse().unwrap()));
+        let id = Uuid::new_v4();
+        assert!(l.start(id, ip(1)).is_some());
+        assert!(l.start(id, ip(1)).is_none());
+        assert!(l.start(id, ip(2)).is_some());
+    }
+
+    /// A full memory forgets the least recently seen lookup only, not all.
+    #[test]
+    fn the_oldest_lookup_is_forgotten_first() {
+        let l = Locating::bounded(|_: IpAddr| async { None }, 3, 10);
+        let (a, b, c, d) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        for id in [a, b, c] {
+            assert!(l.start(id, ip(1)).is_some());
+        }
+        assert!(
+            l.start(a, ip(1)).is_none(),
+            "a is seen again: now the newest"
+        );
+        assert!(l.start(d, ip(1)).is_some(), "d makes room: b goes");
+        assert!(l.start(a, ip(1)).is_none(), "a is remembered");
+        assert!(l.start(c, ip(1)).is_none(), "c is remembered");
+        assert!(l.start(b, ip(1)).is_some(), "b was forgotten");
+    }
+
+    /// At most `in_flight` lookups run; one refused for want of room is
+    /// not remembered, and starts once a running one ends.
+    #[test]
+    fn lookups_in_flight_are_bounded() {
+        let l = Locating::bounded(|_: IpAddr| async { None }, 100, 2);
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+        let first = l.start(ids[0], ip(1));
+        let second = l.start(ids[1], ip(1));
+        assert!(first.is_some() && second.is_some());
+        assert!(l.start(ids[2], ip(1)).is_none(), "a third runs at once");
+        drop(first);
+        assert!(
+            l.start(ids[2], ip(1)).is_some(),
+            "the skipped one never ran"
+        );
+        assert!(l.start(ids[0], ip(1)).is_none(), "the first one runs again");
+    }
+
+    /// Through `after`: a locator that never answers holds its permit (up
+    /// to the timeout), so new sessions beyond the bound start no task.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_hanging_locator_runs_at_most_the_bound() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let l = Locating::bounded(
+            move |_: IpAddr| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<Option<String>>()
+            },
+            100,
+            2,
+        );
+        let store: Arc<dyn SessionStore> = Arc::new(crate::MemoryStore::new());
+        for _ in 0..5 {
+            let mut r = SessionRecord::new(Uuid::new_v4(), time::OffsetDateTime::now_utc());
+            r.user_id = Some("alice".into());
+            r.last_ip = Some(ip(1));
+            l.after(&store, &r);
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(l.in_flight.available_permits(), 0);
     }
 }

@@ -26,7 +26,11 @@ impl SessionLayer {
     /// - **A token works only where it was issued.** A browser's session
     ///   token sent as a bearer token names no session, nor does an API
     ///   client's token sent as a cookie (the session is not revoked for
-    ///   it: its own client keeps working).
+    ///   it: its own client keeps working). Such a request writes nothing
+    ///   to the session (not its activity, idle deadline, IP or place) and
+    ///   raises a [`WrongChannel`](crate::SessionEventKind::WrongChannel)
+    ///   security event: a cookie token used as a bearer token suggests a
+    ///   stolen cookie.
     /// - **New tokens in a header.** A sign-in or a rotation answers the new
     ///   token in the [token header](Self::with_session_token_header)
     ///   (`Session-Token`), with `Cache-Control: no-store`. Rotation keeps

@@ -375,8 +375,11 @@ impl SessionLayer {
     /// [`RevokeReason::SessionLimit`](crate::RevokeReason::SessionLimit), by
     /// [`RevokedBy::System`](crate::RevokedBy::System), each with a
     /// [`Revoked`](crate::SessionEventKind::Revoked) event. `n` is at least 1
-    /// (0 is raised to it). This costs one query per sign-in, plus one per
-    /// session revoked.
+    /// (0 is raised to it). This costs one query per sign-in, which reads
+    /// the `n + 64` most recently active sessions, plus one per session
+    /// revoked: a sign-in revokes at most 64 (those just past the limit),
+    /// so a user far over a newly set limit comes under it over a few
+    /// sign-ins.
     pub fn with_max_sessions_per_user(self, n: u32) -> Self {
         self.config(|c| c.max_sessions_per_user = Some(n.max(1)))
     }

@@ -43,8 +43,8 @@ pub(super) async fn list(
     if target != me && !cfg.allows(&session, &target) {
         return Err(refuse(Refusal::Forbidden));
     }
-    // The page always comes in pages; JSON when asked to.
-    let paged = html || q.limit.is_some() || q.cursor.is_some();
+    // Both come in pages: the JSON list of `limit` (50 by default), the
+    // page of 50.
     let limit = match q.limit.as_deref() {
         Some(l) if !html => paging::checked_limit(l.parse().unwrap_or(0)).map_err(refuse)?,
         _ => PAGE_SIZE,
@@ -57,26 +57,18 @@ pub(super) async fn list(
         .map_err(refuse)?;
     let now = OffsetDateTime::now_utc();
     let store = |e: Error| refuse(Refusal::from(e));
-    let (records, next) = if paged {
-        let mut rows = session
-            .admin()
-            .store()
-            .list_user_page(&target, now, after, limit + 1)
-            .await
-            .map_err(|e| store(e.into()))?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(paging::cursor_after)
-        } else {
-            None
-        };
-        (rows, next)
+    let mut records = session
+        .admin()
+        .store()
+        .list_user_page(&target, now, after, limit + 1)
+        .await
+        .map_err(|e| store(e.into()))?;
+    let more = records.len() > limit as usize;
+    records.truncate(limit as usize);
+    let next = if more {
+        records.last().map(paging::cursor_after)
     } else {
-        (
-            session.admin().list_user(&target).await.map_err(store)?,
-            None,
-        )
+        None
     };
     let current = session.id();
     let devices: Vec<DeviceView> = records
@@ -114,9 +106,7 @@ pub(super) async fn list(
         if q.include.as_deref() == Some("ended") {
             body.insert("ended".into(), json!(ended));
         }
-        if paged {
-            body.insert("next_cursor".into(), json!(next));
-        }
+        body.insert("next_cursor".into(), json!(next));
         Json(Value::Object(body)).into_response()
     };
     Ok(reply::private(res))

@@ -14,9 +14,9 @@
 //!
 //! | method, path | does |
 //! |---|---|
-//! | `GET /` | the user's live sessions, most recently active first: JSON, or an HTML page when the client prefers `text/html` |
+//! | `GET /` | the user's live sessions, most recently active first, the first 50 (then `next_cursor`, see below): JSON, or an HTML page when the client prefers `text/html` |
 //! | `GET /?include=ended` | the same, with `"ended"`: the sessions that ended in the last 30 days ([`SessionRoutes::with_recently_signed_out`]), most recent first, each with `ended_at`, a `reason` code and `reason_text` in plain words; the HTML page always shows them, in a collapsed section |
-//! | `GET /?limit=N&cursor=C` | one page (`limit` 1 to 200, keyset on `(last_seen_at, id)`), with `next_cursor` (`null` on the last page); the HTML page shows 50 and links to the next |
+//! | `GET /?limit=N&cursor=C` | one page (`limit` 1 to 200, 50 by default, keyset on `(last_seen_at, id)`); every JSON list has `next_cursor` (`null` on the last page); the HTML page shows 50 and links to the next |
 //! | `DELETE /{id}` | revokes one of the user's sessions: `204` |
 //! | `POST /{id}/revoke` | the same, for HTML forms: `303` back to the list |
 //! | `PATCH /{id}` | names one of the user's live sessions: `{"name": "Work laptop"}` (trimmed, at most 64 characters, no control characters; `null` or `""` clears it): `200 {"id", "name"}`, `422 {"error":"invalid_name"}` |
@@ -55,6 +55,18 @@
 //! (same origin, signed in, recent sign-in, the authorization hook);
 //! `reply.rs` refusals, content negotiation and redirects; `view.rs` the
 //! page's view model, `strings.rs` its words, `html.rs` the built-in page.
+
+/// The default `Content-Security-Policy` of an app's own page
+/// ([`SessionRoutes::with_page`]); `page_csp!(frames)` without its script
+/// rules ([`SessionRoutes::without_page_script_policy`]).
+macro_rules! page_csp {
+    (frames) => {
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    };
+    () => {
+        concat!("script-src 'self'; object-src 'none'; ", page_csp!(frames))
+    };
+}
 
 mod guard;
 mod handlers;
@@ -121,6 +133,7 @@ pub struct SessionRoutes {
     ended_for: Option<Duration>,
     reauth_policy: Option<crate::session::Reauth>,
     page: Option<Arc<RenderPage>>,
+    page_scripts_unrestricted: bool,
     strings: Arc<PageStrings>,
     sign_in_url: Option<String>,
 }
@@ -134,6 +147,7 @@ impl fmt::Debug for SessionRoutes {
             .field("ended_for", &self.ended_for)
             .field("reauth_policy", &self.reauth_policy)
             .field("page", &self.page.as_ref().map(|_| "Fn"))
+            .field("page_scripts_unrestricted", &self.page_scripts_unrestricted)
             .field("strings", &self.strings)
             .field("sign_in_url", &self.sign_in_url)
             .finish()
@@ -215,11 +229,15 @@ impl SessionRoutes {
     /// (see [`DevicesPage`] for their fields); the routes enforce the
     /// same-origin rule and the recent sign-in rule, not the template. The
     /// page is answered with `Cache-Control: no-store`, `X-Frame-Options:
-    /// DENY` and a `Content-Security-Policy` of `frame-ancestors 'none';
-    /// form-action 'self'; base-uri 'self'` (unless `render` sets its own),
-    /// so the app's stylesheets and scripts load. Escaping is the
-    /// template's job. Refusals (`401`, `403`, …) still answer the
-    /// built-in refusal page.
+    /// DENY` and a `Content-Security-Policy` of
+    #[doc = concat!("`", page_csp!(), "`")]
+    /// (unless `render` sets its own): the app's stylesheets load from
+    /// anywhere, its scripts only from its own origin, never inline, so a
+    /// name the template forgot to escape cannot run a script. An app whose
+    /// page needs inline or third-party scripts says so:
+    /// [`without_page_script_policy`](Self::without_page_script_policy).
+    /// Escaping is the template's job. Refusals (`401`, `403`, …) still
+    /// answer the built-in refusal page.
     ///
     /// ```
     /// use axum::response::Html;
@@ -231,13 +249,23 @@ impl SessionRoutes {
     ///         .iter()
     ///         .map(|d| format!("<li>{}</li>", d.id)) // ids need no escaping
     ///         .collect();
-    ///     Html(format!("<ul>{items}</ul>"))
+    ///     Html(format!("<ul>{items}</ul><script src=/app.js></script>"))
     /// });
     /// ```
     pub fn with_page<R: IntoResponse>(
         mut self, render: impl Fn(&DevicesPage) -> R + Send + Sync + 'static,
     ) -> Self {
         self.page = Some(Arc::new(move |page| render(page).into_response()));
+        self
+    }
+
+    /// Leaves scripts and plugins to the app's [own page](Self::with_page):
+    /// its default `Content-Security-Policy` drops `script-src 'self';
+    /// object-src 'none'` and keeps the framing, form and base rules. For a
+    /// page that needs inline or third-party scripts; better, `render` sets
+    /// a policy of its own (with a nonce), which replaces the default.
+    pub fn without_page_script_policy(mut self) -> Self {
+        self.page_scripts_unrestricted = true;
         self
     }
 
@@ -293,11 +321,14 @@ impl SessionRoutes {
         let mut res = render(view);
         let h = res.headers_mut();
         if !h.contains_key(axum::http::header::CONTENT_SECURITY_POLICY) {
+            let policy = if self.page_scripts_unrestricted {
+                page_csp!(frames)
+            } else {
+                page_csp!()
+            };
             h.insert(
                 axum::http::header::CONTENT_SECURITY_POLICY,
-                axum::http::HeaderValue::from_static(
-                    "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
-                ),
+                axum::http::HeaderValue::from_static(policy),
             );
         }
         res

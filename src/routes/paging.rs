@@ -24,7 +24,14 @@ pub(super) fn cursor_after(last: &SessionRecord) -> String {
     URL_SAFE_NO_PAD.encode(format!("{micros}.{}", last.id.simple()))
 }
 
-/// A cursor a client sent back.
+/// The earliest time a cursor may hold: the Unix epoch. No session was last
+/// seen before it, and every store can hold it (Postgres refuses times
+/// before 4713 BC, which `time` can represent down to the year -9999).
+const EARLIEST: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
+/// A cursor a client sent back. Its time must lie between [`EARLIEST`] and
+/// the year 9999, the range every store can compare against, so an edited
+/// cursor is refused alike on every store rather than failing in one.
 pub(super) fn parse_cursor(cursor: &str) -> Result<After, Refusal> {
     let invalid = || {
         Refusal::Invalid(
@@ -40,7 +47,9 @@ pub(super) fn parse_cursor(cursor: &str) -> Result<After, Refusal> {
     let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
     let micros: i128 = micros.parse().map_err(|_| invalid())?;
     let at = OffsetDateTime::from_unix_timestamp_nanos(micros.saturating_mul(1000))
-        .map_err(|_| invalid())?;
+        .ok()
+        .filter(|at| *at >= EARLIEST)
+        .ok_or_else(invalid)?;
     let id = Uuid::try_parse(id).map_err(|_| invalid())?;
     Ok((at, id))
 }
@@ -68,9 +77,19 @@ mod tests {
         let (t, id) = parse_cursor(&cursor_after(&r)).ok().unwrap();
         assert_eq!(id, r.id);
         assert_eq!(t.unix_timestamp_nanos(), 1_764_000_000_123_456_000);
-        for bad in ["", "!!", "bm90IGEgY3Vyc29y", &URL_SAFE_NO_PAD.encode("1.x")] {
+        let id = Uuid::nil().simple();
+        for bad in [
+            "",
+            "!!",
+            "bm90IGEgY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("1.x"),
+            &URL_SAFE_NO_PAD.encode(format!("-377705116800000000.{id}")),
+            &URL_SAFE_NO_PAD.encode(format!("-1.{id}")),
+            &URL_SAFE_NO_PAD.encode(format!("253402300800000000.{id}")),
+        ] {
             assert!(parse_cursor(bad).is_err(), "{bad}");
         }
+        assert!(parse_cursor(&URL_SAFE_NO_PAD.encode(format!("0.{id}"))).is_ok());
         assert!(checked_limit(0).is_err() && checked_limit(201).is_err());
         assert_eq!(checked_limit(200).ok(), Some(200));
     }

@@ -20,9 +20,9 @@ pub(super) const MAX_NAME_CHARS: usize = 64;
 
 /// A name as the user typed it, checked: trimmed; empty clears it (`None`);
 /// at most [`MAX_NAME_CHARS`] characters; no control characters, and none of
-/// the invisible characters that reorder or hide text (bidirectional
-/// overrides and isolates, zero-width marks), which would let a name pass
-/// for another on the page.
+/// the invisible characters that reorder or hide text (format characters,
+/// line separators, Hangul fillers: [`crate::text::is_hidden`]), which
+/// would let a name pass for another on the page.
 pub(super) fn checked_name(raw: Option<&str>) -> Result<Option<String>, Refusal> {
     let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
@@ -33,20 +33,13 @@ pub(super) fn checked_name(raw: Option<&str>) -> Result<Option<String>, Refusal>
             "A device name has at most 64 characters.",
         ));
     }
-    if name.chars().any(|c| c.is_control() || is_invisible(c)) {
+    if name.chars().any(crate::text::is_hidden) {
         return Err(Refusal::Invalid(
             "invalid_name",
             "A device name cannot contain control or invisible characters.",
         ));
     }
     Ok(Some(name.to_owned()))
-}
-
-/// Format characters that change how text around them reads.
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The page's rename form.
@@ -145,6 +138,14 @@ mod tests {
             "\u{202E}pot",
             "a\u{200B}b",
             "a\u{85}b",
+            "a\u{061C}b",
+            "soft\u{00AD}hyphen",
+            "a\u{180E}b",
+            "a\u{034F}b",
+            "a\u{FFF9}b",
+            "a\u{E0001}b",
+            "\u{3164}",
+            "a\u{2028}b",
         ] {
             assert!(checked_name(Some(bad)).is_err(), "{bad:?}");
         }

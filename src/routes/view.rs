@@ -26,16 +26,30 @@ use uuid::Uuid;
 /// use axum_user_sessions::SessionRoutes;
 /// use axum_user_sessions::routes::DevicesPage;
 ///
+/// // Use your templates; they must escape what they print: `&` first,
+/// // then `<`, `>` and both quotes (a name may end up in an attribute).
+/// fn esc(s: &str) -> String {
+///     s.replace('&', "&amp;")
+///         .replace('<', "&lt;")
+///         .replace('>', "&gt;")
+///         .replace('"', "&quot;")
+///         .replace('\'', "&#39;")
+/// }
+///
 /// fn my_page(page: &DevicesPage) -> Html<String> {
-///     // Use your templates; they must escape what they print.
-///     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
 ///     let mut out = format!("<h1>{} devices</h1><ul>", page.devices.len());
 ///     for d in &page.devices {
-///         out += &format!("<li>{} · {}</li>", esc(&d.title), esc(&d.last_active));
+///         out += &format!(
+///             "<li title=\"{}\">{} · {}</li>",
+///             esc(&d.device),
+///             esc(&d.title),
+///             esc(&d.last_active)
+///         );
 ///     }
 ///     Html(out + "</ul>")
 /// }
 /// let routes = SessionRoutes::new().with_page(my_page);
+/// # assert_eq!(esc(r#"<b> "a" 'b' &"#), "&lt;b&gt; &quot;a&quot; &#39;b&#39; &amp;");
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -11,6 +11,15 @@ use crate::token::RememberToken;
 use std::fmt;
 use uuid::Uuid;
 
+/// How many sessions beyond the session limit one sign-in reads, so revokes
+/// at most: a user far over a newly set limit comes under it over a few
+/// sign-ins, each a bounded query.
+const LIMIT_EXCESS: u32 = 64;
+
+/// How many of the user's most recently active sessions a sign-in compares
+/// its device with, for the new-device event.
+const NEW_DEVICE_WINDOW: u32 = 200;
+
 /// What "the same browser" means for new-device detection: the parsed device
 /// name when the `routes` feature (and its User-Agent parser) is on, the raw
 /// User-Agent otherwise.
@@ -75,8 +84,18 @@ impl Session {
             let hook = self.config().events.has_hook();
             let limit = self.config().max_sessions_per_user;
             if hook || limit.is_some() {
-                // One query for both: the user's live sessions.
-                let live = self.store().list_user(&user_id, now()).await?;
+                // One bounded query for both: the user's most recently
+                // active live sessions.
+                let window = limit.map_or(0, |max| max.saturating_add(LIMIT_EXCESS));
+                let window = if hook {
+                    window.max(NEW_DEVICE_WINDOW)
+                } else {
+                    window
+                };
+                let live = self
+                    .store()
+                    .list_user_page(&user_id, now(), None, window)
+                    .await?;
                 if hook {
                     self.detect_new_device(id, &user_id, &live);
                 }

@@ -79,6 +79,7 @@ impl Session {
         Touch::new(now, now + cfg.idle_timeout)
             .with_stale_before(now - interval)
             .with_ip(self.inner.client.ip(), now - interval / 10)
+            .with_api_client(self.inner.bearer)
     }
 
     /// The touch of the load by token: none at all when a binding checked
@@ -151,8 +152,17 @@ impl Session {
             }
             Some(l) if l.record.api_client != self.inner.bearer => {
                 // A browser's token in `Authorization`, or an API client's
-                // in a cookie: each works only where it was issued.
-                tracing::debug!(session.id = %l.record.id, "session token presented on the other channel");
+                // in a cookie: each works only where it was issued. The
+                // load's touch was for this channel only: nothing written.
+                let presented_as = if self.inner.bearer {
+                    "bearer"
+                } else {
+                    "cookie"
+                };
+                let kind = SessionEventKind::WrongChannel {
+                    presented_as: presented_as.to_owned(),
+                };
+                self.emit(kind, &l.record);
                 None
             }
             Some(l) => match l.token {
@@ -350,6 +360,8 @@ fn restored(
     st: &mut State, mut record: SessionRecord, token: Token, restore: &Restore,
 ) -> SessionRecord {
     record.tokens_expire_at = Some(restore.tokens_expire_at);
+    // A restore proves nothing: not fresh until the user proves again.
+    record.authenticated_at = None;
     restore.touch.apply(&mut record);
     st.new_token = Some(token);
     st.clear_cookie = false;

@@ -31,7 +31,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `error.rs` | [`Error`], and how sqlx errors are classified |
-//! | `types.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Revocation`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
+//! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
 //! | `session_store.rs` | the [`SessionStore`] trait, [`IntoSessionStore`] |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sql.rs` | what the SQL stores share: the live, collectable, revocation and stats SQL, reading rows |
@@ -69,6 +69,7 @@ mod sql;
 mod sqlite;
 mod stack;
 mod timeout;
+mod touch;
 mod types;
 
 #[cfg(feature = "cache")]

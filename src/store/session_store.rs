@@ -110,8 +110,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// (compare-and-set for `Issue` and `Promote`: `false`, and nothing
     /// written, when another request changed it first), makes
     /// `restore.token` a new current session token, sets the tokens' hard
-    /// end (`tokens_expire_at`, which also caps the idle deadline) and
-    /// records the activity. With `Issue` or `Promote`, the other tokens
+    /// end (`tokens_expire_at`, which also caps the idle deadline), clears
+    /// `authenticated_at` (a restored session is not fresh) and records
+    /// the activity. With `Issue` or `Promote`, the other tokens
     /// issued at or before `retire_before` are retired (the newest
     /// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) replaced ones
     /// kept). `false` too when the session is gone or revoked.

@@ -20,6 +20,7 @@ conformance!(
     device_list_is_read_without_data,
     nul_is_refused_with_400_everywhere,
     session_limit_revokes_the_least_recently_active,
+    a_sign_in_revokes_a_bounded_number,
 );
 
 /// The demo's routes, and `POST /login-as/{user}` signing any user id in.
@@ -260,4 +261,38 @@ async fn session_limit_revokes_the_least_recently_active(b: Backend) {
         revoked,
         vec![(Some(id), "session_limit".to_owned(), "system".to_owned(), 1)]
     );
+}
+
+/// A user far over the limit (set after the sessions were made) comes
+/// under it over a few sign-ins: each reads a bounded number of sessions
+/// (the most recently active: the limit and 64 more) and revokes those of
+/// them past the limit.
+async fn a_sign_in_revokes_a_bounded_number(b: Backend) {
+    let now = time::OffsetDateTime::now_utc();
+    let mut seeded = Vec::new();
+    for i in 1..=100 {
+        seeded.push(
+            b.seed_session("alice", now - time::Duration::minutes(i))
+                .await,
+        );
+    }
+    let app = serve_demo(b.layer().with_max_sessions_per_user(3)).await;
+    let live = || async {
+        let now = time::OffsetDateTime::now_utc();
+        let list = b.store.list_user("alice", now).await.unwrap();
+        list.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    let kept = live().await;
+    assert_eq!(kept.len(), 101 - 64, "one sign-in revoked 64, no more");
+    assert!(kept.contains(&seeded[0]) && kept.contains(&seeded[1]));
+    assert!(
+        seeded[2..66].iter().all(|id| !kept.contains(id)),
+        "the 64 just past the limit went"
+    );
+    assert!(seeded[66..].iter().all(|id| kept.contains(id)));
+    Client::new(&app).login("alice").await;
+    assert_eq!(live().await.len(), 3, "the next sign-in finished the job");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
 }

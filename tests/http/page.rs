@@ -14,6 +14,7 @@ conformance!(
     a_custom_page_gets_the_view_model,
     custom_strings_make_a_german_page,
     the_default_page_is_unchanged_and_escapes_names,
+    a_custom_page_allows_only_its_own_scripts_unless_told,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -134,6 +135,10 @@ async fn a_custom_page_gets_the_view_model(b: Backend) {
         csp.contains("frame-ancestors 'none'") && !csp.contains("style-src"),
         "the app's stylesheets are blocked: {csp}"
     );
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("object-src 'none'"),
+        "scripts are not limited to the app's own: {csp}"
+    );
     // 52 live sessions: the 50 most recent, a link to the others, the ended phone.
     assert!(body.contains("devices=50 ended=1\n"), "{body}");
     let next = body
@@ -172,9 +177,18 @@ async fn a_custom_page_gets_the_view_model(b: Backend) {
     // The next page: the rest, no ended section (first page only).
     let body = page(&mut me, &next).await.body;
     assert!(body.contains("devices=2 ended=0\nnext=-\n"), "{body}");
-    // JSON is untouched by the custom page.
-    let json = me.get("/sessions").await;
-    assert_eq!(json.json()["sessions"].as_array().unwrap().len(), 51);
+    // JSON is untouched by the custom page: 51 sessions, 50 on its first
+    // page.
+    let json = me.get("/sessions").await.json();
+    assert_eq!(json["sessions"].as_array().unwrap().len(), 50);
+    let rest = me
+        .get(&format!(
+            "/sessions?cursor={}",
+            json["next_cursor"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(rest["sessions"].as_array().unwrap().len(), 1);
 }
 
 fn german() -> PageStrings {
@@ -272,4 +286,57 @@ async fn the_default_page_is_unchanged_and_escapes_names(b: Backend) {
     }
     let csp = res.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("style-src 'sha256-"), "{csp}");
+}
+
+/// The default policy of an app's page runs only the app's own script
+/// files (no inline script, no plugin); `without_page_script_policy` leaves
+/// scripts to the app and keeps the rest; a policy of the page's own wins.
+async fn a_custom_page_allows_only_its_own_scripts_unless_told(b: Backend) {
+    let strict = policy(&b, SessionRoutes::new().with_page(my_page)).await;
+    let rules: Vec<&str> = strict.split(';').map(str::trim).collect();
+    for rule in [
+        "script-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'self'",
+    ] {
+        assert!(rules.contains(&rule), "{rule} missing: {strict}");
+    }
+    let open = policy(
+        &b,
+        SessionRoutes::new()
+            .with_page(my_page)
+            .without_page_script_policy(),
+    )
+    .await;
+    assert!(
+        !open.contains("script-src") && !open.contains("object-src"),
+        "{open}"
+    );
+    assert!(open.contains("frame-ancestors 'none'"), "{open}");
+    let own = policy(
+        &b,
+        SessionRoutes::new().with_page(|p: &DevicesPage| {
+            let mut res = axum::response::IntoResponse::into_response(my_page(p));
+            res.headers_mut().insert(
+                "content-security-policy",
+                axum::http::HeaderValue::from_static("script-src 'nonce-abc'"),
+            );
+            res
+        }),
+    )
+    .await;
+    assert_eq!(own, "script-src 'nonce-abc'");
+}
+
+/// The `Content-Security-Policy` of the page `routes` answer.
+async fn policy(b: &Backend, routes: SessionRoutes) -> String {
+    let app = app(b, routes).await;
+    let (mut me, _) = signed_in(&app, None).await;
+    let res = page(&mut me, "/sessions").await;
+    res.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }

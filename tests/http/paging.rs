@@ -4,6 +4,8 @@
 use crate::common;
 
 use axum_user_sessions::{SessionLayer, SessionRoutes};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Backend, Client, TestApp};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -13,6 +15,7 @@ conformance!(
     json_pages_list_every_session_once,
     limits_and_cursors_are_checked,
     the_page_shows_fifty_and_links_to_the_next,
+    the_json_list_pages_by_default,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -39,6 +42,12 @@ async fn page(c: &mut Client, query: &str) -> Value {
     let res = c.get(&format!("/sessions?{query}")).await;
     assert_eq!(res.status, 200, "{query}: {}", res.body);
     res.json()
+}
+
+async fn refused(c: &mut Client, query: &str, code: &str) {
+    let res = c.get(&format!("/sessions?{query}")).await;
+    assert_eq!(res.status, 422, "{query}: {}", res.body);
+    assert_eq!(res.json()["error"], code, "{query}");
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -113,14 +122,19 @@ async fn limits_and_cursors_are_checked(b: Backend) {
         ("cursor=not-a-cursor", "invalid_cursor"),
         ("limit=2&cursor=MTIzLnh5eg", "invalid_cursor"),
     ] {
-        let res = me.get(&format!("/sessions?{query}")).await;
-        assert_eq!(res.status, 422, "{query}: {}", res.body);
-        assert_eq!(res.json()["error"], code, "{query}");
+        refused(&mut me, query, code).await;
     }
-    // Without a limit the list is whole, as before, with no cursor.
+    // Edited cursors whose time no store can hold or no list gave (the year
+    // -9999, the year 0, before 1970): refused alike on every store.
+    let id = uuid::Uuid::new_v4().simple();
+    for micros in [-377_705_116_800_000_000_i64, -62_167_219_200_000_000, -1] {
+        let c = URL_SAFE_NO_PAD.encode(format!("{micros}.{id}"));
+        refused(&mut me, &format!("limit=2&cursor={c}"), "invalid_cursor").await;
+    }
+    // Without a limit, the first 50, with a cursor (null: no more).
     let all = page(&mut me, "").await;
     assert_eq!(ids(&all).len(), 4);
-    assert!(all.get("next_cursor").is_none());
+    assert_eq!(all["next_cursor"], Value::Null);
     // A last page says so; a cursor works with `include=ended` too.
     let one = page(&mut me, "limit=4").await;
     assert_eq!(
@@ -167,4 +181,25 @@ async fn the_page_shows_fifty_and_links_to_the_next(b: Backend) {
     let second = html(&mut me, href).await;
     assert_eq!(second.matches("<li class=\"device\">").count(), 3);
     assert!(!second.contains("rel=\"next\""));
+}
+
+/// Without `limit`, the JSON list is the first 50, with the cursor of the
+/// rest: no request lists every session of a user with many.
+async fn the_json_list_pages_by_default(b: Backend) {
+    let app = app(&b).await;
+    sessions(&b, "alice", 60).await;
+    let mut me = Client::new(&app);
+    me.login("alice").await;
+    let first = page(&mut me, "").await;
+    assert_eq!(ids(&first).len(), 50);
+    let s = &first["sessions"][0];
+    for field in ["id", "current", "device", "last_seen_at", "expires_at"] {
+        assert!(s.get(field).is_some(), "{field} missing: {s}");
+    }
+    let c = first["next_cursor"].as_str().expect("a cursor").to_owned();
+    let rest = page(&mut me, &format!("cursor={c}")).await;
+    assert_eq!(ids(&rest).len(), 11);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let all: HashSet<String> = ids(&first).into_iter().chain(ids(&rest)).collect();
+    assert_eq!(all.len(), 61);
 }

@@ -163,7 +163,12 @@ fn table_locator(
 ) -> impl Fn(IpAddr) -> std::future::Ready<Option<String>> + Send + Sync + 'static {
     let places: HashMap<IpAddr, String> = HashMap::from([
         (HOME.parse().unwrap(), "Lisbon, Portugal".to_owned()),
-        (CAFE.parse().unwrap(), "Porto, <Portugal>".to_owned()),
+        // Invisible characters in a label are dropped: it is stored as
+        // "Porto, <Portugal>".
+        (
+            CAFE.parse().unwrap(),
+            "\u{202E}Porto,\u{00AD} <Portugal>\u{3164}".to_owned(),
+        ),
     ]);
     move |ip| {
         calls.fetch_add(1, Ordering::SeqCst);

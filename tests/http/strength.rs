@@ -163,6 +163,14 @@ async fn a_restore_keeps_the_method_and_is_not_fresh(b: Backend) {
         (&item["sign_in_method"], &item["second_factor"]),
         (&json!("password"), &json!(true))
     );
+    // Nor on the requests after it, with the cookie it set.
+    let fresh = c.get("/fresh").await.json();
+    assert_eq!(fresh["restored"], false, "{fresh}");
+    assert_eq!(
+        (&fresh["fresh"], &fresh["fresh_any"]),
+        (&json!(false), &json!(false)),
+        "a restore stays not fresh: {fresh}"
+    );
     // Nor may it sign other devices out on that request.
     c.cookie = None;
     let res = c

@@ -205,6 +205,7 @@ impl Tables {
                 s.rotated_at = now;
             }
             s.tokens_expire_at = Some(r.tokens_expire_at);
+            s.authenticated_at = None;
             r.touch.apply(s);
             s.version += 1;
         }

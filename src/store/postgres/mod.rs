@@ -129,7 +129,8 @@ sql::impl_sql_store!(
                 .bind(touch.stale_before)
                 .bind(touch.idle_expires_at)
                 .bind(touch.ip.map(|ip| ip.to_string()))
-                .bind(touch.ip_stale_before);
+                .bind(touch.ip_stale_before)
+                .bind(touch.api_client);
             let Some(row) = self.row(query).await? else {
                 return Ok(None);
             };

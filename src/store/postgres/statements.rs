@@ -137,7 +137,8 @@ macro_rules! replace_tokens {
 /// (now) and last seen at or before `$3`, or before `$6` when it was last
 /// used from another IP than `$5` (the client's, text; null: unknown); `$4`
 /// is the new idle deadline. The touch records `$5` as `last_ip`, and a new
-/// IP clears the location found for the old one.
+/// IP clears the location found for the old one. A session of another
+/// channel than `$7` (`api_client`; null: either) is not touched.
 pub(super) const LOAD: &str = concat!(
     "WITH tok AS (
         SELECT session_id, state, superseded_at
@@ -152,6 +153,7 @@ pub(super) const LOAD: &str = concat!(
           FROM tok
          WHERE s.id = tok.session_id AND tok.state = 0 AND s.revoked_at IS NULL
            AND s.expires_at > $2
+           AND ($7::boolean IS NULL OR s.api_client = $7::boolean)
            AND (s.last_seen_at <= $3
              OR ($5::inet IS NOT NULL AND s.last_ip IS DISTINCT FROM $5::inet
                  AND s.last_seen_at <= $6))

@@ -169,8 +169,11 @@ pub(super) const FIND_REMEMBER: &str = concat!(
 /// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`
 /// if the current one is still `?6` and no pending one was issued after
 /// `?8`, 2 promote the pending validator `?6`); from the IP `?9`.
+/// `authenticated_at` is cleared (a restore is not fresh), as by the two
+/// above.
 pub(super) const RESTORE_REMEMBERED: &str = "UPDATE aus_sessions
         SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at, ?4),
+            authenticated_at = NULL,
             location = CASE WHEN ?9 IS NOT NULL AND last_ip IS NOT ?9 THEN NULL ELSE location END,
             last_ip = COALESCE(?9, last_ip),
             tokens_expire_at = ?4,

@@ -44,11 +44,13 @@ pub(in crate::store::postgres) const FIND_REMEMBER: &str = concat!(
 /// no pending one was issued after `$9`, 2 promote the pending validator
 /// `$7`); with a step, retires the other tokens issued at or before `$10`,
 /// keeping the newest `$11` replaced ones. The client's IP `$12` (when not
-/// null) is where it was last used from.
+/// null) is where it was last used from. `authenticated_at` is cleared: a
+/// restore proves nothing, so the session is not fresh until the user
+/// signs in or re-authenticates.
 pub(in crate::store::postgres) const RESTORE_REMEMBERED: &str = concat!(
     "WITH s AS (
         UPDATE axum_user_sessions.sessions
-           SET last_seen_at = $3,
+           SET last_seen_at = $3, authenticated_at = NULL,
                last_ip = COALESCE($12::inet, last_ip),
                location = CASE WHEN $12::inet IS DISTINCT FROM last_ip AND $12::inet IS NOT NULL
                                THEN NULL ELSE location END,
