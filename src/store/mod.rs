@@ -17,10 +17,15 @@
 //!
 //! # Writing a store
 //!
-//! Implement [`SessionStore`]; its calls take and return the records of this
-//! module and fail with [`store::Error`](Error), which knows nothing of HTTP.
-//! [`migrate`](migrate()) runs a store's [`SessionStore::migrate`]. The
-//! conformance scenarios in the crate's tests run against every store.
+//! Implement [`SessionStore`]: its calls take and return the records of this
+//! module and fail with [`store::Error`](Error), which names no driver type
+//! (report your driver's errors with [`Error::unavailable`],
+//! [`Error::backend`], …, which keep them as the source). A feature your
+//! store does not offer answers [`Error::Unsupported`] (the default bodies
+//! do), never a silent "not found". [`migrate`](migrate()) runs a store's
+//! [`SessionStore::migrate`]. Check it with the conformance kit (feature
+//! `conformance`, `store::conformance`), the scenarios every built-in store
+//! passes, and count its round-trips with [`CountingStore`].
 //!
 //! # Module map
 //!
@@ -30,15 +35,17 @@
 //!
 //! | file | holds |
 //! |---|---|
-//! | `error.rs` | [`Error`], and how sqlx errors are classified |
-//! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
+//! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
+//! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
 //! | `session_store.rs` | the [`SessionStore`] trait, [`IntoSessionStore`] |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
-//! | `sql.rs` | what the SQL stores share: the live, collectable, revocation and stats SQL, reading rows |
+//! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
+//! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL (`mod.rs`), reading rows (`rows.rs`) |
 //! | `memory/`, `postgres/`, `sqlite/` | the stores; their SQL in `statements.rs` |
 //! | `delegate.rs` | the one list of calls from which the wrappers implement the trait |
-//! | `timeout.rs`, `cache.rs` | the wrappers: a deadline, the [`CachedStore`] |
+//! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`], the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
+//! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |
 //! | `mod.rs` | these docs, re-exports, [`connect`] |
 
 use std::sync::Arc;
@@ -67,6 +74,7 @@ mod sign_in;
 mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod sqlx_error;
 mod stack;
 mod timeout;
 mod touch;

@@ -2,7 +2,7 @@
 //! store of your own (feature `conformance`).
 //!
 //! Each scenario is an `async fn(Arc<dyn SessionStore>)` that calls the
-//! [`SessionStore`](super::SessionStore) contract directly on a fresh,
+//! [`SessionStore`] contract directly on a fresh,
 //! migrated store and panics, naming what broke, when an answer differs from
 //! what the built-in stores answer. The crate's own tests run them on
 //! Postgres (direct, behind the cache, through PgBouncer), SQLite and

@@ -258,6 +258,5 @@ where
 /// statements that prune a session's tokens bind it.
 pub(crate) const REPLACED_KEPT: i64 = super::types::REPLACED_TOKENS_KEPT as i64;
 
-mod error;
 mod rows;
 pub(crate) use rows::{Columns, Dialect, record, remembered, stats, token_state};

@@ -1,6 +1,6 @@
-//! How the SQL stores' driver errors become [`store::Error`](Error)s: the
-//! one place that reads sqlx's errors and SQLSTATE codes. Nothing outside
-//! the SQL stores sees a sqlx type.
+//! How sqlx's errors (the SQL stores' and the migrations') become
+//! [`store::Error`](Error)s: the one place that reads sqlx's errors and
+//! SQLSTATE codes. The store's contract names no sqlx type.
 
 use crate::store::error::Error;
 
