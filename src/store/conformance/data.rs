@@ -76,26 +76,13 @@ pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionStore>) {
     // Revoked rows refuse writes too.
     let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r2, &hash(4)).await.unwrap();
-    assert_eq!(
-        s.revoke(
-            &RevokeScope::session(r2.id),
-            &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
-        )
-        .await
-        .unwrap(),
-        1
-    );
+    let revoke = async || {
+        let how = Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0);
+        s.revoke(&RevokeScope::session(r2.id), &how).await.unwrap()
+    };
+    assert_eq!(revoke().await, 1);
     assert_eq!(s.patch_data(r2.id, &patch).await.unwrap(), None);
-    assert_eq!(
-        s.revoke(
-            &RevokeScope::session(r2.id),
-            &Revocation::new(RevokeReason::other("test"), RevokedBy::System, t0)
-        )
-        .await
-        .unwrap(),
-        0,
-        "a revoked session is not revoked again"
-    );
+    assert_eq!(revoke().await, 0, "a revoked session is not revoked again");
 }
 
 /// `update_value` is a compare-and-set of one key, one call each: a stale

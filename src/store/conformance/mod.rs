@@ -64,17 +64,28 @@ pub fn scenarios() -> Vec<Scenario> {
             vec![$((stringify!($name), |s| Box::pin($name(s)) as Pin<Box<dyn Future<Output = ()> + Send>>)),*]
         };
     }
-    list![
-        promotion_keeps_newer_pending_tokens,
-        at_most_two_pending_tokens,
-        sign_in_retires_every_token,
-        every_change_counts_a_version,
-        update_only_writes_never_resurrect,
-        update_value_is_a_compare_and_set,
-        revocations_record_who_and_why,
-        stats_and_gc,
-        gc_batches_are_bounded,
-    ]
+    crate::__store_conformance_scenarios!([list])
+}
+
+/// The kit's scenario names, given to `$callback!` after `$args`: the one
+/// list that [`scenarios`] and [`store_conformance!`](crate::store_conformance)
+/// are made from.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_scenarios {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! { $($args)*
+            promotion_keeps_newer_pending_tokens,
+            at_most_two_pending_tokens,
+            sign_in_retires_every_token,
+            every_change_counts_a_version,
+            update_only_writes_never_resurrect,
+            update_value_is_a_compare_and_set,
+            revocations_record_who_and_why,
+            stats_and_gc,
+            gc_batches_are_bounded,
+        }
+    };
 }
 
 /// Runs every scenario, each on a fresh store from `fresh`, and panics at
@@ -108,17 +119,7 @@ where
 #[macro_export]
 macro_rules! store_conformance {
     ($fresh:ident) => {
-        $crate::store_conformance!(@tests $fresh;
-            promotion_keeps_newer_pending_tokens,
-            at_most_two_pending_tokens,
-            sign_in_retires_every_token,
-            every_change_counts_a_version,
-            update_only_writes_never_resurrect,
-            update_value_is_a_compare_and_set,
-            revocations_record_who_and_why,
-            stats_and_gc,
-            gc_batches_are_bounded,
-        );
+        $crate::__store_conformance_scenarios!([$crate::store_conformance] @tests $fresh;);
     };
     (@tests $fresh:ident; $($name:ident),* $(,)?) => {
         mod store_conformance {
