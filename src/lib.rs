@@ -98,6 +98,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
+#[cfg(feature = "tower-sessions-import")]
+mod adopt;
+#[cfg(all(
+    feature = "tower-sessions-import",
+    not(any(feature = "postgres", feature = "sqlite"))
+))]
+compile_error!("the `tower-sessions-import` feature needs `postgres` or `sqlite`");
 #[cfg(feature = "axum-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub mod axum_login;
@@ -132,6 +139,9 @@ pub use self::axum_login::{AxumLoginLayer, AxumLoginService};
 pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};
+#[cfg(feature = "tower-sessions-import")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions-import")))]
+pub use adopt::{TowerRecord, TowerSessionsImport};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
