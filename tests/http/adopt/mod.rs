@@ -1,0 +1,141 @@
+//! Adopting tower-sessions sessions (`SessionLayer::adopt_tower_sessions`):
+//! sessions made by tower-sessions itself, over real HTTP, through the demo
+//! with its `SESSION_IMPORT=tower-sessions` import, on Postgres and SQLite.
+
+mod tower;
+
+use crate::common::{Client, Resp, TestApp};
+use tower::Switch;
+
+/// `GET /me` on `app` with tower-sessions' cookie `id`, from `client`.
+async fn present(client: &mut Client, id: &str) -> Resp {
+    let cookie = format!("id={id}");
+    client.send_with("GET", "/me", &[("cookie", &cookie)]).await
+}
+
+/// Whether `res` expires tower-sessions' cookie.
+fn expires_old_cookie(res: &Resp) -> bool {
+    res.set_cookies()
+        .iter()
+        .any(|c| c.starts_with("id=;") && c.contains("Max-Age=0"))
+}
+
+/// A session tower-sessions made comes back signed in, with its data; its
+/// cookie is expired and ours set. Replayed later (another client, or after
+/// a restart) it signs nobody in: the row is gone.
+async fn comes_back_signed_in(switch: Switch) {
+    let id = switch.old_login("alice").await;
+    let mut browser = Client::new(&switch.new);
+    let res = present(&mut browser, &id).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["user_id"], "alice");
+    assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
+    assert!(
+        browser.cookie.is_some(),
+        "our cookie set: {:?}",
+        res.set_cookies()
+    );
+    // Our cookie alone now.
+    assert_eq!(browser.me().await.as_deref(), Some("alice"));
+    let data = browser.get("/kv").await.json();
+    assert_eq!(data["theme"], "dark", "{data}");
+    assert_eq!(data["user_id"], "alice", "{data}");
+
+    let mut thief = Client::new(&switch.new);
+    thief.user_agent = "curl/8.5.0".into();
+    let res = present(&mut thief, &id).await;
+    assert_eq!(
+        res.status, 401,
+        "a replay from another client: {}",
+        res.body
+    );
+    assert!(thief.cookie.is_none());
+
+    let restarted: TestApp = switch.restarted().await;
+    let mut again = Client::new(&restarted);
+    let res = present(&mut again, &id).await;
+    assert_eq!(res.status, 401, "a replay after a restart: {}", res.body);
+    assert!(again.cookie.is_none());
+    // The adopted session is untouched by the replays.
+    assert_eq!(browser.me().await.as_deref(), Some("alice"));
+}
+
+/// A forged id, an expired record and a record the app's mapping refuses
+/// (an unknown user) adopt nothing; tower-sessions' cookie is expired.
+async fn forged_expired_refused(switch: Switch) {
+    let forged = "AAAAAAAAAAAAAAAAAAAAAA";
+    let expired = switch.expired_record("alice").await;
+    let refused = switch.old_login("mallory").await;
+    for (what, id) in [
+        ("forged", forged),
+        ("expired", &expired),
+        ("refused", &refused),
+    ] {
+        let mut client = Client::new(&switch.new);
+        let res = present(&mut client, id).await;
+        assert_eq!(res.status, 401, "{what}: {}", res.body);
+        assert!(client.cookie.is_none(), "{what}: {:?}", res.set_cookies());
+        assert!(expires_old_cookie(&res), "{what}: {:?}", res.set_cookies());
+    }
+    // A cookie that cannot be a tower-sessions id costs no query and is
+    // left alone.
+    let mut client = Client::new(&switch.new);
+    let res = present(&mut client, "not-an-id").await;
+    assert_eq!(res.status, 401);
+    assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
+}
+
+/// Tabs of one browser presenting the same old cookie at once all come back
+/// in the one adopted session.
+async fn tabs_join_one_session(switch: Switch) {
+    let id = switch.old_login("alice").await;
+    let tabs: Vec<Client> = (0..3).map(|_| Client::new(&switch.new)).collect();
+    let answers = futures::future::join_all(tabs.into_iter().map(|mut tab| {
+        let id = id.clone();
+        async move {
+            let res = present(&mut tab, &id).await;
+            (res, tab)
+        }
+    }))
+    .await;
+    let mut sessions = Vec::new();
+    for (res, mut tab) in answers {
+        assert_eq!(res.status, 200, "{}", res.body);
+        assert_eq!(res.json()["user_id"], "alice");
+        sessions.push(res.json()["session_id"].clone());
+        assert_eq!(
+            tab.me().await.as_deref(),
+            Some("alice"),
+            "the tab's own cookie"
+        );
+    }
+    sessions.dedup();
+    assert_eq!(sessions.len(), 1, "one adopted session: {sessions:?}");
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name(super::Switch::postgres(pool).await).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Switch::sqlite().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    comes_back_signed_in,
+    forged_expired_refused,
+    tabs_join_one_session
+);
