@@ -64,8 +64,9 @@
 //! The same data calls (`get`, `insert`, `remove`; synchronous here),
 //! `session.login(user)` for `cycle_id`, `session.logout()` for `flush`. The
 //! defaults are stricter: 30 minutes idle, 12 hours absolute. The cookie and
-//! the tables are new, so switching today signs every user out once: see
-//! the [migration guide](guide::migrating).
+//! the tables are new; `SessionLayer::adopt_tower_sessions` (feature
+//! `tower-sessions-import`) carries each tower-sessions session over on its
+//! first request: see the [migration guide](guide::migrating).
 //!
 //! # Guides
 //!
