@@ -2,7 +2,7 @@
 //! session: whether the request brought one of ours, and a sign-in with
 //! data carried over.
 
-use super::Session;
+use super::{Session, now};
 use crate::client::ClientInfo;
 use crate::cookie::CookieToken;
 use crate::error::Error;
@@ -19,16 +19,26 @@ impl Session {
     }
 
     /// Signs `user_id` into a new session holding `data`: one insert (the
-    /// data is folded into the new record). The new session's token.
+    /// data is folded into the new record), then what follows a sign-in
+    /// (its event, the session limit). The new session's token.
+    ///
+    /// Unlike [`login`](Self::login), it records no `authenticated_at`: the
+    /// user proved nothing on this request, so the session is not "fresh"
+    /// for a [`Reauth`](crate::Reauth) check.
     pub(crate) async fn adopt(
         &self, user_id: String, data: HashMap<String, Value>,
     ) -> Result<Option<String>, Error> {
+        super::limits::check_text(&user_id)?;
+        self.ensure_loaded().await?;
         for (key, value) in data {
             if let Err(e) = self.insert(&key, value) {
                 tracing::warn!(error = %e, "a tower-sessions value was not carried over");
             }
         }
-        self.login(user_id).await?;
+        let mut record = self.new_record(now());
+        record.user_id = Some(user_id.clone());
+        self.create(record).await?;
+        self.signed_in(user_id).await?;
         Ok(self.state().new_token.as_ref().map(Token::encode))
     }
 

@@ -58,6 +58,10 @@ async fn comes_back_signed_in(switch: Switch) {
     assert!(again.cookie.is_none());
     // The adopted session is untouched by the replays.
     assert_eq!(browser.me().await.as_deref(), Some("alice"));
+    // Adopted is not freshly authenticated; a password sign-in is.
+    assert_eq!(browser.get("/fresh").await.body, "false");
+    browser.login("alice").await;
+    assert_eq!(browser.get("/fresh").await.body, "true");
 }
 
 /// A forged id, an expired record and a record the app's mapping refuses

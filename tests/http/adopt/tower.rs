@@ -4,9 +4,11 @@
 
 use crate::common::{Backend, TestApp, demo, serve, serve_demo};
 use axum::extract::Path;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
+use axum_user_sessions::{Session, SessionLayer};
 use std::collections::HashMap;
+use std::time::Duration;
 use tower_sessions::SessionManagerLayer;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::SessionStore as TowerStore;
@@ -21,6 +23,15 @@ pub(super) struct Switch {
     /// tower-sessions' store, to write records directly.
     pub(super) store: Box<dyn TowerStore>,
     pub(super) backend: Backend,
+}
+
+/// The demo after the switch, with `GET /fresh`: whether the session counts
+/// as signed in within the hour (`Session::is_fresh`).
+async fn new_app(layer: SessionLayer) -> TestApp {
+    async fn fresh(session: Session) -> String {
+        session.is_fresh(Duration::from_secs(3600)).to_string()
+    }
+    serve(demo::routes().route("/fresh", get(fresh)).layer(layer)).await
 }
 
 /// `POST /login/{user}`: tower-sessions stores `user_id` and `theme`.
@@ -57,7 +68,7 @@ impl Switch {
         let layer = backend
             .layer()
             .adopt_tower_sessions(demo::import::postgres(pg));
-        let new = serve_demo(layer).await;
+        let new = new_app(layer).await;
         Self {
             old,
             new,
@@ -80,7 +91,7 @@ impl Switch {
         let layer = backend
             .layer()
             .adopt_tower_sessions(demo::import::sqlite(pool));
-        let new = serve_demo(layer).await;
+        let new = new_app(layer).await;
         Self {
             old,
             new,
