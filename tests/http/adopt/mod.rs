@@ -2,12 +2,80 @@
 //! sessions made by tower-sessions itself, over real HTTP, through the demo
 //! with its `SESSION_IMPORT=tower-sessions` import, on Postgres and SQLite.
 
+/// Runs each scenario `async fn name(Switch)` on Postgres and SQLite.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name(crate::adopt::tower::Switch::postgres(pool).await).await
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::adopt::tower::Switch::sqlite().await).await
+                }
+            )*
+        }
+    };
+}
+
+#[cfg(feature = "axum-login")]
+mod axum_login;
 mod tower;
 
-use crate::common::{Client, Resp, TestApp};
-use tower::Switch;
+use crate::common::{Client, Resp, TestApp, demo, serve, serve_demo};
+use axum::extract::Path;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use axum_user_sessions::Session;
+use std::time::Duration;
+use tower::{Switch, old_cookie};
+use tower_sessions::SessionManagerLayer;
 
-/// `GET /me` on `app` with tower-sessions' cookie `id`, from `client`.
+/// The app before the switch: tower-sessions on `switch`'s database;
+/// `POST /login/{user}` stores `user_id` and `theme`.
+async fn old_app(switch: &Switch) -> TestApp {
+    async fn login(
+        Extension(session): Extension<tower_sessions::Session>, Path(user): Path<String>,
+    ) -> &'static str {
+        session.insert("user_id", user).await.unwrap();
+        session.insert("theme", "dark").await.unwrap();
+        "ok"
+    }
+    let layer = SessionManagerLayer::new(switch.store.clone()).with_secure(false);
+    serve(
+        Router::new()
+            .route("/login/{user}", post(login))
+            .layer(layer),
+    )
+    .await
+}
+
+/// The demo after the switch, adopting with its `SESSION_IMPORT` mapping,
+/// with `GET /fresh`: whether the session counts as signed in within the
+/// hour (`Session::is_fresh`).
+async fn new_app(switch: &Switch) -> TestApp {
+    async fn fresh(session: Session) -> String {
+        session.is_fresh(Duration::from_secs(3600)).to_string()
+    }
+    let layer = switch
+        .backend
+        .layer()
+        .adopt_tower_sessions(switch.import(demo::import::user_of));
+    serve(demo::routes().route("/fresh", get(fresh)).layer(layer)).await
+}
+
+/// Signs `user` in on the tower-sessions app: its `id` cookie.
+async fn old_login(old: &TestApp, user: &str) -> String {
+    old_cookie(old, &format!("/login/{user}"), "").await
+}
+
+/// `GET /me` with tower-sessions' cookie `id`, from `client`.
 async fn present(client: &mut Client, id: &str) -> Resp {
     let cookie = format!("id={id}");
     client.send_with("GET", "/me", &[("cookie", &cookie)]).await
@@ -24,8 +92,9 @@ fn expires_old_cookie(res: &Resp) -> bool {
 /// cookie is expired and ours set. Replayed later (another client, or after
 /// a restart) it signs nobody in: the row is gone.
 async fn comes_back_signed_in(switch: Switch) {
-    let id = switch.old_login("alice").await;
-    let mut browser = Client::new(&switch.new);
+    let (old, new) = (old_app(&switch).await, new_app(&switch).await);
+    let id = old_login(&old, "alice").await;
+    let mut browser = Client::new(&new);
     let res = present(&mut browser, &id).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["user_id"], "alice");
@@ -41,7 +110,7 @@ async fn comes_back_signed_in(switch: Switch) {
     assert_eq!(data["theme"], "dark", "{data}");
     assert_eq!(data["user_id"], "alice", "{data}");
 
-    let mut thief = Client::new(&switch.new);
+    let mut thief = Client::new(&new);
     thief.user_agent = "curl/8.5.0".into();
     let res = present(&mut thief, &id).await;
     assert_eq!(
@@ -51,7 +120,9 @@ async fn comes_back_signed_in(switch: Switch) {
     );
     assert!(thief.cookie.is_none());
 
-    let restarted: TestApp = switch.restarted().await;
+    let layer = switch.backend.layer();
+    let restarted =
+        serve_demo(layer.adopt_tower_sessions(switch.import(demo::import::user_of))).await;
     let mut again = Client::new(&restarted);
     let res = present(&mut again, &id).await;
     assert_eq!(res.status, 401, "a replay after a restart: {}", res.body);
@@ -67,15 +138,16 @@ async fn comes_back_signed_in(switch: Switch) {
 /// A forged id, an expired record and a record the app's mapping refuses
 /// (an unknown user) adopt nothing; tower-sessions' cookie is expired.
 async fn forged_expired_refused(switch: Switch) {
+    let (old, new) = (old_app(&switch).await, new_app(&switch).await);
     let forged = "AAAAAAAAAAAAAAAAAAAAAA";
     let expired = switch.expired_record("alice").await;
-    let refused = switch.old_login("mallory").await;
+    let refused = old_login(&old, "mallory").await;
     for (what, id) in [
         ("forged", forged),
         ("expired", &expired),
         ("refused", &refused),
     ] {
-        let mut client = Client::new(&switch.new);
+        let mut client = Client::new(&new);
         let res = present(&mut client, id).await;
         assert_eq!(res.status, 401, "{what}: {}", res.body);
         assert!(client.cookie.is_none(), "{what}: {:?}", res.set_cookies());
@@ -83,7 +155,7 @@ async fn forged_expired_refused(switch: Switch) {
     }
     // A cookie that cannot be a tower-sessions id costs no query and is
     // left alone.
-    let mut client = Client::new(&switch.new);
+    let mut client = Client::new(&new);
     let res = present(&mut client, "not-an-id").await;
     assert_eq!(res.status, 401);
     assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
@@ -92,8 +164,9 @@ async fn forged_expired_refused(switch: Switch) {
 /// Tabs of one browser presenting the same old cookie at once all come back
 /// in the one adopted session.
 async fn tabs_join_one_session(switch: Switch) {
-    let id = switch.old_login("alice").await;
-    let tabs: Vec<Client> = (0..3).map(|_| Client::new(&switch.new)).collect();
+    let (old, new) = (old_app(&switch).await, new_app(&switch).await);
+    let id = old_login(&old, "alice").await;
+    let tabs: Vec<Client> = (0..3).map(|_| Client::new(&new)).collect();
     let answers = futures::future::join_all(tabs.into_iter().map(|mut tab| {
         let id = id.clone();
         async move {
@@ -115,27 +188,6 @@ async fn tabs_join_one_session(switch: Switch) {
     }
     sessions.dedup();
     assert_eq!(sessions.len(), 1, "one adopted session: {sessions:?}");
-}
-
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[sqlx::test(migrations = false)]
-                async fn $name(pool: sqlx::PgPool) {
-                    super::$name(super::Switch::postgres(pool).await).await
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Switch::sqlite().await).await
-                }
-            )*
-        }
-    };
 }
 
 on_both!(

@@ -1,60 +1,66 @@
-//! The app before the switch: tower-sessions with its sqlx store, on the
-//! database the app after the switch uses; and that app, the demo with
-//! `SESSION_IMPORT=tower-sessions` (its import, `demo::import`).
+//! The database a switch happens on: tower-sessions' sqlx store (its
+//! tables, its records) next to ours, and the import that reads it.
 
-use crate::common::{Backend, TestApp, demo, serve, serve_demo};
-use axum::extract::Path;
-use axum::routing::{get, post};
-use axum::{Extension, Router};
-use axum_user_sessions::{Session, SessionLayer};
+use crate::common::{Backend, TestApp};
+use async_trait::async_trait;
+use axum_user_sessions::{TowerRecord, TowerSessionsImport};
 use std::collections::HashMap;
-use std::time::Duration;
-use tower_sessions::SessionManagerLayer;
+use std::future::Future;
 use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::SessionStore as TowerStore;
+use tower_sessions::session_store::{self, SessionStore as TowerStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore, sqlx as sqlx08};
 
-/// Both sides of a switch on one database.
+/// tower-sessions' sqlx store, Postgres or SQLite.
+#[derive(Debug, Clone)]
+pub(super) enum OldStore {
+    Postgres(PostgresStore),
+    Sqlite(SqliteStore),
+}
+
+#[async_trait]
+impl TowerStore for OldStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Postgres(s) => s.create(record).await,
+            Self::Sqlite(s) => s.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Postgres(s) => s.save(record).await,
+            Self::Sqlite(s) => s.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Postgres(s) => s.load(id).await,
+            Self::Sqlite(s) => s.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Postgres(s) => s.delete(id).await,
+            Self::Sqlite(s) => s.delete(id).await,
+        }
+    }
+}
+
+/// One database with both crates' tables.
 pub(super) struct Switch {
-    /// The tower-sessions app, before the switch.
-    pub(super) old: TestApp,
-    /// The demo adopting tower-sessions sessions, after it.
-    pub(super) new: TestApp,
-    /// tower-sessions' store, to write records directly.
-    pub(super) store: Box<dyn TowerStore>,
     pub(super) backend: Backend,
-}
-
-/// The demo after the switch, with `GET /fresh`: whether the session counts
-/// as signed in within the hour (`Session::is_fresh`).
-async fn new_app(layer: SessionLayer) -> TestApp {
-    async fn fresh(session: Session) -> String {
-        session.is_fresh(Duration::from_secs(3600)).to_string()
-    }
-    serve(demo::routes().route("/fresh", get(fresh)).layer(layer)).await
-}
-
-/// `POST /login/{user}`: tower-sessions stores `user_id` and `theme`.
-fn old_app<S: TowerStore + Clone>(store: S) -> Router {
-    async fn login(
-        Extension(session): Extension<tower_sessions::Session>, Path(user): Path<String>,
-    ) -> &'static str {
-        session.insert("user_id", user).await.unwrap();
-        session.insert("theme", "dark").await.unwrap();
-        "ok"
-    }
-    Router::new()
-        .route("/login/{user}", post(login))
-        .layer(SessionManagerLayer::new(store).with_secure(false))
+    /// tower-sessions' store on it (through sqlx 0.8), migrated.
+    pub(super) store: OldStore,
 }
 
 impl Switch {
     /// On the fresh Postgres database of `#[sqlx::test]`.
     pub(super) async fn postgres(pool: sqlx::PgPool) -> Self {
         let backend = Backend::postgres(pool).await;
-        let pg = backend.pg.clone().unwrap();
         let db: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&pg)
+            .fetch_one(backend.pg.as_ref().unwrap())
             .await
             .unwrap();
         let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
@@ -64,67 +70,65 @@ impl Switch {
             .unwrap();
         let store = PostgresStore::new(old_pool);
         store.migrate().await.unwrap();
-        let old = serve(old_app(store.clone())).await;
-        let layer = backend
-            .layer()
-            .adopt_tower_sessions(demo::import::postgres(pg));
-        let new = new_app(layer).await;
         Self {
-            old,
-            new,
-            store: Box::new(store),
             backend,
+            store: OldStore::Postgres(store),
         }
     }
 
     /// On a fresh SQLite file.
     pub(super) async fn sqlite() -> Self {
         let backend = Backend::sqlite().await;
-        let pool = backend.sqlite.clone().unwrap();
-        let file = pool.connect_options().get_filename().to_owned();
+        let file = backend
+            .sqlite
+            .as_ref()
+            .unwrap()
+            .connect_options()
+            .get_filename()
+            .to_owned();
         let old_pool = sqlx08::SqlitePool::connect(&format!("sqlite://{}", file.display()))
             .await
             .unwrap();
         let store = SqliteStore::new(old_pool);
         store.migrate().await.unwrap();
-        let old = serve(old_app(store.clone())).await;
-        let layer = backend
-            .layer()
-            .adopt_tower_sessions(demo::import::sqlite(pool));
-        let new = new_app(layer).await;
         Self {
-            old,
-            new,
-            store: Box::new(store),
             backend,
+            store: OldStore::Sqlite(store),
         }
     }
 
-    /// Another instance of the app after the switch (a restart): no
-    /// adoption in memory.
-    pub(super) async fn restarted(&self) -> TestApp {
-        let layer = self.backend.layer();
-        let layer = match (&self.backend.pg, &self.backend.sqlite) {
-            (Some(pg), _) => layer.adopt_tower_sessions(demo::import::postgres(pg.clone())),
-            (None, Some(lite)) => layer.adopt_tower_sessions(demo::import::sqlite(lite.clone())),
-            (None, None) => unreachable!("the switch runs on a database"),
-        };
-        serve_demo(layer).await
+    /// The import of tower-sessions' table on this database, with `mapping`.
+    pub(super) fn import<F, Fut>(&self, mapping: F) -> TowerSessionsImport
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        match (&self.backend.pg, &self.backend.sqlite) {
+            (Some(pg), _) => TowerSessionsImport::postgres(pg.clone(), mapping),
+            (None, Some(lite)) => TowerSessionsImport::sqlite(lite.clone(), mapping),
+            (None, None) => unreachable!("a switch runs on a database"),
+        }
     }
 
-    /// Signs `user` in on the tower-sessions app: its `id` cookie.
-    pub(super) async fn old_login(&self, user: &str) -> String {
-        let res = reqwest::Client::new()
-            .post(format!("{}/login/{user}", self.old.base))
-            .send()
+    /// How many sessions of ours `user` has, live or ended.
+    pub(super) async fn sessions_of(&self, user: &str) -> i64 {
+        match (&self.backend.pg, &self.backend.sqlite) {
+            (Some(pg), _) => sqlx::query_scalar(
+                "SELECT count(*) FROM axum_user_sessions.sessions WHERE user_id = $1",
+            )
+            .bind(user)
+            .fetch_one(pg)
             .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-        let (pair, _) = cookie.split_once(';').unwrap();
-        let (name, value) = pair.split_once('=').unwrap();
-        assert_eq!(name, "id", "{cookie}");
-        value.to_owned()
+            .unwrap(),
+            (None, Some(lite)) => {
+                sqlx::query_scalar("SELECT count(*) FROM aus_sessions WHERE user_id = ?1")
+                    .bind(user)
+                    .fetch_one(lite)
+                    .await
+                    .unwrap()
+            }
+            (None, None) => unreachable!("a switch runs on a database"),
+        }
     }
 
     /// A record of `user` that expired a minute ago, saved by tower-sessions'
@@ -138,4 +142,22 @@ impl Switch {
         self.store.save(&record).await.unwrap();
         record.id.to_string()
     }
+}
+
+/// `POST path` on the tower-sessions app `old`, with the form `form`: the
+/// `id` cookie it sets.
+pub(super) async fn old_cookie(old: &TestApp, path: &str, form: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}{path}", old.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let (pair, _) = cookie.split_once(';').unwrap();
+    let (name, value) = pair.split_once('=').unwrap();
+    assert_eq!(name, "id", "{cookie}");
+    value.to_owned()
 }
