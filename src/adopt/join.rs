@@ -28,9 +28,10 @@ enum Outcome {
     /// Nothing to adopt: no row (unknown, forged, replayed), an expired or
     /// undecodable record, a refusal, or our write failed.
     Nothing,
-    /// tower-sessions' table could not be read: its cookie is kept, to try
-    /// again on the next request.
-    Unreadable,
+    /// tower-sessions' table could not be read, or our session could not
+    /// be written (the row was put back): its cookie is kept, to try again
+    /// on the next request.
+    Retry,
 }
 
 type Cell = Arc<OnceCell<Outcome>>;
@@ -78,7 +79,7 @@ impl Adopter {
             Ok(None) => return Outcome::Nothing,
             Err(e) => {
                 tracing::warn!(error = %e, "tower-sessions' table could not be read: nothing adopted");
-                return Outcome::Unreadable;
+                return Outcome::Retry;
             }
         };
         let Some(record) = source::decode(id, &bytes) else {
@@ -88,7 +89,7 @@ impl Adopter {
             tracing::debug!("an expired tower-sessions session was not adopted");
             return Outcome::Nothing;
         }
-        let data = record.data.clone();
+        let (data, expiry) = (record.data.clone(), record.expiry_date);
         let Some(user) = (self.import.mapping)(record).await else {
             tracing::info!("the app refused a tower-sessions session: nothing adopted");
             return Outcome::Nothing;
@@ -98,7 +99,15 @@ impl Adopter {
             Ok(None) => Outcome::Nothing,
             Err(e) => {
                 tracing::warn!(error = %e, "a tower-sessions session could not be adopted");
-                Outcome::Nothing
+                // Nobody else can hold the row: it goes back for the next
+                // request, rather than signing the user out.
+                match self.import.source.put_back(id, &bytes, expiry).await {
+                    Ok(()) => Outcome::Retry,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a tower-sessions session could not be put back");
+                        Outcome::Nothing
+                    }
+                }
             }
         }
     }
@@ -147,7 +156,7 @@ impl Pending {
         }
         let mut adopted = Adopted {
             cookie_name: self.adopter.import.cookie_name.clone(),
-            expire: !matches!(outcome, Outcome::Unreadable),
+            expire: !matches!(outcome, Outcome::Retry),
             joined: None,
         };
         match outcome {

@@ -40,8 +40,10 @@ type Mapping =
 ///    or `None` to refuse it (for example when the user's password changed
 ///    since: axum-login's stored `auth_hash` no longer matches);
 /// 4. a new session of ours is made with the record's data and the user
-///    signed in (as [`Session::login`](crate::Session::login) does, events
-///    included), before the handler runs;
+///    signed in (as [`Session::login`](crate::Session::login) does, with its
+///    event and the session limit), before the handler runs. It is not
+///    "fresh" ([`Session::is_fresh`](crate::Session::is_fresh) is false): the
+///    user proved nothing on this request;
 /// 5. the response sets our cookie and expires `id` (`Max-Age=0`).
 ///
 /// Tabs that present the same old cookie while it is being adopted, or up
@@ -53,8 +55,10 @@ type Mapping =
 /// The row is taken before our session is written: our insert goes through
 /// the layer's store (its own pool, maybe a cache), so the two cannot share
 /// one transaction. Taking first is what keeps it safe: whoever takes the
-/// row is the only one that can adopt it. If writing our session then fails,
-/// that user signs in again.
+/// row is the only one that can adopt it, and a replay finds no row. If
+/// writing our session then fails (our store is down), the row is put back
+/// and tower-sessions' cookie kept, so the next request adopts it. The
+/// mapping's `None` is final: the row stays taken.
 ///
 /// Every instance of the app must run a version with the import before the
 /// switch goes live (see the migrating guide): an instance still on

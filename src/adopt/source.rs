@@ -120,6 +120,42 @@ impl Source {
             }
         }
     }
+
+    /// Puts a taken row back as it was (when our session could not be
+    /// written), for the next request to adopt; a row written meanwhile
+    /// under the same id wins. `expiry` is bound as tower-sessions binds
+    /// it (the same sqlx encoding of `OffsetDateTime`).
+    pub(super) async fn put_back(
+        &self, id: &str, data: &[u8], expiry: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        let insert = |table: &str, params: &str| {
+            format!(
+                "INSERT INTO {table} (id, data, expiry_date) VALUES ({params}) \
+                 ON CONFLICT (id) DO NOTHING"
+            )
+        };
+        match self {
+            #[cfg(feature = "postgres")]
+            Self::Postgres { pool, table } => {
+                sqlx::query(sqlx::AssertSqlSafe(insert(table, "$1, $2, $3")))
+                    .bind(id)
+                    .bind(data)
+                    .bind(expiry)
+                    .execute(pool)
+                    .await?;
+            }
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { pool, table } => {
+                sqlx::query(sqlx::AssertSqlSafe(insert(table, "?1, ?2, ?3")))
+                    .bind(id)
+                    .bind(data)
+                    .bind(expiry)
+                    .execute(pool)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ impl Session {
 
     /// Signs `user_id` into a new session holding `data`: one insert (the
     /// data is folded into the new record), then what follows a sign-in
-    /// (its event, the session limit). The new session's token.
+    /// (its event, the session limit). The new session's token. An error:
+    /// no session was made.
     ///
     /// Unlike [`login`](Self::login), it records no `authenticated_at`: the
     /// user proved nothing on this request, so the session is not "fresh"
@@ -37,8 +38,16 @@ impl Session {
         }
         let mut record = self.new_record(now());
         record.user_id = Some(user_id.clone());
-        self.create(record).await?;
-        self.signed_in(user_id).await?;
+        if let Err(e) = self.create(record).await {
+            // The request goes on anonymous: the record's data must not
+            // become an anonymous session of its own.
+            self.state().changes.clear();
+            return Err(e);
+        }
+        // The session exists from here on: it is adopted, whatever follows.
+        if let Err(e) = self.signed_in(user_id).await {
+            tracing::warn!(error = %e, "after adopting a tower-sessions session");
+        }
         Ok(self.state().new_token.as_ref().map(Token::encode))
     }
 

@@ -161,6 +161,24 @@ async fn forged_expired_refused(switch: Switch) {
     assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
 }
 
+/// When our session cannot be written, the old one is put back and its
+/// cookie kept: the next request adopts it.
+async fn failed_write_keeps_the_old_session(switch: Switch) {
+    let (old, new) = (old_app(&switch).await, new_app(&switch).await);
+    let id = old_login(&old, "alice").await;
+    switch.our_table(true).await;
+    let mut browser = Client::new(&new);
+    let res = present(&mut browser, &id).await;
+    assert_ne!(res.status, 200, "{}", res.body);
+    assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
+    assert!(browser.cookie.is_none(), "{:?}", res.set_cookies());
+    switch.our_table(false).await;
+    let res = present(&mut browser, &id).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["user_id"], "alice");
+    assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
+}
+
 /// Tabs of one browser presenting the same old cookie at once all come back
 /// in the one adopted session.
 async fn tabs_join_one_session(switch: Switch) {
@@ -193,5 +211,6 @@ async fn tabs_join_one_session(switch: Switch) {
 on_both!(
     comes_back_signed_in,
     forged_expired_refused,
+    failed_write_keeps_the_old_session,
     tabs_join_one_session
 );

@@ -110,6 +110,30 @@ impl Switch {
         }
     }
 
+    /// Takes our sessions table away (`away`), so that writing a session
+    /// fails, or puts it back.
+    pub(super) async fn our_table(&self, away: bool) {
+        let (from, to) = if away { ("", "_away") } else { ("_away", "") };
+        match (&self.backend.pg, &self.backend.sqlite) {
+            (Some(pg), _) => {
+                let sql =
+                    format!("ALTER TABLE axum_user_sessions.sessions{from} RENAME TO sessions{to}");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(pg)
+                    .await
+                    .unwrap();
+            }
+            (None, Some(lite)) => {
+                let sql = format!("ALTER TABLE aus_sessions{from} RENAME TO aus_sessions{to}");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(lite)
+                    .await
+                    .unwrap();
+            }
+            (None, None) => unreachable!("a switch runs on a database"),
+        }
+    }
+
     /// How many sessions of ours `user` has, live or ended.
     pub(super) async fn sessions_of(&self, user: &str) -> i64 {
         match (&self.backend.pg, &self.backend.sqlite) {
