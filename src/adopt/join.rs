@@ -20,8 +20,8 @@ use tokio::sync::OnceCell;
 /// How long a tab presenting an adopted id still joins the new session.
 const JOIN_WINDOW: Duration = Duration::from_secs(30);
 
-/// What an adoption came to.
-#[derive(Debug, Clone)]
+/// What an adoption came to. (No `Debug`: it holds a token.)
+#[derive(Clone)]
 enum Outcome {
     /// A session of ours, with this token, made for this client.
     Adopted(String, ClientInfo),
@@ -37,7 +37,6 @@ enum Outcome {
 type Cell = Arc<OnceCell<Outcome>>;
 
 /// The layer's import, with its join markers.
-#[derive(Debug)]
 pub(crate) struct Adopter {
     import: TowerSessionsImport,
     /// Old id → its adoption; only adoptions in flight or made stay.
@@ -113,8 +112,19 @@ impl Adopter {
     }
 }
 
-/// A request to adopt for: tower-sessions' cookie, none of ours.
-#[derive(Debug)]
+// The markers map old ids (credentials) to our tokens: neither is shown.
+impl std::fmt::Debug for Adopter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let markers = self.joins.lock().map_or(0, |j| j.len());
+        f.debug_struct("Adopter")
+            .field("import", &self.import)
+            .field("markers", &markers)
+            .finish()
+    }
+}
+
+/// A request to adopt for: tower-sessions' cookie, none of ours. (No
+/// `Debug`: it holds the old id, a credential.)
 pub(crate) struct Pending {
     adopter: Arc<Adopter>,
     id: String,
@@ -174,8 +184,8 @@ impl Pending {
     }
 }
 
-/// What the response of an adopting request needs.
-#[derive(Debug)]
+/// What the response of an adopting request needs. (No `Debug`: it may
+/// hold a token.)
 pub(crate) struct Adopted {
     cookie_name: String,
     /// Expire tower-sessions' cookie.
@@ -198,5 +208,26 @@ impl Adopted {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.append(header::SET_COOKIE, value);
         }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_shows_no_id_or_token() {
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let import = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let adopter = Adopter::new(import);
+        let cell = adopter.cell("OLDIDOLDIDOLDIDOLDIDOL");
+        let outcome = Outcome::Adopted("SECRETTOKEN".into(), ClientInfo::default());
+        cell.set(outcome).ok().unwrap();
+        let shown = format!("{adopter:?}");
+        assert!(shown.contains("markers: 1"), "{shown}");
+        assert!(
+            !shown.contains("OLDID") && !shown.contains("SECRET"),
+            "{shown}"
+        );
     }
 }
