@@ -18,6 +18,12 @@
 //! - `POST /password` (`password`: the new one): changes the password, keeps
 //!   this device signed in and signs out the others;
 //! - `/sessions`: "Your devices" (list, revoke).
+//!
+//! Coming from axum-login on tower-sessions: with `--features
+//! tower-sessions-import` and `SESSION_IMPORT=tower-sessions`, sessions the
+//! app made with tower-sessions' sqlx store in the same database are adopted
+//! on their first request, unless the password changed since
+//! ([`tower_sessions_user`]).
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
@@ -236,6 +242,44 @@ async fn change_password(mut auth: Auth, Form(new): Form<NewPassword>) -> Respon
     }
 }
 
+/// Whose a tower-sessions session is: the user axum-login's data in it
+/// names (`"axum-login.data"`: `user_id`, `auth_hash`), if the stored auth
+/// hash is still the user's. A session a password change ended (as
+/// axum-login would have ended it) is refused.
+#[cfg(feature = "tower-sessions-import")]
+pub async fn tower_sessions_user(
+    backend: Backend, record: axum_user_sessions::TowerRecord,
+) -> Option<i64> {
+    #[derive(Deserialize)]
+    struct AuthData {
+        user_id: i64,
+        auth_hash: Vec<u8>,
+    }
+    let data: AuthData = serde_json::from_value(record.get("axum-login.data")?.clone()).ok()?;
+    let user = backend.get_user(&data.user_id).await.ok()??;
+    (user.pw_hash == data.auth_hash).then_some(user.id)
+}
+
+/// `sessions`, adopting tower-sessions sessions from the database at `url`
+/// when `SESSION_IMPORT` is `tower-sessions`.
+#[cfg(feature = "tower-sessions-import")]
+async fn with_import(
+    sessions: SessionLayer, url: &str, backend: Backend,
+) -> Result<SessionLayer, sqlx::Error> {
+    use axum_user_sessions::TowerSessionsImport;
+    if std::env::var("SESSION_IMPORT").as_deref() != Ok("tower-sessions") {
+        return Ok(sessions);
+    }
+    let user = move |record| tower_sessions_user(backend.clone(), record);
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await?;
+        return Ok(sessions.adopt_tower_sessions(TowerSessionsImport::postgres(pool, user)));
+    }
+    let pool = sqlx::SqlitePool::connect(url).await?;
+    Ok(sessions.adopt_tower_sessions(TowerSessionsImport::sqlite(pool, user)))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url =
@@ -243,7 +287,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = axum_user_sessions::store::connect(&url).await?;
     axum_user_sessions::migrate(&store).await?;
     let sessions = SessionLayer::new(store).with_secure(false); // plain http for local use only
-    let app = app(sessions, Backend::default());
+    let backend = Backend::default();
+    #[cfg(feature = "tower-sessions-import")]
+    let sessions = with_import(sessions, &url, backend.clone()).await?;
+    let app = app(sessions, backend);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("Open http://127.0.0.1:3000/ (alice or bob, password `password`)");
     axum::serve(

@@ -33,13 +33,19 @@
 //! `SESSION_BEARER` (`1`: API clients, `with_bearer_tokens(true)`, and
 //! `POST /api/login` with `username`, `password` (JSON or a form), which
 //! answers the token in the `Session-Token` header and `{"user_id": ...}`;
-//! the client then sends `Authorization: Bearer <token>`).
+//! the client then sends `Authorization: Bearer <token>`),
+//! `SESSION_IMPORT` (`tower-sessions`: adopt tower-sessions sessions from
+//! its table in the same database, signing in the user named under the
+//! record's key `user_id`; needs the feature `tower-sessions-import`).
 //! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
 
 #[path = "demo/api.rs"]
 pub mod api;
+#[cfg(feature = "tower-sessions-import")]
+#[path = "demo/import.rs"]
+pub mod import;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -194,7 +200,14 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
 /// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
 /// migrates it.
 pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
-    let url = match std::env::var("DATABASE_URL") {
+    let store = axum_user_sessions::store::connect(&database_url()?).await?;
+    axum_user_sessions::migrate(&store).await?;
+    Ok(store)
+}
+
+/// `DATABASE_URL`, or the SQLite file here.
+fn database_url() -> Result<String, Box<dyn std::error::Error>> {
+    Ok(match std::env::var("DATABASE_URL") {
         Ok(url) if !url.is_empty() => url,
         _ => {
             let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
@@ -204,10 +217,7 @@ pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::erro
             );
             format!("sqlite://{}", path.display())
         }
-    };
-    let store = axum_user_sessions::store::connect(&url).await?;
-    axum_user_sessions::migrate(&store).await?;
-    Ok(store)
+    })
 }
 
 #[tokio::main]
@@ -219,7 +229,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let store = store_from_env().await?;
-    let app = app(layer_from_env(store));
+    let layer = layer_from_env(store);
+    #[cfg(feature = "tower-sessions-import")]
+    let layer = import::from_env(layer, &database_url()?).await?;
+    let app = app(layer);
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let addr = listener.local_addr()?;

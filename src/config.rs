@@ -60,6 +60,9 @@ pub(crate) struct SessionConfig {
     pub(crate) anonymize_ip: bool,
     /// The app's locator of last IPs, if any.
     pub(crate) locator: Option<crate::locate::Locating>,
+    /// The tower-sessions import, if the app opted in.
+    #[cfg(feature = "tower-sessions-import")]
+    pub(crate) adopter: Option<std::sync::Arc<crate::adopt::Adopter>>,
     pub(crate) cookie: CookieConfig,
     /// The session cookie's full name (computed from `cookie`).
     pub(crate) cookie_name: String,
@@ -113,6 +116,8 @@ impl Default for SessionConfig {
             events: crate::events::EventSink::default(),
             anonymize_ip: false,
             locator: None,
+            #[cfg(feature = "tower-sessions-import")]
+            adopter: None,
             cookie_name: cookie.prefixed("session"),
             legacy_cookie_names: None,
             cookie,

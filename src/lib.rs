@@ -64,8 +64,9 @@
 //! The same data calls (`get`, `insert`, `remove`; synchronous here),
 //! `session.login(user)` for `cycle_id`, `session.logout()` for `flush`. The
 //! defaults are stricter: 30 minutes idle, 12 hours absolute. The cookie and
-//! the tables are new, so switching today signs every user out once: see
-//! the [migration guide](guide::migrating).
+//! the tables are new; `SessionLayer::adopt_tower_sessions` (feature
+//! `tower-sessions-import`) carries each tower-sessions session over on its
+//! first request: see the [migration guide](guide::migrating).
 //!
 //! # Guides
 //!
@@ -98,6 +99,13 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
+#[cfg(feature = "tower-sessions-import")]
+mod adopt;
+#[cfg(all(
+    feature = "tower-sessions-import",
+    not(any(feature = "postgres", feature = "sqlite"))
+))]
+compile_error!("the `tower-sessions-import` feature needs `postgres` or `sqlite`");
 #[cfg(feature = "axum-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub mod axum_login;
@@ -133,6 +141,9 @@ pub use self::axum_login::{AxumLoginLayer, AxumLoginService};
 pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};
+#[cfg(feature = "tower-sessions-import")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions-import")))]
+pub use adopt::{TowerRecord, TowerSessionsImport};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;

@@ -69,11 +69,32 @@ where
         // Everything is read from the request before any await, so that the
         // body type need not be `Sync`.
         let (session, legacy) = self.start(&mut req);
+        #[cfg(feature = "tower-sessions-import")]
+        let pending = crate::adopt::Pending::read(&self.config, req.headers(), &session);
         let config = self.config.clone();
         let mut inner = take_ready(&mut self.inner);
         Box::pin(async move {
+            #[cfg(feature = "tower-sessions-import")]
+            let (session, legacy, adopted) = match pending {
+                Some(pending) => {
+                    let (session, mut adopted) = pending.run(session).await;
+                    req.extensions_mut().insert(session.clone());
+                    let legacy = LegacyCookies {
+                        joined: adopted.joined.take(),
+                        ..legacy
+                    };
+                    (session, legacy, Some(adopted))
+                }
+                None => (session, legacy, None),
+            };
             let res = inner.call(req).await?;
-            Ok(finish(&session, &config, legacy, res).await)
+            #[allow(unused_mut)]
+            let mut res = finish(&session, &config, legacy, res).await;
+            #[cfg(feature = "tower-sessions-import")]
+            if let Some(adopted) = adopted {
+                adopted.write_headers(res.headers_mut());
+            }
+            Ok(res)
         })
     }
 }
@@ -177,6 +198,9 @@ struct LegacyCookies {
     remember: bool,
     /// The session token read under the old name, to send under the new one.
     token: Option<String>,
+    /// The token of a session another request adopted from tower-sessions
+    /// (see `crate::adopt`), which this one joined: sent as our cookie.
+    joined: Option<String>,
 }
 
 /// After the handler: the session writes its changes, and its cookie
@@ -224,6 +248,15 @@ async fn finish(
         }
         let names = [old_names[0].as_str(), &old_names[1]];
         old.write_headers(&config.cookie, names, res.headers_mut());
+    }
+    if let Some(value) = legacy.joined
+        && cookies.session.is_none()
+        && session.id().is_some()
+    {
+        cookies.session = Some(CookieChange::Set {
+            value,
+            max_age: None,
+        });
     }
     let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
     cookies.write_headers(&config.cookie, names, res.headers_mut());

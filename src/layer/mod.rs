@@ -5,6 +5,8 @@ use crate::config::SessionConfig;
 use crate::cookie::{SameSite, has_prefix, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionStore, Stack};
+#[cfg(feature = "tower-sessions-import")]
+mod adopt;
 mod bearer;
 mod client;
 mod seen;

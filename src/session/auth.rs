@@ -79,6 +79,12 @@ impl Session {
     pub(super) async fn login_inner(&self, user_id: String, how: &SignIn) -> Result<(), Error> {
         super::limits::check_text(&user_id)?;
         self.sign_in(&user_id, how).await?;
+        self.signed_in(user_id).await
+    }
+
+    /// After a sign-in of `user_id`: its event, the "new device" check and
+    /// the session limit.
+    pub(super) async fn signed_in(&self, user_id: String) -> Result<(), Error> {
         if let Some(id) = self.id() {
             self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
             let hook = self.config().events.has_hook();

@@ -12,6 +12,8 @@
 //!
 //! Nothing in this module reads or writes HTTP.
 
+#[cfg(feature = "tower-sessions-import")]
+mod adopt;
 mod api;
 mod auth;
 mod commit;

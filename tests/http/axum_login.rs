@@ -13,7 +13,7 @@ use common::{Backend, Client, Resp, TestApp};
 use serde_json::Value;
 
 #[path = "../../examples/axum_login.rs"]
-mod example;
+pub(crate) mod example;
 
 conformance!(
     sign_in_through_axum_login_lists_the_device,

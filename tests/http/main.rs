@@ -9,6 +9,8 @@
 mod common;
 
 mod admin_cache;
+#[cfg(feature = "tower-sessions-import")]
+mod adopt;
 mod api_clients;
 #[cfg(feature = "axum-login")]
 mod axum_login;

@@ -1,0 +1,219 @@
+//! Adopting tower-sessions sessions on the fly: [`TowerSessionsImport`],
+//! given to [`SessionLayer::adopt_tower_sessions`](crate::SessionLayer::adopt_tower_sessions).
+//!
+//! A request that carries tower-sessions' cookie (`id`) and none of ours
+//! takes the tower-sessions row (`DELETE … RETURNING`), asks the app's
+//! mapping which user it belongs to, and signs that user into a new session
+//! of ours with the record's data; our cookie is set and theirs expired.
+//! The handler already sees the new session.
+
+mod join;
+mod source;
+
+pub(crate) use join::{Adopter, Pending};
+pub use source::TowerRecord;
+use source::{Source, is_identifier};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The app's mapping from a record to the user to sign in.
+type Mapping =
+    Arc<dyn Fn(TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
+
+/// Where tower-sessions kept its sessions, and who they belong to: the
+/// opt-in of [`SessionLayer::adopt_tower_sessions`](crate::SessionLayer::adopt_tower_sessions),
+/// which carries the sessions of an app that used tower-sessions (with
+/// `tower-sessions-sqlx-store`) over to this crate, so that switching signs
+/// nobody out.
+///
+/// On a request with tower-sessions' cookie (`id`) and none of ours:
+///
+/// 1. the row is taken from tower-sessions' table with `DELETE … RETURNING`
+///    (one statement: a replayed cookie finds no row, and a forged or
+///    unknown id costs this one lookup and adopts nothing);
+/// 2. a record past its `expiry_date`, or one that does not decode, is
+///    dropped;
+/// 3. the app's mapping gets the record and answers the user to sign in,
+///    or `None` to refuse it (for example when the user's password changed
+///    since: axum-login's stored `auth_hash` no longer matches);
+/// 4. a new session of ours is made with the record's data and the user
+///    signed in (as [`Session::login`](crate::Session::login) does, with its
+///    event and the session limit), before the handler runs. It is not
+///    "fresh" ([`Session::is_fresh`](crate::Session::is_fresh) is false): the
+///    user proved nothing on this request;
+/// 5. the response sets our cookie and expires `id` (`Max-Age=0`).
+///
+/// Tabs that present the same old cookie while it is being adopted, or up
+/// to 30 seconds after, from the same client (IP and User-Agent), join the
+/// one adopted session instead of being signed out. The marker is in
+/// memory: a tab that reaches another instance of the app in that moment
+/// is signed out. Another client presenting the id gets nothing.
+///
+/// The row is taken before our session is written: our insert goes through
+/// the layer's store (its own pool, maybe a cache), so the two cannot share
+/// one transaction. Taking first is what keeps it safe: whoever takes the
+/// row is the only one that can adopt it, and a replay finds no row. If
+/// writing our session then fails (our store is down), the row is put back
+/// and tower-sessions' cookie kept, so the next request adopts it. The
+/// mapping's `None` is final: the row stays taken.
+///
+/// Every instance of the app must run a version with the import before the
+/// switch goes live (see the migrating guide): an instance still on
+/// tower-sessions keeps writing rows the others no longer read.
+///
+/// ```no_run
+/// # async fn f(pool: sqlx::PgPool) {
+/// use axum_user_sessions::{SessionLayer, TowerSessionsImport};
+///
+/// let import = TowerSessionsImport::postgres(pool.clone(), |record| async move {
+///     // The user id the app stored under "user_id" (axum-login keeps its
+///     // own under "axum-login.data": check its `auth_hash` there).
+///     record.get("user_id").and_then(|v| v.as_i64())
+/// });
+/// let layer = SessionLayer::new(pool).adopt_tower_sessions(import);
+/// # }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct TowerSessionsImport {
+    source: Source,
+    cookie_name: String,
+    mapping: Mapping,
+}
+
+impl TowerSessionsImport {
+    /// Reads tower-sessions' Postgres table (`"tower_sessions"."session"`,
+    /// as `PostgresStore::migrate` creates it) through `pool`; `mapping`
+    /// answers the user a record belongs to, or `None` to refuse it.
+    #[cfg(feature = "postgres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+    pub fn postgres<F, Fut, U>(pool: sqlx::PgPool, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
+        let table = "\"tower_sessions\".\"session\"".to_owned();
+        Self::with_source(Source::Postgres { pool, table }, mapping)
+    }
+
+    /// Reads tower-sessions' SQLite table (`tower_sessions`, as
+    /// `SqliteStore::migrate` creates it) through `pool`; `mapping` as for
+    /// [`postgres`](Self::postgres).
+    ///
+    /// ```
+    /// # async fn f() -> Result<(), sqlx::Error> {
+    /// use axum_user_sessions::TowerSessionsImport;
+    ///
+    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+    /// let import = TowerSessionsImport::sqlite(pool, |record| async move {
+    ///     record.get("user_id").and_then(|v| v.as_str().map(str::to_owned))
+    /// })
+    /// .with_table_name("sessions");
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub fn sqlite<F, Fut, U>(pool: sqlx::SqlitePool, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
+        let table = "\"tower_sessions\"".to_owned();
+        Self::with_source(Source::Sqlite { pool, table }, mapping)
+    }
+
+    fn with_source<F, Fut, U>(source: Source, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
+        let mapping: Mapping = Arc::new(move |record| {
+            let user = mapping(record);
+            Box::pin(async move { user.await.map(|u| u.to_string()) })
+        });
+        Self {
+            source,
+            cookie_name: "id".to_owned(),
+            mapping,
+        }
+    }
+
+    /// The table's name, when the app gave tower-sessions' store another
+    /// one (`with_table_name`); on Postgres, in the same schema. Default:
+    /// `session` on Postgres, `tower_sessions` on SQLite.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a plain SQL identifier (letters, digits and `_`).
+    pub fn with_table_name(mut self, name: &str) -> Self {
+        assert!(
+            is_identifier(name),
+            "axum-user-sessions: {name:?} is not a plain SQL table name"
+        );
+        match &mut self.source {
+            #[cfg(feature = "postgres")]
+            Source::Postgres { table, .. } => {
+                let schema = table.split('.').next().unwrap_or("\"tower_sessions\"");
+                *table = format!("{schema}.\"{name}\"");
+            }
+            #[cfg(feature = "sqlite")]
+            Source::Sqlite { table, .. } => *table = format!("\"{name}\""),
+        }
+        self
+    }
+
+    /// The Postgres schema, when the app gave tower-sessions' store another
+    /// one (`with_schema_name`). Default: `tower_sessions`. Does nothing on
+    /// SQLite.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a plain SQL identifier.
+    pub fn with_schema_name(mut self, name: &str) -> Self {
+        assert!(
+            is_identifier(name),
+            "axum-user-sessions: {name:?} is not a plain SQL schema name"
+        );
+        match &mut self.source {
+            #[cfg(feature = "postgres")]
+            Source::Postgres { table, .. } => {
+                let rest = table.split_once('.').map_or("\"session\"", |(_, t)| t);
+                *table = format!("\"{name}\".{rest}");
+            }
+            #[cfg(feature = "sqlite")]
+            Source::Sqlite { .. } => {}
+        }
+        self
+    }
+
+    /// tower-sessions' cookie name, when the app changed it
+    /// (`SessionManagerLayer::with_name`). Default: `id`.
+    ///
+    /// # Panics
+    ///
+    /// When `name` is not a valid cookie name.
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        assert!(
+            crate::cookie::is_cookie_name(&name),
+            "axum-user-sessions: {name:?} is not a valid cookie name"
+        );
+        self.cookie_name = name;
+        self
+    }
+}
+
+impl fmt::Debug for TowerSessionsImport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TowerSessionsImport")
+            .field("source", &self.source)
+            .field("cookie_name", &self.cookie_name)
+            .finish_non_exhaustive()
+    }
+}

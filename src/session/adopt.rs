@@ -1,0 +1,71 @@
+//! What adopting a tower-sessions session ([`crate::adopt`]) needs of the
+//! session: whether the request brought one of ours, and a sign-in with
+//! data carried over.
+
+use super::{Session, now};
+use crate::client::ClientInfo;
+use crate::cookie::CookieToken;
+use crate::error::Error;
+use crate::token::Token;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Session {
+    /// Whether the request carried a credential of ours (a session or
+    /// remember-me cookie, well-formed or not, or a bearer token).
+    pub(crate) fn presents_credentials(&self) -> bool {
+        self.inner.bearer || self.inner.cookie.is_present() || self.inner.remember.is_present()
+    }
+
+    /// Signs `user_id` into a new session holding `data`: one insert (the
+    /// data is folded into the new record), then what follows a sign-in
+    /// (its event, the session limit). The new session's token. An error:
+    /// no session was made.
+    ///
+    /// Unlike [`login`](Self::login), it records no `authenticated_at`: the
+    /// user proved nothing on this request, so the session is not "fresh"
+    /// for a [`Reauth`](crate::Reauth) check.
+    pub(crate) async fn adopt(
+        &self, user_id: String, data: HashMap<String, Value>,
+    ) -> Result<Option<String>, Error> {
+        super::limits::check_text(&user_id)?;
+        self.ensure_loaded().await?;
+        for (key, value) in data {
+            if let Err(e) = self.insert(&key, value) {
+                tracing::warn!(error = %e, "a tower-sessions value was not carried over");
+            }
+        }
+        let mut record = self.new_record(now());
+        record.user_id = Some(user_id.clone());
+        if let Err(e) = self.create(record).await {
+            // The request goes on anonymous: the record's data must not
+            // become an anonymous session of its own.
+            self.state().changes.clear();
+            return Err(e);
+        }
+        // The session exists from here on: it is adopted, whatever follows.
+        if let Err(e) = self.signed_in(user_id).await {
+            tracing::warn!(error = %e, "after adopting a tower-sessions session");
+        }
+        Ok(self.state().new_token.as_ref().map(Token::encode))
+    }
+
+    /// The client this request's session records (anonymised if so
+    /// configured).
+    pub(crate) fn client(&self) -> &ClientInfo {
+        &self.inner.client
+    }
+
+    /// This request's session as if it had presented `token`: a request
+    /// joining a session another request adopted.
+    pub(crate) fn joining(&self, token: Token) -> Session {
+        Session::new(
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.config),
+            CookieToken::Valid(token),
+            CookieToken::Absent,
+            self.inner.client.clone(),
+        )
+    }
+}
