@@ -72,7 +72,10 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// kept. `false` when the session is gone.
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error>;
 
-    /// Deletes a session and its tokens (logout). `false` when it was not there.
+    /// Deletes a session and its tokens: an anonymous session's logout, or
+    /// the session a sign-in as another user replaces (a signed-in session's
+    /// logout revokes it instead, for "Recently signed out"). `false` when
+    /// it was not there.
     async fn delete(&self, id: Uuid) -> Result<bool, Error>;
 
     /// Starts a rotation: if `rotated_at` is still `expected_rotated_at`

@@ -27,7 +27,7 @@ use uuid::Uuid;
 /// With Postgres, every change to a session, from any instance, the CLI or
 /// plain SQL, reaches every instance's cache through the store's change feed
 /// (a poll every [`poll_interval`](CacheConfig::poll_interval) of what changed,
-/// see the README's "Cache and scale"). A change drops the copies older than
+/// see the [scale guide](crate::guide::scale)). A change drops the copies older than
 /// it. While the feed fails, or lags by more than
 /// [`max_lag`](CacheConfig::max_lag), the cache serves nothing from memory;
 /// after a failure it starts over empty. So a revoked session is served from

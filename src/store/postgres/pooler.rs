@@ -45,8 +45,8 @@ impl PgStore {
     /// works there too. Run [`migrate`](crate::store::migrate()) on a
     /// direct connection to Postgres (its advisory lock is session-level).
     /// The pooler must let sqlx's startup parameter through:
-    /// `ignore_startup_parameters = extra_float_digits` (README, "Behind
-    /// PgBouncer").
+    /// `ignore_startup_parameters = extra_float_digits` (the
+    /// [PgBouncer guide](crate::guide::pgbouncer)).
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), sqlx::Error> {
