@@ -66,7 +66,7 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate`, `subscribe` and `local_database` go straight to
+/// `migrate` and `cache_support` go straight to
 /// the inner store; `load`, `patch_data` and `update_value` go through methods
 /// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
@@ -150,11 +150,10 @@ macro_rules! wrap_store {
         const _: () = {
             use $crate::store::delegate::{Call, Stale, Wrapper};
             use $crate::store::error::Error;
-            use $crate::store::feed::{ChangeFeed, FeedOptions};
             use $crate::store::report::{MigrationReport, StoreStats};
             use $crate::store::restore::Restore;
             use $crate::store::revocation::{Revocation, RevokeScope};
-            use $crate::store::session_store::SessionStore;
+            use $crate::store::session_store::{CacheSupport, SessionStore};
             use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use $crate::store::types::UpdateOutcome;
@@ -192,12 +191,8 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                     }
                 )*
 
-                fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-                    self.wrapped().subscribe(options)
-                }
-
-                fn local_database(&self) -> Option<String> {
-                    self.wrapped().local_database()
+                fn cache_support(&self) -> Option<&dyn CacheSupport> {
+                    self.wrapped().cache_support()
                 }
             }
         };

@@ -37,7 +37,7 @@
 //! |---|---|
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
 //! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
-//! | `session_store.rs` | the [`SessionStore`] trait, [`IntoSessionStore`] |
+//! | `session_store.rs` | the [`SessionStore`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL (`mod.rs`), reading rows (`rows.rs`) |
@@ -99,7 +99,7 @@ pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
-pub use session_store::{IntoSessionStore, SessionStore};
+pub use session_store::{CacheSupport, IntoSessionStore, SessionStore};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

@@ -240,10 +240,22 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error>;
 
-    /// A feed of the changes made to sessions, by this process or any other,
-    /// for caches ([`CachedStore`](super::CachedStore)). `None` (the default)
-    /// for stores used by one process only. Called from within a Tokio
-    /// runtime.
+    /// What a cache over this store needs to stay coherent with changes
+    /// made elsewhere ([`CacheSupport`]); `None` (the default) for a store
+    /// used through one handle only, which a cache keeps coherent by itself.
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        None
+    }
+}
+
+/// What only a cache ([`CachedStore`](super::CachedStore)) asks of a store:
+/// how it hears of changes made through other handles. A store offers it
+/// through [`SessionStore::cache_support`]; both methods have defaults, so
+/// a store implements the one that fits.
+pub trait CacheSupport: Send + Sync {
+    /// A feed of the changes made to sessions, by this process or any other
+    /// (Postgres). `None` (the default) for stores used by one process
+    /// only. Called from within a Tokio runtime.
     fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
         let _ = options;
         None

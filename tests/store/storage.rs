@@ -500,7 +500,9 @@ async fn reported(
 #[sqlx::test(migrations = false)]
 async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) {
     use axum_user_sessions::SessionStore as _;
-    use axum_user_sessions::store::{Change, FeedOptions, SessionRecord, TokenHash};
+    use axum_user_sessions::store::{
+        CacheSupport as _, Change, FeedOptions, SessionRecord, TokenHash,
+    };
     axum_user_sessions::migrate(&pool).await.unwrap();
     let store = PgStore::new(pool.clone());
     let now = time::OffsetDateTime::now_utc();

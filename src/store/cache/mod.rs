@@ -191,10 +191,11 @@ impl CachedStore {
             .feed
             .get_or_init(|| async {
                 let options = FeedOptions::new(self.shared.config.poll_interval);
-                let Some(feed) = self.inner.subscribe(&options) else {
+                let support = self.inner.cache_support();
+                let Some(feed) = support.and_then(|s| s.subscribe(&options)) else {
                     // No feed: changes made through other handles on this
                     // database, in this process, come through the registry.
-                    if let Some(database) = self.inner.local_database() {
+                    if let Some(database) = support.and_then(|s| s.local_database()) {
                         siblings::register(database, &self.shared);
                     }
                     return false;

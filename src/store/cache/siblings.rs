@@ -33,7 +33,7 @@ pub(super) fn register(database: String, cache: &Arc<Shared>) {
 /// process on the same database drop the copies it made stale. Nothing for
 /// a store with a change feed (its caches hear of it there).
 pub(crate) fn changed(store: &dyn SessionStore, stale: Stale<'_>) {
-    let Some(database) = store.local_database() else {
+    let Some(database) = store.cache_support().and_then(|s| s.local_database()) else {
         return;
     };
     let caches: Vec<Arc<Shared>> = {

@@ -7,7 +7,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::SessionStore;
+use crate::store::session_store::{CacheSupport, SessionStore};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch, UpdateOutcome,
 };
@@ -323,6 +323,12 @@ impl SessionStore for MemoryStore {
         })
     }
 
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        Some(self)
+    }
+}
+
+impl CacheSupport for MemoryStore {
     fn local_database(&self) -> Option<String> {
         // Clones share the tables: their address names them.
         Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))

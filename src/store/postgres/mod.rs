@@ -11,7 +11,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{IntoSessionStore, SessionStore};
+use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _, Dialect};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome,
@@ -311,8 +311,14 @@ sql::impl_sql_store!(
             })
         }
 
-        fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-            Some(feed::subscribe(self.clone(), options))
+        fn cache_support(&self) -> Option<&dyn CacheSupport> {
+            Some(self)
         }
     }
 );
+
+impl CacheSupport for PgStore {
+    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
+        Some(feed::subscribe(self.clone(), options))
+    }
+}

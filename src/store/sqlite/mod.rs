@@ -7,7 +7,7 @@ use crate::store::remember::{Reissue, RememberCredential, RememberedSession};
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::restore::Restore;
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{IntoSessionStore, SessionStore};
+use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionStore};
 use crate::store::sql::{self, Columns as _};
 use crate::store::types::{
     DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome,
@@ -336,13 +336,19 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         Ok(outcome)
     }
 
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        Some(self)
+    }
+});
+
+impl CacheSupport for SqliteStore {
     fn local_database(&self) -> Option<String> {
         // The file (or the unique name of an in-memory database) that every
         // pool on it shares.
         let options = self.pool.connect_options();
         Some(format!("sqlite:{}", options.get_filename().display()))
     }
-});
+}
 
 #[cfg(all(test, unix))]
 mod tests;
