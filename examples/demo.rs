@@ -36,7 +36,8 @@
 //! the client then sends `Authorization: Bearer <token>`),
 //! `SESSION_IMPORT` (`tower-sessions`: adopt tower-sessions sessions from
 //! its table in the same database, signing in the user named under the
-//! record's key `user_id`; needs the feature `tower-sessions-import`).
+//! record's key `user_id`; the feature `tower-sessions-import`, on by
+//! default).
 //! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
