@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # `cache` is a default feature: each set below is without it unless named.
 sets=("" "postgres" "sqlite" "routes" "cache" "cli" "axum-login"
   "postgres,routes" "sqlite,routes" "postgres,cache" "sqlite,routes,cache"
-  "postgres,sqlite,routes" "axum-login,sqlite,routes" "conformance")
+  "postgres,sqlite,routes" "axum-login,sqlite,routes" "conformance"
+  "postgres,tower-sessions-import")
 for features in "${sets[@]}"; do
   echo "== clippy --no-default-features --features '${features}'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings

@@ -135,6 +135,7 @@ impl Switch {
     }
 
     /// How many sessions of ours `user` has, live or ended.
+    #[cfg(feature = "axum-login")] // only the axum-login scenario counts them
     pub(super) async fn sessions_of(&self, user: &str) -> i64 {
         match (&self.backend.pg, &self.backend.sqlite) {
             (Some(pg), _) => sqlx::query_scalar(
