@@ -281,9 +281,8 @@ impl Session {
 
     /// When the user last proved who they are ([`login`](Self::login) or
     /// [`reauthenticate`](Self::reauthenticate)). Use it to demand a fresh
-    /// password before sensitive actions. `None` once the session was
-    /// re-opened from its remember-me credential, until the user signs in
-    /// or re-authenticates again: a restore proves nothing.
+    /// password before sensitive actions. `None` after a remember-me
+    /// restore (it proves nothing), until the user signs in or re-authenticates.
     pub fn authenticated_at(&self) -> Option<OffsetDateTime> {
         self.state()
             .record
@@ -292,10 +291,7 @@ impl Session {
     }
 
     /// Whether this request re-opened the session from its remember-me
-    /// credential. Such a session is not "fresh", on this request nor on
-    /// the next ones: the restore clears its
-    /// [`authenticated_at`](Self::authenticated_at) in the store, until the
-    /// user re-authenticates.
+    /// credential: not "fresh" (see [`authenticated_at`](Self::authenticated_at)).
     pub fn is_restored(&self) -> bool {
         self.state().restored
     }

@@ -139,6 +139,15 @@ impl Client {
         self.login_with(user, false).await
     }
 
+    /// Re-enters the demo's password (`POST /reauth`): the session is fresh.
+    pub async fn reauth(&mut self) -> Resp {
+        let form = (
+            "application/x-www-form-urlencoded",
+            "password=password".into(),
+        );
+        self.send("POST", "/reauth", Some(form)).await
+    }
+
     /// Signs in, with "remember me" when `remember`.
     pub async fn login_with(&mut self, user: &str, remember: bool) -> Resp {
         let extra = if remember { "&remember=on" } else { "" };

@@ -9,6 +9,7 @@ pub mod pgbouncer;
 
 mod backend;
 mod client;
+mod logs;
 mod proxy;
 mod required_only;
 mod server;
@@ -16,6 +17,7 @@ mod wait;
 
 pub use backend::{Backend, Kind, init_tracing, wait_listening};
 pub use client::{Client, Resp};
+pub use logs::Captured;
 pub use proxy::Proxy;
 pub use required_only::RequiredOnly;
 pub use server::{TestApp, serve, serve_demo};

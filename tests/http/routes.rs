@@ -336,16 +336,7 @@ async fn recent_authentication_can_be_required(b: Backend) {
     // Listing needs no fresh password.
     assert_eq!(list(&mut me).await.len(), 2);
     // Re-enter the password, then it works.
-    let res = me
-        .send(
-            "POST",
-            "/reauth",
-            Some((
-                "application/x-www-form-urlencoded",
-                "password=password".into(),
-            )),
-        )
-        .await;
+    let res = me.reauth().await;
     assert_eq!(res.status, 303);
     let res = delete(&mut me, &id, &[SAME]).await;
     assert_eq!(res.status, 204);

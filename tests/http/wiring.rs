@@ -9,40 +9,20 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum_user_sessions::{MemoryStore, Session, SessionLayer, SessionRoutes};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
-
-/// A log destination the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// `req` answered by `app` (on this thread: the test runtime is
 /// single-threaded), its status, body, and what it logged.
 async fn call(app: Router, req: Request<Body>) -> (StatusCode, String, String) {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let logs = crate::common::Captured::default();
+    let subscriber = logs.subscriber();
     let _guard = tracing::subscriber::set_default(subscriber);
     let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let body = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await
         .unwrap();
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     (status, String::from_utf8(body.to_vec()).unwrap(), logged)
 }
 

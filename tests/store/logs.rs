@@ -6,35 +6,16 @@ use crate::common;
 use axum::response::IntoResponse;
 use axum_user_sessions::Error;
 use axum_user_sessions::store::{DataPatch, SessionRecord, TokenHash};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A log destination the test can read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Answers `err` as a response would, and what that logged.
 fn answer(err: Error) -> (axum::http::StatusCode, String) {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let logs = crate::common::Captured::default();
+    let subscriber = logs.subscriber();
     let status = tracing::subscriber::with_default(subscriber, || err.into_response().status());
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     (status, logged)
 }
 
