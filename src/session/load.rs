@@ -120,7 +120,7 @@ impl Session {
                 }
                 // The same load, with the touch this time; a token that
                 // changed state in between keeps the copy read first.
-                Ok(match self.store().load(hash, &touch).await? {
+                Ok(match self.store().load(None, hash, &touch).await? {
                     Some(l) if l.token == TokenState::Current && l.record.id == record.id => {
                         Some(l.record)
                     }
@@ -137,7 +137,7 @@ impl Session {
         &self, hash: &TokenHash, now: OffsetDateTime,
     ) -> Result<Option<Usable>, Error> {
         let cfg = self.config();
-        let found = self.store().load(hash, &self.load_touch(now)).await?;
+        let found = self.store().load(None, hash, &self.load_touch(now)).await?;
         Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");

@@ -81,13 +81,17 @@ pub(crate) trait Wrapper: Send + Sync {
 
     /// `load`, which a wrapper may answer by itself (the cache). By default,
     /// like every other call.
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
         let call = Call {
             name: "load",
             stale: Stale::Nothing,
         };
-        self.around(call, async { self.wrapped().load(token, touch).await })
-            .await
+        self.around(call, async {
+            self.wrapped().load(session, token, touch).await
+        })
+        .await
     }
 
     /// `patch_data`, which a wrapper may answer with more (the cache updates
@@ -119,7 +123,7 @@ pub(crate) trait Wrapper: Send + Sync {
 macro_rules! wrap_store {
     ($wrapper:ty) => {
         $crate::store::delegate::wrap_store! { @impl $wrapper;
-            load(token: &TokenHash, touch: &Touch) -> Option<LoadedSession>;
+            load(session: Option<Uuid>, token: &TokenHash, touch: &Touch) -> Option<LoadedSession>;
             patch_data(id: Uuid, patch: &DataPatch) -> Option<u64>;
             update_value(id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>) -> UpdateOutcome;
             create(record: &SessionRecord, token: &TokenHash) -> () [Nothing];

@@ -55,7 +55,9 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Finds the session of a token hash, whatever its state, and, when the
     /// token is current and the session live and stale per `touch`, refreshes
     /// `last_seen_at` and `expires_at` in the same round-trip.
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error>;
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error>;
 
     /// Inserts a new session with `token` as its current token.
     async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error>;

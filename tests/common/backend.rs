@@ -196,7 +196,7 @@ pub async fn wait_listening(cached: &axum_user_sessions::CachedStore) {
     let now = time::OffsetDateTime::now_utc();
     let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
     let touch = axum_user_sessions::store::Touch::new(now, now);
-    cached.load(&probe, &touch).await.unwrap();
+    cached.load(None, &probe, &touch).await.unwrap();
     let ok = eventually(Duration::from_secs(10), || async {
         cached.is_listening().then_some(())
     })

@@ -23,8 +23,10 @@ impl SessionStore for RequiredOnly {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         self.0.migrate().await
     }
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
-        self.0.load(token, touch).await
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        self.0.load(session, token, touch).await
     }
     async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
         self.0.create(record, token).await

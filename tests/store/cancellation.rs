@@ -212,7 +212,7 @@ async fn cancelled_calls_leave_nothing_open(b: Backend) {
         *follow_up.entry(what).or_default() += 1;
         if was_cancelled
             && matches!(op, "promote" | "reissue")
-            && within(s.load(&token, &never_due(at)))
+            && within(s.load(None, &token, &never_due(at)))
                 .await
                 .map(|l| l.token)
                 == Some(TokenState::Current)

@@ -73,7 +73,10 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
             use axum_user_sessions::SessionStore as _;
             for _ in 0..50 {
                 let touch = axum_user_sessions::store::Touch::new(now, now);
-                if let Err(e) = store.load(&TokenHash::from_bytes([n; 32]), &touch).await {
+                if let Err(e) = store
+                    .load(None, &TokenHash::from_bytes([n; 32]), &touch)
+                    .await
+                {
                     let err = Error::from(e);
                     if err.hint().is_some() {
                         return Some(err);
@@ -100,6 +103,7 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
 async fn missing_tables_say_run_migrate(store: Arc<dyn axum_user_sessions::SessionStore>) {
     let err: Error = store
         .load(
+            None,
             &TokenHash::from_bytes([9; 32]),
             &axum_user_sessions::store::Touch::new(
                 OffsetDateTime::now_utc(),

@@ -136,7 +136,7 @@ async fn a_cache_is_not_live_until_writers_open_at_its_start_end(pool: sqlx::PgP
     let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
     let now = time::OffsetDateTime::now_utc();
     let touch = axum_user_sessions::store::Touch::new(now, now);
-    cached.load(&probe, &touch).await.unwrap(); // starts the feed
+    cached.load(None, &probe, &touch).await.unwrap(); // starts the feed
     // Registered (the heartbeat is fresh), yet not live while the writer is open.
     let registered = eventually(Duration::from_secs(10), || {
         let pg = pg.clone();

@@ -349,7 +349,7 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     touch.stale_before = now - time::Duration::hours(1); // read only
     for (id, token, n) in [(one, 1u8, 1), (two, 2, 2)] {
         let l = store
-            .load(&TokenHash::from_bytes([token; 32]), &touch)
+            .load(None, &TokenHash::from_bytes([token; 32]), &touch)
             .await
             .unwrap()
             .expect("a 0.1 session is gone");
@@ -363,7 +363,7 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     }
     assert!(
         store
-            .load(&TokenHash::from_bytes([2; 32]), &touch)
+            .load(None, &TokenHash::from_bytes([2; 32]), &touch)
             .await
             .unwrap()
             .unwrap()

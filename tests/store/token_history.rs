@@ -55,7 +55,10 @@ fn touch(now: OffsetDateTime) -> Touch {
 }
 
 async fn state(s: &dyn SessionStore, token: &TokenHash, at: OffsetDateTime) -> Option<TokenState> {
-    s.load(token, &touch(at)).await.unwrap().map(|l| l.token)
+    s.load(None, token, &touch(at))
+        .await
+        .unwrap()
+        .map(|l| l.token)
 }
 
 /// The token rows of session `id`, by SQL; `None` for the memory store.
@@ -144,7 +147,11 @@ async fn thousand_rotations_keep_a_few_token_rows(b: Backend) {
     assert_eq!(state(s, &token(0), end).await, None);
     assert_eq!(state(s, &token(500), end).await, None);
     // The session itself is untouched.
-    let l = s.load(&token(1000), &touch(end)).await.unwrap().unwrap();
+    let l = s
+        .load(None, &token(1000), &touch(end))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(l.record.id, r.id);
     assert!(l.record.revoked_at.is_none());
 }

@@ -310,10 +310,15 @@ impl Wrapper for CachedStore {
         run.await
     }
 
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
         self.start_feed().await;
         let live = self.shared.is_live();
-        if live && let Some(hit) = self.shared.entries.get(token) {
+        if live
+            && let Some(hit) = self.shared.entries.get(token)
+            && session.is_none_or(|id| id == hit.record.id)
+        {
             let r = &hit.record;
             // Served from memory only while no write is due: the touch (a
             // new IP's included), an expiry, or anything but a plain current
@@ -327,7 +332,7 @@ impl Wrapper for CachedStore {
             }
         }
         let ticket = self.shared.seq.load(Ordering::Acquire);
-        let loaded = self.inner.load(token, touch).await?;
+        let loaded = self.inner.load(session, token, touch).await?;
         if let Some(l) = &loaded
             && live
             && l.token == TokenState::Current

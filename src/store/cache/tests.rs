@@ -50,7 +50,7 @@ async fn fixture(feed: bool) -> Fixture {
 
 impl Fixture {
     async fn load(&self) -> LoadedSession {
-        let l = self.cache.load(&self.token, &self.touch).await;
+        let l = self.cache.load(None, &self.token, &self.touch).await;
         l.unwrap().unwrap()
     }
 
@@ -231,7 +231,7 @@ async fn a_load_that_raced_a_change_is_not_cached() {
     let loaded = f
         .cache
         .inner()
-        .load(&f.token, &f.touch)
+        .load(None, &f.token, &f.touch)
         .await
         .unwrap()
         .unwrap();
@@ -312,7 +312,7 @@ async fn kept(n: u8, size: usize) -> (u64, u64) {
         record.data.insert("blob".into(), "x".repeat(size).into());
         let token = TokenHash::from_bytes([i; 32]);
         cache.create(&record, &token).await.unwrap();
-        cache.load(&token, &touch).await.unwrap().unwrap();
+        cache.load(None, &token, &touch).await.unwrap().unwrap();
         cache.shared.entries.run_pending_tasks();
     }
     let entries = &cache.shared.entries;

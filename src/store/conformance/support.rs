@@ -39,7 +39,7 @@ pub(super) async fn state(
     store: &dyn SessionStore, token: &TokenHash, now: OffsetDateTime,
 ) -> Option<TokenState> {
     store
-        .load(token, &touch(now))
+        .load(None, token, &touch(now))
         .await
         .unwrap()
         .map(|l| l.token)

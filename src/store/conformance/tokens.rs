@@ -108,7 +108,7 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionStore>) {
         Some(TokenState::Retired { at: t1 }),
         "pending token survived sign-in"
     );
-    let l = s.load(&hash(3), &touch(t1)).await.unwrap().unwrap();
+    let l = s.load(None, &hash(3), &touch(t1)).await.unwrap().unwrap();
     assert_eq!(l.token, TokenState::Current);
     assert_eq!(l.record.user_id.as_deref(), Some("alice"));
     assert_eq!(l.record.authenticated_at, Some(t1));

@@ -67,9 +67,16 @@ impl SessionStore for MemoryStore {
         Ok(MigrationReport::default())
     }
 
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
         let mut t = self.lock();
-        let Some(row) = t.tokens.get(token).cloned() else {
+        let Some(row) = t
+            .tokens
+            .get(token)
+            .filter(|row| session.is_none_or(|id| id == row.session_id))
+            .cloned()
+        else {
             return Ok(None);
         };
         let has_pending = t

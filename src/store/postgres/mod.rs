@@ -121,7 +121,7 @@ sql::impl_sql_store!(
         }
 
         async fn load(
-            &self, token: &TokenHash, touch: &Touch,
+            &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
         ) -> Result<Option<LoadedSession>, Error> {
             let query = sqlx::query(q::LOAD)
                 .bind(token.as_bytes().as_slice())
@@ -130,7 +130,8 @@ sql::impl_sql_store!(
                 .bind(touch.idle_expires_at)
                 .bind(touch.ip.map(|ip| ip.to_string()))
                 .bind(touch.ip_stale_before)
-                .bind(touch.api_client);
+                .bind(touch.api_client)
+                .bind(session);
             let Some(row) = self.row(query).await? else {
                 return Ok(None);
             };

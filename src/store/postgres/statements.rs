@@ -142,7 +142,8 @@ macro_rules! replace_tokens {
 pub(super) const LOAD: &str = concat!(
     "WITH tok AS (
         SELECT session_id, state, superseded_at
-          FROM axum_user_sessions.tokens WHERE token_hash = $1
+          FROM axum_user_sessions.tokens
+         WHERE token_hash = $1 AND ($8::uuid IS NULL OR session_id = $8::uuid)
     ), touched AS (
         UPDATE axum_user_sessions.sessions s
            SET last_seen_at = $2,

@@ -129,8 +129,12 @@ sql::impl_sql_store!(SqliteStore, query = Query, row = SqliteRow, time = ts, {
         migrate::run(&migrate::sqlite(), &self.pool).await
     }
 
-    async fn load(&self, token: &TokenHash, touch: &Touch) -> Result<Option<LoadedSession>, Error> {
-        let query = sqlx::query(q::LOAD).bind(token.as_bytes().as_slice());
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        let query = sqlx::query(q::LOAD)
+            .bind(token.as_bytes().as_slice())
+            .bind(session);
         let Some(row) = self.row(query).await? else {
             return Ok(None);
         };

@@ -42,7 +42,7 @@ pub(super) const LOAD: &str = concat!(
             EXISTS (SELECT 1 FROM aus_tokens p WHERE p.session_id = s.id AND p.state = 1)
                 AS has_pending
        FROM aus_tokens t JOIN aus_sessions s ON s.id = t.session_id
-      WHERE t.token_hash = ?1"
+      WHERE t.token_hash = ?1 AND (?2 IS NULL OR t.session_id = ?2)"
 );
 
 /// Records activity of session `?1`: last seen `?2`, idle deadline `?3`,
