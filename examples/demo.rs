@@ -37,7 +37,9 @@
 //! `SESSION_IMPORT` (`tower-sessions`: adopt tower-sessions sessions from
 //! its table in the same database, signing in the user named under the
 //! record's key `user_id`; the feature `tower-sessions-import`, on by
-//! default).
+//! default), `SESSION_IDS_IN_TOKENS` (`1`: tokens name their session,
+//! `with_session_ids_in_tokens(true)`; off, the default, keeps 0.1's form
+//! so that a 0.1 demo can share the database).
 //! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
@@ -158,9 +160,10 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
         }
         layer = layer.with_trusted_proxies(nets);
     }
-    if std::env::var("SESSION_ANONYMIZE_IP").is_ok_and(|v| v.trim() == "1") {
-        layer = layer.with_ip_anonymization(true);
-    }
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
+    layer = layer
+        .with_ip_anonymization(flag("SESSION_ANONYMIZE_IP"))
+        .with_session_ids_in_tokens(flag("SESSION_IDS_IN_TOKENS"));
     let number = |name: &str| {
         let raw = std::env::var(name).ok()?;
         let parsed = raw.trim().parse::<u32>().ok();
@@ -178,7 +181,7 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
     if api::enabled() {
         layer = layer.with_bearer_tokens(true);
     }
-    if std::env::var("SESSION_CACHE").is_ok_and(|v| v.trim() == "1") {
+    if flag("SESSION_CACHE") {
         layer = with_cache(layer);
     }
     // Every session event, as one JSON line on stdout.
@@ -187,7 +190,7 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
             println!("event {line}");
         }
     });
-    let secure = std::env::var("SESSION_COOKIE_SECURE").is_ok_and(|v| v.trim() == "1");
+    let secure = flag("SESSION_COOKIE_SECURE");
     if !secure {
         tracing::warn!(
             "SESSION_COOKIE_SECURE is not 1: cookies are sent without `Secure` and without the \

@@ -14,7 +14,7 @@
 //! Nothing here touches the store.
 
 use crate::cookie::CookieToken;
-use crate::token::Token;
+use crate::token::SessionToken;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 /// The default name of the header that carries a new token to an API
@@ -55,7 +55,7 @@ fn is_bearer(value: &HeaderValue) -> bool {
 }
 
 /// `Bearer <token>` (the scheme in any case, RFC 9110), or `None`.
-fn parse(value: &HeaderValue) -> Option<Token> {
+fn parse(value: &HeaderValue) -> Option<SessionToken> {
     let bytes = value.as_bytes();
     if bytes.len() > MAX_AUTHORIZATION_LEN {
         return None;
@@ -65,7 +65,7 @@ fn parse(value: &HeaderValue) -> Option<Token> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    Token::parse(token.trim_start_matches(' '))
+    SessionToken::parse(token.trim_start_matches(' '))
 }
 
 /// Sets the token header to `token`, with `Cache-Control: no-store`: a
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn reads_one_bearer_token() {
-        let t = Token::generate().unwrap().encode();
+        let t = SessionToken::generate(None).unwrap().encode();
         assert!(read(&[]).is_none(), "no header: a cookie request");
         for v in [
             format!("Bearer {t}"),

@@ -81,6 +81,8 @@ pub(crate) struct SessionConfig {
     pub(crate) bearer_tokens: bool,
     /// The response header that carries an API client's new token.
     pub(crate) session_token_header: axum::http::HeaderName,
+    /// New tokens name their session (`<id>.<secret>`); off: 0.1's form.
+    pub(crate) session_ids_in_tokens: bool,
 }
 
 /// The default of [`SessionConfig::max_data_size`]: 64 KiB.
@@ -128,6 +130,7 @@ impl Default for SessionConfig {
             session_token_header: axum::http::HeaderName::from_static(
                 crate::bearer::DEFAULT_TOKEN_HEADER,
             ),
+            session_ids_in_tokens: false,
         }
     }
 }

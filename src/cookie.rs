@@ -5,7 +5,7 @@
 //! Nothing here touches the store: the [`Session`](crate::Session) decides
 //! what the cookies become, this module only speaks HTTP.
 
-use crate::token::Token;
+use crate::token::SessionToken;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::fmt;
 
@@ -94,7 +94,7 @@ pub(crate) fn is_attribute_value(v: &str) -> bool {
 
 /// What the request's cookie header said about our cookie.
 #[derive(Debug, Clone)]
-pub(crate) enum CookieToken<T = Token> {
+pub(crate) enum CookieToken<T = SessionToken> {
     /// No such cookie.
     Absent,
     /// A cookie that cannot be a token (wrong length, alphabet, duplicates
@@ -253,23 +253,23 @@ mod tests {
 
     #[test]
     fn finds_the_cookie_among_others() {
-        let t = Token::generate().unwrap().encode();
+        let t = SessionToken::generate(None).unwrap().encode();
         let h = headers(&[format!("a=1; __Host-session={t}; b=2").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "__Host-session", Token::parse),
+            read_cookie(&h, "__Host-session", SessionToken::parse),
             CookieToken::Valid(_)
         ));
         let h = headers(&[b"a=1", format!("__Host-session=\"{t}\"").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "__Host-session", Token::parse),
+            read_cookie(&h, "__Host-session", SessionToken::parse),
             CookieToken::Valid(_)
         ));
     }
 
     #[test]
     fn several_names_in_one_pass_answer_as_one_each() {
-        let a = Token::generate().unwrap().encode();
-        let b = Token::generate().unwrap().encode();
+        let a = SessionToken::generate(None).unwrap().encode();
+        let b = SessionToken::generate(None).unwrap().encode();
         let cases = [
             format!("s={a}; r={b}"),
             format!("r={b}; x=1; s=\"{a}\""),
@@ -292,32 +292,32 @@ mod tests {
     #[test]
     fn absent_malformed_and_ambiguous() {
         assert!(matches!(
-            read_cookie(&headers(&[b"a=1"]), "s", Token::parse),
+            read_cookie(&headers(&[b"a=1"]), "s", SessionToken::parse),
             CookieToken::Absent
         ));
         assert!(matches!(
-            read_cookie(&HeaderMap::new(), "s", Token::parse),
+            read_cookie(&HeaderMap::new(), "s", SessionToken::parse),
             CookieToken::Absent
         ));
         assert!(matches!(
-            read_cookie(&headers(&[b"s=nope"]), "s", Token::parse),
+            read_cookie(&headers(&[b"s=nope"]), "s", SessionToken::parse),
             CookieToken::Malformed
         ));
         assert!(matches!(
-            read_cookie(&headers(&[b"s=\xff\xfe"]), "s", Token::parse),
+            read_cookie(&headers(&[b"s=\xff\xfe"]), "s", SessionToken::parse),
             CookieToken::Malformed
         ));
-        let a = Token::generate().unwrap().encode();
-        let b = Token::generate().unwrap().encode();
+        let a = SessionToken::generate(None).unwrap().encode();
+        let b = SessionToken::generate(None).unwrap().encode();
         let h = headers(&[format!("s={a}; s={b}").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
+            read_cookie(&h, "s", SessionToken::parse),
             CookieToken::Malformed
         ));
         // The same value twice is not ambiguous.
         let h = headers(&[format!("s={a}").as_bytes(), format!("s={a}").as_bytes()]);
         assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
+            read_cookie(&h, "s", SessionToken::parse),
             CookieToken::Valid(_)
         ));
         // Invalid bytes in another cookie do not hide ours.
@@ -325,7 +325,7 @@ mod tests {
         raw.extend_from_slice(a.as_bytes());
         let h = headers(&[&raw]);
         assert!(matches!(
-            read_cookie(&h, "s", Token::parse),
+            read_cookie(&h, "s", SessionToken::parse),
             CookieToken::Valid(_)
         ));
     }

@@ -3,7 +3,7 @@
 
 use crate::client::{ClientInfo, ProxyConfig, ProxyHeader};
 use crate::cookie::{CookieToken, read_cookie};
-use crate::token::{RememberToken, Token};
+use crate::token::{RememberToken, SessionToken};
 use axum::http::HeaderMap;
 use std::net::IpAddr;
 
@@ -11,7 +11,7 @@ use std::net::IpAddr;
 /// is no session cookie, `Some(false)` when it is malformed (no query is
 /// made), `Some(true)` when it is a well-formed token (looked up).
 pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<bool> {
-    match read_cookie(headers, name, Token::parse) {
+    match read_cookie(headers, name, SessionToken::parse) {
         CookieToken::Absent => None,
         CookieToken::Malformed => Some(false),
         CookieToken::Valid(_) => Some(true),
@@ -29,7 +29,7 @@ pub fn remember_cookie(headers: &HeaderMap, name: &str) -> Option<bool> {
 
 /// Whether `value` decodes as a session token.
 pub fn token_is_valid(value: &str) -> bool {
-    Token::parse(value).is_some()
+    SessionToken::parse(value).is_some()
 }
 
 /// The client as the layer reads it, behind `trusted` proxies using `forwarded`

@@ -6,7 +6,7 @@ use crate::cookie::{CookieChange, CookieToken, CookieUpdate, find_cookies, read_
 use crate::events::anonymize_ip;
 use crate::session::{Commit, Session};
 use crate::store::SessionStore;
-use crate::token::{RememberToken, Token};
+use crate::token::{RememberToken, SessionToken};
 use axum::extract::ConnectInfo;
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
@@ -125,12 +125,12 @@ impl<S> SessionService<S> {
         }
         let names = [&*self.config.cookie_name, &self.config.remember_cookie_name];
         let [cookie, remember] = find_cookies(req.headers(), names);
-        let mut cookie = cookie.parse(Token::parse);
+        let mut cookie = cookie.parse(SessionToken::parse);
         let mut remember = remember.parse(RememberToken::parse);
         let mut legacy = LegacyCookies::default();
         if let Some([session_name, remember_name]) = &self.config.legacy_cookie_names {
             if !cookie.is_present() {
-                cookie = read_cookie(req.headers(), session_name, Token::parse);
+                cookie = read_cookie(req.headers(), session_name, SessionToken::parse);
                 legacy.session = cookie.is_present();
             }
             if !remember.is_present() {

@@ -6,6 +6,7 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use rand::{TryRng as _, rngs::SysRng};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
+use uuid::Uuid;
 
 /// Number of random bytes in a token (256 bits).
 pub(crate) const TOKEN_BYTES: usize = 32;
@@ -62,6 +63,89 @@ impl Token {
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Token(REDACTED)")
+    }
+}
+
+/// Length of a session token that names its session: 22 (the session id)
+/// + 1 + 43 (the secret).
+pub(crate) const NAMED_TOKEN_CHARS: usize = 66;
+
+/// A session token as a cookie or an `Authorization: Bearer` header carries
+/// it: the secret, and the id of the session it belongs to
+/// (`<id>.<secret>`, both base64url), so that the store finds the session
+/// by its key and compares the secret's SHA-256 with that session's own.
+/// A token of 0.1 (the secret alone) names no session: it is looked up by
+/// its hash, as 0.1 did.
+///
+/// The id is public (it appears in the device list and in URLs): it finds
+/// the row, it proves nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SessionToken {
+    session: Option<Uuid>,
+    secret: Token,
+}
+
+impl SessionToken {
+    /// A new secret for session `session` (`None`: a token of 0.1's form,
+    /// for fleets that still run 0.1).
+    pub(crate) fn generate(session: Option<Uuid>) -> Result<Self, crate::error::Error> {
+        Ok(Self {
+            session,
+            secret: Token::generate()?,
+        })
+    }
+
+    /// Parses a cookie or bearer value: 43 characters (the secret alone,
+    /// 0.1's form) or 66 (`<id>.<secret>`), each part in its one canonical
+    /// base64url form. Anything else is malformed, before any database work.
+    pub(crate) fn parse(value: &str) -> Option<Self> {
+        match value.len() {
+            TOKEN_CHARS => Some(Self {
+                session: None,
+                secret: Token::parse(value)?,
+            }),
+            NAMED_TOKEN_CHARS => {
+                let (id, secret) = value.split_once('.')?;
+                let mut bytes = [0u8; 16];
+                match URL_SAFE_NO_PAD.decode_slice(id.as_bytes(), &mut bytes) {
+                    Ok(16) if canonical::<SELECTOR_CHARS>(&bytes, id) => {}
+                    _ => return None,
+                }
+                Some(Self {
+                    session: Some(Uuid::from_bytes(bytes)),
+                    secret: Token::parse(secret)?,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The cookie or header value.
+    pub(crate) fn encode(&self) -> String {
+        match self.session {
+            Some(id) => format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(id.as_bytes()),
+                self.secret.encode()
+            ),
+            None => self.secret.encode(),
+        }
+    }
+
+    /// The session the token names (`None` for a token of 0.1's form).
+    pub(crate) fn session(&self) -> Option<Uuid> {
+        self.session
+    }
+
+    /// SHA-256 of the secret: the only form of it that reaches a store.
+    pub(crate) fn hash(&self) -> TokenHash {
+        self.secret.hash()
+    }
+}
+
+impl fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionToken(REDACTED)")
     }
 }
 
@@ -200,6 +284,50 @@ mod tests {
             assert!(RememberToken::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(format!("{r:?}"), "RememberToken(REDACTED)");
+    }
+
+    #[test]
+    fn session_tokens_name_their_session() {
+        let id = Uuid::new_v4();
+        let named = SessionToken::generate(Some(id)).unwrap();
+        let s = round_trips(
+            &named,
+            SessionToken::encode,
+            SessionToken::parse,
+            NAMED_TOKEN_CHARS,
+        );
+        assert_eq!(named.session(), Some(id));
+        let legacy = SessionToken::generate(None).unwrap();
+        round_trips(
+            &legacy,
+            SessionToken::encode,
+            SessionToken::parse,
+            TOKEN_CHARS,
+        );
+        assert_eq!(legacy.session(), None);
+        // The hash is the secret's alone: the id is public.
+        let secret = &s[SELECTOR_CHARS + 1..];
+        assert!(
+            SessionToken::parse(secret)
+                .unwrap()
+                .hash()
+                .ct_eq(&named.hash())
+        );
+        let mut other_id = s.clone();
+        other_id.replace_range(0..1, if s.starts_with('A') { "B" } else { "A" });
+        for bad in [
+            &s.replace('.', "_"),
+            &s[1..],
+            &format!("{s}A"),
+            &format!("{}.{}", &s[..SELECTOR_CHARS - 1], &s[SELECTOR_CHARS..]),
+            // 21 id characters and 44 secret characters: the lengths add up.
+            &format!("{}.{}A", &s[..SELECTOR_CHARS - 1], secret),
+        ] {
+            assert!(SessionToken::parse(bad).is_none(), "{bad}");
+        }
+        let other = SessionToken::parse(&other_id).unwrap();
+        assert_ne!(other.session(), Some(id));
+        assert_eq!(format!("{named:?}"), "SessionToken(REDACTED)");
     }
 
     #[test]

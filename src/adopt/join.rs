@@ -10,7 +10,7 @@ use crate::client::ClientInfo;
 use crate::config::SessionConfig;
 use crate::cookie::{CookieToken, read_cookie};
 use crate::session::{Session, now};
-use crate::token::Token;
+use crate::token::SessionToken;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -171,7 +171,7 @@ impl Pending {
         };
         match outcome {
             Outcome::Adopted(token, client) if !adopter_request && &client == session.client() => {
-                match Token::parse(&token) {
+                match SessionToken::parse(&token) {
                     Some(parsed) => {
                         adopted.joined = Some(token);
                         (session.joining(parsed), adopted)

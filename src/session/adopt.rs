@@ -6,7 +6,7 @@ use super::{Session, now};
 use crate::client::ClientInfo;
 use crate::cookie::CookieToken;
 use crate::error::Error;
-use crate::token::Token;
+use crate::token::SessionToken;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,7 +48,7 @@ impl Session {
         if let Err(e) = self.signed_in(user_id).await {
             tracing::warn!(error = %e, "after adopting a tower-sessions session");
         }
-        Ok(self.state().new_token.as_ref().map(Token::encode))
+        Ok(self.state().new_token.as_ref().map(SessionToken::encode))
     }
 
     /// The client this request's session records (anonymised if so
@@ -59,7 +59,7 @@ impl Session {
 
     /// This request's session as if it had presented `token`: a request
     /// joining a session another request adopted.
-    pub(crate) fn joining(&self, token: Token) -> Session {
+    pub(crate) fn joining(&self, token: SessionToken) -> Session {
         Session::new(
             Arc::clone(&self.inner.store),
             Arc::clone(&self.inner.config),

@@ -7,7 +7,7 @@ use crate::cookie::{CookieChange, CookieUpdate};
 use crate::error::Error;
 use crate::events::SessionEventKind;
 use crate::store::{DataPatch, SessionRecord};
-use crate::token::Token;
+use crate::token::SessionToken;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -38,7 +38,7 @@ impl Session {
             return Commit {
                 error,
                 cookies: CookieUpdate::default(),
-                api_token: Some(st.new_token.as_ref().map(Token::encode)),
+                api_token: Some(st.new_token.as_ref().map(SessionToken::encode)),
             };
         }
         drop(st);
@@ -106,7 +106,7 @@ impl Session {
                 _ => return Ok(()),
             }
         };
-        let pending = Token::generate()?;
+        let pending = self.issue_token(id)?;
         let now = now();
         if self
             .store()
@@ -146,6 +146,13 @@ impl Session {
         CookieUpdate { session, remember }
     }
 
+    /// A new token for session `id`, naming it when the layer is set to
+    /// ([`with_session_ids_in_tokens`](crate::SessionLayer::with_session_ids_in_tokens)).
+    pub(super) fn issue_token(&self, id: Uuid) -> Result<SessionToken, Error> {
+        let named = self.config().session_ids_in_tokens.then_some(id);
+        SessionToken::generate(named)
+    }
+
     /// A new anonymous row for this client, starting `now`.
     pub(super) fn new_record(&self, now: OffsetDateTime) -> SessionRecord {
         let cfg = self.config();
@@ -170,7 +177,7 @@ impl Session {
             tracing::debug!("write with a retired session token dropped");
             return Err(Error::SessionEnded);
         }
-        let token = Token::generate()?;
+        let token = self.issue_token(record.id)?;
         let changes = std::mem::take(&mut self.state().changes);
         for (k, v) in &changes {
             if let Some(v) = v {

@@ -18,8 +18,9 @@ use crate::store::{
     Restore, Revocation, RevokeReason, RevokeScope, SessionRecord, TokenHash, TokenState, Touch,
     ValidatorStep,
 };
-use crate::token::{RememberToken, Token};
+use crate::token::{RememberToken, SessionToken};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 impl Session {
     /// Loads the session from the store, once per request.
@@ -41,9 +42,9 @@ impl Session {
             }
             CookieToken::Valid(token) => {
                 // Hashed once: the load and what follows it use the hash.
-                let hash = token.hash();
-                let live = match self.load_by_token(&hash, now).await? {
-                    Some(usable) => self.accept_token(&hash, usable, now).await?,
+                let (id, hash) = (token.session(), token.hash());
+                let live = match self.load_by_token(id, &hash, now).await? {
+                    Some(usable) => self.accept_token(id, &hash, usable, now).await?,
                     None => None,
                 };
                 let mut st = self.state();
@@ -102,7 +103,7 @@ impl Session {
     /// binding and only when the touch is due). A refused request writes
     /// nothing but the revocation, if the policy revokes.
     async fn accept_token(
-        &self, hash: &TokenHash, usable: Usable, now: OffsetDateTime,
+        &self, id: Option<Uuid>, hash: &TokenHash, usable: Usable, now: OffsetDateTime,
     ) -> Result<Option<SessionRecord>, Error> {
         let Some(record) = self.check_binding(usable.record, now).await? else {
             return Ok(None);
@@ -120,7 +121,7 @@ impl Session {
                 }
                 // The same load, with the touch this time; a token that
                 // changed state in between keeps the copy read first.
-                Ok(match self.store().load(None, hash, &touch).await? {
+                Ok(match self.store().load(id, hash, &touch).await? {
                     Some(l) if l.token == TokenState::Current && l.record.id == record.id => {
                         Some(l.record)
                     }
@@ -131,13 +132,14 @@ impl Session {
         }
     }
 
-    /// The session a session token (by its `hash`) names, if the token may
-    /// be used, handling rotation states; nothing written but revocations.
+    /// The session a session token (session `id` when it names one, and
+    /// its `hash`) names, if the token may be used, handling rotation
+    /// states; nothing written but revocations.
     async fn load_by_token(
-        &self, hash: &TokenHash, now: OffsetDateTime,
+        &self, id: Option<Uuid>, hash: &TokenHash, now: OffsetDateTime,
     ) -> Result<Option<Usable>, Error> {
         let cfg = self.config();
-        let found = self.store().load(None, hash, &self.load_touch(now)).await?;
+        let found = self.store().load(id, hash, &self.load_touch(now)).await?;
         Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");
@@ -273,7 +275,7 @@ impl Session {
             } else {
                 return self.remember_theft(&found.record, now).await;
             };
-            let token = Token::generate()?;
+            let token = self.issue_token(found.record.id)?;
             let restore = Restore::new(token.hash(), now + cfg.absolute_timeout, step, now, touch);
             if self
                 .store()
@@ -357,7 +359,7 @@ impl Usable {
 /// The session re-opened from its remember-me credential with `token`, as
 /// the store now has it after `restore`.
 fn restored(
-    st: &mut State, mut record: SessionRecord, token: Token, restore: &Restore,
+    st: &mut State, mut record: SessionRecord, token: SessionToken, restore: &Restore,
 ) -> SessionRecord {
     record.tokens_expire_at = Some(restore.tokens_expire_at);
     // A restore proves nothing: not fresh until the user proves again.

@@ -36,7 +36,7 @@ use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::{SessionEvent, SessionEventKind};
 use crate::store::{SessionRecord, SessionStore};
-use crate::token::{RememberToken, Token};
+use crate::token::{RememberToken, SessionToken};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -123,7 +123,7 @@ struct State {
     /// Changed keys: `Some` set, `None` removed.
     changes: BTreeMap<String, Option<Value>>,
     /// A token to send in the response's cookie.
-    new_token: Option<Token>,
+    new_token: Option<SessionToken>,
     /// The request's cookie named no live session, or the session ended: the
     /// response expires the cookie (unless a new one is set).
     clear_cookie: bool,

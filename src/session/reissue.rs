@@ -5,7 +5,6 @@
 use super::Session;
 use crate::error::Error;
 use crate::store::{Reissue, ReissueClient, SignIn};
-use crate::token::Token;
 use time::OffsetDateTime;
 
 /// Why the session gets a new token at once, with no grace for the old one.
@@ -60,7 +59,7 @@ impl Session {
             },
             NewToken::Rotate => Reissue::new(user_id, now),
         };
-        let token = Token::generate()?;
+        let token = self.issue_token(id)?;
         if !self.store().reissue(id, &token.hash(), &reissue).await? {
             return Ok(false);
         }

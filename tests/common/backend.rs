@@ -143,8 +143,16 @@ impl Backend {
         }
     }
 
-    /// The layer with the crate's defaults, on this store.
+    /// The layer with the crate's defaults, on this store, but for tokens
+    /// that name their session (0.2's form, off by default while fleets
+    /// still run 0.1; the default in 0.3): every scenario runs on the form
+    /// it will have. `legacy_layer` gives 0.1's form.
     pub fn layer(&self) -> SessionLayer {
+        self.legacy_layer().with_session_ids_in_tokens(true)
+    }
+
+    /// The layer with the crate's defaults, tokens of 0.1's form included.
+    pub fn legacy_layer(&self) -> SessionLayer {
         SessionLayer::new(self.store.clone())
     }
 

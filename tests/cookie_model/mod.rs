@@ -14,10 +14,17 @@ pub(crate) fn b64_index(c: u8) -> Option<usize> {
     B64.iter().position(|&x| x == c)
 }
 
-/// Model of a session token, written independently of the crate: 43
-/// base64url characters (32 bytes) whose last character leaves the two unused
-/// bits at zero (the one canonical spelling).
+/// Model of a session token, written independently of the crate: the
+/// secret alone (0.1's form), or `id.secret`, the id 22 base64url
+/// characters (16 bytes), canonical.
 pub(crate) fn model_token(s: &[u8]) -> bool {
+    model_secret(s)
+        || (s.len() == 66 && s[22] == b'.' && model_selector(&s[..22]) && model_secret(&s[23..]))
+}
+
+/// A secret: 43 base64url characters (32 bytes) whose last character leaves
+/// the two unused bits at zero (the one canonical spelling).
+pub(crate) fn model_secret(s: &[u8]) -> bool {
     s.len() == 43
         && s.iter().all(|&c| b64_index(c).is_some())
         && b64_index(s[42]).is_some_and(|i| i % 4 == 0)
@@ -32,7 +39,7 @@ pub(crate) fn model_selector(s: &[u8]) -> bool {
 
 /// A remember-me cookie: `selector.validator`.
 pub(crate) fn model_remember(s: &[u8]) -> bool {
-    s.len() == 66 && s[22] == b'.' && model_selector(&s[..22]) && model_token(&s[23..])
+    s.len() == 66 && s[22] == b'.' && model_selector(&s[..22]) && model_secret(&s[23..])
 }
 
 /// Every value given to cookie `name` across all `Cookie` headers (pairs split

@@ -50,13 +50,14 @@ proptest! {
     }
 
     /// 2. `token_is_valid` accepts exactly the canonical 43-character
-    ///    base64url strings.
+    ///    base64url strings, and those behind a canonical 22-character id.
     #[test]
     fn token_validity(s in prop_oneof![
         any::<String>(),
         "[A-Za-z0-9_-]{43}",
         "[A-Za-z0-9_+/=-]{42,44}",
         token_string(),
+        (token_string(), token_string()).prop_map(|(id, t)| format!("{}.{t}", &id[..22])),
         (token_string(), any::<char>(), 0usize..43).prop_map(|(t, c, i)| {
             let mut chars: Vec<char> = t.chars().collect();
             chars[i] = c;
@@ -65,8 +66,9 @@ proptest! {
     ]) {
         let ok = token_is_valid(&s);
         if ok {
-            prop_assert_eq!(s.len(), 43);
-            prop_assert!(s.bytes().all(|c| b64_index(c).is_some()));
+            prop_assert!(s.len() == 43 || s.len() == 66);
+            let secret = &s.as_bytes()[s.len() - 43..];
+            prop_assert!(secret.iter().all(|&c| b64_index(c).is_some()));
         }
         prop_assert_eq!(ok, model_token(s.as_bytes()), "{:?}", s);
     }

@@ -37,10 +37,14 @@ async fn cookie_is_hardened(b: Backend) {
     }
     assert_eq!(res.headers["cache-control"], "no-store");
     let token = c.cookie.clone().unwrap();
-    assert_eq!(token.len(), 43, "256-bit token, base64url");
+    let (id, secret) = token.split_once('.').expect("<session id>.<secret>");
+    assert_eq!(
+        (id.len(), secret.len()),
+        (22, 43),
+        "a 128-bit id, a 256-bit secret"
+    );
     assert!(
-        token
-            .bytes()
+        (id.bytes().chain(secret.bytes()))
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
     // Reading does not set the cookie again.

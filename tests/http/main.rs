@@ -35,6 +35,7 @@ mod rotation;
 mod routes;
 mod seen;
 mod strength;
+mod token_form;
 mod unsupported;
 mod update;
 mod wiring;

@@ -119,7 +119,7 @@ async fn a_superseded_token_after_the_grace_window_revokes_the_session() {
     // A rotation completed ten minutes ago.
     let record = b.store.get(id).await.unwrap().unwrap();
     let then = now() - Duration::from_secs(600);
-    let new = Token::generate().unwrap();
+    let new = SessionToken::generate(None).unwrap();
     assert!(
         b.store
             .begin_rotation(id, record.rotated_at, &new.hash(), then)

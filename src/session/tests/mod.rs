@@ -9,7 +9,7 @@ use crate::config::SessionConfig;
 use crate::cookie::{CookieChange, CookieToken, CookieUpdate};
 use crate::error::Error;
 use crate::store::{CountingStore, MemoryStore, SessionStore};
-use crate::token::{RememberToken, Token};
+use crate::token::{RememberToken, SessionToken};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +74,7 @@ impl Browser {
         Session::new(
             self.store.clone(),
             self.config.clone(),
-            cookie(session, Token::parse),
+            cookie(session, SessionToken::parse),
             cookie(remember, RememberToken::parse),
             ClientInfo::new(Some(self.ip), Some("unit test".into())),
         )
@@ -202,7 +202,7 @@ async fn malformed_and_unknown_cookies_are_expired() {
     assert_eq!(update.session, Some(CookieChange::Expire));
     assert_eq!(update.remember, Some(CookieChange::Expire));
 
-    b.session = Some(Token::generate().unwrap().encode());
+    b.session = Some(SessionToken::generate(None).unwrap().encode());
     let s = b.request().await;
     assert_eq!(s.id(), None);
     let update = b.respond(&s).await;

@@ -43,7 +43,8 @@ pub use data::{
 };
 pub use lifecycle::{gc_batches_are_bounded, revocations_record_who_and_why, stats_and_gc};
 pub use tokens::{
-    at_most_two_pending_tokens, promotion_keeps_newer_pending_tokens, sign_in_retires_every_token,
+    a_token_is_found_only_in_the_session_it_names, at_most_two_pending_tokens,
+    promotion_keeps_newer_pending_tokens, sign_in_retires_every_token,
 };
 
 use super::SessionStore;
@@ -78,6 +79,7 @@ macro_rules! __store_conformance_scenarios {
             promotion_keeps_newer_pending_tokens,
             at_most_two_pending_tokens,
             sign_in_retires_every_token,
+            a_token_is_found_only_in_the_session_it_names,
             every_change_counts_a_version,
             update_only_writes_never_resurrect,
             update_value_is_a_compare_and_set,

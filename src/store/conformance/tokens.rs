@@ -114,3 +114,43 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionStore>) {
     assert_eq!(l.record.authenticated_at, Some(t1));
     assert!(!l.has_pending);
 }
+
+/// A token is found only within the session a cookie names: another
+/// session's id with it is no session, and nothing is touched; without an
+/// id (a token of 0.1's form) a store that keeps such tokens finds it by
+/// its hash, and one that does not answers no session.
+pub async fn a_token_is_found_only_in_the_session_it_names(store: Arc<dyn SessionStore>) {
+    let s = store.as_ref();
+    let t0 = now();
+    let a = record(t0, Some("alice"), Duration::from_secs(1800));
+    let b = record(t0, Some("bob"), Duration::from_secs(1800));
+    s.create(&a, &hash(1)).await.unwrap();
+    s.create(&b, &hash(2)).await.unwrap();
+    // Always due: whatever a load finds with it, it touches.
+    let t1 = t0 + Duration::from_secs(120);
+    let later = Touch::new(t1, t1 + Duration::from_secs(1800));
+    let found = s.load(Some(a.id), &hash(1), &later).await.unwrap();
+    assert_eq!(found.map(|l| l.record.id), Some(a.id));
+    let b_before = s.get(b.id).await.unwrap().unwrap();
+    assert!(
+        s.load(Some(b.id), &hash(1), &later)
+            .await
+            .unwrap()
+            .is_none(),
+        "a token found in another session than the one named"
+    );
+    assert!(
+        s.load(Some(b.id), &hash(9), &later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        s.get(b.id).await.unwrap().unwrap(),
+        b_before,
+        "a wrong token touched"
+    );
+    if let Some(l) = s.load(None, &hash(2), &later).await.unwrap() {
+        assert_eq!(l.record.id, b.id);
+    }
+}
