@@ -46,6 +46,10 @@
 
 #[path = "demo/api.rs"]
 pub mod api;
+#[path = "demo/settings.rs"]
+pub mod settings;
+use settings::{database_url, env_secs};
+pub use settings::{layer_from_env, store_from_env};
 #[cfg(feature = "tower-sessions-import")]
 #[path = "demo/import.rs"]
 pub mod import;
@@ -55,12 +59,10 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Form, Json, Router};
-use axum_user_sessions::{Session, SessionLayer, SessionStore};
+use axum_user_sessions::{Session, SessionLayer};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// The demo's users: name and password.
 const USERS: &[(&str, &str)] = &[
@@ -102,126 +104,6 @@ pub fn routes_with(devices: axum_user_sessions::SessionRoutes) -> Router {
 /// The demo app: its routes behind `layer`.
 pub fn app(layer: SessionLayer) -> Router {
     routes().layer(layer)
-}
-
-fn env_secs(name: &str) -> Option<Duration> {
-    let raw = std::env::var(name).ok()?;
-    match raw.trim().parse::<u64>() {
-        Ok(secs) => Some(Duration::from_secs(secs)),
-        Err(_) => {
-            eprintln!("{name}={raw:?} is not a number of seconds; ignored");
-            None
-        }
-    }
-}
-
-/// The session layer as the environment configures it.
-pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
-    let mut layer = SessionLayer::new(store);
-    if let Some(d) = env_secs("SESSION_IDLE_SECS") {
-        layer = layer.with_idle_timeout(d);
-    }
-    if let Some(d) = env_secs("SESSION_ABSOLUTE_SECS") {
-        layer = layer.with_absolute_timeout(d);
-    }
-    match env_secs("SESSION_ROTATE_SECS") {
-        Some(d) if d.is_zero() => layer = layer.without_rotation(),
-        Some(d) => layer = layer.with_rotation_interval(d),
-        None => {}
-    }
-    if let Some(d) = env_secs("SESSION_GRACE_SECS") {
-        layer = layer.with_rotation_grace(d);
-    }
-    for (var, ip) in [("SESSION_BIND_IP", true), ("SESSION_BIND_UA", false)] {
-        if let Ok(raw) = std::env::var(var) {
-            match raw.parse::<axum_user_sessions::BindingMode>() {
-                Ok(mode) if ip => layer = layer.with_ip_binding(mode),
-                Ok(mode) => layer = layer.with_user_agent_binding(mode),
-                Err(e) => eprintln!("{var}: {e}; ignored"),
-            }
-        }
-    }
-    if let Ok(raw) = std::env::var("TRUSTED_PROXIES") {
-        let mut nets = Vec::new();
-        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            // A bare address is a one-address network.
-            let parsed = part
-                .parse::<axum_user_sessions::ipnet::IpNet>()
-                .or_else(|_| {
-                    part.parse::<std::net::IpAddr>()
-                        .map(axum_user_sessions::ipnet::IpNet::from)
-                });
-            match parsed {
-                Ok(net) => nets.push(net),
-                Err(_) => {
-                    eprintln!("TRUSTED_PROXIES: {part:?} is not a CIDR or an address; ignored")
-                }
-            }
-        }
-        layer = layer.with_trusted_proxies(nets);
-    }
-    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
-    layer = layer
-        .with_ip_anonymization(flag("SESSION_ANONYMIZE_IP"))
-        .with_session_ids_in_tokens(flag("SESSION_IDS_IN_TOKENS"));
-    let number = |name: &str| {
-        let raw = std::env::var(name).ok()?;
-        let parsed = raw.trim().parse::<u32>().ok();
-        if parsed.is_none() {
-            eprintln!("{name}={raw:?} is not a number; ignored");
-        }
-        parsed
-    };
-    if let Some(bytes) = number("SESSION_MAX_DATA_BYTES") {
-        layer = layer.with_max_data_size(bytes as usize);
-    }
-    if let Some(n) = number("SESSION_MAX_PER_USER") {
-        layer = layer.with_max_sessions_per_user(n);
-    }
-    if api::enabled() {
-        layer = layer.with_bearer_tokens(true);
-    }
-    if flag("SESSION_CACHE") {
-        layer = with_cache(layer);
-    }
-    // Every session event, as one JSON line on stdout.
-    layer = layer.with_events(|e: &axum_user_sessions::SessionEvent| {
-        if let Ok(line) = serde_json::to_string(e) {
-            println!("event {line}");
-        }
-    });
-    let secure = flag("SESSION_COOKIE_SECURE");
-    if !secure {
-        tracing::warn!(
-            "SESSION_COOKIE_SECURE is not 1: cookies are sent without `Secure` and without the \
-             `__Host-` prefix so that the demo works over plain http; set it to 1 behind https"
-        );
-        layer = layer.with_secure(false);
-    }
-    layer
-}
-
-/// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
-/// migrates it.
-pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
-    let store = axum_user_sessions::store::connect(&database_url()?).await?;
-    axum_user_sessions::migrate(&store).await?;
-    Ok(store)
-}
-
-/// `DATABASE_URL`, or the SQLite file here.
-fn database_url() -> Result<String, Box<dyn std::error::Error>> {
-    Ok(match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => {
-            let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
-            tracing::info!(
-                "DATABASE_URL is not set: sessions go to the SQLite file {} (they survive a restart)",
-                path.display()
-            );
-            format!("sqlite://{}", path.display())
-        }
-    })
 }
 
 #[tokio::main]
@@ -394,20 +276,4 @@ async fn kv_put(
 
 async fn kv_all(session: Session) -> Json<serde_json::Map<String, serde_json::Value>> {
     Json(session.entries())
-}
-
-/// `SESSION_CACHE=1`: the in-process cache.
-#[cfg(feature = "cache")]
-fn with_cache(layer: SessionLayer) -> SessionLayer {
-    layer.with_cache(axum_user_sessions::CacheConfig::default())
-}
-
-/// `SESSION_CACHE=1` without the `cache` feature: refused, loudly.
-#[cfg(not(feature = "cache"))]
-fn with_cache(_layer: SessionLayer) -> SessionLayer {
-    eprintln!(
-        "demo: SESSION_CACHE=1 needs the `cache` feature, which this build left out \
-         (build with --features cache, or unset SESSION_CACHE)"
-    );
-    std::process::exit(2)
 }

@@ -94,4 +94,12 @@ impl SessionLayer {
     pub fn with_proxy_header(self, header: ProxyHeader) -> Self {
         self.config(|c| c.proxies.header = header)
     }
+
+    /// Stores client IPs truncated (IPv4 to /24, IPv6 to /48) so that full
+    /// addresses never reach the database or events; IP binding then compares
+    /// the truncated forms. Default: off. Handlers still get the full address
+    /// from [`ClientInfo`](crate::ClientInfo).
+    pub fn with_ip_anonymization(self, on: bool) -> Self {
+        self.config(|c| c.anonymize_ip = on)
+    }
 }

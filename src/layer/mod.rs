@@ -317,14 +317,6 @@ impl SessionLayer {
         self.config(|c| c.events = sink)
     }
 
-    /// Stores client IPs truncated (IPv4 to /24, IPv6 to /48) so that full
-    /// addresses never reach the database or events; IP binding then compares
-    /// the truncated forms. Default: off. Handlers still get the full address
-    /// from [`ClientInfo`](crate::ClientInfo).
-    pub fn with_ip_anonymization(self, on: bool) -> Self {
-        self.config(|c| c.anonymize_ip = on)
-    }
-
     /// Keeps recently loaded sessions in memory: reading an unchanged session
     /// costs no database round-trip. Off by default. With Postgres, changes
     /// from any instance reach every instance's cache through a polled
