@@ -16,7 +16,7 @@ mod server;
 mod wait;
 
 pub use backend::{Backend, Kind, init_tracing, wait_listening};
-pub use client::{Client, Resp};
+pub use client::{Client, Resp, http};
 pub use logs::Captured;
 pub use proxy::Proxy;
 pub use required_only::RequiredOnly;

@@ -14,3 +14,4 @@ mod msrv;
 mod multi_instance;
 mod operations;
 mod readme;
+mod rolling;

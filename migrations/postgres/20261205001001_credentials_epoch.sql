@@ -1,0 +1,12 @@
+-- The credentials' epoch (issue #23). A session's credentials (its token
+-- rows and its remember-me columns) are computed in Rust above the store
+-- (`store::Credentials`) and written back with a compare-and-set on this
+-- counter: each write of the credentials counts one more, and so does a
+-- revocation; a touch or a data write does not, so that they never make a
+-- rotation retry.
+--
+-- A constant default: adding the column rewrites nothing, and a populated
+-- database keeps every session and token hash as they are. Instances of
+-- 0.1 during a rolling upgrade do not count it; the crate's statements
+-- leave their writes alone (see `PgStore`'s docs).
+ALTER TABLE axum_user_sessions.sessions ADD COLUMN cred_epoch bigint NOT NULL DEFAULT 0;
