@@ -44,7 +44,7 @@
 //! | `session_store.rs` | the [`SessionStore`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
 //! | `storage/` | the [`Storage`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
-//! | `protocol.rs` | [`Protocol`]: [`SessionStore`] over any [`Storage`] |
+//! | `protocol/` | [`Protocol`]: [`SessionStore`] over any [`Storage`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL (`mod.rs`), reading rows (`rows.rs`) |

@@ -226,9 +226,7 @@ impl Storage for MemoryStorage {
 
     async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
         let mut t = self.lock();
-        Ok(t.sessions
-            .get_mut(&id)
-            .is_some_and(|s| write.apply(&mut s.record)))
+        Ok(t.sessions.get_mut(&id).is_some_and(|s| write.apply(s)))
     }
 
     fn cache_support(&self) -> Option<&dyn CacheSupport> {

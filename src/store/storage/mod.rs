@@ -61,7 +61,8 @@ pub trait Storage: Debug + Send + Sync + 'static {
     async fn insert(&self, session: &StoredSession) -> Result<(), Error>;
 
     /// One write of a session's data and/or activity, counting one version
-    /// ([`StoredSession::apply_write`]): [`WriteOutcome::Gone`] for a
+    /// (and, with activity, one epoch: [`StoredSession::apply_write`]):
+    /// [`WriteOutcome::Gone`] for a
     /// session that is missing or revoked, [`WriteOutcome::Conflict`] when
     /// it is not at [`Write::expected_version`], and otherwise
     /// [`WriteOutcome::Written`] with the new version.
@@ -109,7 +110,8 @@ pub trait Storage: Debug + Send + Sync + 'static {
         Err(Error::Unsupported("statistics"))
     }
 
-    /// Writes a device's name or place ([`DeviceWrite::apply`]): `false`
+    /// Writes a device's name or place, counting one version (and, for a
+    /// place, one epoch: [`DeviceWrite::apply`]): `false`
     /// when its condition does not hold, and nothing is written. The
     /// default body answers [`Error::Unsupported`] (a store without device
     /// names and places: the rename route answers `501`, no place is
@@ -130,9 +132,13 @@ pub trait Storage: Debug + Send + Sync + 'static {
 }
 
 /// A session as a [`Storage`] keeps it: its row (data included), its
-/// [`Credentials`], and the credentials' epoch, which counts one more at
-/// each change of the credentials (the compare-and-set of
-/// [`Storage::swap_credentials`]).
+/// [`Credentials`], and their epoch, the compare-and-set of
+/// [`Storage::swap_credentials`]. The epoch counts one more at each change
+/// of what a swap writes: the credentials, and the record's fields beside
+/// them that other writes also change (the activity a
+/// [`Write`] records, the place of a [`DeviceWrite::Location`], a
+/// revocation), so that a swap computed from an older read never writes
+/// over them.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StoredSession {
@@ -140,7 +146,8 @@ pub struct StoredSession {
     pub record: SessionRecord,
     /// Its tokens and remember-me credential.
     pub credentials: Credentials,
-    /// How many times the credentials changed (0 for a new session).
+    /// How many times the credentials, or the fields a swap writes beside
+    /// them, changed (0 for a new session).
     pub epoch: u64,
 }
 
@@ -169,6 +176,7 @@ impl StoredSession {
         }
         if let Some(a) = &write.activity {
             a.apply(r);
+            self.epoch += 1;
         }
         r.version += 1;
         WriteOutcome::Written { version: r.version }

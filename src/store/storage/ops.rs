@@ -263,9 +263,11 @@ pub enum DeviceWrite<'a> {
 }
 
 impl DeviceWrite<'_> {
-    /// [`Storage::set_device`](crate::store::Storage::set_device) on `record`: `true` when written (and the
-    /// version counted).
-    pub fn apply(&self, record: &mut SessionRecord) -> bool {
+    /// [`Storage::set_device`](crate::store::Storage::set_device) on
+    /// `session`: `true` when written (and the version counted; for a
+    /// place, the epoch too).
+    pub fn apply(&self, session: &mut StoredSession) -> bool {
+        let record = &mut session.record;
         match *self {
             Self::Name { user_id, name, now } => {
                 if !record.is_live(now) || record.user_id.as_deref() != Some(user_id) {
@@ -278,6 +280,7 @@ impl DeviceWrite<'_> {
                     return false;
                 }
                 record.location = Some(location.to_owned());
+                session.epoch += 1;
             }
         }
         record.version += 1;
