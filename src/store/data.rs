@@ -83,7 +83,6 @@ impl UpdateOutcome {
 impl DataPatch {
     /// The patch a compare-and-set that succeeded applied: `key` set to
     /// `new`, or removed.
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))] // the cache patches its copy
     pub(crate) fn of_key(key: &str, new: Option<&Value>) -> Self {
         let mut patch = Self::default();
         match new {

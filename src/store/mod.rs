@@ -17,7 +17,11 @@
 //!
 //! # Writing a store
 //!
-//! Implement [`SessionStore`]: its calls take and return the records of this
+//! Implement [`Storage`], the small boundary (nine storage operations), and
+//! wrap it in [`Protocol`], which computes the session protocol (token
+//! states, rotation, remember-me steps, the token history) once, in Rust,
+//! and implements [`SessionStore`] over it. Or implement [`SessionStore`]
+//! itself, as the SQL stores do. Their calls take and return the records of this
 //! module and fail with [`store::Error`](Error), which names no driver type
 //! (report your driver's errors with [`Error::unavailable`],
 //! [`Error::backend`], …, which keep them as the source). A feature your
@@ -38,11 +42,14 @@
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
 //! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
 //! | `session_store.rs` | the [`SessionStore`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
+//! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
+//! | `storage/` | the [`Storage`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
+//! | `protocol/` | [`Protocol`]: [`SessionStore`] over any [`Storage`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL (`mod.rs`), reading rows (`rows.rs`) |
+//! | `delegate.rs` | the one list of calls from which the wrappers (and [`MemoryStore`], around its [`Protocol`]) implement the trait |
 //! | `memory/`, `postgres/`, `sqlite/` | the stores; their SQL in `statements.rs` |
-//! | `delegate.rs` | the one list of calls from which the wrappers implement the trait |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`], the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
 //! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |
@@ -56,6 +63,7 @@ mod cache;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 mod counting;
+mod credentials;
 mod data;
 mod delegate;
 mod error;
@@ -64,6 +72,7 @@ mod memory;
 mod migrate;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod protocol;
 mod remember;
 mod report;
 mod restore;
@@ -76,6 +85,7 @@ mod sql;
 mod sqlite;
 mod sqlx_error;
 mod stack;
+mod storage;
 mod timeout;
 mod touch;
 mod types;
@@ -86,6 +96,7 @@ pub(crate) use cache::siblings;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheConfig, CachedStore};
 pub use counting::CountingStore;
+pub use credentials::{Credentials, RememberState, TokenEntry};
 pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
 pub use error::{BoxError, Error};
@@ -95,6 +106,7 @@ pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::PgStore;
+pub use protocol::Protocol;
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
@@ -105,6 +117,9 @@ pub use sign_in::SignIn;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::SqliteStore;
 pub(crate) use stack::Stack;
+pub use storage::{
+    Activity, Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
+};
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
 pub(crate) use types::data_size;

@@ -23,6 +23,29 @@ impl StoreStats {
             collectable,
         }
     }
+
+    /// The counts over `records` (for stores that keep sessions as Rust
+    /// values): live at `now`, and
+    /// [collectable](super::SessionRecord::is_collectable) at `now` with
+    /// `revoked_before`.
+    pub fn of<'r>(
+        records: impl IntoIterator<Item = &'r super::SessionRecord>, now: time::OffsetDateTime,
+        revoked_before: time::OffsetDateTime,
+    ) -> Self {
+        let mut users = std::collections::HashSet::new();
+        let mut stats = Self::default();
+        for r in records {
+            if r.is_live(now) {
+                stats.active_sessions += 1;
+                users.extend(r.user_id.as_deref());
+            }
+            if r.is_collectable(now, revoked_before) {
+                stats.collectable += 1;
+            }
+        }
+        stats.active_users = users.len() as u64;
+        stats
+    }
 }
 
 /// What a migration run did.

@@ -183,12 +183,40 @@ impl SessionRecord {
     /// Whether garbage collection may delete the row: expired at `now` (and
     /// not revoked), or revoked before `revoked_before` (the audit
     /// retention). The SQL stores write the same rule as `collectable!`.
-    pub(crate) fn is_collectable(
-        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
-    ) -> bool {
+    pub fn is_collectable(&self, now: OffsetDateTime, revoked_before: OffsetDateTime) -> bool {
         match self.revoked_at {
             Some(at) => at < revoked_before,
             None => self.absolute_expires_at <= now || (!self.persistent && self.expires_at <= now),
+        }
+    }
+
+    /// A copy without the data (an empty object), as the lists answer:
+    /// the data is not copied at all.
+    pub(crate) fn without_data(&self) -> SessionRecord {
+        SessionRecord {
+            id: self.id,
+            user_id: self.user_id.clone(),
+            data: Map::new(),
+            created_at: self.created_at,
+            authenticated_at: self.authenticated_at,
+            last_seen_at: self.last_seen_at,
+            expires_at: self.expires_at,
+            absolute_expires_at: self.absolute_expires_at,
+            tokens_expire_at: self.tokens_expire_at,
+            rotated_at: self.rotated_at,
+            ip: self.ip,
+            user_agent: self.user_agent.clone(),
+            persistent: self.persistent,
+            revoked_at: self.revoked_at,
+            revoke_reason: self.revoke_reason.clone(),
+            revoked_by: self.revoked_by.clone(),
+            name: self.name.clone(),
+            version: self.version,
+            last_ip: self.last_ip,
+            location: self.location.clone(),
+            sign_in_method: self.sign_in_method.clone(),
+            second_factor: self.second_factor,
+            api_client: self.api_client,
         }
     }
 

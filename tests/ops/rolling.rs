@@ -134,11 +134,22 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
         browser.login("alice").await;
         assert_eq!(browser.cookie.as_ref().map(String::len), Some(43));
         assert_eq!(at(&browser, bases[second]).me().await.as_deref(), Some("alice"));
-        let stolen = browser.cookie.clone();
         alternate_until_both_rotated(&mut browser, bases).await;
 
-        // The token from before the rotations, replayed on the other
-        // instance after its grace: theft, and the session ends for both.
+        // One more rotation on the first instance, its token promoted by a
+        // request on the second; the token it replaced, replayed on the
+        // second after its grace, is theft, and the session ends for both.
+        let stolen = browser.cookie.clone();
+        let start = Instant::now();
+        while browser.cookie == stolen {
+            assert!(start.elapsed() < LIMIT, "no rotation on instance {first}");
+            let mut c = at(&browser, bases[first]);
+            assert_eq!(c.me().await.as_deref(), Some("alice"));
+            browser.cookie = c.cookie;
+        }
+        let mut c = at(&browser, bases[second]);
+        assert_eq!(c.me().await.as_deref(), Some("alice"), "the new token failed");
+        browser.cookie = c.cookie;
         let mut thief = at(&browser, bases[second]);
         thief.cookie = stolen;
         let refused = eventually(LIMIT, || {
@@ -155,6 +166,7 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn remember_me_restores_on_either_instance(pool: sqlx::PgPool) {
+    common::init_tracing();
     let old = released(&url_of(&pool)).await;
     let new = this_build(&pool).await;
     let bases = [old.base.as_str(), new.base.as_str()];

@@ -11,6 +11,7 @@ mod common;
 mod cancellation;
 mod change_log;
 mod logs;
+mod outside_store;
 mod quiet_log;
 mod statements;
 mod storage;

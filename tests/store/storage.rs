@@ -10,9 +10,11 @@ use sqlx::Row as _;
 use std::net::ToSocketAddrs as _;
 use std::time::Duration;
 
+/// The secret of a cookie (`<session id>.<secret>`) and its SHA-256.
 fn raw_and_hash(cookie: &str) -> (Vec<u8>, Vec<u8>) {
+    let (_, secret) = cookie.split_once('.').expect("a token that names its session");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cookie)
+        .decode(secret)
         .unwrap();
     assert_eq!(raw.len(), 32, "256-bit token");
     let hash = sha2::Sha256::digest(&raw).to_vec();

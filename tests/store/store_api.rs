@@ -1,15 +1,13 @@
 //! The `SessionStore` contract, called directly, on every store: the
 //! scenarios of the crate's conformance kit (`store::conformance`), run on
-//! Postgres (direct, cached, through PgBouncer), SQLite and memory, and on a
-//! store written outside the crate (`common::RequiredOnly`) through the
-//! kit's own `store_conformance!`.
+//! Postgres (direct, cached, through PgBouncer), SQLite and memory. A store
+//! written outside the crate runs them through the kit's own
+//! `store_conformance!` in `outside_store.rs`.
 
 use crate::common;
 
-use axum_user_sessions::SessionStore;
 use axum_user_sessions::store::conformance as kit;
 use common::Backend;
-use std::sync::Arc;
 
 /// `async fn name(Backend)` for each scenario of the kit.
 macro_rules! from_kit {
@@ -23,13 +21,6 @@ macro_rules! from_kit {
 
 // Every scenario of the kit, by the kit's own list.
 axum_user_sessions::__store_conformance_scenarios!([from_kit]);
-
-/// A fresh store of the outside kind, for `store_conformance!`.
-async fn required_only() -> Arc<dyn SessionStore> {
-    Arc::new(common::RequiredOnly::default())
-}
-
-axum_user_sessions::store_conformance!(required_only);
 
 /// The kit's list and its macro name the same scenarios as this file.
 #[test]

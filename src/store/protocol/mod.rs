@@ -1,0 +1,341 @@
+//! [`Protocol`]: the session protocol computed once, in Rust, over any
+//! [`Storage`]. It implements [`SessionStore`] with the rules of
+//! [`Credentials`] and the store's compare-and-set on the credentials'
+//! epoch.
+
+use super::credentials::Credentials;
+use super::error::Error;
+use super::remember::{Reissue, RememberCredential, RememberedSession};
+use super::report::{MigrationReport, StoreStats};
+use super::restore::Restore;
+use super::revocation::{Revocation, RevokeScope};
+use super::session_store::{CacheSupport, SessionStore};
+use super::storage::{
+    Activity, Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
+};
+use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome};
+use async_trait::async_trait;
+use cas::{ATTEMPTS, Step};
+use serde_json::Value;
+use std::net::IpAddr;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+mod cas;
+#[cfg(test)]
+mod tests;
+
+/// A [`SessionStore`] made of a [`Storage`]: every rule of the session
+/// protocol (token states, two-phase rotation, remember-me validator
+/// steps, the bounded token history, touches) is computed here, and the
+/// storage persists the outcome.
+///
+/// ```
+/// use axum_user_sessions::store::{Protocol, Storage};
+/// fn layer<S: Storage>(storage: S) -> axum_user_sessions::SessionLayer {
+///     axum_user_sessions::SessionLayer::new(Protocol::new(storage))
+/// }
+/// ```
+///
+/// A change of credentials (a rotation, a promotion, a sign-in, a
+/// remember-me step) reads the session, computes the change and stores it
+/// with [`Storage::swap_credentials`] on the epoch it read; when another
+/// writer came first, it reads again and recomputes, at most twice more.
+#[derive(Debug, Clone, Default)]
+pub struct Protocol<S> {
+    storage: S,
+}
+
+impl<S: Storage> Protocol<S> {
+    /// The protocol over `storage`.
+    pub fn new(storage: S) -> Self {
+        Self { storage }
+    }
+
+    /// The storage underneath.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The session a cookie names: by `session` id, or else by the token
+    /// if the storage looks tokens up.
+    async fn locate(
+        &self, session: Option<Uuid>, token: &TokenHash,
+    ) -> Result<Option<StoredSession>, Error> {
+        let id = match session {
+            Some(id) => id,
+            None => match self.storage.find(&Lookup::Token(*token)).await? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        self.storage.load(id).await
+    }
+}
+
+#[async_trait]
+impl<S: Storage> SessionStore for Protocol<S> {
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        self.storage.migrate().await
+    }
+
+    async fn load(
+        &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
+    ) -> Result<Option<LoadedSession>, Error> {
+        let Some(stored) = self.locate(session, token).await? else {
+            return Ok(None);
+        };
+        let Some((state, has_pending)) = stored.credentials.classify(token) else {
+            return Ok(None);
+        };
+        let mut record = stored.record;
+        if touch.is_due(&record, state) {
+            let mut touched = record.clone();
+            touch.apply(&mut touched);
+            let write = Write::activity(Activity::between(&record, &touched));
+            match self.storage.write(record.id, &write).await? {
+                WriteOutcome::Written { version } if version == record.version + 1 => {
+                    touched.version = version;
+                    record = touched;
+                }
+                // Another write came between the read and the touch: the
+                // row as it is now, not a copy that mixes both.
+                WriteOutcome::Written { .. } => {
+                    if let Some(now) = self.storage.load(record.id).await? {
+                        record = now.record;
+                    }
+                }
+                // Revoked or deleted meanwhile: the copy read says what it
+                // was; the next request sees what it is.
+                WriteOutcome::Gone | WriteOutcome::Conflict => {}
+            }
+        }
+        Ok(Some(LoadedSession::new(record, state, has_pending)))
+    }
+
+    async fn create(&self, record: &SessionRecord, token: &TokenHash) -> Result<(), Error> {
+        let credentials = Credentials::first(*token, record.rotated_at);
+        let session = StoredSession::new(record.clone(), credentials, 0);
+        self.storage.insert(&session).await
+    }
+
+    async fn patch_data(&self, id: Uuid, patch: &DataPatch) -> Result<Option<u64>, Error> {
+        Ok(
+            match self.storage.write(id, &Write::patch(patch, None)).await? {
+                WriteOutcome::Written { version } => Some(version),
+                WriteOutcome::Gone | WriteOutcome::Conflict => None,
+            },
+        )
+    }
+
+    async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
+        self.swap(id, false, |s| {
+            s.credentials.reissue(&mut s.record, *token, reissue);
+            Step::Swap {
+                with_record: true,
+                answer: true,
+            }
+        })
+        .await
+    }
+
+    async fn delete(&self, id: Uuid) -> Result<bool, Error> {
+        Ok(self.storage.delete(&Deletion::One(id)).await? > 0)
+    }
+
+    async fn begin_rotation(
+        &self, id: Uuid, expected_rotated_at: OffsetDateTime, pending: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.swap(id, false, |s| {
+            if s.record.rotated_at != expected_rotated_at {
+                return Step::Done(false);
+            }
+            s.credentials.begin_rotation(*pending, now);
+            s.record.rotated_at = now;
+            Step::Swap {
+                with_record: true,
+                answer: true,
+            }
+        })
+        .await
+    }
+
+    async fn promote(&self, id: Uuid, token: &TokenHash, now: OffsetDateTime) -> Result<(), Error> {
+        self.swap(id, (), |s| {
+            if s.credentials.promote(token, now) {
+                // Tokens only: the row itself does not change.
+                Step::Swap {
+                    with_record: false,
+                    answer: (),
+                }
+            } else {
+                Step::Done(())
+            }
+        })
+        .await
+    }
+
+    async fn set_remember(
+        &self, id: Uuid, credential: Option<&RememberCredential>,
+        absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        if let Some(c) = credential {
+            let holder = self.storage.find(&Lookup::Selector(c.selector)).await?;
+            if holder.is_some_and(|other| other != id) {
+                return Err(Error::Corrupt("duplicate remember-me selector"));
+            }
+        }
+        self.swap(id, false, |s| {
+            let r = &mut s.record;
+            s.credentials
+                .set_remember(r, credential, absolute_if_cleared, now);
+            Step::Swap {
+                with_record: true,
+                answer: true,
+            }
+        })
+        .await
+    }
+
+    async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
+        let Some(id) = self.storage.find(&Lookup::Selector(*selector)).await? else {
+            return Ok(None);
+        };
+        let Some(s) = self.storage.load(id).await? else {
+            return Ok(None);
+        };
+        Ok(s.credentials
+            .remember
+            .filter(|c| c.selector == *selector)
+            .map(|c| {
+                let found = RememberedSession::new(
+                    s.record,
+                    c.validator,
+                    c.previous,
+                    c.rotated_at,
+                    c.expires_at,
+                );
+                match c.pending {
+                    Some((hash, at)) => found.with_pending(hash, at),
+                    None => found,
+                }
+            }))
+    }
+
+    async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
+        self.swap(id, false, |s| {
+            if s.credentials.restore(&mut s.record, restore) {
+                Step::Swap {
+                    with_record: true,
+                    answer: true,
+                }
+            } else {
+                Step::Done(false)
+            }
+        })
+        .await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
+        Ok(self.storage.load(id).await?.map(|s| s.record))
+    }
+
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error> {
+        self.storage.revoke(scope, how).await
+    }
+
+    async fn stats(
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        self.storage.stats(now, revoked_before).await
+    }
+
+    async fn gc_batch(
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
+    ) -> Result<u64, Error> {
+        let what = Deletion::Ended {
+            now,
+            revoked_before,
+            limit,
+        };
+        self.storage.delete(&what).await
+    }
+
+    async fn list_user(
+        &self, user_id: &str, now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.list_user_page(user_id, now, None, u32::MAX).await
+    }
+
+    async fn list_user_page(
+        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let query = ListQuery::Live {
+            user_id,
+            now,
+            after,
+            limit,
+        };
+        self.storage.list(&query).await
+    }
+
+    async fn list_user_ended(
+        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let query = ListQuery::Ended {
+            user_id,
+            since,
+            now,
+            limit,
+        };
+        self.storage.list(&query).await
+    }
+
+    async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let write = DeviceWrite::Name { user_id, name, now };
+        self.storage.set_device(id, &write).await
+    }
+
+    async fn set_location(&self, id: Uuid, ip: IpAddr, location: &str) -> Result<bool, Error> {
+        let write = DeviceWrite::Location { ip, location };
+        self.storage.set_device(id, &write).await
+    }
+
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        let patch = DataPatch::of_key(key, new);
+        for _ in 0..ATTEMPTS {
+            let Some(s) = self.storage.load(id).await? else {
+                return Ok(UpdateOutcome::Gone);
+            };
+            if s.record.revoked_at.is_some() {
+                return Ok(UpdateOutcome::Gone);
+            }
+            let mut data = s.record.data;
+            if let Err(conflict) = UpdateOutcome::apply(&mut data, key, expected, new) {
+                return Ok(conflict);
+            }
+            let write = Write::patch(&patch, Some(s.record.version));
+            match self.storage.write(id, &write).await? {
+                WriteOutcome::Written { version } => return Ok(UpdateOutcome::Updated { version }),
+                WriteOutcome::Gone => return Ok(UpdateOutcome::Gone),
+                WriteOutcome::Conflict => {}
+            }
+        }
+        // The row kept changing (other keys, or touches) under the
+        // compare-and-set: nothing written, and the key held `expected` at
+        // the last read, so a retry may succeed.
+        Ok(UpdateOutcome::Conflict {
+            current: expected.cloned(),
+        })
+    }
+
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        self.storage.cache_support()
+    }
+}

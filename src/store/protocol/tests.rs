@@ -1,0 +1,196 @@
+//! [`Protocol`]'s compare-and-set under contention: a storage that lets
+//! another writer in just before each of its first swaps (or writes).
+
+use super::*;
+use crate::store::credentials::Credentials;
+use crate::store::memory::MemoryStorage;
+use crate::store::types::TokenState;
+use std::sync::Mutex;
+use time::Duration;
+
+/// What the other writer does before a swap or a versioned write.
+#[derive(Debug, Clone, Copy)]
+enum Other {
+    /// A touch at this time.
+    Touch(OffsetDateTime),
+    /// A rotation that wins, at this time.
+    Rotate(OffsetDateTime),
+}
+
+/// A memory storage where another writer comes first, as many times as
+/// `others` lists.
+#[derive(Debug, Default)]
+struct Racing {
+    inner: MemoryStorage,
+    others: Mutex<Vec<Other>>,
+}
+
+impl Racing {
+    async fn interfere(&self, id: Uuid) {
+        let next = self.others.lock().unwrap().pop();
+        let other = Protocol::new(self.inner.clone());
+        match next {
+            Some(Other::Touch(at)) => {
+                let touch = Touch::new(at, at + Duration::minutes(30));
+                let token = current_token(&self.inner, id).await;
+                let l = other.load(Some(id), &token, &touch).await.unwrap();
+                assert_eq!(l.unwrap().record.last_seen_at, at, "the touch was written");
+            }
+            Some(Other::Rotate(at)) => {
+                let seen = other.get(id).await.unwrap().unwrap().rotated_at;
+                let pending = TokenHash::from_bytes([0xee; 32]);
+                assert!(other.begin_rotation(id, seen, &pending, at).await.unwrap());
+            }
+            None => {}
+        }
+    }
+}
+
+async fn current_token(s: &MemoryStorage, id: Uuid) -> TokenHash {
+    let stored = s.load(id).await.unwrap().unwrap();
+    let current = stored
+        .credentials
+        .tokens
+        .iter()
+        .find(|t| t.state == TokenState::Current);
+    current.unwrap().hash
+}
+
+#[async_trait]
+impl Storage for Racing {
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        self.inner.migrate().await
+    }
+    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+        self.inner.load(id).await
+    }
+    async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
+        self.inner.insert(session).await
+    }
+    async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error> {
+        if write.expected_version.is_some() {
+            self.interfere(id).await;
+        }
+        self.inner.write(id, write).await
+    }
+    async fn swap_credentials(
+        &self, id: Uuid, epoch: u64, credentials: &Credentials, record: Option<&SessionRecord>,
+    ) -> Result<bool, Error> {
+        self.interfere(id).await;
+        self.inner
+            .swap_credentials(id, epoch, credentials, record)
+            .await
+    }
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error> {
+        self.inner.revoke(scope, how).await
+    }
+    async fn delete(&self, what: &Deletion) -> Result<u64, Error> {
+        self.inner.delete(what).await
+    }
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
+        self.inner.list(query).await
+    }
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error> {
+        self.inner.find(lookup).await
+    }
+}
+
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + Duration::days(20_000)
+}
+
+fn h(n: u8) -> TokenHash {
+    TokenHash::from_bytes([n; 32])
+}
+
+/// A protocol over a racing storage, with one session (token 1).
+async fn racing(others: Vec<Other>) -> (Protocol<Racing>, SessionRecord) {
+    let mut r = SessionRecord::new(Uuid::new_v4(), t0());
+    r.absolute_expires_at = t0() + Duration::hours(1);
+    r.expires_at = t0() + Duration::minutes(30);
+    let p = Protocol::new(Racing::default());
+    p.create(&r, &h(1)).await.unwrap();
+    *p.storage().others.lock().unwrap() = others;
+    (p, r)
+}
+
+#[tokio::test]
+async fn a_swap_that_lost_to_a_touch_is_recomputed_and_keeps_the_touch() {
+    let touched_at = t0() + Duration::seconds(5);
+    let (p, r) = racing(vec![Other::Touch(touched_at)]).await;
+    let now = t0() + Duration::seconds(10);
+    assert!(
+        p.begin_rotation(r.id, r.rotated_at, &h(2), now)
+            .await
+            .unwrap()
+    );
+    let after = p.get(r.id).await.unwrap().unwrap();
+    assert_eq!(after.rotated_at, now);
+    assert_eq!(
+        after.last_seen_at, touched_at,
+        "the swap wrote over the touch"
+    );
+    assert_eq!(after.version, 2, "the touch and the rotation");
+}
+
+#[tokio::test]
+async fn a_rotation_that_lost_to_another_rotation_answers_false() {
+    let (p, r) = racing(vec![Other::Rotate(t0() + Duration::seconds(1))]).await;
+    let now = t0() + Duration::seconds(2);
+    assert!(
+        !p.begin_rotation(r.id, r.rotated_at, &h(2), now)
+            .await
+            .unwrap()
+    );
+    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.credentials.classify(&h(2)),
+        None,
+        "the loser wrote its token"
+    );
+}
+
+#[tokio::test]
+async fn a_promotion_is_retried_and_stays_idempotent() {
+    let (p, r) = racing(vec![]).await;
+    let t1 = t0() + Duration::seconds(1);
+    assert!(
+        p.begin_rotation(r.id, r.rotated_at, &h(2), t1)
+            .await
+            .unwrap()
+    );
+    *p.storage().others.lock().unwrap() = vec![Other::Touch(t1), Other::Touch(t1)];
+    p.promote(r.id, &h(2), t1).await.unwrap();
+    p.promote(r.id, &h(2), t1).await.unwrap();
+    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.credentials.classify(&h(2)),
+        Some((TokenState::Current, false))
+    );
+    let old = stored.credentials.classify(&h(1));
+    assert_eq!(old, Some((TokenState::Superseded { at: t1 }, false)));
+}
+
+#[tokio::test]
+async fn a_session_that_keeps_changing_is_reported_unavailable() {
+    let t1 = t0() + Duration::seconds(1);
+    let (p, r) = racing(vec![Other::Touch(t1); 3]).await;
+    let err = p.begin_rotation(r.id, r.rotated_at, &h(2), t1).await;
+    assert!(err.unwrap_err().is_unavailable());
+}
+
+#[tokio::test]
+async fn update_value_retries_a_write_that_lost_to_a_touch() {
+    let t1 = t0() + Duration::seconds(1);
+    let (p, r) = racing(vec![Other::Touch(t1)]).await;
+    let one = serde_json::json!(1);
+    let outcome = p.update_value(r.id, "k", None, Some(&one)).await.unwrap();
+    assert_eq!(outcome, UpdateOutcome::Updated { version: 2 });
+    let (p, r) = racing(vec![Other::Touch(t1); 3]).await;
+    let outcome = p.update_value(r.id, "k", None, Some(&one)).await.unwrap();
+    assert_eq!(
+        outcome,
+        UpdateOutcome::Conflict { current: None },
+        "nothing written"
+    );
+}

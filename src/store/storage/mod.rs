@@ -1,0 +1,232 @@
+//! The small store boundary: [`Storage`], what a database must do for the
+//! session protocol, which [`Protocol`](super::Protocol) computes once, in
+//! Rust, above it. Each call is one storage operation; the store never
+//! computes a deadline, a token state or a validator step: it compares what
+//! it is given and persists what it is told.
+
+use super::credentials::Credentials;
+use super::error::Error;
+use super::report::{MigrationReport, StoreStats};
+use super::revocation::{Revocation, RevokeScope};
+use super::session_store::CacheSupport;
+use super::types::SessionRecord;
+use async_trait::async_trait;
+use std::fmt::Debug;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+mod ops;
+
+pub use ops::{Activity, Deletion, DeviceWrite, ListQuery, Lookup, Write, WriteOutcome};
+
+/// Where sessions are kept: the storage operations the session protocol
+/// needs, and nothing of the protocol itself. Wrap one in
+/// [`Protocol`](super::Protocol) to get a [`SessionStore`](super::SessionStore):
+/// the protocol (token states, two-phase rotation, remember-me validator
+/// steps, the bounded token history, touches) is computed there, in Rust,
+/// once for every store.
+///
+/// A store persists what it is given, and compares:
+///
+/// - every instant comes from the caller: a store never computes a
+///   deadline, only compares instants it was given with instants it keeps
+///   ([`SessionRecord::is_live`], [`SessionRecord::is_collectable`] and
+///   [`SessionRecord::ended_at`] say how);
+/// - a session's [`Credentials`] change only through
+///   [`swap_credentials`](Self::swap_credentials), a compare-and-set on
+///   their epoch; its data and activity only through
+///   [`write`](Self::write);
+/// - writes are update-only: none brings back a session that was deleted,
+///   and none but [`delete`](Self::delete) touches a revoked one;
+/// - every change of a session row counts one more
+///   [`version`](SessionRecord::version).
+///
+/// For a store that keeps sessions as Rust values, the arguments carry
+/// their rule: [`StoredSession::apply_write`],
+/// [`StoredSession::apply_swap`], [`StoredSession::apply_revocation`],
+/// [`Deletion::covers`], [`ListQuery::select`], [`Lookup::matches`],
+/// [`DeviceWrite::apply`]. The crate's tests run the conformance kit on a
+/// store written that way outside the crate (`tests/store/outside_store.rs`).
+#[async_trait]
+pub trait Storage: Debug + Send + Sync + 'static {
+    /// Creates or upgrades the store's tables. Idempotent.
+    async fn migrate(&self) -> Result<MigrationReport, Error>;
+
+    /// Session `id` as kept, live or not, with its data and credentials.
+    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error>;
+
+    /// Inserts a new session. A session with the same id, or a token
+    /// another session holds, is refused ([`Error::Corrupt`] or
+    /// [`Error::Conflict`]) and nothing is written.
+    async fn insert(&self, session: &StoredSession) -> Result<(), Error>;
+
+    /// One write of a session's data and/or activity, counting one version
+    /// (and, with activity, one epoch: [`StoredSession::apply_write`]):
+    /// [`WriteOutcome::Gone`] for a
+    /// session that is missing or revoked, [`WriteOutcome::Conflict`] when
+    /// it is not at [`Write::expected_version`], and otherwise
+    /// [`WriteOutcome::Written`] with the new version.
+    async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error>;
+
+    /// Compare-and-set of a session's credentials
+    /// ([`StoredSession::apply_swap`]): if the session is there, not
+    /// revoked, and its epoch is still `expected_epoch`, stores
+    /// `credentials` and counts one more epoch; with `record`, also writes
+    /// the record's fields that credentials change (all but its id, data,
+    /// name, creation, revocation and version: the user, the sign-in, the
+    /// client, the activity, the deadlines, `persistent`, `api_client`)
+    /// and counts one more version. `false`, and nothing written,
+    /// otherwise.
+    async fn swap_credentials(
+        &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
+        record: Option<&SessionRecord>,
+    ) -> Result<bool, Error>;
+
+    /// Revokes the sessions `scope` covers that are live at `how.at`
+    /// ([`StoredSession::apply_revocation`]): records who, why and when,
+    /// drops their data and remember-me credential (tokens stay, so that a
+    /// replayed one is recognised), and counts one version and one epoch.
+    /// How many it revoked.
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error>;
+
+    /// Deletes sessions with their credentials, as `what` says
+    /// ([`Deletion::covers`]). How many it deleted.
+    async fn delete(&self, what: &Deletion) -> Result<u64, Error>;
+
+    /// A user's sessions, without their data ([`ListQuery::select`]).
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error>;
+
+    /// The id of the session `lookup` finds ([`Lookup::matches`]), live or
+    /// not; `None` for a kind of lookup the store does not keep.
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error>;
+
+    /// Live sessions and users at `now`, and the sessions
+    /// [collectable](SessionRecord::is_collectable) at `now` with
+    /// `revoked_before`. The default body answers [`Error::Unsupported`].
+    async fn stats(
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        let _ = (now, revoked_before);
+        Err(Error::Unsupported("statistics"))
+    }
+
+    /// Writes a device's name or place, counting one version (and, for a
+    /// place, one epoch: [`DeviceWrite::apply`]): `false`
+    /// when its condition does not hold, and nothing is written. The
+    /// default body answers [`Error::Unsupported`] (a store without device
+    /// names and places: the rename route answers `501`, no place is
+    /// shown).
+    async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
+        let _ = (id, write);
+        Err(Error::Unsupported(match write {
+            DeviceWrite::Name { .. } => "device names",
+            DeviceWrite::Location { .. } => "device places",
+        }))
+    }
+
+    /// What a cache over this store needs
+    /// ([`SessionStore::cache_support`](super::SessionStore::cache_support)).
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        None
+    }
+}
+
+/// A session as a [`Storage`] keeps it: its row (data included), its
+/// [`Credentials`], and their epoch, the compare-and-set of
+/// [`Storage::swap_credentials`]. The epoch counts one more at each change
+/// of what a swap writes: the credentials, and the record's fields beside
+/// them that other writes also change (the activity a
+/// [`Write`] records, the place of a [`DeviceWrite::Location`], a
+/// revocation), so that a swap computed from an older read never writes
+/// over them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StoredSession {
+    /// The session row, with its data.
+    pub record: SessionRecord,
+    /// Its tokens and remember-me credential.
+    pub credentials: Credentials,
+    /// How many times the credentials, or the fields a swap writes beside
+    /// them, changed (0 for a new session).
+    pub epoch: u64,
+}
+
+impl StoredSession {
+    /// A stored session.
+    pub fn new(record: SessionRecord, credentials: Credentials, epoch: u64) -> Self {
+        Self {
+            record,
+            credentials,
+            epoch,
+        }
+    }
+
+    /// [`Storage::write`] on this copy: the rule, for stores that keep
+    /// sessions as Rust values.
+    pub fn apply_write(&mut self, write: &Write<'_>) -> WriteOutcome {
+        let r = &mut self.record;
+        if r.revoked_at.is_some() {
+            return WriteOutcome::Gone;
+        }
+        if write.expected_version.is_some_and(|v| v != r.version) {
+            return WriteOutcome::Conflict;
+        }
+        if let Some(patch) = write.patch {
+            patch.apply(&mut r.data);
+        }
+        if let Some(a) = &write.activity {
+            a.apply(r);
+            self.epoch += 1;
+        }
+        r.version += 1;
+        WriteOutcome::Written { version: r.version }
+    }
+
+    /// [`Storage::swap_credentials`] on this copy.
+    pub fn apply_swap(
+        &mut self, expected_epoch: u64, credentials: &Credentials, record: Option<&SessionRecord>,
+    ) -> bool {
+        if self.epoch != expected_epoch || self.record.revoked_at.is_some() {
+            return false;
+        }
+        self.credentials = credentials.clone();
+        self.epoch += 1;
+        if let Some(new) = record {
+            let r = &mut self.record;
+            r.user_id.clone_from(&new.user_id);
+            r.authenticated_at = new.authenticated_at;
+            r.rotated_at = new.rotated_at;
+            r.ip = new.ip;
+            r.user_agent.clone_from(&new.user_agent);
+            r.last_ip = new.last_ip;
+            r.location.clone_from(&new.location);
+            r.tokens_expire_at = new.tokens_expire_at;
+            r.absolute_expires_at = new.absolute_expires_at;
+            r.expires_at = new.expires_at;
+            r.last_seen_at = new.last_seen_at;
+            r.persistent = new.persistent;
+            r.sign_in_method.clone_from(&new.sign_in_method);
+            r.second_factor = new.second_factor;
+            r.api_client = new.api_client;
+            r.version += 1;
+        }
+        true
+    }
+
+    /// [`Storage::revoke`] on this copy, if `scope` covers it and it is
+    /// live at the revocation's time: `true` when it revoked it.
+    pub fn apply_revocation(&mut self, scope: &RevokeScope<'_>, how: &Revocation) -> bool {
+        let r = &mut self.record;
+        if !r.is_live(how.at) || !scope.covers(r) {
+            return false;
+        }
+        r.revoked_at = Some(how.at);
+        r.revoke_reason = Some(how.reason.as_str().to_owned());
+        r.revoked_by = Some(how.by.as_str().to_owned());
+        r.data.clear();
+        r.version += 1;
+        self.credentials.remember = None;
+        self.epoch += 1;
+        true
+    }
+}

@@ -1,0 +1,238 @@
+//! A store written outside the crate, as a stranger would: a `HashMap`
+//! behind a `Mutex` implementing the public `Storage` trait only (its
+//! required methods, and `stats`), wrapped in `Protocol`. It runs the whole
+//! conformance kit through the kit's own `store_conformance!`, and the
+//! remember-me steps the kit does not cover.
+
+use axum_user_sessions::SessionStore;
+use axum_user_sessions::store::{
+    Credentials, Deletion, Error, ListQuery, Lookup, MigrationReport, Protocol, RememberCredential,
+    Restore, Revocation, RevokeScope, SessionRecord, Storage, StoreStats, StoredSession, TokenHash,
+    TokenState, Touch, ValidatorStep, Write, WriteOutcome,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Sessions by id, nothing else: lookups scan.
+#[derive(Debug, Default)]
+struct MapStorage(Mutex<HashMap<Uuid, StoredSession>>);
+
+impl MapStorage {
+    fn map(&self) -> MutexGuard<'_, HashMap<Uuid, StoredSession>> {
+        self.0.lock().unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for MapStorage {
+    async fn migrate(&self) -> Result<MigrationReport, Error> {
+        Ok(MigrationReport::default())
+    }
+
+    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+        Ok(self.map().get(&id).cloned())
+    }
+
+    async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
+        let mut map = self.map();
+        let token_taken = map.values().any(|s| {
+            session
+                .credentials
+                .tokens
+                .iter()
+                .any(|t| s.credentials.holds(&t.hash))
+        });
+        if map.contains_key(&session.record.id) || token_taken {
+            return Err(Error::Corrupt("duplicate session id or token"));
+        }
+        map.insert(session.record.id, session.clone());
+        Ok(())
+    }
+
+    async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error> {
+        Ok(match self.map().get_mut(&id) {
+            Some(s) => s.apply_write(write),
+            None => WriteOutcome::Gone,
+        })
+    }
+
+    async fn swap_credentials(
+        &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
+        record: Option<&SessionRecord>,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .map()
+            .get_mut(&id)
+            .is_some_and(|s| s.apply_swap(expected_epoch, credentials, record)))
+    }
+
+    async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error> {
+        let mut map = self.map();
+        Ok(map
+            .values_mut()
+            .filter_map(|s| s.apply_revocation(scope, how).then_some(()))
+            .count() as u64)
+    }
+
+    async fn delete(&self, what: &Deletion) -> Result<u64, Error> {
+        let mut map = self.map();
+        let doomed: Vec<Uuid> = map
+            .values()
+            .filter(|s| what.covers(&s.record))
+            .take(what.limit())
+            .map(|s| s.record.id)
+            .collect();
+        for id in &doomed {
+            map.remove(id);
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
+        Ok(query.select(self.map().values().map(|s| &s.record)))
+    }
+
+    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error> {
+        let map = self.map();
+        Ok(map
+            .values()
+            .find(|s| lookup.matches(s))
+            .map(|s| s.record.id))
+    }
+
+    async fn stats(
+        &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
+    ) -> Result<StoreStats, Error> {
+        let map = self.map();
+        Ok(StoreStats::of(
+            map.values().map(|s| &s.record),
+            now,
+            revoked_before,
+        ))
+    }
+}
+
+/// A fresh outside store, for `store_conformance!`.
+async fn outside() -> Arc<dyn SessionStore> {
+    Arc::new(Protocol::new(MapStorage::default()))
+}
+
+axum_user_sessions::store_conformance!(outside);
+
+fn hash(n: u8) -> TokenHash {
+    TokenHash::from_bytes([n; 32])
+}
+
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap()
+}
+
+/// Remember-me through the protocol: a credential is found by its
+/// selector, a restore issues a pending validator (one compare-and-set
+/// wins), the pending one is promoted, and a revocation drops it all.
+#[tokio::test]
+async fn remember_me_steps_run_over_a_stranger_s_storage() {
+    let s = Protocol::new(MapStorage::default());
+    let t0 = now();
+    let mut r = SessionRecord::new(Uuid::new_v4(), t0);
+    r.user_id = Some("alice".into());
+    (r.expires_at, r.absolute_expires_at) =
+        (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
+    s.create(&r, &hash(1)).await.unwrap();
+    let end = t0 + Duration::from_secs(86_400);
+    let cred = RememberCredential::new([7; 16], hash(100), end);
+    assert!(s.set_remember(r.id, Some(&cred), end, t0).await.unwrap());
+    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
+    assert_eq!((found.record.id, found.validator), (r.id, hash(100)));
+    assert!(found.record.persistent);
+
+    let t1 = t0 + Duration::from_secs(120);
+    let touch = Touch::new(t1, t1 + Duration::from_secs(60));
+    let issue = |next: u8| ValidatorStep::Issue {
+        presented: hash(100),
+        next: hash(next),
+        stale_before: t0,
+    };
+    let restore =
+        |token: u8, step| Restore::new(hash(token), t1 + Duration::from_secs(600), step, t1, touch);
+    assert!(
+        s.restore_remembered(r.id, &restore(2, issue(101)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.restore_remembered(r.id, &restore(3, issue(102)))
+            .await
+            .unwrap(),
+        "a second tab's issue lost the compare-and-set"
+    );
+    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
+    assert_eq!(found.pending, Some((hash(101), t1)));
+    assert_eq!(
+        found.record.last_seen_at, t1,
+        "the restore recorded the activity"
+    );
+    let l = s.load(Some(r.id), &hash(1), &touch).await.unwrap().unwrap();
+    assert_eq!(l.token, TokenState::Retired { at: t1 });
+
+    let promote = ValidatorStep::Promote {
+        presented: hash(101),
+    };
+    assert!(
+        s.restore_remembered(r.id, &restore(4, promote))
+            .await
+            .unwrap()
+    );
+    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
+    assert_eq!(
+        (found.validator, found.previous),
+        (hash(101), Some(hash(100)))
+    );
+
+    let how = Revocation::system(axum_user_sessions::store::RevokeReason::User, t1);
+    assert_eq!(
+        s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
+        1
+    );
+    assert!(s.find_remember(&[7; 16]).await.unwrap().is_none());
+    assert!(
+        !s.restore_remembered(r.id, &restore(5, ValidatorStep::Keep))
+            .await
+            .unwrap()
+    );
+}
+
+/// A cookie that does not name its session finds it by token when the
+/// storage looks tokens up (this one scans), and a token of another
+/// session is not found under the wrong id.
+#[tokio::test]
+async fn a_token_is_found_only_in_its_session() {
+    let s = Protocol::new(MapStorage::default());
+    let t0 = now();
+    let (mut a, mut b) = (
+        SessionRecord::new(Uuid::new_v4(), t0),
+        SessionRecord::new(Uuid::new_v4(), t0),
+    );
+    for r in [&mut a, &mut b] {
+        (r.expires_at, r.absolute_expires_at) =
+            (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
+    }
+    s.create(&a, &hash(1)).await.unwrap();
+    s.create(&b, &hash(2)).await.unwrap();
+    let touch =
+        Touch::new(t0, t0 + Duration::from_secs(60)).with_stale_before(t0 - Duration::from_secs(1));
+    let by_token = s.load(None, &hash(2), &touch).await.unwrap().unwrap();
+    assert_eq!(by_token.record.id, b.id);
+    assert!(
+        s.load(Some(a.id), &hash(2), &touch)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.create(&a, &hash(3)).await.is_err(), "a duplicate id");
+}
