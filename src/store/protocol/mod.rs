@@ -92,21 +92,18 @@ impl<S: Storage> SessionStore for Protocol<S> {
         if touch.is_due(&record, state) {
             let mut touched = record.clone();
             touch.apply(&mut touched);
-            let write = Write::activity(Activity::between(&record, &touched));
+            // Only on the row as read: a touch computed from an older copy
+            // never mixes with a write that came between (the next request
+            // touches then).
+            let mut write = Write::activity(Activity::between(&record, &touched));
+            write.expected_version = Some(record.version);
             match self.storage.write(record.id, &write).await? {
-                WriteOutcome::Written { version } if version == record.version + 1 => {
+                WriteOutcome::Written { version } => {
                     touched.version = version;
                     record = touched;
                 }
-                // Another write came between the read and the touch: the
-                // row as it is now, not a copy that mixes both.
-                WriteOutcome::Written { .. } => {
-                    if let Some(now) = self.storage.load(record.id).await? {
-                        record = now.record;
-                    }
-                }
-                // Revoked or deleted meanwhile: the copy read says what it
-                // was; the next request sees what it is.
+                // Changed, revoked or deleted meanwhile: the copy read says
+                // what it was; the next request sees what it is.
                 WriteOutcome::Gone | WriteOutcome::Conflict => {}
             }
         }

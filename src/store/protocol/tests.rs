@@ -194,3 +194,23 @@ async fn update_value_retries_a_write_that_lost_to_a_touch() {
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn a_touch_of_a_row_that_changed_meanwhile_is_left_out() {
+    let t1 = t0() + Duration::seconds(1);
+    let (p, r) = racing(vec![Other::Rotate(t1)]).await;
+    let t2 = t0() + Duration::seconds(2);
+    let touch = Touch::new(t2, t2 + Duration::minutes(30));
+    let l = p.load(Some(r.id), &h(1), &touch).await.unwrap().unwrap();
+    assert_eq!(
+        (l.record.last_seen_at, l.record.version),
+        (t0(), 0),
+        "the copy read"
+    );
+    let stored = p.storage().load(r.id).await.unwrap().unwrap().record;
+    assert_eq!(
+        (stored.rotated_at, stored.last_seen_at),
+        (t1, t0()),
+        "no touch mixed in"
+    );
+}
