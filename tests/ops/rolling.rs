@@ -31,8 +31,14 @@ impl Drop for Released {
 /// Starts the released demo on the database `url`.
 async fn released(url: &str) -> Released {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/released-demo.sh");
-    let out = Command::new(script).output().expect("scripts/released-demo.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(script)
+        .output()
+        .expect("scripts/released-demo.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bin = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -133,7 +139,10 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
         browser.base = bases[first].to_owned();
         browser.login("alice").await;
         assert_eq!(browser.cookie.as_ref().map(String::len), Some(43));
-        assert_eq!(at(&browser, bases[second]).me().await.as_deref(), Some("alice"));
+        assert_eq!(
+            at(&browser, bases[second]).me().await.as_deref(),
+            Some("alice")
+        );
         alternate_until_both_rotated(&mut browser, bases).await;
 
         // One more rotation on the first instance, its token promoted by a
@@ -148,7 +157,11 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
             browser.cookie = c.cookie;
         }
         let mut c = at(&browser, bases[second]);
-        assert_eq!(c.me().await.as_deref(), Some("alice"), "the new token failed");
+        assert_eq!(
+            c.me().await.as_deref(),
+            Some("alice"),
+            "the new token failed"
+        );
         browser.cookie = c.cookie;
         let mut thief = at(&browser, bases[second]);
         thief.cookie = stolen;
@@ -159,7 +172,11 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
         .await;
         assert!(refused.is_some(), "a replayed token kept working");
         for base in bases {
-            assert_eq!(at(&browser, base).me().await, None, "theft did not end the session");
+            assert_eq!(
+                at(&browser, base).me().await,
+                None,
+                "theft did not end the session"
+            );
         }
     }
 }
@@ -180,7 +197,11 @@ async fn remember_me_restores_on_either_instance(pool: sqlx::PgPool) {
         for base in [bases[second], bases[first]] {
             browser.cookie = None;
             let mut c = at(&browser, base);
-            assert_eq!(c.me().await.as_deref(), Some("alice"), "not restored on {base}");
+            assert_eq!(
+                c.me().await.as_deref(),
+                Some("alice"),
+                "not restored on {base}"
+            );
             browser = c;
         }
     }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 /// The secret of a cookie (`<session id>.<secret>`) and its SHA-256.
 fn raw_and_hash(cookie: &str) -> (Vec<u8>, Vec<u8>) {
-    let (_, secret) = cookie.split_once('.').expect("a token that names its session");
+    let (_, secret) = cookie
+        .split_once('.')
+        .expect("a token that names its session");
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(secret)
         .unwrap();

@@ -15,6 +15,9 @@ enum Other {
     Touch(OffsetDateTime),
     /// A rotation that wins, at this time.
     Rotate(OffsetDateTime),
+    /// A new remember-me credential (a change of credentials that leaves
+    /// `rotated_at` alone), at this time.
+    Remember(OffsetDateTime),
 }
 
 /// A memory storage where another writer comes first, as many times as
@@ -40,6 +43,11 @@ impl Racing {
                 let seen = other.get(id).await.unwrap().unwrap().rotated_at;
                 let pending = TokenHash::from_bytes([0xee; 32]);
                 assert!(other.begin_rotation(id, seen, &pending, at).await.unwrap());
+            }
+            Some(Other::Remember(at)) => {
+                let selector = *Uuid::new_v4().as_bytes();
+                let c = RememberCredential::new(selector, h(0xdd), at + Duration::days(30));
+                assert!(other.set_remember(id, Some(&c), at, at).await.unwrap());
             }
             None => {}
         }
@@ -115,7 +123,7 @@ async fn racing(others: Vec<Other>) -> (Protocol<Racing>, SessionRecord) {
 }
 
 #[tokio::test]
-async fn a_swap_that_lost_to_a_touch_is_recomputed_and_keeps_the_touch() {
+async fn a_touch_does_not_make_a_swap_retry_and_stays() {
     let touched_at = t0() + Duration::seconds(5);
     let (p, r) = racing(vec![Other::Touch(touched_at)]).await;
     let now = t0() + Duration::seconds(10);
@@ -131,6 +139,13 @@ async fn a_swap_that_lost_to_a_touch_is_recomputed_and_keeps_the_touch() {
         "the swap wrote over the touch"
     );
     assert_eq!(after.version, 2, "the touch and the rotation");
+    assert_eq!(
+        p.storage().others.lock().unwrap().len(),
+        0,
+        "the touch came between the read and the swap"
+    );
+    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    assert_eq!(stored.epoch, 1, "one swap, and the touch counts no epoch");
 }
 
 #[tokio::test]
@@ -174,7 +189,7 @@ async fn a_promotion_is_retried_and_stays_idempotent() {
 #[tokio::test]
 async fn a_session_that_keeps_changing_is_reported_unavailable() {
     let t1 = t0() + Duration::seconds(1);
-    let (p, r) = racing(vec![Other::Touch(t1); 3]).await;
+    let (p, r) = racing(vec![Other::Remember(t1); 3]).await;
     let err = p.begin_rotation(r.id, r.rotated_at, &h(2), t1).await;
     assert!(err.unwrap_err().is_unavailable());
 }

@@ -61,7 +61,7 @@ pub trait Storage: Debug + Send + Sync + 'static {
     async fn insert(&self, session: &StoredSession) -> Result<(), Error>;
 
     /// One write of a session's data and/or activity, counting one version
-    /// (and, with activity, one epoch: [`StoredSession::apply_write`]):
+    /// (never the epoch: [`StoredSession::apply_write`]):
     /// [`WriteOutcome::Gone`] for a
     /// session that is missing or revoked, [`WriteOutcome::Conflict`] when
     /// it is not at [`Write::expected_version`], and otherwise
@@ -73,10 +73,10 @@ pub trait Storage: Debug + Send + Sync + 'static {
     /// revoked, and its epoch is still `expected_epoch`, stores
     /// `credentials` and counts one more epoch; with `record`, also writes
     /// the record's fields that credentials change (all but its id, data,
-    /// name, creation, revocation and version: the user, the sign-in, the
-    /// client, the activity, the deadlines, `persistent`, `api_client`)
-    /// and counts one more version. `false`, and nothing written,
-    /// otherwise.
+    /// name, place label, creation, revocation and version: the user, the
+    /// sign-in, the client, the activity, the deadlines, `persistent`,
+    /// `api_client`; a new `last_ip` clears the place label) and counts one
+    /// more version. `false`, and nothing written, otherwise.
     async fn swap_credentials(
         &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
         record: Option<&SessionRecord>,
@@ -110,8 +110,8 @@ pub trait Storage: Debug + Send + Sync + 'static {
         Err(Error::Unsupported("statistics"))
     }
 
-    /// Writes a device's name or place, counting one version (and, for a
-    /// place, one epoch: [`DeviceWrite::apply`]): `false`
+    /// Writes a device's name or place, counting one version (never the
+    /// epoch: [`DeviceWrite::apply`]): `false`
     /// when its condition does not hold, and nothing is written. The
     /// default body answers [`Error::Unsupported`] (a store without device
     /// names and places: the rename route answers `501`, no place is
@@ -133,12 +133,12 @@ pub trait Storage: Debug + Send + Sync + 'static {
 
 /// A session as a [`Storage`] keeps it: its row (data included), its
 /// [`Credentials`], and their epoch, the compare-and-set of
-/// [`Storage::swap_credentials`]. The epoch counts one more at each change
-/// of what a swap writes: the credentials, and the record's fields beside
-/// them that other writes also change (the activity a
-/// [`Write`] records, the place of a [`DeviceWrite::Location`], a
-/// revocation), so that a swap computed from an older read never writes
-/// over them.
+/// [`Storage::swap_credentials`]. The epoch counts one more at each swap
+/// and each revocation, and at nothing else: a touch, a data write or a
+/// device's name or place never makes a rotation retry. So a swap keeps
+/// the later of its own and the stored `last_seen_at` and `expires_at` (a
+/// touch may have come between its read and its write), and never writes a
+/// place label.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StoredSession {
@@ -146,8 +146,8 @@ pub struct StoredSession {
     pub record: SessionRecord,
     /// Its tokens and remember-me credential.
     pub credentials: Credentials,
-    /// How many times the credentials, or the fields a swap writes beside
-    /// them, changed (0 for a new session).
+    /// How many times the credentials were swapped or the session revoked
+    /// (0 for a new session).
     pub epoch: u64,
 }
 
@@ -176,7 +176,6 @@ impl StoredSession {
         }
         if let Some(a) = &write.activity {
             a.apply(r);
-            self.epoch += 1;
         }
         r.version += 1;
         WriteOutcome::Written { version: r.version }
@@ -198,12 +197,18 @@ impl StoredSession {
             r.rotated_at = new.rotated_at;
             r.ip = new.ip;
             r.user_agent.clone_from(&new.user_agent);
-            r.last_ip = new.last_ip;
-            r.location.clone_from(&new.location);
+            if r.last_ip != new.last_ip {
+                // A label is for one IP: the swap clears it with the IP it
+                // changes, and never writes one (the locator does).
+                r.last_ip = new.last_ip;
+                r.location = None;
+            }
             r.tokens_expire_at = new.tokens_expire_at;
             r.absolute_expires_at = new.absolute_expires_at;
-            r.expires_at = new.expires_at;
-            r.last_seen_at = new.last_seen_at;
+            // Computed at the swap's request: a touch that came between
+            // (which counts no epoch) keeps its later instants.
+            r.expires_at = r.expires_at.max(new.expires_at);
+            r.last_seen_at = r.last_seen_at.max(new.last_seen_at);
             r.persistent = new.persistent;
             r.sign_in_method.clone_from(&new.sign_in_method);
             r.second_factor = new.second_factor;

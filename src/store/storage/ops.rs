@@ -264,8 +264,7 @@ pub enum DeviceWrite<'a> {
 
 impl DeviceWrite<'_> {
     /// [`Storage::set_device`](crate::store::Storage::set_device) on
-    /// `session`: `true` when written (and the version counted; for a
-    /// place, the epoch too).
+    /// `session`: `true` when written (and the version counted).
     pub fn apply(&self, session: &mut StoredSession) -> bool {
         let record = &mut session.record;
         match *self {
@@ -280,7 +279,6 @@ impl DeviceWrite<'_> {
                     return false;
                 }
                 record.location = Some(location.to_owned());
-                session.epoch += 1;
             }
         }
         record.version += 1;
