@@ -32,8 +32,8 @@ impl Storage for MapStorage {
         Ok(MigrationReport::default())
     }
 
-    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
-        Ok(self.map().get(&id).cloned())
+    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+        Ok(self.map().values().find(|s| key.matches(s)).cloned())
     }
 
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
@@ -93,14 +93,6 @@ impl Storage for MapStorage {
 
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
         Ok(query.select(self.map().values().map(|s| &s.record)))
-    }
-
-    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error> {
-        let map = self.map();
-        Ok(map
-            .values()
-            .find(|s| lookup.matches(s))
-            .map(|s| s.record.id))
     }
 
     async fn stats(

@@ -126,8 +126,14 @@ impl Storage for MemoryStorage {
         Ok(MigrationReport::default())
     }
 
-    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
-        Ok(self.lock().sessions.get(&id).cloned())
+    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+        let t = self.lock();
+        let id = match key {
+            Lookup::Id(id) => Some(*id),
+            Lookup::Selector(s) => t.selectors.get(s).copied(),
+            Lookup::Token(h) => t.tokens.get(h).copied(),
+        };
+        Ok(id.and_then(|id| t.sessions.get(&id).cloned()))
     }
 
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
@@ -203,14 +209,6 @@ impl Storage for MemoryStorage {
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
         let t = self.lock();
         Ok(query.select(t.sessions.values().map(|s| &s.record)))
-    }
-
-    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error> {
-        let t = self.lock();
-        Ok(match lookup {
-            Lookup::Selector(s) => t.selectors.get(s).copied(),
-            Lookup::Token(h) => t.tokens.get(h).copied(),
-        })
     }
 
     async fn stats(

@@ -4,7 +4,7 @@
 
 use super::Protocol;
 use crate::store::error::Error;
-use crate::store::storage::{Storage, StoredSession};
+use crate::store::storage::{Lookup, Storage, StoredSession};
 use uuid::Uuid;
 
 /// How many times a compare-and-set is tried (a first read and at most two
@@ -37,7 +37,7 @@ impl<S: Storage> Protocol<S> {
         T: Copy + Send,
     {
         for _ in 0..ATTEMPTS {
-            let Some(mut s) = self.storage.load(id).await? else {
+            let Some(mut s) = self.storage.load(&Lookup::Id(id)).await? else {
                 return Ok(gone);
             };
             if s.record.revoked_at.is_some() {

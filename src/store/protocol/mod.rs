@@ -62,14 +62,11 @@ impl<S: Storage> Protocol<S> {
     async fn locate(
         &self, session: Option<Uuid>, token: &TokenHash,
     ) -> Result<Option<StoredSession>, Error> {
-        let id = match session {
-            Some(id) => id,
-            None => match self.storage.find(&Lookup::Token(*token)).await? {
-                Some(id) => id,
-                None => return Ok(None),
-            },
+        let key = match session {
+            Some(id) => Lookup::Id(id),
+            None => Lookup::Token(*token),
         };
-        self.storage.load(id).await
+        self.storage.load(&key).await
     }
 }
 
@@ -178,8 +175,8 @@ impl<S: Storage> SessionStore for Protocol<S> {
         absolute_if_cleared: OffsetDateTime, now: OffsetDateTime,
     ) -> Result<bool, Error> {
         if let Some(c) = credential {
-            let holder = self.storage.find(&Lookup::Selector(c.selector)).await?;
-            if holder.is_some_and(|other| other != id) {
+            let holder = self.storage.load(&Lookup::Selector(c.selector)).await?;
+            if holder.is_some_and(|other| other.record.id != id) {
                 return Err(Error::Corrupt("duplicate remember-me selector"));
             }
         }
@@ -196,10 +193,7 @@ impl<S: Storage> SessionStore for Protocol<S> {
     }
 
     async fn find_remember(&self, selector: &[u8; 16]) -> Result<Option<RememberedSession>, Error> {
-        let Some(id) = self.storage.find(&Lookup::Selector(*selector)).await? else {
-            return Ok(None);
-        };
-        let Some(s) = self.storage.load(id).await? else {
+        let Some(s) = self.storage.load(&Lookup::Selector(*selector)).await? else {
             return Ok(None);
         };
         Ok(s.credentials
@@ -235,7 +229,7 @@ impl<S: Storage> SessionStore for Protocol<S> {
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {
-        Ok(self.storage.load(id).await?.map(|s| s.record))
+        Ok(self.storage.load(&Lookup::Id(id)).await?.map(|s| s.record))
     }
 
     async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error> {
@@ -307,7 +301,7 @@ impl<S: Storage> SessionStore for Protocol<S> {
     ) -> Result<UpdateOutcome, Error> {
         let patch = DataPatch::of_key(key, new);
         for _ in 0..ATTEMPTS {
-            let Some(s) = self.storage.load(id).await? else {
+            let Some(s) = self.storage.load(&Lookup::Id(id)).await? else {
                 return Ok(UpdateOutcome::Gone);
             };
             if s.record.revoked_at.is_some() {

@@ -55,7 +55,7 @@ impl Racing {
 }
 
 async fn current_token(s: &MemoryStorage, id: Uuid) -> TokenHash {
-    let stored = s.load(id).await.unwrap().unwrap();
+    let stored = s.load(&Lookup::Id(id)).await.unwrap().unwrap();
     let current = stored
         .credentials
         .tokens
@@ -69,8 +69,8 @@ impl Storage for Racing {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         self.inner.migrate().await
     }
-    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
-        self.inner.load(id).await
+    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+        self.inner.load(key).await
     }
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
         self.inner.insert(session).await
@@ -97,9 +97,6 @@ impl Storage for Racing {
     }
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
         self.inner.list(query).await
-    }
-    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error> {
-        self.inner.find(lookup).await
     }
 }
 
@@ -144,7 +141,7 @@ async fn a_touch_does_not_make_a_swap_retry_and_stays() {
         0,
         "the touch came between the read and the swap"
     );
-    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    let stored = p.storage().load(&Lookup::Id(r.id)).await.unwrap().unwrap();
     assert_eq!(stored.epoch, 1, "one swap, and the touch counts no epoch");
 }
 
@@ -157,7 +154,7 @@ async fn a_rotation_that_lost_to_another_rotation_answers_false() {
             .await
             .unwrap()
     );
-    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    let stored = p.storage().load(&Lookup::Id(r.id)).await.unwrap().unwrap();
     assert_eq!(
         stored.credentials.classify(&h(2)),
         None,
@@ -177,7 +174,7 @@ async fn a_promotion_is_retried_and_stays_idempotent() {
     *p.storage().others.lock().unwrap() = vec![Other::Touch(t1), Other::Touch(t1)];
     p.promote(r.id, &h(2), t1).await.unwrap();
     p.promote(r.id, &h(2), t1).await.unwrap();
-    let stored = p.storage().load(r.id).await.unwrap().unwrap();
+    let stored = p.storage().load(&Lookup::Id(r.id)).await.unwrap().unwrap();
     assert_eq!(
         stored.credentials.classify(&h(2)),
         Some((TokenState::Current, false))
@@ -222,7 +219,13 @@ async fn a_touch_of_a_row_that_changed_meanwhile_is_left_out() {
         (t0(), 0),
         "the copy read"
     );
-    let stored = p.storage().load(r.id).await.unwrap().unwrap().record;
+    let stored = p
+        .storage()
+        .load(&Lookup::Id(r.id))
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
     assert_eq!(
         (stored.rotated_at, stored.last_seen_at),
         (t1, t0()),

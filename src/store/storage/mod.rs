@@ -52,8 +52,11 @@ pub trait Storage: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent.
     async fn migrate(&self) -> Result<MigrationReport, Error>;
 
-    /// Session `id` as kept, live or not, with its data and credentials.
-    async fn load(&self, id: Uuid) -> Result<Option<StoredSession>, Error>;
+    /// The session `key` finds ([`Lookup::matches`]: by id, remember-me
+    /// selector or token), as kept, live or not, with its data and
+    /// credentials. A store that cannot look tokens up answers `None` for
+    /// [`Lookup::Token`] (a cookie of 0.1's form is then anonymous).
+    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error>;
 
     /// Inserts a new session. A session with the same id, or a token
     /// another session holds, is refused ([`Error::Corrupt`] or
@@ -95,10 +98,6 @@ pub trait Storage: Debug + Send + Sync + 'static {
 
     /// A user's sessions, without their data ([`ListQuery::select`]).
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error>;
-
-    /// The id of the session `lookup` finds ([`Lookup::matches`]), live or
-    /// not; `None` for a kind of lookup the store does not keep.
-    async fn find(&self, lookup: &Lookup) -> Result<Option<Uuid>, Error>;
 
     /// Live sessions and users at `now`, and the sessions
     /// [collectable](SessionRecord::is_collectable) at `now` with

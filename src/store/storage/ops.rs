@@ -212,10 +212,12 @@ impl ListQuery<'_> {
     }
 }
 
-/// How [`Storage::find`](crate::store::Storage::find) finds a session.
+/// How [`Storage::load`](crate::store::Storage::load) finds a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Lookup {
+    /// By its id: the key of every hot lookup (a cookie names its session).
+    Id(Uuid),
     /// By its remember-me selector ([`RememberState::selector`](crate::store::RememberState::selector)).
     Selector([u8; 16]),
     /// By one of its session tokens, whatever its state: for a cookie that
@@ -228,6 +230,7 @@ impl Lookup {
     /// Whether `session` is the one this lookup finds.
     pub fn matches(&self, session: &StoredSession) -> bool {
         match self {
+            Self::Id(id) => session.record.id == *id,
             Self::Selector(s) => session
                 .credentials
                 .remember
