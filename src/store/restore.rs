@@ -77,19 +77,4 @@ impl Restore {
             touch,
         }
     }
-
-    /// The kind code the SQL stores bind: 0 keep, 1 issue, 2 promote; with
-    /// the presented and next validators and the staleness horizon.
-    #[cfg(any(feature = "postgres", feature = "sqlite"))]
-    pub(crate) fn step_parts(&self) -> (i16, Option<TokenHash>, Option<TokenHash>, OffsetDateTime) {
-        match self.step {
-            ValidatorStep::Keep => (0, None, None, self.touch.now),
-            ValidatorStep::Issue {
-                presented,
-                next,
-                stale_before,
-            } => (1, Some(presented), Some(next), stale_before),
-            ValidatorStep::Promote { presented } => (2, Some(presented), None, self.touch.now),
-        }
-    }
 }

@@ -31,18 +31,18 @@ pub async fn every_change_counts_a_version(store: Arc<dyn SessionStore>) {
     );
     assert_eq!(version(1, touch(t1)).await, 4, "a rotation");
     s.promote(r.id, &hash(2), t1).await.unwrap();
-    assert_eq!(version(2, touch(t1)).await, 4, "a promotion (tokens only)");
+    assert_eq!(version(2, touch(t1)).await, 5, "a promotion (its tokens)");
     let re = Reissue::new(Some("alice".into()), t1);
     assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
-    assert_eq!(version(3, touch(t1)).await, 5, "a sign-in");
+    assert_eq!(version(3, touch(t1)).await, 6, "a sign-in");
     let listed = s.list_user("alice", t1).await.unwrap();
-    assert_eq!(listed.iter().map(|r| r.version).collect::<Vec<_>>(), [5]);
+    assert_eq!(listed.iter().map(|r| r.version).collect::<Vec<_>>(), [6]);
     let how = Revocation::new(RevokeReason::other("test"), RevokedBy::System, t1);
     assert_eq!(
         s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
         1
     );
-    assert_eq!(version(3, touch(t1)).await, 6, "a revocation");
+    assert_eq!(version(3, touch(t1)).await, 7, "a revocation");
 }
 
 /// Writes are update-only: after a delete or a revocation, no data write,

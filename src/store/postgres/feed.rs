@@ -87,7 +87,7 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
-use super::PgStore;
+use super::PgStorage as PgStore;
 use crate::store::error::Error;
 use crate::store::feed::{Change, ChangeFeed, FeedOptions};
 use sqlx::Row as _;

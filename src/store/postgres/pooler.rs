@@ -29,8 +29,9 @@
 //! runs through [`tx::run`](super::tx::run), so a caller dropped while
 //! `BEGIN` is in flight cannot leave the connection inside it.
 
-use super::{PgStore, Query, tx};
+use super::{PgStorage, PgStore, Query, tx};
 use crate::store::error::Error;
+use crate::store::protocol::Protocol;
 use crate::store::sql::{self, Run};
 use sqlx::PgConnection;
 
@@ -65,23 +66,20 @@ impl PgStore {
     /// # Ok(()) }
     /// ```
     #[must_use]
-    pub fn behind_pgbouncer(mut self) -> Self {
-        self.behind_pgbouncer = true;
-        self
+    pub fn behind_pgbouncer(self) -> Self {
+        let mut storage = self.0.storage().clone();
+        storage.behind_pgbouncer = true;
+        Self(Protocol::new(storage))
     }
 
     /// Whether this store was made with
     /// [`behind_pgbouncer`](Self::behind_pgbouncer).
     pub fn is_behind_pgbouncer(&self) -> bool {
-        self.behind_pgbouncer
+        self.0.storage().behind_pgbouncer
     }
+}
 
-    /// Whether statements are prepared as named statements the server
-    /// keeps (not behind a pooler).
-    pub(super) fn persistent(&self) -> bool {
-        !self.behind_pgbouncer
-    }
-
+impl PgStorage {
     /// Runs one statement, `run(query, connection)`: on a pooled connection,
     /// or behind a pooler unnamed and in a transaction of its own.
     pub(super) async fn one<T, F>(&self, query: Query<'static>, run: F) -> Result<T, Error>

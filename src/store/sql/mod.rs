@@ -48,9 +48,11 @@ macro_rules! collectable {
 }
 
 /// An `UPDATE` of `$table` that revokes the live rows `$filter` picks, with
-/// the placeholders of the reason, who and when. The remember-me credential
-/// and the session's data die with the session: a revoked row keeps only
-/// what "Recently signed out" and the audit show.
+/// the placeholders of the reason, who and when, counting one more epoch of
+/// their credentials. The remember-me credential and the session's data die
+/// with the session: a revoked row keeps only what "Recently signed out"
+/// and the audit show (and its token rows, so that a replayed token is
+/// recognised).
 macro_rules! revoke_where {
     ($table:literal, $reason:literal, $by:literal, $at:literal, $filter:literal) => {
         concat!(
@@ -64,7 +66,8 @@ macro_rules! revoke_where {
             $by,
             ", data = '{}', remember_selector = NULL, remember_validator_hash = NULL, ",
             "remember_prev_validator_hash = NULL, remember_pending_validator_hash = NULL, ",
-            "remember_pending_at = NULL WHERE ",
+            "remember_pending_at = NULL, remember_prior_validator_hash = NULL, ",
+            "remember_prior_rotated_at = NULL, cred_epoch = cred_epoch + 1 WHERE ",
             $filter,
             " AND ",
             $crate::store::sql::live_at!($at)
@@ -90,17 +93,16 @@ macro_rules! stats_query {
     };
 }
 
-/// `impl SessionStore for $store` for a SQL store: the calls that both
-/// dialects make alike, written here once (one statement each), and
-/// `$own`, the store's own calls; and the store's statement helpers
-/// (`execute`, `row`, `rows`, `revoke_where`: one statement each, counted,
-/// sent through the store's `one`).
+/// `impl Storage for $storage` for a SQL store: the operations that both
+/// dialects make alike (one statement each), written here once, and
+/// `$own`, the store's own; and the store's statement helpers (`execute`,
+/// `row`, `rows`: one statement each, sent through the store's `one`).
 /// `$time` turns a time into the value the dialect binds, `$query` and
 /// `$row` are the dialect's query and row types. The expansion site provides
 /// the store's statements as `q`; the store has the field `pool`.
-macro_rules! impl_sql_store {
-    ($store:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
-        impl $store {
+macro_rules! impl_sql_storage {
+    ($storage:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
+        impl $storage {
             /// Runs one statement: how many rows it changed.
             async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
                 self.one(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
@@ -116,47 +118,11 @@ macro_rules! impl_sql_store {
             async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
                 self.one(query, |q, c| Box::pin(q.fetch_all(c))).await
             }
-
-            /// Runs a revocation whose filter (placeholders 1 and 2) is
-            /// bound: 3 reason, 4 by, 5 at. Returns how many sessions it
-            /// revoked.
-            async fn revoke_where(&self, query: $query<'static>, how: &Revocation) -> Result<u64, Error> {
-                let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
-                self.execute(query.bind($time(how.at))).await
-            }
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::session_store::SessionStore for $store {
+        impl $crate::store::storage::Storage for $storage {
             $($own)*
-
-            async fn set_remember(
-                &self, id: uuid::Uuid, credential: Option<&RememberCredential>,
-                absolute_if_cleared: time::OffsetDateTime, now: time::OffsetDateTime,
-            ) -> Result<bool, Error> {
-                let query = match credential {
-                    Some(c) => sqlx::query(q::REMEMBER)
-                        .bind(id)
-                        .bind(c.selector.as_slice())
-                        .bind(c.validator.as_bytes().as_slice())
-                        .bind($time(c.expires_at))
-                        .bind($time(now)),
-                    None => sqlx::query(q::FORGET).bind(id).bind($time(absolute_if_cleared)),
-                };
-                Ok(self.execute(query).await? == 1)
-            }
-
-            async fn find_remember(
-                &self, selector: &[u8; 16],
-            ) -> Result<Option<RememberedSession>, Error> {
-                let query = sqlx::query(q::FIND_REMEMBER).bind(selector.as_slice());
-                self.row(query).await?.as_ref().map($crate::store::sql::remembered).transpose()
-            }
-
-            async fn get(&self, id: uuid::Uuid) -> Result<Option<SessionRecord>, Error> {
-                let query = sqlx::query(q::GET).bind(id);
-                self.row(query).await?.as_ref().map($crate::store::sql::record).transpose()
-            }
 
             async fn revoke(
                 &self, scope: &RevokeScope<'_>, how: &Revocation,
@@ -171,7 +137,25 @@ macro_rules! impl_sql_store {
                     }
                     RevokeScope::Everyone => sqlx::query(q::REVOKE_EVERY).bind(None::<i64>).bind(None::<i64>),
                 };
-                self.revoke_where(query, how).await
+                let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
+                self.execute(query.bind($time(how.at))).await
+            }
+
+            async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
+                let query = match *query {
+                    ListQuery::Live { user_id, now, after, limit } => sqlx::query(q::LIST_USER_PAGE)
+                        .bind(user_id)
+                        .bind($time(now))
+                        .bind(after.map(|(t, _)| $time(t)))
+                        .bind(after.map(|(_, id)| id))
+                        .bind(i64::from(limit)),
+                    ListQuery::Ended { user_id, since, now, limit } => sqlx::query(q::LIST_USER_ENDED)
+                        .bind(user_id)
+                        .bind($time(now))
+                        .bind($time(since))
+                        .bind(i64::from(limit)),
+                };
+                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
             }
 
             async fn stats(
@@ -184,57 +168,25 @@ macro_rules! impl_sql_store {
                 }
             }
 
-            async fn list_user(
-                &self, user_id: &str, now: time::OffsetDateTime,
-            ) -> Result<Vec<SessionRecord>, Error> {
-                let query = sqlx::query(q::LIST_USER).bind(user_id).bind($time(now));
-                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
-            }
-
-            async fn list_user_page(
-                &self, user_id: &str, now: time::OffsetDateTime,
-                after: Option<(time::OffsetDateTime, uuid::Uuid)>, limit: u32,
-            ) -> Result<Vec<SessionRecord>, Error> {
-                let query = sqlx::query(q::LIST_USER_PAGE)
-                    .bind(user_id)
-                    .bind($time(now))
-                    .bind(after.map(|(t, _)| $time(t)))
-                    .bind(after.map(|(_, id)| id))
-                    .bind(i64::from(limit));
-                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
-            }
-
-            async fn list_user_ended(
-                &self, user_id: &str, since: time::OffsetDateTime, now: time::OffsetDateTime,
-                limit: u32,
-            ) -> Result<Vec<SessionRecord>, Error> {
-                let query = sqlx::query(q::LIST_USER_ENDED)
-                    .bind(user_id)
-                    .bind($time(now))
-                    .bind($time(since))
-                    .bind(i64::from(limit));
-                self.rows(query).await?.iter().map($crate::store::sql::record).collect()
-            }
-
-            async fn rename(
-                &self, id: uuid::Uuid, user_id: &str, name: Option<&str>,
-                now: time::OffsetDateTime,
-            ) -> Result<bool, Error> {
-                let query = sqlx::query(q::RENAME).bind(id).bind(user_id).bind(name);
-                Ok(self.execute(query.bind($time(now))).await? == 1)
-            }
-
-            async fn set_location(
-                &self, id: uuid::Uuid, ip: std::net::IpAddr, location: &str,
-            ) -> Result<bool, Error> {
-                let query = sqlx::query(q::SET_LOCATION).bind(id).bind(ip.to_string());
-                Ok(self.execute(query.bind(location)).await? == 1)
+            async fn set_device(&self, id: uuid::Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
+                let query = match *write {
+                    DeviceWrite::Name { user_id, name, now } => sqlx::query(q::RENAME)
+                        .bind(id)
+                        .bind(user_id)
+                        .bind(name)
+                        .bind($time(now)),
+                    DeviceWrite::Location { ip, location } => sqlx::query(q::SET_LOCATION)
+                        .bind(id)
+                        .bind(ip.to_string())
+                        .bind(location),
+                };
+                Ok(self.execute(query).await? == 1)
             }
         }
     };
 }
 
-pub(crate) use {collectable, ended_at, impl_sql_store, live_at, revoke_where, stats_query};
+pub(crate) use {collectable, ended_at, impl_sql_storage, live_at, revoke_where, stats_query};
 
 /// One statement running on a connection: what a store's `one` is given.
 pub(crate) type Run<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
@@ -254,9 +206,7 @@ where
     Ok(run(query, &mut conn).await?)
 }
 
-/// [`REPLACED_TOKENS_KEPT`](super::types::REPLACED_TOKENS_KEPT), as the
-/// statements that prune a session's tokens bind it.
-pub(crate) const REPLACED_KEPT: i64 = super::types::REPLACED_TOKENS_KEPT as i64;
-
+mod credentials;
 mod rows;
-pub(crate) use rows::{Columns, Dialect, record, remembered, stats, token_state};
+pub(crate) use credentials::{RememberColumns, TokenColumns, token_entry};
+pub(crate) use rows::{Columns, Dialect, record, stats};

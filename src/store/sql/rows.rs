@@ -2,9 +2,8 @@
 //! differently, and the readers of session, token and stats columns.
 
 use super::super::error::Error;
-use super::super::remember::RememberedSession;
 use super::super::report::StoreStats;
-use super::super::types::{SessionRecord, TokenHash, TokenState};
+use super::super::types::{SessionRecord, TokenHash};
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::net::IpAddr;
@@ -20,8 +19,6 @@ pub(crate) trait Dialect: Row {
     fn opt_time(&self, col: &str) -> Result<Option<OffsetDateTime>, Error>;
     /// The session data column.
     fn data(&self, col: &str) -> Result<Map<String, Value>, Error>;
-    /// A small integer code column (token states).
-    fn code(&self, col: &str) -> Result<i64, Error>;
 }
 
 /// Reading the session columns from a row of either dialect.
@@ -36,10 +33,10 @@ pub(crate) trait Columns: Dialect {
     fn count(&self, col: &str) -> Result<u64, Error>;
     /// A `NOT NULL` integer column that is never negative (a version).
     fn unsigned(&self, col: &str) -> Result<u64, Error>;
-    /// A `NOT NULL` hash column.
-    fn hash(&self, col: &str) -> Result<TokenHash, Error>;
     /// A nullable hash column.
     fn opt_hash(&self, col: &str) -> Result<Option<TokenHash>, Error>;
+    /// A nullable byte column.
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, Error>;
     /// A nullable IP address, stored as text.
     fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error>;
 }
@@ -74,14 +71,14 @@ where
         u64::try_from(self.try_get::<i64, _>(col)?).map_err(|_| Error::Corrupt("negative version"))
     }
 
-    fn hash(&self, col: &str) -> Result<TokenHash, Error> {
-        hash(self.try_get(col)?)
-    }
-
     fn opt_hash(&self, col: &str) -> Result<Option<TokenHash>, Error> {
         self.try_get::<Option<Vec<u8>>, _>(col)?
             .map(hash)
             .transpose()
+    }
+
+    fn opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.try_get(col)?)
     }
 
     fn ip(&self, col: &str) -> Result<Option<IpAddr>, Error> {
@@ -115,35 +112,6 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         last_ip: ip, location: text, sign_in_method: text, second_factor: flag,
         api_client: flag,
     }))
-}
-
-/// A session row with its remember-me columns.
-pub(crate) fn remembered(row: &impl Columns) -> Result<RememberedSession, Error> {
-    Ok(RememberedSession {
-        record: record(row)?,
-        validator: row.hash("remember_validator_hash")?,
-        previous: row.opt_hash("remember_prev_validator_hash")?,
-        rotated_at: row.time("remember_rotated_at")?,
-        expires_at: row.time("remember_expires_at")?,
-        pending: match (
-            row.opt_hash("remember_pending_validator_hash")?,
-            row.opt_time("remember_pending_at")?,
-        ) {
-            (Some(hash), Some(at)) => Some((hash, at)),
-            _ => None,
-        },
-    })
-}
-
-/// The state of a token row: the columns `state` and `superseded_at`.
-pub(crate) fn token_state(row: &impl Columns) -> Result<TokenState, Error> {
-    match (row.code("state")?, row.opt_time("superseded_at")?) {
-        (0, _) => Ok(TokenState::Current),
-        (1, _) => Ok(TokenState::Pending),
-        (2, Some(at)) => Ok(TokenState::Superseded { at }),
-        (3, Some(at)) => Ok(TokenState::Retired { at }),
-        _ => Err(Error::Corrupt("unknown token state")),
-    }
 }
 
 /// The counts of `stats`: the columns `sessions`, `users`, `collectable`.

@@ -32,8 +32,4 @@ impl Dialect for SqliteRow {
     fn data(&self, col: &str) -> Result<Map<String, Value>, Error> {
         Ok(serde_json::from_str(self.try_get(col)?)?)
     }
-
-    fn code(&self, col: &str) -> Result<i64, Error> {
-        Ok(self.try_get(col)?)
-    }
 }

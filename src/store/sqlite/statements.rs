@@ -34,173 +34,132 @@ macro_rules! revoke {
     };
 }
 
-/// The session of token hash `?1`, with the token's state.
-pub(super) const LOAD: &str = concat!(
-    "SELECT ",
-    cols!(),
-    ", t.state, t.superseded_at,
-            EXISTS (SELECT 1 FROM aus_tokens p WHERE p.session_id = s.id AND p.state = 1)
-                AS has_pending
-       FROM aus_tokens t JOIN aus_sessions s ON s.id = t.session_id
-      WHERE t.token_hash = ?1 AND (?2 IS NULL OR t.session_id = ?2)"
-);
+/// A whole session `s` as `Storage::load` reads it: one row per token (the
+/// token's columns null when it has none), followed by the `WHERE` that
+/// finds it.
+macro_rules! load_where {
+    ($filter:literal) => {
+        concat!(
+            "SELECT ",
+            cols!(),
+            ", s.cred_epoch, s.remember_selector, s.remember_validator_hash,
+               s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
+               s.remember_pending_validator_hash, s.remember_pending_at,
+               s.remember_prior_validator_hash, s.remember_prior_rotated_at,
+               t.token_hash, t.state, t.created_at AS issued, t.superseded_at AS replaced
+          FROM aus_sessions s LEFT JOIN aus_tokens t ON t.session_id = s.id
+         WHERE ",
+            $filter
+        )
+    };
+}
 
-/// Records activity of session `?1`: last seen `?2`, idle deadline `?3`,
-/// from `?4` (`last_ip`) at `?5` (`location`); the row's new version.
-pub(super) const TOUCH: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = ?3, last_ip = ?4, location = ?5,
-            version = version + 1
-      WHERE id = ?1 AND revoked_at IS NULL AND last_seen_at < ?2
-    RETURNING version";
+/// Session `?1`, by its primary key.
+pub(super) const LOAD_BY_ID: &str = load_where!("s.id = ?1");
 
-/// A new session row (`?1` … `?12`, its columns in order), last used from
-/// its IP `?10`, signed in by `?13` with a second factor `?14`; an API
-/// client's with `?15`.
-pub(super) const CREATE: &str = "INSERT INTO aus_sessions
-        (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
-         absolute_expires_at, rotated_at, ip, user_agent, persistent, last_ip,
-         sign_in_method, second_factor, api_client)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?10, ?13, ?14, ?15)";
+/// The session of token hash `?1` (a cookie of 0.1's form).
+pub(super) const LOAD_BY_TOKEN: &str =
+    load_where!("s.id = (SELECT session_id FROM aus_tokens WHERE token_hash = ?1)");
 
-/// A token `?1` of session `?2` in state `?3`, issued at `?4`.
-pub(super) const INSERT_TOKEN: &str =
-    "INSERT INTO aus_tokens (token_hash, session_id, state, created_at) VALUES (?1, ?2, ?3, ?4)";
+/// The session holding remember-me selector `?1`.
+pub(super) const LOAD_BY_SELECTOR: &str = load_where!("s.remember_selector = ?1");
 
-/// Retires at `?2` every token of session `?1` (dead, but still recognised).
-pub(super) const RETIRE_TOKENS: &str =
-    "UPDATE aus_tokens SET state = 3, superseded_at = ?2 WHERE session_id = ?1 AND state <> 3";
+/// The remember-me columns, assigned from placeholders `?3` … `?11` in the
+/// order of `sql::REMEMBER_COLUMNS`.
+macro_rules! set_remember {
+    () => {
+        "remember_selector = ?3, remember_validator_hash = ?4,
+         remember_prev_validator_hash = ?5, remember_rotated_at = ?6,
+         remember_expires_at = ?7, remember_pending_validator_hash = ?8,
+         remember_pending_at = ?9, remember_prior_validator_hash = ?10,
+         remember_prior_rotated_at = ?11"
+    };
+}
 
-/// Deletes the replaced (superseded or retired) tokens of session `?1` but
-/// the newest `?2`: by when they were replaced, then when they were issued.
-pub(super) const PRUNE_TOKENS: &str = "DELETE FROM aus_tokens
-      WHERE session_id = ?1 AND state IN (2, 3)
-        AND token_hash NOT IN (SELECT token_hash FROM aus_tokens
-                                WHERE session_id = ?1 AND state IN (2, 3)
-                                ORDER BY superseded_at DESC, created_at DESC, token_hash DESC
-                                LIMIT ?2)";
+/// A new session `?1` of user `?2`, its remember-me columns `?3` … `?11`
+/// and its row's columns `?12` …; version and epoch start at 0.
+pub(super) const INSERT_SESSION: &str = "INSERT INTO aus_sessions
+        (id, user_id, remember_selector, remember_validator_hash,
+         remember_prev_validator_hash, remember_rotated_at, remember_expires_at,
+         remember_pending_validator_hash, remember_pending_at,
+         remember_prior_validator_hash, remember_prior_rotated_at,
+         data, created_at, authenticated_at, last_seen_at, expires_at,
+         absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
+         last_ip, location, sign_in_method, second_factor, api_client, name)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
 
-/// The data of live session `?1`.
-pub(super) const DATA: &str = "SELECT data FROM aus_sessions WHERE id = ?1 AND revoked_at IS NULL";
+/// A token row: hash `?1` of session `?2`, state `?3`, issued `?4`,
+/// replaced `?5`.
+pub(super) const INSERT_TOKEN: &str = "INSERT INTO aus_tokens
+        (token_hash, session_id, state, created_at, superseded_at)
+        VALUES (?1, ?2, ?3, ?4, ?5)";
 
-/// Replaces the data of session `?1` by `?2`: the row's new version.
-pub(super) const SET_DATA: &str =
-    "UPDATE aus_sessions SET data = ?2, version = version + 1 WHERE id = ?1 RETURNING version";
-
-/// A sign-in on session `?1`: user `?2`, authenticated at `?3` (when not
-/// null), rotated at `?4`; with `?5`, the client `?6`, `?7`; tokens ending
-/// at `?8` (when not null); with `?9`, signed in by `?10` with a second
-/// factor `?11`. The client's IP is also where it was last used from.
-pub(super) const REISSUE: &str = "UPDATE aus_sessions
-        SET user_id = ?2, authenticated_at = COALESCE(?3, authenticated_at), rotated_at = ?4,
-            tokens_expire_at = COALESCE(?8, tokens_expire_at),
-            ip = CASE WHEN ?5 THEN ?6 ELSE ip END,
-            user_agent = CASE WHEN ?5 THEN ?7 ELSE user_agent END,
-            location = CASE WHEN ?5 AND ?6 IS NOT NULL AND last_ip IS NOT ?6
-                            THEN NULL ELSE location END,
-            last_ip = CASE WHEN ?5 AND ?6 IS NOT NULL THEN ?6 ELSE last_ip END,
-            sign_in_method = CASE WHEN ?9 THEN ?10 ELSE sign_in_method END,
-            second_factor = CASE WHEN ?9 THEN ?11 ELSE second_factor END
-      WHERE id = ?1 AND revoked_at IS NULL";
-
-/// The tokens of session `?1`.
+/// Deletes the token rows of session `?1`.
 pub(super) const DELETE_TOKENS: &str = "DELETE FROM aus_tokens WHERE session_id = ?1";
 
-/// Session `?1`.
+/// Deletes session `?1`.
 pub(super) const DELETE: &str = "DELETE FROM aus_sessions WHERE id = ?1";
 
-/// Starts a rotation of session `?1` if it was last rotated at `?2`:
-/// rotated at `?3`.
-pub(super) const BEGIN_ROTATION: &str = "UPDATE aus_sessions SET rotated_at = ?3
-      WHERE id = ?1 AND rotated_at = ?2 AND revoked_at IS NULL";
+/// Records activity of session `?1` if it is not revoked and (`?2` not
+/// null) at version `?2`: last seen `?3`, idle deadline `?4`, a new last IP
+/// `?5` (null: unchanged), which clears the place label. Its new version.
+pub(super) const WRITE_ACTIVITY: &str = "UPDATE aus_sessions
+        SET last_seen_at = ?3, expires_at = ?4, version = version + 1,
+            location = CASE WHEN ?5 IS NOT NULL AND ?5 IS NOT last_ip THEN NULL ELSE location END,
+            last_ip = COALESCE(?5, last_ip)
+      WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR version = ?2)
+    RETURNING version";
 
-/// Keeps only the newest pending token of session `?1`.
-pub(super) const PRUNE_PENDING: &str = "DELETE FROM aus_tokens WHERE session_id = ?1 AND state = 1
-        AND token_hash <> (SELECT token_hash FROM aus_tokens
-                            WHERE session_id = ?1 AND state = 1
-                            ORDER BY created_at DESC LIMIT 1)";
+/// What a data write of session `?1` reads first, under the write lock.
+pub(super) const READ_FOR_WRITE: &str =
+    "SELECT data, version, revoked_at IS NULL AS live FROM aus_sessions WHERE id = ?1";
 
-/// When the pending token `?1` of session `?2` was issued.
-pub(super) const PENDING_ISSUED: &str = "SELECT created_at FROM aus_tokens
-      WHERE token_hash = ?1 AND session_id = ?2 AND state = 1";
+/// Session `?1`'s new data `?2`, with `WRITE_ACTIVITY`'s `?3` … `?5`
+/// (null: unchanged); its new version.
+pub(super) const WRITE_DATA: &str = "UPDATE aus_sessions
+        SET data = ?2, version = version + 1, last_seen_at = COALESCE(?3, last_seen_at),
+            expires_at = COALESCE(?4, expires_at),
+            location = CASE WHEN ?5 IS NOT NULL AND ?5 IS NOT last_ip THEN NULL ELSE location END,
+            last_ip = COALESCE(?5, last_ip)
+      WHERE id = ?1
+    RETURNING version";
 
-/// Makes the pending token `?2` of session `?1` current, superseding at `?3`
-/// the current token and the pending tokens issued at or before `?4`.
-pub(super) const PROMOTE: &str = "UPDATE aus_tokens
-        SET state = CASE WHEN token_hash = ?2 THEN 0 ELSE 2 END,
-            superseded_at = CASE WHEN token_hash = ?2 THEN NULL ELSE ?3 END
-      WHERE session_id = ?1
-        AND (token_hash = ?2 OR state = 0 OR (state = 1 AND created_at <= ?4))";
+/// Whether session `?1` is there and not revoked.
+pub(super) const LIVE: &str = "SELECT revoked_at IS NULL AS live FROM aus_sessions WHERE id = ?1";
 
-/// Gives session `?1` the remember-me selector `?2` and validator hash `?3`,
-/// ending at `?4`, issued at `?5`.
-pub(super) const REMEMBER: &str = "UPDATE aus_sessions
-        SET persistent = 1, absolute_expires_at = ?4,
-            expires_at = min(expires_at, ?4),
-            tokens_expire_at = COALESCE(tokens_expire_at, absolute_expires_at),
-            remember_selector = ?2, remember_validator_hash = ?3,
-            remember_prev_validator_hash = NULL, remember_rotated_at = ?5,
-            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
-            remember_expires_at = ?4
-      WHERE id = ?1 AND revoked_at IS NULL";
-
-/// Takes the remember-me credential of session `?1`, which then ends by `?2`.
-pub(super) const FORGET: &str = "UPDATE aus_sessions
-        SET persistent = 0,
-            absolute_expires_at = min(absolute_expires_at, ?2),
-            expires_at = min(expires_at, ?2),
-            remember_selector = NULL, remember_validator_hash = NULL,
-            remember_prev_validator_hash = NULL, remember_rotated_at = NULL,
-            remember_pending_validator_hash = NULL, remember_pending_at = NULL,
-            remember_expires_at = NULL
-      WHERE id = ?1 AND revoked_at IS NULL";
-
-/// The session holding the remember-me selector `?1`, with its credential.
-pub(super) const FIND_REMEMBER: &str = concat!(
-    "SELECT ",
-    cols!(),
-    ", s.remember_validator_hash, s.remember_prev_validator_hash,
-            s.remember_rotated_at, s.remember_expires_at,
-            s.remember_pending_validator_hash, s.remember_pending_at
-       FROM aus_sessions s WHERE s.remember_selector = ?1"
+/// Compare-and-set of the credentials of session `?1`: if it is not
+/// revoked and its epoch is still `?2`, writes its remember-me columns
+/// (`?3` … `?11`) and counts one more epoch (its token rows follow in the
+/// same transaction); with `?12`, also the fields a change of credentials
+/// changes (`?13` …): the later of its own and the stored `last_seen_at`
+/// and `expires_at`, and a new `last_ip`, which clears the place label.
+pub(super) const SWAP: &str = concat!(
+    "UPDATE aus_sessions SET cred_epoch = cred_epoch + 1, ",
+    set_remember!(),
+    ",
+        user_id = CASE WHEN ?12 THEN ?13 ELSE user_id END,
+        authenticated_at = CASE WHEN ?12 THEN ?14 ELSE authenticated_at END,
+        rotated_at = CASE WHEN ?12 THEN ?15 ELSE rotated_at END,
+        ip = CASE WHEN ?12 THEN ?16 ELSE ip END,
+        user_agent = CASE WHEN ?12 THEN ?17 ELSE user_agent END,
+        location = CASE WHEN ?12 AND ?18 IS NOT last_ip THEN NULL ELSE location END,
+        last_ip = CASE WHEN ?12 THEN ?18 ELSE last_ip END,
+        tokens_expire_at = CASE WHEN ?12 THEN ?19 ELSE tokens_expire_at END,
+        absolute_expires_at = CASE WHEN ?12 THEN ?20 ELSE absolute_expires_at END,
+        expires_at = CASE WHEN ?12 THEN max(expires_at, ?21) ELSE expires_at END,
+        last_seen_at = CASE WHEN ?12 THEN max(last_seen_at, ?22) ELSE last_seen_at END,
+        persistent = CASE WHEN ?12 THEN ?23 ELSE persistent END,
+        sign_in_method = CASE WHEN ?12 THEN ?24 ELSE sign_in_method END,
+        second_factor = CASE WHEN ?12 THEN ?25 ELSE second_factor END,
+        api_client = CASE WHEN ?12 THEN ?26 ELSE api_client END
+      WHERE id = ?1 AND cred_epoch = ?2 AND revoked_at IS NULL"
 );
 
-/// Session `?1`.
-/// Re-opens session `?1` at `?2` (idle deadline `?3`), tokens ending at
-/// `?4`; the validator step `?5` (0 keep, 1 issue the pending validator `?7`
-/// if the current one is still `?6` and no pending one was issued after
-/// `?8`, 2 promote the pending validator `?6`); from the IP `?9`.
-/// `authenticated_at` is cleared (a restore is not fresh), as by the two
-/// above.
-pub(super) const RESTORE_REMEMBERED: &str = "UPDATE aus_sessions
-        SET last_seen_at = ?2, expires_at = min(?3, absolute_expires_at, ?4),
-            authenticated_at = NULL,
-            location = CASE WHEN ?9 IS NOT NULL AND last_ip IS NOT ?9 THEN NULL ELSE location END,
-            last_ip = COALESCE(?9, last_ip),
-            tokens_expire_at = ?4,
-            remember_prev_validator_hash = CASE WHEN ?5 = 2
-                THEN remember_validator_hash ELSE remember_prev_validator_hash END,
-            remember_validator_hash = CASE WHEN ?5 = 2
-                THEN remember_pending_validator_hash ELSE remember_validator_hash END,
-            remember_rotated_at = CASE WHEN ?5 = 2 THEN ?2 ELSE remember_rotated_at END,
-            remember_pending_validator_hash = CASE WHEN ?5 = 1 THEN ?7
-                WHEN ?5 = 2 THEN NULL ELSE remember_pending_validator_hash END,
-            remember_pending_at = CASE WHEN ?5 = 1 THEN ?2
-                WHEN ?5 = 2 THEN NULL ELSE remember_pending_at END,
-            rotated_at = CASE WHEN ?5 = 0 THEN rotated_at ELSE ?2 END
-      WHERE id = ?1 AND revoked_at IS NULL
-        AND (?5 = 0
-          OR (?5 = 1 AND remember_validator_hash = ?6
-              AND (remember_pending_at IS NULL OR remember_pending_at <= ?8))
-          OR (?5 = 2 AND remember_pending_validator_hash = ?6))";
-
-/// Retires at `?2` the tokens of session `?1` issued at or before `?3`.
-pub(super) const RETIRE_TOKENS_BEFORE: &str = "UPDATE aus_tokens SET state = 3, superseded_at = ?2
-      WHERE session_id = ?1 AND state <> 3 AND created_at <= ?3";
-
-pub(super) const GET: &str = concat!("SELECT ", cols!(), " FROM aus_sessions s WHERE s.id = ?1");
-
-/// One page of `LIST_USER`: the rows after (`?3` last seen, `?4` id; null:
-/// from the start) in its order, at most `?5`.
+/// The live sessions of user `?1` at `?2`, most recently active first,
+/// without their data (an empty object: a list never needs it), after
+/// (`?3` last seen, `?4` id; null: from the start) in that order, at most
+/// `?5`.
 pub(super) const LIST_USER_PAGE: &str = concat!(
     "SELECT '{}' AS data, ",
     listed_cols!(),
@@ -253,14 +212,4 @@ pub(super) const COLLECTABLE: &str = concat!(
     "SELECT id FROM aus_sessions WHERE ",
     collectable!("?1", "?2"),
     " LIMIT ?3"
-);
-
-/// The live sessions of user `?1` at `?2`, most recently active first,
-/// without their data (an empty object): the list never needs it.
-pub(super) const LIST_USER: &str = concat!(
-    "SELECT '{}' AS data, ",
-    listed_cols!(),
-    " FROM aus_sessions s WHERE s.user_id = ?1 AND ",
-    live_at!("?2"),
-    " ORDER BY s.last_seen_at DESC, s.id"
 );

@@ -74,12 +74,14 @@ pub trait Storage: Debug + Send + Sync + 'static {
     /// Compare-and-set of a session's credentials
     /// ([`StoredSession::apply_swap`]): if the session is there, not
     /// revoked, and its epoch is still `expected_epoch`, stores
-    /// `credentials` and counts one more epoch; with `record`, also writes
+    /// `credentials` and counts one more epoch and one more version (a
+    /// change of credentials is a change of the session); with `record`,
+    /// also writes
     /// the record's fields that credentials change (all but its id, data,
     /// name, place label, creation, revocation and version: the user, the
     /// sign-in, the client, the activity, the deadlines, `persistent`,
-    /// `api_client`; a new `last_ip` clears the place label) and counts one
-    /// more version. `false`, and nothing written, otherwise.
+    /// `api_client`; a new `last_ip` clears the place label). `false`, and
+    /// nothing written, otherwise.
     async fn swap_credentials(
         &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
         record: Option<&SessionRecord>,
@@ -212,8 +214,8 @@ impl StoredSession {
             r.sign_in_method.clone_from(&new.sign_in_method);
             r.second_factor = new.second_factor;
             r.api_client = new.api_client;
-            r.version += 1;
         }
+        self.record.version += 1;
         true
     }
 

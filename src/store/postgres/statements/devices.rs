@@ -4,16 +4,9 @@
 use crate::store::sql::{ended_at, live_at};
 
 /// The live sessions of user `$1` at `$2`, most recently active first,
-/// without their data (an empty object): the list never needs it, and a
-/// user's sessions may hold up to the data limit each.
-pub(in crate::store::postgres) const LIST_USER: &str = concat!(
-    list_of_user!(),
-    live_at!("$2"),
-    " ORDER BY s.last_seen_at DESC, s.id"
-);
-
-/// One page of `LIST_USER`: the rows after (`$3` last seen, `$4` id; null:
-/// from the start) in its order, at most `$5`.
+/// without their data (an empty object: a list never needs it, and each
+/// session may hold up to the data limit), after (`$3` last seen, `$4` id;
+/// null: from the start) in that order, at most `$5`.
 pub(in crate::store::postgres) const LIST_USER_PAGE: &str = concat!(
     list_of_user!(),
     live_at!("$2"),

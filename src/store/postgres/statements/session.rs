@@ -1,0 +1,150 @@
+//! The storage operations on one session: a load (by id, token or
+//! remember-me selector), a new session, a write of its data and activity,
+//! and the compare-and-set of its credentials.
+
+/// A whole session `s` as `Storage::load` reads it: the row, its epoch, its
+/// remember-me columns and its token rows (as four arrays, null when it has
+/// none), followed by the `WHERE` that finds it.
+macro_rules! load_where {
+    ($filter:literal) => {
+        concat!(
+            "SELECT ",
+            session_cols!(),
+            ", s.last_seen_at, s.expires_at, s.version, ",
+            seen_cols!(),
+            ", s.cred_epoch, s.remember_selector, s.remember_validator_hash,
+               s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
+               s.remember_pending_validator_hash, s.remember_pending_at,
+               s.remember_prior_validator_hash, s.remember_prior_rotated_at,
+               t.hashes, t.states, t.issued, t.replaced
+          FROM axum_user_sessions.sessions s
+         CROSS JOIN LATERAL (
+            SELECT array_agg(token_hash) AS hashes, array_agg(state) AS states,
+                   array_agg(created_at) AS issued, array_agg(superseded_at) AS replaced
+              FROM axum_user_sessions.tokens WHERE session_id = s.id) t
+         WHERE ",
+            $filter
+        )
+    };
+}
+
+/// Session `$1`, by its primary key.
+pub(in crate::store::postgres) const LOAD_BY_ID: &str = load_where!("s.id = $1");
+
+/// The session of token hash `$1` (a cookie of 0.1's form).
+pub(in crate::store::postgres) const LOAD_BY_TOKEN: &str =
+    load_where!("s.id = (SELECT session_id FROM axum_user_sessions.tokens WHERE token_hash = $1)");
+
+/// The session holding remember-me selector `$1`.
+pub(in crate::store::postgres) const LOAD_BY_SELECTOR: &str =
+    load_where!("s.remember_selector = $1");
+
+/// The remember-me columns, assigned from placeholders `$3` … `$11` in the
+/// order of `sql::REMEMBER_COLUMNS`.
+macro_rules! set_remember {
+    () => {
+        "remember_selector = $3, remember_validator_hash = $4,
+         remember_prev_validator_hash = $5, remember_rotated_at = $6,
+         remember_expires_at = $7, remember_pending_validator_hash = $8,
+         remember_pending_at = $9, remember_prior_validator_hash = $10,
+         remember_prior_rotated_at = $11"
+    };
+}
+
+/// Inserts session `$1` with its token rows (`$12` hashes, `$13` states,
+/// `$14` issued, `$15` replaced: arrays) and remember-me columns (`$3` …
+/// `$11`); its row's columns `$2`, `$16` … `$31`. Version and epoch start
+/// at 0.
+pub(in crate::store::postgres) const INSERT: &str = "WITH s AS (
+        INSERT INTO axum_user_sessions.sessions
+            (id, user_id, remember_selector, remember_validator_hash,
+             remember_prev_validator_hash, remember_rotated_at, remember_expires_at,
+             remember_pending_validator_hash, remember_pending_at,
+             remember_prior_validator_hash, remember_prior_rotated_at,
+             data, created_at, authenticated_at, last_seen_at, expires_at,
+             absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
+             last_ip, location, sign_in_method, second_factor, api_client, name)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                $16, $17, $18, $19, $20, $21, $22, $23, $24::inet, $25, $26,
+                $27::inet, $28, $29, $30, $31, $32)
+        RETURNING id
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at, superseded_at)
+    SELECT u.h, s.id, u.st, u.c, u.r
+      FROM s, unnest($12::bytea[], $13::int2[], $14::timestamptz[], $15::timestamptz[])
+              AS u(h, st, c, r)";
+
+/// One write of session `$1`, if it is not revoked and (`$5` not null) is
+/// at version `$5`: with `$2`, the keys `$3` (an object) set and `$4`
+/// removed; with `$6`, the activity: last seen `$6`, idle deadline `$7`,
+/// and a new last IP `$8` (text; null: unchanged), which clears the place
+/// label. `version`: the new version, null when nothing was written;
+/// `live`: whether the session is there and not revoked (as the statement
+/// began).
+pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
+        UPDATE axum_user_sessions.sessions
+           SET data = CASE WHEN $2 THEN (data || $3::jsonb) - $4::text[] ELSE data END,
+               last_seen_at = COALESCE($6, last_seen_at),
+               expires_at = COALESCE($7, expires_at),
+               location = CASE WHEN $8::inet IS NOT NULL AND $8::inet IS DISTINCT FROM last_ip
+                               THEN NULL ELSE location END,
+               last_ip = COALESCE($8::inet, last_ip)
+         WHERE id = $1 AND revoked_at IS NULL AND ($5::bigint IS NULL OR version = $5)
+        RETURNING version
+    )
+    SELECT (SELECT version FROM u) AS version,
+           EXISTS (SELECT 1 FROM axum_user_sessions.sessions
+                    WHERE id = $1 AND revoked_at IS NULL) AS live";
+
+/// Compare-and-set of the credentials of session `$1`: if it is not
+/// revoked and its epoch is still `$2`, writes its remember-me columns (`$3`
+/// … `$11`) and token rows (`$12` … `$15`, as `INSERT`'s: the rows not
+/// listed go, the listed ones are inserted or updated), counts one more
+/// epoch and, with `$16`, writes the row's fields a change of credentials
+/// changes (`$17` …): the later of its own and the stored `last_seen_at`
+/// and `expires_at`, and a new `last_ip`, which clears the place label.
+/// `swapped`: 1 or 0.
+///
+/// The session row is locked first (its `UPDATE`), then its token rows, as
+/// every statement here does.
+pub(in crate::store::postgres) const SWAP: &str = concat!(
+    "WITH s AS (
+        UPDATE axum_user_sessions.sessions
+           SET cred_epoch = cred_epoch + 1, ",
+    set_remember!(),
+    ",
+               user_id = CASE WHEN $16 THEN $17 ELSE user_id END,
+               authenticated_at = CASE WHEN $16 THEN $18 ELSE authenticated_at END,
+               rotated_at = CASE WHEN $16 THEN $19 ELSE rotated_at END,
+               ip = CASE WHEN $16 THEN $20::inet ELSE ip END,
+               user_agent = CASE WHEN $16 THEN $21 ELSE user_agent END,
+               location = CASE WHEN $16 AND $22::inet IS DISTINCT FROM last_ip
+                               THEN NULL ELSE location END,
+               last_ip = CASE WHEN $16 THEN $22::inet ELSE last_ip END,
+               tokens_expire_at = CASE WHEN $16 THEN $23 ELSE tokens_expire_at END,
+               absolute_expires_at = CASE WHEN $16 THEN $24 ELSE absolute_expires_at END,
+               expires_at = CASE WHEN $16 THEN GREATEST(expires_at, $25) ELSE expires_at END,
+               last_seen_at = CASE WHEN $16 THEN GREATEST(last_seen_at, $26)
+                                   ELSE last_seen_at END,
+               persistent = CASE WHEN $16 THEN $27 ELSE persistent END,
+               sign_in_method = CASE WHEN $16 THEN $28 ELSE sign_in_method END,
+               second_factor = CASE WHEN $16 THEN $29 ELSE second_factor END,
+               api_client = CASE WHEN $16 THEN $30 ELSE api_client END
+         WHERE id = $1 AND cred_epoch = $2 AND revoked_at IS NULL
+        RETURNING id
+    ), gone AS (
+        DELETE FROM axum_user_sessions.tokens t USING s
+         WHERE t.session_id = s.id AND t.token_hash <> ALL ($12::bytea[])
+    ), put AS (
+        INSERT INTO axum_user_sessions.tokens AS t
+               (token_hash, session_id, state, created_at, superseded_at)
+        SELECT u.h, s.id, u.st, u.c, u.r
+          FROM s, unnest($12::bytea[], $13::int2[], $14::timestamptz[], $15::timestamptz[])
+                  AS u(h, st, c, r)
+        ON CONFLICT (token_hash) DO UPDATE
+           SET state = EXCLUDED.state, superseded_at = EXCLUDED.superseded_at
+         WHERE t.session_id = EXCLUDED.session_id
+           AND (t.state, t.superseded_at) IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.superseded_at)
+    )
+    SELECT count(*) AS swapped FROM s"
+);

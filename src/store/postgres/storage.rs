@@ -1,0 +1,194 @@
+//! [`PgStorage`]'s storage operations: one statement each (the statements
+//! are in `statements.rs`; those both SQL dialects write alike come from
+//! `sql::impl_sql_storage!`).
+
+use super::{PgStorage, Query, statements as q};
+use crate::store::credentials::Credentials;
+use crate::store::error::Error;
+use crate::store::migrate;
+use crate::store::report::{MigrationReport, StoreStats};
+use crate::store::revocation::{Revocation, RevokeScope};
+use crate::store::session_store::CacheSupport;
+use crate::store::sql::{self, Columns as _, RememberColumns, TokenColumns};
+use crate::store::storage::{
+    Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
+};
+use crate::store::types::SessionRecord;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Binds the remember-me columns, then the token rows (`$3` … `$15`).
+fn bind_credentials(query: Query<'static>, credentials: &Credentials) -> Query<'static> {
+    let r = RememberColumns::of(credentials.remember.as_ref());
+    let t = TokenColumns::of(credentials);
+    query
+        .bind(r.selector)
+        .bind(r.validator)
+        .bind(r.previous)
+        .bind(r.rotated_at)
+        .bind(r.expires_at)
+        .bind(r.pending)
+        .bind(r.pending_at)
+        .bind(r.prior)
+        .bind(r.prior_rotated_at)
+        .bind(t.hashes)
+        .bind(t.states)
+        .bind(t.issued)
+        .bind(t.replaced)
+}
+
+/// A session as `LOAD_BY_*` reads it.
+fn stored(row: &PgRow) -> Result<StoredSession, Error> {
+    let hashes: Option<Vec<Vec<u8>>> = row.try_get("hashes")?;
+    let states: Option<Vec<i16>> = row.try_get("states")?;
+    let issued: Option<Vec<OffsetDateTime>> = row.try_get("issued")?;
+    let replaced: Option<Vec<Option<OffsetDateTime>>> = row.try_get("replaced")?;
+    let (hashes, states) = (hashes.unwrap_or_default(), states.unwrap_or_default());
+    let (issued, replaced) = (issued.unwrap_or_default(), replaced.unwrap_or_default());
+    if [states.len(), issued.len(), replaced.len()] != [hashes.len(); 3] {
+        return Err(Error::Corrupt("token columns of different lengths"));
+    }
+    let tokens = (0..hashes.len())
+        .map(|i| sql::token_entry(&hashes[i], states[i].into(), issued[i], replaced[i]))
+        .collect::<Result<_, _>>()?;
+    let credentials = Credentials::new(tokens, RememberColumns::read(row)?);
+    Ok(StoredSession::new(
+        sql::record(row)?,
+        credentials,
+        row.unsigned("cred_epoch")?,
+    ))
+}
+
+fn epoch(n: u64) -> Result<i64, Error> {
+    i64::try_from(n).map_err(|_| Error::Corrupt("epoch or version out of range"))
+}
+
+fn ip_text(ip: Option<std::net::IpAddr>) -> Option<String> {
+    ip.map(|ip| ip.to_string())
+}
+
+sql::impl_sql_storage!(
+    PgStorage,
+    query = Query,
+    row = PgRow,
+    time = std::convert::identity,
+    {
+        async fn migrate(&self) -> Result<MigrationReport, Error> {
+            migrate::run(&migrate::postgres(), &self.pool).await
+        }
+
+        async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+            let query = match key {
+                Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
+                Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
+                Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
+            };
+            self.row(query).await?.as_ref().map(stored).transpose()
+        }
+
+        async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
+            let r = &session.record;
+            let query = sqlx::query(q::INSERT).bind(r.id).bind(r.user_id.clone());
+            let query = bind_credentials(query, &session.credentials)
+                .bind(Json(r.data.clone()))
+                .bind(r.created_at)
+                .bind(r.authenticated_at)
+                .bind(r.last_seen_at)
+                .bind(r.expires_at)
+                .bind(r.absolute_expires_at)
+                .bind(r.tokens_expire_at)
+                .bind(r.rotated_at)
+                .bind(ip_text(r.ip))
+                .bind(r.user_agent.clone())
+                .bind(r.persistent)
+                .bind(ip_text(r.last_ip))
+                .bind(r.location.clone())
+                .bind(r.sign_in_method.clone())
+                .bind(r.second_factor)
+                .bind(r.api_client)
+                .bind(r.name.clone());
+            self.execute(query).await?;
+            Ok(())
+        }
+
+        async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error> {
+            let expected = write.expected_version.map(epoch).transpose()?;
+            let (set, remove) = match write.patch {
+                Some(p) => (Json(p.set.clone()), p.remove.clone()),
+                None => (Json(Default::default()), Vec::new()),
+            };
+            let activity = write.activity.as_ref();
+            let query = sqlx::query(q::WRITE)
+                .bind(id)
+                .bind(write.patch.is_some())
+                .bind(set)
+                .bind(remove)
+                .bind(expected)
+                .bind(activity.map(|a| a.last_seen_at))
+                .bind(activity.map(|a| a.expires_at))
+                .bind(ip_text(activity.and_then(|a| a.new_ip)));
+            let Some(row) = self.row(query).await? else {
+                return Err(Error::Corrupt("a write returned no row"));
+            };
+            let version: Option<i64> = row.try_get("version")?;
+            Ok(match version {
+                Some(v) => WriteOutcome::Written {
+                    version: u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))?,
+                },
+                None if row.flag("live")? && expected.is_some() => WriteOutcome::Conflict,
+                None => WriteOutcome::Gone,
+            })
+        }
+
+        async fn swap_credentials(
+            &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
+            record: Option<&SessionRecord>,
+        ) -> Result<bool, Error> {
+            let query = sqlx::query(q::SWAP).bind(id).bind(epoch(expected_epoch)?);
+            let r = record;
+            let query = bind_credentials(query, credentials)
+                .bind(r.is_some())
+                .bind(r.and_then(|r| r.user_id.clone()))
+                .bind(r.and_then(|r| r.authenticated_at))
+                .bind(r.map(|r| r.rotated_at))
+                .bind(ip_text(r.and_then(|r| r.ip)))
+                .bind(r.and_then(|r| r.user_agent.clone()))
+                .bind(ip_text(r.and_then(|r| r.last_ip)))
+                .bind(r.and_then(|r| r.tokens_expire_at))
+                .bind(r.map(|r| r.absolute_expires_at))
+                .bind(r.map(|r| r.expires_at))
+                .bind(r.map(|r| r.last_seen_at))
+                .bind(r.is_some_and(|r| r.persistent))
+                .bind(r.and_then(|r| r.sign_in_method.clone()))
+                .bind(r.is_some_and(|r| r.second_factor))
+                .bind(r.is_some_and(|r| r.api_client));
+            let swapped = match self.row(query).await? {
+                Some(row) => row.count("swapped")?,
+                None => 0,
+            };
+            Ok(swapped == 1)
+        }
+
+        async fn delete(&self, what: &Deletion) -> Result<u64, Error> {
+            let query = match *what {
+                Deletion::One(id) => sqlx::query(q::DELETE).bind(id),
+                Deletion::Ended {
+                    now,
+                    revoked_before,
+                    limit,
+                } => sqlx::query(q::GC_BATCH)
+                    .bind(now)
+                    .bind(revoked_before)
+                    .bind(i64::from(limit)),
+            };
+            self.execute(query).await
+        }
+
+        fn cache_support(&self) -> Option<&dyn CacheSupport> {
+            Some(self)
+        }
+    }
+);
