@@ -17,12 +17,12 @@
 //!
 //! # Writing a store
 //!
-//! Implement [`Storage`], the small boundary (nine storage operations), and
-//! wrap it in [`Protocol`], which computes the session protocol (token
-//! states, rotation, remember-me steps, the token history) once, in Rust,
-//! and implements [`SessionStore`] over it. Or implement [`SessionStore`]
-//! itself, as the SQL stores do. Their calls take and return the records of this
-//! module and fail with [`store::Error`](Error), which names no driver type
+//! Implement [`Storage`], the small boundary (eight storage operations,
+//! and three with default bodies), and wrap it in [`Protocol`], which
+//! computes the session protocol (token states, rotation, remember-me
+//! steps, the token history, touches) once, in Rust, and implements
+//! [`SessionStore`] over it: every built-in store is made so. Its calls
+//! take and return the records of this module and fail with [`store::Error`](Error), which names no driver type
 //! (report your driver's errors with [`Error::unavailable`],
 //! [`Error::backend`], …, which keep them as the source). A feature your
 //! store does not offer answers [`Error::Unsupported`] (the default bodies
@@ -47,9 +47,9 @@
 //! | `protocol/` | [`Protocol`]: [`SessionStore`] over any [`Storage`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
-//! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL (`mod.rs`), reading rows (`rows.rs`) |
-//! | `delegate.rs` | the one list of calls from which the wrappers (and [`MemoryStore`], around its [`Protocol`]) implement the trait |
-//! | `memory/`, `postgres/`, `sqlite/` | the stores; their SQL in `statements.rs` |
+//! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
+//! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
+//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`Storage`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`], the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
 //! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |
@@ -105,7 +105,7 @@ pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::PgStore;
+pub use postgres::{PgStorage, PgStore};
 pub use protocol::Protocol;
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
@@ -115,7 +115,7 @@ pub use session_store::{CacheSupport, IntoSessionStore, SessionStore};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStorage, SqliteStore};
 pub(crate) use stack::Stack;
 pub use storage::{
     Activity, Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,

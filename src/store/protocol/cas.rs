@@ -31,21 +31,32 @@ impl<S: Storage> Protocol<S> {
     /// compare-and-set on the epoch read; on a lost compare-and-set, reads
     /// again and recomputes, at most [`ATTEMPTS`] times in all.
     pub(super) async fn swap<T>(
-        &self, id: Uuid, gone: T, mut step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
+        &self, id: Uuid, gone: T, step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
     ) -> Result<T, Error>
+    where
+        T: Copy + Send,
+    {
+        self.try_swap(id, gone, step).await?.ok_or_else(contended)
+    }
+
+    /// [`swap`](Self::swap), answering `None` when every attempt lost its
+    /// compare-and-set (for a caller that decides again on a fresh read).
+    pub(super) async fn try_swap<T>(
+        &self, id: Uuid, gone: T, mut step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
+    ) -> Result<Option<T>, Error>
     where
         T: Copy + Send,
     {
         for _ in 0..ATTEMPTS {
             let Some(mut s) = self.storage.load(&Lookup::Id(id)).await? else {
-                return Ok(gone);
+                return Ok(Some(gone));
             };
             if s.record.revoked_at.is_some() {
-                return Ok(gone);
+                return Ok(Some(gone));
             }
             let epoch = s.epoch;
             match step(&mut s) {
-                Step::Done(answer) => return Ok(answer),
+                Step::Done(answer) => return Ok(Some(answer)),
                 Step::Swap {
                     with_record,
                     answer,
@@ -56,12 +67,12 @@ impl<S: Storage> Protocol<S> {
                         .swap_credentials(id, epoch, &s.credentials, record)
                         .await?;
                     if stored {
-                        return Ok(answer);
+                        return Ok(Some(answer));
                     }
                 }
             }
         }
-        Err(contended())
+        Ok(None)
     }
 }
 

@@ -215,17 +215,22 @@ impl<S: Storage> SessionStore for Protocol<S> {
     }
 
     async fn restore_remembered(&self, id: Uuid, restore: &Restore) -> Result<bool, Error> {
-        self.swap(id, false, |s| {
-            if s.credentials.restore(&mut s.record, restore) {
-                Step::Swap {
-                    with_record: true,
-                    answer: true,
+        // Tabs restoring at once each add a token: a restore that kept
+        // losing answers `false`, and the layer decides again on what the
+        // store then holds (its validator step may have changed).
+        let restored = self
+            .try_swap(id, false, |s| {
+                if s.credentials.restore(&mut s.record, restore) {
+                    Step::Swap {
+                        with_record: true,
+                        answer: true,
+                    }
+                } else {
+                    Step::Done(false)
                 }
-            } else {
-                Step::Done(false)
-            }
-        })
-        .await
+            })
+            .await?;
+        Ok(restored.unwrap_or(false))
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<SessionRecord>, Error> {

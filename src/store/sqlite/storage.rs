@@ -44,7 +44,8 @@ fn stored(rows: &[SqliteRow]) -> Result<Option<StoredSession>, Error> {
     for row in rows {
         if let Some(hash) = row.opt_bytes("token_hash")? {
             let code: i64 = row.try_get("state")?;
-            let entry = sql::token_entry(&hash, code, row.time("issued")?, row.opt_time("replaced")?);
+            let entry =
+                sql::token_entry(&hash, code, row.time("issued")?, row.opt_time("replaced")?);
             tokens.push(entry?);
         }
     }
@@ -80,7 +81,9 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
 
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
         let r = &session.record;
-        let query = sqlx::query(q::INSERT_SESSION).bind(r.id).bind(r.user_id.clone());
+        let query = sqlx::query(q::INSERT_SESSION)
+            .bind(r.id)
+            .bind(r.user_id.clone());
         let query = bind_remember(query, &session.credentials)
             .bind(serde_json::to_string(&r.data)?)
             .bind(ts(r.created_at))
@@ -109,7 +112,10 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         let expected = write.expected_version.map(i64::try_from).transpose();
         let expected = expected.map_err(|_| Error::Corrupt("version out of range"))?;
         let activity = write.activity.as_ref();
-        let (seen, expires) = (activity.map(|a| ts(a.last_seen_at)), activity.map(|a| ts(a.expires_at)));
+        let (seen, expires) = (
+            activity.map(|a| ts(a.last_seen_at)),
+            activity.map(|a| ts(a.expires_at)),
+        );
         let new_ip = ip_text(activity.and_then(|a| a.new_ip));
         let Some(patch) = write.patch else {
             // Activity alone: one statement, and a read only when it wrote
@@ -121,7 +127,9 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
                 .bind(expires)
                 .bind(new_ip);
             if let Some(row) = self.row(query).await? {
-                return Ok(WriteOutcome::Written { version: version(row.try_get("version")?)? });
+                return Ok(WriteOutcome::Written {
+                    version: version(row.try_get("version")?)?,
+                });
             }
             let live = match self.row(sqlx::query(q::LIVE).bind(id)).await? {
                 Some(row) => row.flag("live")?,
@@ -136,7 +144,10 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         // Data: read, patched here, and written under the write lock, so no
         // other writer comes between.
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(q::READ_FOR_WRITE).bind(id).fetch_optional(tx.conn()).await?;
+        let row = sqlx::query(q::READ_FOR_WRITE)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
         let outcome = match row {
             None => WriteOutcome::Gone,
             Some(row) if !row.flag("live")? => WriteOutcome::Gone,
@@ -154,7 +165,9 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
                     .bind(new_ip)
                     .fetch_one(tx.conn())
                     .await?;
-                WriteOutcome::Written { version: version(v)? }
+                WriteOutcome::Written {
+                    version: version(v)?,
+                }
             }
         };
         // Ends the transaction (and frees the write lock) at once, written
@@ -167,7 +180,8 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         &self, id: Uuid, expected_epoch: u64, credentials: &Credentials,
         record: Option<&SessionRecord>,
     ) -> Result<bool, Error> {
-        let epoch = i64::try_from(expected_epoch).map_err(|_| Error::Corrupt("epoch out of range"))?;
+        let epoch =
+            i64::try_from(expected_epoch).map_err(|_| Error::Corrupt("epoch out of range"))?;
         let r = record;
         let query = sqlx::query(q::SWAP).bind(id).bind(epoch);
         let query = bind_remember(query, credentials)
@@ -201,7 +215,11 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         let mut tx = self.write_tx().await?;
         let ids: Vec<Uuid> = match *what {
             Deletion::One(id) => vec![id],
-            Deletion::Ended { now, revoked_before, limit } => {
+            Deletion::Ended {
+                now,
+                revoked_before,
+                limit,
+            } => {
                 sqlx::query_scalar(q::COLLECTABLE)
                     .bind(ts(now))
                     .bind(ts(revoked_before))

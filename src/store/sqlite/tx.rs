@@ -3,8 +3,8 @@
 
 use super::encoding::ts;
 use super::statements::{self as q, Query};
-use crate::store::error::Error;
 use crate::store::credentials::Credentials;
+use crate::store::error::Error;
 use crate::store::sql::TokenColumns;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
