@@ -3,7 +3,8 @@
 //! and the cache ([`CachedStore`](super::CachedStore)).
 //!
 //! A wrapper implements [`Wrapper`] (its inner store, and what it does around
-//! one call) and writes `wrap_store!(Type);`. Next to each signature, the
+//! one call) and writes `wrap_store!(Type);`; a store made of a
+//! [`Protocol`](super::Protocol) writes `protocol_store!(Type);`. Next to each signature, the
 //! list says which cached sessions the call can make stale ([`Stale`]): the
 //! cache forgets them, the deadline ignores it. A method added to the trait
 //! is one more line here: for a required method the compiler asks for it;
@@ -203,4 +204,25 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
     };
 }
 
-pub(crate) use wrap_store;
+/// `impl SessionStore for $store`, a store made of a
+/// [`Protocol`](super::Protocol) (its field `0`): every call passes through.
+macro_rules! protocol_store {
+    ($store:ty) => {
+        impl $crate::store::delegate::Wrapper for $store {
+            fn wrapped(&self) -> &dyn $crate::store::SessionStore {
+                &self.0
+            }
+
+            async fn around<T>(
+                &self, _call: $crate::store::delegate::Call<'_>,
+                run: impl std::future::Future<Output = Result<T, $crate::store::Error>>,
+            ) -> Result<T, $crate::store::Error> {
+                run.await
+            }
+        }
+
+        $crate::store::delegate::wrap_store!($store);
+    };
+}
+
+pub(crate) use {protocol_store, wrap_store};

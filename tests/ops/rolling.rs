@@ -86,6 +86,14 @@ async fn this_build(pool: &sqlx::PgPool) -> TestApp {
     common::serve_demo(layer).await
 }
 
+/// A new browser on `base`, with the demo's plain-http cookie names.
+fn browser_at(app: &TestApp, base: &str) -> Client {
+    let mut browser = Client::with_cookie_name(app, "session");
+    browser.remember_name = "remember".into();
+    browser.base = base.to_owned();
+    browser
+}
+
 /// The browser, sent to `base`.
 fn at(browser: &Client, base: &str) -> Client {
     let mut c = browser.clone();
@@ -134,9 +142,7 @@ async fn a_fleet_of_0_1_and_this_build_signs_nobody_out(pool: sqlx::PgPool) {
 
     for (first, second) in [(0, 1), (1, 0)] {
         // Signed in on one, used on both while each rotates the token.
-        let mut browser = Client::with_cookie_name(&new, "session");
-        browser.remember_name = "remember".into();
-        browser.base = bases[first].to_owned();
+        let mut browser = browser_at(&new, bases[first]);
         browser.login("alice").await;
         assert_eq!(browser.cookie.as_ref().map(String::len), Some(43));
         assert_eq!(
@@ -188,9 +194,7 @@ async fn remember_me_restores_on_either_instance(pool: sqlx::PgPool) {
     let new = this_build(&pool).await;
     let bases = [old.base.as_str(), new.base.as_str()];
     for (first, second) in [(0, 1), (1, 0)] {
-        let mut browser = Client::with_cookie_name(&new, "session");
-        browser.remember_name = "remember".into();
-        browser.base = bases[first].to_owned();
+        let mut browser = browser_at(&new, bases[first]);
         browser.login_with("alice", true).await;
         // The browser closes: the session cookie is gone, the remember-me
         // cookie restores it on the other instance, then back again.

@@ -2,24 +2,23 @@
 //! lost on restart. Do not use it behind several app instances. It is a
 //! [`Storage`] (a map of sessions and two indexes) under the [`Protocol`].
 
-use crate::store::delegate::{Call, Wrapper, wrap_store};
+use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::protocol::Protocol;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::{CacheSupport, SessionStore};
+use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
 };
 use crate::store::{Credentials, SessionRecord};
 use async_trait::async_trait;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A [`SessionStore`] in process memory.
+/// A [`SessionStore`](crate::store::SessionStore) in process memory.
 ///
 /// For tests, examples and prototypes. Sessions are lost when the process
 /// exits, and two processes do not see each other's sessions: never use it
@@ -50,19 +49,7 @@ impl MemoryStore {
     }
 }
 
-impl Wrapper for MemoryStore {
-    fn wrapped(&self) -> &dyn SessionStore {
-        &self.0
-    }
-
-    async fn around<T>(
-        &self, _call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        run.await
-    }
-}
-
-wrap_store!(MemoryStore);
+protocol_store!(MemoryStore);
 
 /// The memory store's [`Storage`]: sessions by id, with indexes of their
 /// tokens and remember-me selectors. Clones share the maps.

@@ -6,7 +6,7 @@
 //! and `pooler.rs` sends single statements (in a transaction of their own
 //! behind PgBouncer).
 
-use crate::store::delegate::{Call, Wrapper, wrap_store};
+use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::feed::{ChangeFeed, FeedOptions};
 use crate::store::migrate;
@@ -17,7 +17,6 @@ use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row as _};
-use std::future::Future;
 use time::OffsetDateTime;
 
 mod feed;
@@ -94,19 +93,7 @@ impl PgStore {
     }
 }
 
-impl Wrapper for PgStore {
-    fn wrapped(&self) -> &dyn SessionStore {
-        &self.0
-    }
-
-    async fn around<T>(
-        &self, _call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        run.await
-    }
-}
-
-wrap_store!(PgStore);
+protocol_store!(PgStore);
 
 impl Dialect for PgRow {
     fn time(&self, col: &str) -> Result<OffsetDateTime, Error> {

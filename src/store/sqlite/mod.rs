@@ -3,7 +3,7 @@
 //! [`SqliteStorage`], whose storage operations are in `storage.rs`, their
 //! statements in `statements.rs` and its write transaction in `tx.rs`.
 
-use crate::store::delegate::{Call, Wrapper, wrap_store};
+use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::protocol::Protocol;
@@ -12,7 +12,6 @@ use crate::store::sql;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use statements::Query;
-use std::future::Future;
 use std::str::FromStr as _;
 use std::time::Duration;
 use tx::WriteTx;
@@ -93,19 +92,7 @@ impl SqliteStore {
     }
 }
 
-impl Wrapper for SqliteStore {
-    fn wrapped(&self) -> &dyn SessionStore {
-        &self.0
-    }
-
-    async fn around<T>(
-        &self, _call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        run.await
-    }
-}
-
-wrap_store!(SqliteStore);
+protocol_store!(SqliteStore);
 
 impl SqliteStorage {
     /// A write transaction: one round-trip, however many statements it runs.
