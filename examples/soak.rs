@@ -22,7 +22,7 @@
 mod demo;
 
 use axum_user_sessions::store::CountingStore;
-use axum_user_sessions::{GcOptions, SessionAdmin, SessionEvent, SessionStore};
+use axum_user_sessions::{GcOptions, SessionAdmin, SessionEvent, SessionProtocol};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -289,7 +289,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-async fn store_stats(store: &Arc<dyn SessionStore>) -> String {
+async fn store_stats(store: &Arc<dyn SessionProtocol>) -> String {
     match SessionAdmin::new(store.clone())
         .stats(&GcOptions::default())
         .await
@@ -366,7 +366,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The store: DATABASE_URL, or a SQLite file in a temporary directory.
     let url = std::env::var("DATABASE_URL").unwrap_or_default();
     let mut _tmp = None;
-    let store: Arc<dyn SessionStore> = if url.trim().is_empty() {
+    let store: Arc<dyn SessionProtocol> = if url.trim().is_empty() {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("soak.db").display());
         println!("store: SQLite {url} (temporary)");
@@ -385,7 +385,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Every call that reaches the store is one round-trip: count them.
     let counted = CountingStore::new(store);
-    let store: Arc<dyn SessionStore> = Arc::new(counted.clone());
+    let store: Arc<dyn SessionProtocol> = Arc::new(counted.clone());
     let stats = Arc::new(Stats::default());
     let events = stats.clone();
     let layer = demo::layer_from_env(store.clone())

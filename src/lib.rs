@@ -170,8 +170,8 @@ pub use store::SqliteStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use store::{CacheConfig, CachedStore};
 pub use store::{
-    IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy, SessionStore,
-    SignIn, migrate,
+    IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy,
+    SessionProtocol, SessionStore, SignIn, migrate,
 };
 
 /// The [`ipnet`](https://docs.rs/ipnet) crate (version 2), whose `IpNet`

@@ -3,7 +3,7 @@
 //! ("Lisbon, Portugal"), off the request path, and the answer is stored
 //! with the session. None is shipped.
 
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{SessionProtocol, SessionRecord};
 use hashlink::LruCache;
 use std::fmt;
 use std::future::Future;
@@ -99,7 +99,7 @@ impl Locating {
     /// After a request on `record`: when its last IP has no place yet and
     /// no lookup of it was started here, starts one in a task of its own,
     /// whose answer is stored (if the IP is still the session's then).
-    pub(crate) fn after(&self, store: &Arc<dyn SessionStore>, record: &SessionRecord) {
+    pub(crate) fn after(&self, store: &Arc<dyn SessionProtocol>, record: &SessionRecord) {
         let (Some(ip), None) = (record.last_ip, &record.location) else {
             return;
         };
@@ -251,7 +251,7 @@ mod tests {
             100,
             2,
         );
-        let store: Arc<dyn SessionStore> = Arc::new(crate::MemoryStore::new());
+        let store: Arc<dyn SessionProtocol> = Arc::new(crate::MemoryStore::new());
         for _ in 0..5 {
             let mut r = SessionRecord::new(Uuid::new_v4(), time::OffsetDateTime::now_utc());
             r.user_id = Some("alice".into());

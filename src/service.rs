@@ -5,7 +5,7 @@ use crate::config::SessionConfig;
 use crate::cookie::{CookieChange, CookieToken, CookieUpdate, find_cookies, read_cookie};
 use crate::events::anonymize_ip;
 use crate::session::{Commit, Session};
-use crate::store::SessionStore;
+use crate::store::SessionProtocol;
 use crate::token::{RememberToken, SessionToken};
 use axum::extract::ConnectInfo;
 use axum::http::Request;
@@ -22,12 +22,14 @@ use tower::Service;
 #[derive(Debug, Clone)]
 pub struct SessionService<S> {
     inner: S,
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn SessionProtocol>,
     config: Arc<SessionConfig>,
 }
 
 impl<S> SessionService<S> {
-    pub(crate) fn new(inner: S, store: Arc<dyn SessionStore>, config: Arc<SessionConfig>) -> Self {
+    pub(crate) fn new(
+        inner: S, store: Arc<dyn SessionProtocol>, config: Arc<SessionConfig>,
+    ) -> Self {
         Self {
             inner,
             store,

@@ -1,7 +1,7 @@
 //! The demo's settings from the environment (the list is in `demo.rs`'s
 //! docs): the session layer and the store.
 
-use axum_user_sessions::{SessionLayer, SessionStore};
+use axum_user_sessions::{SessionLayer, SessionProtocol};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub(crate) fn env_secs(name: &str) -> Option<Duration> {
 }
 
 /// The session layer as the environment configures it.
-pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
+pub fn layer_from_env(store: Arc<dyn SessionProtocol>) -> SessionLayer {
     let mut layer = SessionLayer::new(store);
     if let Some(d) = env_secs("SESSION_IDLE_SECS") {
         layer = layer.with_idle_timeout(d);
@@ -104,7 +104,7 @@ pub fn layer_from_env(store: Arc<dyn SessionStore>) -> SessionLayer {
 
 /// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
 /// migrates it.
-pub async fn store_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
+pub async fn store_from_env() -> Result<Arc<dyn SessionProtocol>, Box<dyn std::error::Error>> {
     let store = axum_user_sessions::store::connect(&database_url()?).await?;
     axum_user_sessions::migrate(&store).await?;
     Ok(store)

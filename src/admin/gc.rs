@@ -4,7 +4,7 @@
 
 use super::SessionAdmin;
 use crate::error::Error;
-use crate::store::SessionStore;
+use crate::store::SessionProtocol;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -87,7 +87,7 @@ impl GcTask {
 /// retention, until a batch comes back short. `progress` gets the running
 /// total after each batch.
 pub(super) async fn collect(
-    store: &dyn SessionStore, options: &GcOptions, mut progress: impl FnMut(u64),
+    store: &dyn SessionProtocol, options: &GcOptions, mut progress: impl FnMut(u64),
 ) -> Result<GcReport, Error> {
     let mut report = GcReport::default();
     loop {
@@ -106,7 +106,9 @@ pub(super) async fn collect(
 
 /// Runs [`collect`] every `every` (first run after one interval) until
 /// [`GcTask::shutdown`]. Errors are logged and the next run tries again.
-pub(super) fn spawn(store: Arc<dyn SessionStore>, every: Duration, options: GcOptions) -> GcTask {
+pub(super) fn spawn(
+    store: Arc<dyn SessionProtocol>, every: Duration, options: GcOptions,
+) -> GcTask {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
@@ -140,7 +142,7 @@ pub(super) fn spawn(store: Arc<dyn SessionStore>, every: Duration, options: GcOp
     note = "use `SessionAdmin::new(store).gc(&options)`, or `gc_with_progress(&options, progress)`"
 )]
 pub async fn gc(
-    store: &dyn SessionStore, options: &GcOptions, progress: impl FnMut(u64),
+    store: &dyn SessionProtocol, options: &GcOptions, progress: impl FnMut(u64),
 ) -> Result<GcReport, Error> {
     collect(store, options, progress).await
 }
@@ -150,7 +152,7 @@ pub async fn gc(
     since = "0.2.0",
     note = "use `SessionAdmin::new(store).spawn_gc(every, options)`"
 )]
-pub fn spawn_gc(store: Arc<dyn SessionStore>, every: Duration, options: GcOptions) -> GcTask {
+pub fn spawn_gc(store: Arc<dyn SessionProtocol>, every: Duration, options: GcOptions) -> GcTask {
     spawn(store, every, options)
 }
 
@@ -223,7 +225,7 @@ mod tests {
     #[tokio::test]
     #[allow(deprecated)]
     async fn the_deprecated_free_functions_still_collect() {
-        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let store: Arc<dyn SessionProtocol> = Arc::new(MemoryStore::new());
         let hour = time::Duration::hours(1);
         session_of(store.as_ref(), "alice", -hour).await;
         session_of(store.as_ref(), "alice", hour).await;

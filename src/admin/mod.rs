@@ -17,8 +17,8 @@ use crate::client::ClientInfo;
 use crate::error::Error;
 use crate::events::{EventSink, SessionEvent, SessionEventKind};
 use crate::store::{
-    IntoSessionStore, Revocation, RevokeReason, RevokeScope, RevokedBy, SessionRecord,
-    SessionStore, StoreStats,
+    IntoSessionStore, Revocation, RevokeReason, RevokeScope, RevokedBy, SessionProtocol,
+    SessionRecord, StoreStats,
 };
 use crate::store::{Stale, siblings};
 use std::sync::Arc;
@@ -43,7 +43,7 @@ use uuid::Uuid;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SessionAdmin {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn SessionProtocol>,
     events: EventSink,
     /// The client of the request this handle acts for, if any: its IP and
     /// User-Agent go into the events.
@@ -56,7 +56,7 @@ impl SessionAdmin {
         Self::with_sink(store.into_session_store(), EventSink::default())
     }
 
-    pub(crate) fn with_sink(store: Arc<dyn SessionStore>, events: EventSink) -> Self {
+    pub(crate) fn with_sink(store: Arc<dyn SessionProtocol>, events: EventSink) -> Self {
         Self {
             store,
             events,
@@ -73,7 +73,7 @@ impl SessionAdmin {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<dyn SessionStore> {
+    pub fn store(&self) -> &Arc<dyn SessionProtocol> {
         &self.store
     }
 
@@ -288,7 +288,7 @@ pub(crate) mod tests {
     /// A session of `user` in `store`, ending `ttl` from now (expired when
     /// negative).
     pub(crate) async fn session_of(
-        store: &dyn SessionStore, user: &str, ttl: time::Duration,
+        store: &dyn SessionProtocol, user: &str, ttl: time::Duration,
     ) -> Uuid {
         let now = OffsetDateTime::now_utc();
         let mut r = SessionRecord::new(Uuid::new_v4(), now + ttl.min(time::Duration::ZERO) * 2);
@@ -310,7 +310,7 @@ pub(crate) mod tests {
             let log = log.clone();
             move |e: &SessionEvent| log.lock().unwrap().push(e.clone())
         });
-        let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+        let store: Arc<dyn SessionProtocol> = Arc::new(MemoryStore::new());
         let client = ClientInfo::new(Some([203, 0, 113, 7].into()), Some("Firefox".into()));
         let hour = time::Duration::hours(1);
         let alice = session_of(store.as_ref(), "alice", hour).await;

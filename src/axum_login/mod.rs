@@ -48,7 +48,7 @@
 //!
 //! | axum-login does | which calls on the tower-sessions handle | becomes |
 //! |---|---|---|
-//! | read the session, each request | `get` → `SessionStore::load` | the loaded session's data, in memory (no round-trip) |
+//! | read the session, each request | `get` → `SessionProtocol::load` | the loaded session's data, in memory (no round-trip) |
 //! | `AuthSession::login(&user)` | `cycle_id`, `insert(key, {user_id, auth_hash})` | [`Session::login`]`(user.id())`: a new token, the user in the `user_id` column (so "Your devices" lists the session); the key written with the data |
 //! | the same, for the signed-in user whose auth hash changed (the app signs them in again after a password change) | `insert` | [`Session::reauthenticate`] (a new token) and every *other* session of the user revoked ([`RevokeReason::PasswordChange`](crate::RevokeReason::PasswordChange), by the user) |
 //! | `AuthSession::logout()` | `flush` | [`Session::logout`]: the session revoked (reason `logout`; its row stays for "Recently signed out" until garbage collection's retention, 30 days by default), the cookie expired |

@@ -4,7 +4,7 @@
 use crate::config::SessionConfig;
 use crate::cookie::{SameSite, has_prefix, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
-use crate::store::{IntoSessionStore, SessionStore, Stack};
+use crate::store::{IntoSessionStore, SessionProtocol, Stack};
 #[cfg(feature = "tower-sessions-import")]
 mod adopt;
 mod bearer;
@@ -79,7 +79,7 @@ pub struct SessionLayer {
 
 impl SessionLayer {
     /// A layer on `store`: a `PgPool`, a `SqlitePool`, a store, or an
-    /// `Arc<dyn SessionStore>`. Run [`migrate`](crate::migrate) first.
+    /// `Arc<dyn SessionProtocol>`. Run [`migrate`](crate::migrate) first.
     pub fn new(store: impl IntoSessionStore) -> Self {
         Self {
             stack: Stack::new(store.into_session_store()).with_timeout(Some(DEFAULT_STORE_TIMEOUT)),
@@ -115,7 +115,7 @@ impl SessionLayer {
     }
 
     /// The store the layer uses, to share with admin code.
-    pub fn store(&self) -> &Arc<dyn SessionStore> {
+    pub fn store(&self) -> &Arc<dyn SessionProtocol> {
         self.stack.shared()
     }
 

@@ -35,7 +35,7 @@ use crate::config::SessionConfig;
 use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::{SessionEvent, SessionEventKind};
-use crate::store::{SessionRecord, SessionStore};
+use crate::store::{SessionProtocol, SessionRecord};
 use crate::token::{RememberToken, SessionToken};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -105,7 +105,7 @@ pub struct Session {
 }
 
 struct Inner {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn SessionProtocol>,
     config: Arc<SessionConfig>,
     cookie: CookieToken,
     remember: CookieToken<RememberToken>,
@@ -192,7 +192,7 @@ impl fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(
-        store: Arc<dyn SessionStore>, config: Arc<SessionConfig>, cookie: CookieToken,
+        store: Arc<dyn SessionProtocol>, config: Arc<SessionConfig>, cookie: CookieToken,
         remember: CookieToken<RememberToken>, client: ClientInfo,
     ) -> Self {
         Self::new_for(store, config, (cookie, remember), client, false)
@@ -201,7 +201,7 @@ impl Session {
     /// A request's session; `bearer`: its token came in `Authorization`
     /// (`tokens.0`), not a cookie.
     pub(crate) fn new_for(
-        store: Arc<dyn SessionStore>, config: Arc<SessionConfig>,
+        store: Arc<dyn SessionProtocol>, config: Arc<SessionConfig>,
         tokens: (CookieToken, CookieToken<RememberToken>), client: ClientInfo, bearer: bool,
     ) -> Self {
         let (cookie, remember) = tokens;
@@ -228,7 +228,7 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn store(&self) -> &dyn SessionStore {
+    fn store(&self) -> &dyn SessionProtocol {
         self.inner.store.as_ref()
     }
 

@@ -3,13 +3,13 @@
 
 use super::delegate::{Call, Wrapper, wrap_store};
 use super::error::Error;
-use super::session_store::{IntoSessionStore, SessionStore};
+use super::session_store::{IntoSessionStore, SessionProtocol};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Wraps a store and counts the calls made to it. Every
-/// [`SessionStore`] call is one round-trip to the database (one statement
+/// [`SessionProtocol`] call is one round-trip to the database (one statement
 /// or one transaction), so the count is what the layer cost the database:
 /// put it directly around the database's store (beneath a
 /// [`CachedStore`](super::CachedStore), whose hits then cost nothing),
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// ```
 #[derive(Debug, Clone)]
 pub struct CountingStore {
-    inner: Arc<dyn SessionStore>,
+    inner: Arc<dyn SessionProtocol>,
     calls: Arc<AtomicU64>,
 }
 
@@ -47,7 +47,7 @@ impl CountingStore {
 }
 
 impl Wrapper for CountingStore {
-    fn wrapped(&self) -> &dyn SessionStore {
+    fn wrapped(&self) -> &dyn SessionProtocol {
         self.inner.as_ref()
     }
 

@@ -2,7 +2,7 @@
 //! remember-me credential, with the rules of the session protocol as pure
 //! methods (two-phase rotation, reissue, remember-me restore, the bounded
 //! token history). [`Protocol`](super::Protocol) computes every change here
-//! and a [`Storage`](super::Storage) only persists the outcome.
+//! and a [`SessionStore`](super::SessionStore) only persists the outcome.
 
 use super::remember::{Reissue, RememberCredential};
 use super::restore::{Restore, ValidatorStep};
@@ -14,7 +14,7 @@ mod tests;
 
 /// Everything a session holds that proves a client is its client: its
 /// session tokens (by hash) and its remember-me credential. A store keeps
-/// it as it is given ([`Storage::swap_credentials`](super::Storage::swap_credentials))
+/// it as it is given ([`SessionStore::swap_credentials`](super::SessionStore::swap_credentials))
 /// and gives it back as it was kept; it never changes it itself.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -268,7 +268,7 @@ impl Credentials {
         }
     }
 
-    /// A remember-me restore ([`SessionStore::restore_remembered`](super::SessionStore::restore_remembered)):
+    /// A remember-me restore ([`SessionProtocol::restore_remembered`](super::SessionProtocol::restore_remembered)):
     /// the validator's step, as a compare-and-set on these credentials
     /// (`false`, and nothing changed, when its precondition fails: the
     /// validator is no longer the presented one, a fresh pending one

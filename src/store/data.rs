@@ -30,7 +30,7 @@ impl DataPatch {
     }
 }
 
-/// What [`SessionStore::update_value`](super::SessionStore::update_value)
+/// What [`SessionProtocol::update_value`](super::SessionProtocol::update_value)
 /// did: the compare-and-set of one key.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -1,5 +1,5 @@
 //! One list of the store's calls, from which the wrappers implement
-//! [`SessionStore`]: the deadline ([`TimeoutStore`](super::timeout::TimeoutStore))
+//! [`SessionProtocol`]: the deadline ([`TimeoutStore`](super::timeout::TimeoutStore))
 //! and the cache ([`CachedStore`](super::CachedStore)).
 //!
 //! A wrapper implements [`Wrapper`] (its inner store, and what it does around
@@ -13,7 +13,7 @@
 
 use super::error::Error;
 use super::revocation::RevokeScope;
-use super::session_store::SessionStore;
+use super::session_store::SessionProtocol;
 use super::types::{DataPatch, LoadedSession, TokenHash, Touch, UpdateOutcome};
 use serde_json::Value;
 use std::future::Future;
@@ -65,14 +65,14 @@ pub(crate) struct Call<'a> {
     pub(crate) stale: Stale<'a>,
 }
 
-/// A store that wraps another: `wrap_store!` implements [`SessionStore`] for
+/// A store that wraps another: `wrap_store!` implements [`SessionProtocol`] for
 /// it by running every call of the inner store through [`around`](Self::around).
 /// `migrate` and `cache_support` go straight to
 /// the inner store; `load`, `patch_data` and `update_value` go through methods
 /// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
     /// The wrapped store.
-    fn wrapped(&self) -> &dyn SessionStore;
+    fn wrapped(&self) -> &dyn SessionProtocol;
 
     /// Runs `run`, the inner store's answer to `call` (an `async` block: the
     /// inner store is called when `around` awaits it, not before).
@@ -120,7 +120,7 @@ pub(crate) trait Wrapper: Send + Sync {
     }
 }
 
-/// `impl SessionStore for $wrapper`, from the list of calls below.
+/// `impl SessionProtocol for $wrapper`, from the list of calls below.
 macro_rules! wrap_store {
     ($wrapper:ty) => {
         $crate::store::delegate::wrap_store! { @impl $wrapper;
@@ -158,7 +158,7 @@ macro_rules! wrap_store {
             use $crate::store::report::{MigrationReport, StoreStats};
             use $crate::store::restore::Restore;
             use $crate::store::revocation::{Revocation, RevokeScope};
-            use $crate::store::session_store::{CacheSupport, SessionStore};
+            use $crate::store::session_store::{CacheSupport, SessionProtocol};
             use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use $crate::store::types::UpdateOutcome;
@@ -167,7 +167,7 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use uuid::Uuid;
 
             #[async_trait::async_trait]
-            impl SessionStore for $wrapper {
+            impl SessionProtocol for $wrapper {
                 async fn migrate(&self) -> Result<MigrationReport, Error> {
                     // Migrations run at startup and may legitimately take
                     // long; they change tables, not sessions.
@@ -204,12 +204,12 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
     };
 }
 
-/// `impl SessionStore for $store`, a store made of a
+/// `impl SessionProtocol for $store`, a store made of a
 /// [`Protocol`](super::Protocol) (its field `0`): every call passes through.
 macro_rules! protocol_store {
     ($store:ty) => {
         impl $crate::store::delegate::Wrapper for $store {
-            fn wrapped(&self) -> &dyn $crate::store::SessionStore {
+            fn wrapped(&self) -> &dyn $crate::store::SessionProtocol {
                 &self.0
             }
 

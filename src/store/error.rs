@@ -9,7 +9,7 @@ use std::time::Duration;
 /// A driver's (or any other) error, kept as the source of a store error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Errors from a [`SessionStore`](super::SessionStore) call: what happened,
+/// Errors from a [`SessionProtocol`](super::SessionProtocol) call: what happened,
 /// in terms a caller can act on, with the driver's error as its source.
 ///
 /// A store written outside this crate reports its driver's errors through

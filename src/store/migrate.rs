@@ -7,7 +7,7 @@
 
 use super::error::Error;
 use super::report::{AppliedMigration, MigrationReport};
-use super::session_store::SessionStore;
+use super::session_store::SessionProtocol;
 use sqlx::migrate::{Migrate as SqlxMigrate, MigrateError, Migrator};
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -86,9 +86,9 @@ where
 
 /// Creates or upgrades the session tables. Embedded, idempotent, safe to run
 /// at every startup. Takes a pool (`PgPool`, `SqlitePool`) or any store
-/// (`PgStore`, `SqliteStore`, `MemoryStore`, `dyn SessionStore`,
-/// `Arc<dyn SessionStore>`); stores run their own migrations
-/// ([`SessionStore::migrate`]).
+/// (`PgStore`, `SqliteStore`, `MemoryStore`, `dyn SessionProtocol`,
+/// `Arc<dyn SessionProtocol>`); stores run their own migrations
+/// ([`SessionProtocol::migrate`]).
 ///
 /// On Postgres the tables and their migrations table live in the schema
 /// `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
@@ -107,14 +107,14 @@ pub async fn migrate<T: Migrate + ?Sized>(target: &T) -> Result<MigrationReport,
 }
 
 /// What [`migrate`] accepts: `PgPool`, `SqlitePool`, and every
-/// [`SessionStore`] (also behind `dyn` and `Arc`).
+/// [`SessionProtocol`] (also behind `dyn` and `Arc`).
 pub trait Migrate: sealed::Sealed {
     /// Runs the embedded migrations for this kind of database.
     fn run_migrations(&self) -> impl Future<Output = Result<MigrationReport, Error>> + Send;
 }
 
 mod sealed {
-    use crate::store::session_store::SessionStore;
+    use crate::store::session_store::SessionProtocol;
     use std::sync::Arc;
 
     pub trait Sealed {}
@@ -122,8 +122,8 @@ mod sealed {
     impl Sealed for sqlx::PgPool {}
     #[cfg(feature = "sqlite")]
     impl Sealed for sqlx::SqlitePool {}
-    impl<S: SessionStore + ?Sized> Sealed for S {}
-    impl<S: SessionStore + ?Sized> Sealed for Arc<S> {}
+    impl<S: SessionProtocol + ?Sized> Sealed for S {}
+    impl<S: SessionProtocol + ?Sized> Sealed for Arc<S> {}
 }
 
 #[cfg(feature = "postgres")]
@@ -142,13 +142,13 @@ impl Migrate for sqlx::SqlitePool {
     }
 }
 
-impl<S: SessionStore + ?Sized> Migrate for S {
+impl<S: SessionProtocol + ?Sized> Migrate for S {
     fn run_migrations(&self) -> impl Future<Output = Result<MigrationReport, Error>> + Send {
         self.migrate()
     }
 }
 
-impl<S: SessionStore + ?Sized> Migrate for Arc<S> {
+impl<S: SessionProtocol + ?Sized> Migrate for Arc<S> {
     fn run_migrations(&self) -> impl Future<Output = Result<MigrationReport, Error>> + Send {
         self.as_ref().migrate()
     }

@@ -17,17 +17,17 @@
 //!
 //! # Writing a store
 //!
-//! Implement [`Storage`], the small boundary (eight storage operations,
+//! Implement [`SessionStore`], the small boundary (eight storage operations,
 //! and three with default bodies), and wrap it in [`Protocol`], which
 //! computes the session protocol (token states, rotation, remember-me
 //! steps, the token history, touches) once, in Rust, and implements
-//! [`SessionStore`] over it: every built-in store is made so. Its calls
+//! [`SessionProtocol`] over it: every built-in store is made so. Its calls
 //! take and return the records of this module and fail with [`store::Error`](Error), which names no driver type
 //! (report your driver's errors with [`Error::unavailable`],
 //! [`Error::backend`], …, which keep them as the source). A feature your
 //! store does not offer answers [`Error::Unsupported`] (the default bodies
 //! do), never a silent "not found". [`migrate`](migrate()) runs a store's
-//! [`SessionStore::migrate`]. Check it with the conformance kit (feature
+//! [`SessionProtocol::migrate`]. Check it with the conformance kit (feature
 //! `conformance`, `store::conformance`), the scenarios every built-in store
 //! passes, and count its round-trips with [`CountingStore`].
 //!
@@ -41,15 +41,15 @@
 //! |---|---|
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
 //! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
-//! | `session_store.rs` | the [`SessionStore`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
+//! | `session_store.rs` | the [`SessionProtocol`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
-//! | `storage/` | the [`Storage`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
-//! | `protocol/` | [`Protocol`]: [`SessionStore`] over any [`Storage`], its compare-and-set loop |
+//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
+//! | `protocol/` | [`Protocol`]: [`SessionProtocol`] over any [`SessionStore`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
 //! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
-//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`Storage`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
+//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`], the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
 //! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |
@@ -111,14 +111,15 @@ pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
-pub use session_store::{CacheSupport, IntoSessionStore, SessionStore};
+pub use session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteStorage, SqliteStore};
 pub(crate) use stack::Stack;
 pub use storage::{
-    Activity, Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
+    Activity, Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write,
+    WriteOutcome,
 };
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;
@@ -141,7 +142,7 @@ pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, 
     not(any(feature = "postgres", feature = "sqlite")),
     allow(unused_variables)
 )]
-pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
+pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -166,8 +167,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
 /// Without the `cache` feature there are no caches to tell of a change.
 #[cfg(not(feature = "cache"))]
 pub(crate) mod siblings {
-    use super::{SessionStore, Stale};
+    use super::{SessionProtocol, Stale};
 
     /// Nothing to do: no cache of this process can hold `stale`.
-    pub(crate) fn changed(_store: &dyn SessionStore, _stale: Stale<'_>) {}
+    pub(crate) fn changed(_store: &dyn SessionProtocol, _stale: Stale<'_>) {}
 }

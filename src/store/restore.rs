@@ -43,7 +43,7 @@ pub enum ValidatorStep {
 }
 
 /// A restore of a remembered session:
-/// [`SessionStore::restore_remembered`](super::SessionStore::restore_remembered).
+/// [`SessionProtocol::restore_remembered`](super::SessionProtocol::restore_remembered).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Restore {

@@ -150,7 +150,7 @@ impl Revocation {
     }
 }
 
-/// Which live sessions a [revocation](super::SessionStore::revoke) ends.
+/// Which live sessions a [revocation](super::SessionProtocol::revoke) ends.
 /// Sessions that are not live (revoked, expired) are never touched again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,6 +1,6 @@
-//! The contract between the layer and a store: [`SessionStore`], what
-//! [`SessionLayer::new`](crate::SessionLayer::new) accepts as one
-//! ([`IntoSessionStore`]).
+//! The contract between the layer and the session protocol:
+//! [`SessionProtocol`], and what [`SessionLayer::new`](crate::SessionLayer::new)
+//! accepts as one ([`IntoSessionStore`]).
 
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
@@ -17,24 +17,27 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A session store. It knows nothing of HTTP: the layer turns requests into
-/// these calls. Every method is one round-trip (one statement or one
-/// transaction) to the database, so that the layer's budget can be counted.
+/// The session protocol as the layer calls it: load a session by its
+/// token, create one, rotate, promote, sign in, remember, restore, revoke,
+/// list. It knows nothing of HTTP. [`Protocol`](super::Protocol) computes
+/// it over any [`SessionStore`](super::SessionStore), the store boundary,
+/// and the wrappers (the deadline, the [`CachedStore`](super::CachedStore),
+/// the [`CountingStore`](super::CountingStore)) pass it on. A store is
+/// written as a [`SessionStore`](super::SessionStore), not as this.
 ///
 /// Every write is update-only: none of them brings back a row that was
 /// deleted or revoked in the meantime.
 ///
 /// # Token history
 ///
-/// A session's token rows stay bounded over its whole life: its current
-/// token, at most two pending ones, and the newest
-/// [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) (4) replaced ones
-/// (superseded or retired). The calls that replace tokens (`promote`,
-/// `reissue`, `restore_remembered` with a validator step) delete the older
-/// replaced ones in the same round-trip; the rest go with the session. (A
-/// `restore_remembered` that keeps the validator, a concurrent tab inside
-/// the remember-me grace window, adds a
-/// current token beside the others; the next promotion supersedes them all.)
+/// A session keeps its current token, at most two pending ones, and the
+/// newest [`REPLACED_TOKENS_KEPT`](super::REPLACED_TOKENS_KEPT) (4)
+/// replaced ones (superseded or retired): the calls that replace tokens
+/// (`promote`, `reissue`, `restore_remembered` with a validator step) drop
+/// the older replaced ones ([`Credentials`](super::Credentials) says how).
+/// (A `restore_remembered` that keeps the validator, a concurrent tab
+/// inside the remember-me grace window, adds a current token beside the
+/// others; the next promotion supersedes them all.)
 ///
 /// So reuse detection covers the last four replaced tokens: one of them is
 /// recognised ([`TokenState::Superseded`](super::TokenState::Superseded):
@@ -43,11 +46,10 @@ use uuid::Uuid;
 /// older token is simply unknown (`load` answers `None`): the request is
 /// anonymous, no alarm is raised and nothing is revoked.
 ///
-/// Methods added to this trait after 0.2 come with a default body, so that
-/// stores outside this crate keep compiling (and a line in the wrappers'
-/// list, `delegate.rs`, so that the cache and the deadline forward them).
+/// Methods added to this trait come with a line in the wrappers' list,
+/// `delegate.rs`, so that the cache and the deadline forward them.
 #[async_trait]
-pub trait SessionStore: Debug + Send + Sync + 'static {
+pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent. Users call
     /// [`migrate`](super::migrate()), which runs this for a store.
     async fn migrate(&self) -> Result<MigrationReport, Error>;
@@ -252,7 +254,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
 /// What only a cache ([`CachedStore`](super::CachedStore)) asks of a store:
 /// how it hears of changes made through other handles. A store offers it
-/// through [`SessionStore::cache_support`]; both methods have defaults, so
+/// through [`SessionProtocol::cache_support`]; both methods have defaults, so
 /// a store implements the one that fits.
 pub trait CacheSupport: Send + Sync {
     /// A feed of the changes made to sessions, by this process or any other
@@ -276,20 +278,20 @@ pub trait CacheSupport: Send + Sync {
 
 /// Things [`SessionLayer::new`](crate::SessionLayer::new) accepts as a store:
 /// `PgPool`, `SqlitePool`, the stores themselves, or an
-/// `Arc<dyn SessionStore>`.
+/// `Arc<dyn SessionProtocol>`.
 pub trait IntoSessionStore {
     /// Converts into a shared store.
-    fn into_session_store(self) -> Arc<dyn SessionStore>;
+    fn into_session_store(self) -> Arc<dyn SessionProtocol>;
 }
 
-impl<S: SessionStore> IntoSessionStore for S {
-    fn into_session_store(self) -> Arc<dyn SessionStore> {
+impl<S: SessionProtocol> IntoSessionStore for S {
+    fn into_session_store(self) -> Arc<dyn SessionProtocol> {
         Arc::new(self)
     }
 }
 
-impl IntoSessionStore for Arc<dyn SessionStore> {
-    fn into_session_store(self) -> Arc<dyn SessionStore> {
+impl IntoSessionStore for Arc<dyn SessionProtocol> {
+    fn into_session_store(self) -> Arc<dyn SessionProtocol> {
         self
     }
 }

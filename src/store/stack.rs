@@ -4,7 +4,7 @@
 
 #[cfg(feature = "cache")]
 use super::cache::{CacheConfig, CachedStore};
-use super::session_store::SessionStore;
+use super::session_store::SessionProtocol;
 use super::timeout::TimeoutStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,14 +14,14 @@ use std::time::Duration;
 pub(crate) struct Stack {
     /// The store with its cache, if any: the one instance the service, admin
     /// code and [`SessionLayer::store`](crate::SessionLayer::store) share.
-    shared: Arc<dyn SessionStore>,
+    shared: Arc<dyn SessionProtocol>,
     /// The deadline of each call the service makes.
     timeout: Option<Duration>,
 }
 
 impl Stack {
     /// `store`, with no cache and no deadline.
-    pub(crate) fn new(store: Arc<dyn SessionStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn SessionProtocol>) -> Self {
         Self {
             shared: store,
             timeout: None,
@@ -43,12 +43,12 @@ impl Stack {
     }
 
     /// The store with its cache, without the deadline.
-    pub(crate) fn shared(&self) -> &Arc<dyn SessionStore> {
+    pub(crate) fn shared(&self) -> &Arc<dyn SessionProtocol> {
         &self.shared
     }
 
     /// The whole stack: the shared store under the deadline.
-    pub(crate) fn build(&self) -> Arc<dyn SessionStore> {
+    pub(crate) fn build(&self) -> Arc<dyn SessionProtocol> {
         match self.timeout {
             Some(limit) => Arc::new(TimeoutStore::new(self.shared.clone(), limit)),
             None => self.shared.clone(),

@@ -3,7 +3,7 @@
 
 use super::delegate::{Call, Wrapper, wrap_store};
 use super::error::Error;
-use super::session_store::SessionStore;
+use super::session_store::SessionProtocol;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,18 +15,18 @@ use std::time::Duration;
 /// so the database stops the work as well. `migrate` has no deadline.
 #[derive(Debug, Clone)]
 pub(crate) struct TimeoutStore {
-    inner: Arc<dyn SessionStore>,
+    inner: Arc<dyn SessionProtocol>,
     limit: Duration,
 }
 
 impl TimeoutStore {
-    pub(crate) fn new(inner: Arc<dyn SessionStore>, limit: Duration) -> Self {
+    pub(crate) fn new(inner: Arc<dyn SessionProtocol>, limit: Duration) -> Self {
         Self { inner, limit }
     }
 }
 
 impl Wrapper for TimeoutStore {
-    fn wrapped(&self) -> &dyn SessionStore {
+    fn wrapped(&self) -> &dyn SessionProtocol {
         self.inner.as_ref()
     }
 

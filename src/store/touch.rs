@@ -5,7 +5,7 @@ use super::types::{SessionRecord, TokenState};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 
-/// How [`SessionStore::load`](super::SessionStore::load) refreshes `last_seen_at`.
+/// How [`SessionProtocol::load`](super::SessionProtocol::load) refreshes `last_seen_at`.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct Touch {

@@ -2,7 +2,7 @@
 
 use super::{eventually, pgbouncer};
 use axum_user_sessions::store::CountingStore;
-use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionStore, SqliteStore};
+use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionProtocol, SqliteStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ pub enum Kind {
 /// A fresh, migrated store.
 pub struct Backend {
     pub kind: Kind,
-    pub store: Arc<dyn SessionStore>,
+    pub store: Arc<dyn SessionProtocol>,
     /// The calls that reached the database's store (beneath the cache, if
     /// any): what the scenarios count as round-trips.
     pub counted: CountingStore,
@@ -163,7 +163,7 @@ impl Backend {
     /// The store of another app instance on the same database: its own pool
     /// (and its own cache when this backend has one). The memory store lives
     /// in one process: the other instance shares it as it is.
-    pub async fn another_instance(&self) -> Arc<dyn SessionStore> {
+    pub async fn another_instance(&self) -> Arc<dyn SessionProtocol> {
         match self.kind {
             Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
@@ -200,7 +200,7 @@ impl Backend {
 
 /// Starts a cache's change feed and waits until it listens.
 pub async fn wait_listening(cached: &axum_user_sessions::CachedStore) {
-    use axum_user_sessions::SessionStore as _;
+    use axum_user_sessions::SessionProtocol as _;
     let now = time::OffsetDateTime::now_utc();
     let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
     let touch = axum_user_sessions::store::Touch::new(now, now);

@@ -8,7 +8,7 @@ use axum_user_sessions::store::{
     RememberedSession, Restore, Revocation, RevokeScope, SessionRecord, StoreStats, TokenHash,
     Touch, UpdateOutcome,
 };
-use axum_user_sessions::{MemoryStore, SessionStore};
+use axum_user_sessions::{MemoryStore, SessionProtocol};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 pub struct RequiredOnly(MemoryStore);
 
 #[async_trait::async_trait]
-impl SessionStore for RequiredOnly {
+impl SessionProtocol for RequiredOnly {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         self.0.migrate().await
     }

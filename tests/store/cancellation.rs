@@ -7,7 +7,7 @@
 use crate::common;
 
 use axum_user_sessions::store::{
-    DataPatch, Reissue, RememberCredential, Restore, SessionRecord, SessionStore, TokenHash,
+    DataPatch, Reissue, RememberCredential, Restore, SessionProtocol, SessionRecord, TokenHash,
     TokenState, Touch, ValidatorStep,
 };
 use axum_user_sessions::{CacheConfig, CachedStore, SqliteStore};
@@ -43,7 +43,7 @@ fn fresh(n: &mut u32) -> TokenHash {
 /// The store under test on a small pool of its own (so that a connection
 /// left in a transaction would be the next one handed out), and the pool
 /// the test inspects the database with.
-async fn small_store(b: &Backend) -> Arc<dyn SessionStore> {
+async fn small_store(b: &Backend) -> Arc<dyn SessionProtocol> {
     match b.kind {
         Kind::Postgres | Kind::PostgresCached | Kind::PgBouncer => {
             let opts = b.store_connect_options();

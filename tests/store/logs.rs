@@ -70,7 +70,7 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
     for n in 0..8u8 {
         let store = store.clone();
         tasks.spawn(async move {
-            use axum_user_sessions::SessionStore as _;
+            use axum_user_sessions::SessionProtocol as _;
             for _ in 0..50 {
                 let touch = axum_user_sessions::store::Touch::new(now, now);
                 if let Err(e) = store
@@ -100,7 +100,7 @@ async fn a_pooler_without_the_option_is_named_in_the_log(pool: sqlx::PgPool) {
 /// An app that never ran `migrate`: its first request with a cookie finds
 /// no tables. Over real HTTP the client gets a plain 500 without
 /// `Retry-After` (retrying will not help), and the log names the fix.
-async fn missing_tables_say_run_migrate(store: Arc<dyn axum_user_sessions::SessionStore>) {
+async fn missing_tables_say_run_migrate(store: Arc<dyn axum_user_sessions::SessionProtocol>) {
     let err: Error = store
         .load(
             None,

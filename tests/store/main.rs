@@ -1,4 +1,4 @@
-//! The stores themselves: the `SessionStore` contract called directly on
+//! The stores themselves: the `SessionProtocol` contract called directly on
 //! every store, and what each store writes to its tables, its migrations and
 //! its outages. `tests/README.md` lists the test binaries.
 

@@ -1,14 +1,14 @@
 //! A store written outside the crate, as a stranger would: a `HashMap`
-//! behind a `Mutex` implementing the public `Storage` trait only (its
+//! behind a `Mutex` implementing the public `SessionStore` trait only (its
 //! required methods, and `stats`), wrapped in `Protocol`. It runs the whole
 //! conformance kit through the kit's own `store_conformance!`, and the
 //! remember-me steps the kit does not cover.
 
-use axum_user_sessions::SessionStore;
+use axum_user_sessions::SessionProtocol;
 use axum_user_sessions::store::{
     Credentials, Deletion, Error, ListQuery, Lookup, MigrationReport, Protocol, RememberCredential,
-    Restore, Revocation, RevokeScope, SessionRecord, Storage, StoreStats, StoredSession, TokenHash,
-    TokenState, Touch, ValidatorStep, Write, WriteOutcome,
+    Restore, Revocation, RevokeScope, SessionRecord, SessionStore, StoreStats, StoredSession,
+    TokenHash, TokenState, Touch, ValidatorStep, Write, WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,7 +27,7 @@ impl MapStorage {
 }
 
 #[async_trait::async_trait]
-impl Storage for MapStorage {
+impl SessionStore for MapStorage {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         Ok(MigrationReport::default())
     }
@@ -108,7 +108,7 @@ impl Storage for MapStorage {
 }
 
 /// A fresh outside store, for `store_conformance!`.
-async fn outside() -> Arc<dyn SessionStore> {
+async fn outside() -> Arc<dyn SessionProtocol> {
     Arc::new(Protocol::new(MapStorage::default()))
 }
 

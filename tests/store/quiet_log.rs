@@ -5,7 +5,7 @@
 //! heartbeat cannot be renewed stops serving from memory.
 
 use crate::common;
-use axum_user_sessions::{CacheConfig, CachedStore, PgStore, SessionStore};
+use axum_user_sessions::{CacheConfig, CachedStore, PgStore, SessionProtocol};
 use common::{Backend, Client, eventually, serve_demo, wait_listening};
 use std::collections::BTreeMap;
 use std::time::Duration;

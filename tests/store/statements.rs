@@ -5,7 +5,7 @@
 
 use crate::common;
 use axum_user_sessions::store::UpdateOutcome::{Conflict, Gone, Updated};
-use axum_user_sessions::store::{SessionRecord, SessionStore, TokenHash};
+use axum_user_sessions::store::{SessionProtocol, SessionRecord, TokenHash};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,7 +83,7 @@ async fn gc_finds_ended_sessions_through_the_live_end_index(pool: sqlx::PgPool) 
 }
 
 /// A live session with `{"n": 1}`.
-async fn session(store: &dyn SessionStore, token: u8) -> Uuid {
+async fn session(store: &dyn SessionProtocol, token: u8) -> Uuid {
     let now = OffsetDateTime::now_utc();
     let mut r = SessionRecord::new(Uuid::new_v4(), now);
     r.absolute_expires_at = now + time::Duration::hours(1);
@@ -101,7 +101,7 @@ async fn session(store: &dyn SessionStore, token: u8) -> Uuid {
 /// waits until the compare-and-set waits for it, commits, and returns what
 /// the compare-and-set answered.
 async fn cas_behind(
-    pg: &sqlx::PgPool, store: Arc<dyn SessionStore>, id: Uuid, change: &'static str,
+    pg: &sqlx::PgPool, store: Arc<dyn SessionProtocol>, id: Uuid, change: &'static str,
 ) -> axum_user_sessions::store::UpdateOutcome {
     let mut tx = pg.begin().await.unwrap();
     let changed = sqlx::query(change)

@@ -243,7 +243,7 @@ async fn pg_migrate_reports_what_it_applied(pool: sqlx::PgPool) {
 
 #[tokio::test]
 async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
-    use axum_user_sessions::{MemoryStore, MigrationReport, SessionStore};
+    use axum_user_sessions::{MemoryStore, MigrationReport, SessionProtocol};
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("app.db").display());
@@ -265,7 +265,7 @@ async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
     let again = axum_user_sessions::migrate(store.pool()).await.unwrap();
     assert!(again.newly_applied.is_empty(), "{again:?}");
     assert_eq!(again.total_applied, ups.len());
-    let shared: Arc<dyn SessionStore> = Arc::new(store);
+    let shared: Arc<dyn SessionProtocol> = Arc::new(store);
     assert_eq!(axum_user_sessions::migrate(&shared).await.unwrap(), again);
     assert_eq!(
         axum_user_sessions::migrate(shared.as_ref()).await.unwrap(),
@@ -295,7 +295,7 @@ fn migrator_0_1() -> sqlx::migrate::Migrator {
 /// stays, loadable, and is versioned from then on.
 #[sqlx::test(migrations = false)]
 async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
-    use axum_user_sessions::SessionStore as _;
+    use axum_user_sessions::SessionProtocol as _;
     use axum_user_sessions::store::{DataPatch, TokenHash, Touch};
     let old = migrator_0_1();
     assert_eq!(old.iter().count(), 4);
@@ -503,7 +503,7 @@ async fn reported(
 /// changes and deletions are reported without a version.
 #[sqlx::test(migrations = false)]
 async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) {
-    use axum_user_sessions::SessionStore as _;
+    use axum_user_sessions::SessionProtocol as _;
     use axum_user_sessions::store::{
         CacheSupport as _, Change, FeedOptions, SessionRecord, TokenHash,
     };

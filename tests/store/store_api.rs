@@ -1,4 +1,4 @@
-//! The `SessionStore` contract, called directly, on every store: the
+//! The `SessionProtocol` contract, called directly, on every store: the
 //! scenarios of the crate's conformance kit (`store::conformance`), run on
 //! Postgres (direct, cached, through PgBouncer), SQLite and memory. A store
 //! written outside the crate runs them through the kit's own

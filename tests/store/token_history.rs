@@ -6,7 +6,7 @@
 use crate::common;
 
 use axum_user_sessions::store::{
-    REPLACED_TOKENS_KEPT, Reissue, RememberCredential, Restore, SessionRecord, SessionStore,
+    REPLACED_TOKENS_KEPT, Reissue, RememberCredential, Restore, SessionProtocol, SessionRecord,
     TokenHash, TokenState, Touch, ValidatorStep,
 };
 use common::{Backend, Rng};
@@ -54,7 +54,9 @@ fn touch(now: OffsetDateTime) -> Touch {
     t
 }
 
-async fn state(s: &dyn SessionStore, token: &TokenHash, at: OffsetDateTime) -> Option<TokenState> {
+async fn state(
+    s: &dyn SessionProtocol, token: &TokenHash, at: OffsetDateTime,
+) -> Option<TokenState> {
     s.load(None, token, &touch(at))
         .await
         .unwrap()
@@ -82,7 +84,7 @@ async fn rows(b: &Backend, id: Uuid) -> Option<usize> {
 }
 
 /// How many of `tokens` the store still recognises.
-async fn known(s: &dyn SessionStore, tokens: &[TokenHash], at: OffsetDateTime) -> usize {
+async fn known(s: &dyn SessionProtocol, tokens: &[TokenHash], at: OffsetDateTime) -> usize {
     let mut n = 0;
     for t in tokens {
         if state(s, t, at).await.is_some() {

@@ -4,7 +4,7 @@
 use crate::args::{Command, GcArgs, ListArgs, RevokeArgs, StatsArgs};
 use crate::failure::{EXIT_NOT_FOUND, EXIT_USAGE, Failure, connect_failure, store_failure};
 use crate::output::{self, human_time, plural};
-use axum_user_sessions::store::SessionStore;
+use axum_user_sessions::store::SessionProtocol;
 use axum_user_sessions::{DeviceView, Error, GcOptions, RevokeReason, RevokedBy, SessionAdmin};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
@@ -62,7 +62,7 @@ impl From<Failure> for Cmd {
 
 // ---------------------------------------------------------------- migrate
 
-async fn migrate(store: &dyn SessionStore) -> Result<String, Cmd> {
+async fn migrate(store: &dyn SessionProtocol) -> Result<String, Cmd> {
     let report = axum_user_sessions::migrate(store)
         .await
         .map_err(Error::from)?;

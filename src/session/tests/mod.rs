@@ -8,7 +8,7 @@ use crate::client::ClientInfo;
 use crate::config::SessionConfig;
 use crate::cookie::{CookieChange, CookieToken, CookieUpdate};
 use crate::error::Error;
-use crate::store::{CountingStore, MemoryStore, SessionStore};
+use crate::store::{CountingStore, MemoryStore, SessionProtocol};
 use crate::token::{RememberToken, SessionToken};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 /// response as a browser would.
 #[derive(Clone)]
 struct Browser {
-    store: Arc<dyn SessionStore>,
+    store: Arc<dyn SessionProtocol>,
     /// The calls that reached the memory store (the same store as `store`).
     counted: CountingStore,
     config: Arc<SessionConfig>,

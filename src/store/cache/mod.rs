@@ -4,7 +4,7 @@
 use super::delegate::{Call, Stale, Wrapper, wrap_store};
 use super::error::Error;
 use super::feed::{Change, FeedOptions};
-use super::session_store::{IntoSessionStore, SessionStore};
+use super::session_store::{IntoSessionStore, SessionProtocol};
 use super::types::{DataPatch, LoadedSession, TokenHash, TokenState, Touch, UpdateOutcome};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-/// A [`SessionStore`] that keeps recently loaded sessions in memory.
+/// A [`SessionProtocol`] that keeps recently loaded sessions in memory.
 ///
 /// Reading an unchanged session that was seen recently costs no database
 /// round-trip; touches, writes, rotation and revocation still go to the store.
@@ -51,7 +51,7 @@ use uuid::Uuid;
 /// ```
 #[derive(Clone)]
 pub struct CachedStore {
-    inner: Arc<dyn SessionStore>,
+    inner: Arc<dyn SessionProtocol>,
     shared: Arc<Shared>,
 }
 
@@ -181,7 +181,7 @@ impl CachedStore {
     }
 
     /// The wrapped store.
-    pub fn inner(&self) -> &Arc<dyn SessionStore> {
+    pub fn inner(&self) -> &Arc<dyn SessionProtocol> {
         &self.inner
     }
 
@@ -387,7 +387,7 @@ impl Wrapper for CachedStore {
         outcome
     }
 
-    fn wrapped(&self) -> &dyn SessionStore {
+    fn wrapped(&self) -> &dyn SessionProtocol {
         self.inner.as_ref()
     }
 }

@@ -5,12 +5,12 @@
 
 use super::Shared;
 use crate::store::delegate::Stale;
-use crate::store::session_store::SessionStore;
+use crate::store::session_store::SessionProtocol;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 /// The live caches of each database, by
-/// [`SessionStore::local_database`].
+/// [`SessionProtocol::local_database`].
 type Registry = HashMap<String, Vec<Weak<Shared>>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -32,7 +32,7 @@ pub(super) fn register(database: String, cache: &Arc<Shared>) {
 /// A change made through `store` (not through a cache): the caches of this
 /// process on the same database drop the copies it made stale. Nothing for
 /// a store with a change feed (its caches hear of it there).
-pub(crate) fn changed(store: &dyn SessionStore, stale: Stale<'_>) {
+pub(crate) fn changed(store: &dyn SessionProtocol, stale: Stale<'_>) {
     let Some(database) = store.cache_support().and_then(|s| s.local_database()) else {
         return;
     };

@@ -5,7 +5,7 @@ use crate::store::counting::CountingStore;
 use crate::store::feed::Change;
 use crate::store::memory::MemoryStore;
 use crate::store::revocation::{Revocation, RevokeReason};
-use crate::store::session_store::SessionStore;
+use crate::store::session_store::SessionProtocol;
 use crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use std::sync::atomic::Ordering;
 use time::{Duration, OffsetDateTime};

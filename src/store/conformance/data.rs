@@ -4,7 +4,7 @@ use super::support::*;
 
 /// Each change of a session row counts one version, the same on every store;
 /// token bookkeeping alone does not.
-pub async fn every_change_counts_a_version(store: Arc<dyn SessionStore>) {
+pub async fn every_change_counts_a_version(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let r = record(t0, Some("alice"), Duration::from_secs(1800));
@@ -48,7 +48,7 @@ pub async fn every_change_counts_a_version(store: Arc<dyn SessionStore>) {
 /// Writes are update-only: after a delete or a revocation, no data write,
 /// sign-in or rotation brings the session back, and a revoked session is
 /// not revoked again.
-pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionStore>) {
+pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let r = record(t0, Some("alice"), Duration::from_secs(1800));
@@ -88,11 +88,11 @@ pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionStore>) {
 /// `update_value` is a compare-and-set of one key, one call each: a stale
 /// expectation writes nothing and reports what is there, JSON `null` is a
 /// value, other keys are left alone, a revoked session is not written.
-pub async fn update_value_is_a_compare_and_set(store: Arc<dyn SessionStore>) {
+pub async fn update_value_is_a_compare_and_set(store: Arc<dyn SessionProtocol>) {
     use crate::store::UpdateOutcome::{Conflict, Gone, Updated};
     use serde_json::json;
     let counted = CountingStore::new(store);
-    let s: &dyn SessionStore = &counted;
+    let s: &dyn SessionProtocol = &counted;
     let t0 = now();
     let mut r = record(t0, Some("alice"), Duration::from_secs(1800));
     r.data.insert("n".into(), json!(1));

@@ -5,7 +5,7 @@ use super::support::*;
 /// Revocation by scope records who and why: the owner check of one
 /// session, a user's sessions but one, everyone; revoked rows leave the
 /// user's list.
-pub async fn revocations_record_who_and_why(store: Arc<dyn SessionStore>) {
+pub async fn revocations_record_who_and_why(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let a1 = record(t0, Some("alice"), Duration::from_secs(1800));
@@ -69,7 +69,7 @@ pub async fn revocations_record_who_and_why(store: Arc<dyn SessionStore>) {
 /// Statistics count live sessions and users (an idle remembered session
 /// is live), and garbage collection takes expired rows at once and revoked
 /// ones after the retention horizon, with their tokens.
-pub async fn stats_and_gc(store: Arc<dyn SessionStore>) {
+pub async fn stats_and_gc(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let live = record(t0, Some("alice"), Duration::from_secs(1800));
@@ -127,7 +127,7 @@ pub async fn stats_and_gc(store: Arc<dyn SessionStore>) {
 }
 
 /// Garbage collection deletes at most its batch size per call.
-pub async fn gc_batches_are_bounded(store: Arc<dyn SessionStore>) {
+pub async fn gc_batches_are_bounded(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     for i in 0..25u8 {

@@ -1,8 +1,8 @@
 //! The conformance kit: the scenarios every built-in store passes, for a
 //! store of your own (feature `conformance`).
 //!
-//! Each scenario is an `async fn(Arc<dyn SessionStore>)` that calls the
-//! [`SessionStore`] contract directly on a fresh,
+//! Each scenario is an `async fn(Arc<dyn SessionProtocol>)` that calls the
+//! [`SessionProtocol`] contract directly on a fresh,
 //! migrated store and panics, naming what broke, when an answer differs from
 //! what the built-in stores answer. The crate's own tests run them on
 //! Postgres (direct, behind the cache, through PgBouncer), SQLite and
@@ -12,11 +12,11 @@
 //! dev-dependency, one test per scenario:
 //!
 //! ```
-//! use axum_user_sessions::{MemoryStore, SessionStore};
+//! use axum_user_sessions::{MemoryStore, SessionProtocol};
 //! use std::sync::Arc;
 //!
 //! // A fresh, migrated store of yours for each scenario.
-//! async fn fresh() -> Arc<dyn SessionStore> {
+//! async fn fresh() -> Arc<dyn SessionProtocol> {
 //!     Arc::new(MemoryStore::new())
 //! }
 //!
@@ -47,7 +47,7 @@ pub use tokens::{
     promotion_keeps_newer_pending_tokens, sign_in_retires_every_token,
 };
 
-use super::SessionStore;
+use super::SessionProtocol;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,7 +55,7 @@ use std::sync::Arc;
 /// One scenario: its name, and the scenario run on a store.
 pub type Scenario = (
     &'static str,
-    fn(Arc<dyn SessionStore>) -> Pin<Box<dyn Future<Output = ()> + Send>>,
+    fn(Arc<dyn SessionProtocol>) -> Pin<Box<dyn Future<Output = ()> + Send>>,
 );
 
 /// Every scenario of the kit, by name.
@@ -98,7 +98,7 @@ macro_rules! __store_conformance_scenarios {
 /// use axum_user_sessions::MemoryStore;
 /// use std::sync::Arc;
 /// axum_user_sessions::store::conformance::run_all(|| async {
-///     Arc::new(MemoryStore::new()) as Arc<dyn axum_user_sessions::SessionStore>
+///     Arc::new(MemoryStore::new()) as Arc<dyn axum_user_sessions::SessionProtocol>
 /// })
 /// .await;
 /// # }
@@ -106,7 +106,7 @@ macro_rules! __store_conformance_scenarios {
 pub async fn run_all<F, Fut>(mut fresh: F)
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Arc<dyn SessionStore>>,
+    Fut: Future<Output = Arc<dyn SessionProtocol>>,
 {
     for (name, scenario) in scenarios() {
         println!("store conformance: {name}");
@@ -115,7 +115,7 @@ where
 }
 
 /// One `#[tokio::test]` per scenario of the [conformance kit](crate::store::conformance),
-/// each on a fresh store from `$fresh`, an `async fn() -> Arc<dyn SessionStore>`
+/// each on a fresh store from `$fresh`, an `async fn() -> Arc<dyn SessionProtocol>`
 /// in scope. Needs `tokio` with `macros` and `rt-multi-thread` in the
 /// calling crate.
 #[macro_export]

@@ -3,7 +3,7 @@
 
 pub(super) use crate::store::{
     CountingStore, DataPatch, Reissue, Revocation, RevokeReason, RevokeScope, RevokedBy,
-    SessionRecord, SessionStore, TokenHash, TokenState, Touch,
+    SessionProtocol, SessionRecord, TokenHash, TokenState, Touch,
 };
 pub(super) use std::sync::Arc;
 pub(super) use std::time::Duration;
@@ -36,7 +36,7 @@ pub(super) fn touch(now: OffsetDateTime) -> Touch {
 }
 
 pub(super) async fn state(
-    store: &dyn SessionStore, token: &TokenHash, now: OffsetDateTime,
+    store: &dyn SessionProtocol, token: &TokenHash, now: OffsetDateTime,
 ) -> Option<TokenState> {
     store
         .load(None, token, &touch(now))

@@ -5,7 +5,7 @@ use super::support::*;
 /// Two-phase rotation: one compare-and-set wins; promoting a late pending
 /// token supersedes the current one and keeps newer pending ones;
 /// promotion is idempotent.
-pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionStore>) {
+pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let r = record(t0, Some("alice"), Duration::from_secs(1800));
@@ -52,7 +52,7 @@ pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionStore>) 
 
 /// A client that never takes its new cookie leaves at most two pending
 /// tokens: the two newest.
-pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionStore>) {
+pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let r = record(t0, None, Duration::from_secs(1800));
@@ -85,7 +85,7 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionStore>) {
 
 /// A sign-in retires every token (pending ones too) and records the user
 /// and the time of the sign-in.
-pub async fn sign_in_retires_every_token(store: Arc<dyn SessionStore>) {
+pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let r = record(t0, None, Duration::from_secs(1800));
@@ -119,7 +119,7 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionStore>) {
 /// session's id with it is no session, and nothing is touched; without an
 /// id (a token of 0.1's form) a store that keeps such tokens finds it by
 /// its hash, and one that does not answers no session.
-pub async fn a_token_is_found_only_in_the_session_it_names(store: Arc<dyn SessionStore>) {
+pub async fn a_token_is_found_only_in_the_session_it_names(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
     let a = record(t0, Some("alice"), Duration::from_secs(1800));

@@ -1,6 +1,6 @@
 //! In-memory store: for tests and prototypes. One process only; everything is
 //! lost on restart. Do not use it behind several app instances. It is a
-//! [`Storage`] (a map of sessions and two indexes) under the [`Protocol`].
+//! [`SessionStore`] (a map of sessions and two indexes) under the [`Protocol`].
 
 use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
@@ -9,7 +9,7 @@ use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
 use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
-    Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
+    Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
 };
 use crate::store::{Credentials, SessionRecord};
 use async_trait::async_trait;
@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A [`SessionStore`](crate::store::SessionStore) in process memory.
+/// A [`SessionProtocol`](crate::store::SessionProtocol) in process memory.
 ///
 /// For tests, examples and prototypes. Sessions are lost when the process
 /// exits, and two processes do not see each other's sessions: never use it
@@ -51,7 +51,7 @@ impl MemoryStore {
 
 protocol_store!(MemoryStore);
 
-/// The memory store's [`Storage`]: sessions by id, with indexes of their
+/// The memory store's [`SessionStore`]: sessions by id, with indexes of their
 /// tokens and remember-me selectors. Clones share the maps.
 #[derive(Clone, Default)]
 pub(crate) struct MemoryStorage {
@@ -108,7 +108,7 @@ impl Tables {
 }
 
 #[async_trait]
-impl Storage for MemoryStorage {
+impl SessionStore for MemoryStorage {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         Ok(MigrationReport::default())
     }

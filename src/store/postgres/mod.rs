@@ -11,7 +11,7 @@ use crate::store::error::Error;
 use crate::store::feed::{ChangeFeed, FeedOptions};
 use crate::store::migrate;
 use crate::store::protocol::Protocol;
-use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionStore};
+use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
 use crate::store::sql::Dialect;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -25,7 +25,7 @@ mod statements;
 mod storage;
 mod tx;
 
-/// A [`SessionStore`] on a Postgres pool: the session protocol
+/// A [`SessionProtocol`] on a Postgres pool: the session protocol
 /// ([`Protocol`]) over [`PgStorage`].
 ///
 /// Usually created for you by `SessionLayer::new(pool)`. Create it yourself to
@@ -56,7 +56,7 @@ mod tx;
 #[derive(Debug, Clone)]
 pub struct PgStore(Protocol<PgStorage>);
 
-/// The Postgres [`Storage`](crate::store::Storage) under [`PgStore`]: the
+/// The Postgres [`SessionStore`](crate::store::SessionStore) under [`PgStore`]: the
 /// tables of schema `axum_user_sessions` on a pool.
 #[derive(Debug, Clone)]
 pub struct PgStorage {
@@ -110,7 +110,7 @@ impl Dialect for PgRow {
 }
 
 impl IntoSessionStore for sqlx::PgPool {
-    fn into_session_store(self) -> std::sync::Arc<dyn SessionStore> {
+    fn into_session_store(self) -> std::sync::Arc<dyn SessionProtocol> {
         std::sync::Arc::new(PgStore::new(self))
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Protocol;
 use crate::store::error::Error;
-use crate::store::storage::{Lookup, Storage, StoredSession};
+use crate::store::storage::{Lookup, SessionStore, StoredSession};
 use uuid::Uuid;
 
 /// How many times a compare-and-set is tried (a first read and at most two
@@ -25,7 +25,7 @@ pub(super) enum Step<T> {
     },
 }
 
-impl<S: Storage> Protocol<S> {
+impl<S: SessionStore> Protocol<S> {
     /// Reads session `id` (`None`: gone or revoked, and `gone` is the
     /// answer), lets `step` compute a change, and stores it with a
     /// compare-and-set on the epoch read; on a lost compare-and-set, reads

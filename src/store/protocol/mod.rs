@@ -1,5 +1,5 @@
 //! [`Protocol`]: the session protocol computed once, in Rust, over any
-//! [`Storage`]. It implements [`SessionStore`] with the rules of
+//! [`SessionStore`]. It implements [`SessionProtocol`] with the rules of
 //! [`Credentials`] and the store's compare-and-set on the credentials'
 //! epoch.
 
@@ -9,9 +9,10 @@ use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
 use super::revocation::{Revocation, RevokeScope};
-use super::session_store::{CacheSupport, SessionStore};
+use super::session_store::{CacheSupport, SessionProtocol};
 use super::storage::{
-    Activity, Deletion, DeviceWrite, ListQuery, Lookup, Storage, StoredSession, Write, WriteOutcome,
+    Activity, Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write,
+    WriteOutcome,
 };
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome};
 use async_trait::async_trait;
@@ -25,28 +26,28 @@ mod cas;
 #[cfg(test)]
 mod tests;
 
-/// A [`SessionStore`] made of a [`Storage`]: every rule of the session
+/// A [`SessionProtocol`] made of a [`SessionStore`]: every rule of the session
 /// protocol (token states, two-phase rotation, remember-me validator
 /// steps, the bounded token history, touches) is computed here, and the
 /// storage persists the outcome.
 ///
 /// ```
-/// use axum_user_sessions::store::{Protocol, Storage};
-/// fn layer<S: Storage>(storage: S) -> axum_user_sessions::SessionLayer {
+/// use axum_user_sessions::store::{Protocol, SessionStore};
+/// fn layer<S: SessionStore>(storage: S) -> axum_user_sessions::SessionLayer {
 ///     axum_user_sessions::SessionLayer::new(Protocol::new(storage))
 /// }
 /// ```
 ///
 /// A change of credentials (a rotation, a promotion, a sign-in, a
 /// remember-me step) reads the session, computes the change and stores it
-/// with [`Storage::swap_credentials`] on the epoch it read; when another
+/// with [`SessionStore::swap_credentials`] on the epoch it read; when another
 /// writer came first, it reads again and recomputes, at most twice more.
 #[derive(Debug, Clone, Default)]
 pub struct Protocol<S> {
     storage: S,
 }
 
-impl<S: Storage> Protocol<S> {
+impl<S: SessionStore> Protocol<S> {
     /// The protocol over `storage`.
     pub fn new(storage: S) -> Self {
         Self { storage }
@@ -71,7 +72,7 @@ impl<S: Storage> Protocol<S> {
 }
 
 #[async_trait]
-impl<S: Storage> SessionStore for Protocol<S> {
+impl<S: SessionStore> SessionProtocol for Protocol<S> {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         self.storage.migrate().await
     }

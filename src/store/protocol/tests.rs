@@ -65,7 +65,7 @@ async fn current_token(s: &MemoryStorage, id: Uuid) -> TokenHash {
 }
 
 #[async_trait]
-impl Storage for Racing {
+impl SessionStore for Racing {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
         self.inner.migrate().await
     }

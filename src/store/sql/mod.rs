@@ -93,7 +93,7 @@ macro_rules! stats_query {
     };
 }
 
-/// `impl Storage for $storage` for a SQL store: the operations that both
+/// `impl SessionStore for $storage` for a SQL store: the operations that both
 /// dialects make alike (one statement each), written here once, and
 /// `$own`, the store's own; and the store's statement helpers (`execute`,
 /// `row`, `rows`: one statement each, sent through the store's `one`).
@@ -121,7 +121,7 @@ macro_rules! impl_sql_storage {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::storage::Storage for $storage {
+        impl $crate::store::storage::SessionStore for $storage {
             $($own)*
 
             async fn revoke(

@@ -7,7 +7,7 @@ use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::protocol::Protocol;
-use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionStore};
+use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
 use crate::store::sql;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -21,7 +21,7 @@ mod statements;
 mod storage;
 mod tx;
 
-/// A [`SessionStore`] on a SQLite pool: the session protocol
+/// A [`SessionProtocol`] on a SQLite pool: the session protocol
 /// ([`Protocol`]) over [`SqliteStorage`].
 ///
 /// For apps that run on one machine, and for the demo. Writes are serialised
@@ -33,7 +33,7 @@ mod tx;
 #[derive(Debug, Clone)]
 pub struct SqliteStore(Protocol<SqliteStorage>);
 
-/// The SQLite [`Storage`](crate::store::Storage) under [`SqliteStore`]: the
+/// The SQLite [`SessionStore`](crate::store::SessionStore) under [`SqliteStore`]: the
 /// `aus_` tables on a pool.
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
@@ -128,7 +128,7 @@ fn create_private(path: &std::path::Path) -> Result<(), Error> {
 }
 
 impl IntoSessionStore for sqlx::SqlitePool {
-    fn into_session_store(self) -> std::sync::Arc<dyn SessionStore> {
+    fn into_session_store(self) -> std::sync::Arc<dyn SessionProtocol> {
         std::sync::Arc::new(SqliteStore::new(self))
     }
 }

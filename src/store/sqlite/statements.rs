@@ -34,7 +34,7 @@ macro_rules! revoke {
     };
 }
 
-/// A whole session `s` as `Storage::load` reads it: one row per token (the
+/// A whole session `s` as `SessionStore::load` reads it: one row per token (the
 /// token's columns null when it has none), followed by the `WHERE` that
 /// finds it.
 macro_rules! load_where {

@@ -1,4 +1,4 @@
-//! The small store boundary: [`Storage`], what a database must do for the
+//! The small store boundary: [`SessionStore`], what a database must do for the
 //! session protocol, which [`Protocol`](super::Protocol) computes once, in
 //! Rust, above it. Each call is one storage operation; the store never
 //! computes a deadline, a token state or a validator step: it compares what
@@ -21,7 +21,7 @@ pub use ops::{Activity, Deletion, DeviceWrite, ListQuery, Lookup, Write, WriteOu
 
 /// Where sessions are kept: the storage operations the session protocol
 /// needs, and nothing of the protocol itself. Wrap one in
-/// [`Protocol`](super::Protocol) to get a [`SessionStore`](super::SessionStore):
+/// [`Protocol`](super::Protocol) to get a [`SessionProtocol`](super::SessionProtocol):
 /// the protocol (token states, two-phase rotation, remember-me validator
 /// steps, the bounded token history, touches) is computed there, in Rust,
 /// once for every store.
@@ -48,7 +48,7 @@ pub use ops::{Activity, Deletion, DeviceWrite, ListQuery, Lookup, Write, WriteOu
 /// [`DeviceWrite::apply`]. The crate's tests run the conformance kit on a
 /// store written that way outside the crate (`tests/store/outside_store.rs`).
 #[async_trait]
-pub trait Storage: Debug + Send + Sync + 'static {
+pub trait SessionStore: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent.
     async fn migrate(&self) -> Result<MigrationReport, Error>;
 
@@ -126,15 +126,15 @@ pub trait Storage: Debug + Send + Sync + 'static {
     }
 
     /// What a cache over this store needs
-    /// ([`SessionStore::cache_support`](super::SessionStore::cache_support)).
+    /// ([`SessionProtocol::cache_support`](super::SessionProtocol::cache_support)).
     fn cache_support(&self) -> Option<&dyn CacheSupport> {
         None
     }
 }
 
-/// A session as a [`Storage`] keeps it: its row (data included), its
+/// A session as a [`SessionStore`] keeps it: its row (data included), its
 /// [`Credentials`], and their epoch, the compare-and-set of
-/// [`Storage::swap_credentials`]. The epoch counts one more at each swap
+/// [`SessionStore::swap_credentials`]. The epoch counts one more at each swap
 /// and each revocation, and at nothing else: a touch, a data write or a
 /// device's name or place never makes a rotation retry. So a swap keeps
 /// the later of its own and the stored `last_seen_at` and `expires_at` (a
@@ -162,7 +162,7 @@ impl StoredSession {
         }
     }
 
-    /// [`Storage::write`] on this copy: the rule, for stores that keep
+    /// [`SessionStore::write`] on this copy: the rule, for stores that keep
     /// sessions as Rust values.
     pub fn apply_write(&mut self, write: &Write<'_>) -> WriteOutcome {
         let r = &mut self.record;
@@ -182,7 +182,7 @@ impl StoredSession {
         WriteOutcome::Written { version: r.version }
     }
 
-    /// [`Storage::swap_credentials`] on this copy.
+    /// [`SessionStore::swap_credentials`] on this copy.
     pub fn apply_swap(
         &mut self, expected_epoch: u64, credentials: &Credentials, record: Option<&SessionRecord>,
     ) -> bool {
@@ -219,7 +219,7 @@ impl StoredSession {
         true
     }
 
-    /// [`Storage::revoke`] on this copy, if `scope` covers it and it is
+    /// [`SessionStore::revoke`] on this copy, if `scope` covers it and it is
     /// live at the revocation's time: `true` when it revoked it.
     pub fn apply_revocation(&mut self, scope: &RevokeScope<'_>, how: &Revocation) -> bool {
         let r = &mut self.record;

@@ -1,4 +1,4 @@
-//! The arguments of [`Storage`](super::Storage)'s calls, each with the rule
+//! The arguments of [`SessionStore`](super::SessionStore)'s calls, each with the rule
 //! it stands for written once in Rust (`apply`, `covers`, `select`), for
 //! stores that keep sessions as Rust values and as the spec of the others.
 
@@ -44,7 +44,7 @@ impl Activity {
     }
 }
 
-/// One write of a session's data and/or activity ([`Storage::write`](crate::store::Storage::write)).
+/// One write of a session's data and/or activity ([`SessionStore::write`](crate::store::SessionStore::write)).
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct Write<'a> {
@@ -76,7 +76,7 @@ impl<'a> Write<'a> {
     }
 }
 
-/// What a [`Storage::write`](crate::store::Storage::write) did.
+/// What a [`SessionStore::write`](crate::store::SessionStore::write) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WriteOutcome {
@@ -91,7 +91,7 @@ pub enum WriteOutcome {
     Gone,
 }
 
-/// What [`Storage::delete`](crate::store::Storage::delete) deletes.
+/// What [`SessionStore::delete`](crate::store::SessionStore::delete) deletes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Deletion {
@@ -133,7 +133,7 @@ impl Deletion {
     }
 }
 
-/// What [`Storage::list`](crate::store::Storage::list) lists: a user's sessions, without their data
+/// What [`SessionStore::list`](crate::store::SessionStore::list) lists: a user's sessions, without their data
 /// (each listed record's [`data`](SessionRecord::data) is empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -212,7 +212,7 @@ impl ListQuery<'_> {
     }
 }
 
-/// How [`Storage::load`](crate::store::Storage::load) finds a session.
+/// How [`SessionStore::load`](crate::store::SessionStore::load) finds a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Lookup {
@@ -240,7 +240,7 @@ impl Lookup {
     }
 }
 
-/// A write of a device's name or place ([`Storage::set_device`](crate::store::Storage::set_device)).
+/// A write of a device's name or place ([`SessionStore::set_device`](crate::store::SessionStore::set_device)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeviceWrite<'a> {
@@ -266,7 +266,7 @@ pub enum DeviceWrite<'a> {
 }
 
 impl DeviceWrite<'_> {
-    /// [`Storage::set_device`](crate::store::Storage::set_device) on
+    /// [`SessionStore::set_device`](crate::store::SessionStore::set_device) on
     /// `session`: `true` when written (and the version counted).
     pub fn apply(&self, session: &mut StoredSession) -> bool {
         let record = &mut session.record;

@@ -3,7 +3,7 @@
 #![cfg(feature = "cli")]
 
 use axum_user_sessions::store::TokenHash;
-use axum_user_sessions::store::{SessionRecord, SessionStore};
+use axum_user_sessions::store::{SessionProtocol, SessionRecord};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Stdio;
@@ -87,7 +87,7 @@ fn hash(n: u8) -> TokenHash {
 
 /// Creates a live session (or, with `ttl` negative, an expired one).
 async fn session(
-    store: &dyn SessionStore, n: u8, user: &str, ttl: time::Duration,
+    store: &dyn SessionProtocol, n: u8, user: &str, ttl: time::Duration,
     tweak: impl FnOnce(&mut SessionRecord),
 ) -> SessionRecord {
     let at = now();
@@ -137,7 +137,7 @@ fn pg_url(pool: &sqlx::PgPool) -> String {
 }
 
 /// Migrates through the tool, then opens the store through the library.
-async fn migrated(url: &str) -> Arc<dyn SessionStore> {
+async fn migrated(url: &str) -> Arc<dyn SessionProtocol> {
     let migrator = if url.starts_with("postgres") {
         axum_user_sessions::PgStore::migrator()
     } else {

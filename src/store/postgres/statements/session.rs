@@ -2,7 +2,7 @@
 //! remember-me selector), a new session, a write of its data and activity,
 //! and the compare-and-set of its credentials.
 
-/// A whole session `s` as `Storage::load` reads it: the row, its epoch, its
+/// A whole session `s` as `SessionStore::load` reads it: the row, its epoch, its
 /// remember-me columns and its token rows (as four arrays, null when it has
 /// none), followed by the `WHERE` that finds it.
 macro_rules! load_where {
