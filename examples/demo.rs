@@ -48,7 +48,7 @@
 pub mod api;
 #[path = "demo/settings.rs"]
 pub mod settings;
-use settings::{database_url, env_secs};
+use settings::env_secs;
 pub use settings::{layer_from_env, store_from_env};
 #[cfg(feature = "tower-sessions-import")]
 #[path = "demo/import.rs"]
@@ -117,7 +117,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = store_from_env().await?;
     let layer = layer_from_env(store);
     #[cfg(feature = "tower-sessions-import")]
-    let layer = import::from_env(layer, &database_url()?).await?;
+    let layer = import::from_env(layer, &settings::database_url()?).await?;
     let app = app(layer);
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
