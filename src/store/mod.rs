@@ -18,7 +18,7 @@
 //! # Writing a store
 //!
 //! Implement [`SessionStore`], the small boundary (eight storage operations,
-//! and three with default bodies), and wrap it in [`Protocol`], which
+//! and four with default bodies), and wrap it in [`Protocol`], which
 //! computes the session protocol (token states, rotation, remember-me
 //! steps, the token history, touches) once, in Rust, and implements
 //! [`SessionProtocol`] over it: every built-in store is made so. Its calls

@@ -13,7 +13,8 @@ use crate::store::sql::{self, Columns as _, RememberColumns, TokenColumns};
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
 };
-use crate::store::types::SessionRecord;
+use crate::store::types::{SessionRecord, UpdateOutcome};
+use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
@@ -185,6 +186,28 @@ sql::impl_sql_storage!(
                     .bind(i64::from(limit)),
             };
             self.execute(query).await
+        }
+
+        async fn update_value(
+            &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+        ) -> Result<UpdateOutcome, Error> {
+            let query = sqlx::query(q::UPDATE_VALUE)
+                .bind(id)
+                .bind(key.to_owned())
+                .bind(expected.cloned().map(Json))
+                .bind(new.cloned().map(Json));
+            let Some(row) = self.row(query).await? else {
+                return Ok(UpdateOutcome::Gone);
+            };
+            if let Some(version) = row.try_get::<Option<i64>, _>("version")? {
+                let version =
+                    u64::try_from(version).map_err(|_| Error::Corrupt("negative version"))?;
+                return Ok(UpdateOutcome::Updated { version });
+            }
+            let current: Option<Json<Value>> = row.try_get("current")?;
+            Ok(UpdateOutcome::Conflict {
+                current: current.map(|j| j.0),
+            })
         }
 
         fn cache_support(&self) -> Option<&dyn CacheSupport> {

@@ -16,7 +16,7 @@ use super::storage::{
 };
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome};
 use async_trait::async_trait;
-use cas::{ATTEMPTS, Step};
+use cas::Step;
 use serde_json::Value;
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -305,31 +305,7 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {
-        let patch = DataPatch::of_key(key, new);
-        for _ in 0..ATTEMPTS {
-            let Some(s) = self.storage.load(&Lookup::Id(id)).await? else {
-                return Ok(UpdateOutcome::Gone);
-            };
-            if s.record.revoked_at.is_some() {
-                return Ok(UpdateOutcome::Gone);
-            }
-            let mut data = s.record.data;
-            if let Err(conflict) = UpdateOutcome::apply(&mut data, key, expected, new) {
-                return Ok(conflict);
-            }
-            let write = Write::patch(&patch, Some(s.record.version));
-            match self.storage.write(id, &write).await? {
-                WriteOutcome::Written { version } => return Ok(UpdateOutcome::Updated { version }),
-                WriteOutcome::Gone => return Ok(UpdateOutcome::Gone),
-                WriteOutcome::Conflict => {}
-            }
-        }
-        // The row kept changing (other keys, or touches) under the
-        // compare-and-set: nothing written, and the key held `expected` at
-        // the last read, so a retry may succeed.
-        Ok(UpdateOutcome::Conflict {
-            current: expected.cloned(),
-        })
+        self.storage.update_value(id, key, expected, new).await
     }
 
     fn cache_support(&self) -> Option<&dyn CacheSupport> {

@@ -14,7 +14,7 @@ use crate::store::sql::{self, Columns as _, Dialect as _, RememberColumns};
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
 };
-use crate::store::types::SessionRecord;
+use crate::store::types::{SessionRecord, UpdateOutcome};
 use serde_json::{Map, Value};
 use sqlx::Row as _;
 use sqlx::sqlite::SqliteRow;
@@ -234,6 +234,42 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        // Read and written under SQLite's write lock: no other writer comes
+        // between the comparison and the write.
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(q::READ_FOR_WRITE)
+            .bind(id)
+            .fetch_optional(tx.conn())
+            .await?;
+        let outcome = match row {
+            Some(row) if row.flag("live")? => {
+                let mut data: Map<String, Value> = serde_json::from_str(row.try_get("data")?)?;
+                match UpdateOutcome::apply(&mut data, key, expected, new) {
+                    Ok(()) => {
+                        let v: i64 = sqlx::query_scalar(q::WRITE_DATA)
+                            .bind(id)
+                            .bind(serde_json::to_string(&data)?)
+                            .bind(None::<i64>)
+                            .bind(None::<i64>)
+                            .bind(None::<String>)
+                            .fetch_one(tx.conn())
+                            .await?;
+                        UpdateOutcome::Updated {
+                            version: version(v)?,
+                        }
+                    }
+                    Err(conflict) => conflict,
+                }
+            }
+            _ => UpdateOutcome::Gone,
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     fn cache_support(&self) -> Option<&dyn CacheSupport> {

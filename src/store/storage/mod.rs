@@ -9,8 +9,9 @@ use super::error::Error;
 use super::report::{MigrationReport, StoreStats};
 use super::revocation::{Revocation, RevokeScope};
 use super::session_store::CacheSupport;
-use super::types::SessionRecord;
+use super::types::{DataPatch, SessionRecord, UpdateOutcome};
 use async_trait::async_trait;
+use serde_json::Value;
 use std::fmt::Debug;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -123,6 +124,47 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
             DeviceWrite::Name { .. } => "device names",
             DeviceWrite::Location { .. } => "device places",
         }))
+    }
+
+    /// Compare-and-set of one key of a live session's data: if the key
+    /// holds `expected` (`None`: absent), sets it to `new` (`None`: removes
+    /// it), counting one version; JSON values compare as values, `null` is
+    /// a value. [`UpdateOutcome::Conflict`] says what the key holds when it
+    /// holds something else; [`UpdateOutcome::Gone`] when the session is
+    /// missing or revoked. Nothing is written but on `Updated`.
+    ///
+    /// The default body reads the session and writes at the version read
+    /// (two round-trips), reading again at most twice when another write
+    /// came between; a store that can compare in its write does it in one
+    /// (Postgres: one `UPDATE` with the comparison in its `WHERE`).
+    async fn update_value(
+        &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
+    ) -> Result<UpdateOutcome, Error> {
+        let patch = DataPatch::of_key(key, new);
+        for _ in 0..3 {
+            let Some(s) = self.load(&Lookup::Id(id)).await? else {
+                return Ok(UpdateOutcome::Gone);
+            };
+            if s.record.revoked_at.is_some() {
+                return Ok(UpdateOutcome::Gone);
+            }
+            let mut data = s.record.data;
+            if let Err(conflict) = UpdateOutcome::apply(&mut data, key, expected, new) {
+                return Ok(conflict);
+            }
+            let write = Write::patch(&patch, Some(s.record.version));
+            match self.write(id, &write).await? {
+                WriteOutcome::Written { version } => return Ok(UpdateOutcome::Updated { version }),
+                WriteOutcome::Gone => return Ok(UpdateOutcome::Gone),
+                WriteOutcome::Conflict => {}
+            }
+        }
+        // The row kept changing (other keys, or touches) under the
+        // compare-and-set: nothing written, and the key held `expected` at
+        // the last read, so a retry may succeed.
+        Ok(UpdateOutcome::Conflict {
+            current: expected.cloned(),
+        })
     }
 
     /// What a cache over this store needs

@@ -148,3 +148,40 @@ pub(in crate::store::postgres) const SWAP: &str = concat!(
     )
     SELECT count(*) AS swapped FROM s"
 );
+
+/// Compare-and-set of key `$2` of session `$1`: if it holds `$3` (SQL null:
+/// the key is absent), sets it to `$4` (SQL null: removes it). One row
+/// (`version`: the row's version after the write, null when nothing was
+/// written; `current`: what the key holds, read only when nothing was
+/// written) when the session is live; none when it is gone or revoked.
+///
+/// One `UPDATE` with the comparison in its `WHERE`: a row another
+/// transaction is writing is waited for and compared again in its committed
+/// version (read committed), so a write never overwrites a value it did not
+/// compare. Only when it wrote nothing is the row read again, locked, so
+/// that `current` is its latest committed value. (A value committed after
+/// the statement began but before the `UPDATE` reached the row can still
+/// fail the comparison: the lost attempt then reports that value, and the
+/// retry, with a fresh snapshot, writes.)
+///
+/// A lost comparison writes nothing but the row lock, and its commit does
+/// not wait for the disk (`synchronous_commit` off for this transaction
+/// only: losing a lock record in a crash loses nothing). Otherwise it would
+/// hold the row through a flush while the winner's instance sends its next
+/// update, which then goes first again: retries from another instance
+/// would starve.
+pub(in crate::store::postgres) const UPDATE_VALUE: &str = "WITH upd AS (
+        UPDATE axum_user_sessions.sessions s
+           SET data = CASE WHEN $4::jsonb IS NULL THEN s.data - $2::text
+                           ELSE s.data || jsonb_build_object($2::text, $4::jsonb) END
+         WHERE s.id = $1 AND s.revoked_at IS NULL
+           AND s.data -> $2::text IS NOT DISTINCT FROM $3::jsonb
+        RETURNING s.version
+    ), cur AS (
+        SELECT data -> $2::text AS value FROM axum_user_sessions.sessions
+         WHERE id = $1 AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM upd)
+           FOR NO KEY UPDATE
+    )
+    SELECT version, NULL::jsonb AS current, NULL::text AS relaxed FROM upd
+    UNION ALL
+    SELECT NULL, value, set_config('synchronous_commit', 'off', true) FROM cur";
