@@ -10,11 +10,14 @@ cd "$(dirname "$0")/.."
 RELEASED=4e8bfeaa5ed9169ade3420076e49b15d08f120c6
 out="$PWD/target/released-0.1"
 bin="$out/demo"
+mkdir -p "$out"
+# One build at a time: tests that start together wait for the first.
+exec 9>"$out/.lock"
+flock 9
 if [ -x "$bin" ]; then
   echo "$bin"
   exit 0
 fi
-mkdir -p "$out"
 src=$(mktemp -d)
 trap 'rm -rf "$src"' EXIT
 # The released sources, with their Cargo.lock: the versions it shipped with.

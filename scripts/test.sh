@@ -57,6 +57,12 @@ else
   log "using DATABASE_URL from the environment"
 fi
 
+# The rolling-upgrade test runs the released version's demo beside this
+# build: built once here (about 3 minutes the first time, then kept in
+# target/released-0.1/), before the tests run in parallel.
+log "building the released demo (0.1.0) for the rolling-upgrade test"
+scripts/released-demo.sh >/dev/null
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --all-features --no-fail-fast "$@"
 else
