@@ -15,7 +15,7 @@ use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
 };
 use crate::store::types::{SessionRecord, UpdateOutcome};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -144,30 +144,13 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         // Data: read, patched here, and written under the write lock, so no
         // other writer comes between.
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(q::READ_FOR_WRITE)
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?;
-        let outcome = match row {
+        let outcome = match tx.live_data(id).await? {
             None => WriteOutcome::Gone,
-            Some(row) if !row.flag("live")? => WriteOutcome::Gone,
-            Some(row) if expected.is_some_and(|v| Some(v) != row.try_get("version").ok()) => {
-                WriteOutcome::Conflict
-            }
-            Some(row) => {
-                let mut data: Map<String, Value> = serde_json::from_str(row.try_get("data")?)?;
+            Some((_, v)) if expected.is_some_and(|e| e != v) => WriteOutcome::Conflict,
+            Some((mut data, _)) => {
                 patch.apply(&mut data);
-                let v: i64 = sqlx::query_scalar(q::WRITE_DATA)
-                    .bind(id)
-                    .bind(serde_json::to_string(&data)?)
-                    .bind(seen)
-                    .bind(expires)
-                    .bind(new_ip)
-                    .fetch_one(tx.conn())
-                    .await?;
-                WriteOutcome::Written {
-                    version: version(v)?,
-                }
+                let version = tx.write_data(id, &data, seen, expires, new_ip).await?;
+                WriteOutcome::Written { version }
             }
         };
         // Ends the transaction (and frees the write lock) at once, written
@@ -242,31 +225,14 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         // Read and written under SQLite's write lock: no other writer comes
         // between the comparison and the write.
         let mut tx = self.write_tx().await?;
-        let row = sqlx::query(q::READ_FOR_WRITE)
-            .bind(id)
-            .fetch_optional(tx.conn())
-            .await?;
-        let outcome = match row {
-            Some(row) if row.flag("live")? => {
-                let mut data: Map<String, Value> = serde_json::from_str(row.try_get("data")?)?;
-                match UpdateOutcome::apply(&mut data, key, expected, new) {
-                    Ok(()) => {
-                        let v: i64 = sqlx::query_scalar(q::WRITE_DATA)
-                            .bind(id)
-                            .bind(serde_json::to_string(&data)?)
-                            .bind(None::<i64>)
-                            .bind(None::<i64>)
-                            .bind(None::<String>)
-                            .fetch_one(tx.conn())
-                            .await?;
-                        UpdateOutcome::Updated {
-                            version: version(v)?,
-                        }
-                    }
-                    Err(conflict) => conflict,
-                }
-            }
-            _ => UpdateOutcome::Gone,
+        let outcome = match tx.live_data(id).await? {
+            Some((mut data, _)) => match UpdateOutcome::apply(&mut data, key, expected, new) {
+                Ok(()) => UpdateOutcome::Updated {
+                    version: tx.write_data(id, &data, None, None, None).await?,
+                },
+                Err(conflict) => conflict,
+            },
+            None => UpdateOutcome::Gone,
         };
         tx.commit().await?;
         Ok(outcome)

@@ -6,7 +6,8 @@ use super::statements::{self as q, Query};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::sql::TokenColumns;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use serde_json::{Map, Value};
+use sqlx::{Row as _, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 /// A write transaction: `BEGIN IMMEDIATE` takes SQLite's write lock at the
@@ -57,6 +58,42 @@ impl WriteTx {
             self.run(query).await?;
         }
         Ok(())
+    }
+
+    /// Session `id`'s data and version, if it is there and not revoked:
+    /// read under the write lock, so no other writer comes between this and
+    /// [`write_data`](Self::write_data).
+    pub(super) async fn live_data(
+        &mut self, id: Uuid,
+    ) -> Result<Option<(Map<String, Value>, i64)>, Error> {
+        let row = sqlx::query(q::READ_FOR_WRITE)
+            .bind(id)
+            .fetch_optional(&mut *self.0)
+            .await?;
+        match row {
+            Some(row) if row.try_get::<bool, _>("live")? => {
+                let data = serde_json::from_str(row.try_get("data")?)?;
+                Ok(Some((data, row.try_get("version")?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes session `id`'s data, and the activity (`seen`, `expires`,
+    /// `ip`; `None`: unchanged): its new version.
+    pub(super) async fn write_data(
+        &mut self, id: Uuid, data: &Map<String, Value>, seen: Option<i64>, expires: Option<i64>,
+        ip: Option<String>,
+    ) -> Result<u64, Error> {
+        let v: i64 = sqlx::query_scalar(q::WRITE_DATA)
+            .bind(id)
+            .bind(serde_json::to_string(data)?)
+            .bind(seen)
+            .bind(expires)
+            .bind(ip)
+            .fetch_one(&mut *self.0)
+            .await?;
+        u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))
     }
 
     pub(super) async fn delete_session(&mut self, id: Uuid) -> Result<u64, Error> {
