@@ -6,7 +6,7 @@ use super::reissue::NewToken;
 use super::{Session, now};
 use crate::error::Error;
 use crate::events::SessionEventKind;
-use crate::store::{RememberCredential, Revocation, RevokeReason, RevokedBy, SignIn};
+use crate::store::{RememberCredential, Revocation, RevokeReason, RevokedBy, SignIn, placement};
 use crate::token::RememberToken;
 use std::fmt;
 use uuid::Uuid;
@@ -135,6 +135,7 @@ impl Session {
             }
         }
         let mut record = self.new_record(now);
+        record.id = placement::session_id(Some(user_id));
         record.user_id = Some(user_id.to_owned());
         record.authenticated_at = Some(now);
         record.sign_in_method.clone_from(&how.method);

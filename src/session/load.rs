@@ -145,7 +145,13 @@ impl Session {
                 tracing::debug!("session cookie names no session");
                 None
             }
-            Some(l) if !l.record.token_active(now) => {
+            // Retired (by a sign-in, perhaps one that moved the session to
+            // a new id and ended the old): recognised whether or not its row
+            // still lives, so that its response never expires the new cookie.
+            Some(l)
+                if !l.record.token_active(now)
+                    && !matches!(l.token, TokenState::Retired { .. }) =>
+            {
                 tracing::debug!(session.id = %l.record.id, "session expired or revoked");
                 if l.record.revoked_at.is_none() {
                     self.emit(SessionEventKind::Expired, &l.record);

@@ -4,7 +4,7 @@
 
 use super::Session;
 use crate::error::Error;
-use crate::store::{Reissue, ReissueClient, SignIn};
+use crate::store::{Reissue, ReissueClient, SignIn, placement};
 use time::OffsetDateTime;
 
 /// Why the session gets a new token at once, with no grace for the old one.
@@ -48,6 +48,10 @@ impl Session {
                 // A sign-in issues the tokens: they end an absolute timeout on.
                 tokens_expire_at: Some(now + self.config().absolute_timeout),
                 sign_in: Some(how.clone()),
+                // An anonymous session signing in moves to an id of its
+                // user's placement, its data with it; the old id keeps
+                // only its retired tokens.
+                new_id: user_id.is_none().then(|| placement::session_id(Some(user))),
             },
             NewToken::Reauthenticate(how) => Reissue {
                 user_id,
@@ -56,15 +60,20 @@ impl Session {
                 client: None,
                 tokens_expire_at: Some(now + self.config().absolute_timeout),
                 sign_in: Some(how.clone()),
+                new_id: None,
             },
             NewToken::Rotate => Reissue::new(user_id, now),
         };
-        let token = self.issue_token(id)?;
+        let token = self.issue_token(reissue.new_id.unwrap_or(id))?;
         if !self.store().reissue(id, &token.hash(), &reissue).await? {
             return Ok(false);
         }
         let mut st = self.state();
         if let Some(r) = st.record.as_mut() {
+            if let Some(new_id) = reissue.new_id {
+                r.id = new_id;
+                r.version = 0;
+            }
             r.user_id.clone_from(&reissue.user_id);
             if reissue.authenticated_at.is_some() {
                 r.authenticated_at = reissue.authenticated_at;

@@ -199,6 +199,10 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                 fn cache_support(&self) -> Option<&dyn CacheSupport> {
                     self.wrapped().cache_support()
                 }
+
+                fn finds_tokens(&self) -> bool {
+                    self.wrapped().finds_tokens()
+                }
             }
         };
     };

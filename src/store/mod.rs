@@ -42,6 +42,7 @@
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
 //! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
 //! | `session_store.rs` | the [`SessionProtocol`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
+//! | `placement.rs` | [`placement`]: a user's placement tag in the session ids minted at sign-in, for stores that shard |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
 //! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
 //! | `protocol/` | [`Protocol`]: [`SessionProtocol`] over any [`SessionStore`], its compare-and-set loop |
@@ -70,6 +71,7 @@ mod error;
 mod feed;
 mod memory;
 mod migrate;
+pub mod placement;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod protocol;

@@ -6,6 +6,7 @@ use super::sign_in::SignIn;
 use super::types::{SessionRecord, TokenHash};
 use std::net::IpAddr;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// A remember-me credential to store: the selector (looked up) and the
 /// SHA-256 of the validator (compared in constant time).
@@ -71,6 +72,12 @@ pub struct Reissue {
     /// re-authentication: becomes [`SessionRecord::sign_in_method`] and
     /// [`SessionRecord::second_factor`]. `None` keeps them.
     pub sign_in: Option<SignIn>,
+    /// A new id for the session (an anonymous session signing in moves to
+    /// an id of its user's [`placement`](super::placement)): the session is
+    /// stored anew under it with its data, and the old id keeps only its
+    /// tokens, retired, so that a request still carrying one is recognised
+    /// as having left before the sign-in. `None` keeps the id.
+    pub new_id: Option<Uuid>,
 }
 
 /// The client recorded by a sign-in.
@@ -93,6 +100,7 @@ impl Reissue {
             client: None,
             tokens_expire_at: None,
             sign_in: None,
+            new_id: None,
         }
     }
 }

@@ -244,6 +244,12 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error>;
 
+    /// Whether the store finds a session by a token alone
+    /// ([`SessionStore::finds_tokens`](super::SessionStore::finds_tokens)).
+    fn finds_tokens(&self) -> bool {
+        true
+    }
+
     /// What a cache over this store needs to stay coherent with changes
     /// made elsewhere ([`CacheSupport`]); `None` (the default) for a store
     /// used through one handle only, which a cache keeps coherent by itself.

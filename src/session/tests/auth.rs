@@ -2,6 +2,7 @@
 //! `CookieUpdate` each commit returns.
 
 use super::*;
+use crate::store::placement;
 
 #[tokio::test]
 async fn login_issues_a_new_token_and_retires_the_old() {
@@ -17,11 +18,22 @@ async fn login_issues_a_new_token_and_retires_the_old() {
     assert_ne!(new, old);
     assert_eq!(update.remember, None);
 
-    // The same session, signed in, with its data.
+    // The session, signed in, with its data, under a new id of alice's
+    // placement; the anonymous id has ended.
     let s = b.request().await;
-    assert_eq!(s.id(), Some(id));
+    let signed_in = s.id().unwrap();
+    assert_ne!(signed_in, id);
+    assert_eq!(
+        placement::tag_of_session(signed_in),
+        placement::tag_of_user("alice")
+    );
     assert_eq!(s.user_id().as_deref(), Some("alice"));
     assert_eq!(s.get::<u32>("k").unwrap(), Some(1));
+    let old_row = b.store.get(id).await.unwrap();
+    assert!(
+        old_row.as_ref().is_none_or(|r| !r.is_live(now())),
+        "{old_row:?}"
+    );
 
     // A request still carrying the old token (it left before the sign-in)
     // is anonymous, and must not expire the cookie the sign-in set.

@@ -23,6 +23,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod cas;
+mod moving;
 #[cfg(test)]
 mod tests;
 
@@ -124,6 +125,9 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
     }
 
     async fn reissue(&self, id: Uuid, token: &TokenHash, reissue: &Reissue) -> Result<bool, Error> {
+        if let Some(new_id) = reissue.new_id {
+            return self.move_to(id, new_id, token, reissue).await;
+        }
         self.swap(id, false, |s| {
             s.credentials.reissue(&mut s.record, *token, reissue);
             Step::Swap {
@@ -310,5 +314,9 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
 
     fn cache_support(&self) -> Option<&dyn CacheSupport> {
         self.storage.cache_support()
+    }
+
+    fn finds_tokens(&self) -> bool {
+        self.storage.finds_tokens()
     }
 }

@@ -167,6 +167,16 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         })
     }
 
+    /// Whether [`load`](Self::load) finds a session by a token alone
+    /// ([`Lookup::Token`]: cookies of 0.1's form, which do not name their
+    /// session). `true` by default. A store that answers `false` (one keyed
+    /// by session id only) is given cookies that name their session,
+    /// whatever [`with_session_ids_in_tokens`](crate::SessionLayer::with_session_ids_in_tokens)
+    /// says.
+    fn finds_tokens(&self) -> bool {
+        true
+    }
+
     /// What a cache over this store needs
     /// ([`SessionProtocol::cache_support`](super::SessionProtocol::cache_support)).
     fn cache_support(&self) -> Option<&dyn CacheSupport> {
