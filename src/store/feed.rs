@@ -1,7 +1,9 @@
 //! The change feed: how a store tells caches that sessions changed, in this
 //! process or any other (Postgres polls for changes, see `postgres/feed.rs`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// A message from a store's change feed.
@@ -34,12 +36,14 @@ pub enum Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FeedOptions {
-    /// How long the feed waits between two reads of the changes.
+    /// The shortest time between the starts of two reads of the changes. A
+    /// feed that reads when asked ([`ChangeFeed::demand`]) reads at most this
+    /// often while its cache is busy, and rarely while it is idle.
     pub poll_interval: Duration,
 }
 
 impl FeedOptions {
-    /// Reads of the changes every `poll_interval`.
+    /// Reads of the changes at most every `poll_interval`.
     pub fn new(poll_interval: Duration) -> Self {
         Self { poll_interval }
     }
@@ -52,11 +56,25 @@ pub struct ChangeFeed {
     /// The changes, each [`Change::CaughtUp`] after the changes it covers.
     /// The feed stops when this receiver is dropped.
     pub changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    /// For a feed that reads the changes when asked (Postgres polls): the
+    /// cache notifies it when its view is getting old and it serves
+    /// requests, so that an idle cache costs the database next to nothing.
+    /// `None`: the feed sends on its own.
+    pub demand: Option<Arc<Notify>>,
 }
 
 impl ChangeFeed {
     /// A feed of what `changes` receives (for stores outside this crate).
     pub fn new(changes: tokio::sync::mpsc::UnboundedReceiver<Change>) -> Self {
-        Self { changes }
+        Self {
+            changes,
+            demand: None,
+        }
+    }
+
+    /// The same feed, reading when `demand` is notified.
+    pub fn with_demand(mut self, demand: Arc<Notify>) -> Self {
+        self.demand = Some(demand);
+        self
     }
 }

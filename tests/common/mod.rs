@@ -14,6 +14,7 @@ mod proxy;
 mod required_only;
 mod server;
 mod wait;
+mod wire_counter;
 
 pub use backend::{Backend, Kind, init_tracing, wait_listening};
 pub use client::{Client, Resp, http};
@@ -22,6 +23,7 @@ pub use proxy::Proxy;
 pub use required_only::RequiredOnly;
 pub use server::{TestApp, serve, serve_demo};
 pub use wait::{Rng, eventually};
+pub use wire_counter::WireCounter;
 
 /// Runs each named scenario `async fn name(Backend)` on Postgres (direct,
 /// behind the cache, through PgBouncer), SQLite and memory.

@@ -257,9 +257,8 @@ impl Role {
             format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA axum_user_sessions TO {name}"
             ),
-            // Feeds set the heartbeat; every role may read it (the
-            // migration grants SELECT to PUBLIC, which this role relies on).
-            format!("GRANT UPDATE ON SEQUENCE axum_user_sessions.feed_heartbeat TO {name}"),
+            // Nothing on the heartbeat: every role may read it and beat it
+            // forward (`feed_beat()`), which this role's caches rely on.
         ] {
             exec(pool, sql).await;
         }

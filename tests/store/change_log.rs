@@ -6,7 +6,8 @@ use crate::common;
 use std::time::Duration;
 use uuid::Uuid;
 
-async fn logged(pg: &sqlx::PgPool, id: Uuid) -> i64 {
+/// The change log's rows for session `id`.
+pub(crate) async fn logged(pg: &sqlx::PgPool, id: Uuid) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM axum_user_sessions.session_changes WHERE session_id = $1",
     )

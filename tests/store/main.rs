@@ -10,6 +10,8 @@ mod common;
 
 mod cancellation;
 mod change_log;
+mod feed_cost;
+mod heartbeat;
 mod logs;
 mod outside_store;
 mod quiet_log;

@@ -4,15 +4,28 @@
 use super::*;
 
 impl Shared {
-    /// The feed caught up recently enough (or there is none).
+    /// The feed caught up recently enough (or there is none). Asks a feed
+    /// that reads on demand for a fresher view once this one is half the
+    /// poll interval (or the lag) old: a cache that serves keeps its feed
+    /// polling, an idle one lets it rest.
     pub(super) fn is_live(&self) -> bool {
         match self.feed.get() {
             None => false,
             Some(false) => true,
-            Some(true) => match self.caught_up.load(Ordering::Acquire) {
-                Clock::NEVER => false,
-                at => Clock::stamp(Instant::now()).saturating_sub(at) <= lag_nanos(&self.config),
-            },
+            Some(true) => {
+                let lag = lag_nanos(&self.config);
+                let age = match self.caught_up.load(Ordering::Acquire) {
+                    Clock::NEVER => i64::MAX,
+                    at => Clock::stamp(Instant::now()).saturating_sub(at),
+                };
+                let poll = i64::try_from(self.config.poll_interval.as_nanos()).unwrap_or(i64::MAX);
+                if age > lag.min(poll) / 2
+                    && let Some(demand) = self.demand.get()
+                {
+                    demand.notify_one();
+                }
+                age <= lag
+            }
         }
     }
 

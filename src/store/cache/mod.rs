@@ -6,6 +6,7 @@ use super::error::Error;
 use super::feed::{Change, FeedOptions};
 use super::session_store::{IntoSessionStore, SessionProtocol};
 use super::types::{DataPatch, LoadedSession, TokenHash, TokenState, Touch, UpdateOutcome};
+use clock::{Clock, lag_nanos};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -26,12 +27,14 @@ use uuid::Uuid;
 ///
 /// With Postgres, every change to a session, from any instance, the CLI or
 /// plain SQL, reaches every instance's cache through the store's change feed
-/// (a poll every [`poll_interval`](CacheConfig::poll_interval) of what changed,
-/// see the [scale guide](crate::guide::scale)). A change drops the copies older than
-/// it. While the feed fails, or lags by more than
-/// [`max_lag`](CacheConfig::max_lag), the cache serves nothing from memory;
-/// after a failure it starts over empty. So a revoked session is served from
-/// a stale copy for at most `max_lag`, usually for one poll interval.
+/// (a poll of what changed at most every
+/// [`poll_interval`](CacheConfig::poll_interval) while the cache serves, every
+/// 2 s while it is idle; see the [scale guide](crate::guide::scale)). A change
+/// drops the copies older than it. While the feed fails, or lags by more than
+/// [`max_lag`](CacheConfig::max_lag) (40 ms by default), the cache serves
+/// nothing from memory (the read goes to the store, and asks the feed to
+/// poll); after a failure it starts over empty. So a revoked session is
+/// served from a stale copy for at most `max_lag`.
 ///
 /// With SQLite or the memory store there is no cross-process feed: the cache
 /// is only correct when one process uses the database. In that process,
@@ -78,6 +81,8 @@ struct Shared {
     /// The task draining the change feed: stopped with the cache, which
     /// closes the feed, which stops the store's polls.
     drain: Mutex<Option<tokio::task::AbortHandle>>,
+    /// How to ask a feed that reads on demand for a fresher view.
+    demand: OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 /// The cache's bookkeeping, under one lock.
@@ -164,6 +169,7 @@ impl CachedStore {
                 caught_up: AtomicI64::new(Clock::NEVER),
                 hits: AtomicU64::new(0),
                 drain: Mutex::new(None),
+                demand: OnceLock::new(),
             }),
         }
     }
@@ -200,6 +206,9 @@ impl CachedStore {
                     }
                     return false;
                 };
+                if let Some(demand) = feed.demand {
+                    let _ = self.shared.demand.set(demand);
+                }
                 let shared = Arc::downgrade(&self.shared);
                 let task = tokio::spawn(drain(feed.changes, shared));
                 if let Ok(mut slot) = self.shared.drain.lock() {
@@ -219,29 +228,6 @@ impl CachedStore {
             Stale::Every => self.shared.flush(),
         }
     }
-}
-
-/// Instants as numbers, for an atomic: nanoseconds from the first reading
-/// (negative before it).
-struct Clock;
-
-impl Clock {
-    /// Stands for "never", below every instant.
-    const NEVER: i64 = i64::MIN;
-
-    fn stamp(at: Instant) -> i64 {
-        static EPOCH: OnceLock<Instant> = OnceLock::new();
-        let epoch = *EPOCH.get_or_init(Instant::now);
-        let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        match at.checked_duration_since(epoch) {
-            Some(after) => nanos(after),
-            None => -nanos(epoch.duration_since(at)),
-        }
-    }
-}
-
-fn lag_nanos(config: &CacheConfig) -> i64 {
-    i64::try_from(config.max_lag.min(config::LAG_CEILING).as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// Applies the feed's changes until the cache or the feed is gone.
@@ -395,6 +381,7 @@ impl Wrapper for CachedStore {
 wrap_store!(CachedStore);
 
 mod book;
+mod clock;
 mod config;
 pub(crate) mod siblings;
 

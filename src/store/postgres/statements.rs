@@ -128,11 +128,11 @@ pub(super) const GC_BATCH: &str = concat!(
 /// stays short even where garbage collection never runs.
 pub(super) const COLLECT_LOG: &str = collect_log!("10000");
 
-/// A change feed's heartbeat: sets `feed_heartbeat` to the database's clock
-/// (milliseconds since the epoch), which makes the triggers log changes for
-/// the next 60 seconds (migration `quiet_log`, see `feed.rs`).
-pub(super) const HEARTBEAT: &str = "SELECT setval('axum_user_sessions.feed_heartbeat',
-        (extract(epoch FROM clock_timestamp()) * 1000)::bigint)";
+/// A change feed's heartbeat: moves `feed_heartbeat` forward to the
+/// database's clock (milliseconds since the epoch), which makes the triggers
+/// log changes for the next 60 seconds (migrations `quiet_log` and
+/// `forward_heartbeat`, see `feed.rs`), and answers the value it holds.
+pub(super) const HEARTBEAT: &str = "SELECT axum_user_sessions.feed_beat()";
 
 // "Your devices": lists of a user's sessions and names.
 mod devices;

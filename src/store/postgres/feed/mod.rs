@@ -1,6 +1,11 @@
 //! The Postgres change feed: caches learn what changed by polling the tables,
-//! one statement every `poll_interval` on the store's pool (sent as the
-//! store sends its own, `pooler.rs`).
+//! one statement per poll on the store's pool (sent as the store sends its
+//! own, `pooler.rs`). A feed polls every `poll_interval` while its cache
+//! asks ([`ChangeFeed::demand`]: it serves requests and its view is getting
+//! old) and for `BUSY_FOR` (1 s) after, and otherwise every `IDLE_POLL`
+//! (2 s): an idle
+//! instance sends a poll every 2 s, a heartbeat every 5 s and a collection
+//! of the log every 30 s, about 0.7 statements a second.
 //!
 //! # What a write leaves behind
 //!
@@ -20,8 +25,9 @@
 //!
 //! # Registration: the heartbeat
 //!
-//! A feed registers by setting the sequence `feed_heartbeat` to the
-//! database's clock (`HEARTBEAT`, milliseconds), first of all and then every
+//! A feed registers by moving the sequence `feed_heartbeat` forward to the
+//! database's clock (`HEARTBEAT`, the function `feed_beat()`, which runs as
+//! the owner and never moves it back; milliseconds), first of all and then every
 //! `HEARTBEAT_EVERY` (5 s); the triggers log while the value is less than 60 s
 //! older than their transaction's start (`now()`, so a long transaction errs
 //! towards logging). A sequence is read outside MVCC: every transaction
@@ -31,6 +37,13 @@
 //! feed failure: [`Change::Flush`], and the feed registers again. So a cache
 //! serves at most 20 s + its lag (at most 20 s) after the heartbeat it
 //! relies on, while writers log for 60 s after it.
+//!
+//! Every poll also reads the heartbeat and the database's clock, and the
+//! feed fails (below) when the value is lower than the one it last beat, or
+//! more than 40 s behind the clock: someone set it back (only the owner
+//! may: migration `forward_heartbeat` takes UPDATE on the sequence from
+//! every other role), or the clock jumped forward, and a write may have
+//! skipped the log.
 //!
 //! Going live: a writer that read the heartbeat just before the feed's
 //! first `setval` logged nothing, and may still be running; a copy read
@@ -87,27 +100,17 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
+mod poll;
+
 use super::PgStorage as PgStore;
 use crate::store::error::Error;
 use crate::store::feed::{Change, ChangeFeed, FeedOptions};
+use poll::{Unseen, poll};
 use sqlx::Row as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedSender;
-use uuid::Uuid;
-
-/// The change feed's poll: what changed in transactions that the previous
-/// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
-/// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
-/// newest `version`; 1 a token row; 2 a deletion) and the session `id`, one
-/// row per session and kind; and, last, this statement's own snapshot
-/// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`).
-const FEED: &str = "
-    SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot
-      FROM axum_user_sessions.session_changes
-     WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
-     GROUP BY kind, session_id
-    UNION ALL
-    SELECT 3::int2, NULL, NULL, pg_current_snapshot()::text";
 
 /// A poll that takes longer than this has failed.
 const POLL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -115,17 +118,25 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two polls that failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How often a feed collects the old log: 2,000 rows a second at most, per
+/// How often a feed collects the old log: 10,000 rows per round at most, per
 /// instance with a cache.
-const COLLECT_EVERY: Duration = Duration::from_secs(5);
+const COLLECT_EVERY: Duration = Duration::from_secs(30);
+
+/// How often a feed polls when its cache does not ask (an idle instance).
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// How long a feed keeps polling every `poll_interval` after its cache last
+/// asked: an instance that serves a request a second or more stays warm.
+const BUSY_FOR: Duration = Duration::from_secs(1);
 
 /// Starts polling through `store` and returns the feed. The tasks stop when
 /// the feed's receiver is dropped.
 pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(collect(store.clone(), tx.clone()));
-    tokio::spawn(run(store, tx, options.poll_interval));
-    ChangeFeed::new(rx)
+    let demand = Arc::new(Notify::new());
+    tokio::spawn(run(store, tx, options.poll_interval, demand.clone()));
+    ChangeFeed::new(rx).with_demand(demand)
 }
 
 /// Collects the old change log every `COLLECT_EVERY` until the feed's
@@ -149,73 +160,6 @@ async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
     }
 }
 
-/// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
-/// and the ids in progress as an array literal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Unseen {
-    xmax: String,
-    xip: String,
-    /// The ids in progress, one by one.
-    running: Vec<String>,
-}
-
-impl Unseen {
-    /// Before the first poll: nothing to report (the cache starts empty).
-    fn nothing() -> Self {
-        Self {
-            xmax: u64::MAX.to_string(),
-            xip: "{}".into(),
-            running: Vec::new(),
-        }
-    }
-
-    /// From a snapshot's text form, `xmin:xmax:xip,xip,…`.
-    fn after(snapshot: &str) -> Result<Self, Error> {
-        let mut parts = snapshot.split(':');
-        let (Some(_), Some(xmax), Some(xip), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::Corrupt("unexpected snapshot"));
-        };
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(xmax) || !(xip.is_empty() || xip.split(',').all(digits)) {
-            return Err(Error::Corrupt("unexpected snapshot"));
-        }
-        Ok(Self {
-            xmax: xmax.to_owned(),
-            xip: format!("{{{xip}}}"),
-            running: xip
-                .split(',')
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        })
-    }
-}
-
-/// One poll: the changes `unseen` describes, and what this poll did not see.
-async fn poll(store: &PgStore, unseen: &Unseen) -> Result<(Vec<Change>, Unseen), Error> {
-    let query = sqlx::query(FEED).bind(&unseen.xmax).bind(&unseen.xip);
-    let rows = store.one(query, |q, c| Box::pin(q.fetch_all(c))).await?;
-    let mut changes = Vec::with_capacity(rows.len());
-    let mut next = None;
-    for row in &rows {
-        let kind: i16 = row.try_get("kind")?;
-        if kind == 3 {
-            next = Some(Unseen::after(row.try_get("snapshot")?)?);
-            continue;
-        }
-        let id: Uuid = row.try_get("id")?;
-        let version = match kind {
-            0 => Some(u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0)),
-            _ => None,
-        };
-        changes.push(Change::Session { id, version });
-    }
-    let next = next.ok_or(Error::Corrupt("no snapshot"))?;
-    Ok((changes, next))
-}
-
 /// How often a feed renews its heartbeat (`HEARTBEAT`): the triggers log
 /// for 60 seconds after each.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
@@ -234,18 +178,20 @@ const HEARTBEAT_FOR: Duration = Duration::from_secs(20);
 struct Registration {
     /// When the last successful heartbeat was sent (the app's clock).
     sent: Instant,
+    /// The value it left in `feed_heartbeat`.
+    beat: i64,
     /// The transactions in progress at the first poll after the first
     /// heartbeat (`None` before that poll) that are still in progress: the
     /// feed catches up once none is left.
     waiting: Option<Vec<String>>,
 }
 
-/// Sends the heartbeat (within `POLL_TIMEOUT`).
-async fn heartbeat(store: &PgStore) -> Result<(), Error> {
+/// Sends the heartbeat (within `POLL_TIMEOUT`): the value it left.
+async fn heartbeat(store: &PgStore) -> Result<i64, Error> {
     let query = sqlx::query(super::statements::HEARTBEAT);
-    let run = store.one(query, |q, c| Box::pin(q.execute(c)));
+    let run = store.one(query, |q, c| Box::pin(q.fetch_one(c)));
     match tokio::time::timeout(POLL_TIMEOUT, run).await {
-        Ok(done) => done.map(drop),
+        Ok(row) => Ok(row?.try_get(0)?),
         Err(_) => Err(Error::Timeout(POLL_TIMEOUT)),
     }
 }
@@ -265,31 +211,37 @@ async fn round(
     let due = registered
         .as_ref()
         .is_none_or(|r| at.duration_since(r.sent) >= HEARTBEAT_EVERY);
-    if due {
-        heartbeat(store).await?;
-    }
+    let beat = match due {
+        true => Some(heartbeat(store).await?),
+        false => None,
+    };
     let polled = tokio::time::timeout(POLL_TIMEOUT, poll(store, unseen)).await;
-    let (changes, next) = polled.map_err(|_| Error::Timeout(POLL_TIMEOUT))??;
+    let (changes, next, read) = polled.map_err(|_| Error::Timeout(POLL_TIMEOUT))??;
     let r = registered.get_or_insert(Registration {
         sent: at,
+        beat: i64::MIN,
         waiting: None,
     });
-    if due {
+    if let Some(beat) = beat {
         r.sent = at;
+        r.beat = beat;
     }
+    read.check(r.beat)?;
     let waiting = r.waiting.get_or_insert_with(|| next.running.clone());
     waiting.retain(|xid| next.running.contains(xid));
     let caught_up = waiting.is_empty() && r.sent.elapsed() < HEARTBEAT_FOR;
     Ok((changes, next, caught_up))
 }
 
-/// Polls until the receiving cache is gone.
-async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration) {
+/// Polls until the receiving cache is gone: when the cache asks (`demand`),
+/// at most once `every`, and every `IDLE_POLL` otherwise.
+async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration, demand: Arc<Notify>) {
     let every = every.min(HEARTBEAT_EVERY);
     let mut unseen = Unseen::nothing();
     let mut registered = None;
     let mut backoff = every;
     let mut failing = false;
+    let mut asked: Option<Instant> = None;
     loop {
         let at = Instant::now();
         match round(&store, &unseen, &mut registered, at).await {
@@ -327,27 +279,23 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration) {
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), MAX_BACKOFF);
             }
         }
+        if failing {
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = tx.closed() => return,
+            }
+            continue;
+        }
+        // A cache that asked within `BUSY_FOR` keeps its feed polling every
+        // `every`; an idle one every `IDLE_POLL`, or when it asks again.
+        let busy = asked.is_some_and(|t| t.elapsed() < BUSY_FOR);
+        let wait = if busy { every } else { IDLE_POLL };
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep_until((at + wait).into()) => {}
+            () = demand.notified() => asked = Some(Instant::now()),
             () = tx.closed() => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Unseen;
-
-    #[test]
-    fn snapshots_are_read_as_what_the_next_poll_asks_for() {
-        let u = Unseen::after("100:105:100,102").unwrap();
-        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{100,102}"));
-        assert_eq!(u.running, ["100", "102"]);
-        let u = Unseen::after("105:105:").unwrap();
-        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{}"));
-        assert!(u.running.is_empty());
-        for bad in ["", "1:2", "1:2:3:4", "1:x:", "1:2:3,,4", "1:2:3;drop"] {
-            assert!(Unseen::after(bad).is_err(), "{bad}");
-        }
+        // Asked at once: the next poll still starts `every` after this one.
+        tokio::time::sleep_until((at + every).into()).await;
     }
 }

@@ -1,0 +1,164 @@
+//! One poll of the change feed: the statement, what its snapshot did not
+//! see ([`Unseen`]), and the heartbeat it read ([`Beat`]).
+
+use super::super::PgStorage as PgStore;
+use crate::store::error::Error;
+use crate::store::feed::Change;
+use sqlx::Row as _;
+use uuid::Uuid;
+
+/// The change feed's poll: what changed in transactions that the previous
+/// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
+/// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
+/// newest `version`; 1 a token row; 2 a deletion) and the session `id`, one
+/// row per session and kind; and, last, this statement's own snapshot
+/// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`)
+/// and the database's clock (`clock`, milliseconds).
+const FEED: &str = "
+    SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot,
+           NULL::int8 AS clock
+      FROM axum_user_sessions.session_changes
+     WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
+     GROUP BY kind, session_id
+    UNION ALL
+    SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
+           pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8";
+
+/// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
+/// and the ids in progress as an array literal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Unseen {
+    pub(super) xmax: String,
+    pub(super) xip: String,
+    /// The ids in progress, one by one.
+    pub(super) running: Vec<String>,
+}
+
+impl Unseen {
+    /// Before the first poll: nothing to report (the cache starts empty).
+    pub(super) fn nothing() -> Self {
+        Self {
+            xmax: u64::MAX.to_string(),
+            xip: "{}".into(),
+            running: Vec::new(),
+        }
+    }
+
+    /// From a snapshot's text form, `xmin:xmax:xip,xip,…`.
+    pub(super) fn after(snapshot: &str) -> Result<Self, Error> {
+        let mut parts = snapshot.split(':');
+        let (Some(_), Some(xmax), Some(xip), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::Corrupt("unexpected snapshot"));
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(xmax) || !(xip.is_empty() || xip.split(',').all(digits)) {
+            return Err(Error::Corrupt("unexpected snapshot"));
+        }
+        Ok(Self {
+            xmax: xmax.to_owned(),
+            xip: format!("{{{xip}}}"),
+            running: xip
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+/// What a poll read of the heartbeat: its value and the database's clock
+/// (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Beat {
+    value: i64,
+    clock: i64,
+}
+
+impl Beat {
+    /// Whether writers are logging, with room to spare, and nobody set the
+    /// heartbeat back below `ours`, the value this feed last beat (less a
+    /// second: two feeds beating at once may each move it to its own
+    /// reading of the clock). Otherwise the feed has failed: a write may
+    /// have skipped the log, and no poll would say so.
+    pub(super) fn check(self, ours: i64) -> Result<(), Error> {
+        if self.value < ours - 1_000 {
+            return Err(Error::Corrupt("the change feed's heartbeat was set back"));
+        }
+        // The triggers log while the heartbeat is less than 60 s older than
+        // their transaction's start: a heartbeat 40 s behind the clock
+        // (beats come every 5 s) means the clock jumped, or it was set back.
+        if self.value < self.clock - 40_000 {
+            return Err(Error::Corrupt(
+                "the change feed's heartbeat is behind the clock",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One poll: the changes `unseen` describes, what this poll did not see,
+/// and the heartbeat it read.
+pub(super) async fn poll(
+    store: &PgStore, unseen: &Unseen,
+) -> Result<(Vec<Change>, Unseen, Beat), Error> {
+    let query = sqlx::query(FEED).bind(&unseen.xmax).bind(&unseen.xip);
+    let rows = store.one(query, |q, c| Box::pin(q.fetch_all(c))).await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut next = None;
+    for row in &rows {
+        let kind: i16 = row.try_get("kind")?;
+        if kind == 3 {
+            let beat = Beat {
+                value: row.try_get("version")?,
+                clock: row.try_get("clock")?,
+            };
+            next = Some((Unseen::after(row.try_get("snapshot")?)?, beat));
+            continue;
+        }
+        let id: Uuid = row.try_get("id")?;
+        let version = match kind {
+            0 => Some(u64::try_from(row.try_get::<i64, _>("version")?).unwrap_or(0)),
+            _ => None,
+        };
+        changes.push(Change::Session { id, version });
+    }
+    let (next, beat) = next.ok_or(Error::Corrupt("no snapshot"))?;
+    Ok((changes, next, beat))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Beat, Unseen};
+
+    #[test]
+    fn a_heartbeat_set_back_or_behind_the_clock_fails_the_feed() {
+        let now = 1_000_000;
+        let beat = |value| Beat { value, clock: now };
+        assert!(beat(now).check(now).is_ok());
+        // Another feed beat at once, a few milliseconds behind: not a set-back.
+        assert!(beat(now - 5).check(now).is_ok());
+        assert!(beat(0).check(now).is_err(), "set back");
+        assert!(beat(now - 2_000).check(now).is_err(), "set back");
+        // A clock 45 s ahead of the last beat (it jumped), even one of ours.
+        assert!(
+            beat(now - 45_000).check(now - 45_000).is_err(),
+            "clock jump"
+        );
+        assert!(beat(now - 30_000).check(now - 30_000).is_ok());
+    }
+
+    #[test]
+    fn snapshots_are_read_as_what_the_next_poll_asks_for() {
+        let u = Unseen::after("100:105:100,102").unwrap();
+        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{100,102}"));
+        assert_eq!(u.running, ["100", "102"]);
+        let u = Unseen::after("105:105:").unwrap();
+        assert_eq!((u.xmax.as_str(), u.xip.as_str()), ("105", "{}"));
+        assert!(u.running.is_empty());
+        for bad in ["", "1:2", "1:2:3:4", "1:x:", "1:2:3,,4", "1:2:3;drop"] {
+            assert!(Unseen::after(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! A TCP proxy in front of Postgres that counts the statements its clients
+//! send: each `Execute` of the extended protocol (one per statement, however
+//! many exchanges preparing it took) and each simple `Query`. For counting what an instance costs the
+//! database, whatever pool or task sends it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct WireCounter {
+    pub addr: SocketAddr,
+    statements: Arc<AtomicU64>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl WireCounter {
+    /// Counts what goes to `upstream`. Clients must not ask for TLS
+    /// (`PgSslMode::Disable`): the counter reads the protocol's frames.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let statements = Arc::new(AtomicU64::new(0));
+        let counted = statements.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let counted = counted.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    // Frames go one by one: no Nagle delay on small writes.
+                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, to_server) = server.into_split();
+                    let back = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                    });
+                    let _ = forward(&mut from_client, to_server, &counted).await;
+                    back.abort();
+                });
+            }
+        });
+        Self {
+            addr,
+            statements,
+            accept,
+        }
+    }
+
+    /// Statements sent so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies the client's frames to the server, counting statements: the
+/// startup message first (no type byte), then typed messages.
+async fn forward(
+    from: &mut tokio::net::tcp::OwnedReadHalf, mut to: tokio::net::tcp::OwnedWriteHalf,
+    counted: &AtomicU64,
+) -> std::io::Result<()> {
+    // Untyped: an SSL or GSS encryption request (refused by a server
+    // without TLS, or the client would not go on in clear), then the
+    // startup message.
+    loop {
+        let mut len = [0u8; 4];
+        from.read_exact(&mut len).await?;
+        let mut startup = vec![0u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+        from.read_exact(&mut startup).await?;
+        to.write_all(&len).await?;
+        to.write_all(&startup).await?;
+        let code = startup
+            .get(..4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        if !matches!(code, Some(80_877_103 | 80_877_104)) {
+            break;
+        }
+    }
+    loop {
+        let mut head = [0u8; 5];
+        from.read_exact(&mut head).await?;
+        let size = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut frame = vec![0u8; size + 1];
+        frame[..5].copy_from_slice(&head);
+        from.read_exact(&mut frame[5..]).await?;
+        if matches!(head[0], b'E' | b'Q') {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+        to.write_all(&frame).await?;
+    }
+}
+
+impl Drop for WireCounter {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
