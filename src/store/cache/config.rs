@@ -29,7 +29,7 @@ pub struct CacheConfig {
     /// view is half `poll_interval` (or half [`max_lag`](Self::max_lag), if
     /// shorter) old, so that a busy instance polls about once per
     /// `poll_interval`; an idle one polls every 2 s (an idle instance sends
-    /// the database about 0.7 statements a second). Default: 40 ms.
+    /// the database about 0.8 statements a second). Default: 40 ms.
     pub poll_interval: Duration,
     /// How far behind the change feed may be (since the start of its last
     /// successful read) for the cache to serve from memory. Past it, or

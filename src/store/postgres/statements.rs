@@ -21,23 +21,6 @@ macro_rules! listed_cols {
     };
 }
 
-/// Deletes up to `$limit` change-log rows older than five minutes (by the
-/// database's clock, longer than any feed needs), skipping rows another
-/// instance is deleting.
-macro_rules! collect_log {
-    ($limit:literal) => {
-        concat!(
-            "DELETE FROM axum_user_sessions.session_changes
-             WHERE ctid = ANY (ARRAY(
-                SELECT ctid FROM axum_user_sessions.session_changes
-                 WHERE at < clock_timestamp() - interval '5 minutes'
-                 LIMIT ",
-            $limit,
-            " FOR UPDATE SKIP LOCKED))"
-        )
-    };
-}
-
 /// When a row that is not revoked ends (`collectable!` takes it once this
 /// is past), null for a revoked row: the expression of the index
 /// `sessions_live_end_idx`, which garbage collection uses. It must stay the
@@ -100,11 +83,8 @@ pub(super) const REVOKE_EVERY: &str = revoke!("$1::bigint IS NULL AND $2::bigint
 pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1", "$2");
 
 /// Deletes at most `$3` rows collectable at `$1` with the horizon `$2`,
-/// skipping rows another collector holds; and at most a thousand times `$3`
-/// rows of the change log older than the change feed needs (five minutes,
-/// by the database's clock): every write logs a row while a cache runs, so a collection keeps
-/// up with writes at up to `$3` × 1000 per GC interval, and a batch that
-/// finds no session to collect still clears the log.
+/// skipping rows another collector holds. The change log is the running
+/// feeds' to collect (`feed/collect.rs`): only they know a horizon.
 ///
 /// The rows are `collectable!`'s, written as the index
 /// `sessions_live_end_idx` (migration `20261204002001_lean_gc_index`) and
@@ -117,16 +97,40 @@ pub(super) const GC_BATCH: &str = concat!(
     live_end!(),
     " <= $1 OR revoked_at < $2
          LIMIT $3 FOR UPDATE SKIP LOCKED
-    ), buried AS (",
-    collect_log!("$3 * 1000"),
-    ")
+    )
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
 
-/// Deletes change-log rows older than any feed needs, at most 10,000: what
-/// a running cache's feed does every few seconds (`feed.rs`), so the log
-/// stays short even where garbage collection never runs.
-pub(super) const COLLECT_LOG: &str = collect_log!("10000");
+/// Deletes up to 10,000 change-log rows of transactions below the horizon
+/// `$1` (an `xmin` a feed saw at least `HORIZON_AGE` ago: every one of
+/// those transactions had ended by then, and every feed has polled since),
+/// skipping rows another instance is deleting; and answers this
+/// statement's own `xmin`, the horizon of a later collection (`feed.rs`).
+pub(super) const COLLECT_LOG: &str = "WITH gone AS (
+        DELETE FROM axum_user_sessions.session_changes
+         WHERE ctid = ANY (ARRAY(
+            SELECT ctid FROM axum_user_sessions.session_changes
+             WHERE xid < $1::text::xid8
+             LIMIT 10000 FOR UPDATE SKIP LOCKED))
+        RETURNING 1
+    )
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon,
+           (SELECT count(*) FROM gone) AS collected";
+
+/// The transactions in progress that write the session tables (they hold a
+/// `ROW EXCLUSIVE` lock on `sessions` or `tokens`), as this statement's
+/// snapshot names them: those a feed registering now must see end before
+/// it may go live (`feed.rs`). Other transactions, however long, do not
+/// delay it.
+pub(super) const SESSION_WRITERS: &str = "SELECT coalesce(array_agg(x::text), '{}')
+      FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+     WHERE x::xid IN (
+        SELECT t.transactionid FROM pg_locks r
+          JOIN pg_locks t ON t.virtualtransaction = r.virtualtransaction
+                         AND t.locktype = 'transactionid'
+         WHERE r.locktype = 'relation' AND r.mode = 'RowExclusiveLock'
+           AND r.relation IN ('axum_user_sessions.sessions'::regclass,
+                              'axum_user_sessions.tokens'::regclass))";
 
 /// A change feed's heartbeat: moves `feed_heartbeat` forward to the
 /// database's clock (milliseconds since the epoch), which makes the triggers

@@ -5,7 +5,7 @@
 //! old) and for `BUSY_FOR` (1 s) after, and otherwise every `IDLE_POLL`
 //! (2 s): an idle
 //! instance sends a poll every 2 s, a heartbeat every 5 s and a collection
-//! of the log every 30 s, about 0.7 statements a second.
+//! of the log every 15 s, about 0.8 statements a second.
 //!
 //! # What a write leaves behind
 //!
@@ -46,23 +46,22 @@
 //! skipped the log.
 //!
 //! Going live: a writer that read the heartbeat just before the feed's
-//! first `setval` logged nothing, and may still be running; a copy read
-//! before it commits would be stale, and no poll would say so. Such a
-//! writer already had a transaction id when its trigger ran (a `BEFORE
-//! UPDATE` row trigger runs once the row is locked, which assigns one; the
-//! statement triggers run after the rows changed), so it started before
-//! the heartbeat returned: it is either over, or in progress at the feed's
-//! next poll, whose snapshot is taken after the `setval` returned (it is
-//! the next statement), and then in that snapshot's `xip`. The feed keeps
-//! those ids (`Registration::waiting`) and sends no [`Change::CaughtUp`]
-//! until every one of them is absent from a later poll's `xip` (below that
-//! poll's `xmax`, so over). The cache serves only within `max_lag` of a
-//! `CaughtUp`, and starts empty (or flushed): every copy it fills is read
-//! after those writers ended. Every writer that started after the
-//! heartbeat logs, and the polls below report it. A transaction in
-//! progress anywhere in the cluster at registration (the snapshot does not
-//! say which wrote sessions) delays going live until it ends: the cache is
-//! bypassed meanwhile, which is slower but never stale.
+//! first beat logged nothing, and may still be running; a copy read before
+//! it commits would be stale, and no poll would say so. Such a writer
+//! already had a transaction id when its trigger ran (a `BEFORE UPDATE` row
+//! trigger runs once the row is locked, which assigns one; the statement
+//! triggers run after the rows changed) and holds a `ROW EXCLUSIVE` lock on
+//! `sessions` or `tokens` until it ends (taken when its statement started).
+//! So it is either over when the beat returns, or among the transactions
+//! `SESSION_WRITERS` names (read after the beat: in progress, holding such
+//! a lock). The feed keeps those ids (`Registration::waiting`) and sends no
+//! [`Change::CaughtUp`] until every one of them is absent from a later
+//! poll's `xip` (below that poll's `xmax`, so over). The cache serves only
+//! within `max_lag` of a `CaughtUp`, and starts empty (or flushed): every
+//! copy it fills is read after those writers ended. Every writer that
+//! started after the heartbeat logs, and the polls below report it. A
+//! transaction that writes other tables, however long, does not delay a
+//! starting cache.
 //!
 //! # Why no change is ever skipped
 //!
@@ -84,11 +83,11 @@
 //! nothing (it is one id in `xip`, not a horizon held back).
 //!
 //! A row changed again is reported with its newest version only, which is
-//! what caches compare with theirs. Log rows are kept for five minutes
-//! (every running feed removes older ones, `COLLECT_LOG`, and so does
-//! garbage collection, `GC_BATCH`), far longer than two
-//! successful polls can be apart: a poll that does not answer within
-//! `POLL_TIMEOUT` has failed, and the feed starts over.
+//! what caches compare with theirs. Every running feed collects the log
+//! (`collect.rs`): only rows of transactions that had all ended at least
+//! `HORIZON_AGE` (30 s) before, which every feed has polled since (a feed
+//! that has not heartbeat for 20 s starts over); never by the rows' age, so
+//! a transaction that runs for an hour keeps its rows until feeds saw them.
 //!
 //! # Failures
 //!
@@ -100,6 +99,7 @@
 //! in transaction mode and on Postgres-compatible databases that have no
 //! `LISTEN/NOTIFY` (but do have `pg_current_snapshot`).
 
+mod collect;
 mod poll;
 
 use super::PgStorage as PgStore;
@@ -118,10 +118,6 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest wait between two polls that failed.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How often a feed collects the old log: 10,000 rows per round at most, per
-/// instance with a cache.
-const COLLECT_EVERY: Duration = Duration::from_secs(30);
-
 /// How often a feed polls when its cache does not ask (an idle instance).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
@@ -133,31 +129,10 @@ const BUSY_FOR: Duration = Duration::from_secs(1);
 /// the feed's receiver is dropped.
 pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(collect(store.clone(), tx.clone()));
+    tokio::spawn(collect::collect(store.clone(), tx.clone()));
     let demand = Arc::new(Notify::new());
     tokio::spawn(run(store, tx, options.poll_interval, demand.clone()));
     ChangeFeed::new(rx).with_demand(demand)
-}
-
-/// Collects the old change log every `COLLECT_EVERY` until the feed's
-/// receiver is dropped. A failure only leaves rows for the next round (or
-/// garbage collection): the feed never reads rows that old.
-async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(COLLECT_EVERY) => {}
-            () = tx.closed() => return,
-        }
-        let query = sqlx::query(super::statements::COLLECT_LOG);
-        let run = store.one(query, |q, c| Box::pin(q.execute(c)));
-        match tokio::time::timeout(POLL_TIMEOUT, run).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "session cache: collecting the change log failed");
-            }
-            Err(_) => tracing::debug!("session cache: collecting the change log timed out"),
-        }
-    }
 }
 
 /// How often a feed renews its heartbeat (`HEARTBEAT`): the triggers log
@@ -180,15 +155,28 @@ struct Registration {
     sent: Instant,
     /// The value it left in `feed_heartbeat`.
     beat: i64,
-    /// The transactions in progress at the first poll after the first
-    /// heartbeat (`None` before that poll) that are still in progress: the
-    /// feed catches up once none is left.
-    waiting: Option<Vec<String>>,
+    /// The transactions writing the session tables when the feed
+    /// registered (`SESSION_WRITERS`, read after the first heartbeat) that
+    /// were still in progress at the last poll: the feed catches up once
+    /// none is left.
+    waiting: Vec<String>,
 }
 
 /// Sends the heartbeat (within `POLL_TIMEOUT`): the value it left.
 async fn heartbeat(store: &PgStore) -> Result<i64, Error> {
     let query = sqlx::query(super::statements::HEARTBEAT);
+    let run = store.one(query, |q, c| Box::pin(q.fetch_one(c)));
+    match tokio::time::timeout(POLL_TIMEOUT, run).await {
+        Ok(row) => Ok(row?.try_get(0)?),
+        Err(_) => Err(Error::Timeout(POLL_TIMEOUT)),
+    }
+}
+
+/// The transactions writing the session tables now (after the first
+/// heartbeat returned): a writer that skipped the log is one of them, or
+/// over.
+async fn session_writers(store: &PgStore) -> Result<Vec<String>, Error> {
+    let query = sqlx::query(super::statements::SESSION_WRITERS);
     let run = store.one(query, |q, c| Box::pin(q.fetch_one(c)));
     match tokio::time::timeout(POLL_TIMEOUT, run).await {
         Ok(row) => Ok(row?.try_get(0)?),
@@ -217,19 +205,21 @@ async fn round(
     };
     let polled = tokio::time::timeout(POLL_TIMEOUT, poll(store, unseen)).await;
     let (changes, next, read) = polled.map_err(|_| Error::Timeout(POLL_TIMEOUT))??;
-    let r = registered.get_or_insert(Registration {
-        sent: at,
-        beat: i64::MIN,
-        waiting: None,
-    });
+    let r = match registered {
+        Some(r) => r,
+        None => registered.insert(Registration {
+            sent: at,
+            beat: i64::MIN,
+            waiting: session_writers(store).await?,
+        }),
+    };
     if let Some(beat) = beat {
         r.sent = at;
         r.beat = beat;
     }
     read.check(r.beat)?;
-    let waiting = r.waiting.get_or_insert_with(|| next.running.clone());
-    waiting.retain(|xid| next.running.contains(xid));
-    let caught_up = waiting.is_empty() && r.sent.elapsed() < HEARTBEAT_FOR;
+    r.waiting.retain(|xid| next.running.contains(xid));
+    let caught_up = r.waiting.is_empty() && r.sent.elapsed() < HEARTBEAT_FOR;
     Ok((changes, next, caught_up))
 }
 
