@@ -12,6 +12,7 @@ mod cancellation;
 mod change_log;
 mod feed_cost;
 mod heartbeat;
+mod hot_touches;
 mod logs;
 mod outside_store;
 mod quiet_log;

@@ -113,8 +113,8 @@ async fn pg_migrations_are_idempotent_and_apart_from_the_apps(pool: sqlx::PgPool
     assert_eq!(apps, vec![1], "our migrations leaked into the app's table");
     for index in [
         "tokens_pkey",
-        "sessions_user_last_seen_idx",
-        "sessions_live_end_idx",
+        "sessions_user_idx",
+        "sessions_collect_after_idx",
     ] {
         let found: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE schemaname = 'axum_user_sessions' AND indexname = $1)",

@@ -22,9 +22,10 @@ macro_rules! listed_cols {
 }
 
 /// When a row that is not revoked ends (`collectable!` takes it once this
-/// is past), null for a revoked row: the expression of the index
-/// `sessions_live_end_idx`, which garbage collection uses. It must stay the
-/// same expression as in the migration, or the planner does not use it.
+/// is past), null for a revoked row. No index holds it (a touch changes
+/// it, and touches stay HOT): garbage collection finds rows through
+/// `collect_after`, which the session trigger keeps at or after it
+/// (migration `20261205003001_hot_touches`).
 macro_rules! live_end {
     () => {
         "(CASE WHEN revoked_at IS NULL THEN \
@@ -86,16 +87,17 @@ pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1",
 /// skipping rows another collector holds. The change log is the running
 /// feeds' to collect (`feed/collect.rs`): only they know a horizon.
 ///
-/// The rows are `collectable!`'s, written as the index
-/// `sessions_live_end_idx` (migration `20261204002001_lean_gc_index`) and
-/// `sessions_revoked_at_idx` find them: a live row's end (`live_end!`) at or
-/// before `$1`, or revoked before `$2`.
+/// The rows are `collectable!`'s: a live row's end (`live_end!`) at or
+/// before `$1`, or revoked before `$2`, found through
+/// `sessions_collect_after_idx` (migration `20261205003001_hot_touches`: a
+/// time at or after which the row may have ended, null on rows written
+/// before it) and `sessions_revoked_at_idx`.
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
          WHERE ",
     live_end!(),
-    " <= $1 OR revoked_at < $2
+    " <= $1 AND (collect_after <= $1 OR collect_after IS NULL) OR revoked_at < $2
          LIMIT $3 FOR UPDATE SKIP LOCKED
     )
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"

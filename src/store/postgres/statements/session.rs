@@ -53,8 +53,8 @@ macro_rules! set_remember {
 
 /// Inserts session `$1` with its token rows (`$12` hashes, `$13` states,
 /// `$14` issued, `$15` replaced: arrays) and remember-me columns (`$3` …
-/// `$11`); its row's columns `$2`, `$16` … `$31`. Version and epoch start
-/// at 0.
+/// `$11`); its row's columns `$2`, `$16` … `$32`, and `collect_after`, its
+/// end (migration `hot_touches`). Version and epoch start at 0.
 pub(in crate::store::postgres) const INSERT: &str = "WITH s AS (
         INSERT INTO axum_user_sessions.sessions
             (id, user_id, remember_selector, remember_validator_hash,
@@ -63,10 +63,12 @@ pub(in crate::store::postgres) const INSERT: &str = "WITH s AS (
              remember_prior_validator_hash, remember_prior_rotated_at,
              data, created_at, authenticated_at, last_seen_at, expires_at,
              absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
-             last_ip, location, sign_in_method, second_factor, api_client, name)
+             last_ip, location, sign_in_method, second_factor, api_client, name,
+             collect_after)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                 $16, $17, $18, $19, $20, $21, $22, $23, $24::inet, $25, $26,
-                $27::inet, $28, $29, $30, $31, $32)
+                $27::inet, $28, $29, $30, $31, $32,
+                CASE WHEN $26 THEN $21 ELSE LEAST($20, $21) END)
         RETURNING id
     )
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at, superseded_at)
