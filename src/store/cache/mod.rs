@@ -112,9 +112,13 @@ struct Writing {
     /// The count when the first started: a flush since, and no copy
     /// follows the write.
     since: u64,
-    /// Two at once: their answers may come back in any order, so none
-    /// patches the copy.
-    overlapped: bool,
+    /// The writes whose answer came back but that the copy does not hold
+    /// yet (another write's answer, for the version before, is still
+    /// awaited), as their new version and patch.
+    done: Vec<(u64, DataPatch)>,
+    /// A write whose outcome is unknown (it failed, or was cancelled): the
+    /// copy cannot follow.
+    lost: bool,
     /// The highest version the feed reported meanwhile.
     reported: u64,
     /// The copy, out of the cache since a newer version was reported.
@@ -384,6 +388,7 @@ mod book;
 mod clock;
 mod config;
 pub(crate) mod siblings;
+mod writes;
 
 pub use config::CacheConfig;
 #[cfg(test)]

@@ -1,0 +1,94 @@
+//! How the cache's copy of a session follows this process's own data
+//! writes, including writes that overlap: each answer says the session's
+//! version after it, so the copy applies the patches in version order,
+//! whatever order their answers come back in, and is served again once it
+//! holds every write that answered (and nothing newer was reported).
+
+use super::*;
+
+impl Shared {
+    /// A data write on session `id` starts.
+    pub(super) fn writing(&self, id: Uuid) {
+        let mut book = self.book();
+        let since = self.seq.load(Ordering::Acquire);
+        let w = book.writing.entry(id).or_insert_with(|| Writing {
+            since,
+            ..Writing::default()
+        });
+        w.count += 1;
+    }
+
+    /// The data write on session `id` is over: `None` when its outcome is
+    /// unknown (it failed, or was cancelled), else the patch it applied and
+    /// the session's version after it. The copy takes the patches of the
+    /// writes that answered, in version order; it is served while it holds
+    /// every one of them and no newer version was reported, and goes when
+    /// the last write is over and it still does not (another writer came
+    /// between, or a write's outcome is unknown).
+    pub(super) fn written(&self, id: Uuid, done: Option<(&DataPatch, u64)>) {
+        let mut book = self.book();
+        let floor = book.floor;
+        let seq = self.next(&mut book);
+        if let Some((_, version)) = done {
+            book.note(seq, id, Some(version));
+        }
+        let cached = book
+            .cached
+            .get(&id)
+            .and_then(|t| Some((*t, self.entries.get(t)?)));
+        let Some(w) = book.writing.get_mut(&id) else {
+            return self.evict(&mut book, id);
+        };
+        w.count = w.count.saturating_sub(1);
+        w.lost |= floor > w.since;
+        match done {
+            // Postgres sets then removes, the other stores remove then set:
+            // the same result unless a key is in both.
+            Some((patch, version)) if patch.remove.iter().all(|k| !patch.set.contains_key(k)) => {
+                w.done.push((version, patch.clone()));
+            }
+            _ => w.lost = true,
+        }
+        let last = w.count == 0;
+        let base = match w.parked.take() {
+            Some(parked) => Some(parked),
+            None => cached,
+        };
+        let followed = base.filter(|_| !w.lost).map(|(token, copy)| {
+            let mut next = (*copy).clone();
+            while let Some(i) = w
+                .done
+                .iter()
+                .position(|(v, _)| *v == next.record.version + 1)
+            {
+                let (v, patch) = w.done.swap_remove(i);
+                patch.apply(&mut next.record.data);
+                next.record.version = v;
+            }
+            w.done.retain(|(v, _)| *v > next.record.version);
+            (token, next)
+        });
+        match followed {
+            Some((token, next)) if w.done.is_empty() && next.record.version >= w.reported => {
+                let serve = Arc::new(next);
+                if last {
+                    book.writing.remove(&id);
+                }
+                book.cached.insert(id, token);
+                self.entries.insert(token, serve);
+            }
+            // A write answered for a version the copy cannot reach yet:
+            // kept aside, unserved, for the answers still to come.
+            Some((token, next)) if !last => {
+                w.parked = Some((token, Arc::new(next)));
+                self.evict(&mut book, id);
+            }
+            _ => {
+                if last {
+                    book.writing.remove(&id);
+                }
+                self.evict(&mut book, id);
+            }
+        }
+    }
+}
