@@ -1,7 +1,7 @@
 //! The Postgres store: the primary store, correct across many app instances.
 //! [`PgStore`] is the session protocol ([`Protocol`]) over [`PgStorage`],
 //! whose storage operations are in `storage.rs` and their statements in
-//! `statements.rs`; its change feed is in `feed.rs`, its multi-statement
+//! `statements.rs`; its change feed is in `feed/`, its multi-statement
 //! transactions run through `tx.rs` (which a dropped caller cannot cut),
 //! and `pooler.rs` sends single statements (in a transaction of their own
 //! behind PgBouncer).
