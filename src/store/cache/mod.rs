@@ -354,8 +354,8 @@ impl Wrapper for CachedStore {
 
     /// One round-trip, and the copy follows a successful compare-and-set as
     /// it follows [`patch_data`](Self::patch_data): the store says which
-    /// version the row is at now. A conflict or a failure drops the copy
-    /// (another writer changed the key, or the outcome is unknown).
+    /// version the row is at now. A conflict leaves it as it was (nothing
+    /// was written); a failure drops it (the outcome is unknown).
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {
@@ -372,6 +372,7 @@ impl Wrapper for CachedStore {
                 let patch = DataPatch::of_key(key, new);
                 self.shared.written(id, Some((&patch, *version)));
             }
+            Ok(UpdateOutcome::Conflict { .. }) => self.shared.not_written(id),
             _ => self.shared.written(id, None),
         }
         outcome

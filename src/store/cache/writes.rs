@@ -26,10 +26,23 @@ impl Shared {
     /// the last write is over and it still does not (another writer came
     /// between, or a write's outcome is unknown).
     pub(super) fn written(&self, id: Uuid, done: Option<(&DataPatch, u64)>) {
+        self.finished(
+            id,
+            done.map_or(Finished::Unknown, |(p, v)| Finished::Wrote(p, v)),
+        );
+    }
+
+    /// A compare-and-set on session `id` lost: it wrote nothing, and the
+    /// copy is as right as it was.
+    pub(super) fn not_written(&self, id: Uuid) {
+        self.finished(id, Finished::Nothing);
+    }
+
+    fn finished(&self, id: Uuid, done: Finished<'_>) {
         let mut book = self.book();
         let floor = book.floor;
         let seq = self.next(&mut book);
-        if let Some((_, version)) = done {
+        if let Finished::Wrote(_, version) = done {
             book.note(seq, id, Some(version));
         }
         let cached = book
@@ -44,10 +57,13 @@ impl Shared {
         match done {
             // Postgres sets then removes, the other stores remove then set:
             // the same result unless a key is in both.
-            Some((patch, version)) if patch.remove.iter().all(|k| !patch.set.contains_key(k)) => {
+            Finished::Wrote(patch, version)
+                if patch.remove.iter().all(|k| !patch.set.contains_key(k)) =>
+            {
                 w.done.push((version, patch.clone()));
             }
-            _ => w.lost = true,
+            Finished::Nothing => {}
+            Finished::Wrote(..) | Finished::Unknown => w.lost = true,
         }
         let last = w.count == 0;
         let base = match w.parked.take() {
@@ -91,4 +107,15 @@ impl Shared {
             }
         }
     }
+}
+
+/// How a data write ended.
+#[derive(Clone, Copy)]
+enum Finished<'a> {
+    /// Its outcome is unknown (it failed, or was cancelled).
+    Unknown,
+    /// It wrote nothing (a compare-and-set that lost).
+    Nothing,
+    /// It applied the patch, and the session is at this version.
+    Wrote(&'a DataPatch, u64),
 }
