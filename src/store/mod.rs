@@ -50,6 +50,7 @@
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
 //! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
+//! | `redis/` | [`RedisStore`] (feature `redis`): one node or a Cluster, each change one script on one hash slot (its module docs tell the design) |
 //! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`], the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
@@ -75,6 +76,8 @@ pub mod placement;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod protocol;
+#[cfg(feature = "redis")]
+mod redis;
 mod remember;
 mod report;
 mod restore;
@@ -109,6 +112,9 @@ pub use migrate::{Migrate, migrate};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PgStorage, PgStore};
 pub use protocol::Protocol;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisOptions, RedisStore};
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};

@@ -92,7 +92,9 @@ impl Backend {
     pub async fn seed_session(&self, user: &str, seen: time::OffsetDateTime) -> uuid::Uuid {
         use axum_user_sessions::store::{SessionRecord, TokenHash};
         let now = time::OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
+        // An id of the user's placement, as sign-in mints it.
+        let id = axum_user_sessions::store::placement::session_id(Some(user));
+        let mut r = SessionRecord::new(id, seen - time::Duration::hours(1));
         r.user_id = Some(user.into());
         r.last_seen_at = seen;
         r.expires_at = now + time::Duration::hours(1);

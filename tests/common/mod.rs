@@ -11,6 +11,8 @@ mod backend;
 mod client;
 mod logs;
 mod proxy;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod required_only;
 mod server;
 mod wait;

@@ -13,6 +13,8 @@ mod change_log;
 mod logs;
 mod outside_store;
 mod quiet_log;
+#[cfg(feature = "redis")]
+mod redis;
 mod statements;
 mod storage;
 mod store_api;
