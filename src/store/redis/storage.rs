@@ -11,6 +11,7 @@ use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
+use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
 };
@@ -401,5 +402,15 @@ impl SessionStore for RedisStorage {
 
     fn finds_tokens(&self) -> bool {
         false
+    }
+
+    fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        Some(self)
+    }
+}
+
+impl CacheSupport for RedisStorage {
+    fn refuses_cache(&self) -> Option<&'static str> {
+        Some("the in-process cache over Redis (no change feed would tell it of revocations)")
     }
 }
