@@ -17,6 +17,11 @@ pub enum Kind {
     /// Postgres through PgBouncer in transaction-pooling mode
     /// (`PgStore::behind_pgbouncer`).
     PgBouncer,
+    /// One Redis node (`REDIS_URL`), under a key prefix of the test's own.
+    Redis,
+    /// A Redis Cluster of 3 masters with a replica each
+    /// (`REDIS_CLUSTER_NODES`), under a key prefix of the test's own.
+    RedisCluster,
 }
 
 /// A fresh, migrated store.
@@ -32,6 +37,8 @@ pub struct Backend {
     /// The PgBouncer the store goes through (kind `PgBouncer`); `pg` is the
     /// direct pool, for the test's own SQL.
     pub bouncer: Option<pgbouncer::PgBouncer>,
+    /// The key prefix of a Redis backend's store.
+    pub redis_prefix: Option<String>,
 }
 
 /// Logs to the test output when `RUST_LOG` is set.
@@ -67,6 +74,7 @@ impl Backend {
             sqlite: None,
             _dir: None,
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -129,6 +137,7 @@ impl Backend {
             pg: None,
             _dir: Some(dir),
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -142,6 +151,7 @@ impl Backend {
             sqlite: None,
             _dir: None,
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -196,6 +206,7 @@ impl Backend {
                 Arc::new(SqliteStore::new(pool))
             }
             Kind::Memory => self.store.clone(),
+            Kind::Redis | Kind::RedisCluster => self.redis_instance().await,
         }
     }
 }

@@ -13,6 +13,8 @@ mod logs;
 mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "redis")]
+mod redis_backend;
 mod required_only;
 mod server;
 mod wait;
@@ -67,6 +69,36 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::memory()).await
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named scenario `async fn name(Backend)` on Redis as well: one
+/// node and a Cluster (feature `redis`; `scripts/test.sh` starts both).
+#[macro_export]
+macro_rules! on_redis {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(feature = "redis")]
+        mod redis_node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = $crate::common::Backend::redis_node().await {
+                        super::$name(b).await
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "redis")]
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = $crate::common::Backend::redis_cluster().await {
+                        super::$name(b).await
+                    }
                 }
             )*
         }

@@ -16,6 +16,16 @@ conformance!(
     unknown_token_is_not_adopted,
     hostile_cookies_are_anonymous_and_free,
 );
+on_redis!(
+    cookie_is_hardened,
+    anonymous_untouched_costs_nothing,
+    round_trip_budget,
+    login_issues_new_token_and_kills_old,
+    login_as_other_user_starts_fresh,
+    logout_is_server_side,
+    unknown_token_is_not_adopted,
+    hostile_cookies_are_anonymous_and_free,
+);
 
 async fn cookie_is_hardened(b: Backend) {
     let app = serve_demo(b.layer()).await;

@@ -16,6 +16,13 @@ conformance!(
     rotation_can_be_turned_off,
     only_the_last_replaced_tokens_are_recognised,
 );
+on_redis!(
+    concurrent_waves_with_lost_responses_never_log_out,
+    replayed_superseded_token_revokes_the_session,
+    lost_rotation_cookies_never_log_out,
+    rotation_can_be_turned_off,
+    only_the_last_replaced_tokens_are_recognised,
+);
 
 /// A browser-like client: 16 concurrent requests per wave, each sent with the
 /// cookie the jar holds when it starts; the cookie a response sets is kept

@@ -23,6 +23,21 @@ conformance!(
     no_get_changes_state,
     page_cannot_be_framed_and_answers_are_nosniff,
 );
+on_redis!(
+    list_shows_own_sessions_most_recent_first,
+    anonymous_callers_get_401,
+    other_users_and_unknown_ids_are_404,
+    cross_site_and_same_site_posts_are_403,
+    revoking_a_device_signs_it_out,
+    revoke_others_keeps_only_the_current_session,
+    revoke_all_signs_out_everywhere,
+    revoking_the_current_session_by_id_signs_out,
+    recent_authentication_can_be_required,
+    admins_only_through_the_hook,
+    html_page_lists_devices,
+    no_get_changes_state,
+    page_cannot_be_framed_and_answers_are_nosniff,
+);
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
