@@ -2,9 +2,10 @@
 # a throwaway Redis node and a Redis Cluster of 3 masters with a replica
 # each, on free loopback ports (installing Debian's redis-server and
 # redis-tools first when they are missing and we are root), exports
-# REDIS_URL and REDIS_CLUSTER_NODES for the tests, and stops them on exit.
-# With REDIS_URL and REDIS_CLUSTER_NODES already set, it uses those.
-# The fault test restarts cluster nodes: REDIS_CLUSTER_DIR tells it where
+# AUS_REDIS_URL and AUS_REDIS_CLUSTER_NODES for the tests, and stops them on exit.
+# With AUS_REDIS_URL and AUS_REDIS_CLUSTER_NODES already set, it uses those.
+# (Not REDIS_URL: that one puts the demo on Redis, and tests run the demo.)
+# The fault test restarts cluster nodes: AUS_REDIS_CLUSTER_DIR tells it where
 # each node's config is (node-PORT.conf).
 
 REDIS_TMP=""
@@ -68,8 +69,8 @@ redis_node() { # port, extra args...
 }
 
 start_redis() {
-  if [ -n "${REDIS_URL:-}" ] && [ -n "${REDIS_CLUSTER_NODES:-}" ]; then
-    log "using REDIS_URL and REDIS_CLUSTER_NODES from the environment"
+  if [ -n "${AUS_REDIS_URL:-}" ] && [ -n "${AUS_REDIS_CLUSTER_NODES:-}" ]; then
+    log "using AUS_REDIS_URL and AUS_REDIS_CLUSTER_NODES from the environment"
     return
   fi
   ensure_redis
@@ -77,7 +78,7 @@ start_redis() {
   local single base i nodes=()
   single=$(free_redis_ports 1)
   redis_node "$single"
-  export REDIS_URL="redis://127.0.0.1:$single"
+  export AUS_REDIS_URL="redis://127.0.0.1:$single"
   base=$(free_redis_ports 6)
   for i in 0 1 2 3 4 5; do
     redis_node $((base + i)) --cluster-enabled yes \
@@ -94,7 +95,7 @@ start_redis() {
     fi
     sleep 0.1
   done
-  REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")
-  export REDIS_CLUSTER_NODES REDIS_CLUSTER_DIR="$REDIS_TMP"
+  AUS_REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")
+  export AUS_REDIS_CLUSTER_NODES AUS_REDIS_CLUSTER_DIR="$REDIS_TMP"
   log "throwaway Redis on port $single, Redis Cluster (3 masters, 3 replicas) on ports $base-$((base + 5))"
 }

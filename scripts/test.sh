@@ -2,7 +2,7 @@
 # Runs the whole test suite. This is the README's test command and what CI runs.
 #
 # It also starts a throwaway Redis node and Redis Cluster (scripts/redis-env.sh)
-# unless REDIS_URL and REDIS_CLUSTER_NODES are set.
+# unless AUS_REDIS_URL and AUS_REDIS_CLUSTER_NODES are set.
 #
 # With DATABASE_URL set, the tests use that Postgres server (it must allow
 # CREATE DATABASE: every test gets a fresh database). Without it, this script
@@ -63,7 +63,7 @@ else
 fi
 
 # The Redis store's tests: a throwaway node and a Cluster of 3 masters with
-# a replica each (REDIS_URL, REDIS_CLUSTER_NODES), stopped on exit with the
+# a replica each (AUS_REDIS_URL, AUS_REDIS_CLUSTER_NODES), stopped on exit with the
 # Postgres cluster.
 start_redis
 trap 'cleanup; redis_cleanup' EXIT INT TERM

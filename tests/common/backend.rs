@@ -17,10 +17,10 @@ pub enum Kind {
     /// Postgres through PgBouncer in transaction-pooling mode
     /// (`PgStore::behind_pgbouncer`).
     PgBouncer,
-    /// One Redis node (`REDIS_URL`), under a key prefix of the test's own.
+    /// One Redis node (`AUS_REDIS_URL`), under a key prefix of the test's own.
     Redis,
     /// A Redis Cluster of 3 masters with a replica each
-    /// (`REDIS_CLUSTER_NODES`), under a key prefix of the test's own.
+    /// (`AUS_REDIS_CLUSTER_NODES`), under a key prefix of the test's own.
     RedisCluster,
 }
 

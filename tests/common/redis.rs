@@ -1,5 +1,5 @@
-//! The Redis servers `scripts/test.sh` starts: a node (`REDIS_URL`) and a
-//! Cluster of 3 masters with a replica each (`REDIS_CLUSTER_NODES`). Each
+//! The Redis servers `scripts/test.sh` starts: a node (`AUS_REDIS_URL`) and a
+//! Cluster of 3 masters with a replica each (`AUS_REDIS_CLUSTER_NODES`). Each
 //! store a test opens keeps its keys under a prefix of its own, so tests
 //! run in parallel on one server without seeing each other.
 
@@ -29,12 +29,12 @@ pub fn fresh_prefix() -> String {
 
 /// The node's URL.
 pub fn node_url() -> Option<String> {
-    server("REDIS_URL")
+    server("AUS_REDIS_URL")
 }
 
 /// The Cluster's nodes, `host:port` each.
 pub fn cluster_nodes() -> Option<Vec<String>> {
-    server("REDIS_CLUSTER_NODES").map(|v| v.split(',').map(|n| n.trim().to_owned()).collect())
+    server("AUS_REDIS_CLUSTER_NODES").map(|v| v.split(',').map(|n| n.trim().to_owned()).collect())
 }
 
 /// A store on the node, under a fresh prefix.
@@ -44,7 +44,7 @@ pub async fn node_store(options: RedisOptions) -> Option<RedisStore> {
     Some(
         RedisStore::connect_with(&url, options)
             .await
-            .expect("connect to REDIS_URL"),
+            .expect("connect to AUS_REDIS_URL"),
     )
 }
 
@@ -55,6 +55,6 @@ pub async fn cluster_store(options: RedisOptions) -> Option<RedisStore> {
     Some(
         RedisStore::cluster_with(&nodes, options)
             .await
-            .expect("connect to REDIS_CLUSTER_NODES"),
+            .expect("connect to AUS_REDIS_CLUSTER_NODES"),
     )
 }

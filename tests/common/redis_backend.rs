@@ -46,10 +46,10 @@ impl Backend {
 async fn open(kind: Kind, prefix: &str) -> RedisStore {
     let options = RedisOptions::default().prefix(prefix);
     if kind == Kind::RedisCluster {
-        let nodes = cluster_nodes().expect("REDIS_CLUSTER_NODES");
+        let nodes = cluster_nodes().expect("AUS_REDIS_CLUSTER_NODES");
         RedisStore::cluster_with(&nodes, options).await
     } else {
-        let url = node_url().expect("REDIS_URL");
+        let url = node_url().expect("AUS_REDIS_URL");
         RedisStore::connect_with(&url, options).await
     }
     .expect("connect to Redis")

@@ -1,8 +1,10 @@
 //! The Redis store: one node or a Redis Cluster. [`RedisStore`] is the
 //! session protocol ([`Protocol`]) over `RedisStorage`, whose operations
 //! are in `storage.rs`, its Lua scripts in `scripts.rs`, its keys in
-//! `keys.rs`, a session's encoding in `codec.rs` and the connection (one
-//! node or a Cluster, `WAIT`, scans, errors) in `conn.rs`.
+//! `keys.rs`, a session's encoding in `codec.rs`, what spans hash slots
+//! (revoking everyone, garbage collection, statistics) in `scan.rs` and
+//! the connection (one node or a Cluster, `WAIT`, scans, errors) in
+//! `conn.rs`.
 //!
 //! # Design
 //!
@@ -47,6 +49,7 @@ use std::time::Duration;
 mod codec;
 mod conn;
 mod keys;
+mod scan;
 mod scripts;
 mod storage;
 

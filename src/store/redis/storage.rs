@@ -6,7 +6,7 @@
 use super::codec::{self, nanos};
 use super::conn::{Call, Conn, Wait};
 use super::keys::{Keys, check_placement};
-use super::scripts::{DELETE_AT, INSERT, LIST, SWAP, SWAP_MANY};
+use super::scripts::{INSERT, LIST, SWAP, SWAP_MANY};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
@@ -37,7 +37,7 @@ pub(crate) struct RedisStorage {
 }
 
 /// What a change decided on a read copy does.
-enum Step<R> {
+pub(super) enum Step<R> {
     /// Write the copy, then answer.
     Write(R),
     /// Write nothing, answer.
@@ -46,7 +46,7 @@ enum Step<R> {
 
 impl RedisStorage {
     /// Session `id` as kept, by its key.
-    async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+    pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(self.keys.session(id)).arg("v").arg("e").arg("b");
         let fields: Vec<Option<Vec<u8>>> = self.conn.query(&cmd).await?;
@@ -64,7 +64,7 @@ impl RedisStorage {
 
     /// When a session's key expires (Unix ms): its hard end (or now, if
     /// that passed) plus the retention of ended sessions.
-    fn expiry(&self, r: &SessionRecord) -> Result<i64, Error> {
+    pub(super) fn expiry(&self, r: &SessionRecord) -> Result<i64, Error> {
         let end = r.absolute_expires_at.max(OffsetDateTime::now_utc()) + self.retention;
         Ok(nanos(end)? / 1_000_000)
     }
@@ -88,7 +88,7 @@ impl RedisStorage {
     /// Reads session `id`, decides with `f`, and writes the copy if `f`
     /// says so, at the version read, waiting for replicas when `wait`.
     /// `None`: the session is not there.
-    async fn update<R>(
+    pub(super) async fn update<R>(
         &self, id: Uuid, wait: bool, mut f: impl FnMut(&mut StoredSession) -> Step<R>,
     ) -> Result<Option<R>, Error> {
         for _ in 0..RETRIES {
@@ -129,33 +129,6 @@ impl RedisStorage {
                 _ => Err(Error::Corrupt("a Redis reply of an unexpected type")),
             })
             .collect()
-    }
-
-    /// A scan of every master's session keys, for the operations that
-    /// span users (revoking everyone, garbage collection, statistics).
-    async fn scanner(&self) -> Result<Scanner, Error> {
-        Ok(Scanner {
-            masters: self.conn.masters().await?,
-            at: 0,
-            cursor: 0,
-            pattern: self.keys.every_session(),
-        })
-    }
-
-    /// The next keys of `scan`, as ids: `None` when it is over.
-    async fn next_ids(&self, scan: &mut Scanner) -> Result<Option<Vec<Uuid>>, Error> {
-        let Some(node) = scan.masters.get(scan.at) else {
-            return Ok(None);
-        };
-        let (next, keys) = self.conn.scan(node, scan.cursor, &scan.pattern).await?;
-        if next == 0 {
-            (scan.at, scan.cursor) = (scan.at + 1, 0);
-        } else {
-            scan.cursor = next;
-        }
-        Ok(Some(
-            keys.iter().filter_map(|k| self.keys.id_of(k)).collect(),
-        ))
     }
 
     /// Points the remember-me selector of `credentials` at session `id`,
@@ -210,7 +183,7 @@ impl RedisStorage {
         Ok(count)
     }
 
-    async fn revoke_one(
+    pub(super) async fn revoke_one(
         &self, id: Uuid, scope: &RevokeScope<'_>, how: &Revocation,
     ) -> Result<u64, Error> {
         let revoked = self
@@ -221,14 +194,6 @@ impl RedisStorage {
             .await?;
         Ok(revoked.unwrap_or(0))
     }
-}
-
-/// Where a scan of every master is.
-struct Scanner {
-    masters: Vec<super::conn::Node>,
-    at: usize,
-    cursor: u64,
-    pattern: String,
 }
 
 fn number(text: &[u8]) -> Result<u64, Error> {
@@ -326,22 +291,7 @@ impl SessionStore for RedisStorage {
         match *scope {
             RevokeScope::Session { id, .. } => self.revoke_one(id, scope, how).await,
             RevokeScope::User { user_id, .. } => self.revoke_user(user_id, scope, how).await,
-            _ => {
-                // Every master's sessions, each with its own
-                // compare-and-set, then a WAIT on each master.
-                let (mut count, mut scan) = (0, self.scanner().await?);
-                while let Some(ids) = self.next_ids(&mut scan).await? {
-                    for id in ids {
-                        count += self.revoke_one(id, scope, how).await?;
-                    }
-                }
-                if let Some(wait) = self.wait {
-                    for node in &scan.masters {
-                        self.conn.wait_on(node, wait).await?;
-                    }
-                }
-                Ok(count)
-            }
+            _ => self.revoke_everyone(how).await,
         }
     }
 
@@ -351,25 +301,7 @@ impl SessionStore for RedisStorage {
             cmd.arg(self.keys.session(id));
             return self.conn.query(&cmd).await;
         }
-        let (mut count, limit) = (0u64, what.limit() as u64);
-        let mut scan = self.scanner().await?;
-        while let Some(ids) = self.next_ids(&mut scan).await? {
-            for id in ids {
-                if count >= limit {
-                    return Ok(count);
-                }
-                let Some(s) = self.get(id).await? else {
-                    continue;
-                };
-                if what.covers(&s.record) {
-                    let call = Call::new(&DELETE_AT)
-                        .key(self.keys.session(id))
-                        .arg(s.record.version);
-                    count += self.conn.run::<u64>(&call, None).await?;
-                }
-            }
-        }
-        Ok(count)
+        self.delete_ended(what).await
     }
 
     async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
@@ -381,12 +313,7 @@ impl SessionStore for RedisStorage {
     async fn stats(
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime,
     ) -> Result<StoreStats, Error> {
-        let (mut records, mut scan) = (Vec::new(), self.scanner().await?);
-        while let Some(ids) = self.next_ids(&mut scan).await? {
-            for id in ids {
-                records.extend(self.get(id).await?.map(|s| s.record));
-            }
-        }
+        let records = self.every_record().await?;
         Ok(StoreStats::of(&records, now, revoked_before))
     }
 
