@@ -15,6 +15,8 @@ mod outside_store;
 mod quiet_log;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_failover;
 mod statements;
 mod storage;
 mod store_api;

@@ -146,10 +146,19 @@ impl RedisOptions {
         self
     }
 
-    /// How long the client waits for any reply (default 3 s).
+    /// How long the client waits for any reply (default 3 s); a write that
+    /// waits for replicas may take [`wait_timeout`](Self::wait_timeout)
+    /// longer.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
+    }
+}
+
+impl RedisOptions {
+    /// The client's reply deadline: a `WAIT` answers within its own.
+    fn reply_timeout(&self) -> Duration {
+        self.response_timeout + self.wait_timeout
     }
 }
 
@@ -165,7 +174,7 @@ impl RedisStore {
         let client = redis::Client::open(url).map_err(misconfigured)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.response_timeout))
-            .set_response_timeout(Some(options.response_timeout))
+            .set_response_timeout(Some(options.reply_timeout()))
             .set_number_of_retries(1);
         let manager = client
             .get_connection_manager_with_config(config)
@@ -195,7 +204,7 @@ impl RedisStore {
             .collect();
         let client = redis::cluster::ClusterClientBuilder::new(nodes)
             .connection_timeout(options.response_timeout)
-            .response_timeout(options.response_timeout)
+            .response_timeout(options.reply_timeout())
             .retries(2)
             .build()
             .map_err(misconfigured)?;
