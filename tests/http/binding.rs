@@ -19,6 +19,16 @@ conformance!(
     untrusted_peers_forwarding_headers_are_ignored,
     spoofed_leftmost_forwarded_for_changes_nothing,
 );
+on_redis!(
+    ip_binding_enforced_by_prefix_v4,
+    ip_binding_enforced_by_prefix_v6,
+    ip_binding_logged_only,
+    ip_mismatch_can_revoke,
+    rejected_client_leaves_no_trace,
+    user_agent_binding,
+    untrusted_peers_forwarding_headers_are_ignored,
+    spoofed_leftmost_forwarded_for_changes_nothing,
+);
 
 fn local_proxy() -> Vec<IpNet> {
     vec!["127.0.0.1/32".parse().unwrap()]

@@ -10,6 +10,11 @@ conformance!(
     logout_racing_writes_is_never_undone,
     values_round_trip_with_types,
 );
+on_redis!(
+    concurrent_writes_to_different_keys_both_stay,
+    logout_racing_writes_is_never_undone,
+    values_round_trip_with_types,
+);
 
 async fn concurrent_writes_to_different_keys_both_stay(b: Backend) {
     let app = serve_demo(b.layer()).await;

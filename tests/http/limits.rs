@@ -22,6 +22,15 @@ conformance!(
     session_limit_revokes_the_least_recently_active,
     a_sign_in_revokes_a_bounded_number,
 );
+on_redis!(
+    data_past_the_limit_is_413_and_keeps_the_data,
+    default_limit_is_64_kib,
+    data_limit_counts_update_too,
+    device_list_is_read_without_data,
+    nul_is_refused_with_400_everywhere,
+    session_limit_revokes_the_least_recently_active,
+    a_sign_in_revokes_a_bounded_number,
+);
 
 /// The demo's routes, and `POST /login-as/{user}` signing any user id in.
 fn app(layer: SessionLayer) -> Router {

@@ -13,6 +13,12 @@ conformance!(
     only_own_live_sessions_can_be_named,
     the_page_shows_names_and_renames_without_javascript,
 );
+on_redis!(
+    devices_can_be_named_and_unnamed,
+    names_are_checked,
+    only_own_live_sessions_can_be_named,
+    the_page_shows_names_and_renames_without_javascript,
+);
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";

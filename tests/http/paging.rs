@@ -17,6 +17,12 @@ conformance!(
     the_page_shows_fifty_and_links_to_the_next,
     the_json_list_pages_by_default,
 );
+on_redis!(
+    json_pages_list_every_session_once,
+    limits_and_cursors_are_checked,
+    the_page_shows_fifty_and_links_to_the_next,
+    the_json_list_pages_by_default,
+);
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 
