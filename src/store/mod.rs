@@ -135,9 +135,10 @@ pub(crate) use types::data_size;
 pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch};
 
 /// Opens the store a database URL names: `postgres://…` / `postgresql://…`
-/// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if
-/// missing, see [`SqliteStore::connect`]). Does not migrate: call
-/// [`migrate`](migrate()).
+/// (a pool configured as [`PgStore`] recommends), `sqlite:…` (created if
+/// missing, see [`SqliteStore::connect`]) or, with the feature `redis`,
+/// `redis://host:port` (one node) and `redis://a:port,redis://b:port,…` (a
+/// Redis Cluster). Does not migrate: call [`migrate`](migrate()).
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), axum_user_sessions::Error> {
@@ -147,7 +148,7 @@ pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, 
 /// # Ok(()) }
 /// ```
 #[cfg_attr(
-    not(any(feature = "postgres", feature = "sqlite")),
+    not(any(feature = "postgres", feature = "sqlite", feature = "redis")),
     allow(unused_variables)
 )]
 pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
@@ -168,6 +169,14 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        // Several nodes, comma-separated: a Redis Cluster.
+        return Ok(match url.contains(',') {
+            true => Arc::new(RedisStore::cluster(url.split(',').map(str::trim)).await?),
+            false => Arc::new(RedisStore::connect(url).await?),
+        });
     }
     Err(Error::UnsupportedUrl)
 }

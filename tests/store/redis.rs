@@ -212,6 +212,27 @@ mod redis_own {
         }
     }
 
+    /// `store::connect` (the CLI's) opens a node from `redis://host:port`
+    /// and a Cluster from comma-separated nodes.
+    #[tokio::test]
+    async fn redis_urls_open_through_store_connect() {
+        let (Some(url), Some(nodes)) = (
+            crate::common::redis::node_url(),
+            crate::common::redis::cluster_nodes(),
+        ) else {
+            return;
+        };
+        let cluster: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+        for url in [url, cluster.join(",")] {
+            let store = axum_user_sessions::store::connect(&url).await.unwrap();
+            axum_user_sessions::migrate(&store).await.unwrap();
+            let r = user_record(placement::session_id(Some("erin")), "erin");
+            store.create(&r, &hash(1)).await.unwrap();
+            assert!(store.get(r.id).await.unwrap().is_some());
+            store.delete(r.id).await.unwrap();
+        }
+    }
+
     /// Redis out of reach is an outage (`503`), not a panic nor a `500`.
     #[tokio::test]
     async fn redis_down_is_unavailable() {

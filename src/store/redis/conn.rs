@@ -102,6 +102,7 @@ pub(super) fn error(e: RedisError) -> Error {
                         | ServerErrorKind::ClusterDown
                         | ServerErrorKind::MasterDown
                         | ServerErrorKind::ReadOnly
+                        | ServerErrorKind::NoScript
                         | ServerErrorKind::Moved
                         | ServerErrorKind::Ask
                 )
@@ -145,19 +146,22 @@ impl Conn {
     pub(super) async fn run<T: FromRedisValue>(
         &self, call: &Call<'_>, wait: Option<Wait>,
     ) -> Result<T, Error> {
-        let first = self.send(call, wait).await;
-        let values = match first {
-            Err(e) if no_script(&e) => None,
-            Ok(v) if v.first().is_some_and(no_script_value) => None,
-            other => Some(other.map_err(error)?),
-        };
-        let values = match values {
-            Some(v) => v,
-            None => {
-                self.load(call).await?;
-                self.send(call, wait).await.map_err(error)?
+        // A node that does not have the script (a replica promoted since,
+        // a restart) loads it; a slot that moves meanwhile may send the
+        // next try to yet another node.
+        let mut sent = self.send(call, wait).await;
+        for _ in 0..3 {
+            let missing = match &sent {
+                Err(e) => no_script(e),
+                Ok(v) => v.first().is_some_and(no_script_value),
+            };
+            if !missing {
+                break;
             }
-        };
+            self.load(call).await?;
+            sent = self.send(call, wait).await;
+        }
+        let values = sent.map_err(error)?;
         let mut values = values.into_iter();
         let answer = value(values.next().unwrap_or(Value::Nil))?;
         if let Some(w) = wait {
