@@ -104,3 +104,12 @@ macro_rules! on_redis {
         }
     };
 }
+
+/// [`conformance!`] and [`on_redis!`] of the same scenarios: every store.
+#[macro_export]
+macro_rules! everywhere {
+    ($($name:ident),* $(,)?) => {
+        conformance!($($name),*);
+        on_redis!($($name),*);
+    };
+}

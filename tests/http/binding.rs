@@ -9,17 +9,7 @@ use axum_user_sessions::ipnet::IpNet;
 use axum_user_sessions::{BindingMode, ClientInfo, MismatchAction, SessionLayer};
 use common::{Backend, Client, TestApp};
 
-conformance!(
-    ip_binding_enforced_by_prefix_v4,
-    ip_binding_enforced_by_prefix_v6,
-    ip_binding_logged_only,
-    ip_mismatch_can_revoke,
-    rejected_client_leaves_no_trace,
-    user_agent_binding,
-    untrusted_peers_forwarding_headers_are_ignored,
-    spoofed_leftmost_forwarded_for_changes_nothing,
-);
-on_redis!(
+everywhere!(
     ip_binding_enforced_by_prefix_v4,
     ip_binding_enforced_by_prefix_v6,
     ip_binding_logged_only,

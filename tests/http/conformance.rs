@@ -6,17 +6,7 @@ use crate::common;
 use axum_user_sessions::SessionLayer;
 use common::{Backend, Client, serve_demo};
 
-conformance!(
-    cookie_is_hardened,
-    anonymous_untouched_costs_nothing,
-    round_trip_budget,
-    login_issues_new_token_and_kills_old,
-    login_as_other_user_starts_fresh,
-    logout_is_server_side,
-    unknown_token_is_not_adopted,
-    hostile_cookies_are_anonymous_and_free,
-);
-on_redis!(
+everywhere!(
     cookie_is_hardened,
     anonymous_untouched_costs_nothing,
     round_trip_budget,

@@ -13,14 +13,7 @@ use serde_json::Value;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-conformance!(
-    ended_sessions_are_listed_with_their_reason,
-    the_window_is_configurable,
-    ended_sessions_cannot_be_revoked_again_and_give_no_access,
-    the_page_shows_them_collapsed,
-    ended_sessions_keep_no_data,
-);
-on_redis!(
+everywhere!(
     ended_sessions_are_listed_with_their_reason,
     the_window_is_configurable,
     ended_sessions_cannot_be_revoked_again_and_give_no_access,

@@ -13,16 +13,7 @@ use axum_user_sessions::{
 use common::{Backend, Client, serve, serve_demo};
 use std::sync::{Arc, Mutex};
 
-conformance!(
-    data_past_the_limit_is_413_and_keeps_the_data,
-    default_limit_is_64_kib,
-    data_limit_counts_update_too,
-    device_list_is_read_without_data,
-    nul_is_refused_with_400_everywhere,
-    session_limit_revokes_the_least_recently_active,
-    a_sign_in_revokes_a_bounded_number,
-);
-on_redis!(
+everywhere!(
     data_past_the_limit_is_413_and_keeps_the_data,
     default_limit_is_64_kib,
     data_limit_counts_update_too,

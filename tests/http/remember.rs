@@ -23,9 +23,9 @@ conformance!(
     the_requests_after_a_restore_are_not_fresh,
     remember_lifetime_is_absolute,
 );
-// Not `concurrent_restores_within_the_grace_window_all_succeed`: it fails
-// about 1 run in 5 on PgBouncer and on Redis alike on this machine (cause
-// not yet known), an issue of its own.
+// On Redis too, but `concurrent_restores_within_the_grace_window_all_succeed`:
+// it fails about 1 run in 5 on PgBouncer and on Redis alike on this machine
+// (cause not yet known), an issue of its own.
 on_redis!(
     restores_the_same_session_after_a_browser_restart,
     plain_login_does_not_survive_a_restart,

@@ -9,14 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::time::sleep;
 
-conformance!(
-    concurrent_waves_with_lost_responses_never_log_out,
-    replayed_superseded_token_revokes_the_session,
-    lost_rotation_cookies_never_log_out,
-    rotation_can_be_turned_off,
-    only_the_last_replaced_tokens_are_recognised,
-);
-on_redis!(
+everywhere!(
     concurrent_waves_with_lost_responses_never_log_out,
     replayed_superseded_token_revokes_the_session,
     lost_rotation_cookies_never_log_out,

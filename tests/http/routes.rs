@@ -8,22 +8,7 @@ use common::{Backend, Client, Resp, TestApp};
 use serde_json::Value;
 use std::time::Duration;
 
-conformance!(
-    list_shows_own_sessions_most_recent_first,
-    anonymous_callers_get_401,
-    other_users_and_unknown_ids_are_404,
-    cross_site_and_same_site_posts_are_403,
-    revoking_a_device_signs_it_out,
-    revoke_others_keeps_only_the_current_session,
-    revoke_all_signs_out_everywhere,
-    revoking_the_current_session_by_id_signs_out,
-    recent_authentication_can_be_required,
-    admins_only_through_the_hook,
-    html_page_lists_devices,
-    no_get_changes_state,
-    page_cannot_be_framed_and_answers_are_nosniff,
-);
-on_redis!(
+everywhere!(
     list_shows_own_sessions_most_recent_first,
     anonymous_callers_get_401,
     other_users_and_unknown_ids_are_404,

@@ -16,16 +16,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-conformance!(
-    concurrent_increments_lose_none,
-    concurrent_increments_on_two_instances_lose_none,
-    a_conflict_is_retried_with_the_fresh_value,
-    update_without_a_session_creates_one,
-    update_starts_from_a_pending_change,
-    a_one_time_value_is_taken_once,
-    update_after_the_session_ended_elsewhere_writes_nothing,
-);
-on_redis!(
+everywhere!(
     concurrent_increments_lose_none,
     concurrent_increments_on_two_instances_lose_none,
     a_conflict_is_retried_with_the_fresh_value,

@@ -14,17 +14,7 @@ use common::api_client::ApiClient;
 use common::{Backend, Client, TestApp, eventually, serve};
 use std::time::Duration;
 
-conformance!(
-    signs_in_by_api_and_uses_the_bearer_token,
-    rotation_answers_the_new_token_in_the_header,
-    revoked_from_a_browser_the_client_is_anonymous,
-    with_a_bearer_token_the_cookie_is_ignored,
-    bearer_clients_list_and_revoke_without_origin,
-    malformed_authorization_headers_mean_no_session,
-    with_bearer_off_the_header_is_ignored,
-    other_authorization_schemes_leave_the_cookie_in_charge,
-);
-on_redis!(
+everywhere!(
     signs_in_by_api_and_uses_the_bearer_token,
     rotation_answers_the_new_token_in_the_header,
     revoked_from_a_browser_the_client_is_anonymous,
