@@ -131,9 +131,11 @@ impl RedisOptions {
     }
 
     /// How many replicas must have a revocation, sign-in or rotation before
-    /// it is acknowledged (`WAIT`). Default: 1 when the master has
-    /// replicas when the store connects, 0 otherwise (a node without
-    /// replicas loses what it acknowledged if its disk does).
+    /// it is acknowledged (`WAIT`). Default, decided when the store
+    /// connects: 1 when the node has a replica, or when any master of the
+    /// Cluster has one (a master without one then answers those calls
+    /// `503` until it gets a replica or this is set to 0); 0 otherwise (a
+    /// node without replicas loses what it acknowledged if it fails).
     pub fn min_replicas(mut self, replicas: u32) -> Self {
         self.min_replicas = Some(replicas);
         self
