@@ -206,7 +206,10 @@ impl Backend {
                 Arc::new(SqliteStore::new(pool))
             }
             Kind::Memory => self.store.clone(),
+            #[cfg(feature = "redis")]
             Kind::Redis | Kind::RedisCluster => self.redis_instance().await,
+            #[cfg(not(feature = "redis"))]
+            Kind::Redis | Kind::RedisCluster => unreachable!("Redis backends need the feature"),
         }
     }
 }
