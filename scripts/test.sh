@@ -65,8 +65,8 @@ fi
 # The Redis store's tests: a throwaway node and a Cluster of 3 masters with
 # a replica each (AUS_REDIS_URL, AUS_REDIS_CLUSTER_NODES), stopped on exit with the
 # Postgres cluster.
-start_redis
 trap 'cleanup; redis_cleanup' EXIT INT TERM
+start_redis
 
 # The rolling-upgrade test runs the released version's demo beside this
 # build: built once here (about 3 minutes the first time, then kept in
