@@ -122,7 +122,7 @@ fn no_script_value(v: &Value) -> bool {
     matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT")
 }
 
-fn value<T: FromRedisValue>(v: Value) -> Result<T, Error> {
+pub(super) fn value<T: FromRedisValue>(v: Value) -> Result<T, Error> {
     if let Value::ServerError(e) = v {
         return Err(error(RedisError::from(e)));
     }
@@ -135,6 +135,26 @@ impl Conn {
         match self {
             Self::Node(c) => cmd.query_async(&mut c.clone()).await,
             Self::Cluster(c) => cmd.query_async(&mut c.clone()).await,
+        }
+        .map_err(error)
+    }
+
+    /// A pipeline of single-key commands sent to `node` (which holds
+    /// their keys: a scan of it found them), one answer per command.
+    pub(super) async fn pipe_on(
+        &self, node: &Node, pipe: redis::Pipeline,
+    ) -> Result<Vec<Value>, Error> {
+        let count = pipe.len();
+        match (self, node) {
+            (Self::Cluster(c), Some((host, port))) => {
+                let route = SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                };
+                c.clone().route_pipeline(pipe, 0, count, route).await
+            }
+            (Self::Cluster(c), None) => pipe.query_async(&mut c.clone()).await,
+            (Self::Node(c), _) => pipe.query_async(&mut c.clone()).await,
         }
         .map_err(error)
     }

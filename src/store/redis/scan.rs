@@ -36,27 +36,28 @@ impl RedisStorage {
         })
     }
 
-    /// The next keys of `scan`, as ids: `None` when it is over.
-    async fn next_ids(&self, scan: &mut Scanner) -> Result<Option<Vec<Uuid>>, Error> {
+    /// The next keys of `scan`, as ids, with the master that holds them:
+    /// `None` when it is over.
+    async fn next_ids(&self, scan: &mut Scanner) -> Result<Option<(Node, Vec<Uuid>)>, Error> {
         let Some(node) = scan.masters.get(scan.at) else {
             return Ok(None);
         };
-        let (next, keys) = self.conn.scan(node, scan.cursor, &scan.pattern).await?;
+        let node = node.clone();
+        let (next, keys) = self.conn.scan(&node, scan.cursor, &scan.pattern).await?;
         if next == 0 {
             (scan.at, scan.cursor) = (scan.at + 1, 0);
         } else {
             scan.cursor = next;
         }
-        Ok(Some(
-            keys.iter().filter_map(|k| self.keys.id_of(k)).collect(),
-        ))
+        let ids = keys.iter().filter_map(|k| self.keys.id_of(k)).collect();
+        Ok(Some((node, ids)))
     }
 
     /// [`RevokeScope::Everyone`]: every master's sessions, each with its
     /// own compare-and-set, then a `WAIT` on each master.
     pub(super) async fn revoke_everyone(&self, how: &Revocation) -> Result<u64, Error> {
         let (mut count, mut scan) = (0, self.scanner().await?);
-        while let Some(ids) = self.next_ids(&mut scan).await? {
+        while let Some((_, ids)) = self.next_ids(&mut scan).await? {
             for id in ids {
                 count += self.revoke_one(id, &RevokeScope::Everyone, how).await?;
             }
@@ -74,17 +75,14 @@ impl RedisStorage {
     pub(super) async fn delete_ended(&self, what: &Deletion) -> Result<u64, Error> {
         let (mut count, limit) = (0u64, what.limit() as u64);
         let mut scan = self.scanner().await?;
-        while let Some(ids) = self.next_ids(&mut scan).await? {
-            for id in ids {
+        while let Some((node, ids)) = self.next_ids(&mut scan).await? {
+            for s in self.get_many(&node, &ids).await? {
                 if count >= limit {
                     return Ok(count);
                 }
-                let Some(s) = self.get(id).await? else {
-                    continue;
-                };
                 if what.covers(&s.record) {
                     let call = Call::new(&DELETE_AT)
-                        .key(self.keys.session(id))
+                        .key(self.keys.session(s.record.id))
                         .arg(s.record.version);
                     count += self.conn.run::<u64>(&call, None).await?;
                 }
@@ -96,10 +94,9 @@ impl RedisStorage {
     /// Every session's record, for statistics.
     pub(super) async fn every_record(&self) -> Result<Vec<SessionRecord>, Error> {
         let (mut records, mut scan) = (Vec::new(), self.scanner().await?);
-        while let Some(ids) = self.next_ids(&mut scan).await? {
-            for id in ids {
-                records.extend(self.get(id).await?.map(|s| s.record));
-            }
+        while let Some((node, ids)) = self.next_ids(&mut scan).await? {
+            let found = self.get_many(&node, &ids).await?;
+            records.extend(found.into_iter().map(|s| s.record));
         }
         Ok(records)
     }

@@ -50,17 +50,31 @@ impl RedisStorage {
     pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(self.keys.session(id)).arg("v").arg("e").arg("b");
-        let fields: Vec<Option<Vec<u8>>> = self.conn.query(&cmd).await?;
-        let [v, e, b] = <[Option<Vec<u8>>; 3]>::try_from(fields)
-            .map_err(|_| Error::Corrupt("a Redis reply of an unexpected type"))?;
-        let (Some(v), Some(e), Some(b)) = (v, e, b) else {
-            return Ok(None);
-        };
-        let s = codec::decode(&b, number(&v)?, number(&e)?)?;
-        if s.record.id != id {
-            return Err(Error::Corrupt("a session key holds another session"));
+        decode_fields(self.conn.query(&cmd).await?, id)
+    }
+
+    /// Sessions `ids` as kept on `node` (those still there), in one
+    /// pipeline.
+    pub(super) async fn get_many(
+        &self, node: &super::conn::Node, ids: &[Uuid],
+    ) -> Result<Vec<StoredSession>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(Some(s))
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.session(*id))
+                .arg("v")
+                .arg("e")
+                .arg("b");
+        }
+        let rows = self.conn.pipe_on(node, pipe).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, id) in rows.into_iter().zip(ids) {
+            out.extend(decode_fields(super::conn::value(row)?, *id)?);
+        }
+        Ok(out)
     }
 
     /// When a session's key expires (Unix ms): its hard end (or now, if
@@ -195,6 +209,20 @@ impl RedisStorage {
             .await?;
         Ok(revoked.unwrap_or(0))
     }
+}
+
+/// A session's `v`, `e` and `b`, as `HMGET` answers them.
+fn decode_fields(fields: Vec<Option<Vec<u8>>>, id: Uuid) -> Result<Option<StoredSession>, Error> {
+    let [v, e, b] = <[Option<Vec<u8>>; 3]>::try_from(fields)
+        .map_err(|_| Error::Corrupt("a Redis reply of an unexpected type"))?;
+    let (Some(v), Some(e), Some(b)) = (v, e, b) else {
+        return Ok(None);
+    };
+    let s = codec::decode(&b, number(&v)?, number(&e)?)?;
+    if s.record.id != id {
+        return Err(Error::Corrupt("a session key holds another session"));
+    }
+    Ok(Some(s))
 }
 
 fn number(text: &[u8]) -> Result<u64, Error> {
