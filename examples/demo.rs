@@ -16,7 +16,11 @@
 //! Users `alice`, `bob` and `carol`, each with the password `password`.
 //!
 //! Environment: `DATABASE_URL` (`postgres://…` or `sqlite:…`; default a SQLite
-//! file `axum-user-sessions-demo.db` here), `BIND` (default `127.0.0.1:3000`),
+//! file `axum-user-sessions-demo.db` here), without it `REDIS_CLUSTER_NODES`
+//! (`host:port,host:port,…`: a Redis Cluster) or `REDIS_URL`
+//! (`redis://host:port`: one Redis node), with the feature `redis`
+//! (`cargo run --example demo --features redis`; not with `SESSION_CACHE`,
+//! which Redis refuses), `BIND` (default `127.0.0.1:3000`),
 //! `SESSION_IDLE_SECS`, `SESSION_ABSOLUTE_SECS`, `SESSION_ROTATE_SECS`
 //! (`0` turns rotation off), `SESSION_GRACE_SECS`, `SESSION_BIND_IP` and
 //! `SESSION_BIND_UA` (`off|log|enforce`), `TRUSTED_PROXIES` (comma-separated

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 sets=("" "postgres" "sqlite" "routes" "cache" "cli" "axum-login"
   "postgres,routes" "sqlite,routes" "postgres,cache" "sqlite,routes,cache"
   "postgres,sqlite,routes" "axum-login,sqlite,routes" "conformance"
-  "postgres,tower-sessions-import")
+  "postgres,tower-sessions-import" "redis")
 for features in "${sets[@]}"; do
   echo "== clippy --no-default-features --features '${features}'"
   cargo clippy --quiet --all-targets --no-default-features --features "$features" -- -D warnings

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. This is the README's test command and what CI runs.
 #
+# It also starts a throwaway Redis node and Redis Cluster (scripts/redis-env.sh)
+# unless AUS_REDIS_URL and AUS_REDIS_CLUSTER_NODES are set.
+#
 # With DATABASE_URL set, the tests use that Postgres server (it must allow
 # CREATE DATABASE: every test gets a fresh database). Without it, this script
 # starts a throwaway Postgres cluster in a temporary directory (installing
@@ -15,6 +18,8 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/pg-env.sh
 . scripts/pg-env.sh
+# shellcheck source=scripts/redis-env.sh
+. scripts/redis-env.sh
 
 # The browser test drives Debian's Chromium through chromedriver.
 ensure_chromium() {
@@ -56,6 +61,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
 else
   log "using DATABASE_URL from the environment"
 fi
+
+# The Redis store's tests: a throwaway node and a Cluster of 3 masters with
+# a replica each (AUS_REDIS_URL, AUS_REDIS_CLUSTER_NODES), stopped on exit with the
+# Postgres cluster.
+trap 'cleanup; redis_cleanup' EXIT INT TERM
+start_redis
 
 # The rolling-upgrade test runs the released version's demo beside this
 # build: built once here (about 3 minutes the first time, then kept in

@@ -102,9 +102,12 @@ pub fn layer_from_env(store: Arc<dyn SessionProtocol>) -> SessionLayer {
     layer
 }
 
-/// Opens the store named by `DATABASE_URL` (default: a SQLite file here) and
-/// migrates it.
+/// Opens the store named by `DATABASE_URL` (default: a SQLite file here),
+/// or without it by `REDIS_CLUSTER_NODES` or `REDIS_URL`, and migrates it.
 pub async fn store_from_env() -> Result<Arc<dyn SessionProtocol>, Box<dyn std::error::Error>> {
+    if let Some(store) = redis_from_env().await? {
+        return Ok(store);
+    }
     let store = axum_user_sessions::store::connect(&database_url()?).await?;
     axum_user_sessions::migrate(&store).await?;
     Ok(store)
@@ -116,6 +119,12 @@ pub(crate) fn database_url() -> Result<String, Box<dyn std::error::Error>> {
         Ok(url) if !url.is_empty() => url,
         _ => {
             let path = std::env::current_dir()?.join("axum-user-sessions-demo.db");
+            let on_redis = ["REDIS_URL", "REDIS_CLUSTER_NODES"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|v| !v.trim().is_empty()));
+            if on_redis {
+                return Ok(format!("sqlite://{}", path.display()));
+            }
             tracing::info!(
                 "DATABASE_URL is not set: sessions go to the SQLite file {} (they survive a restart)",
                 path.display()
@@ -123,6 +132,44 @@ pub(crate) fn database_url() -> Result<String, Box<dyn std::error::Error>> {
             format!("sqlite://{}", path.display())
         }
     })
+}
+
+/// Without `DATABASE_URL`: a Redis Cluster (`REDIS_CLUSTER_NODES`,
+/// `host:port,host:port,…`) or one Redis node (`REDIS_URL`,
+/// `redis://host:port`), feature `redis`.
+async fn redis_from_env() -> Result<Option<Arc<dyn SessionProtocol>>, Box<dyn std::error::Error>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if var("DATABASE_URL").is_some() {
+        return Ok(None);
+    }
+    let (cluster, node) = (var("REDIS_CLUSTER_NODES"), var("REDIS_URL"));
+    if cluster.is_none() && node.is_none() {
+        return Ok(None);
+    }
+    #[cfg(feature = "redis")]
+    {
+        use axum_user_sessions::store::RedisStore;
+        let store = match (cluster, node) {
+            (Some(nodes), _) => RedisStore::cluster(nodes.split(',').map(str::trim)).await?,
+            (None, Some(url)) => RedisStore::connect(&url).await?,
+            (None, None) => unreachable!("one of them is set"),
+        };
+        axum_user_sessions::migrate(&store).await?;
+        tracing::info!(
+            "sessions go to Redis ({} replica(s) acknowledge a revocation)",
+            store.min_replicas()
+        );
+        Ok(Some(Arc::new(store)))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = (cluster, node);
+        eprintln!(
+            "demo: REDIS_URL or REDIS_CLUSTER_NODES needs the `redis` feature, which this build \
+             left out (build with --features redis, or unset them)"
+        );
+        std::process::exit(2)
+    }
 }
 
 /// `SESSION_CACHE=1`: the in-process cache.

@@ -10,7 +10,7 @@
 //! | [`rotation`] | token rotation, binding, client IPs, remember me |
 //! | [`devices`] | the "Your devices" routes and page: rules, "Recently signed out", your own templates, API clients |
 //! | [`operations`] | garbage collection, the admin API, the CLI, events, privacy, reliability, configuration, pools, MSRV |
-//! | [`scale`] | the in-process cache and several app instances |
+//! | [`scale`] | the in-process cache, several app instances, Redis |
 //! | [`pgbouncer`] | running behind a transaction pooler |
 //! | [`security`] | what the crate guarantees, and how |
 //! | [`performance`] | what a request costs, and the benchmark |

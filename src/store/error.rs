@@ -74,7 +74,7 @@ pub enum Error {
     #[error("this session store does not support {0}")]
     Unsupported(&'static str),
     /// [`connect`](super::connect) was given a URL this build cannot open
-    /// (expected `postgres://` or `sqlite:`, with the matching feature).
+    /// (expected `postgres://`, `sqlite:` or `redis://`, with the matching feature).
     #[error("unsupported database URL: expected postgres://… or sqlite:…")]
     UnsupportedUrl,
     /// The store's migrations could not be applied.

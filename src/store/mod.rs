@@ -50,6 +50,7 @@
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
 //! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
+//! | `redis/` | [`RedisStore`] (feature `redis`): one node or a Cluster, each change one script on one hash slot (its module docs tell the design) |
 //! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`] (its copies follow this process's writes, `cache/writes.rs`), the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
@@ -75,6 +76,8 @@ pub mod placement;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod protocol;
+#[cfg(feature = "redis")]
+mod redis;
 mod remember;
 mod report;
 mod restore;
@@ -109,6 +112,9 @@ pub use migrate::{Migrate, migrate};
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{PgStorage, PgStore};
 pub use protocol::Protocol;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{RedisOptions, RedisStore};
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
@@ -129,9 +135,10 @@ pub(crate) use types::data_size;
 pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, Touch};
 
 /// Opens the store a database URL names: `postgres://…` / `postgresql://…`
-/// (a pool configured as [`PgStore`] recommends) or `sqlite:…` (created if
-/// missing, see [`SqliteStore::connect`]). Does not migrate: call
-/// [`migrate`](migrate()).
+/// (a pool configured as [`PgStore`] recommends), `sqlite:…` (created if
+/// missing, see [`SqliteStore::connect`]) or, with the feature `redis`,
+/// `redis://host:port` (one node) and `redis://a:port,redis://b:port,…` (a
+/// Redis Cluster). Does not migrate: call [`migrate`](migrate()).
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), axum_user_sessions::Error> {
@@ -141,7 +148,7 @@ pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, 
 /// # Ok(()) }
 /// ```
 #[cfg_attr(
-    not(any(feature = "postgres", feature = "sqlite")),
+    not(any(feature = "postgres", feature = "sqlite", feature = "redis")),
     allow(unused_variables)
 )]
 pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
@@ -162,6 +169,14 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    #[cfg(feature = "redis")]
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        // Several nodes, comma-separated: a Redis Cluster.
+        return Ok(match url.contains(',') {
+            true => Arc::new(RedisStore::cluster(url.split(',').map(str::trim)).await?),
+            false => Arc::new(RedisStore::connect(url).await?),
+        });
     }
     Err(Error::UnsupportedUrl)
 }

@@ -280,6 +280,15 @@ pub trait CacheSupport: Send + Sync {
     fn local_database(&self) -> Option<String> {
         None
     }
+
+    /// What no cache may be put over: a store that many processes share
+    /// with no change feed (Redis), named in the [`Error::Unsupported`]
+    /// that a [`CachedStore`](crate::store::CachedStore) over it answers
+    /// every load with, rather than serve a session another instance
+    /// revoked. `None` (the default): a cache may serve it.
+    fn refuses_cache(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Things [`SessionLayer::new`](crate::SessionLayer::new) accepts as a store:

@@ -17,6 +17,11 @@ pub enum Kind {
     /// Postgres through PgBouncer in transaction-pooling mode
     /// (`PgStore::behind_pgbouncer`).
     PgBouncer,
+    /// One Redis node (`AUS_REDIS_URL`), under a key prefix of the test's own.
+    Redis,
+    /// A Redis Cluster of 3 masters with a replica each
+    /// (`AUS_REDIS_CLUSTER_NODES`), under a key prefix of the test's own.
+    RedisCluster,
 }
 
 /// A fresh, migrated store.
@@ -32,6 +37,8 @@ pub struct Backend {
     /// The PgBouncer the store goes through (kind `PgBouncer`); `pg` is the
     /// direct pool, for the test's own SQL.
     pub bouncer: Option<pgbouncer::PgBouncer>,
+    /// The key prefix of a Redis backend's store.
+    pub redis_prefix: Option<String>,
 }
 
 /// Logs to the test output when `RUST_LOG` is set.
@@ -67,6 +74,7 @@ impl Backend {
             sqlite: None,
             _dir: None,
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -92,7 +100,9 @@ impl Backend {
     pub async fn seed_session(&self, user: &str, seen: time::OffsetDateTime) -> uuid::Uuid {
         use axum_user_sessions::store::{SessionRecord, TokenHash};
         let now = time::OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), seen - time::Duration::hours(1));
+        // An id of the user's placement, as sign-in mints it.
+        let id = axum_user_sessions::store::placement::session_id(Some(user));
+        let mut r = SessionRecord::new(id, seen - time::Duration::hours(1));
         r.user_id = Some(user.into());
         r.last_seen_at = seen;
         r.expires_at = now + time::Duration::hours(1);
@@ -127,6 +137,7 @@ impl Backend {
             pg: None,
             _dir: Some(dir),
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -140,6 +151,7 @@ impl Backend {
             sqlite: None,
             _dir: None,
             bouncer: None,
+            redis_prefix: None,
         }
     }
 
@@ -194,6 +206,10 @@ impl Backend {
                 Arc::new(SqliteStore::new(pool))
             }
             Kind::Memory => self.store.clone(),
+            #[cfg(feature = "redis")]
+            Kind::Redis | Kind::RedisCluster => self.redis_instance().await,
+            #[cfg(not(feature = "redis"))]
+            Kind::Redis | Kind::RedisCluster => unreachable!("Redis backends need the feature"),
         }
     }
 }

@@ -11,6 +11,10 @@ mod backend;
 mod client;
 mod logs;
 mod proxy;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "redis")]
+mod redis_backend;
 mod required_only;
 mod server;
 mod wait;
@@ -70,5 +74,44 @@ macro_rules! conformance {
                 }
             )*
         }
+    };
+}
+
+/// Runs each named scenario `async fn name(Backend)` on Redis as well: one
+/// node and a Cluster (feature `redis`; `scripts/test.sh` starts both).
+#[macro_export]
+macro_rules! on_redis {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(feature = "redis")]
+        mod redis_node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = $crate::common::Backend::redis_node().await {
+                        super::$name(b).await
+                    }
+                }
+            )*
+        }
+        #[cfg(feature = "redis")]
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(b) = $crate::common::Backend::redis_cluster().await {
+                        super::$name(b).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// [`conformance!`] and [`on_redis!`] of the same scenarios: every store.
+#[macro_export]
+macro_rules! everywhere {
+    ($($name:ident),* $(,)?) => {
+        conformance!($($name),*);
+        on_redis!($($name),*);
     };
 }

@@ -22,7 +22,7 @@ fn separate_admin(b: &Backend) -> SessionAdmin {
                 sqlx::postgres::PgPoolOptions::new().connect_lazy_with(b.store_connect_options());
             SessionAdmin::new(b.pg_store(pool))
         }
-        Kind::Memory => SessionAdmin::new(b.store.clone()),
+        Kind::Memory | Kind::Redis | Kind::RedisCluster => SessionAdmin::new(b.store.clone()),
     }
 }
 

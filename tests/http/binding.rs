@@ -9,7 +9,7 @@ use axum_user_sessions::ipnet::IpNet;
 use axum_user_sessions::{BindingMode, ClientInfo, MismatchAction, SessionLayer};
 use common::{Backend, Client, TestApp};
 
-conformance!(
+everywhere!(
     ip_binding_enforced_by_prefix_v4,
     ip_binding_enforced_by_prefix_v6,
     ip_binding_logged_only,

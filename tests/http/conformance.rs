@@ -6,7 +6,7 @@ use crate::common;
 use axum_user_sessions::SessionLayer;
 use common::{Backend, Client, serve_demo};
 
-conformance!(
+everywhere!(
     cookie_is_hardened,
     anonymous_untouched_costs_nothing,
     round_trip_budget,

@@ -253,6 +253,8 @@ async fn assert_no_orphan_tokens(b: &Backend) {
         // The memory store deletes a session's tokens with it
         // (`Tables::remove_session`); its tables are not visible from here.
         Kind::Memory => 0,
+        // Redis keeps a session's tokens inside its one key.
+        Kind::Redis | Kind::RedisCluster => 0,
     };
     assert_eq!(orphans, 0, "token rows outlived their sessions");
 }

@@ -5,7 +5,7 @@ use crate::common;
 
 use common::{Backend, Client, serve_demo};
 
-conformance!(
+everywhere!(
     concurrent_writes_to_different_keys_both_stay,
     logout_racing_writes_is_never_undone,
     values_round_trip_with_types,

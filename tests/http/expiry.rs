@@ -7,7 +7,7 @@ use common::{Backend, Client, serve_demo};
 use std::time::Duration;
 use tokio::time::sleep;
 
-conformance!(idle_expiry, absolute_expiry, touch_is_throttled);
+everywhere!(idle_expiry, absolute_expiry, touch_is_throttled);
 
 async fn idle_expiry(b: Backend) {
     let layer = b.layer().with_idle_timeout(Duration::from_secs(2));

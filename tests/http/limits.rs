@@ -13,7 +13,7 @@ use axum_user_sessions::{
 use common::{Backend, Client, serve, serve_demo};
 use std::sync::{Arc, Mutex};
 
-conformance!(
+everywhere!(
     data_past_the_limit_is_413_and_keeps_the_data,
     default_limit_is_64_kib,
     data_limit_counts_update_too,

@@ -7,7 +7,7 @@ use axum_user_sessions::{SessionLayer, SessionRoutes};
 use common::{Backend, Client, Resp, TestApp};
 use serde_json::{Value, json};
 
-conformance!(
+everywhere!(
     devices_can_be_named_and_unnamed,
     names_are_checked,
     only_own_live_sessions_can_be_named,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use time::OffsetDateTime;
 
-conformance!(
+everywhere!(
     json_pages_list_every_session_once,
     limits_and_cursors_are_checked,
     the_page_shows_fifty_and_links_to_the_next,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::time::sleep;
 
-conformance!(
+everywhere!(
     concurrent_waves_with_lost_responses_never_log_out,
     replayed_superseded_token_revokes_the_session,
     lost_rotation_cookies_never_log_out,

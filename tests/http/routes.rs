@@ -8,7 +8,7 @@ use common::{Backend, Client, Resp, TestApp};
 use serde_json::Value;
 use std::time::Duration;
 
-conformance!(
+everywhere!(
     list_shows_own_sessions_most_recent_first,
     anonymous_callers_get_401,
     other_users_and_unknown_ids_are_404,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-conformance!(
+everywhere!(
     concurrent_increments_lose_none,
     concurrent_increments_on_two_instances_lose_none,
     a_conflict_is_retried_with_the_fresh_value,

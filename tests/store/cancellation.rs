@@ -73,7 +73,7 @@ async fn small_store(b: &Backend) -> Arc<dyn SessionProtocol> {
                 .unwrap();
             Arc::new(SqliteStore::new(pool))
         }
-        Kind::Memory => b.store.clone(),
+        Kind::Memory | Kind::Redis | Kind::RedisCluster => b.store.clone(),
     }
 }
 

@@ -16,6 +16,10 @@ mod hot_touches;
 mod logs;
 mod outside_store;
 mod quiet_log;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod redis_failover;
 mod statements;
 mod storage;
 mod store_api;

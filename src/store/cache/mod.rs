@@ -303,6 +303,9 @@ impl Wrapper for CachedStore {
     async fn load(
         &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
     ) -> Result<Option<LoadedSession>, Error> {
+        if let Some(why) = self.inner.cache_support().and_then(|s| s.refuses_cache()) {
+            return Err(Error::Unsupported(why));
+        }
         self.start_feed().await;
         let live = self.shared.is_live();
         if live

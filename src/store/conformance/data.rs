@@ -10,7 +10,11 @@ pub async fn every_change_counts_a_version(store: Arc<dyn SessionProtocol>) {
     let r = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r, &hash(1)).await.unwrap();
     let version = async |token: u8, touch: Touch| {
-        let l = s.load(None, &hash(token), &touch).await.unwrap().unwrap();
+        let l = s
+            .load(Some(r.id), &hash(token), &touch)
+            .await
+            .unwrap()
+            .unwrap();
         let got = s.get(l.record.id).await.unwrap().unwrap();
         assert_eq!(got.version, l.record.version, "get and load disagree");
         l.record.version
@@ -72,7 +76,12 @@ pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionProtocol>)
         s.get(r.id).await.unwrap().is_none(),
         "a write brought the session back"
     );
-    assert!(s.load(None, &hash(1), &touch(t0)).await.unwrap().is_none());
+    assert!(
+        s.load(Some(r.id), &hash(1), &touch(t0))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Revoked rows refuse writes too.
     let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r2, &hash(4)).await.unwrap();

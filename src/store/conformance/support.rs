@@ -20,8 +20,11 @@ pub(super) fn now() -> OffsetDateTime {
         .unwrap()
 }
 
+/// A session of `user` (with an id of the user's placement, as sign-in
+/// mints it: a sharded store keeps a user's sessions together), or an
+/// anonymous one.
 pub(super) fn record(now: OffsetDateTime, user: Option<&str>, idle: Duration) -> SessionRecord {
-    let mut r = SessionRecord::new(Uuid::new_v4(), now);
+    let mut r = SessionRecord::new(crate::store::placement::session_id(user), now);
     r.user_id = user.map(str::to_owned);
     r.absolute_expires_at = now + Duration::from_secs(3600);
     r.expires_at = now + idle;
@@ -35,11 +38,13 @@ pub(super) fn touch(now: OffsetDateTime) -> Touch {
     t
 }
 
+/// The state of `token` in session `id`, as a cookie that names its
+/// session finds it (every store finds those).
 pub(super) async fn state(
-    store: &dyn SessionProtocol, token: &TokenHash, now: OffsetDateTime,
+    store: &dyn SessionProtocol, id: Uuid, token: &TokenHash, now: OffsetDateTime,
 ) -> Option<TokenState> {
     store
-        .load(None, token, &touch(now))
+        .load(Some(id), token, &touch(now))
         .await
         .unwrap()
         .map(|l| l.token)

@@ -25,29 +25,38 @@ pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionProtocol
     );
     let t3 = t0 + Duration::from_secs(60);
     s.promote(r.id, &hash(2), t3).await.unwrap();
-    assert_eq!(state(s, &hash(2), t3).await, Some(TokenState::Current));
     assert_eq!(
-        state(s, &hash(1), t3).await,
+        state(s, r.id, &hash(2), t3).await,
+        Some(TokenState::Current)
+    );
+    assert_eq!(
+        state(s, r.id, &hash(1), t3).await,
         Some(TokenState::Superseded { at: t3 })
     );
     assert_eq!(
-        state(s, &hash(3), t3).await,
+        state(s, r.id, &hash(3), t3).await,
         Some(TokenState::Pending),
         "a newer pending token was superseded"
     );
     // Promoting it later supersedes the one before.
     let t4 = t0 + Duration::from_secs(70);
     s.promote(r.id, &hash(3), t4).await.unwrap();
-    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
     assert_eq!(
-        state(s, &hash(2), t4).await,
+        state(s, r.id, &hash(3), t4).await,
+        Some(TokenState::Current)
+    );
+    assert_eq!(
+        state(s, r.id, &hash(2), t4).await,
         Some(TokenState::Superseded { at: t4 })
     );
     // Idempotent.
     s.promote(r.id, &hash(3), t4 + Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(state(s, &hash(3), t4).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, r.id, &hash(3), t4).await,
+        Some(TokenState::Current)
+    );
 }
 
 /// A client that never takes its new cookie leaves at most two pending
@@ -70,7 +79,7 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
     let at = t0 + Duration::from_secs(100);
     let mut pending = 0;
     for i in 0..5u8 {
-        if state(s, &hash(10 + i), at).await == Some(TokenState::Pending) {
+        if state(s, r.id, &hash(10 + i), at).await == Some(TokenState::Pending) {
             pending += 1;
         }
     }
@@ -78,9 +87,18 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
         pending, 2,
         "a client that ignores Set-Cookie grows the token table"
     );
-    assert_eq!(state(s, &hash(14), at).await, Some(TokenState::Pending));
-    assert_eq!(state(s, &hash(13), at).await, Some(TokenState::Pending));
-    assert_eq!(state(s, &hash(1), at).await, Some(TokenState::Current));
+    assert_eq!(
+        state(s, r.id, &hash(14), at).await,
+        Some(TokenState::Pending)
+    );
+    assert_eq!(
+        state(s, r.id, &hash(13), at).await,
+        Some(TokenState::Pending)
+    );
+    assert_eq!(
+        state(s, r.id, &hash(1), at).await,
+        Some(TokenState::Current)
+    );
 }
 
 /// A sign-in retires every token (pending ones too) and records the user
@@ -98,17 +116,24 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     let t1 = t0 + Duration::from_secs(1);
     let mut re = Reissue::new(Some("alice".into()), t1);
     re.authenticated_at = Some(t1);
+    // As the layer signs in: to a new id of the user's placement.
+    let new_id = crate::store::placement::session_id(Some("alice"));
+    re.new_id = Some(new_id);
     assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
     assert_eq!(
-        state(s, &hash(1), t1).await,
+        state(s, r.id, &hash(1), t1).await,
         Some(TokenState::Retired { at: t1 })
     );
     assert_eq!(
-        state(s, &hash(2), t1).await,
+        state(s, r.id, &hash(2), t1).await,
         Some(TokenState::Retired { at: t1 }),
         "pending token survived sign-in"
     );
-    let l = s.load(None, &hash(3), &touch(t1)).await.unwrap().unwrap();
+    let l = s
+        .load(Some(new_id), &hash(3), &touch(t1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(l.token, TokenState::Current);
     assert_eq!(l.record.user_id.as_deref(), Some("alice"));
     assert_eq!(l.record.authenticated_at, Some(t1));

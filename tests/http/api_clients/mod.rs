@@ -14,7 +14,7 @@ use common::api_client::ApiClient;
 use common::{Backend, Client, TestApp, eventually, serve};
 use std::time::Duration;
 
-conformance!(
+everywhere!(
     signs_in_by_api_and_uses_the_bearer_token,
     rotation_answers_the_new_token_in_the_header,
     revoked_from_a_browser_the_client_is_anonymous,

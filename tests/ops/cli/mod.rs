@@ -158,6 +158,7 @@ async fn migrated(url: &str) -> Arc<dyn SessionProtocol> {
 }
 
 mod postgres;
+mod redis;
 
 #[tokio::test]
 async fn sqlite_end_to_end() {

@@ -1,0 +1,249 @@
+//! The Redis store: one node or a Redis Cluster. [`RedisStore`] is the
+//! session protocol ([`Protocol`]) over `RedisStorage`, whose operations
+//! are in `storage.rs`, its Lua scripts in `scripts.rs`, its keys in
+//! `keys.rs`, a session's encoding in `codec.rs`, what spans hash slots
+//! (revoking everyone, garbage collection, statistics) in `scan.rs` and
+//! the connection (one node or a Cluster, `WAIT`, scans, errors) in
+//! `conn.rs`.
+//!
+//! # Design
+//!
+//! - **Keys.** A session is one hash, `P:{tttt}:s:<id>`, whose tag `tttt`
+//!   is the id's placement tag ([`placement`](crate::store::placement)):
+//!   a user's sessions and the user's index `P:{tttt}:u:<user>` share one
+//!   hash slot, so a user's list, "sign out everywhere" and the cap are
+//!   each one script on one slot. A user's session whose id lacks the
+//!   user's tag is refused ([`Error::Corrupt`]).
+//! - **Atomic.** Every change of a session is decided in Rust on the copy
+//!   read and written by one script, a compare-and-set on its version;
+//!   the loser reads again.
+//! - **Cookies name their session**: the store finds sessions by id
+//!   ([`SessionStore::finds_tokens`](crate::store::SessionStore::finds_tokens)
+//!   is `false`); a remember-me selector's entry points at its session,
+//!   with the credential's TTL, and is checked against it.
+//! - **Expiry** is Redis' TTL: a session's keys live to its hard end plus
+//!   the [ended-list retention](RedisOptions::ended_retention).
+//!   Garbage collection and statistics scan every master.
+//! - **Revoking everyone** scans every master's session keys and revokes
+//!   each with its own compare-and-set, then `WAIT`s on every master. A
+//!   session that signs in while the scan runs may stay signed in, as if it
+//!   had signed in just after: nothing that was live when the call began is
+//!   missed (`SCAN` returns every key present for its whole run).
+//! - **No acknowledged revocation lost.** A revocation, a sign-in and a
+//!   credential swap (rotation, logout, theft) are sent with a `WAIT` on
+//!   the same connection to the same master, in the same round-trip; fewer
+//!   replicas than [`min_replicas`](RedisOptions::min_replicas) in
+//!   [`wait_timeout`](RedisOptions::wait_timeout) fails the call as
+//!   unavailable (`503`). Data writes and reads do not wait. Nothing is
+//!   read from replicas.
+//! - **No cache.** Redis has no change feed here: the in-process cache is
+//!   refused over this store.
+
+use crate::store::delegate::protocol_store;
+use crate::store::error::Error;
+use crate::store::protocol::Protocol;
+use conn::{Conn, Wait};
+use keys::Keys;
+use std::time::Duration;
+
+mod codec;
+mod conn;
+mod keys;
+mod scan;
+mod scripts;
+mod storage;
+
+pub(crate) use storage::RedisStorage;
+
+/// A [`SessionProtocol`](crate::store::SessionProtocol) on Redis, one node
+/// or a Cluster: the session protocol ([`Protocol`]) over the Redis storage.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), axum_user_sessions::store::Error> {
+/// use axum_user_sessions::{SessionLayer, store::RedisStore};
+///
+/// let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+/// let layer = SessionLayer::new(store);
+/// # Ok(()) }
+/// ```
+///
+/// On a Cluster, with [`RedisStore::cluster`]:
+///
+/// ```no_run
+/// # async fn f() -> Result<(), axum_user_sessions::store::Error> {
+/// use axum_user_sessions::store::RedisStore;
+/// let store = RedisStore::cluster(["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisStore(Protocol<RedisStorage>);
+
+protocol_store!(RedisStore);
+
+/// How a [`RedisStore`] keeps sessions: its key prefix, how long ended
+/// sessions stay listed, and how many replicas a revocation waits for.
+///
+/// ```
+/// use axum_user_sessions::store::RedisOptions;
+/// use std::time::Duration;
+///
+/// let options = RedisOptions::default()
+///     .prefix("myapp-sessions")
+///     .ended_retention(Duration::from_secs(7 * 86_400))
+///     .min_replicas(1)
+///     .wait_timeout(Duration::from_millis(500));
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    prefix: String,
+    retention: Duration,
+    min_replicas: Option<u32>,
+    wait_timeout: Duration,
+    response_timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "aus".into(),
+            retention: Duration::from_secs(30 * 86_400),
+            min_replicas: None,
+            wait_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// The prefix of every key (default `aus`): ASCII letters, digits, `_`,
+    /// `-`, `.` and `:`. Two stores with different prefixes on one server
+    /// do not see each other.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a session's keys outlive its hard end, for the "recently
+    /// signed out" list (default 30 days, the garbage collector's retention).
+    pub fn ended_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How many replicas must have a revocation, sign-in or rotation before
+    /// it is acknowledged (`WAIT`). Default, decided when the store
+    /// connects: 1 when the node has a replica, or when any master of the
+    /// Cluster has one (a master without one then answers those calls
+    /// `503` until it gets a replica or this is set to 0); 0 otherwise (a
+    /// node without replicas loses what it acknowledged if it fails).
+    pub fn min_replicas(mut self, replicas: u32) -> Self {
+        self.min_replicas = Some(replicas);
+        self
+    }
+
+    /// How long a write waits for its replicas before failing as
+    /// unavailable (default 1 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// How long the client waits for any reply (default 3 s); a write that
+    /// waits for replicas may take [`wait_timeout`](Self::wait_timeout)
+    /// longer.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+}
+
+impl RedisOptions {
+    /// The client's reply deadline: a `WAIT` answers within its own.
+    fn reply_timeout(&self) -> Duration {
+        self.response_timeout + self.wait_timeout
+    }
+}
+
+impl RedisStore {
+    /// A store on the Redis node `url` (`redis://host:port/db`), with the
+    /// default [`RedisOptions`]. The connection reconnects on its own.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(url, RedisOptions::default()).await
+    }
+
+    /// A store on the Redis node `url`, with `options`.
+    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, Error> {
+        let client = redis::Client::open(url).map_err(misconfigured)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.response_timeout))
+            .set_response_timeout(Some(options.reply_timeout()))
+            .set_number_of_retries(1);
+        let manager = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(conn::error)?;
+        Self::with(Conn::Node(manager), options).await
+    }
+
+    /// A store on the Redis Cluster that `nodes` (some of its nodes'
+    /// `redis://host:port` URLs) belong to, with the default
+    /// [`RedisOptions`]. The client finds the other nodes, follows `MOVED`
+    /// and `ASK` and reconnects on its own.
+    pub async fn cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Result<Self, Error> {
+        Self::cluster_with(nodes, RedisOptions::default()).await
+    }
+
+    /// A store on the Redis Cluster of `nodes`, with `options`.
+    pub async fn cluster_with<S: AsRef<str>>(
+        nodes: impl IntoIterator<Item = S>, options: RedisOptions,
+    ) -> Result<Self, Error> {
+        let nodes: Vec<String> = nodes
+            .into_iter()
+            .map(|n| match n.as_ref() {
+                n if n.contains("://") => n.to_owned(),
+                n => format!("redis://{n}"),
+            })
+            .collect();
+        let client = redis::cluster::ClusterClientBuilder::new(nodes)
+            .connection_timeout(options.response_timeout)
+            .response_timeout(options.reply_timeout())
+            .retries(2)
+            .build()
+            .map_err(misconfigured)?;
+        let connection = client.get_async_connection().await.map_err(conn::error)?;
+        Self::with(Conn::Cluster(connection), options).await
+    }
+
+    async fn with(conn: Conn, options: RedisOptions) -> Result<Self, Error> {
+        let keys = Keys::new(&options.prefix).map_err(|hint| Error::Misconfigured {
+            hint,
+            source: "bad key prefix".into(),
+        })?;
+        let replicas = match options.min_replicas {
+            Some(n) => n,
+            None => u32::from(conn.has_replicas().await?),
+        };
+        let wait = (replicas > 0).then_some(Wait {
+            replicas,
+            timeout: options.wait_timeout,
+        });
+        Ok(Self(Protocol::new(RedisStorage {
+            conn,
+            keys,
+            retention: options.retention,
+            wait,
+        })))
+    }
+
+    /// How many replicas a revocation, sign-in or rotation waits for.
+    pub fn min_replicas(&self) -> u32 {
+        self.0.storage().wait.map_or(0, |w| w.replicas)
+    }
+}
+
+fn misconfigured(e: redis::RedisError) -> Error {
+    Error::Misconfigured {
+        hint: "a Redis URL is redis://host:port (or rediss://), a Cluster's nodes host:port",
+        source: Box::new(e),
+    }
+}

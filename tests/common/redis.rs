@@ -1,0 +1,60 @@
+//! The Redis servers `scripts/test.sh` starts: a node (`AUS_REDIS_URL`) and a
+//! Cluster of 3 masters with a replica each (`AUS_REDIS_CLUSTER_NODES`). Each
+//! store a test opens keeps its keys under a prefix of its own, so tests
+//! run in parallel on one server without seeing each other.
+
+use axum_user_sessions::store::{RedisOptions, RedisStore};
+
+/// The variable's value; without it, a test under CI fails (the test
+/// command starts Redis), and elsewhere it is skipped, loudly.
+fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("{var} is not set: scripts/test.sh starts Redis and sets it")
+        }
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED: {var} is not set; run scripts/test.sh, which starts Redis ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A prefix no other test uses.
+pub fn fresh_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The node's URL.
+pub fn node_url() -> Option<String> {
+    server("AUS_REDIS_URL")
+}
+
+/// The Cluster's nodes, `host:port` each.
+pub fn cluster_nodes() -> Option<Vec<String>> {
+    server("AUS_REDIS_CLUSTER_NODES").map(|v| v.split(',').map(|n| n.trim().to_owned()).collect())
+}
+
+/// A store on the node, under a fresh prefix.
+pub async fn node_store(options: RedisOptions) -> Option<RedisStore> {
+    let url = node_url()?;
+    let options = options.prefix(fresh_prefix());
+    Some(
+        RedisStore::connect_with(&url, options)
+            .await
+            .expect("connect to AUS_REDIS_URL"),
+    )
+}
+
+/// A store on the Cluster, under a fresh prefix.
+pub async fn cluster_store(options: RedisOptions) -> Option<RedisStore> {
+    let nodes = cluster_nodes()?;
+    let options = options.prefix(fresh_prefix());
+    Some(
+        RedisStore::cluster_with(&nodes, options)
+            .await
+            .expect("connect to AUS_REDIS_CLUSTER_NODES"),
+    )
+}

@@ -1,0 +1,267 @@
+//! The Redis store, on one node and on a Cluster of 3 masters with a
+//! replica each (both started by `scripts/test.sh`): the conformance kit,
+//! and what is Redis' own: the placement of a user's sessions, keys of the
+//! wrong type, remember-me selectors, revoking everyone across masters,
+//! and `WAIT`.
+
+use crate::common::redis::{cluster_store, node_store};
+use axum_user_sessions::SessionProtocol;
+use axum_user_sessions::store::RedisOptions;
+use axum_user_sessions::store::conformance as kit;
+use std::sync::Arc;
+
+async fn node() -> Option<Arc<dyn SessionProtocol>> {
+    let store = node_store(RedisOptions::default()).await?;
+    axum_user_sessions::migrate(&store).await.expect("migrate");
+    Some(Arc::new(store))
+}
+
+async fn cluster() -> Option<Arc<dyn SessionProtocol>> {
+    let store = cluster_store(RedisOptions::default()).await?;
+    axum_user_sessions::migrate(&store).await.expect("migrate");
+    Some(Arc::new(store))
+}
+
+/// Every scenario of the kit on the node and on the Cluster.
+macro_rules! on_redis {
+    ($($name:ident),* $(,)?) => {
+        mod redis_node {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = super::node().await {
+                        super::kit::$name(store).await
+                    }
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(store) = super::cluster().await {
+                        super::kit::$name(store).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+axum_user_sessions::__store_conformance_scenarios!([on_redis]);
+
+mod redis_own {
+    use super::*;
+    use axum_user_sessions::store::{
+        Error, RedisStore, RememberCredential, Revocation, RevokeReason, RevokeScope,
+        SessionRecord, TokenHash, Touch, placement,
+    };
+    use std::time::Duration;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    fn hash(n: u8) -> TokenHash {
+        TokenHash::from_bytes([n; 32])
+    }
+
+    fn user_record(id: Uuid, user: &str) -> SessionRecord {
+        let t0 = OffsetDateTime::now_utc();
+        let mut r = SessionRecord::new(id, t0);
+        r.user_id = Some(user.into());
+        (r.expires_at, r.absolute_expires_at) =
+            (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
+        r
+    }
+
+    async fn both(options: RedisOptions) -> Vec<RedisStore> {
+        let mut stores = Vec::new();
+        stores.extend(node_store(options.clone()).await);
+        stores.extend(cluster_store(options).await);
+        stores
+    }
+
+    /// A user's session whose id does not carry the user's placement tag
+    /// would sit outside the user's slot: refused, nothing written.
+    #[tokio::test]
+    async fn redis_refuses_a_users_session_without_its_placement() {
+        for s in both(RedisOptions::default()).await {
+            let mut id = placement::session_id(Some("alice"));
+            while placement::tag_of_session(id) == placement::tag_of_user("alice") {
+                id = Uuid::new_v4();
+            }
+            let err = s.create(&user_record(id, "alice"), &hash(1)).await;
+            assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
+            assert!(s.get(id).await.unwrap().is_none());
+            let ok = placement::session_id(Some("alice"));
+            s.create(&user_record(ok, "alice"), &hash(2)).await.unwrap();
+            let err = s.create(&user_record(ok, "alice"), &hash(3)).await;
+            assert!(err.is_err(), "a duplicate id");
+        }
+    }
+
+    /// A key of the store holding a value of another type (written by
+    /// something else) is a typed error, not a panic nor a session.
+    #[tokio::test]
+    async fn redis_a_key_of_another_type_is_corrupt() {
+        let Some(url) = crate::common::redis::node_url() else {
+            return;
+        };
+        let prefix = crate::common::redis::fresh_prefix();
+        let s = RedisStore::connect_with(&url, RedisOptions::default().prefix(prefix.clone()))
+            .await
+            .unwrap();
+        let id = Uuid::new_v4();
+        let key = format!("{prefix}:{{{:04x}}}:s:{id}", placement::tag_of_session(id));
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg("not a session")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let err = s.get(id).await;
+        assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("HSET")
+            .arg(&key)
+            .arg("v")
+            .arg("0")
+            .arg("e")
+            .arg("0")
+            .arg("b")
+            .arg("{}")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let err = s.get(id).await;
+        assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
+    }
+
+    /// Remember-me finds its session by selector (an index key of its own
+    /// slot); a revocation drops the credential, and the stale index entry
+    /// finds nothing.
+    #[tokio::test]
+    async fn redis_remember_me_selector_finds_its_session() {
+        for s in both(RedisOptions::default()).await {
+            let r = user_record(placement::session_id(Some("carol")), "carol");
+            let t0 = r.created_at;
+            s.create(&r, &hash(1)).await.unwrap();
+            let end = t0 + Duration::from_secs(86_400);
+            let cred = RememberCredential::new([7; 16], hash(100), end);
+            assert!(s.set_remember(r.id, Some(&cred), end, t0).await.unwrap());
+            let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
+            assert_eq!((found.record.id, found.validator), (r.id, hash(100)));
+            assert!(s.find_remember(&[8; 16]).await.unwrap().is_none());
+            let how = Revocation::system(RevokeReason::User, t0);
+            assert_eq!(
+                s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
+                1
+            );
+            assert!(s.find_remember(&[7; 16]).await.unwrap().is_none());
+        }
+    }
+
+    /// Each master of the Cluster has one replica: a minimum of three is
+    /// never met, and a revocation or a sign-in fails as unavailable
+    /// (`503`) rather than being acknowledged; data writes do not wait.
+    #[tokio::test]
+    async fn redis_wait_below_the_minimum_is_unavailable() {
+        let options = RedisOptions::default()
+            .min_replicas(3)
+            .wait_timeout(Duration::from_millis(50));
+        let Some(s) = cluster_store(options).await else {
+            return;
+        };
+        assert_eq!(s.min_replicas(), 3);
+        let anon = SessionRecord::new(Uuid::new_v4(), OffsetDateTime::now_utc());
+        let mut anon = anon;
+        anon.absolute_expires_at = anon.created_at + Duration::from_secs(600);
+        anon.expires_at = anon.absolute_expires_at;
+        s.create(&anon, &hash(1))
+            .await
+            .expect("no wait for a visitor");
+        let signed_in = user_record(placement::session_id(Some("dan")), "dan");
+        let err = s.create(&signed_in, &hash(2)).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        let how = Revocation::system(RevokeReason::User, OffsetDateTime::now_utc());
+        let err = s
+            .revoke(&RevokeScope::session(anon.id), &how)
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+
+        let Some(default) = cluster_store(RedisOptions::default()).await else {
+            return;
+        };
+        assert_eq!(
+            default.min_replicas(),
+            1,
+            "a Cluster with replicas waits for one"
+        );
+        if let Some(node) = node_store(RedisOptions::default()).await {
+            assert_eq!(
+                node.min_replicas(),
+                0,
+                "a node without replicas waits for none"
+            );
+        }
+    }
+
+    /// `store::connect` (the CLI's) opens a node from `redis://host:port`
+    /// and a Cluster from comma-separated nodes.
+    #[tokio::test]
+    async fn redis_urls_open_through_store_connect() {
+        let (Some(url), Some(nodes)) = (
+            crate::common::redis::node_url(),
+            crate::common::redis::cluster_nodes(),
+        ) else {
+            return;
+        };
+        let cluster: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+        for url in [url, cluster.join(",")] {
+            let store = axum_user_sessions::store::connect(&url).await.unwrap();
+            axum_user_sessions::migrate(&store).await.unwrap();
+            let r = user_record(placement::session_id(Some("erin")), "erin");
+            store.create(&r, &hash(1)).await.unwrap();
+            assert!(store.get(r.id).await.unwrap().is_some());
+            store.delete(r.id).await.unwrap();
+        }
+    }
+
+    /// Redis out of reach is an outage (`503`), not a panic nor a `500`.
+    #[tokio::test]
+    async fn redis_down_is_unavailable() {
+        // A port nothing listens on: bound, then closed.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let options = RedisOptions::default().response_timeout(Duration::from_millis(500));
+        let err = RedisStore::connect_with(&format!("redis://127.0.0.1:{port}"), options)
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    }
+
+    /// The in-process cache over Redis is refused with a typed error: no
+    /// change feed would tell it of another instance's revocation.
+    #[tokio::test]
+    async fn redis_refuses_the_in_process_cache() {
+        let Some(s) = node_store(RedisOptions::default()).await else {
+            return;
+        };
+        let cached = axum_user_sessions::CachedStore::new(s, Default::default());
+        let now = OffsetDateTime::now_utc();
+        let err = cached
+            .load(Some(Uuid::new_v4()), &hash(1), &Touch::new(now, now))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    }
+}
