@@ -1,0 +1,67 @@
+//! Overlapping writes of this process: the copy follows them all.
+
+use super::{fixture, set};
+use crate::store::session_store::SessionProtocol;
+
+/// Two writes of this process overlap and answer in the other order: the
+/// copy waits, unserved, for the first, then holds both and is served.
+#[tokio::test]
+async fn overlapping_writes_keep_the_copy_whatever_order_they_answer_in() {
+    let f = fixture(false).await;
+    f.load().await;
+    let shared = &f.cache.shared;
+    let id = f.record.id;
+    let (a, b) = (set("a", 1), set("b", 2));
+    shared.writing(id);
+    shared.writing(id);
+    shared.written(id, Some((&b, 2)));
+    let hits = f.cache.hits();
+    let l = f.load().await;
+    assert_eq!(
+        f.cache.hits(),
+        hits,
+        "served without the write that answered"
+    );
+    assert_eq!(
+        l.record.version, 0,
+        "the store holds neither (played by hand)"
+    );
+    shared.written(id, Some((&a, 1)));
+    let copy = shared.entries.get(&f.token).expect("the copy went");
+    assert_eq!(copy.record.version, 2);
+    assert_eq!(copy.record.data.len(), 2, "{:?}", copy.record.data);
+}
+
+/// Overlapping writes, one of which fails: the copy goes.
+#[tokio::test]
+async fn an_overlapping_write_that_fails_drops_the_copy() {
+    let f = fixture(false).await;
+    f.load().await;
+    let shared = &f.cache.shared;
+    let id = f.record.id;
+    shared.writing(id);
+    shared.writing(id);
+    shared.written(id, Some((&set("a", 1), 1)));
+    shared.written(id, None);
+    assert!(
+        shared.entries.get(&f.token).is_none(),
+        "a copy of unknown state stayed"
+    );
+}
+
+/// Overlapping writes through the cache, on a store that runs them: after
+/// both, the next read is served from memory.
+#[tokio::test]
+async fn concurrent_writes_leave_a_copy_to_serve() {
+    let f = fixture(false).await;
+    f.load().await;
+    let id = f.record.id;
+    let (a, b) = (set("a", 1), set("b", 2));
+    let (x, y) = tokio::join!(f.cache.patch_data(id, &a), f.cache.patch_data(id, &b));
+    assert!(x.unwrap().is_some() && y.unwrap().is_some());
+    let (hits, trips) = (f.cache.hits(), f.counted.round_trips());
+    let l = f.load().await;
+    assert_eq!(f.cache.hits(), hits + 1, "the overlap cost the copy");
+    assert_eq!(f.counted.round_trips(), trips);
+    assert_eq!((l.record.data.len(), l.record.version), (2, 2));
+}
