@@ -22,6 +22,10 @@ use crate::token::{RememberToken, SessionToken};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// How many times a remember-me restore decides again after losing its
+/// compare-and-set to another restore of the same session.
+const RESTORE_TRIES: usize = 8;
+
 impl Session {
     /// Loads the session from the store, once per request.
     pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
@@ -233,8 +237,12 @@ impl Session {
         let touch = self.touch(now);
         let grace = cfg.remember.grace;
         // A lost compare-and-set (another request rotated first) is decided
-        // again on what the store now holds; a few tries at most.
-        for _ in 0..3 {
+        // again on what the store now holds. The contenders are the
+        // browser's own tabs opening at once after a restart, each of
+        // which wins once and is done: `RESTORE_TRIES` rounds (each of up
+        // to three compare-and-sets in the store) outlast a dozen tabs on a
+        // loaded machine, where three rounds signed the last tab out.
+        for _ in 0..RESTORE_TRIES {
             let Some(found) = self.store().find_remember(&remember.selector).await? else {
                 if !self.state().retired_token {
                     self.state().clear_remember = true;
