@@ -95,6 +95,24 @@ start_redis() {
     fi
     sleep 0.1
   done
+  # Every replica in sync with its master before a test runs: a write
+  # acknowledged with WAIT needs one (a test starting during the first full
+  # sync would get 503s).
+  local synced=0 port info
+  for i in $(seq 1 300); do
+    synced=1
+    for port in $(seq "$base" $((base + 5))); do
+      info=$(redis-cli -p "$port" info replication 2>/dev/null | tr -d '\r')
+      if echo "$info" | grep -q '^role:master'; then
+        echo "$info" | grep -q '^slave0:.*state=online' || synced=0
+      else
+        echo "$info" | grep -q '^master_link_status:up' || synced=0
+      fi
+    done
+    [ "$synced" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$synced" = 1 ] || { log "the Redis Cluster's replicas did not sync within 30 s"; exit 1; }
   AUS_REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")
   export AUS_REDIS_CLUSTER_NODES AUS_REDIS_CLUSTER_DIR="$REDIS_TMP"
   log "throwaway Redis on port $single, Redis Cluster (3 masters, 3 replicas) on ports $base-$((base + 5))"
