@@ -89,14 +89,18 @@ fn hash_text(h: &TokenHash) -> String {
     B64.encode(h.as_bytes())
 }
 
-fn hash_of(text: &str) -> Result<TokenHash, Error> {
+/// `N` bytes from their base64 text (hashes and selectors alike).
+fn bytes_of<const N: usize>(text: &str) -> Result<[u8; N], Error> {
     let bytes = B64
         .decode(text)
-        .map_err(|_| Error::Corrupt("token hash is not base64"))?;
-    let bytes: [u8; 32] = bytes
+        .map_err(|_| Error::Corrupt("a hash or selector is not base64"))?;
+    bytes
         .try_into()
-        .map_err(|_| Error::Corrupt("token hash of the wrong length"))?;
-    Ok(TokenHash::from_bytes(bytes))
+        .map_err(|_| Error::Corrupt("a hash or selector of the wrong length"))
+}
+
+fn hash_of(text: &str) -> Result<TokenHash, Error> {
+    bytes_of(text).map(TokenHash::from_bytes)
 }
 
 /// The selector as the hex text of its index key.
@@ -131,7 +135,7 @@ pub(super) fn encode(session: &StoredSession) -> Result<String, Error> {
         .collect::<Result<_, Error>>()?;
     let remember = match &session.credentials.remember {
         Some(m) => Some(Remember {
-            selector: selector_text(&m.selector),
+            selector: B64.encode(m.selector),
             validator: hash_text(&m.validator),
             previous: m.previous.as_ref().map(hash_text),
             pending: match m.pending {
@@ -168,19 +172,6 @@ pub(super) fn encode(session: &StoredSession) -> Result<String, Error> {
         remember,
     };
     Ok(serde_json::to_string(&blob)?)
-}
-
-fn selector_of(text: &str) -> Result<[u8; 16], Error> {
-    let bad = || Error::Corrupt("remember-me selector is not 16 hex bytes");
-    if text.len() != 32 {
-        return Err(bad());
-    }
-    let mut out = [0; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(text.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
-            .map_err(|_| bad())?;
-    }
-    Ok(out)
 }
 
 /// The session kept as `text`, at `version` and `epoch`.
@@ -237,7 +228,7 @@ pub(super) fn decode(text: &[u8], version: u64, epoch: u64) -> Result<StoredSess
         .collect::<Result<Vec<_>, Error>>()?;
     let remember = match b.remember {
         Some(m) => Some(RememberState::new(
-            selector_of(&m.selector)?,
+            bytes_of(&m.selector)?,
             hash_of(&m.validator)?,
             m.previous.as_deref().map(hash_of).transpose()?,
             match m.pending {
