@@ -3,6 +3,7 @@
 //! an app that never runs garbage collection.
 
 use crate::common;
+use crate::quiet_log::{open_writer, session_id};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -49,11 +50,7 @@ async fn a_long_transaction_is_heard_of_whatever_its_age(pool: sqlx::PgPool) {
     let mut c = common::Client::new(&app);
     c.login("alice").await;
     assert_eq!(c.put_kv("k", "before").await.status, 204);
-    let id: Uuid = c.get("/me").await.json()["session_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = session_id(&mut c).await;
     let canary = Uuid::new_v4();
     sqlx::query("INSERT INTO axum_user_sessions.session_changes (session_id, kind) VALUES ($1, 2)")
         .bind(canary)
@@ -63,14 +60,7 @@ async fn a_long_transaction_is_heard_of_whatever_its_age(pool: sqlx::PgPool) {
 
     // A writer that stays open across collections, its log row dated ten
     // minutes back as if it had run that long.
-    let mut writer = pg.begin().await.unwrap();
-    sqlx::query(
-        "UPDATE axum_user_sessions.sessions SET data = data || '{\"k\":\"after\"}' WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *writer)
-    .await
-    .unwrap();
+    let mut writer = open_writer(&pg, id).await;
     sqlx::query(
         "UPDATE axum_user_sessions.session_changes SET at = at - interval '10 minutes'
           WHERE xid = pg_current_xact_id()",

@@ -22,12 +22,28 @@ async fn kinds(pg: &sqlx::PgPool) -> BTreeMap<i16, i64> {
     rows.into_iter().collect()
 }
 
-async fn session_id(c: &mut Client) -> Uuid {
+pub(crate) async fn session_id(c: &mut Client) -> Uuid {
     c.get("/me").await.json()["session_id"]
         .as_str()
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// A transaction that sets session `id`'s key `k` to `"after"` and stays
+/// open.
+pub(crate) async fn open_writer(
+    pg: &sqlx::PgPool, id: Uuid,
+) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut writer = pg.begin().await.unwrap();
+    sqlx::query(
+        "UPDATE axum_user_sessions.sessions SET data = data || '{\"k\":\"after\"}' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *writer)
+    .await
+    .unwrap();
+    writer
 }
 
 /// Through the real layer over HTTP: a data write, a rotation, a sign-out
@@ -123,14 +139,7 @@ async fn a_cache_is_not_live_until_writers_open_at_its_start_end(pool: sqlx::PgP
     let id = session_id(&mut c).await;
 
     // The writer, open from before the cache starts.
-    let mut writer = pg.begin().await.unwrap();
-    sqlx::query(
-        "UPDATE axum_user_sessions.sessions SET data = data || '{\"k\":\"after\"}' WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *writer)
-    .await
-    .unwrap();
+    let writer = open_writer(&pg, id).await;
 
     let cached = CachedStore::new(PgStore::new(pg.clone()), CacheConfig::default());
     let probe = axum_user_sessions::store::TokenHash::from_bytes([0; 32]);
