@@ -29,6 +29,37 @@ impl Shared {
         }
     }
 
+    /// [`is_live`](Self::is_live), or else, when the view just got too old
+    /// on a healthy feed (it caught up within twice the lag), the same
+    /// question once the poll in flight is back (waiting at most the lag):
+    /// a busy cache's reads wait a moment for the poll its feed is sending,
+    /// instead of each going to the database while it runs. A feed that
+    /// failed, or lags further, is not waited for.
+    pub(super) async fn fresh(&self) -> bool {
+        if self.is_live() {
+            return true;
+        }
+        let lag = lag_nanos(&self.config);
+        let healthy = self.feed.get() == Some(&true)
+            && match self.caught_up.load(Ordering::Acquire) {
+                Clock::NEVER => false,
+                at => Clock::stamp(Instant::now()).saturating_sub(at) <= lag.saturating_mul(2),
+            };
+        if !healthy {
+            return false;
+        }
+        let caught = self.caught.notified();
+        tokio::pin!(caught);
+        // Registered before the second look: a catch-up in between wakes it.
+        caught.as_mut().enable();
+        if self.is_live() {
+            return true;
+        }
+        let bound = self.config.max_lag.min(config::LAG_CEILING);
+        let _ = tokio::time::timeout(bound, caught).await;
+        self.is_live()
+    }
+
     pub(super) fn book(&self) -> MutexGuard<'_, Book> {
         // The book is consistent between statements: keep going after a
         // panic elsewhere.
@@ -152,6 +183,12 @@ impl Shared {
                     self.clear(&mut book);
                 }
             }
+        }
+        if changes
+            .iter()
+            .any(|c| matches!(c, Change::CaughtUp { .. } | Change::Flush))
+        {
+            self.caught.notify_waiters();
         }
         // Sessions that left the cache on their own (LRU, time to live)
         // leave their line in `cached`; sweep now and then.

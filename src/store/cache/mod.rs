@@ -83,6 +83,14 @@ struct Shared {
     drain: Mutex<Option<tokio::task::AbortHandle>>,
     /// How to ask a feed that reads on demand for a fresher view.
     demand: OnceLock<Arc<tokio::sync::Notify>>,
+    /// Counts the data writes started, for [`Writing::tickets`].
+    tickets: AtomicU64,
+    /// Wakes the loads waiting for this process's writes in flight
+    /// ([`Shared::after_writes`]) when one ends.
+    wrote: tokio::sync::Notify,
+    /// Wakes the loads waiting for the poll in flight
+    /// ([`Shared::fresh`]) when the feed catches up or fails.
+    caught: tokio::sync::Notify,
 }
 
 /// The cache's bookkeeping, under one lock.
@@ -107,8 +115,10 @@ struct Book {
 /// cache (it is no longer served) but is kept here, for the write to patch.
 #[derive(Debug, Default)]
 struct Writing {
-    /// How many.
-    count: u32,
+    /// The tickets of the writes in flight, oldest first (a write that
+    /// ends takes the oldest: [`Shared::after_writes`] only needs as many
+    /// ends as there were writes before it).
+    tickets: VecDeque<u64>,
     /// The count when the first started: a flush since, and no copy
     /// follows the write.
     since: u64,
@@ -174,6 +184,9 @@ impl CachedStore {
                 hits: AtomicU64::new(0),
                 drain: Mutex::new(None),
                 demand: OnceLock::new(),
+                caught: tokio::sync::Notify::new(),
+                tickets: AtomicU64::new(0),
+                wrote: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -252,36 +265,6 @@ async fn drain(
     }
 }
 
-/// Forgets a session's copies when dropped, unless disarmed: a call that was
-/// cancelled (its future dropped) may have changed the session.
-struct ForgetOnDrop<'a> {
-    cache: &'a CachedStore,
-    stale: Option<Stale<'a>>,
-}
-
-impl Drop for ForgetOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Some(stale) = self.stale.take() {
-            self.cache.forget(stale);
-        }
-    }
-}
-
-/// Ends a data write whose call was cancelled: its outcome is unknown.
-struct WriteGuard<'a> {
-    shared: &'a Shared,
-    id: Uuid,
-    done: bool,
-}
-
-impl Drop for WriteGuard<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.shared.written(self.id, None);
-        }
-    }
-}
-
 impl Wrapper for CachedStore {
     /// Forgets what the call makes stale: before it runs (so no copy is
     /// served meanwhile) when it changes a session at once, and after it in
@@ -307,9 +290,9 @@ impl Wrapper for CachedStore {
             return Err(Error::Unsupported(why));
         }
         self.start_feed().await;
-        let live = self.shared.is_live();
+        let live = self.shared.fresh().await;
         if live
-            && let Some(hit) = self.shared.entries.get(token)
+            && let Some(hit) = self.shared.after_writes(token).await
             && session.is_none_or(|id| id == hit.record.id)
         {
             let r = &hit.record;
@@ -393,6 +376,8 @@ mod clock;
 mod config;
 pub(crate) mod siblings;
 mod writes;
+
+use writes::{ForgetOnDrop, WriteGuard};
 
 pub use config::CacheConfig;
 #[cfg(test)]

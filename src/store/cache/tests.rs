@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+mod fresh;
 mod overlap;
 
 struct Fixture {
@@ -26,8 +27,13 @@ struct Fixture {
 /// `feed`, the cache behaves as if its store had a change feed, which
 /// the test plays by hand (`Shared::apply`).
 async fn fixture(feed: bool) -> Fixture {
+    fixture_with(feed, CacheConfig::default()).await
+}
+
+/// [`fixture`], with a cache configured as `config` says.
+async fn fixture_with(feed: bool, config: CacheConfig) -> Fixture {
     let counted = CountingStore::new(MemoryStore::new());
-    let cache = CachedStore::new(counted.clone(), CacheConfig::default());
+    let cache = CachedStore::new(counted.clone(), config);
     if feed {
         cache.shared.feed.set(true).unwrap();
     }

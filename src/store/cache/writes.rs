@@ -6,6 +6,10 @@
 
 use super::*;
 
+/// How long a load waits for this process's writes in flight on its
+/// session ([`Shared::after_writes`]) before it asks the store.
+const WRITE_WAIT: Duration = Duration::from_secs(1);
+
 impl Shared {
     /// A data write on session `id` starts.
     pub(super) fn writing(&self, id: Uuid) {
@@ -15,7 +19,41 @@ impl Shared {
             since,
             ..Writing::default()
         });
-        w.count += 1;
+        w.tickets
+            .push_back(self.tickets.fetch_add(1, Ordering::AcqRel) + 1);
+    }
+
+    /// The copy cached under `token`, once this process's data writes on
+    /// its session that were in flight when the call began have ended (and
+    /// the copy followed them), so that a request never reads a session
+    /// from before a write an earlier request of this process is still
+    /// making (two tabs, or a client that does not wait for its answers).
+    /// `None`, for the store to answer, when there is no copy, or the
+    /// writes took longer than [`WRITE_WAIT`].
+    pub(super) async fn after_writes(&self, token: &TokenHash) -> Option<Arc<LoadedSession>> {
+        let hit = self.entries.get(token)?;
+        let before = self.tickets.load(Ordering::Acquire);
+        let until = tokio::time::Instant::now() + WRITE_WAIT;
+        let mut waited = false;
+        loop {
+            let wrote = self.wrote.notified();
+            tokio::pin!(wrote);
+            // Registered before the look: an end in between wakes it.
+            wrote.as_mut().enable();
+            let pending = self
+                .book()
+                .writing
+                .get(&hit.record.id)
+                .is_some_and(|w| w.tickets.front().is_some_and(|t| *t <= before));
+            if !pending {
+                return match waited {
+                    false => Some(hit),
+                    true => self.entries.get(token),
+                };
+            }
+            waited = true;
+            tokio::time::timeout_at(until, wrote).await.ok()?;
+        }
     }
 
     /// The data write on session `id` is over: `None` when its outcome is
@@ -38,7 +76,14 @@ impl Shared {
         self.finished(id, Finished::Nothing);
     }
 
+    /// A data write ended: the copy follows it, and the loads waiting for
+    /// it look again.
     fn finished(&self, id: Uuid, done: Finished<'_>) {
+        self.follow(id, done);
+        self.wrote.notify_waiters();
+    }
+
+    fn follow(&self, id: Uuid, done: Finished<'_>) {
         let mut book = self.book();
         let floor = book.floor;
         let seq = self.next(&mut book);
@@ -52,7 +97,7 @@ impl Shared {
         let Some(w) = book.writing.get_mut(&id) else {
             return self.evict(&mut book, id);
         };
-        w.count = w.count.saturating_sub(1);
+        w.tickets.pop_front();
         w.lost |= floor > w.since;
         match done {
             // Postgres sets then removes, the other stores remove then set:
@@ -65,7 +110,7 @@ impl Shared {
             Finished::Nothing => {}
             Finished::Wrote(..) | Finished::Unknown => w.lost = true,
         }
-        let last = w.count == 0;
+        let last = w.tickets.is_empty();
         let base = match w.parked.take() {
             Some(parked) => Some(parked),
             None => cached,
@@ -118,4 +163,34 @@ enum Finished<'a> {
     Nothing,
     /// It applied the patch, and the session is at this version.
     Wrote(&'a DataPatch, u64),
+}
+
+/// Forgets a session's copies when dropped, unless disarmed: a call that was
+/// cancelled (its future dropped) may have changed the session.
+pub(super) struct ForgetOnDrop<'a> {
+    pub(super) cache: &'a CachedStore,
+    pub(super) stale: Option<Stale<'a>>,
+}
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(stale) = self.stale.take() {
+            self.cache.forget(stale);
+        }
+    }
+}
+
+/// Ends a data write whose call was cancelled: its outcome is unknown.
+pub(super) struct WriteGuard<'a> {
+    pub(super) shared: &'a Shared,
+    pub(super) id: Uuid,
+    pub(super) done: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.written(self.id, None);
+        }
+    }
 }

@@ -65,3 +65,26 @@ async fn concurrent_writes_leave_a_copy_to_serve() {
     assert_eq!(f.counted.round_trips(), trips);
     assert_eq!((l.record.data.len(), l.record.version), (2, 2));
 }
+
+/// A load that comes while a data write of this process is in flight on
+/// its session waits for the write, and reads what it wrote: an
+/// overlapping request (another tab, a client that does not wait for its
+/// answers) never increments a value from before it.
+#[tokio::test]
+async fn a_load_during_a_write_reads_what_it_wrote() {
+    let f = fixture(false).await;
+    f.load().await;
+    let shared = &f.cache.shared;
+    let id = f.record.id;
+    shared.writing(id);
+    let (loaded, ()) = tokio::join!(f.load(), async {
+        tokio::task::yield_now().await;
+        shared.written(id, Some((&set("a", 1), 1)));
+    });
+    assert_eq!(
+        (loaded.record.data["a"].as_u64(), loaded.record.version),
+        (Some(1), 1),
+        "the load waited for the write in flight"
+    );
+    assert_eq!(f.cache.hits(), 1, "and was served from memory");
+}
