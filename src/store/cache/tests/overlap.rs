@@ -1,19 +1,26 @@
 //! Overlapping writes of this process: the copy follows them all.
 
-use super::{fixture, set};
+use super::{Fixture, fixture, set};
 use crate::store::session_store::SessionProtocol;
+
+/// A cache holding a copy of the session, with `n` data writes of this
+/// process in flight on it (played by hand: the store holds none of them).
+async fn in_flight(n: usize) -> Fixture {
+    let f = fixture(false).await;
+    f.load().await;
+    for _ in 0..n {
+        f.cache.shared.writing(f.record.id);
+    }
+    f
+}
 
 /// Two writes of this process overlap and answer in the other order: the
 /// copy waits, unserved, for the first, then holds both and is served.
 #[tokio::test]
 async fn overlapping_writes_keep_the_copy_whatever_order_they_answer_in() {
-    let f = fixture(false).await;
-    f.load().await;
-    let shared = &f.cache.shared;
-    let id = f.record.id;
+    let f = in_flight(2).await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
     let (a, b) = (set("a", 1), set("b", 2));
-    shared.writing(id);
-    shared.writing(id);
     shared.written(id, Some((&b, 2)));
     let hits = f.cache.hits();
     let l = f.load().await;
@@ -35,12 +42,8 @@ async fn overlapping_writes_keep_the_copy_whatever_order_they_answer_in() {
 /// Overlapping writes, one of which fails: the copy goes.
 #[tokio::test]
 async fn an_overlapping_write_that_fails_drops_the_copy() {
-    let f = fixture(false).await;
-    f.load().await;
-    let shared = &f.cache.shared;
-    let id = f.record.id;
-    shared.writing(id);
-    shared.writing(id);
+    let f = in_flight(2).await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
     shared.written(id, Some((&set("a", 1), 1)));
     shared.written(id, None);
     assert!(
@@ -72,11 +75,8 @@ async fn concurrent_writes_leave_a_copy_to_serve() {
 /// answers) never increments a value from before it.
 #[tokio::test]
 async fn a_load_during_a_write_reads_what_it_wrote() {
-    let f = fixture(false).await;
-    f.load().await;
-    let shared = &f.cache.shared;
-    let id = f.record.id;
-    shared.writing(id);
+    let f = in_flight(1).await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
     let (loaded, ()) = tokio::join!(f.load(), async {
         tokio::task::yield_now().await;
         shared.written(id, Some((&set("a", 1), 1)));
