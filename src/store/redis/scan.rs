@@ -18,12 +18,13 @@ use super::codec::nanos;
 use super::conn::{Call, Node, value};
 use super::keys::slot_of_session;
 use super::scripts::{BUMP, DELETE_AT};
+use super::slots::SLOTS;
 use super::storage::RedisStorage;
 use crate::store::error::Error;
 use crate::store::revocation::Revocation;
 use crate::store::storage::{Deletion, StoredSession};
 use crate::store::types::SessionRecord;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// How many slots' generations one pipeline starts.
@@ -69,8 +70,20 @@ impl RedisStorage {
     /// the count of the sessions it revoked.
     pub(super) async fn revoke_everyone(&self, how: &Revocation) -> Result<u64, Error> {
         let text = serde_json::to_string(&(nanos(how.at)?, how.reason.as_str(), how.by.as_str()))?;
+        let masters = self.conn.masters_with_slots().await?;
+        let covered: HashSet<usize> = masters
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        if covered.len() < SLOTS {
+            // A master failed or a slot has none: its sessions could not
+            // be revoked now.
+            return Err(Error::unavailable(std::io::Error::other(
+                "a hash slot has no master that answers",
+            )));
+        }
         let mut started = HashMap::new();
-        for (node, slots) in self.conn.masters_with_slots().await? {
+        for (node, slots) in masters {
             for chunk in slots.chunks(BUMPS_PER_PIPELINE) {
                 let mut pipe = redis::pipe();
                 pipe.cmd("SCRIPT").arg("LOAD").arg(BUMP.source);
