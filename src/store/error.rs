@@ -75,7 +75,7 @@ pub enum Error {
     Unsupported(&'static str),
     /// [`connect`](super::connect) was given a URL this build cannot open
     /// (expected `postgres://`, `sqlite:` or `redis://`, with the matching feature).
-    #[error("unsupported database URL: expected postgres://… or sqlite:…")]
+    #[error("unsupported database URL: expected postgres://…, sqlite:… or redis://…")]
     UnsupportedUrl,
     /// The store's migrations could not be applied.
     #[error("session store migration failed")]

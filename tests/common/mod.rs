@@ -16,6 +16,8 @@ pub mod redis;
 #[cfg(feature = "redis")]
 mod redis_backend;
 mod required_only;
+#[cfg(feature = "redis")]
+mod resp_counter;
 mod server;
 mod wait;
 mod wire_counter;
@@ -25,6 +27,8 @@ pub use client::{Client, Resp, http};
 pub use logs::Captured;
 pub use proxy::Proxy;
 pub use required_only::RequiredOnly;
+#[cfg(feature = "redis")]
+pub use resp_counter::RespCounter;
 pub use server::{TestApp, serve, serve_demo};
 pub use wait::{Rng, eventually};
 pub use wire_counter::WireCounter;

@@ -20,6 +20,8 @@ mod quiet_log;
 mod redis;
 #[cfg(feature = "redis")]
 mod redis_failover;
+#[cfg(feature = "redis")]
+mod redis_round_trips;
 mod statements;
 mod storage;
 mod store_api;

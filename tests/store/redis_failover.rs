@@ -85,6 +85,29 @@ fn start_cluster_possible() -> Option<()> {
     None
 }
 
+/// A Cluster node on `port`, its config in `dir` (where a restart finds
+/// it again).
+fn cluster_node(port: u16, dir: &std::path::Path) -> Child {
+    redis_server(port, dir)
+        .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+        .args(["--cluster-replica-validity-factor", "0"])
+        .arg("--cluster-config-file")
+        .arg(dir.join(format!("node-{port}.conf")))
+        .spawn()
+        .expect("start redis-server")
+}
+
+/// `redis-server` on `port`, without persistence, its files in `dir`.
+fn redis_server(port: u16, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null());
+    cmd
+}
+
 async fn start_cluster() -> Option<Nodes> {
     start_cluster_possible()?;
     let dir = tempfile::tempdir().unwrap();
@@ -96,26 +119,7 @@ async fn start_cluster() -> Option<Nodes> {
     };
     let path = nodes._dir.path().to_owned();
     for &p in &ports {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &p.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--cluster-enabled", "yes"])
-            .args(["--cluster-node-timeout", "1000"])
-            .args(["--cluster-replica-validity-factor", "0"])
-            .arg("--cluster-config-file")
-            .arg(path.join(format!("node-{p}.conf")))
-            .arg("--dir")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        nodes.children.push(child);
+        nodes.children.push(cluster_node(p, &path));
     }
     for &p in &ports {
         let up = eventually(Duration::from_secs(10), || async move {
@@ -231,6 +235,21 @@ async fn redis_failover_keeps_every_acknowledged_revocation() {
     })
     .await;
     assert!(over.is_some(), "no failover within 30 s");
+    // The promoted master has no replica until the dead one comes back as
+    // its replica: until then a revocation there is refused (even one that
+    // finds its session revoked: that state is on one node only).
+    let at = nodes.ports.iter().position(|&p| p == victim).unwrap();
+    nodes.children[at] = cluster_node(victim, nodes._dir.path());
+    let rejoined = eventually(Duration::from_secs(30), || async {
+        cli(victim, &["info", "replication"])
+            .contains("master_link_status:up")
+            .then_some(())
+    })
+    .await;
+    assert!(
+        rejoined.is_some(),
+        "the dead master never came back as a replica"
+    );
     // The same store finds the new master on its own: the refused
     // revocations go through now.
     for id in refused {
@@ -271,21 +290,7 @@ async fn redis_failover_keeps_every_acknowledged_revocation() {
 
 /// One Redis node of the test's own, on `port`.
 fn start_node(port: u16, dir: &std::path::Path) -> Child {
-    Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start redis-server")
+    redis_server(port, dir).spawn().expect("start redis-server")
 }
 
 /// Redis down answers `503` with `Retry-After`, in bounded time, never a

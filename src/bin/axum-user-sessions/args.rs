@@ -8,8 +8,10 @@ Operates the session store of axum-user-sessions: runs its migrations, lists \
 and revokes sessions, deletes expired ones and shows counts.
 
 The database is named by DATABASE_URL (or --database-url): postgres://… or \
-postgresql://… for Postgres, sqlite:… for SQLite. Tokens, token hashes and the \
-database password are never printed.
+postgresql://… for Postgres, sqlite:… for SQLite, redis://host:port for a \
+Redis node and redis://host:port,redis://host:port,… (some of its nodes) for a \
+Redis Cluster. Tokens, token hashes and the database password are never \
+printed.
 
 Exit codes:
   0  success
@@ -30,7 +32,7 @@ Exit codes:
     long_about = LONG_ABOUT
 )]
 pub(crate) struct Cli {
-    /// The database: postgres://… or sqlite:…
+    /// The database: postgres://…, sqlite:… or redis://…
     #[arg(
         long,
         env = "DATABASE_URL",

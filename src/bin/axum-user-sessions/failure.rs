@@ -49,9 +49,14 @@ pub(crate) fn connect_failure(err: Error, url: &str) -> Failure {
         Some(StoreError::UnsupportedUrl) => Failure::new(
             EXIT_USAGE,
             format!(
-                "unsupported database URL {}: expected postgres://… or sqlite:…",
+                "unsupported database URL {}: expected postgres://…, sqlite:… or redis://…",
                 quote_scheme(url)
             ),
+        ),
+        // A URL the Redis client cannot read.
+        Some(StoreError::Misconfigured { .. }) => Failure::new(
+            EXIT_USAGE,
+            format!("invalid database URL {shown}: {}", chain(&err)),
         ),
         Some(e) => match driver_error(e) {
             Some(sqlx::Error::Configuration(e)) => Failure::new(

@@ -2,7 +2,8 @@
 //!
 //! Runs the embedded migrations, lists a user's sessions, revokes sessions
 //! (one, a user's, or everyone's), collects garbage and shows counts, on the
-//! Postgres or SQLite database named by `DATABASE_URL` (or `--database-url`).
+//! Postgres or SQLite database or the Redis node or Cluster named by
+//! `DATABASE_URL` (or `--database-url`).
 //!
 //! ```text
 //! cargo run --features cli --bin axum-user-sessions -- list --user 42
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
             &Failure::new(
                 EXIT_USAGE,
                 "no database URL: set DATABASE_URL or pass --database-url \
-                 (postgres://… or sqlite:…)",
+                 (postgres://…, sqlite:… or redis://…)",
             ),
             "",
         );

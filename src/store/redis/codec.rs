@@ -1,8 +1,7 @@
-//! A session as Redis keeps it: the record and credentials as one compact
-//! JSON value (the field `b` of the session's hash), its version and epoch
-//! beside it (fields `v` and `e`), which the scripts compare. Instants are
-//! Unix nanoseconds, hashes base64: nothing is rounded, so a session reads
-//! back exactly as it was written.
+//! The field `b` of a session's hash ([`hash`](super::hash)): the record's
+//! fields that no script reads or writes, and the credentials, as one
+//! compact JSON value. Instants are Unix nanoseconds, hashes base64:
+//! nothing is rounded, so a session reads back exactly as it was written.
 
 use crate::store::credentials::{Credentials, RememberState, TokenEntry};
 use crate::store::error::Error;
@@ -11,7 +10,6 @@ use crate::store::types::{SessionRecord, TokenHash, TokenState};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -22,12 +20,9 @@ struct Blob {
     id: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     user: Option<String>,
-    data: Map<String, Value>,
     created: i64,
     #[serde(default)]
     authenticated: Option<i64>,
-    seen: i64,
-    expires: i64,
     absolute: i64,
     #[serde(default)]
     tokens_end: Option<i64>,
@@ -38,13 +33,7 @@ struct Blob {
     agent: Option<String>,
     persistent: bool,
     #[serde(default)]
-    revoked: Option<(i64, String, String)>,
-    #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
-    last_ip: Option<IpAddr>,
-    #[serde(default)]
-    location: Option<String>,
     #[serde(default)]
     method: Option<String>,
     second_factor: bool,
@@ -72,7 +61,7 @@ pub(super) fn nanos(t: OffsetDateTime) -> Result<i64, Error> {
     i64::try_from(t.unix_timestamp_nanos()).map_err(|_| Error::Corrupt("time out of range"))
 }
 
-fn instant(n: i64) -> Result<OffsetDateTime, Error> {
+pub(super) fn instant(n: i64) -> Result<OffsetDateTime, Error> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
         .map_err(|_| Error::Corrupt("time out of range"))
 }
@@ -108,17 +97,10 @@ pub(super) fn selector_text(selector: &[u8; 16]) -> String {
     selector.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `session`'s record and credentials as the JSON text of its hash's `b`.
-pub(super) fn encode(session: &StoredSession) -> Result<String, Error> {
+/// The record's fields that have no hash field of their own, and the
+/// credentials, as the JSON text of `b`.
+pub(super) fn blob(session: &StoredSession) -> Result<String, Error> {
     let r = &session.record;
-    let revoked = match r.revoked_at {
-        Some(at) => Some((
-            nanos(at)?,
-            r.revoke_reason.clone().unwrap_or_default(),
-            r.revoked_by.clone().unwrap_or_default(),
-        )),
-        None => None,
-    };
     let tokens = session
         .credentials
         .tokens
@@ -150,21 +132,15 @@ pub(super) fn encode(session: &StoredSession) -> Result<String, Error> {
     let blob = Blob {
         id: r.id,
         user: r.user_id.clone(),
-        data: r.data.clone(),
         created: nanos(r.created_at)?,
         authenticated: opt(r.authenticated_at)?,
-        seen: nanos(r.last_seen_at)?,
-        expires: nanos(r.expires_at)?,
         absolute: nanos(r.absolute_expires_at)?,
         tokens_end: opt(r.tokens_expire_at)?,
         rotated: nanos(r.rotated_at)?,
         ip: r.ip,
         agent: r.user_agent.clone(),
         persistent: r.persistent,
-        revoked,
         name: r.name.clone(),
-        last_ip: r.last_ip,
-        location: r.location.clone(),
         method: r.sign_in_method.clone(),
         second_factor: r.second_factor,
         api: r.api_client,
@@ -174,41 +150,33 @@ pub(super) fn encode(session: &StoredSession) -> Result<String, Error> {
     Ok(serde_json::to_string(&blob)?)
 }
 
-/// The session kept as `text`, at `version` and `epoch`.
-pub(super) fn decode(text: &[u8], version: u64, epoch: u64) -> Result<StoredSession, Error> {
+/// The record and credentials kept in `b`: the record's fields that have
+/// hash fields of their own (data, activity, place, revocation, version)
+/// are left as [`SessionRecord::new`] sets them, for the caller to fill.
+pub(super) fn unblob(text: &[u8]) -> Result<(SessionRecord, Credentials), Error> {
     let b: Blob =
         serde_json::from_slice(text).map_err(|_| Error::Corrupt("session value is not ours"))?;
-    let (revoked_at, revoke_reason, revoked_by) = match b.revoked {
-        Some((at, why, by)) => (Some(instant(at)?), Some(why), Some(by)),
-        None => (None, None, None),
-    };
-    let record = SessionRecord {
-        id: b.id,
-        user_id: b.user,
-        data: b.data,
-        created_at: instant(b.created)?,
-        authenticated_at: opt_instant(b.authenticated)?,
-        last_seen_at: instant(b.seen)?,
-        expires_at: instant(b.expires)?,
-        absolute_expires_at: instant(b.absolute)?,
-        tokens_expire_at: opt_instant(b.tokens_end)?,
-        rotated_at: instant(b.rotated)?,
-        ip: b.ip,
-        user_agent: b.agent,
-        persistent: b.persistent,
-        revoked_at,
-        revoke_reason,
-        revoked_by,
-        name: b.name,
-        version,
-        last_ip: b.last_ip,
-        location: b.location,
-        sign_in_method: b.method,
-        second_factor: b.second_factor,
-        api_client: b.api,
-    };
-    let tokens = b
-        .tokens
+    let mut r = SessionRecord::new(b.id, instant(b.created)?);
+    r.user_id = b.user;
+    r.authenticated_at = opt_instant(b.authenticated)?;
+    r.absolute_expires_at = instant(b.absolute)?;
+    r.tokens_expire_at = opt_instant(b.tokens_end)?;
+    r.rotated_at = instant(b.rotated)?;
+    r.ip = b.ip;
+    r.user_agent = b.agent;
+    r.persistent = b.persistent;
+    r.name = b.name;
+    r.sign_in_method = b.method;
+    r.second_factor = b.second_factor;
+    r.api_client = b.api;
+    Ok((r, credentials(&b.tokens, b.remember)?))
+}
+
+/// The credentials kept in `b`.
+fn credentials(
+    tokens: &[(String, char, Option<i64>, i64)], remember: Option<Remember>,
+) -> Result<Credentials, Error> {
+    let tokens = tokens
         .iter()
         .map(|(h, state, at, issued)| {
             let at = || at.ok_or(Error::Corrupt("replaced token without its time"));
@@ -226,7 +194,7 @@ pub(super) fn decode(text: &[u8], version: u64, epoch: u64) -> Result<StoredSess
             Ok(TokenEntry::new(hash_of(h)?, state, instant(*issued)?))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    let remember = match b.remember {
+    let remember = match remember {
         Some(m) => Some(RememberState::new(
             bytes_of(&m.selector)?,
             hash_of(&m.validator)?,
@@ -240,39 +208,5 @@ pub(super) fn decode(text: &[u8], version: u64, epoch: u64) -> Result<StoredSess
         )),
         None => None,
     };
-    Ok(StoredSession::new(
-        record,
-        Credentials::new(tokens, remember),
-        epoch,
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_session_reads_back_exactly() {
-        let t = OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(Uuid::new_v4(), t);
-        r.user_id = Some("alice".into());
-        r.data
-            .insert("k".into(), serde_json::json!({"n": [1, 2.5, null]}));
-        r.revoked_at = Some(t + Duration::from_nanos(7));
-        r.revoke_reason = Some("user".into());
-        r.revoked_by = Some("alice".into());
-        r.last_ip = Some("2001:db8::1".parse().unwrap());
-        r.version = 9;
-        let h = TokenHash::from_bytes([3; 32]);
-        let tokens = vec![
-            TokenEntry::new(h, TokenState::Current, t),
-            TokenEntry::new(h, TokenState::Retired { at: t }, t),
-        ];
-        let m = RememberState::new([0xab; 16], h, Some(h), Some((h, t)), t, t);
-        let s = StoredSession::new(r, Credentials::new(tokens, Some(m)), 4);
-        let text = encode(&s).unwrap();
-        assert_eq!(decode(text.as_bytes(), 9, 4).unwrap(), s);
-        assert!(matches!(decode(b"\"x\"", 0, 0), Err(Error::Corrupt(_))));
-    }
+    Ok(Credentials::new(tokens, remember))
 }

@@ -33,6 +33,30 @@ pub(super) struct Wait {
     pub(super) timeout: Duration,
 }
 
+impl Wait {
+    /// The `WAIT` command.
+    pub(super) fn cmd(&self) -> Cmd {
+        let ms = u64::try_from(self.timeout.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(self.replicas).arg(ms);
+        cmd
+    }
+
+    /// `WAIT`'s answer: fewer replicas than asked is unavailable.
+    pub(super) fn check(&self, answer: Value) -> Result<(), Error> {
+        let acked: i64 = value(answer)?;
+        if acked < i64::from(self.replicas) {
+            return Err(Error::unavailable(NotReplicated {
+                acked,
+                wanted: self.replicas,
+            }));
+        }
+        Ok(())
+    }
+}
+
 /// A script with its keys and arguments.
 pub(super) struct Call<'a> {
     lua: &'a Lua,
@@ -56,6 +80,15 @@ impl<'a> Call<'a> {
 
     pub(super) fn arg(mut self, arg: impl ToString) -> Self {
         self.args.push(arg.to_string().into_bytes());
+        self
+    }
+
+    /// Field-value pairs, as arguments one after the other.
+    pub(super) fn pairs(mut self, pairs: Vec<(String, String)>) -> Self {
+        for (field, value) in pairs {
+            self.args.push(field.into_bytes());
+            self.args.push(value.into_bytes());
+        }
         self
     }
 
@@ -185,13 +218,7 @@ impl Conn {
         let mut values = values.into_iter();
         let answer = value(values.next().unwrap_or(Value::Nil))?;
         if let Some(w) = wait {
-            let acked: i64 = value(values.next().unwrap_or(Value::Nil))?;
-            if acked < i64::from(w.replicas) {
-                return Err(Error::unavailable(NotReplicated {
-                    acked,
-                    wanted: w.replicas,
-                }));
-            }
+            w.check(values.next().unwrap_or(Value::Nil))?;
         }
         Ok(answer)
     }
@@ -200,10 +227,7 @@ impl Conn {
         let mut pipe = redis::pipe();
         pipe.add_command(call.cmd());
         if let Some(w) = wait {
-            let ms = u64::try_from(w.timeout.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1);
-            pipe.cmd("WAIT").arg(w.replicas).arg(ms);
+            pipe.add_command(w.cmd());
         }
         let count = pipe.len();
         match self {
@@ -235,8 +259,18 @@ impl Conn {
 
     /// The masters a scan of every key visits.
     pub(super) async fn masters(&self) -> Result<Vec<Node>, Error> {
+        Ok(self
+            .masters_with_slots()
+            .await?
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect())
+    }
+
+    /// The masters, each with the hash slots it serves (one node: all).
+    pub(super) async fn masters_with_slots(&self) -> Result<Vec<(Node, Vec<usize>)>, Error> {
         let Self::Cluster(c) = self else {
-            return Ok(vec![None]);
+            return Ok(vec![(None, (0..super::slots::SLOTS).collect())]);
         };
         let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random);
         let mut nodes = redis::cmd("CLUSTER");
@@ -251,14 +285,44 @@ impl Conn {
             let Some(addr) = addr.filter(|_| master) else {
                 continue;
             };
+            // Then: master id, ping sent, pong received, epoch, link
+            // state, and the slots (`a-b` or `a`; `[…]` a slot moving).
+            let slots = f
+                .skip(5)
+                .filter(|r| !r.starts_with('['))
+                .filter_map(|r| match r.split_once('-') {
+                    Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                    None => r.parse().ok().map(|a| (a, a)),
+                })
+                .flat_map(|(a, b): (usize, usize)| a..=b)
+                .collect();
             let addr = addr.split('@').next().unwrap_or(addr);
             if let Some((host, port)) = addr.rsplit_once(':')
                 && let Ok(port) = port.parse()
             {
-                out.push(Some((host.to_owned(), port)));
+                out.push((Some((host.to_owned(), port)), slots));
             }
         }
         Ok(out)
+    }
+
+    /// A pipeline of commands on `key`'s slot, sent to its master in one
+    /// round trip, one answer per command.
+    pub(super) async fn pipe_by_key(
+        &self, key: &str, pipe: redis::Pipeline,
+    ) -> Result<Vec<Value>, Error> {
+        let count = pipe.len();
+        match self {
+            Self::Node(c) => pipe.query_async(&mut c.clone()).await,
+            Self::Cluster(c) => {
+                let route = SingleNodeRoutingInfo::SpecificNode(Route::with_key(
+                    key.as_bytes(),
+                    SlotAddr::Master,
+                ));
+                c.clone().route_pipeline(pipe, 0, count, route).await
+            }
+        }
+        .map_err(error)
     }
 
     /// One `SCAN` step on `node`.
@@ -281,32 +345,6 @@ impl Conn {
             }
             _ => self.query(&scan).await,
         }
-    }
-
-    /// `WAIT` on `node` (after the writes this connection sent it).
-    pub(super) async fn wait_on(&self, node: &Node, wait: Wait) -> Result<(), Error> {
-        let ms = u64::try_from(wait.timeout.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let mut cmd = redis::cmd("WAIT");
-        cmd.arg(wait.replicas).arg(ms);
-        let acked: i64 = match (self, node) {
-            (Self::Cluster(c), Some((host, port))) => {
-                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-                    host: host.clone(),
-                    port: *port,
-                });
-                value(c.clone().route_command(cmd, route).await.map_err(error)?)?
-            }
-            _ => self.query(&cmd).await?,
-        };
-        if acked < i64::from(wait.replicas) {
-            return Err(Error::unavailable(NotReplicated {
-                acked,
-                wanted: wait.replicas,
-            }));
-        }
-        Ok(())
     }
 
     /// Whether the master (of one node), or any master of a Cluster, has

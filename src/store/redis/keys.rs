@@ -5,14 +5,17 @@
 //!
 //! | key | type | holds |
 //! |---|---|---|
-//! | `P:{tttt}:s:<id>` | hash | `v` version, `e` epoch, `b` the session ([`codec`](super::codec)) |
+//! | `P:{tttt}:s:<id>` | hash | the session's fields ([`hash`](super::hash)): `v` version, `e` epoch, `r` revocation, `ts`/`te`/`ip`/`loc` activity, `d:<key>` data, `g` its slot's generation at insert, `b` the rest |
 //! | `P:{tttt}:u:<user>` | set | the ids of the user's sessions (members whose key is gone are dropped by the next list) |
 //! | `P:r:<selector hex>` | string | a remember-me selector's session id, with the credential's TTL: a hint, checked against the session |
+//! | `P:{nN}:nb` | hash | a slot's "not before" ([`not_before`](super::not_before)): `g` its generation, and the revocation of everyone that started each; `nN` is a hash tag of that slot ([`slots`](super::slots)), one key per slot, kept without expiry |
+//! | `P:{tttt}:w` | string | set for 10 s by a waiting call that wrote nothing, for its `WAIT` to count ([`RedisStorage::update`](super::RedisStorage)) |
 //!
 //! `tttt` is the 4 hex digits of the session id's first 16 bits; for a
 //! user's session they are the user's tag, since sign-in mints its id with
 //! it (an insert or swap that breaks this is refused).
 
+use super::slots;
 use crate::store::error::Error;
 use crate::store::placement;
 use uuid::Uuid;
@@ -43,6 +46,32 @@ impl Keys {
             self.prefix,
             placement::tag_of_session(id)
         )
+    }
+
+    /// A key of session `id`'s slot that a write with nothing to change
+    /// sets, so that the `WAIT` after it counts the slot's writes before it.
+    pub(super) fn barrier(&self, id: Uuid) -> String {
+        format!(
+            "{}:{{{:04x}}}:w",
+            self.prefix,
+            placement::tag_of_session(id)
+        )
+    }
+
+    /// The "not before" key of hash slot `slot`
+    /// ([`not_before`](super::not_before)).
+    pub(super) fn not_before(&self, slot: usize) -> String {
+        format!("{}:{{{}}}:nb", self.prefix, slots::tag_of_slot(slot))
+    }
+
+    /// The "not before" key of session `id`'s slot.
+    pub(super) fn not_before_of(&self, id: Uuid) -> String {
+        self.not_before(slot_of_session(id))
+    }
+
+    /// The "not before" key of `user`'s slot.
+    pub(super) fn not_before_of_user(&self, user: &str) -> String {
+        self.not_before(slots::slot_of_placement(placement::tag_of_user(user)))
     }
 
     /// The index of `user`'s sessions: in the slot of its sessions.
@@ -77,6 +106,11 @@ impl Keys {
     pub(super) fn id_of(&self, key: &str) -> Option<Uuid> {
         key.rsplit_once(":s:").and_then(|(_, id)| id.parse().ok())
     }
+}
+
+/// The hash slot of session `id`'s keys.
+pub(super) fn slot_of_session(id: Uuid) -> usize {
+    slots::slot_of_placement(placement::tag_of_session(id))
 }
 
 /// Refuses a user's session whose id does not carry the user's tag: its

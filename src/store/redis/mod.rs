@@ -1,10 +1,12 @@
 //! The Redis store: one node or a Redis Cluster. [`RedisStore`] is the
 //! session protocol ([`Protocol`]) over `RedisStorage`, whose operations
-//! are in `storage.rs`, its Lua scripts in `scripts.rs`, its keys in
-//! `keys.rs`, a session's encoding in `codec.rs`, what spans hash slots
-//! (revoking everyone, garbage collection, statistics) in `scan.rs` and
-//! the connection (one node or a Cluster, `WAIT`, scans, errors) in
-//! `conn.rs`.
+//! are in `storage.rs` (reads in `reads.rs`, data and activity writes in
+//! `writes.rs`), its Lua
+//! scripts in `scripts.rs`, its keys in `keys.rs`, a session's hash fields
+//! in `hash.rs` (the rest of it as one JSON value in `codec.rs`), what
+//! spans hash slots (revoking everyone, garbage collection, statistics) in
+//! `scan.rs` and the connection (one node or a Cluster, `WAIT`, scans,
+//! errors) in `conn.rs`.
 //!
 //! # Design
 //!
@@ -14,9 +16,20 @@
 //!   hash slot, so a user's list, "sign out everywhere" and the cap are
 //!   each one script on one slot. A user's session whose id lacks the
 //!   user's tag is refused ([`Error::Corrupt`]).
-//! - **Atomic.** Every change of a session is decided in Rust on the copy
-//!   read and written by one script, a compare-and-set on its version;
-//!   the loser reads again.
+//! - **Atomic, in one round trip where it is hot.** A data write (a patch,
+//!   at an expected version or not), the compare-and-set of one key
+//!   (`update_value`) and a touch are each one script: the session's data
+//!   keys, activity and revocation are fields of its hash of their own, so
+//!   the script checks what
+//!   [`StoredSession::apply_write`](crate::store::StoredSession::apply_write)
+//!   checks (there, not revoked, at the version or holding the JSON text
+//!   Rust gives) and sets the fields Rust computed, parsing nothing. A
+//!   load whose touch is due is two round trips: the read (`HGETALL`),
+//!   then the touch at the version read. Every other change (rotation,
+//!   revocation, names) is decided in Rust on the copy read and written
+//!   whole by one script, a compare-and-set on its version; the loser
+//!   reads again. No script holds a protocol rule: token states, rotation
+//!   and the token history stay in Rust.
 //! - **Cookies name their session**: the store finds sessions by id
 //!   ([`SessionStore::finds_tokens`](crate::store::SessionStore::finds_tokens)
 //!   is `false`); a remember-me selector's entry points at its session,
@@ -24,18 +37,36 @@
 //! - **Expiry** is Redis' TTL: a session's keys live to its hard end plus
 //!   the [ended-list retention](RedisOptions::ended_retention).
 //!   Garbage collection and statistics scan every master.
-//! - **Revoking everyone** scans every master's session keys and revokes
-//!   each with its own compare-and-set, then `WAIT`s on every master. A
-//!   session that signs in while the scan runs may stay signed in, as if it
-//!   had signed in just after: nothing that was live when the call began is
-//!   missed (`SCAN` returns every key present for its whole run).
+//! - **Revoking everyone** writes no session: it starts a new
+//!   *generation* on every hash slot (one small "not before" hash per slot,
+//!   `not_before.rs`), each master's slots in pipelines ending with their
+//!   `WAIT`. A session keeps its slot's generation from its insert, and one
+//!   of an older generation counts as revoked by the revocation that
+//!   followed its insert (if it was live then, the rule of every store),
+//!   for loads, lists, writes and garbage collection: every read of a
+//!   session reads its slot's key in the same round trip, every script
+//!   that writes one reads it in the same call. A generation, not an
+//!   instant, so that no clock (of an app instance or of a master) decides
+//!   which session came first: the insert that stamps it and the bump are
+//!   both atomic on the slot's master. One key per slot, not one for the
+//!   store, because a script reaches one slot's keys only; not one cached
+//!   copy per app instance, because a revocation must hold on every
+//!   instance the moment it is acknowledged. The call then counts, by a
+//!   read-only scan, the sessions its generations ended (it answers how
+//!   many it revoked); the revocation holds before the count starts.
 //! - **No acknowledged revocation lost.** A revocation, a sign-in and a
 //!   credential swap (rotation, logout, theft) are sent with a `WAIT` on
 //!   the same connection to the same master, in the same round-trip; fewer
 //!   replicas than [`min_replicas`](RedisOptions::min_replicas) in
 //!   [`wait_timeout`](RedisOptions::wait_timeout) fails the call as
-//!   unavailable (`503`). Data writes and reads do not wait. Nothing is
-//!   read from replicas.
+//!   unavailable (`503`). A `WAIT` counts only what its own connection
+//!   wrote: a waiting call that answers without writing (the copy read
+//!   already says it: the session was revoked by another call, or by this
+//!   call's own first try, which the client sent again after its
+//!   connection dropped, maybe to a new master) first writes a key of the
+//!   session's slot and sends its `WAIT` after that write, in the same
+//!   pipeline. Data writes and reads do not wait. Nothing is read from
+//!   replicas.
 //! - **No cache.** Redis has no change feed here: the in-process cache is
 //!   refused over this store.
 
@@ -48,10 +79,15 @@ use std::time::Duration;
 
 mod codec;
 mod conn;
+mod hash;
 mod keys;
+mod not_before;
+mod reads;
 mod scan;
 mod scripts;
+mod slots;
 mod storage;
+mod writes;
 
 pub(crate) use storage::RedisStorage;
 

@@ -2,20 +2,33 @@
 //! collection and statistics, each a `SCAN` of every master's session keys
 //! (the store's prefix only), each session then handled on its own slot.
 //!
-//! Revoking everyone revokes each session with its own compare-and-set,
-//! then sends `WAIT` to every master. A session signed in while the scan
-//! runs may stay signed in, as if it had signed in just after the call;
-//! every session live when the call began is revoked (`SCAN` returns every
-//! key present for its whole run).
+//! Revoking everyone writes no session: it starts a new generation on
+//! every slot ([`not_before`](super::not_before)), each master's slots in
+//! pipelines that end with their `WAIT` (on the connection that wrote
+//! them), and every session of an older generation counts as revoked from
+//! then on, for loads, lists, writes and garbage collection alike. A
+//! session signed in on a slot after its new generation started stays
+//! signed in, as if it had signed in just after the call. Then, because
+//! the call answers how many sessions it revoked, a read-only scan counts
+//! the sessions that this call's generations ended (those live at its
+//! instant): the revocation holds, and is acknowledged, before the count
+//! starts.
 
-use super::conn::{Call, Node};
-use super::scripts::DELETE_AT;
+use super::codec::nanos;
+use super::conn::{Call, Node, value};
+use super::keys::slot_of_session;
+use super::scripts::{BUMP, DELETE_AT};
+use super::slots::SLOTS;
 use super::storage::RedisStorage;
 use crate::store::error::Error;
-use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::storage::Deletion;
+use crate::store::revocation::Revocation;
+use crate::store::storage::{Deletion, StoredSession};
 use crate::store::types::SessionRecord;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
+
+/// How many slots' generations one pipeline starts.
+const BUMPS_PER_PIPELINE: usize = 1024;
 
 /// Where a scan of every master is.
 struct Scanner {
@@ -53,21 +66,75 @@ impl RedisStorage {
         Ok(Some((node, ids)))
     }
 
-    /// [`RevokeScope::Everyone`]: every master's sessions, each with its
-    /// own compare-and-set, then a `WAIT` on each master.
+    /// [`RevokeScope::Everyone`]: a new generation on every slot, then
+    /// the count of the sessions it revoked.
     pub(super) async fn revoke_everyone(&self, how: &Revocation) -> Result<u64, Error> {
-        let (mut count, mut scan) = (0, self.scanner().await?);
-        while let Some((_, ids)) = self.next_ids(&mut scan).await? {
-            for id in ids {
-                count += self.revoke_one(id, &RevokeScope::Everyone, how).await?;
+        let text = serde_json::to_string(&(nanos(how.at)?, how.reason.as_str(), how.by.as_str()))?;
+        let masters = self.conn.masters_with_slots().await?;
+        let covered: HashSet<usize> = masters
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        if covered.len() < SLOTS {
+            // A master failed or a slot has none: its sessions could not
+            // be revoked now.
+            return Err(Error::unavailable(std::io::Error::other(
+                "a hash slot has no master that answers",
+            )));
+        }
+        let mut started = HashMap::new();
+        for (node, slots) in masters {
+            for chunk in slots.chunks(BUMPS_PER_PIPELINE) {
+                let mut pipe = redis::pipe();
+                pipe.cmd("SCRIPT").arg("LOAD").arg(BUMP.source);
+                for slot in chunk {
+                    pipe.cmd("EVALSHA")
+                        .arg(BUMP.script.get_hash())
+                        .arg(1)
+                        .arg(self.keys.not_before(*slot))
+                        .arg(&text);
+                }
+                if let Some(w) = self.wait {
+                    pipe.add_command(w.cmd());
+                }
+                let mut replies = self.conn.pipe_on(&node, pipe).await?.into_iter();
+                let _: String = value(replies.next().unwrap_or(redis::Value::Nil))?;
+                for slot in chunk {
+                    let generation: u64 = value(replies.next().unwrap_or(redis::Value::Nil))?;
+                    started.insert(*slot, generation);
+                }
+                if let Some(w) = self.wait {
+                    w.check(replies.next().unwrap_or(redis::Value::Nil))?;
+                }
             }
         }
-        if let Some(wait) = self.wait {
-            for node in &scan.masters {
-                self.conn.wait_on(node, wait).await?;
+        let (mut count, mut scan) = (0, self.scanner().await?);
+        while let Some((node, ids)) = self.next_ids(&mut scan).await? {
+            let (found, not_before) = self.get_many(&node, &ids).await?;
+            for (s, generation) in found {
+                let slot = slot_of_session(s.record.id);
+                if let (Some(nb), Some(ours)) = (not_before.get(&slot), started.get(&slot))
+                    && nb.revoked_by(&s, generation, *ours)
+                {
+                    count += 1;
+                }
             }
         }
         Ok(count)
+    }
+
+    /// Sessions `ids` of `node`, as their slots' revocations of everyone
+    /// leave them.
+    async fn read_many(&self, node: &Node, ids: &[Uuid]) -> Result<Vec<StoredSession>, Error> {
+        let (found, not_before) = self.get_many(node, ids).await?;
+        let mut out = Vec::with_capacity(found.len());
+        for (mut s, generation) in found {
+            if let Some(nb) = not_before.get(&slot_of_session(s.record.id)) {
+                nb.apply(&mut s, generation)?;
+            }
+            out.push(s);
+        }
+        Ok(out)
     }
 
     /// Garbage collection: the sessions `what` covers, at most its limit,
@@ -76,7 +143,7 @@ impl RedisStorage {
         let (mut count, limit) = (0u64, what.limit() as u64);
         let mut scan = self.scanner().await?;
         while let Some((node, ids)) = self.next_ids(&mut scan).await? {
-            for s in self.get_many(&node, &ids).await? {
+            for s in self.read_many(&node, &ids).await? {
                 if count >= limit {
                     return Ok(count);
                 }
@@ -95,7 +162,7 @@ impl RedisStorage {
     pub(super) async fn every_record(&self) -> Result<Vec<SessionRecord>, Error> {
         let (mut records, mut scan) = (Vec::new(), self.scanner().await?);
         while let Some((node, ids)) = self.next_ids(&mut scan).await? {
-            let found = self.get_many(&node, &ids).await?;
+            let found = self.read_many(&node, &ids).await?;
             records.extend(found.into_iter().map(|s| s.record));
         }
         Ok(records)

@@ -1,12 +1,14 @@
-//! [`RedisStorage`]'s storage operations. Each change of a session is
-//! decided in Rust on the copy read ([`StoredSession`]'s rules) and lands
-//! through one script, a compare-and-set on the version read: a write that
-//! lost the race reads again (a bounded number of times).
+//! [`RedisStorage`]'s storage operations. A data or activity write is one
+//! script (`writes.rs`); every other change of a session is decided in
+//! Rust on the copy read ([`StoredSession`]'s rules) and lands through one
+//! script, a compare-and-set on the version read: a write that lost the
+//! race reads again (a bounded number of times).
 
 use super::codec::{self, nanos};
 use super::conn::{Call, Conn, Wait};
+use super::hash;
 use super::keys::{Keys, check_placement};
-use super::scripts::{INSERT, LIST, SWAP, SWAP_MANY};
+use super::scripts::{BARRIER, INSERT, SWAP, SWAP_MANY};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
@@ -15,7 +17,7 @@ use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
 };
-use crate::store::types::{DataPatch, SessionRecord, UpdateOutcome};
+use crate::store::types::{SessionRecord, UpdateOutcome};
 use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
@@ -37,6 +39,15 @@ pub(crate) struct RedisStorage {
     pub(super) wait: Option<Wait>,
 }
 
+/// What a change waits for before it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Acks {
+    /// Nothing.
+    None,
+    /// Its write, and an answer without a write waits behind a barrier.
+    All,
+}
+
 /// What a change decided on a read copy does.
 pub(super) enum Step<R> {
     /// Write the copy, then answer.
@@ -46,37 +57,6 @@ pub(super) enum Step<R> {
 }
 
 impl RedisStorage {
-    /// Session `id` as kept, by its key.
-    pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
-        let mut cmd = redis::cmd("HMGET");
-        cmd.arg(self.keys.session(id)).arg("v").arg("e").arg("b");
-        decode_fields(self.conn.query(&cmd).await?, id)
-    }
-
-    /// Sessions `ids` as kept on `node` (those still there), in one
-    /// pipeline.
-    pub(super) async fn get_many(
-        &self, node: &super::conn::Node, ids: &[Uuid],
-    ) -> Result<Vec<StoredSession>, Error> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.session(*id))
-                .arg("v")
-                .arg("e")
-                .arg("b");
-        }
-        let rows = self.conn.pipe_on(node, pipe).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (row, id) in rows.into_iter().zip(ids) {
-            out.extend(decode_fields(super::conn::value(row)?, *id)?);
-        }
-        Ok(out)
-    }
-
     /// When a session's key expires (Unix ms): its hard end (or now, if
     /// that passed) plus the retention of ended sessions.
     pub(super) fn expiry(&self, r: &SessionRecord) -> Result<i64, Error> {
@@ -87,41 +67,50 @@ impl RedisStorage {
     /// The `SWAP` of `s` over the copy at `expected`.
     fn swap_call(&self, expected: u64, s: &StoredSession) -> Result<Call<'static>, Error> {
         let r = &s.record;
-        let mut call = Call::new(&SWAP).key(self.keys.session(r.id));
+        let mut call = Call::new(&SWAP)
+            .key(self.keys.session(r.id))
+            .key(self.keys.not_before_of(r.id));
         if let Some(user) = &r.user_id {
             call = call.key(self.keys.user(user));
         }
-        Ok(call
-            .arg(expected)
-            .arg(r.version)
-            .arg(s.epoch)
-            .arg(codec::encode(s)?)
-            .arg(self.expiry(r)?)
-            .arg(r.id))
+        call = call.arg(expected).arg(self.expiry(r)?).arg(r.id);
+        Ok(call.pairs(hash::encode(s)?))
     }
 
     /// Reads session `id`, decides with `f`, and writes the copy if `f`
-    /// says so, at the version read, waiting for replicas when `wait`.
+    /// says so, at the version read, waiting for replicas as `acks` says.
     /// `None`: the session is not there.
-    pub(super) async fn update<R>(
-        &self, id: Uuid, wait: bool, mut f: impl FnMut(&mut StoredSession) -> Step<R>,
+    ///
+    /// With [`Acks::All`], an answer that writes nothing (the copy read already
+    /// says it) rests on a state this connection may not have written:
+    /// another call's write, or this call's own first try, which the client
+    /// sent again after its connection dropped (the second try then finds
+    /// its own write and loses the compare-and-set). A `WAIT` alone would
+    /// count what this connection wrote, maybe nothing: the answer waits
+    /// behind a write of its own on the session's slot
+    /// ([`barrier`](Self::barrier)), so the replicas it counts have
+    /// everything the master had when the copy was read.
+    async fn update<R>(
+        &self, id: Uuid, acks: Acks, mut f: impl FnMut(&mut StoredSession) -> Step<R>,
     ) -> Result<Option<R>, Error> {
+        let wait = self.wait.filter(|_| acks != Acks::None);
         for _ in 0..RETRIES {
             let Some(mut s) = self.get(id).await? else {
                 return Ok(None);
             };
             let read = s.record.version;
             let answer = match f(&mut s) {
-                Step::Stop(answer) => return Ok(Some(answer)),
+                Step::Stop(answer) => {
+                    if acks == Acks::All {
+                        self.barrier(id).await?;
+                    }
+                    return Ok(Some(answer));
+                }
                 Step::Write(answer) => answer,
             };
             check_placement(id, s.record.user_id.as_deref())?;
             let call = self.swap_call(read, &s)?;
-            match self
-                .conn
-                .run::<i64>(&call, self.wait.filter(|_| wait))
-                .await?
-            {
+            match self.conn.run::<i64>(&call, wait).await? {
                 1 => return Ok(Some(answer)),
                 -1 => return Ok(None),
                 _ => {}
@@ -132,18 +121,15 @@ impl RedisStorage {
         )))
     }
 
-    /// Every session of `user`, with the index's dead members dropped.
-    async fn of_user(&self, user: &str) -> Result<Vec<StoredSession>, Error> {
-        let call = Call::new(&LIST)
-            .key(self.keys.user(user))
-            .arg(self.keys.user_sessions(user));
-        let flat: Vec<Vec<u8>> = self.conn.run(&call, None).await?;
-        flat.chunks(4)
-            .map(|c| match c {
-                [_, v, e, b] => codec::decode(b, number(v)?, number(e)?),
-                _ => Err(Error::Corrupt("a Redis reply of an unexpected type")),
-            })
-            .collect()
+    /// A write of its own on session `id`'s slot, then `WAIT` on the same
+    /// connection (one pipeline): below the minimum of replicas in time,
+    /// unavailable. Nothing when the store waits for none.
+    async fn barrier(&self, id: Uuid) -> Result<(), Error> {
+        if self.wait.is_none() {
+            return Ok(());
+        }
+        let call = Call::new(&BARRIER).key(self.keys.barrier(id));
+        self.conn.run::<i64>(&call, self.wait).await.map(drop)
     }
 
     /// Points the remember-me selector of `credentials` at session `id`,
@@ -169,17 +155,17 @@ impl RedisStorage {
         &self, user: &str, scope: &RevokeScope<'_>, how: &Revocation,
     ) -> Result<u64, Error> {
         let mut changed = Vec::new();
-        let mut call = Call::new(&SWAP_MANY);
+        let mut call = Call::new(&SWAP_MANY).key(self.keys.not_before_of_user(user));
         for mut s in self.of_user(user).await? {
             let read = s.record.version;
             if s.apply_revocation(scope, how) {
+                let fields = hash::encode(&s)?;
                 call = call
                     .key(self.keys.session(s.record.id))
                     .arg(read)
-                    .arg(s.record.version)
-                    .arg(s.epoch)
-                    .arg(codec::encode(&s)?)
-                    .arg(self.expiry(&s.record)?);
+                    .arg(self.expiry(&s.record)?)
+                    .arg(fields.len())
+                    .pairs(fields);
                 changed.push(s.record.id);
             }
         }
@@ -198,38 +184,18 @@ impl RedisStorage {
         Ok(count)
     }
 
-    pub(super) async fn revoke_one(
+    /// Revokes session `id` if `scope` covers it.
+    async fn revoke_one(
         &self, id: Uuid, scope: &RevokeScope<'_>, how: &Revocation,
     ) -> Result<u64, Error> {
         let revoked = self
-            .update(id, true, |s| match s.apply_revocation(scope, how) {
+            .update(id, Acks::All, |s| match s.apply_revocation(scope, how) {
                 true => Step::Write(1),
                 false => Step::Stop(0),
             })
             .await?;
         Ok(revoked.unwrap_or(0))
     }
-}
-
-/// A session's `v`, `e` and `b`, as `HMGET` answers them.
-fn decode_fields(fields: Vec<Option<Vec<u8>>>, id: Uuid) -> Result<Option<StoredSession>, Error> {
-    let [v, e, b] = <[Option<Vec<u8>>; 3]>::try_from(fields)
-        .map_err(|_| Error::Corrupt("a Redis reply of an unexpected type"))?;
-    let (Some(v), Some(e), Some(b)) = (v, e, b) else {
-        return Ok(None);
-    };
-    let s = codec::decode(&b, number(&v)?, number(&e)?)?;
-    if s.record.id != id {
-        return Err(Error::Corrupt("a session key holds another session"));
-    }
-    Ok(Some(s))
-}
-
-fn number(text: &[u8]) -> Result<u64, Error> {
-    std::str::from_utf8(text)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .ok_or(Error::Corrupt("a session's version is not a number"))
 }
 
 #[async_trait]
@@ -263,16 +229,16 @@ impl SessionStore for RedisStorage {
         let r = &session.record;
         check_placement(r.id, r.user_id.as_deref())?;
         self.index_selector(r.id, &session.credentials).await?;
-        let mut call = Call::new(&INSERT).key(self.keys.session(r.id));
+        let mut call = Call::new(&INSERT)
+            .key(self.keys.session(r.id))
+            .key(self.keys.not_before_of(r.id));
         if let Some(user) = &r.user_id {
             call = call.key(self.keys.user(user));
         }
         let call = call
-            .arg(r.version)
-            .arg(session.epoch)
-            .arg(codec::encode(session)?)
             .arg(self.expiry(r)?)
-            .arg(r.id);
+            .arg(r.id)
+            .pairs(hash::encode(session)?);
         // A sign-in waits for replicas; a new anonymous visitor does not.
         let wait = self.wait.filter(|_| r.user_id.is_some());
         match self.conn.run::<i64>(&call, wait).await? {
@@ -282,13 +248,7 @@ impl SessionStore for RedisStorage {
     }
 
     async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error> {
-        let outcome = self
-            .update(id, false, |s| match s.apply_write(write) {
-                w @ WriteOutcome::Written { .. } => Step::Write(w),
-                other => Step::Stop(other),
-            })
-            .await?;
-        Ok(outcome.unwrap_or(WriteOutcome::Gone))
+        self.write_data(id, write).await
     }
 
     async fn swap_credentials(
@@ -300,7 +260,7 @@ impl SessionStore for RedisStorage {
         }
         let mut old_selector = None;
         let swapped = self
-            .update(id, true, |s| {
+            .update(id, Acks::All, |s| {
                 old_selector = s.credentials.remember.map(|m| m.selector);
                 match s.apply_swap(expected_epoch, credentials, record) {
                     true => Step::Write(true),
@@ -348,7 +308,7 @@ impl SessionStore for RedisStorage {
 
     async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
         let written = self
-            .update(id, false, |s| match write.apply(s) {
+            .update(id, Acks::None, |s| match write.apply(s) {
                 true => Step::Write(true),
                 false => Step::Stop(false),
             })
@@ -356,30 +316,12 @@ impl SessionStore for RedisStorage {
         Ok(written.unwrap_or(false))
     }
 
-    /// The compare on the copy read and the write at its version: two
-    /// round-trips (the default body takes three).
+    /// One script, the compare in it: one round trip (the default body
+    /// takes two).
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error> {
-        let patch = DataPatch::of_key(key, new);
-        let outcome = self
-            .update(id, false, |s| {
-                if s.record.revoked_at.is_some() {
-                    return Step::Stop(UpdateOutcome::Gone);
-                }
-                let mut data = s.record.data.clone();
-                if let Err(conflict) = UpdateOutcome::apply(&mut data, key, expected, new) {
-                    return Step::Stop(conflict);
-                }
-                match s.apply_write(&Write::patch(&patch, None)) {
-                    WriteOutcome::Written { version } => {
-                        Step::Write(UpdateOutcome::Updated { version })
-                    }
-                    _ => Step::Stop(UpdateOutcome::Gone),
-                }
-            })
-            .await?;
-        Ok(outcome.unwrap_or(UpdateOutcome::Gone))
+        self.update_key(id, key, expected, new).await
     }
 
     fn finds_tokens(&self) -> bool {

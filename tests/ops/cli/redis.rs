@@ -1,9 +1,9 @@
-//! The tool on a Redis node (feature `redis`): `DATABASE_URL=redis://…`,
-//! on a database number of this test's own, counted by differences (keys
-//! of earlier runs may still be there, with their TTL).
-#![cfg(feature = "redis")]
+//! The tool on Redis (the feature `cli` includes `redis`): on a node,
+//! `DATABASE_URL=redis://…`, on a database number of this test's own,
+//! counted by differences (keys of earlier runs may still be there, with
+//! their TTL); on a Cluster, `DATABASE_URL=redis://a,redis://b,…`.
 
-use super::{FIREFOX, cli, hash, ids, ok, stats_json};
+use super::{FIREFOX, assert_error, cli, hash, ids, ok, stats_json};
 use axum_user_sessions::store::{SessionRecord, placement};
 use time::OffsetDateTime;
 
@@ -68,4 +68,36 @@ async fn redis_end_to_end() {
         "gc took bob's expired session"
     );
     assert!(store.get(made[1].id).await.unwrap().is_some());
+}
+
+/// A Cluster from comma-separated URLs; a Redis URL the client cannot
+/// read is a usage error (exit 2), not an outage.
+#[tokio::test]
+async fn redis_cluster_and_a_bad_url() {
+    let Some(nodes) = crate::common::redis::cluster_nodes() else {
+        return;
+    };
+    let url: Vec<String> = nodes.iter().map(|n| format!("redis://{n}")).collect();
+    let url = url.join(",");
+    let store = axum_user_sessions::store::connect(&url).await.unwrap();
+    let user = format!("carol-{}", uuid::Uuid::new_v4().simple());
+    let now = OffsetDateTime::now_utc();
+    let mut r = SessionRecord::new(placement::session_id(Some(&user)), now);
+    r.user_id = Some(user.clone());
+    (r.expires_at, r.absolute_expires_at) = (
+        now + time::Duration::hours(1),
+        now + time::Duration::hours(2),
+    );
+    store.create(&r, &hash(1)).await.unwrap();
+    let json = ok(&url, &["list", "--user", &user, "--json"]).await;
+    assert_eq!(
+        ids(&json),
+        [r.id.to_string()].into_iter().collect(),
+        "{json}"
+    );
+    let out = ok(&url, &["revoke", "--user", &user]).await;
+    assert!(out.contains("Revoked 1 session"), "{out}");
+
+    let run = cli(Some("redis://127.0.0.1:notaport"), &["stats"]).await;
+    assert_error(&run, 2, "invalid database URL");
 }

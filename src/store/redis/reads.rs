@@ -1,0 +1,100 @@
+//! Reading sessions: one by id, a user's, a batch found by a scan; each as
+//! its slot's revocations of everyone leave it
+//! ([`not_before`](super::not_before)), the slot's key read in the same
+//! round trip.
+
+use super::conn::{Call, Node, value};
+use super::hash;
+use super::keys::slot_of_session;
+use super::not_before::NotBefore;
+use super::scripts::LIST;
+use super::storage::RedisStorage;
+use crate::store::error::Error;
+use crate::store::storage::StoredSession;
+use std::collections::{BTreeSet, HashMap};
+use uuid::Uuid;
+
+impl RedisStorage {
+    /// Session `id` as kept, by its key, as its slot's revocations of
+    /// everyone leave it: its hash and its slot's "not before" key, in one
+    /// round trip.
+    pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+        let key = self.keys.session(id);
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(&key);
+        pipe.cmd("HGETALL").arg(self.keys.not_before_of(id));
+        let mut replies = self.conn.pipe_by_key(&key, pipe).await?.into_iter();
+        let mut next = || -> Result<Vec<Vec<u8>>, Error> {
+            value(replies.next().unwrap_or(redis::Value::Nil))
+        };
+        let (session, not_before) = (next()?, next()?);
+        let Some((mut s, generation)) = checked(hash::decode(&session)?, id)? else {
+            return Ok(None);
+        };
+        NotBefore::decode(&not_before)?.apply(&mut s, generation)?;
+        Ok(Some(s))
+    }
+
+    /// Sessions `ids` as kept on `node` (those still there), each with its
+    /// generation, and the "not before" of their slots, in one pipeline.
+    pub(super) async fn get_many(
+        &self, node: &Node, ids: &[Uuid],
+    ) -> Result<(Vec<(StoredSession, u64)>, HashMap<usize, NotBefore>), Error> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(self.keys.session(*id));
+        }
+        let slots: BTreeSet<usize> = ids.iter().map(|id| slot_of_session(*id)).collect();
+        for slot in &slots {
+            pipe.cmd("HGETALL").arg(self.keys.not_before(*slot));
+        }
+        let mut rows = self.conn.pipe_on(node, pipe).await?.into_iter();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let flat: Vec<Vec<u8>> = value(rows.next().unwrap_or(redis::Value::Nil))?;
+            out.extend(checked(hash::decode(&flat)?, *id)?);
+        }
+        let mut not_before = HashMap::new();
+        for slot in slots {
+            let flat: Vec<Vec<u8>> = value(rows.next().unwrap_or(redis::Value::Nil))?;
+            not_before.insert(slot, NotBefore::decode(&flat)?);
+        }
+        Ok((out, not_before))
+    }
+
+    /// Every session of `user`, with the index's dead members dropped.
+    pub(super) async fn of_user(&self, user: &str) -> Result<Vec<StoredSession>, Error> {
+        let call = Call::new(&LIST)
+            .key(self.keys.user(user))
+            .key(self.keys.not_before_of_user(user))
+            .arg(self.keys.user_sessions(user));
+        let hashes: Vec<Vec<Vec<u8>>> = self.conn.run(&call, None).await?;
+        let Some((not_before, hashes)) = hashes.split_first() else {
+            return Err(Error::Corrupt("a Redis reply of an unexpected type"));
+        };
+        let not_before = NotBefore::decode(not_before)?;
+        let mut out = Vec::with_capacity(hashes.len());
+        for flat in hashes {
+            if let Some((mut s, generation)) = hash::decode(flat)? {
+                not_before.apply(&mut s, generation)?;
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `found` (with its generation), checked to be session `id`.
+fn checked(
+    found: Option<(StoredSession, u64)>, id: Uuid,
+) -> Result<Option<(StoredSession, u64)>, Error> {
+    match found {
+        Some((s, _)) if s.record.id != id => {
+            Err(Error::Corrupt("a session key holds another session"))
+        }
+        found => Ok(found),
+    }
+}

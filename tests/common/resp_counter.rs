@@ -1,0 +1,103 @@
+//! A TCP proxy in front of a Redis node that records the commands its
+//! clients send (RESP arrays of bulk strings, as every client sends them):
+//! for counting what one store call costs the server, on the wire, whatever
+//! the server's other clients do meanwhile.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub struct RespCounter {
+    pub addr: SocketAddr,
+    commands: Arc<Mutex<Vec<String>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl RespCounter {
+    /// Records what goes to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let commands: Arc<Mutex<Vec<String>>> = Arc::default();
+        let seen = commands.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, mut to_server) = server.into_split();
+                    let back = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                    });
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 16 * 1024];
+                    while let Ok(n) = from_client.read(&mut chunk).await {
+                        if n == 0 || to_server.write_all(&chunk[..n]).await.is_err() {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some((name, used)) = command(&buf) {
+                            seen.lock().unwrap().push(name);
+                            buf.drain(..used);
+                        }
+                    }
+                    back.abort();
+                });
+            }
+        });
+        Self {
+            addr,
+            commands,
+            accept,
+        }
+    }
+
+    /// The commands sent so far, by name (`EVALSHA`, `HGETALL`…).
+    pub fn commands(&self) -> Vec<String> {
+        self.commands.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RespCounter {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// The first command in `buf`, by name, and its length; `None` until it
+/// is whole.
+fn command(buf: &[u8]) -> Option<(String, usize)> {
+    if buf.first()? != &b'*' {
+        // Not an array of bulk strings: recorded as such, and skipped.
+        return Some(("<not RESP>".into(), buf.len()));
+    }
+    let (count, mut at) = number_line(buf, 0, b'*')?;
+    let mut name = String::new();
+    for i in 0..count {
+        let (len, start) = number_line(buf, at, b'$')?;
+        let end = start + len;
+        if buf.len() < end + 2 {
+            return None;
+        }
+        if i == 0 {
+            name = String::from_utf8_lossy(&buf[start..end]).to_uppercase();
+        }
+        at = end + 2;
+    }
+    Some((name, at))
+}
+
+/// `<kind><number>\r\n` at `at`: the number, and where the next line
+/// starts.
+fn number_line(buf: &[u8], at: usize, kind: u8) -> Option<(usize, usize)> {
+    if *buf.get(at)? != kind {
+        return None;
+    }
+    let end = at + buf[at..].windows(2).position(|w| w == b"\r\n")?;
+    let n = std::str::from_utf8(&buf[at + 1..end]).ok()?.parse().ok()?;
+    Some((n, end + 2))
+}
