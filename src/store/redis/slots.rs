@@ -8,25 +8,9 @@ use std::sync::LazyLock;
 /// How many hash slots a Cluster has.
 pub(super) const SLOTS: usize = 16_384;
 
-/// CRC16/XMODEM (polynomial 0x1021, initial 0), Redis' key hash.
-fn crc16(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in bytes {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
 /// The slot of a key whose hash tag is `tag`.
 pub(super) fn slot_of(tag: &str) -> usize {
-    usize::from(crc16(tag.as_bytes())) % SLOTS
+    usize::from(crc16::State::<crc16::XMODEM>::calculate(tag.as_bytes())) % SLOTS
 }
 
 /// The slot of a session key with the placement tag `tag` (`{tttt}`).
