@@ -273,3 +273,52 @@ async fn redis_revoking_everyone_writes_one_key_per_slot() {
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(ended[0].revoke_reason.as_deref(), Some("incident"));
 }
+
+/// Revoking everyone again and again keeps each slot's "not before" key
+/// bounded (the last 8 revocations and the generation), and a session from
+/// before them all still counts as revoked.
+#[tokio::test]
+async fn redis_revoking_everyone_keeps_a_bounded_history() {
+    let prefix = fresh_prefix();
+    let Some(url) = node_url() else {
+        return;
+    };
+    let options = RedisOptions::default().prefix(prefix.clone());
+    let node = RedisStore::connect_with(&url, options).await.unwrap();
+    let first = session("everyone-old");
+    node.create(&first, &TokenHash::from_bytes([5; 32]))
+        .await
+        .unwrap();
+    let start = OffsetDateTime::now_utc();
+    for n in 0..10u64 {
+        let how = Revocation::new(
+            RevokeReason::other("incident"),
+            RevokedBy::operator("admin:zoe"),
+            start + Duration::from_secs(n),
+        );
+        node.revoke(&RevokeScope::Everyone, &how).await.unwrap();
+    }
+    let kept = node.get(first.id).await.unwrap().unwrap();
+    let at = kept.revoked_at.expect("the old session counts as revoked");
+    assert!(at >= start && at <= start + Duration::from_secs(9), "{at}");
+
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*:nb"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 16_384, "one key per slot");
+    for key in keys.iter().take(64) {
+        let fields: u64 = redis::cmd("HLEN")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(
+            fields, 9,
+            "{key}: the generation and the last 8 revocations"
+        );
+    }
+}

@@ -10,7 +10,10 @@
 //! store), without a write. Every script that writes a session reads its
 //! slot's key in the same call (one slot), so no write lands on a session
 //! that counts as revoked; every read (a load, a list, a scan) reads it in
-//! the same round trip.
+//! the same round trip. The key keeps the revocations of the last
+//! [`KEPT_GENERATIONS`] generations only: a session older than those counts
+//! as revoked by the oldest kept (its "ended" time is then later than the
+//! revocation that ended it), and the key stays a few hundred bytes.
 //!
 //! Why generations and not an instant: a generation is compared on the
 //! master that holds the session, atomically with the insert that stamps
@@ -24,6 +27,12 @@ use crate::store::error::Error;
 use crate::store::revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
 use crate::store::storage::StoredSession;
 use std::collections::HashMap;
+
+/// How many revocations of everyone a slot's key keeps (each a few dozen
+/// bytes): a session inserted before older ones counts as revoked by the
+/// oldest kept, so that neither the key nor every read of it grows with
+/// each call.
+pub(super) const KEPT_GENERATIONS: u64 = 8;
 
 /// A slot's generation and the revocations that started each.
 #[derive(Debug, Default)]
@@ -71,9 +80,15 @@ impl NotBefore {
         if generation >= self.generation {
             return Ok(());
         }
+        // The revocation that followed its insert, or, when that one was
+        // forgotten (`KEPT_GENERATIONS` more came since), the oldest kept.
         let how = self
             .revocations
             .get(&(generation + 1))
+            .or_else(|| {
+                let oldest = self.revocations.keys().min()?;
+                self.revocations.get(oldest)
+            })
             .ok_or(Error::Corrupt("a slot's generation without its revocation"))?;
         let (version, epoch) = (session.record.version, session.epoch);
         session.apply_revocation(&RevokeScope::Everyone, how);

@@ -17,6 +17,7 @@
 use super::codec::nanos;
 use super::conn::{Call, Node, value};
 use super::keys::slot_of_session;
+use super::not_before::KEPT_GENERATIONS;
 use super::scripts::{BUMP, DELETE_AT};
 use super::slots::SLOTS;
 use super::storage::RedisStorage;
@@ -92,7 +93,8 @@ impl RedisStorage {
                         .arg(BUMP.script.get_hash())
                         .arg(1)
                         .arg(self.keys.not_before(*slot))
-                        .arg(&text);
+                        .arg(&text)
+                        .arg(KEPT_GENERATIONS);
                 }
                 if let Some(w) = self.wait {
                     pipe.add_command(w.cmd());

@@ -235,12 +235,14 @@ pub(super) static BARRIER: LazyLock<Lua> =
     LazyLock::new(|| Lua::new("redis.call('SET', KEYS[1], '1', 'PX', 10000)\nreturn 1\n"));
 
 /// Starts a new generation of a slot's sessions: those inserted before
-/// count as revoked by `ARGV[1]` (`[at, reason, by]`). KEYS: the slot's
-/// "not before" key. The new generation.
+/// count as revoked by `ARGV[1]` (`[at, reason, by]`), and the revocation
+/// of the generation `ARGV[2]` before it is forgotten (the key stays
+/// bounded). KEYS: the slot's "not before" key. The new generation.
 pub(super) static BUMP: LazyLock<Lua> = LazyLock::new(|| {
     Lua::new(concat!(
         "local g = redis.call('HINCRBY', KEYS[1], 'g', 1)\n",
         "redis.call('HSET', KEYS[1], tostring(g), ARGV[1])\n",
+        "redis.call('HDEL', KEYS[1], tostring(g - tonumber(ARGV[2])))\n",
         "return g\n",
     ))
 });
