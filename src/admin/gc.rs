@@ -65,6 +65,9 @@ pub struct GcReport {
     pub deleted: u64,
     /// Batches run.
     pub batches: u32,
+    /// Users' device records deleted: no trusted device left, no failed
+    /// sign-in within the retention.
+    pub device_records: u64,
 }
 
 /// A background garbage collector, started by [`SessionAdmin::spawn_gc`].
@@ -98,7 +101,29 @@ pub(super) async fn collect(
         report.batches += 1;
         progress(report.deleted);
         if n < u64::from(options.batch_size) {
+            report.device_records = collect_devices(store, options).await?;
             return Ok(report);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The users' device records with no trust left and no failed sign-in
+/// within the retention, in batches: how many it deleted.
+async fn collect_devices(store: &dyn SessionProtocol, options: &GcOptions) -> Result<u64, Error> {
+    let Some(devices) = store.devices() else {
+        return Ok(0);
+    };
+    let mut deleted = 0;
+    loop {
+        let now = OffsetDateTime::now_utc();
+        let horizon = options.revoked_horizon(now);
+        let n = devices
+            .collect_devices(now, horizon, options.batch_size)
+            .await?;
+        deleted += n;
+        if n < u64::from(options.batch_size) {
+            return Ok(deleted);
         }
         tokio::task::yield_now().await;
     }

@@ -17,6 +17,7 @@ mod adopt;
 mod api;
 mod auth;
 mod commit;
+mod failed;
 mod key;
 mod limits;
 mod load;
@@ -24,6 +25,7 @@ mod reissue;
 mod strength;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod update;
 
 pub(crate) use commit::Commit;
@@ -148,6 +150,7 @@ struct State {
     /// cookie is set, expired or read from then on (a bearer request, or
     /// [`Session::login_api_client`]).
     api: bool,
+    trust: trust::TrustState, // the trusted-device cookie, as read and to send
 }
 
 impl State {

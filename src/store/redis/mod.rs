@@ -48,6 +48,7 @@ use std::time::Duration;
 
 mod codec;
 mod conn;
+mod devices;
 mod keys;
 mod scan;
 mod scripts;
