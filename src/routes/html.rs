@@ -16,6 +16,20 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
         } @else {
             p class="note" { (s.intro) }
         }
+        @if view.failed_sign_in_count > 0 {
+            section class="failed" {
+                h2 { (fill(&s.failed_sign_ins, &[("n", &view.failed_sign_in_count.to_string())])) }
+                ul {
+                    @for f in &view.failed_sign_ins {
+                        li class="meta" {
+                            time datetime=(f.iso) title=(f.date) { (f.when) }
+                            " · " (f.device)
+                            @if let Some(ip) = &f.ip_text { " · " (ip) }
+                        }
+                    }
+                }
+            }
+        }
         ul class="devices" aria-label=(s.devices_label) {
             @for d in &view.devices {
                 li class="device" {
@@ -78,20 +92,6 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
         @if let Some(action) = &view.forget_all_action {
             form method="post" action=(action) class="all" {
                 button type="submit" { (s.forget_all) }
-            }
-        }
-        @if view.failed_sign_in_count > 0 {
-            section class="failed" {
-                h2 { (fill(&s.failed_sign_ins, &[("n", &view.failed_sign_in_count.to_string())])) }
-                ul {
-                    @for f in &view.failed_sign_ins {
-                        li class="meta" {
-                            time datetime=(f.iso) title=(f.date) { (f.when) }
-                            " · " (f.device)
-                            @if let Some(ip) = &f.ip_text { " · " (ip) }
-                        }
-                    }
-                }
             }
         }
         @if !view.ended.is_empty() {
@@ -191,5 +191,6 @@ button:hover,button:focus-visible{border-color:var(--accent);outline:none}
 .ended{margin-top:2rem}.ended summary{cursor:pointer;color:var(--muted)}.ended .device{opacity:.8}.device h3{font-size:1rem;margin:0}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
 .badge.trusted{background:#1a7f37}.actions{display:flex;flex-direction:column;gap:.4rem}
-.failed{margin-top:2rem}.failed h2{font-size:1.05rem;margin:0}.failed ul{padding-left:1.2rem}
+.failed{margin:0 0 1.5rem;padding:.75rem 1.25rem;border:1px solid var(--danger);border-radius:12px}
+.failed h2{font-size:1.05rem;margin:0}.failed ul{margin:.25rem 0 0;padding-left:1.2rem}
 ";
