@@ -248,6 +248,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn gc_collects_device_records_without_trust_or_recent_failures() {
+        use crate::store::devices::{self, FailedSignIn, TrustedDevice};
+        let admin = SessionAdmin::new(MemoryStore::new());
+        let store = admin.store().devices().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let hash = crate::store::TokenHash::from_bytes([1; 32]);
+        for (user, end) in [
+            ("ended", now - time::Duration::HOUR),
+            ("live", now + time::Duration::HOUR),
+        ] {
+            let trust = TrustedDevice::new([1; 16], &hash, now, end, None);
+            let add = |d: &mut devices::UserDevices| {
+                d.trust(trust.clone(), now);
+                ((), true)
+            };
+            devices::update(store, user, add).await.unwrap();
+        }
+        let fail = |d: &mut devices::UserDevices| {
+            d.record_failed(FailedSignIn::new(now, None, None));
+            ((), true)
+        };
+        devices::update(store, "failed", fail).await.unwrap();
+        let report = admin.gc(&GcOptions::default()).await.unwrap();
+        assert_eq!(report.device_records, 1);
+        assert!(store.load_devices("ended").await.unwrap().is_none());
+        assert!(store.load_devices("live").await.unwrap().is_some());
+        assert!(
+            store.load_devices("failed").await.unwrap().is_some(),
+            "within the retention"
+        );
+    }
+
+    #[tokio::test]
     #[allow(deprecated)]
     async fn the_deprecated_free_functions_still_collect() {
         let store: Arc<dyn SessionProtocol> = Arc::new(MemoryStore::new());
