@@ -15,6 +15,7 @@ use std::time::Duration;
 everywhere!(
     wrong_passwords_are_shown_after_the_next_sign_in,
     failed_sign_ins_are_bounded_and_counted,
+    concurrent_failures_are_all_counted,
 );
 
 fn wrong(user: &str) -> Option<(&'static str, String)> {
@@ -121,4 +122,22 @@ async fn failed_sign_ins_are_bounded_and_counted(b: Backend) {
     recorded(&admin, "bob", 1).await;
     let (list, _) = admin.failed_sign_ins("bob").await.unwrap();
     assert_eq!(list[0].ip, Some([127, 0, 0, 0].into()));
+}
+
+/// A burst of wrong passwords for one user, at once: each is counted (in
+/// one process they take turns, so no compare-and-set runs out of tries).
+async fn concurrent_failures_are_all_counted(b: Backend) {
+    let app = common::serve_demo(b.layer()).await;
+    let admin = SessionAdmin::new(b.store.clone());
+    let burst = (0..40).map(|_| {
+        let c = Client::new(&app);
+        async move {
+            c.send_raw("POST", "/login", wrong("carol"), &[])
+                .await
+                .status
+        }
+    });
+    let answers = futures::future::join_all(burst).await;
+    assert!(answers.iter().all(|s| *s == 401), "{answers:?}");
+    recorded(&admin, "carol", 40).await;
 }
