@@ -200,13 +200,11 @@ impl fmt::Debug for CookieChange {
     }
 }
 
-/// The cookie changes a request's session asks for, after the handler.
-/// `None`: leave that cookie alone.
+/// The cookie changes a request's session asks for, after the handler: the
+/// session, remember-me and trusted-device cookies' (`None`: leave it alone).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CookieUpdate {
-    /// The session cookie.
     pub(crate) session: Option<CookieChange>,
-    /// The remember-me cookie, the trusted-device cookie.
     pub(crate) remember: Option<CookieChange>,
     pub(crate) trust: Option<CookieChange>,
 }
