@@ -343,7 +343,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false,"api_client":false}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false,"api_client":false,"trusted":false}"#
         );
     }
 }
