@@ -44,6 +44,11 @@
 //! default), `SESSION_IDS_IN_TOKENS` (`1`: tokens name their session,
 //! `with_session_ids_in_tokens(true)`; off, the default, keeps 0.1's form
 //! so that a 0.1 demo can share the database).
+//! `POST /login` also takes `second_factor=on` (the demo's stand-in for a
+//! passed second factor) and `trust_device=on` (trust this browser:
+//! `Session::trust_device`); `GET /me` says `"trusted_device"`. A wrong
+//! password of an existing user is recorded for them (`failed_sign_ins` in
+//! `GET /sessions`).
 //! Session events are printed to stdout as `event {json}` lines.
 
 #![allow(dead_code, unreachable_pub)] // tests include this file for its `app`
@@ -63,7 +68,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use axum::{Form, Json, Router};
-use axum_user_sessions::{Session, SessionLayer};
+use axum_user_sessions::{Session, SessionLayer, SignIn};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -169,6 +174,8 @@ fn login_form(error: Option<&str>) -> String {
 <label>Username <input type="text" name="username" autocomplete="username" required></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
 <label><input type="checkbox" name="remember" value="on"> Remember me</label>
+<label><input type="checkbox" name="second_factor" value="on"> I entered my second-factor code (demo)</label>
+<label><input type="checkbox" name="trust_device" value="on"> Don't ask for a code on this device for 30 days</label>
 <button type="submit">Sign in</button></form>
 <p>Users <code>alice</code>, <code>bob</code>, <code>carol</code>; password <code>password</code>.</p>"#
     )
@@ -195,6 +202,12 @@ struct Credentials {
     password: String,
     #[serde(default)]
     remember: Option<String>,
+    /// `on`: the demo's stand-in for a second factor passed at this sign-in.
+    #[serde(default)]
+    second_factor: Option<String>,
+    /// `on`: "Don't ask again on this device" (needs `second_factor=on`).
+    #[serde(default)]
+    trust_device: Option<String>,
 }
 
 async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
@@ -202,6 +215,11 @@ async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
         .iter()
         .any(|(u, p)| *u == f.username && *p == f.password);
     if !known {
+        // A wrong password of an existing user is shown to that user, off
+        // the response path (the answer is the same for unknown names).
+        if USERS.iter().any(|(u, _)| *u == f.username) {
+            session.record_failed_sign_in(&f.username);
+        }
         return (
             StatusCode::UNAUTHORIZED,
             page(&login_form(Some("Wrong username or password."))),
@@ -209,10 +227,20 @@ async fn login(session: Session, Form(f): Form<Credentials>) -> Response {
             .into_response();
     }
     let remember = f.remember.as_deref() == Some("on");
-    match session.login_remember(&f.username, remember).await {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => e.into_response(),
+    let second_factor = f.second_factor.as_deref() == Some("on");
+    let how = SignIn::default().with_second_factor(second_factor);
+    if let Err(e) = session
+        .login_remember_with(&f.username, remember, how)
+        .await
+    {
+        return e.into_response();
     }
+    if f.trust_device.as_deref() == Some("on")
+        && let Err(e) = session.trust_device().await
+    {
+        return e.into_response();
+    }
+    Redirect::to("/").into_response()
 }
 
 #[derive(Deserialize)]
@@ -251,9 +279,15 @@ async fn logout(session: Session) -> Response {
 
 async fn me(session: Session) -> Response {
     match (session.user_id(), session.id()) {
-        (Some(user_id), Some(id)) => {
-            Json(json!({ "user_id": user_id, "session_id": id })).into_response()
-        }
+        (Some(user_id), Some(id)) => match session.is_trusted_device().await {
+            Ok(trusted) => Json(json!({
+                "user_id": user_id,
+                "session_id": id,
+                "trusted_device": trusted,
+            }))
+            .into_response(),
+            Err(e) => e.into_response(),
+        },
         _ => (
             StatusCode::UNAUTHORIZED,
             Json(json!({ "error": "not signed in" })),

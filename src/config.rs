@@ -45,6 +45,16 @@ pub(crate) struct RememberConfig {
     pub(crate) cookie: String,
 }
 
+/// Trusted-device settings.
+#[derive(Debug, Clone)]
+pub(crate) struct TrustConfig {
+    /// How long a device stays trusted, from the grant (not extended by use).
+    pub(crate) lifetime: Duration,
+    /// How soon after a sign-in that passed a second factor trust may be
+    /// granted.
+    pub(crate) grant_window: Duration,
+}
+
 /// Everything the layer needs, shared by every request.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionConfig {
@@ -53,6 +63,7 @@ pub(crate) struct SessionConfig {
     pub(crate) touch_interval: Duration,
     pub(crate) rotation: RotationConfig,
     pub(crate) remember: RememberConfig,
+    pub(crate) trust: TrustConfig,
     pub(crate) binding: crate::binding::Binding,
     pub(crate) mismatch_action: crate::binding::MismatchAction,
     pub(crate) proxies: crate::client::ProxyConfig,
@@ -68,6 +79,8 @@ pub(crate) struct SessionConfig {
     pub(crate) cookie_name: String,
     /// The remember-me cookie's full name (computed from `cookie` and `remember`).
     pub(crate) remember_cookie_name: String,
+    /// The trusted-device cookie's full name (`trust`, prefixed).
+    pub(crate) trust_cookie_name: String,
     /// The names 0.1 sent, where they differ: read when today's are absent.
     pub(crate) legacy_cookie_names: Option<[String; 2]>,
     /// Turns of `Session::update`, shared by the layer's requests (a clone
@@ -84,6 +97,9 @@ pub(crate) struct SessionConfig {
     /// New tokens name their session (`<id>.<secret>`); off: 0.1's form.
     pub(crate) session_ids_in_tokens: bool,
 }
+
+/// The trusted-device cookie's name, before its prefix.
+pub(crate) const TRUST_COOKIE: &str = "trust";
 
 /// The default of [`SessionConfig::max_data_size`]: 64 KiB.
 pub(crate) const DEFAULT_MAX_DATA_SIZE: usize = 64 * 1024;
@@ -112,6 +128,11 @@ impl Default for SessionConfig {
                 cookie: "remember".into(),
             },
             remember_cookie_name: cookie.prefixed("remember"),
+            trust: TrustConfig {
+                lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+                grant_window: Duration::from_secs(5 * 60),
+            },
+            trust_cookie_name: cookie.prefixed(TRUST_COOKIE),
             binding: crate::binding::Binding::Default(crate::binding::DefaultBinding::default()),
             mismatch_action: crate::binding::MismatchAction::default(),
             proxies: crate::client::ProxyConfig::default(),
@@ -141,6 +162,7 @@ impl SessionConfig {
         let c = &self.cookie;
         self.cookie_name = c.prefixed(&c.name);
         self.remember_cookie_name = c.prefixed(&self.remember.cookie);
+        self.trust_cookie_name = c.prefixed(TRUST_COOKIE);
         self.legacy_cookie_names = c
             .legacy_name(&c.name)
             .zip(c.legacy_name(&self.remember.cookie))
@@ -172,6 +194,10 @@ impl SessionConfig {
         assert!(
             self.remember.grace <= MAX_ROTATION_GRACE,
             "axum-user-sessions: the remember-me grace window is capped at {MAX_ROTATION_GRACE:?}"
+        );
+        assert!(
+            ![self.remember.cookie.as_str(), &self.cookie.name].contains(&TRUST_COOKIE),
+            "axum-user-sessions: the cookie name `{TRUST_COOKIE}` is the trusted-device cookie's"
         );
         assert!(
             self.remember.cookie != self.cookie.name,

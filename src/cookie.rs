@@ -200,26 +200,24 @@ impl fmt::Debug for CookieChange {
     }
 }
 
-/// The cookie changes a request's session asks for, after the handler.
-/// `None`: leave that cookie alone.
+/// The cookie changes a request's session asks for, after the handler: the
+/// session, remember-me and trusted-device cookies' (`None`: leave it alone).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CookieUpdate {
-    /// The session cookie.
     pub(crate) session: Option<CookieChange>,
-    /// The remember-me cookie.
     pub(crate) remember: Option<CookieChange>,
+    pub(crate) trust: Option<CookieChange>,
 }
 
 impl CookieUpdate {
-    /// Appends the `Set-Cookie` headers, the session cookie first, and
-    /// `Cache-Control: no-store` when any cookie is set: a response that
-    /// sets a token must not be cached.
-    /// `names`: the session and remember-me cookies' names as sent.
+    /// Appends the `Set-Cookie` headers (`names`: the session, remember-me and
+    /// trusted-device cookies'), the session cookie first, and `Cache-Control:
+    /// no-store` when any cookie is set: a response setting a token is not cached.
     pub(crate) fn write_headers(
-        self, cookie: &CookieConfig, names: [&str; 2], headers: &mut HeaderMap,
+        self, cookie: &CookieConfig, names: &[&str], headers: &mut HeaderMap,
     ) {
         let mut any = false;
-        for (name, change) in names.into_iter().zip([self.session, self.remember]) {
+        for (&name, change) in names.iter().zip([self.session, self.remember, self.trust]) {
             let (value, max_age) = match &change {
                 None => continue,
                 Some(CookieChange::Set { value, max_age }) => (value.as_str(), *max_age),
@@ -334,7 +332,7 @@ mod tests {
         let mut h = HeaderMap::new();
         let config = crate::config::SessionConfig::default();
         let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
-        update.write_headers(&config.cookie, names, &mut h);
+        update.write_headers(&config.cookie, &names, &mut h);
         let cookies = h
             .get_all(header::SET_COOKIE)
             .iter()
@@ -362,6 +360,7 @@ mod tests {
                 value: "s".into(),
                 max_age: None,
             }),
+            trust: None,
         });
         assert_eq!(cache.as_deref(), Some("no-store"));
         assert_eq!(cookies.len(), 2);
@@ -380,7 +379,7 @@ mod tests {
     fn expire_empties_the_value_and_dates_it_in_the_past() {
         let (cookies, cache) = set_cookies(CookieUpdate {
             session: Some(CookieChange::Expire),
-            remember: None,
+            ..CookieUpdate::default()
         });
         assert_eq!(cache.as_deref(), Some("no-store"));
         assert_eq!(cookies.len(), 1);

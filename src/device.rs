@@ -63,6 +63,9 @@ pub struct DeviceView {
     /// [`device`](Self::device) reads "API client" unless its User-Agent is
     /// a browser's.
     pub api_client: bool,
+    /// Whether the device may skip the second factor at its next sign-in
+    /// ([`Session::trust_device`](crate::Session::trust_device)).
+    pub trusted: bool,
 }
 
 impl DeviceView {
@@ -93,6 +96,7 @@ impl DeviceView {
             sign_in_method: record.sign_in_method.clone(),
             second_factor: record.second_factor,
             api_client: record.api_client,
+            trusted: false,
         }
     }
 
@@ -111,6 +115,30 @@ impl DeviceView {
     /// ```
     pub fn title(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.device.clone())
+    }
+}
+
+/// A failed sign-in, as the devices list shows it to its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FailedSignInView {
+    /// When (RFC 3339 in JSON).
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// From which IP (anonymised when configured), if known.
+    pub ip: Option<String>,
+    /// With which browser and system ([`device_name`]).
+    pub device: String,
+}
+
+impl FailedSignInView {
+    /// The view of `attempt`.
+    pub fn new(attempt: &crate::store::devices::FailedSignIn) -> Self {
+        Self {
+            at: attempt.at,
+            ip: attempt.ip.map(|ip| ip.to_string()),
+            device: device_name(attempt.user_agent.as_deref()),
+        }
     }
 }
 
@@ -315,7 +343,7 @@ mod tests {
         let json = serde_json::to_string(&v).unwrap();
         assert_eq!(
             json,
-            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false,"api_client":false}"#
+            r#"{"id":"00000000-0000-0000-0000-000000000000","current":true,"name":null,"device":"Unknown device","ip":"203.0.113.7","created_at":"1970-01-01T00:00:00Z","last_seen_at":"1970-01-01T00:00:00Z","expires_at":"1970-01-31T00:00:00Z","persistent":true,"last_ip":"203.0.113.7","location":null,"sign_in_method":null,"second_factor":false,"api_client":false,"trusted":false}"#
         );
     }
 }

@@ -59,6 +59,26 @@ pub enum SessionEventKind {
         /// `"bearer"` or `"cookie"`: how the token came.
         presented_as: String,
     },
+    /// The user trusted this device to skip the second factor
+    /// ([`Session::trust_device`](crate::Session::trust_device)).
+    DeviceTrusted,
+    /// A trusted-device credential was presented after it was rotated or
+    /// forgotten (or with a wrong validator): refused, and that trust
+    /// forgotten. A copied cookie is the likely cause.
+    TrustedDeviceReplayed,
+    /// Trusted devices of the user were forgotten (by the user, sign-out
+    /// everywhere, a password change).
+    TrustedDevicesForgotten {
+        /// How many.
+        count: u64,
+    },
+    /// A sign-in of the user failed (a wrong password or code), as the app
+    /// recorded it.
+    FailedSignIn {
+        /// Failed sign-ins since the user's last successful one, this one
+        /// included.
+        count: u64,
+    },
 }
 
 impl SessionEventKind {
@@ -76,6 +96,10 @@ impl SessionEventKind {
             Self::NewDevice { .. } => "new_device",
             Self::Expired => "expired",
             Self::WrongChannel { .. } => "wrong_channel",
+            Self::DeviceTrusted => "device_trusted",
+            Self::TrustedDeviceReplayed => "trusted_device_replayed",
+            Self::TrustedDevicesForgotten { .. } => "trusted_devices_forgotten",
+            Self::FailedSignIn { .. } => "failed_sign_in",
         }
     }
 }
@@ -173,6 +197,7 @@ impl EventSink {
             event.kind,
             SessionEventKind::TokenReuse
                 | SessionEventKind::RememberTheft
+                | SessionEventKind::TrustedDeviceReplayed
                 | SessionEventKind::BindingMismatch { enforced: true, .. }
                 | SessionEventKind::WrongChannel { .. }
         );

@@ -138,7 +138,7 @@ mod token;
 #[cfg(feature = "axum-login")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub use self::axum_login::{AxumLoginLayer, AxumLoginService};
-pub use admin::{GcOptions, GcReport, GcTask, SessionAdmin};
+pub use admin::{ForgetTrust, GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};
 #[cfg(feature = "tower-sessions-import")]
@@ -149,7 +149,7 @@ pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
 #[cfg(feature = "routes")]
 #[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
-pub use device::{DeviceView, EndedDeviceView, device_name, ended_reason_text};
+pub use device::{DeviceView, EndedDeviceView, FailedSignInView, device_name, ended_reason_text};
 pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
 pub use layer::SessionLayer;

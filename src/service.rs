@@ -125,10 +125,16 @@ impl<S> SessionService<S> {
             req.extensions_mut().insert(session.clone());
             return (session, LegacyCookies::default());
         }
-        let names = [&*self.config.cookie_name, &self.config.remember_cookie_name];
-        let [cookie, remember] = find_cookies(req.headers(), names);
+        let c = &self.config;
+        let names = [
+            &*c.cookie_name,
+            &c.remember_cookie_name,
+            &c.trust_cookie_name,
+        ];
+        let [cookie, remember, trust] = find_cookies(req.headers(), names);
         let mut cookie = cookie.parse(SessionToken::parse);
         let mut remember = remember.parse(RememberToken::parse);
+        let trust = trust.parse(RememberToken::parse);
         let mut legacy = LegacyCookies::default();
         if let Some([session_name, remember_name]) = &self.config.legacy_cookie_names {
             if !cookie.is_present() {
@@ -170,6 +176,7 @@ impl<S> SessionService<S> {
             remember,
             client,
         );
+        session.set_trust_cookie(trust);
         req.extensions_mut().insert(session.clone());
         (session, legacy)
     }
@@ -249,7 +256,7 @@ async fn finish(
             old.remember = Some(CookieChange::Expire);
         }
         let names = [old_names[0].as_str(), &old_names[1]];
-        old.write_headers(&config.cookie, names, res.headers_mut());
+        old.write_headers(&config.cookie, &names, res.headers_mut());
     }
     if let Some(value) = legacy.joined
         && cookies.session.is_none()
@@ -260,8 +267,12 @@ async fn finish(
             max_age: None,
         });
     }
-    let names = [config.cookie_name.as_str(), &config.remember_cookie_name];
-    cookies.write_headers(&config.cookie, names, res.headers_mut());
+    let names = [
+        config.cookie_name.as_str(),
+        &config.remember_cookie_name,
+        &config.trust_cookie_name,
+    ];
+    cookies.write_headers(&config.cookie, &names, res.headers_mut());
     res
 }
 

@@ -4,119 +4,49 @@
 //! signed out on its next page load. On the way the first names itself
 //! through the page's form and finds the other under "Recently signed
 //! out", and a script signed in with a bearer token listed as an API
-//! client; another test pages through more than 50 devices. A screenshot of the page is kept as an
+//! client; it signs in after a wrong password with a second factor and
+//! trusts itself, sees the failed attempt and its "Trusted" badge, and
+//! forgets itself; another test pages through more than 50 devices. A screenshot of the page is kept as an
 //! artifact (and, with `AUS_UPDATE_SCREENSHOT=1`, as docs/your-devices.png).
 //!
 //! `scripts/test.sh` installs Debian's `chromium` and `chromium-driver` when
 //! they are missing.
 
 mod common;
+#[path = "browser/driver.rs"]
+mod driver;
 
 use common::Backend;
-use fantoccini::{Client, ClientBuilder, Locator};
-use std::process::{Child, Command, Stdio};
+use driver::{assert_not_blank, browser, start_driver};
+use fantoccini::{Client, Locator};
 use std::time::Duration;
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Fills the demo's sign-in form with `password`, ticks `boxes`, submits.
+async fn submit_sign_in(c: &Client, base: &str, user: &str, password: &str, boxes: &[&str]) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    for (field, value) in [("username", user), ("password", password)] {
+        let css = format!("input[name={field}]");
+        let input = c.find(Locator::Css(&css)).await.unwrap();
+        input.send_keys(value).await.unwrap();
     }
-}
-
-fn find_exe(candidates: &[&str]) -> Option<String> {
-    candidates
-        .iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .map(|p| p.to_string())
-}
-
-async fn start_driver() -> Driver {
-    let exe = find_exe(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).expect(
-        "chromedriver not found: run scripts/test.sh (it installs Debian's chromium and \
-         chromium-driver), or apt-get install chromium chromium-driver",
-    );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(exe)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromedriver");
-    let url = format!("http://127.0.0.1:{port}");
-    let ready = common::eventually(Duration::from_secs(20), || {
-        let status = format!("{url}/status");
-        async move {
-            let res = reqwest::get(&status).await.ok()?;
-            res.status().is_success().then_some(())
-        }
-    })
-    .await;
-    assert!(ready.is_some(), "chromedriver did not start");
-    Driver { child, url }
-}
-
-async fn browser(driver: &Driver, profile: &std::path::Path, user_agent: &str) -> Client {
-    let chromium = find_exe(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])
-        .expect("chromium not found: run scripts/test.sh or apt-get install chromium");
-    let args = vec![
-        "--headless=new".to_string(),
-        "--no-sandbox".into(),
-        "--disable-gpu".into(),
-        "--disable-dev-shm-usage".into(),
-        "--disable-quic".into(),
-        "--no-first-run".into(),
-        "--disable-background-networking".into(),
-        "--disable-component-update".into(),
-        "--disable-sync".into(),
-        "--window-size=900,900".into(),
-        format!("--user-agent={user_agent}"),
-        format!("--user-data-dir={}", profile.display()),
-    ];
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": chromium, "args": args }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("open a Chromium session")
+    for name in boxes {
+        let css = format!("input[name={name}]");
+        let tick = c.find(Locator::Css(&css)).await.unwrap();
+        tick.click().await.unwrap();
+    }
+    let button = c.find(Locator::Css("form[action='/login'] button"));
+    button.await.unwrap().click().await.unwrap();
 }
 
 async fn sign_in(c: &Client, base: &str, user: &str) {
-    c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Css("input[name=username]"))
-        .await
-        .unwrap()
-        .send_keys(user)
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/login'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in_ticking(c, base, user, &[]).await;
+}
+
+async fn sign_in_ticking(c: &Client, base: &str, user: &str, boxes: &[&str]) {
+    submit_sign_in(c, base, user, "password", boxes).await;
     let signed_in = common::eventually(Duration::from_secs(10), || async {
         let src = c.source().await.ok()?;
         src.contains("Signed in as").then_some(())
@@ -131,34 +61,6 @@ async fn device_count(c: &Client) -> usize {
         .await
         .unwrap()
         .len()
-}
-
-/// Checks the PNG decodes and is not one flat colour.
-fn assert_not_blank(png_bytes: &[u8]) {
-    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
-    let mut reader = decoder.read_info().expect("a PNG");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("PNG frame");
-    let pixels = &buf[..info.buffer_size()];
-    let step = info.color_type.samples();
-    let mut colours = std::collections::HashSet::new();
-    for px in pixels.chunks(step) {
-        colours.insert(px.to_vec());
-        if colours.len() > 16 {
-            break;
-        }
-    }
-    assert!(
-        info.width >= 300 && info.height >= 300,
-        "{}x{}",
-        info.width,
-        info.height
-    );
-    assert!(
-        colours.len() > 16,
-        "the screenshot is blank ({} colours)",
-        colours.len()
-    );
 }
 
 #[sqlx::test(migrations = false)]
@@ -176,7 +78,17 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
     let phone = browser(&driver, dirs.1.path(), IPHONE).await;
 
     sign_in(&phone, &app.base, "alice").await;
-    sign_in(&laptop, &app.base, "alice").await;
+    // A wrong password first, then a sign-in with a second factor that
+    // trusts the laptop.
+    submit_sign_in(&laptop, &app.base, "alice", "wrong", &[]).await;
+    let refused = common::eventually(Duration::from_secs(10), || async {
+        let src = laptop.source().await.ok()?;
+        src.contains("Wrong username or password").then_some(())
+    })
+    .await;
+    assert!(refused.is_some(), "the wrong password was accepted");
+    let boxes = ["second_factor", "trust_device"];
+    sign_in_ticking(&laptop, &app.base, "alice", &boxes).await;
 
     // The laptop follows the "Your devices" link.
     laptop
@@ -200,9 +112,30 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         page.contains("This device") && page.contains("Safari on iPhone"),
         "{page}"
     );
+    // The laptop is trusted; the wrong password is shown (recorded off the
+    // response path: reload until it is there).
+    let mine = "//li[contains(@class,'device')][.//span[@class='badge' and text()='This device']]";
+    let trusted = format!("{mine}//span[@class='badge trusted' and text()='Trusted']");
+    assert!(
+        laptop.find(Locator::XPath(&trusted)).await.is_ok(),
+        "{page}"
+    );
+    let failed = common::eventually(Duration::from_secs(10), || async {
+        let section = laptop.find(Locator::Css("section.failed")).await;
+        if section.is_err() {
+            laptop.refresh().await.ok()?;
+        }
+        section.ok()?.text().await.ok()
+    })
+    .await
+    .expect("the failed sign-in is not shown");
+    assert!(
+        failed.contains("Failed sign-ins since your last sign-in (1)")
+            && failed.contains("Firefox on Linux"),
+        "{failed}"
+    );
 
     // Name this device through the page's form (no JavaScript).
-    let mine = "//li[contains(@class,'device')][.//span[@class='badge' and text()='This device']]";
     laptop
         .find(Locator::XPath(&format!("{mine}//input[@name='name']")))
         .await
@@ -303,6 +236,18 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         .unwrap();
     let title = api.text().await.unwrap();
     assert!(title.starts_with("API client"), "{title}");
+    // The API client's sign-in was alice's last: the list shows the attempts
+    // since, such as a wrong password on the signed-out phone.
+    submit_sign_in(&phone, &app.base, "alice", "wrong", &[]).await;
+    let failed = common::eventually(Duration::from_secs(10), || async {
+        laptop.refresh().await.ok()?;
+        let text = laptop.find(Locator::Css("section.failed")).await.ok()?;
+        let text = text.text().await.ok()?;
+        text.contains("Safari on iPhone").then_some(text)
+    })
+    .await
+    .expect("the phone's wrong password is not shown");
+    assert!(failed.contains("(1)"), "{failed}");
     // The reload closed the ended section: open it again for the screenshot.
     laptop
         .find(Locator::Css("details.ended summary"))
@@ -312,7 +257,8 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         .await
         .unwrap();
 
-    // The screenshot docs/your-devices.png: a named device and the ended section, open.
+    // The screenshot docs/your-devices.png: a failed sign-in, a named and
+    // trusted device, and the ended section, open.
     let shot = laptop.screenshot().await.unwrap();
     assert_not_blank(&shot);
     let artifacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts");
@@ -327,6 +273,25 @@ async fn two_browsers_one_signs_the_other_out(pool: sqlx::PgPool) {
         std::fs::create_dir_all(&docs).unwrap();
         std::fs::write(docs.join("your-devices.png"), &shot).unwrap();
     }
+
+    // "Forget this device": the badge goes.
+    let forget = format!("{mine}//button[text()='Forget this device']");
+    laptop
+        .find(Locator::XPath(&forget))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let forgotten = common::eventually(Duration::from_secs(10), || async {
+        laptop
+            .find(Locator::XPath(&trusted))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    assert!(forgotten.is_some(), "the laptop is still trusted");
 
     // The phone is signed out on its next page load.
     phone.goto(&format!("{}/", app.base)).await.unwrap();

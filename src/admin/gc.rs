@@ -65,6 +65,9 @@ pub struct GcReport {
     pub deleted: u64,
     /// Batches run.
     pub batches: u32,
+    /// Users' device records deleted: no trusted device left, no failed
+    /// sign-in within the retention.
+    pub device_records: u64,
 }
 
 /// A background garbage collector, started by [`SessionAdmin::spawn_gc`].
@@ -98,7 +101,29 @@ pub(super) async fn collect(
         report.batches += 1;
         progress(report.deleted);
         if n < u64::from(options.batch_size) {
+            report.device_records = collect_devices(store, options).await?;
             return Ok(report);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The users' device records with no trust left and no failed sign-in
+/// within the retention, in batches: how many it deleted.
+async fn collect_devices(store: &dyn SessionProtocol, options: &GcOptions) -> Result<u64, Error> {
+    let Some(devices) = store.devices() else {
+        return Ok(0);
+    };
+    let mut deleted = 0;
+    loop {
+        let now = OffsetDateTime::now_utc();
+        let horizon = options.revoked_horizon(now);
+        let n = devices
+            .collect_devices(now, horizon, options.batch_size)
+            .await?;
+        deleted += n;
+        if n < u64::from(options.batch_size) {
+            return Ok(deleted);
         }
         tokio::task::yield_now().await;
     }
@@ -220,6 +245,39 @@ mod tests {
         let options = GcOptions::default().with_revoked_retention(Duration::MAX);
         admin.gc(&options).await.unwrap();
         admin.stats(&options).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn gc_collects_device_records_without_trust_or_recent_failures() {
+        use crate::store::devices::{self, FailedSignIn, TrustedDevice};
+        let admin = SessionAdmin::new(MemoryStore::new());
+        let store = admin.store().devices().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let hash = crate::store::TokenHash::from_bytes([1; 32]);
+        for (user, end) in [
+            ("ended", now - time::Duration::HOUR),
+            ("live", now + time::Duration::HOUR),
+        ] {
+            let trust = TrustedDevice::new([1; 16], &hash, now, end, None);
+            let add = |d: &mut devices::UserDevices| {
+                d.trust(trust.clone(), now);
+                ((), true)
+            };
+            devices::update(store, user, add).await.unwrap();
+        }
+        let fail = |d: &mut devices::UserDevices| {
+            d.record_failed(FailedSignIn::new(now, None, None));
+            ((), true)
+        };
+        devices::update(store, "failed", fail).await.unwrap();
+        let report = admin.gc(&GcOptions::default()).await.unwrap();
+        assert_eq!(report.device_records, 1);
+        assert!(store.load_devices("ended").await.unwrap().is_none());
+        assert!(store.load_devices("live").await.unwrap().is_some());
+        assert!(
+            store.load_devices("failed").await.unwrap().is_some(),
+            "within the retention"
+        );
     }
 
     #[tokio::test]

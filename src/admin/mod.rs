@@ -8,7 +8,10 @@
 //! library's own automatic revocations on token reuse, binding mismatch and
 //! remember-me theft happen where they are detected, in the session.)
 
+mod devices;
 mod gc;
+
+pub use devices::ForgetTrust;
 
 #[allow(deprecated)]
 pub use gc::{GcOptions, GcReport, GcTask, gc, spawn_gc};
@@ -48,6 +51,8 @@ pub struct SessionAdmin {
     /// The client of the request this handle acts for, if any: its IP and
     /// User-Agent go into the events.
     client: Option<ClientInfo>,
+    /// Signing a user out everywhere keeps their trusted devices.
+    keep_trust: bool,
 }
 
 impl SessionAdmin {
@@ -61,6 +66,7 @@ impl SessionAdmin {
             store,
             events,
             client: None,
+            keep_trust: false,
         }
     }
 
@@ -167,6 +173,10 @@ impl SessionAdmin {
         if n > 0 {
             siblings::changed(self.store.as_ref(), Stale::User(user_id));
             self.revoked(None, Some(user_id.to_owned()), &how, n);
+        }
+        if !self.keep_trust {
+            let which = keep.map_or(ForgetTrust::All, ForgetTrust::AllBut);
+            self.forget_trusted_devices(user_id, which).await?;
         }
         Ok(n)
     }

@@ -10,6 +10,7 @@ mod adopt;
 mod bearer;
 mod client;
 mod seen;
+mod trust;
 mod upgrade;
 
 use std::sync::Arc;

@@ -16,6 +16,20 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
         } @else {
             p class="note" { (s.intro) }
         }
+        @if view.failed_sign_in_count > 0 {
+            section class="failed" {
+                h2 { (fill(&s.failed_sign_ins, &[("n", &view.failed_sign_in_count.to_string())])) }
+                ul {
+                    @for f in &view.failed_sign_ins {
+                        li class="meta" {
+                            time datetime=(f.iso) title=(f.date) { (f.when) }
+                            " · " (f.device)
+                            @if let Some(ip) = &f.ip_text { " · " (ip) }
+                        }
+                    }
+                }
+            }
+        }
         ul class="devices" aria-label=(s.devices_label) {
             @for d in &view.devices {
                 li class="device" {
@@ -24,6 +38,7 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                             (d.title)
                             @if d.current { " " span class="badge" { (s.this_device) } }
                             @if d.persistent { " " span class="badge muted" { (s.remembered) } }
+                            @if d.trusted { " " span class="badge trusted" { (s.trusted) } }
                         }
                         @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
@@ -50,9 +65,16 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                             }
                         }
                     }
-                    @if let Some(action) = &d.revoke_action {
-                        form method="post" action=(action) {
-                            button type="submit" aria-label=(d.revoke_label) { (s.sign_out) }
+                    div class="actions" {
+                        @if let Some(action) = &d.forget_action {
+                            form method="post" action=(action) {
+                                button type="submit" { (s.forget_device) }
+                            }
+                        }
+                        @if let Some(action) = &d.revoke_action {
+                            form method="post" action=(action) {
+                                button type="submit" aria-label=(d.revoke_label) { (s.sign_out) }
+                            }
                         }
                     }
                 }
@@ -65,6 +87,11 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
         @if let Some(action) = &view.revoke_others_action {
             form method="post" action=(action) class="all" {
                 button type="submit" class="danger" { (s.sign_out_others) }
+            }
+        }
+        @if let Some(action) = &view.forget_all_action {
+            form method="post" action=(action) class="all" {
+                button type="submit" { (s.forget_all) }
             }
         }
         @if !view.ended.is_empty() {
@@ -163,4 +190,7 @@ button:hover,button:focus-visible{border-color:var(--accent);outline:none}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .ended{margin-top:2rem}.ended summary{cursor:pointer;color:var(--muted)}.ended .device{opacity:.8}.device h3{font-size:1rem;margin:0}
 .danger{color:#fff;background:var(--danger);border-color:var(--danger)}.all{margin-top:1.5rem}
+.badge.trusted{background:#1a7f37}.actions{display:flex;flex-direction:column;gap:.4rem}
+.failed{margin:0 0 1.5rem;padding:.75rem 1.25rem;border:1px solid var(--danger);border-radius:12px}
+.failed h2{font-size:1.05rem;margin:0}.failed ul{margin:.25rem 0 0;padding-left:1.2rem}
 ";

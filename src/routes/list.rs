@@ -4,7 +4,7 @@
 use super::paging::{self, PAGE_SIZE};
 use super::reply::{self, Refusal, Reply, wants_html};
 use super::{SessionRoutes, guard, view};
-use crate::device::{DeviceView, EndedDeviceView};
+use crate::device::{DeviceView, EndedDeviceView, FailedSignInView};
 use crate::error::Error;
 use crate::session::Session;
 use axum::Json;
@@ -71,10 +71,20 @@ pub(super) async fn list(
         None
     };
     let current = session.id();
+    let doc = super::trust::records_of(&session, &target)
+        .await
+        .map_err(store)?;
+    let trusted: Vec<_> = doc.live(now).filter_map(|t| t.session_id).collect();
     let devices: Vec<DeviceView> = records
         .iter()
-        .map(|r| DeviceView::new(r, current))
+        .map(|r| {
+            let mut d = DeviceView::new(r, current);
+            d.trusted = trusted.contains(&r.id);
+            d
+        })
         .collect();
+    let (failed, failed_count) = doc.failed_since_previous_sign_in();
+    let failed: Vec<FailedSignInView> = failed.into_iter().map(FailedSignInView::new).collect();
     // Ended sessions come with the first page only.
     let with_ended = (html || q.include.as_deref() == Some("ended")) && after.is_none();
     let ended = if with_ended {
@@ -94,6 +104,7 @@ pub(super) async fn list(
             other_user: target != me,
             devices: &devices,
             ended: &ended,
+            failed: (&failed, failed_count),
             next: next_href,
             now,
             strings: &cfg.strings,
@@ -106,6 +117,8 @@ pub(super) async fn list(
         if q.include.as_deref() == Some("ended") {
             body.insert("ended".into(), json!(ended));
         }
+        body.insert("failed_sign_ins".into(), json!(failed));
+        body.insert("failed_sign_in_count".into(), json!(failed_count));
         body.insert("next_cursor".into(), json!(next));
         Json(Value::Object(body)).into_response()
     };

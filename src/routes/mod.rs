@@ -77,10 +77,11 @@ mod rename;
 mod reply;
 mod strength;
 mod strings;
+mod trust;
 mod view;
 
 pub use strings::PageStrings;
-pub use view::{DeviceItem, DevicesPage, EndedItem};
+pub use view::{DeviceItem, DevicesPage, EndedItem, FailedItem};
 
 use crate::session::Session;
 use axum::Router;
@@ -346,6 +347,8 @@ impl SessionRoutes {
             )
             .route("/{id}/revoke", post(handlers::revoke_one_form))
             .route("/{id}/rename", post(rename::rename_form))
+            .route("/{id}/forget", post(trust::forget_one))
+            .route("/forget-all", post(trust::forget_all))
             .layer(axum::middleware::map_response(reply::security_headers))
             .with_state(Arc::new(self))
     }

@@ -114,6 +114,14 @@ pub struct PageStrings {
     /// `Sign in` (that page's link, to
     /// [`SessionRoutes::with_sign_in_url`](super::SessionRoutes::with_sign_in_url)).
     pub sign_in: String,
+    /// `Trusted` (a device that may skip the second factor).
+    pub trusted: String,
+    /// `Forget this device` (asks for the second factor there again).
+    pub forget_device: String,
+    /// `Forget all trusted devices`
+    pub forget_all: String,
+    /// `Failed sign-ins since your last sign-in ({n})`
+    pub failed_sign_ins: String,
 }
 
 impl Default for PageStrings {
@@ -162,6 +170,10 @@ impl Default for PageStrings {
             reason_device_limit: r(EndedReason::DeviceLimit),
             reason_network_changed: r(EndedReason::NetworkChanged),
             reason_password_changed: r(EndedReason::PasswordChanged),
+            trusted: s("Trusted"),
+            forget_device: s("Forget this device"),
+            forget_all: s("Forget all trusted devices"),
+            failed_sign_ins: s("Failed sign-ins since your last sign-in ({n})"),
         }
     }
 }

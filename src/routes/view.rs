@@ -3,7 +3,7 @@
 //! ([`SessionRoutes::with_page`](super::SessionRoutes::with_page)).
 
 use super::strings::{PageStrings, fill};
-use crate::device::{DeviceView, EndedDeviceView};
+use crate::device::{DeviceView, EndedDeviceView, FailedSignInView};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -68,6 +68,14 @@ pub struct DevicesPage {
     /// Where "Sign out everywhere else" posts, when it applies (the user's
     /// own list, with another device in it).
     pub revoke_others_action: Option<String>,
+    /// Where "Forget all trusted devices" posts, when a device is trusted
+    /// (the user's own list).
+    pub forget_all_action: Option<String>,
+    /// Failed sign-ins since the user's previous successful sign-in (the
+    /// first ones kept), oldest first.
+    pub failed_sign_ins: Vec<FailedItem>,
+    /// How many failed in all since then.
+    pub failed_sign_in_count: u64,
     /// The page's words, as configured
     /// ([`with_strings`](super::SessionRoutes::with_strings)).
     pub strings: Arc<PageStrings>,
@@ -115,6 +123,11 @@ pub struct DeviceItem {
     pub second_factor: bool,
     /// A "Remember me" device.
     pub persistent: bool,
+    /// A trusted device: it may skip the second factor.
+    pub trusted: bool,
+    /// Where its "Forget this device" form posts, when it is trusted (the
+    /// user's own list).
+    pub forget_action: Option<String>,
     /// Where its "Sign out" form posts; `None` for the current device.
     pub revoke_action: Option<String>,
     /// "Sign out Work laptop", the button's accessible label.
@@ -159,6 +172,22 @@ pub struct EndedItem {
     pub ip_text: Option<String>,
 }
 
+/// One failed sign-in on the page, formatted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FailedItem {
+    /// When, relative: "5 minutes ago".
+    pub when: String,
+    /// When: `2026-12-03 12:05 UTC`.
+    pub date: String,
+    /// The same, RFC 3339.
+    pub iso: String,
+    /// "IP 192.0.2.1", when known.
+    pub ip_text: Option<String>,
+    /// The browser and system.
+    pub device: String,
+}
+
 /// What the list handler knows, to build the page from.
 pub(super) struct Input<'a> {
     pub(super) base: &'a str,
@@ -166,6 +195,7 @@ pub(super) struct Input<'a> {
     pub(super) other_user: bool,
     pub(super) devices: &'a [DeviceView],
     pub(super) ended: &'a [EndedDeviceView],
+    pub(super) failed: (&'a [FailedSignInView], u64),
     pub(super) next: Option<String>,
     pub(super) now: OffsetDateTime,
     pub(super) strings: &'a Arc<PageStrings>,
@@ -181,7 +211,18 @@ impl DevicesPage {
             .map(|d| device_item(d, base, i.other_user, i.now, s))
             .collect();
         let others = devices.iter().any(|d| !d.current);
+        let trusted = devices.iter().any(|d| d.trusted);
+        let failed_item = |f: &FailedSignInView| FailedItem {
+            when: s.ago(f.at, i.now),
+            date: date(f.at),
+            iso: iso(f.at),
+            ip_text: f.ip.as_ref().map(|ip| fill(&s.ip, &[("ip", ip)])),
+            device: f.device.clone(),
+        };
         Self {
+            forget_all_action: (trusted && !i.other_user).then(|| format!("{base}/forget-all")),
+            failed_sign_ins: i.failed.0.iter().map(failed_item).collect(),
+            failed_sign_in_count: i.failed.1,
             user: i.user.to_owned(),
             other_user: i.other_user,
             ended: i.ended.iter().map(|e| ended_item(e, i.now, s)).collect(),
@@ -235,6 +276,8 @@ fn device_item(
         sign_in_method: d.sign_in_method.clone(),
         second_factor: d.second_factor,
         persistent: d.persistent,
+        trusted: d.trusted,
+        forget_action: (d.trusted && !other_user).then(|| format!("{base}/{}/forget", d.id)),
         revoke_action: (!d.current).then(|| format!("{base}/{}/revoke", d.id)),
         revoke_label: fill(&s.sign_out_label, &[("device", &title)]),
         rename_action: (!other_user).then(|| format!("{base}/{}/rename", d.id)),

@@ -87,6 +87,7 @@ impl Session {
     pub(super) async fn signed_in(&self, user_id: String) -> Result<(), Error> {
         if let Some(id) = self.id() {
             self.emit_for(SessionEventKind::Login, Some(id), Some(user_id.clone()));
+            self.devices_after_sign_in(&user_id, id).await;
             let hook = self.config().events.has_hook();
             let limit = self.config().max_sessions_per_user;
             if hook || limit.is_some() {

@@ -143,7 +143,12 @@ impl Session {
             (None, true) if self.inner.remember.is_present() => Some(CookieChange::Expire),
             _ => None,
         };
-        CookieUpdate { session, remember }
+        let trust = st.trust.cookie_change();
+        CookieUpdate {
+            session,
+            remember,
+            trust,
+        }
     }
 
     /// A new token for session `id`, naming it when the layer is set to

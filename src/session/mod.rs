@@ -8,7 +8,9 @@
 //!   render;
 //! - `update`: the atomic read-modify-write of one key, written at once;
 //! - `key`: typed keys ([`SessionKey`]) over the data API;
-//! - `limits`: what a write may hold (the data limit, no U+0000).
+//! - `limits`: what a write may hold (the data limit, no U+0000);
+//! - `trust`: trusted devices and their cookie; `failed`: failed sign-ins;
+//! - `routes`: what the ready-made routes and the session limit call.
 //!
 //! Nothing in this module reads or writes HTTP.
 
@@ -17,13 +19,16 @@ mod adopt;
 mod api;
 mod auth;
 mod commit;
+mod failed;
 mod key;
 mod limits;
 mod load;
 mod reissue;
+mod routes;
 mod strength;
 #[cfg(test)]
 mod tests;
+mod trust;
 mod update;
 
 pub(crate) use commit::Commit;
@@ -148,6 +153,7 @@ struct State {
     /// cookie is set, expired or read from then on (a bearer request, or
     /// [`Session::login_api_client`]).
     api: bool,
+    trust: trust::TrustState, // the trusted-device cookie, as read and to send
 }
 
 impl State {
@@ -374,29 +380,5 @@ impl Session {
             self.state().changes.insert(key.to_owned(), None);
         }
         present
-    }
-}
-
-// For the ready-made routes (`crate::routes`), and the session limit.
-#[cfg_attr(not(feature = "routes"), allow(dead_code))]
-impl Session {
-    /// Admin calls on this session's store, sending events to the layer's
-    /// hook with this request's client: the routes and the session limit
-    /// revoke through it.
-    pub(crate) fn admin(&self) -> crate::admin::SessionAdmin {
-        let (store, events) = (self.inner.store.clone(), self.config().events.clone());
-        crate::admin::SessionAdmin::with_sink(store, events).with_client(self.inner.client.clone())
-    }
-
-    /// Whether the layer's cookies are `Secure` (the site is served over
-    /// https), for the routes' same-origin rule.
-    pub(crate) fn secure_cookies(&self) -> bool {
-        self.config().cookie.secure
-    }
-
-    /// The session was revoked by the request itself (revoke-all, or its own
-    /// id): continue as anonymous and expire the cookie.
-    pub(crate) fn mark_ended(&self) {
-        self.state().end(true);
     }
 }

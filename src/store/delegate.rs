@@ -200,6 +200,10 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                     self.wrapped().cache_support()
                 }
 
+                fn devices(&self) -> Option<&dyn $crate::store::DeviceRecords> {
+                    self.wrapped().devices()
+                }
+
                 fn finds_tokens(&self) -> bool {
                     self.wrapped().finds_tokens()
                 }

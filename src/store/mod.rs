@@ -18,7 +18,7 @@
 //! # Writing a store
 //!
 //! Implement [`SessionStore`], the small boundary (eight storage operations,
-//! and four with default bodies), and wrap it in [`Protocol`], which
+//! and five with default bodies), and wrap it in [`Protocol`], which
 //! computes the session protocol (token states, rotation, remember-me
 //! steps, the token history, touches) once, in Rust, and implements
 //! [`SessionProtocol`] over it: every built-in store is made so. Its calls
@@ -26,7 +26,11 @@
 //! (report your driver's errors with [`Error::unavailable`],
 //! [`Error::backend`], …, which keep them as the source). A feature your
 //! store does not offer answers [`Error::Unsupported`] (the default bodies
-//! do), never a silent "not found". [`migrate`](migrate()) runs a store's
+//! do), never a silent "not found". Optional features come as extension
+//! traits a store offers through [`SessionStore::extensions`]:
+//! [`CacheSupport`] for a cache, [`DeviceRecords`] for trusted devices and
+//! failed sign-ins (without it, `Session::trust_device` answers
+//! [`Error::Unsupported`] and nothing is recorded). [`migrate`](migrate()) runs a store's
 //! [`SessionProtocol::migrate`]. Check it with the conformance kit (feature
 //! `conformance`, `store::conformance`), the scenarios every built-in store
 //! passes, and count its round-trips with [`CountingStore`].
@@ -41,10 +45,11 @@
 //! |---|---|
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
 //! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
+//! | `devices/` | [`DeviceRecords`], the extension trait of a user's trusted devices and failed sign-ins: one [`UserDevices`](devices::UserDevices) document per user, its rules as pure methods (`records.rs`), written with a compare-and-set (`devices::update`) |
 //! | `session_store.rs` | the [`SessionProtocol`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
 //! | `placement.rs` | [`placement`]: a user's placement tag in the session ids minted at sign-in, for stores that shard |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
-//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule |
+//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule; [`Extensions`], the one accessor of the extension traits a store offers |
 //! | `protocol/` | [`Protocol`]: [`SessionProtocol`] over any [`SessionStore`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
@@ -68,6 +73,7 @@ mod counting;
 mod credentials;
 mod data;
 mod delegate;
+pub mod devices;
 mod error;
 mod feed;
 mod memory;
@@ -104,6 +110,7 @@ pub use counting::CountingStore;
 pub use credentials::{Credentials, RememberState, TokenEntry};
 pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
+pub use devices::DeviceRecords;
 pub use error::{BoxError, Error};
 pub use feed::{Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
@@ -126,8 +133,8 @@ pub use sign_in::SignIn;
 pub use sqlite::{SqliteStorage, SqliteStore};
 pub(crate) use stack::Stack;
 pub use storage::{
-    Activity, Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write,
-    WriteOutcome,
+    Activity, Deletion, DeviceWrite, Extensions, ListQuery, Lookup, SessionStore, StoredSession,
+    Write, WriteOutcome,
 };
 pub use types::REPLACED_TOKENS_KEPT;
 pub use types::UpdateOutcome;

@@ -2,6 +2,7 @@
 //! [`SessionProtocol`], and what [`SessionLayer::new`](crate::SessionLayer::new)
 //! accepts as one ([`IntoSessionStore`]).
 
+use super::devices::DeviceRecords;
 use super::error::Error;
 use super::feed::{ChangeFeed, FeedOptions};
 use super::remember::{Reissue, RememberCredential, RememberedSession};
@@ -254,6 +255,13 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// made elsewhere ([`CacheSupport`]); `None` (the default) for a store
     /// used through one handle only, which a cache keeps coherent by itself.
     fn cache_support(&self) -> Option<&dyn CacheSupport> {
+        None
+    }
+
+    /// The store's trusted devices and failed sign-ins
+    /// ([`DeviceRecords`]); `None` (the default) for a store without them:
+    /// those features answer [`Error::Unsupported`].
+    fn devices(&self) -> Option<&dyn DeviceRecords> {
         None
     }
 }

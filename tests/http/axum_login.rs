@@ -97,6 +97,26 @@ async fn current_id(c: &mut Client) -> String {
     current["id"].as_str().unwrap().to_owned()
 }
 
+/// Trusts the devices of `sessions` for `user`, in the store.
+async fn trust(b: &Backend, user: &str, sessions: &[&str]) {
+    use axum_user_sessions::store::{TokenHash, devices};
+    let now = time::OffsetDateTime::now_utc();
+    let store = b.store.devices().expect("device records");
+    devices::update(store, user, |d| {
+        for (i, id) in sessions.iter().enumerate() {
+            let (hash, end) = (
+                TokenHash::from_bytes([i as u8; 32]),
+                now + time::Duration::DAY,
+            );
+            let t = devices::TrustedDevice::new([i as u8; 16], &hash, now, end, id.parse().ok());
+            d.trust(t, now);
+        }
+        ((), true)
+    })
+    .await
+    .unwrap();
+}
+
 /// `GET /` (behind `login_required!`) redirects to the login page.
 fn assert_redirected_to_login(res: &Resp) {
     assert_eq!(res.status, 307, "{}", res.body);
@@ -174,6 +194,8 @@ async fn password_change_signs_out_the_other_devices(b: Backend) {
     let laptop_id = current_id(&mut laptop).await;
     let phone_id = current_id(&mut phone).await;
     let token = laptop.cookie.clone();
+    // Both devices are trusted to skip the second factor.
+    trust(&b, "1", &[&laptop_id, &phone_id]).await;
 
     let form = (
         "application/x-www-form-urlencoded",
@@ -194,6 +216,13 @@ async fn password_change_signs_out_the_other_devices(b: Backend) {
     assert_redirected_to_login(&phone.get("/").await);
     let why = app.revocation(&phone_id).await;
     assert_eq!(why, ("password_change".into(), "1".into()));
+    // ... and its trust forgotten; this device's is kept.
+    let trusted = app.admin.trusted_devices("1").await.unwrap();
+    let ids: Vec<_> = trusted
+        .iter()
+        .map(|t| t.session_id.unwrap().to_string())
+        .collect();
+    assert_eq!(ids, std::slice::from_ref(&laptop_id));
 
     // The old password no longer signs in; the new one does.
     let mut c = Client::new(&app.app);

@@ -130,6 +130,7 @@ fn session_cookie(change: &Option<CookieChange>) -> String {
 const NOTHING: CookieUpdate = CookieUpdate {
     session: None,
     remember: None,
+    trust: None,
 };
 
 /// A browser with an anonymous session holding `"k": 1`.

@@ -30,9 +30,12 @@
 //! bound on pending tokens, sign-in retiring every token, one version per
 //! change, update-only writes that never bring a session back, revocation
 //! by [scope](super::RevokeScope) with who and why, statistics, bounded
-//! garbage collection, and the compare-and-set of one key.
+//! garbage collection, the compare-and-set of one key, and the users'
+//! device records (trusted devices, failed sign-ins) when the store keeps
+//! them.
 
 mod data;
+mod devices;
 mod lifecycle;
 mod support;
 mod tokens;
@@ -41,6 +44,7 @@ pub use data::{
     every_change_counts_a_version, update_only_writes_never_resurrect,
     update_value_is_a_compare_and_set,
 };
+pub use devices::{device_records_are_a_compare_and_set, device_records_are_collected};
 pub use lifecycle::{gc_batches_are_bounded, revocations_record_who_and_why, stats_and_gc};
 pub use tokens::{
     a_token_is_found_only_in_the_session_it_names, at_most_two_pending_tokens,
@@ -86,6 +90,8 @@ macro_rules! __store_conformance_scenarios {
             revocations_record_who_and_why,
             stats_and_gc,
             gc_batches_are_bounded,
+            device_records_are_a_compare_and_set,
+            device_records_are_collected,
         }
     };
 }

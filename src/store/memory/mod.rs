@@ -3,13 +3,16 @@
 //! [`SessionStore`] (a map of sessions and two indexes) under the [`Protocol`].
 
 use crate::store::delegate::protocol_store;
+
+mod devices;
 use crate::store::error::Error;
 use crate::store::protocol::Protocol;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
 use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
-    Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
+    Deletion, DeviceWrite, Extensions, ListQuery, Lookup, SessionStore, StoredSession, Write,
+    WriteOutcome,
 };
 use crate::store::{Credentials, SessionRecord};
 use async_trait::async_trait;
@@ -64,6 +67,8 @@ struct Tables {
     sessions: HashMap<Uuid, StoredSession>,
     tokens: HashMap<crate::store::TokenHash, Uuid>,
     selectors: HashMap<[u8; 16], Uuid>,
+    /// Each user's trusted devices and failed sign-ins, with their version.
+    devices: HashMap<String, (u64, crate::store::devices::UserDevices)>,
 }
 
 impl std::fmt::Debug for MemoryStorage {
@@ -214,8 +219,8 @@ impl SessionStore for MemoryStorage {
         Ok(t.sessions.get_mut(&id).is_some_and(|s| write.apply(s)))
     }
 
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        Some(self)
+    fn extensions(&self) -> Extensions<'_> {
+        Extensions::new().with_cache(self).with_devices(self)
     }
 }
 

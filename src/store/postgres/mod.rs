@@ -19,6 +19,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row as _};
 use time::OffsetDateTime;
 
+mod devices;
 mod feed;
 mod pooler;
 mod statements;

@@ -313,7 +313,11 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
     }
 
     fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        self.storage.cache_support()
+        self.storage.extensions().cache
+    }
+
+    fn devices(&self) -> Option<&dyn crate::store::devices::DeviceRecords> {
+        self.storage.extensions().devices
     }
 
     fn finds_tokens(&self) -> bool {

@@ -79,6 +79,7 @@ use std::time::Duration;
 
 mod codec;
 mod conn;
+mod devices;
 mod hash;
 mod keys;
 mod not_before;

@@ -14,6 +14,7 @@ use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
 use crate::store::session_store::CacheSupport;
+use crate::store::storage::Extensions;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
 };
@@ -328,8 +329,8 @@ impl SessionStore for RedisStorage {
         false
     }
 
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        Some(self)
+    fn extensions(&self) -> Extensions<'_> {
+        Extensions::new().with_cache(self).with_devices(self)
     }
 }
 

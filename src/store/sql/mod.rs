@@ -207,6 +207,7 @@ where
 }
 
 mod credentials;
+pub(crate) mod devices;
 mod rows;
 pub(crate) use credentials::{RememberColumns, TokenColumns, token_entry};
 pub(crate) use rows::{Columns, Dialect, record, stats};

@@ -16,6 +16,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 use tx::WriteTx;
 
+mod devices;
 mod encoding;
 mod statements;
 mod storage;

@@ -9,8 +9,8 @@ use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::CacheSupport;
 use crate::store::sql::{self, Columns as _, Dialect as _, RememberColumns};
+use crate::store::storage::Extensions;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
 };
@@ -238,7 +238,7 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         Ok(outcome)
     }
 
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        Some(self)
+    fn extensions(&self) -> Extensions<'_> {
+        Extensions::new().with_cache(self).with_devices(self)
     }
 });

@@ -8,7 +8,6 @@ use super::credentials::Credentials;
 use super::error::Error;
 use super::report::{MigrationReport, StoreStats};
 use super::revocation::{Revocation, RevokeScope};
-use super::session_store::CacheSupport;
 use super::types::{DataPatch, SessionRecord, UpdateOutcome};
 use async_trait::async_trait;
 use serde_json::Value;
@@ -16,7 +15,10 @@ use std::fmt::Debug;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod extensions;
 mod ops;
+
+pub use extensions::Extensions;
 
 pub use ops::{Activity, Deletion, DeviceWrite, ListQuery, Lookup, Write, WriteOutcome};
 
@@ -177,10 +179,12 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         true
     }
 
-    /// What a cache over this store needs
-    /// ([`SessionProtocol::cache_support`](super::SessionProtocol::cache_support)).
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        None
+    /// The extension traits this store offers: what a cache over it needs
+    /// ([`SessionProtocol::cache_support`](super::SessionProtocol::cache_support)),
+    /// trusted devices and failed sign-ins
+    /// ([`DeviceRecords`](super::DeviceRecords)). None by default.
+    fn extensions(&self) -> Extensions<'_> {
+        Extensions::new()
     }
 }
 

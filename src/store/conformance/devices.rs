@@ -1,0 +1,89 @@
+//! A user's device records ([`DeviceRecords`](crate::store::DeviceRecords)):
+//! the compare-and-set of the document, one per user, and their collection.
+//! A store without them ([`SessionProtocol::devices`] answers `None`) skips
+//! these scenarios.
+
+use super::support::*;
+use crate::store::devices::{FailedSignIn, TrustedDevice, UserDevices};
+
+/// A document with one trust of `selector`, from `at` until `until`.
+fn trusting(selector: u8, at: OffsetDateTime, until: OffsetDateTime) -> UserDevices {
+    let mut d = UserDevices::default();
+    d.trust(
+        TrustedDevice::new([selector; 16], &hash(selector), at, until, None),
+        at,
+    );
+    d
+}
+
+/// The document is written with a compare-and-set on its version: the
+/// first write expects none, each later one the version it read; a stale
+/// version writes nothing. Users' documents are independent, and a
+/// document reads back as written.
+pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol>) {
+    let Some(s) = store.devices() else {
+        println!("store conformance: no device records, skipped");
+        return;
+    };
+    let t0 = now();
+    let day = time::Duration::days(1);
+    let doc = trusting(1, t0, t0 + day);
+    assert!(s.load_devices("alice").await.unwrap().is_none());
+    assert!(s.swap_devices("alice", None, &doc).await.unwrap());
+    assert!(
+        !s.swap_devices("alice", None, &doc).await.unwrap(),
+        "a second first write is refused"
+    );
+    assert_eq!(
+        s.load_devices("alice").await.unwrap(),
+        Some((1, doc.clone()))
+    );
+    let mut next = doc.clone();
+    next.record_failed(FailedSignIn::new(
+        t0,
+        Some([192, 0, 2, 1].into()),
+        Some("ua".into()),
+    ));
+    assert!(s.swap_devices("alice", Some(1), &next).await.unwrap());
+    assert!(
+        !s.swap_devices("alice", Some(1), &doc).await.unwrap(),
+        "a stale version writes nothing"
+    );
+    assert_eq!(s.load_devices("alice").await.unwrap(), Some((2, next)));
+    assert!(s.load_devices("bob").await.unwrap().is_none());
+    assert!(s.swap_devices("bob", None, &doc).await.unwrap());
+    assert_eq!(
+        s.load_devices("bob").await.unwrap().map(|(v, _)| v),
+        Some(1)
+    );
+}
+
+/// Collection deletes the documents with no trust left and no failed
+/// sign-in since the horizon (a key-value store may let them expire by
+/// themselves), and keeps the others.
+pub async fn device_records_are_collected(store: Arc<dyn SessionProtocol>) {
+    let Some(s) = store.devices() else {
+        println!("store conformance: no device records, skipped");
+        return;
+    };
+    let t0 = now();
+    let hour = time::Duration::hours(1);
+    let ended = trusting(1, t0 - hour * 3, t0 - hour);
+    let live = trusting(2, t0, t0 + hour);
+    let mut failed = UserDevices::default();
+    failed.record_failed(FailedSignIn::new(
+        t0 - time::Duration::minutes(1),
+        None,
+        None,
+    ));
+    for (user, doc) in [("ended", &ended), ("live", &live), ("failed", &failed)] {
+        assert!(s.swap_devices(user, None, doc).await.unwrap(), "{user}");
+    }
+    s.collect_devices(t0, t0 - hour * 24, 100).await.unwrap();
+    assert!(
+        s.load_devices("ended").await.unwrap().is_none(),
+        "no trust left, no failure: collected"
+    );
+    assert_eq!(s.load_devices("live").await.unwrap(), Some((1, live)));
+    assert_eq!(s.load_devices("failed").await.unwrap(), Some((1, failed)));
+}

@@ -1,0 +1,101 @@
+use super::*;
+use time::Duration;
+
+fn hash(b: u8) -> TokenHash {
+    TokenHash::from_bytes([b; 32])
+}
+
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+#[test]
+fn current_previous_forgotten_and_unknown() {
+    let now = t0();
+    let mut d = UserDevices::default();
+    let device = TrustedDevice::new([1; 16], &hash(1), now, now + Duration::days(30), None);
+    let id = device.id;
+    d.trust(device, now);
+    let grace = Duration::seconds(5);
+    assert_eq!(
+        d.check(&[1; 16], &hash(1), now, grace),
+        TrustCheck::Trusted(id)
+    );
+    assert_eq!(d.check(&[2; 16], &hash(1), now, grace), TrustCheck::Unknown);
+    assert_eq!(
+        d.check(&[1; 16], &hash(9), now, grace),
+        TrustCheck::Replayed(id)
+    );
+    assert!(d.rotate(id, &hash(2), None, now));
+    assert_eq!(
+        d.check(&[1; 16], &hash(1), now, grace),
+        TrustCheck::Trusted(id)
+    );
+    let later = now + Duration::seconds(6);
+    assert_eq!(
+        d.check(&[1; 16], &hash(1), later, grace),
+        TrustCheck::Replayed(id)
+    );
+    assert_eq!(
+        d.check(&[1; 16], &hash(2), later, grace),
+        TrustCheck::Trusted(id)
+    );
+    assert_eq!(d.forget(later, |t| t.id == id), 1);
+    assert_eq!(
+        d.check(&[1; 16], &hash(2), later, grace),
+        TrustCheck::Replayed(id)
+    );
+    let ended = now + Duration::days(31);
+    assert_eq!(
+        d.check(&[1; 16], &hash(2), ended, grace),
+        TrustCheck::Unknown
+    );
+}
+
+#[test]
+fn trusts_are_bounded_and_the_document_round_trips() {
+    let now = t0();
+    let mut d = UserDevices::default();
+    for i in 0..(TRUSTED_DEVICES_KEPT + 3) {
+        let at = now + Duration::seconds(i as i64);
+        d.trust(
+            TrustedDevice::new([i as u8; 16], &hash(1), at, at + Duration::days(1), None),
+            at,
+        );
+    }
+    assert_eq!(d.trusted.len(), TRUSTED_DEVICES_KEPT);
+    assert!(
+        d.trusted.iter().all(|t| t.selector[0] >= 3),
+        "the oldest went first"
+    );
+    let text = serde_json::to_string(&d).unwrap();
+    assert_eq!(serde_json::from_str::<UserDevices>(&text).unwrap(), d);
+}
+
+#[test]
+fn failed_sign_ins_keep_the_first_and_count_all() {
+    let now = t0();
+    let mut d = UserDevices::default();
+    assert!(!d.signed_in());
+    for i in 0..(FAILED_SIGN_INS_KEPT + 5) {
+        d.record_failed(FailedSignIn::new(
+            now + Duration::seconds(i as i64),
+            None,
+            None,
+        ));
+    }
+    let (list, count) = d.failed_since_previous_sign_in();
+    assert_eq!(
+        (list.len(), count),
+        (FAILED_SIGN_INS_KEPT, FAILED_SIGN_INS_KEPT as u64 + 5)
+    );
+    assert_eq!(list[0].at, now, "the first ones are kept");
+    assert!(d.signed_in());
+    assert_eq!(
+        d.failed_since_previous_sign_in().1,
+        FAILED_SIGN_INS_KEPT as u64 + 5
+    );
+    assert!(d.signed_in(), "a second sign-in hides them");
+    assert_eq!(d.failed_since_previous_sign_in().1, 0);
+    assert!(!d.signed_in());
+}
