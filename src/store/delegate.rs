@@ -200,12 +200,50 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                     self.wrapped().cache_support()
                 }
 
+                // The wrapped store's, through this wrapper: its calls get
+                // the wrapper's deadline, count, ...
                 fn devices(&self) -> Option<&dyn $crate::store::DeviceRecords> {
-                    self.wrapped().devices()
+                    self.wrapped().devices()?;
+                    Some(self)
                 }
 
                 fn finds_tokens(&self) -> bool {
                     self.wrapped().finds_tokens()
+                }
+            }
+
+            // A user's device records, each call through the wrapper's
+            // `around` like the session calls (they change no session a
+            // cache holds): the deadline, the count.
+            #[async_trait::async_trait]
+            impl $crate::store::DeviceRecords for $wrapper {
+                async fn load_devices(
+                    &self, user_id: &str,
+                ) -> Result<Option<(u64, $crate::store::devices::UserDevices)>, Error> {
+                    let call = Call { name: "load_devices", stale: Stale::Nothing };
+                    self.around(call, async { $crate::store::delegate::inner_devices(self.wrapped())?.load_devices(user_id).await })
+                        .await
+                }
+
+                async fn swap_devices(
+                    &self, user_id: &str, expected: Option<u64>,
+                    devices: &$crate::store::devices::UserDevices,
+                ) -> Result<bool, Error> {
+                    let call = Call { name: "swap_devices", stale: Stale::Nothing };
+                    self.around(call, async {
+                        $crate::store::delegate::inner_devices(self.wrapped())?.swap_devices(user_id, expected, devices).await
+                    })
+                    .await
+                }
+
+                async fn collect_devices(
+                    &self, now: OffsetDateTime, failed_before: OffsetDateTime, limit: u32,
+                ) -> Result<u64, Error> {
+                    let call = Call { name: "collect_devices", stale: Stale::Nothing };
+                    self.around(call, async {
+                        $crate::store::delegate::inner_devices(self.wrapped())?.collect_devices(now, failed_before, limit).await
+                    })
+                    .await
                 }
             }
         };
@@ -234,3 +272,13 @@ macro_rules! protocol_store {
 }
 
 pub(crate) use {protocol_store, wrap_store};
+
+/// The device records of the store a wrapper wraps (its
+/// [`devices`](SessionProtocol::devices) answers only when there are).
+pub(crate) fn inner_devices(
+    store: &dyn SessionProtocol,
+) -> Result<&dyn crate::store::DeviceRecords, crate::store::Error> {
+    store.devices().ok_or(crate::store::Error::Unsupported(
+        "trusted devices and failed sign-ins",
+    ))
+}

@@ -44,3 +44,29 @@ impl Wrapper for TimeoutStore {
 }
 
 wrap_store!(TimeoutStore);
+
+#[cfg(test)]
+mod tests {
+    use super::TimeoutStore;
+    use crate::store::counting::CountingStore;
+    use crate::store::memory::MemoryStore;
+    use crate::store::session_store::SessionProtocol;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// The device records go through the wrappers like the session calls
+    /// (the same `around`): under the deadline of a `TimeoutStore`, counted
+    /// by a `CountingStore` beneath it.
+    #[tokio::test]
+    async fn device_records_go_through_the_wrappers() {
+        let counted = CountingStore::new(MemoryStore::new());
+        let store = TimeoutStore::new(Arc::new(counted.clone()), Duration::from_secs(5));
+        let devices = store.devices().expect("the memory store keeps devices");
+        assert!(devices.load_devices("ann").await.unwrap().is_none());
+        assert_eq!(
+            counted.round_trips(),
+            1,
+            "the call went through both wrappers' `around`"
+        );
+    }
+}
