@@ -285,7 +285,9 @@ impl Session {
 
 impl Session {
     /// Expires this browser's trusted-device cookie (its trust was just
-    /// forgotten here: a later request must not pass for a replay).
+    /// forgotten here: a later request must not pass for a replay). Used
+    /// by the routes' "Forget this device".
+    #[cfg(feature = "routes")]
     pub(crate) fn expire_trust_cookie(&self) {
         let mut st = self.state();
         st.trust.cookie = None;
