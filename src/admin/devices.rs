@@ -44,7 +44,7 @@ impl SessionAdmin {
 
     /// The store's device records; `None` for a store without them.
     fn device_records(&self) -> Option<&dyn DeviceRecords> {
-        self.store.devices()
+        self.store.extensions().devices
     }
 
     /// The user's trusted devices (trusted now: not expired, not

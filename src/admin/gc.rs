@@ -111,7 +111,7 @@ pub(super) async fn collect(
 /// The users' device records with no trust left and no failed sign-in
 /// within the retention, in batches: how many it deleted.
 async fn collect_devices(store: &dyn SessionProtocol, options: &GcOptions) -> Result<u64, Error> {
-    let Some(devices) = store.devices() else {
+    let Some(devices) = store.extensions().devices else {
         return Ok(0);
     };
     let mut deleted = 0;
@@ -251,7 +251,7 @@ mod tests {
     async fn gc_collects_device_records_without_trust_or_recent_failures() {
         use crate::store::devices::{self, FailedSignIn, TrustedDevice};
         let admin = SessionAdmin::new(MemoryStore::new());
-        let store = admin.store().devices().unwrap();
+        let store = admin.store().extensions().devices.unwrap();
         let now = OffsetDateTime::now_utc();
         let hash = crate::store::TokenHash::from_bytes([1; 32]);
         for (user, end) in [

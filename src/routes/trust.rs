@@ -69,7 +69,7 @@ pub(super) async fn records_of(
     session: &Session, user: &str,
 ) -> Result<crate::store::devices::UserDevices, crate::error::Error> {
     let admin = session.admin();
-    let Some(store) = admin.store().devices() else {
+    let Some(store) = admin.store().extensions().devices else {
         return Ok(Default::default());
     };
     Ok(store

@@ -154,8 +154,9 @@ impl Session {
     /// A new token for session `id`, naming it when the layer is set to
     /// ([`with_session_ids_in_tokens`](crate::SessionLayer::with_session_ids_in_tokens)).
     pub(super) fn issue_token(&self, id: Uuid) -> Result<SessionToken, Error> {
-        let named =
-            (self.config().session_ids_in_tokens || !self.store().finds_tokens()).then_some(id);
+        let named = (self.config().session_ids_in_tokens
+            || !self.store().extensions().finds_tokens)
+            .then_some(id);
         SessionToken::generate(named)
     }
 

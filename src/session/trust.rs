@@ -57,7 +57,8 @@ impl Session {
     /// The store's device records, or `Unsupported`.
     fn device_records(&self) -> Result<&dyn DeviceRecords, Error> {
         self.store()
-            .devices()
+            .extensions()
+            .devices
             .ok_or(Error::Store(crate::store::Error::Unsupported(
                 "trusted devices",
             )))
@@ -172,7 +173,7 @@ impl Session {
             }
             st.trust.cookie.clone()
         };
-        let (Some(cookie), Some(store)) = (cookie, self.store().devices()) else {
+        let (Some(cookie), Some(store)) = (cookie, self.store().extensions().devices) else {
             return Ok(false);
         };
         let Some((_, doc)) = store.load_devices(&user).await? else {
@@ -229,7 +230,7 @@ impl Session {
     /// read, and a write only when something changed. Failures are logged:
     /// the sign-in stands.
     pub(super) async fn devices_after_sign_in(&self, user: &str, id: Uuid) {
-        let Some(store) = self.store().devices() else {
+        let Some(store) = self.store().extensions().devices else {
             return;
         };
         if let Err(e) = self.after_sign_in(store, user, id).await {

@@ -67,7 +67,7 @@ pub(crate) struct Call<'a> {
 
 /// A store that wraps another: `wrap_store!` implements [`SessionProtocol`] for
 /// it by running every call of the inner store through [`around`](Self::around).
-/// `migrate` and `cache_support` go straight to
+/// `migrate` and `extensions` go straight to
 /// the inner store; `load`, `patch_data` and `update_value` go through methods
 /// of their own, which the cache overrides.
 pub(crate) trait Wrapper: Send + Sync {
@@ -158,7 +158,7 @@ macro_rules! wrap_store {
             use $crate::store::report::{MigrationReport, StoreStats};
             use $crate::store::restore::Restore;
             use $crate::store::revocation::{Revocation, RevokeScope};
-            use $crate::store::session_store::{CacheSupport, SessionProtocol};
+            use $crate::store::session_store::SessionProtocol;
             use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use $crate::store::types::UpdateOutcome;
@@ -196,19 +196,14 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                     }
                 )*
 
-                fn cache_support(&self) -> Option<&dyn CacheSupport> {
-                    self.wrapped().cache_support()
-                }
-
-                // The wrapped store's, through this wrapper: its calls get
-                // the wrapper's deadline, count, ...
-                fn devices(&self) -> Option<&dyn $crate::store::DeviceRecords> {
-                    self.wrapped().devices()?;
-                    Some(self)
-                }
-
-                fn finds_tokens(&self) -> bool {
-                    self.wrapped().finds_tokens()
+                // The wrapped store's, its device records through this
+                // wrapper: their calls get the wrapper's deadline, count, ...
+                fn extensions(&self) -> $crate::store::Extensions<'_> {
+                    let mut offered = self.wrapped().extensions();
+                    if offered.devices.is_some() {
+                        offered.devices = Some(self);
+                    }
+                    offered
                 }
             }
 
@@ -274,11 +269,15 @@ macro_rules! protocol_store {
 pub(crate) use {protocol_store, wrap_store};
 
 /// The device records of the store a wrapper wraps (its
-/// [`devices`](SessionProtocol::devices) answers only when there are).
+/// [`extensions`](SessionProtocol::extensions) offer them only when there
+/// are).
 pub(crate) fn inner_devices(
     store: &dyn SessionProtocol,
 ) -> Result<&dyn crate::store::DeviceRecords, crate::store::Error> {
-    store.devices().ok_or(crate::store::Error::Unsupported(
-        "trusted devices and failed sign-ins",
-    ))
+    store
+        .extensions()
+        .devices
+        .ok_or(crate::store::Error::Unsupported(
+            "trusted devices and failed sign-ins",
+        ))
 }

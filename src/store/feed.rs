@@ -78,3 +78,14 @@ impl ChangeFeed {
         self
     }
 }
+
+/// The change feed a cache ([`CachedStore`](super::CachedStore)) over a
+/// store that other processes write to (Postgres) needs, to hear of their
+/// changes. A store offers it through [`Extensions::with_cache`](super::Extensions::with_cache); one whose
+/// database lives in this process names it instead
+/// ([`Extensions::in_process`](super::Extensions::in_process)); a cache refuses any other store.
+pub trait CacheSupport: Send + Sync {
+    /// A feed of the changes made to sessions, by this process or any
+    /// other. Called from within a Tokio runtime, once per cache.
+    fn subscribe(&self, options: &FeedOptions) -> ChangeFeed;
+}

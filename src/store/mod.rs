@@ -18,7 +18,7 @@
 //! # Writing a store
 //!
 //! Implement [`SessionStore`], the small boundary (eight storage operations,
-//! and five with default bodies), and wrap it in [`Protocol`], which
+//! and four with default bodies), and wrap it in [`Protocol`], which
 //! computes the session protocol (token states, rotation, remember-me
 //! steps, the token history, touches) once, in Rust, and implements
 //! [`SessionProtocol`] over it: every built-in store is made so. Its calls
@@ -28,9 +28,14 @@
 //! store does not offer answers [`Error::Unsupported`] (the default bodies
 //! do), never a silent "not found". Optional features come as extension
 //! traits a store offers through [`SessionStore::extensions`]:
-//! [`CacheSupport`] for a cache, [`DeviceRecords`] for trusted devices and
+//! [`CacheSupport`], the change feed a cache needs over a store other
+//! processes write to, and [`DeviceRecords`] for trusted devices and
 //! failed sign-ins (without it, `Session::trust_device` answers
-//! [`Error::Unsupported`] and nothing is recorded). [`migrate`](migrate()) runs a store's
+//! [`Error::Unsupported`] and nothing is recorded); the same [`Extensions`]
+//! carry the facts that are values (the name of an in-process database,
+//! whether the store finds a session by a token alone). The traits a full
+//! store implements have 16 methods in all: 12 in [`SessionStore`] (8
+//! required), 1 in [`CacheSupport`], 3 in [`DeviceRecords`]. [`migrate`](migrate()) runs a store's
 //! [`SessionProtocol::migrate`]. Check it with the conformance kit (feature
 //! `conformance`, `store::conformance`), the scenarios every built-in store
 //! passes, and count its round-trips with [`CountingStore`].
@@ -44,12 +49,12 @@
 //! | file | holds |
 //! |---|---|
 //! | `error.rs` | [`Error`]: what happened, the driver's error boxed as its source |
-//! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`]) |
+//! | `types.rs`, `touch.rs`, `revocation.rs`, `report.rs`, `feed.rs` | plain data: the records, [`TokenHash`], [`Touch`], [`Revocation`] and [`RevokeScope`], [`StoreStats`], [`MigrationReport`], the change feed ([`Change`], [`ChangeFeed`], [`FeedOptions`], and [`CacheSupport`], the extension trait that offers one) |
 //! | `devices/` | [`DeviceRecords`], the extension trait of a user's trusted devices and failed sign-ins: one [`UserDevices`](devices::UserDevices) document per user, its rules as pure methods (`records.rs`), written with a compare-and-set (`devices::update`) |
-//! | `session_store.rs` | the [`SessionProtocol`] trait, [`CacheSupport`] (what only a cache asks: the change feed, the in-process database's name), [`IntoSessionStore`] |
 //! | `placement.rs` | [`placement`]: a user's placement tag in the session ids minted at sign-in, for stores that shard |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
-//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule; [`Extensions`], the one accessor of the extension traits a store offers |
+//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule; [`Extensions`], what a store offers beyond the required calls (its extension traits, and the facts that are values) |
+//! | `session_store.rs` | the [`SessionProtocol`] trait, [`IntoSessionStore`] |
 //! | `protocol/` | [`Protocol`]: [`SessionProtocol`] over any [`SessionStore`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
 //! | `sqlx_error.rs` | sqlx's errors as [`Error`]s: the one place that reads SQLSTATE codes |
@@ -112,7 +117,7 @@ pub(crate) use data::json_len;
 pub(crate) use delegate::Stale;
 pub use devices::DeviceRecords;
 pub use error::{BoxError, Error};
-pub use feed::{Change, ChangeFeed, FeedOptions};
+pub use feed::{CacheSupport, Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
@@ -126,7 +131,7 @@ pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
 pub use revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
-pub use session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
+pub use session_store::{IntoSessionStore, SessionProtocol};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

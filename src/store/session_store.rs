@@ -2,13 +2,12 @@
 //! [`SessionProtocol`], and what [`SessionLayer::new`](crate::SessionLayer::new)
 //! accepts as one ([`IntoSessionStore`]).
 
-use super::devices::DeviceRecords;
 use super::error::Error;
-use super::feed::{ChangeFeed, FeedOptions};
 use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
 use super::revocation::{Revocation, RevokeScope};
+use super::storage::Extensions;
 use super::types::UpdateOutcome;
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use async_trait::async_trait;
@@ -245,57 +244,13 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,
     ) -> Result<UpdateOutcome, Error>;
 
-    /// Whether the store finds a session by a token alone
-    /// ([`SessionStore::finds_tokens`](super::SessionStore::finds_tokens)).
-    fn finds_tokens(&self) -> bool {
-        true
-    }
-
-    /// What a cache over this store needs to stay coherent with changes
-    /// made elsewhere ([`CacheSupport`]); `None` (the default) for a store
-    /// used through one handle only, which a cache keeps coherent by itself.
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        None
-    }
-
-    /// The store's trusted devices and failed sign-ins
-    /// ([`DeviceRecords`]); `None` (the default) for a store without them:
-    /// those features answer [`Error::Unsupported`].
-    fn devices(&self) -> Option<&dyn DeviceRecords> {
-        None
-    }
-}
-
-/// What only a cache ([`CachedStore`](super::CachedStore)) asks of a store:
-/// how it hears of changes made through other handles. A store offers it
-/// through [`SessionProtocol::cache_support`]; both methods have defaults, so
-/// a store implements the one that fits.
-pub trait CacheSupport: Send + Sync {
-    /// A feed of the changes made to sessions, by this process or any other
-    /// (Postgres). `None` (the default) for stores used by one process
-    /// only. Called from within a Tokio runtime.
-    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-        let _ = options;
-        None
-    }
-
-    /// For a store with no change feed whose database lives in this
-    /// process (SQLite, memory): a name of that database, the same for every
-    /// handle on it, so that the caches of this process on it hear of
-    /// revocations made through another handle (such as
-    /// [`SessionAdmin::new(pool)`](crate::SessionAdmin::new) next to a layer
-    /// with a cache). `None` (the default) for the others.
-    fn local_database(&self) -> Option<String> {
-        None
-    }
-
-    /// What no cache may be put over: a store that many processes share
-    /// with no change feed (Redis), named in the [`Error::Unsupported`]
-    /// that a [`CachedStore`](crate::store::CachedStore) over it answers
-    /// every load with, rather than serve a session another instance
-    /// revoked. `None` (the default): a cache may serve it.
-    fn refuses_cache(&self) -> Option<&'static str> {
-        None
+    /// What the store offers beyond these calls ([`Extensions`]): its
+    /// change feed for caches, its device records, where its database
+    /// lives, whether it finds sessions by token. None by default, so a
+    /// cache refuses to sit over the store and the device features answer
+    /// [`Error::Unsupported`].
+    fn extensions(&self) -> Extensions<'_> {
+        Extensions::new()
     }
 }
 

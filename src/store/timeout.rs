@@ -61,7 +61,10 @@ mod tests {
     async fn device_records_go_through_the_wrappers() {
         let counted = CountingStore::new(MemoryStore::new());
         let store = TimeoutStore::new(Arc::new(counted.clone()), Duration::from_secs(5));
-        let devices = store.devices().expect("the memory store keeps devices");
+        let devices = store
+            .extensions()
+            .devices
+            .expect("the memory store keeps devices");
         assert!(devices.load_devices("ann").await.unwrap().is_none());
         assert_eq!(
             counted.round_trips(),

@@ -101,7 +101,7 @@ async fn current_id(c: &mut Client) -> String {
 async fn trust(b: &Backend, user: &str, sessions: &[&str]) {
     use axum_user_sessions::store::{TokenHash, devices};
     let now = time::OffsetDateTime::now_utc();
-    let store = b.store.devices().expect("device records");
+    let store = b.store.extensions().devices.expect("device records");
     devices::update(store, user, |d| {
         for (i, id) in sessions.iter().enumerate() {
             let (hash, end) = (

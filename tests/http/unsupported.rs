@@ -54,3 +54,20 @@ async fn a_feature_the_store_lacks_answers_not_implemented() {
     assert_eq!(res.status, 501, "{}", res.body);
     assert!(res.headers.get("retry-after").is_none());
 }
+
+/// A cache over a store that offers neither a change feed nor the name of
+/// an in-process database is refused with a typed error: nothing would tell
+/// it of a revocation made elsewhere.
+#[tokio::test]
+async fn a_cache_over_a_store_without_a_change_feed_is_refused() {
+    use axum_user_sessions::store::{Error, TokenHash, Touch};
+    use axum_user_sessions::{CacheConfig, CachedStore, SessionProtocol as _};
+    let cached = CachedStore::new(RequiredOnly::default(), CacheConfig::default());
+    let now = time::OffsetDateTime::now_utc();
+    let err = cached
+        .load(None, &TokenHash::from_bytes([1; 32]), &Touch::new(now, now))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
+    assert!(err.to_string().contains("change feed"), "{err}");
+}

@@ -504,9 +504,7 @@ async fn reported(
 #[sqlx::test(migrations = false)]
 async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) {
     use axum_user_sessions::SessionProtocol as _;
-    use axum_user_sessions::store::{
-        CacheSupport as _, Change, FeedOptions, SessionRecord, TokenHash,
-    };
+    use axum_user_sessions::store::{Change, FeedOptions, SessionRecord, TokenHash};
     axum_user_sessions::migrate(&pool).await.unwrap();
     let store = PgStore::new(pool.clone());
     let now = time::OffsetDateTime::now_utc();
@@ -523,8 +521,10 @@ async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) 
     }
     let (older, newer) = (ids[0], ids[1]);
     let mut feed = store
-        .subscribe(&FeedOptions::new(Duration::from_millis(5)))
-        .expect("Postgres has a feed");
+        .extensions()
+        .cache
+        .expect("Postgres has a feed")
+        .subscribe(&FeedOptions::new(Duration::from_millis(5)));
     next_poll(&mut feed).await;
 
     // The older transaction writes first and commits last.

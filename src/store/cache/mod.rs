@@ -214,11 +214,11 @@ impl CachedStore {
             .feed
             .get_or_init(|| async {
                 let options = FeedOptions::new(self.shared.config.poll_interval);
-                let support = self.inner.cache_support();
-                let Some(feed) = support.and_then(|s| s.subscribe(&options)) else {
+                let offered = self.inner.extensions();
+                let Some(feed) = offered.cache.map(|s| s.subscribe(&options)) else {
                     // No feed: changes made through other handles on this
                     // database, in this process, come through the registry.
-                    if let Some(database) = support.and_then(|s| s.local_database()) {
+                    if let Some(database) = offered.in_process_database {
                         siblings::register(database, &self.shared);
                     }
                     return false;
@@ -286,8 +286,11 @@ impl Wrapper for CachedStore {
     async fn load(
         &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
     ) -> Result<Option<LoadedSession>, Error> {
-        if let Some(why) = self.inner.cache_support().and_then(|s| s.refuses_cache()) {
-            return Err(Error::Unsupported(why));
+        if !self.inner.extensions().cacheable() {
+            return Err(Error::Unsupported(
+                "the in-process cache (it offers no change feed, so a cache would serve sessions \
+                 another instance revoked: run without `with_cache`)",
+            ));
         }
         self.start_feed().await;
         let live = self.shared.fresh().await;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 /// The live caches of each database, by
-/// [`SessionProtocol::local_database`].
+/// [`Extensions::in_process_database`](crate::store::Extensions::in_process_database).
 type Registry = HashMap<String, Vec<Weak<Shared>>>;
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -22,9 +22,9 @@ fn registry() -> MutexGuard<'static, Registry> {
 }
 
 /// `cache` hears of the changes made to `database` through other handles.
-pub(super) fn register(database: String, cache: &Arc<Shared>) {
+pub(super) fn register(database: &str, cache: &Arc<Shared>) {
     let mut caches = registry();
-    let list = caches.entry(database).or_default();
+    let list = caches.entry(database.to_owned()).or_default();
     list.retain(|c| c.strong_count() > 0);
     list.push(Arc::downgrade(cache));
 }
@@ -33,12 +33,13 @@ pub(super) fn register(database: String, cache: &Arc<Shared>) {
 /// process on the same database drop the copies it made stale. Nothing for
 /// a store with a change feed (its caches hear of it there).
 pub(crate) fn changed(store: &dyn SessionProtocol, stale: Stale<'_>) {
-    let Some(database) = store.cache_support().and_then(|s| s.local_database()) else {
+    let offered = store.extensions();
+    let Some(database) = offered.in_process_database else {
         return;
     };
     let caches: Vec<Arc<Shared>> = {
         let mut registry = registry();
-        let Some(list) = registry.get_mut(&database) else {
+        let Some(list) = registry.get_mut(database) else {
             return;
         };
         list.retain(|c| c.strong_count() > 0);

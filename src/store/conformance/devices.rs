@@ -21,7 +21,7 @@ fn trusting(selector: u8, at: OffsetDateTime, until: OffsetDateTime) -> UserDevi
 /// version writes nothing. Users' documents are independent, and a
 /// document reads back as written.
 pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol>) {
-    let Some(s) = store.devices() else {
+    let Some(s) = store.extensions().devices else {
         println!("store conformance: no device records, skipped");
         return;
     };
@@ -62,7 +62,7 @@ pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol
 /// sign-in since the horizon (a key-value store may let them expire by
 /// themselves), and keeps the others.
 pub async fn device_records_are_collected(store: Arc<dyn SessionProtocol>) {
-    let Some(s) = store.devices() else {
+    let Some(s) = store.extensions().devices else {
         println!("store conformance: no device records, skipped");
         return;
     };

@@ -9,7 +9,6 @@ use crate::store::error::Error;
 use crate::store::protocol::Protocol;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::CacheSupport;
 use crate::store::storage::{
     Deletion, DeviceWrite, Extensions, ListQuery, Lookup, SessionStore, StoredSession, Write,
     WriteOutcome,
@@ -56,9 +55,20 @@ protocol_store!(MemoryStore);
 
 /// The memory store's [`SessionStore`]: sessions by id, with indexes of their
 /// tokens and remember-me selectors. Clones share the maps.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct MemoryStorage {
     tables: Arc<Mutex<Tables>>,
+    /// The name of the tables, for the caches of this process: their
+    /// address, which clones share.
+    name: Arc<str>,
+}
+
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        let tables = Arc::<Mutex<Tables>>::default();
+        let name = format!("memory:{:p}", Arc::as_ptr(&tables)).into();
+        Self { tables, name }
+    }
 }
 
 /// The sessions, and where each token and selector is.
@@ -220,13 +230,6 @@ impl SessionStore for MemoryStorage {
     }
 
     fn extensions(&self) -> Extensions<'_> {
-        Extensions::new().with_cache(self).with_devices(self)
-    }
-}
-
-impl CacheSupport for MemoryStorage {
-    fn local_database(&self) -> Option<String> {
-        // Clones share the tables: their address names them.
-        Some(format!("memory:{:p}", Arc::as_ptr(&self.tables)))
+        Extensions::new().in_process(&self.name).with_devices(self)
     }
 }

@@ -8,10 +8,10 @@
 
 use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
-use crate::store::feed::{ChangeFeed, FeedOptions};
+use crate::store::feed::{CacheSupport, ChangeFeed, FeedOptions};
 use crate::store::migrate;
 use crate::store::protocol::Protocol;
-use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
+use crate::store::session_store::{IntoSessionStore, SessionProtocol};
 use crate::store::sql::Dialect;
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
@@ -117,13 +117,7 @@ impl IntoSessionStore for sqlx::PgPool {
 }
 
 impl CacheSupport for PgStorage {
-    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-        Some(feed::subscribe(self.clone(), options))
-    }
-}
-
-impl CacheSupport for PgStore {
-    fn subscribe(&self, options: &FeedOptions) -> Option<ChangeFeed> {
-        self.storage().subscribe(options)
+    fn subscribe(&self, options: &FeedOptions) -> ChangeFeed {
+        feed::subscribe(self.clone(), options)
     }
 }

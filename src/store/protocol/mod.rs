@@ -9,10 +9,10 @@ use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
 use super::revocation::{Revocation, RevokeScope};
-use super::session_store::{CacheSupport, SessionProtocol};
+use super::session_store::SessionProtocol;
 use super::storage::{
-    Activity, Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write,
-    WriteOutcome,
+    Activity, Deletion, DeviceWrite, Extensions, ListQuery, Lookup, SessionStore, StoredSession,
+    Write, WriteOutcome,
 };
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, UpdateOutcome};
 use async_trait::async_trait;
@@ -312,15 +312,7 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
         self.storage.update_value(id, key, expected, new).await
     }
 
-    fn cache_support(&self) -> Option<&dyn CacheSupport> {
-        self.storage.extensions().cache
-    }
-
-    fn devices(&self) -> Option<&dyn crate::store::devices::DeviceRecords> {
-        self.storage.extensions().devices
-    }
-
-    fn finds_tokens(&self) -> bool {
-        self.storage.finds_tokens()
+    fn extensions(&self) -> Extensions<'_> {
+        self.storage.extensions()
     }
 }

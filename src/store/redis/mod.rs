@@ -31,7 +31,7 @@
 //!   reads again. No script holds a protocol rule: token states, rotation
 //!   and the token history stay in Rust.
 //! - **Cookies name their session**: the store finds sessions by id
-//!   ([`SessionStore::finds_tokens`](crate::store::SessionStore::finds_tokens)
+//!   ([`Extensions::finds_tokens`](crate::store::Extensions::finds_tokens)
 //!   is `false`); a remember-me selector's entry points at its session,
 //!   with the credential's TTL, and is checked against it.
 //! - **Expiry** is Redis' TTL: a session's keys live to its hard end plus

@@ -13,7 +13,6 @@ use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::session_store::CacheSupport;
 use crate::store::storage::Extensions;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, SessionStore, StoredSession, Write, WriteOutcome,
@@ -325,17 +324,8 @@ impl SessionStore for RedisStorage {
         self.update_key(id, key, expected, new).await
     }
 
-    fn finds_tokens(&self) -> bool {
-        false
-    }
-
     fn extensions(&self) -> Extensions<'_> {
-        Extensions::new().with_cache(self).with_devices(self)
-    }
-}
-
-impl CacheSupport for RedisStorage {
-    fn refuses_cache(&self) -> Option<&'static str> {
-        Some("the in-process cache over Redis (no change feed would tell it of revocations)")
+        // No change feed: no cache may sit over it.
+        Extensions::new().keyed_by_id().with_devices(self)
     }
 }

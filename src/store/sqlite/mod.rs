@@ -7,7 +7,7 @@ use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::protocol::Protocol;
-use crate::store::session_store::{CacheSupport, IntoSessionStore, SessionProtocol};
+use crate::store::session_store::{IntoSessionStore, SessionProtocol};
 use crate::store::sql;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -39,13 +39,20 @@ pub struct SqliteStore(Protocol<SqliteStorage>);
 #[derive(Debug, Clone)]
 pub struct SqliteStorage {
     pool: SqlitePool,
+    /// The file (or the unique name of an in-memory database) that every
+    /// pool on it shares: for the caches of this process.
+    database: std::sync::Arc<str>,
 }
 
 impl SqliteStore {
     /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
     /// startup.
     pub fn new(pool: SqlitePool) -> Self {
-        Self(Protocol::new(SqliteStorage { pool }))
+        let database = format!("sqlite:{}", pool.connect_options().get_filename().display());
+        Self(Protocol::new(SqliteStorage {
+            pool,
+            database: database.into(),
+        }))
     }
 
     /// Opens (creating if missing) a SQLite database with the recommended
@@ -131,21 +138,6 @@ fn create_private(path: &std::path::Path) -> Result<(), Error> {
 impl IntoSessionStore for sqlx::SqlitePool {
     fn into_session_store(self) -> std::sync::Arc<dyn SessionProtocol> {
         std::sync::Arc::new(SqliteStore::new(self))
-    }
-}
-
-impl CacheSupport for SqliteStorage {
-    fn local_database(&self) -> Option<String> {
-        // The file (or the unique name of an in-memory database) that every
-        // pool on it shares.
-        let options = self.pool.connect_options();
-        Some(format!("sqlite:{}", options.get_filename().display()))
-    }
-}
-
-impl CacheSupport for SqliteStore {
-    fn local_database(&self) -> Option<String> {
-        self.storage().local_database()
     }
 }
 

@@ -239,6 +239,8 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
     }
 
     fn extensions(&self) -> Extensions<'_> {
-        Extensions::new().with_cache(self).with_devices(self)
+        Extensions::new()
+            .in_process(&self.database)
+            .with_devices(self)
     }
 });

@@ -169,20 +169,12 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         })
     }
 
-    /// Whether [`load`](Self::load) finds a session by a token alone
-    /// ([`Lookup::Token`]: cookies of 0.1's form, which do not name their
-    /// session). `true` by default. A store that answers `false` (one keyed
-    /// by session id only) is given cookies that name their session,
-    /// whatever [`with_session_ids_in_tokens`](crate::SessionLayer::with_session_ids_in_tokens)
-    /// says.
-    fn finds_tokens(&self) -> bool {
-        true
-    }
-
-    /// The extension traits this store offers: what a cache over it needs
-    /// ([`SessionProtocol::cache_support`](super::SessionProtocol::cache_support)),
-    /// trusted devices and failed sign-ins
-    /// ([`DeviceRecords`](super::DeviceRecords)). None by default.
+    /// What the store offers beyond these calls ([`Extensions`]): the
+    /// change feed a cache over it needs, or the name of its in-process
+    /// database; trusted devices and failed sign-ins
+    /// ([`DeviceRecords`](super::DeviceRecords)); whether it finds a
+    /// session by a token alone. None by default: a store that finds
+    /// tokens, over which no cache may sit, without device records.
     fn extensions(&self) -> Extensions<'_> {
         Extensions::new()
     }
