@@ -67,8 +67,11 @@ fn epoch(n: u64) -> Result<i64, Error> {
     i64::try_from(n).map_err(|_| Error::Corrupt("epoch or version out of range"))
 }
 
-fn ip_text(ip: Option<std::net::IpAddr>) -> Option<String> {
-    ip.map(|ip| ip.to_string())
+impl PgStorage {
+    /// The session a load statement reads: one row, its tokens as arrays.
+    async fn read_session(&self, query: Query<'static>) -> Result<Option<StoredSession>, Error> {
+        self.row(query).await?.as_ref().map(stored).transpose()
+    }
 }
 
 sql::impl_sql_storage!(
@@ -81,36 +84,11 @@ sql::impl_sql_storage!(
             migrate::run(&migrate::postgres(), &self.pool).await
         }
 
-        async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
-            let query = match key {
-                Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
-                Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
-                Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
-            };
-            self.row(query).await?.as_ref().map(stored).transpose()
-        }
-
         async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
             let r = &session.record;
             let query = sqlx::query(q::INSERT).bind(r.id).bind(r.user_id.clone());
-            let query = bind_credentials(query, &session.credentials)
-                .bind(Json(r.data.clone()))
-                .bind(r.created_at)
-                .bind(r.authenticated_at)
-                .bind(r.last_seen_at)
-                .bind(r.expires_at)
-                .bind(r.absolute_expires_at)
-                .bind(r.tokens_expire_at)
-                .bind(r.rotated_at)
-                .bind(ip_text(r.ip))
-                .bind(r.user_agent.clone())
-                .bind(r.persistent)
-                .bind(ip_text(r.last_ip))
-                .bind(r.location.clone())
-                .bind(r.sign_in_method.clone())
-                .bind(r.second_factor)
-                .bind(r.api_client)
-                .bind(r.name.clone());
+            let query = bind_credentials(query, &session.credentials).bind(Json(r.data.clone()));
+            let query = sql::bind_record!(query, r, std::convert::identity);
             self.execute(query).await?;
             Ok(())
         }
@@ -130,7 +108,7 @@ sql::impl_sql_storage!(
                 .bind(expected)
                 .bind(activity.map(|a| a.last_seen_at))
                 .bind(activity.map(|a| a.expires_at))
-                .bind(ip_text(activity.and_then(|a| a.new_ip)));
+                .bind(sql::ip_text(activity.and_then(|a| a.new_ip)));
             let Some(row) = self.row(query).await? else {
                 return Err(Error::Corrupt("a write returned no row"));
             };
@@ -155,9 +133,9 @@ sql::impl_sql_storage!(
                 .bind(r.and_then(|r| r.user_id.clone()))
                 .bind(r.and_then(|r| r.authenticated_at))
                 .bind(r.map(|r| r.rotated_at))
-                .bind(ip_text(r.and_then(|r| r.ip)))
+                .bind(sql::ip_text(r.and_then(|r| r.ip)))
                 .bind(r.and_then(|r| r.user_agent.clone()))
-                .bind(ip_text(r.and_then(|r| r.last_ip)))
+                .bind(sql::ip_text(r.and_then(|r| r.last_ip)))
                 .bind(r.and_then(|r| r.tokens_expire_at))
                 .bind(r.map(|r| r.absolute_expires_at))
                 .bind(r.map(|r| r.expires_at))

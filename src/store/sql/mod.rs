@@ -47,6 +47,57 @@ macro_rules! collectable {
     };
 }
 
+/// A session row `s`'s credentials as a load reads them: their epoch,
+/// then the remember-me columns in [`RememberColumns`]'s order.
+macro_rules! credential_cols {
+    () => {
+        "s.cred_epoch, s.remember_selector, s.remember_validator_hash, \
+         s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at, \
+         s.remember_pending_validator_hash, s.remember_pending_at, \
+         s.remember_prior_validator_hash, s.remember_prior_rotated_at"
+    };
+}
+
+/// The columns a new session row is inserted with, in the order of its
+/// placeholders: its id and user, the remember-me columns, its data, then
+/// the record's columns as [`bind_record!`] binds them.
+macro_rules! insert_cols {
+    () => {
+        "id, user_id, remember_selector, remember_validator_hash,
+         remember_prev_validator_hash, remember_rotated_at, remember_expires_at,
+         remember_pending_validator_hash, remember_pending_at,
+         remember_prior_validator_hash, remember_prior_rotated_at,
+         data, created_at, authenticated_at, last_seen_at, expires_at,
+         absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
+         last_ip, location, sign_in_method, second_factor, api_client, name"
+    };
+}
+
+/// Binds the columns of record `$r` that follow its data in
+/// [`insert_cols!`] (`created_at` … `name`) to `$query`, each time through
+/// the dialect's `$time`.
+macro_rules! bind_record {
+    ($query:expr, $r:expr, $time:path) => {
+        $query
+            .bind($time($r.created_at))
+            .bind($r.authenticated_at.map($time))
+            .bind($time($r.last_seen_at))
+            .bind($time($r.expires_at))
+            .bind($time($r.absolute_expires_at))
+            .bind($r.tokens_expire_at.map($time))
+            .bind($time($r.rotated_at))
+            .bind($crate::store::sql::ip_text($r.ip))
+            .bind($r.user_agent.clone())
+            .bind($r.persistent)
+            .bind($crate::store::sql::ip_text($r.last_ip))
+            .bind($r.location.clone())
+            .bind($r.sign_in_method.clone())
+            .bind($r.second_factor)
+            .bind($r.api_client)
+            .bind($r.name.clone())
+    };
+}
+
 /// An `UPDATE` of `$table` that revokes the live rows `$filter` picks, with
 /// the placeholders of the reason, who and when, counting one more epoch of
 /// their credentials. The remember-me credential and the session's data die
@@ -96,7 +147,8 @@ macro_rules! stats_query {
 /// `impl SessionStore for $storage` for a SQL store: the operations that both
 /// dialects make alike (one statement each), written here once, and
 /// `$own`, the store's own; and the store's statement helpers (`execute`,
-/// `row`, `rows`: one statement each, sent through the store's `one`).
+/// `row`, `rows`: one statement each, sent through the store's `one`). The
+/// store reads a loaded session with its own `read_session`.
 /// `$time` turns a time into the value the dialect binds, `$query` and
 /// `$row` are the dialect's query and row types. The expansion site provides
 /// the store's statements as `q`; the store has the field `pool`.
@@ -123,6 +175,15 @@ macro_rules! impl_sql_storage {
         #[async_trait::async_trait]
         impl $crate::store::storage::SessionStore for $storage {
             $($own)*
+
+            async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+                let query = match key {
+                    Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
+                    Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
+                    Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
+                };
+                self.read_session(query).await
+            }
 
             async fn revoke(
                 &self, scope: &RevokeScope<'_>, how: &Revocation,
@@ -186,7 +247,16 @@ macro_rules! impl_sql_storage {
     };
 }
 
-pub(crate) use {collectable, ended_at, impl_sql_storage, live_at, revoke_where, stats_query};
+pub(crate) use {
+    bind_record, collectable, credential_cols, ended_at, impl_sql_storage, insert_cols, live_at,
+    revoke_where, stats_query,
+};
+
+/// An IP address as both dialects keep it: text (Postgres casts it to
+/// `inet`).
+pub(crate) fn ip_text(ip: Option<std::net::IpAddr>) -> Option<String> {
+    ip.map(|ip| ip.to_string())
+}
 
 /// One statement running on a connection: what a store's `one` is given.
 pub(crate) type Run<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;

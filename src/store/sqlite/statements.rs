@@ -2,7 +2,9 @@
 //! prefixed `aus_`; times are Unix microseconds; token states are `0`
 //! current, `1` pending, `2` superseded, `3` retired.
 
-use crate::store::sql::{collectable, ended_at, live_at, revoke_where, stats_query};
+use crate::store::sql::{
+    collectable, credential_cols, ended_at, insert_cols, live_at, revoke_where, stats_query,
+};
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
 
@@ -42,10 +44,9 @@ macro_rules! load_where {
         concat!(
             "SELECT ",
             cols!(),
-            ", s.cred_epoch, s.remember_selector, s.remember_validator_hash,
-               s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
-               s.remember_pending_validator_hash, s.remember_pending_at,
-               s.remember_prior_validator_hash, s.remember_prior_rotated_at,
+            ", ",
+            credential_cols!(),
+            ",
                t.token_hash, t.state, t.created_at AS issued, t.superseded_at AS replaced
           FROM aus_sessions s LEFT JOIN aus_tokens t ON t.session_id = s.id
          WHERE ",
@@ -78,16 +79,12 @@ macro_rules! set_remember {
 
 /// A new session `?1` of user `?2`, its remember-me columns `?3` … `?11`
 /// and its row's columns `?12` …; version and epoch start at 0.
-pub(super) const INSERT_SESSION: &str = "INSERT INTO aus_sessions
-        (id, user_id, remember_selector, remember_validator_hash,
-         remember_prev_validator_hash, remember_rotated_at, remember_expires_at,
-         remember_pending_validator_hash, remember_pending_at,
-         remember_prior_validator_hash, remember_prior_rotated_at,
-         data, created_at, authenticated_at, last_seen_at, expires_at,
-         absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
-         last_ip, location, sign_in_method, second_factor, api_client, name)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)";
+pub(super) const INSERT_SESSION: &str = concat!(
+    "INSERT INTO aus_sessions (",
+    insert_cols!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+               ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+);
 
 /// A token row: hash `?1` of session `?2`, state `?3`, issued `?4`,
 /// replaced `?5`.

@@ -57,12 +57,15 @@ fn stored(rows: &[SqliteRow]) -> Result<Option<StoredSession>, Error> {
     )))
 }
 
-fn ip_text(ip: Option<std::net::IpAddr>) -> Option<String> {
-    ip.map(|ip| ip.to_string())
-}
-
 fn version(v: i64) -> Result<u64, Error> {
     u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))
+}
+
+impl SqliteStorage {
+    /// The session a load statement reads: a row per token.
+    async fn read_session(&self, query: Query<'static>) -> Result<Option<StoredSession>, Error> {
+        stored(&self.rows(query).await?)
+    }
 }
 
 sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts, {
@@ -70,38 +73,14 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
         migrate::run(&migrate::sqlite(), &self.pool).await
     }
 
-    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
-        let query = match key {
-            Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
-            Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
-            Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
-        };
-        stored(&self.rows(query).await?)
-    }
-
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
         let r = &session.record;
         let query = sqlx::query(q::INSERT_SESSION)
             .bind(r.id)
             .bind(r.user_id.clone());
-        let query = bind_remember(query, &session.credentials)
-            .bind(serde_json::to_string(&r.data)?)
-            .bind(ts(r.created_at))
-            .bind(r.authenticated_at.map(ts))
-            .bind(ts(r.last_seen_at))
-            .bind(ts(r.expires_at))
-            .bind(ts(r.absolute_expires_at))
-            .bind(r.tokens_expire_at.map(ts))
-            .bind(ts(r.rotated_at))
-            .bind(ip_text(r.ip))
-            .bind(r.user_agent.clone())
-            .bind(r.persistent)
-            .bind(ip_text(r.last_ip))
-            .bind(r.location.clone())
-            .bind(r.sign_in_method.clone())
-            .bind(r.second_factor)
-            .bind(r.api_client)
-            .bind(r.name.clone());
+        let query =
+            bind_remember(query, &session.credentials).bind(serde_json::to_string(&r.data)?);
+        let query = sql::bind_record!(query, r, ts);
         let mut tx = self.write_tx().await?;
         tx.run(query).await?;
         tx.insert_tokens(r.id, &session.credentials).await?;
@@ -116,7 +95,7 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
             activity.map(|a| ts(a.last_seen_at)),
             activity.map(|a| ts(a.expires_at)),
         );
-        let new_ip = ip_text(activity.and_then(|a| a.new_ip));
+        let new_ip = sql::ip_text(activity.and_then(|a| a.new_ip));
         let Some(patch) = write.patch else {
             // Activity alone: one statement, and a read only when it wrote
             // nothing (to tell a conflict from a session that is gone).
@@ -172,9 +151,9 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
             .bind(r.and_then(|r| r.user_id.clone()))
             .bind(r.and_then(|r| r.authenticated_at).map(ts))
             .bind(r.map(|r| ts(r.rotated_at)))
-            .bind(ip_text(r.and_then(|r| r.ip)))
+            .bind(sql::ip_text(r.and_then(|r| r.ip)))
             .bind(r.and_then(|r| r.user_agent.clone()))
-            .bind(ip_text(r.and_then(|r| r.last_ip)))
+            .bind(sql::ip_text(r.and_then(|r| r.last_ip)))
             .bind(r.and_then(|r| r.tokens_expire_at).map(ts))
             .bind(r.map(|r| ts(r.absolute_expires_at)))
             .bind(r.map(|r| ts(r.expires_at)))

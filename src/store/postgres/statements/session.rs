@@ -2,6 +2,8 @@
 //! remember-me selector), a new session, a write of its data and activity,
 //! and the compare-and-set of its credentials.
 
+use crate::store::sql::{credential_cols, insert_cols};
+
 /// A whole session `s` as `SessionStore::load` reads it: the row, its epoch, its
 /// remember-me columns and its token rows (as four arrays, null when it has
 /// none), followed by the `WHERE` that finds it.
@@ -12,10 +14,9 @@ macro_rules! load_where {
             session_cols!(),
             ", s.last_seen_at, s.expires_at, s.version, ",
             seen_cols!(),
-            ", s.cred_epoch, s.remember_selector, s.remember_validator_hash,
-               s.remember_prev_validator_hash, s.remember_rotated_at, s.remember_expires_at,
-               s.remember_pending_validator_hash, s.remember_pending_at,
-               s.remember_prior_validator_hash, s.remember_prior_rotated_at,
+            ", ",
+            credential_cols!(),
+            ",
                t.hashes, t.states, t.issued, t.replaced
           FROM axum_user_sessions.sessions s
          CROSS JOIN LATERAL (
@@ -55,16 +56,11 @@ macro_rules! set_remember {
 /// `$14` issued, `$15` replaced: arrays) and remember-me columns (`$3` …
 /// `$11`); its row's columns `$2`, `$16` … `$32`, and `collect_after`, its
 /// end (migration `hot_touches`). Version and epoch start at 0.
-pub(in crate::store::postgres) const INSERT: &str = "WITH s AS (
-        INSERT INTO axum_user_sessions.sessions
-            (id, user_id, remember_selector, remember_validator_hash,
-             remember_prev_validator_hash, remember_rotated_at, remember_expires_at,
-             remember_pending_validator_hash, remember_pending_at,
-             remember_prior_validator_hash, remember_prior_rotated_at,
-             data, created_at, authenticated_at, last_seen_at, expires_at,
-             absolute_expires_at, tokens_expire_at, rotated_at, ip, user_agent, persistent,
-             last_ip, location, sign_in_method, second_factor, api_client, name,
-             collect_after)
+pub(in crate::store::postgres) const INSERT: &str = concat!(
+    "WITH s AS (
+        INSERT INTO axum_user_sessions.sessions (",
+    insert_cols!(),
+    ", collect_after)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                 $16, $17, $18, $19, $20, $21, $22, $23, $24::inet, $25, $26,
                 $27::inet, $28, $29, $30, $31, $32,
@@ -74,7 +70,8 @@ pub(in crate::store::postgres) const INSERT: &str = "WITH s AS (
     INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at, superseded_at)
     SELECT u.h, s.id, u.st, u.c, u.r
       FROM s, unnest($12::bytea[], $13::int2[], $14::timestamptz[], $15::timestamptz[])
-              AS u(h, st, c, r)";
+              AS u(h, st, c, r)"
+);
 
 /// One write of session `$1`, if it is not revoked and (`$5` not null) is
 /// at version `$5`: with `$2`, the keys `$3` (an object) set and `$4`
