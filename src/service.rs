@@ -14,7 +14,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tower::Service;
 
 /// Middleware that gives each request a [`Session`]. Made by
@@ -59,13 +58,7 @@ where
     S::Future: Send + 'static,
     B: Send + 'static,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send + 'static>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    wrapping_service!(S::Error);
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // Everything is read from the request before any await, so that the
@@ -275,6 +268,27 @@ async fn finish(
     cookies.write_headers(&config.cookie, &names, res.headers_mut());
     res
 }
+
+/// What the crate's services answer: a boxed future of a response.
+pub(crate) type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send + 'static>>;
+
+/// The `Service` items shared by the crate's services that wrap an `inner`
+/// service of error `$error`: they answer a [`BoxFuture`] and are ready when
+/// `inner` is.
+macro_rules! wrapping_service {
+    ($error:ty) => {
+        type Response = axum::response::Response;
+        type Error = $error;
+        type Future = $crate::service::BoxFuture<$error>;
+
+        fn poll_ready(
+            &mut self, cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            self.inner.poll_ready(cx)
+        }
+    };
+}
+pub(crate) use wrapping_service;
 
 /// The instance of `inner` that was polled ready, to call; a fresh clone
 /// stays in its place for the next `poll_ready` (tower's advice for services

@@ -108,18 +108,13 @@ use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use bridge::Bridge;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
 mod bridge;
 
 /// The key axum-login keeps its data under, unless the app sets another.
 const DEFAULT_DATA_KEY: &str = "axum-login.data";
-
-type BoxFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send + 'static>>;
 
 /// axum-login's `AuthManagerLayer`, on the request's [`Session`]: provides
 /// [`AuthSession<B>`](axum_login::AuthSession) to handlers and to
@@ -203,13 +198,7 @@ where
     ReqBody: Send + 'static,
     B: AuthnBackend + 'static,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    crate::service::wrapping_service!(S::Error);
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
@@ -248,13 +237,7 @@ where
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    crate::service::wrapping_service!(S::Error);
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let mut inner = take_ready(&mut self.inner);
