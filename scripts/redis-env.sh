@@ -27,11 +27,8 @@ ensure_redis() {
   if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian's redis-server and redis-tools for the Redis tests"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends redis-server redis-tools >/dev/null
-    # The package starts its own service; the tests start theirs.
-    if command -v systemctl >/dev/null; then systemctl disable --now redis-server >/dev/null 2>&1 || true; fi
+    # apt_install (pg-env.sh) keeps the package's own server from starting.
+    apt_install redis-server redis-tools
   else
     log "redis-server/redis-cli missing: the Redis tests will fail."
     log "Install them (Debian/Ubuntu: sudo apt-get install redis-server redis-tools)."

@@ -26,9 +26,7 @@ ensure_chromium() {
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian's chromium and chromium-driver for the browser test"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+    apt_install chromium chromium-driver
   else
     log "chromium/chromedriver missing: the browser test will fail."
     log "Install them (Debian/Ubuntu: sudo apt-get install chromium chromium-driver)."
@@ -44,11 +42,8 @@ ensure_pgbouncer() {
   fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian's pgbouncer for the PgBouncer tests"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null
-    # The package starts its own service; the tests start theirs.
-    if command -v systemctl >/dev/null; then systemctl disable --now pgbouncer >/dev/null 2>&1 || true; fi
+    # apt_install (pg-env.sh) keeps the package's own pgbouncer from starting.
+    apt_install pgbouncer
   else
     log "pgbouncer missing: the PgBouncer tests will fail."
     log "Install it (Debian/Ubuntu: sudo apt-get install pgbouncer), or set PGBOUNCER to its path."
