@@ -85,6 +85,9 @@ struct Shared {
     demand: OnceLock<Arc<tokio::sync::Notify>>,
     /// Counts the data writes started, for [`Writing::tickets`].
     tickets: AtomicU64,
+    /// How many data writes are in flight: while none is, a hit is served
+    /// without a look at the book ([`Shared::after_writes`]).
+    writes_in_flight: AtomicU64,
     /// Wakes the loads waiting for this process's writes in flight
     /// ([`Shared::after_writes`]) when one ends.
     wrote: tokio::sync::Notify,
@@ -186,6 +189,7 @@ impl CachedStore {
                 demand: OnceLock::new(),
                 caught: tokio::sync::Notify::new(),
                 tickets: AtomicU64::new(0),
+                writes_in_flight: AtomicU64::new(0),
                 wrote: tokio::sync::Notify::new(),
             }),
         }

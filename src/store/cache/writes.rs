@@ -13,6 +13,9 @@ const WRITE_WAIT: Duration = Duration::from_secs(1);
 impl Shared {
     /// A data write on session `id` starts.
     pub(super) fn writing(&self, id: Uuid) {
+        // Counted before its ticket is issued: a load that sees the ticket
+        // sees the count.
+        self.writes_in_flight.fetch_add(1, Ordering::AcqRel);
         let mut book = self.book();
         let since = self.seq.load(Ordering::Acquire);
         let w = book.writing.entry(id).or_insert_with(|| Writing {
@@ -31,10 +34,16 @@ impl Shared {
     /// `None`, for the store to answer, when there is no copy, or the
     /// writes took longer than [`WRITE_WAIT`].
     pub(super) async fn after_writes(&self, token: &TokenHash) -> Option<Arc<LoadedSession>> {
-        let hit = self.entries.get(token)?;
         let before = self.tickets.load(Ordering::Acquire);
+        // No write of this process in flight: every write of a ticket up
+        // to `before` has ended, its copy followed before the count went
+        // down, so the copy read now is as new as it. The hot path: no
+        // lock, no waiter.
+        if self.writes_in_flight.load(Ordering::Acquire) == 0 {
+            return self.entries.get(token);
+        }
+        let id = self.entries.get(token)?.record.id;
         let until = tokio::time::Instant::now() + WRITE_WAIT;
-        let mut waited = false;
         loop {
             let wrote = self.wrote.notified();
             tokio::pin!(wrote);
@@ -43,15 +52,13 @@ impl Shared {
             let pending = self
                 .book()
                 .writing
-                .get(&hit.record.id)
+                .get(&id)
                 .is_some_and(|w| w.tickets.front().is_some_and(|t| *t <= before));
             if !pending {
-                return match waited {
-                    false => Some(hit),
-                    true => self.entries.get(token),
-                };
+                // Read after the look, so it holds what the writes it
+                // waited for (or saw end) did to the copy.
+                return self.entries.get(token);
             }
-            waited = true;
             tokio::time::timeout_at(until, wrote).await.ok()?;
         }
     }
@@ -80,6 +87,9 @@ impl Shared {
     /// it look again.
     fn finished(&self, id: Uuid, done: Finished<'_>) {
         self.follow(id, done);
+        // After the copy followed: a load that sees the count go down sees
+        // the copy too.
+        self.writes_in_flight.fetch_sub(1, Ordering::AcqRel);
         self.wrote.notify_waiters();
     }
 

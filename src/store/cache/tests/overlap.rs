@@ -88,3 +88,33 @@ async fn a_load_during_a_write_reads_what_it_wrote() {
     );
     assert_eq!(f.cache.hits(), 1, "and was served from memory");
 }
+
+/// The count of writes in flight that lets a hit skip the book goes back
+/// to zero after writes that answered, failed or were cancelled, and a
+/// hit with none in flight costs no round trip.
+#[tokio::test]
+async fn writes_in_flight_are_counted_back_to_zero() {
+    use std::sync::atomic::Ordering;
+    let f = fixture(false).await;
+    f.load().await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
+    let count = || shared.writes_in_flight.load(Ordering::Acquire);
+    f.cache.patch_data(id, &set("a", 1)).await.unwrap();
+    assert_eq!(count(), 0, "after a write that answered");
+    shared.writing(id);
+    assert_eq!(count(), 1);
+    shared.written(id, None);
+    assert_eq!(count(), 0, "after a write of unknown outcome");
+    // A write cancelled mid-flight: its guard, dropped, ends it.
+    shared.writing(id);
+    drop(super::super::WriteGuard {
+        shared,
+        id,
+        done: false,
+    });
+    assert_eq!(count(), 0, "after a cancelled write");
+    f.load().await;
+    let (hits, trips) = (f.cache.hits(), f.counted.round_trips());
+    f.load().await;
+    assert_eq!((f.cache.hits(), f.counted.round_trips()), (hits + 1, trips));
+}
