@@ -101,13 +101,23 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                     @for e in &view.ended {
                         li class="device ended-device" {
                             div class="info" {
-                                h3 { (e.title) }
+                                h3 {
+                                    (e.title)
+                                    @if e.trusted { " " span class="badge trusted" { (s.trusted) } }
+                                }
                                 @if e.name.is_some() { p class="meta" { (e.device) } }
                                 p class="meta" {
                                     span class="reason" { (e.reason_text) }
                                     " · "
                                     span title=(e.ended_date) { (e.ended) }
                                     @if let Some(ip) = &e.ip_text { " · " span { (ip) } }
+                                }
+                            }
+                            @if let Some(action) = &e.forget_action {
+                                div class="actions" {
+                                    form method="post" action=(action) {
+                                        button type="submit" { (s.forget_device) }
+                                    }
                                 }
                             }
                         }

@@ -87,11 +87,16 @@ pub(super) async fn list(
     let failed: Vec<FailedSignInView> = failed.into_iter().map(FailedSignInView::new).collect();
     // Ended sessions come with the first page only.
     let with_ended = (html || q.include.as_deref() == Some("ended")) && after.is_none();
-    let ended = if with_ended {
+    let mut ended = if with_ended {
         ended(&cfg, &session, &target, now).await.map_err(store)?
     } else {
         Vec::new()
     };
+    // A trusted browser that signed out is still trusted: shown, and
+    // forgettable, where its session is.
+    for e in &mut ended {
+        e.device.trusted = trusted.contains(&e.device.id);
+    }
     let res = if html {
         let base = reply::base_path(uri.path(), "");
         let next_href = next.map(|c| {

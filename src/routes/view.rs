@@ -170,6 +170,12 @@ pub struct EndedItem {
     pub ip: Option<String>,
     /// "IP 192.0.2.1".
     pub ip_text: Option<String>,
+    /// The browser is still trusted: signed out, it may skip the second
+    /// factor at its next sign-in.
+    pub trusted: bool,
+    /// Where its "Forget this device" form posts, when it is trusted (the
+    /// user's own list).
+    pub forget_action: Option<String>,
 }
 
 /// One failed sign-in on the page, formatted.
@@ -211,7 +217,12 @@ impl DevicesPage {
             .map(|d| device_item(d, base, i.other_user, i.now, s))
             .collect();
         let others = devices.iter().any(|d| !d.current);
-        let trusted = devices.iter().any(|d| d.trusted);
+        let ended: Vec<EndedItem> = i
+            .ended
+            .iter()
+            .map(|e| ended_item(e, base, i.other_user, i.now, s))
+            .collect();
+        let trusted = devices.iter().any(|d| d.trusted) || ended.iter().any(|e| e.trusted);
         let failed_item = |f: &FailedSignInView| FailedItem {
             when: s.ago(f.at, i.now),
             date: date(f.at),
@@ -225,7 +236,7 @@ impl DevicesPage {
             failed_sign_in_count: i.failed.1,
             user: i.user.to_owned(),
             other_user: i.other_user,
-            ended: i.ended.iter().map(|e| ended_item(e, i.now, s)).collect(),
+            ended,
             devices,
             next_page: i.next,
             revoke_others_action: (others && !i.other_user)
@@ -287,10 +298,14 @@ fn device_item(
     }
 }
 
-fn ended_item(e: &EndedDeviceView, now: OffsetDateTime, s: &PageStrings) -> EndedItem {
+fn ended_item(
+    e: &EndedDeviceView, base: &str, other_user: bool, now: OffsetDateTime, s: &PageStrings,
+) -> EndedItem {
     let d = &e.device;
     EndedItem {
         id: d.id,
+        trusted: d.trusted,
+        forget_action: (d.trusted && !other_user).then(|| format!("{base}/{}/forget", d.id)),
         title: d.title(),
         name: d.name.clone(),
         device: d.device.clone(),

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 everywhere!(
     a_trusted_browser_stays_trusted_after_sign_out,
+    a_signed_out_trusted_browser_is_listed_and_forgettable,
     trust_needs_a_fresh_second_factor,
     a_replayed_trust_is_refused_and_forgotten,
     no_user_sees_or_forgets_another_users_trust,
@@ -122,6 +123,44 @@ async fn a_trusted_browser_stays_trusted_after_sign_out(b: Backend) {
     phone.login("alice", "").await;
     assert!(!phone.trusted().await);
     assert_eq!(phone.own_item().await["trusted"], false);
+}
+
+/// A trusted browser that signed out keeps its trust: its session is in
+/// "Recently signed out", marked trusted with "Forget this device", and
+/// forgetting it there means its next sign-in is not trusted.
+async fn a_signed_out_trusted_browser_is_listed_and_forgettable(b: Backend) {
+    let (app, _) = app(&b).await;
+    let mut laptop = Browser::new(&app);
+    laptop
+        .login("alice", "&second_factor=on&trust_device=on")
+        .await;
+    let laptop_id = laptop.own_item().await["id"].as_str().unwrap().to_owned();
+    assert_eq!(laptop.send("POST", "/logout", None).await.status, 303);
+
+    let mut phone = Browser::new(&app);
+    phone.login("alice", "").await;
+    let list = phone.send("GET", "/sessions?include=ended", None).await;
+    let ended = list.json()["ended"].as_array().unwrap().clone();
+    let item = ended
+        .iter()
+        .find(|e| e["id"] == laptop_id.as_str())
+        .unwrap_or_else(|| panic!("the laptop's session is not listed: {}", list.body));
+    assert_eq!(item["trusted"], true, "{item}");
+    let page = phone
+        .c
+        .send_raw("GET", "/sessions", None, &[("accept", b"text/html")])
+        .await;
+    let forget = format!("/sessions/{laptop_id}/forget");
+    assert!(page.body.contains(&forget), "no forget form: {}", page.body);
+
+    let res = phone.send("POST", &forget, None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["forgotten"], 1);
+    let list = phone.send("GET", "/sessions?include=ended", None).await;
+    let ended = list.json()["ended"].as_array().unwrap().clone();
+    assert!(ended.iter().all(|e| e["trusted"] == false), "{}", list.body);
+    laptop.login("alice", "").await;
+    assert!(!laptop.trusted().await, "forgotten, yet trusted");
 }
 
 async fn trust_needs_a_fresh_second_factor(b: Backend) {
