@@ -143,7 +143,7 @@ pub use admin::{ForgetTrust, GcOptions, GcReport, GcTask, SessionAdmin};
 pub use admin::{gc, spawn_gc};
 #[cfg(feature = "tower-sessions-import")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions-import")))]
-pub use adopt::{RecordMapping, TowerRecord, TowerSessionsImport};
+pub use adopt::{TowerRecord, TowerSessionsImport};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;

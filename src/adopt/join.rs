@@ -89,7 +89,7 @@ impl Adopter {
             return Outcome::Nothing;
         }
         let (data, expiry) = (record.data.clone(), record.expiry_date);
-        let Some(user) = self.import.mapping.user_of(record).await else {
+        let Some(user) = (self.import.mapping)(record).await else {
             tracing::info!("the app refused a tower-sessions session: nothing adopted");
             return Outcome::Nothing;
         };

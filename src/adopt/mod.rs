@@ -19,36 +19,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// The app's answer to "whose record is this?" for
-/// [`TowerSessionsImport`]: an async function from a [`TowerRecord`] to the
-/// user to sign in (anything `Display`, such as an id), or `None` to
-/// refuse the record. Every such closure is one:
-///
-/// ```
-/// use axum_user_sessions::{RecordMapping, TowerRecord};
-///
-/// fn takes(_: impl RecordMapping) {}
-/// takes(|record: TowerRecord| async move { record.get("user_id").and_then(|v| v.as_i64()) });
-/// ```
-pub trait RecordMapping: Send + Sync + 'static {
-    /// The user `record` belongs to, as text, or `None`.
-    fn user_of(&self, record: TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>>;
-}
-
-impl<F, Fut, U> RecordMapping for F
-where
-    F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<U>> + Send + 'static,
-    U: fmt::Display,
-{
-    fn user_of(&self, record: TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> {
-        let user = self(record);
-        Box::pin(async move { user.await.map(|u| u.to_string()) })
-    }
-}
-
-/// The app's mapping, shared by the clones of the import.
-type Mapping = Arc<dyn RecordMapping>;
+/// The app's mapping from a record to the user to sign in.
+type Mapping =
+    Arc<dyn Fn(TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
 /// Where tower-sessions kept its sessions, and who they belong to: the
 /// opt-in of [`SessionLayer::adopt_tower_sessions`](crate::SessionLayer::adopt_tower_sessions),
@@ -117,7 +90,12 @@ impl TowerSessionsImport {
     /// answers the user a record belongs to, or `None` to refuse it.
     #[cfg(feature = "postgres")]
     #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-    pub fn postgres(pool: sqlx::PgPool, mapping: impl RecordMapping) -> Self {
+    pub fn postgres<F, Fut, U>(pool: sqlx::PgPool, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
         let table = "\"tower_sessions\".\"session\"".to_owned();
         Self::with_source(Source::Postgres { pool, table }, mapping)
     }
@@ -139,13 +117,26 @@ impl TowerSessionsImport {
     /// ```
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-    pub fn sqlite(pool: sqlx::SqlitePool, mapping: impl RecordMapping) -> Self {
+    pub fn sqlite<F, Fut, U>(pool: sqlx::SqlitePool, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
         let table = "\"tower_sessions\"".to_owned();
         Self::with_source(Source::Sqlite { pool, table }, mapping)
     }
 
-    fn with_source(source: Source, mapping: impl RecordMapping) -> Self {
-        let mapping: Mapping = Arc::new(mapping);
+    fn with_source<F, Fut, U>(source: Source, mapping: F) -> Self
+    where
+        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<U>> + Send + 'static,
+        U: fmt::Display,
+    {
+        let mapping: Mapping = Arc::new(move |record| {
+            let user = mapping(record);
+            Box::pin(async move { user.await.map(|u| u.to_string()) })
+        });
         Self {
             source,
             cookie_name: "id".to_owned(),

@@ -3,6 +3,7 @@
 //! for counting what one store call costs the server, on the wire, whatever
 //! the server's other clients do meanwhile.
 
+use super::proxy::Proxy;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,61 +11,42 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct RespCounter {
     pub addr: SocketAddr,
     commands: Arc<Mutex<Vec<String>>>,
-    accept: tokio::task::JoinHandle<()>,
+    _proxy: Proxy,
 }
 
 impl RespCounter {
     /// Records what goes to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let commands: Arc<Mutex<Vec<String>>> = Arc::default();
         let seen = commands.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
-                    let (mut from_client, mut to_client) = client.into_split();
-                    let (mut from_server, mut to_server) = server.into_split();
-                    let back = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
-                    });
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 16 * 1024];
-                    while let Ok(n) = from_client.read(&mut chunk).await {
-                        if n == 0 || to_server.write_all(&chunk[..n]).await.is_err() {
-                            break;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        while let Some((name, used)) = command(&buf) {
-                            seen.lock().unwrap().push(name);
-                            buf.drain(..used);
-                        }
+        let proxy = Proxy::forwarding(upstream, move |mut from, mut to| {
+            let seen = seen.clone();
+            async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 16 * 1024];
+                while let Ok(n) = from.read(&mut chunk).await {
+                    if n == 0 || to.write_all(&chunk[..n]).await.is_err() {
+                        break;
                     }
-                    back.abort();
-                });
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some((name, used)) = command(&buf) {
+                        seen.lock().unwrap().push(name);
+                        buf.drain(..used);
+                    }
+                }
             }
-        });
+        })
+        .await;
         Self {
-            addr,
+            addr: proxy.addr,
             commands,
-            accept,
+            _proxy: proxy,
         }
     }
 
     /// The commands sent so far, by name (`EVALSHA`, `HGETALL`…).
     pub fn commands(&self) -> Vec<String> {
         self.commands.lock().unwrap().clone()
-    }
-}
-
-impl Drop for RespCounter {
-    fn drop(&mut self) {
-        self.accept.abort();
     }
 }
 

@@ -3,6 +3,7 @@
 //! many exchanges preparing it took) and each simple `Query`. For counting what an instance costs the
 //! database, whatever pool or task sends it.
 
+use super::proxy::Proxy;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,40 +12,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct WireCounter {
     pub addr: SocketAddr,
     statements: Arc<AtomicU64>,
-    accept: tokio::task::JoinHandle<()>,
+    _proxy: Proxy,
 }
 
 impl WireCounter {
     /// Counts what goes to `upstream`. Clients must not ask for TLS
     /// (`PgSslMode::Disable`): the counter reads the protocol's frames.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let statements = Arc::new(AtomicU64::new(0));
         let counted = statements.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let counted = counted.clone();
-                tokio::spawn(async move {
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    // Frames go one by one: no Nagle delay on small writes.
-                    let _ = (client.set_nodelay(true), server.set_nodelay(true));
-                    let (mut from_client, mut to_client) = client.into_split();
-                    let (mut from_server, to_server) = server.into_split();
-                    let back = tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
-                    });
-                    let _ = forward(&mut from_client, to_server, &counted).await;
-                    back.abort();
-                });
+        let proxy = Proxy::forwarding(upstream, move |mut from, to| {
+            let counted = counted.clone();
+            async move {
+                let _ = forward(&mut from, to, &counted).await;
             }
-        });
+        })
+        .await;
         Self {
-            addr,
+            addr: proxy.addr,
             statements,
-            accept,
+            _proxy: proxy,
         }
     }
 
@@ -88,11 +75,5 @@ async fn forward(
             counted.fetch_add(1, Ordering::SeqCst);
         }
         to.write_all(&frame).await?;
-    }
-}
-
-impl Drop for WireCounter {
-    fn drop(&mut self) {
-        self.accept.abort();
     }
 }
