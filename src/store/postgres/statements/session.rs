@@ -92,8 +92,11 @@ pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
         RETURNING version
     )
     SELECT (SELECT version FROM u) AS version,
-           EXISTS (SELECT 1 FROM axum_user_sessions.sessions
-                    WHERE id = $1 AND revoked_at IS NULL) AS live";
+           -- Only a write that matched no row looks again (an initplan
+           -- runs when first needed): gone, or at another version?
+           CASE WHEN (SELECT version FROM u) IS NOT NULL THEN true
+                ELSE EXISTS (SELECT 1 FROM axum_user_sessions.sessions
+                              WHERE id = $1 AND revoked_at IS NULL) END AS live";
 
 /// Compare-and-set of the credentials of session `$1`: if it is not
 /// revoked and its epoch is still `$2`, writes its remember-me columns (`$3`
