@@ -38,7 +38,7 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                             (d.title)
                             @if d.current { " " span class="badge" { (s.this_device) } }
                             @if d.persistent { " " span class="badge muted" { (s.remembered) } }
-                            @if d.trusted { " " span class="badge trusted" { (s.trusted) } }
+                            @if d.trusted { (trusted_badge(s)) }
                         }
                         @if d.name.is_some() { p class="meta device-kind" { (d.device) } }
                         p class="meta" {
@@ -66,11 +66,7 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                         }
                     }
                     div class="actions" {
-                        @if let Some(action) = &d.forget_action {
-                            form method="post" action=(action) {
-                                button type="submit" { (s.forget_device) }
-                            }
-                        }
+                        @if let Some(action) = &d.forget_action { (forget_form(action, s)) }
                         @if let Some(action) = &d.revoke_action {
                             form method="post" action=(action) {
                                 button type="submit" aria-label=(d.revoke_label) { (s.sign_out) }
@@ -101,10 +97,7 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                     @for e in &view.ended {
                         li class="device ended-device" {
                             div class="info" {
-                                h3 {
-                                    (e.title)
-                                    @if e.trusted { " " span class="badge trusted" { (s.trusted) } }
-                                }
+                                h3 { (e.title) @if e.trusted { (trusted_badge(s)) } }
                                 @if e.name.is_some() { p class="meta" { (e.device) } }
                                 p class="meta" {
                                     span class="reason" { (e.reason_text) }
@@ -114,11 +107,7 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                                 }
                             }
                             @if let Some(action) = &e.forget_action {
-                                div class="actions" {
-                                    form method="post" action=(action) {
-                                        button type="submit" { (s.forget_device) }
-                                    }
-                                }
+                                div class="actions" { (forget_form(action, s)) }
                             }
                         }
                     }
@@ -127,6 +116,20 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
         }
     };
     layout(&s.lang, &s.title, body)
+}
+
+/// The "Trusted" badge beside a device's title.
+fn trusted_badge(s: &PageStrings) -> Markup {
+    html! { " " span class="badge trusted" { (s.trusted) } }
+}
+
+/// A device's "Forget this device" form, posting to `action`.
+fn forget_form(action: &str, s: &PageStrings) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            button type="submit" { (s.forget_device) }
+        }
+    }
 }
 
 /// A refusal's message, as a page.
