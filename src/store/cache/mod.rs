@@ -56,6 +56,10 @@ use uuid::Uuid;
 pub struct CachedStore {
     inner: Arc<dyn SessionProtocol>,
     shared: Arc<Shared>,
+    /// Whether the store tells the cache of every change
+    /// ([`Extensions::cacheable`](crate::store::Extensions::cacheable)),
+    /// asked once.
+    cacheable: bool,
 }
 
 /// How long the book remembers a change, for loads still running: a load
@@ -175,8 +179,10 @@ impl CachedStore {
             .weigher(move |_: &TokenHash, session: &Arc<LoadedSession>| config.weight(session))
             .time_to_live(config.ttl)
             .build();
+        let inner = store.into_session_store();
         Self {
-            inner: store.into_session_store(),
+            cacheable: inner.extensions().cacheable(),
+            inner,
             shared: Arc::new(Shared {
                 entries,
                 book: Mutex::default(),
@@ -290,7 +296,7 @@ impl Wrapper for CachedStore {
     async fn load(
         &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
     ) -> Result<Option<LoadedSession>, Error> {
-        if !self.inner.extensions().cacheable() {
+        if !self.cacheable {
             return Err(Error::Unsupported(
                 "the in-process cache (it offers no change feed, so a cache would serve sessions \
                  another instance revoked: run without `with_cache`)",
