@@ -84,64 +84,63 @@ pub struct TowerSessionsImport {
     mapping: Mapping,
 }
 
-impl TowerSessionsImport {
-    /// Reads tower-sessions' Postgres table (`"tower_sessions"."session"`,
-    /// as `PostgresStore::migrate` creates it) through `pool`; `mapping`
-    /// answers the user a record belongs to, or `None` to refuse it.
-    #[cfg(feature = "postgres")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-    pub fn postgres<F, Fut, U>(pool: sqlx::PgPool, mapping: F) -> Self
-    where
-        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
-        U: fmt::Display,
-    {
-        let table = "\"tower_sessions\".\"session\"".to_owned();
-        Self::with_source(Source::Postgres { pool, table }, mapping)
-    }
-
-    /// Reads tower-sessions' SQLite table (`tower_sessions`, as
-    /// `SqliteStore::migrate` creates it) through `pool`; `mapping` as for
-    /// [`postgres`](Self::postgres).
-    ///
-    /// ```
-    /// # async fn f() -> Result<(), sqlx::Error> {
-    /// use axum_user_sessions::TowerSessionsImport;
-    ///
-    /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
-    /// let import = TowerSessionsImport::sqlite(pool, |record| async move {
-    ///     record.get("user_id").and_then(|v| v.as_str().map(str::to_owned))
-    /// })
-    /// .with_table_name("sessions");
-    /// # Ok(()) }
-    /// ```
-    #[cfg(feature = "sqlite")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-    pub fn sqlite<F, Fut, U>(pool: sqlx::SqlitePool, mapping: F) -> Self
-    where
-        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
-        U: fmt::Display,
-    {
-        let table = "\"tower_sessions\"".to_owned();
-        Self::with_source(Source::Sqlite { pool, table }, mapping)
-    }
-
-    fn with_source<F, Fut, U>(source: Source, mapping: F) -> Self
-    where
-        F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<U>> + Send + 'static,
-        U: fmt::Display,
-    {
-        let mapping: Mapping = Arc::new(move |record| {
-            let user = mapping(record);
-            Box::pin(async move { user.await.map(|u| u.to_string()) })
-        });
-        Self {
-            source,
-            cookie_name: "id".to_owned(),
-            mapping,
+/// A public constructor of [`TowerSessionsImport`] reading tower-sessions'
+/// table `$table` through a pool: the bounds on the app's mapping are
+/// written here once, for every database.
+macro_rules! from_pool {
+    ($(#[$attr:meta])* $name:ident($pool:ty) => $variant:ident, $table:literal) => {
+        $(#[$attr])*
+        pub fn $name<F, Fut, U>(pool: $pool, mapping: F) -> Self
+        where
+            F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = Option<U>> + Send + 'static,
+            U: fmt::Display,
+        {
+            let mapping: Mapping = Arc::new(move |record| {
+                let user = mapping(record);
+                Box::pin(async move { user.await.map(|u| u.to_string()) })
+            });
+            Self {
+                source: Source::$variant {
+                    pool,
+                    table: $table.to_owned(),
+                },
+                cookie_name: "id".to_owned(),
+                mapping,
+            }
         }
+    };
+}
+
+impl TowerSessionsImport {
+    from_pool! {
+        /// Reads tower-sessions' Postgres table (`"tower_sessions"."session"`,
+        /// as `PostgresStore::migrate` creates it) through `pool`; `mapping`
+        /// answers the user a record belongs to, or `None` to refuse it.
+        #[cfg(feature = "postgres")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+        postgres(sqlx::PgPool) => Postgres, "\"tower_sessions\".\"session\""
+    }
+
+    from_pool! {
+        /// Reads tower-sessions' SQLite table (`tower_sessions`, as
+        /// `SqliteStore::migrate` creates it) through `pool`; `mapping` as for
+        /// [`postgres`](Self::postgres).
+        ///
+        /// ```
+        /// # async fn f() -> Result<(), sqlx::Error> {
+        /// use axum_user_sessions::TowerSessionsImport;
+        ///
+        /// let pool = sqlx::SqlitePool::connect("sqlite::memory:").await?;
+        /// let import = TowerSessionsImport::sqlite(pool, |record| async move {
+        ///     record.get("user_id").and_then(|v| v.as_str().map(str::to_owned))
+        /// })
+        /// .with_table_name("sessions");
+        /// # Ok(()) }
+        /// ```
+        #[cfg(feature = "sqlite")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+        sqlite(sqlx::SqlitePool) => Sqlite, "\"tower_sessions\""
     }
 
     /// The table's name, when the app gave tower-sessions' store another

@@ -5,28 +5,12 @@
 //! collection has nothing to do.
 
 use super::conn::Call;
-use super::scripts::Lua;
+use super::scripts::DEVICE_SWAP;
 use super::storage::RedisStorage;
 use crate::store::devices::{DeviceRecords, UserDevices};
 use crate::store::error::Error;
 use async_trait::async_trait;
-use redis::Script;
-use std::sync::LazyLock;
 use time::OffsetDateTime;
-
-/// `KEYS[1]` the user's hash; `ARGV`: the expected version (`""`: none),
-/// the new version, the document, the key's end in ms since 1970.
-static SWAP: LazyLock<Lua> = LazyLock::new(|| {
-    let source = "local v = redis.call('HGET', KEYS[1], 'v')\n\
-                  if (v or '') ~= ARGV[1] then return 0 end\n\
-                  redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])\n\
-                  redis.call('PEXPIREAT', KEYS[1], ARGV[4])\n\
-                  return 1";
-    Lua {
-        source,
-        script: Script::new(source),
-    }
-});
 
 impl RedisStorage {
     /// The hash of `user`'s device records, in the slot of its sessions:
@@ -60,7 +44,7 @@ impl DeviceRecords for RedisStorage {
         let end = devices.trust_until().max(failed_end);
         let end = end.unwrap_or_else(OffsetDateTime::now_utc) + time::Duration::SECOND;
         let end_ms = end.unix_timestamp_nanos() / 1_000_000;
-        let call = Call::new(&SWAP)
+        let call = Call::new(&DEVICE_SWAP)
             .key(self.devices_key(user_id))
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
             .arg(expected.unwrap_or(0) + 1)

@@ -2,7 +2,7 @@
 //! session protocol ([`Protocol`]) over `RedisStorage`, whose operations
 //! are in `storage.rs` (reads in `reads.rs`, data and activity writes in
 //! `writes.rs`), its Lua
-//! scripts in `scripts.rs`, its keys in `keys.rs`, a session's hash fields
+//! scripts in `scripts.rs` (their sources in `lua/`), its keys in `keys.rs`, a session's hash fields
 //! in `hash.rs` (the rest of it as one JSON value in `codec.rs`), what
 //! spans hash slots (revoking everyone, garbage collection, statistics) in
 //! `scan.rs` and the connection (one node or a Cluster, `WAIT`, scans,
