@@ -125,6 +125,19 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 /// asked: an instance that serves a request a second or more stays warm.
 const BUSY_FOR: Duration = Duration::from_secs(1);
 
+/// When a busy feed starts its next poll, the last one having started at
+/// `at` and taken `took`: `every` after it, less twice `took` (at most a
+/// quarter of `every`). The cache serves a view until it is `max_lag` old,
+/// counted from the start of the poll that made it, and `max_lag` is
+/// `poll_interval` by default: a poll started `every` after the last would
+/// land `took` after the view expired, and every read of that moment would
+/// wait for it (measured: about 1% of a busy instance's reads, 1.7 ms each,
+/// all of its connections at once). Started this much earlier, it usually
+/// lands in time, for a few more polls (`took` is a few ms against 40).
+fn next_poll(at: Instant, every: Duration, took: Duration) -> Instant {
+    at + every - took.saturating_mul(2).min(every / 4)
+}
+
 /// Starts polling through `store` and returns the feed. The tasks stop when
 /// the feed's receiver is dropped.
 pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
@@ -234,7 +247,9 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration, deman
     let mut asked: Option<Instant> = None;
     loop {
         let at = Instant::now();
-        match round(&store, &unseen, &mut registered, at).await {
+        let result = round(&store, &unseen, &mut registered, at).await;
+        let next = next_poll(at, every, at.elapsed());
+        match result {
             Ok((changes, next, caught_up)) => {
                 for change in changes {
                     if tx.send(change).is_err() {
@@ -279,13 +294,34 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration, deman
         // A cache that asked within `BUSY_FOR` keeps its feed polling every
         // `every`; an idle one every `IDLE_POLL`, or when it asks again.
         let busy = asked.is_some_and(|t| t.elapsed() < BUSY_FOR);
-        let wait = if busy { every } else { IDLE_POLL };
+        let wake = if busy { next } else { at + IDLE_POLL };
         tokio::select! {
-            () = tokio::time::sleep_until((at + wait).into()) => {}
+            () = tokio::time::sleep_until(wake.into()) => {}
             () = demand.notified() => asked = Some(Instant::now()),
             () = tx.closed() => return,
         }
-        // Asked at once: the next poll still starts `every` after this one.
-        tokio::time::sleep_until((at + every).into()).await;
+        // Asked at once: the next poll still waits for its time.
+        tokio::time::sleep_until(next.into()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_poll;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_busy_feed_starts_early_enough_for_its_poll_to_land_before_the_view_expires() {
+        let (at, every) = (Instant::now(), Duration::from_millis(40));
+        let ms = Duration::from_millis;
+        assert_eq!(next_poll(at, every, ms(0)), at + every);
+        assert_eq!(next_poll(at, every, ms(2)), at + ms(36));
+        // A slow poll moves the next one at most a quarter earlier.
+        assert_eq!(next_poll(at, every, ms(30)), at + ms(30));
+        // A poll as slow as the last lands before the view (valid for
+        // `every` from the last start, the default `max_lag`) expires.
+        for took in [ms(1), ms(3), ms(5)] {
+            assert!(next_poll(at, every, took) + took < at + every);
+        }
     }
 }
