@@ -16,6 +16,7 @@ mod hot_touches;
 mod logs;
 mod outside_store;
 mod quiet_log;
+mod quiet_writes;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]

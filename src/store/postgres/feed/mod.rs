@@ -11,7 +11,10 @@
 //!
 //! While some cache's feed is registered on the database (below), triggers
 //! (migrations `change_log`, `quiet_log`) log every update of a session row
-//! (with its new `version`, which they count up whether or not they log),
+//! (with its new `version`, which the crate's data write counts itself and
+//! the trigger counts for every other update, logging or not; with no cache
+//! registered, the crate's data write runs no trigger at all: migration
+//! `quiet_writes`),
 //! every statement that changes token rows, and every deletion, into the
 //! insert-only table `session_changes`, marked with the id of the
 //! transaction that wrote them (`xid`, `pg_current_xact_id()`). Nothing else

@@ -80,9 +80,17 @@ pub(in crate::store::postgres) const INSERT: &str = concat!(
 /// label. `version`: the new version, null when nothing was written;
 /// `live`: whether the session is there and not revoked (as the statement
 /// began).
+///
+/// It counts the version and moves `collect_after` itself, so that the
+/// session trigger runs only while a cache is registered (migration
+/// `20261206003001_quiet_writes`, which has the rule).
 pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
         UPDATE axum_user_sessions.sessions
            SET data = CASE WHEN $2 THEN (data || $3::jsonb) - $4::text[] ELSE data END,
+               version = version + 1,
+               collect_after = axum_user_sessions.collect_after(persistent,
+                   COALESCE($7, expires_at), absolute_expires_at,
+                   COALESCE($6, last_seen_at), collect_after),
                last_seen_at = COALESCE($6, last_seen_at),
                expires_at = COALESCE($7, expires_at),
                location = CASE WHEN $8::inet IS NOT NULL AND $8::inet IS DISTINCT FROM last_ip
