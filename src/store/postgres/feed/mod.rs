@@ -251,7 +251,7 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration, deman
     loop {
         let at = Instant::now();
         let result = round(&store, &unseen, &mut registered, at).await;
-        let next = next_poll(at, every, at.elapsed());
+        let next_at = next_poll(at, every, at.elapsed());
         match result {
             Ok((changes, next, caught_up)) => {
                 for change in changes {
@@ -297,14 +297,14 @@ async fn run(store: PgStore, tx: UnboundedSender<Change>, every: Duration, deman
         // A cache that asked within `BUSY_FOR` keeps its feed polling every
         // `every`; an idle one every `IDLE_POLL`, or when it asks again.
         let busy = asked.is_some_and(|t| t.elapsed() < BUSY_FOR);
-        let wake = if busy { next } else { at + IDLE_POLL };
+        let wake = if busy { next_at } else { at + IDLE_POLL };
         tokio::select! {
             () = tokio::time::sleep_until(wake.into()) => {}
             () = demand.notified() => asked = Some(Instant::now()),
             () = tx.closed() => return,
         }
         // Asked at once: the next poll still waits for its time.
-        tokio::time::sleep_until(next.into()).await;
+        tokio::time::sleep_until(next_at.into()).await;
     }
 }
 
