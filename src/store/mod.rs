@@ -122,7 +122,7 @@ pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use postgres::{PgStorage, PgStore};
+pub use postgres::{Batching, PgStorage, PgStore};
 pub use protocol::Protocol;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

@@ -35,6 +35,12 @@ impl WireCounter {
         }
     }
 
+    /// Cuts every connection and refuses new ones ([`Proxy::down`]).
+    #[allow(dead_code)]
+    pub fn down(&self) {
+        self._proxy.down();
+    }
+
     /// Statements sent so far.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::SeqCst)

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod batches;
 mod cancellation;
 mod change_log;
 mod feed_cost;

@@ -17,8 +17,10 @@ use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row as _};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
+mod batch;
 mod devices;
 mod feed;
 mod pooler;
@@ -64,7 +66,11 @@ pub struct PgStorage {
     pool: PgPool,
     /// Set by [`PgStore::behind_pgbouncer`].
     behind_pgbouncer: bool,
+    /// The queues of loads and data writes ([`PgStore::batching`]).
+    batches: Arc<batch::Batches>,
 }
+
+pub use batch::Batching;
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
@@ -75,7 +81,34 @@ impl PgStore {
         Self(Protocol::new(PgStorage {
             pool,
             behind_pgbouncer: false,
+            batches: Arc::default(),
         }))
+    }
+
+    /// This store, with its concurrent loads by id and data writes grouped
+    /// as `batching` says (default: [`Batching::default`]). Calls that
+    /// arrive while the store's statements of their kind are busy go out
+    /// together: one statement (and, for writes, one commit) for many
+    /// sessions. At low load each call is sent at once, alone.
+    ///
+    /// ```no_run
+    /// # async fn f(pool: sqlx::PgPool) {
+    /// use axum_user_sessions::{PgStore, store::Batching};
+    ///
+    /// let store = PgStore::new(pool).batching(Batching::default().write_statements(4));
+    /// assert_eq!(store.batching_config().max_write_statements(), 4);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn batching(self, batching: Batching) -> Self {
+        let mut storage = self.0.storage().clone();
+        storage.batches = Arc::new(batch::Batches::new(batching));
+        Self(Protocol::new(storage))
+    }
+
+    /// How this store groups its calls ([`batching`](Self::batching)).
+    pub fn batching_config(&self) -> Batching {
+        self.0.storage().batches.config()
     }
 
     /// The pool this store uses.

@@ -2,6 +2,7 @@
 //! are in `statements.rs`; those both SQL dialects write alike come from
 //! `sql::impl_sql_storage!`).
 
+use super::batch::{LoadCall, WriteCall};
 use super::{PgStorage, Query, statements as q};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
@@ -42,7 +43,7 @@ fn bind_credentials(query: Query<'static>, credentials: &Credentials) -> Query<'
 }
 
 /// A session as `LOAD_BY_*` reads it.
-fn stored(row: &PgRow) -> Result<StoredSession, Error> {
+pub(super) fn stored(row: &PgRow) -> Result<StoredSession, Error> {
     let hashes: Option<Vec<Vec<u8>>> = row.try_get("hashes")?;
     let states: Option<Vec<i16>> = row.try_get("states")?;
     let issued: Option<Vec<OffsetDateTime>> = row.try_get("issued")?;
@@ -69,7 +70,9 @@ fn epoch(n: u64) -> Result<i64, Error> {
 
 impl PgStorage {
     /// The session a load statement reads: one row, its tokens as arrays.
-    async fn read_session(&self, query: Query<'static>) -> Result<Option<StoredSession>, Error> {
+    pub(super) async fn read_session(
+        &self, query: Query<'static>,
+    ) -> Result<Option<StoredSession>, Error> {
         self.row(query).await?.as_ref().map(stored).transpose()
     }
 }
@@ -93,33 +96,23 @@ sql::impl_sql_storage!(
             Ok(())
         }
 
+        async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
+            let mark = self.batches.going.mark();
+            let found = self.batched(LoadCall(*key)).await?;
+            // Read before a write this process began earlier had ended:
+            // once it has, read again (`batch/order.rs`).
+            match &found {
+                Some(s) if self.batches.going.waited(s.record.id, mark).await => {
+                    self.batched(LoadCall(*key)).await
+                }
+                _ => Ok(found),
+            }
+        }
+
         async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error> {
-            let expected = write.expected_version.map(epoch).transpose()?;
-            let (set, remove) = match write.patch {
-                Some(p) => (Json(p.set.clone()), p.remove.clone()),
-                None => (Json(Default::default()), Vec::new()),
-            };
-            let activity = write.activity.as_ref();
-            let query = sqlx::query(q::WRITE)
-                .bind(id)
-                .bind(write.patch.is_some())
-                .bind(set)
-                .bind(remove)
-                .bind(expected)
-                .bind(activity.map(|a| a.last_seen_at))
-                .bind(activity.map(|a| a.expires_at))
-                .bind(sql::ip_text(activity.and_then(|a| a.new_ip)));
-            let Some(row) = self.row(query).await? else {
-                return Err(Error::Corrupt("a write returned no row"));
-            };
-            let version: Option<i64> = row.try_get("version")?;
-            Ok(match version {
-                Some(v) => WriteOutcome::Written {
-                    version: u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))?,
-                },
-                None if row.flag("live")? && expected.is_some() => WriteOutcome::Conflict,
-                None => WriteOutcome::Gone,
-            })
+            let call = WriteCall::new(id, write)?;
+            let _going = self.batches.going.begin(id);
+            self.batched(call).await
         }
 
         async fn swap_credentials(

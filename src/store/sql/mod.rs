@@ -156,18 +156,18 @@ macro_rules! impl_sql_storage {
     ($storage:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
         impl $storage {
             /// Runs one statement: how many rows it changed.
-            async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
+            pub(super) async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
                 self.one(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
                     .await
             }
 
             /// Runs one statement that reads at most one row.
-            async fn row(&self, query: $query<'static>) -> Result<Option<$row>, Error> {
+            pub(super) async fn row(&self, query: $query<'static>) -> Result<Option<$row>, Error> {
                 self.one(query, |q, c| Box::pin(q.fetch_optional(c))).await
             }
 
             /// Runs one statement that reads rows.
-            async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
+            pub(super) async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
                 self.one(query, |q, c| Box::pin(q.fetch_all(c))).await
             }
         }
@@ -175,15 +175,6 @@ macro_rules! impl_sql_storage {
         #[async_trait::async_trait]
         impl $crate::store::storage::SessionStore for $storage {
             $($own)*
-
-            async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
-                let query = match key {
-                    Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
-                    Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
-                    Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
-                };
-                self.read_session(query).await
-            }
 
             async fn revoke(
                 &self, scope: &RevokeScope<'_>, how: &Revocation,

@@ -32,6 +32,17 @@ macro_rules! load_where {
 /// Session `$1`, by its primary key.
 pub(in crate::store::postgres) const LOAD_BY_ID: &str = load_where!("s.id = $1");
 
+/// The sessions of ids `$1`, token hashes `$2` and remember-me selectors
+/// `$3` (arrays), by their primary key: a row each. The ids of the tokens'
+/// and selectors' sessions are looked up first, once.
+pub(in crate::store::postgres) const LOAD_BY_KEYS: &str = load_where!(
+    "s.id = ANY($1::uuid[]
+               || ARRAY(SELECT session_id FROM axum_user_sessions.tokens
+                         WHERE token_hash = ANY($2::bytea[]))
+               || ARRAY(SELECT id FROM axum_user_sessions.sessions
+                         WHERE remember_selector = ANY($3::bytea[])))"
+);
+
 /// The session of token hash `$1` (a cookie of 0.1's form).
 pub(in crate::store::postgres) const LOAD_BY_TOKEN: &str =
     load_where!("s.id = (SELECT session_id FROM axum_user_sessions.tokens WHERE token_hash = $1)");
@@ -105,6 +116,43 @@ pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
            CASE WHEN (SELECT version FROM u) IS NOT NULL THEN true
                 ELSE EXISTS (SELECT 1 FROM axum_user_sessions.sessions
                               WHERE id = $1 AND revoked_at IS NULL) END AS live";
+
+/// [`WRITE`] for many sessions at once (`$1` … `$8` as arrays, one element
+/// per session, one session at most once; `$4`: each patch's keys to
+/// remove as a JSON array): a row per session, with `id`, `version` and
+/// `live` as `WRITE` answers them. The rows are locked in id order first,
+/// so that two batches never wait on each other in a cycle.
+pub(in crate::store::postgres) const WRITE_BATCH: &str = "WITH i AS MATERIALIZED (
+        SELECT * FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::jsonb[], $5::int8[],
+                             $6::timestamptz[], $7::timestamptz[], $8::text[]::inet[])
+                   AS i(id, patched, set, remove, expected, seen, expires, ip)
+    ), l AS MATERIALIZED (
+        SELECT s.id FROM axum_user_sessions.sessions s JOIN i ON i.id = s.id
+         WHERE s.revoked_at IS NULL AND (i.expected IS NULL OR s.version = i.expected)
+         ORDER BY s.id
+           FOR NO KEY UPDATE OF s
+    ), u AS (
+        UPDATE axum_user_sessions.sessions s
+           SET data = CASE WHEN i.patched
+                           THEN (s.data || i.set) - ARRAY(SELECT jsonb_array_elements_text(i.remove))
+                           ELSE s.data END,
+               version = s.version + 1,
+               collect_after = axum_user_sessions.collect_after(s.persistent,
+                   COALESCE(i.expires, s.expires_at), s.absolute_expires_at,
+                   COALESCE(i.seen, s.last_seen_at), s.collect_after),
+               last_seen_at = COALESCE(i.seen, s.last_seen_at),
+               expires_at = COALESCE(i.expires, s.expires_at),
+               location = CASE WHEN i.ip IS NOT NULL AND i.ip IS DISTINCT FROM s.last_ip
+                               THEN NULL ELSE s.location END,
+               last_ip = COALESCE(i.ip, s.last_ip)
+          FROM i
+         WHERE s.id = i.id AND s.id IN (SELECT id FROM l)
+        RETURNING s.id, s.version
+    )
+    SELECT i.id, u.version,
+           u.version IS NOT NULL OR EXISTS (SELECT 1 FROM axum_user_sessions.sessions x
+                                             WHERE x.id = i.id AND x.revoked_at IS NULL) AS live
+      FROM i LEFT JOIN u ON u.id = i.id";
 
 /// Compare-and-set of the credentials of session `$1`: if it is not
 /// revoked and its epoch is still `$2`, writes its remember-me columns (`$3`
