@@ -35,6 +35,23 @@ impl WireCounter {
         }
     }
 
+    /// A counter in front of the database of `pool`, and `pool`'s options
+    /// (without TLS) pointed at the counter.
+    #[allow(dead_code)]
+    pub async fn in_front_of(pool: &sqlx::PgPool) -> (Self, sqlx::postgres::PgConnectOptions) {
+        let opts = (*pool.connect_options())
+            .clone()
+            .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+        let upstream =
+            std::net::ToSocketAddrs::to_socket_addrs(&(opts.get_host(), opts.get_port()))
+                .unwrap()
+                .next()
+                .unwrap();
+        let counter = Self::start(upstream).await;
+        let port = counter.addr.port();
+        (counter, opts.host("127.0.0.1").port(port))
+    }
+
     /// Cuts every connection and refuses new ones ([`Proxy::down`]).
     #[allow(dead_code)]
     pub fn down(&self) {

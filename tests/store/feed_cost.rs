@@ -6,26 +6,16 @@
 use crate::common;
 use axum_user_sessions::{CacheConfig, CachedStore, PgStore, SessionLayer};
 use common::{Client, WireCounter, eventually, serve_demo, wait_listening};
-use sqlx::postgres::PgSslMode;
-use std::net::ToSocketAddrs;
 use std::time::{Duration, Instant};
 
 /// A cached instance whose every statement goes through a counter.
 async fn counted_instance(pool: &sqlx::PgPool) -> (WireCounter, CachedStore, common::TestApp) {
     common::init_tracing();
-    let opts = (*pool.connect_options())
-        .clone()
-        .ssl_mode(PgSslMode::Disable);
-    let upstream = (opts.get_host(), opts.get_port())
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let counter = WireCounter::start(upstream).await;
+    let (counter, counted) = WireCounter::in_front_of(pool).await;
     let app_pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(5)
         .test_before_acquire(false)
-        .connect_with(opts.host("127.0.0.1").port(counter.addr.port()))
+        .connect_with(counted)
         .await
         .unwrap();
     axum_user_sessions::migrate(&app_pool).await.unwrap();

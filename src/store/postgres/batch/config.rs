@@ -4,8 +4,10 @@
 /// How a [`PgStore`](crate::store::PgStore) groups concurrent loads by id
 /// and data writes ([`PgStore::batching`](crate::store::PgStore::batching)).
 ///
-/// Each kind has its own queue: at most [`max_statements`](Self::max_statements)
-/// statements of it in flight at once, each with at most
+/// Each kind has its own queue: at most
+/// [`max_read_statements`](Self::max_read_statements) or
+/// [`max_write_statements`](Self::max_write_statements) statements of it in
+/// flight at once, each with at most
 /// [`max_rows`](Self::max_rows) sessions. While one of its statements is
 /// free, a call is sent at once, alone; calls that arrive while all are busy
 /// go out together in the next one. The default, two write statements and

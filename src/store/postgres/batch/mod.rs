@@ -1,14 +1,14 @@
-//! Batching: the loads by id and the data writes of many sessions that
-//! arrive while the store's statements of their kind are busy go out
-//! together, one statement for many sessions.
+//! Batching: the loads and the data writes of many sessions that arrive
+//! while the store's statements of their kind are busy go out together,
+//! one statement for many sessions.
 //!
-//! A load by id ([`reads`]) or a data write ([`writes`]) joins its kind's
-//! queue and awaits its own answer. At most [`Batching::statements`]
-//! statements of a kind are in flight at once, each sent by a task of its
-//! own. While one is free, a call is sent at once, alone, with the
+//! A load ([`reads`]) or a data write ([`writes`]) joins its kind's queue
+//! and awaits its own answer. At most [`Batching::max_read_statements`]
+//! (or [`Batching::max_write_statements`]) statements of a kind are in
+//! flight at once, each sent by a task of its own. While one is free, a call is sent at once, alone, with the
 //! single-row statement: no latency is added when the load is low. When all
 //! are busy, calls wait, and the next task to come free takes up to
-//! [`Batching::rows`] of them as one statement:
+//! [`Batching::max_rows`] of them as one statement:
 //!
 //! - a call whose caller went away before its batch left is withdrawn, and
 //!   never sent; a batch in flight is never cut by a caller going away;
@@ -186,7 +186,7 @@ pub(super) fn outage(e: &Error) -> Error {
     Error::unavailable(format!("{e} (in a batch)"))
 }
 
-/// One of a queue's [`Batching::statements`] slots, held by the task that
+/// One of a queue's statement slots, held by the task that
 /// sends batches until the queue is empty. If the task ends any other way
 /// (a panic), the slot is given back, and the queue handed to a new task.
 struct Slot<C: Call> {
