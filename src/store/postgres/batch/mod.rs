@@ -5,10 +5,11 @@
 //! A load ([`reads`]) or a data write ([`writes`]) joins its kind's queue
 //! and awaits its own answer. At most [`Batching::max_read_statements`]
 //! (or [`Batching::max_write_statements`]) statements of a kind are in
-//! flight at once, each sent by a task of its own. While one is free, a call is sent at once, alone, with the
-//! single-row statement: no latency is added when the load is low. When all
-//! are busy, calls wait, and the next task to come free takes up to
-//! [`Batching::max_rows`] of them as one statement:
+//! flight at once, each sent by a task of its own. While one is free, a
+//! call is sent at once, alone, with the single-row statement: no latency
+//! is added when the load is low. When all are busy, calls wait, and the
+//! next task to come free takes up to [`Batching::max_rows`] of them as one
+//! statement ([`send`]):
 //!
 //! - a call whose caller went away before its batch left is withdrawn, and
 //!   never sent; a batch in flight is never cut by a caller going away;
@@ -80,14 +81,49 @@ pub(super) trait Call: Sized + Send + 'static {
     fn session(&self) -> Option<Uuid>;
     /// This kind's queue in `storage`.
     fn queue(storage: &PgStorage) -> &Batcher<Self>;
-    /// Sends `batch` and answers each of its calls.
-    fn send(storage: &PgStorage, batch: Vec<Queued<Self>>) -> impl Future<Output = ()> + Send;
+    /// Sends one call alone, with its single-row statement.
+    fn send_one(
+        self, storage: &PgStorage,
+    ) -> impl Future<Output = Result<Self::Answer, Error>> + Send;
+    /// Sends `calls` in one statement: the answer of each, in their order.
+    fn send_many(
+        calls: &[Self], storage: &PgStorage,
+    ) -> impl Future<Output = Result<Vec<Self::Answer>, Error>> + Send;
+}
+
+/// Sends `batch` and answers each of its calls: alone, or all in one
+/// statement. In an outage every call answers unavailable; a batch that
+/// fails any other way (a deadlock with a revocation over many sessions, a
+/// value one row's column refuses, a row that does not read) is sent again
+/// call by call, so that one call never fails the others.
+async fn send<C: Call>(storage: &PgStorage, batch: Vec<Queued<C>>) {
+    let (calls, replies): (Vec<C>, Vec<_>) = batch.into_iter().map(|q| (q.call, q.reply)).unzip();
+    if calls.len() > 1 {
+        match C::send_many(&calls, storage).await {
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    let _ = reply.send(Ok(answer));
+                }
+                return;
+            }
+            Err(e) if e.is_unavailable() => {
+                for reply in replies {
+                    let _ = reply.send(Err(outage(&e)));
+                }
+                return;
+            }
+            Err(_) => {}
+        }
+    }
+    for (call, reply) in calls.into_iter().zip(replies) {
+        let _ = reply.send(call.send_one(storage).await);
+    }
 }
 
 /// A call in a queue, with where its answer goes.
-pub(super) struct Queued<C: Call> {
-    pub(super) call: C,
-    pub(super) reply: oneshot::Sender<Result<C::Answer, Error>>,
+struct Queued<C: Call> {
+    call: C,
+    reply: oneshot::Sender<Result<C::Answer, Error>>,
 }
 
 struct Queue<C: Call> {
@@ -182,7 +218,7 @@ impl PgStorage {
 }
 
 /// An outage's error, for each call of a batch that met it.
-pub(super) fn outage(e: &Error) -> Error {
+fn outage(e: &Error) -> Error {
     Error::unavailable(format!("{e} (in a batch)"))
 }
 
@@ -208,7 +244,7 @@ impl<C: Call> Slot<C> {
 
     async fn drain(mut self) {
         while let Some(batch) = C::queue(&self.storage).next_batch() {
-            C::send(&self.storage, batch).await;
+            send(&self.storage, batch).await;
         }
         self.released = true;
     }

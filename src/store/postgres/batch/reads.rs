@@ -2,7 +2,8 @@
 //! statement or together with `LOAD_BY_KEYS` (by id, token or remember-me
 //! selector at once). A session asked for twice in one batch is read once.
 
-use super::{Batcher, Call, Queued, outage};
+use super::{Batcher, Call};
+use crate::store::error::Error;
 use crate::store::postgres::{PgStorage, statements as q, storage::stored};
 use crate::store::storage::{Lookup, StoredSession};
 use uuid::Uuid;
@@ -26,50 +27,23 @@ impl Call for LoadCall {
         &storage.batches.reads
     }
 
-    async fn send(storage: &PgStorage, batch: Vec<Queued<Self>>) {
-        if batch.len() > 1 {
-            match storage.load_many(&batch).await {
-                Ok(found) => {
-                    for Queued { call, reply } in batch {
-                        let session = found.iter().find(|s| call.0.matches(s)).cloned();
-                        let _ = reply.send(Ok(session));
-                    }
-                    return;
-                }
-                Err(e) if e.is_unavailable() => {
-                    for queued in batch {
-                        let _ = queued.reply.send(Err(outage(&e)));
-                    }
-                    return;
-                }
-                // A row that does not read, or any other failure: each
-                // load alone, so that one never fails the others.
-                Err(_) => {}
-            }
-        }
-        for Queued { call, reply } in batch {
-            let _ = reply.send(storage.load_one(&call.0).await);
-        }
-    }
-}
-
-impl PgStorage {
-    async fn load_one(&self, key: &Lookup) -> Result<Option<StoredSession>, crate::store::Error> {
-        let query = match key {
-            Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
+    async fn send_one(self, storage: &PgStorage) -> Result<Option<StoredSession>, Error> {
+        let query = match self.0 {
+            Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(id),
             Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
             Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
         };
-        self.read_session(query).await
+        storage.read_session(query).await
     }
 
-    /// The sessions the calls of `batch` find, in one statement.
-    async fn load_many(
-        &self, batch: &[Queued<LoadCall>],
-    ) -> Result<Vec<StoredSession>, crate::store::Error> {
+    /// One statement for every key at once; each call answered with the
+    /// session its key matches (a session asked for twice is read once).
+    async fn send_many(
+        calls: &[Self], storage: &PgStorage,
+    ) -> Result<Vec<Option<StoredSession>>, Error> {
         let (mut ids, mut tokens, mut selectors) = (Vec::new(), Vec::new(), Vec::new());
-        for queued in batch {
-            match queued.call.0 {
+        for call in calls {
+            match call.0 {
                 Lookup::Id(id) => ids.push(id),
                 Lookup::Token(h) => tokens.push(h.as_bytes().to_vec()),
                 Lookup::Selector(s) => selectors.push(s.to_vec()),
@@ -81,6 +55,15 @@ impl PgStorage {
             .bind(ids)
             .bind(tokens)
             .bind(selectors);
-        self.rows(query).await?.iter().map(stored).collect()
+        let found = storage
+            .rows(query)
+            .await?
+            .iter()
+            .map(stored)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(calls
+            .iter()
+            .map(|call| found.iter().find(|s| call.0.matches(s)).cloned())
+            .collect())
     }
 }

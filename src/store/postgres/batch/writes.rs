@@ -1,7 +1,7 @@
 //! Data writes in batches: [`WriteCall`], sent alone with `WRITE` or
 //! together with `WRITE_BATCH`.
 
-use super::{Batcher, Call, Queued, outage};
+use super::{Batcher, Call};
 use crate::store::error::Error;
 use crate::store::postgres::{PgStorage, statements as q};
 use crate::store::sql::{self, Columns as _};
@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
+use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -59,73 +60,50 @@ impl Call for WriteCall {
         &storage.batches.writes
     }
 
-    async fn send(storage: &PgStorage, batch: Vec<Queued<Self>>) {
-        if batch.len() == 1 {
-            for Queued { call, reply } in batch {
-                let _ = reply.send(storage.write_one(call).await);
-            }
-            return;
-        }
-        match storage.write_many(&batch).await {
-            Ok(outcomes) => {
-                for (queued, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = queued.reply.send(Ok(outcome));
-                }
-            }
-            Err(e) if e.is_unavailable() => {
-                for queued in batch {
-                    let _ = queued.reply.send(Err(outage(&e)));
-                }
-            }
-            // Not an outage (a deadlock with a revocation over many
-            // sessions, a value one row's column refuses): each write alone,
-            // so that one never fails the others.
-            Err(_) => {
-                for Queued { call, reply } in batch {
-                    let _ = reply.send(storage.write_one(call).await);
-                }
-            }
-        }
-    }
-}
-
-impl PgStorage {
-    async fn write_one(&self, w: WriteCall) -> Result<WriteOutcome, Error> {
-        let checked = w.expected.is_some();
+    async fn send_one(self, storage: &PgStorage) -> Result<WriteOutcome, Error> {
+        let checked = self.expected.is_some();
         let query = sqlx::query(q::WRITE)
-            .bind(w.id)
-            .bind(w.patched)
-            .bind(w.set)
-            .bind(w.remove)
-            .bind(w.expected)
-            .bind(w.seen)
-            .bind(w.expires)
-            .bind(w.ip);
-        let Some(row) = self.row(query).await? else {
+            .bind(self.id)
+            .bind(self.patched)
+            .bind(self.set)
+            .bind(self.remove)
+            .bind(self.expected)
+            .bind(self.seen)
+            .bind(self.expires)
+            .bind(self.ip);
+        let Some(row) = storage.row(query).await? else {
             return Err(Error::Corrupt("a write returned no row"));
         };
         outcome(&row, checked)
     }
 
-    /// One statement for `batch` (one write per session): the outcome of
-    /// each, in its order.
-    async fn write_many(&self, batch: &[Queued<WriteCall>]) -> Result<Vec<WriteOutcome>, Error> {
-        let calls = || batch.iter().map(|q| &q.call);
+    /// One statement for `calls` (one write per session): the outcome of
+    /// each, in their order.
+    async fn send_many(calls: &[Self], storage: &PgStorage) -> Result<Vec<WriteOutcome>, Error> {
         let query = sqlx::query(q::WRITE_BATCH)
-            .bind(calls().map(|w| w.id).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.patched).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.set.clone()).collect::<Vec<_>>())
-            .bind(calls().map(|w| Json(w.remove.clone())).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.expected).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.seen).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.expires).collect::<Vec<_>>())
-            .bind(calls().map(|w| w.ip.clone()).collect::<Vec<_>>());
-        let found = self.rows(query).await?;
-        calls()
-            .map(|w| {
-                let row = found
+            .bind(calls.iter().map(|w| w.id).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.patched).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.set.clone()).collect::<Vec<_>>())
+            .bind(
+                calls
                     .iter()
-                    .find(|row| row.try_get::<Uuid, _>("id").is_ok_and(|id| id == w.id))
+                    .map(|w| Json(w.remove.clone()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(calls.iter().map(|w| w.expected).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.seen).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.expires).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.ip.clone()).collect::<Vec<_>>());
+        let found = storage.rows(query).await?;
+        let mut by_id = HashMap::with_capacity(found.len());
+        for row in &found {
+            by_id.insert(row.try_get::<Uuid, _>("id")?, row);
+        }
+        calls
+            .iter()
+            .map(|w| {
+                let row = by_id
+                    .get(&w.id)
                     .ok_or(Error::Corrupt("a batch of writes left a write unanswered"))?;
                 outcome(row, w.expected.is_some())
             })
