@@ -147,6 +147,6 @@ pub(super) use devices::{LIST_USER_ENDED, LIST_USER_PAGE, RENAME, SET_LOCATION};
 // The storage operations on one session: load, insert, write, swap.
 mod session;
 pub(super) use session::{
-    INSERT, LOAD_BY_ID, LOAD_BY_KEYS, LOAD_BY_SELECTOR, LOAD_BY_TOKEN, SWAP, UPDATE_VALUE, WRITE,
-    WRITE_BATCH,
+    INSERT, INSERT_BATCH, LOAD_BY_ID, LOAD_BY_KEYS, LOAD_BY_SELECTOR, LOAD_BY_TOKEN, SWAP,
+    UPDATE_VALUE, WRITE, WRITE_BATCH,
 };

@@ -2,7 +2,7 @@
 //! are in `statements.rs`; those both SQL dialects write alike come from
 //! `sql::impl_sql_storage!`).
 
-use super::batch::{LoadCall, WriteCall};
+use super::batch::{InsertCall, LoadCall, WriteCall};
 use super::{PgStorage, Query, statements as q};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
@@ -40,6 +40,14 @@ fn bind_credentials(query: Query<'static>, credentials: &Credentials) -> Query<'
         .bind(t.states)
         .bind(t.issued)
         .bind(t.replaced)
+}
+
+/// `INSERT` of a new session, bound.
+pub(super) fn bind_new_session(session: &StoredSession) -> Query<'static> {
+    let r = &session.record;
+    let query = sqlx::query(q::INSERT).bind(r.id).bind(r.user_id.clone());
+    let query = bind_credentials(query, &session.credentials).bind(Json(r.data.clone()));
+    sql::bind_record!(query, r, std::convert::identity)
 }
 
 /// A session as `LOAD_BY_*` reads it.
@@ -88,12 +96,7 @@ sql::impl_sql_storage!(
         }
 
         async fn insert(&self, session: &StoredSession) -> Result<(), Error> {
-            let r = &session.record;
-            let query = sqlx::query(q::INSERT).bind(r.id).bind(r.user_id.clone());
-            let query = bind_credentials(query, &session.credentials).bind(Json(r.data.clone()));
-            let query = sql::bind_record!(query, r, std::convert::identity);
-            self.execute(query).await?;
-            Ok(())
+            self.batched(InsertCall(session.clone())).await
         }
 
         async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {

@@ -4,7 +4,8 @@
 //! session, each with its own outcome, their rows locked in id order; a
 //! write whose caller went away before its batch left is never sent, and a
 //! batch in flight is never cut. Loads by id that wait go out together too,
-//! each answered with its own session.
+//! each answered with its own session, and so do new sessions, one commit
+//! for all, a session the database refuses failing alone.
 //!
 //! To make calls wait, each test holds one statement in flight: its row (or
 //! the token table, for loads) is locked by a transaction of the test's
@@ -168,5 +169,6 @@ pub(super) fn token_of(id: Uuid) -> TokenHash {
     TokenHash::from_bytes(token)
 }
 
+mod inserts;
 mod loads;
 mod writes;

@@ -4,16 +4,16 @@
 /// How a [`PgStore`](crate::store::PgStore) groups concurrent loads and
 /// data writes ([`PgStore::batching`](crate::store::PgStore::batching)).
 ///
-/// Each kind has its own queue: at most
-/// [`max_read_statements`](Self::max_read_statements) or
-/// [`max_write_statements`](Self::max_write_statements) statements of it in
-/// flight at once, each with at most
+/// Each kind (loads, data writes, new sessions) has its own queue: at most
+/// [`max_read_statements`](Self::max_read_statements) load statements, or
+/// [`max_write_statements`](Self::max_write_statements) statements of each
+/// of the two others, in flight at once, each with at most
 /// [`max_rows`](Self::max_rows) sessions. While one of its statements is
 /// free, a call is sent at once, alone; calls that arrive while all are busy
-/// go out together in the next one. The default, two write statements and
-/// four load statements of at most 32 sessions, suits a pool of 10 to 50
-/// connections: at low load every call is sent at once, and under load the
-/// session layer never holds more than six connections.
+/// go out together in the next one. The default, two write statements (and
+/// two insert statements) and four load statements of at most 32 sessions,
+/// suits a pool of 10 to 50 connections: at low load every call is sent at
+/// once, and under load the queues never hold more than eight connections.
 ///
 /// ```
 /// use axum_user_sessions::store::Batching;
@@ -51,7 +51,8 @@ impl Batching {
         }
     }
 
-    /// At most `n` data-write statements in flight at once (at least 1).
+    /// At most `n` data-write statements, and `n` statements inserting new
+    /// sessions, in flight at once (at least 1).
     #[must_use]
     pub fn write_statements(mut self, n: usize) -> Self {
         self.writes = n.max(1);
@@ -72,7 +73,7 @@ impl Batching {
         self
     }
 
-    /// The most data-write statements in flight at once.
+    /// The most data-write (and insert) statements in flight at once.
     pub fn max_write_statements(&self) -> usize {
         self.writes
     }

@@ -1,10 +1,11 @@
-//! Batching: the loads and the data writes of many sessions that arrive
-//! while the store's statements of their kind are busy go out together,
-//! one statement for many sessions.
+//! Batching: the loads, the data writes and the new sessions of many
+//! sessions that arrive while the store's statements of their kind are busy
+//! go out together, one statement for many sessions.
 //!
-//! A load ([`reads`]) or a data write ([`writes`]) joins its kind's queue
-//! and awaits its own answer. At most [`Batching::max_read_statements`]
-//! (or [`Batching::max_write_statements`]) statements of a kind are in
+//! A load ([`reads`]), a data write ([`writes`]) or a new session
+//! ([`inserts`]) joins its kind's queue and awaits its own answer. At most
+//! [`Batching::max_read_statements`] (or [`Batching::max_write_statements`])
+//! statements of a kind are in
 //! flight at once, each sent by a task of its own. While one is free, a
 //! call is sent at once, alone, with the single-row statement: no latency
 //! is added when the load is low. When all are busy, calls wait, and the
@@ -18,8 +19,8 @@
 //!   session waits for the next batch, in its order), their rows locked in
 //!   id order, so that two batches never deadlock on each other.
 //!
-//! One statement of 16 writes costs the database one commit where 16
-//! statements cost 16; one statement of 16 loads, one round-trip, one
+//! One statement of 16 writes (or new sessions) costs the database one
+//! commit where 16 statements cost 16; one statement of 16 loads, one round-trip, one
 //! snapshot and one plan where 16 cost 16 of each.
 
 use super::PgStorage;
@@ -31,11 +32,13 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 mod config;
+mod inserts;
 mod order;
 mod reads;
 mod writes;
 
 pub use config::Batching;
+pub(super) use inserts::InsertCall;
 pub(super) use reads::LoadCall;
 pub(super) use writes::WriteCall;
 
@@ -43,6 +46,7 @@ pub(super) use writes::WriteCall;
 #[derive(Debug)]
 pub(super) struct Batches {
     writes: Batcher<writes::WriteCall>,
+    inserts: Batcher<inserts::InsertCall>,
     reads: Batcher<reads::LoadCall>,
     /// This process's data writes that have not ended, for its loads.
     pub(super) going: order::Writes,
@@ -53,6 +57,7 @@ impl Batches {
     pub(super) fn new(config: Batching) -> Self {
         Self {
             writes: Batcher::new(config.max_write_statements(), config.max_rows()),
+            inserts: Batcher::new(config.max_write_statements(), config.max_rows()),
             reads: Batcher::new(config.max_read_statements(), config.max_rows()),
             going: order::Writes::default(),
             config,

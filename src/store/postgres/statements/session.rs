@@ -84,6 +84,36 @@ pub(in crate::store::postgres) const INSERT: &str = concat!(
               AS u(h, st, c, r)"
 );
 
+/// [`INSERT`] for many sessions at once: each column of the session rows
+/// as an array (`$1` … `$28`, in the order of `insert_cols!`, one element
+/// per session), and their token rows flattened (`$29` session ids, `$30`
+/// hashes, `$31` states, `$32` issued, `$33` replaced). One commit for all.
+pub(in crate::store::postgres) const INSERT_BATCH: &str = concat!(
+    "WITH s AS (
+        INSERT INTO axum_user_sessions.sessions (",
+    insert_cols!(),
+    ", collect_after)
+        SELECT i.*, CASE WHEN i.persistent THEN i.absolute_expires_at
+                         ELSE LEAST(i.expires_at, i.absolute_expires_at) END
+          FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::bytea[],
+                      $6::timestamptz[], $7::timestamptz[], $8::bytea[], $9::timestamptz[],
+                      $10::bytea[], $11::timestamptz[], $12::jsonb[], $13::timestamptz[],
+                      $14::timestamptz[], $15::timestamptz[], $16::timestamptz[],
+                      $17::timestamptz[], $18::timestamptz[], $19::timestamptz[],
+                      $20::text[]::inet[], $21::text[], $22::bool[], $23::text[]::inet[],
+                      $24::text[], $25::text[], $26::bool[], $27::bool[], $28::text[])
+               AS i(",
+    insert_cols!(),
+    ")
+        RETURNING id
+    )
+    INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at, superseded_at)
+    SELECT u.h, s.id, u.st, u.c, u.r
+      FROM unnest($29::uuid[], $30::bytea[], $31::int2[], $32::timestamptz[],
+                  $33::timestamptz[]) AS u(sid, h, st, c, r)
+      JOIN s ON s.id = u.sid"
+);
+
 /// One write of session `$1`, if it is not revoked and (`$5` not null) is
 /// at version `$5`: with `$2`, the keys `$3` (an object) set and `$4`
 /// removed; with `$6`, the activity: last seen `$6`, idle deadline `$7`,
