@@ -64,7 +64,11 @@ impl Session {
             match &self.inner.remember {
                 CookieToken::Absent => {}
                 CookieToken::Malformed => self.state().clear_remember = true,
-                CookieToken::Valid(remember) => live = self.restore(remember, now).await?,
+                CookieToken::Valid(remember) => {
+                    // Boxed: the rare path keeps its state off the hot
+                    // path's future, which every request moves.
+                    live = Box::pin(self.restore(remember, now)).await?;
+                }
             }
         }
         let mut st = self.state();

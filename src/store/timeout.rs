@@ -6,6 +6,7 @@ use super::error::Error;
 use super::session_store::SessionProtocol;
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Wraps a store so that each call fails with [`Error::Timeout`] (a `503`)
@@ -33,6 +34,14 @@ impl Wrapper for TimeoutStore {
     async fn around<T>(
         &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
+        // A call that answers at once (a cache hit) needs no deadline: the
+        // timer is armed only for one that has to wait.
+        let mut run = std::pin::pin!(run);
+        if let Poll::Ready(answer) =
+            std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await
+        {
+            return answer;
+        }
         match tokio::time::timeout(self.limit, run).await {
             Ok(r) => r,
             Err(_) => {
