@@ -34,8 +34,10 @@ impl Wrapper for TimeoutStore {
     async fn around<T>(
         &self, call: Call<'_>, run: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        // A call that answers at once (a cache hit) needs no deadline: the
-        // timer is armed only for one that has to wait.
+        // A call that answers at once (a cache hit) gets no deadline at
+        // all: no runtime handle, clock read or timer entry (whose drop
+        // takes the time driver's lock) for it. One that has to wait gets
+        // its deadline from here.
         let mut run = std::pin::pin!(run);
         if let Poll::Ready(answer) =
             std::future::poll_fn(|cx| Poll::Ready(run.as_mut().poll(cx))).await

@@ -66,7 +66,8 @@ pub struct PgStorage {
     pool: PgPool,
     /// Set by [`PgStore::behind_pgbouncer`].
     behind_pgbouncer: bool,
-    /// The queues of loads and data writes ([`PgStore::batching`]).
+    /// The queues of loads, data writes and new sessions
+    /// ([`PgStore::batching`]).
     batches: Arc<batch::Batches>,
 }
 

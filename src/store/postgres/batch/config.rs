@@ -1,8 +1,9 @@
 //! [`Batching`]: how many statements of each kind may be in flight, and
 //! how many calls one carries.
 
-/// How a [`PgStore`](crate::store::PgStore) groups concurrent loads and
-/// data writes ([`PgStore::batching`](crate::store::PgStore::batching)).
+/// How a [`PgStore`](crate::store::PgStore) groups concurrent loads, data
+/// writes and new sessions
+/// ([`PgStore::batching`](crate::store::PgStore::batching)).
 ///
 /// Each kind (loads, data writes, new sessions) has its own queue: at most
 /// [`max_read_statements`](Self::max_read_statements) load statements, or
