@@ -86,10 +86,11 @@ impl PgStore {
         }))
     }
 
-    /// This store, with its concurrent loads by id and data writes grouped
-    /// as `batching` says (default: [`Batching::default`]). Calls that
-    /// arrive while the store's statements of their kind are busy go out
-    /// together: one statement (and, for writes, one commit) for many
+    /// This store, with its concurrent loads (by id, token or remember-me
+    /// selector), data writes and new sessions grouped as `batching` says
+    /// (default: [`Batching::default`]). Calls that arrive while the
+    /// store's statements of their kind are busy go out together: one
+    /// statement (and, for writes and new sessions, one commit) for many
     /// sessions. At low load each call is sent at once, alone.
     ///
     /// ```no_run

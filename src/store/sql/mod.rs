@@ -147,7 +147,8 @@ macro_rules! stats_query {
 /// `impl SessionStore for $storage` for a SQL store: the operations that both
 /// dialects make alike (one statement each), written here once, and
 /// `$own`, the store's own; and the store's statement helpers (`execute`,
-/// `row`, `rows`: one statement each, sent through the store's `one`). The
+/// `row`, `rows`: one statement each, sent through the store's `one`; and
+/// `load_query`, the load of one session by id, token or selector). The
 /// store reads a loaded session with its own `read_session`.
 /// `$time` turns a time into the value the dialect binds, `$query` and
 /// `$row` are the dialect's query and row types. The expansion site provides
@@ -169,6 +170,15 @@ macro_rules! impl_sql_storage {
             /// Runs one statement that reads rows.
             pub(super) async fn rows(&self, query: $query<'static>) -> Result<Vec<$row>, Error> {
                 self.one(query, |q, c| Box::pin(q.fetch_all(c))).await
+            }
+
+            /// The statement that loads the one session `key` finds.
+            pub(super) fn load_query(key: &Lookup) -> $query<'static> {
+                match key {
+                    Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
+                    Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
+                    Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
+                }
             }
         }
 

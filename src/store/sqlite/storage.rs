@@ -74,12 +74,7 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
     }
 
     async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, Error> {
-        let query = match key {
-            Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(*id),
-            Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
-            Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
-        };
-        self.read_session(query).await
+        self.read_session(Self::load_query(key)).await
     }
 
     async fn insert(&self, session: &StoredSession) -> Result<(), Error> {

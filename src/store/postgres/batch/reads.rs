@@ -28,12 +28,7 @@ impl Call for LoadCall {
     }
 
     async fn send_one(self, storage: &PgStorage) -> Result<Option<StoredSession>, Error> {
-        let query = match self.0 {
-            Lookup::Id(id) => sqlx::query(q::LOAD_BY_ID).bind(id),
-            Lookup::Token(h) => sqlx::query(q::LOAD_BY_TOKEN).bind(h.as_bytes().to_vec()),
-            Lookup::Selector(s) => sqlx::query(q::LOAD_BY_SELECTOR).bind(s.to_vec()),
-        };
-        storage.read_session(query).await
+        storage.read_session(PgStorage::load_query(&self.0)).await
     }
 
     /// One statement for every key at once; each call answered with the
