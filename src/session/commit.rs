@@ -197,7 +197,7 @@ impl Session {
         }
         tracing::debug!(session.id = %record.id, "session created");
         let mut st = self.state();
-        st.record = Some(record);
+        st.record = Some(Box::new(record));
         st.new_token = Some(token);
         st.clear_cookie = false;
         st.rotation_due = None;

@@ -124,7 +124,7 @@ struct Inner {
 #[derive(Default)]
 struct State {
     /// The live row this request works on, if any.
-    record: Option<SessionRecord>,
+    record: Option<Box<SessionRecord>>,
     /// Changed keys: `Some` set, `None` removed.
     changes: BTreeMap<String, Option<Value>>,
     /// A token to send in the response's cookie.

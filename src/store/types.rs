@@ -116,7 +116,7 @@ impl LoadedSession {
     /// A loaded session (for stores outside this crate).
     pub fn new(record: SessionRecord, token: TokenState, has_pending: bool) -> Self {
         Self {
-            record,
+            record: Box::new(record),
             token,
             has_pending,
         }
@@ -293,8 +293,10 @@ pub const REPLACED_TOKENS_KEPT: usize = 4;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LoadedSession {
-    /// The row, after the touch if one happened.
-    pub record: SessionRecord,
+    /// The row, after the touch if one happened. Boxed: a loaded session
+    /// passes through every wrapper and into the request's handle, and a
+    /// box moves as a pointer where the row inline is half a kilobyte.
+    pub record: Box<SessionRecord>,
     /// What the presented token is.
     pub token: TokenState,
     /// Whether the session has a pending token (a rotation in progress).
