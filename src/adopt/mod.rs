@@ -23,6 +23,13 @@ use std::sync::Arc;
 type Mapping =
     Arc<dyn Fn(TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
+/// Which part of tower-sessions' table name an app changed.
+#[derive(Clone, Copy)]
+enum Name {
+    Table,
+    Schema,
+}
+
 /// Where tower-sessions kept its sessions, and who they belong to: the
 /// opt-in of [`SessionLayer::adopt_tower_sessions`](crate::SessionLayer::adopt_tower_sessions),
 /// which carries the sessions of an app that used tower-sessions (with
@@ -150,21 +157,8 @@ impl TowerSessionsImport {
     /// # Panics
     ///
     /// When `name` is not a plain SQL identifier (letters, digits and `_`).
-    pub fn with_table_name(mut self, name: &str) -> Self {
-        assert!(
-            is_identifier(name),
-            "axum-user-sessions: {name:?} is not a plain SQL table name"
-        );
-        match &mut self.source {
-            #[cfg(feature = "postgres")]
-            Source::Postgres { table, .. } => {
-                let schema = table.split('.').next().unwrap_or("\"tower_sessions\"");
-                *table = format!("{schema}.\"{name}\"");
-            }
-            #[cfg(feature = "sqlite")]
-            Source::Sqlite { table, .. } => *table = format!("\"{name}\""),
-        }
-        self
+    pub fn with_table_name(self, name: &str) -> Self {
+        self.with_name(Name::Table, name)
     }
 
     /// The Postgres schema, when the app gave tower-sessions' store another
@@ -174,19 +168,37 @@ impl TowerSessionsImport {
     /// # Panics
     ///
     /// When `name` is not a plain SQL identifier.
-    pub fn with_schema_name(mut self, name: &str) -> Self {
+    pub fn with_schema_name(self, name: &str) -> Self {
+        self.with_name(Name::Schema, name)
+    }
+
+    /// Puts `name`, quoted, in place of the table's or the schema's name
+    /// (Postgres' `"schema"."table"`; SQLite's table has no schema).
+    fn with_name(mut self, part: Name, name: &str) -> Self {
+        let what = match part {
+            Name::Table => "table",
+            Name::Schema => "schema",
+        };
         assert!(
             is_identifier(name),
-            "axum-user-sessions: {name:?} is not a plain SQL schema name"
+            "axum-user-sessions: {name:?} is not a plain SQL {what} name"
         );
-        match &mut self.source {
+        let name = format!("\"{name}\"");
+        match (&mut self.source, part) {
             #[cfg(feature = "postgres")]
-            Source::Postgres { table, .. } => {
-                let rest = table.split_once('.').map_or("\"session\"", |(_, t)| t);
-                *table = format!("\"{name}\".{rest}");
+            (Source::Postgres { table, .. }, part) => {
+                let (schema, rest) = table
+                    .split_once('.')
+                    .unwrap_or(("\"tower_sessions\"", "\"session\""));
+                *table = match part {
+                    Name::Table => format!("{schema}.{name}"),
+                    Name::Schema => format!("{name}.{rest}"),
+                };
             }
             #[cfg(feature = "sqlite")]
-            Source::Sqlite { .. } => {}
+            (Source::Sqlite { table, .. }, Name::Table) => *table = name,
+            #[cfg(feature = "sqlite")]
+            (Source::Sqlite { .. }, Name::Schema) => {}
         }
         self
     }
