@@ -228,3 +228,41 @@ impl fmt::Debug for TowerSessionsImport {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, feature = "postgres", feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    fn table(import: &TowerSessionsImport) -> &str {
+        match &import.source {
+            Source::Postgres { table, .. } | Source::Sqlite { table, .. } => table,
+        }
+    }
+
+    #[tokio::test]
+    async fn names_are_quoted_into_the_table() {
+        let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app").unwrap();
+        let pg = TowerSessionsImport::postgres(pool, |_| async { None::<String> });
+        let renamed = pg.clone().with_table_name("sessions");
+        assert_eq!(table(&renamed), r#""tower_sessions"."sessions""#);
+        assert_eq!(
+            table(&pg.clone().with_schema_name("app")),
+            r#""app"."session""#
+        );
+        let both = pg.with_schema_name("app").with_table_name("s");
+        assert_eq!(table(&both.with_schema_name("b")), r#""b"."s""#);
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let lite = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let lite = lite.with_schema_name("app");
+        assert_eq!(table(&lite), r#""tower_sessions""#);
+        assert_eq!(table(&lite.with_table_name("sessions")), r#""sessions""#);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "\"a;b\" is not a plain SQL schema name")]
+    async fn a_schema_name_is_checked() {
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let lite = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let _ = lite.with_schema_name("a;b");
+    }
+}
