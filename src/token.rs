@@ -20,6 +20,15 @@ fn canonical<const N: usize>(bytes: &[u8], text: &str) -> bool {
     URL_SAFE_NO_PAD.encode_slice(bytes, &mut buf) == Ok(N) && buf == text.as_bytes()
 }
 
+/// `N` bytes from the operating system's CSPRNG.
+fn random<const N: usize>() -> Result<[u8; N], crate::error::Error> {
+    let mut bytes = [0u8; N];
+    SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| crate::error::Error::Rng)?;
+    Ok(bytes)
+}
+
 /// The secret carried by the session cookie. Never stored, never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Token([u8; TOKEN_BYTES]);
@@ -27,11 +36,7 @@ pub(crate) struct Token([u8; TOKEN_BYTES]);
 impl Token {
     /// A new token from the operating system's CSPRNG.
     pub(crate) fn generate() -> Result<Self, crate::error::Error> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        SysRng
-            .try_fill_bytes(&mut bytes)
-            .map_err(|_| crate::error::Error::Rng)?;
-        Ok(Self(bytes))
+        Ok(Self(random()?))
     }
 
     /// Parses a cookie value. Anything but exactly 43 base64url characters
@@ -105,15 +110,10 @@ impl SessionToken {
                 secret: Token::parse(value)?,
             }),
             NAMED_TOKEN_CHARS => {
-                let (id, secret) = value.split_once('.')?;
-                let mut bytes = [0u8; 16];
-                match URL_SAFE_NO_PAD.decode_slice(id.as_bytes(), &mut bytes) {
-                    Ok(16) if canonical::<SELECTOR_CHARS>(&bytes, id) => {}
-                    _ => return None,
-                }
+                let (id, secret) = parse_pair(value)?;
                 Some(Self {
-                    session: Some(Uuid::from_bytes(bytes)),
-                    secret: Token::parse(secret)?,
+                    session: Some(Uuid::from_bytes(id)),
+                    secret,
                 })
             }
             _ => None,
@@ -123,11 +123,7 @@ impl SessionToken {
     /// The cookie or header value.
     pub(crate) fn encode(&self) -> String {
         match self.session {
-            Some(id) => format!(
-                "{}.{}",
-                URL_SAFE_NO_PAD.encode(id.as_bytes()),
-                self.secret.encode()
-            ),
+            Some(id) => encode_pair(id.as_bytes(), &self.secret),
             None => self.secret.encode(),
         }
     }
@@ -154,6 +150,23 @@ pub(crate) const REMEMBER_CHARS: usize = 66;
 /// Length of a remember-me selector: base64url without padding of 16 bytes.
 const SELECTOR_CHARS: usize = 22;
 
+/// Parses `<id>.<secret>`, the form of a token that names its session and
+/// of a remember-me cookie: 16 bytes (a session id, a selector) in their one
+/// canonical base64url form, a dot, and a [`Token`].
+fn parse_pair(value: &str) -> Option<([u8; 16], Token)> {
+    let (id, secret) = value.split_once('.')?;
+    let mut bytes = [0u8; 16];
+    match URL_SAFE_NO_PAD.decode_slice(id.as_bytes(), &mut bytes) {
+        Ok(16) if canonical::<SELECTOR_CHARS>(&bytes, id) => Some((bytes, Token::parse(secret)?)),
+        _ => None,
+    }
+}
+
+/// `<id>.<secret>`, as [`parse_pair`] reads it.
+fn encode_pair(id: &[u8; 16], secret: &Token) -> String {
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(id), secret.encode())
+}
+
 /// The remember-me credential in its cookie: `selector.validator`. The
 /// selector finds the row; the validator is the secret, stored as SHA-256.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,12 +178,8 @@ pub(crate) struct RememberToken {
 impl RememberToken {
     /// A new credential: random selector and validator.
     pub(crate) fn generate() -> Result<Self, crate::error::Error> {
-        let mut selector = [0u8; 16];
-        SysRng
-            .try_fill_bytes(&mut selector)
-            .map_err(|_| crate::error::Error::Rng)?;
         Ok(Self {
-            selector,
+            selector: random()?,
             validator: Token::generate()?,
         })
     }
@@ -187,24 +196,15 @@ impl RememberToken {
         if value.len() != REMEMBER_CHARS {
             return None;
         }
-        let (sel, val) = value.split_once('.')?;
-        let mut selector = [0u8; 16];
-        match URL_SAFE_NO_PAD.decode_slice(sel.as_bytes(), &mut selector) {
-            Ok(16) if canonical::<SELECTOR_CHARS>(&selector, sel) => {}
-            _ => return None,
-        }
+        let (selector, validator) = parse_pair(value)?;
         Some(Self {
             selector,
-            validator: Token::parse(val)?,
+            validator,
         })
     }
 
     pub(crate) fn encode(&self) -> String {
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(self.selector),
-            self.validator.encode()
-        )
+        encode_pair(&self.selector, &self.validator)
     }
 
     pub(crate) fn validator_hash(&self) -> TokenHash {

@@ -23,6 +23,13 @@ use std::sync::Arc;
 type Mapping =
     Arc<dyn Fn(TowerRecord) -> Pin<Box<dyn Future<Output = Option<String>> + Send>> + Send + Sync>;
 
+/// Which part of tower-sessions' table name an app changed.
+#[derive(Clone, Copy)]
+enum Name {
+    Table,
+    Schema,
+}
+
 /// Where tower-sessions kept its sessions, and who they belong to: the
 /// opt-in of [`SessionLayer::adopt_tower_sessions`](crate::SessionLayer::adopt_tower_sessions),
 /// which carries the sessions of an app that used tower-sessions (with
@@ -150,21 +157,8 @@ impl TowerSessionsImport {
     /// # Panics
     ///
     /// When `name` is not a plain SQL identifier (letters, digits and `_`).
-    pub fn with_table_name(mut self, name: &str) -> Self {
-        assert!(
-            is_identifier(name),
-            "axum-user-sessions: {name:?} is not a plain SQL table name"
-        );
-        match &mut self.source {
-            #[cfg(feature = "postgres")]
-            Source::Postgres { table, .. } => {
-                let schema = table.split('.').next().unwrap_or("\"tower_sessions\"");
-                *table = format!("{schema}.\"{name}\"");
-            }
-            #[cfg(feature = "sqlite")]
-            Source::Sqlite { table, .. } => *table = format!("\"{name}\""),
-        }
-        self
+    pub fn with_table_name(self, name: &str) -> Self {
+        self.with_name(Name::Table, name)
     }
 
     /// The Postgres schema, when the app gave tower-sessions' store another
@@ -174,19 +168,37 @@ impl TowerSessionsImport {
     /// # Panics
     ///
     /// When `name` is not a plain SQL identifier.
-    pub fn with_schema_name(mut self, name: &str) -> Self {
+    pub fn with_schema_name(self, name: &str) -> Self {
+        self.with_name(Name::Schema, name)
+    }
+
+    /// Puts `name`, quoted, in place of the table's or the schema's name
+    /// (Postgres' `"schema"."table"`; SQLite's table has no schema).
+    fn with_name(mut self, part: Name, name: &str) -> Self {
+        let what = match part {
+            Name::Table => "table",
+            Name::Schema => "schema",
+        };
         assert!(
             is_identifier(name),
-            "axum-user-sessions: {name:?} is not a plain SQL schema name"
+            "axum-user-sessions: {name:?} is not a plain SQL {what} name"
         );
-        match &mut self.source {
+        let name = format!("\"{name}\"");
+        match (&mut self.source, part) {
             #[cfg(feature = "postgres")]
-            Source::Postgres { table, .. } => {
-                let rest = table.split_once('.').map_or("\"session\"", |(_, t)| t);
-                *table = format!("\"{name}\".{rest}");
+            (Source::Postgres { table, .. }, part) => {
+                let (schema, rest) = table
+                    .split_once('.')
+                    .unwrap_or(("\"tower_sessions\"", "\"session\""));
+                *table = match part {
+                    Name::Table => format!("{schema}.{name}"),
+                    Name::Schema => format!("{name}.{rest}"),
+                };
             }
             #[cfg(feature = "sqlite")]
-            Source::Sqlite { .. } => {}
+            (Source::Sqlite { table, .. }, Name::Table) => *table = name,
+            #[cfg(feature = "sqlite")]
+            (Source::Sqlite { .. }, Name::Schema) => {}
         }
         self
     }
@@ -214,5 +226,43 @@ impl fmt::Debug for TowerSessionsImport {
             .field("source", &self.source)
             .field("cookie_name", &self.cookie_name)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, feature = "postgres", feature = "sqlite"))]
+mod tests {
+    use super::*;
+
+    fn table(import: &TowerSessionsImport) -> &str {
+        match &import.source {
+            Source::Postgres { table, .. } | Source::Sqlite { table, .. } => table,
+        }
+    }
+
+    #[tokio::test]
+    async fn names_are_quoted_into_the_table() {
+        let pool = sqlx::PgPool::connect_lazy("postgres://localhost/app").unwrap();
+        let pg = TowerSessionsImport::postgres(pool, |_| async { None::<String> });
+        let renamed = pg.clone().with_table_name("sessions");
+        assert_eq!(table(&renamed), r#""tower_sessions"."sessions""#);
+        assert_eq!(
+            table(&pg.clone().with_schema_name("app")),
+            r#""app"."session""#
+        );
+        let both = pg.with_schema_name("app").with_table_name("s");
+        assert_eq!(table(&both.with_schema_name("b")), r#""b"."s""#);
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let lite = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let lite = lite.with_schema_name("app");
+        assert_eq!(table(&lite), r#""tower_sessions""#);
+        assert_eq!(table(&lite.with_table_name("sessions")), r#""sessions""#);
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "\"a;b\" is not a plain SQL schema name")]
+    async fn a_schema_name_is_checked() {
+        let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        let lite = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let _ = lite.with_schema_name("a;b");
     }
 }

@@ -96,29 +96,44 @@ pub(super) enum Source {
     },
 }
 
+/// Runs `$run` with the pool and the table of `$source`, and `$p`, the
+/// placeholders of its database (`$1` … on Postgres, `?1` … on SQLite):
+/// the statements are the same on both but for those.
+macro_rules! on_source {
+    ($source:expr, |$pool:ident, $table:ident, $p:ident| $run:expr) => {
+        match $source {
+            #[cfg(feature = "postgres")]
+            Source::Postgres {
+                pool: $pool,
+                table: $table,
+            } => {
+                let $p = ["$1", "$2", "$3"];
+                $run
+            }
+            #[cfg(feature = "sqlite")]
+            Source::Sqlite {
+                pool: $pool,
+                table: $table,
+            } => {
+                let $p = ["?1", "?2", "?3"];
+                $run
+            }
+        }
+    };
+}
+
 impl Source {
     /// Takes the row of `id` (`DELETE … RETURNING`): one statement, so two
     /// requests presenting the same id cannot both get it, and a replay
     /// finds no row. `Ok(None)`: no such row.
     pub(super) async fn take(&self, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        match self {
-            #[cfg(feature = "postgres")]
-            Self::Postgres { pool, table } => {
-                let sql = format!("DELETE FROM {table} WHERE id = $1 RETURNING data");
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite { pool, table } => {
-                let sql = format!("DELETE FROM {table} WHERE id = ?1 RETURNING data");
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await
-            }
-        }
+        on_source!(self, |pool, table, p| {
+            let sql = format!("DELETE FROM {table} WHERE id = {} RETURNING data", p[0]);
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })
     }
 
     /// Puts a taken row back as it was (when our session could not be
@@ -128,32 +143,19 @@ impl Source {
     pub(super) async fn put_back(
         &self, id: &str, data: &[u8], expiry: OffsetDateTime,
     ) -> Result<(), sqlx::Error> {
-        let insert = |table: &str, params: &str| {
-            format!(
-                "INSERT INTO {table} (id, data, expiry_date) VALUES ({params}) \
+        on_source!(self, |pool, table, p| {
+            let [id_p, data_p, expiry_p] = p;
+            let sql = format!(
+                "INSERT INTO {table} (id, data, expiry_date) VALUES ({id_p}, {data_p}, {expiry_p}) \
                  ON CONFLICT (id) DO NOTHING"
-            )
-        };
-        match self {
-            #[cfg(feature = "postgres")]
-            Self::Postgres { pool, table } => {
-                sqlx::query(sqlx::AssertSqlSafe(insert(table, "$1, $2, $3")))
-                    .bind(id)
-                    .bind(data)
-                    .bind(expiry)
-                    .execute(pool)
-                    .await?;
-            }
-            #[cfg(feature = "sqlite")]
-            Self::Sqlite { pool, table } => {
-                sqlx::query(sqlx::AssertSqlSafe(insert(table, "?1, ?2, ?3")))
-                    .bind(id)
-                    .bind(data)
-                    .bind(expiry)
-                    .execute(pool)
-                    .await?;
-            }
-        }
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(data)
+                .bind(expiry)
+                .execute(pool)
+                .await?;
+        });
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use crate::session::Session;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Form, OriginalUri, Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,28 +55,23 @@ pub(super) async fn rename_json(
     State(cfg): State<Arc<SessionRoutes>>, session: Session, OriginalUri(uri): OriginalUri,
     Path(id): Path<String>, headers: HeaderMap, body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Response, Reply> {
-    let refuse = |r: Refusal| r.reply(false);
-    let user = guard::for_edit(&cfg, &session, &headers, &uri).map_err(refuse)?;
-    let Ok(Json(body)) = body else {
-        return Err(refuse(Refusal::Invalid(
-            "invalid_body",
-            "Send a JSON object such as {\"name\": \"Work laptop\"}.",
-        )));
-    };
-    let raw = match body.get("name") {
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Null) => None,
-        _ => {
-            return Err(refuse(Refusal::Invalid(
+    let raw = match &body {
+        Ok(Json(body)) => match body.get("name") {
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(Value::Null) => Ok(None),
+            _ => Err(Refusal::Invalid(
                 "invalid_name",
                 "\"name\" must be a string, or null to clear it.",
-            )));
-        }
+            )),
+        },
+        Err(_) => Err(Refusal::Invalid(
+            "invalid_body",
+            "Send a JSON object such as {\"name\": \"Work laptop\"}.",
+        )),
     };
-    let name = checked_name(raw).map_err(refuse)?;
-    rename(&session, &user, &id, name.as_deref())
+    let name = rename(&cfg, &session, &headers, &uri, &id, raw)
         .await
-        .map_err(refuse)?;
+        .map_err(|r| r.reply(false))?;
     Ok(reply::private(
         Json(json!({ "id": id, "name": name })).into_response(),
     ))
@@ -88,35 +83,42 @@ pub(super) async fn rename_form(
     State(cfg): State<Arc<SessionRoutes>>, session: Session, OriginalUri(uri): OriginalUri,
     Path(id): Path<String>, headers: HeaderMap, form: Result<Form<RenameForm>, FormRejection>,
 ) -> Result<Redirect, Reply> {
-    let html = is_form(&headers);
-    let refuse = |r: Refusal| r.reply(html);
-    let user = guard::for_edit(&cfg, &session, &headers, &uri).map_err(refuse)?;
-    let Ok(Form(form)) = form else {
-        return Err(refuse(Refusal::Invalid(
+    let raw = match &form {
+        Ok(Form(form)) => Ok(Some(form.name.as_str())),
+        Err(_) => Err(Refusal::Invalid(
             "invalid_body",
             "Send the form's name field.",
-        )));
+        )),
     };
-    let name = checked_name(Some(&form.name)).map_err(refuse)?;
-    rename(&session, &user, &id, name.as_deref())
+    rename(&cfg, &session, &headers, &uri, &id, raw)
         .await
-        .map_err(refuse)?;
+        .map_err(|r| r.reply(is_form(&headers)))?;
     Ok(reply::back_to_list(&uri, &format!("/{id}/rename")))
 }
 
-/// Names session `id` if the signed-in user owns it and it is live;
+/// Once the request passes the [guards](guard::for_edit), names session
+/// `id` with `raw` (`Err`: what the body was refused for), checked by
+/// [`checked_name`], if the signed-in user owns it and it is live;
 /// `NotFound` otherwise (unknown, ended and foreign ids look the same).
+/// Answers the name set.
 async fn rename(
-    session: &Session, user: &str, id: &str, name: Option<&str>,
-) -> Result<(), Refusal> {
+    cfg: &SessionRoutes, session: &Session, headers: &HeaderMap, uri: &Uri, id: &str,
+    raw: Result<Option<&str>, Refusal>,
+) -> Result<Option<String>, Refusal> {
+    let user = guard::for_edit(cfg, session, headers, uri)?;
+    let name = checked_name(raw?)?;
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
     let done = session
         .admin()
         .store()
-        .rename(id, user, name, OffsetDateTime::now_utc())
+        .rename(id, &user, name.as_deref(), OffsetDateTime::now_utc())
         .await
         .map_err(|e| Refusal::from(crate::error::Error::from(e)))?;
-    if done { Ok(()) } else { Err(Refusal::NotFound) }
+    if done {
+        Ok(name)
+    } else {
+        Err(Refusal::NotFound)
+    }
 }
 
 #[cfg(test)]

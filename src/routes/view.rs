@@ -227,7 +227,7 @@ impl DevicesPage {
             when: s.ago(f.at, i.now),
             date: date(f.at),
             iso: iso(f.at),
-            ip_text: f.ip.as_ref().map(|ip| fill(&s.ip, &[("ip", ip)])),
+            ip_text: ip_text(s, f.ip.as_deref()),
             device: f.device.clone(),
         };
         Self {
@@ -282,13 +282,13 @@ fn device_item(
         signed_in_iso: iso(d.created_at),
         ip: d.ip.clone(),
         last_ip: d.last_ip.clone(),
-        last_ip_text: d.last_ip.as_ref().map(|ip| fill(&s.ip, &[("ip", ip)])),
+        last_ip_text: ip_text(s, d.last_ip.as_deref()),
         location: d.location.clone(),
         sign_in_method: d.sign_in_method.clone(),
         second_factor: d.second_factor,
         persistent: d.persistent,
         trusted: d.trusted,
-        forget_action: (d.trusted && !other_user).then(|| format!("{base}/{}/forget", d.id)),
+        forget_action: forget_action(d, base, other_user),
         revoke_action: (!d.current).then(|| format!("{base}/{}/revoke", d.id)),
         revoke_label: fill(&s.sign_out_label, &[("device", &title)]),
         rename_action: (!other_user).then(|| format!("{base}/{}/rename", d.id)),
@@ -305,7 +305,7 @@ fn ended_item(
     EndedItem {
         id: d.id,
         trusted: d.trusted,
-        forget_action: (d.trusted && !other_user).then(|| format!("{base}/{}/forget", d.id)),
+        forget_action: forget_action(d, base, other_user),
         title: d.title(),
         name: d.name.clone(),
         device: d.device.clone(),
@@ -315,8 +315,19 @@ fn ended_item(
         ended_date: date(e.ended_at),
         ended_iso: iso(e.ended_at),
         ip: d.ip.clone(),
-        ip_text: d.ip.as_ref().map(|ip| fill(&s.ip, &[("ip", ip)])),
+        ip_text: ip_text(s, d.ip.as_deref()),
     }
+}
+
+/// "IP 192.0.2.1", when the IP is known.
+fn ip_text(s: &PageStrings, ip: Option<&str>) -> Option<String> {
+    ip.map(|ip| fill(&s.ip, &[("ip", ip)]))
+}
+
+/// Where the "Forget this device" form of a trusted device posts (on the
+/// user's own list).
+fn forget_action(d: &DeviceView, base: &str, other_user: bool) -> Option<String> {
+    (d.trusted && !other_user).then(|| format!("{base}/{}/forget", d.id))
 }
 
 fn date(t: OffsetDateTime) -> String {

@@ -76,12 +76,7 @@ pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionProtocol>)
         s.get(r.id).await.unwrap().is_none(),
         "a write brought the session back"
     );
-    assert!(
-        s.load(Some(r.id), &hash(1), &touch(t0))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(state(s, r.id, &hash(1), t0).await.is_none());
     // Revoked rows refuse writes too.
     let r2 = record(t0, Some("alice"), Duration::from_secs(1800));
     s.create(&r2, &hash(4)).await.unwrap();

@@ -4,6 +4,7 @@
 //! these scenarios.
 
 use super::support::*;
+use crate::store::DeviceRecords;
 use crate::store::devices::{FailedSignIn, TrustedDevice, UserDevices};
 
 /// A document with one trust of `selector`, from `at` until `until`.
@@ -16,13 +17,22 @@ fn trusting(selector: u8, at: OffsetDateTime, until: OffsetDateTime) -> UserDevi
     d
 }
 
+/// The store's device records; `None` (and a line saying the scenario is
+/// skipped) for a store without them.
+fn device_records(store: &dyn SessionProtocol) -> Option<&dyn DeviceRecords> {
+    let devices = store.extensions().devices;
+    if devices.is_none() {
+        println!("store conformance: no device records, skipped");
+    }
+    devices
+}
+
 /// The document is written with a compare-and-set on its version: the
 /// first write expects none, each later one the version it read; a stale
 /// version writes nothing. Users' documents are independent, and a
 /// document reads back as written.
 pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol>) {
-    let Some(s) = store.extensions().devices else {
-        println!("store conformance: no device records, skipped");
+    let Some(s) = device_records(store.as_ref()) else {
         return;
     };
     let t0 = now();
@@ -62,8 +72,7 @@ pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol
 /// sign-in since the horizon (a key-value store may let them expire by
 /// themselves), and keeps the others.
 pub async fn device_records_are_collected(store: Arc<dyn SessionProtocol>) {
-    let Some(s) = store.extensions().devices else {
-        println!("store conformance: no device records, skipped");
+    let Some(s) = device_records(store.as_ref()) else {
         return;
     };
     let t0 = now();

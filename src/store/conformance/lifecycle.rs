@@ -112,10 +112,7 @@ pub async fn stats_and_gc(store: Arc<dyn SessionProtocol>) {
     assert!(s.get(idle.id).await.unwrap().is_none());
     assert!(s.get(revoked.id).await.unwrap().is_some());
     assert!(
-        s.load(Some(idle.id), &hash(4), &touch(t0))
-            .await
-            .unwrap()
-            .is_none(),
+        state(s, idle.id, &hash(4), t0).await.is_none(),
         "tokens outlived their session"
     );
     let after = t0 + Duration::from_secs(1);
@@ -124,10 +121,7 @@ pub async fn stats_and_gc(store: Arc<dyn SessionProtocol>) {
     assert!(s.get(remembered.id).await.unwrap().is_some());
     assert_eq!(s.gc_batch(t0, after, 100).await.unwrap(), 0);
     assert!(
-        s.load(Some(live.id), &hash(1), &touch(t0))
-            .await
-            .unwrap()
-            .is_some(),
+        state(s, live.id, &hash(1), t0).await.is_some(),
         "gc took a live session"
     );
 }

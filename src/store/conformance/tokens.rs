@@ -2,6 +2,20 @@
 
 use super::support::*;
 
+/// Asserts the state, at `at`, of each token `(n, state)` of session `id`
+/// (`hash(n)`).
+async fn assert_states(
+    store: &dyn SessionProtocol, id: Uuid, at: OffsetDateTime, expected: &[(u8, TokenState)],
+) {
+    for &(n, want) in expected {
+        assert_eq!(
+            state(store, id, &hash(n), at).await,
+            Some(want),
+            "token {n}"
+        );
+    }
+}
+
 /// Two-phase rotation: one compare-and-set wins; promoting a late pending
 /// token supersedes the current one and keeps newer pending ones;
 /// promotion is idempotent.
@@ -25,38 +39,24 @@ pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionProtocol
     );
     let t3 = t0 + Duration::from_secs(60);
     s.promote(r.id, &hash(2), t3).await.unwrap();
-    assert_eq!(
-        state(s, r.id, &hash(2), t3).await,
-        Some(TokenState::Current)
-    );
-    assert_eq!(
-        state(s, r.id, &hash(1), t3).await,
-        Some(TokenState::Superseded { at: t3 })
-    );
-    assert_eq!(
-        state(s, r.id, &hash(3), t3).await,
-        Some(TokenState::Pending),
-        "a newer pending token was superseded"
-    );
+    // The newer pending token stays pending.
+    let superseded = TokenState::Superseded { at: t3 };
+    let expected = [
+        (2, TokenState::Current),
+        (1, superseded),
+        (3, TokenState::Pending),
+    ];
+    assert_states(s, r.id, t3, &expected).await;
     // Promoting it later supersedes the one before.
     let t4 = t0 + Duration::from_secs(70);
     s.promote(r.id, &hash(3), t4).await.unwrap();
-    assert_eq!(
-        state(s, r.id, &hash(3), t4).await,
-        Some(TokenState::Current)
-    );
-    assert_eq!(
-        state(s, r.id, &hash(2), t4).await,
-        Some(TokenState::Superseded { at: t4 })
-    );
+    let superseded = TokenState::Superseded { at: t4 };
+    assert_states(s, r.id, t4, &[(3, TokenState::Current), (2, superseded)]).await;
     // Idempotent.
     s.promote(r.id, &hash(3), t4 + Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(
-        state(s, r.id, &hash(3), t4).await,
-        Some(TokenState::Current)
-    );
+    assert_states(s, r.id, t4, &[(3, TokenState::Current)]).await;
 }
 
 /// A client that never takes its new cookie leaves at most two pending
@@ -87,18 +87,12 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
         pending, 2,
         "a client that ignores Set-Cookie grows the token table"
     );
-    assert_eq!(
-        state(s, r.id, &hash(14), at).await,
-        Some(TokenState::Pending)
-    );
-    assert_eq!(
-        state(s, r.id, &hash(13), at).await,
-        Some(TokenState::Pending)
-    );
-    assert_eq!(
-        state(s, r.id, &hash(1), at).await,
-        Some(TokenState::Current)
-    );
+    let expected = [
+        (14, TokenState::Pending),
+        (13, TokenState::Pending),
+        (1, TokenState::Current),
+    ];
+    assert_states(s, r.id, at, &expected).await;
 }
 
 /// A sign-in retires every token (pending ones too) and records the user
@@ -120,15 +114,9 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     let new_id = crate::store::placement::session_id(Some("alice"));
     re.new_id = Some(new_id);
     assert!(s.reissue(r.id, &hash(3), &re).await.unwrap());
-    assert_eq!(
-        state(s, r.id, &hash(1), t1).await,
-        Some(TokenState::Retired { at: t1 })
-    );
-    assert_eq!(
-        state(s, r.id, &hash(2), t1).await,
-        Some(TokenState::Retired { at: t1 }),
-        "pending token survived sign-in"
-    );
+    // The pending token too.
+    let retired = TokenState::Retired { at: t1 };
+    assert_states(s, r.id, t1, &[(1, retired), (2, retired)]).await;
     let l = s
         .load(Some(new_id), &hash(3), &touch(t1))
         .await

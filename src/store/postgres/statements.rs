@@ -4,15 +4,9 @@
 
 use crate::store::sql::{revoke_where, stats_query};
 
-/// The columns of a session row `s`, but for those `LOAD` reads after its
-/// touch (`last_seen_at`, `expires_at`, `version`, and `seen_cols!`).
-macro_rules! session_cols {
-    () => {
-        concat!("s.data, ", listed_cols!())
-    };
-}
-
-/// The columns of `session_cols!` but the data, which a list does not read.
+/// The columns of a session row `s` but the data, which a list does not
+/// read, and those `LOAD` reads after its touch (`last_seen_at`,
+/// `expires_at`, `version`, and `seen_cols!`).
 macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.absolute_expires_at, \

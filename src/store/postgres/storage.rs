@@ -64,12 +64,7 @@ pub(super) fn stored(row: &PgRow) -> Result<StoredSession, Error> {
     let tokens = (0..hashes.len())
         .map(|i| sql::token_entry(&hashes[i], states[i].into(), issued[i], replaced[i]))
         .collect::<Result<_, _>>()?;
-    let credentials = Credentials::new(tokens, RememberColumns::read(row)?);
-    Ok(StoredSession::new(
-        sql::record(row)?,
-        credentials,
-        row.unsigned("cred_epoch")?,
-    ))
+    sql::stored_session(row, tokens)
 }
 
 fn epoch(n: u64) -> Result<i64, Error> {

@@ -281,4 +281,4 @@ mod credentials;
 pub(crate) mod devices;
 mod rows;
 pub(crate) use credentials::{RememberColumns, TokenColumns, token_entry};
-pub(crate) use rows::{Columns, Dialect, record, stats};
+pub(crate) use rows::{Columns, Dialect, record, stats, stored_session};

@@ -1,9 +1,12 @@
 //! Reading rows of either dialect into records: what the dialects store
 //! differently, and the readers of session, token and stats columns.
 
+use super::super::credentials::{Credentials, TokenEntry};
 use super::super::error::Error;
 use super::super::report::StoreStats;
+use super::super::storage::StoredSession;
 use super::super::types::{SessionRecord, TokenHash};
+use super::RememberColumns;
 use serde_json::{Map, Value};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::net::IpAddr;
@@ -112,6 +115,19 @@ pub(crate) fn record(row: &impl Columns) -> Result<SessionRecord, Error> {
         last_ip: ip, location: text, sign_in_method: text, second_factor: flag,
         api_client: flag,
     }))
+}
+
+/// A whole session: its row (with the remember-me columns and
+/// `cred_epoch`) and its `tokens`, read from their own rows or columns.
+pub(crate) fn stored_session(
+    row: &impl Columns, tokens: Vec<TokenEntry>,
+) -> Result<StoredSession, Error> {
+    let credentials = Credentials::new(tokens, RememberColumns::read(row)?);
+    Ok(StoredSession::new(
+        record(row)?,
+        credentials,
+        row.unsigned("cred_epoch")?,
+    ))
 }
 
 /// The counts of `stats`: the columns `sessions`, `users`, `collectable`.

@@ -11,14 +11,8 @@ use sqlx::sqlite::SqliteArguments;
 /// A statement with its arguments bound.
 pub(super) type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
 
-/// The columns of a session row `s`.
-macro_rules! cols {
-    () => {
-        concat!("s.data, ", listed_cols!())
-    };
-}
-
-/// The columns of `cols!` but the data, which a list does not read.
+/// The columns of a session row `s` but the data, which a list does not
+/// read.
 macro_rules! listed_cols {
     () => {
         "s.id, s.user_id, s.created_at, s.authenticated_at, s.last_seen_at, \
@@ -42,8 +36,8 @@ macro_rules! revoke {
 macro_rules! load_where {
     ($filter:literal) => {
         concat!(
-            "SELECT ",
-            cols!(),
+            "SELECT s.data, ",
+            listed_cols!(),
             ", ",
             credential_cols!(),
             ",

@@ -49,12 +49,7 @@ fn stored(rows: &[SqliteRow]) -> Result<Option<StoredSession>, Error> {
             tokens.push(entry?);
         }
     }
-    let credentials = Credentials::new(tokens, RememberColumns::read(first)?);
-    Ok(Some(StoredSession::new(
-        sql::record(first)?,
-        credentials,
-        first.unsigned("cred_epoch")?,
-    )))
+    sql::stored_session(first, tokens).map(Some)
 }
 
 fn version(v: i64) -> Result<u64, Error> {

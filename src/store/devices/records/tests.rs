@@ -17,39 +17,20 @@ fn current_previous_forgotten_and_unknown() {
     let id = device.id;
     d.trust(device, now);
     let grace = Duration::seconds(5);
-    assert_eq!(
-        d.check(&[1; 16], &hash(1), now, grace),
-        TrustCheck::Trusted(id)
-    );
+    // Browser 1 presenting `hash(token)` at `at`.
+    let check = |d: &UserDevices, token: u8, at| d.check(&[1; 16], &hash(token), at, grace);
+    assert_eq!(check(&d, 1, now), TrustCheck::Trusted(id));
     assert_eq!(d.check(&[2; 16], &hash(1), now, grace), TrustCheck::Unknown);
-    assert_eq!(
-        d.check(&[1; 16], &hash(9), now, grace),
-        TrustCheck::Replayed(id)
-    );
+    assert_eq!(check(&d, 9, now), TrustCheck::Replayed(id));
     assert!(d.rotate(id, &hash(2), None, now));
-    assert_eq!(
-        d.check(&[1; 16], &hash(1), now, grace),
-        TrustCheck::Trusted(id)
-    );
+    assert_eq!(check(&d, 1, now), TrustCheck::Trusted(id));
     let later = now + Duration::seconds(6);
-    assert_eq!(
-        d.check(&[1; 16], &hash(1), later, grace),
-        TrustCheck::Replayed(id)
-    );
-    assert_eq!(
-        d.check(&[1; 16], &hash(2), later, grace),
-        TrustCheck::Trusted(id)
-    );
+    assert_eq!(check(&d, 1, later), TrustCheck::Replayed(id));
+    assert_eq!(check(&d, 2, later), TrustCheck::Trusted(id));
     assert_eq!(d.forget(later, |t| t.id == id), 1);
-    assert_eq!(
-        d.check(&[1; 16], &hash(2), later, grace),
-        TrustCheck::Replayed(id)
-    );
+    assert_eq!(check(&d, 2, later), TrustCheck::Replayed(id));
     let ended = now + Duration::days(31);
-    assert_eq!(
-        d.check(&[1; 16], &hash(2), ended, grace),
-        TrustCheck::Unknown
-    );
+    assert_eq!(check(&d, 2, ended), TrustCheck::Unknown);
 }
 
 #[test]

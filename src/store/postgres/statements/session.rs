@@ -10,8 +10,8 @@ use crate::store::sql::{credential_cols, insert_cols};
 macro_rules! load_where {
     ($filter:literal) => {
         concat!(
-            "SELECT ",
-            session_cols!(),
+            "SELECT s.data, ",
+            listed_cols!(),
             ", s.last_seen_at, s.expires_at, s.version, ",
             seen_cols!(),
             ", ",
