@@ -13,13 +13,6 @@ pub(crate) const TOKEN_BYTES: usize = 32;
 /// Length of a token in the cookie: base64url without padding of 32 bytes.
 pub(crate) const TOKEN_CHARS: usize = 43;
 
-/// Whether `text` is the one base64url form of `bytes`, `N` characters long:
-/// encoded on the stack, as this runs on every request that has a cookie.
-fn canonical<const N: usize>(bytes: &[u8], text: &str) -> bool {
-    let mut buf = [0u8; N];
-    URL_SAFE_NO_PAD.encode_slice(bytes, &mut buf) == Ok(N) && buf == text.as_bytes()
-}
-
 /// `N` bytes from the operating system's CSPRNG.
 fn random<const N: usize>() -> Result<[u8; N], crate::error::Error> {
     let mut bytes = [0u8; N];
@@ -46,10 +39,12 @@ impl Token {
             return None;
         }
         let mut bytes = [0u8; TOKEN_BYTES];
+        // One textual form per token: the engine refuses padding and a last
+        // character with unused bits set (`URL_SAFE_NO_PAD` keeps base64's
+        // default, `decode_allow_trailing_bits(false)`), so nothing needs
+        // encoding again to be compared.
         match URL_SAFE_NO_PAD.decode_slice(value.as_bytes(), &mut bytes) {
-            // `decode_slice` accepts non-canonical trailing bits; re-encoding
-            // keeps exactly one textual form per token.
-            Ok(TOKEN_BYTES) if canonical::<TOKEN_CHARS>(&bytes, value) => Some(Self(bytes)),
+            Ok(TOKEN_BYTES) => Some(Self(bytes)),
             _ => None,
         }
     }
@@ -156,8 +151,9 @@ const SELECTOR_CHARS: usize = 22;
 fn parse_pair(value: &str) -> Option<([u8; 16], Token)> {
     let (id, secret) = value.split_once('.')?;
     let mut bytes = [0u8; 16];
+    // Canonical as in `Token::parse`: the engine refuses any other form.
     match URL_SAFE_NO_PAD.decode_slice(id.as_bytes(), &mut bytes) {
-        Ok(16) if canonical::<SELECTOR_CHARS>(&bytes, id) => Some((bytes, Token::parse(secret)?)),
+        Ok(16) if id.len() == SELECTOR_CHARS => Some((bytes, Token::parse(secret)?)),
         _ => None,
     }
 }
@@ -258,6 +254,16 @@ mod tests {
         chars[42] = 'B';
         let s: String = chars.into_iter().collect();
         assert!(Token::parse(&s).is_none());
+        // So is a selector's or a session id's, before a good secret.
+        let pair = |id: &str| format!("{id}.{good}");
+        assert!(parse_pair(&pair(&"A".repeat(SELECTOR_CHARS))).is_some());
+        for bad in [
+            "AAAAAAAAAAAAAAAAAAAAAB",
+            "AAAAAAAAAAAAAAAAAAAAAA==",
+            "AAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(parse_pair(&pair(bad)).is_none(), "{bad:?} accepted");
+        }
     }
 
     #[test]

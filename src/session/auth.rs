@@ -9,6 +9,7 @@ use crate::events::SessionEventKind;
 use crate::store::{RememberCredential, Revocation, RevokeReason, RevokedBy, SignIn, placement};
 use crate::token::RememberToken;
 use std::fmt;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// How many sessions beyond the session limit one sign-in reads, so revokes
@@ -167,7 +168,7 @@ impl Session {
                 .await?
             {
                 let mut st = self.state();
-                if let Some(r) = st.record.as_mut() {
+                if let Some(r) = st.record.as_mut().map(Arc::make_mut) {
                     r.persistent = true;
                     r.tokens_expire_at = r.tokens_expire_at.or(Some(r.absolute_expires_at));
                     r.absolute_expires_at = credential.expires_at;
@@ -179,7 +180,7 @@ impl Session {
             let cleared = now + cfg.absolute_timeout;
             self.store().set_remember(id, None, cleared, now).await?;
             let mut st = self.state();
-            if let Some(r) = st.record.as_mut() {
+            if let Some(r) = st.record.as_mut().map(Arc::make_mut) {
                 r.persistent = false;
                 r.absolute_expires_at = r.absolute_expires_at.min(cleared);
             }

@@ -9,6 +9,7 @@ use crate::events::SessionEventKind;
 use crate::store::{DataPatch, SessionRecord};
 use crate::token::SessionToken;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -197,7 +198,7 @@ impl Session {
         }
         tracing::debug!(session.id = %record.id, "session created");
         let mut st = self.state();
-        st.record = Some(Box::new(record));
+        st.record = Some(Arc::new(record));
         st.new_token = Some(token);
         st.clear_cookie = false;
         st.rotation_due = None;

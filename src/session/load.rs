@@ -19,6 +19,7 @@ use crate::store::{
     ValidatorStep,
 };
 use crate::token::{RememberToken, SessionToken};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -67,7 +68,7 @@ impl Session {
                 CookieToken::Valid(remember) => {
                     // Boxed: the rare path keeps its state off the hot
                     // path's future, which every request moves.
-                    live = Box::pin(self.restore(remember, now)).await?.map(Box::new);
+                    live = Box::pin(self.restore(remember, now)).await?.map(Arc::new);
                 }
             }
         }
@@ -112,7 +113,7 @@ impl Session {
     /// nothing but the revocation, if the policy revokes.
     async fn accept_token(
         &self, id: Option<Uuid>, hash: &TokenHash, usable: Usable, now: OffsetDateTime,
-    ) -> Result<Option<Box<SessionRecord>>, Error> {
+    ) -> Result<Option<Arc<SessionRecord>>, Error> {
         let Some(record) = self.check_binding(usable.record, now).await? else {
             return Ok(None);
         };
@@ -260,7 +261,7 @@ impl Session {
             // The binding is checked before anything is rotated: a refused
             // client leaves the credential as it was for its rightful holder.
             if self
-                .check_binding(Box::new(found.record.clone()), now)
+                .check_binding(Arc::new(found.record.clone()), now)
                 .await?
                 .is_none()
             {
@@ -330,8 +331,8 @@ impl Session {
 
     /// Applies the client binding; `None` when the session may not be used.
     async fn check_binding(
-        &self, record: Box<SessionRecord>, now: OffsetDateTime,
-    ) -> Result<Option<Box<SessionRecord>>, Error> {
+        &self, record: Arc<SessionRecord>, now: OffsetDateTime,
+    ) -> Result<Option<Arc<SessionRecord>>, Error> {
         match self.config().binding.check(&record, &self.inner.client) {
             BindingCheck::Accept => Ok(Some(record)),
             BindingCheck::Log(what) => {
@@ -363,16 +364,17 @@ impl Session {
 }
 
 /// A session that a token may use, before its binding is checked. The
-/// record stays boxed, as the store loaded it, through every step of the
-/// load and into the request's state: a box moves as a pointer (the record
-/// inline was a third of the cached read's copies).
+/// record stays shared, as the store loaded it, through every step of the
+/// load and into the request's state: an `Arc` moves as a pointer (the
+/// record inline was a third of the cached read's copies), and a cache's
+/// copy is shared until the request changes it.
 struct Usable {
-    record: Box<SessionRecord>,
+    record: Arc<SessionRecord>,
     token: TokenState,
 }
 
 impl Usable {
-    fn new(record: Box<SessionRecord>, token: TokenState) -> Self {
+    fn new(record: Arc<SessionRecord>, token: TokenState) -> Self {
         Self { record, token }
     }
 }

@@ -124,7 +124,9 @@ struct Inner {
 #[derive(Default)]
 struct State {
     /// The live row this request works on, if any.
-    record: Option<Box<SessionRecord>>,
+    /// Shared with the cache's copy until this request changes it
+    /// (`Arc::make_mut`).
+    record: Option<Arc<SessionRecord>>,
     /// Changed keys: `Some` set, `None` removed.
     changes: BTreeMap<String, Option<Value>>,
     /// A token to send in the response's cookie.

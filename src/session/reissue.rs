@@ -5,6 +5,7 @@
 use super::Session;
 use crate::error::Error;
 use crate::store::{Reissue, ReissueClient, SignIn, placement};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Why the session gets a new token at once, with no grace for the old one.
@@ -69,7 +70,7 @@ impl Session {
             return Ok(false);
         }
         let mut st = self.state();
-        if let Some(r) = st.record.as_mut() {
+        if let Some(r) = st.record.as_mut().map(Arc::make_mut) {
             if let Some(new_id) = reissue.new_id {
                 r.id = new_id;
                 r.version = 0;

@@ -7,6 +7,7 @@ use crate::store::UpdateOutcome;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// How many compare-and-set attempts an update makes before it fails with
@@ -214,7 +215,7 @@ impl Session {
         if st.changes.get(key) == pending {
             st.changes.remove(key);
         }
-        if let Some(record) = st.record.as_mut().filter(|r| r.id == id) {
+        if let Some(record) = st.record.as_mut().filter(|r| r.id == id).map(Arc::make_mut) {
             match new {
                 Some(v) => record.data.insert(key.to_owned(), v),
                 None => record.data.remove(key),

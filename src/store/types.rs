@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -116,7 +117,7 @@ impl LoadedSession {
     /// A loaded session (for stores outside this crate).
     pub fn new(record: SessionRecord, token: TokenState, has_pending: bool) -> Self {
         Self {
-            record: Box::new(record),
+            record: Arc::new(record),
             token,
             has_pending,
         }
@@ -293,10 +294,12 @@ pub const REPLACED_TOKENS_KEPT: usize = 4;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LoadedSession {
-    /// The row, after the touch if one happened. Boxed: a loaded session
-    /// passes through every wrapper and into the request's handle, and a
-    /// box moves as a pointer where the row inline is half a kilobyte.
-    pub record: Box<SessionRecord>,
+    /// The row, after the touch if one happened. Shared: a loaded session
+    /// passes through every wrapper and into the request's handle, where an
+    /// `Arc` moves as a pointer (the row inline is half a kilobyte), and a
+    /// cache hands out its copy without copying its strings and data (the
+    /// request copies it only if it changes it, `Arc::make_mut`).
+    pub record: Arc<SessionRecord>,
     /// What the presented token is.
     pub token: TokenState,
     /// Whether the session has a pending token (a rotation in progress).

@@ -347,7 +347,7 @@ fn a_session_weighs_its_data_and_at_least_its_share_of_entries() {
     let now = OffsetDateTime::now_utc();
     let mut record = SessionRecord::new(Uuid::new_v4(), now);
     let loaded = |record: &SessionRecord| LoadedSession {
-        record: Box::new(record.clone()),
+        record: std::sync::Arc::new(record.clone()),
         token: crate::store::types::TokenState::Current,
         has_pending: false,
     };

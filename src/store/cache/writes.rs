@@ -133,8 +133,9 @@ impl Shared {
                 .position(|(v, _)| *v == next.record.version + 1)
             {
                 let (v, patch) = w.done.swap_remove(i);
-                patch.apply(&mut next.record.data);
-                next.record.version = v;
+                let record = Arc::make_mut(&mut next.record);
+                patch.apply(&mut record.data);
+                record.version = v;
             }
             w.done.retain(|(v, _)| *v > next.record.version);
             (token, next)
