@@ -12,15 +12,30 @@ REDIS_TMP=""
 REDIS_PIDS=()
 
 redis_cleanup() {
-  local pid
-  for pid in "${REDIS_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  local pid f i alive pids=("${REDIS_PIDS[@]}")
   if [ -n "$REDIS_TMP" ] && [ -d "$REDIS_TMP" ]; then
     # Nodes the fault test restarted write their pid beside their config.
     for f in "$REDIS_TMP"/*.pid; do
-      [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+      [ -f "$f" ] && pids+=("$(cat "$f")")
     done
-    rm -rf "$REDIS_TMP"
   fi
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # A cluster node rewrites its config as it shuts down: the directory is
+  # removed once every node has exited (10 s, then SIGKILL), or a file
+  # written during the removal fails it ("Directory not empty").
+  for i in $(seq 1 100); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  if [ -n "$REDIS_TMP" ] && [ -d "$REDIS_TMP" ]; then
+    rm -rf "$REDIS_TMP" || log "could not remove $REDIS_TMP (left behind)"
+  fi
+  return 0
 }
 
 ensure_redis() {
