@@ -10,6 +10,7 @@
 mod common;
 
 mod cli;
+mod gc;
 mod msrv;
 mod multi_instance;
 mod operations;

@@ -1,9 +1,11 @@
 //! The Postgres change log (`session_changes`) that caches poll: a running
 //! cache keeps it short by itself, so it does not grow with every write in
-//! an app that never runs garbage collection.
+//! an app that never runs garbage collection; and the feed that reads it
+//! reports every change once, one committed out of order included.
 
 use crate::common;
 use crate::quiet_log::{open_writer, session_id};
+use axum_user_sessions::PgStore;
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -105,4 +107,110 @@ async fn a_starting_cache_waits_only_for_writers_of_sessions(pool: sqlx::PgPool)
     );
     common::wait_listening(&cached).await;
     other.rollback().await.unwrap();
+}
+
+/// Waits for the change feed's next `CaughtUp`, returning the changes before it.
+async fn next_poll(
+    feed: &mut axum_user_sessions::store::ChangeFeed,
+) -> Vec<axum_user_sessions::store::Change> {
+    use axum_user_sessions::store::Change;
+    let mut seen = Vec::new();
+    loop {
+        let change = tokio::time::timeout(Duration::from_secs(10), feed.changes.recv())
+            .await
+            .expect("the feed went quiet")
+            .expect("the feed ended");
+        match change {
+            Change::CaughtUp { .. } => return seen,
+            Change::Flush => panic!("the feed failed"),
+            other => seen.push(other),
+        }
+    }
+}
+
+/// Polls until a poll reports `id`; the version reported and how many polls
+/// it took.
+async fn reported(
+    feed: &mut axum_user_sessions::store::ChangeFeed, id: uuid::Uuid,
+) -> (Option<u64>, usize) {
+    use axum_user_sessions::store::Change;
+    for polls in 1..=500 {
+        for change in next_poll(feed).await {
+            if let Change::Session { id: got, version } = change
+                && got == id
+            {
+                return (version, polls);
+            }
+        }
+    }
+    panic!("{id} was never reported");
+}
+
+/// A change committed after a newer transaction's change (a lower
+/// transaction id committing later) is reported all the same, once; token
+/// changes and deletions are reported without a version.
+#[sqlx::test(migrations = false)]
+async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionProtocol as _;
+    use axum_user_sessions::store::{Change, FeedOptions, SessionRecord, TokenHash};
+    axum_user_sessions::migrate(&pool).await.unwrap();
+    let store = PgStore::new(pool.clone());
+    let now = time::OffsetDateTime::now_utc();
+    let mut ids = Vec::new();
+    for n in 1..=2u8 {
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now);
+        r.expires_at = now + time::Duration::hours(1);
+        r.absolute_expires_at = now + time::Duration::hours(1);
+        store
+            .create(&r, &TokenHash::from_bytes([n; 32]))
+            .await
+            .unwrap();
+        ids.push(r.id);
+    }
+    let (older, newer) = (ids[0], ids[1]);
+    let mut feed = store
+        .extensions()
+        .cache
+        .expect("Postgres has a feed")
+        .subscribe(&FeedOptions::new(Duration::from_millis(5)));
+    next_poll(&mut feed).await;
+
+    // The older transaction writes first and commits last.
+    let mut first = pool.begin().await.unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET data = '{\"a\": 1}' WHERE id = $1")
+        .bind(older)
+        .execute(&mut *first)
+        .await
+        .unwrap();
+    let update = "UPDATE axum_user_sessions.sessions SET data = '{\"b\": 1}' WHERE id = $1";
+    sqlx::query(update)
+        .bind(newer)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reported(&mut feed, newer).await.0, Some(1));
+    for _ in 0..3 {
+        let polled = next_poll(&mut feed).await;
+        assert!(
+            polled.is_empty(),
+            "reported again, or uncommitted: {polled:?}"
+        );
+    }
+    first.commit().await.unwrap();
+    assert_eq!(reported(&mut feed, older).await.0, Some(1));
+    for _ in 0..3 {
+        let polled = next_poll(&mut feed).await;
+        assert!(polled.is_empty(), "reported twice: {polled:?}");
+    }
+
+    // A token change and a deletion carry no version.
+    sqlx::query("UPDATE axum_user_sessions.tokens SET state = 3, superseded_at = now() WHERE session_id = $1")
+        .bind(newer)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(reported(&mut feed, newer).await.0, None);
+    assert!(store.delete(older).await.unwrap());
+    assert_eq!(reported(&mut feed, older).await.0, None);
+    let _ = Change::Flush;
 }

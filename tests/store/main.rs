@@ -28,3 +28,4 @@ mod statements;
 mod storage;
 mod store_api;
 mod token_history;
+mod upgrade;

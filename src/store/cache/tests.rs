@@ -357,3 +357,19 @@ fn a_session_weighs_its_data_and_at_least_its_share_of_entries() {
     let data = crate::store::data_size(&record.data) as u32;
     assert_eq!(config.weight(&loaded(&record)), data + 512);
 }
+
+/// A hit hands out the cached row itself, shared, never a copy of its
+/// strings and data (a request copies it only where it changes it).
+#[tokio::test]
+async fn a_hit_shares_the_cached_row() {
+    let f = fixture(true).await;
+    f.caught_up();
+    f.load().await;
+    let (a, b) = (f.load().await, f.load().await);
+    assert_eq!(f.cache.hits(), 2);
+    assert!(
+        std::sync::Arc::ptr_eq(&a.record, &b.record),
+        "a hit copied the row"
+    );
+    assert_eq!(a.record.user_id.as_deref(), Some("ann"));
+}

@@ -1,0 +1,190 @@
+//! Upgrades in place: a Postgres database of 0.1, with sessions in it,
+//! migrated by this version keeps every session, loadable by its old
+//! cookie. (`tests/ops/rolling.rs` runs the released build and this one on
+//! one database, `tests/http/api_clients/upgrade.rs` the API clients'.)
+
+use axum_user_sessions::PgStore;
+
+/// The migrations 0.1 shipped with (the first four).
+fn migrator_0_1() -> sqlx::migrate::Migrator {
+    let mut m = sqlx::migrate::Migrator::with_migrations(
+        PgStore::migrator()
+            .iter()
+            .filter(|m| m.version <= 20261123000004)
+            .cloned()
+            .collect(),
+    );
+    m.dangerous_set_table_name("axum_user_sessions._sqlx_migrations");
+    m.create_schema("axum_user_sessions");
+    m
+}
+
+/// A database of 0.1, with sessions in it, upgrades in place: every session
+/// stays, loadable, and is versioned from then on.
+#[sqlx::test(migrations = false)]
+async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionProtocol as _;
+    use axum_user_sessions::store::{DataPatch, TokenHash, Touch};
+    let old = migrator_0_1();
+    assert_eq!(old.iter().count(), 4);
+    old.run(&pool).await.unwrap();
+    // Sessions as 0.1 wrote them (its `create`), one with a pending token.
+    let (one, two) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for (id, token, data) in [(one, 1u8, r#"{"n": 1}"#), (two, 2, r#"{"n": 2}"#)] {
+        sqlx::query(
+            "WITH s AS (
+                INSERT INTO axum_user_sessions.sessions
+                    (id, user_id, data, created_at, authenticated_at, last_seen_at, expires_at,
+                     absolute_expires_at, rotated_at, ip, user_agent, persistent)
+                VALUES ($1, 'alice', $2::jsonb, now(), now(), now(), now() + interval '1 hour',
+                        now() + interval '12 hours', now(), '192.0.2.1'::inet, 'test', false)
+                RETURNING id
+            )
+            INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+            SELECT $3, id, 0, now() FROM s",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(vec![token; 32])
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO axum_user_sessions.tokens (token_hash, session_id, state, created_at)
+         VALUES ($1, $2, 1, now())",
+    )
+    .bind(vec![3u8; 32])
+    .bind(two)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let report = axum_user_sessions::migrate(&pool).await.unwrap();
+    let new: Vec<&str> = report
+        .newly_applied
+        .iter()
+        .map(|m| m.description.as_str())
+        .collect();
+    // Every migration since 0.1, whichever they are, in order.
+    let since: Vec<String> = PgStore::migrator()
+        .iter()
+        .filter(|m| m.version > 20261123000004)
+        .map(|m| m.description.to_string())
+        .collect();
+    assert_eq!(new, since);
+    assert_eq!(new.first().copied(), Some("change feed"));
+
+    let store = PgStore::new(pool.clone());
+    let now = time::OffsetDateTime::now_utc();
+    let mut touch = Touch::new(now, now + time::Duration::minutes(30));
+    touch.stale_before = now - time::Duration::hours(1); // read only
+    for (id, token, n) in [(one, 1u8, 1), (two, 2, 2)] {
+        let l = store
+            .load(None, &TokenHash::from_bytes([token; 32]), &touch)
+            .await
+            .unwrap()
+            .expect("a 0.1 session is gone");
+        assert_eq!(l.record.id, id);
+        assert_eq!(l.record.data["n"], n);
+        assert_eq!(l.record.user_id.as_deref(), Some("alice"));
+        assert_eq!(l.record.version, 0);
+        // No tokens' end of their own: the absolute end alone, as in 0.1.
+        assert_eq!(l.record.tokens_expire_at, None);
+        assert!(l.record.token_active(now));
+    }
+    assert!(
+        store
+            .load(None, &TokenHash::from_bytes([2; 32]), &touch)
+            .await
+            .unwrap()
+            .unwrap()
+            .has_pending
+    );
+    // Logged while a cache's feed is registered (its heartbeat,
+    // 20261204001001), and for ten minutes after upgrading a populated
+    // database, for instances still on the old version.
+    let ahead: bool = sqlx::query_scalar(
+        "SELECT last_value > extract(epoch FROM clock_timestamp()) * 1000 + 480000
+           FROM axum_user_sessions.feed_heartbeat",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(ahead, "an upgraded database in use stopped logging at once");
+    // Versioned from now on, by the crate and by plain SQL alike.
+    let mut patch = DataPatch::default();
+    patch.set.insert("n".into(), 10.into());
+    assert_eq!(store.patch_data(one, &patch).await.unwrap(), Some(1));
+    sqlx::query("UPDATE axum_user_sessions.sessions SET user_agent = 'sql' WHERE id = $1")
+        .bind(one)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.get(one).await.unwrap().unwrap().version, 2);
+    // The notification triggers are gone, and so are the marks in the rows
+    // (20261203003001: updates log to `session_changes` and stay HOT).
+    let marks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns
+          WHERE table_schema = 'axum_user_sessions' AND column_name = 'changed_xid'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(marks, 0);
+    let logged: Vec<(uuid::Uuid, Option<i64>)> = sqlx::query_as(
+        "SELECT session_id, version FROM axum_user_sessions.session_changes
+          WHERE kind = 0 ORDER BY version",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        logged,
+        [(one, Some(1)), (one, Some(2))],
+        "every update logged"
+    );
+    // A deletion leaves one tombstone.
+    let notify: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_proc WHERE proname = 'notify_change'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(notify, 0);
+    assert!(store.delete(two).await.unwrap());
+    let buried: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT session_id FROM axum_user_sessions.session_changes WHERE kind = 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(buried, [two], "one tombstone per deleted session");
+    // A 0.1 session can be given a name (device names, 20261202004001).
+    assert!(
+        store
+            .rename(one, "alice", Some("Old laptop"), now)
+            .await
+            .unwrap()
+    );
+    let named = store.get(one).await.unwrap().unwrap();
+    assert_eq!(named.name.as_deref(), Some("Old laptop"));
+    assert_eq!(named.version, 3, "renaming is a change");
+    // With no heartbeat, no cache runs: versioned, not logged.
+    sqlx::query("SELECT setval('axum_user_sessions.feed_heartbeat', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET user_agent = 'quiet' WHERE id = $1")
+        .bind(one)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.get(one).await.unwrap().unwrap().version, 4);
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM axum_user_sessions.session_changes WHERE kind = 0",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logged, 3, "logged with no cache");
+}
