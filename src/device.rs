@@ -197,7 +197,7 @@ impl EndedDeviceView {
 /// assert_eq!(ended_reason_text("lost_phone", false), "Signed out by an administrator");
 /// ```
 pub fn ended_reason_text(reason: &str, by_owner_or_system: bool) -> &'static str {
-    crate::routes::PageStrings::english_reason(EndedReason::of(reason, by_owner_or_system))
+    EndedReason::of(reason, by_owner_or_system).english()
 }
 
 /// The phrases "Recently signed out" says why a session ended with.
@@ -229,6 +229,21 @@ impl EndedReason {
             RevokeReason::PasswordChange => Self::PasswordChanged,
             _ if !by_owner_or_system => Self::Admin,
             _ => Self::SignedOut,
+        }
+    }
+
+    /// The English phrase (the default page's, and
+    /// [`ended_reason_text`]'s).
+    pub(crate) fn english(self) -> &'static str {
+        match self {
+            Self::SignedOut => "Signed out",
+            Self::SignedOutElsewhere => "Signed out from another device",
+            Self::Admin => "Signed out by an administrator",
+            Self::Expired => "Expired",
+            Self::StolenToken => "Signed out because a stolen token was used",
+            Self::DeviceLimit => "Replaced by the device limit",
+            Self::NetworkChanged => "Signed out because the network or browser changed",
+            Self::PasswordChanged => "Signed out because the password changed",
         }
     }
 }

@@ -127,7 +127,7 @@ pub struct PageStrings {
 impl Default for PageStrings {
     fn default() -> Self {
         let s = |t: &str| t.to_owned();
-        let r = |k| s(Self::english_reason(k));
+        let r = |k: EndedReason| s(k.english());
         Self {
             lang: s("en"),
             title: s("Your devices"),
@@ -179,20 +179,6 @@ impl Default for PageStrings {
 }
 
 impl PageStrings {
-    /// The English phrase of an ended session's reason.
-    pub(crate) fn english_reason(kind: EndedReason) -> &'static str {
-        match kind {
-            EndedReason::SignedOut => "Signed out",
-            EndedReason::SignedOutElsewhere => "Signed out from another device",
-            EndedReason::Admin => "Signed out by an administrator",
-            EndedReason::Expired => "Expired",
-            EndedReason::StolenToken => "Signed out because a stolen token was used",
-            EndedReason::DeviceLimit => "Replaced by the device limit",
-            EndedReason::NetworkChanged => "Signed out because the network or browser changed",
-            EndedReason::PasswordChanged => "Signed out because the password changed",
-        }
-    }
-
     /// This language's phrase for `kind`.
     pub(crate) fn reason(&self, kind: EndedReason) -> &str {
         match kind {

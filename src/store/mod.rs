@@ -61,7 +61,7 @@
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
 //! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
 //! | `redis/` | [`RedisStore`] (feature `redis`): one node or a Cluster, each change one script on one hash slot (its module docs tell the design) |
-//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`) under the [`Protocol`] |
+//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`; Postgres' rows bound and read in `rows.rs`, its batching in `batch/`) under the [`Protocol`] |
 //! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`] (its copies follow this process's writes, `cache/writes.rs`), the [`CountingStore`] |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
 //! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |

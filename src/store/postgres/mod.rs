@@ -24,6 +24,7 @@ mod batch;
 mod devices;
 mod feed;
 mod pooler;
+mod rows;
 mod statements;
 mod storage;
 mod tx;

@@ -1,15 +1,16 @@
 //! [`PgStorage`]'s storage operations: one statement each (the statements
-//! are in `statements.rs`; those both SQL dialects write alike come from
-//! `sql::impl_sql_storage!`).
+//! are in `statements.rs`, a session's row bound and read in `rows.rs`;
+//! those both SQL dialects write alike come from `sql::impl_sql_storage!`).
 
 use super::batch::{InsertCall, LoadCall, WriteCall};
+use super::rows::bind_credentials;
 use super::{PgStorage, Query, statements as q};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::migrate;
 use crate::store::report::{MigrationReport, StoreStats};
 use crate::store::revocation::{Revocation, RevokeScope};
-use crate::store::sql::{self, Columns as _, RememberColumns, TokenColumns};
+use crate::store::sql::{self, Columns as _};
 use crate::store::storage::Extensions;
 use crate::store::storage::{
     Deletion, DeviceWrite, ListQuery, Lookup, StoredSession, Write, WriteOutcome,
@@ -19,65 +20,10 @@ use serde_json::Value;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Binds the remember-me columns, then the token rows (`$3` … `$15`).
-fn bind_credentials(query: Query<'static>, credentials: &Credentials) -> Query<'static> {
-    let r = RememberColumns::of(credentials.remember.as_ref());
-    let t = TokenColumns::of(credentials);
-    query
-        .bind(r.selector)
-        .bind(r.validator)
-        .bind(r.previous)
-        .bind(r.rotated_at)
-        .bind(r.expires_at)
-        .bind(r.pending)
-        .bind(r.pending_at)
-        .bind(r.prior)
-        .bind(r.prior_rotated_at)
-        .bind(t.hashes)
-        .bind(t.states)
-        .bind(t.issued)
-        .bind(t.replaced)
-}
-
-/// `INSERT` of a new session, bound.
-pub(super) fn bind_new_session(session: &StoredSession) -> Query<'static> {
-    let r = &session.record;
-    let query = sqlx::query(q::INSERT).bind(r.id).bind(r.user_id.clone());
-    let query = bind_credentials(query, &session.credentials).bind(Json(r.data.clone()));
-    sql::bind_record!(query, r, std::convert::identity)
-}
-
-/// A session as `LOAD_BY_*` reads it.
-pub(super) fn stored(row: &PgRow) -> Result<StoredSession, Error> {
-    let hashes: Option<Vec<Vec<u8>>> = row.try_get("hashes")?;
-    let states: Option<Vec<i16>> = row.try_get("states")?;
-    let issued: Option<Vec<OffsetDateTime>> = row.try_get("issued")?;
-    let replaced: Option<Vec<Option<OffsetDateTime>>> = row.try_get("replaced")?;
-    let (hashes, states) = (hashes.unwrap_or_default(), states.unwrap_or_default());
-    let (issued, replaced) = (issued.unwrap_or_default(), replaced.unwrap_or_default());
-    if [states.len(), issued.len(), replaced.len()] != [hashes.len(); 3] {
-        return Err(Error::Corrupt("token columns of different lengths"));
-    }
-    let tokens = (0..hashes.len())
-        .map(|i| sql::token_entry(&hashes[i], states[i].into(), issued[i], replaced[i]))
-        .collect::<Result<_, _>>()?;
-    sql::stored_session(row, tokens)
-}
 
 fn epoch(n: u64) -> Result<i64, Error> {
     i64::try_from(n).map_err(|_| Error::Corrupt("epoch or version out of range"))
-}
-
-impl PgStorage {
-    /// The session a load statement reads: one row, its tokens as arrays.
-    pub(super) async fn read_session(
-        &self, query: Query<'static>,
-    ) -> Result<Option<StoredSession>, Error> {
-        self.row(query).await?.as_ref().map(stored).transpose()
-    }
 }
 
 sql::impl_sql_storage!(

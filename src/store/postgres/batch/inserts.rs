@@ -3,7 +3,7 @@
 
 use super::{Batcher, Call};
 use crate::store::error::Error;
-use crate::store::postgres::{PgStorage, statements as q, storage::bind_new_session};
+use crate::store::postgres::{PgStorage, rows::bind_new_session, statements as q};
 use crate::store::sql::{self, RememberColumns, TokenColumns};
 use crate::store::storage::StoredSession;
 use sqlx::types::Json;

@@ -4,7 +4,7 @@
 
 use super::{Batcher, Call};
 use crate::store::error::Error;
-use crate::store::postgres::{PgStorage, statements as q, storage::stored};
+use crate::store::postgres::{PgStorage, rows::stored, statements as q};
 use crate::store::storage::{Lookup, StoredSession};
 use uuid::Uuid;
 
