@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum SessionEventKind {
     /// A user signed in.
@@ -84,23 +85,7 @@ pub enum SessionEventKind {
 impl SessionEventKind {
     /// A short name: `"login"`, `"token_reuse"`, ...
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Login => "login",
-            Self::Logout => "logout",
-            Self::Revoked { .. } => "revoked",
-            Self::Rotated => "rotated",
-            Self::BindingMismatch { .. } => "binding_mismatch",
-            Self::TokenReuse => "token_reuse",
-            Self::RememberRestored => "remember_restored",
-            Self::RememberTheft => "remember_theft",
-            Self::NewDevice { .. } => "new_device",
-            Self::Expired => "expired",
-            Self::WrongChannel { .. } => "wrong_channel",
-            Self::DeviceTrusted => "device_trusted",
-            Self::TrustedDeviceReplayed => "trusted_device_replayed",
-            Self::TrustedDevicesForgotten { .. } => "trusted_devices_forgotten",
-            Self::FailedSignIn { .. } => "failed_sign_in",
-        }
+        self.into()
     }
 }
 
@@ -246,6 +231,63 @@ mod tests {
             anonymize_ip(ip("2001:db8:abcd:12:1::9")),
             ip("2001:db8:abcd::")
         );
+    }
+
+    #[test]
+    fn names_are_the_serialized_kinds() {
+        use SessionEventKind as K;
+        let text = String::new;
+        let kinds = [
+            K::Login,
+            K::Logout,
+            K::Revoked {
+                reason: text(),
+                by: text(),
+                count: 1,
+            },
+            K::Rotated,
+            K::BindingMismatch {
+                check: text(),
+                enforced: true,
+            },
+            K::TokenReuse,
+            K::RememberRestored,
+            K::RememberTheft,
+            K::NewDevice { device: text() },
+            K::Expired,
+            K::WrongChannel {
+                presented_as: text(),
+            },
+            K::DeviceTrusted,
+            K::TrustedDeviceReplayed,
+            K::TrustedDevicesForgotten { count: 1 },
+            K::FailedSignIn { count: 1 },
+        ];
+        let names: Vec<_> = kinds.iter().map(SessionEventKind::name).collect();
+        // The names logs and apps match on: they never change.
+        assert_eq!(
+            names,
+            [
+                "login",
+                "logout",
+                "revoked",
+                "rotated",
+                "binding_mismatch",
+                "token_reuse",
+                "remember_restored",
+                "remember_theft",
+                "new_device",
+                "expired",
+                "wrong_channel",
+                "device_trusted",
+                "trusted_device_replayed",
+                "trusted_devices_forgotten",
+                "failed_sign_in",
+            ]
+        );
+        for kind in &kinds {
+            assert_eq!(serde_json::to_value(kind).unwrap()["kind"], kind.name());
+        }
     }
 
     #[test]
