@@ -9,7 +9,7 @@ use crate::session::Session;
 use crate::store::{RevokeReason, RevokedBy};
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use std::sync::Arc;
@@ -17,26 +17,25 @@ use uuid::Uuid;
 
 type Cfg = State<Arc<SessionRoutes>>;
 
-/// `DELETE /{id}`: `204`.
+/// `DELETE /{id}`: `204`; `POST /{id}/revoke`, the page's forms: `303`
+/// back to the list.
 pub(super) async fn revoke_one(
-    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode, Reply> {
+    State(cfg): Cfg, session: Session, method: Method, OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>, headers: HeaderMap,
+) -> Result<Response, Reply> {
+    let form = method == Method::POST;
+    let html = if form {
+        is_form(&headers)
+    } else {
+        wants_html(&headers)
+    };
     revoke_by_id(&cfg, &session, &uri, &headers, &id)
         .await
-        .map_err(|r| r.reply(wants_html(&headers)))?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /{id}/revoke`, from the page's forms: `303` back to the list.
-pub(super) async fn revoke_one_form(
-    State(cfg): Cfg, session: Session, OriginalUri(uri): OriginalUri, Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Redirect, Reply> {
-    revoke_by_id(&cfg, &session, &uri, &headers, &id)
-        .await
-        .map_err(|r| r.reply(is_form(&headers)))?;
-    Ok(reply::back_to_list(&uri, &format!("/{id}/revoke")))
+        .map_err(|r| r.reply(html))?;
+    Ok(match form {
+        true => reply::back_to_list(&uri, &format!("/{id}/revoke")).into_response(),
+        false => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 /// `POST /revoke-others`: every session of the user but this one.

@@ -345,7 +345,7 @@ impl SessionRoutes {
                 "/{id}",
                 delete(handlers::revoke_one).patch(rename::rename_json),
             )
-            .route("/{id}/revoke", post(handlers::revoke_one_form))
+            .route("/{id}/revoke", post(handlers::revoke_one))
             .route("/{id}/rename", post(rename::rename_form))
             .route("/{id}/forget", post(trust::forget_one))
             .route("/forget-all", post(trust::forget_all))
