@@ -96,6 +96,8 @@
 //! [axum]: https://docs.rs/axum
 
 #![forbid(unsafe_code)]
+// On docs.rs, rustdoc labels each item behind a feature with that feature
+// by itself (`doc_cfg` reads the `#[cfg]`s since Rust 1.92's nightlies).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
@@ -107,7 +109,6 @@ mod adopt;
 ))]
 compile_error!("the `tower-sessions-import` feature needs `postgres` or `sqlite`");
 #[cfg(feature = "axum-login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub mod axum_login;
 mod bearer;
 mod binding;
@@ -127,7 +128,6 @@ mod layer;
 mod locate;
 mod rejection;
 #[cfg(feature = "routes")]
-#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub mod routes;
 mod service;
 mod session;
@@ -136,19 +136,16 @@ mod text;
 mod token;
 
 #[cfg(feature = "axum-login")]
-#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 pub use self::axum_login::{AxumLoginLayer, AxumLoginService};
 pub use admin::{ForgetTrust, GcOptions, GcReport, GcTask, SessionAdmin};
 #[allow(deprecated)]
 pub use admin::{gc, spawn_gc};
 #[cfg(feature = "tower-sessions-import")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions-import")))]
 pub use adopt::{TowerRecord, TowerSessionsImport};
 pub use binding::{BindingCheck, BindingMode, ClientBinding, DefaultBinding, MismatchAction};
 pub use client::{ClientInfo, ProxyHeader};
 pub use cookie::SameSite;
 #[cfg(feature = "routes")]
-#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use device::{DeviceView, EndedDeviceView, FailedSignInView, device_name, ended_reason_text};
 pub use error::Error;
 pub use events::{SessionEvent, SessionEventKind, SessionEvents, anonymize_ip};
@@ -156,21 +153,16 @@ pub use layer::SessionLayer;
 pub use locate::Locator;
 pub use rejection::{MissingSessionLayer, SessionRejection};
 #[cfg(feature = "routes")]
-#[cfg_attr(docsrs, doc(cfg(feature = "routes")))]
 pub use routes::{SessionRoutes, routes};
 pub use service::SessionService;
 pub use session::{Reauth, Session, SessionKey};
 #[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PgStore;
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use store::RedisStore;
 #[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 #[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use store::{CacheConfig, CachedStore};
 pub use store::{
     IntoSessionStore, MemoryStore, Migrate, MigrationReport, RevokeReason, RevokedBy,

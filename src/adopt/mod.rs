@@ -125,7 +125,6 @@ impl TowerSessionsImport {
         /// as `PostgresStore::migrate` creates it) through `pool`; `mapping`
         /// answers the user a record belongs to, or `None` to refuse it.
         #[cfg(feature = "postgres")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
         postgres(sqlx::PgPool) => Postgres, "\"tower_sessions\".\"session\""
     }
 
@@ -146,7 +145,6 @@ impl TowerSessionsImport {
         /// # Ok(()) }
         /// ```
         #[cfg(feature = "sqlite")]
-        #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
         sqlite(sqlx::SqlitePool) => Sqlite, "\"tower_sessions\""
     }
 

@@ -126,7 +126,6 @@ const DEFAULT_DATA_KEY: &str = "axum-login.data";
 /// Order matters: `.layer(AxumLoginLayer::new(backend))` first, then
 /// `.layer(SessionLayer::new(store))`. The other way round every request
 /// answers a plain `500`, and the log names this order.
-#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 #[doc(alias = "AuthManagerLayerBuilder")]
 #[doc(alias = "AuthManagerLayer")]
 #[derive(Clone)]
@@ -176,7 +175,6 @@ impl<S, B: AuthnBackend> Layer<S> for AxumLoginLayer<B> {
 /// The middleware made by [`AxumLoginLayer`]: axum-login's `AuthManager`
 /// around the app, on a tower-sessions handle backed by the request's
 /// [`Session`].
-#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
 #[derive(Clone)]
 pub struct AxumLoginService<S, B: AuthnBackend> {
     inner: AuthManager<BeforeHandler<S>, B>,

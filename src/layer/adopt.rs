@@ -26,7 +26,6 @@ impl SessionLayer {
     /// let layer = SessionLayer::new(pool).adopt_tower_sessions(import);
     /// # Ok(()) }
     /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "tower-sessions-import")))]
     pub fn adopt_tower_sessions(self, import: TowerSessionsImport) -> Self {
         let adopter = Arc::new(Adopter::new(import));
         self.config(|c| c.adopter = Some(adopter))

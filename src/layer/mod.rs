@@ -324,7 +324,6 @@ impl SessionLayer {
     /// change feed (no `LISTEN`, so it works behind PgBouncer too); see [`CachedStore`](crate::store::CachedStore) for the guarantees, and for why
     /// SQLite and memory stores are single-process only with it.
     #[cfg(feature = "cache")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
     pub fn with_cache(mut self, config: crate::store::CacheConfig) -> Self {
         self.stack = self.stack.with_cache(config);
         self

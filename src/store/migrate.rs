@@ -127,7 +127,6 @@ mod sealed {
 }
 
 #[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 impl Migrate for sqlx::PgPool {
     async fn run_migrations(&self) -> Result<MigrationReport, Error> {
         run(&postgres(), self).await
@@ -135,7 +134,6 @@ impl Migrate for sqlx::PgPool {
 }
 
 #[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 impl Migrate for sqlx::SqlitePool {
     async fn run_migrations(&self) -> Result<MigrationReport, Error> {
         run(&sqlite(), self).await

@@ -72,7 +72,6 @@ use std::sync::Arc;
 #[cfg(feature = "cache")]
 mod cache;
 #[cfg(feature = "conformance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 mod counting;
 mod credentials;
@@ -109,7 +108,6 @@ mod types;
 #[cfg(feature = "cache")]
 pub(crate) use cache::siblings;
 #[cfg(feature = "cache")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub use cache::{CacheConfig, CachedStore};
 pub use counting::CountingStore;
 pub use credentials::{Credentials, RememberState, TokenEntry};
@@ -121,7 +119,6 @@ pub use feed::{CacheSupport, Change, ChangeFeed, FeedOptions};
 pub use memory::MemoryStore;
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use postgres::{Batching, PgStorage, PgStore};
 pub use protocol::Protocol;
 #[cfg(feature = "redis")]
@@ -134,7 +131,6 @@ pub use revocation::{Revocation, RevokeReason, RevokeScope, RevokedBy};
 pub use session_store::{IntoSessionStore, SessionProtocol};
 pub use sign_in::SignIn;
 #[cfg(feature = "sqlite")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{SqliteStorage, SqliteStore};
 pub(crate) use stack::Stack;
 pub use storage::{
