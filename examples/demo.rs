@@ -58,7 +58,7 @@ pub mod api;
 #[path = "demo/settings.rs"]
 pub mod settings;
 use settings::env_secs;
-pub use settings::{layer_from_env, store_from_env};
+pub use settings::{layer_from_env, storage_from_env, store_from_env};
 #[cfg(feature = "tower-sessions-import")]
 #[path = "demo/import.rs"]
 pub mod import;

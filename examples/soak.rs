@@ -21,7 +21,7 @@
 #[path = "demo.rs"]
 mod demo;
 
-use axum_user_sessions::store::CountingStore;
+use axum_user_sessions::store::{CountingStore, Protocol, SessionStore};
 use axum_user_sessions::{GcOptions, SessionAdmin, SessionEvent, SessionProtocol};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -366,26 +366,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The store: DATABASE_URL, or a SQLite file in a temporary directory.
     let url = std::env::var("DATABASE_URL").unwrap_or_default();
     let mut _tmp = None;
-    let store: Arc<dyn SessionProtocol> = if url.trim().is_empty() {
+    let storage: Arc<dyn SessionStore> = if url.trim().is_empty() {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("soak.db").display());
         println!("store: SQLite {url} (temporary)");
         let store = axum_user_sessions::SqliteStore::connect(&url).await?;
         axum_user_sessions::migrate(store.pool()).await?;
         _tmp = Some(dir);
-        Arc::new(store)
+        Arc::new(store.storage().clone())
     } else {
         let shown = url.split('@').next_back().unwrap_or_default();
         println!(
             "store: {} (…@{shown})",
             url.split(':').next().unwrap_or_default()
         );
-        demo::store_from_env().await?
+        demo::storage_from_env().await?
     };
 
-    // Every call that reaches the store is one round-trip: count them.
-    let counted = CountingStore::new(store);
-    let store: Arc<dyn SessionProtocol> = Arc::new(counted.clone());
+    // Every call that reaches the storage is one round-trip: count them.
+    let counted = CountingStore::new(storage);
+    let store: Arc<dyn SessionProtocol> = Arc::new(Protocol::new(counted.clone()));
     let stats = Arc::new(Stats::default());
     let events = stats.clone();
     let layer = demo::layer_from_env(store.clone())

@@ -1,6 +1,7 @@
 //! The demo's settings from the environment (the list is in `demo.rs`'s
 //! docs): the session layer and the store.
 
+use axum_user_sessions::store::{Protocol, SessionStore};
 use axum_user_sessions::{SessionLayer, SessionProtocol};
 use std::sync::Arc;
 use std::time::Duration;
@@ -105,12 +106,18 @@ pub fn layer_from_env(store: Arc<dyn SessionProtocol>) -> SessionLayer {
 /// Opens the store named by `DATABASE_URL` (default: a SQLite file here),
 /// or without it by `REDIS_CLUSTER_NODES` or `REDIS_URL`, and migrates it.
 pub async fn store_from_env() -> Result<Arc<dyn SessionProtocol>, Box<dyn std::error::Error>> {
-    if let Some(store) = redis_from_env().await? {
-        return Ok(store);
-    }
-    let store = axum_user_sessions::store::connect(&database_url()?).await?;
-    axum_user_sessions::migrate(&store).await?;
-    Ok(store)
+    Ok(Arc::new(Protocol::new(storage_from_env().await?)))
+}
+
+/// The storage [`store_from_env`] puts under the protocol, migrated (to
+/// count its calls first, as the soak test does).
+pub async fn storage_from_env() -> Result<Arc<dyn SessionStore>, Box<dyn std::error::Error>> {
+    let storage = match redis_from_env().await? {
+        Some(storage) => storage,
+        None => axum_user_sessions::store::connect_storage(&database_url()?).await?,
+    };
+    storage.migrate().await?;
+    Ok(storage)
 }
 
 /// `DATABASE_URL`, or the SQLite file here.
@@ -137,7 +144,7 @@ pub(crate) fn database_url() -> Result<String, Box<dyn std::error::Error>> {
 /// Without `DATABASE_URL`: a Redis Cluster (`REDIS_CLUSTER_NODES`,
 /// `host:port,host:port,…`) or one Redis node (`REDIS_URL`,
 /// `redis://host:port`), feature `redis`.
-async fn redis_from_env() -> Result<Option<Arc<dyn SessionProtocol>>, Box<dyn std::error::Error>> {
+async fn redis_from_env() -> Result<Option<Arc<dyn SessionStore>>, Box<dyn std::error::Error>> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if var("DATABASE_URL").is_some() {
         return Ok(None);
@@ -154,12 +161,11 @@ async fn redis_from_env() -> Result<Option<Arc<dyn SessionProtocol>>, Box<dyn st
             (None, Some(url)) => RedisStore::connect(&url).await?,
             (None, None) => unreachable!("one of them is set"),
         };
-        axum_user_sessions::migrate(&store).await?;
         tracing::info!(
             "sessions go to Redis ({} replica(s) acknowledge a revocation)",
             store.min_replicas()
         );
-        Ok(Some(Arc::new(store)))
+        Ok(Some(Arc::new(store.storage().clone())))
     }
     #[cfg(not(feature = "redis"))]
     {

@@ -53,7 +53,7 @@
 //! | `devices/` | [`DeviceRecords`], the extension trait of a user's trusted devices and failed sign-ins: one [`UserDevices`](devices::UserDevices) document per user, its rules as pure methods (`records.rs`), written with a compare-and-set (`devices::update`) |
 //! | `placement.rs` | [`placement`]: a user's placement tag in the session ids minted at sign-in, for stores that shard |
 //! | `credentials.rs` | [`Credentials`]: a session's tokens and remember-me credential, with the protocol's rules as pure methods |
-//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule; [`Extensions`], what a store offers beyond the required calls (its extension traits, and the facts that are values) |
+//! | `storage/` | the [`SessionStore`] trait, [`StoredSession`] and the arguments of its calls, each with its rule; [`Extensions`], what a store offers beyond the required calls (its extension traits, and the facts that are values); `Arc<S>` of a store is a store (`shared.rs`) |
 //! | `session_store.rs` | the [`SessionProtocol`] trait, [`IntoSessionStore`] |
 //! | `protocol/` | [`Protocol`]: [`SessionProtocol`] over any [`SessionStore`], its compare-and-set loop |
 //! | `migrate.rs` | the embedded migrators, [`migrate`](migrate()) |
@@ -61,8 +61,9 @@
 //! | `sql/` | what the SQL stores share: the live, collectable, revocation and stats SQL and the operations written alike (`mod.rs`), a session's credentials as token rows and remember-me columns, the shapes 0.1 shares (`credentials.rs`), reading rows (`rows.rs`) |
 //! | `delegate.rs` | the one list of calls from which the wrappers (and each store, around its [`Protocol`]) implement the trait |
 //! | `redis/` | [`RedisStore`] (feature `redis`): one node or a Cluster, each change one script on one hash slot (its module docs tell the design) |
-//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] (`MemoryStorage`, [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`; Postgres' rows bound and read in `rows.rs`, its batching in `batch/`) under the [`Protocol`] |
-//! | `timeout.rs`, `cache/`, `counting.rs` | the wrappers: a deadline, the [`CachedStore`] (its copies follow this process's writes, `cache/writes.rs`), the [`CountingStore`] |
+//! | `memory/`, `postgres/`, `sqlite/` | the stores: each a [`SessionStore`] ([`MemoryStorage`], [`PgStorage`], [`SqliteStorage`]; the SQL ones' operations in `storage.rs`, their SQL in `statements.rs`; Postgres' rows bound and read in `rows.rs`, its batching in `batch/`) under the [`Protocol`] |
+//! | `counting.rs` | the [`CountingStore`], a [`SessionStore`] that counts the calls reaching the one it wraps, beneath the [`Protocol`] |
+//! | `timeout.rs`, `cache/` | the wrappers of the protocol: a deadline, the [`CachedStore`] (its copies follow this process's writes, `cache/writes.rs`) |
 //! | `stack.rs` | the wrappers assembled in one order, for the layer |
 //! | `conformance/` | the conformance kit (feature `conformance`): scenarios on the trait alone |
 //! | `mod.rs` | these docs, re-exports, [`connect`] |
@@ -116,14 +117,13 @@ pub(crate) use delegate::Stale;
 pub use devices::DeviceRecords;
 pub use error::{BoxError, Error};
 pub use feed::{CacheSupport, Change, ChangeFeed, FeedOptions};
-pub use memory::MemoryStore;
+pub use memory::{MemoryStorage, MemoryStore};
 pub use migrate::{Migrate, migrate};
 #[cfg(feature = "postgres")]
 pub use postgres::{Batching, PgStorage, PgStore};
 pub use protocol::Protocol;
 #[cfg(feature = "redis")]
-#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use redis::{RedisOptions, RedisStore};
+pub use redis::{RedisOptions, RedisStorage, RedisStore};
 pub use remember::{Reissue, ReissueClient, RememberCredential, RememberedSession};
 pub use report::{AppliedMigration, MigrationReport, StoreStats};
 pub use restore::{Restore, ValidatorStep};
@@ -155,11 +155,25 @@ pub use types::{DataPatch, LoadedSession, SessionRecord, TokenHash, TokenState, 
 /// let layer = axum_user_sessions::SessionLayer::new(store);
 /// # Ok(()) }
 /// ```
+pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
+    Ok(Arc::new(Protocol::new(connect_storage(url).await?)))
+}
+
+/// The storage [`connect`] puts under the [`Protocol`]: to wrap it first,
+/// in a [`CountingStore`] say.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), axum_user_sessions::Error> {
+/// use axum_user_sessions::store::{self, CountingStore, Protocol};
+/// let counted = CountingStore::new(store::connect_storage("sqlite://sessions.db").await?);
+/// let layer = axum_user_sessions::SessionLayer::new(Protocol::new(counted.clone()));
+/// # Ok(()) }
+/// ```
 #[cfg_attr(
     not(any(feature = "postgres", feature = "sqlite", feature = "redis")),
     allow(unused_variables)
 )]
-pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
+pub async fn connect_storage(url: &str) -> Result<Arc<dyn SessionStore>, Error> {
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -172,19 +186,20 @@ pub async fn connect(url: &str) -> Result<Arc<dyn SessionProtocol>, Error> {
                     .options([("statement_timeout", "10s")]),
             )
             .await?;
-        return Ok(Arc::new(PgStore::new(pool)));
+        return Ok(Arc::new(PgStore::new(pool).storage().clone()));
     }
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        return Ok(Arc::new(SqliteStore::connect(url).await?));
+        return Ok(Arc::new(SqliteStore::connect(url).await?.storage().clone()));
     }
     #[cfg(feature = "redis")]
     if url.starts_with("redis://") || url.starts_with("rediss://") {
         // Several nodes, comma-separated: a Redis Cluster.
-        return Ok(match url.contains(',') {
-            true => Arc::new(RedisStore::cluster(url.split(',').map(str::trim)).await?),
-            false => Arc::new(RedisStore::connect(url).await?),
-        });
+        let store = match url.contains(',') {
+            true => RedisStore::cluster(url.split(',').map(str::trim)).await?,
+            false => RedisStore::connect(url).await?,
+        };
+        return Ok(Arc::new(store.storage().clone()));
     }
     Err(Error::UnsupportedUrl)
 }

@@ -21,8 +21,8 @@ use uuid::Uuid;
 /// token, create one, rotate, promote, sign in, remember, restore, revoke,
 /// list. It knows nothing of HTTP. [`Protocol`](super::Protocol) computes
 /// it over any [`SessionStore`](super::SessionStore), the store boundary,
-/// and the wrappers (the deadline, the [`CachedStore`](super::CachedStore),
-/// the [`CountingStore`](super::CountingStore)) pass it on. A store is
+/// and the wrappers (the deadline, the [`CachedStore`](super::CachedStore))
+/// pass it on. A store is
 /// written as a [`SessionStore`](super::SessionStore), not as this.
 ///
 /// Every write is update-only: none of them brings back a row that was
@@ -56,7 +56,8 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
 
     /// Finds the session of a token hash, whatever its state, and, when the
     /// token is current and the session live and stale per `touch`, refreshes
-    /// `last_seen_at` and `expires_at` in the same round-trip.
+    /// `last_seen_at` and `expires_at` ([`Protocol`](super::Protocol): with
+    /// a second storage call, a write on the version read).
     async fn load(
         &self, session: Option<Uuid>, token: &TokenHash, touch: &Touch,
     ) -> Result<Option<LoadedSession>, Error>;

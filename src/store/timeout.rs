@@ -60,18 +60,20 @@ wrap_store!(TimeoutStore);
 mod tests {
     use super::TimeoutStore;
     use crate::store::counting::CountingStore;
-    use crate::store::memory::MemoryStore;
+    use crate::store::memory::MemoryStorage;
+    use crate::store::protocol::Protocol;
     use crate::store::session_store::SessionProtocol;
     use std::sync::Arc;
     use std::time::Duration;
 
-    /// The device records go through the wrappers like the session calls
-    /// (the same `around`): under the deadline of a `TimeoutStore`, counted
-    /// by a `CountingStore` beneath it.
+    /// The device records go through the wrappers like the session calls:
+    /// under the deadline of a `TimeoutStore` (its `around`), counted by a
+    /// `CountingStore` beneath the protocol.
     #[tokio::test]
     async fn device_records_go_through_the_wrappers() {
-        let counted = CountingStore::new(MemoryStore::new());
-        let store = TimeoutStore::new(Arc::new(counted.clone()), Duration::from_secs(5));
+        let counted = CountingStore::new(MemoryStorage::default());
+        let protocol = Arc::new(Protocol::new(counted.clone()));
+        let store = TimeoutStore::new(protocol, Duration::from_secs(5));
         let devices = store
             .extensions()
             .devices
@@ -80,7 +82,7 @@ mod tests {
         assert_eq!(
             counted.round_trips(),
             1,
-            "the call went through both wrappers' `around`"
+            "the call went through the deadline, the protocol and the count"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The stores a scenario runs on: fresh, migrated, one per test.
 
 use super::{eventually, pgbouncer};
-use axum_user_sessions::store::CountingStore;
+use axum_user_sessions::store::{CountingStore, Protocol};
 use axum_user_sessions::{MemoryStore, PgStore, SessionLayer, SessionProtocol, SqliteStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +28,8 @@ pub enum Kind {
 pub struct Backend {
     pub kind: Kind,
     pub store: Arc<dyn SessionProtocol>,
-    /// The calls that reached the database's store (beneath the cache, if
-    /// any): what the scenarios count as round-trips.
+    /// The calls that reached the database's storage (beneath the protocol,
+    /// and the cache if any): what the scenarios count as round-trips.
     pub counted: CountingStore,
     pub pg: Option<sqlx::PgPool>,
     pub sqlite: Option<sqlx::SqlitePool>,
@@ -65,10 +65,10 @@ impl Backend {
             .await
             .expect("connect to the test database");
         axum_user_sessions::migrate(&pool).await.expect("migrate");
-        let counted = CountingStore::new(PgStore::new(pool.clone()));
+        let counted = CountingStore::new(PgStore::new(pool.clone()).storage().clone());
         Self {
             kind: Kind::Postgres,
-            store: Arc::new(counted.clone()),
+            store: Arc::new(Protocol::new(counted.clone())),
             counted,
             pg: Some(pool),
             sqlite: None,
@@ -87,8 +87,9 @@ impl Backend {
         // has tests of its own).
         let config =
             axum_user_sessions::CacheConfig::default().with_max_lag(Duration::from_secs(10));
-        b.counted = CountingStore::new(pg);
-        let cached = axum_user_sessions::CachedStore::new(b.counted.clone(), config);
+        b.counted = CountingStore::new(pg.storage().clone());
+        let counted = Protocol::new(b.counted.clone());
+        let cached = axum_user_sessions::CachedStore::new(counted, config);
         wait_listening(&cached).await;
         b.store = Arc::new(cached);
         b.kind = Kind::PostgresCached;
@@ -128,11 +129,11 @@ impl Backend {
         axum_user_sessions::migrate(store.pool())
             .await
             .expect("migrate");
-        let counted = CountingStore::new(store.clone());
+        let counted = CountingStore::new(store.storage().clone());
         Self {
             kind: Kind::Sqlite,
             sqlite: Some(store.pool().clone()),
-            store: Arc::new(counted.clone()),
+            store: Arc::new(Protocol::new(counted.clone())),
             counted,
             pg: None,
             _dir: Some(dir),
@@ -142,10 +143,10 @@ impl Backend {
     }
 
     pub fn memory() -> Self {
-        let counted = CountingStore::new(MemoryStore::new());
+        let counted = CountingStore::new(MemoryStore::new().storage().clone());
         Self {
             kind: Kind::Memory,
-            store: Arc::new(counted.clone()),
+            store: Arc::new(Protocol::new(counted.clone())),
             counted,
             pg: None,
             sqlite: None,

@@ -150,8 +150,9 @@ impl crate::common::Backend {
             .connect_with(b.store_connect_options())
             .await
             .expect("connect through pgbouncer");
-        b.counted = axum_user_sessions::store::CountingStore::new(b.pg_store(pool));
-        b.store = std::sync::Arc::new(b.counted.clone());
+        let storage = b.pg_store(pool).storage().clone();
+        b.counted = axum_user_sessions::store::CountingStore::new(storage);
+        b.store = std::sync::Arc::new(axum_user_sessions::store::Protocol::new(b.counted.clone()));
         b
     }
 

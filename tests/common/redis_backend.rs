@@ -6,7 +6,7 @@
 use super::backend::{Backend, Kind, init_tracing};
 use super::redis::{cluster_nodes, fresh_prefix, node_url};
 use axum_user_sessions::SessionProtocol;
-use axum_user_sessions::store::{CountingStore, RedisOptions, RedisStore};
+use axum_user_sessions::store::{CountingStore, Protocol, RedisOptions, RedisStore};
 use std::sync::Arc;
 
 impl Backend {
@@ -27,10 +27,10 @@ impl Backend {
         let prefix = fresh_prefix();
         let store = open(kind, &prefix).await;
         axum_user_sessions::migrate(&store).await.expect("migrate");
-        let counted = CountingStore::new(store);
+        let counted = CountingStore::new(store.storage().clone());
         let mut b = Self::memory();
         b.kind = kind;
-        b.store = Arc::new(counted.clone());
+        b.store = Arc::new(Protocol::new(counted.clone()));
         b.counted = counted;
         b.redis_prefix = Some(prefix);
         b

@@ -32,6 +32,7 @@ mod page;
 mod paging;
 mod read_your_writes;
 mod remember;
+mod revoking;
 mod rotation;
 mod routes;
 mod seen;

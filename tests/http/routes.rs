@@ -1,5 +1,6 @@
-//! "Your devices" routes: listing, revoking, ownership, CSRF and
-//! re-authentication rules, on every store, over real HTTP.
+//! "Your devices" routes: listing, ownership, CSRF and re-authentication
+//! rules, the page's headers, on every store, over real HTTP (revoking:
+//! `revoking.rs`). The helpers here serve both.
 
 use crate::common;
 
@@ -13,10 +14,6 @@ everywhere!(
     anonymous_callers_get_401,
     other_users_and_unknown_ids_are_404,
     cross_site_and_same_site_posts_are_403,
-    revoking_a_device_signs_it_out,
-    revoke_others_keeps_only_the_current_session,
-    revoke_all_signs_out_everywhere,
-    revoking_the_current_session_by_id_signs_out,
     recent_authentication_can_be_required,
     admins_only_through_the_hook,
     html_page_lists_devices,
@@ -24,19 +21,19 @@ everywhere!(
     page_cannot_be_framed_and_answers_are_nosniff,
 );
 
-const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
-const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+pub(crate) const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
+pub(crate) const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
 
-async fn app(b: &Backend) -> TestApp {
+pub(crate) async fn app(b: &Backend) -> TestApp {
     app_with(b, SessionRoutes::new()).await
 }
 
-async fn app_with(b: &Backend, routes: SessionRoutes) -> TestApp {
+pub(crate) async fn app_with(b: &Backend, routes: SessionRoutes) -> TestApp {
     let layer: SessionLayer = b.layer();
     common::serve(common::demo::routes_with(routes).layer(layer)).await
 }
 
-async fn signed_in(app: &TestApp, user: &str, ua: Option<&str>) -> Client {
+pub(crate) async fn signed_in(app: &TestApp, user: &str, ua: Option<&str>) -> Client {
     let mut c = Client::new(app);
     if let Some(ua) = ua {
         c.user_agent = ua.into();
@@ -45,20 +42,20 @@ async fn signed_in(app: &TestApp, user: &str, ua: Option<&str>) -> Client {
     c
 }
 
-async fn list(c: &mut Client) -> Vec<Value> {
+pub(crate) async fn list(c: &mut Client) -> Vec<Value> {
     let res = c.get("/sessions").await;
     assert_eq!(res.status, 200, "{}", res.body);
     res.json()["sessions"].as_array().unwrap().clone()
 }
 
-async fn session_id(c: &mut Client) -> String {
+pub(crate) async fn session_id(c: &mut Client) -> String {
     c.get("/me").await.json()["session_id"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-async fn delete(c: &mut Client, id: &str, headers: &[(&str, &str)]) -> Resp {
+pub(crate) async fn delete(c: &mut Client, id: &str, headers: &[(&str, &str)]) -> Resp {
     c.send_with("DELETE", &format!("/sessions/{id}"), headers)
         .await
 }
@@ -211,110 +208,6 @@ async fn cross_site_and_same_site_posts_are_403(b: Backend) {
     let res = delete(&mut a, &id, &[("origin", own_origin.as_str())]).await;
     assert_eq!(res.status, 204);
     assert_eq!(other.me().await, None);
-}
-
-async fn revoking_a_device_signs_it_out(b: Backend) {
-    let app = app(&b).await;
-    let mut laptop = signed_in(&app, "alice", None).await;
-    let mut phone = signed_in(&app, "alice", Some(IPHONE)).await;
-    let mut tablet = signed_in(&app, "alice", None).await;
-    let phone_id = session_id(&mut phone).await;
-    let res = delete(&mut laptop, &phone_id, &[SAME]).await;
-    assert_eq!(res.status, 204);
-    assert_eq!(
-        phone.me().await,
-        None,
-        "the revoked device is still signed in"
-    );
-    assert_eq!(laptop.me().await.as_deref(), Some("alice"));
-    assert!(
-        list(&mut laptop)
-            .await
-            .iter()
-            .all(|d| d["id"] != phone_id.as_str())
-    );
-    // Again: it is gone.
-    assert_eq!(delete(&mut laptop, &phone_id, &[SAME]).await.status, 404);
-    // The form variant redirects back to the list.
-    let tablet_id = session_id(&mut tablet).await;
-    let res = laptop
-        .send_with(
-            "POST",
-            &format!("/sessions/{tablet_id}/revoke"),
-            &[SAME, ("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
-    assert_eq!(res.status, 303);
-    assert_eq!(res.headers["location"], "/sessions");
-    assert_eq!(tablet.me().await, None);
-}
-
-async fn revoke_others_keeps_only_the_current_session(b: Backend) {
-    let app = app(&b).await;
-    let mut me = signed_in(&app, "alice", None).await;
-    let mut others = vec![
-        signed_in(&app, "alice", None).await,
-        signed_in(&app, "alice", Some(IPHONE)).await,
-    ];
-    let mut bob = signed_in(&app, "bob", None).await;
-    assert_eq!(me.me().await.as_deref(), Some("alice")); // (fills the cache, if any)
-    let n = b.round_trips();
-    let res = me
-        .send_with("POST", "/sessions/revoke-others", &[SAME])
-        .await;
-    assert_eq!(res.status, 200, "{}", res.body);
-    assert_eq!(res.json()["revoked"], 2);
-    // This device's new token (no grace for the old one, #14 item 5) is one
-    // more round-trip, and so is the read of the user's device records,
-    // whose trust signing out the others forgets (none here: nothing is
-    // written).
-    let expected = if b.cached() { 3 } else { 4 };
-    assert_eq!(
-        b.round_trips() - n,
-        expected,
-        "load + one revoking statement + the reissue + the device records"
-    );
-    let left = list(&mut me).await;
-    assert_eq!(left.len(), 1);
-    assert_eq!(left[0]["current"], true);
-    for o in &mut others {
-        assert_eq!(o.me().await, None);
-    }
-    assert_eq!(bob.me().await.as_deref(), Some("bob"));
-    let res = me
-        .send_with("POST", "/sessions/revoke-others", &[SAME])
-        .await;
-    assert_eq!(res.json()["revoked"], 0);
-}
-
-async fn revoke_all_signs_out_everywhere(b: Backend) {
-    let app = app(&b).await;
-    let mut me = signed_in(&app, "alice", None).await;
-    let mut other = signed_in(&app, "alice", None).await;
-    let mut bob = signed_in(&app, "bob", None).await;
-    let res = me.send_with("POST", "/sessions/revoke-all", &[SAME]).await;
-    assert_eq!(res.status, 200);
-    assert_eq!(res.json()["revoked"], 2);
-    assert_eq!(
-        res.cookie_value("__Host-session").as_deref(),
-        Some(""),
-        "cookie not expired"
-    );
-    assert_eq!(me.me().await, None);
-    assert_eq!(other.me().await, None);
-    assert_eq!(bob.me().await.as_deref(), Some("bob"));
-}
-
-async fn revoking_the_current_session_by_id_signs_out(b: Backend) {
-    let app = app(&b).await;
-    let mut me = signed_in(&app, "alice", None).await;
-    let token = me.cookie.clone();
-    let id = session_id(&mut me).await;
-    let res = delete(&mut me, &id, &[SAME]).await;
-    assert_eq!(res.status, 204);
-    assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
-    me.cookie = token;
-    assert_eq!(me.me().await, None);
 }
 
 async fn recent_authentication_can_be_required(b: Backend) {

@@ -6,7 +6,7 @@
 
 use crate::common;
 
-use axum_user_sessions::store::CountingStore;
+use axum_user_sessions::store::{CountingStore, Protocol};
 use axum_user_sessions::{
     CacheConfig, CachedStore, PgStore, RevokeReason, RevokedBy, SessionAdmin, SessionLayer,
 };
@@ -55,8 +55,8 @@ async fn instance_via(
     } else {
         store
     };
-    let counted = CountingStore::new(store);
-    let cache = CachedStore::new(counted.clone(), CacheConfig::default());
+    let counted = CountingStore::new(store.storage().clone());
+    let cache = CachedStore::new(Protocol::new(counted.clone()), CacheConfig::default());
     common::wait_listening(&cache).await;
     let app = common::serve_demo(SessionLayer::new(cache.clone())).await;
     Instance {

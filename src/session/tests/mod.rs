@@ -1,4 +1,4 @@
-//! The session state machine over a [`MemoryStore`], without HTTP: each
+//! The session state machine over the memory storage, without HTTP: each
 //! "request" is a [`Session`] made from the cookies a browser would send,
 //! and each assertion is on the [`CookieUpdate`] its commit returns.
 
@@ -8,7 +8,7 @@ use crate::client::ClientInfo;
 use crate::config::SessionConfig;
 use crate::cookie::{CookieChange, CookieToken, CookieUpdate};
 use crate::error::Error;
-use crate::store::{CountingStore, MemoryStore, SessionProtocol};
+use crate::store::{CountingStore, MemoryStorage, Protocol, SessionProtocol};
 use crate::token::{RememberToken, SessionToken};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ const ELSEWHERE: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 #[derive(Clone)]
 struct Browser {
     store: Arc<dyn SessionProtocol>,
-    /// The calls that reached the memory store (the same store as `store`).
+    /// The calls that reached the memory storage beneath `store`'s protocol.
     counted: CountingStore,
     config: Arc<SessionConfig>,
     ip: IpAddr,
@@ -36,9 +36,9 @@ impl Browser {
     }
 
     fn with_config(config: SessionConfig) -> Self {
-        let counted = CountingStore::new(MemoryStore::new());
+        let counted = CountingStore::new(MemoryStorage::default());
         Self {
-            store: Arc::new(counted.clone()),
+            store: Arc::new(Protocol::new(counted.clone())),
             counted,
             config: Arc::new(config),
             ip: HOME,

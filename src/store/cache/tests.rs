@@ -3,7 +3,8 @@
 use super::{CacheConfig, CachedStore};
 use crate::store::counting::CountingStore;
 use crate::store::feed::Change;
-use crate::store::memory::MemoryStore;
+use crate::store::memory::{MemoryStorage, MemoryStore};
+use crate::store::protocol::Protocol;
 use crate::store::revocation::{Revocation, RevokeReason};
 use crate::store::session_store::SessionProtocol;
 use crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
@@ -32,8 +33,8 @@ async fn fixture(feed: bool) -> Fixture {
 
 /// [`fixture`], with a cache configured as `config` says.
 async fn fixture_with(feed: bool, config: CacheConfig) -> Fixture {
-    let counted = CountingStore::new(MemoryStore::new());
-    let cache = CachedStore::new(counted.clone(), config);
+    let counted = CountingStore::new(MemoryStorage::default());
+    let cache = CachedStore::new(Protocol::new(counted.clone()), config);
     if feed {
         cache.shared.feed.set(true).unwrap();
     }
@@ -60,6 +61,14 @@ impl Fixture {
     async fn load(&self) -> LoadedSession {
         let l = self.cache.load(None, &self.token, &self.touch).await;
         l.unwrap().unwrap()
+    }
+
+    /// Loads twice: how many of the two the cache served from memory.
+    async fn hits_of_two_loads(&self) -> u64 {
+        let before = self.cache.hits();
+        self.load().await;
+        self.load().await;
+        self.cache.hits() - before
     }
 
     fn feed(&self, changes: &[Change]) {
@@ -89,9 +98,8 @@ fn set(key: &str, value: u64) -> DataPatch {
 #[tokio::test]
 async fn writes_update_their_copy_and_revocations_drop_it() {
     let f = fixture(false).await;
-    f.load().await;
-    f.load().await;
-    assert_eq!(f.cache.hits(), 1, "the second load is served from memory");
+    let hits = f.hits_of_two_loads().await;
+    assert_eq!(hits, 1, "the second load is served from memory");
 
     let trips = f.counted.round_trips();
     for n in 1..=3 {
@@ -145,18 +153,11 @@ async fn a_write_elsewhere_in_between_drops_the_copy() {
 #[tokio::test]
 async fn the_feed_drops_older_copies_and_keeps_current_ones() {
     let f = fixture(true).await;
-    f.load().await;
-    f.load().await;
-    assert_eq!(
-        f.cache.hits(),
-        0,
-        "not caught up yet: nothing served from memory"
-    );
+    let hits = f.hits_of_two_loads().await;
+    assert_eq!(hits, 0, "not caught up yet: nothing served from memory");
     f.caught_up();
     assert!(f.cache.is_listening());
-    f.load().await;
-    f.load().await;
-    assert_eq!(f.cache.hits(), 1);
+    assert_eq!(f.hits_of_two_loads().await, 1);
 
     // This process's own write, reported by the feed: the copy stays.
     assert_eq!(
@@ -271,23 +272,15 @@ async fn a_load_that_raced_a_change_is_not_cached() {
 async fn a_feed_that_fails_or_lags_is_bypassed() {
     let f = fixture(true).await;
     f.caught_up();
-    f.load().await;
-    f.load().await;
-    assert_eq!(f.cache.hits(), 1);
+    assert_eq!(f.hits_of_two_loads().await, 1);
 
     f.feed(&[Change::Flush]);
     assert!(!f.cache.is_listening());
-    f.load().await;
-    f.load().await;
-    assert_eq!(
-        f.cache.hits(),
-        1,
-        "served from memory while the feed is down"
-    );
+    let hits = f.hits_of_two_loads().await;
+    assert_eq!(hits, 0, "served from memory while the feed is down");
 
     f.caught_up();
-    f.load().await;
-    f.load().await;
+    assert_eq!(f.hits_of_two_loads().await, 1);
     assert_eq!(f.cache.hits(), 2);
 
     // Caught up long ago: lagging.

@@ -2,8 +2,8 @@
 //! SQL stores keep them), records, a touch that is never due.
 
 pub(super) use crate::store::{
-    CountingStore, DataPatch, Reissue, Revocation, RevokeReason, RevokeScope, RevokedBy,
-    SessionProtocol, SessionRecord, TokenHash, TokenState, Touch,
+    DataPatch, Reissue, Revocation, RevokeReason, RevokeScope, RevokedBy, SessionProtocol,
+    SessionRecord, TokenHash, TokenState, Touch,
 };
 pub(super) use std::sync::Arc;
 pub(super) use std::time::Duration;

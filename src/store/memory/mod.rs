@@ -49,14 +49,20 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The storage underneath the protocol (to count its calls with a
+    /// [`CountingStore`](crate::store::CountingStore), say).
+    pub fn storage(&self) -> &MemoryStorage {
+        self.0.storage()
+    }
 }
 
 protocol_store!(MemoryStore);
 
-/// The memory store's [`SessionStore`]: sessions by id, with indexes of their
-/// tokens and remember-me selectors. Clones share the maps.
+/// The [`SessionStore`] under [`MemoryStore`]: sessions by id, with indexes
+/// of their tokens and remember-me selectors. Clones share the maps.
 #[derive(Clone)]
-pub(crate) struct MemoryStorage {
+pub struct MemoryStorage {
     tables: Arc<Mutex<Tables>>,
     /// The name of the tables, for the caches of this process: their
     /// address, which clones share.

@@ -33,7 +33,8 @@ mod tx;
 /// ([`Protocol`]) over [`PgStorage`].
 ///
 /// Usually created for you by `SessionLayer::new(pool)`. Create it yourself to
-/// share it with admin code, or to count its round-trips ([`CountingStore`](super::CountingStore)).
+/// share it with admin code, or to count the round-trips of its
+/// [`storage`](Self::storage) ([`CountingStore`](super::CountingStore)).
 ///
 /// # Pool settings
 ///

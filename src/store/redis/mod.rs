@@ -90,7 +90,7 @@ mod slots;
 mod storage;
 mod writes;
 
-pub(crate) use storage::RedisStorage;
+pub use storage::RedisStorage;
 
 /// A [`SessionProtocol`](crate::store::SessionProtocol) on Redis, one node
 /// or a Cluster: the session protocol ([`Protocol`]) over the Redis storage.
@@ -116,6 +116,14 @@ pub(crate) use storage::RedisStorage;
 pub struct RedisStore(Protocol<RedisStorage>);
 
 protocol_store!(RedisStore);
+
+impl RedisStore {
+    /// The storage underneath the protocol (to count its calls with a
+    /// [`CountingStore`](crate::store::CountingStore), say).
+    pub fn storage(&self) -> &RedisStorage {
+        self.0.storage()
+    }
+}
 
 /// How a [`RedisStore`] keeps sessions: its key prefix, how long ended
 /// sessions stay listed, and how many replicas a revocation waits for.

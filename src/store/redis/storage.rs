@@ -29,7 +29,7 @@ const RETRIES: usize = 32;
 
 /// The Redis [`SessionStore`] under [`RedisStore`](super::RedisStore).
 #[derive(Debug, Clone)]
-pub(crate) struct RedisStorage {
+pub struct RedisStorage {
     pub(super) conn: Conn,
     pub(super) keys: Keys,
     /// How long a session's keys outlive its hard end (the ended list).

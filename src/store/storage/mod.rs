@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 mod extensions;
 mod ops;
+mod shared;
 
 pub use extensions::Extensions;
 
