@@ -39,16 +39,45 @@ impl<S: SessionStore> Protocol<S> {
         self.try_swap(id, gone, step).await?.ok_or_else(contended)
     }
 
+    /// [`swap`](Self::swap), its first attempt on `read`, a copy of session
+    /// `id` the caller has just read (one round-trip less).
+    pub(super) async fn swap_read<T>(
+        &self, read: StoredSession, gone: T, step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
+    ) -> Result<T, Error>
+    where
+        T: Copy + Send,
+    {
+        let id = read.record.id;
+        let attempt = self.attempt(id, Some(read), gone, step);
+        attempt.await?.ok_or_else(contended)
+    }
+
     /// [`swap`](Self::swap), answering `None` when every attempt lost its
     /// compare-and-set (for a caller that decides again on a fresh read).
     pub(super) async fn try_swap<T>(
-        &self, id: Uuid, gone: T, mut step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
+        &self, id: Uuid, gone: T, step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
+    ) -> Result<Option<T>, Error>
+    where
+        T: Copy + Send,
+    {
+        self.attempt(id, None, gone, step).await
+    }
+
+    /// The loop of [`try_swap`](Self::try_swap), its first attempt on
+    /// `read` when there is one.
+    async fn attempt<T>(
+        &self, id: Uuid, mut read: Option<StoredSession>, gone: T,
+        mut step: impl FnMut(&mut StoredSession) -> Step<T> + Send,
     ) -> Result<Option<T>, Error>
     where
         T: Copy + Send,
     {
         for _ in 0..ATTEMPTS {
-            let Some(mut s) = self.storage.load(&Lookup::Id(id)).await? else {
+            let read = match read.take() {
+                Some(s) => Some(s),
+                None => self.storage.load(&Lookup::Id(id)).await?,
+            };
+            let Some(mut s) = read else {
                 return Ok(Some(gone));
             };
             if s.record.revoked_at.is_some() {

@@ -28,7 +28,7 @@ impl<S: SessionStore> Protocol<S> {
         if old.record.revoked_at.is_some() {
             return Ok(false);
         }
-        let mut record = old.record;
+        let mut record = old.record.clone();
         record.id = new_id;
         record.version = 0;
         record.persistent = false;
@@ -38,9 +38,10 @@ impl<S: SessionStore> Protocol<S> {
             .insert(&StoredSession::new(record, credentials, 0))
             .await?;
         // The old id ends now: its tokens are retired (never usable again,
-        // recognised while the row lasts), and GC collects it.
+        // recognised while the row lasts), and GC collects it. On the copy
+        // read: the swap's epoch says whether it is still the row.
         let now = reissue.now;
-        self.swap(id, true, |s| {
+        self.swap_read(old, true, |s| {
             s.credentials.retire_issued_before(now, None);
             s.credentials.prune();
             s.credentials.remember = None;

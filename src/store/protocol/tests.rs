@@ -8,6 +8,8 @@ use crate::store::types::TokenState;
 use std::sync::Mutex;
 use time::Duration;
 
+mod costs;
+
 /// What the other writer does before a swap or a versioned write.
 #[derive(Debug, Clone, Copy)]
 enum Other {
