@@ -28,6 +28,23 @@ impl DataPatch {
             data.insert(k.clone(), v.clone());
         }
     }
+
+    /// One patch that does what `self` then `later` do, for a store that
+    /// sends several writes of a session in one (Postgres' batches). Its
+    /// keys to set and to remove are disjoint whenever each patch's are.
+    pub(crate) fn then(&self, later: &DataPatch) -> DataPatch {
+        let mut set = self.set.clone();
+        set.retain(|k, _| !later.remove.contains(k));
+        set.extend(later.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut remove: Vec<String> = self
+            .remove
+            .iter()
+            .filter(|k| !later.set.contains_key(*k) && !later.remove.contains(k))
+            .cloned()
+            .collect();
+        remove.extend(later.remove.iter().cloned());
+        DataPatch { set, remove }
+    }
 }
 
 /// What [`SessionProtocol::update_value`](super::SessionProtocol::update_value)
@@ -120,4 +137,39 @@ pub(crate) fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     // fails cannot fail.
     let _ = serde_json::to_writer(&mut counter, value);
     counter.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataPatch;
+    use serde_json::{Map, Value, json};
+
+    fn patch(set: Value, remove: &[&str]) -> DataPatch {
+        DataPatch {
+            set: set.as_object().unwrap().clone(),
+            remove: remove.iter().map(|k| (*k).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn two_patches_make_one_that_does_both_in_order() {
+        let data: Map<String, Value> = json!({"a": 0, "b": 0, "c": 0, "d": 0})
+            .as_object()
+            .unwrap()
+            .clone();
+        let first = patch(json!({"a": 1, "e": 1, "f": 1}), &["b", "c"]);
+        let later = patch(json!({"b": 2, "f": 2}), &["a", "d", "c", "g"]);
+        let (mut one_by_one, mut at_once) = (data.clone(), data);
+        first.apply(&mut one_by_one);
+        later.apply(&mut one_by_one);
+        let both = first.then(&later);
+        both.apply(&mut at_once);
+        assert_eq!(at_once, one_by_one);
+        assert_eq!(Value::Object(at_once), json!({"b": 2, "e": 1, "f": 2}));
+        assert!(
+            both.remove.iter().all(|k| !both.set.contains_key(k)),
+            "disjoint"
+        );
+        assert_eq!(both.remove.iter().filter(|k| *k == "c").count(), 1);
+    }
 }

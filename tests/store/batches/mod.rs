@@ -171,4 +171,5 @@ pub(super) fn token_of(id: Uuid) -> TokenHash {
 
 mod inserts;
 mod loads;
+mod merges;
 mod writes;

@@ -30,13 +30,15 @@ async fn writes_that_wait_go_out_together_one_per_session(pool: PgPool) {
         futures::future::join_all(ids.iter().map(|id| async { s.row(*id).await.0 })).await;
     let (blocked, lock) = s.blocked_write().await;
     let before = s.counter.statements();
-    // Six sessions, the first of them twice: the second write of it waits
-    // for the next statement.
+    // Six sessions, the first of them twice: the second write of it checks
+    // a version, so it cannot go with the first, and waits for the next
+    // statement (`merges.rs`: writes that can).
     let mut queued: Vec<Pending> = ids
         .iter()
         .map(|id| s.write(*id, "k", json!("first"), None))
         .collect();
-    queued.push(s.write(ids[0], "k", json!("second"), None));
+    let after_first = versions[0] as u64 + 1;
+    queued.push(s.write(ids[0], "k", json!("second"), Some(after_first)));
     lock.commit().await.unwrap();
     written(blocked.await);
     let outcomes = futures::future::join_all(queued).await;

@@ -15,9 +15,12 @@
 //! - a call whose caller went away before its batch left is withdrawn, and
 //!   never sent; a batch in flight is never cut by a caller going away;
 //! - each call has its own answer, so a row never fails the others;
-//! - writes: at most one per session in a batch (a second write to the same
-//!   session waits for the next batch, in its order), their rows locked in
-//!   id order, so that two batches never deadlock on each other.
+//! - writes: at most one row per session in a batch, their rows locked in
+//!   id order, so that two batches never deadlock on each other. Data
+//!   writes of one session that wait one after the other, with no version
+//!   to check nor activity, go as one row that does them all in their
+//!   order and counts a version for each ([`Call::merge`]); any other
+//!   second write of a session waits for the next batch, in its order.
 //!
 //! One statement of 16 writes (or new sessions) costs the database one
 //! commit where 16 statements cost 16; one statement of 16 loads, one round-trip, one
@@ -25,7 +28,7 @@
 
 use super::PgStorage;
 use crate::store::error::Error;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
 use tokio::sync::oneshot;
@@ -94,6 +97,83 @@ pub(super) trait Call: Sized + Send + 'static {
     fn send_many(
         calls: &[Self], storage: &PgStorage,
     ) -> impl Future<Output = Result<Vec<Self::Answer>, Error>> + Send;
+    /// One call that does `self` then `later` (a later call on the same
+    /// session), if the two can be one; `None` (the default) otherwise.
+    fn merge(&self, later: &Self) -> Option<Self> {
+        let _ = later;
+        None
+    }
+    /// The answers of the `n` calls a merged call did, in their order,
+    /// from its `answer` (the default: `n` is 1).
+    fn split(answer: Self::Answer, n: usize) -> Vec<Self::Answer> {
+        debug_assert_eq!(n, 1, "a kind of call that merges splits its answers");
+        vec![answer]
+    }
+}
+
+/// A row of a batch: one call, or several calls on one session merged into
+/// one ([`Call::merge`]), with where each answer goes.
+struct Entry<C: Call> {
+    /// What is sent.
+    call: C,
+    /// Where the answers go, in the calls' order.
+    replies: Vec<Reply<C>>,
+    /// The calls `call` merges, in their order (empty: `call` is one), sent
+    /// one by one if the merged call fails but for an outage.
+    parts: Vec<C>,
+}
+
+type Reply<C> = oneshot::Sender<Result<<C as Call>::Answer, Error>>;
+
+impl<C: Call> Entry<C> {
+    fn new(queued: Queued<C>) -> Self {
+        Self {
+            call: queued.call,
+            replies: vec![queued.reply],
+            parts: Vec::new(),
+        }
+    }
+
+    /// Takes `later` into this row, if the calls merge; gives it back if not.
+    fn absorb(&mut self, later: Queued<C>) -> Result<(), Queued<C>> {
+        let Some(merged) = self.call.merge(&later.call) else {
+            return Err(later);
+        };
+        let first = std::mem::replace(&mut self.call, merged);
+        if self.parts.is_empty() {
+            self.parts.push(first);
+        }
+        self.parts.push(later.call);
+        self.replies.push(later.reply);
+        Ok(())
+    }
+}
+
+/// Answers every call of a row from the row's answer.
+fn answer<C: Call>(replies: Vec<Reply<C>>, answer: Result<C::Answer, Error>) {
+    let n = replies.len();
+    match answer {
+        Ok(a) => {
+            for (reply, a) in replies.into_iter().zip(C::split(a, n)) {
+                let _ = reply.send(Ok(a));
+            }
+        }
+        Err(e) if n == 1 => {
+            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(outage(&e)));
+            }
+        }
+    }
+}
+
+/// Sends the calls of a row one by one, each with its own answer.
+async fn send_parts<C: Call>(storage: &PgStorage, parts: Vec<C>, replies: Vec<Reply<C>>) {
+    for (call, reply) in parts.into_iter().zip(replies) {
+        let _ = reply.send(call.send_one(storage).await);
+    }
 }
 
 /// Sends `batch` and answers each of its calls: alone, or all in one
@@ -101,27 +181,50 @@ pub(super) trait Call: Sized + Send + 'static {
 /// fails any other way (a deadlock with a revocation over many sessions, a
 /// value one row's column refuses, a row that does not read) is sent again
 /// call by call, so that one call never fails the others.
-async fn send<C: Call>(storage: &PgStorage, batch: Vec<Queued<C>>) {
-    let (calls, replies): (Vec<C>, Vec<_>) = batch.into_iter().map(|q| (q.call, q.reply)).unzip();
+async fn send<C: Call>(storage: &PgStorage, batch: Vec<Entry<C>>) {
+    let mut calls = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    for e in batch {
+        calls.push(e.call);
+        rows.push((e.replies, e.parts));
+    }
     if calls.len() > 1 {
         match C::send_many(&calls, storage).await {
             Ok(answers) => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
+                for ((replies, _), a) in rows.into_iter().zip(answers) {
+                    answer::<C>(replies, Ok(a));
                 }
                 return;
             }
             Err(e) if e.is_unavailable() => {
-                for reply in replies {
-                    let _ = reply.send(Err(outage(&e)));
+                for (replies, _) in rows {
+                    for reply in replies {
+                        let _ = reply.send(Err(outage(&e)));
+                    }
                 }
                 return;
             }
             Err(_) => {}
         }
     }
-    for (call, reply) in calls.into_iter().zip(replies) {
-        let _ = reply.send(call.send_one(storage).await);
+    let alone = calls.len() == 1;
+    for (call, (replies, parts)) in calls.into_iter().zip(rows) {
+        if parts.is_empty() {
+            answer::<C>(replies, call.send_one(storage).await);
+            continue;
+        }
+        // Merged: as one, when the row is the batch; its calls one by one
+        // when that (or the batch) failed but for an outage.
+        if alone {
+            match call.send_one(storage).await {
+                Err(e) if !e.is_unavailable() => {}
+                a => {
+                    answer::<C>(replies, a);
+                    continue;
+                }
+            }
+        }
+        send_parts(storage, parts, replies).await;
     }
 }
 
@@ -172,21 +275,33 @@ impl<C: Call> Batcher<C> {
 
     /// Takes the next batch, or, when nothing is left to send, gives its
     /// task's slot back (under one lock, so that no call is left behind).
-    fn next_batch(&self) -> Option<Vec<Queued<C>>> {
+    fn next_batch(&self) -> Option<Vec<Entry<C>>> {
         let mut queue = self.lock();
-        let mut batch = Vec::new();
-        let mut sessions = HashSet::new();
+        let mut batch: Vec<Entry<C>> = Vec::new();
+        // Each session's row in the batch, and the sessions that have a
+        // call left for later (their later calls wait too: in order).
+        let mut rows: HashMap<Uuid, usize> = HashMap::new();
+        let mut waits = HashSet::new();
         let mut kept = VecDeque::new();
         while let Some(queued) = queue.waiting.pop_front() {
             if queued.reply.is_closed() {
                 continue; // withdrawn: its caller went away
             }
-            let fits = batch.len() < self.rows
-                && (!C::ONE_PER_SESSION
-                    || queued.call.session().is_none_or(|id| sessions.insert(id)));
-            if fits {
-                batch.push(queued);
-            } else {
+            let session = queued.call.session().filter(|_| C::ONE_PER_SESSION);
+            let left = match session {
+                Some(id) if waits.contains(&id) => Some(queued),
+                Some(id) if rows.contains_key(&id) => batch[rows[&id]].absorb(queued).err(),
+                _ if batch.len() < self.rows => {
+                    if let Some(id) = session {
+                        rows.insert(id, batch.len());
+                    }
+                    batch.push(Entry::new(queued));
+                    None
+                }
+                _ => Some(queued),
+            };
+            if let Some(queued) = left {
+                waits.extend(session);
                 kept.push_back(queued);
             }
         }

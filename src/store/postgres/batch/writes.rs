@@ -2,6 +2,7 @@
 //! together with `WRITE_BATCH`.
 
 use super::{Batcher, Call};
+use crate::store::data::DataPatch;
 use crate::store::error::Error;
 use crate::store::postgres::{PgStorage, statements as q};
 use crate::store::sql::{self, Columns as _};
@@ -25,6 +26,9 @@ pub(in crate::store::postgres) struct WriteCall {
     seen: Option<OffsetDateTime>,
     expires: Option<OffsetDateTime>,
     ip: Option<String>,
+    /// How many data writes this is (more than 1: merged, [`Call::merge`]):
+    /// the versions it counts.
+    writes: i64,
 }
 
 impl WriteCall {
@@ -44,7 +48,25 @@ impl WriteCall {
             seen: activity.map(|a| a.last_seen_at),
             expires: activity.map(|a| a.expires_at),
             ip: sql::ip_text(activity.and_then(|a| a.new_ip)),
+            writes: 1,
         })
+    }
+
+    /// A patch with no version to check and no activity: one that may go
+    /// with the session's next such write.
+    fn merges(&self) -> bool {
+        self.patched
+            && self.expected.is_none()
+            && self.seen.is_none()
+            && self.expires.is_none()
+            && self.ip.is_none()
+    }
+
+    fn patch(&self) -> DataPatch {
+        DataPatch {
+            set: self.set.0.clone(),
+            remove: self.remove.clone(),
+        }
     }
 }
 
@@ -60,6 +82,37 @@ impl Call for WriteCall {
         &storage.batches.writes
     }
 
+    fn merge(&self, later: &Self) -> Option<Self> {
+        if self.id != later.id || !self.merges() || !later.merges() {
+            return None;
+        }
+        let patch = self.patch().then(&later.patch());
+        Some(Self {
+            id: self.id,
+            patched: true,
+            set: Json(patch.set),
+            remove: patch.remove,
+            expected: None,
+            seen: None,
+            expires: None,
+            ip: None,
+            writes: self.writes + later.writes,
+        })
+    }
+
+    /// Each merged write's version: the last one's is the row's, the
+    /// others' the ones before it, in order.
+    fn split(answer: WriteOutcome, n: usize) -> Vec<WriteOutcome> {
+        (0..n)
+            .map(|i| match answer {
+                WriteOutcome::Written { version } => WriteOutcome::Written {
+                    version: version - (n - 1 - i) as u64,
+                },
+                other => other,
+            })
+            .collect()
+    }
+
     async fn send_one(self, storage: &PgStorage) -> Result<WriteOutcome, Error> {
         let checked = self.expected.is_some();
         let query = sqlx::query(q::WRITE)
@@ -70,7 +123,8 @@ impl Call for WriteCall {
             .bind(self.expected)
             .bind(self.seen)
             .bind(self.expires)
-            .bind(self.ip);
+            .bind(self.ip)
+            .bind(self.writes);
         let Some(row) = storage.row(query).await? else {
             return Err(Error::Corrupt("a write returned no row"));
         };
@@ -93,7 +147,8 @@ impl Call for WriteCall {
             .bind(calls.iter().map(|w| w.expected).collect::<Vec<_>>())
             .bind(calls.iter().map(|w| w.seen).collect::<Vec<_>>())
             .bind(calls.iter().map(|w| w.expires).collect::<Vec<_>>())
-            .bind(calls.iter().map(|w| w.ip.clone()).collect::<Vec<_>>());
+            .bind(calls.iter().map(|w| w.ip.clone()).collect::<Vec<_>>())
+            .bind(calls.iter().map(|w| w.writes).collect::<Vec<_>>());
         let found = storage.rows(query).await?;
         let mut by_id = HashMap::with_capacity(found.len());
         for row in &found {

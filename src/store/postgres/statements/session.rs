@@ -118,9 +118,10 @@ pub(in crate::store::postgres) const INSERT_BATCH: &str = concat!(
 /// at version `$5`: with `$2`, the keys `$3` (an object) set and `$4`
 /// removed; with `$6`, the activity: last seen `$6`, idle deadline `$7`,
 /// and a new last IP `$8` (text; null: unchanged), which clears the place
-/// label. `version`: the new version, null when nothing was written;
-/// `live`: whether the session is there and not revoked (as the statement
-/// began).
+/// label. It counts `$9` versions: 1, or the number of data writes it does
+/// at once (`batch::Call::merge`). `version`: the new version, null when
+/// nothing was written; `live`: whether the session is there and not
+/// revoked (as the statement began).
 ///
 /// It counts the version and moves `collect_after` itself, so that the
 /// session trigger runs only while a cache is registered (migration
@@ -128,7 +129,7 @@ pub(in crate::store::postgres) const INSERT_BATCH: &str = concat!(
 pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
         UPDATE axum_user_sessions.sessions
            SET data = CASE WHEN $2 THEN (data || $3::jsonb) - $4::text[] ELSE data END,
-               version = version + 1,
+               version = version + $9::int8,
                collect_after = axum_user_sessions.collect_after(persistent,
                    COALESCE($7, expires_at), absolute_expires_at,
                    COALESCE($6, last_seen_at), collect_after),
@@ -147,15 +148,16 @@ pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
                 ELSE EXISTS (SELECT 1 FROM axum_user_sessions.sessions
                               WHERE id = $1 AND revoked_at IS NULL) END AS live";
 
-/// [`WRITE`] for many sessions at once (`$1` … `$8` as arrays, one element
+/// [`WRITE`] for many sessions at once (`$1` … `$9` as arrays, one element
 /// per session, one session at most once; `$4`: each patch's keys to
 /// remove as a JSON array): a row per session, with `id`, `version` and
 /// `live` as `WRITE` answers them. The rows are locked in id order first,
 /// so that two batches never wait on each other in a cycle.
 pub(in crate::store::postgres) const WRITE_BATCH: &str = "WITH i AS MATERIALIZED (
         SELECT * FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::jsonb[], $5::int8[],
-                             $6::timestamptz[], $7::timestamptz[], $8::text[]::inet[])
-                   AS i(id, patched, set, remove, expected, seen, expires, ip)
+                             $6::timestamptz[], $7::timestamptz[], $8::text[]::inet[],
+                             $9::int8[])
+                   AS i(id, patched, set, remove, expected, seen, expires, ip, writes)
     ), l AS MATERIALIZED (
         SELECT s.id FROM axum_user_sessions.sessions s JOIN i ON i.id = s.id
          WHERE s.revoked_at IS NULL AND (i.expected IS NULL OR s.version = i.expected)
@@ -166,7 +168,7 @@ pub(in crate::store::postgres) const WRITE_BATCH: &str = "WITH i AS MATERIALIZED
            SET data = CASE WHEN i.patched
                            THEN (s.data || i.set) - ARRAY(SELECT jsonb_array_elements_text(i.remove))
                            ELSE s.data END,
-               version = s.version + 1,
+               version = s.version + i.writes,
                collect_after = axum_user_sessions.collect_after(s.persistent,
                    COALESCE(i.expires, s.expires_at), s.absolute_expires_at,
                    COALESCE(i.seen, s.last_seen_at), s.collect_after),
