@@ -32,6 +32,7 @@ impl DataPatch {
     /// One patch that does what `self` then `later` do, for a store that
     /// sends several writes of a session in one (Postgres' batches). Its
     /// keys to set and to remove are disjoint whenever each patch's are.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))] // only Postgres batches
     pub(crate) fn then(&self, later: &DataPatch) -> DataPatch {
         let mut set = self.set.clone();
         set.retain(|k, _| !later.remove.contains(k));

@@ -2,7 +2,7 @@
 //! of one statement, in their order, each with its own version; any write
 //! that checks a version keeps its place in the order.
 
-use super::{setup, written};
+use super::{Pending, setup, written};
 use axum_user_sessions::store::{Batching, WriteOutcome};
 use serde_json::json;
 use sqlx::PgPool;
@@ -24,11 +24,7 @@ async fn writes_of_a_session_that_wait_go_as_one_row(pool: PgPool) {
     ];
     lock.commit().await.unwrap();
     written(blocked.await);
-    let outcomes: Vec<u64> = futures::future::join_all(queued)
-        .await
-        .into_iter()
-        .map(written)
-        .collect();
+    let outcomes = versions(queued).await;
     assert_eq!(
         s.counter.statements() - before,
         1,
@@ -64,11 +60,7 @@ async fn a_write_that_checks_a_version_keeps_its_place(pool: PgPool) {
     ];
     lock.commit().await.unwrap();
     written(blocked.await);
-    let outcomes: Vec<u64> = futures::future::join_all(queued)
-        .await
-        .into_iter()
-        .map(written)
-        .collect();
+    let outcomes = versions(queued).await;
     assert_eq!(outcomes, [v + 1, v + 2, v + 3]);
     assert_eq!(
         s.counter.statements() - before,
@@ -108,4 +100,10 @@ async fn a_write_the_database_refuses_fails_alone_when_merged(pool: PgPool) {
         WriteOutcome::Written { version: v + 2 }
     );
     assert_eq!(s.row(id).await, (version + 2, json!({ "k": 3 })));
+}
+
+/// The version each of `queued` wrote, in their order.
+async fn versions(queued: Vec<Pending>) -> Vec<u64> {
+    let outcomes = futures::future::join_all(queued).await;
+    outcomes.into_iter().map(written).collect()
 }
