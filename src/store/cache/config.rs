@@ -1,5 +1,6 @@
 //! The cache's settings.
 
+use derive_setters::Setters;
 use std::time::Duration;
 
 /// The most a cache serves from memory after its feed last caught up,
@@ -8,8 +9,19 @@ use std::time::Duration;
 /// serving well before a lapse (`postgres/feed.rs`).
 pub(crate) const LAG_CEILING: Duration = Duration::from_secs(20);
 
-/// Cache settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Cache settings: the defaults, or set field by field.
+///
+/// ```
+/// use axum_user_sessions::CacheConfig;
+/// use std::time::Duration;
+///
+/// let config = CacheConfig::default()
+///     .with_max_entries(10_000)
+///     .with_max_lag(Duration::from_millis(100));
+/// assert_eq!(config.max_bytes, 64 * 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Setters)]
+#[setters(prefix = "with_")]
 #[non_exhaustive]
 pub struct CacheConfig {
     /// Most sessions kept. Default: 100,000.
@@ -54,19 +66,6 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// Sets the most entries kept.
-    pub fn with_max_entries(mut self, n: u64) -> Self {
-        self.max_entries = n;
-        self
-    }
-
-    /// Sets the most bytes of sessions kept (see
-    /// [`max_bytes`](Self::max_bytes)).
-    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
-        self.max_bytes = bytes;
-        self
-    }
-
     /// What one cached session weighs against
     /// [`max_bytes`](Self::max_bytes).
     pub(crate) fn weight(&self, session: &crate::store::LoadedSession) -> u32 {
@@ -78,23 +77,5 @@ impl CacheConfig {
             + r.user_id.as_ref().map_or(0, String::len);
         let bytes = u64::try_from(crate::store::data_size(&r.data) + text).unwrap_or(u64::MAX);
         u32::try_from(bytes.saturating_add(OVERHEAD).max(floor)).unwrap_or(u32::MAX)
-    }
-
-    /// Sets the time to live of an entry.
-    pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Sets the shortest time between two reads of the change feed.
-    pub fn with_poll_interval(mut self, every: Duration) -> Self {
-        self.poll_interval = every;
-        self
-    }
-
-    /// Sets how far behind the change feed may be for the cache to serve.
-    pub fn with_max_lag(mut self, lag: Duration) -> Self {
-        self.max_lag = lag;
-        self
     }
 }

@@ -75,7 +75,6 @@ use crate::store::error::Error;
 use crate::store::protocol::Protocol;
 use conn::{Conn, Wait};
 use keys::Keys;
-use std::time::Duration;
 
 mod codec;
 mod conn;
@@ -83,6 +82,7 @@ mod devices;
 mod hash;
 mod keys;
 mod not_before;
+mod options;
 mod reads;
 mod scan;
 mod scripts;
@@ -90,6 +90,7 @@ mod slots;
 mod storage;
 mod writes;
 
+pub use options::RedisOptions;
 pub use storage::RedisStorage;
 
 /// A [`SessionProtocol`](crate::store::SessionProtocol) on Redis, one node
@@ -122,90 +123,6 @@ impl RedisStore {
     /// [`CountingStore`](crate::store::CountingStore), say).
     pub fn storage(&self) -> &RedisStorage {
         self.0.storage()
-    }
-}
-
-/// How a [`RedisStore`] keeps sessions: its key prefix, how long ended
-/// sessions stay listed, and how many replicas a revocation waits for.
-///
-/// ```
-/// use axum_user_sessions::store::RedisOptions;
-/// use std::time::Duration;
-///
-/// let options = RedisOptions::default()
-///     .prefix("myapp-sessions")
-///     .ended_retention(Duration::from_secs(7 * 86_400))
-///     .min_replicas(1)
-///     .wait_timeout(Duration::from_millis(500));
-/// ```
-#[derive(Debug, Clone)]
-pub struct RedisOptions {
-    prefix: String,
-    retention: Duration,
-    min_replicas: Option<u32>,
-    wait_timeout: Duration,
-    response_timeout: Duration,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        Self {
-            prefix: "aus".into(),
-            retention: Duration::from_secs(30 * 86_400),
-            min_replicas: None,
-            wait_timeout: Duration::from_secs(1),
-            response_timeout: Duration::from_secs(3),
-        }
-    }
-}
-
-impl RedisOptions {
-    /// The prefix of every key (default `aus`): ASCII letters, digits, `_`,
-    /// `-`, `.` and `:`. Two stores with different prefixes on one server
-    /// do not see each other.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// How long a session's keys outlive its hard end, for the "recently
-    /// signed out" list (default 30 days, the garbage collector's retention).
-    pub fn ended_retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// How many replicas must have a revocation, sign-in or rotation before
-    /// it is acknowledged (`WAIT`). Default, decided when the store
-    /// connects: 1 when the node has a replica, or when any master of the
-    /// Cluster has one (a master without one then answers those calls
-    /// `503` until it gets a replica or this is set to 0); 0 otherwise (a
-    /// node without replicas loses what it acknowledged if it fails).
-    pub fn min_replicas(mut self, replicas: u32) -> Self {
-        self.min_replicas = Some(replicas);
-        self
-    }
-
-    /// How long a write waits for its replicas before failing as
-    /// unavailable (default 1 s).
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
-        self.wait_timeout = timeout;
-        self
-    }
-
-    /// How long the client waits for any reply (default 3 s); a write that
-    /// waits for replicas may take [`wait_timeout`](Self::wait_timeout)
-    /// longer.
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
-        self
-    }
-}
-
-impl RedisOptions {
-    /// The client's reply deadline: a `WAIT` answers within its own.
-    fn reply_timeout(&self) -> Duration {
-        self.response_timeout + self.wait_timeout
     }
 }
 
