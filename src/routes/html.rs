@@ -85,6 +85,11 @@ pub(super) fn page(view: &DevicesPage) -> Html<String> {
                 button type="submit" class="danger" { (s.sign_out_others) }
             }
         }
+        @if view.trusted_unlisted > 0 {
+            p class="trusted-unlisted" {
+                (fill(&s.trusted_unlisted, &[("n", &view.trusted_unlisted.to_string())]))
+            }
+        }
         @if let Some(action) = &view.forget_all_action {
             form method="post" action=(action) class="all" {
                 button type="submit" { (s.forget_all) }

@@ -97,6 +97,16 @@ pub(super) async fn list(
     for e in &mut ended {
         e.device.trusted = trusted.contains(&e.device.id);
     }
+    // The others (signed out long ago, or on another page) are counted, so
+    // that no trust is out of its owner's sight.
+    let shown = |id: &uuid::Uuid| {
+        devices.iter().any(|d| d.id == *id) || ended.iter().any(|e| e.device.id == *id)
+    };
+    let trusted_count = doc.live(now).count();
+    let trusted_unlisted = doc
+        .live(now)
+        .filter(|t| !t.session_id.as_ref().is_some_and(shown))
+        .count();
     let res = if html {
         let base = reply::base_path(uri.path(), "");
         let next_href = next.map(|c| {
@@ -110,6 +120,7 @@ pub(super) async fn list(
             devices: &devices,
             ended: &ended,
             failed: (&failed, failed_count),
+            trusted_unlisted,
             next: next_href,
             now,
             strings: &cfg.strings,
@@ -124,6 +135,7 @@ pub(super) async fn list(
         }
         body.insert("failed_sign_ins".into(), json!(failed));
         body.insert("failed_sign_in_count".into(), json!(failed_count));
+        body.insert("trusted_device_count".into(), json!(trusted_count));
         body.insert("next_cursor".into(), json!(next));
         Json(Value::Object(body)).into_response()
     };

@@ -120,6 +120,9 @@ pub struct PageStrings {
     pub forget_device: String,
     /// `Forget all trusted devices`
     pub forget_all: String,
+    /// `Trusted browsers not listed here: {n}` (signed out longer ago than
+    /// the list shows, or on another page of it).
+    pub trusted_unlisted: String,
     /// `Failed sign-ins since your last sign-in ({n})`
     pub failed_sign_ins: String,
 }
@@ -173,6 +176,7 @@ impl Default for PageStrings {
             trusted: s("Trusted"),
             forget_device: s("Forget this device"),
             forget_all: s("Forget all trusted devices"),
+            trusted_unlisted: s("Trusted browsers not listed here: {n}"),
             failed_sign_ins: s("Failed sign-ins since your last sign-in ({n})"),
         }
     }

@@ -68,9 +68,14 @@ pub struct DevicesPage {
     /// Where "Sign out everywhere else" posts, when it applies (the user's
     /// own list, with another device in it).
     pub revoke_others_action: Option<String>,
-    /// Where "Forget all trusted devices" posts, when a device is trusted
-    /// (the user's own list).
+    /// Where "Forget all trusted devices" posts, when the user has a
+    /// trusted device, listed or not (the user's own list).
     pub forget_all_action: Option<String>,
+    /// How many of the user's trusted devices this page does not show: a
+    /// browser signed out longer ago than the ended sessions shown (or
+    /// whose session was collected), or one on another page of the list.
+    /// Each may still skip the second factor until it is forgotten.
+    pub trusted_unlisted: usize,
     /// Failed sign-ins since the user's previous successful sign-in (the
     /// first ones kept), oldest first.
     pub failed_sign_ins: Vec<FailedItem>,
@@ -202,6 +207,8 @@ pub(super) struct Input<'a> {
     pub(super) devices: &'a [DeviceView],
     pub(super) ended: &'a [EndedDeviceView],
     pub(super) failed: (&'a [FailedSignInView], u64),
+    /// The user's trusted devices that `devices` and `ended` do not show.
+    pub(super) trusted_unlisted: usize,
     pub(super) next: Option<String>,
     pub(super) now: OffsetDateTime,
     pub(super) strings: &'a Arc<PageStrings>,
@@ -222,7 +229,9 @@ impl DevicesPage {
             .iter()
             .map(|e| ended_item(e, base, i.other_user, i.now, s))
             .collect();
-        let trusted = devices.iter().any(|d| d.trusted) || ended.iter().any(|e| e.trusted);
+        let trusted = devices.iter().any(|d| d.trusted)
+            || ended.iter().any(|e| e.trusted)
+            || i.trusted_unlisted > 0;
         let failed_item = |f: &FailedSignInView| FailedItem {
             when: s.ago(f.at, i.now),
             date: date(f.at),
@@ -234,6 +243,7 @@ impl DevicesPage {
             forget_all_action: (trusted && !i.other_user).then(|| format!("{base}/forget-all")),
             failed_sign_ins: i.failed.0.iter().map(failed_item).collect(),
             failed_sign_in_count: i.failed.1,
+            trusted_unlisted: i.trusted_unlisted,
             user: i.user.to_owned(),
             other_user: i.other_user,
             ended,

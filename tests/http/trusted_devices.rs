@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 everywhere!(
     a_trusted_browser_stays_trusted_after_sign_out,
     a_signed_out_trusted_browser_is_listed_and_forgettable,
+    an_unlisted_trust_is_counted_and_forgettable,
     trust_needs_a_fresh_second_factor,
     a_replayed_trust_is_refused_and_forgotten,
     no_user_sees_or_forgets_another_users_trust,
@@ -159,6 +160,53 @@ async fn a_signed_out_trusted_browser_is_listed_and_forgettable(b: Backend) {
     let list = phone.send("GET", "/sessions?include=ended", None).await;
     let ended = list.json()["ended"].as_array().unwrap().clone();
     assert!(ended.iter().all(|e| e["trusted"] == false), "{}", list.body);
+    laptop.login("alice", "").await;
+    assert!(!laptop.trusted().await, "forgotten, yet trusted");
+}
+
+/// A trust whose session is listed nowhere (collected, or signed out longer
+/// ago than the ended sessions shown) is still in its owner's sight: the
+/// page counts it and offers "Forget all trusted devices", the JSON list
+/// counts it, and forgetting all forgets it.
+async fn an_unlisted_trust_is_counted_and_forgettable(b: Backend) {
+    let (app, _) = app(&b).await;
+    let mut laptop = Browser::new(&app);
+    laptop
+        .login("alice", "&second_factor=on&trust_device=on")
+        .await;
+    let laptop_id = laptop.own_item().await["id"].as_str().unwrap().to_owned();
+    assert_eq!(laptop.send("POST", "/logout", None).await.status, 303);
+    // Its session collected: listed neither live nor ended.
+    assert!(b.store.delete(laptop_id.parse().unwrap()).await.unwrap());
+
+    let mut phone = Browser::new(&app);
+    phone.login("alice", "").await;
+    let list = phone
+        .send("GET", "/sessions?include=ended", None)
+        .await
+        .json();
+    assert_eq!(list["trusted_device_count"], 1, "{list}");
+    let ended = list["ended"].as_array().unwrap();
+    assert!(
+        ended.iter().all(|e| e["id"] != laptop_id.as_str()),
+        "{list}"
+    );
+    let html = [("accept", &b"text/html"[..])];
+    let page = phone.c.send_raw("GET", "/sessions", None, &html).await;
+    assert!(
+        page.body.contains("Trusted browsers not listed here: 1"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("/sessions/forget-all"), "{}", page.body);
+
+    let res = phone.send("POST", "/sessions/forget-all", None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let list = phone.send("GET", "/sessions", None).await.json();
+    assert_eq!(list["trusted_device_count"], 0, "{list}");
+    let page = phone.c.send_raw("GET", "/sessions", None, &html).await;
+    assert!(!page.body.contains("forget-all"), "{}", page.body);
+    assert!(!page.body.contains("not listed here"), "{}", page.body);
     laptop.login("alice", "").await;
     assert!(!laptop.trusted().await, "forgotten, yet trusted");
 }
