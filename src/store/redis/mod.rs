@@ -5,8 +5,8 @@
 //! scripts in `scripts.rs` (their sources in `lua/`), its keys in `keys.rs`, a session's hash fields
 //! in `hash.rs` (the rest of it as one JSON value in `codec.rs`), what
 //! spans hash slots (revoking everyone, garbage collection, statistics) in
-//! `scan.rs` and the connection (one node or a Cluster, `WAIT`, scans,
-//! errors) in `conn.rs`.
+//! `scan.rs`, the connection (one node or a Cluster, `WAIT`, scans,
+//! errors) in `conn.rs` and the [`RedisOptions`] in `options.rs`.
 //!
 //! # Design
 //!
