@@ -158,8 +158,12 @@ fn answer<C: Call>(replies: Vec<Reply<C>>, answer: Result<C::Answer, Error>) {
                 let _ = reply.send(Ok(a));
             }
         }
+        // A call alone gets its error as it is; the calls of a row, each
+        // an outage.
         Err(e) if n == 1 => {
-            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
         }
         Err(e) => {
             for reply in replies {
