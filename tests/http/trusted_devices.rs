@@ -82,6 +82,18 @@ impl Browser {
         res.json()["trusted_device"].as_bool().unwrap()
     }
 
+    /// Alice's laptop, trusted at sign-in, then signed out: the browser,
+    /// and the id of the session it had.
+    async fn trusted_then_signed_out(app: &TestApp) -> (Self, String) {
+        let mut laptop = Self::new(app);
+        laptop
+            .login("alice", "&second_factor=on&trust_device=on")
+            .await;
+        let id = laptop.own_item().await["id"].as_str().unwrap().to_owned();
+        assert_eq!(laptop.send("POST", "/logout", None).await.status, 303);
+        (laptop, id)
+    }
+
     /// The list's item of this browser's session.
     async fn own_item(&mut self) -> serde_json::Value {
         let res = self.send("GET", "/sessions", None).await;
@@ -131,13 +143,7 @@ async fn a_trusted_browser_stays_trusted_after_sign_out(b: Backend) {
 /// forgetting it there means its next sign-in is not trusted.
 async fn a_signed_out_trusted_browser_is_listed_and_forgettable(b: Backend) {
     let (app, _) = app(&b).await;
-    let mut laptop = Browser::new(&app);
-    laptop
-        .login("alice", "&second_factor=on&trust_device=on")
-        .await;
-    let laptop_id = laptop.own_item().await["id"].as_str().unwrap().to_owned();
-    assert_eq!(laptop.send("POST", "/logout", None).await.status, 303);
-
+    let (mut laptop, laptop_id) = Browser::trusted_then_signed_out(&app).await;
     let mut phone = Browser::new(&app);
     phone.login("alice", "").await;
     let list = phone.send("GET", "/sessions?include=ended", None).await;
@@ -170,12 +176,7 @@ async fn a_signed_out_trusted_browser_is_listed_and_forgettable(b: Backend) {
 /// counts it, and forgetting all forgets it.
 async fn an_unlisted_trust_is_counted_and_forgettable(b: Backend) {
     let (app, _) = app(&b).await;
-    let mut laptop = Browser::new(&app);
-    laptop
-        .login("alice", "&second_factor=on&trust_device=on")
-        .await;
-    let laptop_id = laptop.own_item().await["id"].as_str().unwrap().to_owned();
-    assert_eq!(laptop.send("POST", "/logout", None).await.status, 303);
+    let (mut laptop, laptop_id) = Browser::trusted_then_signed_out(&app).await;
     // Its session collected: listed neither live nor ended.
     assert!(b.store.delete(laptop_id.parse().unwrap()).await.unwrap());
 
