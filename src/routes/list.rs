@@ -120,7 +120,7 @@ pub(super) async fn list(
             devices: &devices,
             ended: &ended,
             failed: (&failed, failed_count),
-            trusted_unlisted,
+            trusted: (trusted_count, trusted_unlisted),
             next: next_href,
             now,
             strings: &cfg.strings,

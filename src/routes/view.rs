@@ -207,8 +207,9 @@ pub(super) struct Input<'a> {
     pub(super) devices: &'a [DeviceView],
     pub(super) ended: &'a [EndedDeviceView],
     pub(super) failed: (&'a [FailedSignInView], u64),
-    /// The user's trusted devices that `devices` and `ended` do not show.
-    pub(super) trusted_unlisted: usize,
+    /// The user's live trusted devices: all, and those that `devices` and
+    /// `ended` do not show.
+    pub(super) trusted: (usize, usize),
     pub(super) next: Option<String>,
     pub(super) now: OffsetDateTime,
     pub(super) strings: &'a Arc<PageStrings>,
@@ -229,9 +230,6 @@ impl DevicesPage {
             .iter()
             .map(|e| ended_item(e, base, i.other_user, i.now, s))
             .collect();
-        let trusted = devices.iter().any(|d| d.trusted)
-            || ended.iter().any(|e| e.trusted)
-            || i.trusted_unlisted > 0;
         let failed_item = |f: &FailedSignInView| FailedItem {
             when: s.ago(f.at, i.now),
             date: date(f.at),
@@ -240,10 +238,11 @@ impl DevicesPage {
             device: f.device.clone(),
         };
         Self {
-            forget_all_action: (trusted && !i.other_user).then(|| format!("{base}/forget-all")),
+            forget_all_action: (i.trusted.0 > 0 && !i.other_user)
+                .then(|| format!("{base}/forget-all")),
             failed_sign_ins: i.failed.0.iter().map(failed_item).collect(),
             failed_sign_in_count: i.failed.1,
-            trusted_unlisted: i.trusted_unlisted,
+            trusted_unlisted: i.trusted.1,
             user: i.user.to_owned(),
             other_user: i.other_user,
             ended,
