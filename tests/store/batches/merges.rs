@@ -2,7 +2,7 @@
 //! of one statement, in their order, each with its own version; any write
 //! that checks a version keeps its place in the order.
 
-use super::{Pending, setup, written};
+use super::{Pending, REFUSED, refused, setup, written};
 use axum_user_sessions::store::{Batching, WriteOutcome};
 use serde_json::json;
 use sqlx::PgPool;
@@ -75,29 +75,22 @@ async fn a_write_the_database_refuses_fails_alone_when_merged(pool: PgPool) {
     let s = setup(&pool, Batching::default().write_statements(1)).await;
     let id = s.sessions(1).await[0];
     let (version, _) = s.row(id).await;
-    let (blocked, lock) = s.blocked_write().await;
-    // Postgres refuses a NUL character in a `jsonb` string.
-    let queued = vec![
-        s.write(id, "k", json!(1), None),
-        s.write(id, "bad", json!("nul \u{0} inside"), None),
-        s.write(id, "k", json!(3), None),
-    ];
-    lock.commit().await.unwrap();
-    written(blocked.await);
-    let mut outcomes = futures::future::join_all(queued).await.into_iter();
+    let outcomes = s
+        .queued_together(&[
+            (id, "k", json!(1)),
+            (id, "bad", json!(REFUSED)),
+            (id, "k", json!(3)),
+        ])
+        .await;
     let v = version as u64;
     assert_eq!(
-        outcomes.next().unwrap().unwrap(),
-        WriteOutcome::Written { version: v + 1 }
+        outcomes[0].as_ref().unwrap(),
+        &WriteOutcome::Written { version: v + 1 }
     );
-    let refused = outcomes.next().unwrap();
-    assert!(
-        matches!(&refused, Err(e) if !e.is_unavailable()),
-        "the refused write: {refused:?}"
-    );
+    refused(&outcomes[1]);
     assert_eq!(
-        outcomes.next().unwrap().unwrap(),
-        WriteOutcome::Written { version: v + 2 }
+        outcomes[2].as_ref().unwrap(),
+        &WriteOutcome::Written { version: v + 2 }
     );
     assert_eq!(s.row(id).await, (version + 2, json!({ "k": 3 })));
 }

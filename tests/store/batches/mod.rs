@@ -144,6 +144,21 @@ impl Setup {
             .unwrap()
     }
 
+    /// Writes each `(id, key, value)`, all queued behind a write in flight
+    /// so that they leave together; their outcomes, in order.
+    pub(super) async fn queued_together(
+        &self, writes: &[(Uuid, &str, serde_json::Value)],
+    ) -> Vec<Result<WriteOutcome, axum_user_sessions::store::Error>> {
+        let (blocked, lock) = self.blocked_write().await;
+        let queued: Vec<Pending> = writes
+            .iter()
+            .map(|(id, key, value)| self.write(*id, key, value.clone(), None))
+            .collect();
+        lock.commit().await.unwrap();
+        written(blocked.await);
+        futures::future::join_all(queued).await
+    }
+
     /// A write in flight that waits, until the returned lock is let go.
     pub(super) async fn blocked_write(&self) -> (Pending, Transaction<'static, Postgres>) {
         let blocker = self.sessions(1).await[0];
@@ -154,7 +169,18 @@ impl Setup {
     }
 }
 
-/// The token `Setup::create` gives session `id`.
+/// A JSON string Postgres refuses in a `jsonb`: it holds a NUL character.
+pub(super) const REFUSED: &str = "nul \u{0} inside";
+
+/// Asserts that `outcome` is the database refusing the write, not an outage.
+pub(super) fn refused(outcome: &Result<WriteOutcome, axum_user_sessions::store::Error>) {
+    assert!(
+        matches!(outcome, Err(e) if !e.is_unavailable()),
+        "the refused write: {outcome:?}"
+    );
+}
+
+/// The version a write made.
 pub(super) fn written(outcome: Result<WriteOutcome, axum_user_sessions::store::Error>) -> u64 {
     match outcome {
         Ok(WriteOutcome::Written { version }) => version,

@@ -1,6 +1,6 @@
 //! Writes that wait go out together, each with its own outcome.
 
-use super::{Pending, setup, written};
+use super::{Pending, REFUSED, refused, setup, written};
 use axum_user_sessions::store::{Batching, WriteOutcome};
 use serde_json::json;
 use sqlx::PgPool;
@@ -121,22 +121,16 @@ async fn a_row_the_database_refuses_fails_alone(pool: PgPool) {
     let [a, b, c] = s.sessions(3).await[..] else {
         unreachable!()
     };
-    let (blocked, lock) = s.blocked_write().await;
-    // Postgres refuses a NUL character in a `jsonb` string.
-    let queued = vec![
-        s.write(a, "k", json!(1), None),
-        s.write(b, "k", json!("nul \u{0} inside"), None),
-        s.write(c, "k", json!(3), None),
-    ];
-    lock.commit().await.unwrap();
-    written(blocked.await);
-    let mut outcomes = futures::future::join_all(queued).await.into_iter();
+    let mut outcomes = s
+        .queued_together(&[
+            (a, "k", json!(1)),
+            (b, "k", json!(REFUSED)),
+            (c, "k", json!(3)),
+        ])
+        .await
+        .into_iter();
     written(outcomes.next().unwrap());
-    let refused = outcomes.next().unwrap();
-    assert!(
-        matches!(&refused, Err(e) if !e.is_unavailable()),
-        "the refused row: {refused:?}"
-    );
+    refused(&outcomes.next().unwrap());
     written(outcomes.next().unwrap());
     assert_eq!(s.row(a).await.1, json!({ "k": 1 }));
     assert_eq!(s.row(b).await.1, json!({}));
