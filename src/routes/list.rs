@@ -150,11 +150,13 @@ async fn ended(
     if window.is_zero() {
         return Ok(Vec::new());
     }
-    let records = session
-        .admin()
-        .store()
-        .list_user_ended(target, now - window, now, super::ENDED_LIMIT)
-        .await;
+    let ended = crate::store::ListQuery::Ended {
+        user_id: target,
+        since: now - window,
+        now,
+        limit: super::ENDED_LIMIT,
+    };
+    let records = session.admin().store().list(&ended).await;
     match records {
         Ok(records) => Ok(records.iter().map(EndedDeviceView::new).collect()),
         // A store that keeps no ended rows: the list has no such section.

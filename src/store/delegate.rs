@@ -9,7 +9,9 @@
 //! cache forgets them, the deadline ignores it. A method added to the trait
 //! is one more line here: for a required method the compiler asks for it;
 //! one with a default body must be listed all the same, or the wrappers
-//! would answer with the default instead of asking the wrapped store.
+//! would answer with the default instead of asking the wrapped store. A
+//! shorthand whose default body only calls listed methods (`list_user`
+//! calls `list`) is not listed: it reaches the wrapped store through them.
 
 use super::error::Error;
 use super::revocation::RevokeScope;
@@ -139,11 +141,8 @@ macro_rules! wrap_store {
             revoke(scope: &RevokeScope<'_>, how: &Revocation) -> u64 [of_scope(scope)];
             stats(now: OffsetDateTime, revoked_before: OffsetDateTime) -> StoreStats [Nothing];
             gc_batch(now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32) -> u64 [Nothing];
-            list_user(user_id: &str, now: OffsetDateTime) -> Vec<SessionRecord> [Nothing];
-            list_user_page(user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>, limit: u32) -> Vec<SessionRecord> [Nothing];
-            list_user_ended(user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32) -> Vec<SessionRecord> [Nothing];
-            rename(id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime) -> bool [Session(id)];
-            set_location(id: Uuid, ip: std::net::IpAddr, location: &str) -> bool [Session(id)];
+            list(query: &ListQuery<'_>) -> Vec<SessionRecord> [Nothing];
+            set_device(id: Uuid, write: &DeviceWrite<'_>) -> bool [Session(id)];
         }
     };
     (@impl $wrapper:ty;
@@ -159,6 +158,7 @@ macro_rules! wrap_store {
             use $crate::store::restore::Restore;
             use $crate::store::revocation::{Revocation, RevokeScope};
             use $crate::store::session_store::SessionProtocol;
+            use $crate::store::storage::{DeviceWrite, ListQuery};
             use $crate::store::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
             use $crate::store::types::UpdateOutcome;

@@ -7,7 +7,7 @@ use super::remember::{Reissue, RememberCredential, RememberedSession};
 use super::report::{MigrationReport, StoreStats};
 use super::restore::Restore;
 use super::revocation::{Revocation, RevokeScope};
-use super::storage::Extensions;
+use super::storage::{DeviceWrite, Extensions, ListQuery};
 use super::types::UpdateOutcome;
 use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch};
 use async_trait::async_trait;
@@ -47,7 +47,10 @@ use uuid::Uuid;
 /// anonymous, no alarm is raised and nothing is revoked.
 ///
 /// Methods added to this trait come with a line in the wrappers' list,
-/// `delegate.rs`, so that the cache and the deadline forward them.
+/// `delegate.rs`, so that the cache and the deadline forward them; the
+/// shorthands (`list_user`, `list_user_page`, `rename`, `set_location`)
+/// call [`list`](Self::list) and [`set_device`](Self::set_device), so
+/// they need none.
 #[async_trait]
 pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent. Users call
@@ -149,13 +152,36 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
         &self, now: OffsetDateTime, revoked_before: OffsetDateTime, limit: u32,
     ) -> Result<u64, Error>;
 
+    /// A user's sessions as `query` says ([`ListQuery`]: the live ones,
+    /// a page at a time, or the recently ended ones), without their data:
+    /// each record's [`data`](SessionRecord::data) is empty (the device
+    /// list and the "new device" check do not read it, and do not pay for
+    /// it). A store that keeps no ended rows answers
+    /// [`Error::Unsupported`] to [`ListQuery::Ended`]: the devices list
+    /// then shows no "recently signed out" section.
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error>;
+
+    /// Writes a device's name or place ([`DeviceWrite`]: the name the user
+    /// gave session `id` in "Your devices", or where it was last used
+    /// from), if the write's condition holds. `false` otherwise: nothing is
+    /// written then.
+    ///
+    /// The default body answers [`Error::Unsupported`] (the rename route
+    /// then answers `501 Not Implemented`, never a `404` that would blame
+    /// the user's id; no place is shown), for a store without device names
+    /// and places.
+    async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
+        let _ = id;
+        Err(write.unsupported())
+    }
+
     /// A user's live sessions, most recently active first, without their
-    /// data: each record's [`data`](SessionRecord::data) is empty (the
-    /// device list and the "new device" check do not read it, and do not
-    /// pay for it).
+    /// data: [`list`](Self::list) of every [`ListQuery::Live`] row.
     async fn list_user(
         &self, user_id: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error>;
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.list_user_page(user_id, now, None, u32::MAX).await
+    }
 
     /// One page of [`list_user`](Self::list_user), in its order (most
     /// recently active first, then by id): the live sessions that come
@@ -163,69 +189,41 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// row; `None`: from the start), at most `limit`. A keyset, so a page
     /// never repeats a row of an earlier one, whatever changed meanwhile.
     /// Times compare to the microsecond, as the SQL stores keep them.
-    ///
-    /// The default body pages [`list_user`](Self::list_user)'s answer in
-    /// memory (for stores written before paging; the built-in stores page
-    /// in the database).
     async fn list_user_page(
         &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, Error> {
-        let key =
-            |t: OffsetDateTime, id: Uuid| (std::cmp::Reverse(t.unix_timestamp_nanos() / 1000), id);
-        let after = after.map(|(t, id)| key(t, id));
-        let mut list = self.list_user(user_id, now).await?;
-        list.retain(|r| after.is_none_or(|a| key(r.last_seen_at, r.id) > a));
-        list.sort_by_key(|r| key(r.last_seen_at, r.id));
-        list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(list)
-    }
-
-    /// A user's sessions that are not live at `now` and ended (were
-    /// revoked, or expired) at or after `since`, the most recently ended
-    /// first ([`SessionRecord::ended_at`]), at most `limit`: "recently
-    /// signed out" in "Your devices". Rows garbage collection deleted are
-    /// not there: revoked ones stay for its retention, expired ones until
-    /// it runs.
-    ///
-    /// The default body answers [`Error::Unsupported`] (a store that keeps
-    /// no ended rows to show): the devices list then shows no "recently
-    /// signed out" section.
-    async fn list_user_ended(
-        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let _ = (user_id, since, now, limit);
-        Err(Error::Unsupported("the list of ended sessions"))
+        let live = ListQuery::Live {
+            user_id,
+            now,
+            after,
+            limit,
+        };
+        self.list(&live).await
     }
 
     /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
     /// in "Your devices", if the session is live at `now` and `user_id` owns
-    /// it. `false` otherwise: nothing is written then. The name is stored as
-    /// given (the routes check it first).
-    ///
-    /// The default body answers [`Error::Unsupported`] (the rename route
-    /// then answers `501 Not Implemented`, never a `404` that would blame
-    /// the user's id), for a store without device names.
+    /// it ([`DeviceWrite::Name`]). The name is stored as given (the routes
+    /// check it first).
     async fn rename(
         &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
     ) -> Result<bool, Error> {
-        let _ = (id, user_id, name, now);
-        Err(Error::Unsupported("device names"))
+        self.set_device(id, &DeviceWrite::Name { user_id, name, now })
+            .await
     }
 
     /// Records `location`, the place label an app's
     /// [locator](crate::SessionLayer::with_locator) gave for `ip`, as where
     /// session `id` was last used from, if its
     /// [`last_ip`](SessionRecord::last_ip) is still `ip` and it is not
-    /// revoked. `false` otherwise: nothing is written then. Called off the
-    /// request path, once per IP change. The default body answers
-    /// [`Error::Unsupported`] (no place is shown), for a store without
-    /// places.
+    /// revoked ([`DeviceWrite::Location`]). Called off the request path,
+    /// once per IP change.
     async fn set_location(
         &self, id: Uuid, ip: std::net::IpAddr, location: &str,
     ) -> Result<bool, Error> {
-        let _ = (id, ip, location);
-        Err(Error::Unsupported("device places"))
+        self.set_device(id, &DeviceWrite::Location { ip, location })
+            .await
     }
 
     /// Compare-and-set of one key of a live session's data: if the key

@@ -1,10 +1,10 @@
 //! A store that implements only the trait's required methods, each
 //! answered by a memory store (as a store written outside the crate before
 //! device names, places and the ended list would): the provided methods
-//! keep their default bodies.
+//! keep their default bodies, and its list answers the live sessions only.
 
 use axum_user_sessions::store::{
-    DataPatch, Error, LoadedSession, MigrationReport, Reissue, RememberCredential,
+    DataPatch, Error, ListQuery, LoadedSession, MigrationReport, Reissue, RememberCredential,
     RememberedSession, Restore, Revocation, RevokeScope, SessionRecord, StoreStats, TokenHash,
     Touch, UpdateOutcome,
 };
@@ -75,10 +75,13 @@ impl SessionProtocol for RequiredOnly {
     ) -> Result<u64, Error> {
         self.0.gc_batch(now, before, limit).await
     }
-    async fn list_user(
-        &self, user: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        self.0.list_user(user, now).await
+    /// The live sessions; no ended ones, as a store that keeps no ended
+    /// rows would answer.
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
+        match query {
+            ListQuery::Live { .. } => self.0.list(query).await,
+            _ => Err(Error::Unsupported("the list of ended sessions")),
+        }
     }
     async fn update_value(
         &self, id: Uuid, key: &str, expected: Option<&Value>, new: Option<&Value>,

@@ -8,8 +8,8 @@ use crate::common::RespCounter;
 use crate::common::redis::{fresh_prefix, node_url};
 use axum_user_sessions::SessionProtocol;
 use axum_user_sessions::store::{
-    DataPatch, RedisOptions, RedisStore, Revocation, RevokeReason, RevokeScope, RevokedBy,
-    SessionRecord, TokenHash, Touch, UpdateOutcome, placement,
+    DataPatch, ListQuery, RedisOptions, RedisStore, Revocation, RevokeReason, RevokeScope,
+    RevokedBy, SessionRecord, TokenHash, Touch, UpdateOutcome, placement,
 };
 use serde_json::json;
 use std::net::SocketAddr;
@@ -261,15 +261,13 @@ async fn redis_revoking_everyone_writes_one_key_per_slot() {
         .await
         .unwrap();
     assert_eq!(out, UpdateOutcome::Gone);
-    let ended = cluster
-        .list_user_ended(
-            "everyone-cluster",
-            how.at - Duration::from_secs(1),
-            OffsetDateTime::now_utc(),
-            10,
-        )
-        .await
-        .unwrap();
+    let query = ListQuery::Ended {
+        user_id: "everyone-cluster",
+        since: how.at - Duration::from_secs(1),
+        now: OffsetDateTime::now_utc(),
+        limit: 10,
+    };
+    let ended = cluster.list(&query).await.unwrap();
     assert_eq!(ended.len(), 1, "{ended:?}");
     assert_eq!(ended[0].revoke_reason.as_deref(), Some("incident"));
 }

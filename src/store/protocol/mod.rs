@@ -18,7 +18,6 @@ use super::types::{DataPatch, LoadedSession, SessionRecord, TokenHash, Touch, Up
 use async_trait::async_trait;
 use cas::Step;
 use serde_json::Value;
-use std::net::IpAddr;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -263,47 +262,12 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
         self.storage.delete(&what).await
     }
 
-    async fn list_user(
-        &self, user_id: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        self.list_user_page(user_id, now, None, u32::MAX).await
+    async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
+        self.storage.list(query).await
     }
 
-    async fn list_user_page(
-        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
-        limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let query = ListQuery::Live {
-            user_id,
-            now,
-            after,
-            limit,
-        };
-        self.storage.list(&query).await
-    }
-
-    async fn list_user_ended(
-        &self, user_id: &str, since: OffsetDateTime, now: OffsetDateTime, limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let query = ListQuery::Ended {
-            user_id,
-            since,
-            now,
-            limit,
-        };
-        self.storage.list(&query).await
-    }
-
-    async fn rename(
-        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        let write = DeviceWrite::Name { user_id, name, now };
-        self.storage.set_device(id, &write).await
-    }
-
-    async fn set_location(&self, id: Uuid, ip: IpAddr, location: &str) -> Result<bool, Error> {
-        let write = DeviceWrite::Location { ip, location };
-        self.storage.set_device(id, &write).await
+    async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
+        self.storage.set_device(id, write).await
     }
 
     async fn update_value(

@@ -122,11 +122,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// names and places: the rename route answers `501`, no place is
     /// shown).
     async fn set_device(&self, id: Uuid, write: &DeviceWrite<'_>) -> Result<bool, Error> {
-        let _ = (id, write);
-        Err(Error::Unsupported(match write {
-            DeviceWrite::Name { .. } => "device names",
-            DeviceWrite::Location { .. } => "device places",
-        }))
+        let _ = id;
+        Err(write.unsupported())
     }
 
     /// Compare-and-set of one key of a live session's data: if the key

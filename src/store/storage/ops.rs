@@ -3,6 +3,7 @@
 //! stores that keep sessions as Rust values and as the spec of the others.
 
 use super::StoredSession;
+use crate::store::error::Error;
 use crate::store::types::{DataPatch, SessionRecord, TokenHash};
 use std::net::IpAddr;
 use time::OffsetDateTime;
@@ -266,6 +267,15 @@ pub enum DeviceWrite<'a> {
 }
 
 impl DeviceWrite<'_> {
+    /// The answer of a store without device names or places (what the
+    /// default bodies of `set_device` say).
+    pub(crate) fn unsupported(&self) -> Error {
+        Error::Unsupported(match self {
+            Self::Name { .. } => "device names",
+            Self::Location { .. } => "device places",
+        })
+    }
+
     /// [`SessionStore::set_device`](crate::store::SessionStore::set_device) on
     /// `session`: `true` when written (and the version counted).
     pub fn apply(&self, session: &mut StoredSession) -> bool {
