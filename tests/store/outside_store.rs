@@ -1,14 +1,14 @@
 //! A store written outside the crate, as a stranger would: a `HashMap`
 //! behind a `Mutex` implementing the public `SessionStore` trait only (its
 //! required methods, and `stats`), wrapped in `Protocol`. It runs the whole
-//! conformance kit through the kit's own `store_conformance!`, and the
-//! remember-me steps the kit does not cover.
+//! conformance kit through the kit's own `store_conformance!` (remember-me's
+//! two phases, the lists and the touch included), and a lookup by token.
 
 use axum_user_sessions::SessionProtocol;
 use axum_user_sessions::store::{
-    Credentials, Deletion, Error, ListQuery, Lookup, MigrationReport, Protocol, RememberCredential,
-    Restore, Revocation, RevokeScope, SessionRecord, SessionStore, StoreStats, StoredSession,
-    TokenHash, TokenState, Touch, ValidatorStep, Write, WriteOutcome,
+    Credentials, Deletion, Error, ListQuery, Lookup, MigrationReport, Protocol, Revocation,
+    RevokeScope, SessionRecord, SessionStore, StoreStats, StoredSession, TokenHash, Touch, Write,
+    WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -122,81 +122,6 @@ fn now() -> OffsetDateTime {
     let t = OffsetDateTime::now_utc();
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap()
-}
-
-/// Remember-me through the protocol: a credential is found by its
-/// selector, a restore issues a pending validator (one compare-and-set
-/// wins), the pending one is promoted, and a revocation drops it all.
-#[tokio::test]
-async fn remember_me_steps_run_over_a_stranger_s_storage() {
-    let s = Protocol::new(MapStorage::default());
-    let t0 = now();
-    let mut r = SessionRecord::new(Uuid::new_v4(), t0);
-    r.user_id = Some("alice".into());
-    (r.expires_at, r.absolute_expires_at) =
-        (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
-    s.create(&r, &hash(1)).await.unwrap();
-    let end = t0 + Duration::from_secs(86_400);
-    let cred = RememberCredential::new([7; 16], hash(100), end);
-    assert!(s.set_remember(r.id, Some(&cred), end, t0).await.unwrap());
-    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
-    assert_eq!((found.record.id, found.validator), (r.id, hash(100)));
-    assert!(found.record.persistent);
-
-    let t1 = t0 + Duration::from_secs(120);
-    let touch = Touch::new(t1, t1 + Duration::from_secs(60));
-    let issue = |next: u8| ValidatorStep::Issue {
-        presented: hash(100),
-        next: hash(next),
-        stale_before: t0,
-    };
-    let restore =
-        |token: u8, step| Restore::new(hash(token), t1 + Duration::from_secs(600), step, t1, touch);
-    assert!(
-        s.restore_remembered(r.id, &restore(2, issue(101)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.restore_remembered(r.id, &restore(3, issue(102)))
-            .await
-            .unwrap(),
-        "a second tab's issue lost the compare-and-set"
-    );
-    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
-    assert_eq!(found.pending, Some((hash(101), t1)));
-    assert_eq!(
-        found.record.last_seen_at, t1,
-        "the restore recorded the activity"
-    );
-    let l = s.load(Some(r.id), &hash(1), &touch).await.unwrap().unwrap();
-    assert_eq!(l.token, TokenState::Retired { at: t1 });
-
-    let promote = ValidatorStep::Promote {
-        presented: hash(101),
-    };
-    assert!(
-        s.restore_remembered(r.id, &restore(4, promote))
-            .await
-            .unwrap()
-    );
-    let found = s.find_remember(&[7; 16]).await.unwrap().unwrap();
-    assert_eq!(
-        (found.validator, found.previous),
-        (hash(101), Some(hash(100)))
-    );
-
-    let how = Revocation::system(axum_user_sessions::store::RevokeReason::User, t1);
-    assert_eq!(
-        s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
-        1
-    );
-    assert!(s.find_remember(&[7; 16]).await.unwrap().is_none());
-    assert!(
-        !s.restore_remembered(r.id, &restore(5, ValidatorStep::Keep))
-            .await
-            .unwrap()
-    );
 }
 
 /// A cookie that does not name its session finds it by token when the

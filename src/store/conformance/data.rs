@@ -7,8 +7,7 @@ use super::support::*;
 pub async fn every_change_counts_a_version(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
-    let r = record(t0, Some("alice"), Duration::from_secs(1800));
-    s.create(&r, &hash(1)).await.unwrap();
+    let r = created(s, t0, Some("alice"), Duration::from_secs(1800)).await;
     let version = async |token: u8, touch: Touch| {
         let l = s
             .load(Some(r.id), &hash(token), &touch)
@@ -55,8 +54,7 @@ pub async fn every_change_counts_a_version(store: Arc<dyn SessionProtocol>) {
 pub async fn update_only_writes_never_resurrect(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
-    let r = record(t0, Some("alice"), Duration::from_secs(1800));
-    s.create(&r, &hash(1)).await.unwrap();
+    let r = created(s, t0, Some("alice"), Duration::from_secs(1800)).await;
     let mut patch = DataPatch::default();
     patch.set.insert("k".into(), serde_json::json!(1));
     assert_eq!(s.patch_data(r.id, &patch).await.unwrap(), Some(1));

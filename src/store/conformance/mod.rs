@@ -30,22 +30,31 @@
 //! bound on pending tokens, sign-in retiring every token, one version per
 //! change, update-only writes that never bring a session back, revocation
 //! by [scope](super::RevokeScope) with who and why, statistics, bounded
-//! garbage collection, the compare-and-set of one key, and the users'
-//! device records (trusted devices, failed sign-ins) when the store keeps
-//! them.
+//! garbage collection, the compare-and-set of one key, the touch a load
+//! writes only when it is due, remember-me's two-phase validator, the
+//! lists (live sessions a keyset page at a time, recently ended ones), and,
+//! when the store keeps them, device names and places and the users'
+//! device records (trusted devices, failed sign-ins).
 
+mod activity;
 mod data;
 mod devices;
 mod lifecycle;
+mod listing;
 mod support;
 mod tokens;
 
+pub use activity::{a_touch_writes_only_when_due, remember_me_restores_in_two_phases};
 pub use data::{
     every_change_counts_a_version, update_only_writes_never_resurrect,
     update_value_is_a_compare_and_set,
 };
 pub use devices::{device_records_are_a_compare_and_set, device_records_are_collected};
 pub use lifecycle::{gc_batches_are_bounded, revocations_record_who_and_why, stats_and_gc};
+pub use listing::{
+    device_names_and_places_keep_their_conditions, ended_sessions_list_most_recent_first,
+    lists_page_by_recent_activity,
+};
 pub use tokens::{
     a_token_is_found_only_in_the_session_it_names, at_most_two_pending_tokens,
     promotion_keeps_newer_pending_tokens, sign_in_retires_every_token,
@@ -92,6 +101,11 @@ macro_rules! __store_conformance_scenarios {
             gc_batches_are_bounded,
             device_records_are_a_compare_and_set,
             device_records_are_collected,
+            a_touch_writes_only_when_due,
+            remember_me_restores_in_two_phases,
+            lists_page_by_recent_activity,
+            ended_sessions_list_most_recent_first,
+            device_names_and_places_keep_their_conditions,
         }
     };
 }

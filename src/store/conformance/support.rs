@@ -31,6 +31,16 @@ pub(super) fn record(now: OffsetDateTime, user: Option<&str>, idle: Duration) ->
     r
 }
 
+/// [`record`], created with token `hash(1)` as its current token: most
+/// scenarios start so.
+pub(super) async fn created(
+    store: &dyn SessionProtocol, now: OffsetDateTime, user: Option<&str>, idle: Duration,
+) -> SessionRecord {
+    let r = record(now, user, idle);
+    store.create(&r, &hash(1)).await.unwrap();
+    r
+}
+
 pub(super) fn touch(now: OffsetDateTime) -> Touch {
     // Never due: these tests look at token states, not activity.
     let mut t = Touch::new(now, now + Duration::from_secs(1800));

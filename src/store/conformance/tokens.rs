@@ -22,8 +22,7 @@ async fn assert_states(
 pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
-    let r = record(t0, Some("alice"), Duration::from_secs(1800));
-    s.create(&r, &hash(1)).await.unwrap();
+    let r = created(s, t0, Some("alice"), Duration::from_secs(1800)).await;
     // P2 issued, lost; P3 issued later; then P2 arrives late and is used.
     let t1 = t0 + Duration::from_secs(10);
     assert!(
@@ -64,8 +63,7 @@ pub async fn promotion_keeps_newer_pending_tokens(store: Arc<dyn SessionProtocol
 pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
-    let r = record(t0, None, Duration::from_secs(1800));
-    s.create(&r, &hash(1)).await.unwrap();
+    let r = created(s, t0, None, Duration::from_secs(1800)).await;
     let mut seen = r.rotated_at;
     for i in 0..5u8 {
         let at = t0 + Duration::from_secs(10 * (u64::from(i) + 1));
@@ -100,8 +98,7 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
 pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
-    let r = record(t0, None, Duration::from_secs(1800));
-    s.create(&r, &hash(1)).await.unwrap();
+    let r = created(s, t0, None, Duration::from_secs(1800)).await;
     assert!(
         s.begin_rotation(r.id, r.rotated_at, &hash(2), t0)
             .await
