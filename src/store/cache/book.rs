@@ -161,12 +161,33 @@ impl Shared {
         {
             return;
         }
-        if let Some(older) = book.cached.insert(id, *token)
-            && older != *token
+        self.keep(&mut book, *token, Arc::new(loaded.clone()));
+        self.sweep(&mut book);
+    }
+
+    /// Serves `copy` under `token`, the one line of its session: a copy
+    /// under another token (the session's before a rotation) goes, so that
+    /// whatever forgets the session forgets every copy of it.
+    pub(super) fn keep(&self, book: &mut Book, token: TokenHash, copy: Arc<LoadedSession>) {
+        if let Some(older) = book.cached.insert(copy.record.id, token)
+            && older != token
         {
             self.entries.invalidate(&older);
         }
-        self.entries.insert(*token, Arc::new(loaded.clone()));
+        self.entries.insert(token, copy);
+    }
+
+    /// Sessions that left the cache on their own (LRU, time to live) leave
+    /// their line in `cached`: swept after the feed's changes and after
+    /// fills (a store without a feed has no changes), once the lines have
+    /// doubled since the last sweep (and passed 1024), so that `cached`
+    /// stays within twice the copies at a cost amortised over the fills.
+    fn sweep(&self, book: &mut Book) {
+        if book.cached.len() > book.sweep_above.max(1024) {
+            book.cached
+                .retain(|_, token| self.entries.contains_key(token));
+            book.sweep_above = 2 * book.cached.len();
+        }
     }
 
     /// Applies what the feed sent, in order.
@@ -190,12 +211,7 @@ impl Shared {
         {
             self.caught.notify_waiters();
         }
-        // Sessions that left the cache on their own (LRU, time to live)
-        // leave their line in `cached`; sweep now and then.
-        if book.cached.len() > 1024 + 2 * self.entries.entry_count() as usize {
-            book.cached
-                .retain(|_, token| self.entries.contains_key(token));
-        }
+        self.sweep(&mut book);
     }
 }
 

@@ -115,6 +115,9 @@ struct Book {
     floor: u64,
     /// This process's data writes in flight, by session.
     writing: HashMap<Uuid, Writing>,
+    /// How many lines `cached` may hold before the next sweep of those
+    /// whose copy left on its own ([`Shared::sweep`]).
+    sweep_above: usize,
 }
 
 /// The data writes in flight on one session. The feed may report a write's
@@ -321,6 +324,11 @@ impl Wrapper for CachedStore {
             }
         }
         let ticket = self.shared.seq.load(Ordering::Acquire);
+        // Asked again once the ticket is taken: a feed that failed while
+        // this load waited for a write of its session (a flush, whose floor
+        // the ticket is not below) lets no copy in, for a revocation made
+        // before the feed is back would never be reported.
+        let live = live && self.shared.is_live();
         let loaded = self.inner.load(session, token, touch).await?;
         if let Some(l) = &loaded
             && live

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 mod fresh;
 mod overlap;
+mod stragglers;
 
 struct Fixture {
     cache: CachedStore,

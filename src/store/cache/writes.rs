@@ -146,8 +146,7 @@ impl Shared {
                 if last {
                     book.writing.remove(&id);
                 }
-                book.cached.insert(id, token);
-                self.entries.insert(token, serve);
+                self.keep(&mut book, token, serve);
             }
             // A write answered for a version the copy cannot reach yet:
             // kept aside, unserved, for the answers still to come.
