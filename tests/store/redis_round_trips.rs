@@ -128,40 +128,49 @@ async fn redis_data_writes_are_one_round_trip() {
 /// A revocation that finds the session already revoked answers only once
 /// the replicas have that revocation: its `WAIT` follows a write of its
 /// own on the session's slot, on the same connection (a `WAIT` after no
-/// write counts nothing). Asked for more replicas than there are (the node
-/// has none; each Cluster master has one), the call is unavailable rather
-/// than acknowledged.
+/// write counts nothing). So does a user's revocation that finds every
+/// session revoked (a retry after a `WAIT` that timed out). Asked for more
+/// replicas than there are (the node has none; each Cluster master has
+/// one), the call is unavailable rather than acknowledged.
 #[tokio::test]
 async fn redis_a_revocation_that_writes_nothing_still_waits() {
     let Some(url) = node_url() else {
         return;
     };
-    let prefix = fresh_prefix();
-    let r = session("already-revoked");
     let how = Revocation::system(RevokeReason::User, OffsetDateTime::now_utc());
-    let scope = RevokeScope::session(r.id);
-    let node = RedisStore::connect_with(&url, RedisOptions::default().prefix(prefix.clone()))
-        .await
-        .unwrap();
-    node.create(&r, &TokenHash::from_bytes([2; 32]))
-        .await
-        .unwrap();
-    assert_eq!(node.revoke(&scope, &how).await.unwrap(), 1);
+    let user = "already-revoked";
+    let r = session(user);
+    let scopes = [
+        RevokeScope::session(r.id),
+        RevokeScope::User {
+            user_id: user,
+            keep: None,
+        },
+    ];
+    for scope in scopes {
+        let prefix = fresh_prefix();
+        let node = RedisStore::connect_with(&url, RedisOptions::default().prefix(prefix.clone()))
+            .await
+            .unwrap();
+        node.create(&r, &TokenHash::from_bytes([2; 32]))
+            .await
+            .unwrap();
+        assert_eq!(node.revoke(&scope, &how).await.unwrap(), 1);
 
-    let options = RedisOptions::default()
-        .prefix(prefix)
-        .min_replicas(1)
-        .wait_timeout(Duration::from_millis(20));
-    let (waiting, counter) = counted(options).await.unwrap();
-    let (out, cmds) = sent(&counter, waiting.revoke(&scope, &how)).await;
-    let err = out.unwrap_err();
-    assert!(err.is_unavailable(), "{err:?}");
-    assert_eq!(
-        cmds.first().map(String::as_str),
-        Some("HGETALL"),
-        "{cmds:?}"
-    );
-    assert_eq!(cmds[cmds.len() - 2..], ["EVALSHA", "WAIT"], "{cmds:?}");
+        let options = RedisOptions::default()
+            .prefix(prefix)
+            .min_replicas(1)
+            .wait_timeout(Duration::from_millis(20));
+        let (waiting, counter) = counted(options).await.unwrap();
+        let (out, cmds) = sent(&counter, waiting.revoke(&scope, &how)).await;
+        let err = out.unwrap_err();
+        assert!(err.is_unavailable(), "{scope:?}: {err:?}");
+        assert_eq!(
+            cmds[cmds.len() - 2..],
+            ["EVALSHA", "WAIT"],
+            "{scope:?}: {cmds:?}"
+        );
+    }
 
     let Some(nodes) = crate::common::redis::cluster_nodes() else {
         return;

@@ -4,6 +4,7 @@
 //! `WAIT` that follows it, the masters a scan visits, and the client's
 //! errors as [`Error`]s.
 
+use super::errors::{error, value};
 use super::scripts::Lua;
 use crate::store::error::Error;
 use redis::aio::ConnectionManager;
@@ -111,55 +112,12 @@ impl std::fmt::Debug for Conn {
     }
 }
 
-/// The client's error as a store error: an outage, a failover, a slot
-/// moving or a timeout is [`Error::Unavailable`] (`503`); a key of the
-/// wrong type (written by something else) is [`Error::Corrupt`].
-pub(super) fn error(e: RedisError) -> Error {
-    if e.code() == Some("WRONGTYPE") || e.to_string().contains("WRONGTYPE") {
-        return Error::Corrupt("a Redis key of the store holds a value of another type");
-    }
-    if matches!(e.kind(), ErrorKind::UnexpectedReturnType | ErrorKind::Parse) {
-        return Error::Corrupt("a Redis reply of an unexpected type");
-    }
-    let outage = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_cluster_error()
-        || matches!(
-            e.kind(),
-            ErrorKind::ClusterConnectionNotFound
-                | ErrorKind::Server(
-                    ServerErrorKind::BusyLoading
-                        | ServerErrorKind::TryAgain
-                        | ServerErrorKind::ClusterDown
-                        | ServerErrorKind::MasterDown
-                        | ServerErrorKind::ReadOnly
-                        | ServerErrorKind::NoScript
-                        | ServerErrorKind::Moved
-                        | ServerErrorKind::Ask
-                )
-        );
-    if outage {
-        Error::unavailable(e)
-    } else {
-        Error::backend(e)
-    }
-}
-
 fn no_script(e: &RedisError) -> bool {
     e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) || e.to_string().contains("NOSCRIPT")
 }
 
 fn no_script_value(v: &Value) -> bool {
     matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT")
-}
-
-pub(super) fn value<T: FromRedisValue>(v: Value) -> Result<T, Error> {
-    if let Value::ServerError(e) = v {
-        return Err(error(RedisError::from(e)));
-    }
-    T::from_redis_value(v).map_err(|_| Error::Corrupt("a Redis reply of an unexpected type"))
 }
 
 impl Conn {

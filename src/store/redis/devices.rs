@@ -39,7 +39,7 @@ impl DeviceRecords for RedisStorage {
     ) -> Result<bool, Error> {
         let doc = serde_json::to_string(devices)
             .map_err(|_| Error::Corrupt("device records that do not serialise"))?;
-        let retention = time::Duration::try_from(self.retention).unwrap_or(time::Duration::MAX);
+        let retention = time::Duration::try_from(self.retention).unwrap_or(time::Duration::ZERO);
         let failed_end = devices.last_failed_at().map(|at| at + retention);
         let end = devices.trust_until().max(failed_end);
         let end = end.unwrap_or_else(OffsetDateTime::now_utc) + time::Duration::SECOND;

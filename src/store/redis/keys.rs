@@ -51,11 +51,16 @@ impl Keys {
     /// A key of session `id`'s slot that a write with nothing to change
     /// sets, so that the `WAIT` after it counts the slot's writes before it.
     pub(super) fn barrier(&self, id: Uuid) -> String {
-        format!(
-            "{}:{{{:04x}}}:w",
-            self.prefix,
-            placement::tag_of_session(id)
-        )
+        self.barrier_of_tag(placement::tag_of_session(id))
+    }
+
+    /// [`barrier`](Self::barrier) of the slot of `user`'s sessions.
+    pub(super) fn barrier_of_user(&self, user: &str) -> String {
+        self.barrier_of_tag(placement::tag_of_user(user))
+    }
+
+    fn barrier_of_tag(&self, tag: u16) -> String {
+        format!("{}:{{{tag:04x}}}:w", self.prefix)
     }
 
     /// The "not before" key of hash slot `slot`

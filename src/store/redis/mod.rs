@@ -5,8 +5,9 @@
 //! scripts in `scripts.rs` (their sources in `lua/`), its keys in `keys.rs`, a session's hash fields
 //! in `hash.rs` (the rest of it as one JSON value in `codec.rs`), what
 //! spans hash slots (revoking everyone, garbage collection, statistics) in
-//! `scan.rs`, the connection (one node or a Cluster, `WAIT`, scans,
-//! errors) in `conn.rs` and the [`RedisOptions`] in `options.rs`.
+//! `scan.rs`, the connection (one node or a Cluster, `WAIT`, scans) in
+//! `conn.rs`, what its errors mean (an outage, corrupt data) in
+//! `errors.rs` and the [`RedisOptions`] in `options.rs`.
 //!
 //! # Design
 //!
@@ -74,11 +75,13 @@ use crate::store::delegate::protocol_store;
 use crate::store::error::Error;
 use crate::store::protocol::Protocol;
 use conn::{Conn, Wait};
+use errors::error;
 use keys::Keys;
 
 mod codec;
 mod conn;
 mod devices;
+mod errors;
 mod hash;
 mod keys;
 mod not_before;
@@ -143,7 +146,7 @@ impl RedisStore {
         let manager = client
             .get_connection_manager_with_config(config)
             .await
-            .map_err(conn::error)?;
+            .map_err(error)?;
         Self::with(Conn::Node(manager), options).await
     }
 
@@ -172,7 +175,7 @@ impl RedisStore {
             .retries(2)
             .build()
             .map_err(misconfigured)?;
-        let connection = client.get_async_connection().await.map_err(conn::error)?;
+        let connection = client.get_async_connection().await.map_err(error)?;
         Self::with(Conn::Cluster(connection), options).await
     }
 
@@ -192,7 +195,7 @@ impl RedisStore {
         Ok(Self(Protocol::new(RedisStorage {
             conn,
             keys,
-            retention: options.retention,
+            retention: options.retention.min(options::MAX_RETENTION),
             wait,
         })))
     }

@@ -4,6 +4,10 @@
 use derive_setters::Setters;
 use std::time::Duration;
 
+/// The longest [`ended_retention`](RedisOptions::ended_retention) the store
+/// keeps to: 100 years (so that no instant it computes overflows).
+pub(super) const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// How a [`RedisStore`](super::RedisStore) keeps sessions: its key prefix,
 /// how long ended sessions stay listed, and how many replicas a revocation
 /// waits for.
@@ -26,7 +30,8 @@ pub struct RedisOptions {
     #[setters(into)]
     pub(super) prefix: String,
     /// How long a session's keys outlive its hard end, for the "recently
-    /// signed out" list (default 30 days, the garbage collector's retention).
+    /// signed out" list (default 30 days, the garbage collector's retention;
+    /// at most 100 years: a longer one counts as that).
     #[setters(rename = "ended_retention")]
     pub(super) retention: Duration,
     /// How many replicas must have a revocation, sign-in or rotation before

@@ -3,7 +3,8 @@
 //! ([`not_before`](super::not_before)), the slot's key read in the same
 //! round trip.
 
-use super::conn::{Call, Node, value};
+use super::conn::{Call, Node};
+use super::errors::value;
 use super::hash;
 use super::keys::slot_of_session;
 use super::not_before::NotBefore;

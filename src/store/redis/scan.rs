@@ -15,7 +15,8 @@
 //! starts.
 
 use super::codec::nanos;
-use super::conn::{Call, Node, value};
+use super::conn::{Call, Node};
+use super::errors::value;
 use super::keys::slot_of_session;
 use super::not_before::KEPT_GENERATIONS;
 use super::scripts::{BUMP, DELETE_AT};

@@ -102,7 +102,7 @@ impl RedisStorage {
             let answer = match f(&mut s) {
                 Step::Stop(answer) => {
                     if acks == Acks::All {
-                        self.barrier(id).await?;
+                        self.barrier(self.keys.barrier(id)).await?;
                     }
                     return Ok(Some(answer));
                 }
@@ -121,14 +121,14 @@ impl RedisStorage {
         )))
     }
 
-    /// A write of its own on session `id`'s slot, then `WAIT` on the same
-    /// connection (one pipeline): below the minimum of replicas in time,
-    /// unavailable. Nothing when the store waits for none.
-    async fn barrier(&self, id: Uuid) -> Result<(), Error> {
+    /// A write of its own on `key`'s slot (a [`Keys::barrier`]), then
+    /// `WAIT` on the same connection (one pipeline): below the minimum of
+    /// replicas in time, unavailable. Nothing when the store waits for none.
+    async fn barrier(&self, key: String) -> Result<(), Error> {
         if self.wait.is_none() {
             return Ok(());
         }
-        let call = Call::new(&BARRIER).key(self.keys.barrier(id));
+        let call = Call::new(&BARRIER).key(key);
         self.conn.run::<i64>(&call, self.wait).await.map(drop)
     }
 
@@ -170,6 +170,9 @@ impl RedisStorage {
             }
         }
         if changed.is_empty() {
+            // Already revoked, perhaps by a call whose `WAIT` timed out: the
+            // answer waits for the replicas all the same.
+            self.barrier(self.keys.barrier_of_user(user)).await?;
             return Ok(0);
         }
         let answers: Vec<i64> = self.conn.run(&call, self.wait).await?;
