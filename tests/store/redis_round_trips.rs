@@ -197,6 +197,64 @@ async fn redis_a_revocation_that_writes_nothing_still_waits() {
     assert!(err.is_unavailable(), "{err:?}");
 }
 
+/// A `WAIT` holds its connection until the replicas answer: while a
+/// revocation waits for a replica the node does not have, a read of
+/// another session and a data write answer, on the connection the calls
+/// that do not wait share.
+#[tokio::test]
+async fn redis_a_wait_holds_up_no_read_or_data_write() {
+    let Some(url) = node_url() else {
+        return;
+    };
+    let prefix = fresh_prefix();
+    // Made by a store that waits for no replica: the node has none.
+    let plain = RedisOptions::default().prefix(prefix.clone());
+    let plain = RedisStore::connect_with(&url, plain).await.unwrap();
+    let (revoked, other) = (session("waits"), session("reads"));
+    plain
+        .create(&revoked, &TokenHash::from_bytes([4; 32]))
+        .await
+        .unwrap();
+    plain
+        .create(&other, &TokenHash::from_bytes([5; 32]))
+        .await
+        .unwrap();
+
+    let options = RedisOptions::default()
+        .prefix(prefix)
+        .min_replicas(1)
+        .wait_timeout(Duration::from_secs(300));
+    let (s, counter) = counted(options).await.unwrap();
+    let how = Revocation::system(RevokeReason::User, OffsetDateTime::now_utc());
+    let scope = RevokeScope::session(revoked.id);
+    let revoking = s.revoke(&scope, &how);
+    let reading = async {
+        // Once the revocation's `WAIT` is in flight (a bounded poll).
+        let waiting = || counter.commands().iter().any(|c| c == "WAIT");
+        for _ in 0..2_000 {
+            if waiting() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(waiting(), "no WAIT was sent");
+        let read = s.get(other.id).await.unwrap();
+        let mut patch = DataPatch::default();
+        patch.set.insert("k".into(), json!(1));
+        let written = s.patch_data(other.id, &patch).await.unwrap();
+        (read.map(|r| r.id), written)
+    };
+    // The `WAIT` lasts 5 minutes; a read and a write behind it would not
+    // answer in 1.
+    let bounded = tokio::time::timeout(Duration::from_secs(60), reading);
+    let answered = tokio::select! {
+        biased;
+        answered = bounded => answered.expect("the calls waited behind the revocation's WAIT"),
+        out = revoking => panic!("the revocation answered first: {out:?}"),
+    };
+    assert_eq!(answered, (Some(other.id), Some(1)));
+}
+
 /// Revoking everyone writes no session: one "not before" generation per
 /// hash slot (16384 scripts, however many sessions), and every session
 /// inserted before counts as revoked at once, for reads, lists and

@@ -93,6 +93,11 @@ impl<'a> Call<'a> {
         self
     }
 
+    /// The first key: where a Cluster routes the call.
+    pub(super) fn first_key(&self) -> Option<&str> {
+        self.keys.first().map(String::as_str)
+    }
+
     fn cmd(&self) -> Cmd {
         let mut cmd = redis::cmd("EVALSHA");
         cmd.arg(self.lua.script.get_hash())

@@ -67,7 +67,12 @@
 //!   connection dropped, maybe to a new master) first writes a key of the
 //!   session's slot and sends its `WAIT` after that write, in the same
 //!   pipeline. Data writes and reads do not wait. Nothing is read from
-//!   replicas.
+//!   replicas. Redis reads nothing more from a client while its `WAIT`
+//!   blocks, so the calls that wait go on connections of their own
+//!   ([`WAITING_LINKS`], 4, opened only when the store waits: a session's
+//!   calls always on the same one), and a replica that lags slows the
+//!   revocations, sign-ins and rotations, never the reads and data writes
+//!   on the shared connection.
 //! - **No cache.** Redis has no change feed here: the in-process cache is
 //!   refused over this store.
 
@@ -119,6 +124,11 @@ pub use storage::RedisStorage;
 #[derive(Debug, Clone)]
 pub struct RedisStore(Protocol<RedisStorage>);
 
+/// How many connections a store that waits for replicas keeps for the
+/// calls that wait (a `WAIT` holds its connection until the replicas
+/// answer), beside the one every other call shares.
+pub(super) const WAITING_LINKS: usize = 4;
+
 protocol_store!(RedisStore);
 
 impl RedisStore {
@@ -143,11 +153,11 @@ impl RedisStore {
             .set_connection_timeout(Some(options.response_timeout))
             .set_response_timeout(Some(options.reply_timeout()))
             .set_number_of_retries(1);
-        let manager = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(error)?;
-        Self::with(Conn::Node(manager), options).await
+        let open = async || {
+            let manager = client.get_connection_manager_with_config(config.clone());
+            Ok(Conn::Node(manager.await.map_err(error)?))
+        };
+        Self::with(open, options).await
     }
 
     /// A store on the Redis Cluster that `nodes` (some of its nodes'
@@ -175,11 +185,21 @@ impl RedisStore {
             .retries(2)
             .build()
             .map_err(misconfigured)?;
-        let connection = client.get_async_connection().await.map_err(error)?;
-        Self::with(Conn::Cluster(connection), options).await
+        let open = async || {
+            Ok(Conn::Cluster(
+                client.get_async_connection().await.map_err(error)?,
+            ))
+        };
+        Self::with(open, options).await
     }
 
-    async fn with(conn: Conn, options: RedisOptions) -> Result<Self, Error> {
+    /// The store on the connections `open` opens: one shared by the calls
+    /// that do not wait for replicas, and, when the store waits,
+    /// [`WAITING_LINKS`] for those that do.
+    async fn with(
+        open: impl AsyncFn() -> Result<Conn, Error>, options: RedisOptions,
+    ) -> Result<Self, Error> {
+        let conn = open().await?;
         let keys = Keys::new(&options.prefix).map_err(|hint| Error::Misconfigured {
             hint,
             source: "bad key prefix".into(),
@@ -192,8 +212,15 @@ impl RedisStore {
             replicas,
             timeout: options.wait_timeout,
         });
+        let mut waiting = Vec::new();
+        if wait.is_some() {
+            for _ in 0..WAITING_LINKS {
+                waiting.push(open().await?);
+            }
+        }
         Ok(Self(Protocol::new(RedisStorage {
             conn,
+            waiting: waiting.into(),
             keys,
             retention: options.retention.min(options::MAX_RETENTION),
             wait,

@@ -40,6 +40,8 @@ pub struct RedisOptions {
     /// Cluster has one (a master without one then answers those calls
     /// `503` until it gets a replica or this is set to 0); 0 otherwise (a
     /// node without replicas loses what it acknowledged if it fails).
+    /// Above 0, the store opens 4 more connections (to each node of a
+    /// Cluster) for those calls, so that their `WAIT` holds up no other.
     #[setters(strip_option)]
     pub(super) min_replicas: Option<u32>,
     /// How long a write waits for its replicas before failing as

@@ -100,7 +100,8 @@ impl RedisStorage {
                 if let Some(w) = self.wait {
                     pipe.add_command(w.cmd());
                 }
-                let mut replies = self.conn.pipe_on(&node, pipe).await?.into_iter();
+                let link = self.link(self.wait, None);
+                let mut replies = link.pipe_on(&node, pipe).await?.into_iter();
                 let _: String = value(replies.next().unwrap_or(redis::Value::Nil))?;
                 for slot in chunk {
                     let generation: u64 = value(replies.next().unwrap_or(redis::Value::Nil))?;

@@ -20,6 +20,7 @@ use crate::store::storage::{
 use crate::store::types::{SessionRecord, UpdateOutcome};
 use async_trait::async_trait;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -30,7 +31,11 @@ const RETRIES: usize = 32;
 /// The Redis [`SessionStore`] under [`RedisStore`](super::RedisStore).
 #[derive(Debug, Clone)]
 pub struct RedisStorage {
+    /// The connection every call that does not wait goes on.
     pub(super) conn: Conn,
+    /// The connections of the calls that wait for replicas
+    /// ([`link`](Self::link)); none when the store waits for none.
+    pub(super) waiting: Arc<[Conn]>,
     pub(super) keys: Keys,
     /// How long a session's keys outlive its hard end (the ended list).
     pub(super) retention: Duration,
@@ -57,6 +62,25 @@ pub(super) enum Step<R> {
 }
 
 impl RedisStorage {
+    /// The connection of a call that waits as `wait` says, whose first key
+    /// is `key`. A `WAIT` holds its connection until the replicas answer
+    /// (up to its timeout): Redis reads nothing more from that client
+    /// meanwhile. So a call that waits goes on one of the
+    /// [`WAITING_LINKS`](super::WAITING_LINKS) kept for such calls, picked by its key (a
+    /// session's waiting calls keep their order), and every other call on
+    /// the shared one, never behind a `WAIT`.
+    pub(super) fn link(&self, wait: Option<Wait>, key: Option<&str>) -> &Conn {
+        if wait.is_none() || self.waiting.is_empty() {
+            return &self.conn;
+        }
+        let spread = key.map_or(0, |k| {
+            k.bytes().fold(0usize, |h, b| {
+                h.wrapping_mul(31).wrapping_add(usize::from(b))
+            })
+        });
+        &self.waiting[spread % self.waiting.len()]
+    }
+
     /// When a session's key expires (Unix ms): its hard end (or now, if
     /// that passed) plus the retention of ended sessions.
     pub(super) fn expiry(&self, r: &SessionRecord) -> Result<i64, Error> {
@@ -110,7 +134,11 @@ impl RedisStorage {
             };
             check_placement(id, s.record.user_id.as_deref())?;
             let call = self.swap_call(read, &s)?;
-            match self.conn.run::<i64>(&call, wait).await? {
+            match self
+                .link(wait, call.first_key())
+                .run::<i64>(&call, wait)
+                .await?
+            {
                 1 => return Ok(Some(answer)),
                 -1 => return Ok(None),
                 _ => {}
@@ -129,7 +157,8 @@ impl RedisStorage {
             return Ok(());
         }
         let call = Call::new(&BARRIER).key(key);
-        self.conn.run::<i64>(&call, self.wait).await.map(drop)
+        let link = self.link(self.wait, call.first_key());
+        link.run::<i64>(&call, self.wait).await.map(drop)
     }
 
     /// Points the remember-me selector of `credentials` at session `id`,
@@ -175,7 +204,8 @@ impl RedisStorage {
             self.barrier(self.keys.barrier_of_user(user)).await?;
             return Ok(0);
         }
-        let answers: Vec<i64> = self.conn.run(&call, self.wait).await?;
+        let link = self.link(self.wait, call.first_key());
+        let answers: Vec<i64> = link.run(&call, self.wait).await?;
         let mut count = 0;
         for (id, answer) in changed.into_iter().zip(answers) {
             count += match answer {
@@ -244,7 +274,11 @@ impl SessionStore for RedisStorage {
             .pairs(hash::encode(session)?);
         // A sign-in waits for replicas; a new anonymous visitor does not.
         let wait = self.wait.filter(|_| r.user_id.is_some());
-        match self.conn.run::<i64>(&call, wait).await? {
+        match self
+            .link(wait, call.first_key())
+            .run::<i64>(&call, wait)
+            .await?
+        {
             1 => Ok(()),
             _ => Err(Error::Conflict("the session id exists".into())),
         }
