@@ -9,9 +9,7 @@
 //! cache forgets them, the deadline ignores it. A method added to the trait
 //! is one more line here: for a required method the compiler asks for it;
 //! one with a default body must be listed all the same, or the wrappers
-//! would answer with the default instead of asking the wrapped store. A
-//! shorthand whose default body only calls listed methods (`list_user`
-//! calls `list`) is not listed: it reaches the wrapped store through them.
+//! would answer with the default instead of asking the wrapped store.
 
 use super::error::Error;
 use super::revocation::RevokeScope;

@@ -47,10 +47,10 @@ use uuid::Uuid;
 /// anonymous, no alarm is raised and nothing is revoked.
 ///
 /// Methods added to this trait come with a line in the wrappers' list,
-/// `delegate.rs`, so that the cache and the deadline forward them; the
-/// shorthands (`list_user`, `list_user_page`, `rename`, `set_location`)
-/// call [`list`](Self::list) and [`set_device`](Self::set_device), so
-/// they need none.
+/// `delegate.rs`, so that the cache and the deadline forward them. The
+/// shorthands `list_user`, `list_user_page`, `rename` and `set_location`
+/// are not methods of the trait but of `dyn SessionProtocol`, over
+/// [`list`](Self::list) and [`set_device`](Self::set_device).
 #[async_trait]
 pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// Creates or upgrades the store's tables. Idempotent. Users call
@@ -175,57 +175,6 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
         Err(write.unsupported())
     }
 
-    /// A user's live sessions, most recently active first, without their
-    /// data: [`list`](Self::list) of every [`ListQuery::Live`] row.
-    async fn list_user(
-        &self, user_id: &str, now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        self.list_user_page(user_id, now, None, u32::MAX).await
-    }
-
-    /// One page of [`list_user`](Self::list_user), in its order (most
-    /// recently active first, then by id): the live sessions that come
-    /// after `after` (a `(last_seen_at, id)` of the previous page's last
-    /// row; `None`: from the start), at most `limit`. A keyset, so a page
-    /// never repeats a row of an earlier one, whatever changed meanwhile.
-    /// Times compare to the microsecond, as the SQL stores keep them.
-    async fn list_user_page(
-        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
-        limit: u32,
-    ) -> Result<Vec<SessionRecord>, Error> {
-        let live = ListQuery::Live {
-            user_id,
-            now,
-            after,
-            limit,
-        };
-        self.list(&live).await
-    }
-
-    /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
-    /// in "Your devices", if the session is live at `now` and `user_id` owns
-    /// it ([`DeviceWrite::Name`]). The name is stored as given (the routes
-    /// check it first).
-    async fn rename(
-        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
-    ) -> Result<bool, Error> {
-        self.set_device(id, &DeviceWrite::Name { user_id, name, now })
-            .await
-    }
-
-    /// Records `location`, the place label an app's
-    /// [locator](crate::SessionLayer::with_locator) gave for `ip`, as where
-    /// session `id` was last used from, if its
-    /// [`last_ip`](SessionRecord::last_ip) is still `ip` and it is not
-    /// revoked ([`DeviceWrite::Location`]). Called off the request path,
-    /// once per IP change.
-    async fn set_location(
-        &self, id: Uuid, ip: std::net::IpAddr, location: &str,
-    ) -> Result<bool, Error> {
-        self.set_device(id, &DeviceWrite::Location { ip, location })
-            .await
-    }
-
     /// Compare-and-set of one key of a live session's data: if the key
     /// holds `expected` (`None`: the key is absent), sets it to `new`
     /// (`None`: removes it), in one round-trip. Values are compared as JSON
@@ -250,6 +199,63 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// [`Error::Unsupported`].
     fn extensions(&self) -> Extensions<'_> {
         Extensions::new()
+    }
+}
+
+/// Shorthands over [`list`](SessionProtocol::list) and
+/// [`set_device`](SessionProtocol::set_device), on any store. Not methods
+/// of the trait, so that no store or wrapper can answer them otherwise
+/// than those two calls do.
+impl dyn SessionProtocol {
+    /// A user's live sessions, most recently active first, without their
+    /// data: [`list`](SessionProtocol::list) of every [`ListQuery::Live`] row.
+    pub async fn list_user(
+        &self, user_id: &str, now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.list_user_page(user_id, now, None, u32::MAX).await
+    }
+
+    /// One page of `list_user`, in its order (most
+    /// recently active first, then by id): the live sessions that come
+    /// after `after` (a `(last_seen_at, id)` of the previous page's last
+    /// row; `None`: from the start), at most `limit`. A keyset, so a page
+    /// never repeats a row of an earlier one, whatever changed meanwhile.
+    /// Times compare to the microsecond, as the SQL stores keep them.
+    pub async fn list_user_page(
+        &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let live = ListQuery::Live {
+            user_id,
+            now,
+            after,
+            limit,
+        };
+        self.list(&live).await
+    }
+
+    /// Sets (`Some`) or clears (`None`) the name the user gave session `id`
+    /// in "Your devices", if the session is live at `now` and `user_id` owns
+    /// it ([`DeviceWrite::Name`]). The name is stored as given (the routes
+    /// check it first).
+    pub async fn rename(
+        &self, id: Uuid, user_id: &str, name: Option<&str>, now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.set_device(id, &DeviceWrite::Name { user_id, name, now })
+            .await
+    }
+
+    /// Records `location`, the place label an app's
+    /// [locator](crate::SessionLayer::with_locator) gave for `ip`, as where
+    /// session `id` was last used from, if its
+    /// [`last_ip`](SessionRecord::last_ip) is still `ip` and it is not
+    /// revoked ([`DeviceWrite::Location`]). Called off the request path,
+    /// once per IP change.
+    pub async fn set_location(
+        &self, id: Uuid, ip: std::net::IpAddr, location: &str,
+    ) -> Result<bool, Error> {
+        self.set_device(id, &DeviceWrite::Location { ip, location })
+            .await
     }
 }
 

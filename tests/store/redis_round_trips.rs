@@ -292,7 +292,10 @@ async fn redis_revoking_everyone_writes_one_key_per_slot() {
         assert_eq!(kept.revoked_by.as_deref(), Some("admin:zoe"));
         assert_eq!(node.patch_data(r.id, &patch).await.unwrap(), None);
         let user = r.user_id.as_deref().unwrap();
-        assert!(node.list_user(user, how.at).await.unwrap().is_empty());
+        let listed = (&node as &dyn SessionProtocol)
+            .list_user(user, how.at)
+            .await;
+        assert!(listed.unwrap().is_empty());
     }
     let after = session("everyone-0");
     node.create(&after, &TokenHash::from_bytes([99; 32]))

@@ -4,6 +4,7 @@
 //! one database, `tests/http/api_clients/upgrade.rs` the API clients'.)
 
 use axum_user_sessions::PgStore;
+use axum_user_sessions::store::DeviceWrite;
 
 /// The migrations 0.1 shipped with (the first four).
 fn migrator_0_1() -> sqlx::migrate::Migrator {
@@ -160,12 +161,12 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     .unwrap();
     assert_eq!(buried, [two], "one tombstone per deleted session");
     // A 0.1 session can be given a name (device names, 20261202004001).
-    assert!(
-        store
-            .rename(one, "alice", Some("Old laptop"), now)
-            .await
-            .unwrap()
-    );
+    let name = DeviceWrite::Name {
+        user_id: "alice",
+        name: Some("Old laptop"),
+        now,
+    };
+    assert!(store.set_device(one, &name).await.unwrap());
     let named = store.get(one).await.unwrap().unwrap();
     assert_eq!(named.name.as_deref(), Some("Old laptop"));
     assert_eq!(named.version, 3, "renaming is a change");

@@ -180,8 +180,9 @@ impl Shared {
     /// Sessions that left the cache on their own (LRU, time to live) leave
     /// their line in `cached`: swept after the feed's changes and after
     /// fills (a store without a feed has no changes), once the lines have
-    /// doubled since the last sweep (and passed 1024), so that `cached`
-    /// stays within twice the copies at a cost amortised over the fills.
+    /// doubled since the last sweep (and passed 1024): `cached` holds at
+    /// most twice the copies there were at the last sweep (or 1024 lines),
+    /// at a cost amortised over the fills.
     fn sweep(&self, book: &mut Book) {
         if book.cached.len() > book.sweep_above.max(1024) {
             book.cached

@@ -1,8 +1,7 @@
 //! The connection: one node (redis-rs' reconnecting `ConnectionManager`) or
 //! a Cluster (its `ClusterConnection`, which follows `MOVED` and `ASK` and
 //! refreshes the slot map on its own), a script call with or without the
-//! `WAIT` that follows it, the masters a scan visits, and the client's
-//! errors as [`Error`]s.
+//! `WAIT` that follows it, and the masters a scan visits.
 
 use super::errors::{error, value};
 use super::scripts::Lua;

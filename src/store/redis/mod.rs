@@ -69,8 +69,9 @@
 //!   pipeline. Data writes and reads do not wait. Nothing is read from
 //!   replicas. Redis reads nothing more from a client while its `WAIT`
 //!   blocks, so the calls that wait go on connections of their own
-//!   ([`WAITING_LINKS`], 4, opened only when the store waits: a session's
-//!   calls always on the same one), and a replica that lags slows the
+//!   ([`WAITING_LINKS`], 4, opened only when the store waits: the calls
+//!   of one hash tag, a user and its sessions, always on the same one),
+//!   and a replica that lags slows the
 //!   revocations, sign-ins and rotations, never the reads and data writes
 //!   on the shared connection.
 //! - **No cache.** Redis has no change feed here: the in-process cache is

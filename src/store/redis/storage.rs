@@ -66,15 +66,17 @@ impl RedisStorage {
     /// is `key`. A `WAIT` holds its connection until the replicas answer
     /// (up to its timeout): Redis reads nothing more from that client
     /// meanwhile. So a call that waits goes on one of the
-    /// [`WAITING_LINKS`](super::WAITING_LINKS) kept for such calls, picked by its key (a
-    /// session's waiting calls keep their order), and every other call on
-    /// the shared one, never behind a `WAIT`.
+    /// [`WAITING_LINKS`](super::WAITING_LINKS) kept for such calls, picked
+    /// by its key's hash tag (a user's and its sessions' waiting calls keep
+    /// their order on one), and every other call on the shared one, never
+    /// behind a `WAIT`.
     pub(super) fn link(&self, wait: Option<Wait>, key: Option<&str>) -> &Conn {
         if wait.is_none() || self.waiting.is_empty() {
             return &self.conn;
         }
-        let spread = key.map_or(0, |k| {
-            k.bytes().fold(0usize, |h, b| {
+        let tag = key.and_then(|k| Some(k.split_once('{')?.1.split_once('}')?.0));
+        let spread = tag.map_or(0, |t| {
+            t.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))
             })
         });
