@@ -142,6 +142,64 @@ mod redis_own {
         assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
     }
 
+    /// A user's index holds the sessions whose keys are still there: each
+    /// insert drops the members whose keys expired, so a user who signs in
+    /// again and again, and never lists, does not grow it.
+    #[tokio::test]
+    async fn redis_a_users_index_drops_sessions_whose_keys_expired() {
+        let Some(url) = crate::common::redis::node_url() else {
+            return;
+        };
+        let prefix = crate::common::redis::fresh_prefix();
+        // No retention: a session's keys go at its hard end.
+        let options = RedisOptions::default()
+            .prefix(prefix.clone())
+            .ended_retention(Duration::ZERO);
+        let s = RedisStore::connect_with(&url, options).await.unwrap();
+        let user = "signs-in-often";
+        for n in 0..50u8 {
+            let mut r = user_record(placement::session_id(Some(user)), user);
+            // Ended already: its keys expire as they are written.
+            r.absolute_expires_at = OffsetDateTime::now_utc() - Duration::from_secs(1);
+            s.create(&r, &hash(n)).await.unwrap();
+        }
+        let key = format!("{prefix}:{{{:04x}}}:u:{user}", placement::tag_of_user(user));
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        // Until the server's clock has passed the last one's expiry (a
+        // bounded poll: it is a millisecond away at most).
+        for _ in 0..1_000 {
+            let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut c).await.unwrap();
+            let newest: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg(&key)
+                .arg(-1)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let now_ms = (secs * 1_000 + micros / 1_000) as f64;
+            if newest.iter().all(|(_, at)| *at < now_ms) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let live = user_record(placement::session_id(Some(user)), user);
+        s.create(&live, &hash(99)).await.unwrap();
+        let members: u64 = redis::cmd("ZCARD")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(members, 1, "the ended sessions left the index");
+        let store: &dyn SessionProtocol = &s;
+        let listed = store
+            .list_user(user, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [live.id]);
+    }
+
     /// Remember-me finds its session by selector (an index key of its own
     /// slot); a revocation drops the credential, and the stale index entry
     /// finds nothing.

@@ -6,7 +6,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `P:{tttt}:s:<id>` | hash | the session's fields ([`hash`](super::hash)): `v` version, `e` epoch, `r` revocation, `ts`/`te`/`ip`/`loc` activity, `d:<key>` data, `g` its slot's generation at insert, `b` the rest |
-//! | `P:{tttt}:u:<user>` | set | the ids of the user's sessions (members whose key is gone are dropped by the next list) |
+//! | `P:{tttt}:u:<user>` | sorted set | the ids of the user's sessions, each scored by when its keys expire (Unix ms): members whose keys expired are dropped by the next insert or list, deleted ones by the next list |
 //! | `P:r:<selector hex>` | string | a remember-me selector's session id, with the credential's TTL: a hint, checked against the session |
 //! | `P:{nN}:nb` | hash | a slot's "not before" ([`not_before`](super::not_before)): `g` its generation, and the revocation of everyone that started each; `nN` is a hash tag of that slot ([`slots`](super::slots)), one key per slot, kept without expiry |
 //! | `P:{tttt}:w` | string | set for 10 s by a waiting call that wrote nothing, for its `WAIT` to count ([`RedisStorage::update`](super::RedisStorage)) |

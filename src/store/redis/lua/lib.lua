@@ -6,10 +6,27 @@ local function generation(key)
   return tonumber(redis.call('HGET', key, 'g') or '0')
 end
 
--- Adds `id` to the user index `key`, which then lives at least until `at`
--- (the index of a fresh set gets the expiry outright).
+-- The server's time, Unix ms: what its keys expire by.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Drops from the user index `key` the sessions whose keys expired: each
+-- member is scored by when its session's keys expire (Unix ms, the
+-- server's clock decides both).
+local function trim(key)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. now_ms())
+end
+
+-- Adds `id`, whose keys expire at `at`, to the user index `key` (a sorted
+-- set by that expiry), which then lives at least until `at` (the index of
+-- a fresh set gets the expiry outright), and drops the members whose keys
+-- expired: a user who signs in again and again, and never lists, does not
+-- grow it past the sessions whose keys are still there.
 local function index(key, id, at)
-  redis.call('SADD', key, id)
+  redis.call('ZADD', key, at, id)
+  trim(key)
   if redis.call('PTTL', key) < 0 then
     redis.call('PEXPIREAT', key, at)
   else
