@@ -107,9 +107,12 @@ impl Keys {
         format!("{}:{{*}}:s:*", self.prefix)
     }
 
-    /// The id a session key names.
+    /// The id a session key names; `None` for a key the scan pattern also
+    /// matches that is not a session's (the index or device records of a
+    /// user whose id ends in `}:s:<uuid>`, on another slot than that id's).
     pub(super) fn id_of(&self, key: &str) -> Option<Uuid> {
-        key.rsplit_once(":s:").and_then(|(_, id)| id.parse().ok())
+        let id = key.rsplit_once(":s:")?.1.parse().ok()?;
+        (self.session(id) == key).then_some(id)
     }
 }
 
@@ -148,5 +151,21 @@ mod tests {
         );
         assert!(Keys::new("a{b}").is_err());
         assert!(Keys::new("").is_err());
+    }
+
+    /// The session scan's pattern also matches the index of a user whose
+    /// id ends like a session key: that key names no session.
+    #[test]
+    fn only_a_session_key_names_a_session() {
+        let k = Keys::new("t1").unwrap();
+        let id = uuid::Uuid::from_u128(7);
+        let user = format!("x}}:s:{id}");
+        let index = k.user(&user);
+        assert!(
+            index.starts_with("t1:{") && index.contains(":s:"),
+            "{index}"
+        );
+        assert_eq!(k.id_of(&index), None);
+        assert_eq!(k.id_of(&k.session(id)), Some(id));
     }
 }
