@@ -142,6 +142,21 @@ mod redis_own {
         assert!(matches!(err, Err(Error::Corrupt(_))), "{err:?}");
     }
 
+    /// An ended-list retention beyond what an instant can hold counts as
+    /// 100 years: writing a session computes its keys' expiry without a
+    /// panic.
+    #[tokio::test]
+    async fn redis_a_huge_retention_is_clamped() {
+        let options = RedisOptions::default().ended_retention(Duration::MAX);
+        for s in both(options).await {
+            let id = placement::session_id(Some("keeps-long"));
+            s.create(&user_record(id, "keeps-long"), &hash(1))
+                .await
+                .unwrap();
+            assert!(s.get(id).await.unwrap().is_some());
+        }
+    }
+
     /// A user's index holds the sessions whose keys are still there: each
     /// insert drops the members whose keys expired, so a user who signs in
     /// again and again, and never lists, does not grow it.
