@@ -50,8 +50,7 @@ impl DeviceRecords for RedisStorage {
             .arg(expected.unwrap_or(0) + 1)
             .arg(doc)
             .arg(end_ms);
-        let link = self.link(self.wait, call.first_key());
-        let swapped: i64 = link.run(&call, self.wait).await?;
+        let swapped: i64 = self.run(&call, self.wait).await?;
         Ok(swapped == 1)
     }
 

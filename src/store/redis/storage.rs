@@ -83,6 +83,14 @@ impl RedisStorage {
         &self.waiting[spread % self.waiting.len()]
     }
 
+    /// Runs `call` on its connection ([`link`](Self::link)), with `WAIT`
+    /// when `wait` says so.
+    pub(super) async fn run<T: redis::FromRedisValue>(
+        &self, call: &Call<'_>, wait: Option<Wait>,
+    ) -> Result<T, Error> {
+        self.link(wait, call.first_key()).run(call, wait).await
+    }
+
     /// When a session's key expires (Unix ms): its hard end (or now, if
     /// that passed) plus the retention of ended sessions.
     pub(super) fn expiry(&self, r: &SessionRecord) -> Result<i64, Error> {
@@ -136,11 +144,7 @@ impl RedisStorage {
             };
             check_placement(id, s.record.user_id.as_deref())?;
             let call = self.swap_call(read, &s)?;
-            match self
-                .link(wait, call.first_key())
-                .run::<i64>(&call, wait)
-                .await?
-            {
+            match self.run::<i64>(&call, wait).await? {
                 1 => return Ok(Some(answer)),
                 -1 => return Ok(None),
                 _ => {}
@@ -159,8 +163,7 @@ impl RedisStorage {
             return Ok(());
         }
         let call = Call::new(&BARRIER).key(key);
-        let link = self.link(self.wait, call.first_key());
-        link.run::<i64>(&call, self.wait).await.map(drop)
+        self.run::<i64>(&call, self.wait).await.map(drop)
     }
 
     /// Points the remember-me selector of `credentials` at session `id`,
@@ -206,8 +209,7 @@ impl RedisStorage {
             self.barrier(self.keys.barrier_of_user(user)).await?;
             return Ok(0);
         }
-        let link = self.link(self.wait, call.first_key());
-        let answers: Vec<i64> = link.run(&call, self.wait).await?;
+        let answers: Vec<i64> = self.run(&call, self.wait).await?;
         let mut count = 0;
         for (id, answer) in changed.into_iter().zip(answers) {
             count += match answer {
@@ -276,11 +278,7 @@ impl SessionStore for RedisStorage {
             .pairs(hash::encode(session)?);
         // A sign-in waits for replicas; a new anonymous visitor does not.
         let wait = self.wait.filter(|_| r.user_id.is_some());
-        match self
-            .link(wait, call.first_key())
-            .run::<i64>(&call, wait)
-            .await?
-        {
+        match self.run::<i64>(&call, wait).await? {
             1 => Ok(()),
             _ => Err(Error::Conflict("the session id exists".into())),
         }
