@@ -1,5 +1,6 @@
 //! The cache's bookkeeping: what each session's entries are, which writes
-//! are in flight, and what the change feed reported.
+//! are in flight, and what the change feed reported (and the task that
+//! drains it).
 
 use super::*;
 
@@ -240,5 +241,23 @@ impl Book {
             }
             self.floor = self.floor.max(seq);
         }
+    }
+}
+
+/// Applies the feed's changes until the cache or the feed is gone.
+pub(super) async fn drain(
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>, shared: std::sync::Weak<Shared>,
+) {
+    let mut batch = Vec::new();
+    while changes.recv_many(&mut batch, 1024).await > 0 {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.apply(&batch);
+        batch.clear();
+    }
+    // The store's feed ended: serve nothing more from memory.
+    if let Some(shared) = shared.upgrade() {
+        shared.apply(&[Change::Flush]);
     }
 }

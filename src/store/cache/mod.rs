@@ -240,7 +240,7 @@ impl CachedStore {
                     let _ = self.shared.demand.set(demand);
                 }
                 let shared = Arc::downgrade(&self.shared);
-                let task = tokio::spawn(drain(feed.changes, shared));
+                let task = tokio::spawn(book::drain(feed.changes, shared));
                 if let Ok(mut slot) = self.shared.drain.lock() {
                     *slot = Some(task.abort_handle());
                 }
@@ -257,24 +257,6 @@ impl CachedStore {
             Stale::User(user_id) => self.shared.forget_user(user_id),
             Stale::Every => self.shared.flush(),
         }
-    }
-}
-
-/// Applies the feed's changes until the cache or the feed is gone.
-async fn drain(
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>, shared: std::sync::Weak<Shared>,
-) {
-    let mut batch = Vec::new();
-    while changes.recv_many(&mut batch, 1024).await > 0 {
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        shared.apply(&batch);
-        batch.clear();
-    }
-    // The store's feed ended: serve nothing more from memory.
-    if let Some(shared) = shared.upgrade() {
-        shared.apply(&[Change::Flush]);
     }
 }
 
