@@ -3,7 +3,9 @@
 //! store a test opens keeps its keys under a prefix of its own, so tests
 //! run in parallel on one server without seeing each other.
 
+use super::RespCounter;
 use axum_user_sessions::store::{RedisOptions, RedisStore};
+use std::net::SocketAddr;
 
 /// The variable's value; without it, a test under CI fails (the test
 /// command starts Redis), and elsewhere it is skipped, loudly.
@@ -57,4 +59,28 @@ pub async fn cluster_store(options: RedisOptions) -> Option<RedisStore> {
             .await
             .expect("connect to AUS_REDIS_CLUSTER_NODES"),
     )
+}
+
+/// A store on the node through a counting proxy, with `options` (and
+/// their prefix: give it one).
+pub async fn counted(options: RedisOptions) -> Option<(RedisStore, RespCounter)> {
+    let url = node_url()?;
+    let rest = url.trim_start_matches("redis://");
+    let (host_port, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let upstream: SocketAddr = tokio::net::lookup_host(host_port)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let counter = RespCounter::start(upstream).await;
+    let url = format!("redis://{}/{db}", counter.addr);
+    let store = RedisStore::connect_with(&url, options).await.unwrap();
+    Some((store, counter))
+}
+
+/// The commands `call` sent through `counter`, by name.
+pub async fn sent<T>(counter: &RespCounter, call: impl Future<Output = T>) -> (T, Vec<String>) {
+    let before = counter.commands().len();
+    let out = call.await;
+    (out, counter.commands().split_off(before))
 }

@@ -10,14 +10,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct RespCounter {
     pub addr: SocketAddr,
-    commands: Arc<Mutex<Vec<String>>>,
+    /// Each command's name and first argument (its key, for most).
+    commands: Arc<Mutex<Vec<(String, String)>>>,
     _proxy: Proxy,
 }
 
 impl RespCounter {
     /// Records what goes to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let commands: Arc<Mutex<Vec<String>>> = Arc::default();
+        let commands: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
         let seen = commands.clone();
         let proxy = Proxy::forwarding(upstream, move |mut from, mut to| {
             let seen = seen.clone();
@@ -29,8 +30,8 @@ impl RespCounter {
                         break;
                     }
                     buf.extend_from_slice(&chunk[..n]);
-                    while let Some((name, used)) = command(&buf) {
-                        seen.lock().unwrap().push(name);
+                    while let Some((name, first, used)) = command(&buf) {
+                        seen.lock().unwrap().push((name, first));
                         buf.drain(..used);
                     }
                 }
@@ -46,19 +47,25 @@ impl RespCounter {
 
     /// The commands sent so far, by name (`EVALSHA`, `HGETALL`…).
     pub fn commands(&self) -> Vec<String> {
+        self.calls().into_iter().map(|(name, _)| name).collect()
+    }
+
+    /// The commands sent so far, each with its first argument (its key,
+    /// for most): `("HGETALL", "P:{0a1b}:s:…")`.
+    pub fn calls(&self) -> Vec<(String, String)> {
         self.commands.lock().unwrap().clone()
     }
 }
 
-/// The first command in `buf`, by name, and its length; `None` until it
-/// is whole.
-fn command(buf: &[u8]) -> Option<(String, usize)> {
+/// The first command in `buf`, by name, with its first argument (empty
+/// without one), and its length; `None` until it is whole.
+fn command(buf: &[u8]) -> Option<(String, String, usize)> {
     if buf.first()? != &b'*' {
         // Not an array of bulk strings: recorded as such, and skipped.
-        return Some(("<not RESP>".into(), buf.len()));
+        return Some(("<not RESP>".into(), String::new(), buf.len()));
     }
     let (count, mut at) = number_line(buf, 0, b'*')?;
-    let mut name = String::new();
+    let (mut name, mut first) = (String::new(), String::new());
     for i in 0..count {
         let (len, start) = number_line(buf, at, b'$')?;
         let end = start + len;
@@ -67,10 +74,12 @@ fn command(buf: &[u8]) -> Option<(String, usize)> {
         }
         if i == 0 {
             name = String::from_utf8_lossy(&buf[start..end]).to_uppercase();
+        } else if i == 1 {
+            first = String::from_utf8_lossy(&buf[start..end]).into_owned();
         }
         at = end + 2;
     }
-    Some((name, at))
+    Some((name, first, at))
 }
 
 /// `<kind><number>\r\n` at `at`: the number, and where the next line

@@ -24,6 +24,8 @@ mod redis;
 mod redis_failover;
 #[cfg(feature = "redis")]
 mod redis_round_trips;
+#[cfg(feature = "redis")]
+mod redis_scans;
 mod statements;
 mod storage;
 mod store_api;

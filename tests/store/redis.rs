@@ -53,7 +53,7 @@ axum_user_sessions::__store_conformance_scenarios!([on_redis]);
 mod redis_own {
     use super::*;
     use axum_user_sessions::store::{
-        Error, RedisStore, RememberCredential, Revocation, RevokeReason, RevokeScope,
+        Error, RedisStore, RememberCredential, Revocation, RevokeReason, RevokeScope, RevokedBy,
         SessionRecord, TokenHash, Touch, placement,
     };
     use std::time::Duration;
@@ -154,6 +154,36 @@ mod redis_own {
                 .await
                 .unwrap();
             assert!(s.get(id).await.unwrap().is_some());
+        }
+    }
+
+    /// A session that had ended before everyone was revoked is of an older
+    /// generation than its slot's, and the revocation left it as it was.
+    /// A change decided on it lands as on every store (a device place that
+    /// arrived late, a reissue), stamped with the slot's generation; it was
+    /// refused and read again until it failed as unavailable.
+    #[tokio::test]
+    async fn redis_a_session_ended_before_everyone_was_revoked_takes_changes() {
+        use axum_user_sessions::store::Reissue;
+        let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        for s in both(RedisOptions::default()).await {
+            let id = placement::session_id(Some("ended-before"));
+            let mut r = user_record(id, "ended-before");
+            r.expires_at = r.created_at - Duration::from_secs(1);
+            r.last_ip = Some(ip);
+            s.create(&r, &hash(1)).await.unwrap();
+            let now = OffsetDateTime::now_utc();
+            let how = Revocation::new(RevokeReason::Admin, RevokedBy::operator("ops"), now);
+            assert_eq!(s.revoke(&RevokeScope::Everyone, &how).await.unwrap(), 0);
+            let protocol: &dyn SessionProtocol = &s;
+            assert!(protocol.set_location(id, ip, "Lisbon").await.unwrap());
+            let one = RevokeScope::Session { id, owner: None };
+            assert_eq!(s.revoke(&one, &how).await.unwrap(), 0, "not live");
+            let reissue = Reissue::new(Some("ended-before".into()), now);
+            assert!(s.reissue(id, &hash(2), &reissue).await.unwrap());
+            let kept = s.get(id).await.unwrap().expect("still kept");
+            assert_eq!(kept.location.as_deref(), Some("Lisbon"));
+            assert_eq!(kept.revoked_at, None, "it ended by its idle timeout");
         }
     }
 

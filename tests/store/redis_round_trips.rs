@@ -4,41 +4,15 @@
 //! checks in one script; and a waiting call that answers without writing
 //! (revoking a session already revoked) waits behind a write of its own.
 
-use crate::common::RespCounter;
-use crate::common::redis::{fresh_prefix, node_url};
+use crate::common::redis::{counted, fresh_prefix, node_url, sent};
 use axum_user_sessions::SessionProtocol;
 use axum_user_sessions::store::{
     DataPatch, ListQuery, RedisOptions, RedisStore, Revocation, RevokeReason, RevokeScope,
     RevokedBy, SessionRecord, TokenHash, Touch, UpdateOutcome, placement,
 };
 use serde_json::json;
-use std::net::SocketAddr;
 use std::time::Duration;
 use time::OffsetDateTime;
-
-/// A store on the node through a counting proxy, with `options` (and
-/// their prefix: give it one).
-async fn counted(options: RedisOptions) -> Option<(RedisStore, RespCounter)> {
-    let url = node_url()?;
-    let rest = url.trim_start_matches("redis://");
-    let (host_port, db) = rest.split_once('/').unwrap_or((rest, ""));
-    let upstream: SocketAddr = tokio::net::lookup_host(host_port)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let counter = RespCounter::start(upstream).await;
-    let url = format!("redis://{}/{db}", counter.addr);
-    let store = RedisStore::connect_with(&url, options).await.unwrap();
-    Some((store, counter))
-}
-
-/// The commands `call` sent, by name.
-async fn sent<T>(counter: &RespCounter, call: impl Future<Output = T>) -> (T, Vec<String>) {
-    let before = counter.commands().len();
-    let out = call.await;
-    (out, counter.commands().split_off(before))
-}
 
 fn session(user: &str) -> SessionRecord {
     let t0 = OffsetDateTime::now_utc() - Duration::from_secs(600);

@@ -219,16 +219,6 @@ impl Conn {
         Ok(())
     }
 
-    /// The masters a scan of every key visits.
-    pub(super) async fn masters(&self) -> Result<Vec<Node>, Error> {
-        Ok(self
-            .masters_with_slots()
-            .await?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect())
-    }
-
     /// The masters, each with the hash slots it serves (one node: all).
     pub(super) async fn masters_with_slots(&self) -> Result<Vec<(Node, Vec<usize>)>, Error> {
         let Self::Cluster(c) = self else {

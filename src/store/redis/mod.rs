@@ -46,10 +46,11 @@
 //!   followed its insert (if it was live then, the rule of every store),
 //!   for loads, lists, writes and garbage collection: every read of a
 //!   session reads its slot's key in the same round trip, every script
-//!   that writes one reads it in the same call. A generation, not an
-//!   instant, so that no clock (of an app instance or of a master) decides
-//!   which session came first: the insert that stamps it and the bump are
-//!   both atomic on the slot's master. One key per slot, not one for the
+//!   that writes one reads it in the same call (a copy decided in Rust
+//!   lands only while its slot is at the generation it was judged at).
+//!   A generation, not an instant, so that no clock (of an app instance
+//!   or of a master) decides which session came first: the insert that
+//!   stamps it and the bump are both atomic on the slot's master. One key per slot, not one for the
 //!   store, because a script reaches one slot's keys only; not one cached
 //!   copy per app instance, because a revocation must hold on every
 //!   instance the moment it is acknowledged. The call then counts, by a
@@ -225,6 +226,7 @@ impl RedisStore {
             keys,
             retention: options.retention.min(options::MAX_RETENTION),
             wait,
+            collecting: Default::default(),
         })))
     }
 

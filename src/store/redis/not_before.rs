@@ -71,11 +71,17 @@ impl NotBefore {
         Ok(out)
     }
 
+    /// The slot's generation.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// `session`, inserted at generation `generation`, as this slot's
     /// revocations leave it: revoked by the first that followed its insert
     /// if it was live then. Its version and epoch stay (nothing was
-    /// written): the copy is for reading and deciding, and every write
-    /// refuses a session of an older generation.
+    /// written): the copy is for reading and deciding. A data write refuses
+    /// a session of an older generation; a `SWAP` writes a copy judged here
+    /// only while the slot is still at this generation, and stamps it so.
     pub(super) fn apply(&self, session: &mut StoredSession, generation: u64) -> Result<(), Error> {
         if generation >= self.generation {
             return Ok(());

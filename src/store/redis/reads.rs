@@ -15,11 +15,22 @@ use crate::store::storage::StoredSession;
 use std::collections::{BTreeSet, HashMap};
 use uuid::Uuid;
 
+/// Sessions read in one pipeline, each with its generation, and the
+/// "not before" of their slots.
+type Many = (Vec<(StoredSession, u64)>, HashMap<usize, NotBefore>);
+
 impl RedisStorage {
     /// Session `id` as kept, by its key, as its slot's revocations of
     /// everyone leave it: its hash and its slot's "not before" key, in one
     /// round trip.
     pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+        Ok(self.get_judged(id).await?.map(|(s, _)| s))
+    }
+
+    /// [`get`](Self::get), with the generation of the session's slot the
+    /// copy was judged at: a `SWAP` of the copy lands only while the slot
+    /// is still at it.
+    pub(super) async fn get_judged(&self, id: Uuid) -> Result<Option<(StoredSession, u64)>, Error> {
         let key = self.keys.session(id);
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(&key);
@@ -32,15 +43,42 @@ impl RedisStorage {
         let Some((mut s, generation)) = checked(hash::decode(&session)?, id)? else {
             return Ok(None);
         };
-        NotBefore::decode(&not_before)?.apply(&mut s, generation)?;
-        Ok(Some(s))
+        let slot = NotBefore::decode(&not_before)?;
+        slot.apply(&mut s, generation)?;
+        Ok(Some((s, slot.generation())))
     }
 
     /// Sessions `ids` as kept on `node` (those still there), each with its
     /// generation, and the "not before" of their slots, in one pipeline.
-    pub(super) async fn get_many(
-        &self, node: &Node, ids: &[Uuid],
-    ) -> Result<(Vec<(StoredSession, u64)>, HashMap<usize, NotBefore>), Error> {
+    /// A key that holds no session of ours (written by something else, or
+    /// damaged) is skipped with a warning, by its id: one bad key must not
+    /// stop every scan (collection, statistics, a revocation's count)
+    /// until it expires.
+    pub(super) async fn get_many(&self, node: &Node, ids: &[Uuid]) -> Result<Many, Error> {
+        match self.fetch_many(node, ids).await {
+            Err(Error::Corrupt(_)) => {}
+            answer => return answer,
+        }
+        // Which one: each on its own.
+        let mut out: Many = Default::default();
+        for id in ids {
+            match self.fetch_many(node, &[*id]).await {
+                Ok((found, not_before)) => {
+                    out.0.extend(found);
+                    out.1.extend(not_before);
+                }
+                Err(Error::Corrupt(what)) => {
+                    tracing::warn!(session = %id, "a session that cannot be read is skipped: {what}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// [`get_many`](Self::get_many), failing on the first key that is not
+    /// ours.
+    async fn fetch_many(&self, node: &Node, ids: &[Uuid]) -> Result<Many, Error> {
         if ids.is_empty() {
             return Ok(Default::default());
         }

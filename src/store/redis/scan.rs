@@ -13,6 +13,12 @@
 //! the sessions that this call's generations ended (those live at its
 //! instant): the revocation holds, and is acknowledged, before the count
 //! starts.
+//!
+//! Each of these needs every hash slot to have a master that answers (a
+//! scan that skipped one would answer wrong without saying so); a key
+//! that holds no session of ours is skipped with a warning; and garbage
+//! collection keeps its place between batches, so a pass reads each
+//! session once.
 
 use super::codec::nanos;
 use super::conn::{Call, Node};
@@ -32,22 +38,55 @@ use uuid::Uuid;
 /// How many slots' generations one pipeline starts.
 const BUMPS_PER_PIPELINE: usize = 1024;
 
-/// Where a scan of every master is.
-struct Scanner {
+/// Where a scan of every master is. Garbage collection keeps it between
+/// its batches ([`RedisStorage::collecting`]): a batch goes on where the
+/// last stopped, so collecting reads each key once per pass, however many
+/// batches the pass takes.
+#[derive(Debug)]
+pub(super) struct Scanner {
     masters: Vec<Node>,
     at: usize,
     cursor: u64,
     pattern: String,
+    /// Sessions the last batch read and did not reach: the next starts
+    /// with them (a copy is deleted only if its session is unchanged
+    /// since, so an old copy deletes nothing that changed).
+    left: Vec<StoredSession>,
 }
 
 impl RedisStorage {
+    /// Every master with its hash slots, when every slot has one that
+    /// answers; unavailable otherwise (a failover under way): what spans
+    /// every session would miss the sessions of a slot without a master,
+    /// and its answer (a revocation of everyone, statistics, a count)
+    /// would be wrong without saying so.
+    async fn every_master(&self) -> Result<Vec<(Node, Vec<usize>)>, Error> {
+        let masters = self.conn.masters_with_slots().await?;
+        let covered: HashSet<usize> = masters
+            .iter()
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        if covered.len() < SLOTS {
+            return Err(Error::unavailable(std::io::Error::other(
+                "a hash slot has no master that answers",
+            )));
+        }
+        Ok(masters)
+    }
+
     /// A scan of every master's session keys.
     async fn scanner(&self) -> Result<Scanner, Error> {
         Ok(Scanner {
-            masters: self.conn.masters().await?,
+            masters: self
+                .every_master()
+                .await?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
             at: 0,
             cursor: 0,
             pattern: self.keys.every_session(),
+            left: Vec::new(),
         })
     }
 
@@ -72,18 +111,7 @@ impl RedisStorage {
     /// the count of the sessions it revoked.
     pub(super) async fn revoke_everyone(&self, how: &Revocation) -> Result<u64, Error> {
         let text = serde_json::to_string(&(nanos(how.at)?, how.reason.as_str(), how.by.as_str()))?;
-        let masters = self.conn.masters_with_slots().await?;
-        let covered: HashSet<usize> = masters
-            .iter()
-            .flat_map(|(_, s)| s.iter().copied())
-            .collect();
-        if covered.len() < SLOTS {
-            // A master failed or a slot has none: its sessions could not
-            // be revoked now.
-            return Err(Error::unavailable(std::io::Error::other(
-                "a hash slot has no master that answers",
-            )));
-        }
+        let masters = self.every_master().await?;
         let mut started = HashMap::new();
         for (node, slots) in masters {
             for chunk in slots.chunks(BUMPS_PER_PIPELINE) {
@@ -142,13 +170,26 @@ impl RedisStorage {
     }
 
     /// Garbage collection: the sessions `what` covers, at most its limit,
-    /// each deleted only if unchanged since it was read.
+    /// each deleted only if unchanged since it was read. A batch that
+    /// reaches its limit keeps its place ([`Scanner`]) for the next; one
+    /// that reaches the end of the scan answers short, and the next starts
+    /// a new pass.
     pub(super) async fn delete_ended(&self, what: &Deletion) -> Result<u64, Error> {
         let (mut count, limit) = (0u64, what.limit() as u64);
-        let mut scan = self.scanner().await?;
-        while let Some((node, ids)) = self.next_ids(&mut scan).await? {
-            for s in self.read_many(&node, &ids).await? {
+        let kept = self.collecting.lock().ok().and_then(|mut k| k.take());
+        let mut scan = match kept {
+            Some(scan) => scan,
+            None => self.scanner().await?,
+        };
+        let mut found = std::mem::take(&mut scan.left);
+        loop {
+            let mut copies = found.into_iter();
+            while let Some(s) = copies.next() {
                 if count >= limit {
+                    scan.left = std::iter::once(s).chain(copies).collect();
+                    if let Ok(mut kept) = self.collecting.lock() {
+                        *kept = Some(scan);
+                    }
                     return Ok(count);
                 }
                 if what.covers(&s.record) {
@@ -158,8 +199,11 @@ impl RedisStorage {
                     count += self.conn.run::<u64>(&call, None).await?;
                 }
             }
+            let Some((node, ids)) = self.next_ids(&mut scan).await? else {
+                return Ok(count);
+            };
+            found = self.read_many(&node, &ids).await?;
         }
-        Ok(count)
     }
 
     /// Every session's record, for statistics.

@@ -8,6 +8,7 @@ use super::codec::{self, nanos};
 use super::conn::{Call, Conn, Wait};
 use super::hash;
 use super::keys::{Keys, check_placement};
+use super::scan::Scanner;
 use super::scripts::{BARRIER, INSERT, SWAP, SWAP_MANY};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
@@ -42,6 +43,9 @@ pub struct RedisStorage {
     /// The replicas a revocation, sign-in or rotation waits for (`None`:
     /// none).
     pub(super) wait: Option<Wait>,
+    /// Where the last batch of garbage collection stopped: the next goes
+    /// on from there ([`Scanner`]).
+    pub(super) collecting: Arc<std::sync::Mutex<Option<Scanner>>>,
 }
 
 /// What a change waits for before it answers.
@@ -98,8 +102,11 @@ impl RedisStorage {
         Ok(nanos(end)? / 1_000_000)
     }
 
-    /// The `SWAP` of `s` over the copy at `expected`.
-    fn swap_call(&self, expected: u64, s: &StoredSession) -> Result<Call<'static>, Error> {
+    /// The `SWAP` of `s` over the copy at version `expected`, judged at
+    /// its slot's generation `judged`.
+    fn swap_call(
+        &self, expected: u64, judged: u64, s: &StoredSession,
+    ) -> Result<Call<'static>, Error> {
         let r = &s.record;
         let mut call = Call::new(&SWAP)
             .key(self.keys.session(r.id))
@@ -107,17 +114,23 @@ impl RedisStorage {
         if let Some(user) = &r.user_id {
             call = call.key(self.keys.user(user));
         }
-        call = call.arg(expected).arg(self.expiry(r)?).arg(r.id);
+        call = call
+            .arg(expected)
+            .arg(judged)
+            .arg(self.expiry(r)?)
+            .arg(r.id);
         Ok(call.pairs(hash::encode(s)?))
     }
 
     /// Reads session `id`, decides with `f`, and writes the copy if `f`
     /// says so, at the version read, waiting for replicas as `acks` says.
-    /// `None`: the session is not there.
+    /// `None`: the session is not there. The copy is judged at its slot's
+    /// generation ([`get_judged`](Self::get_judged)): a revocation of
+    /// everyone between the read and the write makes the write read again.
     ///
-    /// With [`Acks::All`], an answer that writes nothing (the copy read already
-    /// says it) rests on a state this connection may not have written:
-    /// another call's write, or this call's own first try, which the client
+    /// With [`Acks::All`], an answer that writes nothing (the copy read
+    /// already says it, or the session went) rests on a state this
+    /// connection may not have written: another call's write, or this call's own first try, which the client
     /// sent again after its connection dropped (the second try then finds
     /// its own write and loses the compare-and-set). A `WAIT` alone would
     /// count what this connection wrote, maybe nothing: the answer waits
@@ -129,26 +142,26 @@ impl RedisStorage {
     ) -> Result<Option<R>, Error> {
         let wait = self.wait.filter(|_| acks != Acks::None);
         for _ in 0..RETRIES {
-            let Some(mut s) = self.get(id).await? else {
+            let Some((mut s, judged)) = self.get_judged(id).await? else {
                 return Ok(None);
             };
             let read = s.record.version;
             let answer = match f(&mut s) {
-                Step::Stop(answer) => {
-                    if acks == Acks::All {
-                        self.barrier(self.keys.barrier(id)).await?;
+                Step::Stop(answer) => Some(answer),
+                Step::Write(answer) => {
+                    check_placement(id, s.record.user_id.as_deref())?;
+                    let call = self.swap_call(read, judged, &s)?;
+                    match self.run::<i64>(&call, wait).await? {
+                        1 => return Ok(Some(answer)),
+                        -1 => None,
+                        _ => continue,
                     }
-                    return Ok(Some(answer));
                 }
-                Step::Write(answer) => answer,
             };
-            check_placement(id, s.record.user_id.as_deref())?;
-            let call = self.swap_call(read, &s)?;
-            match self.run::<i64>(&call, wait).await? {
-                1 => return Ok(Some(answer)),
-                -1 => return Ok(None),
-                _ => {}
+            if acks == Acks::All {
+                self.barrier(self.keys.barrier(id)).await?;
             }
+            return Ok(answer);
         }
         Err(Error::unavailable(std::io::Error::other(
             "a session kept changing under its compare-and-set",
@@ -210,6 +223,7 @@ impl RedisStorage {
             return Ok(0);
         }
         let answers: Vec<i64> = self.run(&call, self.wait).await?;
+        let wrote = answers.contains(&1);
         let mut count = 0;
         for (id, answer) in changed.into_iter().zip(answers) {
             count += match answer {
@@ -217,6 +231,11 @@ impl RedisStorage {
                 -1 => 0,
                 _ => self.revoke_one(id, scope, how).await?,
             };
+        }
+        if !wrote {
+            // Every session gone or ended by a revocation of everyone:
+            // the answer rests on writes this connection did not make.
+            self.barrier(self.keys.barrier_of_user(user)).await?;
         }
         Ok(count)
     }
