@@ -97,8 +97,13 @@ impl Shared {
         let mut book = self.book();
         let floor = book.floor;
         let seq = self.next(&mut book);
-        if let Finished::Wrote(_, version) = done {
-            book.note(seq, id, Some(version));
+        match done {
+            Finished::Wrote(_, version) => book.note(seq, id, Some(version)),
+            // It may have landed: a load that read before it ended, and
+            // fills after, must not cache what it read (without a feed,
+            // nothing else would report the write).
+            Finished::Unknown => book.note(seq, id, None),
+            Finished::Nothing => {}
         }
         let cached = book
             .cached

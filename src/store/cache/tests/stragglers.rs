@@ -1,6 +1,7 @@
 //! No copy outlives what forgets its session: a load that waited across a
 //! feed failure, a write that ends from a parked copy after a rotation,
-//! and the lines of copies that left on their own.
+//! the lines of copies that left on their own, and a load that raced a
+//! write whose outcome is unknown.
 
 use super::{Fixture, fixture_with, set};
 use crate::store::cache::CacheConfig;
@@ -96,4 +97,24 @@ async fn lines_of_copies_that_left_are_swept_without_a_feed() {
     }
     let lines = shared.book().cached.len();
     assert!(lines <= 1_025, "{lines} lines for copies that all left");
+}
+
+/// A data write whose outcome is unknown (it failed, or was cancelled)
+/// may have landed: a load that read the session before it ended, without
+/// a feed to report it, does not cache what it read.
+#[tokio::test]
+async fn a_load_that_raced_a_write_of_unknown_outcome_is_not_cached() {
+    let f = super::fixture(false).await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
+    let inner = f.cache.inner();
+    let loaded = inner.load(None, &f.token, &f.touch).await.unwrap();
+    let ticket = shared.seq.load(std::sync::atomic::Ordering::Acquire);
+    shared.writing(id);
+    inner.patch_data(id, &set("n", 1)).await.unwrap().unwrap();
+    shared.written(id, None);
+    shared.fill(&f.token, &loaded.unwrap(), ticket);
+    assert!(
+        shared.entries.get(&f.token).is_none(),
+        "a copy from before the write was cached"
+    );
 }
