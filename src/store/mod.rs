@@ -211,4 +211,7 @@ pub(crate) mod siblings {
 
     /// Nothing to do: no cache of this process can hold `stale`.
     pub(crate) fn changed(_store: &dyn SessionProtocol, _stale: Stale<'_>) {}
+
+    /// Nothing to do: no cache of this process can hold `stale`.
+    pub(crate) fn changed_in(_database: &str, _stale: Stale<'_>) {}
 }

@@ -281,3 +281,53 @@ fn never_due(now: OffsetDateTime) -> Touch {
     t.stale_before = now - Duration::from_secs(3600);
     t
 }
+
+/// A revocation cut off while SQLite's write lock is held elsewhere still
+/// lands once the lock is free (SQLite's worker runs the statement to its
+/// end). A cached load between the cut and the landing read the session
+/// live; once it landed, the cache of this process drops that copy: the
+/// next load is revoked, not served live until the time to live.
+#[tokio::test]
+async fn a_cut_revocation_that_lands_later_reaches_the_cache() {
+    use axum_user_sessions::store::{Revocation, RevokeReason, RevokeScope, RevokedBy};
+    let b = Backend::sqlite().await;
+    let pool = b.sqlite.clone().unwrap();
+    let cache = CachedStore::new(SqliteStore::new(pool.clone()), CacheConfig::default());
+    let t0 = now();
+    let mut record = SessionRecord::new(Uuid::new_v4(), t0);
+    record.user_id = Some("cut".into());
+    (record.expires_at, record.absolute_expires_at) = (
+        t0 + Duration::from_secs(1800),
+        t0 + Duration::from_secs(3600),
+    );
+    let (id, token) = (record.id, TokenHash::from_bytes([0x5A; 32]));
+    within(cache.create(&record, &token)).await;
+    let load = || async {
+        let loaded = cache.load(None, &token, &never_due(now())).await.unwrap();
+        loaded.expect("the session is there")
+    };
+    assert!(load().await.record.revoked_at.is_none());
+
+    let held = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let how = Revocation::new(RevokeReason::User, RevokedBy::user("cut"), now());
+    let scope = RevokeScope::Session { id, owner: None };
+    let cut = tokio::time::timeout(Duration::from_millis(50), cache.revoke(&scope, &how)).await;
+    assert!(cut.is_err(), "the revocation waits for the write lock");
+    assert!(load().await.record.revoked_at.is_none(), "not landed yet");
+    held.rollback().await.unwrap();
+
+    let landed = common::eventually(Duration::from_secs(10), || async {
+        let at: Option<i64> =
+            sqlx::query_scalar("SELECT revoked_at FROM aus_sessions WHERE id = ?")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        at.map(drop)
+    });
+    assert!(landed.await.is_some(), "the cut revocation landed");
+    let served = common::eventually(Duration::from_secs(10), || async {
+        load().await.record.revoked_at.map(drop)
+    });
+    assert!(served.await.is_some(), "the cache served the session live");
+}

@@ -40,7 +40,9 @@ use uuid::Uuid;
 /// is only correct when one process uses the database. In that process,
 /// revocations made through any [`SessionAdmin`](crate::SessionAdmin) on the
 /// same database (`SessionAdmin::new(pool)`, a clone of the memory store)
-/// reach the cache at once. Other writes made beside the cache (a second
+/// reach the cache at once, and so does a write whose call was cut off (a
+/// client that disconnected, a deadline) and that SQLite finished later.
+/// Other writes made beside the cache (a second
 /// layer without it on the same pool, plain SQL) are seen after at most
 /// [`ttl`](CacheConfig::ttl): give every layer of the process the same
 /// cache, by building them from one layer, or use

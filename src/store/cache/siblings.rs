@@ -33,10 +33,16 @@ pub(super) fn register(database: &str, cache: &Arc<Shared>) {
 /// process on the same database drop the copies it made stale. Nothing for
 /// a store with a change feed (its caches hear of it there).
 pub(crate) fn changed(store: &dyn SessionProtocol, stale: Stale<'_>) {
-    let offered = store.extensions();
-    let Some(database) = offered.in_process_database else {
-        return;
-    };
+    if let Some(database) = store.extensions().in_process_database {
+        changed_in(database, stale);
+    }
+}
+
+/// A change made to `database` (by name, as
+/// [`Extensions::in_process_database`](crate::store::Extensions::in_process_database)
+/// says it) not through a cache: the caches of this process on it drop
+/// the copies it made stale.
+pub(crate) fn changed_in(database: &str, stale: Stale<'_>) {
     let caches: Vec<Arc<Shared>> = {
         let mut registry = registry();
         let Some(list) = registry.get_mut(database) else {

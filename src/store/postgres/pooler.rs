@@ -96,4 +96,15 @@ impl PgStorage {
         })
         .await
     }
+
+    /// [`one`](Self::one), for a statement that writes: the same (a write
+    /// cut off in the middle that lands later is reported by the change
+    /// feed, like any other).
+    pub(super) async fn one_write<T, F>(&self, query: Query<'static>, run: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(Query<'static>, &'c mut PgConnection) -> Run<'c, T> + Send + 'static,
+    {
+        self.one(query, run).await
+    }
 }

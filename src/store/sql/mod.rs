@@ -147,7 +147,8 @@ macro_rules! stats_query {
 /// `impl SessionStore for $storage` for a SQL store: the operations that both
 /// dialects make alike (one statement each), written here once, and
 /// `$own`, the store's own; and the store's statement helpers (`execute`,
-/// `row`, `rows`: one statement each, sent through the store's `one`; and
+/// one statement that writes, sent through the store's `one_write`; `row`,
+/// `rows`, one that reads, through its `one`; and
 /// `load_query`, the load of one session by id, token or selector). The
 /// store reads a loaded session with its own `read_session`.
 /// `$time` turns a time into the value the dialect binds, `$query` and
@@ -156,9 +157,9 @@ macro_rules! stats_query {
 macro_rules! impl_sql_storage {
     ($storage:ty, query = $query:ident, row = $row:ty, time = $time:path, { $($own:tt)* }) => {
         impl $storage {
-            /// Runs one statement: how many rows it changed.
+            /// Runs one statement that writes: how many rows it changed.
             pub(super) async fn execute(&self, query: $query<'static>) -> Result<u64, Error> {
-                self.one(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
+                self.one_write(query, |q, c| Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) }))
                     .await
             }
 

@@ -9,7 +9,9 @@ use crate::store::migrate;
 use crate::store::protocol::Protocol;
 use crate::store::session_store::{IntoSessionStore, SessionProtocol};
 use crate::store::sql;
+use settle::Writing;
 use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use statements::Query;
 use std::str::FromStr as _;
@@ -18,6 +20,7 @@ use tx::WriteTx;
 
 mod devices;
 mod encoding;
+mod settle;
 mod statements;
 mod storage;
 mod tx;
@@ -105,7 +108,7 @@ protocol_store!(SqliteStore);
 impl SqliteStorage {
     /// A write transaction: one round-trip, however many statements it runs.
     async fn write_tx(&self) -> Result<WriteTx, Error> {
-        WriteTx::begin(&self.pool).await
+        WriteTx::begin(&self.pool, &self.database).await
     }
 
     /// Runs one statement, `run(query, connection)`, on a pooled connection.
@@ -114,6 +117,26 @@ impl SqliteStorage {
         F: for<'c> FnOnce(Query<'static>, &'c mut sqlx::SqliteConnection) -> sql::Run<'c, T>,
     {
         sql::on_pool(&self.pool, query, run).await
+    }
+
+    /// [`one`](Self::one), for a statement that writes: cut off in the
+    /// middle, it still lands, and the caches of this process hear of it
+    /// once it did ([`Writing`]).
+    async fn one_write<T, F>(&self, query: Query<'static>, run: F) -> Result<T, Error>
+    where
+        F: for<'c> FnOnce(Query<'static>, &'c mut sqlx::SqliteConnection) -> sql::Run<'c, T>,
+    {
+        let mut w = Writing::acquire(&self.pool, &self.database).await?;
+        w.may_land = true;
+        let out = run(query, w.conn()?).await;
+        w.finish();
+        Ok(out?)
+    }
+
+    /// Runs one statement that writes and reads at most one row back.
+    async fn write_row(&self, query: Query<'static>) -> Result<Option<SqliteRow>, Error> {
+        self.one_write(query, |q, c| Box::pin(q.fetch_optional(c)))
+            .await
     }
 }
 

@@ -104,7 +104,7 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
                 .bind(seen)
                 .bind(expires)
                 .bind(new_ip);
-            if let Some(row) = self.row(query).await? {
+            if let Some(row) = self.write_row(query).await? {
                 return Ok(WriteOutcome::Written {
                     version: version(row.try_get("version")?)?,
                 });
@@ -185,7 +185,7 @@ sql::impl_sql_storage!(SqliteStorage, query = Query, row = SqliteRow, time = ts,
                     .bind(ts(now))
                     .bind(ts(revoked_before))
                     .bind(i64::from(limit))
-                    .fetch_all(tx.conn())
+                    .fetch_all(tx.conn()?)
                     .await?
             }
         };

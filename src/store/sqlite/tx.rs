@@ -2,12 +2,14 @@
 //! one.
 
 use super::encoding::ts;
+use super::settle::Writing;
 use super::statements::{self as q, Query};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::sql::TokenColumns;
 use serde_json::{Map, Value};
-use sqlx::{Row as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Executor as _, Row as _, SqliteConnection, SqlitePool};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// A write transaction: `BEGIN IMMEDIATE` takes SQLite's write lock at the
@@ -15,31 +17,42 @@ use uuid::Uuid;
 /// on upgrade. Dropped without [`commit`](Self::commit), it rolls back.
 ///
 /// A caller dropped in the middle (a client that disconnected) cannot leave
-/// it open, unlike a Postgres transaction (see `postgres/tx.rs`): sqlx runs
-/// each SQLite connection on a worker thread, which gets the rollback of a
-/// dropped transaction at once and runs it right after the statement in
-/// progress, and rolls back by itself a `BEGIN IMMEDIATE` whose caller is
-/// gone. So the write lock is released without waiting for the connection's
-/// next use (the store test `cancellation` checks it).
-pub(super) struct WriteTx(sqlx::Transaction<'static, Sqlite>);
+/// it open, unlike a Postgres transaction (see `postgres/tx.rs`): the
+/// connection ([`Writing`]) gets the `ROLLBACK` at once, which SQLite's
+/// worker runs right after the statement in progress, so the write lock is
+/// released without waiting for the connection's next use (the store test
+/// `cancellation` checks it). A caller dropped during the `COMMIT` may see
+/// it land later: the caches of this process hear of it then.
+pub(super) struct WriteTx(Writing);
 
 impl WriteTx {
-    pub(super) async fn begin(pool: &SqlitePool) -> Result<Self, Error> {
-        Ok(Self(pool.begin_with("BEGIN IMMEDIATE").await?))
+    pub(super) async fn begin(pool: &SqlitePool, database: &Arc<str>) -> Result<Self, Error> {
+        let mut w = Writing::acquire(pool, database).await?;
+        w.open = true;
+        let begun = w.conn()?.execute("BEGIN IMMEDIATE").await;
+        if let Err(e) = begun {
+            // Nothing began: nothing to roll back.
+            w.finish();
+            return Err(e.into());
+        }
+        Ok(Self(w))
     }
 
-    pub(super) async fn commit(self) -> Result<(), Error> {
-        Ok(self.0.commit().await?)
+    pub(super) async fn commit(mut self) -> Result<(), Error> {
+        self.0.may_land = true;
+        self.0.conn()?.execute("COMMIT").await?;
+        self.0.finish();
+        Ok(())
     }
 
     /// The connection, for reads inside the transaction.
-    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.0
+    pub(super) fn conn(&mut self) -> Result<&mut SqliteConnection, Error> {
+        self.0.conn()
     }
 
     /// Runs a statement: how many rows it changed.
     pub(super) async fn run(&mut self, query: Query<'_>) -> Result<u64, Error> {
-        Ok(query.execute(&mut *self.0).await?.rows_affected())
+        Ok(query.execute(self.0.conn()?).await?.rows_affected())
     }
 
     /// Deletes session `id` and its tokens: how many sessions (0 or 1).
@@ -68,7 +81,7 @@ impl WriteTx {
     ) -> Result<Option<(Map<String, Value>, i64)>, Error> {
         let row = sqlx::query(q::READ_FOR_WRITE)
             .bind(id)
-            .fetch_optional(&mut *self.0)
+            .fetch_optional(self.0.conn()?)
             .await?;
         match row {
             Some(row) if row.try_get::<bool, _>("live")? => {
@@ -91,7 +104,7 @@ impl WriteTx {
             .bind(seen)
             .bind(expires)
             .bind(ip)
-            .fetch_one(&mut *self.0)
+            .fetch_one(self.0.conn()?)
             .await?;
         u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))
     }
