@@ -39,9 +39,10 @@ async fn create(s: &dyn SessionProtocol, tag: &str, n: u8, ended: bool) -> Vec<S
 }
 
 /// Collection in batches of 10 over 25 ended sessions among 30 live ones
-/// goes on where each batch stopped: the pass reads each session once,
-/// where starting over at every batch would read the first ones again at
-/// each; and it collects the ended sessions only.
+/// goes on where each batch stopped: the pass reads each session once
+/// (its fields but its data, `HMGET`), where starting over at every batch
+/// would read the first ones again at each; and it collects the ended
+/// sessions only.
 #[tokio::test]
 async fn redis_collection_goes_on_where_its_last_batch_stopped() {
     let Some((s, counter)) = counted(RedisOptions::default().prefix(fresh_prefix())).await else {
@@ -63,9 +64,14 @@ async fn redis_collection_goes_on_where_its_last_batch_stopped() {
     assert_eq!(batches, [10, 10, 5]);
     let reads = calls
         .iter()
-        .filter(|(name, key)| name == "HGETALL" && key.contains("}:s:"))
+        .filter(|(name, key)| name == "HMGET" && key.contains("}:s:"))
         .count();
     assert_eq!(reads, 55, "each session once");
+    let whole = calls
+        .iter()
+        .filter(|(name, key)| name == "HGETALL" && key.contains("}:s:"))
+        .count();
+    assert_eq!(whole, 0, "no session read with its data");
     for r in &live {
         assert!(s.get(r.id).await.unwrap().is_some(), "a live session stays");
     }

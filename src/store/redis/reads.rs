@@ -48,8 +48,9 @@ impl RedisStorage {
         Ok(Some((s, slot.generation())))
     }
 
-    /// Sessions `ids` as kept on `node` (those still there), each with its
-    /// generation, and the "not before" of their slots, in one pipeline.
+    /// Sessions `ids` as kept on `node` (those still there), without their
+    /// data, each with its generation, and the "not before" of their
+    /// slots, in one pipeline.
     /// A key that holds no session of ours (written by something else, or
     /// damaged) is skipped with a warning, by its id: one bad key must not
     /// stop every scan (collection, statistics, a revocation's count)
@@ -84,7 +85,9 @@ impl RedisStorage {
         }
         let mut pipe = redis::pipe();
         for id in ids {
-            pipe.cmd("HGETALL").arg(self.keys.session(*id));
+            pipe.cmd("HMGET")
+                .arg(self.keys.session(*id))
+                .arg(&hash::RECORD_FIELDS[..]);
         }
         let slots: BTreeSet<usize> = ids.iter().map(|id| slot_of_session(*id)).collect();
         for slot in &slots {
@@ -93,8 +96,8 @@ impl RedisStorage {
         let mut rows = self.conn.pipe_on(node, pipe).await?.into_iter();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let flat: Vec<Vec<u8>> = value(rows.next().unwrap_or(redis::Value::Nil))?;
-            out.extend(checked(hash::decode(&flat)?, *id)?);
+            let fields = value(rows.next().unwrap_or(redis::Value::Nil))?;
+            out.extend(checked(hash::decode_without_data(fields)?, *id)?);
         }
         let mut not_before = HashMap::new();
         for slot in slots {
