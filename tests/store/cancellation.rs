@@ -311,7 +311,9 @@ async fn a_cut_revocation_that_lands_later_reaches_the_cache() {
     let held = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
     let how = Revocation::new(RevokeReason::User, RevokedBy::user("cut"), now());
     let scope = RevokeScope::Session { id, owner: None };
-    let cut = tokio::time::timeout(Duration::from_millis(50), cache.revoke(&scope, &how)).await;
+    // Well within SQLite's busy timeout (5 s), and long enough for the
+    // statement to reach SQLite on a loaded machine.
+    let cut = tokio::time::timeout(Duration::from_secs(1), cache.revoke(&scope, &how)).await;
     assert!(cut.is_err(), "the revocation waits for the write lock");
     assert!(load().await.record.revoked_at.is_none(), "not landed yet");
     held.rollback().await.unwrap();

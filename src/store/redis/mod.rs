@@ -42,15 +42,15 @@
 //!   *generation* on every hash slot (one small "not before" hash per slot,
 //!   `not_before.rs`), each master's slots in pipelines ending with their
 //!   `WAIT`. A session keeps its slot's generation from its insert, and one
-//!   of an older generation counts as revoked by the revocation that
-//!   followed its insert (if it was live then, the rule of every store),
+//!   of an older generation counts as revoked by the first revocation
+//!   after its insert at which it was live (the rule of every store),
 //!   for loads, lists, writes and garbage collection: every read of a
 //!   session reads its slot's key in the same round trip, every script
-//!   that writes one reads it in the same call (a copy decided in Rust
-//!   lands only while its slot is at the generation it was judged at).
-//!   A generation, not an instant, so that no clock (of an app instance
-//!   or of a master) decides which session came first: the insert that
-//!   stamps it and the bump are both atomic on the slot's master. One key per slot, not one for the
+//!   that writes one reads it in the same call and writes nothing on a
+//!   session of an older generation. A generation, not an instant, so
+//!   that no clock (of an app instance or of a master) decides which
+//!   session came first: the insert that stamps it and the bump are both
+//!   atomic on the slot's master. One key per slot, not one for the
 //!   store, because a script reaches one slot's keys only; not one cached
 //!   copy per app instance, because a revocation must hold on every
 //!   instance the moment it is acknowledged. The call then counts, by a

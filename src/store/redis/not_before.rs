@@ -5,15 +5,17 @@
 //! revocation that started it (`[at, reason, by]`). A session's hash keeps
 //! the generation of its slot when it was inserted (`g`). A session whose
 //! generation is below its slot's was there when everyone was revoked: it
-//! counts as revoked by the revocation that followed its insert, if it was
-//! live then ([`StoredSession::apply_revocation`], the rule of every
-//! store), without a write. Every script that writes a session reads its
-//! slot's key in the same call (one slot), so no write lands on a session
-//! that counts as revoked; every read (a load, a list, a scan) reads it in
-//! the same round trip. The key keeps the revocations of the last
-//! [`KEPT_GENERATIONS`] generations only: a session older than those counts
-//! as revoked by the oldest kept (its "ended" time is then later than the
-//! revocation that ended it), and the key stays a few hundred bytes.
+//! counts as revoked by the first revocation after its insert at which it
+//! was live ([`StoredSession::apply_revocation`], the rule of every store),
+//! without a write. Every script that writes a session reads its slot's
+//! key in the same call (one slot) and writes nothing on a session of an
+//! older generation: whether a revocation ended it or it had ended before,
+//! no write brings it back; every read (a load, a list, a scan) reads the
+//! key in the same round trip. The key keeps the revocations of the last
+//! [`KEPT_GENERATIONS`] generations only: a session older than those is
+//! judged by the kept ones (revoked by the oldest at which it was live,
+//! its "ended" time then later than the revocation that ended it), and
+//! the key stays a few hundred bytes.
 //!
 //! Why generations and not an instant: a generation is compared on the
 //! master that holds the session, atomically with the insert that stamps
@@ -78,41 +80,56 @@ impl NotBefore {
 
     /// `session`, inserted at generation `generation`, as this slot's
     /// revocations leave it: revoked by the first that followed its insert
-    /// if it was live then. Its version and epoch stay (nothing was
-    /// written): the copy is for reading and deciding. A data write refuses
-    /// a session of an older generation; a `SWAP` writes a copy judged here
-    /// only while the slot is still at this generation, and stamps it so.
+    /// at which it was live ([`ender`](Self::ender)). Its version and
+    /// epoch stay (nothing was written): the copy is for reading and
+    /// deciding, and every write refuses a session of an older generation.
     pub(super) fn apply(&self, session: &mut StoredSession, generation: u64) -> Result<(), Error> {
         if generation >= self.generation {
             return Ok(());
         }
-        // The revocation that followed its insert, or, when that one was
-        // forgotten (`KEPT_GENERATIONS` more came since), the oldest kept.
-        let how = self
-            .revocations
-            .get(&(generation + 1))
-            .or_else(|| {
-                let oldest = self.revocations.keys().min()?;
-                self.revocations.get(oldest)
-            })
-            .ok_or(Error::Corrupt("a slot's generation without its revocation"))?;
+        if self.revocations.is_empty() {
+            return Err(Error::Corrupt("a slot's generation without its revocation"));
+        }
+        let Some(how) = self.ender(session, generation).map(|(_, how)| how) else {
+            return Ok(());
+        };
         let (version, epoch) = (session.record.version, session.epoch);
         session.apply_revocation(&RevokeScope::Everyone, how);
         (session.record.version, session.epoch) = (version, epoch);
         Ok(())
     }
 
+    /// The revocation of this slot that ended `session` (inserted at
+    /// generation `inserted`, read as kept), with its generation: the
+    /// first kept one after the insert at which it was live, as every
+    /// store revokes, at each revocation of everyone, the sessions live at
+    /// its instant (clocks may disagree: one that missed the session does
+    /// not hide a later one that did not). `None`: revoked before, or
+    /// ended before each. A session older than the kept ones is judged by
+    /// those alone.
+    fn ender(&self, session: &StoredSession, inserted: u64) -> Option<(u64, &Revocation)> {
+        if session.record.revoked_at.is_some() {
+            return None;
+        }
+        let mut after: Vec<(u64, &Revocation)> = self
+            .revocations
+            .iter()
+            .filter(|(n, _)| **n > inserted)
+            .map(|(n, how)| (*n, how))
+            .collect();
+        after.sort_unstable_by_key(|(n, _)| *n);
+        after
+            .into_iter()
+            .find(|(_, how)| session.record.is_live(how.at))
+    }
+
     /// Whether this slot's revocation `generation` revoked `session`
-    /// (inserted at `inserted`): for counting what a revocation of
-    /// everyone did.
+    /// (inserted at `inserted`, read as kept): for counting what a
+    /// revocation of everyone did.
     pub(super) fn revoked_by(
         &self, session: &StoredSession, inserted: u64, generation: u64,
     ) -> bool {
-        let Some(how) = self.revocations.get(&generation) else {
-            return false;
-        };
-        inserted + 1 == generation
-            && session.record.revoked_at.is_none()
-            && session.record.is_live(how.at)
+        self.ender(session, inserted)
+            .is_some_and(|(n, _)| n == generation)
     }
 }

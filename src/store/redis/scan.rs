@@ -48,10 +48,11 @@ pub(super) struct Scanner {
     at: usize,
     cursor: u64,
     pattern: String,
-    /// Sessions the last batch read and did not reach: the next starts
-    /// with them (a copy is deleted only if its session is unchanged
+    /// Sessions the last batch read and did not reach, each with the
+    /// generation of its slot it was judged at: the next starts with them
+    /// (a copy is deleted only if its session and its slot are unchanged
     /// since, so an old copy deletes nothing that changed).
-    left: Vec<StoredSession>,
+    left: Vec<(StoredSession, u64)>,
 }
 
 impl RedisStorage {
@@ -156,15 +157,19 @@ impl RedisStorage {
     }
 
     /// Sessions `ids` of `node`, as their slots' revocations of everyone
-    /// leave them.
-    async fn read_many(&self, node: &Node, ids: &[Uuid]) -> Result<Vec<StoredSession>, Error> {
+    /// leave them, each with the generation of its slot it was judged at.
+    async fn read_many(
+        &self, node: &Node, ids: &[Uuid],
+    ) -> Result<Vec<(StoredSession, u64)>, Error> {
         let (found, not_before) = self.get_many(node, ids).await?;
         let mut out = Vec::with_capacity(found.len());
         for (mut s, generation) in found {
+            let mut judged = generation;
             if let Some(nb) = not_before.get(&slot_of_session(s.record.id)) {
                 nb.apply(&mut s, generation)?;
+                judged = judged.max(nb.generation());
             }
-            out.push(s);
+            out.push((s, judged));
         }
         Ok(out)
     }
@@ -184,18 +189,21 @@ impl RedisStorage {
         let mut found = std::mem::take(&mut scan.left);
         loop {
             let mut copies = found.into_iter();
-            while let Some(s) = copies.next() {
+            while let Some((s, judged)) = copies.next() {
                 if count >= limit {
-                    scan.left = std::iter::once(s).chain(copies).collect();
+                    scan.left = std::iter::once((s, judged)).chain(copies).collect();
                     if let Ok(mut kept) = self.collecting.lock() {
                         *kept = Some(scan);
                     }
                     return Ok(count);
                 }
                 if what.covers(&s.record) {
+                    let id = s.record.id;
                     let call = Call::new(&DELETE_AT)
-                        .key(self.keys.session(s.record.id))
-                        .arg(s.record.version);
+                        .key(self.keys.session(id))
+                        .key(self.keys.not_before_of(id))
+                        .arg(s.record.version)
+                        .arg(judged);
                     count += self.conn.run::<u64>(&call, None).await?;
                 }
             }
@@ -211,7 +219,7 @@ impl RedisStorage {
         let (mut records, mut scan) = (Vec::new(), self.scanner().await?);
         while let Some((node, ids)) = self.next_ids(&mut scan).await? {
             let found = self.read_many(&node, &ids).await?;
-            records.extend(found.into_iter().map(|s| s.record));
+            records.extend(found.into_iter().map(|(s, _)| s.record));
         }
         Ok(records)
     }

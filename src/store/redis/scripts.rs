@@ -7,14 +7,13 @@
 //! A session's hash has the fields of [`hash`](super::hash) (the scripts
 //! name `v`, `r`, `ts`, `te`, `ip`, `loc` and `g`, and `d:` data fields
 //! come from Rust); every script that writes a session also reads its
-//! slot's "not before" key ([`not_before`](super::not_before)). Two kinds
-//! of writes, neither of which decides anything the protocol decides:
+//! slot's "not before" key ([`not_before`](super::not_before)) and writes
+//! nothing on a session of an older generation (there when everyone was
+//! revoked). Two kinds of writes, neither of which decides anything the
+//! protocol decides:
 //!
 //! - a whole copy decided in Rust on a read copy ([`SWAP`], [`SWAP_MANY`]),
-//!   a compare-and-set on `v`: it lands only if nothing changed in between
-//!   and the copy was judged at the slot's generation (`SWAP` is told which
-//!   it was; `SWAP_MANY` writes only sessions of it), and it keeps that
-//!   generation;
+//!   a compare-and-set on `v`: it lands only if nothing changed in between;
 //! - a data or activity write ([`WRITE`], [`UPDATE`]) in one round trip:
 //!   [`StoredSession::apply_write`](crate::store::StoredSession::apply_write)'s
 //!   own checks (the session is there, not revoked, of its slot's

@@ -102,11 +102,8 @@ impl RedisStorage {
         Ok(nanos(end)? / 1_000_000)
     }
 
-    /// The `SWAP` of `s` over the copy at version `expected`, judged at
-    /// its slot's generation `judged`.
-    fn swap_call(
-        &self, expected: u64, judged: u64, s: &StoredSession,
-    ) -> Result<Call<'static>, Error> {
+    /// The `SWAP` of `s` over the copy at `expected`.
+    fn swap_call(&self, expected: u64, s: &StoredSession) -> Result<Call<'static>, Error> {
         let r = &s.record;
         let mut call = Call::new(&SWAP)
             .key(self.keys.session(r.id))
@@ -114,23 +111,20 @@ impl RedisStorage {
         if let Some(user) = &r.user_id {
             call = call.key(self.keys.user(user));
         }
-        call = call
-            .arg(expected)
-            .arg(judged)
-            .arg(self.expiry(r)?)
-            .arg(r.id);
+        call = call.arg(expected).arg(self.expiry(r)?).arg(r.id);
         Ok(call.pairs(hash::encode(s)?))
     }
 
     /// Reads session `id`, decides with `f`, and writes the copy if `f`
     /// says so, at the version read, waiting for replicas as `acks` says.
-    /// `None`: the session is not there. The copy is judged at its slot's
-    /// generation ([`get_judged`](Self::get_judged)): a revocation of
-    /// everyone between the read and the write makes the write read again.
+    /// `None`: the session is not there, or takes no write: it is of an
+    /// older generation than its slot's (there when everyone was revoked:
+    /// that ended it, or it had ended before), so deciding again on a new
+    /// copy would only be refused again.
     ///
     /// With [`Acks::All`], an answer that writes nothing (the copy read
-    /// already says it, or the session went) rests on a state this
-    /// connection may not have written: another call's write, or this call's own first try, which the client
+    /// already says it, or the session takes no write) rests on a state
+    /// this connection may not have written: another call's write, or this call's own first try, which the client
     /// sent again after its connection dropped (the second try then finds
     /// its own write and loses the compare-and-set). A `WAIT` alone would
     /// count what this connection wrote, maybe nothing: the answer waits
@@ -142,7 +136,7 @@ impl RedisStorage {
     ) -> Result<Option<R>, Error> {
         let wait = self.wait.filter(|_| acks != Acks::None);
         for _ in 0..RETRIES {
-            let Some((mut s, judged)) = self.get_judged(id).await? else {
+            let Some(mut s) = self.get(id).await? else {
                 return Ok(None);
             };
             let read = s.record.version;
@@ -150,9 +144,10 @@ impl RedisStorage {
                 Step::Stop(answer) => Some(answer),
                 Step::Write(answer) => {
                     check_placement(id, s.record.user_id.as_deref())?;
-                    let call = self.swap_call(read, judged, &s)?;
+                    let call = self.swap_call(read, &s)?;
                     match self.run::<i64>(&call, wait).await? {
                         1 => return Ok(Some(answer)),
+                        // Gone, or of an older generation.
                         -1 => None,
                         _ => continue,
                     }
