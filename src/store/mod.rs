@@ -213,5 +213,6 @@ pub(crate) mod siblings {
     pub(crate) fn changed(_store: &dyn SessionProtocol, _stale: Stale<'_>) {}
 
     /// Nothing to do: no cache of this process can hold `stale`.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn changed_in(_database: &str, _stale: Stale<'_>) {}
 }

@@ -43,6 +43,7 @@ impl RedisStorage {
     /// Sessions `ids` as kept on `node` (those still there), without their
     /// data, each with its generation, and the "not before" of their
     /// slots, in one pipeline.
+    ///
     /// A key that holds no session of ours (written by something else, or
     /// damaged) is skipped with a warning, by its id: one bad key must not
     /// stop every scan (collection, statistics, a revocation's count)

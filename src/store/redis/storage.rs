@@ -124,10 +124,11 @@ impl RedisStorage {
     ///
     /// With [`Acks::All`], an answer that writes nothing (the copy read
     /// already says it, or the session takes no write) rests on a state
-    /// this connection may not have written: another call's write, or this call's own first try, which the client
-    /// sent again after its connection dropped (the second try then finds
-    /// its own write and loses the compare-and-set). A `WAIT` alone would
-    /// count what this connection wrote, maybe nothing: the answer waits
+    /// this connection may not have written: another call's write, or this
+    /// call's own first try, which the client sent again after its
+    /// connection dropped (the second try then finds its own write and
+    /// loses the compare-and-set). A `WAIT` alone would count what this
+    /// connection wrote, maybe nothing: the answer waits
     /// behind a write of its own on the session's slot
     /// ([`barrier`](Self::barrier)), so the replicas it counts have
     /// everything the master had when the copy was read.
