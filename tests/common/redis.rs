@@ -4,8 +4,11 @@
 //! run in parallel on one server without seeing each other.
 
 use super::RespCounter;
-use axum_user_sessions::store::{RedisOptions, RedisStore};
+use axum_user_sessions::store::{RedisOptions, RedisStore, SessionRecord, TokenHash};
 use std::net::SocketAddr;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// The variable's value; without it, a test under CI fails (the test
 /// command starts Redis), and elsewhere it is skipped, loudly.
@@ -83,4 +86,29 @@ pub async fn sent<T>(counter: &RespCounter, call: impl Future<Output = T>) -> (T
     let before = counter.commands().len();
     let out = call.await;
     (out, counter.commands().split_off(before))
+}
+
+/// A store on the node and one on the Cluster, with `options` (each under
+/// a fresh prefix).
+pub async fn both(options: RedisOptions) -> Vec<RedisStore> {
+    let mut stores = Vec::new();
+    stores.extend(node_store(options.clone()).await);
+    stores.extend(cluster_store(options).await);
+    stores
+}
+
+/// A token hash of `n`s.
+pub fn hash(n: u8) -> TokenHash {
+    TokenHash::from_bytes([n; 32])
+}
+
+/// Session `id` of `user`, created now: its idle end in a minute, its hard
+/// end in ten.
+pub fn user_record(id: Uuid, user: &str) -> SessionRecord {
+    let t0 = OffsetDateTime::now_utc();
+    let mut r = SessionRecord::new(id, t0);
+    r.user_id = Some(user.into());
+    (r.expires_at, r.absolute_expires_at) =
+        (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
+    r
 }

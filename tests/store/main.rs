@@ -23,6 +23,8 @@ mod redis;
 #[cfg(feature = "redis")]
 mod redis_failover;
 #[cfg(feature = "redis")]
+mod redis_generations;
+#[cfg(feature = "redis")]
 mod redis_round_trips;
 #[cfg(feature = "redis")]
 mod redis_scans;

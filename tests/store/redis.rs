@@ -52,33 +52,14 @@ axum_user_sessions::__store_conformance_scenarios!([on_redis]);
 
 mod redis_own {
     use super::*;
+    use crate::common::redis::{both, hash, user_record};
     use axum_user_sessions::store::{
-        Error, RedisStore, RememberCredential, Revocation, RevokeReason, RevokeScope, RevokedBy,
-        SessionRecord, TokenHash, Touch, placement,
+        Error, RedisStore, RememberCredential, Revocation, RevokeReason, RevokeScope,
+        SessionRecord, Touch, placement,
     };
     use std::time::Duration;
     use time::OffsetDateTime;
     use uuid::Uuid;
-
-    fn hash(n: u8) -> TokenHash {
-        TokenHash::from_bytes([n; 32])
-    }
-
-    fn user_record(id: Uuid, user: &str) -> SessionRecord {
-        let t0 = OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(id, t0);
-        r.user_id = Some(user.into());
-        (r.expires_at, r.absolute_expires_at) =
-            (t0 + Duration::from_secs(60), t0 + Duration::from_secs(600));
-        r
-    }
-
-    async fn both(options: RedisOptions) -> Vec<RedisStore> {
-        let mut stores = Vec::new();
-        stores.extend(node_store(options.clone()).await);
-        stores.extend(cluster_store(options).await);
-        stores
-    }
 
     /// A user's session whose id does not carry the user's placement tag
     /// would sit outside the user's slot: refused, nothing written.
@@ -154,61 +135,6 @@ mod redis_own {
                 .await
                 .unwrap();
             assert!(s.get(id).await.unwrap().is_some());
-        }
-    }
-
-    /// A session that had ended before everyone was revoked is of an older
-    /// generation than its slot's, and the revocation left it as it was.
-    /// No write lands on it, and each is answered at once ("nothing
-    /// written", or the protocol's own answer for a session it cannot
-    /// change): it was read and refused 32 times, then failed as
-    /// unavailable.
-    #[tokio::test]
-    async fn redis_a_session_ended_before_everyone_was_revoked_takes_no_write() {
-        use axum_user_sessions::store::Reissue;
-        let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
-        for s in both(RedisOptions::default()).await {
-            let id = placement::session_id(Some("ended-before"));
-            let mut r = user_record(id, "ended-before");
-            r.expires_at = r.created_at - Duration::from_secs(1);
-            r.last_ip = Some(ip);
-            s.create(&r, &hash(1)).await.unwrap();
-            let now = OffsetDateTime::now_utc();
-            let how = Revocation::new(RevokeReason::Admin, RevokedBy::operator("ops"), now);
-            assert_eq!(s.revoke(&RevokeScope::Everyone, &how).await.unwrap(), 0);
-            let protocol: &dyn SessionProtocol = &s;
-            assert!(!protocol.set_location(id, ip, "Lisbon").await.unwrap());
-            let one = RevokeScope::Session { id, owner: None };
-            assert_eq!(s.revoke(&one, &how).await.unwrap(), 0, "not live");
-            let reissue = Reissue::new(Some("ended-before".into()), now);
-            let reissued = s.reissue(id, &hash(2), &reissue).await;
-            assert!(!matches!(reissued, Ok(true)), "{reissued:?}");
-            let kept = s.get(id).await.unwrap().expect("still kept");
-            assert_eq!(kept.location, None);
-            assert_eq!(kept.revoked_at, None, "it ended by its idle timeout");
-        }
-    }
-
-    /// Revocations of everyone stamped by clocks that disagree: the first
-    /// missed a session (its instant, from a clock ahead, is after the
-    /// session's idle end), the second, from a clock behind, did not. The
-    /// session counts as revoked by the second, as on every store, which
-    /// revokes at each revocation the sessions live at its instant.
-    #[tokio::test]
-    async fn redis_a_later_revocation_of_everyone_ends_what_an_earlier_missed() {
-        for s in both(RedisOptions::default()).await {
-            let id = placement::session_id(Some("skewed"));
-            let r = user_record(id, "skewed");
-            s.create(&r, &hash(1)).await.unwrap();
-            let ahead = r.expires_at + Duration::from_secs(3600);
-            let first = Revocation::new(RevokeReason::Admin, RevokedBy::operator("a"), ahead);
-            assert_eq!(s.revoke(&RevokeScope::Everyone, &first).await.unwrap(), 0);
-            let behind = r.created_at + Duration::from_secs(1);
-            let second = Revocation::new(RevokeReason::Admin, RevokedBy::operator("b"), behind);
-            assert_eq!(s.revoke(&RevokeScope::Everyone, &second).await.unwrap(), 1);
-            let kept = s.get(id).await.unwrap().unwrap();
-            assert_eq!(kept.revoked_at, Some(behind));
-            assert_eq!(kept.revoked_by.as_deref(), Some("b"));
         }
     }
 

@@ -47,12 +47,12 @@
 //!   for loads, lists, writes and garbage collection: every read of a
 //!   session reads its slot's key in the same round trip, every script
 //!   that writes one reads it in the same call and writes nothing on a
-//!   session of an older generation. A generation, not an instant, so
-//!   that no clock (of an app instance or of a master) decides which
-//!   session came first: the insert that stamps it and the bump are both
-//!   atomic on the slot's master. One key per slot, not one for the
-//!   store, because a script reaches one slot's keys only; not one cached
-//!   copy per app instance, because a revocation must hold on every
+//!   session of an older generation but a revocation. A generation, not
+//!   an instant, so that no clock (of an app instance or of a master)
+//!   decides which session came first: the insert that stamps it and the
+//!   bump are both atomic on the slot's master. One key per slot, not one
+//!   for the store, because a script reaches one slot's keys only; not one
+//!   cached copy per app instance, because a revocation must hold on every
 //!   instance the moment it is acknowledged. The call then counts, by a
 //!   read-only scan, the sessions its generations ended (it answers how
 //!   many it revoked); the revocation holds before the count starts.

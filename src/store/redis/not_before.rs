@@ -10,7 +10,10 @@
 //! without a write. Every script that writes a session reads its slot's
 //! key in the same call (one slot) and writes nothing on a session of an
 //! older generation: whether a revocation ended it or it had ended before,
-//! no write brings it back; every read (a load, a list, a scan) reads the
+//! no write brings it back. Only a revocation lands on one (it brings
+//! nothing back), judged at the slot's current generation: a session a
+//! revocation of everyone missed (its instant after the session's idle
+//! end, from a clock ahead) can still be revoked. Every read (a load, a list, a scan) reads the
 //! key in the same round trip. The key keeps the revocations of the last
 //! [`KEPT_GENERATIONS`] generations only: a session older than those is
 //! judged by the kept ones (revoked by the oldest at which it was live,
@@ -31,8 +34,8 @@ use crate::store::storage::StoredSession;
 use std::collections::HashMap;
 
 /// How many revocations of everyone a slot's key keeps (each a few dozen
-/// bytes): a session inserted before older ones counts as revoked by the
-/// oldest kept, so that neither the key nor every read of it grows with
+/// bytes): a session inserted before older ones is judged by the kept
+/// ones alone, so that neither the key nor every read of it grows with
 /// each call.
 pub(super) const KEPT_GENERATIONS: u64 = 8;
 
@@ -82,7 +85,8 @@ impl NotBefore {
     /// revocations leave it: revoked by the first that followed its insert
     /// at which it was live ([`ender`](Self::ender)). Its version and
     /// epoch stay (nothing was written): the copy is for reading and
-    /// deciding, and every write refuses a session of an older generation.
+    /// deciding, and every write but a revocation refuses a session of an
+    /// older generation.
     pub(super) fn apply(&self, session: &mut StoredSession, generation: u64) -> Result<(), Error> {
         if generation >= self.generation {
             return Ok(());

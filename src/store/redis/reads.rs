@@ -24,6 +24,12 @@ impl RedisStorage {
     /// everyone leave it: its hash and its slot's "not before" key, in one
     /// round trip.
     pub(super) async fn get(&self, id: Uuid) -> Result<Option<StoredSession>, Error> {
+        Ok(self.get_judged(id).await?.map(|(s, _)| s))
+    }
+
+    /// [`get`](Self::get), with the generation of the session's slot the
+    /// copy was judged at.
+    pub(super) async fn get_judged(&self, id: Uuid) -> Result<Option<(StoredSession, u64)>, Error> {
         let key = self.keys.session(id);
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(&key);
@@ -36,8 +42,9 @@ impl RedisStorage {
         let Some((mut s, generation)) = checked(hash::decode(&session)?, id)? else {
             return Ok(None);
         };
-        NotBefore::decode(&not_before)?.apply(&mut s, generation)?;
-        Ok(Some(s))
+        let slot = NotBefore::decode(&not_before)?;
+        slot.apply(&mut s, generation)?;
+        Ok(Some((s, slot.generation())))
     }
 
     /// Sessions `ids` as kept on `node` (those still there), without their

@@ -5,8 +5,9 @@
 //! Revoking everyone writes no session: it starts a new generation on
 //! every slot ([`not_before`](super::not_before)), each master's slots in
 //! pipelines that end with their `WAIT` (on the connection that wrote
-//! them), and every session of an older generation counts as revoked from
-//! then on, for loads, lists, writes and garbage collection alike. A
+//! them), and every session of an older generation live at its instant
+//! counts as revoked from then on, for loads, lists, writes and garbage
+//! collection alike. A
 //! session signed in on a slot after its new generation started stays
 //! signed in, as if it had signed in just after the call. Then, because
 //! the call answers how many sessions it revoked, a read-only scan counts
@@ -157,19 +158,19 @@ impl RedisStorage {
     }
 
     /// Sessions `ids` of `node`, as their slots' revocations of everyone
-    /// leave them, each with the generation of its slot it was judged at.
+    /// leave them, each with the generation of its slot it was judged at
+    /// (its slot's key is read with it: absent, it is at 0).
     async fn read_many(
         &self, node: &Node, ids: &[Uuid],
     ) -> Result<Vec<(StoredSession, u64)>, Error> {
         let (found, not_before) = self.get_many(node, ids).await?;
         let mut out = Vec::with_capacity(found.len());
         for (mut s, generation) in found {
-            let mut judged = generation;
-            if let Some(nb) = not_before.get(&slot_of_session(s.record.id)) {
-                nb.apply(&mut s, generation)?;
-                judged = judged.max(nb.generation());
-            }
-            out.push((s, judged));
+            let slot = not_before.get(&slot_of_session(s.record.id));
+            let slot = slot.map_or(Ok(0), |nb| {
+                nb.apply(&mut s, generation).map(|()| nb.generation())
+            })?;
+            out.push((s, slot));
         }
         Ok(out)
     }

@@ -9,8 +9,8 @@
 //! come from Rust); every script that writes a session also reads its
 //! slot's "not before" key ([`not_before`](super::not_before)) and writes
 //! nothing on a session of an older generation (there when everyone was
-//! revoked). Two kinds of writes, neither of which decides anything the
-//! protocol decides:
+//! revoked) but a revocation judged at the slot's generation. Two kinds
+//! of writes, neither of which decides anything the protocol decides:
 //!
 //! - a whole copy decided in Rust on a read copy ([`SWAP`], [`SWAP_MANY`]),
 //!   a compare-and-set on `v`: it lands only if nothing changed in between;

@@ -102,8 +102,12 @@ impl RedisStorage {
         Ok(nanos(end)? / 1_000_000)
     }
 
-    /// The `SWAP` of `s` over the copy at `expected`.
-    fn swap_call(&self, expected: u64, s: &StoredSession) -> Result<Call<'static>, Error> {
+    /// The `SWAP` of `s` over the copy at `expected`, judged at its slot's
+    /// generation `judged` (a revocation may land on a session of an older
+    /// generation while the slot is still there).
+    fn swap_call(
+        &self, expected: u64, judged: u64, s: &StoredSession,
+    ) -> Result<Call<'static>, Error> {
         let r = &s.record;
         let mut call = Call::new(&SWAP)
             .key(self.keys.session(r.id))
@@ -111,7 +115,12 @@ impl RedisStorage {
         if let Some(user) = &r.user_id {
             call = call.key(self.keys.user(user));
         }
-        call = call.arg(expected).arg(self.expiry(r)?).arg(r.id);
+        let revocation = r.revoked_at.map(|_| judged.to_string());
+        call = call
+            .arg(expected)
+            .arg(revocation.unwrap_or_default())
+            .arg(self.expiry(r)?)
+            .arg(r.id);
         Ok(call.pairs(hash::encode(s)?))
     }
 
@@ -120,7 +129,9 @@ impl RedisStorage {
     /// `None`: the session is not there, or takes no write: it is of an
     /// older generation than its slot's (there when everyone was revoked:
     /// that ended it, or it had ended before), so deciding again on a new
-    /// copy would only be refused again.
+    /// copy would only be refused again. A revocation still lands on it
+    /// (it brings nothing back), while the slot is at the generation the
+    /// copy was judged at.
     ///
     /// With [`Acks::All`], an answer that writes nothing (the copy read
     /// already says it, or the session takes no write) rests on a state
@@ -137,7 +148,7 @@ impl RedisStorage {
     ) -> Result<Option<R>, Error> {
         let wait = self.wait.filter(|_| acks != Acks::None);
         for _ in 0..RETRIES {
-            let Some(mut s) = self.get(id).await? else {
+            let Some((mut s, judged)) = self.get_judged(id).await? else {
                 return Ok(None);
             };
             let read = s.record.version;
@@ -145,7 +156,7 @@ impl RedisStorage {
                 Step::Stop(answer) => Some(answer),
                 Step::Write(answer) => {
                     check_placement(id, s.record.user_id.as_deref())?;
-                    let call = self.swap_call(read, &s)?;
+                    let call = self.swap_call(read, judged, &s)?;
                     match self.run::<i64>(&call, wait).await? {
                         1 => return Ok(Some(answer)),
                         // Gone, or of an older generation.

@@ -1,7 +1,9 @@
 -- SWAP of several sessions of one slot at once (a user's revocation).
 -- KEYS: the slot's "not before" key, then the sessions. ARGV, for each
 -- session: expected version, expiry, the number `n` of pairs, then `n`
--- field-value pairs. One answer per session, as SWAP's.
+-- field-value pairs. One answer per session: 1 written; -1 gone; 0 at
+-- another version or of an older generation (the caller goes through
+-- SWAP for those, one by one, judging each at its slot's generation).
 local out, a = {}, 1
 local gn = generation(KEYS[1])
 for i = 2, #KEYS do
