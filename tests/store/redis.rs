@@ -318,4 +318,59 @@ mod redis_own {
             .unwrap_err();
         assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
     }
+
+    /// A server that may evict any key at its memory limit
+    /// (`maxmemory-policy allkeys-lru`) could drop the keys that hold
+    /// revocations of everyone: `migrate` refuses it, saying what to set;
+    /// with `volatile-lru` (only keys with an expiry) it passes. On a
+    /// `redis-server` of the test's own.
+    #[tokio::test]
+    async fn redis_migrate_refuses_a_server_that_may_evict_any_key() {
+        if crate::common::redis::node_url().is_none() {
+            return;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server: scripts/test.sh installs it");
+        let _stop = KillOnDrop(server);
+        let url = format!("redis://127.0.0.1:{port}");
+        let store = crate::common::eventually(Duration::from_secs(10), || async {
+            RedisStore::connect(&url).await.ok()
+        })
+        .await
+        .expect("the server answers");
+        let err = axum_user_sessions::migrate(&store).await.unwrap_err();
+        assert!(matches!(err, Error::Misconfigured { .. }), "{err:?}");
+        assert!(err.to_string().contains("noeviction"), "{err}");
+
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory-policy")
+            .arg("volatile-lru")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        axum_user_sessions::migrate(&store).await.unwrap();
+    }
+
+    /// Kills the child process when dropped.
+    struct KillOnDrop(std::process::Child);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }

@@ -89,6 +89,7 @@ mod codec;
 mod conn;
 mod devices;
 mod errors;
+mod eviction;
 mod hash;
 mod keys;
 mod not_before;

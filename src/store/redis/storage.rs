@@ -264,8 +264,10 @@ impl RedisStorage {
 #[async_trait]
 impl SessionStore for RedisStorage {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
-        // Nothing to create: check that the server answers.
+        // Nothing to create: check that the server answers, and cannot
+        // evict what a revocation rests on.
         let _: String = self.conn.query(&redis::cmd("PING")).await?;
+        self.check_eviction().await?;
         Ok(MigrationReport::default())
     }
 
