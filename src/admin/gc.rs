@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 #[non_exhaustive]
 pub struct GcOptions {
     /// Rows deleted per statement (one short transaction each, no long
-    /// locks). Default: 1,000.
+    /// locks). Default: 1,000. A batch size of 0 counts as 1.
     pub batch_size: u32,
     /// How long revoked rows are kept for audit ("who revoked what, when,
     /// why") before they are deleted. Default: 30 days. Expired rows are
@@ -44,6 +44,13 @@ impl GcOptions {
     pub fn with_revoked_retention(mut self, retention: Duration) -> Self {
         self.revoked_retention = retention;
         self
+    }
+
+    /// The rows one statement deletes at most: [`batch_size`](Self::batch_size),
+    /// at least 1 (the field is public: a 0 set on it would delete nothing
+    /// and loop for ever).
+    fn batch(&self) -> u32 {
+        self.batch_size.max(1)
     }
 
     /// Revoked rows revoked before this time may be deleted at `now`. Never
@@ -96,11 +103,11 @@ pub(super) async fn collect(
     loop {
         let now = OffsetDateTime::now_utc();
         let horizon = options.revoked_horizon(now);
-        let n = store.gc_batch(now, horizon, options.batch_size).await?;
+        let n = store.gc_batch(now, horizon, options.batch()).await?;
         report.deleted += n;
         report.batches += 1;
         progress(report.deleted);
-        if n < u64::from(options.batch_size) {
+        if n < u64::from(options.batch()) {
             report.device_records = collect_devices(store, options).await?;
             return Ok(report);
         }
@@ -119,10 +126,10 @@ async fn collect_devices(store: &dyn SessionProtocol, options: &GcOptions) -> Re
         let now = OffsetDateTime::now_utc();
         let horizon = options.revoked_horizon(now);
         let n = devices
-            .collect_devices(now, horizon, options.batch_size)
+            .collect_devices(now, horizon, options.batch())
             .await?;
         deleted += n;
-        if n < u64::from(options.batch_size) {
+        if n < u64::from(options.batch()) {
             return Ok(deleted);
         }
         tokio::task::yield_now().await;

@@ -145,3 +145,24 @@ async fn background_gc_runs_and_stops_cleanly() {
         .await
         .expect("shutdown hung");
 }
+
+/// `batch_size` is a public field: set to 0 on it (not through
+/// `with_batch_size`, which keeps it at 1 or more), a collection still
+/// deletes what is collectable, in batches of one, and ends. Before, each
+/// batch deleted nothing and the loop never ended.
+#[sqlx::test(migrations = false)]
+async fn pg_gc_with_a_batch_size_of_zero_still_collects_and_ends(pool: sqlx::PgPool) {
+    let b = Backend::postgres(pool).await;
+    let pg = b.pg.clone().unwrap();
+    seed_expired(&pg, 3).await;
+    let mut opts = GcOptions::default();
+    opts.batch_size = 0;
+    let admin = SessionAdmin::new(b.store.clone());
+    let report = tokio::time::timeout(Duration::from_secs(60), admin.gc(&opts))
+        .await
+        .expect("the collection never ended")
+        .unwrap();
+    assert_eq!(report.deleted, 3, "{report:?}");
+    assert_eq!(report.batches, 4, "three batches of one, then a short one");
+    assert_eq!(count(&pg, "sessions").await, 0);
+}
