@@ -220,11 +220,16 @@ impl dyn SessionProtocol {
     /// after `after` (a `(last_seen_at, id)` of the previous page's last
     /// row; `None`: from the start), at most `limit`. A keyset, so a page
     /// never repeats a row of an earlier one, whatever changed meanwhile.
-    /// Times compare to the microsecond, as the SQL stores keep them.
+    /// Times compare to the microsecond, as the SQL stores keep them. A
+    /// user id holding U+0000 (which no session can have, and Postgres
+    /// refuses in a query) has none, on every store.
     pub async fn list_user_page(
         &self, user_id: &str, now: OffsetDateTime, after: Option<(OffsetDateTime, Uuid)>,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, Error> {
+        if user_id.contains('\0') {
+            return Ok(Vec::new());
+        }
         let live = ListQuery::Live {
             user_id,
             now,
