@@ -97,6 +97,9 @@ async fn revoke_mine(
     .map_err(|e| Refusal::from(e).reply(form))?;
     if this_one_too {
         session.mark_ended();
+        // Its trust was forgotten with the others': a trust cookie left
+        // behind would be presented at the next sign-in as a replay.
+        session.expire_trust_cookie();
     }
     if !form {
         return Ok(Json(json!({ "revoked": n })).into_response());

@@ -19,6 +19,7 @@ everywhere!(
     a_replayed_trust_is_refused_and_forgotten,
     no_user_sees_or_forgets_another_users_trust,
     signing_out_everywhere_forgets_trusted_devices,
+    signing_out_everywhere_here_expires_this_browsers_trust,
 );
 
 const TRUST: &str = "__Host-trust";
@@ -354,4 +355,30 @@ async fn signing_out_everywhere_forgets_trusted_devices(b: Backend) {
         .unwrap();
     assert_eq!(n, 1);
     assert!(!phone.trusted().await);
+}
+
+/// "Sign out everywhere" (this browser too) forgets this browser's trust
+/// with the others', and expires its trust cookie: kept, it would be
+/// presented at the next sign-in as a replay of a forgotten trust.
+async fn signing_out_everywhere_here_expires_this_browsers_trust(b: Backend) {
+    let (app, events) = app(&b).await;
+    let mut laptop = Browser::new(&app);
+    laptop
+        .login("alice", "&second_factor=on&trust_device=on")
+        .await;
+    assert!(laptop.trust.is_some());
+    let res = laptop.send("POST", "/sessions/revoke-all", None).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["revoked"], 1);
+    assert!(
+        laptop.trust.is_none(),
+        "the forgotten trust's cookie is expired"
+    );
+    laptop.login("alice", "").await;
+    assert!(!laptop.trusted().await);
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        !seen.contains(&"trusted_device_replayed".into()),
+        "{seen:?}"
+    );
 }
