@@ -94,7 +94,7 @@ pub async fn at_most_two_pending_tokens(store: Arc<dyn SessionProtocol>) {
 }
 
 /// A sign-in retires every token (pending ones too) and records the user
-/// and the time of the sign-in.
+/// and the time of the sign-in; no rotation begins on the id it left.
 pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     let s = store.as_ref();
     let t0 = now();
@@ -114,6 +114,12 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
     // The pending token too.
     let retired = TokenState::Retired { at: t1 };
     assert_states(s, r.id, t1, &[(1, retired), (2, retired)]).await;
+    // A request that read the old id before the sign-in and finds its
+    // rotation due begins none there: its token would end with the row.
+    assert!(
+        !s.begin_rotation(r.id, t0, &hash(4), t1).await.unwrap(),
+        "a rotation began on the id a sign-in moved from"
+    );
     let l = s
         .load(Some(new_id), &hash(3), &touch(t1))
         .await

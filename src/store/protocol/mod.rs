@@ -146,6 +146,8 @@ impl<S: SessionStore> SessionProtocol for Protocol<S> {
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
         self.swap(id, false, |s| {
+            // Another rotation or a sign-in came first (one that moved the
+            // session to a new id too): no new token.
             if s.record.rotated_at != expected_rotated_at {
                 return Step::Done(false);
             }

@@ -48,6 +48,11 @@ impl<S: SessionStore> Protocol<S> {
             s.record.absolute_expires_at = s.record.absolute_expires_at.min(now);
             s.record.tokens_expire_at = Some(now);
             s.record.persistent = false;
+            // A rotation begun by a request that read the session before
+            // the move loses its compare-and-set on `rotated_at`, as after
+            // a sign-in that keeps the id: its response must not set a
+            // token of the ended row over the sign-in's cookie.
+            s.record.rotated_at = now;
             Step::Swap {
                 with_record: true,
                 answer: true,
