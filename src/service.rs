@@ -139,11 +139,6 @@ impl<S> SessionService<S> {
                 legacy.remember = remember.is_present();
             }
         }
-        if let CookieToken::Valid(token) = &cookie
-            && legacy.session
-        {
-            legacy.token = Some(token.encode());
-        }
         for (name, malformed) in [
             (
                 &self.config.cookie_name,
@@ -170,6 +165,9 @@ impl<S> SessionService<S> {
             client,
         );
         session.set_trust_cookie(trust);
+        if legacy.session {
+            session.cookie_under_legacy_name();
+        }
         req.extensions_mut().insert(session.clone());
         (session, legacy)
     }
@@ -198,8 +196,6 @@ impl<S> SessionService<S> {
 struct LegacyCookies {
     session: bool,
     remember: bool,
-    /// The session token read under the old name, to send under the new one.
-    token: Option<String>,
     /// The token of a session another request adopted from tower-sessions
     /// (see `crate::adopt`), which this one joined: sent as our cookie.
     joined: Option<String>,
@@ -209,9 +205,9 @@ struct LegacyCookies {
 /// changes become `Set-Cookie` headers. A failed write replaces the
 /// handler's response with the error's (the cookies still go on it).
 ///
-/// A cookie read under its 0.1 name moves to today's: a live session's token
-/// is sent again under the new name, and the old cookie is expired once the
-/// new one is set.
+/// A cookie read under its 0.1 name moves to today's: a live session's
+/// token rotates ([`Session::cookie_under_legacy_name`]), and the old cookie
+/// is expired once the new one is set.
 async fn finish(
     session: &Session, config: &SessionConfig, legacy: LegacyCookies, mut res: Response,
 ) -> Response {
@@ -236,12 +232,6 @@ async fn finish(
     }
     let mut old = CookieUpdate::default();
     if let Some(old_names) = &config.legacy_cookie_names {
-        if legacy.session && cookies.session.is_none() && session.id().is_some() {
-            cookies.session = legacy.token.map(|value| CookieChange::Set {
-                value,
-                max_age: None,
-            });
-        }
         if legacy.session && cookies.session.is_some() {
             old.session = Some(CookieChange::Expire);
         }

@@ -99,6 +99,16 @@ impl Session {
         Ok(())
     }
 
+    /// The session cookie came under its 0.1 name (set by the service): a
+    /// current token rotates, so that the cookie moves to today's name
+    /// through the rotation's compare-and-set. A request that lost a race
+    /// to a sign-in or another rotation then sets nothing, where sending
+    /// its old token again under the new name would put a retired or
+    /// superseded token over the newer cookie.
+    pub(crate) fn cookie_under_legacy_name(&self) {
+        self.state().legacy_cookie = true;
+    }
+
     async fn rotate_if_due(&self) -> Result<(), Error> {
         let (id, expected) = {
             let st = self.state();

@@ -184,10 +184,10 @@ impl Session {
             }
             Some(l) => match l.token {
                 TokenState::Current => {
-                    self.state().rotation_due = cfg
-                        .rotation
-                        .due(l.record.rotated_at, l.has_pending, now)
-                        .then_some(l.record.rotated_at);
+                    let due = cfg.rotation.due(l.record.rotated_at, l.has_pending, now);
+                    let mut st = self.state();
+                    st.rotation_due = (due || st.legacy_cookie).then_some(l.record.rotated_at);
+                    drop(st);
                     Some(Usable::new(l.record, l.token))
                 }
                 TokenState::Pending => Some(Usable::new(l.record, l.token)),

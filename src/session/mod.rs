@@ -136,6 +136,8 @@ struct State {
     clear_cookie: bool,
     /// `rotated_at` seen at load when a rotation is due.
     rotation_due: Option<OffsetDateTime>,
+    /// The session cookie came under its 0.1 name: a rotation moves it.
+    legacy_cookie: bool,
     /// The session exists but this client may not use it: keep the cookie
     /// (it is the rightful client's when it comes back).
     binding_rejected: bool,

@@ -10,6 +10,7 @@ use common::{Backend, Client};
 conformance!(
     a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves,
     today_s_name_wins_over_the_0_1_name,
+    a_0_1_cookie_in_flight_across_a_sign_in_sets_nothing,
 );
 
 async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backend) {
@@ -33,13 +34,61 @@ async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backe
     let res = old.send_raw("GET", "/me", None, &[]).await;
     assert_eq!(res.status, 200, "a 0.1 cookie signed its user out");
     assert_eq!(res.json()["user_id"], "alice");
-    // The response moves the token to the new name and expires the old one.
-    assert_eq!(res.cookie_value("__Secure-session"), Some(token.clone()));
+    // The response moves the session to the new name (by a rotation: a
+    // new token) and expires the old cookie.
+    let rotated = res.cookie_value("__Secure-session").expect("moved");
+    assert_ne!(rotated, token, "the moved cookie holds a new token");
     assert_eq!(res.cookie_value("session").as_deref(), Some(""));
     // With the new cookie alone, the user is still signed in.
     let mut moved = Client::with_cookie_name(&app, "__Secure-session");
-    moved.cookie = Some(token);
+    moved.cookie = Some(rotated);
     assert_eq!(moved.me().await.as_deref(), Some("alice"));
+}
+
+/// A request under the 0.1 name that read the session before a sign-in
+/// on the same browser, and answers after it, sets no cookie: it used to
+/// send its old token again under the new name, over the sign-in's, and
+/// the next request was anonymous.
+async fn a_0_1_cookie_in_flight_across_a_sign_in_sets_nothing(b: Backend) {
+    use axum::routing::get;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let (loaded, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (l, r) = (loaded.clone(), release.clone());
+    let slow = get(move |s: axum_user_sessions::Session| async move {
+        let id = s.id();
+        l.notify_one();
+        r.notified().await;
+        format!("{id:?}")
+    });
+    let router = common::demo::routes().route("/slow", slow);
+    let app = common::serve(router.layer(b.layer().with_cookie_domain("127.0.0.1"))).await;
+    // An anonymous session, its token held under the 0.1 name.
+    let mut today = Client::with_cookie_name(&app, "__Secure-session");
+    today.post("/counter").await;
+    let mut old = Client::with_cookie_name(&app, "session");
+    old.cookie = today.cookie.clone();
+    let mut late = Client::with_cookie_name(&app, "session");
+    late.cookie = old.cookie.clone();
+    let in_flight = tokio::spawn(async move { late.get("/slow").await });
+    tokio::time::timeout(std::time::Duration::from_secs(30), loaded.notified())
+        .await
+        .expect("the slow request never loaded its session");
+    let signed_in = old.login("alice").await;
+    let new = signed_in
+        .cookie_value("__Secure-session")
+        .expect("signed in");
+    release.notify_one();
+    let res = in_flight.await.unwrap();
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        res.cookie_value("__Secure-session"),
+        None,
+        "the late request set a session cookie over the sign-in's"
+    );
+    let mut after = Client::with_cookie_name(&app, "__Secure-session");
+    after.cookie = Some(new);
+    assert_eq!(after.me().await.as_deref(), Some("alice"));
 }
 
 async fn today_s_name_wins_over_the_0_1_name(b: Backend) {
