@@ -94,6 +94,14 @@
 //!
 //! # Failures
 //!
+//! A poll also reads when the server started, and its snapshot's `xmax`:
+//! a server that started at another time than the one the feed registered
+//! on (a failover, a restart), or an `xmax` below the last poll's (a
+//! promoted replica that lost the last transactions, a restored backup,
+//! which hand out again ids and versions the feed took as seen), fails the
+//! feed as below, even when no poll failed (the pool had already replaced
+//! its connections).
+//!
 //! A poll that fails (or takes longer than `POLL_TIMEOUT`) sends
 //! [`Change::Flush`]: the cache forgets everything and serves nothing from
 //! memory until a later poll succeeds. The feed then starts again from a fresh
@@ -171,6 +179,8 @@ struct Registration {
     sent: Instant,
     /// The value it left in `feed_heartbeat`.
     beat: i64,
+    /// When the server it registered on started (`Beat::started`).
+    server: i64,
     /// The transactions writing the session tables when the feed
     /// registered (`SESSION_WRITERS`, read after the first heartbeat) that
     /// were still in progress at the last poll: the feed catches up once
@@ -226,6 +236,7 @@ async fn round(
         None => registered.insert(Registration {
             sent: at,
             beat: i64::MIN,
+            server: read.started,
             waiting: session_writers(store).await?,
         }),
     };
@@ -234,6 +245,14 @@ async fn round(
         r.beat = beat;
     }
     read.check(r.beat)?;
+    if read.started != r.server || unseen.went_back(&next) {
+        // Another server answers (a failover, a restored backup), or this
+        // one restarted: what the last polls took as seen may be lost or
+        // handed out again, and versions with it.
+        return Err(Error::Corrupt(
+            "the database failed over, restarted or went back in time",
+        ));
+    }
     r.waiting.retain(|xid| next.running.contains(xid));
     let caught_up = r.waiting.is_empty() && r.sent.elapsed() < HEARTBEAT_FOR;
     Ok((changes, next, caught_up))

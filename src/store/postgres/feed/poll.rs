@@ -12,17 +12,20 @@ use uuid::Uuid;
 /// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
 /// newest `version`; 1 a token row; 2 a deletion) and the session `id`, one
 /// row per session and kind; and, last, this statement's own snapshot
-/// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`)
-/// and the database's clock (`clock`, milliseconds).
+/// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`),
+/// the database's clock (`clock`, milliseconds) and when the server
+/// started (`started`, microseconds: another value is another server, or
+/// the same restarted).
 const FEED: &str = "
     SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot,
-           NULL::int8 AS clock
+           NULL::int8 AS clock, NULL::int8 AS started
       FROM axum_user_sessions.session_changes
      WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
      GROUP BY kind, session_id
     UNION ALL
     SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
-           pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8";
+           pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8,
+           (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8";
 
 /// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
 /// and the ids in progress as an array literal.
@@ -42,6 +45,17 @@ impl Unseen {
             xip: "{}".into(),
             running: Vec::new(),
         }
+    }
+
+    /// Whether `next`, what a later poll did not see, goes back before
+    /// this: its `xmax` is lower. Transaction ids only grow on one server
+    /// (they are 64 bits, with no wraparound), so the database is not the
+    /// one this was read from: a replica promoted after losing the last
+    /// transactions, or a restored backup, which hands out again ids this
+    /// feed took as seen.
+    pub(super) fn went_back(&self, next: &Unseen) -> bool {
+        let id = |x: &str| x.parse::<u64>().unwrap_or(u64::MAX);
+        id(&next.xmax) < id(&self.xmax) && self.xmax != u64::MAX.to_string()
     }
 
     /// From a snapshot's text form, `xmin:xmax:xip,xip,…`.
@@ -69,11 +83,13 @@ impl Unseen {
 }
 
 /// What a poll read of the heartbeat: its value and the database's clock
-/// (milliseconds since the epoch).
+/// (milliseconds since the epoch), and when the server started.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Beat {
     value: i64,
     clock: i64,
+    /// When the server started (microseconds since the epoch).
+    pub(super) started: i64,
 }
 
 impl Beat {
@@ -113,6 +129,7 @@ pub(super) async fn poll(
             let beat = Beat {
                 value: row.try_get("version")?,
                 clock: row.try_get("clock")?,
+                started: row.try_get("started")?,
             };
             next = Some((Unseen::after(row.try_get("snapshot")?)?, beat));
             continue;
@@ -135,7 +152,11 @@ mod tests {
     #[test]
     fn a_heartbeat_set_back_or_behind_the_clock_fails_the_feed() {
         let now = 1_000_000;
-        let beat = |value| Beat { value, clock: now };
+        let beat = |value| Beat {
+            value,
+            clock: now,
+            started: 0,
+        };
         assert!(beat(now).check(now).is_ok());
         // Another feed beat at once, a few milliseconds behind: not a set-back.
         assert!(beat(now - 5).check(now).is_ok());
@@ -160,5 +181,16 @@ mod tests {
         for bad in ["", "1:2", "1:2:3:4", "1:x:", "1:2:3,,4", "1:2:3;drop"] {
             assert!(Unseen::after(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_snapshot_behind_the_last_is_another_database() {
+        let last = Unseen::after("100:105:").unwrap();
+        assert!(!last.went_back(&Unseen::after("105:105:").unwrap()));
+        assert!(!last.went_back(&Unseen::after("104:110:104").unwrap()));
+        // A promoted replica that lost the ids from 103 on.
+        assert!(last.went_back(&Unseen::after("103:103:").unwrap()));
+        // Before the first poll nothing was seen.
+        assert!(!Unseen::nothing().went_back(&Unseen::after("1:2:").unwrap()));
     }
 }
