@@ -28,9 +28,9 @@ enum Outcome {
     /// Nothing to adopt: no row (unknown, forged, replayed), an expired or
     /// undecodable record, a refusal, or our write failed.
     Nothing,
-    /// tower-sessions' table could not be read, or our session could not
-    /// be written (the row was put back): its cookie is kept, to try again
-    /// on the next request.
+    /// tower-sessions' table could not be read, or our store was out of
+    /// reach or not set up (the row was put back): its cookie is kept, to
+    /// try again on the next request.
     Retry,
 }
 
@@ -96,6 +96,13 @@ impl Adopter {
         match session.adopt(user, data).await {
             Ok(Some(token)) => Outcome::Adopted(token, session.client().clone()),
             Ok(None) => Outcome::Nothing,
+            // Our store refused this session for a reason of its own (its
+            // data, its user id): another try would fail alike, so the row
+            // stays taken rather than be taken again by every request.
+            Err(e) if !worth_retrying(&e) => {
+                tracing::warn!(error = %e, "a tower-sessions session could not be adopted: nothing adopted");
+                Outcome::Nothing
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "a tower-sessions session could not be adopted");
                 // Nobody else can hold the row: it goes back for the next
@@ -110,6 +117,13 @@ impl Adopter {
             }
         }
     }
+}
+
+/// Whether an adoption that failed with `e` may work on a later request:
+/// our store was out of reach or too slow, or is not set up (its tables
+/// missing, misconfigured: the operator's fix makes it work).
+fn worth_retrying(e: &crate::error::Error) -> bool {
+    e.is_unavailable() || e.hint().is_some()
 }
 
 // The markers map old ids (credentials) to our tokens: neither is shown.

@@ -63,9 +63,11 @@ enum Name {
 /// the layer's store (its own pool, maybe a cache), so the two cannot share
 /// one transaction. Taking first is what keeps it safe: whoever takes the
 /// row is the only one that can adopt it, and a replay finds no row. If
-/// writing our session then fails (our store is down), the row is put back
-/// and tower-sessions' cookie kept, so the next request adopts it. The
-/// mapping's `None` is final: the row stays taken.
+/// writing our session then fails because our store is down, too slow or
+/// not set up (its tables missing), the row is put back and tower-sessions'
+/// cookie kept, so the next request adopts it. The mapping's `None` is
+/// final, and so is a refusal of our store for a reason of the session's
+/// own (its data, its user id): the row stays taken.
 ///
 /// Every instance of the app must run a version with the import before the
 /// switch goes live (see the migrating guide): an instance still on

@@ -6,6 +6,7 @@ use super::{Session, now};
 use crate::client::ClientInfo;
 use crate::cookie::CookieToken;
 use crate::error::Error;
+use crate::store::placement;
 use crate::token::SessionToken;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -37,6 +38,10 @@ impl Session {
             }
         }
         let mut record = self.new_record(now());
+        // An id of the user's placement, as a sign-in mints it: a sharded
+        // store (Redis) keeps a user's sessions together, and refuses an id
+        // placed elsewhere.
+        record.id = placement::session_id(Some(&user_id));
         record.user_id = Some(user_id.clone());
         if let Err(e) = self.create(record).await {
             // The request goes on anonymous: the record's data must not
