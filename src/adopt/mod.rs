@@ -8,6 +8,7 @@
 //! The handler already sees the new session.
 
 mod join;
+mod run;
 mod source;
 
 pub(crate) use join::{Adopter, Pending};

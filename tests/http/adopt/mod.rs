@@ -45,6 +45,7 @@ use on_both;
 
 #[cfg(feature = "axum-login")]
 mod axum_login;
+mod cut;
 mod tower;
 
 use crate::common::{Client, Resp, TestApp, demo, serve, serve_demo};
