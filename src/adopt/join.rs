@@ -116,6 +116,8 @@ impl std::fmt::Debug for Adopter {
 pub(crate) struct Pending {
     adopter: Arc<Adopter>,
     id: String,
+    /// How long the request waits on the adoption: the store timeout.
+    limit: Duration,
 }
 
 impl Pending {
@@ -132,6 +134,7 @@ impl Pending {
             CookieToken::Valid(id) => Some(Self {
                 adopter: adopter.clone(),
                 id,
+                limit: config.store_timeout,
             }),
             _ => None,
         }
@@ -141,13 +144,26 @@ impl Pending {
     /// session the handler is to see, and what the response needs.
     pub(crate) async fn run(self, session: Session) -> (Session, Adopted) {
         let (mut watch, adopter_request) = self.adopter.start_or_join(&self.id, &session);
-        // The adoption's task runs to its end; a request that goes away
-        // drops only this wait.
-        let waited = watch
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|o| o.clone());
+        // The adoption's task runs to its end; a request that goes away, or
+        // stops waiting at the store timeout, drops only this wait.
+        let wait = watch.wait_for(Option::is_some);
+        let waited = match tokio::time::timeout(self.limit, wait).await {
+            Ok(outcome) => outcome.ok().and_then(|o| o.clone()),
+            Err(_) => {
+                tracing::warn!(
+                    limit = ?self.limit,
+                    "adopting a tower-sessions session took longer than the store timeout: \
+                     the request goes on without it"
+                );
+                None
+            }
+        };
+        // The adoption may still write the session it was started on: a
+        // request that stopped waiting goes on with a session of its own.
+        let session = match (&waited, adopter_request) {
+            (None, true) => session.detached(),
+            _ => session,
+        };
         let outcome = waited.unwrap_or(Outcome::Retry);
         let mut adopted = Adopted {
             cookie_name: self.adopter.import.cookie_name.clone(),

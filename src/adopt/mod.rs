@@ -70,6 +70,12 @@ enum Name {
 /// final, and so is a refusal of our store for a reason of the session's
 /// own (its data, its user id): the row stays taken.
 ///
+/// The adoption runs to its end whatever becomes of the request: one whose
+/// client leaves, or that waits on it longer than the layer's
+/// [store timeout](crate::SessionLayer::with_store_timeout) (tower-sessions'
+/// table slow or locked), goes on without it (anonymous, tower-sessions'
+/// cookie kept), and the browser's next request joins what it made.
+///
 /// Every instance of the app must run a version with the import before the
 /// switch goes live (see the migrating guide): an instance still on
 /// tower-sessions keeps writing rows the others no longer read.

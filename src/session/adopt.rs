@@ -62,6 +62,23 @@ impl Session {
         &self.inner.client
     }
 
+    /// This request's session as it came in (no credential of ours, its
+    /// client and trusted-device cookie), with nothing done yet: for a
+    /// request that stopped waiting on an adoption still running on this
+    /// one.
+    pub(crate) fn detached(&self) -> Session {
+        let session = Session::new(
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.config),
+            CookieToken::Absent,
+            CookieToken::Absent,
+            self.inner.client.clone(),
+        );
+        let trust = self.state().trust.as_read();
+        session.state().trust = trust;
+        session
+    }
+
     /// This request's session as if it had presented `token`: a request
     /// joining a session another request adopted.
     pub(crate) fn joining(&self, token: SessionToken) -> Session {

@@ -5,7 +5,7 @@
 //! to its end, and the browser's next request comes back signed in.
 
 use super::tower::Switch;
-use super::{old_app, old_login, present};
+use super::{expires_old_cookie, old_app, old_login, present};
 use crate::common::{Client, TestApp, demo, eventually, serve};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -123,4 +123,32 @@ async fn a_request_that_goes_away_still_adopts(pool: sqlx::PgPool) {
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["user_id"], "alice");
     assert_eq!(browser.me().await.as_deref(), Some("alice"));
+}
+
+/// tower-sessions' table answers slower than the layer's store timeout:
+/// the request goes on without the adoption (anonymous, the old cookie
+/// kept), as when the table cannot be read. The adoption goes on; once it
+/// is done, the browser's next request comes back signed in.
+#[sqlx::test(migrations = false)]
+async fn a_slow_table_answers_within_the_store_timeout(pool: sqlx::PgPool) {
+    let switch = Switch::postgres(pool).await;
+    let old = old_app(&switch).await;
+    let limit = Duration::from_secs(2);
+    let (new, _) = new_app(&switch, switch.backend.layer().with_store_timeout(limit)).await;
+    let id = old_login(&old, "alice").await;
+    let lock = lock_row(&switch, &id).await;
+
+    let mut browser = Client::new(&new);
+    let answered = tokio::time::timeout(5 * limit, present(&mut browser, &id)).await;
+    let res = answered.expect("the request waited past the store timeout");
+    assert_eq!(res.status, 401, "anonymous meanwhile: {}", res.body);
+    assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
+    assert!(browser.cookie.is_none(), "{:?}", res.set_cookies());
+
+    lock.rollback().await.unwrap();
+    row_gone(&switch, &id).await;
+    let res = present(&mut browser, &id).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["user_id"], "alice");
+    assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
 }
