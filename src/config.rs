@@ -96,7 +96,14 @@ pub(crate) struct SessionConfig {
     pub(crate) session_token_header: axum::http::HeaderName,
     /// New tokens name their session (`<id>.<secret>`); off: 0.1's form.
     pub(crate) session_ids_in_tokens: bool,
+    /// The deadline of each store call (the layer's store stack has it),
+    /// which also bounds a request's wait on a tower-sessions adoption.
+    #[cfg_attr(not(feature = "tower-sessions-import"), allow(dead_code))]
+    pub(crate) store_timeout: Duration,
 }
+
+/// The default deadline of a store call.
+pub(crate) const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The trusted-device cookie's name, before its prefix.
 pub(crate) const TRUST_COOKIE: &str = "trust";
@@ -147,6 +154,7 @@ impl Default for SessionConfig {
             key_queues: crate::key_queue::KeyQueues::default(),
             max_data_size: DEFAULT_MAX_DATA_SIZE,
             max_sessions_per_user: None,
+            store_timeout: DEFAULT_STORE_TIMEOUT,
             bearer_tokens: false,
             session_token_header: axum::http::HeaderName::from_static(
                 crate::bearer::DEFAULT_TOKEN_HEADER,

@@ -3,44 +3,50 @@
 //! after) from the same client (IP and User-Agent: other tabs of the same
 //! browser) join the session it made. A request from another client gets
 //! nothing, as a replay after the window does: the row is gone.
+//!
+//! The adoption itself runs in a task of its own (`run.rs`) that every
+//! request of the id waits on: the one that went away included, whose
+//! retry then joins what the task made.
 
 use super::TowerSessionsImport;
-use super::source::{self, is_tower_id};
-use crate::client::ClientInfo;
+use super::run::{Outcome, Watch};
+use super::source::is_tower_id;
 use crate::config::SessionConfig;
 use crate::cookie::{CookieToken, read_cookie};
-use crate::session::{Session, now};
+use crate::session::Session;
 use crate::token::SessionToken;
 use axum::http::{HeaderMap, HeaderValue, header};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
 
 /// How long a tab presenting an adopted id still joins the new session.
 const JOIN_WINDOW: Duration = Duration::from_secs(30);
 
-/// What an adoption came to. (No `Debug`: it holds a token.)
-#[derive(Clone)]
-enum Outcome {
-    /// A session of ours, with this token, made for this client.
-    Adopted(String, ClientInfo),
-    /// Nothing to adopt: no row (unknown, forged, replayed), an expired or
-    /// undecodable record, a refusal, or our write failed.
-    Nothing,
-    /// tower-sessions' table could not be read, or our session could not
-    /// be written (the row was put back): its cookie is kept, to try again
-    /// on the next request.
-    Retry,
+/// The adoption of one old id, in flight or made.
+struct Marker {
+    outcome: Watch,
+    /// When the adoption started; once it adopted, when it did.
+    since: Instant,
+    /// Tells this adoption from a later one of the same id.
+    generation: u64,
 }
 
-type Cell = Arc<OnceCell<Outcome>>;
+impl Marker {
+    /// Whether the marker still serves at `now`: in flight, or adopted
+    /// within the join window.
+    fn live(&self, now: Instant) -> bool {
+        self.outcome.borrow().is_none() || now.duration_since(self.since) < JOIN_WINDOW
+    }
+}
 
 /// The layer's import, with its join markers.
 pub(crate) struct Adopter {
-    import: TowerSessionsImport,
+    pub(super) import: TowerSessionsImport,
     /// Old id → its adoption; only adoptions in flight or made stay.
-    joins: Mutex<HashMap<String, (Cell, Instant)>>,
+    joins: Mutex<HashMap<String, Marker>>,
+    generations: AtomicU64,
 }
 
 impl Adopter {
@@ -48,66 +54,48 @@ impl Adopter {
         Self {
             import,
             joins: Mutex::new(HashMap::new()),
+            generations: AtomicU64::new(0),
         }
     }
 
-    /// The adoption of `id`, new or in flight.
-    fn cell(&self, id: &str) -> Cell {
+    fn joins(&self) -> MutexGuard<'_, HashMap<String, Marker>> {
+        self.joins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The adoption of `id` in flight or made, or (`true`) a new one,
+    /// started on `session`.
+    fn start_or_join(self: &Arc<Self>, id: &str, session: &Session) -> (Watch, bool) {
         let now = Instant::now();
-        let mut joins = self.joins.lock().unwrap_or_else(|e| e.into_inner());
-        joins.retain(|_, (_, since)| now.duration_since(*since) < JOIN_WINDOW);
-        let (cell, _) = joins
-            .entry(id.to_owned())
-            .or_insert_with(|| (Arc::new(OnceCell::new()), now));
-        cell.clone()
+        let mut joins = self.joins();
+        joins.retain(|_, m| m.live(now));
+        if let Some(marker) = joins.get(id) {
+            return (marker.outcome.clone(), false);
+        }
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.spawn(id.to_owned(), session.clone(), generation);
+        let marker = Marker {
+            outcome: outcome.clone(),
+            since: now,
+            generation,
+        };
+        joins.insert(id.to_owned(), marker);
+        (outcome, true)
     }
 
-    /// Drops `id`'s marker: nothing was adopted, so nothing is to join (and
-    /// forged ids leave nothing behind).
-    fn forget(&self, id: &str, cell: &Cell) {
-        let mut joins = self.joins.lock().unwrap_or_else(|e| e.into_inner());
-        if joins.get(id).is_some_and(|(c, _)| Arc::ptr_eq(c, cell)) {
-            joins.remove(id);
-        }
-    }
-
-    /// Takes `id`'s row and signs its user into `session`.
-    async fn adopt(&self, id: &str, session: &Session) -> Outcome {
-        let bytes = match self.import.source.take(id).await {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Outcome::Nothing,
-            Err(e) => {
-                tracing::warn!(error = %e, "tower-sessions' table could not be read: nothing adopted");
-                return Outcome::Retry;
-            }
-        };
-        let Some(record) = source::decode(id, &bytes) else {
-            return Outcome::Nothing;
-        };
-        if record.expiry_date <= now() {
-            tracing::debug!("an expired tower-sessions session was not adopted");
-            return Outcome::Nothing;
-        }
-        let (data, expiry) = (record.data.clone(), record.expiry_date);
-        let Some(user) = (self.import.mapping)(record).await else {
-            tracing::info!("the app refused a tower-sessions session: nothing adopted");
-            return Outcome::Nothing;
-        };
-        match session.adopt(user, data).await {
-            Ok(Some(token)) => Outcome::Adopted(token, session.client().clone()),
-            Ok(None) => Outcome::Nothing,
-            Err(e) => {
-                tracing::warn!(error = %e, "a tower-sessions session could not be adopted");
-                // Nobody else can hold the row: it goes back for the next
-                // request, rather than signing the user out.
-                match self.import.source.put_back(id, &bytes, expiry).await {
-                    Ok(()) => Outcome::Retry,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a tower-sessions session could not be put back");
-                        Outcome::Nothing
-                    }
+    /// The adoption of `id` marked `generation` came to `outcome`: an
+    /// adopted session is joined for the window from now; otherwise the
+    /// marker goes (nothing to join, and forged ids leave nothing behind).
+    pub(super) fn settle(&self, id: &str, generation: u64, outcome: &Outcome) {
+        let mut joins = self.joins();
+        match joins.get_mut(id) {
+            Some(m) if m.generation == generation => {
+                if matches!(outcome, Outcome::Adopted(..)) {
+                    m.since = Instant::now();
+                } else {
+                    joins.remove(id);
                 }
             }
+            _ => {}
         }
     }
 }
@@ -128,6 +116,8 @@ impl std::fmt::Debug for Adopter {
 pub(crate) struct Pending {
     adopter: Arc<Adopter>,
     id: String,
+    /// How long the request waits on the adoption: the store timeout.
+    limit: Duration,
 }
 
 impl Pending {
@@ -144,6 +134,7 @@ impl Pending {
             CookieToken::Valid(id) => Some(Self {
                 adopter: adopter.clone(),
                 id,
+                limit: config.store_timeout,
             }),
             _ => None,
         }
@@ -152,18 +143,28 @@ impl Pending {
     /// Adopts (or joins the adoption of) the old id, before the handler: the
     /// session the handler is to see, and what the response needs.
     pub(crate) async fn run(self, session: Session) -> (Session, Adopted) {
-        let cell = self.adopter.cell(&self.id);
-        let mut adopter_request = false;
-        let outcome = cell
-            .get_or_init(|| {
-                adopter_request = true;
-                self.adopter.adopt(&self.id, &session)
-            })
-            .await
-            .clone();
-        if !matches!(outcome, Outcome::Adopted(..)) {
-            self.adopter.forget(&self.id, &cell);
-        }
+        let (mut watch, adopter_request) = self.adopter.start_or_join(&self.id, &session);
+        // The adoption's task runs to its end; a request that goes away, or
+        // stops waiting at the store timeout, drops only this wait.
+        let wait = watch.wait_for(Option::is_some);
+        let waited = match tokio::time::timeout(self.limit, wait).await {
+            Ok(outcome) => outcome.ok().and_then(|o| o.clone()),
+            Err(_) => {
+                tracing::warn!(
+                    limit = ?self.limit,
+                    "adopting a tower-sessions session took longer than the store timeout: \
+                     the request goes on without it"
+                );
+                None
+            }
+        };
+        // The adoption may still write the session it was started on: a
+        // request that stopped waiting goes on with a session of its own.
+        let session = match (&waited, adopter_request) {
+            (None, true) => session.detached(),
+            _ => session,
+        };
+        let outcome = waited.unwrap_or(Outcome::Retry);
         let mut adopted = Adopted {
             cookie_name: self.adopter.import.cookie_name.clone(),
             expire: !matches!(outcome, Outcome::Retry),
@@ -214,15 +215,26 @@ impl Adopted {
 #[cfg(all(test, feature = "sqlite"))]
 mod tests {
     use super::*;
+    use crate::client::ClientInfo;
 
     #[tokio::test]
     async fn debug_shows_no_id_or_token() {
         let pool = sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
         let import = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
         let adopter = Adopter::new(import);
-        let cell = adopter.cell("OLDIDOLDIDOLDIDOLDIDOL");
-        let outcome = Outcome::Adopted("SECRETTOKEN".into(), ClientInfo::default());
-        cell.set(outcome).ok().unwrap();
+        let (tx, outcome) = tokio::sync::watch::channel(None);
+        tx.send_replace(Some(Outcome::Adopted(
+            "SECRETTOKEN".into(),
+            ClientInfo::default(),
+        )));
+        let marker = Marker {
+            outcome,
+            since: Instant::now(),
+            generation: 0,
+        };
+        adopter
+            .joins()
+            .insert("OLDIDOLDIDOLDIDOLDIDOL".into(), marker);
         let shown = format!("{adopter:?}");
         assert!(shown.contains("markers: 1"), "{shown}");
         assert!(

@@ -8,6 +8,7 @@
 //! The handler already sees the new session.
 
 mod join;
+mod run;
 mod source;
 
 pub(crate) use join::{Adopter, Pending};
@@ -63,9 +64,17 @@ enum Name {
 /// the layer's store (its own pool, maybe a cache), so the two cannot share
 /// one transaction. Taking first is what keeps it safe: whoever takes the
 /// row is the only one that can adopt it, and a replay finds no row. If
-/// writing our session then fails (our store is down), the row is put back
-/// and tower-sessions' cookie kept, so the next request adopts it. The
-/// mapping's `None` is final: the row stays taken.
+/// writing our session then fails because our store is down, too slow or
+/// not set up (its tables missing), the row is put back and tower-sessions'
+/// cookie kept, so the next request adopts it. The mapping's `None` is
+/// final, and so is a refusal of our store for a reason of the session's
+/// own (its data, its user id): the row stays taken.
+///
+/// The adoption runs to its end whatever becomes of the request: one whose
+/// client leaves, or that waits on it longer than the layer's
+/// [store timeout](crate::SessionLayer::with_store_timeout) (tower-sessions'
+/// table slow or locked), goes on without it (anonymous, tower-sessions'
+/// cookie kept), and the browser's next request joins what it made.
 ///
 /// Every instance of the app must run a version with the import before the
 /// switch goes live (see the migrating guide): an instance still on

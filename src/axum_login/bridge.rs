@@ -52,6 +52,10 @@ struct BridgeInner {
 struct Seen {
     /// `delete` of this session: a `flush` or a `cycle_id`.
     deleted: bool,
+    /// The record was created anew under the session's own id: the handle
+    /// dropped its id without cycling it, which only `flush` does (its
+    /// `cycle_id` gives the record a new id).
+    flushed: bool,
     /// The session was revoked before the handler (auth-hash mismatch).
     revoked: bool,
     /// The data at the end, from the `save` after the handler.
@@ -137,6 +141,20 @@ impl Bridge {
         };
         let (session, key) = (&self.0.session, self.0.data_key);
         let auth_after = auth_data::<B>(after.get(key));
+        // A sign-out: the session was flushed, or its axum-login user is
+        // gone from it with its id. Whatever the handler wrote after it
+        // belongs to a new session, as with tower-sessions (whose `save`
+        // after a `flush` creates one): the old one ends here, and `after`
+        // is carried into a new, anonymous one (unless the handler failed).
+        let flushed = std::mem::take(&mut self.seen().flushed);
+        let user_gone = auth_data::<B>(before.get(key)).is_some() && auth_after.is_none();
+        let signed_out = ended && (flushed || user_gone);
+        let before = if signed_out {
+            session.logout().await?;
+            &nothing
+        } else {
+            before
+        };
         match auth_after {
             Some((user, hash)) if before.get(key) != after.get(key) => {
                 if failed {
@@ -162,6 +180,7 @@ impl Bridge {
                     _ => {}
                 }
             }
+            _ if signed_out => {}
             _ if ended && after.is_empty() => return session.logout().await,
             _ if ended && !failed => session.rotate().await?,
             _ => {}
@@ -212,7 +231,9 @@ fn warn_ignored(handle: &ts::Session, deleted_only: bool) {
 #[async_trait::async_trait]
 impl ts::SessionStore for Bridge {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.seen().saved = Some(record.data.clone());
+        let mut seen = self.seen();
+        seen.saved = Some(record.data.clone());
+        seen.flushed = self.0.id == Some(record.id);
         Ok(())
     }
 

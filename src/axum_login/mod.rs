@@ -51,7 +51,7 @@
 //! | read the session, each request | `get` → `SessionProtocol::load` | the loaded session's data, in memory (no round-trip) |
 //! | `AuthSession::login(&user)` | `cycle_id`, `insert(key, {user_id, auth_hash})` | [`Session::login`]`(user.id())`: a new token, the user in the `user_id` column (so "Your devices" lists the session); the key written with the data |
 //! | the same, for the signed-in user whose auth hash changed (the app signs them in again after a password change) | `insert` | [`Session::reauthenticate`] (a new token) and every *other* session of the user revoked ([`RevokeReason::PasswordChange`](crate::RevokeReason::PasswordChange), by the user) |
-//! | `AuthSession::logout()` | `flush` | [`Session::logout`]: the session revoked (reason `logout`; its row stays for "Recently signed out" until garbage collection's retention, 30 days by default), the cookie expired |
+//! | `AuthSession::logout()` | `flush` | [`Session::logout`]: the session revoked (reason `logout`; its row stays for "Recently signed out" until garbage collection's retention, 30 days by default), the cookie expired; keys the handler writes after it (a flash message) go to a new, anonymous session, as with tower-sessions |
 //! | the stored auth hash no longer matches the user's (password changed elsewhere) | `flush`, before the handler | this session revoked ([`RevokeReason::PasswordChange`](crate::RevokeReason::PasswordChange), by [`RevokedBy::System`](crate::RevokedBy::System)) before the handler runs; the request continues anonymous, so `login_required!` redirects |
 //! | the app's own `auth_session.session.insert` / `remove` | `insert`, `remove` | the same keys set or removed on the [`Session`] |
 //! | the app's own `cycle_id` | `cycle_id` | [`Session::rotate`] |

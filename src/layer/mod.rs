@@ -1,7 +1,7 @@
 //! [`SessionLayer`]: configuration and the tower `Layer`; the client settings
 //! (binding, client IP) are in `client.rs`.
 
-use crate::config::SessionConfig;
+use crate::config::{DEFAULT_STORE_TIMEOUT, SessionConfig};
 use crate::cookie::{SameSite, has_prefix, is_attribute_value, is_cookie_name};
 use crate::service::SessionService;
 use crate::store::{IntoSessionStore, SessionProtocol, Stack};
@@ -16,9 +16,6 @@ mod upgrade;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
-
-/// The default deadline of a store call.
-const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Timeouts longer than this (about 100 years) are cut to it, so that "never"
 /// (`Duration::MAX`) cannot overflow a date.
@@ -108,11 +105,15 @@ impl SessionLayer {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// A request adopting a tower-sessions session (`adopt_tower_sessions`)
+    /// waits on the adoption no longer either: it goes on without it
+    /// (anonymous, tower-sessions' cookie kept), and the adoption goes on
+    /// for the browser's next request to join.
     pub fn with_store_timeout(mut self, limit: Duration) -> Self {
-        self.stack = self
-            .stack
-            .with_timeout(Some(limit.max(Duration::from_millis(1))));
-        self
+        let limit = limit.max(Duration::from_millis(1));
+        self.stack = self.stack.with_timeout(Some(limit));
+        self.config(|c| c.store_timeout = limit)
     }
 
     /// The store the layer uses, to share with admin code.

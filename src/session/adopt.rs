@@ -6,6 +6,7 @@ use super::{Session, now};
 use crate::client::ClientInfo;
 use crate::cookie::CookieToken;
 use crate::error::Error;
+use crate::store::placement;
 use crate::token::SessionToken;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -37,6 +38,10 @@ impl Session {
             }
         }
         let mut record = self.new_record(now());
+        // An id of the user's placement, as a sign-in mints it: a sharded
+        // store (Redis) keeps a user's sessions together, and refuses an id
+        // placed elsewhere.
+        record.id = placement::session_id(Some(&user_id));
         record.user_id = Some(user_id.clone());
         if let Err(e) = self.create(record).await {
             // The request goes on anonymous: the record's data must not
@@ -55,6 +60,23 @@ impl Session {
     /// configured).
     pub(crate) fn client(&self) -> &ClientInfo {
         &self.inner.client
+    }
+
+    /// This request's session as it came in (no credential of ours, its
+    /// client and trusted-device cookie), with nothing done yet: for a
+    /// request that stopped waiting on an adoption still running on this
+    /// one.
+    pub(crate) fn detached(&self) -> Session {
+        let session = Session::new(
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.config),
+            CookieToken::Absent,
+            CookieToken::Absent,
+            self.inner.client.clone(),
+        );
+        let trust = self.state().trust.as_read();
+        session.state().trust = trust;
+        session
     }
 
     /// This request's session as if it had presented `token`: a request

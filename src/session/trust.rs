@@ -31,6 +31,16 @@ pub(super) struct TrustState {
 }
 
 impl TrustState {
+    /// The cookie as the request carried it, with nothing to send yet.
+    #[cfg(feature = "tower-sessions-import")]
+    pub(super) fn as_read(&self) -> Self {
+        Self {
+            cookie: self.cookie.clone(),
+            present: self.present,
+            ..Self::default()
+        }
+    }
+
     /// The cookie change this request calls for.
     pub(super) fn cookie_change(&self) -> Option<CookieChange> {
         match (&self.new, self.clear && self.present) {

@@ -1,31 +1,51 @@
 //! Adopting tower-sessions sessions (`SessionLayer::adopt_tower_sessions`):
 //! sessions made by tower-sessions itself, over real HTTP, through the demo
-//! with its `SESSION_IMPORT=tower-sessions` import, on Postgres and SQLite.
+//! with its `SESSION_IMPORT=tower-sessions` import, on Postgres, SQLite and
+//! Redis (our store on the node, tower-sessions' table on Postgres).
 
-/// Runs each scenario `async fn name(Switch)` on Postgres and SQLite.
+/// Runs each scenario `async fn name(Switch)` on Postgres, SQLite and a
+/// Redis node (feature `redis`; skipped without `AUS_REDIS_URL`, as every
+/// Redis test), and those after `sql_only:` on the SQL databases alone.
 macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
+    (@pg $name:ident) => {
+        #[sqlx::test(migrations = false)]
+        async fn $name(pool: sqlx::PgPool) {
+            super::$name(crate::adopt::tower::Switch::postgres(pool).await).await
+        }
+    };
+    (@lite $name:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            super::$name(crate::adopt::tower::Switch::sqlite().await).await
+        }
+    };
+    ($($name:ident),* $(,)? $(; sql_only: $($sql:ident),* $(,)?)?) => {
         mod postgres {
+            $($crate::adopt::on_both!(@pg $name);)*
+            $($($crate::adopt::on_both!(@pg $sql);)*)?
+        }
+        mod sqlite {
+            $($crate::adopt::on_both!(@lite $name);)*
+            $($($crate::adopt::on_both!(@lite $sql);)*)?
+        }
+        #[cfg(feature = "redis")]
+        mod redis_node {
             $(
                 #[sqlx::test(migrations = false)]
                 async fn $name(pool: sqlx::PgPool) {
-                    super::$name(crate::adopt::tower::Switch::postgres(pool).await).await
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::adopt::tower::Switch::sqlite().await).await
+                    if let Some(switch) = crate::adopt::tower::Switch::redis(pool).await {
+                        super::$name(switch).await
+                    }
                 }
             )*
         }
     };
 }
+use on_both;
 
 #[cfg(feature = "axum-login")]
 mod axum_login;
+mod cut;
 mod tower;
 
 use crate::common::{Client, Resp, TestApp, demo, serve, serve_demo};
@@ -179,6 +199,26 @@ async fn failed_write_keeps_the_old_session(switch: Switch) {
     assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
 }
 
+/// A session ours cannot take for a reason of its own (here the mapping
+/// names a user id with U+0000, which no session can have) adopts
+/// nothing, once: the row is not put back for every request to take again.
+async fn an_unwritable_session_adopts_nothing(switch: Switch) {
+    let old = old_app(&switch).await;
+    let id = old_login(&old, "alice").await;
+    let import = switch.import(|_| async { Some("ali\0ce".to_owned()) });
+    let broken = serve_demo(switch.backend.layer().adopt_tower_sessions(import)).await;
+    let mut browser = Client::new(&broken);
+    let res = present(&mut browser, &id).await;
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
+    // The row is gone: an app with a working mapping finds nothing either.
+    let new = new_app(&switch).await;
+    let mut again = Client::new(&new);
+    let res = present(&mut again, &id).await;
+    assert_eq!(res.status, 401, "{}", res.body);
+    assert!(again.cookie.is_none());
+}
+
 /// Tabs of one browser presenting the same old cookie at once all come back
 /// in the one adopted session.
 async fn tabs_join_one_session(switch: Switch) {
@@ -211,6 +251,8 @@ async fn tabs_join_one_session(switch: Switch) {
 on_both!(
     comes_back_signed_in,
     forged_expired_refused,
-    failed_write_keeps_the_old_session,
-    tabs_join_one_session
+    an_unwritable_session_adopts_nothing,
+    tabs_join_one_session;
+    // It takes our table away: SQL only.
+    sql_only: failed_write_keeps_the_old_session
 );

@@ -48,32 +48,60 @@ impl TowerStore for OldStore {
     }
 }
 
-/// One database with both crates' tables.
+/// Where tower-sessions' table is, as our import reads it.
+enum Source {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Our store and tower-sessions' table: one database with both crates'
+/// tables, or our store on Redis and tower-sessions' table on Postgres.
 pub(super) struct Switch {
     pub(super) backend: Backend,
-    /// tower-sessions' store on it (through sqlx 0.8), migrated.
+    /// tower-sessions' store (through sqlx 0.8), migrated.
     pub(super) store: OldStore,
+    source: Source,
+}
+
+/// tower-sessions' store on the Postgres database of `pool`, migrated.
+async fn old_postgres(pool: &sqlx::PgPool) -> OldStore {
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let old_pool = sqlx08::PgPool::connect(&format!("{server}/{db}"))
+        .await
+        .unwrap();
+    let store = PostgresStore::new(old_pool);
+    store.migrate().await.unwrap();
+    OldStore::Postgres(store)
 }
 
 impl Switch {
     /// On the fresh Postgres database of `#[sqlx::test]`.
     pub(super) async fn postgres(pool: sqlx::PgPool) -> Self {
         let backend = Backend::postgres(pool).await;
-        let db: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(backend.pg.as_ref().unwrap())
-            .await
-            .unwrap();
-        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-        let (server, _) = base.rsplit_once('/').unwrap();
-        let old_pool = sqlx08::PgPool::connect(&format!("{server}/{db}"))
-            .await
-            .unwrap();
-        let store = PostgresStore::new(old_pool);
-        store.migrate().await.unwrap();
+        let pg = backend.pg.clone().unwrap();
         Self {
+            store: old_postgres(&pg).await,
+            source: Source::Postgres(pg),
             backend,
-            store: OldStore::Postgres(store),
         }
+    }
+
+    /// Our store on the Redis node (`AUS_REDIS_URL`), tower-sessions' table
+    /// on the fresh Postgres database of `#[sqlx::test]`; `None` (skipped)
+    /// without the node.
+    #[cfg(feature = "redis")]
+    pub(super) async fn redis(pool: sqlx::PgPool) -> Option<Self> {
+        let backend = Backend::redis_node().await?;
+        Some(Self {
+            store: old_postgres(&pool).await,
+            source: Source::Postgres(pool),
+            backend,
+        })
     }
 
     /// On a fresh SQLite file.
@@ -92,6 +120,7 @@ impl Switch {
         let store = SqliteStore::new(old_pool);
         store.migrate().await.unwrap();
         Self {
+            source: Source::Sqlite(backend.sqlite.clone().unwrap()),
             backend,
             store: OldStore::Sqlite(store),
         }
@@ -103,10 +132,9 @@ impl Switch {
         F: Fn(TowerRecord) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Option<String>> + Send + 'static,
     {
-        match (&self.backend.pg, &self.backend.sqlite) {
-            (Some(pg), _) => TowerSessionsImport::postgres(pg.clone(), mapping),
-            (None, Some(lite)) => TowerSessionsImport::sqlite(lite.clone(), mapping),
-            (None, None) => unreachable!("a switch runs on a database"),
+        match &self.source {
+            Source::Postgres(pg) => TowerSessionsImport::postgres(pg.clone(), mapping),
+            Source::Sqlite(lite) => TowerSessionsImport::sqlite(lite.clone(), mapping),
         }
     }
 
@@ -134,9 +162,14 @@ impl Switch {
         }
     }
 
-    /// How many sessions of ours `user` has, live or ended.
+    /// How many sessions of ours `user` has, live or ended (on Redis: live).
     #[cfg(feature = "axum-login")] // only the axum-login scenario counts them
     pub(super) async fn sessions_of(&self, user: &str) -> i64 {
+        use crate::common::Kind;
+        if matches!(self.backend.kind, Kind::Redis | Kind::RedisCluster) {
+            let admin = axum_user_sessions::SessionAdmin::new(self.backend.store.clone());
+            return admin.list_user(user).await.unwrap().len() as i64;
+        }
         match (&self.backend.pg, &self.backend.sqlite) {
             (Some(pg), _) => sqlx::query_scalar(
                 "SELECT count(*) FROM axum_user_sessions.sessions WHERE user_id = $1",

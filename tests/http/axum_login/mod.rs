@@ -12,8 +12,10 @@ use axum_user_sessions::{AxumLoginLayer, Session, SessionAdmin};
 use common::{Backend, Client, Resp, TestApp};
 use serde_json::Value;
 
-#[path = "../../examples/axum_login.rs"]
+#[path = "../../../examples/axum_login.rs"]
 pub(crate) mod example;
+
+mod logout;
 
 conformance!(
     sign_in_through_axum_login_lists_the_device,
