@@ -38,6 +38,9 @@ fn kind(err: &sqlx::Error) -> Kind {
                     Kind::Unavailable
                 }
                 "5" | "6" => Kind::Unavailable,
+                // A deadlock or a serialization failure: the transaction
+                // was rolled back, and the same call may succeed again.
+                "40P01" | "40001" => Kind::Unavailable,
                 // undefined_table, invalid_schema_name; SQLite names it.
                 "42P01" | "3F000" => Kind::MissingSchema,
                 _ if db.message().starts_with("no such table") => Kind::MissingSchema,

@@ -277,3 +277,70 @@ async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
         .unwrap();
     assert_eq!(memory, MigrationReport::default());
 }
+
+/// Postgres' answers for a transaction it rolled back to let another go
+/// on (a deadlock, a serialization failure) are outages to try again
+/// (`503`), not a failure of the store (`500`): a revocation that lost a
+/// deadlock to a write batch is not refused for good.
+#[sqlx::test(migrations = false)]
+async fn pg_a_deadlock_or_a_serialization_failure_is_unavailable(pool: sqlx::PgPool) {
+    use axum_user_sessions::store::Error;
+    for (code, raise) in [
+        (
+            "40P01",
+            "DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = '40P01'; END $$",
+        ),
+        (
+            "40001",
+            "DO $$ BEGIN RAISE EXCEPTION 'lost' USING ERRCODE = '40001'; END $$",
+        ),
+    ] {
+        let err = sqlx::query(raise).execute(&pool).await.unwrap_err();
+        let err = Error::from(err);
+        assert!(err.is_unavailable(), "{code}: {err:?}");
+    }
+}
+
+/// Collecting users' device records deletes a record no longer worth
+/// keeping; one written while the collection waited for its row (a new
+/// trust, a failed sign-in) is judged by what was written, and kept.
+/// Before, the delete's subquery had judged the old values, and the fresh
+/// write was deleted.
+#[sqlx::test(migrations = false)]
+async fn pg_a_device_record_written_during_its_collection_is_kept(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionProtocol;
+    let store = PgStore::new(pool.clone());
+    SessionProtocol::migrate(&store).await.unwrap();
+    let insert = "INSERT INTO axum_user_sessions.user_devices VALUES ('dev', 1, '{}', NULL, 0)";
+    sqlx::query(insert).execute(&pool).await.unwrap();
+    // A write in progress: the user trusts a device, until far ahead.
+    let mut writer = pool.begin().await.unwrap();
+    let trust = "UPDATE axum_user_sessions.user_devices \
+                 SET trust_until = 9e15, version = 2 WHERE user_id = 'dev'";
+    sqlx::query(trust).execute(&mut *writer).await.unwrap();
+    let collecting = tokio::spawn(async move {
+        let devices = store.extensions().devices.expect("device records");
+        let now = time::OffsetDateTime::now_utc();
+        devices.collect_devices(now, now, 10).await
+    });
+    let waiting = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM%'";
+    let blocked = eventually(Duration::from_secs(30), || {
+        let pool = pool.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(waiting).fetch_one(&pool).await.unwrap();
+            (n > 0).then_some(())
+        }
+    })
+    .await;
+    assert!(blocked.is_some(), "the collection never waited for the row");
+    writer.commit().await.unwrap();
+    assert_eq!(
+        collecting.await.unwrap().unwrap(),
+        0,
+        "the fresh record was deleted"
+    );
+    let kept = "SELECT count(*) FROM axum_user_sessions.user_devices WHERE user_id = 'dev'";
+    let n: i64 = sqlx::query_scalar(kept).fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 1);
+}

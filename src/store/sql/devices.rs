@@ -125,6 +125,13 @@ macro_rules! impl_device_records {
                     $p2,
                     ") LIMIT ",
                     $p3,
+                    // Again on the row deleted: a write that committed
+                    // while the delete waited for its lock is judged by
+                    // its new values (the subquery read the old ones).
+                    ") AND (trust_until IS NULL OR trust_until <= ",
+                    $p1,
+                    ") AND (failed_at IS NULL OR failed_at < ",
+                    $p2,
                     ")"
                 );
                 let query: $query<'static> = sqlx::query(sql);
