@@ -344,3 +344,25 @@ async fn pg_a_device_record_written_during_its_collection_is_kept(pool: sqlx::Pg
     let n: i64 = sqlx::query_scalar(kept).fetch_one(&pool).await.unwrap();
     assert_eq!(n, 1);
 }
+
+/// A time the crate cannot read ('infinity', a year past 9999), written
+/// by plain SQL, is refused where it is written: reading one panicked in
+/// sqlx's decoding (a 500, for every request of a load batch it was in).
+#[sqlx::test(migrations = false)]
+async fn pg_a_time_the_crate_cannot_read_is_refused_where_it_is_written(pool: sqlx::PgPool) {
+    let b = Backend::postgres(pool).await;
+    let pg = b.pg.clone().unwrap();
+    let app = serve_demo(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    for sql in [
+        "UPDATE axum_user_sessions.sessions SET absolute_expires_at = 'infinity'",
+        "UPDATE axum_user_sessions.sessions SET expires_at = '12000-01-01'",
+        "UPDATE axum_user_sessions.sessions SET revoked_at = '-infinity'",
+    ] {
+        let err = sqlx::query(sql).execute(&pg).await.unwrap_err();
+        let code = err.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("23514"), "{sql}: {err}");
+    }
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+}
