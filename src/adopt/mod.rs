@@ -74,7 +74,11 @@ enum Name {
 /// client leaves, or that waits on it longer than the layer's
 /// [store timeout](crate::SessionLayer::with_store_timeout) (tower-sessions'
 /// table slow or locked), goes on without it (anonymous, tower-sessions'
-/// cookie kept), and the browser's next request joins what it made.
+/// cookie kept), and the browser's next request joins what it made, if it
+/// comes to the same instance within the marker's 30 seconds and the
+/// request that went on wrote nothing to its session (a write makes it an
+/// anonymous session of ours, whose cookie then wins): otherwise the user
+/// signs in again, once.
 ///
 /// Every instance of the app must run a version with the import before the
 /// switch goes live (see the migrating guide): an instance still on

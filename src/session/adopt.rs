@@ -43,10 +43,18 @@ impl Session {
         // placed elsewhere.
         record.id = placement::session_id(Some(&user_id));
         record.user_id = Some(user_id.clone());
+        let id = record.id;
         if let Err(e) = self.create(record).await {
             // The request goes on anonymous: the record's data must not
             // become an anonymous session of its own.
             self.state().changes.clear();
+            // The insert may have landed all the same (an answer lost to a
+            // deadline, replicas that did not acknowledge it in time): the
+            // caller puts tower-sessions' row back for another try, which
+            // must not leave a session nobody holds a token of.
+            if let Err(gone) = self.store().delete(id).await {
+                tracing::debug!(error = %gone, "an adoption's failed insert could not be undone");
+            }
             return Err(e);
         }
         // The session exists from here on: it is adopted, whatever follows.
