@@ -20,7 +20,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// How often a feed collects the log: 10,000 rows per round at most.
+/// How often a feed collects the log: batches of 10,000 rows, more while
+/// they come full (for at most `ROUND_BUDGET`).
 const COLLECT_EVERY: Duration = Duration::from_secs(15);
 
 /// How long ago every transaction below a horizon must have ended: longer
@@ -47,19 +48,58 @@ pub(super) async fn collect(store: PgStore, tx: UnboundedSender<Change>) {
                 horizon = xmin;
             }
         }
-        let query = sqlx::query(super::super::statements::COLLECT_LOG).bind(horizon.clone());
-        let run = store.one(query, |q, c| Box::pin(q.fetch_one(c)));
-        match tokio::time::timeout(POLL_TIMEOUT, run).await {
-            Ok(Ok(row)) => match row.try_get::<String, _>("horizon") {
-                Ok(xmin) => samples.push_back((now, xmin)),
-                Err(err) => {
-                    tracing::debug!(error = %err, "session cache: unexpected collection row")
+        // A full batch: the log may grow faster than one batch a round
+        // (a busy app logs every write); more batches at once, within
+        // the round's budget.
+        let mut sampled = false;
+        while let Some(collected) = round(&store, &horizon, &mut samples, now, &mut sampled).await
+            && collected >= BATCH
+            && now.elapsed() < ROUND_BUDGET
+            && !tx.is_closed()
+        {}
+    }
+}
+
+/// The most log rows one statement deletes (`COLLECT_LOG`'s `LIMIT`).
+const BATCH: i64 = 10_000;
+
+/// How long a round may go on deleting full batches.
+const ROUND_BUDGET: Duration = Duration::from_secs(5);
+
+/// One batch below `horizon`: how many rows it deleted, `None` when it
+/// failed. The first of a round (`sampled` still false) keeps the `xmin`
+/// it read, taken at `now`.
+async fn round(
+    store: &PgStore, horizon: &str, samples: &mut VecDeque<(Instant, String)>, now: Instant,
+    sampled: &mut bool,
+) -> Option<i64> {
+    let query = sqlx::query(super::super::statements::COLLECT_LOG).bind(horizon.to_owned());
+    let run = store.one(query, |q, c| Box::pin(q.fetch_one(c)));
+    match tokio::time::timeout(POLL_TIMEOUT, run).await {
+        Ok(Ok(row)) => {
+            let read = row
+                .try_get::<String, _>("horizon")
+                .and_then(|xmin| Ok((xmin, row.try_get::<i64, _>("collected")?)));
+            match read {
+                Ok((xmin, collected)) => {
+                    if !std::mem::replace(sampled, true) {
+                        samples.push_back((now, xmin));
+                    }
+                    Some(collected)
                 }
-            },
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "session cache: collecting the change log failed");
+                Err(err) => {
+                    tracing::debug!(error = %err, "session cache: unexpected collection row");
+                    None
+                }
             }
-            Err(_) => tracing::debug!("session cache: collecting the change log timed out"),
+        }
+        Ok(Err(err)) => {
+            tracing::debug!(error = %err, "session cache: collecting the change log failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("session cache: collecting the change log timed out");
+            None
         }
     }
 }
