@@ -10,7 +10,8 @@ use uuid::Uuid;
 /// The change feed's poll: what changed in transactions that the previous
 /// poll's snapshot did not see (an id at or above its `xmax` `$1`, or one of
 /// its in-progress ids `$2`, `{…}`), as `kind` (0 a session row, with its
-/// newest `version`; 1 a token row; 2 a deletion) and the session `id`, one
+/// newest `version`; 1 a token row; 2 a deletion; 4 a `TRUNCATE`, every
+/// session) and the session `id`, one
 /// row per session and kind; and, last, this statement's own snapshot
 /// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`),
 /// the database's clock (`clock`, milliseconds) and when the server
@@ -132,6 +133,11 @@ pub(super) async fn poll(
                 started: row.try_get("started")?,
             };
             next = Some((Unseen::after(row.try_get("snapshot")?)?, beat));
+            continue;
+        }
+        if kind == 4 {
+            // A TRUNCATE: every session changed.
+            changes.push(Change::Flush);
             continue;
         }
         let id: Uuid = row.try_get("id")?;
