@@ -72,7 +72,21 @@ impl Adopter {
             return Outcome::Nothing;
         }
         let (data, expiry) = (record.data.clone(), record.expiry_date);
-        let Some(user) = (self.import.mapping)(record).await else {
+        // The app's code, in a task of its own: a panic in it puts the row
+        // back rather than losing it.
+        let mapping = Arc::clone(&self.import.mapping);
+        let user = match tokio::spawn(async move { mapping(record).await }).await {
+            Ok(user) => user,
+            Err(e) => {
+                // The message of a panic may quote anything: not logged.
+                tracing::error!(
+                    panicked = e.is_panic(),
+                    "the app's tower-sessions mapping failed: the row is put back"
+                );
+                return self.put_back(id, &bytes, expiry).await;
+            }
+        };
+        let Some(user) = user else {
             tracing::info!("the app refused a tower-sessions session: nothing adopted");
             return Outcome::Nothing;
         };
@@ -90,13 +104,18 @@ impl Adopter {
                 tracing::warn!(error = %e, "a tower-sessions session could not be adopted");
                 // Nobody else can hold the row: it goes back for the next
                 // request, rather than signing the user out.
-                match self.import.source.put_back(id, &bytes, expiry).await {
-                    Ok(()) => Outcome::Retry,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a tower-sessions session could not be put back");
-                        Outcome::Nothing
-                    }
-                }
+                self.put_back(id, &bytes, expiry).await
+            }
+        }
+    }
+
+    /// Puts `id`'s row back, to try again on the next request.
+    async fn put_back(&self, id: &str, bytes: &[u8], expiry: time::OffsetDateTime) -> Outcome {
+        match self.import.source.put_back(id, bytes, expiry).await {
+            Ok(()) => Outcome::Retry,
+            Err(e) => {
+                tracing::warn!(error = %e, "a tower-sessions session could not be put back");
+                Outcome::Nothing
             }
         }
     }

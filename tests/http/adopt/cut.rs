@@ -152,3 +152,39 @@ async fn a_slow_table_answers_within_the_store_timeout(pool: sqlx::PgPool) {
     assert_eq!(res.json()["user_id"], "alice");
     assert!(expires_old_cookie(&res), "{:?}", res.set_cookies());
 }
+
+/// The app's mapping panics: tower-sessions' row is put back, not lost
+/// with the adoption's task, and the browser's next request (the mapping
+/// working again) comes back signed in.
+#[sqlx::test(migrations = false)]
+async fn a_mapping_that_panics_puts_the_row_back(pool: sqlx::PgPool) {
+    let switch = Switch::postgres(pool).await;
+    let old = old_app(&switch).await;
+    let panicked = Arc::new(AtomicBool::new(false));
+    let once = panicked.clone();
+    let mapping = move |record| {
+        let once = once.clone();
+        async move {
+            assert!(
+                once.swap(true, Ordering::SeqCst),
+                "the app's mapping failed"
+            );
+            demo::import::user_of(record).await
+        }
+    };
+    let layer = switch
+        .backend
+        .layer()
+        .adopt_tower_sessions(switch.import(mapping));
+    let new = serve(demo::routes().layer(layer)).await;
+    let id = old_login(&old, "alice").await;
+
+    let mut browser = Client::new(&new);
+    let res = present(&mut browser, &id).await;
+    assert!(panicked.load(Ordering::SeqCst), "the mapping never ran");
+    assert_eq!(res.status, 401, "anonymous meanwhile: {}", res.body);
+    assert!(!expires_old_cookie(&res), "{:?}", res.set_cookies());
+    let res = present(&mut browser, &id).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["user_id"], "alice");
+}
