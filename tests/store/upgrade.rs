@@ -189,3 +189,49 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
     .unwrap();
     assert_eq!(logged, 3, "logged with no cache");
 }
+
+/// A database that already holds a time the crate cannot read (set by
+/// plain SQL before the check existed) is brought into range by the
+/// migration: the row reads, and a revocation of everyone, which updates
+/// it, passes the new check.
+#[sqlx::test(migrations = false)]
+async fn pg_a_row_holding_infinity_is_brought_into_range(pool: sqlx::PgPool) {
+    use axum_user_sessions::store::{Revocation, RevokeReason, RevokeScope, RevokedBy};
+    use axum_user_sessions::{SessionAdmin, SessionProtocol as _};
+    let mut before = sqlx::migrate::Migrator::with_migrations(
+        PgStore::migrator()
+            .iter()
+            .filter(|m| m.version < 20261207001001)
+            .cloned()
+            .collect(),
+    );
+    before.dangerous_set_table_name("axum_user_sessions._sqlx_migrations");
+    before.create_schema("axum_user_sessions");
+    before.run(&pool).await.unwrap();
+    let store = PgStore::new(pool.clone());
+    let id = uuid::Uuid::new_v4();
+    let now = time::OffsetDateTime::now_utc();
+    let mut r = axum_user_sessions::store::SessionRecord::new(id, now);
+    r.user_id = Some("forever".into());
+    r.expires_at = now + std::time::Duration::from_secs(3600);
+    r.absolute_expires_at = now + std::time::Duration::from_secs(12 * 3600);
+    store
+        .create(
+            &r,
+            &axum_user_sessions::store::TokenHash::from_bytes([7; 32]),
+        )
+        .await
+        .unwrap();
+    sqlx::query("UPDATE axum_user_sessions.sessions SET absolute_expires_at = 'infinity'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let read = store.get(id).await.unwrap().expect("the row reads");
+    assert_eq!(read.absolute_expires_at.year(), 9999);
+    let how = Revocation::new(RevokeReason::Admin, RevokedBy::operator("ops"), now);
+    let revoked = store.revoke(&RevokeScope::Everyone, &how).await.unwrap();
+    assert_eq!(revoked, 1);
+    let admin = SessionAdmin::new(store);
+    assert!(admin.list_user("forever").await.unwrap().is_empty());
+}
