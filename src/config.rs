@@ -35,6 +35,17 @@ impl RotationConfig {
         };
         now - rotated_at >= wait
     }
+
+    /// Whether a request with the current token under its 0.1 cookie name
+    /// should start the rotation that moves it to today's name: at once,
+    /// unless a rotation is pending (another request of the browser moved
+    /// it, or began to), then once the grace window has passed, as
+    /// [`due`](Self::due) waits.
+    pub(crate) fn due_to_move(
+        &self, rotated_at: time::OffsetDateTime, has_pending: bool, now: time::OffsetDateTime,
+    ) -> bool {
+        !has_pending || now - rotated_at >= self.grace.max(Duration::from_secs(1))
+    }
 }
 
 /// Remember-me settings.

@@ -184,9 +184,11 @@ impl Session {
             }
             Some(l) => match l.token {
                 TokenState::Current => {
-                    let due = cfg.rotation.due(l.record.rotated_at, l.has_pending, now);
+                    let (at, pending) = (l.record.rotated_at, l.has_pending);
                     let mut st = self.state();
-                    st.rotation_due = (due || st.legacy_cookie).then_some(l.record.rotated_at);
+                    let moving = st.legacy_cookie && cfg.rotation.due_to_move(at, pending, now);
+                    let due = moving || cfg.rotation.due(at, pending, now);
+                    st.rotation_due = due.then_some(at);
                     drop(st);
                     Some(Usable::new(l.record, l.token))
                 }

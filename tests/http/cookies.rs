@@ -39,6 +39,12 @@ async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backe
     let rotated = res.cookie_value("__Secure-session").expect("moved");
     assert_ne!(rotated, token, "the moved cookie holds a new token");
     assert_eq!(res.cookie_value("session").as_deref(), Some(""));
+    // Another request of the browser with the old cookie, answered after
+    // the move: a rotation is pending, so it sets nothing (a second move
+    // would put a token over the first's, or drop it).
+    let again = old.send_raw("GET", "/me", None, &[]).await;
+    assert_eq!(again.json()["user_id"], "alice");
+    assert_eq!(again.cookie_value("__Secure-session"), None);
     // With the new cookie alone, the user is still signed in.
     let mut moved = Client::with_cookie_name(&app, "__Secure-session");
     moved.cookie = Some(rotated);
