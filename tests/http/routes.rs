@@ -257,6 +257,8 @@ async fn admins_only_through_the_hook(b: Backend) {
     let res = carol.get("/sessions?user=%00").await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["sessions"], serde_json::json!([]));
+    let res = carol.get("/sessions?user=%00&include=ended").await;
+    assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(delete(&mut carol, &alices, &[SAME]).await.status, 204);
     assert_eq!(alice.me().await, None);
     assert_eq!(carol.me().await.as_deref(), Some("carol"));
