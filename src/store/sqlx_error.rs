@@ -60,6 +60,22 @@ fn kind(err: &sqlx::Error) -> Kind {
     }
 }
 
+/// Whether `err` is a transaction Postgres rolled back to let another go on
+/// (a deadlock, a serialization failure): [`Error::Unavailable`] to the
+/// caller, but no outage, so a batch that met one answers its calls one by
+/// one rather than all as unavailable.
+#[cfg(feature = "postgres")]
+pub(crate) fn rolled_back(err: &Error) -> bool {
+    let Error::Unavailable(source) = err else {
+        return false;
+    };
+    let code = match source.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Database(db)) => db.code(),
+        _ => None,
+    };
+    matches!(code.as_deref(), Some("40P01" | "40001"))
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match kind(&err) {

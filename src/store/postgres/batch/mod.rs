@@ -28,6 +28,7 @@
 
 use super::PgStorage;
 use crate::store::error::Error;
+use crate::store::sqlx_error::rolled_back;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
@@ -200,7 +201,7 @@ async fn send<C: Call>(storage: &PgStorage, batch: Vec<Entry<C>>) {
                 }
                 return;
             }
-            Err(e) if e.is_unavailable() => {
+            Err(e) if e.is_unavailable() && !rolled_back(&e) => {
                 for (replies, _) in rows {
                     for reply in replies {
                         let _ = reply.send(Err(outage(&e)));
@@ -221,7 +222,7 @@ async fn send<C: Call>(storage: &PgStorage, batch: Vec<Entry<C>>) {
         // when that (or the batch) failed but for an outage.
         if alone {
             match call.send_one(storage).await {
-                Err(e) if !e.is_unavailable() => {}
+                Err(e) if !e.is_unavailable() || rolled_back(&e) => {}
                 a => {
                     answer::<C>(replies, a);
                     continue;
