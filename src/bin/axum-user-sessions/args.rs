@@ -19,7 +19,9 @@ Exit codes:
      revoked session), or the confirmation of `revoke --all` was declined
   2  usage error: bad arguments, a missing, unsupported or malformed database
      URL, or `revoke --all` with no terminal to confirm on and no --yes
-  3  the database could not be reached or connected to
+  3  the database could not be reached or connected to, or rolled the
+     command's transaction back to let another go on (a deadlock): run it
+     again
   4  any other database error (e.g. the session tables do not exist yet: run
      `axum-user-sessions migrate`)";
 

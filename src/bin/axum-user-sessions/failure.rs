@@ -13,7 +13,8 @@ pub(crate) const EXIT_NOT_FOUND: u8 = 1;
 /// Usage error: bad arguments, a missing, unsupported or malformed database
 /// URL, `revoke --all` without a confirmation.
 pub(crate) const EXIT_USAGE: u8 = 2;
-/// The database could not be reached or connected to.
+/// The database could not be reached or connected to, or rolled the
+/// command back (a deadlock): worth running again.
 pub(crate) const EXIT_UNREACHABLE: u8 = 3;
 /// Any other database error (e.g. the tables are missing: run `migrate`).
 pub(crate) const EXIT_DATABASE: u8 = 4;
@@ -83,6 +84,15 @@ pub(crate) fn connect_failure(err: Error, url: &str) -> Failure {
 pub(crate) fn store_failure(err: Error, url: &str) -> Failure {
     let detail = |e: &StoreError| driver_error(e).map_or_else(|| chain(e), sqlx_detail);
     match err.store_error() {
+        Some(e) if rolled_back(e) => Failure::new(
+            EXIT_UNREACHABLE,
+            format!(
+                "the database {} rolled the command's transaction back to let another \
+                 go on ({}): run it again",
+                redacted_url(url),
+                detail(e)
+            ),
+        ),
         Some(e) if e.is_unavailable() => Failure::new(
             EXIT_UNREACHABLE,
             format!(
@@ -98,6 +108,17 @@ pub(crate) fn store_failure(err: Error, url: &str) -> Failure {
         Some(e) => Failure::new(EXIT_DATABASE, format!("database error: {}", detail(e))),
         None => Failure::new(EXIT_DATABASE, chain(&err)),
     }
+}
+
+/// Whether Postgres rolled the command back to let another transaction go
+/// on (a deadlock, a serialization failure): the database is there, and the
+/// same command may succeed at once.
+fn rolled_back(err: &StoreError) -> bool {
+    let code = match driver_error(err) {
+        Some(sqlx::Error::Database(db)) => db.code(),
+        _ => None,
+    };
+    matches!(code.as_deref(), Some("40P01" | "40001"))
 }
 
 /// The sqlx error a store error carries as its source, if any.

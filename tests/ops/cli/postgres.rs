@@ -257,3 +257,31 @@ async fn postgres_gc(pool: sqlx::PgPool) {
     let run = cli(Some(&url), &["gc", "--batch-size", "0"]).await;
     assert_eq!(run.code, 2, "{run:?}");
 }
+
+/// A command that Postgres rolls back to let another transaction go on (a
+/// deadlock) exits 3, worth running again, and says so: the database was
+/// there, so "unreachable" would send an operator to the network.
+#[sqlx::test(migrations = false)]
+async fn postgres_a_deadlock_says_run_it_again(pool: sqlx::PgPool) {
+    let url = pg_url(&pool);
+    let store = migrated(&url).await;
+    let a = session(store.as_ref(), 1, "alice", time::Duration::hours(1), |_| {}).await;
+    // Every revocation meets a deadlock, as Postgres reports one.
+    for statement in [
+        "CREATE FUNCTION axum_user_sessions.lose() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$",
+        "CREATE TRIGGER lose BEFORE UPDATE ON axum_user_sessions.sessions \
+         FOR EACH ROW EXECUTE FUNCTION axum_user_sessions.lose()",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    let run = cli(Some(&url), &["revoke", "--user", "alice"]).await;
+    assert_error(&run, 3, "rolled the command's transaction back");
+    assert!(run.stderr.contains("run it again"), "{run:?}");
+    assert!(!run.stderr.contains("unreachable"), "{run:?}");
+    let row = store.get(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        row.revoked_at, None,
+        "the rolled-back revocation changed nothing"
+    );
+}
