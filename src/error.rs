@@ -27,8 +27,10 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the OS random number generator failed")]
     Rng,
-    /// The session was logged out or revoked while the request ran, so the
-    /// request's session writes were not applied. Answers `401 Unauthorized`.
+    /// The session was logged out, revoked or moved by a sign-in (in
+    /// another tab) while the request ran, so the request's session writes
+    /// were not applied. Answers `401 Unauthorized`, and sets no cookie:
+    /// the other request's stand.
     #[error("the session ended while the request ran; its changes were not saved")]
     SessionEnded,
     /// [`Session::update`](crate::Session::update) found the key changed by

@@ -99,7 +99,9 @@ impl SessionAdmin {
     }
 
     /// Revokes one live session, recording who and why. `false` when there
-    /// is no such live session.
+    /// is no such live session (one whose timeouts ran out less than
+    /// [`Revocation::CLOCK_ALLOWANCE`](crate::store::Revocation::CLOCK_ALLOWANCE)
+    /// ago counts as live here: another instance's clock may still serve it).
     pub async fn revoke(
         &self, id: Uuid, by: RevokedBy, reason: RevokeReason,
     ) -> Result<bool, Error> {

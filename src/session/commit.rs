@@ -73,11 +73,11 @@ impl Session {
                         }
                     }
                     if self.store().patch_data(id, &patch).await?.is_none() {
-                        // Logged out or revoked while this request ran: the
-                        // write must not resurrect it, and must not be
-                        // reported as done.
+                        // Logged out, revoked or moved by a sign-in while
+                        // this request ran: the write must not resurrect
+                        // it, and must not be reported as done.
                         tracing::debug!(session.id = %id, "session ended during the request; write dropped");
-                        self.state().end(true);
+                        self.state().ended_elsewhere();
                         return Err(Error::SessionEnded);
                     }
                 }

@@ -147,8 +147,9 @@ struct State {
     clear_remember: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
-    /// The request's token was retired by a sign-in: keep the cookie alone,
-    /// and create no session for its writes.
+    /// The request's token was retired by a sign-in, or its session ended
+    /// by another request while it ran: keep the cookie alone, and create
+    /// no session for its writes.
     retired_token: bool,
     /// ... within the grace window: a request that left before the sign-in,
     /// whose remember-me cookie is as old as its token.
@@ -173,6 +174,18 @@ impl State {
         self.clear_cookie = clear_cookie;
         self.new_remember = None;
         self.clear_remember = true;
+    }
+
+    /// The session ended by another request while this one ran (a logout,
+    /// a revocation, a sign-in that moved it to a new id), which this
+    /// request's write found: continue as anonymous and send no new
+    /// token, but set no cookie. The other request's cookies (a sign-in's
+    /// new session) stand; a dead cookie is expired by the next request
+    /// that presents it.
+    fn ended_elsewhere(&mut self) {
+        self.end(false);
+        self.clear_remember = false;
+        self.retired_token = true;
     }
 
     /// `key`'s value as this request sees it: its pending change, else the

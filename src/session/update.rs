@@ -168,7 +168,7 @@ impl Session {
                 }
                 UpdateOutcome::Gone => {
                     tracing::debug!(session.id = %id, "session ended during the request; update dropped");
-                    self.state().end(true);
+                    self.state().ended_elsewhere();
                     return Err(Error::SessionEnded);
                 }
             }

@@ -29,6 +29,22 @@ impl DataPatch {
         }
     }
 
+    /// The patch that turns `before` into `after`: the keys `after` holds
+    /// with another value (or that `before` lacks), and the keys it lacks.
+    pub(crate) fn between(before: &Map<String, Value>, after: &Map<String, Value>) -> DataPatch {
+        let set = after
+            .iter()
+            .filter(|&(k, v)| before.get(k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove = before
+            .keys()
+            .filter(|k| !after.contains_key(*k))
+            .cloned()
+            .collect();
+        DataPatch { set, remove }
+    }
+
     /// One patch that does what `self` then `later` do, for a store that
     /// sends several writes of a session in one (Postgres' batches). Its
     /// keys to set and to remove are disjoint whenever each patch's are.

@@ -139,9 +139,36 @@ pub struct Revocation {
 }
 
 impl Revocation {
+    /// How far apart the app instances' clocks may be, for revocations: a
+    /// revocation also ends the sessions whose timeouts ran out less than
+    /// this before its instant ([`reaches`](Self::reaches)). Five minutes.
+    ///
+    /// Without it, an instance whose clock runs ahead would leave out a
+    /// session that an instance with a slower clock still serves (its idle
+    /// end after that clock's "now"): the next request there would touch
+    /// it, and "Sign out everywhere" would have missed it. Such a session
+    /// ends now, as revoked, rather than at its idle end a little earlier.
+    pub const CLOCK_ALLOWANCE: time::Duration = time::Duration::minutes(5);
+
     /// A revocation at `at`.
     pub fn new(reason: RevokeReason, by: RevokedBy, at: OffsetDateTime) -> Self {
         Self { reason, by, at }
+    }
+
+    /// The instant at which a revocation judges which sessions are still
+    /// live: its own less [`CLOCK_ALLOWANCE`](Self::CLOCK_ALLOWANCE). The SQL
+    /// stores bind it where [`reaches`](Self::reaches) compares it.
+    pub fn live_after(&self) -> OffsetDateTime {
+        self.at - Self::CLOCK_ALLOWANCE
+    }
+
+    /// Whether this revocation ends `record`, of a session its scope
+    /// covers: the session is [live](SessionRecord::is_live) at
+    /// [`live_after`](Self::live_after), so that no instance, whatever its
+    /// clock (within the allowance), still serves a session it left out.
+    /// The rule of every store.
+    pub fn reaches(&self, record: &SessionRecord) -> bool {
+        record.is_live(self.live_after())
     }
 
     /// An automatic revocation by the library at `at`.
@@ -151,7 +178,8 @@ impl Revocation {
 }
 
 /// Which live sessions a [revocation](super::SessionProtocol::revoke) ends.
-/// Sessions that are not live (revoked, expired) are never touched again.
+/// Sessions it does not [reach](Revocation::reaches) (revoked, expired
+/// before the clock allowance) are never touched again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RevokeScope<'a> {

@@ -135,8 +135,10 @@ pub trait SessionProtocol: Debug + Send + Sync + 'static {
     /// Revokes the live sessions `scope` covers, in one statement: marks
     /// them revoked as `how` says, and drops their data and remember-me
     /// credential (a revoked row keeps only what "Recently signed out" and
-    /// the audit show). Returns how many it revoked; rows that are not live
-    /// are left as they are.
+    /// the audit show). Returns how many it revoked; rows it does not
+    /// [reach](Revocation::reaches) (revoked, or ended by their timeouts
+    /// more than [`Revocation::CLOCK_ALLOWANCE`] before `how.at`) are left
+    /// as they are.
     async fn revoke(&self, scope: &RevokeScope<'_>, how: &Revocation) -> Result<u64, Error>;
 
     /// Live sessions and users, and rows garbage collection may delete

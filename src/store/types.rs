@@ -164,6 +164,18 @@ impl SessionRecord {
         }
     }
 
+    /// Whether the session takes writes (data, activity): it is not
+    /// revoked, and its hard end is after its newest token's issue
+    /// (`rotated_at`). A sign-in that moved the session to a new id ends
+    /// the old id so, its hard end at the move: a write that read the
+    /// session before the move and lands after it is refused ("gone"),
+    /// never acknowledged on a row no cookie names any more. No clock is
+    /// read: the row's own instants decide. The SQL stores write the same
+    /// rule as `takes_writes!`.
+    pub fn takes_writes(&self) -> bool {
+        self.revoked_at.is_none() && self.absolute_expires_at > self.rotated_at
+    }
+
     /// Whether a session token of this row may be used at `now`: the row is
     /// not revoked and neither timeout has passed.
     pub fn token_active(&self, now: OffsetDateTime) -> bool {

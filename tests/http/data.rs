@@ -1,5 +1,5 @@
 //! Session data on every store: concurrent writes of different keys, writes
-//! racing a logout, and typed values.
+//! racing a logout or a sign-in, and typed values.
 
 use crate::common;
 
@@ -8,6 +8,7 @@ use common::{Backend, Client, serve_demo};
 everywhere!(
     concurrent_writes_to_different_keys_both_stay,
     logout_racing_writes_is_never_undone,
+    a_write_that_lands_after_a_sign_in_moved_the_session_is_refused,
     values_round_trip_with_types,
 );
 
@@ -59,6 +60,48 @@ async fn logout_racing_writes_is_never_undone(b: Backend) {
         let now = time::OffsetDateTime::now_utc();
         assert!(b.store.list_user("alice", now).await.unwrap().is_empty());
     }
+}
+
+/// A request that read the anonymous session before a sign-in on the same
+/// browser moved it to a new id, and writes after: its write is refused
+/// (401) and it sets no cookie over the sign-in's. It used to land on the
+/// old id, which no cookie names, and answer 200: a value acknowledged and
+/// lost.
+async fn a_write_that_lands_after_a_sign_in_moved_the_session_is_refused(b: Backend) {
+    use axum::routing::post;
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let (loaded, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (l, r) = (loaded.clone(), release.clone());
+    let slow = post(move |s: axum_user_sessions::Session| async move {
+        let _ = s.id();
+        l.notify_one();
+        r.notified().await;
+        s.insert("late", 1).unwrap();
+        "saved"
+    });
+    let router = common::demo::routes().route("/slow", slow);
+    let app = common::serve(router.layer(b.layer())).await;
+    let mut browser = Client::new(&app);
+    browser.post("/counter").await;
+    let mut late = browser.clone();
+    let in_flight = tokio::spawn(async move { late.post("/slow").await });
+    tokio::time::timeout(std::time::Duration::from_secs(30), loaded.notified())
+        .await
+        .expect("the slow request never loaded its session");
+    browser.login("alice").await;
+    release.notify_one();
+    let res = in_flight.await.unwrap();
+    assert_eq!(
+        res.status, 401,
+        "the late write was acknowledged: {}",
+        res.body
+    );
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
+    assert_eq!(browser.me().await.as_deref(), Some("alice"));
+    let data = browser.get("/kv").await.json();
+    assert_eq!(data["counter"], 1, "{data}");
+    assert!(data.get("late").is_none(), "{data}");
 }
 
 async fn values_round_trip_with_types(b: Backend) {

@@ -286,7 +286,9 @@ async fn update_after_the_session_ended_elsewhere_writes_nothing(b: Backend) {
     let res = request.await.unwrap();
     assert_eq!(res.status, 401, "{}", res.body);
     assert_eq!(res.json(), json!({ "error": "session_ended" }));
-    assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
+    // The logout's response expired the cookie; this one sets none over
+    // what the browser holds since (a new sign-in's, perhaps).
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
     // Logout revokes (the row stays for "Recently signed out"): still
     // revoked, and the paused update did not write.
     let row = b.store.get(id).await.unwrap().expect("the signed-out row");

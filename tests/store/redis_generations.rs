@@ -24,7 +24,8 @@ async fn redis_a_session_ended_before_everyone_was_revoked_takes_no_write() {
     for s in both(RedisOptions::default()).await {
         let id = placement::session_id(Some("ended-before"));
         let mut r = user_record(id, "ended-before");
-        r.expires_at = r.created_at - Duration::from_secs(1);
+        // Ended before the revocation's clock allowance too.
+        r.expires_at = r.created_at - Revocation::CLOCK_ALLOWANCE - Duration::from_secs(1);
         r.last_ip = Some(ip);
         s.create(&r, &hash(1)).await.unwrap();
         let now = OffsetDateTime::now_utc();
@@ -99,5 +100,29 @@ async fn redis_a_session_a_revocation_of_everyone_missed_can_still_be_revoked() 
             let kept = s.get(id).await.unwrap().unwrap();
             assert_eq!(kept.revoked_at, Some(now));
         }
+    }
+}
+
+/// An anonymous session that a revocation of everyone missed (stamped by
+/// a clock ahead, past its idle end and the allowance) takes no write, so
+/// a sign-in that moves it fails: and the new id the move inserted first
+/// goes with it, where it stayed behind, a session no cookie named.
+#[tokio::test]
+async fn redis_a_move_that_fails_leaves_no_new_id_behind() {
+    use axum_user_sessions::store::Reissue;
+    for s in both(RedisOptions::default()).await {
+        let id = placement::session_id(None);
+        let mut r = user_record(id, "nobody");
+        r.user_id = None;
+        s.create(&r, &hash(1)).await.unwrap();
+        let ahead = r.expires_at + Revocation::CLOCK_ALLOWANCE + Duration::from_secs(3600);
+        let how = Revocation::new(RevokeReason::Admin, RevokedBy::operator("a"), ahead);
+        assert_eq!(s.revoke(&RevokeScope::Everyone, &how).await.unwrap(), 0);
+        let new_id = placement::session_id(Some("orphan"));
+        let mut sign_in = Reissue::new(Some("orphan".into()), OffsetDateTime::now_utc());
+        sign_in.new_id = Some(new_id);
+        let moved = s.reissue(id, &hash(2), &sign_in).await;
+        assert!(moved.is_err(), "{moved:?}");
+        assert!(s.get(new_id).await.unwrap().is_none(), "the new id stayed");
     }
 }

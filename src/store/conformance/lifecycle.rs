@@ -139,3 +139,75 @@ pub async fn gc_batches_are_bounded(store: Arc<dyn SessionProtocol>) {
     assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 5);
     assert_eq!(s.gc_batch(t0, t0, 10).await.unwrap(), 0);
 }
+
+/// A revocation from an instance whose clock runs ahead still ends a
+/// session that an instance with a slower clock serves: one whose idle end
+/// came less than [`Revocation::CLOCK_ALLOWANCE`] before the revocation's
+/// instant is revoked, for every scope, and the slower instance's next
+/// load finds it revoked and touches nothing. A session that ended before
+/// the allowance keeps its end as it was.
+pub async fn a_revocation_reaches_what_a_slower_clock_still_serves(
+    store: Arc<dyn SessionProtocol>,
+) {
+    let s = store.as_ref();
+    // The slower instance's "now", and the revoker's, 60 s ahead.
+    let slow = now();
+    let ahead = slow + Duration::from_secs(60);
+    let allowance = Duration::try_from(Revocation::CLOCK_ALLOWANCE).unwrap();
+    // Idle-ended 30 s before the revocation's instant: live at `slow`.
+    let serving = |user| {
+        record(
+            slow - Duration::from_secs(1770),
+            user,
+            Duration::from_secs(1800),
+        )
+    };
+    let (one, user, every) = (
+        serving(Some("erin")),
+        serving(Some("erin")),
+        serving(Some("finn")),
+    );
+    // Idle-ended well before the allowance: ended, and left so.
+    let long = slow - allowance - Duration::from_secs(600);
+    let ended = record(long, Some("erin"), Duration::from_secs(60));
+    for (i, r) in [&one, &user, &every, &ended].into_iter().enumerate() {
+        s.create(r, &hash(i as u8 + 1)).await.unwrap();
+        assert!(r.is_live(slow) == (i < 3) && !r.is_live(ahead));
+    }
+    let how = Revocation::new(RevokeReason::User, RevokedBy::user("erin"), ahead);
+    let revoked = [
+        s.revoke(&RevokeScope::session(one.id), &how).await.unwrap(),
+        s.revoke(
+            &RevokeScope::User {
+                user_id: "erin",
+                keep: None,
+            },
+            &how,
+        )
+        .await
+        .unwrap(),
+        s.revoke(&RevokeScope::Everyone, &how).await.unwrap(),
+    ];
+    assert_eq!(revoked, [1, 1, 1], "one session, the user's other, finn's");
+    for (i, r) in [&one, &user, &every].into_iter().enumerate() {
+        let row = s.get(r.id).await.unwrap().unwrap();
+        assert_eq!(row.revoked_at, Some(ahead), "session {i}");
+        let due = Touch::new(slow, slow + Duration::from_secs(1800)).with_stale_before(slow);
+        let loaded = s.load(Some(r.id), &hash(i as u8 + 1), &due).await.unwrap();
+        assert!(
+            loaded.is_none_or(|l| l.record.revoked_at.is_some()),
+            "session {i} is served after its revocation"
+        );
+        assert_eq!(
+            s.get(r.id).await.unwrap().unwrap(),
+            row,
+            "session {i} was touched"
+        );
+    }
+    let kept = s.get(ended.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.revoked_at, None,
+        "a session long ended is left as it was"
+    );
+    assert_eq!(kept.ended_at(), long + Duration::from_secs(60));
+}

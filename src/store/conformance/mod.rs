@@ -27,9 +27,11 @@
 //! or all of them in one test, [`run_all`].
 //!
 //! What the kit checks: two-phase rotation and its compare-and-set, the
-//! bound on pending tokens, sign-in retiring every token, one version per
-//! change, update-only writes that never bring a session back, revocation
-//! by [scope](super::RevokeScope) with who and why, statistics, bounded
+//! bound on pending tokens, sign-in retiring every token (and closing the
+//! id it moves from to writes), one version per change, update-only
+//! writes that never bring a session back, revocation by
+//! [scope](super::RevokeScope) with who and why, reaching what a slower
+//! clock still serves, statistics, bounded
 //! garbage collection, the compare-and-set of one key, the touch a load
 //! writes only when it is due, remember-me's two-phase validator, the
 //! lists (live sessions a keyset page at a time, recently ended ones), and,
@@ -50,7 +52,10 @@ pub use data::{
     update_value_is_a_compare_and_set,
 };
 pub use devices::{device_records_are_a_compare_and_set, device_records_are_collected};
-pub use lifecycle::{gc_batches_are_bounded, revocations_record_who_and_why, stats_and_gc};
+pub use lifecycle::{
+    a_revocation_reaches_what_a_slower_clock_still_serves, gc_batches_are_bounded,
+    revocations_record_who_and_why, stats_and_gc,
+};
 pub use listing::{
     device_names_and_places_keep_their_conditions, ended_sessions_list_most_recent_first,
     lists_page_by_recent_activity,
@@ -97,6 +102,7 @@ macro_rules! __store_conformance_scenarios {
             update_only_writes_never_resurrect,
             update_value_is_a_compare_and_set,
             revocations_record_who_and_why,
+            a_revocation_reaches_what_a_slower_clock_still_serves,
             stats_and_gc,
             gc_batches_are_bounded,
             device_records_are_a_compare_and_set,

@@ -120,6 +120,24 @@ pub async fn sign_in_retires_every_token(store: Arc<dyn SessionProtocol>) {
         !s.begin_rotation(r.id, t0, &hash(4), t1).await.unwrap(),
         "a rotation began on the id a sign-in moved from"
     );
+    // Nor does its data write land there, where no cookie reaches it: it
+    // is refused, so that its request is not told it was saved.
+    let old = s.get(r.id).await.unwrap().unwrap();
+    let patch = DataPatch::of_key("late", Some(&serde_json::json!(1)));
+    assert_eq!(
+        s.patch_data(r.id, &patch).await.unwrap(),
+        None,
+        "a late write landed"
+    );
+    let set = s
+        .update_value(r.id, "late", None, Some(&serde_json::json!(2)))
+        .await;
+    assert_eq!(set.unwrap(), crate::store::UpdateOutcome::Gone);
+    assert_eq!(
+        s.get(r.id).await.unwrap().unwrap(),
+        old,
+        "the moved-from row changed"
+    );
     let l = s
         .load(Some(new_id), &hash(3), &touch(t1))
         .await

@@ -54,10 +54,18 @@ macro_rules! list_of_user {
 }
 
 /// A revocation of the live sessions that `$filter` picks with `$1` and
-/// `$2`: `$3` reason, `$4` by, `$5` at.
+/// `$2`: `$3` reason, `$4` by, `$5` at, `$6` the instant it judges liveness at
+/// ([`Revocation::live_after`](crate::store::Revocation::live_after)).
 macro_rules! revoke {
     ($filter:literal) => {
-        revoke_where!("axum_user_sessions.sessions", "$3", "$4", "$5", $filter)
+        revoke_where!(
+            "axum_user_sessions.sessions",
+            "$3",
+            "$4",
+            "$5",
+            "$6",
+            $filter
+        )
     };
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 use crate::store::credentials::Credentials;
 use crate::store::memory::MemoryStorage;
+use crate::store::revocation::RevokeReason;
 use crate::store::types::TokenState;
 use std::sync::Mutex;
 use time::Duration;
@@ -20,6 +21,11 @@ enum Other {
     /// A new remember-me credential (a change of credentials that leaves
     /// `rotated_at` alone), at this time.
     Remember(OffsetDateTime),
+    /// A data write of key `late` (a request that read the session before
+    /// a sign-in moved it).
+    Write,
+    /// A revocation of the session (theft detected, an operator).
+    Revoke,
 }
 
 /// A memory storage where another writer comes first, as many times as
@@ -50,6 +56,18 @@ impl Racing {
                 let selector = *Uuid::new_v4().as_bytes();
                 let c = RememberCredential::new(selector, h(0xdd), at + Duration::days(30));
                 assert!(other.set_remember(id, Some(&c), at, at).await.unwrap());
+            }
+            Some(Other::Write) => {
+                let mut patch = DataPatch::default();
+                patch.set.insert("late".into(), Value::from(7));
+                assert!(other.patch_data(id, &patch).await.unwrap().is_some());
+            }
+            Some(Other::Revoke) => {
+                let how = Revocation::system(RevokeReason::TokenReuse, t0());
+                assert_eq!(
+                    other.revoke(&RevokeScope::session(id), &how).await.unwrap(),
+                    1
+                );
             }
             None => {}
         }
@@ -232,5 +250,72 @@ async fn a_touch_of_a_row_that_changed_meanwhile_is_left_out() {
         (stored.rotated_at, stored.last_seen_at),
         (t1, t0()),
         "no touch mixed in"
+    );
+}
+
+/// A data write that read the session before a sign-in moved it, and landed
+/// between the move's read and the old id's end, reaches the new id; one
+/// that lands after the end is refused, on either call, rather than
+/// acknowledged on a row no cookie names.
+#[tokio::test]
+async fn a_write_racing_a_move_reaches_the_new_id_or_is_refused() {
+    let (p, r) = racing(vec![Other::Write]).await;
+    let mut patch = DataPatch::default();
+    patch.set.insert("cart".into(), Value::from(1));
+    assert!(p.patch_data(r.id, &patch).await.unwrap().is_some());
+    let (new_id, now) = (Uuid::new_v4(), t0() + Duration::seconds(10));
+    let mut reissue = Reissue::new(Some("alice".into()), now);
+    reissue.new_id = Some(new_id);
+    assert!(p.reissue(r.id, &h(2), &reissue).await.unwrap());
+    let moved = p.get(new_id).await.unwrap().unwrap();
+    assert_eq!(moved.data.get("cart"), Some(&Value::from(1)));
+    assert_eq!(
+        moved.data.get("late"),
+        Some(&Value::from(7)),
+        "the late write was lost"
+    );
+    assert!(
+        p.storage().others.lock().unwrap().is_empty(),
+        "the race did not run"
+    );
+
+    let old = p.get(r.id).await.unwrap().unwrap();
+    assert!(!old.takes_writes());
+    assert_eq!(p.patch_data(r.id, &patch).await.unwrap(), None);
+    let set = p
+        .update_value(r.id, "cart", Some(&Value::from(1)), None)
+        .await;
+    assert_eq!(set.unwrap(), UpdateOutcome::Gone);
+    assert_eq!(
+        p.get(r.id).await.unwrap().unwrap(),
+        old,
+        "a late write landed"
+    );
+}
+
+/// A revocation of the old id during a sign-in's move empties its data;
+/// the carry of late writes takes that for no write, and the new id keeps
+/// what it was given. It used to carry the emptying, as removals.
+#[tokio::test]
+async fn a_revocation_racing_a_move_does_not_empty_the_new_id() {
+    let (p, r) = racing(vec![Other::Revoke]).await;
+    let mut patch = DataPatch::default();
+    patch.set.insert("cart".into(), Value::from(1));
+    assert!(p.patch_data(r.id, &patch).await.unwrap().is_some());
+    let (new_id, now) = (Uuid::new_v4(), t0() + Duration::seconds(10));
+    let mut reissue = Reissue::new(Some("alice".into()), now);
+    reissue.new_id = Some(new_id);
+    let _ = p.reissue(r.id, &h(2), &reissue).await.unwrap();
+    assert!(
+        p.storage().others.lock().unwrap().is_empty(),
+        "the race did not run"
+    );
+    assert!(p.get(r.id).await.unwrap().unwrap().revoked_at.is_some());
+    let moved = p.get(new_id).await.unwrap().unwrap();
+    assert_eq!(
+        moved.data.get("cart"),
+        Some(&Value::from(1)),
+        "{:?}",
+        moved.data
     );
 }

@@ -2,6 +2,7 @@
 //! compares or a data write changes has a field of its own, so that a
 //! write is one script that parses nothing: `v` the version, `e` the
 //! epoch, `r` the revocation (present iff revoked: `[at, reason, by]`),
+//! `x` present iff a sign-in moved the session away (it takes no write),
 //! `ts` and `te` the activity (last seen, idle end, Unix nanoseconds),
 //! `ip` and `loc` the last IP and its place label, `g` the slot's
 //! generation when it was inserted (set by the scripts,
@@ -32,6 +33,10 @@ const EXPIRES: &str = "te";
 const LAST_IP: &str = "ip";
 /// The hash field of the place label.
 const LOCATION: &str = "loc";
+/// The hash field present iff the session takes no write though it is not
+/// revoked ([`SessionRecord::takes_writes`](crate::store::SessionRecord::takes_writes):
+/// a sign-in moved it away), for the scripts to check as they check `r`.
+const CLOSED: &str = "x";
 /// The hash field of the slot's generation at the session's insert
 /// (written by the scripts only).
 const GENERATION: &str = "g";
@@ -81,6 +86,9 @@ pub(super) fn encode(session: &StoredSession) -> Result<Vec<(String, String)>, E
             r.revoked_by.as_deref().unwrap_or_default(),
         );
         fields.push((REVOKED.to_owned(), serde_json::to_string(&how)?));
+    }
+    if r.revoked_at.is_none() && !r.takes_writes() {
+        fields.push((CLOSED.to_owned(), "1".to_owned()));
     }
     for (k, v) in &r.data {
         fields.push((data_field(k), value_text(v)?));

@@ -124,7 +124,7 @@ impl NotBefore {
         after.sort_unstable_by_key(|(n, _)| *n);
         after
             .into_iter()
-            .find(|(_, how)| session.record.is_live(how.at))
+            .find(|(_, how)| how.reaches(&session.record))
     }
 
     /// Whether this slot's revocation `generation` revoked `session`

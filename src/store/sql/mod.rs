@@ -23,6 +23,21 @@ macro_rules! live_at {
     };
 }
 
+/// A row that takes writes, its columns prefixed with `$p` (`""` or
+/// `"s."`): the SQL of [`SessionRecord::takes_writes`].
+macro_rules! takes_writes {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "revoked_at IS NULL AND ",
+            $p,
+            "absolute_expires_at > ",
+            $p,
+            "rotated_at"
+        )
+    };
+}
+
 /// When a row ends or ended: the SQL of [`SessionRecord::ended_at`].
 macro_rules! ended_at {
     () => {
@@ -98,14 +113,18 @@ macro_rules! bind_record {
     };
 }
 
-/// An `UPDATE` of `$table` that revokes the live rows `$filter` picks, with
-/// the placeholders of the reason, who and when, counting one more epoch of
+/// An `UPDATE` of `$table` that revokes the rows `$filter` picks that are
+/// live at `$live_after` ([`Revocation::reaches`](super::Revocation::reaches)),
+/// with the placeholders of the reason, who and when, counting one more epoch of
 /// their credentials. The remember-me credential and the session's data die
 /// with the session: a revoked row keeps only what "Recently signed out"
 /// and the audit show (and its token rows, so that a replayed token is
 /// recognised).
 macro_rules! revoke_where {
-    ($table:literal, $reason:literal, $by:literal, $at:literal, $filter:literal) => {
+    (
+        $table:literal, $reason:literal, $by:literal, $at:literal, $live_after:literal,
+        $filter:literal
+    ) => {
         concat!(
             "UPDATE ",
             $table,
@@ -121,7 +140,7 @@ macro_rules! revoke_where {
             "remember_prior_rotated_at = NULL, cred_epoch = cred_epoch + 1 WHERE ",
             $filter,
             " AND ",
-            $crate::store::sql::live_at!($at)
+            $crate::store::sql::live_at!($live_after)
         )
     };
 }
@@ -201,7 +220,7 @@ macro_rules! impl_sql_storage {
                     RevokeScope::Everyone => sqlx::query(q::REVOKE_EVERY).bind(None::<i64>).bind(None::<i64>),
                 };
                 let query = query.bind(how.reason.as_str()).bind(how.by.as_str());
-                self.execute(query.bind($time(how.at))).await
+                self.execute(query.bind($time(how.at)).bind($time(how.live_after()))).await
             }
 
             async fn list(&self, query: &ListQuery<'_>) -> Result<Vec<SessionRecord>, Error> {
@@ -251,7 +270,7 @@ macro_rules! impl_sql_storage {
 
 pub(crate) use {
     bind_record, collectable, credential_cols, ended_at, impl_sql_storage, insert_cols, live_at,
-    revoke_where, stats_query,
+    revoke_where, stats_query, takes_writes,
 };
 
 /// An IP address as both dialects keep it: text (Postgres casts it to

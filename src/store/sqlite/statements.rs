@@ -4,6 +4,7 @@
 
 use crate::store::sql::{
     collectable, credential_cols, ended_at, insert_cols, live_at, revoke_where, stats_query,
+    takes_writes,
 };
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
@@ -23,10 +24,11 @@ macro_rules! listed_cols {
 }
 
 /// A revocation of the live sessions that `$filter` picks with `?1` and
-/// `?2`: `?3` reason, `?4` by, `?5` at.
+/// `?2`: `?3` reason, `?4` by, `?5` at, `?6` the instant it judges liveness at
+/// ([`Revocation::live_after`](crate::store::Revocation::live_after)).
 macro_rules! revoke {
     ($filter:literal) => {
-        revoke_where!("aus_sessions", "?3", "?4", "?5", $filter)
+        revoke_where!("aus_sessions", "?3", "?4", "?5", "?6", $filter)
     };
 }
 
@@ -95,16 +97,23 @@ pub(super) const DELETE: &str = "DELETE FROM aus_sessions WHERE id = ?1";
 /// Records activity of session `?1` if it is not revoked and (`?2` not
 /// null) at version `?2`: last seen `?3`, idle deadline `?4`, a new last IP
 /// `?5` (null: unchanged), which clears the place label. Its new version.
-pub(super) const WRITE_ACTIVITY: &str = "UPDATE aus_sessions
+pub(super) const WRITE_ACTIVITY: &str = concat!(
+    "UPDATE aus_sessions
         SET last_seen_at = ?3, expires_at = ?4, version = version + 1,
             location = CASE WHEN ?5 IS NOT NULL AND ?5 IS NOT last_ip THEN NULL ELSE location END,
             last_ip = COALESCE(?5, last_ip)
-      WHERE id = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR version = ?2)
-    RETURNING version";
+      WHERE id = ?1 AND ",
+    takes_writes!(""),
+    " AND (?2 IS NULL OR version = ?2)
+    RETURNING version"
+);
 
 /// What a data write of session `?1` reads first, under the write lock.
-pub(super) const READ_FOR_WRITE: &str =
-    "SELECT data, version, revoked_at IS NULL AS live FROM aus_sessions WHERE id = ?1";
+pub(super) const READ_FOR_WRITE: &str = concat!(
+    "SELECT data, version, ",
+    takes_writes!(""),
+    " AS live FROM aus_sessions WHERE id = ?1"
+);
 
 /// Session `?1`'s new data `?2`, with `WRITE_ACTIVITY`'s `?3` … `?5`
 /// (null: unchanged); its new version.
@@ -117,7 +126,11 @@ pub(super) const WRITE_DATA: &str = "UPDATE aus_sessions
     RETURNING version";
 
 /// Whether session `?1` is there and not revoked.
-pub(super) const LIVE: &str = "SELECT revoked_at IS NULL AS live FROM aus_sessions WHERE id = ?1";
+pub(super) const LIVE: &str = concat!(
+    "SELECT ",
+    takes_writes!(""),
+    " AS live FROM aus_sessions WHERE id = ?1"
+);
 
 /// Compare-and-set of the credentials of session `?1`: if it is not
 /// revoked and its epoch is still `?2`, writes its remember-me columns

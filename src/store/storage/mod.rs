@@ -41,7 +41,10 @@ pub use ops::{Activity, Deletion, DeviceWrite, ListQuery, Lookup, Write, WriteOu
 ///   their epoch; its data and activity only through
 ///   [`write`](Self::write);
 /// - writes are update-only: none brings back a session that was deleted,
-///   and none but [`delete`](Self::delete) touches a revoked one;
+///   and none but [`delete`](Self::delete) touches a revoked one; a data
+///   or activity [`write`](Self::write) lands only on a session that
+///   [takes writes](SessionRecord::takes_writes) (not revoked, nor moved
+///   away by a sign-in: its row's own instants say so);
 /// - every change of a session row counts one more
 ///   [`version`](SessionRecord::version).
 ///
@@ -69,8 +72,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
 
     /// One write of a session's data and/or activity, counting one version
     /// (never the epoch: [`StoredSession::apply_write`]):
-    /// [`WriteOutcome::Gone`] for a
-    /// session that is missing or revoked, [`WriteOutcome::Conflict`] when
+    /// [`WriteOutcome::Gone`] for a session that is missing or does not
+    /// [take writes](SessionRecord::takes_writes), [`WriteOutcome::Conflict`] when
     /// it is not at [`Write::expected_version`], and otherwise
     /// [`WriteOutcome::Written`] with the new version.
     async fn write(&self, id: Uuid, write: &Write<'_>) -> Result<WriteOutcome, Error>;
@@ -91,8 +94,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
         record: Option<&SessionRecord>,
     ) -> Result<bool, Error>;
 
-    /// Revokes the sessions `scope` covers that are live at `how.at`
-    /// ([`StoredSession::apply_revocation`]): records who, why and when,
+    /// Revokes the sessions `scope` covers that `how`
+    /// [reaches](Revocation::reaches) ([`StoredSession::apply_revocation`]): records who, why and when,
     /// drops their data and remember-me credential (tokens stay, so that a
     /// replayed one is recognised), and counts one version and one epoch.
     /// How many it revoked.
@@ -131,7 +134,8 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
     /// it), counting one version; JSON values compare as values, `null` is
     /// a value. [`UpdateOutcome::Conflict`] says what the key holds when it
     /// holds something else; [`UpdateOutcome::Gone`] when the session is
-    /// missing or revoked. Nothing is written but on `Updated`.
+    /// missing or does not [take writes](SessionRecord::takes_writes).
+    /// Nothing is written but on `Updated`.
     ///
     /// The default body reads the session and writes at the version read
     /// (two round-trips), reading again at most twice when another write
@@ -145,7 +149,7 @@ pub trait SessionStore: Debug + Send + Sync + 'static {
             let Some(s) = self.load(&Lookup::Id(id)).await? else {
                 return Ok(UpdateOutcome::Gone);
             };
-            if s.record.revoked_at.is_some() {
+            if !s.record.takes_writes() {
                 return Ok(UpdateOutcome::Gone);
             }
             let mut data = s.record.data;
@@ -212,7 +216,7 @@ impl StoredSession {
     /// sessions as Rust values.
     pub fn apply_write(&mut self, write: &Write<'_>) -> WriteOutcome {
         let r = &mut self.record;
-        if r.revoked_at.is_some() {
+        if !r.takes_writes() {
             return WriteOutcome::Gone;
         }
         if write.expected_version.is_some_and(|v| v != r.version) {
@@ -265,11 +269,11 @@ impl StoredSession {
         true
     }
 
-    /// [`SessionStore::revoke`] on this copy, if `scope` covers it and it is
-    /// live at the revocation's time: `true` when it revoked it.
+    /// [`SessionStore::revoke`] on this copy, if `scope` covers it and `how`
+    /// [reaches](Revocation::reaches) it: `true` when it revoked it.
     pub fn apply_revocation(&mut self, scope: &RevokeScope<'_>, how: &Revocation) -> bool {
         let r = &mut self.record;
-        if !r.is_live(how.at) || !scope.covers(r) {
+        if !how.reaches(r) || !scope.covers(r) {
             return false;
         }
         r.revoked_at = Some(how.at);

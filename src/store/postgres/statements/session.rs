@@ -2,7 +2,7 @@
 //! remember-me selector), a new session, a write of its data and activity,
 //! and the compare-and-set of its credentials.
 
-use crate::store::sql::{credential_cols, insert_cols};
+use crate::store::sql::{credential_cols, insert_cols, takes_writes};
 
 /// A whole session `s` as `SessionStore::load` reads it: the row, its epoch, its
 /// remember-me columns and its token rows (as four arrays, null when it has
@@ -126,7 +126,8 @@ pub(in crate::store::postgres) const INSERT_BATCH: &str = concat!(
 /// It counts the version and moves `collect_after` itself, so that the
 /// session trigger runs only while a cache is registered (migration
 /// `20261206003001_quiet_writes`, which has the rule).
-pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
+pub(in crate::store::postgres) const WRITE: &str = concat!(
+    "WITH u AS (
         UPDATE axum_user_sessions.sessions
            SET data = CASE WHEN $2 THEN (data || $3::jsonb) - $4::text[] ELSE data END,
                version = version + $9::int8,
@@ -138,7 +139,9 @@ pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
                location = CASE WHEN $8::inet IS NOT NULL AND $8::inet IS DISTINCT FROM last_ip
                                THEN NULL ELSE location END,
                last_ip = COALESCE($8::inet, last_ip)
-         WHERE id = $1 AND revoked_at IS NULL AND ($5::bigint IS NULL OR version = $5)
+         WHERE id = $1 AND ",
+    takes_writes!(""),
+    " AND ($5::bigint IS NULL OR version = $5)
         RETURNING version
     )
     SELECT (SELECT version FROM u) AS version,
@@ -146,21 +149,27 @@ pub(in crate::store::postgres) const WRITE: &str = "WITH u AS (
            -- runs when first needed): gone, or at another version?
            CASE WHEN (SELECT version FROM u) IS NOT NULL THEN true
                 ELSE EXISTS (SELECT 1 FROM axum_user_sessions.sessions
-                              WHERE id = $1 AND revoked_at IS NULL) END AS live";
+                              WHERE id = $1 AND ",
+    takes_writes!(""),
+    ") END AS live"
+);
 
 /// [`WRITE`] for many sessions at once (`$1` … `$9` as arrays, one element
 /// per session, one session at most once; `$4`: each patch's keys to
 /// remove as a JSON array): a row per session, with `id`, `version` and
 /// `live` as `WRITE` answers them. The rows are locked in id order first,
 /// so that two batches never wait on each other in a cycle.
-pub(in crate::store::postgres) const WRITE_BATCH: &str = "WITH i AS MATERIALIZED (
+pub(in crate::store::postgres) const WRITE_BATCH: &str = concat!(
+    "WITH i AS MATERIALIZED (
         SELECT * FROM unnest($1::uuid[], $2::bool[], $3::jsonb[], $4::jsonb[], $5::int8[],
                              $6::timestamptz[], $7::timestamptz[], $8::text[]::inet[],
                              $9::int8[])
                    AS i(id, patched, set, remove, expected, seen, expires, ip, writes)
     ), l AS MATERIALIZED (
         SELECT s.id FROM axum_user_sessions.sessions s JOIN i ON i.id = s.id
-         WHERE s.revoked_at IS NULL AND (i.expected IS NULL OR s.version = i.expected)
+         WHERE ",
+    takes_writes!("s."),
+    " AND (i.expected IS NULL OR s.version = i.expected)
          ORDER BY s.id
            FOR NO KEY UPDATE OF s
     ), u AS (
@@ -183,8 +192,11 @@ pub(in crate::store::postgres) const WRITE_BATCH: &str = "WITH i AS MATERIALIZED
     )
     SELECT i.id, u.version,
            u.version IS NOT NULL OR EXISTS (SELECT 1 FROM axum_user_sessions.sessions x
-                                             WHERE x.id = i.id AND x.revoked_at IS NULL) AS live
-      FROM i LEFT JOIN u ON u.id = i.id";
+                                             WHERE x.id = i.id AND ",
+    takes_writes!("x."),
+    ") AS live
+      FROM i LEFT JOIN u ON u.id = i.id"
+);
 
 /// Compare-and-set of the credentials of session `$1`: if it is not
 /// revoked and its epoch is still `$2`, writes its remember-me columns (`$3`
@@ -260,18 +272,24 @@ pub(in crate::store::postgres) const SWAP: &str = concat!(
 /// hold the row through a flush while the winner's instance sends its next
 /// update, which then goes first again: retries from another instance
 /// would starve.
-pub(in crate::store::postgres) const UPDATE_VALUE: &str = "WITH upd AS (
+pub(in crate::store::postgres) const UPDATE_VALUE: &str = concat!(
+    "WITH upd AS (
         UPDATE axum_user_sessions.sessions s
            SET data = CASE WHEN $4::jsonb IS NULL THEN s.data - $2::text
                            ELSE s.data || jsonb_build_object($2::text, $4::jsonb) END
-         WHERE s.id = $1 AND s.revoked_at IS NULL
+         WHERE s.id = $1 AND ",
+    takes_writes!("s."),
+    "
            AND s.data -> $2::text IS NOT DISTINCT FROM $3::jsonb
         RETURNING s.version
     ), cur AS (
         SELECT data -> $2::text AS value FROM axum_user_sessions.sessions
-         WHERE id = $1 AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM upd)
+         WHERE id = $1 AND ",
+    takes_writes!(""),
+    " AND NOT EXISTS (SELECT 1 FROM upd)
            FOR NO KEY UPDATE
     )
     SELECT version, NULL::jsonb AS current, NULL::text AS relaxed FROM upd
     UNION ALL
-    SELECT NULL, value, set_config('synchronous_commit', 'off', true) FROM cur";
+    SELECT NULL, value, set_config('synchronous_commit', 'off', true) FROM cur"
+);

@@ -62,8 +62,8 @@ async fn each_call_costs_the_storage_calls_its_docs_say() {
     let moved = Box::pin(async { assert!(p.reissue(r.id, &h(4), &moving).await.unwrap()) });
     assert_eq!(
         cost(moved).await,
-        3,
-        "a read, the new session, the old one's end"
+        4,
+        "a read, the new session, the old one's end, the read of late writes"
     );
     let how = Revocation::new(RevokeReason::User, RevokedBy::user("ann"), now);
     let revoke = Box::pin(async {

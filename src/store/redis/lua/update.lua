@@ -1,11 +1,12 @@
 -- The compare-and-set of one data key. KEYS: the session, its slot's "not
 -- before" key. ARGV: the key's field, the JSON text it must hold ('':
 -- absent), the text to set ('': remove it). {1, version}: written;
--- {0, text}: the field holds `text` (nil: absent); {-1}: gone, revoked or
--- of an older generation.
+-- {0, text}: the field holds `text` (nil: absent); {-1}: gone, revoked,
+-- moved away by a sign-in (`x`) or of an older generation.
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'r') == 1 then
   return {-1}
 end
+if redis.call('HEXISTS', KEYS[1], 'x') == 1 then return {-1} end
 if generation(KEYS[1]) < generation(KEYS[2]) then return {-1} end
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if (current or '') ~= ARGV[2] then return {0, current} end

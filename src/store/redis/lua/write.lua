@@ -3,10 +3,12 @@
 -- no activity), the new `expires_at`, a new last IP ('': none, the place
 -- label stays), the number `n` of data fields to remove, those `n` fields,
 -- then the data field-value pairs to set. The new version; -1: gone,
--- revoked, or of an older generation (revoked with everyone); -2: at
+-- revoked, moved away by a sign-in (`x`), or of an older generation
+-- (revoked with everyone); -2: at
 -- another version.
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v or redis.call('HEXISTS', KEYS[1], 'r') == 1 then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'x') == 1 then return -1 end
 if generation(KEYS[1]) < generation(KEYS[2]) then return -1 end
 if ARGV[1] ~= '' and v ~= ARGV[1] then return -2 end
 local n = tonumber(ARGV[5])
