@@ -195,7 +195,7 @@ impl Session {
             now(),
             self.trust_grace(),
         ) {
-            TrustCheck::Trusted(_) => Ok(true),
+            TrustCheck::Trusted(_) | TrustCheck::TrustedBefore(_) => Ok(true),
             TrustCheck::Unknown => Ok(false),
             TrustCheck::Replayed(id) => {
                 self.trust_replayed(store, &user, id).await?;
@@ -272,7 +272,10 @@ impl Session {
                     d.forget(now, |x| x.id == t);
                     ((TrustCheck::Replayed(t), None), true)
                 }
-                TrustCheck::Unknown => ((TrustCheck::Unknown, None), shifted),
+                // The other request's rotation stands, and its cookie.
+                check @ (TrustCheck::TrustedBefore(_) | TrustCheck::Unknown) => {
+                    ((check, None), shifted)
+                }
             }
         })
         .await?;

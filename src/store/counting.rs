@@ -149,10 +149,10 @@ impl DeviceRecords for CountingStore {
     }
 
     async fn swap_devices(
-        &self, user_id: &str, expected: Option<u64>, devices: &UserDevices,
+        &self, user_id: &str, expected: Option<u64>, version: u64, devices: &UserDevices,
     ) -> Result<bool, Error> {
         self.devices()?
-            .swap_devices(user_id, expected, devices)
+            .swap_devices(user_id, expected, version, devices)
             .await
     }
 

@@ -219,12 +219,12 @@ use $crate::store::remember::{Reissue, RememberCredential, RememberedSession};
                 }
 
                 async fn swap_devices(
-                    &self, user_id: &str, expected: Option<u64>,
+                    &self, user_id: &str, expected: Option<u64>, version: u64,
                     devices: &$crate::store::devices::UserDevices,
                 ) -> Result<bool, Error> {
                     let call = Call { name: "swap_devices", stale: Stale::Nothing };
                     self.around(call, async {
-                        $crate::store::delegate::inner_devices(self.wrapped())?.swap_devices(user_id, expected, devices).await
+                        $crate::store::delegate::inner_devices(self.wrapped())?.swap_devices(user_id, expected, version, devices).await
                     })
                     .await
                 }

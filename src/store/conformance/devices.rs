@@ -39,9 +39,9 @@ pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol
     let day = time::Duration::days(1);
     let doc = trusting(1, t0, t0 + day);
     assert!(s.load_devices("alice").await.unwrap().is_none());
-    assert!(s.swap_devices("alice", None, &doc).await.unwrap());
+    assert!(s.swap_devices("alice", None, 1, &doc).await.unwrap());
     assert!(
-        !s.swap_devices("alice", None, &doc).await.unwrap(),
+        !s.swap_devices("alice", None, 1, &doc).await.unwrap(),
         "a second first write is refused"
     );
     assert_eq!(
@@ -54,14 +54,14 @@ pub async fn device_records_are_a_compare_and_set(store: Arc<dyn SessionProtocol
         Some([192, 0, 2, 1].into()),
         Some("ua".into()),
     ));
-    assert!(s.swap_devices("alice", Some(1), &next).await.unwrap());
+    assert!(s.swap_devices("alice", Some(1), 2, &next).await.unwrap());
     assert!(
-        !s.swap_devices("alice", Some(1), &doc).await.unwrap(),
+        !s.swap_devices("alice", Some(1), 2, &doc).await.unwrap(),
         "a stale version writes nothing"
     );
     assert_eq!(s.load_devices("alice").await.unwrap(), Some((2, next)));
     assert!(s.load_devices("bob").await.unwrap().is_none());
-    assert!(s.swap_devices("bob", None, &doc).await.unwrap());
+    assert!(s.swap_devices("bob", None, 1, &doc).await.unwrap());
     assert_eq!(
         s.load_devices("bob").await.unwrap().map(|(v, _)| v),
         Some(1)
@@ -86,13 +86,25 @@ pub async fn device_records_are_collected(store: Arc<dyn SessionProtocol>) {
         None,
     ));
     for (user, doc) in [("ended", &ended), ("live", &live), ("failed", &failed)] {
-        assert!(s.swap_devices(user, None, doc).await.unwrap(), "{user}");
+        assert!(s.swap_devices(user, None, 1, doc).await.unwrap(), "{user}");
     }
     s.collect_devices(t0, t0 - hour * 24, 100).await.unwrap();
     assert!(
         s.load_devices("ended").await.unwrap().is_none(),
         "no trust left, no failure: collected"
     );
-    assert_eq!(s.load_devices("live").await.unwrap(), Some((1, live)));
-    assert_eq!(s.load_devices("failed").await.unwrap(), Some((1, failed)));
+    assert_eq!(
+        s.load_devices("live").await.unwrap(),
+        Some((1, live.clone()))
+    );
+    assert_eq!(
+        s.load_devices("failed").await.unwrap(),
+        Some((1, failed.clone()))
+    );
+    // A document written again after its collection, with the version its
+    // writer gives: a writer that read the collected one compares its
+    // version, and writes nothing.
+    assert!(s.swap_devices("ended", None, 77, &live).await.unwrap());
+    assert!(!s.swap_devices("ended", Some(1), 2, &failed).await.unwrap());
+    assert_eq!(s.load_devices("ended").await.unwrap(), Some((77, live)));
 }

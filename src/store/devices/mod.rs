@@ -36,16 +36,18 @@ const UPDATE_ATTEMPTS: usize = 8;
 /// only.
 #[async_trait]
 pub trait DeviceRecords: Send + Sync {
-    /// The user's document and its version (1 for the first write), or
-    /// `None` when there is none.
+    /// The user's document and the version it was written with, or `None`
+    /// when there is none.
     async fn load_devices(&self, user_id: &str) -> Result<Option<(u64, UserDevices)>, Error>;
 
-    /// Compare-and-set of the user's document: stores `devices` with the
-    /// version `expected + 1` if the stored version is `expected` (`None`:
-    /// no document yet, inserted with version 1). `false`, and nothing
-    /// written, otherwise.
+    /// Compare-and-set of the user's document: stores `devices` with
+    /// `version` if the stored version is `expected` (`None`: no document
+    /// yet, inserted). `false`, and nothing written, otherwise. The version
+    /// comes from the caller ([`update`]: one more than `expected`, and a
+    /// random one for a new document, so that a writer that read a
+    /// document since collected never matches the next one).
     async fn swap_devices(
-        &self, user_id: &str, expected: Option<u64>, devices: &UserDevices,
+        &self, user_id: &str, expected: Option<u64>, version: u64, devices: &UserDevices,
     ) -> Result<bool, Error>;
 
     /// Deletes at most `limit` documents whose trust ended at `now` (or that
@@ -63,8 +65,8 @@ pub trait DeviceRecords: Send + Sync {
 ///
 /// # Errors
 ///
-/// The store's; [`Error::Conflict`] when every attempt lost its
-/// compare-and-set.
+/// The store's; [`Error::Unavailable`] when every attempt lost its
+/// compare-and-set (other writers kept changing the document).
 pub async fn update<T>(
     store: &dyn DeviceRecords, user_id: &str,
     mut change: impl FnMut(&mut UserDevices) -> (T, bool) + Send,
@@ -75,11 +77,108 @@ pub async fn update<T>(
             None => (None, UserDevices::default()),
         };
         let (answer, changed) = change(&mut devices);
-        if !changed || store.swap_devices(user_id, version, &devices).await? {
+        let next = version.map_or_else(first_version, |v| v + 1);
+        if !changed || store.swap_devices(user_id, version, next, &devices).await? {
             return Ok(answer);
         }
     }
-    Err(Error::Conflict(
-        "the user's device records kept changing".into(),
+    // Other writers won every time: busy, not broken (`503`).
+    Err(Error::unavailable(
+        "the user's device records kept changing",
     ))
+}
+
+/// The version of a new document: random (below 2^52, which every store
+/// and a Lua number keep exactly), so that it is not the version of a
+/// document collected meanwhile that a slow writer still holds (versions
+/// counted from 1 again would be, and its compare-and-set would overwrite
+/// the new document).
+fn first_version() -> u64 {
+    rand::random::<u64>() >> 12 | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStorage;
+
+    /// A document written again after its collection gets a version of its
+    /// own: a writer that read the collected one (at version 1, as every
+    /// first document was) compares that version and writes nothing, where
+    /// it overwrote the new document.
+    #[tokio::test]
+    async fn a_document_collected_and_written_again_is_not_the_one_a_slow_writer_read() {
+        let store = MemoryStorage::default();
+        let now = OffsetDateTime::now_utc();
+        let failed = |at| FailedSignIn::new(at, None, None);
+        let old = now - time::Duration::days(60);
+        update(&store, "u", |d| {
+            ((), {
+                d.record_failed(failed(old));
+                true
+            })
+        })
+        .await
+        .unwrap();
+        let (read, stale) = store.load_devices("u").await.unwrap().unwrap();
+        assert_eq!(store.collect_devices(now, now, 10).await.unwrap(), 1);
+        update(&store, "u", |d| {
+            ((), {
+                d.record_failed(failed(now));
+                true
+            })
+        })
+        .await
+        .unwrap();
+        let (version, _) = store.load_devices("u").await.unwrap().unwrap();
+        assert_ne!(
+            version, read,
+            "the new document took the collected one's version"
+        );
+        assert!(
+            !store
+                .swap_devices("u", Some(read), read + 1, &stale)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store
+                .load_devices("u")
+                .await
+                .unwrap()
+                .unwrap()
+                .1
+                .failed
+                .count,
+            1
+        );
+    }
+
+    /// A store whose every compare-and-set loses.
+    struct Contended;
+
+    #[async_trait]
+    impl DeviceRecords for Contended {
+        async fn load_devices(&self, _: &str) -> Result<Option<(u64, UserDevices)>, Error> {
+            Ok(None)
+        }
+        async fn swap_devices(
+            &self, _: &str, _: Option<u64>, _: u64, _: &UserDevices,
+        ) -> Result<bool, Error> {
+            Ok(false)
+        }
+        async fn collect_devices(
+            &self, _: OffsetDateTime, _: OffsetDateTime, _: u32,
+        ) -> Result<u64, Error> {
+            Ok(0)
+        }
+    }
+
+    /// Other writers winning every attempt is a busy store (`503`), not a
+    /// broken one (`500`).
+    #[tokio::test]
+    async fn losing_every_attempt_is_unavailable() {
+        let lost = update(&Contended, "u", |_| ((), true)).await.unwrap_err();
+        assert!(lost.is_unavailable(), "{lost:?}");
+    }
 }

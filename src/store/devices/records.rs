@@ -153,12 +153,26 @@ impl FailedSignIn {
 pub enum TrustCheck {
     /// Its selector names no trust of the user (or an expired one).
     Unknown,
-    /// Live, and its validator is the current one (or the one the last
-    /// rotation replaced, within the grace window): the device with this id.
+    /// Live, and its validator is the current one: the device with this
+    /// id. A sign-in rotates its validator.
     Trusted(Uuid),
-    /// Forgotten, or a validator that is not the current one: a replay. The
-    /// trust with this id must be forgotten.
+    /// Live, and its validator is the one the last rotation replaced,
+    /// within the grace window: another request of the same browser (a
+    /// form sent twice, a second tab) rotated first. Trusted, and rotated
+    /// no further: that request's cookie holds the current validator, and
+    /// a second rotation would leave it neither current nor previous.
+    TrustedBefore(Uuid),
+    /// Forgotten, or a validator that is neither the current one nor,
+    /// within the grace window, the previous one: a replay. The trust with
+    /// this id must be forgotten (if it is not already).
     Replayed(Uuid),
+}
+
+impl TrustCheck {
+    /// Whether the device may skip the second factor.
+    pub fn trusted(&self) -> bool {
+        matches!(self, Self::Trusted(_) | Self::TrustedBefore(_))
+    }
 }
 
 impl UserDevices {
@@ -175,18 +189,25 @@ impl UserDevices {
         if t.expires_at <= now {
             return TrustCheck::Unknown;
         }
-        if t.forgotten_at.is_some() {
-            return TrustCheck::Replayed(t.id);
-        }
-        if validator.ct_eq(&TokenHash::from_bytes(t.validator)) {
-            return TrustCheck::Trusted(t.id);
-        }
         let recent = t.rotated_at.is_some_and(|at| now - at <= grace);
-        match t.previous {
-            Some(p) if recent && validator.ct_eq(&TokenHash::from_bytes(p)) => {
-                TrustCheck::Trusted(t.id)
+        let check = if validator.ct_eq(&TokenHash::from_bytes(t.validator)) {
+            TrustCheck::Trusted(t.id)
+        } else {
+            match t.previous {
+                Some(p) if recent && validator.ct_eq(&TokenHash::from_bytes(p)) => {
+                    TrustCheck::TrustedBefore(t.id)
+                }
+                _ => TrustCheck::Replayed(t.id),
             }
-            _ => TrustCheck::Replayed(t.id),
+        };
+        // A forgotten trust grants nothing, and whoever presents it
+        // (forgetting it here expired this browser's cookie) is taken for
+        // a replay.
+        match check {
+            TrustCheck::Trusted(_) | TrustCheck::TrustedBefore(_) if t.forgotten_at.is_some() => {
+                TrustCheck::Replayed(t.id)
+            }
+            check => check,
         }
     }
 

@@ -13,14 +13,13 @@ impl DeviceRecords for MemoryStorage {
     }
 
     async fn swap_devices(
-        &self, user_id: &str, expected: Option<u64>, devices: &UserDevices,
+        &self, user_id: &str, expected: Option<u64>, version: u64, devices: &UserDevices,
     ) -> Result<bool, Error> {
         let mut t = self.lock();
         let stored = t.devices.get(user_id).map(|(v, _)| *v);
         if stored != expected {
             return Ok(false);
         }
-        let version = expected.unwrap_or(0) + 1;
         t.devices
             .insert(user_id.to_owned(), (version, devices.clone()));
         Ok(true)

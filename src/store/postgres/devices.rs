@@ -8,5 +8,5 @@ crate::store::sql::devices::impl_device_records!(
     PgStorage,
     query = Query,
     table = "axum_user_sessions.user_devices",
-    p = ["$1", "$2", "$3", "$4", "$5"]
+    p = ["$1", "$2", "$3", "$4", "$5", "$6"]
 );

@@ -35,7 +35,7 @@ impl DeviceRecords for RedisStorage {
     }
 
     async fn swap_devices(
-        &self, user_id: &str, expected: Option<u64>, devices: &UserDevices,
+        &self, user_id: &str, expected: Option<u64>, version: u64, devices: &UserDevices,
     ) -> Result<bool, Error> {
         let doc = serde_json::to_string(devices)
             .map_err(|_| Error::Corrupt("device records that do not serialise"))?;
@@ -47,7 +47,7 @@ impl DeviceRecords for RedisStorage {
         let call = Call::new(&DEVICE_SWAP)
             .key(self.devices_key(user_id))
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
-            .arg(expected.unwrap_or(0) + 1)
+            .arg(version)
             .arg(doc)
             .arg(end_ms);
         let swapped: i64 = self.run(&call, self.wait).await?;

@@ -36,7 +36,7 @@ pub(crate) fn columns(devices: &UserDevices) -> Result<(String, Option<i64>, Opt
 /// has `one` (runs one statement) as the SQL stores do.
 macro_rules! impl_device_records {
     ($storage:ty, query = $query:ident, table = $table:literal,
-     p = [$p1:literal, $p2:literal, $p3:literal, $p4:literal, $p5:literal]) => {
+     p = [$p1:literal, $p2:literal, $p3:literal, $p4:literal, $p5:literal, $p6:literal]) => {
         #[async_trait::async_trait]
         impl $crate::store::devices::DeviceRecords for $storage {
             async fn load_devices(
@@ -60,7 +60,7 @@ macro_rules! impl_device_records {
             }
 
             async fn swap_devices(
-                &self, user_id: &str, expected: Option<u64>,
+                &self, user_id: &str, expected: Option<u64>, version: u64,
                 devices: &$crate::store::devices::UserDevices,
             ) -> Result<bool, Error> {
                 let (doc, trust_until, failed_at) = $crate::store::sql::devices::columns(devices)?;
@@ -70,7 +70,9 @@ macro_rules! impl_device_records {
                         $table,
                         " (user_id, version, doc, trust_until, failed_at) VALUES (",
                         $p1,
-                        ", 1, ",
+                        ", ",
+                        $p5,
+                        ", ",
                         $p2,
                         ", ",
                         $p3,
@@ -81,7 +83,9 @@ macro_rules! impl_device_records {
                     Some(_) => concat!(
                         "UPDATE ",
                         $table,
-                        " SET version = version + 1, doc = ",
+                        " SET version = ",
+                        $p5,
+                        ", doc = ",
                         $p2,
                         ", trust_until = ",
                         $p3,
@@ -90,7 +94,7 @@ macro_rules! impl_device_records {
                         " WHERE user_id = ",
                         $p1,
                         " AND version = ",
-                        $p5
+                        $p6
                     ),
                 };
                 let query: $query<'static> = sqlx::query(sql);
@@ -98,7 +102,8 @@ macro_rules! impl_device_records {
                     .bind(user_id.to_owned())
                     .bind(doc)
                     .bind(trust_until)
-                    .bind(failed_at);
+                    .bind(failed_at)
+                    .bind(i64::try_from(version).unwrap_or(i64::MAX));
                 let query = match expected {
                     None => query,
                     Some(v) => query.bind(i64::try_from(v).unwrap_or(i64::MAX)),

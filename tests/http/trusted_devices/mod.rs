@@ -22,6 +22,8 @@ everywhere!(
     signing_out_everywhere_here_expires_this_browsers_trust,
 );
 
+mod races;
+
 const TRUST: &str = "__Host-trust";
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
 
