@@ -186,12 +186,13 @@ impl Session {
 
     /// Inserts `record` with the pending changes folded into its data.
     ///
-    /// A request whose token was retired by a sign-in (it left before the
-    /// sign-in's response came back) creates no anonymous session: its
-    /// cookie would replace the sign-in's. Its write fails with
+    /// A request whose token a sign-in retired within the grace window (it
+    /// left before the sign-in's response came back), or whose session
+    /// another request ended while it ran, creates no anonymous session:
+    /// its cookie would replace the other request's. Its write fails with
     /// [`Error::SessionEnded`], and no cookie is set.
     pub(super) async fn create(&self, mut record: SessionRecord) -> Result<(), Error> {
-        if record.user_id.is_none() && self.state().retired_token {
+        if record.user_id.is_none() && self.state().no_new_session {
             tracing::debug!("write with a retired session token dropped");
             return Err(Error::SessionEnded);
         }

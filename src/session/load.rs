@@ -207,9 +207,14 @@ impl Session {
                             "retired session token presented (a token from before a sign-in)"
                         );
                     }
+                    // Past the window, its writes may start a session: a
+                    // browser whose sign-in response was lost holds this
+                    // token still, and must not be refused every write
+                    // until the old row is collected.
                     let mut st = self.state();
                     st.retired_token = true;
                     st.late_retired = late;
+                    st.no_new_session = late;
                     None
                 }
                 TokenState::Superseded { at } if now - at <= cfg.rotation.grace => {

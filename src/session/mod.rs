@@ -123,9 +123,8 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    /// The live row this request works on, if any.
-    /// Shared with the cache's copy until this request changes it
-    /// (`Arc::make_mut`).
+    /// The live row this request works on, if any; shared with the cache's
+    /// copy until this request changes it (`Arc::make_mut`).
     record: Option<Arc<SessionRecord>>,
     /// Changed keys: `Some` set, `None` removed.
     changes: BTreeMap<String, Option<Value>>,
@@ -147,10 +146,14 @@ struct State {
     clear_remember: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
-    /// The request's token was retired by a sign-in, or its session ended
-    /// by another request while it ran: keep the cookie alone, and create
-    /// no session for its writes.
+    /// The request's token was retired by a sign-in: keep the cookie alone
+    /// (a newer one may be on its way to the browser).
     retired_token: bool,
+    /// Create no session for this request's writes (its cookie would
+    /// replace one another request just set): its token was retired within
+    /// the grace window, or its session ended by another request while it
+    /// ran.
+    no_new_session: bool,
     /// ... within the grace window: a request that left before the sign-in,
     /// whose remember-me cookie is as old as its token.
     late_retired: bool,
@@ -176,16 +179,13 @@ impl State {
         self.clear_remember = true;
     }
 
-    /// The session ended by another request while this one ran (a logout,
-    /// a revocation, a sign-in that moved it to a new id), which this
-    /// request's write found: continue as anonymous and send no new
-    /// token, but set no cookie. The other request's cookies (a sign-in's
-    /// new session) stand; a dead cookie is expired by the next request
-    /// that presents it.
+    /// This request's write found its session ended by another request (a
+    /// logout, a revocation, a sign-in that moved it): go on anonymous, but
+    /// set no cookie, so that the other request's (a new sign-in's) stand.
     fn ended_elsewhere(&mut self) {
         self.end(false);
         self.clear_remember = false;
-        self.retired_token = true;
+        self.no_new_session = true;
     }
 
     /// `key`'s value as this request sees it: its pending change, else the

@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 conformance!(
     late_write_with_the_pre_sign_in_token_keeps_the_sign_in,
+    a_token_retired_past_its_grace_does_not_block_a_new_session,
     revoke_others_reissues_this_devices_cookies,
     restored_token_ends_at_the_absolute_timeout,
     lost_restore_response_then_the_old_validator_still_restores,
@@ -55,6 +56,40 @@ async fn serve_gated(layer: SessionLayer, gate: Arc<Notify>) -> TestApp {
 async fn live_sessions(b: &Backend) -> u64 {
     let now = time::OffsetDateTime::now_utc();
     b.store.stats(now, now).await.unwrap().active_sessions
+}
+
+/// A browser whose sign-in response was lost still holds the token the
+/// sign-in retired. Past the grace window its writes start a new anonymous
+/// session (a login form's CSRF token, a cart): they answered `401`, every
+/// one, until garbage collection deleted the old row.
+async fn a_token_retired_past_its_grace_does_not_block_a_new_session(b: Backend) {
+    // The shortest grace there is: one second.
+    let layer = b.layer().with_rotation_grace(Duration::ZERO);
+    let app = common::serve_demo(layer).await;
+    let mut c = Client::new(&app);
+    assert_eq!(c.put_kv("cart", "1").await.status, 204);
+    let lost = c.clone();
+    c.login("alice").await;
+    // Within the grace window it is refused (it may be a request that left
+    // before the sign-in); once past, it is served.
+    let res = common::eventually(Duration::from_secs(20), || {
+        let mut lost = lost.clone();
+        async move {
+            let res = lost.put_kv("csrf", "x").await;
+            assert!(matches!(res.status, 204 | 401), "{}", res.body);
+            (res.status == 204).then_some(res)
+        }
+    })
+    .await
+    .expect("a retired token's writes were refused past its grace");
+    let mut lost = lost;
+    lost.absorb(&res);
+    let fresh = res
+        .cookie_value("__Host-session")
+        .expect("a new session's cookie");
+    assert_ne!(Some(fresh), c.cookie, "the sign-in's own cookie");
+    assert_eq!(lost.get("/kv").await.json()["csrf"], "x");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
 }
 
 /// Item 4: a request sent with the anonymous token before a sign-in, whose
