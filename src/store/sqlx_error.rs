@@ -30,14 +30,21 @@ fn kind(err: &sqlx::Error) -> Kind {
         sqlx::Error::Database(db) => {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
+            if let Some(primary) = sqlite_primary(code)
+                && matches!(primary, 5 | 6 | 10 | 13)
+            {
+                // SQLITE_BUSY, _LOCKED, _IOERR, _FULL, in any of their
+                // extended forms (BUSY_SNAPSHOT is 517): the database is
+                // not there for this write now (`503`), as Postgres'
+                // classes 53 and 57 are.
+                return Kind::Unavailable;
+            }
             match code {
                 // 08: connection exception; 53: insufficient resources;
-                // 57: operator intervention (shutdown, statement timeout);
-                // SQLite: 5 = SQLITE_BUSY, 6 = SQLITE_LOCKED.
+                // 57: operator intervention (shutdown, statement timeout).
                 c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
                     Kind::Unavailable
                 }
-                "5" | "6" => Kind::Unavailable,
                 // A deadlock or a serialization failure: the transaction
                 // was rolled back, and the same call may succeed again.
                 "40P01" | "40001" => Kind::Unavailable,
@@ -58,6 +65,14 @@ fn kind(err: &sqlx::Error) -> Kind {
         }
         _ => Kind::Backend,
     }
+}
+
+/// The primary result code of a SQLite error code (sqlx reports SQLite's
+/// extended code, a decimal number whose low byte is the primary one);
+/// `None` for Postgres' five-character SQLSTATE codes.
+fn sqlite_primary(code: &str) -> Option<u32> {
+    let extended: u32 = code.parse().ok().filter(|_| code.len() < 5)?;
+    Some(extended & 0xff)
 }
 
 /// Whether `err` is a transaction Postgres rolled back to let another go on
@@ -108,6 +123,18 @@ impl From<sqlx::migrate::MigrateError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_codes_are_read_by_their_primary_code() {
+        // SQLITE_BUSY_SNAPSHOT, _BUSY_RECOVERY, _FULL, _IOERR_WRITE.
+        for (code, primary) in [("517", 5), ("261", 5), ("13", 13), ("778", 10)] {
+            assert_eq!(sqlite_primary(code), Some(primary), "{code}");
+        }
+        // Postgres' SQLSTATE codes are five characters, digits or not.
+        assert_eq!(sqlite_primary("40001"), None);
+        assert_eq!(sqlite_primary("08006"), None);
+        assert_eq!(sqlite_primary("42P01"), None);
+    }
 
     #[test]
     fn outages_are_unavailable() {

@@ -278,6 +278,33 @@ async fn sqlite_migrate_reports_what_it_applied_on_pools_and_stores() {
     assert_eq!(memory, MigrationReport::default());
 }
 
+/// A SQLite database that is full (SQLITE_FULL; sqlx reports SQLite's
+/// extended codes, SQLITE_BUSY_SNAPSHOT among them, whose low byte is the
+/// primary one) is an outage to try again (`503`), as a full disk is on
+/// Postgres: it answered `500`.
+#[tokio::test]
+async fn sqlite_a_full_database_is_unavailable() {
+    use axum_user_sessions::SessionProtocol;
+    use axum_user_sessions::store::{SessionRecord, TokenHash};
+    let dir = tempfile::tempdir().unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("full.db"))
+        .create_if_missing(true)
+        .pragma("max_page_count", "128");
+    let store = SqliteStore::new(sqlx::SqlitePool::connect_with(options).await.unwrap());
+    SessionProtocol::migrate(&store).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for n in 0..=255u8 {
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now);
+        r.data.insert("k".into(), "x".repeat(16 * 1024).into());
+        if let Err(e) = store.create(&r, &TokenHash::from_bytes([n; 32])).await {
+            assert!(e.is_unavailable(), "{e:?}");
+            return;
+        }
+    }
+    panic!("4 MB of sessions fit in 128 pages");
+}
+
 /// Postgres' answers for a transaction it rolled back to let another go
 /// on (a deadlock, a serialization failure) are outages to try again
 /// (`503`), not a failure of the store (`500`): a revocation that lost a
