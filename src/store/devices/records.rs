@@ -126,6 +126,14 @@ pub struct FailedSignIns {
     pub count: u64,
     /// The first ones, oldest first.
     pub attempts: Vec<FailedSignIn>,
+    /// When the latest of them failed, kept or not (`None` in a document
+    /// written before this field).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_at: Option<OffsetDateTime>,
 }
 
 /// One failed sign-in.
@@ -267,6 +275,7 @@ impl UserDevices {
     /// fewer than [`FAILED_SIGN_INS_KEPT`].
     pub fn record_failed(&mut self, attempt: FailedSignIn) {
         self.failed.count = self.failed.count.saturating_add(1);
+        self.failed.last_at = self.failed.last_at.max(Some(attempt.at));
         if self.failed.attempts.len() < FAILED_SIGN_INS_KEPT {
             self.failed.attempts.push(attempt);
         }
@@ -297,14 +306,18 @@ impl UserDevices {
         self.trusted.iter().map(|t| t.expires_at).max()
     }
 
-    /// When the last kept failed sign-in happened, if any.
+    /// When the latest failed sign-in happened, kept or not (an attack
+    /// that goes on past the kept ones keeps its record from collection),
+    /// if any.
     pub fn last_failed_at(&self) -> Option<OffsetDateTime> {
         let both = self
             .failed
             .attempts
             .iter()
             .chain(&self.failed_before.attempts);
-        both.map(|a| a.at).max()
+        let kept = both.map(|a| a.at).max();
+        kept.max(self.failed.last_at)
+            .max(self.failed_before.last_at)
     }
 }
 

@@ -74,7 +74,12 @@ fn failed_sign_ins_keep_the_first_and_count_all() {
         (FAILED_SIGN_INS_KEPT, FAILED_SIGN_INS_KEPT as u64 + 5)
     );
     assert_eq!(list[0].at, now, "the first ones are kept");
+    // The latest counts for collection, kept or not: it used to stop at
+    // the last kept one, and an attack going on was collected.
+    let latest = now + Duration::seconds(FAILED_SIGN_INS_KEPT as i64 + 4);
+    assert_eq!(d.last_failed_at(), Some(latest));
     assert!(d.signed_in());
+    assert_eq!(d.last_failed_at(), Some(latest), "shown after the sign-in");
     assert_eq!(
         d.failed_since_previous_sign_in().1,
         FAILED_SIGN_INS_KEPT as u64 + 5
