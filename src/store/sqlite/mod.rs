@@ -51,7 +51,7 @@ impl SqliteStore {
     /// A store on `pool`. Run [`migrate`](crate::store::migrate()) once at
     /// startup.
     pub fn new(pool: SqlitePool) -> Self {
-        let database = format!("sqlite:{}", pool.connect_options().get_filename().display());
+        let database = database_name(pool.connect_options().get_filename());
         Self(Protocol::new(SqliteStorage {
             pool,
             database: database.into(),
@@ -140,11 +140,35 @@ impl SqliteStorage {
     }
 }
 
+/// Whether `path` names an in-memory database, as sqlx names them
+/// (`sqlite::memory:` becomes `file:sqlx-in-memory-<n>`), not a file.
+fn in_memory(path: &std::path::Path) -> bool {
+    let name = path.to_string_lossy();
+    name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory-")
+}
+
+/// The name under which this process's caches know the database at `path`:
+/// its directory resolved (`sessions.db`, `./sessions.db` and its absolute
+/// path are one database, whichever pool a revocation went through), or
+/// an in-memory database's own name.
+fn database_name(path: &std::path::Path) -> String {
+    let resolved = (!in_memory(path))
+        .then(|| {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir,
+                _ => std::path::Path::new("."),
+            };
+            Some(std::fs::canonicalize(dir).ok()?.join(path.file_name()?))
+        })
+        .flatten();
+    format!("sqlite:{}", resolved.as_deref().unwrap_or(path).display())
+}
+
 /// Creates the database file, if missing, readable by its owner only, before
 /// SQLite opens it (so it is never briefly world-readable). In-memory
 /// databases have no file.
 fn create_private(path: &std::path::Path) -> Result<(), Error> {
-    if path.as_os_str().is_empty() || path == std::path::Path::new(":memory:") {
+    if in_memory(path) {
         return Ok(());
     }
     let mut file = std::fs::OpenOptions::new();
