@@ -99,7 +99,7 @@ async fn revoke_mine(
         session.mark_ended();
         // Its trust was forgotten with the others': a trust cookie left
         // behind would be presented at the next sign-in as a replay.
-        session.expire_trust_cookie();
+        session.expire_trust_cookie(&user).await;
     }
     if !form {
         return Ok(Json(json!({ "revoked": n })).into_response());

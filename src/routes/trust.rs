@@ -35,7 +35,7 @@ pub(super) async fn forget_one(
         return Err(refuse(Refusal::NotFound));
     }
     if session.id() == Some(id) {
-        session.expire_trust_cookie();
+        session.expire_trust_cookie(&user).await;
     }
     answer(form, n, &uri, &format!("/{id}/forget"))
 }
@@ -53,7 +53,7 @@ pub(super) async fn forget_all(
         .forget_trusted_devices(&user, ForgetTrust::All)
         .await
         .map_err(|e| refuse(Refusal::from(e)))?;
-    session.expire_trust_cookie();
+    session.expire_trust_cookie(&user).await;
     answer(form, n, &uri, "/forget-all")
 }
 

@@ -196,10 +196,9 @@ impl Session {
                 TokenState::Retired { at } => {
                     // A request that left before a sign-in (or re-auth) on
                     // this browser: anonymous, and its response must not
-                    // expire the cookie the sign-in just set.
-                    // Its writes create no session, and within the grace
-                    // window its remember-me cookie (as old as it) restores
-                    // nothing either: the sign-in's cookies stand.
+                    // expire the cookie the sign-in just set. Within the
+                    // grace window its writes create no session and its
+                    // remember-me cookie (as old as it) restores nothing.
                     let late = now - at <= cfg.rotation.grace;
                     if !late {
                         tracing::warn!(
@@ -207,10 +206,8 @@ impl Session {
                             "retired session token presented (a token from before a sign-in)"
                         );
                     }
-                    // Past the window, its writes may start a session: a
-                    // browser whose sign-in response was lost holds this
-                    // token still, and must not be refused every write
-                    // until the old row is collected.
+                    // Past it, its writes may start a session: a browser
+                    // whose sign-in response was lost still holds it.
                     let mut st = self.state();
                     st.retired_token = true;
                     st.late_retired = late;

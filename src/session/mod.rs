@@ -150,9 +150,8 @@ struct State {
     /// (a newer one may be on its way to the browser).
     retired_token: bool,
     /// Create no session for this request's writes (its cookie would
-    /// replace one another request just set): its token was retired within
-    /// the grace window, or its session ended by another request while it
-    /// ran.
+    /// replace another request's): its token was retired within the grace
+    /// window, or another request ended its session while it ran.
     no_new_session: bool,
     /// ... within the grace window: a request that left before the sign-in,
     /// whose remember-me cookie is as old as its token.

@@ -133,8 +133,10 @@ impl Session {
         .with_client(client.user_agent().map(str::to_owned), client.ip());
         let replaced = self.state().trust.cookie.as_ref().map(|t| t.selector);
         devices::update(store, &user, |d| {
-            // This browser's earlier trust, if any, gives way to the new one.
+            // This browser's earlier trust, if any, gives way to the new one
+            // (its cookie is replaced: a copy of it is a replay).
             d.forget(now, |t| Some(t.selector) == replaced);
+            d.cookie_expired(|t| Some(t.selector) == replaced);
             d.trust(device.clone(), now);
             ((), true)
         })
@@ -218,7 +220,7 @@ impl Session {
         let now = now();
         devices::update(store, user, |d| {
             let n = d.forget(now, |t| t.id == id);
-            ((), n > 0)
+            ((), d.cookie_expired(|t| t.id == id) || n > 0)
         })
         .await?;
         let mut st = self.state();
@@ -270,6 +272,7 @@ impl Session {
                 }
                 TrustCheck::Replayed(t) => {
                     d.forget(now, |x| x.id == t);
+                    d.cookie_expired(|x| x.id == t);
                     ((TrustCheck::Replayed(t), None), true)
                 }
                 // The other request's rotation stands, and its cookie.
@@ -298,14 +301,27 @@ impl Session {
 }
 
 impl Session {
-    /// Expires this browser's trusted-device cookie (its trust was just
-    /// forgotten here: a later request must not pass for a replay). Used
-    /// by the routes' "Forget this device".
+    /// Expires this browser's trusted-device cookie, whose trust (of
+    /// `user`'s) was just forgotten here, and records that in the trust
+    /// ([`TrustedDevice::cookie_expired`]): a copy presented later is a
+    /// replay, where this browser, had it kept its cookie, would present
+    /// it in good faith. Used by the routes' "Forget" and "Sign out
+    /// everywhere"; a failure to record it is logged.
     #[cfg(feature = "routes")]
-    pub(crate) fn expire_trust_cookie(&self) {
-        let mut st = self.state();
-        st.trust.cookie = None;
-        st.trust.new = None;
-        st.trust.clear = true;
+    pub(crate) async fn expire_trust_cookie(&self, user: &str) {
+        let selector = {
+            let mut st = self.state();
+            st.trust.new = None;
+            st.trust.clear = true;
+            st.trust.cookie.take().map(|c| c.selector)
+        };
+        let (Some(selector), Some(store)) = (selector, self.store().extensions().devices) else {
+            return;
+        };
+        let expired =
+            |d: &mut devices::UserDevices| ((), d.cookie_expired(|t| t.selector == selector));
+        if let Err(e) = devices::update(store, user, expired).await {
+            tracing::warn!(error = %e, "recording a forgotten trust's expired cookie failed");
+        }
     }
 }

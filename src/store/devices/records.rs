@@ -62,6 +62,13 @@ pub struct TrustedDevice {
     /// When it was forgotten, if it was.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub forgotten_at: Option<OffsetDateTime>,
+    /// Forgotten, and its browser's cookie was expired then (forgotten on
+    /// that browser, found replayed, or replaced there by a new trust): the
+    /// credential presented later is a copy. Otherwise (forgotten from
+    /// another device, or by signing out everywhere) its browser still
+    /// holds the cookie, and presents it in good faith.
+    #[serde(default)]
+    pub cookie_expired: bool,
     /// The session the device last signed in with.
     pub session_id: Option<Uuid>,
     /// The browser's User-Agent when it was granted.
@@ -98,6 +105,7 @@ impl TrustedDevice {
             created_at: now,
             expires_at,
             forgotten_at: None,
+            cookie_expired: false,
             session_id,
             user_agent: None,
             ip: None,
@@ -170,9 +178,12 @@ pub enum TrustCheck {
     /// no further: that request's cookie holds the current validator, and
     /// a second rotation would leave it neither current nor previous.
     TrustedBefore(Uuid),
-    /// Forgotten, or a validator that is neither the current one nor,
-    /// within the grace window, the previous one: a replay. The trust with
-    /// this id must be forgotten (if it is not already).
+    /// A validator that is neither the current one nor, within the grace
+    /// window, the previous one, or a forgotten trust's whose browser had
+    /// its cookie expired ([`TrustedDevice::cookie_expired`]): a replay.
+    /// The trust with this id must be forgotten (if it is not already).
+    /// (A forgotten trust whose browser kept its cookie, presented by that
+    /// browser, is [`Unknown`](Self::Unknown): no alarm.)
     Replayed(Uuid),
 }
 
@@ -208,12 +219,16 @@ impl UserDevices {
                 _ => TrustCheck::Replayed(t.id),
             }
         };
-        // A forgotten trust grants nothing, and whoever presents it
-        // (forgetting it here expired this browser's cookie) is taken for
-        // a replay.
+        // A forgotten trust grants nothing. Presented with its validator,
+        // it is a copy only if its browser's cookie was expired when it was
+        // forgotten; otherwise that browser is back (the user signed out
+        // everywhere, or forgot it from another device): no alarm.
         match check {
             TrustCheck::Trusted(_) | TrustCheck::TrustedBefore(_) if t.forgotten_at.is_some() => {
-                TrustCheck::Replayed(t.id)
+                match t.cookie_expired {
+                    true => TrustCheck::Replayed(t.id),
+                    false => TrustCheck::Unknown,
+                }
             }
             check => check,
         }
@@ -264,6 +279,20 @@ impl UserDevices {
             }
         }
         n
+    }
+
+    /// Records that the browser of the forgotten trusts `which` picks had
+    /// its cookie expired ([`TrustedDevice::cookie_expired`]). Whether it
+    /// changed any.
+    pub fn cookie_expired(&mut self, which: impl Fn(&TrustedDevice) -> bool) -> bool {
+        let mut changed = false;
+        for t in self.trusted.iter_mut().filter(|t| t.forgotten_at.is_some()) {
+            if !t.cookie_expired && which(t) {
+                t.cookie_expired = true;
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// The trusts live at `now`.

@@ -253,44 +253,46 @@ async fn a_touch_of_a_row_that_changed_meanwhile_is_left_out() {
     );
 }
 
+/// A session holding `cart`, signed in to a new id while `other` races the
+/// move: the protocol, the old session, the new id.
+async fn moved_racing(other: Other) -> (Protocol<Racing>, SessionRecord, Uuid) {
+    let (p, r) = racing(vec![other]).await;
+    assert!(p.patch_data(r.id, &cart()).await.unwrap().is_some());
+    let (new_id, now) = (Uuid::new_v4(), t0() + Duration::seconds(10));
+    let mut reissue = Reissue::new(Some("alice".into()), now);
+    reissue.new_id = Some(new_id);
+    assert!(p.reissue(r.id, &h(2), &reissue).await.unwrap());
+    let raced = p.storage().others.lock().unwrap().is_empty();
+    assert!(raced, "the race did not run");
+    (p, r, new_id)
+}
+
+fn cart() -> DataPatch {
+    let mut patch = DataPatch::default();
+    patch.set.insert("cart".into(), Value::from(1));
+    patch
+}
+
 /// A data write that read the session before a sign-in moved it, and landed
 /// between the move's read and the old id's end, reaches the new id; one
 /// that lands after the end is refused, on either call, rather than
 /// acknowledged on a row no cookie names.
 #[tokio::test]
 async fn a_write_racing_a_move_reaches_the_new_id_or_is_refused() {
-    let (p, r) = racing(vec![Other::Write]).await;
-    let mut patch = DataPatch::default();
-    patch.set.insert("cart".into(), Value::from(1));
-    assert!(p.patch_data(r.id, &patch).await.unwrap().is_some());
-    let (new_id, now) = (Uuid::new_v4(), t0() + Duration::seconds(10));
-    let mut reissue = Reissue::new(Some("alice".into()), now);
-    reissue.new_id = Some(new_id);
-    assert!(p.reissue(r.id, &h(2), &reissue).await.unwrap());
+    let (p, r, new_id) = moved_racing(Other::Write).await;
     let moved = p.get(new_id).await.unwrap().unwrap();
     assert_eq!(moved.data.get("cart"), Some(&Value::from(1)));
-    assert_eq!(
-        moved.data.get("late"),
-        Some(&Value::from(7)),
-        "the late write was lost"
-    );
-    assert!(
-        p.storage().others.lock().unwrap().is_empty(),
-        "the race did not run"
-    );
+    let late = moved.data.get("late");
+    assert_eq!(late, Some(&Value::from(7)), "the late write was lost");
 
     let old = p.get(r.id).await.unwrap().unwrap();
     assert!(!old.takes_writes());
-    assert_eq!(p.patch_data(r.id, &patch).await.unwrap(), None);
-    let set = p
-        .update_value(r.id, "cart", Some(&Value::from(1)), None)
-        .await;
+    assert_eq!(p.patch_data(r.id, &cart()).await.unwrap(), None);
+    let one = Value::from(1);
+    let set = p.update_value(r.id, "cart", Some(&one), None).await;
     assert_eq!(set.unwrap(), UpdateOutcome::Gone);
-    assert_eq!(
-        p.get(r.id).await.unwrap().unwrap(),
-        old,
-        "a late write landed"
-    );
+    let after = p.get(r.id).await.unwrap().unwrap();
+    assert_eq!(after, old, "a late write landed");
 }
 
 /// A revocation of the old id during a sign-in's move empties its data;
@@ -298,18 +300,7 @@ async fn a_write_racing_a_move_reaches_the_new_id_or_is_refused() {
 /// what it was given. It used to carry the emptying, as removals.
 #[tokio::test]
 async fn a_revocation_racing_a_move_does_not_empty_the_new_id() {
-    let (p, r) = racing(vec![Other::Revoke]).await;
-    let mut patch = DataPatch::default();
-    patch.set.insert("cart".into(), Value::from(1));
-    assert!(p.patch_data(r.id, &patch).await.unwrap().is_some());
-    let (new_id, now) = (Uuid::new_v4(), t0() + Duration::seconds(10));
-    let mut reissue = Reissue::new(Some("alice".into()), now);
-    reissue.new_id = Some(new_id);
-    let _ = p.reissue(r.id, &h(2), &reissue).await.unwrap();
-    assert!(
-        p.storage().others.lock().unwrap().is_empty(),
-        "the race did not run"
-    );
+    let (p, r, new_id) = moved_racing(Other::Revoke).await;
     assert!(p.get(r.id).await.unwrap().unwrap().revoked_at.is_some());
     let moved = p.get(new_id).await.unwrap().unwrap();
     assert_eq!(

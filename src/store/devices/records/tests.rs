@@ -31,6 +31,13 @@ fn current_previous_forgotten_and_unknown() {
     assert_eq!(check(&d, 1, later), TrustCheck::Replayed(id));
     assert_eq!(check(&d, 2, later), TrustCheck::Trusted(id));
     assert_eq!(d.forget(later, |t| t.id == id), 1);
+    // Forgotten from elsewhere: its browser, back with its validator, is
+    // no replay; a validator it never held still is.
+    assert_eq!(check(&d, 2, later), TrustCheck::Unknown);
+    assert_eq!(check(&d, 9, later), TrustCheck::Replayed(id));
+    // Its cookie was expired on its browser: the validator is a copy.
+    assert!(d.cookie_expired(|t| t.id == id));
+    assert!(!d.cookie_expired(|t| t.id == id), "once");
     assert_eq!(check(&d, 2, later), TrustCheck::Replayed(id));
     let ended = now + Duration::days(31);
     assert_eq!(check(&d, 2, ended), TrustCheck::Unknown);
