@@ -63,9 +63,12 @@ pub enum SessionEventKind {
     /// The user trusted this device to skip the second factor
     /// ([`Session::trust_device`](crate::Session::trust_device)).
     DeviceTrusted,
-    /// A trusted-device credential was presented after it was rotated or
-    /// forgotten (or with a wrong validator): refused, and that trust
-    /// forgotten. A copied cookie is the likely cause.
+    /// A trusted-device credential was presented after it was rotated (or
+    /// with a wrong validator), or after its trust was forgotten on its
+    /// own browser (which expired the cookie there): refused, and that
+    /// trust forgotten. A copied cookie is the likely cause. (The browser
+    /// of a trust forgotten from another device, presenting its own
+    /// cookie, raises nothing.)
     TrustedDeviceReplayed,
     /// Trusted devices of the user were forgotten (by the user, sign-out
     /// everywhere, a password change).

@@ -4,8 +4,10 @@
 //! ([`Session::is_trusted_device_for`]). The credential is a cookie of its
 //! own (`__Host-trust`, `selector.validator`, only the validator's SHA-256
 //! stored) that outlives sign-out; each sign-in that presents it replaces
-//! its validator, and a replaced or forgotten one presented again is
-//! refused and forgets that trust.
+//! its validator, and a replaced one presented again (after the grace
+//! window) is refused and forgets that trust. A forgotten trust is refused
+//! too: as a replay when its browser's cookie was expired then, quietly
+//! when the browser kept it (forgotten from another device).
 
 use super::{Session, now};
 use crate::cookie::{CookieChange, CookieToken};
@@ -160,9 +162,11 @@ impl Session {
 
     /// Whether this browser is trusted for `user_id`: ask it after the
     /// password, before asking for a second factor, and skip the code when
-    /// it answers `true`. A credential that was rotated or forgotten (a
-    /// copied cookie) answers `false`, forgets that trust and raises
-    /// [`TrustedDeviceReplayed`](SessionEventKind::TrustedDeviceReplayed).
+    /// it answers `true`. A credential that was rotated (a copied cookie)
+    /// answers `false`, forgets that trust and raises
+    /// [`TrustedDeviceReplayed`](SessionEventKind::TrustedDeviceReplayed);
+    /// so does a forgotten one whose browser's cookie was expired then,
+    /// while one forgotten from another device answers `false` quietly.
     /// `false` for a store without trusted devices.
     ///
     /// ```no_run
@@ -197,7 +201,7 @@ impl Session {
             now(),
             self.trust_grace(),
         ) {
-            TrustCheck::Trusted(_) | TrustCheck::TrustedBefore(_) => Ok(true),
+            TrustCheck::Trusted(_) => Ok(true),
             TrustCheck::Unknown => Ok(false),
             TrustCheck::Replayed(id) => {
                 self.trust_replayed(store, &user, id).await?;
@@ -275,10 +279,7 @@ impl Session {
                     d.cookie_expired(|x| x.id == t);
                     ((TrustCheck::Replayed(t), None), true)
                 }
-                // The other request's rotation stands, and its cookie.
-                check @ (TrustCheck::TrustedBefore(_) | TrustCheck::Unknown) => {
-                    ((check, None), shifted)
-                }
+                TrustCheck::Unknown => ((TrustCheck::Unknown, None), shifted),
             }
         })
         .await?;

@@ -169,15 +169,10 @@ impl FailedSignIn {
 pub enum TrustCheck {
     /// Its selector names no trust of the user (or an expired one).
     Unknown,
-    /// Live, and its validator is the current one: the device with this
-    /// id. A sign-in rotates its validator.
+    /// Live, and its validator is the current one (or the one the last
+    /// rotation replaced, within the grace window): the device with this
+    /// id.
     Trusted(Uuid),
-    /// Live, and its validator is the one the last rotation replaced,
-    /// within the grace window: another request of the same browser (a
-    /// form sent twice, a second tab) rotated first. Trusted, and rotated
-    /// no further: that request's cookie holds the current validator, and
-    /// a second rotation would leave it neither current nor previous.
-    TrustedBefore(Uuid),
     /// A validator that is neither the current one nor, within the grace
     /// window, the previous one, or a forgotten trust's whose browser had
     /// its cookie expired ([`TrustedDevice::cookie_expired`]): a replay.
@@ -185,13 +180,6 @@ pub enum TrustCheck {
     /// (A forgotten trust whose browser kept its cookie, presented by that
     /// browser, is [`Unknown`](Self::Unknown): no alarm.)
     Replayed(Uuid),
-}
-
-impl TrustCheck {
-    /// Whether the device may skip the second factor.
-    pub fn trusted(&self) -> bool {
-        matches!(self, Self::Trusted(_) | Self::TrustedBefore(_))
-    }
 }
 
 impl UserDevices {
@@ -214,7 +202,7 @@ impl UserDevices {
         } else {
             match t.previous {
                 Some(p) if recent && validator.ct_eq(&TokenHash::from_bytes(p)) => {
-                    TrustCheck::TrustedBefore(t.id)
+                    TrustCheck::Trusted(t.id)
                 }
                 _ => TrustCheck::Replayed(t.id),
             }
@@ -224,12 +212,10 @@ impl UserDevices {
         // forgotten; otherwise that browser is back (the user signed out
         // everywhere, or forgot it from another device): no alarm.
         match check {
-            TrustCheck::Trusted(_) | TrustCheck::TrustedBefore(_) if t.forgotten_at.is_some() => {
-                match t.cookie_expired {
-                    true => TrustCheck::Replayed(t.id),
-                    false => TrustCheck::Unknown,
-                }
-            }
+            TrustCheck::Trusted(_) if t.forgotten_at.is_some() => match t.cookie_expired {
+                true => TrustCheck::Replayed(t.id),
+                false => TrustCheck::Unknown,
+            },
             check => check,
         }
     }

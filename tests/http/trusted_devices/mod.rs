@@ -22,7 +22,7 @@ everywhere!(
     signing_out_everywhere_here_expires_this_browsers_trust,
 );
 
-mod races;
+mod forgotten;
 
 const TRUST: &str = "__Host-trust";
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
