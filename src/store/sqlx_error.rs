@@ -75,20 +75,23 @@ fn sqlite_primary(code: &str) -> Option<u32> {
     Some(extended & 0xff)
 }
 
-/// Whether `err` is a transaction Postgres rolled back to let another go on
-/// (a deadlock, a serialization failure): [`Error::Unavailable`] to the
-/// caller, but no outage, so a batch that met one answers its calls one by
-/// one rather than all as unavailable.
-#[cfg(feature = "postgres")]
-pub(crate) fn rolled_back(err: &Error) -> bool {
-    let Error::Unavailable(source) = err else {
-        return false;
-    };
-    let code = match source.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Database(db)) => db.code(),
-        _ => None,
-    };
-    matches!(code.as_deref(), Some("40P01" | "40001"))
+impl Error {
+    /// Whether the database rolled the call's transaction back to let
+    /// another go on (a Postgres deadlock, `40P01`, or serialization
+    /// failure, `40001`): an [`Error::Unavailable`] that is no outage, so
+    /// the same call may succeed at once. A write batch that meets one
+    /// answers its calls one by one rather than all as unavailable; the
+    /// command line says to run the command again.
+    pub fn is_rolled_back(&self) -> bool {
+        let Error::Unavailable(source) = self else {
+            return false;
+        };
+        let code = match source.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Database(db)) => db.code(),
+            _ => None,
+        };
+        matches!(code.as_deref(), Some("40P01" | "40001"))
+    }
 }
 
 impl From<sqlx::Error> for Error {
@@ -134,6 +137,12 @@ mod tests {
         assert_eq!(sqlite_primary("40001"), None);
         assert_eq!(sqlite_primary("08006"), None);
         assert_eq!(sqlite_primary("42P01"), None);
+    }
+
+    #[test]
+    fn an_outage_is_not_a_rollback() {
+        let outage = Error::from(sqlx::Error::PoolTimedOut);
+        assert!(outage.is_unavailable() && !outage.is_rolled_back());
     }
 
     #[test]

@@ -325,6 +325,7 @@ async fn pg_a_deadlock_or_a_serialization_failure_is_unavailable(pool: sqlx::PgP
         let err = sqlx::query(raise).execute(&pool).await.unwrap_err();
         let err = Error::from(err);
         assert!(err.is_unavailable(), "{code}: {err:?}");
+        assert!(err.is_rolled_back(), "{code}: {err:?}");
     }
 }
 

@@ -84,7 +84,7 @@ pub(crate) fn connect_failure(err: Error, url: &str) -> Failure {
 pub(crate) fn store_failure(err: Error, url: &str) -> Failure {
     let detail = |e: &StoreError| driver_error(e).map_or_else(|| chain(e), sqlx_detail);
     match err.store_error() {
-        Some(e) if rolled_back(e) => Failure::new(
+        Some(e) if e.is_rolled_back() => Failure::new(
             EXIT_UNREACHABLE,
             format!(
                 "the database {} rolled the command's transaction back to let another \
@@ -108,17 +108,6 @@ pub(crate) fn store_failure(err: Error, url: &str) -> Failure {
         Some(e) => Failure::new(EXIT_DATABASE, format!("database error: {}", detail(e))),
         None => Failure::new(EXIT_DATABASE, chain(&err)),
     }
-}
-
-/// Whether Postgres rolled the command back to let another transaction go
-/// on (a deadlock, a serialization failure): the database is there, and the
-/// same command may succeed at once.
-fn rolled_back(err: &StoreError) -> bool {
-    let code = match driver_error(err) {
-        Some(sqlx::Error::Database(db)) => db.code(),
-        _ => None,
-    };
-    matches!(code.as_deref(), Some("40P01" | "40001"))
 }
 
 /// The sqlx error a store error carries as its source, if any.

@@ -28,7 +28,6 @@
 
 use super::PgStorage;
 use crate::store::error::Error;
-use crate::store::sqlx_error::rolled_back;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Mutex;
@@ -201,7 +200,7 @@ async fn send<C: Call>(storage: &PgStorage, batch: Vec<Entry<C>>) {
                 }
                 return;
             }
-            Err(e) if e.is_unavailable() && !rolled_back(&e) => {
+            Err(e) if e.is_unavailable() && !e.is_rolled_back() => {
                 for (replies, _) in rows {
                     for reply in replies {
                         let _ = reply.send(Err(outage(&e)));
@@ -222,7 +221,7 @@ async fn send<C: Call>(storage: &PgStorage, batch: Vec<Entry<C>>) {
         // when that (or the batch) failed but for an outage.
         if alone {
             match call.send_one(storage).await {
-                Err(e) if !e.is_unavailable() || rolled_back(&e) => {}
+                Err(e) if !e.is_unavailable() || e.is_rolled_back() => {}
                 a => {
                     answer::<C>(replies, a);
                     continue;
