@@ -97,6 +97,8 @@ pub(crate) struct SessionConfig {
     /// Turns of `Session::update`, shared by the layer's requests (a clone
     /// of the settings shares them too).
     pub(crate) key_queues: crate::key_queue::KeyQueues,
+    /// Failed sign-ins waiting to be recorded, shared like `key_queues`.
+    pub(crate) failed_queue: crate::session::failed::FailedQueue,
     /// The most bytes of data a session may hold, serialized as compact JSON.
     pub(crate) max_data_size: usize,
     /// The most live sessions a user may have; `None`: no limit.
@@ -163,6 +165,7 @@ impl Default for SessionConfig {
             legacy_cookie_names: None,
             cookie,
             key_queues: crate::key_queue::KeyQueues::default(),
+            failed_queue: crate::session::failed::FailedQueue::default(),
             max_data_size: DEFAULT_MAX_DATA_SIZE,
             max_sessions_per_user: None,
             store_timeout: DEFAULT_STORE_TIMEOUT,

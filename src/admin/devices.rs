@@ -1,12 +1,12 @@
-//! A user's trusted devices and failed sign-ins: listing, forgetting,
-//! recording ([`SessionAdmin`]'s calls over the store's
+//! A user's trusted devices: listing and forgetting them
+//! ([`SessionAdmin`]'s calls over the store's
 //! [`DeviceRecords`](crate::store::DeviceRecords)).
 
 use super::SessionAdmin;
 use crate::client::ClientInfo;
 use crate::error::Error;
 use crate::events::{SessionEvent, SessionEventKind};
-use crate::store::devices::{self, DeviceRecords, FailedSignIn, TrustedDevice};
+use crate::store::devices::{self, DeviceRecords, TrustedDevice};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -43,7 +43,7 @@ impl SessionAdmin {
     }
 
     /// The store's device records; `None` for a store without them.
-    fn device_records(&self) -> Option<&dyn DeviceRecords> {
+    pub(super) fn device_records(&self) -> Option<&dyn DeviceRecords> {
         self.store.extensions().devices
     }
 
@@ -100,49 +100,17 @@ impl SessionAdmin {
         Ok(n)
     }
 
-    /// Records a failed sign-in of `user_id` from `client` (pass the client
-    /// as it should be kept: [`anonymize_ip`](crate::anonymize_ip) its IP
-    /// if your app anonymises; [`Session::record_failed_sign_in`](crate::Session::record_failed_sign_in)
-    /// does this for you, off the response path). Emits
-    /// [`FailedSignIn`](SessionEventKind::FailedSignIn). Returns how many
-    /// failed since the user's last successful sign-in (0 on a store
-    /// without device records), for apps that throttle.
-    pub async fn record_failed_sign_in(
-        &self, user_id: &str, client: &ClientInfo,
-    ) -> Result<u64, Error> {
-        let Some(store) = self.device_records() else {
-            return Ok(0);
-        };
-        let now = OffsetDateTime::now_utc();
-        let ua = client.user_agent().map(|u| u.chars().take(512).collect());
-        let attempt = FailedSignIn::new(now, client.ip(), ua);
-        let count = devices::update(store, user_id, |d| {
-            d.record_failed(attempt.clone());
-            (d.failed.count, true)
-        })
-        .await?;
-        self.emit(SessionEventKind::FailedSignIn { count }, None, user_id, now);
-        Ok(count)
-    }
-
-    /// The user's failed sign-ins since their previous successful sign-in
-    /// (the first ones kept, oldest first) and how many there were in all.
-    pub async fn failed_sign_ins(&self, user_id: &str) -> Result<(Vec<FailedSignIn>, u64), Error> {
-        let Some(store) = self.device_records() else {
-            return Ok((Vec::new(), 0));
-        };
-        Ok(match store.load_devices(user_id).await? {
-            Some((_, d)) => {
-                let (list, count) = d.failed_since_previous_sign_in();
-                (list.into_iter().cloned().collect(), count)
-            }
-            None => (Vec::new(), 0),
-        })
-    }
-
     fn emit(&self, kind: SessionEventKind, id: Option<Uuid>, user: &str, at: OffsetDateTime) {
+        self.emit_from(kind, id, user, at, self.client.as_ref());
+    }
+
+    /// Emits an event of `user` at `at`, from `client`'s IP and browser.
+    pub(super) fn emit_from(
+        &self, kind: SessionEventKind, id: Option<Uuid>, user: &str, at: OffsetDateTime,
+        client: Option<&ClientInfo>,
+    ) {
         let mut event = SessionEvent::new(kind, id, Some(user.to_owned()), at);
-        if let Some(client) = &self.client {
+        if let Some(client) = client {
             event.ip = client.ip();
             event.user_agent = client.user_agent().map(str::to_owned);
         }

@@ -9,9 +9,11 @@
 //! remember-me theft happen where they are detected, in the session.)
 
 mod devices;
+mod failed;
 mod gc;
 
 pub use devices::ForgetTrust;
+pub(crate) use failed::FailedBatch;
 
 #[allow(deprecated)]
 pub use gc::{GcOptions, GcReport, GcTask, gc, spawn_gc};

@@ -1,15 +1,132 @@
-//! Failed sign-ins, recorded for their user off the response path.
+//! Failed sign-ins, recorded for their user off the response path: one
+//! writer per user, which records in one write every attempt that waited
+//! for it, so that a flood of one user's failures costs one write at a
+//! time and delays nobody else's.
 
 use super::Session;
-use std::sync::{Arc, LazyLock};
-use tokio::sync::Semaphore;
+use crate::admin::{FailedBatch, SessionAdmin};
+use crate::client::ClientInfo;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use time::OffsetDateTime;
 
-/// How many recordings may be in flight in this process: past it (a flood
-/// of wrong passwords), an attempt is logged and not recorded, rather than
-/// queue without bound.
-const IN_FLIGHT: usize = 256;
+/// How many users' failed sign-ins may wait in one layer: past it (a
+/// flood across that many users at once), an attempt of another user is
+/// logged and not recorded, rather than wait without bound.
+const USERS_WAITING: usize = 256;
 
-static PERMITS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(IN_FLIGHT)));
+/// How many of one user's waiting attempts keep their client (IP and
+/// browser) and fire their event; those past it are counted only.
+const CLIENTS_WAITING: usize = 64;
+
+/// The failed sign-ins waiting to be recorded, by user (per layer). A user
+/// has an entry while their writer runs.
+#[derive(Clone, Default)]
+pub(crate) struct FailedQueue(Arc<Mutex<HashMap<String, FailedBatch>>>);
+
+impl fmt::Debug for FailedQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A count only: no user ids in logs.
+        f.debug_struct("FailedQueue")
+            .field("users", &self.map().len())
+            .finish()
+    }
+}
+
+/// What [`FailedQueue::push`] did with an attempt.
+#[derive(Debug, PartialEq, Eq)]
+enum Pushed {
+    /// It waits for the user's running writer.
+    Joined,
+    /// It waits, and the caller must start the user's writer.
+    Start,
+    /// Too many users wait: it was dropped.
+    Full,
+}
+
+impl FailedQueue {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, FailedBatch>> {
+        // Never held across an await.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many users have failed sign-ins waiting or being written.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    fn push(&self, user: &str, at: OffsetDateTime, client: ClientInfo) -> Pushed {
+        let mut map = self.map();
+        let pushed = if map.contains_key(user) {
+            Pushed::Joined
+        } else if map.len() >= USERS_WAITING {
+            return Pushed::Full;
+        } else {
+            Pushed::Start
+        };
+        let batch = map.entry(user.to_owned()).or_default();
+        if batch.attempts.len() < CLIENTS_WAITING {
+            batch.attempts.push((at, client));
+        } else {
+            batch.more += 1;
+            batch.more_last_at = batch.more_last_at.max(Some(at));
+        }
+        pushed
+    }
+
+    /// What waits for `user`, taken; `None` (and the user's entry removed,
+    /// in the same turn of the lock) when nothing does.
+    fn take(&self, user: &str) -> Option<FailedBatch> {
+        let mut map = self.map();
+        let batch = map.get_mut(user)?;
+        if batch.is_empty() {
+            map.remove(user);
+            return None;
+        }
+        Some(std::mem::take(batch))
+    }
+
+    /// Records what waits for `user` until nothing does.
+    async fn write(self, admin: SessionAdmin, user: String) {
+        // A writer that stops early (its task cancelled, a panic) must not
+        // leave an entry that later attempts would join and nobody write.
+        let mut writer = Writer {
+            queue: &self,
+            user: &user,
+            done: false,
+        };
+        while let Some(batch) = self.take(&user) {
+            if let Err(e) = admin.record_failed_batch(&user, &batch).await {
+                tracing::debug!(error = %e, "failed sign-ins were not recorded");
+            }
+            if batch.more > 0 {
+                tracing::warn!(
+                    count = batch.more,
+                    "a flood of failed sign-ins for one user: counted without their clients"
+                );
+            }
+        }
+        writer.done = true;
+    }
+}
+
+/// A running writer of one user's failed sign-ins.
+struct Writer<'a> {
+    queue: &'a FailedQueue,
+    user: &'a str,
+    /// It saw the user's entry empty and removed it.
+    done: bool,
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.queue.map().remove(self.user);
+        }
+    }
+}
 
 impl Session {
     /// Records a failed sign-in (a wrong password or code) of `user_id` from
@@ -23,9 +140,13 @@ impl Session {
     /// The write happens in a task of its own, after this call returns, so
     /// that the answer's timing does not tell whether the user exists: call
     /// it for known users only (an unknown name has no list to show it in),
-    /// and answer alike either way. Nothing is recorded on a store without
-    /// device records, outside a Tokio runtime, or past 256 recordings in
-    /// flight in this process (a flood: logged).
+    /// and answer alike either way. The attempts of one user that come while
+    /// their previous ones are written wait, and go in one write: a flood of
+    /// one user's failures is counted in full without delaying anyone
+    /// else's (past 64 waiting, they are counted without their client and
+    /// fire no event). Nothing is recorded on a store without device
+    /// records, outside a Tokio runtime, or while 256 users' failures wait
+    /// in this layer (logged).
     ///
     /// ```no_run
     /// use axum_user_sessions::Session;
@@ -39,23 +160,19 @@ impl Session {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let Ok(permit) = PERMITS.clone().try_acquire_owned() else {
-            tracing::warn!("too many failed sign-ins being recorded: one is not");
-            return;
-        };
-        let (admin, user) = (self.admin(), user_id.to_string());
-        let client = self.inner.client.clone();
-        let queues = self.config().key_queues.clone();
-        runtime.spawn(async move {
-            let _permit = permit;
-            // One at a time per user in this process: each compare-and-set
-            // then wins at its first attempt (another process may still race).
-            let _turn = queues
-                .turn(uuid::Uuid::nil(), &format!("\0failed:{user}"))
-                .await;
-            if let Err(e) = admin.record_failed_sign_in(&user, &client).await {
-                tracing::debug!(error = %e, "a failed sign-in was not recorded");
+        let (queue, user) = (self.config().failed_queue.clone(), user_id.to_string());
+        let now = OffsetDateTime::now_utc();
+        match queue.push(&user, now, self.inner.client.clone()) {
+            Pushed::Joined => {}
+            Pushed::Start => {
+                runtime.spawn(queue.write(self.admin(), user));
             }
-        });
+            Pushed::Full => {
+                tracing::warn!("too many users' failed sign-ins being recorded: one is not");
+            }
+        }
     }
 }
+
+#[cfg(test)]
+mod tests;

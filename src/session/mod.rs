@@ -19,7 +19,7 @@ mod adopt;
 mod api;
 mod auth;
 mod commit;
-mod failed;
+pub(crate) mod failed;
 mod key;
 mod limits;
 mod load;

@@ -16,6 +16,7 @@ everywhere!(
     wrong_passwords_are_shown_after_the_next_sign_in,
     failed_sign_ins_are_bounded_and_counted,
     concurrent_failures_are_all_counted,
+    a_flood_for_one_user_is_counted_in_full_and_delays_nobody_else,
 );
 
 fn wrong(user: &str) -> Option<(&'static str, String)> {
@@ -142,4 +143,37 @@ async fn concurrent_failures_are_all_counted(b: Backend) {
     let answers = futures::future::join_all(burst).await;
     assert!(answers.iter().all(|s| *s == 401), "{answers:?}");
     recorded(&admin, "carol", 40).await;
+}
+
+/// A flood of wrong passwords for one user, far more than were ever in
+/// flight at once: every one is counted (those that wait go in one write),
+/// and another user's failure is recorded all the same.
+async fn a_flood_for_one_user_is_counted_in_full_and_delays_nobody_else(b: Backend) {
+    use futures::StreamExt as _;
+    let app = common::serve_demo(b.layer()).await;
+    let admin = SessionAdmin::new(b.store.clone());
+    let flood = 600;
+    let answers: Vec<u16> = futures::stream::iter(0..flood)
+        .map(|_| {
+            let c = Client::new(&app);
+            async move {
+                c.send_raw("POST", "/login", wrong("carol"), &[])
+                    .await
+                    .status
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(answers.iter().all(|s| *s == 401), "{answers:?}");
+    let res = Client::new(&app)
+        .send("POST", "/login", wrong("alice"))
+        .await;
+    assert_eq!(res.status, 401);
+    recorded(&admin, "alice", 1).await;
+    recorded(&admin, "carol", flood).await;
+    let (list, _) = admin.failed_sign_ins("carol").await.unwrap();
+    let kept = axum_user_sessions::store::devices::FAILED_SIGN_INS_KEPT;
+    assert_eq!(list.len(), kept, "the first ones keep their client");
+    assert!(list.iter().all(|f| f.ip == Some([127, 0, 0, 1].into())));
 }

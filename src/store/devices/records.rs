@@ -289,11 +289,17 @@ impl UserDevices {
     /// Records a failed sign-in: counted always, kept while the window has
     /// fewer than [`FAILED_SIGN_INS_KEPT`].
     pub fn record_failed(&mut self, attempt: FailedSignIn) {
-        self.failed.count = self.failed.count.saturating_add(1);
-        self.failed.last_at = self.failed.last_at.max(Some(attempt.at));
+        self.count_failed(1, attempt.at);
         if self.failed.attempts.len() < FAILED_SIGN_INS_KEPT {
             self.failed.attempts.push(attempt);
         }
+    }
+
+    /// Counts `n` failed sign-ins whose details are not kept, the latest
+    /// at `last_at` (a flood, recorded in one write).
+    pub fn count_failed(&mut self, n: u64, last_at: OffsetDateTime) {
+        self.failed.count = self.failed.count.saturating_add(n);
+        self.failed.last_at = self.failed.last_at.max(Some(last_at));
     }
 
     /// After a successful sign-in: the attempts since the last one become
