@@ -3,8 +3,7 @@
 //! current, `1` pending, `2` superseded, `3` retired.
 
 use crate::store::sql::{
-    collectable, credential_cols, ended_at, insert_cols, live_at, revoke_where, stats_query,
-    takes_writes,
+    credential_cols, ended_at, insert_cols, live_at, revoke_where, stats_query, takes_writes,
 };
 use sqlx::Sqlite;
 use sqlx::sqlite::SqliteArguments;
@@ -211,9 +210,19 @@ pub(super) const REVOKE_EVERY: &str = revoke!("?1 IS NULL AND ?2 IS NULL");
 /// retention horizon `?2`.
 pub(super) const STATS: &str = stats_query!("aus_sessions", "?1", "?2");
 
-/// At most `?3` sessions collectable at `?1` with the horizon `?2`.
-pub(super) const COLLECTABLE: &str = concat!(
-    "SELECT id FROM aus_sessions WHERE ",
-    collectable!("?1", "?2"),
-    " LIMIT ?3"
-);
+/// At most `?3` sessions collectable at `?1` with the horizon `?2`: the
+/// rule of `collectable!` (which [`STATS`] counts with), as three
+/// disjoint ranges on the indexes made for them, so that a batch reads
+/// no row it does not collect (the macro's nested `OR` can use no index,
+/// and scanned the table under the write lock). Each branch's
+/// `revoked_at IS NULL` and `NOT persistent` name the partial indexes of
+/// migration `20261208001001`, term for term; the `+` keeps the third
+/// range on `expires_at`. The tests compare its rows with the rule's.
+pub(super) const COLLECTABLE: &str = "\
+    SELECT id FROM aus_sessions WHERE revoked_at < ?2 \
+    UNION ALL \
+    SELECT id FROM aus_sessions WHERE revoked_at IS NULL AND absolute_expires_at <= ?1 \
+    UNION ALL \
+    SELECT id FROM aus_sessions WHERE revoked_at IS NULL AND NOT persistent \
+       AND expires_at <= ?1 AND +absolute_expires_at > ?1 \
+    LIMIT ?3";
