@@ -99,6 +99,14 @@ impl Session {
         Ok(())
     }
 
+    /// After the request: the layer's locator looks the session's last IP
+    /// up, if it has no place yet ([`Locating::after`](crate::locate::Locating)).
+    pub(crate) fn locate_later(&self, locator: &crate::locate::Locating) {
+        if let Some(record) = self.state().record.as_ref() {
+            locator.after(&self.inner.store, record);
+        }
+    }
+
     /// The session cookie came under its 0.1 name (set by the service): a
     /// current token rotates, so that the cookie moves to today's name
     /// through the rotation's compare-and-set. A request that lost a race

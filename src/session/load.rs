@@ -197,9 +197,10 @@ impl Session {
                     // A request that left before a sign-in (or re-auth) on
                     // this browser: anonymous, and its response must not
                     // expire the cookie the sign-in just set. Within the
-                    // grace window its writes create no session and its
+                    // grace window (to its arrival, however long it waited
+                    // to load) its writes create no session and its
                     // remember-me cookie (as old as it) restores nothing.
-                    let late = now - at <= cfg.rotation.grace;
+                    let late = self.inner.arrived - at <= cfg.rotation.grace;
                     if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
@@ -214,7 +215,7 @@ impl Session {
                     st.no_new_session = late;
                     None
                 }
-                TokenState::Superseded { at } if now - at <= cfg.rotation.grace => {
+                TokenState::Superseded { at } if self.inner.arrived - at <= cfg.rotation.grace => {
                     Some(Usable::new(l.record, l.token))
                 }
                 TokenState::Superseded { .. } => {

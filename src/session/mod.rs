@@ -117,6 +117,8 @@ struct Inner {
     client: ClientInfo,
     /// The request carried its session in `Authorization: Bearer`.
     bearer: bool,
+    /// When the request reached the layer: a token's grace counts to it.
+    arrived: OffsetDateTime,
     loaded: OnceCell<()>,
     state: Mutex<State>,
 }
@@ -235,6 +237,7 @@ impl Session {
                 remember,
                 client,
                 bearer,
+                arrived: now(),
                 loaded: OnceCell::new(),
                 state: Mutex::new(State {
                     api: bearer,
@@ -256,14 +259,6 @@ impl Session {
 
     fn config(&self) -> &SessionConfig {
         &self.inner.config
-    }
-
-    /// After the request: the layer's locator looks the session's last IP
-    /// up, if it has no place yet ([`Locating::after`](crate::locate::Locating)).
-    pub(crate) fn locate_later(&self, locator: &crate::locate::Locating) {
-        if let Some(record) = self.state().record.as_ref() {
-            locator.after(&self.inner.store, record);
-        }
     }
 
     /// Sends an event about `record`, with this request's client.

@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 conformance!(
     late_write_with_the_pre_sign_in_token_keeps_the_sign_in,
     a_token_retired_past_its_grace_does_not_block_a_new_session,
+    a_write_held_past_the_grace_before_it_loads_keeps_the_sign_in,
     revoke_others_reissues_this_devices_cookies,
     restored_token_ends_at_the_absolute_timeout,
     lost_restore_response_then_the_old_validator_still_restores,
@@ -96,8 +97,25 @@ async fn a_token_retired_past_its_grace_does_not_block_a_new_session(b: Backend)
 /// handler writes after the sign-in retired that token, creates no session
 /// and sets no cookie: the browser stays signed in.
 async fn late_write_with_the_pre_sign_in_token_keeps_the_sign_in(b: Backend) {
+    let layer = b.layer();
+    late_write_keeps_the_sign_in(b, layer, Duration::ZERO).await;
+}
+
+/// The same request held past the grace window (one second) before it
+/// reads its session, as a slow middleware would: the window counts to
+/// its arrival, before the sign-in, so it still creates nothing. Counted
+/// to its load, it started an anonymous session whose cookie replaced
+/// the signed-in one.
+async fn a_write_held_past_the_grace_before_it_loads_keeps_the_sign_in(b: Backend) {
+    let layer = b.layer().with_rotation_grace(Duration::ZERO);
+    late_write_keeps_the_sign_in(b, layer, Duration::from_millis(1500)).await;
+}
+
+/// A write that carries the token of before a sign-in and is let through
+/// `held` after it: it sets no cookie and creates no session.
+async fn late_write_keeps_the_sign_in(b: Backend, layer: SessionLayer, held: Duration) {
     let gate = Arc::new(Notify::new());
-    let app = serve_gated(b.layer(), gate.clone()).await;
+    let app = serve_gated(layer, gate.clone()).await;
     let mut c = Client::new(&app);
     assert_eq!(c.put_kv("cart", "1").await.status, 204);
     let before = c.clone();
@@ -107,6 +125,7 @@ async fn late_write_with_the_pre_sign_in_token_keeps_the_sign_in(b: Backend) {
             .await
     });
     c.login("alice").await;
+    tokio::time::sleep(held).await;
     gate.notify_one();
     let late = late.await.unwrap();
     assert_eq!(

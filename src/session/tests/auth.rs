@@ -273,3 +273,37 @@ async fn a_client_refused_by_the_binding_is_anonymous_and_keeps_the_cookie() {
     // The rightful client is still signed in.
     assert_eq!(b.request().await.id(), Some(id));
 }
+
+/// A request that arrived before a rotation and read its session only
+/// after the grace window (held by a slow middleware): its token was
+/// current when it arrived, so it is served. Counted to its load, it was
+/// taken for a replay and the session revoked.
+#[tokio::test]
+async fn a_request_held_past_the_grace_before_it_loads_is_no_replay() {
+    let mut config = SessionConfig::default();
+    config.rotation.grace = Duration::ZERO;
+    let mut b = Browser::with_config(config);
+    let s = b.request().await;
+    s.insert("k", 1).unwrap();
+    b.respond(&s).await;
+    let old = b.session.clone().unwrap();
+    let id = b.request().await.id().unwrap();
+    let held = b.unloaded(Some(&old), None);
+    let record = b.store.get(id).await.unwrap().unwrap();
+    let then = now();
+    let new = SessionToken::generate(None).unwrap();
+    assert!(
+        b.store
+            .begin_rotation(id, record.rotated_at, &new.hash(), then)
+            .await
+            .unwrap()
+    );
+    b.store.promote(id, &new.hash(), then).await.unwrap();
+    while now() <= then {
+        tokio::task::yield_now().await;
+    }
+    held.ensure_loaded().await.unwrap();
+    assert_eq!(held.id(), Some(id));
+    let record = b.store.get(id).await.unwrap().unwrap();
+    assert_eq!(record.revoked_at, None, "{:?}", record.revoke_reason);
+}
