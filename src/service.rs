@@ -130,13 +130,20 @@ impl<S> SessionService<S> {
         let trust = trust.parse(RememberToken::parse);
         let mut legacy = LegacyCookies::default();
         if let Some([session_name, remember_name]) = &self.config.legacy_cookie_names {
+            // Only what 0.1 could have set: a token of its form (a token
+            // naming its session there was planted), and nothing malformed
+            // (a sibling app's cookie of the same name is left alone).
             if !cookie.is_present() {
-                cookie = read_cookie(req.headers(), session_name, SessionToken::parse);
-                legacy.session = cookie.is_present();
+                let old = read_cookie(req.headers(), session_name, SessionToken::parse);
+                if matches!(&old, CookieToken::Valid(t) if t.session().is_none()) {
+                    (cookie, legacy.session) = (old, true);
+                }
             }
             if !remember.is_present() {
-                remember = read_cookie(req.headers(), remember_name, RememberToken::parse);
-                legacy.remember = remember.is_present();
+                let old = read_cookie(req.headers(), remember_name, RememberToken::parse);
+                if matches!(old, CookieToken::Valid(_)) {
+                    (remember, legacy.remember) = (old, true);
+                }
             }
         }
         for (name, malformed) in [
@@ -167,6 +174,9 @@ impl<S> SessionService<S> {
         session.set_trust_cookie(trust);
         if legacy.session {
             session.cookie_under_legacy_name();
+        }
+        if legacy.remember {
+            session.remember_under_legacy_name();
         }
         req.extensions_mut().insert(session.clone());
         (session, legacy)
@@ -232,10 +242,12 @@ async fn finish(
     }
     let mut old = CookieUpdate::default();
     if let Some(old_names) = &config.legacy_cookie_names {
-        if legacy.session && cookies.session.is_some() {
+        // Only cookies that named a session of ours (`session/legacy.rs`).
+        let (session_ours, remember_ours) = session.legacy_cookies_ours();
+        if legacy.session && session_ours && cookies.session.is_some() {
             old.session = Some(CookieChange::Expire);
         }
-        if legacy.remember && cookies.remember.is_some() {
+        if legacy.remember && remember_ours && cookies.remember.is_some() {
             old.remember = Some(CookieChange::Expire);
         }
         let names = [old_names[0].as_str(), &old_names[1]];

@@ -107,16 +107,6 @@ impl Session {
         }
     }
 
-    /// The session cookie came under its 0.1 name (set by the service): a
-    /// current token rotates, so that the cookie moves to today's name
-    /// through the rotation's compare-and-set. A request that lost a race
-    /// to a sign-in or another rotation then sets nothing, where sending
-    /// its old token again under the new name would put a retired or
-    /// superseded token over the newer cookie.
-    pub(crate) fn cookie_under_legacy_name(&self) {
-        self.state().legacy_cookie = true;
-    }
-
     async fn rotate_if_due(&self) -> Result<(), Error> {
         let (id, expected) = {
             let st = self.state();
@@ -185,6 +175,9 @@ impl Session {
         let mut r = SessionRecord::new(Uuid::new_v4(), now);
         r.absolute_expires_at = now + cfg.absolute_timeout;
         r.expires_at = (now + cfg.idle_timeout).min(r.absolute_expires_at);
+        // Set on every session this version writes: what tells a 0.1
+        // session from another (`legacy.rs`).
+        r.tokens_expire_at = Some(r.absolute_expires_at);
         r.ip = self.inner.client.ip;
         r.last_ip = self.inner.client.ip;
         r.user_agent.clone_from(&self.inner.client.user_agent);

@@ -10,7 +10,6 @@
 //! binding mismatch) are the `Revocation::system` calls below.
 
 use super::{Session, State, now};
-use crate::binding::{BindingCheck, MismatchAction};
 use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
@@ -149,6 +148,12 @@ impl Session {
     ) -> Result<Option<Usable>, Error> {
         let cfg = self.config();
         let found = self.store().load(id, hash, &self.load_touch(now)).await?;
+        if found
+            .as_ref()
+            .is_some_and(|l| self.refuses_legacy_session(&l.record))
+        {
+            return Ok(None);
+        }
         Ok(match found {
             None => {
                 tracing::debug!("session cookie names no session");
@@ -186,7 +191,7 @@ impl Session {
                 TokenState::Current => {
                     let (at, pending) = (l.record.rotated_at, l.has_pending);
                     let mut st = self.state();
-                    let moving = st.legacy_cookie && cfg.rotation.due_to_move(at, pending, now);
+                    let moving = st.legacy.session && cfg.rotation.due_to_move(at, pending, now);
                     let due = moving || cfg.rotation.due(at, pending, now);
                     st.rotation_due = due.then_some(at);
                     drop(st);
@@ -259,7 +264,10 @@ impl Session {
                 }
                 return Ok(None);
             };
-            if !found.record.is_live(now) || found.expires_at <= now {
+            if self.refuses_legacy_remember(&found.record)
+                || !found.record.is_live(now)
+                || found.expires_at <= now
+            {
                 self.state().clear_remember = true;
                 return Ok(None);
             }
@@ -332,39 +340,6 @@ impl Session {
         st.clear_remember = true;
         st.clear_cookie = true;
         Ok(None)
-    }
-
-    /// Applies the client binding; `None` when the session may not be used.
-    async fn check_binding(
-        &self, record: Arc<SessionRecord>, now: OffsetDateTime,
-    ) -> Result<Option<Arc<SessionRecord>>, Error> {
-        match self.config().binding.check(&record, &self.inner.client) {
-            BindingCheck::Accept => Ok(Some(record)),
-            BindingCheck::Log(what) => {
-                let kind = SessionEventKind::BindingMismatch {
-                    check: what,
-                    enforced: false,
-                };
-                self.emit(kind, &record);
-                Ok(Some(record))
-            }
-            BindingCheck::Reject(what) => {
-                let revoke = self.config().mismatch_action == MismatchAction::Revoke;
-                let kind = SessionEventKind::BindingMismatch {
-                    check: what,
-                    enforced: true,
-                };
-                self.emit(kind, &record);
-                if revoke {
-                    let how = Revocation::system(RevokeReason::BindingMismatch, now);
-                    self.store()
-                        .revoke(&RevokeScope::session(record.id), &how)
-                        .await?;
-                }
-                self.state().binding_rejected = !revoke;
-                Ok(None)
-            }
-        }
     }
 }
 

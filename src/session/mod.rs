@@ -18,9 +18,11 @@
 mod adopt;
 mod api;
 mod auth;
+mod binding;
 mod commit;
 pub(crate) mod failed;
 mod key;
+mod legacy;
 mod limits;
 mod load;
 mod reissue;
@@ -137,8 +139,8 @@ struct State {
     clear_cookie: bool,
     /// `rotated_at` seen at load when a rotation is due.
     rotation_due: Option<OffsetDateTime>,
-    /// The session cookie came under its 0.1 name: a rotation moves it.
-    legacy_cookie: bool,
+    /// What came under 0.1's cookie names.
+    legacy: legacy::Legacy,
     /// The session exists but this client may not use it: keep the cookie
     /// (it is the rightful client's when it comes back).
     binding_rejected: bool,

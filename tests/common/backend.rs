@@ -117,6 +117,28 @@ impl Backend {
         r.id
     }
 
+    /// A session as 0.1 wrote it (no `tokens_expire_at`) of `user`, and
+    /// the token of 0.1's form that names it: what a 0.1 browser holds.
+    pub async fn seed_0_1_session(&self, user: Option<&str>) -> String {
+        use axum_user_sessions::store::{SessionRecord, TokenHash};
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let now = time::OffsetDateTime::now_utc();
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now);
+        r.user_id = user.map(Into::into);
+        r.expires_at = now + time::Duration::hours(1);
+        r.absolute_expires_at = now + time::Duration::hours(12);
+        let mut raw = [0u8; 32];
+        raw[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        raw[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        let hash: [u8; 32] = sha2::Sha256::digest(raw).into();
+        self.store
+            .create(&r, &TokenHash::from_bytes(hash))
+            .await
+            .unwrap();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
     pub fn cached(&self) -> bool {
         self.kind == Kind::PostgresCached
     }

@@ -5,12 +5,15 @@
 
 use crate::common;
 
-use common::{Backend, Client};
+use common::{Backend, Client, TestApp};
 
 conformance!(
     a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves,
     today_s_name_wins_over_the_0_1_name,
     a_0_1_cookie_in_flight_across_a_sign_in_sets_nothing,
+    a_session_cookie_planted_under_the_0_1_name_signs_nobody_in,
+    a_remember_cookie_planted_under_the_0_1_name_restores_nothing,
+    a_sibling_app_s_cookie_of_that_name_is_left_alone,
 );
 
 async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backend) {
@@ -18,7 +21,7 @@ async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backe
     let app = common::serve_demo(layer).await;
     // Sign in: the cookie is `__Secure-session` now.
     let mut today = Client::with_cookie_name(&app, "__Secure-session");
-    let res = today.login("alice").await;
+    let res = today.login("bob").await;
     assert!(
         res.set_cookies()
             .iter()
@@ -26,9 +29,9 @@ async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backe
         "{:?}",
         res.set_cookies()
     );
-    let token = today.cookie.clone().unwrap();
+    let token = b.seed_0_1_session(Some("alice")).await;
 
-    // The browser of a 0.1 user holds the same kind of token as `session`.
+    // The browser of a 0.1 user holds its token as `session`.
     let mut old = Client::with_cookie_name(&app, "session");
     old.cookie = Some(token.clone());
     let res = old.send_raw("GET", "/me", None, &[]).await;
@@ -69,11 +72,9 @@ async fn a_0_1_cookie_in_flight_across_a_sign_in_sets_nothing(b: Backend) {
     });
     let router = common::demo::routes().route("/slow", slow);
     let app = common::serve(router.layer(b.layer().with_cookie_domain("127.0.0.1"))).await;
-    // An anonymous session, its token held under the 0.1 name.
-    let mut today = Client::with_cookie_name(&app, "__Secure-session");
-    today.post("/counter").await;
+    // An anonymous session of 0.1, its token held under the 0.1 name.
     let mut old = Client::with_cookie_name(&app, "session");
-    old.cookie = today.cookie.clone();
+    old.cookie = Some(b.seed_0_1_session(None).await);
     let mut late = Client::with_cookie_name(&app, "session");
     late.cookie = old.cookie.clone();
     let in_flight = tokio::spawn(async move { late.get("/slow").await });
@@ -116,4 +117,84 @@ async fn today_s_name_wins_over_the_0_1_name(b: Backend) {
         .await;
     assert_eq!(res.json()["user_id"], "alice");
     assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
+}
+
+/// A visitor with none of our cookies, carrying `cookie` (a `Cookie`
+/// header) on `GET /me`: who it is, and the response's cookies.
+async fn visit(app: &TestApp, cookie: &str) -> (Option<String>, Vec<String>) {
+    let anon = Client::with_cookie_name(app, "unused");
+    let res = anon
+        .send_raw("GET", "/me", None, &[("cookie", cookie.as_bytes())])
+        .await;
+    let user = (res.status == 200).then(|| res.json()["user_id"].as_str().unwrap().to_owned());
+    (user, res.set_cookies())
+}
+
+/// Anyone who can set a cookie for the domain without a prefix (a plain
+/// http page, a sibling subdomain) can plant one under the 0.1 name. A
+/// token of today's planted there (either form) signed the visitor into
+/// the planter's account: it signs nobody in now, and the planter's
+/// session is untouched.
+async fn a_session_cookie_planted_under_the_0_1_name_signs_nobody_in(b: Backend) {
+    for layer in [b.layer(), b.legacy_layer()] {
+        let app = common::serve_demo(layer.with_cookie_domain("127.0.0.1")).await;
+        let mut planter = Client::with_cookie_name(&app, "__Secure-session");
+        planter.login("bob").await;
+        let planted = planter.cookie.clone().unwrap();
+        let (user, set) = visit(&app, &format!("session={planted}")).await;
+        assert_eq!(user, None, "signed in as the planter");
+        assert!(
+            set.iter().all(|c| !c.starts_with("__Secure-session=") || c.starts_with("__Secure-session=;")),
+            "{set:?}"
+        );
+        assert_eq!(planter.me().await.as_deref(), Some("bob"));
+    }
+}
+
+/// The same with a remember-me cookie: it restored the planter's session.
+async fn a_remember_cookie_planted_under_the_0_1_name_restores_nothing(b: Backend) {
+    let app = common::serve_demo(b.layer().with_cookie_domain("127.0.0.1")).await;
+    let mut planter = Client::with_cookie_name(&app, "__Secure-session");
+    let res = planter.login_with("bob", true).await;
+    let planted = res.cookie_value("__Secure-remember").expect("remembered");
+    let (user, set) = visit(&app, &format!("remember={planted}")).await;
+    assert_eq!(user, None, "restored the planter's session");
+    assert!(
+        set.iter()
+            .all(|c| !c.starts_with("__Secure-session=") || c.starts_with("__Secure-session=;")),
+        "{set:?}"
+    );
+    // The planter's credential still works for the planter.
+    let (user, _) = visit(&app, &format!("__Secure-remember={planted}")).await;
+    assert_eq!(user.as_deref(), Some("bob"));
+}
+
+/// Another app on the domain may have a `session` cookie of its own: our
+/// responses leave it alone, whatever it holds (a value of our token's
+/// form that names none of our sessions included).
+async fn a_sibling_app_s_cookie_of_that_name_is_left_alone(b: Backend) {
+    let app = common::serve_demo(b.layer().with_cookie_domain("127.0.0.1")).await;
+    let ours_in_form = "A".repeat(43);
+    for value in ["abc", ours_in_form.as_str()] {
+        let (user, set) = visit(&app, &format!("session={value}")).await;
+        assert_eq!(user, None);
+        assert!(
+            set.iter().all(|c| !c.starts_with("session=")),
+            "{value}: {set:?}"
+        );
+        let mut c = Client::with_cookie_name(&app, "__Secure-session");
+        let res = c
+            .send_raw(
+                "POST",
+                "/login",
+                Some((
+                    "application/x-www-form-urlencoded",
+                    "username=alice&password=password".into(),
+                )),
+                &[("cookie", format!("session={value}").as_bytes())],
+            )
+            .await;
+        assert!(res.cookie_value("__Secure-session").is_some(), "signed in");
+        assert_eq!(res.cookie_value("session"), None, "{:?}", res.set_cookies());
+    }
 }
