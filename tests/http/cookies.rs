@@ -182,7 +182,7 @@ async fn a_sibling_app_s_cookie_of_that_name_is_left_alone(b: Backend) {
             set.iter().all(|c| !c.starts_with("session=")),
             "{value}: {set:?}"
         );
-        let mut c = Client::with_cookie_name(&app, "__Secure-session");
+        let c = Client::with_cookie_name(&app, "__Secure-session");
         let res = c
             .send_raw(
                 "POST",
