@@ -172,12 +172,9 @@ impl Session {
     /// A new anonymous row for this client, starting `now`.
     pub(super) fn new_record(&self, now: OffsetDateTime) -> SessionRecord {
         let cfg = self.config();
-        let mut r = SessionRecord::new(Uuid::new_v4(), now);
+        let mut r = SessionRecord::new(crate::store::placement::session_id(None), now);
         r.absolute_expires_at = now + cfg.absolute_timeout;
         r.expires_at = (now + cfg.idle_timeout).min(r.absolute_expires_at);
-        // Set on every session this version writes: what tells a 0.1
-        // session from another (`legacy.rs`).
-        r.tokens_expire_at = Some(r.absolute_expires_at);
         r.ip = self.inner.client.ip;
         r.last_ip = self.inner.client.ip;
         r.user_agent.clone_from(&self.inner.client.user_agent);

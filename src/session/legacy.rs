@@ -8,15 +8,16 @@
 //! attacker's own token planted there signed the visitor into the
 //! attacker's account. So a cookie under 0.1's name counts only when it
 //! carries 0.1's token form (the service reads no other there) and names a
-//! session 0.1 wrote: one without
-//! [`tokens_expire_at`](crate::store::SessionRecord::tokens_expire_at),
-//! which this version sets on every session it creates. A 0.1 user's
+//! session 0.1 created: one with a version 4 id
+//! ([`placement::created_by_0_1`]), which no session of today's has, and
+//! which no later write changes (a sign-in, a restore or a rotation by this
+//! version leaves a 0.1 session's concurrent requests alone). A 0.1 user's
 //! cookie keeps working until its session ends; a planted one signs nobody
 //! in, and is expired. One that names no session of this store (a sibling
 //! app's own `session` cookie) is left alone.
 
 use super::Session;
-use crate::store::SessionRecord;
+use crate::store::{SessionRecord, placement};
 
 /// What came under 0.1's cookie names, and what it named.
 #[derive(Debug, Default, Clone, Copy)]
@@ -56,7 +57,7 @@ impl Session {
     }
 
     /// Whether the session cookie, found to name `record`, is refused: it
-    /// came under 0.1's name, and 0.1 did not write `record`.
+    /// came under 0.1's name, and 0.1 did not create `record`.
     pub(super) fn refuses_legacy_session(&self, record: &SessionRecord) -> bool {
         let mut st = self.state();
         st.legacy.session_ours |= st.legacy.session;
@@ -71,13 +72,13 @@ impl Session {
     }
 }
 
-/// A cookie under 0.1's name that names `record`, which 0.1 did not write.
+/// A cookie under 0.1's name that names `record`, which 0.1 did not create.
 fn planted(record: &SessionRecord) -> bool {
-    let planted = record.tokens_expire_at.is_some();
+    let planted = !placement::created_by_0_1(record.id);
     if planted {
         tracing::warn!(
             session.id = %record.id,
-            "a cookie under 0.1's name names a session 0.1 did not write: refused (planted?)"
+            "a cookie under 0.1's name names a session 0.1 did not create: refused (planted?)"
         );
     }
     planted

@@ -9,12 +9,19 @@
 //! ([`session_id`] of the user), whose tag is the first 16 bits of the
 //! SHA-256 of the user id. A store that does not shard ignores all this.
 //!
+//! Ids are UUIDs of version 8 (RFC 9562's own layout), random in the same
+//! 122 bits as a version 4's: 0.1 gave sessions version 4 ids, and an id
+//! is never changed, so the version tells a session 0.1 created from one
+//! of today's ([`created_by_0_1`]).
+//!
 //! ```
 //! use axum_user_sessions::store::placement;
 //!
 //! let id = placement::session_id(Some("alice"));
 //! assert_eq!(placement::tag_of_session(id), placement::tag_of_user("alice"));
-//! assert_eq!(id.get_version_num(), 4); // still a random (version 4) UUID
+//! assert_eq!(id.get_version_num(), 8);
+//! assert!(!placement::created_by_0_1(id));
+//! assert!(placement::created_by_0_1(uuid::Uuid::new_v4()));
 //! ```
 
 use sha2::{Digest, Sha256};
@@ -25,14 +32,18 @@ use uuid::Uuid;
 /// user's session (122 for an anonymous one): ids are not secrets (they
 /// appear in the device list), only unique.
 pub fn session_id(user_id: Option<&str>) -> Uuid {
-    let random = Uuid::new_v4();
-    let Some(user) = user_id else {
-        return random;
-    };
-    let mut bytes = *random.as_bytes();
-    // Bytes 0 and 1 hold no version or variant bits.
-    bytes[..2].copy_from_slice(&tag_of_user(user).to_be_bytes());
-    Uuid::from_bytes(bytes)
+    let mut bytes = *Uuid::new_v4().as_bytes();
+    if let Some(user) = user_id {
+        // Bytes 0 and 1 hold no version or variant bits.
+        bytes[..2].copy_from_slice(&tag_of_user(user).to_be_bytes());
+    }
+    Uuid::new_v8(bytes)
+}
+
+/// Whether session `id` was created by 0.1 (a version 4 id): no session
+/// of today's has one.
+pub fn created_by_0_1(id: Uuid) -> bool {
+    id.get_version_num() == 4
 }
 
 /// The placement tag of `user_id`'s sessions: the first 16 bits of the

@@ -63,10 +63,8 @@ pub struct SessionRecord {
     /// The hard end of the session's tokens: the absolute timeout counted
     /// from the sign-in or remember-me restore that issued them. A
     /// remembered session outlives it (its remember-me credential restores
-    /// it with a new token); its tokens do not. `None`: a row 0.1 wrote
-    /// (`absolute_expires_at` alone). Every session the layer creates has
-    /// it, which is how a cookie under 0.1's name is told from one
-    /// planted there; a store must keep it as it is given.
+    /// it with a new token); its tokens do not. `None` (a row of 0.1, or an
+    /// anonymous session): `absolute_expires_at` alone.
     pub tokens_expire_at: Option<OffsetDateTime>,
     /// When the newest token was issued (rotation compare-and-set).
     pub rotated_at: OffsetDateTime,

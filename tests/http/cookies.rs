@@ -14,6 +14,7 @@ conformance!(
     a_session_cookie_planted_under_the_0_1_name_signs_nobody_in,
     a_remember_cookie_planted_under_the_0_1_name_restores_nothing,
     a_sibling_app_s_cookie_of_that_name_is_left_alone,
+    a_0_1_cookie_that_loads_after_a_sign_in_moved_its_session_sets_nothing,
 );
 
 async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backend) {
@@ -197,4 +198,54 @@ async fn a_sibling_app_s_cookie_of_that_name_is_left_alone(b: Backend) {
         assert!(res.cookie_value("__Secure-session").is_some(), "signed in");
         assert_eq!(res.cookie_value("session"), None, "{:?}", res.set_cookies());
     }
+}
+
+/// A request under the 0.1 name held before it reads its session, while a
+/// sign-in on the same browser moves the session (a write of today's on a
+/// 0.1 session): it is still the 0.1 session's own request, answered as one
+/// that left before the sign-in (no cookie set or expired), not refused as
+/// planted (which expired the sign-in's cookie).
+async fn a_0_1_cookie_that_loads_after_a_sign_in_moved_its_session_sets_nothing(b: Backend) {
+    use axum::extract::Request;
+    use axum::middleware::{self, Next};
+    use std::sync::Arc;
+    use tokio::sync::Notify;
+    let gate = Arc::new(Notify::new());
+    let g = gate.clone();
+    let held = axum::Router::new()
+        .route(
+            "/held",
+            axum::routing::get(|s: axum_user_sessions::Session| async move {
+                format!("{:?}", s.user_id())
+            }),
+        )
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let g = g.clone();
+            async move {
+                g.notified().await;
+                next.run(req).await
+            }
+        }));
+    let router = common::demo::routes().merge(held);
+    let app = common::serve(router.layer(b.layer().with_cookie_domain("127.0.0.1"))).await;
+    let mut old = Client::with_cookie_name(&app, "session");
+    old.cookie = Some(b.seed_0_1_session(None).await);
+    let late = old.clone();
+    let in_flight = tokio::spawn(async move { late.send_raw("GET", "/held", None, &[]).await });
+    let new = old
+        .login("alice")
+        .await
+        .cookie_value("__Secure-session")
+        .expect("signed in");
+    gate.notify_one();
+    let res = in_flight.await.unwrap();
+    assert_eq!(
+        res.cookie_value("__Secure-session"),
+        None,
+        "{:?}",
+        res.set_cookies()
+    );
+    let mut after = Client::with_cookie_name(&app, "__Secure-session");
+    after.cookie = Some(new);
+    assert_eq!(after.me().await.as_deref(), Some("alice"));
 }
