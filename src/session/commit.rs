@@ -13,6 +13,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// How soon after its request arrived a response may still expire cookies
+/// that named nothing live: about a round trip, less than any grace window.
+pub(super) const PROMPT: time::Duration = time::Duration::seconds(1);
+
 /// The end of a request, for the service.
 #[derive(Debug, Default)]
 pub(crate) struct Commit {
@@ -132,7 +136,12 @@ impl Session {
     /// The cookie changes this request's session calls for.
     fn cookie_update(&self) -> CookieUpdate {
         let st = self.state();
-        let session = match (&st.new_token, st.clear_cookie) {
+        // Cookies that named nothing live at load are expired by a prompt
+        // response only: a slower one may land after the cookie a sign-in
+        // in another tab set meanwhile, and would expire that. The next
+        // prompt request expires them.
+        let late = st.cleared_at_load && now() - self.inner.arrived > PROMPT;
+        let session = match (&st.new_token, st.clear_cookie && !late) {
             (Some(token), _) => Some(CookieChange::Set {
                 value: token.encode(),
                 max_age: None,
@@ -140,7 +149,7 @@ impl Session {
             (None, true) => Some(CookieChange::Expire),
             (None, false) => None,
         };
-        let remember = match (&st.new_remember, st.clear_remember) {
+        let remember = match (&st.new_remember, st.clear_remember && !late) {
             (Some((token, expires)), _) => Some(CookieChange::Set {
                 value: token.encode(),
                 max_age: Some(

@@ -26,7 +26,24 @@ use uuid::Uuid;
 /// compare-and-set to another restore of the same session.
 const RESTORE_TRIES: usize = 8;
 
+/// The longest a request may wait between its arrival and its load and
+/// still have its credentials judged as of its arrival.
+const HELD_AT_MOST: time::Duration = time::Duration::seconds(30);
+
 impl Session {
+    /// When the request presented its credentials, for their grace
+    /// windows: its arrival, so that one held before it read its session (a
+    /// slow middleware) is judged as the request it was. Past
+    /// [`HELD_AT_MOST`], `now`: a request held longer (perhaps on purpose,
+    /// with a stolen token) earns no more grace by it.
+    fn presented_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        if now - self.inner.arrived <= HELD_AT_MOST {
+            self.inner.arrived
+        } else {
+            now
+        }
+    }
+
     /// Loads the session from the store, once per request.
     pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
         self.inner
@@ -75,6 +92,7 @@ impl Session {
         if st.binding_rejected {
             st.clear_cookie = false;
         }
+        st.cleared_at_load = st.clear_cookie || st.clear_remember;
         st.record = live;
         Ok(())
     }
@@ -205,7 +223,7 @@ impl Session {
                     // grace window (to its arrival, however long it waited
                     // to load) its writes create no session and its
                     // remember-me cookie (as old as it) restores nothing.
-                    let late = self.inner.arrived - at <= cfg.rotation.grace;
+                    let late = self.presented_at(now) - at <= cfg.rotation.grace;
                     if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
@@ -220,7 +238,9 @@ impl Session {
                     st.no_new_session = late;
                     None
                 }
-                TokenState::Superseded { at } if self.inner.arrived - at <= cfg.rotation.grace => {
+                TokenState::Superseded { at }
+                    if self.presented_at(now) - at <= cfg.rotation.grace =>
+                {
                     Some(Usable::new(l.record, l.token))
                 }
                 TokenState::Superseded { .. } => {
@@ -300,7 +320,7 @@ impl Session {
                     next = Some(token);
                     step
                 }
-            } else if now - found.rotated_at <= grace
+            } else if self.presented_at(now) - found.rotated_at <= grace
                 && found.previous.is_some_and(|p| p.ct_eq(&presented))
             {
                 ValidatorStep::Keep

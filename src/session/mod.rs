@@ -148,6 +148,9 @@ struct State {
     new_remember: Option<(RememberToken, OffsetDateTime)>,
     /// Expire the remember-me cookie.
     clear_remember: bool,
+    /// The cookies to expire named nothing live at load: only a prompt
+    /// response expires them ([`PROMPT`](commit::PROMPT)).
+    cleared_at_load: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
     /// The request's token was retired by a sign-in: keep the cookie alone

@@ -211,5 +211,27 @@ async fn malformed_and_unknown_cookies_are_expired() {
     assert_eq!(update.remember, None, "no remember-me cookie to expire");
 }
 
+/// A slow request whose cookie named nothing live (an idled-out session)
+/// answers after a sign-in in another tab set a new cookie: it must not
+/// expire that one. A prompt response still expires a dead cookie.
+#[tokio::test]
+async fn a_slow_response_does_not_expire_a_dead_cookie() {
+    let mut b = with_session().await;
+    let id = b.request().await.id().unwrap();
+    b.store.delete(id).await.unwrap();
+    let slow = b.request().await;
+    assert_eq!(slow.id(), None);
+    let mut other_tab = b.clone();
+    let s = other_tab.request().await;
+    s.login("alice").await.unwrap();
+    session_cookie(&other_tab.respond(&s).await.session);
+    while now() - slow.inner.arrived <= super::commit::PROMPT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.respond(&slow).await, NOTHING);
+    let prompt = b.request().await;
+    assert_eq!(b.respond(&prompt).await.session, Some(CookieChange::Expire));
+}
+
 mod auth;
 mod update;
