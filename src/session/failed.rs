@@ -87,43 +87,61 @@ impl FailedQueue {
         }
         Some(std::mem::take(batch))
     }
-
-    /// Records what waits for `user` until nothing does.
-    async fn write(self, admin: SessionAdmin, user: String) {
-        // A writer that stops early (its task cancelled, a panic) must not
-        // leave an entry that later attempts would join and nobody write.
-        let mut writer = Writer {
-            queue: &self,
-            user: &user,
-            done: false,
-        };
-        while let Some(batch) = self.take(&user) {
-            if let Err(e) = admin.record_failed_batch(&user, &batch).await {
-                tracing::debug!(error = %e, "failed sign-ins were not recorded");
-            }
-            if batch.more > 0 {
-                tracing::warn!(
-                    count = batch.more,
-                    "a flood of failed sign-ins for one user: counted without their clients"
-                );
-            }
-        }
-        writer.done = true;
-    }
 }
 
-/// A running writer of one user's failed sign-ins.
-struct Writer<'a> {
-    queue: &'a FailedQueue,
-    user: &'a str,
+/// How many times a writer tries one batch before it drops it (logged):
+/// the store down, or other instances' writes winning every
+/// compare-and-set.
+const WRITE_TRIES: u32 = 3;
+
+/// The writer of one user's failed sign-ins. Made before its task is
+/// spawned, so that a task dropped early (never run, cancelled, a panic)
+/// removes the user's entry: later attempts would otherwise join an entry
+/// that nobody writes.
+struct Writer {
+    queue: FailedQueue,
+    user: String,
     /// It saw the user's entry empty and removed it.
     done: bool,
 }
 
-impl Drop for Writer<'_> {
+impl Writer {
+    /// Records what waits for the user until nothing does.
+    async fn run(mut self, admin: SessionAdmin) {
+        while let Some(batch) = self.queue.take(&self.user) {
+            self.write(&admin, &batch).await;
+        }
+        self.done = true;
+    }
+
+    /// Records `batch`, trying again after a pause when the store fails.
+    async fn write(&self, admin: &SessionAdmin, batch: &FailedBatch) {
+        if batch.more > 0 {
+            tracing::warn!(
+                count = batch.more,
+                "a flood of failed sign-ins for one user: counted without their clients"
+            );
+        }
+        for attempt in 1..=WRITE_TRIES {
+            match admin.record_failed_batch(&self.user, batch).await {
+                Ok(_) => return,
+                Err(e) if attempt == WRITE_TRIES => {
+                    let count = batch.attempts.len() as u64 + batch.more;
+                    tracing::warn!(error = %e, count, "failed sign-ins were not recorded");
+                }
+                Err(_) => {
+                    let pause = std::time::Duration::from_millis(100 << attempt);
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
     fn drop(&mut self) {
         if !self.done {
-            self.queue.map().remove(self.user);
+            self.queue.map().remove(&self.user);
         }
     }
 }
@@ -162,10 +180,18 @@ impl Session {
         };
         let (queue, user) = (self.config().failed_queue.clone(), user_id.to_string());
         let now = OffsetDateTime::now_utc();
-        match queue.push(&user, now, self.inner.client.clone()) {
+        // Its browser as it is kept (bounded, as what waits must be).
+        let mut client = self.inner.client.clone();
+        client.user_agent = client.user_agent.map(|u| u.chars().take(512).collect());
+        match queue.push(&user, now, client) {
             Pushed::Joined => {}
             Pushed::Start => {
-                runtime.spawn(queue.write(self.admin(), user));
+                let writer = Writer {
+                    queue,
+                    user,
+                    done: false,
+                };
+                runtime.spawn(writer.run(self.admin()));
             }
             Pushed::Full => {
                 tracing::warn!("too many users' failed sign-ins being recorded: one is not");

@@ -49,21 +49,20 @@ fn a_flood_of_one_user_is_counted_and_leaves_room_for_others() {
 fn a_writer_that_stops_early_leaves_no_entry_behind() {
     let q = FailedQueue::default();
     let now = OffsetDateTime::now_utc();
+    let writer = |done| Writer {
+        queue: q.clone(),
+        user: "carol".into(),
+        done,
+    };
     assert_eq!(q.push("carol", now, client(1)), Pushed::Start);
-    // Cancelled or panicking half-way: later attempts start a new writer
-    // rather than join an entry nobody writes.
-    drop(Writer {
-        queue: &q,
-        user: "carol",
-        done: false,
-    });
+    // Its task never ran (a runtime shutting down), was cancelled, or
+    // panicked: later attempts start a new writer rather than join an
+    // entry nobody writes.
+    let never_run = writer(false).run(SessionAdmin::new(crate::store::MemoryStore::new()));
+    drop(never_run);
     assert_eq!(q.len(), 0);
     // Done: it removed the entry itself, and leaves a newer one alone.
     assert_eq!(q.push("carol", now, client(1)), Pushed::Start);
-    drop(Writer {
-        queue: &q,
-        user: "carol",
-        done: true,
-    });
+    drop(writer(true));
     assert_eq!(q.len(), 1);
 }
