@@ -165,6 +165,14 @@ impl Client {
         res
     }
 
+    /// `POST /login` as `user` with the demo's password and `extra`
+    /// headers, as is: the response is neither checked nor kept.
+    pub async fn login_raw(&self, user: &str, extra: &[(&str, &[u8])]) -> Resp {
+        let form = format!("username={user}&password=password");
+        let body = Some(("application/x-www-form-urlencoded", form));
+        self.send_raw("POST", "/login", body, extra).await
+    }
+
     pub async fn put_kv(&mut self, key: &str, value: &str) -> Resp {
         self.send(
             "PUT",

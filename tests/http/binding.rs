@@ -42,15 +42,7 @@ async fn me_from(c: &mut Client, ip: &str) -> u16 {
 
 async fn login_from(c: &mut Client, ip: &str) {
     let res = c
-        .send_raw(
-            "POST",
-            "/login",
-            Some((
-                "application/x-www-form-urlencoded",
-                "username=alice&password=password".into(),
-            )),
-            &[("x-forwarded-for", ip.as_bytes())],
-        )
+        .login_raw("alice", &[("x-forwarded-for", ip.as_bytes())])
         .await;
     assert_eq!(res.status, 303);
     c.absorb(&res);

@@ -185,13 +185,8 @@ async fn a_sibling_app_s_cookie_of_that_name_is_left_alone(b: Backend) {
         );
         let c = Client::with_cookie_name(&app, "__Secure-session");
         let res = c
-            .send_raw(
-                "POST",
-                "/login",
-                Some((
-                    "application/x-www-form-urlencoded",
-                    "username=alice&password=password".into(),
-                )),
+            .login_raw(
+                "alice",
                 &[("cookie", format!("session={value}").as_bytes())],
             )
             .await;

@@ -194,15 +194,7 @@ async fn anonymised_ips_never_reach_the_store(b: Backend) {
     ] {
         let mut c = Client::new(&app);
         let res = c
-            .send_raw(
-                "POST",
-                "/login",
-                Some((
-                    "application/x-www-form-urlencoded",
-                    format!("username={user}&password=password"),
-                )),
-                &[("x-forwarded-for", full.as_bytes())],
-            )
+            .login_raw(user, &[("x-forwarded-for", full.as_bytes())])
             .await;
         c.absorb(&res);
         let now = time::OffsetDateTime::now_utc();

@@ -90,10 +90,7 @@ async fn a_due_rotation_sends_a_pending_token_promoted_on_first_use() {
     let mut config = SessionConfig::default();
     // Due at every request made with the current token.
     config.rotation.interval = Some(Duration::ZERO);
-    let mut b = Browser::with_config(config);
-    let s = b.request().await;
-    s.insert("k", 1).unwrap();
-    b.respond(&s).await;
+    let b = with_session_under(config).await;
     let old = b.session.clone().unwrap();
     let id = b.request().await.id().unwrap();
 
@@ -129,16 +126,7 @@ async fn a_superseded_token_after_the_grace_window_revokes_the_session() {
     let old = b.session.clone().unwrap();
     let id = b.request().await.id().unwrap();
     // A rotation completed ten minutes ago.
-    let record = b.store.get(id).await.unwrap().unwrap();
-    let then = now() - Duration::from_secs(600);
-    let new = SessionToken::generate(None).unwrap();
-    assert!(
-        b.store
-            .begin_rotation(id, record.rotated_at, &new.hash(), then)
-            .await
-            .unwrap()
-    );
-    b.store.promote(id, &new.hash(), then).await.unwrap();
+    let new = supersede(&b, id, now() - Duration::from_secs(600)).await;
 
     // The old token replayed: theft. Anonymous, and its cookie expired.
     let s = b.request_with(Some(&old), None).await;
@@ -274,101 +262,19 @@ async fn a_client_refused_by_the_binding_is_anonymous_and_keeps_the_cookie() {
     assert_eq!(b.request().await.id(), Some(id));
 }
 
-/// A request that arrived before a rotation and read its session only
-/// after the grace window (held by a slow middleware): its token was
-/// current when it arrived, so it is served. Counted to its load, it was
-/// taken for a replay and the session revoked.
-#[tokio::test]
-async fn a_request_held_past_the_grace_before_it_loads_is_no_replay() {
-    let mut config = SessionConfig::default();
-    config.rotation.grace = Duration::ZERO;
-    let mut b = Browser::with_config(config);
-    let s = b.request().await;
-    s.insert("k", 1).unwrap();
-    b.respond(&s).await;
-    let old = b.session.clone().unwrap();
-    let id = b.request().await.id().unwrap();
-    let held = b.unloaded(Some(&old), None);
+/// Rotates session `id` to a new token at `at`, as another request would
+/// have (begun and promoted): the browser's token is superseded from then.
+pub(super) async fn supersede(
+    b: &Browser, id: uuid::Uuid, at: time::OffsetDateTime,
+) -> SessionToken {
     let record = b.store.get(id).await.unwrap().unwrap();
-    let then = now();
     let new = SessionToken::generate(None).unwrap();
     assert!(
         b.store
-            .begin_rotation(id, record.rotated_at, &new.hash(), then)
+            .begin_rotation(id, record.rotated_at, &new.hash(), at)
             .await
             .unwrap()
     );
-    b.store.promote(id, &new.hash(), then).await.unwrap();
-    while now() <= then {
-        tokio::task::yield_now().await;
-    }
-    held.ensure_loaded().await.unwrap();
-    assert_eq!(held.id(), Some(id));
-    let record = b.store.get(id).await.unwrap().unwrap();
-    assert_eq!(record.revoked_at, None, "{:?}", record.revoke_reason);
-}
-
-/// A request carrying the remember-me validator that another tab's restore
-/// then replaced, held past the grace before it loads (a slow
-/// middleware): as of its arrival it presented the current validator, so
-/// it is no theft. Counted to its load, the session was revoked.
-#[tokio::test]
-async fn a_remember_me_request_held_past_the_grace_is_no_theft() {
-    let mut config = SessionConfig::default();
-    config.remember.grace = Duration::ZERO;
-    let mut b = Browser::with_config(config);
-    let s = b.request().await;
-    s.login_remember("carol", true).await.unwrap();
-    b.respond(&s).await;
-    let id = b.request().await.id().unwrap();
-    b.session = None;
-    let held = b.unloaded(None, b.remember.clone().as_deref());
-    // Another tab restores (a pending validator), then its next restore
-    // presents that one and promotes it: the held one is now the previous.
-    for _ in 0..2 {
-        b.session = None;
-        let s = b.request().await;
-        assert_eq!(s.id(), Some(id));
-        b.respond(&s).await;
-    }
-    let promoted = now();
-    while now() <= promoted {
-        tokio::task::yield_now().await;
-    }
-    held.ensure_loaded().await.unwrap();
-    assert_eq!(held.id(), Some(id));
-    let record = b.store.get(id).await.unwrap().unwrap();
-    assert_eq!(record.revoked_at, None, "{:?}", record.revoke_reason);
-}
-
-/// The credit has a bound: a request held longer than `HELD_AT_MOST`
-/// between its arrival and its load (perhaps on purpose, with a stolen
-/// token, behind a middleware that waits on the client) is judged as it
-/// loads, and a superseded token past its grace is theft again.
-#[tokio::test]
-async fn a_request_held_too_long_earns_no_grace() {
-    let mut config = SessionConfig::default();
-    config.rotation.grace = Duration::ZERO;
-    let mut b = Browser::with_config(config);
-    let s = b.request().await;
-    s.insert("k", 1).unwrap();
-    b.respond(&s).await;
-    let old = b.session.clone().unwrap();
-    let id = b.request().await.id().unwrap();
-    let mut held = b.unloaded(Some(&old), None);
-    std::sync::Arc::get_mut(&mut held.inner).unwrap().arrived = now() - Duration::from_secs(31);
-    let record = b.store.get(id).await.unwrap().unwrap();
-    let then = now() - Duration::from_secs(10);
-    let new = SessionToken::generate(None).unwrap();
-    assert!(
-        b.store
-            .begin_rotation(id, record.rotated_at, &new.hash(), then)
-            .await
-            .unwrap()
-    );
-    b.store.promote(id, &new.hash(), then).await.unwrap();
-    held.ensure_loaded().await.unwrap();
-    assert_eq!(held.id(), None);
-    let record = b.store.get(id).await.unwrap().unwrap();
-    assert_eq!(record.revoke_reason.as_deref(), Some("token_reuse"));
+    b.store.promote(id, &new.hash(), at).await.unwrap();
+    new
 }

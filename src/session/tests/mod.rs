@@ -135,7 +135,12 @@ const NOTHING: CookieUpdate = CookieUpdate {
 
 /// A browser with an anonymous session holding `"k": 1`.
 async fn with_session() -> Browser {
-    let mut b = Browser::new();
+    with_session_under(SessionConfig::default()).await
+}
+
+/// The same, under `config`.
+async fn with_session_under(config: SessionConfig) -> Browser {
+    let mut b = Browser::with_config(config);
     let s = b.request().await;
     s.insert("k", 1).unwrap();
     b.respond(&s).await;
@@ -233,5 +238,6 @@ async fn a_slow_response_does_not_expire_a_dead_cookie() {
     assert_eq!(b.respond(&prompt).await.session, Some(CookieChange::Expire));
 }
 
+mod arrival;
 mod auth;
 mod update;
