@@ -89,11 +89,6 @@ impl FailedQueue {
     }
 }
 
-/// How many times a writer tries one batch before it drops it (logged):
-/// the store down, or other instances' writes winning every
-/// compare-and-set.
-const WRITE_TRIES: u32 = 3;
-
 /// The writer of one user's failed sign-ins. Made before its task is
 /// spawned, so that a task dropped early (never run, cancelled, a panic)
 /// removes the user's entry: later attempts would otherwise join an entry
@@ -114,7 +109,9 @@ impl Writer {
         self.done = true;
     }
 
-    /// Records `batch`, trying again after a pause when the store fails.
+    /// Records `batch`. A failure is logged, not tried again: the write may
+    /// have committed before its answer was lost, and a second would count
+    /// the same attempts twice.
     async fn write(&self, admin: &SessionAdmin, batch: &FailedBatch) {
         if batch.more > 0 {
             tracing::warn!(
@@ -122,18 +119,9 @@ impl Writer {
                 "a flood of failed sign-ins for one user: counted without their clients"
             );
         }
-        for attempt in 1..=WRITE_TRIES {
-            match admin.record_failed_batch(&self.user, batch).await {
-                Ok(_) => return,
-                Err(e) if attempt == WRITE_TRIES => {
-                    let count = batch.attempts.len() as u64 + batch.more;
-                    tracing::warn!(error = %e, count, "failed sign-ins were not recorded");
-                }
-                Err(_) => {
-                    let pause = std::time::Duration::from_millis(100 << attempt);
-                    tokio::time::sleep(pause).await;
-                }
-            }
+        if let Err(e) = admin.record_failed_batch(&self.user, batch).await {
+            let count = batch.attempts.len() as u64 + batch.more;
+            tracing::warn!(error = %e, count, "failed sign-ins were not recorded");
         }
     }
 }

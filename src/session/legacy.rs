@@ -11,10 +11,14 @@
 //! session 0.1 created: one with a version 4 id
 //! ([`placement::created_by_0_1`]), which no session of today's has, and
 //! which no later write changes (a sign-in, a restore or a rotation by this
-//! version leaves a 0.1 session's concurrent requests alone). A 0.1 user's
-//! cookie keeps working until its session ends; a planted one signs nobody
-//! in, and is expired. One that names no session of this store (a sibling
-//! app's own `session` cookie) is left alone.
+//! version leaves a 0.1 session's concurrent requests alone), and no older
+//! than a 0.1 session could live (the longer of the absolute timeout and
+//! the remember-me lifetime, from its creation): this version's sign-ins
+//! keep a session's id, and must not keep a planter's 0.1 session
+//! plantable for ever. A 0.1 user's cookie keeps working until its session
+//! would have ended under 0.1; a planted one signs nobody in, and is
+//! expired. One that names no session of this store (a sibling app's own
+//! `session` cookie) is left alone.
 
 use super::Session;
 use crate::store::{SessionRecord, placement};
@@ -61,25 +65,31 @@ impl Session {
     pub(super) fn refuses_legacy_session(&self, record: &SessionRecord) -> bool {
         let mut st = self.state();
         st.legacy.session_ours |= st.legacy.session;
-        st.legacy.session && planted(record)
+        st.legacy.session && self.planted(record)
     }
 
     /// Whether the remember-me cookie, found to name `record`, is refused.
     pub(super) fn refuses_legacy_remember(&self, record: &SessionRecord) -> bool {
         let mut st = self.state();
         st.legacy.remember_ours |= st.legacy.remember;
-        st.legacy.remember && planted(record)
+        st.legacy.remember && self.planted(record)
     }
-}
 
-/// A cookie under 0.1's name that names `record`, which 0.1 did not create.
-fn planted(record: &SessionRecord) -> bool {
-    let planted = !placement::created_by_0_1(record.id);
-    if planted {
-        tracing::warn!(
-            session.id = %record.id,
-            "a cookie under 0.1's name names a session 0.1 did not create: refused (planted?)"
-        );
+    /// A cookie under 0.1's name that names `record`: one 0.1 did not
+    /// create, or older than any 0.1 session lives.
+    fn planted(&self, record: &SessionRecord) -> bool {
+        let cfg = self.config();
+        let lifetime = cfg.absolute_timeout.max(cfg.remember.lifetime);
+        let lifetime = time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
+        let end = record.created_at.checked_add(lifetime);
+        let outlived = end.is_some_and(|end| end <= super::now());
+        let planted = !placement::created_by_0_1(record.id) || outlived;
+        if planted {
+            tracing::warn!(
+                session.id = %record.id,
+                "a cookie under 0.1's name names a session 0.1 did not create, or one past a 0.1 session's life: refused (planted?)"
+            );
+        }
+        planted
     }
-    planted
 }

@@ -26,24 +26,7 @@ use uuid::Uuid;
 /// compare-and-set to another restore of the same session.
 const RESTORE_TRIES: usize = 8;
 
-/// The longest a request may wait between its arrival and its load and
-/// still have its credentials judged as of its arrival.
-const HELD_AT_MOST: time::Duration = time::Duration::seconds(30);
-
 impl Session {
-    /// When the request presented its credentials, for their grace
-    /// windows: its arrival, so that one held before it read its session (a
-    /// slow middleware) is judged as the request it was. Past
-    /// [`HELD_AT_MOST`], `now`: a request held longer (perhaps on purpose,
-    /// with a stolen token) earns no more grace by it.
-    fn presented_at(&self, now: OffsetDateTime) -> OffsetDateTime {
-        if now - self.inner.arrived <= HELD_AT_MOST {
-            self.inner.arrived
-        } else {
-            now
-        }
-    }
-
     /// Loads the session from the store, once per request.
     pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
         self.inner
@@ -223,7 +206,8 @@ impl Session {
                     // grace window (to its arrival, however long it waited
                     // to load) its writes create no session and its
                     // remember-me cookie (as old as it) restores nothing.
-                    let late = self.presented_at(now) - at <= cfg.rotation.grace;
+                    // It grants nothing: judged at its arrival, unbounded.
+                    let late = self.inner.arrived - at <= cfg.rotation.grace;
                     if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
@@ -242,6 +226,14 @@ impl Session {
                     if self.presented_at(now) - at <= cfg.rotation.grace =>
                 {
                     Some(Usable::new(l.record, l.token))
+                }
+                TokenState::Superseded { at } if self.inner.arrived - at <= cfg.rotation.grace => {
+                    // Current when it arrived, but held past HELD_AT_MOST:
+                    // no access earned by waiting, and no replay either.
+                    // Anonymous, leaving the cookies and the session alone.
+                    let mut st = self.state();
+                    (st.retired_token, st.late_retired, st.no_new_session) = (true, true, true);
+                    None
                 }
                 TokenState::Superseded { .. } => {
                     let how = Revocation::system(RevokeReason::TokenReuse, now);
@@ -320,9 +312,12 @@ impl Session {
                     next = Some(token);
                     step
                 }
-            } else if self.presented_at(now) - found.rotated_at <= grace
-                && found.previous.is_some_and(|p| p.ct_eq(&presented))
+            } else if found.previous.is_some_and(|p| p.ct_eq(&presented))
+                && self.inner.arrived - found.rotated_at <= grace
             {
+                if self.presented_at(now) - found.rotated_at > grace {
+                    return Ok(None); // held too long: no access, no theft
+                }
                 ValidatorStep::Keep
             } else {
                 return self.remember_theft(&found.record, now).await;

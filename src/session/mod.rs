@@ -17,6 +17,7 @@
 #[cfg(feature = "tower-sessions-import")]
 mod adopt;
 mod api;
+mod arrival;
 mod auth;
 mod binding;
 mod commit;
@@ -44,8 +45,7 @@ use crate::error::Error;
 use crate::events::{SessionEvent, SessionEventKind};
 use crate::store::{SessionProtocol, SessionRecord};
 use crate::token::{RememberToken, SessionToken};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -148,8 +148,7 @@ struct State {
     new_remember: Option<(RememberToken, OffsetDateTime)>,
     /// Expire the remember-me cookie.
     clear_remember: bool,
-    /// The cookies to expire named nothing live at load: only a prompt
-    /// response expires them ([`PROMPT`](commit::PROMPT)).
+    /// Expiries of cookies found dead at load: a prompt response's only.
     cleared_at_load: bool,
     /// The session was re-opened from its remember-me credential.
     restored: bool,
@@ -183,6 +182,7 @@ impl State {
         self.clear_cookie = clear_cookie;
         self.new_remember = None;
         self.clear_remember = true;
+        self.cleared_at_load = false; // asked for now: sent however late
     }
 
     /// This request's write found its session ended by another request (a

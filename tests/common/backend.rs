@@ -117,14 +117,15 @@ impl Backend {
         r.id
     }
 
-    /// A session as 0.1 wrote it (no `tokens_expire_at`) of `user`, and
-    /// the token of 0.1's form that names it: what a 0.1 browser holds.
-    pub async fn seed_0_1_session(&self, user: Option<&str>) -> String {
+    /// A session as 0.1 created it (a version 4 id, no `tokens_expire_at`)
+    /// of `user`, `age` old and live, and the token of 0.1's form that
+    /// names it: what a 0.1 browser holds.
+    pub async fn seed_0_1_session(&self, user: Option<&str>, age: time::Duration) -> String {
         use axum_user_sessions::store::{SessionRecord, TokenHash};
         use base64::Engine as _;
         use sha2::Digest as _;
         let now = time::OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now);
+        let mut r = SessionRecord::new(uuid::Uuid::new_v4(), now - age);
         r.user_id = user.map(Into::into);
         r.expires_at = now + time::Duration::hours(1);
         r.absolute_expires_at = now + time::Duration::hours(12);

@@ -15,6 +15,7 @@ conformance!(
     a_remember_cookie_planted_under_the_0_1_name_restores_nothing,
     a_sibling_app_s_cookie_of_that_name_is_left_alone,
     a_0_1_cookie_that_loads_after_a_sign_in_moved_its_session_sets_nothing,
+    a_0_1_session_kept_past_a_0_1_session_s_life_is_not_read_there,
 );
 
 async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backend) {
@@ -30,7 +31,9 @@ async fn a_cookie_under_its_0_1_name_keeps_the_user_signed_in_and_moves(b: Backe
         "{:?}",
         res.set_cookies()
     );
-    let token = b.seed_0_1_session(Some("alice")).await;
+    let token = b
+        .seed_0_1_session(Some("alice"), time::Duration::ZERO)
+        .await;
 
     // The browser of a 0.1 user holds its token as `session`.
     let mut old = Client::with_cookie_name(&app, "session");
@@ -75,7 +78,7 @@ async fn a_0_1_cookie_in_flight_across_a_sign_in_sets_nothing(b: Backend) {
     let app = common::serve(router.layer(b.layer().with_cookie_domain("127.0.0.1"))).await;
     // An anonymous session of 0.1, its token held under the 0.1 name.
     let mut old = Client::with_cookie_name(&app, "session");
-    old.cookie = Some(b.seed_0_1_session(None).await);
+    old.cookie = Some(b.seed_0_1_session(None, time::Duration::ZERO).await);
     let mut late = Client::with_cookie_name(&app, "session");
     late.cookie = old.cookie.clone();
     let in_flight = tokio::spawn(async move { late.get("/slow").await });
@@ -224,7 +227,7 @@ async fn a_0_1_cookie_that_loads_after_a_sign_in_moved_its_session_sets_nothing(
     let router = common::demo::routes().merge(held);
     let app = common::serve(router.layer(b.layer().with_cookie_domain("127.0.0.1"))).await;
     let mut old = Client::with_cookie_name(&app, "session");
-    old.cookie = Some(b.seed_0_1_session(None).await);
+    old.cookie = Some(b.seed_0_1_session(None, time::Duration::ZERO).await);
     let late = old.clone();
     let in_flight = tokio::spawn(async move { late.send_raw("GET", "/held", None, &[]).await });
     let new = old
@@ -243,4 +246,22 @@ async fn a_0_1_cookie_that_loads_after_a_sign_in_moved_its_session_sets_nothing(
     let mut after = Client::with_cookie_name(&app, "__Secure-session");
     after.cookie = Some(new);
     assert_eq!(after.me().await.as_deref(), Some("alice"));
+}
+
+/// This version's sign-ins keep a session's id, so a planter could keep a
+/// 0.1 session alive for ever and plant it: a cookie under 0.1's name is
+/// read only within the life a 0.1 session could have had (the remember-me
+/// lifetime, 30 days by default, here), counted from its creation.
+async fn a_0_1_session_kept_past_a_0_1_session_s_life_is_not_read_there(b: Backend) {
+    let app = common::serve_demo(b.layer().with_cookie_domain("127.0.0.1")).await;
+    let young = b
+        .seed_0_1_session(Some("alice"), time::Duration::days(29))
+        .await;
+    let (user, _) = visit(&app, &format!("session={young}")).await;
+    assert_eq!(user.as_deref(), Some("alice"));
+    let old = b
+        .seed_0_1_session(Some("bob"), time::Duration::days(31))
+        .await;
+    let (user, set) = visit(&app, &format!("session={old}")).await;
+    assert_eq!(user, None, "{set:?}");
 }

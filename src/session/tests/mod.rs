@@ -238,6 +238,21 @@ async fn a_slow_response_does_not_expire_a_dead_cookie() {
     assert_eq!(b.respond(&prompt).await.session, Some(CookieChange::Expire));
 }
 
+/// What the handler asks for is sent however late: a logout on a request
+/// whose cookie was already dead at load still expires the cookies.
+#[tokio::test]
+async fn a_slow_logout_still_expires_the_cookies() {
+    let mut b = with_session().await;
+    let id = b.request().await.id().unwrap();
+    b.store.delete(id).await.unwrap();
+    let slow = b.request().await;
+    slow.logout().await.unwrap();
+    while now() - slow.inner.arrived <= super::commit::PROMPT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(b.respond(&slow).await.session, Some(CookieChange::Expire));
+}
+
 mod arrival;
 mod auth;
 mod update;
