@@ -216,23 +216,35 @@ async fn malformed_and_unknown_cookies_are_expired() {
     assert_eq!(update.remember, None, "no remember-me cookie to expire");
 }
 
+/// A browser whose session cookie names a session that is gone (idled
+/// out and collected), and a request of it, loaded.
+async fn with_a_dead_cookie() -> (Browser, Session) {
+    let b = with_session().await;
+    let id = b.request().await.id().unwrap();
+    b.store.delete(id).await.unwrap();
+    let s = b.request().await;
+    assert_eq!(s.id(), None);
+    (b, s)
+}
+
+/// Waits until `s`'s response is no longer prompt.
+async fn past_prompt(s: &Session) {
+    while now() - s.inner.arrived <= super::commit::PROMPT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A slow request whose cookie named nothing live (an idled-out session)
 /// answers after a sign-in in another tab set a new cookie: it must not
 /// expire that one. A prompt response still expires a dead cookie.
 #[tokio::test]
 async fn a_slow_response_does_not_expire_a_dead_cookie() {
-    let mut b = with_session().await;
-    let id = b.request().await.id().unwrap();
-    b.store.delete(id).await.unwrap();
-    let slow = b.request().await;
-    assert_eq!(slow.id(), None);
+    let (mut b, slow) = with_a_dead_cookie().await;
     let mut other_tab = b.clone();
     let s = other_tab.request().await;
     s.login("alice").await.unwrap();
     session_cookie(&other_tab.respond(&s).await.session);
-    while now() - slow.inner.arrived <= super::commit::PROMPT {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    past_prompt(&slow).await;
     assert_eq!(b.respond(&slow).await, NOTHING);
     let prompt = b.request().await;
     assert_eq!(b.respond(&prompt).await.session, Some(CookieChange::Expire));
@@ -242,14 +254,9 @@ async fn a_slow_response_does_not_expire_a_dead_cookie() {
 /// whose cookie was already dead at load still expires the cookies.
 #[tokio::test]
 async fn a_slow_logout_still_expires_the_cookies() {
-    let mut b = with_session().await;
-    let id = b.request().await.id().unwrap();
-    b.store.delete(id).await.unwrap();
-    let slow = b.request().await;
+    let (mut b, slow) = with_a_dead_cookie().await;
     slow.logout().await.unwrap();
-    while now() - slow.inner.arrived <= super::commit::PROMPT {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    past_prompt(&slow).await;
     assert_eq!(b.respond(&slow).await.session, Some(CookieChange::Expire));
 }
 
