@@ -26,5 +26,5 @@ axum_user_sessions::__store_conformance_scenarios!([from_kit]);
 #[test]
 fn the_kit_lists_every_scenario() {
     let listed: Vec<&str> = kit::scenarios().iter().map(|(name, _)| *name).collect();
-    assert_eq!(listed.len(), 18, "{listed:?}");
+    assert_eq!(listed.len(), 19, "{listed:?}");
 }

@@ -75,6 +75,56 @@ pub async fn a_touch_writes_only_when_due(store: Arc<dyn SessionProtocol>) {
     assert_eq!(get().await, revoked, "a revoked session is not touched");
 }
 
+/// A session's tokens end where its record says (`tokens_expire_at`, kept
+/// as given): a touch before that end is capped at it, a load after it
+/// touches nothing, a re-authentication's reissue moves it, and a row
+/// without one (0.1's) keeps none. A store that dropped it would let a
+/// token outlive the sign-in that issued it.
+pub async fn tokens_end_where_the_record_says(store: Arc<dyn SessionProtocol>) {
+    let s = store.as_ref();
+    let t0 = now();
+    let get = |id| async move { s.get(id).await.unwrap().unwrap() };
+    let due = |t: OffsetDateTime| Touch::new(t, t + Duration::from_secs(1800)).with_stale_before(t);
+    let mut r = record(t0, Some("alice"), Duration::from_secs(1800));
+    let end = t0 + Duration::from_secs(600);
+    r.tokens_expire_at = Some(end);
+    s.create(&r, &hash(1)).await.unwrap();
+    assert_eq!(get(r.id).await.tokens_expire_at, Some(end), "kept as given");
+
+    let t1 = t0 + Duration::from_secs(300);
+    let loaded = s.load(Some(r.id), &hash(1), &due(t1)).await.unwrap();
+    assert_eq!(loaded.map(|l| l.token), Some(TokenState::Current));
+    let touched = get(r.id).await;
+    assert_eq!(touched.last_seen_at, t1);
+    assert_eq!(
+        touched.expires_at, end,
+        "a touch is capped at the tokens' end"
+    );
+
+    let _ = s.load(Some(r.id), &hash(1), &due(end)).await.unwrap();
+    assert_eq!(
+        get(r.id).await,
+        touched,
+        "a token at its end touches nothing"
+    );
+
+    let later = end + Duration::from_secs(1200);
+    let mut re = Reissue::new(Some("alice".into()), t1);
+    re.authenticated_at = Some(t1);
+    re.tokens_expire_at = Some(later);
+    assert!(s.reissue(r.id, &hash(2), &re).await.unwrap());
+    assert_eq!(get(r.id).await.tokens_expire_at, Some(later), "moved");
+
+    let old = record(t0, Some("bob"), Duration::from_secs(1800));
+    assert_eq!(old.tokens_expire_at, None);
+    s.create(&old, &hash(3)).await.unwrap();
+    assert_eq!(
+        get(old.id).await.tokens_expire_at,
+        None,
+        "none kept as none"
+    );
+}
+
 /// Remember-me: a credential is found by its selector; a restore that
 /// presents the current validator issues a pending one (one
 /// compare-and-set wins), records the activity and retires the older

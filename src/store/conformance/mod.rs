@@ -46,7 +46,10 @@ mod listing;
 mod support;
 mod tokens;
 
-pub use activity::{a_touch_writes_only_when_due, remember_me_restores_in_two_phases};
+pub use activity::{
+    a_touch_writes_only_when_due, remember_me_restores_in_two_phases,
+    tokens_end_where_the_record_says,
+};
 pub use data::{
     every_change_counts_a_version, update_only_writes_never_resurrect,
     update_value_is_a_compare_and_set,
@@ -108,6 +111,7 @@ macro_rules! __store_conformance_scenarios {
             device_records_are_a_compare_and_set,
             device_records_are_collected,
             a_touch_writes_only_when_due,
+            tokens_end_where_the_record_says,
             remember_me_restores_in_two_phases,
             lists_page_by_recent_activity,
             ended_sessions_list_most_recent_first,
