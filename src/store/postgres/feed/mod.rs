@@ -46,7 +46,14 @@
 //! more than 40 s behind the clock: someone set it back (only the owner
 //! may: migration `forward_heartbeat` takes UPDATE on the sequence from
 //! every other role), or the clock jumped forward, and a write may have
-//! skipped the log.
+//! skipped the log. Only a poll inside that gap would see it: the next beat,
+//! this feed's or another instance's, moves the heartbeat on. So the beat
+//! that finds the heartbeat more than 40 s behind the clock also counts one
+//! more in the sequence `feed_gaps` (migration `feed_gaps`), which every
+//! poll reads: a feed fails when the count differs from the one it read
+//! when it registered, whoever beat and whenever it polled. In a running
+//! fleet the count never moves; after a jump, a cache serves at most a beat
+//! (5 s) and a poll later.
 //!
 //! Going live: a writer that read the heartbeat just before the feed's
 //! first beat logged nothing, and may still be running; a copy read before
@@ -181,6 +188,8 @@ struct Registration {
     beat: i64,
     /// When the server it registered on started (`Beat::started`).
     server: i64,
+    /// The count of the log's gaps when it registered (`Beat::gaps`).
+    gaps: i64,
     /// The transactions writing the session tables when the feed
     /// registered (`SESSION_WRITERS`, read after the first heartbeat) that
     /// were still in progress at the last poll: the feed catches up once
@@ -237,6 +246,7 @@ async fn round(
             sent: at,
             beat: i64::MIN,
             server: read.started,
+            gaps: read.gaps,
             waiting: session_writers(store).await?,
         }),
     };
@@ -245,6 +255,13 @@ async fn round(
         r.beat = beat;
     }
     read.check(r.beat)?;
+    if read.gaps != r.gaps {
+        // A beat found the log quiet since this feed registered (a clock
+        // that jumped, a heartbeat set back), and moved the heartbeat on:
+        // a write may have skipped the log, which no check of this poll's
+        // heartbeat would show.
+        return Err(Error::Corrupt("the change log had a gap"));
+    }
     if read.started != r.server || unseen.went_back(&next) {
         // Another server answers (a failover, a restored backup), or this
         // one restarted: what the last polls took as seen may be lost or

@@ -14,19 +14,20 @@ use uuid::Uuid;
 /// session) and the session `id`, one
 /// row per session and kind; and, last, this statement's own snapshot
 /// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`),
-/// the database's clock (`clock`, milliseconds) and when the server
-/// started (`started`, microseconds: another value is another server, or
-/// the same restarted).
+/// the database's clock (`clock`, milliseconds), when the server started
+/// (`started`, microseconds: another value is another server, or the same
+/// restarted) and the count of the log's gaps (`gaps`, `feed_gaps`).
 const FEED: &str = "
     SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot,
-           NULL::int8 AS clock, NULL::int8 AS started
+           NULL::int8 AS clock, NULL::int8 AS started, NULL::int8 AS gaps
       FROM axum_user_sessions.session_changes
      WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
      GROUP BY kind, session_id
     UNION ALL
     SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
            pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8,
-           (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8";
+           (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8,
+           (SELECT last_value FROM axum_user_sessions.feed_gaps)";
 
 /// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
 /// and the ids in progress as an array literal.
@@ -84,13 +85,19 @@ impl Unseen {
 }
 
 /// What a poll read of the heartbeat: its value and the database's clock
-/// (milliseconds since the epoch), and when the server started.
+/// (milliseconds since the epoch), when the server started, and how many
+/// beats found the log quiet.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Beat {
     value: i64,
     clock: i64,
     /// When the server started (microseconds since the epoch).
     pub(super) started: i64,
+    /// How many beats found the heartbeat more than 40 s behind the clock
+    /// (`feed_gaps`): each follows a time in which writers may have
+    /// skipped the log. A feed that sees it change has failed, whoever
+    /// beat and whenever it polled.
+    pub(super) gaps: i64,
 }
 
 impl Beat {
@@ -131,6 +138,7 @@ pub(super) async fn poll(
                 value: row.try_get("version")?,
                 clock: row.try_get("clock")?,
                 started: row.try_get("started")?,
+                gaps: row.try_get("gaps")?,
             };
             next = Some((Unseen::after(row.try_get("snapshot")?)?, beat));
             continue;
@@ -162,6 +170,7 @@ mod tests {
             value,
             clock: now,
             started: 0,
+            gaps: 1,
         };
         assert!(beat(now).check(now).is_ok());
         // Another feed beat at once, a few milliseconds behind: not a set-back.
