@@ -136,12 +136,20 @@ impl Session {
     /// The cookie changes this request's session calls for.
     fn cookie_update(&self) -> CookieUpdate {
         let st = self.state();
+        let now = now();
         // Cookies that named nothing live at load are expired by a prompt
         // response only: a slower one may land after the cookie a sign-in
         // in another tab set meanwhile, and would expire that. The next
         // prompt request expires them.
-        let late = st.cleared_at_load && now() - self.inner.arrived > PROMPT;
-        let session = match (&st.new_token, st.clear_cookie && !late) {
+        let late = st.cleared_at_load && now - self.inner.arrived > PROMPT;
+        // A restore's cookies, by a timely response only (`restored.rs`).
+        let grace = self.config().remember.grace;
+        let withheld = st.restored.filter(|r| r.withholds(now, grace));
+        let new_token =
+            (st.new_token.as_ref()).filter(|t| !withheld.is_some_and(|r| r.issued_token(t)));
+        let new_remember = (st.new_remember.as_ref())
+            .filter(|(t, _)| !withheld.is_some_and(|r| r.issued_validator(t)));
+        let session = match (new_token, st.clear_cookie && !late) {
             (Some(token), _) => Some(CookieChange::Set {
                 value: token.encode(),
                 max_age: None,
@@ -149,7 +157,7 @@ impl Session {
             (None, true) => Some(CookieChange::Expire),
             (None, false) => None,
         };
-        let remember = match (&st.new_remember, st.clear_remember && !late) {
+        let remember = match (new_remember, st.clear_remember && !late) {
             (Some((token, expires)), _) => Some(CookieChange::Set {
                 value: token.encode(),
                 max_age: Some(

@@ -9,6 +9,7 @@
 //! The three revocations made here (token reuse, remember-me token reuse,
 //! binding mismatch) are the `Revocation::system` calls below.
 
+use super::restored::Restored;
 use super::{Session, State, now};
 use crate::cookie::CookieToken;
 use crate::error::Error;
@@ -298,8 +299,13 @@ impl Session {
             } else if presented.ct_eq(&found.validator) {
                 // A concurrent tab's restore issued a pending validator (its
                 // response carries it), or just promoted this one.
-                let issued = found.pending.is_some_and(|(_, at)| now - at <= grace);
-                let promoted = found.previous.is_some() && now - found.rotated_at <= grace;
+                // Judged at arrival (unbounded: presenting the current
+                // validator grants access anyway): a pending one issued
+                // since this request arrived was sent to this browser, and
+                // replacing it would make it a theft when presented.
+                let arrived = self.inner.arrived;
+                let issued = found.pending.is_some_and(|(_, at)| arrived - at <= grace);
+                let promoted = found.previous.is_some() && arrived - found.rotated_at <= grace;
                 if issued || promoted {
                     ValidatorStep::Keep
                 } else {
@@ -307,7 +313,7 @@ impl Session {
                     let step = ValidatorStep::Issue {
                         presented,
                         next: token.validator_hash(),
-                        stale_before: now - grace,
+                        stale_before: arrived - grace,
                     };
                     next = Some(token);
                     step
@@ -333,6 +339,7 @@ impl Session {
                     self.emit(SessionEventKind::RememberRestored, &found.record);
                 }
                 let mut st = self.state();
+                st.restored = Some(Restored::new(now, &token, next.as_ref()));
                 if let Some(next) = next {
                     st.new_remember = Some((next, found.expires_at));
                 }
@@ -385,6 +392,5 @@ fn restored(
     restore.touch.apply(&mut record);
     st.new_token = Some(token);
     st.clear_cookie = false;
-    st.restored = true;
     record
 }

@@ -4,10 +4,9 @@
 //! - `load`: the lazy load (token states, remember-me restore, binding);
 //! - `auth`: sign-in, sign-out, re-authentication and explicit rotation;
 //! - `commit`: after the handler, the write and the periodic rotation, which
-//!   answer with a `CookieUpdate` (see `crate::cookie`) for the service to
-//!   render;
-//! - `update`: the atomic read-modify-write of one key, written at once;
-//! - `key`: typed keys ([`SessionKey`]) over the data API;
+//!   answer with a `CookieUpdate` (`crate::cookie`) for the service to render
+//!   (a restore's cookies in a timely one only: `restored`);
+//! - `update`: one key's atomic read-modify-write; `key`: typed keys ([`SessionKey`]);
 //! - `limits`: what a write may hold (the data limit, no U+0000);
 //! - `trust`: trusted devices and their cookie; `failed`: failed sign-ins;
 //! - `routes`: what the ready-made routes and the session limit call.
@@ -27,6 +26,7 @@ mod legacy;
 mod limits;
 mod load;
 mod reissue;
+mod restored;
 mod routes;
 mod strength;
 #[cfg(test)]
@@ -150,8 +150,8 @@ struct State {
     clear_remember: bool,
     /// Expiries of cookies found dead at load: a prompt response's only.
     cleared_at_load: bool,
-    /// The session was re-opened from its remember-me credential.
-    restored: bool,
+    /// The session was re-opened from its remember-me credential: when, with what.
+    restored: Option<restored::Restored>,
     /// The request's token was retired by a sign-in: keep the cookie alone
     /// (a newer one may be on its way to the browser).
     retired_token: bool,
@@ -315,7 +315,7 @@ impl Session {
     /// Whether this request re-opened the session from its remember-me
     /// credential: not "fresh" (see [`authenticated_at`](Self::authenticated_at)).
     pub fn is_restored(&self) -> bool {
-        self.state().restored
+        self.state().restored.is_some()
     }
 
     /// Whether the user proved who they are within `max_age` (the "enter your

@@ -115,7 +115,7 @@ impl Session {
         let Some(r) = st.record.as_ref().filter(|r| r.user_id.is_some()) else {
             return false;
         };
-        !st.restored
+        st.restored.is_none()
             && policy.allows(
                 r.authenticated_at,
                 r.second_factor,

@@ -114,7 +114,7 @@ impl Session {
             let fresh = r.authenticated_at.is_some_and(|at| now - at <= window);
             match (
                 &r.user_id,
-                fresh && r.second_factor && !st.restored && !st.api,
+                fresh && r.second_factor && st.restored.is_none() && !st.api,
             ) {
                 (Some(user), true) => (r.id, user.clone()),
                 _ => return Ok(false),

@@ -16,13 +16,6 @@ async fn without_grace() -> (Browser, String, uuid::Uuid) {
     (b, old, id)
 }
 
-/// Waits until the clock has passed `at`.
-async fn past(at: time::OffsetDateTime) {
-    while now() <= at {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// A request that arrived before a rotation and read its session only
 /// after the grace window: its token was current when it arrived, so it
 /// is served. Counted to its load, it was taken for a replay and the

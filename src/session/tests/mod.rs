@@ -227,6 +227,13 @@ async fn with_a_dead_cookie() -> (Browser, Session) {
     (b, s)
 }
 
+/// Waits until the clock has passed `at`.
+async fn past(at: time::OffsetDateTime) {
+    while now() <= at {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Waits until `s`'s response is no longer prompt.
 async fn past_prompt(s: &Session) {
     while now() - s.inner.arrived <= super::commit::PROMPT {
@@ -262,4 +269,5 @@ async fn a_slow_logout_still_expires_the_cookies() {
 
 mod arrival;
 mod auth;
+mod late_restore;
 mod update;

@@ -1,0 +1,63 @@
+//! What a remember-me restore issued, which only a timely response sends.
+//!
+//! A restore issues a session token and, when it rotates the credential, a
+//! pending validator; only this response carries them. Once the remember-me
+//! grace has passed, another request of the browser (a tab, the next page)
+//! may restore again and replace both: a response of this request that
+//! lands after that one would set cookies the store replaced, and the
+//! browser's next restore would present a replaced validator, which is
+//! theft. So a response sent later than the grace (less what a response may
+//! take on its way, [`IN_FLIGHT`]) after its restore leaves the restore's
+//! cookies out, as if it were lost: the browser keeps what it had, whose
+//! validator is still current (a pending one nobody presented is never
+//! promoted), and its next request restores again. What the handler asked
+//! for (a sign-in's cookies, a sign-out's expiries) is sent however late.
+
+use crate::store::TokenHash;
+use crate::token::{RememberToken, SessionToken};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The longest a response may take on its way and still land before one
+/// sent after it: the margin below the grace at which a restore's cookies
+/// are left out (at most half the grace).
+const IN_FLIGHT: Duration = Duration::from_secs(1);
+
+/// A restore this request made: when, and what it issued.
+#[derive(Clone, Copy)]
+pub(super) struct Restored {
+    at: OffsetDateTime,
+    token: TokenHash,
+    validator: Option<TokenHash>,
+}
+
+impl Restored {
+    /// A restore at `at` that issued `token`, and `validator` when it
+    /// rotated the credential.
+    pub(super) fn new(
+        at: OffsetDateTime, token: &SessionToken, validator: Option<&RememberToken>,
+    ) -> Self {
+        Self {
+            at,
+            token: token.hash(),
+            validator: validator.map(RememberToken::validator_hash),
+        }
+    }
+
+    /// Whether a response sent at `now` is too late to carry what the
+    /// restore issued, under the remember-me `grace`.
+    pub(super) fn withholds(&self, now: OffsetDateTime, grace: Duration) -> bool {
+        let timely = grace.saturating_sub(IN_FLIGHT.min(grace / 2));
+        now - self.at > timely
+    }
+
+    /// Whether `token` is the session token the restore issued.
+    pub(super) fn issued_token(&self, token: &SessionToken) -> bool {
+        token.hash() == self.token
+    }
+
+    /// Whether `token` carries the validator the restore issued.
+    pub(super) fn issued_validator(&self, token: &RememberToken) -> bool {
+        self.validator == Some(token.validator_hash())
+    }
+}

@@ -1,0 +1,110 @@
+//! A remember-me restore's cookies, sent by a timely response only: a slow
+//! response must not set a validator that a later restore replaced.
+
+use super::*;
+use uuid::Uuid;
+
+/// The grace for replaced tokens and validators in these tests.
+const GRACE: Duration = Duration::from_millis(300);
+
+/// A browser signed in with "remember me" under [`GRACE`], then restarted
+/// (only its remember-me cookie left), and its session's id.
+async fn remembered_then_restarted() -> (Browser, Uuid) {
+    let mut config = SessionConfig::default();
+    config.remember.grace = GRACE;
+    config.rotation.grace = GRACE;
+    let mut b = Browser::with_config(config);
+    let s = b.request().await;
+    s.login_remember("carol", true).await.unwrap();
+    b.respond(&s).await;
+    let id = b.request().await.id().unwrap();
+    b.session = None;
+    (b, id)
+}
+
+/// After the grace, the browser restarts again and its remember-me cookie
+/// still opens session `id`, which nobody revoked.
+async fn still_signed_in(b: &mut Browser, id: Uuid) {
+    past(now() + GRACE).await;
+    b.session = None;
+    let s = b.request().await;
+    let record = b.store.get(id).await.unwrap().unwrap();
+    assert_eq!(record.revoked_at, None, "{:?}", record.revoke_reason);
+    assert_eq!(s.id(), Some(id));
+    b.respond(&s).await;
+}
+
+fn sets_a_validator(update: &CookieUpdate) -> bool {
+    matches!(update.remember, Some(CookieChange::Set { .. }))
+}
+
+/// A slow page restores (a pending validator) and answers after the
+/// grace; meanwhile another tab restored again and replaced it. Sent, the
+/// slow page's validator would be presented at the next restore: a theft.
+#[tokio::test]
+async fn a_late_restore_response_does_not_set_a_replaced_validator() {
+    let (mut b, id) = remembered_then_restarted().await;
+    let slow = b.request().await;
+    assert!(slow.is_restored());
+    past(now() + GRACE).await;
+    let tab = b.request().await;
+    assert!(tab.is_restored());
+    assert!(sets_a_validator(&b.respond(&tab).await));
+    assert_eq!(b.respond(&slow).await, NOTHING, "set the replaced cookies");
+    still_signed_in(&mut b, id).await;
+}
+
+/// A slow restore nobody replaced: its cookies are left out all the same,
+/// as if its response were lost, and the browser's next request restores
+/// again.
+#[tokio::test]
+async fn a_late_restore_alone_signs_nobody_out() {
+    let (mut b, id) = remembered_then_restarted().await;
+    let slow = b.request().await;
+    past(now() + GRACE).await;
+    assert_eq!(b.respond(&slow).await, NOTHING);
+    let s = b.request().await;
+    assert_eq!(s.id(), Some(id));
+    assert!(sets_a_validator(&b.respond(&s).await));
+    still_signed_in(&mut b, id).await;
+}
+
+/// What the handler asked for is sent however late: a sign-in on a page
+/// that restored, and a sign-out.
+#[tokio::test]
+async fn a_late_response_still_sends_what_its_handler_asked_for() {
+    let (mut b, _) = remembered_then_restarted().await;
+    let slow = b.request().await;
+    slow.login_remember("carol", true).await.unwrap();
+    past(now() + GRACE).await;
+    let update = b.respond(&slow).await;
+    session_cookie(&update.session);
+    assert!(sets_a_validator(&update), "{update:?}");
+
+    b.session = None;
+    let slow = b.request().await;
+    slow.logout().await.unwrap();
+    past(now() + GRACE).await;
+    let update = b.respond(&slow).await;
+    assert_eq!(update.session, Some(CookieChange::Expire));
+    assert_eq!(update.remember, Some(CookieChange::Expire));
+}
+
+/// A request that arrived with the current validator loads only after the
+/// grace, and another tab restored in between (its pending validator
+/// reached the browser). Judged at its arrival, the request keeps that
+/// pending validator instead of replacing it: replaced, the browser's
+/// would be a theft at its next restore.
+#[tokio::test]
+async fn a_held_request_keeps_a_validator_issued_since_it_arrived() {
+    let (mut b, id) = remembered_then_restarted().await;
+    let held = b.unloaded(None, b.remember.clone().as_deref());
+    let tab = b.request().await;
+    assert!(sets_a_validator(&b.respond(&tab).await));
+    past(now() + GRACE).await;
+    held.ensure_loaded().await.unwrap();
+    assert_eq!(held.id(), Some(id));
+    let update = held.commit(false).await.cookies;
+    assert_eq!(update.remember, None, "replaced the tab's validator");
+    still_signed_in(&mut b, id).await;
+}
