@@ -14,12 +14,37 @@
 -- `store/postgres/feed/`). The count changes only when the log was quiet:
 -- at the first feed's start, after every feed stopped for a while, or after
 -- a jump of the clock; a running fleet's beats never change it. Only the
--- owner may change it (the worst a change does is flush the caches).
+-- owner of `feed_beat()` may change it: a role that could set it back to
+-- what the feeds registered with would hide a gap again.
 CREATE SEQUENCE axum_user_sessions.feed_gaps;
 -- Called once, so that every later call moves `last_value` (a fresh
 -- sequence's first call returns its start and leaves `last_value` as it is).
 SELECT nextval('axum_user_sessions.feed_gaps');
 GRANT SELECT ON SEQUENCE axum_user_sessions.feed_gaps TO PUBLIC;
+DO $$
+DECLARE
+    grantee text;
+BEGIN
+    -- Owned by the function's owner (the role it runs as), whoever runs
+    -- this migration.
+    EXECUTE format('ALTER SEQUENCE axum_user_sessions.feed_gaps OWNER TO %s',
+                   (SELECT proowner::regrole FROM pg_proc
+                     WHERE oid = 'axum_user_sessions.feed_beat()'::regprocedure));
+    -- No UPDATE for anyone else, default privileges included.
+    REVOKE UPDATE ON SEQUENCE axum_user_sessions.feed_gaps FROM PUBLIC;
+    FOR grantee IN
+        SELECT DISTINCT quote_ident(r.rolname)
+          FROM pg_class c
+          CROSS JOIN LATERAL aclexplode(c.relacl) a
+          JOIN pg_roles r ON r.oid = a.grantee
+         WHERE c.oid = 'axum_user_sessions.feed_gaps'::regclass
+           AND a.privilege_type = 'UPDATE'
+           AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('REVOKE UPDATE ON SEQUENCE axum_user_sessions.feed_gaps FROM %s', grantee);
+    END LOOP;
+END
+$$;
 
 CREATE OR REPLACE FUNCTION axum_user_sessions.feed_beat() RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -3,8 +3,8 @@
 //! A session token may be current, pending (a rotation's new token, promoted
 //! on first use), superseded (by a rotation: accepted for the grace window,
 //! then taken for theft) or retired (by a sign-in: anonymous at once). With
-//! no usable session token, a remember-me credential may re-open the
-//! session. Either way the client binding is checked first.
+//! no usable session token, a remember-me credential may re-open the session.
+//! Either way the client binding is checked first.
 //!
 //! The three revocations made here (token reuse, remember-me token reuse,
 //! binding mismatch) are the `Revocation::system` calls below.
@@ -66,8 +66,7 @@ impl Session {
                 CookieToken::Absent => {}
                 CookieToken::Malformed => self.state().clear_remember = true,
                 CookieToken::Valid(remember) => {
-                    // Boxed: the rare path keeps its state off the hot
-                    // path's future, which every request moves.
+                    // Boxed: the rare path's state off every request's future.
                     live = Box::pin(self.restore(remember, now)).await?.map(Arc::new);
                 }
             }
@@ -206,9 +205,14 @@ impl Session {
                     // expire the cookie the sign-in just set. Within the
                     // grace window (to its arrival, however long it waited
                     // to load) its writes create no session and its
-                    // remember-me cookie (as old as it) restores nothing.
-                    // It grants nothing: judged at its arrival, unbounded.
+                    // remember-me cookie (as old as it) restores nothing,
+                    // unless a restore retired it (which leaves no
+                    // `authenticated_at`): that cookie is the restore's own,
+                    // kept by a late response (`restored.rs`). It grants
+                    // nothing: judged at its arrival, unbounded.
                     let late = self.inner.arrived - at <= cfg.rotation.grace;
+                    let by_restore =
+                        l.record.rotated_at == at && l.record.authenticated_at.is_none();
                     if !late {
                         tracing::warn!(
                             session.id = %l.record.id,
@@ -219,7 +223,7 @@ impl Session {
                     // whose sign-in response was lost still holds it.
                     let mut st = self.state();
                     st.retired_token = true;
-                    st.late_retired = late;
+                    st.late_retired = late && !by_restore;
                     st.no_new_session = late;
                     None
                 }
@@ -252,7 +256,8 @@ impl Session {
 
     /// Re-opens the session of a remember-me credential with a new session
     /// token, rotating the validator in two phases: the current validator
-    /// issues a pending one (sent with this response); the pending one,
+    /// issues a pending one (sent with this response, if it is sent within
+    /// the grace: `restored.rs`); the pending one,
     /// presented, becomes current; the one it replaced is accepted for the
     /// grace window after that. A wrong validator for a known selector (or
     /// the replaced one after its grace window) is theft: the session is
@@ -299,10 +304,9 @@ impl Session {
             } else if presented.ct_eq(&found.validator) {
                 // A concurrent tab's restore issued a pending validator (its
                 // response carries it), or just promoted this one.
-                // Judged at arrival (unbounded: presenting the current
-                // validator grants access anyway): a pending one issued
-                // since this request arrived was sent to this browser, and
-                // replacing it would make it a theft when presented.
+                // At arrival (unbounded: the current validator grants access
+                // anyway): replacing a pending one sent to this browser since
+                // would make it a theft when presented.
                 let arrived = self.inner.arrived;
                 let issued = found.pending.is_some_and(|(_, at)| arrived - at <= grace);
                 let promoted = found.previous.is_some() && arrived - found.rotated_at <= grace;

@@ -152,15 +152,15 @@ struct State {
     cleared_at_load: bool,
     /// The session was re-opened from its remember-me credential: when, with what.
     restored: Option<restored::Restored>,
-    /// The request's token was retired by a sign-in: keep the cookie alone
-    /// (a newer one may be on its way to the browser).
+    /// The request's token was retired (a sign-in, a restore): keep the
+    /// cookie alone (a newer one may be on its way to the browser).
     retired_token: bool,
     /// Create no session for this request's writes (its cookie would
     /// replace another request's): its token was retired within the grace
     /// window, or another request ended its session while it ran.
     no_new_session: bool,
-    /// ... within the grace window: a request that left before the sign-in,
-    /// whose remember-me cookie is as old as its token.
+    /// ... by a sign-in within the grace window: a request that left before
+    /// it, whose remember-me cookie (as old as its token) restores nothing.
     late_retired: bool,
     /// An API client's session: new tokens go in the token header, and no
     /// cookie is set, expired or read from then on (a bearer request, or

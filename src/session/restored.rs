@@ -6,22 +6,25 @@
 //! may restore again and replace both: a response of this request that
 //! lands after that one would set cookies the store replaced, and the
 //! browser's next restore would present a replaced validator, which is
-//! theft. So a response sent later than the grace (less what a response may
-//! take on its way, [`IN_FLIGHT`]) after its restore leaves the restore's
-//! cookies out, as if it were lost: the browser keeps what it had, whose
-//! validator is still current (a pending one nobody presented is never
-//! promoted), and its next request restores again. What the handler asked
-//! for (a sign-in's cookies, a sign-out's expiries) is sent however late.
+//! theft. So a response sent later than the grace after its restore leaves
+//! the restore's cookies out, as if it were lost: the browser keeps what it
+//! had, whose validator is still current (a pending one nobody presented is
+//! never promoted), and its next request restores again (its old session
+//! cookie, which the restore retired, does not stop that: `load.rs`). What
+//! the handler asked for (a sign-in's cookies, a sign-out's expiries) is
+//! sent however late.
+//!
+//! A response sent just within the grace may still land after a newer
+//! restore's, if it is slower on its way than that whole request; and
+//! instances judge the grace by their own clocks. Both are far smaller
+//! than the grace (30 s by default) in practice: the rule leaves no margin,
+//! so that a slow response under a short grace (tests use 1 s) still
+//! delivers its restore.
 
 use crate::store::TokenHash;
 use crate::token::{RememberToken, SessionToken};
 use std::time::Duration;
 use time::OffsetDateTime;
-
-/// The longest a response may take on its way and still land before one
-/// sent after it: the margin below the grace at which a restore's cookies
-/// are left out (at most half the grace).
-const IN_FLIGHT: Duration = Duration::from_secs(1);
 
 /// A restore this request made: when, and what it issued.
 #[derive(Clone, Copy)]
@@ -45,10 +48,10 @@ impl Restored {
     }
 
     /// Whether a response sent at `now` is too late to carry what the
-    /// restore issued, under the remember-me `grace`.
+    /// restore issued, under the remember-me `grace` (never without one:
+    /// every response would be, and no validator would ever be delivered).
     pub(super) fn withholds(&self, now: OffsetDateTime, grace: Duration) -> bool {
-        let timely = grace.saturating_sub(IN_FLIGHT.min(grace / 2));
-        now - self.at > timely
+        !grace.is_zero() && now - self.at > grace
     }
 
     /// Whether `token` is the session token the restore issued.

@@ -206,7 +206,7 @@ async fn revoke_others_reissues_this_devices_cookies(b: Backend) {
 }
 
 /// Polls until `deadline` has passed (a condition on the clock, with a bound).
-async fn past(deadline: std::time::Instant) {
+pub(crate) async fn past(deadline: std::time::Instant) {
     let waited = common::eventually(Duration::from_secs(30), || async {
         (std::time::Instant::now() > deadline).then_some(())
     })

@@ -26,6 +26,7 @@ mod expiry;
 mod extract;
 mod failed_sign_ins;
 mod keys;
+mod late_restore;
 mod limits;
 mod names;
 mod page;

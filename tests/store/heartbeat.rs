@@ -118,6 +118,18 @@ async fn feeds_beat_forward_only_without_update_on_the_sequence(pool: sqlx::PgPo
         "{set_back}"
     );
     tx.rollback().await.unwrap();
+    // Nor may it set back the count of the log's gaps, which would hide one.
+    let mut tx = pg.begin().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL ROLE {role}")))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let hide = sqlx::query("SELECT setval('axum_user_sessions.feed_gaps', 1)")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(hide.to_string().contains("permission denied"), "{hide}");
+    tx.rollback().await.unwrap();
     exec(&pg, &format!("DROP OWNED BY {role}")).await;
     exec(&pg, &format!("DROP ROLE {role}")).await;
 }

@@ -108,3 +108,35 @@ async fn a_held_request_keeps_a_validator_issued_since_it_arrived() {
     assert_eq!(update.remember, None, "replaced the tab's validator");
     still_signed_in(&mut b, id).await;
 }
+
+/// The common restore: a tab left open past the idle timeout still sends
+/// its session cookie, which the restore retires. Its slow response leaves
+/// the browser that retired cookie; within a rotation grace longer than the
+/// remember-me grace, the next request restores again instead of being
+/// anonymous, as a request that left before a sign-in is.
+#[tokio::test]
+async fn a_late_restore_over_an_idled_out_cookie_signs_nobody_out() {
+    let mut config = SessionConfig::default();
+    config.remember.grace = GRACE;
+    config.rotation.grace = Duration::from_secs(60);
+    config.idle_timeout = Duration::from_millis(200);
+    let mut b = Browser::with_config(config);
+    let s = b.request().await;
+    s.login_remember("carol", true).await.unwrap();
+    b.respond(&s).await;
+    let id = b.request().await.id().unwrap();
+    past(b.store.get(id).await.unwrap().unwrap().expires_at).await;
+    let slow = b.request().await;
+    assert!(slow.is_restored());
+    past(now() + GRACE).await;
+    assert_eq!(b.respond(&slow).await, NOTHING);
+    assert!(b.session.is_some(), "the idled-out cookie is still there");
+    let next = b.request().await;
+    assert_eq!(
+        next.id(),
+        Some(id),
+        "anonymous until the rotation grace ends"
+    );
+    assert!(sets_a_validator(&b.respond(&next).await));
+    still_signed_in(&mut b, id).await;
+}

@@ -53,7 +53,9 @@
 //! poll reads: a feed fails when the count differs from the one it read
 //! when it registered, whoever beat and whenever it polled. In a running
 //! fleet the count never moves; after a jump, a cache serves at most a beat
-//! (5 s) and a poll later.
+//! (5 s) and a poll later. Not seen: a clock that jumps forward by a minute
+//! and back again between two beats (5 s), if a write skipped the log in
+//! between.
 //!
 //! Going live: a writer that read the heartbeat just before the feed's
 //! first beat logged nothing, and may still be running; a copy read before
