@@ -20,9 +20,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// How long a tab presenting an adopted id still joins the new session.
 const JOIN_WINDOW: Duration = Duration::from_secs(30);
+
+/// The most adoptions one instance runs at once. Past it, a request goes
+/// on without adopting (anonymous, tower-sessions' cookie kept for its
+/// next request): while tower-sessions' table is slow or locked, made-up
+/// ids would otherwise pile up a task each, for as long as it stays so.
+const IN_FLIGHT_AT_MOST: usize = 256;
 
 /// The adoption of one old id, in flight or made.
 struct Marker {
@@ -70,6 +77,15 @@ impl Adopter {
         joins.retain(|_, m| m.live(now));
         if let Some(marker) = joins.get(id) {
             return (marker.outcome.clone(), false);
+        }
+        let in_flight = joins.values().filter(|m| m.outcome.borrow().is_none());
+        if in_flight.count() >= IN_FLIGHT_AT_MOST {
+            tracing::warn!(
+                at_most = IN_FLIGHT_AT_MOST,
+                "too many tower-sessions adoptions in flight (is its table locked?): \
+                 the request goes on without adopting, to try again"
+            );
+            return (watch::channel(Some(Outcome::Retry)).1, false);
         }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         let outcome = self.spawn(id.to_owned(), session.clone(), generation);
@@ -241,5 +257,41 @@ mod tests {
             !shown.contains("OLDID") && !shown.contains("SECRET"),
             "{shown}"
         );
+    }
+
+    /// Made-up ids while tower-sessions' table cannot be read (here: its
+    /// pool's one connection is held) start at most `IN_FLIGHT_AT_MOST`
+    /// adoptions; the next request is told to try again at once, and
+    /// starts nothing. Once the table answers, every marker goes.
+    #[tokio::test]
+    async fn adoptions_in_flight_are_bounded() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let held = pool.acquire().await.unwrap();
+        let import = TowerSessionsImport::sqlite(pool, |_| async { None::<String> });
+        let adopter = Arc::new(Adopter::new(import));
+        let store: Arc<dyn crate::store::SessionProtocol> =
+            Arc::new(crate::store::MemoryStore::default());
+        let config = Arc::new(SessionConfig::default());
+        let (none, no_remember) = (CookieToken::Absent, CookieToken::Absent);
+        let session = Session::new(store, config, none, no_remember, ClientInfo::default());
+        let id = |n: usize| format!("{n:0>22}");
+        for n in 0..IN_FLIGHT_AT_MOST {
+            let (_, started) = adopter.start_or_join(&id(n), &session);
+            assert!(started);
+        }
+        let (outcome, started) = adopter.start_or_join(&id(IN_FLIGHT_AT_MOST), &session);
+        assert!(!started, "one adoption too many");
+        assert!(matches!(*outcome.borrow(), Some(Outcome::Retry)));
+        assert_eq!(adopter.joins().len(), IN_FLIGHT_AT_MOST);
+        drop(held);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !adopter.joins().is_empty() {
+            assert!(Instant::now() < deadline, "markers left behind");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
