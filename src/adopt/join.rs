@@ -41,10 +41,15 @@ struct Marker {
 }
 
 impl Marker {
-    /// Whether the marker still serves at `now`: in flight, or adopted
-    /// within the join window.
+    /// Whether the marker still serves at `now`: in flight (its task still
+    /// there: one dropped without an outcome, with its runtime, is gone), or
+    /// adopted within the join window.
     fn live(&self, now: Instant) -> bool {
-        self.outcome.borrow().is_none() || now.duration_since(self.since) < JOIN_WINDOW
+        let in_flight = self.outcome.borrow().is_none();
+        match in_flight {
+            true => self.outcome.has_changed().is_ok(),
+            false => now.duration_since(self.since) < JOIN_WINDOW,
+        }
     }
 }
 
@@ -257,6 +262,22 @@ mod tests {
             !shown.contains("OLDID") && !shown.contains("SECRET"),
             "{shown}"
         );
+    }
+
+    /// A marker whose task went away without an outcome (dropped with its
+    /// runtime) is not in flight any more: it neither holds its id nor
+    /// counts against the cap.
+    #[test]
+    fn a_marker_whose_task_is_gone_is_not_in_flight() {
+        let (tx, outcome) = tokio::sync::watch::channel(None);
+        let marker = Marker {
+            outcome,
+            since: Instant::now(),
+            generation: 0,
+        };
+        assert!(marker.live(Instant::now()), "in flight");
+        drop(tx);
+        assert!(!marker.live(Instant::now()), "its task is gone");
     }
 
     /// Made-up ids while tower-sessions' table cannot be read (here: its

@@ -206,13 +206,12 @@ impl Session {
                     // grace window (to its arrival, however long it waited
                     // to load) its writes create no session and its
                     // remember-me cookie (as old as it) restores nothing,
-                    // unless a restore retired it (which leaves no
-                    // `authenticated_at`): that cookie is the restore's own,
-                    // kept by a late response (`restored.rs`). It grants
-                    // nothing: judged at its arrival, unbounded.
+                    // unless restores retired it (a remembered session whose
+                    // last sign-in a restore followed: no `authenticated_at`):
+                    // that cookie is theirs, kept by a late response
+                    // (`restored.rs`). It grants nothing: judged at arrival.
                     let late = self.inner.arrived - at <= cfg.rotation.grace;
-                    let by_restore =
-                        l.record.rotated_at == at && l.record.authenticated_at.is_none();
+                    let by_restore = l.record.persistent && l.record.authenticated_at.is_none();
                     if !late {
                         tracing::warn!(
                             session.id = %l.record.id,

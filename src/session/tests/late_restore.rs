@@ -131,6 +131,12 @@ async fn a_late_restore_over_an_idled_out_cookie_signs_nobody_out() {
     past(now() + GRACE).await;
     assert_eq!(b.respond(&slow).await, NOTHING);
     assert!(b.session.is_some(), "the idled-out cookie is still there");
+    // A second slow page does the same: its restore moves `rotated_at` on,
+    // past the instant the first one retired the cookie at.
+    let slow = b.request().await;
+    assert_eq!(slow.id(), Some(id), "anonymous after one slow restore");
+    past(now() + GRACE).await;
+    assert_eq!(b.respond(&slow).await, NOTHING);
     let next = b.request().await;
     assert_eq!(
         next.id(),
