@@ -2,15 +2,15 @@
 //!
 //! A session token may be current, pending (a rotation's new token, promoted
 //! on first use), superseded (by a rotation: accepted for the grace window,
-//! then taken for theft) or retired (by a sign-in: anonymous at once). With
+//! then taken for theft) or retired (by a sign-in or restore: no access). With
 //! no usable session token, a remember-me credential may re-open the session.
 //! Either way the client binding is checked first.
 //!
 //! The three revocations made here (token reuse, remember-me token reuse,
 //! binding mismatch) are the `Revocation::system` calls below.
 
-use super::restored::Restored;
-use super::{Session, State, now};
+use super::restored::reopened;
+use super::{Session, now};
 use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
@@ -18,7 +18,7 @@ use crate::store::{
     Restore, Revocation, RevokeReason, RevokeScope, SessionRecord, TokenHash, TokenState, Touch,
     ValidatorStep,
 };
-use crate::token::{RememberToken, SessionToken};
+use crate::token::RememberToken;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -206,10 +206,10 @@ impl Session {
                     // grace window (to its arrival, however long it waited
                     // to load) its writes create no session and its
                     // remember-me cookie (as old as it) restores nothing,
-                    // unless restores retired it (a remembered session whose
-                    // last sign-in a restore followed: no `authenticated_at`):
-                    // that cookie is theirs, kept by a late response
-                    // (`restored.rs`). It grants nothing: judged at arrival.
+                    // unless the row's last step is a restore (remembered,
+                    // no `authenticated_at`; a sign-in or re-auth sets it):
+                    // that cookie may be the restore's own, kept by a late
+                    // response (`restored.rs`). Judged at arrival.
                     let late = self.inner.arrived - at <= cfg.rotation.grace;
                     let by_restore = l.record.persistent && l.record.authenticated_at.is_none();
                     if !late {
@@ -281,11 +281,18 @@ impl Session {
                 }
                 return Ok(None);
             };
+            // A request with a retired token restores only while the row is
+            // still as its load saw it (a restore its last step): a fresh
+            // sign-in or re-authentication since keeps its `authenticated_at`.
+            let retired = self.state().retired_token;
+            if retired && (found.record.authenticated_at.is_some() || !found.record.persistent) {
+                return Ok(None);
+            }
             if self.refuses_legacy_remember(&found.record)
                 || !found.record.is_live(now)
                 || found.expires_at <= now
             {
-                self.state().clear_remember = true;
+                self.state().clear_remember = !retired;
                 return Ok(None);
             }
             // The binding is checked before anything is rotated: a refused
@@ -342,11 +349,9 @@ impl Session {
                     self.emit(SessionEventKind::RememberRestored, &found.record);
                 }
                 let mut st = self.state();
-                st.restored = Some(Restored::new(now, &token, next.as_ref()));
-                if let Some(next) = next {
-                    st.new_remember = Some((next, found.expires_at));
-                }
-                return Ok(Some(restored(&mut st, found.record, token, &restore)));
+                let reopened = reopened(&mut st, found.record, token, &restore, next.as_ref());
+                st.new_remember = next.map(|next| (next, found.expires_at));
+                return Ok(Some(reopened));
             }
         }
         Ok(None)
@@ -382,18 +387,4 @@ impl Usable {
     fn new(record: Arc<SessionRecord>, token: TokenState) -> Self {
         Self { record, token }
     }
-}
-
-/// The session re-opened from its remember-me credential with `token`, as
-/// the store now has it after `restore`.
-fn restored(
-    st: &mut State, mut record: SessionRecord, token: SessionToken, restore: &Restore,
-) -> SessionRecord {
-    record.tokens_expire_at = Some(restore.tokens_expire_at);
-    // A restore proves nothing: not fresh until the user proves again.
-    record.authenticated_at = None;
-    restore.touch.apply(&mut record);
-    st.new_token = Some(token);
-    st.clear_cookie = false;
-    record
 }

@@ -159,8 +159,8 @@ struct State {
     /// replace another request's): its token was retired within the grace
     /// window, or another request ended its session while it ran.
     no_new_session: bool,
-    /// ... by a sign-in within the grace window: a request that left before
-    /// it, whose remember-me cookie (as old as its token) restores nothing.
+    /// ... within the grace window, and no restore since: a request that left
+    /// before a sign-in, whose remember-me cookie (as old as it) restores nothing.
     late_retired: bool,
     /// An API client's session: new tokens go in the token header, and no
     /// cookie is set, expired or read from then on (a bearer request, or

@@ -21,7 +21,8 @@
 //! so that a slow response under a short grace (tests use 1 s) still
 //! delivers its restore.
 
-use crate::store::TokenHash;
+use super::State;
+use crate::store::{Restore, SessionRecord, TokenHash};
 use crate::token::{RememberToken, SessionToken};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -63,4 +64,21 @@ impl Restored {
     pub(super) fn issued_validator(&self, token: &RememberToken) -> bool {
         self.validator == Some(token.validator_hash())
     }
+}
+
+/// The session re-opened from its remember-me credential with `token` (and
+/// `validator`, when the restore rotated it), as the store now has it after
+/// `restore`; the request's state records the restore.
+pub(super) fn reopened(
+    st: &mut State, mut record: SessionRecord, token: SessionToken, restore: &Restore,
+    validator: Option<&RememberToken>,
+) -> SessionRecord {
+    record.tokens_expire_at = Some(restore.tokens_expire_at);
+    // A restore proves nothing: not fresh until the user proves again.
+    record.authenticated_at = None;
+    restore.touch.apply(&mut record);
+    st.restored = Some(Restored::new(restore.touch.now, &token, validator));
+    st.new_token = Some(token);
+    st.clear_cookie = false;
+    record
 }
