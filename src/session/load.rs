@@ -281,18 +281,22 @@ impl Session {
                 }
                 return Ok(None);
             };
-            // A request with a retired token restores only while the row is
-            // still as its load saw it (a restore its last step): a fresh
-            // sign-in or re-authentication since keeps its `authenticated_at`.
-            let retired = self.state().retired_token;
-            if retired && (found.record.authenticated_at.is_some() || !found.record.persistent) {
+            // A token retired within the grace restores only because the
+            // row's last step was a restore (the Retired branch): only while
+            // it still is, so a sign-in or re-auth since keeps its freshness,
+            // and it expires no cookie (a sign-in may have just set one).
+            let by_restore = {
+                let st = self.state();
+                st.retired_token && st.no_new_session
+            };
+            if by_restore && (found.record.authenticated_at.is_some() || !found.record.persistent) {
                 return Ok(None);
             }
             if self.refuses_legacy_remember(&found.record)
                 || !found.record.is_live(now)
                 || found.expires_at <= now
             {
-                self.state().clear_remember = !retired;
+                self.state().clear_remember = !by_restore;
                 return Ok(None);
             }
             // The binding is checked before anything is rotated: a refused

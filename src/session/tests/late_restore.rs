@@ -146,3 +146,23 @@ async fn a_late_restore_over_an_idled_out_cookie_signs_nobody_out() {
     assert!(sets_a_validator(&b.respond(&next).await));
     still_signed_in(&mut b, id).await;
 }
+
+/// Past the rotation grace, a token that a re-authentication retired (its
+/// response lost: the browser kept the old session cookie) holds nothing
+/// back: the remember-me cookie, still the session's, restores it. The
+/// restore-retired rule looks at the row only within the grace.
+#[tokio::test]
+async fn a_remember_cookie_restores_past_the_grace_of_a_re_authentication() {
+    let (mut b, id) = remembered_then_restarted().await;
+    let s = b.request().await;
+    assert!(s.is_restored());
+    b.respond(&s).await;
+    let s = b.request().await;
+    s.reauthenticate().await.unwrap();
+    assert!(s.is_fresh(Duration::from_secs(60)));
+    // Its response is lost: the browser keeps the token it retired.
+    past(now() + GRACE).await;
+    let s = b.request().await;
+    assert_eq!(s.id(), Some(id), "a lost re-authentication signed the user out");
+    assert!(s.is_restored());
+}
