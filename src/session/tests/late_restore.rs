@@ -163,6 +163,6 @@ async fn a_remember_cookie_restores_past_the_grace_of_a_re_authentication() {
     // Its response is lost: the browser keeps the token it retired.
     past(now() + GRACE).await;
     let s = b.request().await;
-    assert_eq!(s.id(), Some(id), "a lost re-authentication signed the user out");
+    assert_eq!(s.id(), Some(id), "signed out by a lost re-auth");
     assert!(s.is_restored());
 }
