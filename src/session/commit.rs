@@ -136,15 +136,17 @@ impl Session {
     /// The cookie changes this request's session calls for.
     fn cookie_update(&self) -> CookieUpdate {
         let st = self.state();
-        let now = now();
+        // The clock, read only when a rule below needs it (not on every
+        // request): cookies cleared at load, or a restore.
+        let now = (st.cleared_at_load || st.restored.is_some()).then(now);
         // Cookies that named nothing live at load are expired by a prompt
         // response only: a slower one may land after the cookie a sign-in
         // in another tab set meanwhile, and would expire that. The next
         // prompt request expires them.
-        let late = st.cleared_at_load && now - self.inner.arrived > PROMPT;
+        let late = st.cleared_at_load && now.is_some_and(|n| n - self.inner.arrived > PROMPT);
         // A restore's cookies, by a timely response only (`restored.rs`).
         let grace = self.config().remember.grace;
-        let withheld = st.restored.filter(|r| r.withholds(now, grace));
+        let withheld = (st.restored).filter(|r| now.is_some_and(|n| r.withholds(n, grace)));
         let new_token =
             (st.new_token.as_ref()).filter(|t| !withheld.is_some_and(|r| r.issued_token(t)));
         let new_remember = (st.new_remember.as_ref())

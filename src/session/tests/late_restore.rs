@@ -34,6 +34,22 @@ async fn still_signed_in(b: &mut Browser, id: Uuid) {
     b.respond(&s).await;
 }
 
+/// `slow`, a request that restored, answers after the grace: it sets no
+/// cookie.
+async fn answers_late(b: &mut Browser, slow: &Session) {
+    past(now() + GRACE).await;
+    assert_eq!(b.respond(slow).await, NOTHING, "set the restore's cookies");
+}
+
+/// The browser's next request restores session `id` again, with a new
+/// validator, and a restart after every grace still opens it.
+async fn restores_again(b: &mut Browser, id: Uuid) {
+    let s = b.request().await;
+    assert_eq!(s.id(), Some(id), "anonymous after a late restore");
+    assert!(sets_a_validator(&b.respond(&s).await));
+    still_signed_in(b, id).await;
+}
+
 fn sets_a_validator(update: &CookieUpdate) -> bool {
     matches!(update.remember, Some(CookieChange::Set { .. }))
 }
@@ -61,12 +77,8 @@ async fn a_late_restore_response_does_not_set_a_replaced_validator() {
 async fn a_late_restore_alone_signs_nobody_out() {
     let (mut b, id) = remembered_then_restarted().await;
     let slow = b.request().await;
-    past(now() + GRACE).await;
-    assert_eq!(b.respond(&slow).await, NOTHING);
-    let s = b.request().await;
-    assert_eq!(s.id(), Some(id));
-    assert!(sets_a_validator(&b.respond(&s).await));
-    still_signed_in(&mut b, id).await;
+    answers_late(&mut b, &slow).await;
+    restores_again(&mut b, id).await;
 }
 
 /// What the handler asked for is sent however late: a sign-in on a page
@@ -128,23 +140,14 @@ async fn a_late_restore_over_an_idled_out_cookie_signs_nobody_out() {
     past(b.store.get(id).await.unwrap().unwrap().expires_at).await;
     let slow = b.request().await;
     assert!(slow.is_restored());
-    past(now() + GRACE).await;
-    assert_eq!(b.respond(&slow).await, NOTHING);
+    answers_late(&mut b, &slow).await;
     assert!(b.session.is_some(), "the idled-out cookie is still there");
     // A second slow page does the same: its restore moves `rotated_at` on,
     // past the instant the first one retired the cookie at.
     let slow = b.request().await;
     assert_eq!(slow.id(), Some(id), "anonymous after one slow restore");
-    past(now() + GRACE).await;
-    assert_eq!(b.respond(&slow).await, NOTHING);
-    let next = b.request().await;
-    assert_eq!(
-        next.id(),
-        Some(id),
-        "anonymous until the rotation grace ends"
-    );
-    assert!(sets_a_validator(&b.respond(&next).await));
-    still_signed_in(&mut b, id).await;
+    answers_late(&mut b, &slow).await;
+    restores_again(&mut b, id).await;
 }
 
 /// Past the rotation grace, a token that a re-authentication retired (its
