@@ -265,25 +265,28 @@ impl Session {
             .revoke_user_sessions(&user, Some(id), by, crate::store::RevokeReason::User)
             .await?;
         let now = now();
-        if !self.reissue(NewToken::Rotate, now).await? {
-            return Ok(n);
-        }
         if persistent {
-            // A new selector too: a copy of the old cookie names nothing.
+            // A new selector first, then the new token: a copy of the old
+            // cookie that restores before the selector changes gets a token
+            // the reissue retires, and after it names nothing. (The other
+            // order left a token restored in between current.)
             let token = RememberToken::generate()?;
             let credential =
                 RememberCredential::new(token.selector, token.validator_hash(), remember_end);
             let cleared = now + self.config().absolute_timeout;
-            if self
+            if !self
                 .store()
                 .set_remember(id, Some(&credential), cleared, now)
                 .await?
             {
-                let mut st = self.state();
-                st.new_remember = Some((token, remember_end));
-                st.clear_remember = false;
+                return Ok(n);
             }
+            // Sent even if the reissue fails: the old selector is gone.
+            let mut st = self.state();
+            st.new_remember = Some((token, remember_end));
+            st.clear_remember = false;
         }
+        self.reissue(NewToken::Rotate, now).await?;
         Ok(n)
     }
 

@@ -34,11 +34,17 @@ async fn still_signed_in(b: &mut Browser, id: Uuid) {
     b.respond(&s).await;
 }
 
+/// `slow`'s response, sent after the grace.
+async fn respond_late(b: &mut Browser, slow: &Session) -> CookieUpdate {
+    past(now() + GRACE).await;
+    b.respond(slow).await
+}
+
 /// `slow`, a request that restored, answers after the grace: it sets no
 /// cookie.
 async fn answers_late(b: &mut Browser, slow: &Session) {
-    past(now() + GRACE).await;
-    assert_eq!(b.respond(slow).await, NOTHING, "set the restore's cookies");
+    let update = respond_late(b, slow).await;
+    assert_eq!(update, NOTHING, "set the restore's cookies");
 }
 
 /// The browser's next request restores session `id` again, with a new
@@ -88,16 +94,14 @@ async fn a_late_response_still_sends_what_its_handler_asked_for() {
     let (mut b, _) = remembered_then_restarted().await;
     let slow = b.request().await;
     slow.login_remember("carol", true).await.unwrap();
-    past(now() + GRACE).await;
-    let update = b.respond(&slow).await;
+    let update = respond_late(&mut b, &slow).await;
     session_cookie(&update.session);
     assert!(sets_a_validator(&update), "{update:?}");
 
     b.session = None;
     let slow = b.request().await;
     slow.logout().await.unwrap();
-    past(now() + GRACE).await;
-    let update = b.respond(&slow).await;
+    let update = respond_late(&mut b, &slow).await;
     assert_eq!(update.session, Some(CookieChange::Expire));
     assert_eq!(update.remember, Some(CookieChange::Expire));
 }

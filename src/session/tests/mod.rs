@@ -36,7 +36,12 @@ impl Browser {
     }
 
     fn with_config(config: SessionConfig) -> Self {
-        let counted = CountingStore::new(MemoryStorage::default());
+        Self::over(MemoryStorage::default(), config)
+    }
+
+    /// A browser over `storage`, under `config`.
+    fn over(storage: impl crate::store::SessionStore, config: SessionConfig) -> Self {
+        let counted = CountingStore::new(storage);
         Self {
             store: Arc::new(Protocol::new(counted.clone())),
             counted,
@@ -270,4 +275,5 @@ async fn a_slow_logout_still_expires_the_cookies() {
 mod arrival;
 mod auth;
 mod late_restore;
+mod sign_out_elsewhere;
 mod update;

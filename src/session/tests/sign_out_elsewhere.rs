@@ -1,0 +1,118 @@
+//! "Sign out everywhere else" while a copy of this device's cookies is in
+//! use: nothing the copy does during the call outlives it.
+
+use super::*;
+use crate::store::{
+    Deletion, ListQuery, Lookup, MigrationReport, Revocation, RevokeScope, SessionRecord,
+    SessionStore, StoredSession, Write, WriteOutcome,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use uuid::Uuid;
+
+type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A memory storage that runs a hook (another request, to completion)
+/// right after the next change of credentials it stores.
+#[derive(Debug, Default, Clone)]
+struct Interleaved {
+    inner: MemoryStorage,
+    after_next_swap: Arc<Mutex<Option<HookSlot>>>,
+}
+
+/// The hook, boxed (a `Debug` of its own for the store's).
+struct HookSlot(Hook);
+
+impl std::fmt::Debug for HookSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HookSlot")
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for Interleaved {
+    async fn migrate(&self) -> Result<MigrationReport, crate::store::Error> {
+        self.inner.migrate().await
+    }
+    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, crate::store::Error> {
+        self.inner.load(key).await
+    }
+    async fn insert(&self, session: &StoredSession) -> Result<(), crate::store::Error> {
+        self.inner.insert(session).await
+    }
+    async fn write(&self, id: Uuid, w: &Write<'_>) -> Result<WriteOutcome, crate::store::Error> {
+        self.inner.write(id, w).await
+    }
+    async fn swap_credentials(
+        &self, id: Uuid, epoch: u64, credentials: &crate::store::Credentials,
+        record: Option<&SessionRecord>,
+    ) -> Result<bool, crate::store::Error> {
+        let swapped = self
+            .inner
+            .swap_credentials(id, epoch, credentials, record)
+            .await?;
+        let hook = self.after_next_swap.lock().unwrap().take();
+        if let Some(HookSlot(hook)) = hook {
+            hook.await;
+        }
+        Ok(swapped)
+    }
+    async fn revoke(
+        &self, scope: &RevokeScope<'_>, how: &Revocation,
+    ) -> Result<u64, crate::store::Error> {
+        self.inner.revoke(scope, how).await
+    }
+    async fn delete(&self, what: &Deletion) -> Result<u64, crate::store::Error> {
+        self.inner.delete(what).await
+    }
+    async fn list(&self, q: &ListQuery<'_>) -> Result<Vec<SessionRecord>, crate::store::Error> {
+        self.inner.list(q).await
+    }
+}
+
+/// A copy of a remembered device's cookies restores the session while
+/// "Sign out everywhere else" runs on the device, between the calls that
+/// replace its session token and its remember-me credential. Whatever the
+/// copy got in that moment is dead once the call is done; the device
+/// itself stays signed in.
+#[tokio::test]
+async fn a_copy_restoring_during_sign_out_elsewhere_is_signed_out_too() {
+    let storage = Interleaved::default();
+    let mut device = Browser::over(storage.clone(), SessionConfig::default());
+    let s = device.request().await;
+    s.login_remember("alice", true).await.unwrap();
+    device.respond(&s).await;
+    let id = device.request().await.id().unwrap();
+
+    // The copy holds the remember-me cookie only: its next request
+    // restores.
+    let mut copy = device.other();
+    copy.remember = device.remember.clone();
+    let after = Arc::new(Mutex::new(None));
+    let kept = after.clone();
+    let hook: Hook = Box::pin(async move {
+        let s = copy.request().await;
+        copy.respond(&s).await;
+        *kept.lock().unwrap() = Some((copy.session.clone(), copy.remember.clone()));
+    });
+
+    let s = device.request().await;
+    *storage.after_next_swap.lock().unwrap() = Some(HookSlot(hook));
+    assert_eq!(s.revoke_other_sessions().await.unwrap(), 0);
+    device.respond(&s).await;
+    let (session, remember) = after.lock().unwrap().take().expect("the copy ran");
+
+    // Whatever cookies the copy holds now name nothing (asked before the
+    // device's next request, which could end them by itself).
+    for (session, remember) in [(session, None), (None, remember)] {
+        let mut copy = device.other();
+        (copy.session, copy.remember) = (session, remember);
+        let s = copy.request().await;
+        assert_eq!(s.user_id(), None, "a copy's cookie outlived the call");
+    }
+
+    let s = device.request().await;
+    assert_eq!(s.id(), Some(id), "the device stays signed in");
+    assert!(!s.is_restored(), "its session cookie is still good");
+}
