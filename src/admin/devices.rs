@@ -42,15 +42,20 @@ impl SessionAdmin {
         self
     }
 
-    /// The store's device records; `None` for a store without them.
-    pub(super) fn device_records(&self) -> Option<&dyn DeviceRecords> {
+    /// The store's device records of `user_id`; `None` for a store
+    /// without them, and for a user id holding U+0000, which names nobody
+    /// (a sign-in refuses one, and Postgres cannot store one).
+    pub(super) fn device_records(&self, user_id: &str) -> Option<&dyn DeviceRecords> {
+        if user_id.contains('\0') {
+            return None;
+        }
         self.store.extensions().devices
     }
 
     /// The user's trusted devices (trusted now: not expired, not
     /// forgotten), the oldest first. Empty on a store without them.
     pub async fn trusted_devices(&self, user_id: &str) -> Result<Vec<TrustedDevice>, Error> {
-        let Some(store) = self.device_records() else {
+        let Some(store) = self.device_records(user_id) else {
             return Ok(Vec::new());
         };
         let now = OffsetDateTime::now_utc();
@@ -80,7 +85,7 @@ impl SessionAdmin {
     pub async fn forget_trusted_devices(
         &self, user_id: &str, which: ForgetTrust,
     ) -> Result<u64, Error> {
-        let Some(store) = self.device_records() else {
+        let Some(store) = self.device_records(user_id) else {
             return Ok(0);
         };
         let now = OffsetDateTime::now_utc();

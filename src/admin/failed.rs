@@ -35,7 +35,8 @@ impl SessionAdmin {
     /// does this for you, off the response path). Emits
     /// [`FailedSignIn`](SessionEventKind::FailedSignIn). Returns how many
     /// failed since the user's last successful sign-in (0 on a store
-    /// without device records), for apps that throttle.
+    /// without device records, and for a user id holding U+0000, which
+    /// names nobody), for apps that throttle.
     pub async fn record_failed_sign_in(
         &self, user_id: &str, client: &ClientInfo,
     ) -> Result<u64, Error> {
@@ -53,7 +54,7 @@ impl SessionAdmin {
     pub(crate) async fn record_failed_batch(
         &self, user_id: &str, batch: &FailedBatch,
     ) -> Result<u64, Error> {
-        let Some(store) = self.device_records() else {
+        let Some(store) = self.device_records(user_id) else {
             return Ok(0);
         };
         let count = devices::update(store, user_id, |d| {
@@ -78,7 +79,7 @@ impl SessionAdmin {
     /// The user's failed sign-ins since their previous successful sign-in
     /// (the first ones kept, oldest first) and how many there were in all.
     pub async fn failed_sign_ins(&self, user_id: &str) -> Result<(Vec<FailedSignIn>, u64), Error> {
-        let Some(store) = self.device_records() else {
+        let Some(store) = self.device_records(user_id) else {
             return Ok((Vec::new(), 0));
         };
         Ok(match store.load_devices(user_id).await? {

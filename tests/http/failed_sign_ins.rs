@@ -17,6 +17,7 @@ everywhere!(
     failed_sign_ins_are_bounded_and_counted,
     concurrent_failures_are_all_counted,
     a_flood_for_one_user_is_counted_in_full_and_delays_nobody_else,
+    a_user_id_holding_nul_has_no_device_records,
 );
 
 fn wrong(user: &str) -> Option<(&'static str, String)> {
@@ -176,4 +177,20 @@ async fn a_flood_for_one_user_is_counted_in_full_and_delays_nobody_else(b: Backe
     let kept = axum_user_sessions::store::devices::FAILED_SIGN_INS_KEPT;
     assert_eq!(list.len(), kept, "the first ones keep their client");
     assert!(list.iter().all(|f| f.ip == Some([127, 0, 0, 1].into())));
+}
+
+/// A user id holding U+0000 names nobody (a sign-in refuses one): the
+/// admin calls on device records answer as for a user without any, on
+/// every store (Postgres refused the text: a 500 in an admin page).
+async fn a_user_id_holding_nul_has_no_device_records(b: Backend) {
+    let admin = SessionAdmin::new(b.store.clone());
+    let user = "al\0ice";
+    let client = ClientInfo::new(None, None);
+    assert_eq!(admin.record_failed_sign_in(user, &client).await.unwrap(), 0);
+    let (list, count) = admin.failed_sign_ins(user).await.unwrap();
+    assert!(list.is_empty());
+    assert_eq!(count, 0);
+    assert!(admin.trusted_devices(user).await.unwrap().is_empty());
+    let all = axum_user_sessions::ForgetTrust::All;
+    assert_eq!(admin.forget_trusted_devices(user, all).await.unwrap(), 0);
 }
