@@ -319,13 +319,13 @@ mod redis_own {
         assert!(matches!(err, Error::Unsupported(_)), "{err:?}");
     }
 
-    /// A server that may evict any key at its memory limit
-    /// (`maxmemory-policy allkeys-lru`) could drop the keys that hold
-    /// revocations of everyone: `migrate` refuses it, saying what to set;
-    /// with `volatile-lru` (only keys with an expiry) it passes. On a
-    /// `redis-server` of the test's own.
+    /// A server that evicts keys at its memory limit could drop the keys
+    /// that hold revocations of everyone (`allkeys-*`) or a user's index,
+    /// so that "sign out everywhere" misses sessions (`volatile-*`):
+    /// `migrate` refuses both, saying what to set; with `noeviction` it
+    /// passes. On a `redis-server` of the test's own.
     #[tokio::test]
-    async fn redis_migrate_refuses_a_server_that_may_evict_any_key() {
+    async fn redis_migrate_refuses_a_server_that_may_evict_keys() {
         if crate::common::redis::node_url().is_none() {
             return;
         }
@@ -348,20 +348,28 @@ mod redis_own {
         })
         .await
         .expect("the server answers");
-        let err = axum_user_sessions::migrate(&store).await.unwrap_err();
-        assert!(matches!(err, Error::Misconfigured { .. }), "{err:?}");
-        assert!(err.to_string().contains("noeviction"), "{err}");
-
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut c = client.get_multiplexed_async_connection().await.unwrap();
-        let _: () = redis::cmd("CONFIG")
-            .arg("SET")
-            .arg("maxmemory-policy")
-            .arg("volatile-lru")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        axum_user_sessions::migrate(&store).await.unwrap();
+        for policy in ["allkeys-lru", "volatile-lru", "volatile-ttl", "noeviction"] {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory-policy")
+                .arg(policy)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            let migrated = axum_user_sessions::migrate(&store).await;
+            if policy == "noeviction" {
+                migrated.unwrap();
+                continue;
+            }
+            let err = migrated.unwrap_err();
+            assert!(
+                matches!(err, Error::Misconfigured { .. }),
+                "{policy}: {err:?}"
+            );
+            assert!(err.to_string().contains("noeviction"), "{err}");
+        }
     }
 
     /// Kills the child process when dropped.
