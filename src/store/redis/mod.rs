@@ -89,7 +89,6 @@ mod codec;
 mod conn;
 mod devices;
 mod errors;
-mod eviction;
 mod hash;
 mod keys;
 mod not_before;
@@ -97,6 +96,7 @@ mod options;
 mod reads;
 mod scan;
 mod scripts;
+mod server;
 mod slots;
 mod storage;
 mod writes;
@@ -106,6 +106,9 @@ pub use storage::RedisStorage;
 
 /// A [`SessionProtocol`](crate::store::SessionProtocol) on Redis, one node
 /// or a Cluster: the session protocol ([`Protocol`]) over the Redis storage.
+/// It needs Redis 7.0 or later (or Valkey) with `maxmemory-policy
+/// noeviction` (or no `maxmemory`): [`migrate`](crate::migrate()) checks
+/// both, where the server lets it.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), axum_user_sessions::store::Error> {

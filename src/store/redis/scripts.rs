@@ -68,8 +68,9 @@ pub(super) static UPDATE: LazyLock<Lua> = lua!("update");
 pub(super) static LIST: LazyLock<Lua> = lua!("list");
 /// Deletes a session if it is at a version.
 pub(super) static DELETE_AT: LazyLock<Lua> = lua!("delete_at");
-/// A write that changes nothing the store reads, for a `WAIT` to count.
-pub(super) static BARRIER: LazyLock<Lua> = lua!("barrier");
+/// Sets a key for a time, or deletes it: one key's write that can wait
+/// for replicas (a selector's entry, a deleted session, a barrier).
+pub(super) static PUT: LazyLock<Lua> = lua!("put");
 /// Starts a new generation of a slot's sessions (revoked with everyone).
 pub(super) static BUMP: LazyLock<Lua> = lua!("bump");
 /// Writes a user's device records at an expected version.

@@ -9,7 +9,7 @@ use super::conn::{Call, Conn, Wait};
 use super::hash;
 use super::keys::{Keys, check_placement};
 use super::scan::Scanner;
-use super::scripts::{BARRIER, INSERT, SWAP, SWAP_MANY};
+use super::scripts::{INSERT, PUT, SWAP, SWAP_MANY};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
@@ -182,25 +182,25 @@ impl RedisStorage {
         if self.wait.is_none() {
             return Ok(());
         }
-        let call = Call::new(&BARRIER).key(key);
+        // A key of the session's slot that no read looks at, for 10 s.
+        let call = Call::new(&PUT).key(key).arg("1").arg(10_000);
         self.run::<i64>(&call, self.wait).await.map(drop)
     }
 
     /// Points the remember-me selector of `credentials` at session `id`,
-    /// until the credential ends.
+    /// until the credential ends. The entry lives on its own slot (another
+    /// master, on a Cluster): it waits for replicas there, as the sign-in
+    /// or the new credential it serves did on the session's, so that a
+    /// failover does not leave a credential nobody can find.
     async fn index_selector(&self, id: Uuid, credentials: &Credentials) -> Result<(), Error> {
         let Some(m) = &credentials.remember else {
             return Ok(());
         };
         let left = m.expires_at - OffsetDateTime::now_utc();
-        let ms = left.whole_milliseconds().max(1);
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.keys.selector(&codec::selector_text(&m.selector)))
-            .arg(id.to_string())
-            .arg("PX")
-            .arg(i64::try_from(ms).unwrap_or(i64::MAX));
-        let _: () = self.conn.query(&cmd).await?;
-        Ok(())
+        let ms = i64::try_from(left.whole_milliseconds().max(1)).unwrap_or(i64::MAX);
+        let key = self.keys.selector(&codec::selector_text(&m.selector));
+        let call = Call::new(&PUT).key(key).arg(id.to_string()).arg(ms);
+        self.run::<i64>(&call, self.wait).await.map(drop)
     }
 
     /// Revokes the sessions of one user that `scope` covers: one script
@@ -264,10 +264,10 @@ impl RedisStorage {
 #[async_trait]
 impl SessionStore for RedisStorage {
     async fn migrate(&self) -> Result<MigrationReport, Error> {
-        // Nothing to create: check that the server answers, and cannot
-        // evict what a revocation rests on.
+        // Nothing to create: check that the server answers, runs the
+        // scripts, and cannot evict what a revocation rests on.
         let _: String = self.conn.query(&redis::cmd("PING")).await?;
-        self.check_eviction().await?;
+        self.check_server().await?;
         Ok(MigrationReport::default())
     }
 
@@ -351,9 +351,11 @@ impl SessionStore for RedisStorage {
 
     async fn delete(&self, what: &Deletion) -> Result<u64, Error> {
         if let Deletion::One(id) = *what {
-            let mut cmd = redis::cmd("DEL");
-            cmd.arg(self.keys.session(id));
-            return self.conn.query(&cmd).await;
+            // Waits for replicas, as a revocation does: a failover must
+            // not bring back the session a sign-in of another user ended.
+            let call = Call::new(&PUT).key(self.keys.session(id));
+            let deleted: i64 = self.run(&call, self.wait).await?;
+            return Ok(u64::try_from(deleted).unwrap_or(0));
         }
         self.delete_ended(what).await
     }
