@@ -1,7 +1,8 @@
 //! The Redis store: one node or a Redis Cluster. [`RedisStore`] is the
 //! session protocol ([`Protocol`]) over `RedisStorage`, whose operations
 //! are in `storage.rs` (reads in `reads.rs`, data and activity writes in
-//! `writes.rs`), its Lua
+//! `writes.rs`, revocations of a session or a user in `revoke.rs`), what
+//! `migrate` checks of the server in `server.rs`, its Lua
 //! scripts in `scripts.rs` (their sources in `lua/`), its keys in `keys.rs`, a session's hash fields
 //! in `hash.rs` (the rest of it as one JSON value in `codec.rs`), what
 //! spans hash slots (revoking everyone, garbage collection, statistics) in
@@ -94,6 +95,7 @@ mod keys;
 mod not_before;
 mod options;
 mod reads;
+mod revoke;
 mod scan;
 mod scripts;
 mod server;

@@ -9,7 +9,7 @@ use super::conn::{Call, Conn, Wait};
 use super::hash;
 use super::keys::{Keys, check_placement};
 use super::scan::Scanner;
-use super::scripts::{INSERT, PUT, SWAP, SWAP_MANY};
+use super::scripts::{INSERT, PUT, SWAP};
 use crate::store::credentials::Credentials;
 use crate::store::error::Error;
 use crate::store::report::{MigrationReport, StoreStats};
@@ -50,7 +50,7 @@ pub struct RedisStorage {
 
 /// What a change waits for before it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Acks {
+pub(super) enum Acks {
     /// Nothing.
     None,
     /// Its write, and an answer without a write waits behind a barrier.
@@ -143,7 +143,7 @@ impl RedisStorage {
     /// behind a write of its own on the session's slot
     /// ([`barrier`](Self::barrier)), so the replicas it counts have
     /// everything the master had when the copy was read.
-    async fn update<R>(
+    pub(super) async fn update<R>(
         &self, id: Uuid, acks: Acks, mut f: impl FnMut(&mut StoredSession) -> Step<R>,
     ) -> Result<Option<R>, Error> {
         let wait = self.wait.filter(|_| acks != Acks::None);
@@ -178,7 +178,7 @@ impl RedisStorage {
     /// A write of its own on `key`'s slot (a [`Keys::barrier`]), then
     /// `WAIT` on the same connection (one pipeline): below the minimum of
     /// replicas in time, unavailable. Nothing when the store waits for none.
-    async fn barrier(&self, key: String) -> Result<(), Error> {
+    pub(super) async fn barrier(&self, key: String) -> Result<(), Error> {
         if self.wait.is_none() {
             return Ok(());
         }
@@ -201,63 +201,6 @@ impl RedisStorage {
         let key = self.keys.selector(&codec::selector_text(&m.selector));
         let call = Call::new(&PUT).key(key).arg(id.to_string()).arg(ms);
         self.run::<i64>(&call, self.wait).await.map(drop)
-    }
-
-    /// Revokes the sessions of one user that `scope` covers: one script
-    /// for all of them, then one by one those that changed in between.
-    async fn revoke_user(
-        &self, user: &str, scope: &RevokeScope<'_>, how: &Revocation,
-    ) -> Result<u64, Error> {
-        let mut changed = Vec::new();
-        let mut call = Call::new(&SWAP_MANY).key(self.keys.not_before_of_user(user));
-        for mut s in self.of_user(user).await? {
-            let read = s.record.version;
-            if s.apply_revocation(scope, how) {
-                let fields = hash::encode(&s)?;
-                call = call
-                    .key(self.keys.session(s.record.id))
-                    .arg(read)
-                    .arg(self.expiry(&s.record)?)
-                    .arg(fields.len())
-                    .pairs(fields);
-                changed.push(s.record.id);
-            }
-        }
-        if changed.is_empty() {
-            // Already revoked, perhaps by a call whose `WAIT` timed out: the
-            // answer waits for the replicas all the same.
-            self.barrier(self.keys.barrier_of_user(user)).await?;
-            return Ok(0);
-        }
-        let answers: Vec<i64> = self.run(&call, self.wait).await?;
-        let wrote = answers.contains(&1);
-        let mut count = 0;
-        for (id, answer) in changed.into_iter().zip(answers) {
-            count += match answer {
-                1 => 1,
-                -1 => 0,
-                _ => self.revoke_one(id, scope, how).await?,
-            };
-        }
-        if !wrote {
-            // Every session gone or ended by a revocation of everyone:
-            // the answer rests on writes this connection did not make.
-            self.barrier(self.keys.barrier_of_user(user)).await?;
-        }
-        Ok(count)
-    }
-
-    /// Revokes session `id` if `scope` covers it.
-    async fn revoke_one(
-        &self, id: Uuid, scope: &RevokeScope<'_>, how: &Revocation,
-    ) -> Result<u64, Error> {
-        let revoked = self
-            .update(id, Acks::All, |s| match s.apply_revocation(scope, how) {
-                true => Step::Write(1),
-                false => Step::Stop(0),
-            })
-            .await?;
-        Ok(revoked.unwrap_or(0))
     }
 }
 
@@ -308,6 +251,20 @@ impl SessionStore for RedisStorage {
         let wait = self.wait.filter(|_| r.user_id.is_some());
         match self.run::<i64>(&call, wait).await? {
             1 => Ok(()),
+            // This call's own first try, which the Cluster client sent
+            // again: the session is the one it inserted (its fresh token
+            // hashes say so), and the answer waits for replicas as the
+            // insert did.
+            _ if self
+                .get(r.id)
+                .await?
+                .is_some_and(|s| s.credentials == session.credentials) =>
+            {
+                match wait {
+                    Some(_) => self.barrier(self.keys.barrier(r.id)).await,
+                    None => Ok(()),
+                }
+            }
             _ => Err(Error::Conflict("the session id exists".into())),
         }
     }
@@ -323,17 +280,23 @@ impl SessionStore for RedisStorage {
         if let Some(r) = record {
             check_placement(id, r.user_id.as_deref())?;
         }
+        // The selector as first read: a try sent again reads its own.
         let mut old_selector = None;
         let swapped = self
             .update(id, Acks::All, |s| {
-                old_selector = s.credentials.remember.map(|m| m.selector);
+                old_selector.get_or_insert(s.credentials.remember.map(|m| m.selector));
                 match s.apply_swap(expected_epoch, credentials, record) {
                     true => Step::Write(true),
+                    // This call's own first try, which the Cluster client
+                    // sent again after its connection dropped or its reply
+                    // timed out: written, not a lost compare-and-set.
+                    false if s.holds_swap(expected_epoch, credentials) => Step::Stop(true),
                     false => Step::Stop(false),
                 }
             })
             .await?
             .unwrap_or(false);
+        let old_selector = old_selector.flatten();
         let new_selector = credentials.remember.map(|m| m.selector);
         if swapped && new_selector.is_some() && new_selector != old_selector {
             self.index_selector(id, credentials).await?;

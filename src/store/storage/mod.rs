@@ -269,6 +269,17 @@ impl StoredSession {
         true
     }
 
+    /// Whether this copy already holds what
+    /// [`apply_swap`](Self::apply_swap)`(expected_epoch, credentials, …)`
+    /// writes: that very call landed (the fresh token hashes in
+    /// `credentials` name it), one epoch on. For a store whose client may
+    /// send a call again after its connection dropped or its reply timed
+    /// out: the second try finds its own write, and must answer as the
+    /// first would have, not as a lost compare-and-set.
+    pub fn holds_swap(&self, expected_epoch: u64, credentials: &Credentials) -> bool {
+        self.epoch == expected_epoch + 1 && self.credentials == *credentials
+    }
+
     /// [`SessionStore::revoke`] on this copy, if `scope` covers it and `how`
     /// [reaches](Revocation::reaches) it: `true` when it revoked it.
     pub fn apply_revocation(&mut self, scope: &RevokeScope<'_>, how: &Revocation) -> bool {
