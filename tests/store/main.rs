@@ -25,6 +25,8 @@ mod redis_failover;
 #[cfg(feature = "redis")]
 mod redis_generations;
 #[cfg(feature = "redis")]
+mod redis_index;
+#[cfg(feature = "redis")]
 mod redis_resend;
 #[cfg(feature = "redis")]
 mod redis_round_trips;

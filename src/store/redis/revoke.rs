@@ -16,7 +16,9 @@ impl RedisStorage {
         &self, user: &str, scope: &RevokeScope<'_>, how: &Revocation,
     ) -> Result<u64, Error> {
         let mut changed = Vec::new();
-        let mut call = Call::new(&SWAP_MANY).key(self.keys.not_before_of_user(user));
+        let mut call = Call::new(&SWAP_MANY)
+            .key(self.keys.not_before_of_user(user))
+            .key(self.keys.user(user));
         for mut s in self.of_user(user).await? {
             let read = s.record.version;
             if s.apply_revocation(scope, how) {
@@ -25,6 +27,7 @@ impl RedisStorage {
                     .key(self.keys.session(s.record.id))
                     .arg(read)
                     .arg(self.expiry(&s.record)?)
+                    .arg(s.record.id)
                     .arg(fields.len())
                     .pairs(fields);
                 changed.push(s.record.id);
