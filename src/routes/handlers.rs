@@ -33,7 +33,7 @@ pub(super) async fn revoke_one(
         .await
         .map_err(|r| r.reply(html))?;
     Ok(match form {
-        true => reply::back_to_list(&uri, &format!("/{id}/revoke")).into_response(),
+        true => reply::back_to_list(&uri, "/{id}/revoke").into_response(),
         false => StatusCode::NO_CONTENT.into_response(),
     })
 }

@@ -7,7 +7,7 @@ use crate::session::Session;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{Form, OriginalUri, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,8 +21,9 @@ pub(super) const MAX_NAME_CHARS: usize = 64;
 /// A name as the user typed it, checked: trimmed; empty clears it (`None`);
 /// at most [`MAX_NAME_CHARS`] characters; no control characters, and none of
 /// the invisible characters that reorder or hide text (format characters,
-/// line separators, Hangul fillers: [`crate::text::is_hidden`]), which
-/// would let a name pass for another on the page.
+/// line separators, Hangul fillers: [`crate::text::is_hidden`]), nor a name
+/// of combining marks alone ([`crate::text::is_marks_only`]), which would
+/// let a name pass for another on the page, or for none.
 pub(super) fn checked_name(raw: Option<&str>) -> Result<Option<String>, Refusal> {
     let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
@@ -33,7 +34,7 @@ pub(super) fn checked_name(raw: Option<&str>) -> Result<Option<String>, Refusal>
             "A device name has at most 64 characters.",
         ));
     }
-    if name.chars().any(crate::text::is_hidden) {
+    if name.chars().any(crate::text::is_hidden) || crate::text::is_marks_only(name) {
         return Err(Refusal::Invalid(
             "invalid_name",
             "A device name cannot contain control or invisible characters.",
@@ -64,12 +65,13 @@ pub(super) async fn rename_json(
                 "\"name\" must be a string, or null to clear it.",
             )),
         },
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Refusal::TooLarge),
         Err(_) => Err(Refusal::Invalid(
             "invalid_body",
             "Send a JSON object such as {\"name\": \"Work laptop\"}.",
         )),
     };
-    let name = rename(&cfg, &session, &headers, &uri, &id, raw)
+    let (id, name) = rename(&cfg, &session, &headers, &uri, &id, raw)
         .await
         .map_err(|r| r.reply(false))?;
     Ok(reply::private(
@@ -85,6 +87,7 @@ pub(super) async fn rename_form(
 ) -> Result<Redirect, Reply> {
     let raw = match &form {
         Ok(Form(form)) => Ok(Some(form.name.as_str())),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Refusal::TooLarge),
         Err(_) => Err(Refusal::Invalid(
             "invalid_body",
             "Send the form's name field.",
@@ -93,18 +96,19 @@ pub(super) async fn rename_form(
     rename(&cfg, &session, &headers, &uri, &id, raw)
         .await
         .map_err(|r| r.reply(is_form(&headers)))?;
-    Ok(reply::back_to_list(&uri, &format!("/{id}/rename")))
+    Ok(reply::back_to_list(&uri, "/{id}/rename"))
 }
 
 /// Once the request passes the [guards](guard::for_edit), names session
 /// `id` with `raw` (`Err`: what the body was refused for), checked by
 /// [`checked_name`], if the signed-in user owns it and it is live;
 /// `NotFound` otherwise (unknown, ended and foreign ids look the same).
-/// Answers the name set.
+/// Answers the session's id (as the list writes it, whatever form the
+/// path had) and the name set.
 async fn rename(
     cfg: &SessionRoutes, session: &Session, headers: &HeaderMap, uri: &Uri, id: &str,
     raw: Result<Option<&str>, Refusal>,
-) -> Result<Option<String>, Refusal> {
+) -> Result<(Uuid, Option<String>), Refusal> {
     let user = guard::for_edit(cfg, session, headers, uri)?;
     let name = checked_name(raw?)?;
     let id: Uuid = id.parse().map_err(|_| Refusal::NotFound)?;
@@ -115,7 +119,7 @@ async fn rename(
         .await
         .map_err(|e| Refusal::from(crate::error::Error::from(e)))?;
     if done {
-        Ok(name)
+        Ok((id, name))
     } else {
         Err(Refusal::NotFound)
     }
@@ -148,6 +152,8 @@ mod tests {
             "a\u{E0001}b",
             "\u{3164}",
             "a\u{2028}b",
+            "\u{2800}",
+            "\u{301}\u{301}\u{301}",
         ] {
             assert!(checked_name(Some(bad)).is_err(), "{bad:?}");
         }

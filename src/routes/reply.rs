@@ -18,6 +18,8 @@ pub(super) enum Refusal {
     /// The request's body does not say what the route needs: `422` with
     /// this error code and message.
     Invalid(&'static str, &'static str),
+    /// The request's body is past the server's limit: `413`.
+    TooLarge,
     Store(Error),
 }
 
@@ -65,6 +67,11 @@ impl IntoResponse for Reply {
                 "You may not see these sessions.",
             ),
             Refusal::Invalid(code, text) => (StatusCode::UNPROCESSABLE_ENTITY, code, text),
+            Refusal::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "The request's body is too large: a device name has at most 64 characters.",
+            ),
             Refusal::Reauthenticate => (
                 StatusCode::UNAUTHORIZED,
                 "reauthentication_required",
@@ -101,13 +108,17 @@ pub(super) fn is_form(headers: &HeaderMap) -> bool {
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// The list's path, from the path of a request under it (`suffix` is the
-/// request's path below the list).
-pub(super) fn base_path(path: &str, suffix: &str) -> String {
-    let base = path
-        .strip_suffix(suffix)
-        .unwrap_or(path)
-        .trim_end_matches('/');
+/// The list's path, from the path of a request under it: `route` is the
+/// request's route below the list (`"/{id}/revoke"`, `""` for the list),
+/// as many segments as are dropped from the end of the path as sent,
+/// however the id was written in it (upper case, braces,
+/// percent-encoded).
+pub(super) fn base_path(path: &str, route: &str) -> String {
+    let below = route.split('/').filter(|s| !s.is_empty()).count();
+    let mut base = path.trim_end_matches('/');
+    for _ in 0..below {
+        base = base.rsplit_once('/').map_or("", |(above, _)| above);
+    }
     if base.is_empty() {
         "/".into()
     } else {
@@ -115,9 +126,9 @@ pub(super) fn base_path(path: &str, suffix: &str) -> String {
     }
 }
 
-/// `303` back to the list, from a request at `suffix` below it.
-pub(super) fn back_to_list(uri: &Uri, suffix: &str) -> Redirect {
-    Redirect::to(&base_path(uri.path(), suffix))
+/// `303` back to the list, from a request at `route` below it.
+pub(super) fn back_to_list(uri: &Uri, route: &str) -> Redirect {
+    Redirect::to(&base_path(uri.path(), route))
 }
 
 /// Marks a response that holds IPs and session ids: never in a shared cache.
@@ -166,9 +177,18 @@ mod tests {
     #[test]
     fn base_paths() {
         assert_eq!(
-            base_path("/sessions/abc/revoke", "/abc/revoke"),
+            base_path("/sessions/abc/revoke", "/{id}/revoke"),
             "/sessions"
         );
+        // The id as sent, not as parsed: the list all the same.
+        for id in [
+            "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+            "%7B6f9619ff%7D",
+            "urn:uuid:x",
+        ] {
+            let path = format!("/me/sessions/{id}/forget");
+            assert_eq!(base_path(&path, "/{id}/forget"), "/me/sessions");
+        }
         assert_eq!(base_path("/sessions/", ""), "/sessions");
         assert_eq!(base_path("/revoke-others", "/revoke-others"), "/");
     }

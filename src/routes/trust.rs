@@ -37,7 +37,7 @@ pub(super) async fn forget_one(
     if session.id() == Some(id) {
         session.expire_trust_cookie(&user).await;
     }
-    answer(form, n, &uri, &format!("/{id}/forget"))
+    answer(form, n, &uri, "/{id}/forget")
 }
 
 /// `POST /forget-all`: forgets every trusted device of the signed-in user:

@@ -12,6 +12,7 @@ everywhere!(
     names_are_checked,
     only_own_live_sessions_can_be_named,
     the_page_shows_names_and_renames_without_javascript,
+    an_id_in_another_form_is_answered_as_the_list_writes_it,
 );
 
 const SAME: (&str, &str) = ("sec-fetch-site", "same-origin");
@@ -121,6 +122,9 @@ async fn names_are_checked(b: Backend) {
         (r#"{"name": "a\uDB40\uDC01b"}"#, "invalid_name"),
         (r#"{"name": "\u3164"}"#, "invalid_name"),
         (r#"{"name": "a\u2028b"}"#, "invalid_name"),
+        (r#"{"name": "\u2800"}"#, "invalid_name"),
+        // Combining marks alone, on nothing.
+        (r#"{"name": "\u0301\u0301\u0301"}"#, "invalid_name"),
         (r#"{"name": 5}"#, "invalid_name"),
         (r#"{"nom": "x"}"#, "invalid_name"),
         ("not json", "invalid_body"),
@@ -136,11 +140,37 @@ async fn names_are_checked(b: Backend) {
                 .is_some_and(|m| !m.is_empty())
         );
     }
+    // Past the server's body limit (2 MB): too large, not malformed.
+    let huge = json!({ "name": "a".repeat(3 << 20) }).to_string();
+    let res = patch(&mut me, &id, &huge, &[SAME_RAW]).await;
+    assert_eq!(res.status, 413, "{}", res.body);
+    assert_eq!(res.json()["error"], "body_too_large");
     assert_eq!(
         item(&mut me, &id).await["name"],
         "Desk",
         "a refused name wrote something"
     );
+}
+
+/// The id in the path may be written in any form a UUID parses from
+/// (upper case, braces, percent-encoded): the answer names the session as
+/// the list does, and a form goes back to the list.
+async fn an_id_in_another_form_is_answered_as_the_list_writes_it(b: Backend) {
+    let app = app(&b).await;
+    let mut me = signed_in(&app, "alice", None).await;
+    let id = session_id(&mut me).await;
+    let upper = id.to_uppercase();
+    let res = patch(&mut me, &upper, r#"{"name": "Desk"}"#, &[SAME_RAW]).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["id"], id.as_str());
+    let mut other = signed_in(&app, "alice", None).await;
+    let other_id = session_id(&mut other).await;
+    let form = Some(("application/x-www-form-urlencoded", String::new()));
+    let braced = format!("/sessions/%7B{other_id}%7D/revoke");
+    let res = me.send_raw("POST", &braced, form, &[SAME_RAW]).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.headers["location"], "/sessions");
+    assert_eq!(other.get("/me").await.status, 401, "not revoked");
 }
 
 async fn only_own_live_sessions_can_be_named(b: Backend) {
