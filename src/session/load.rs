@@ -321,7 +321,7 @@ impl Session {
                 let issued = found.pending.is_some_and(|(_, at)| arrived - at <= grace);
                 let promoted = found.previous.is_some() && arrived - found.rotated_at <= grace;
                 if issued || promoted {
-                    ValidatorStep::Keep
+                    ValidatorStep::Keep { presented }
                 } else {
                     let token = remember.rotated()?;
                     let step = ValidatorStep::Issue {
@@ -338,7 +338,7 @@ impl Session {
                 if self.presented_at(now) - found.rotated_at > grace {
                     return Ok(None); // held too long: no access, no theft
                 }
-                ValidatorStep::Keep
+                ValidatorStep::Keep { presented }
             } else {
                 return self.remember_theft(&found.record, now).await;
             };
@@ -349,7 +349,7 @@ impl Session {
                 .restore_remembered(found.record.id, &restore)
                 .await?
             {
-                if step != ValidatorStep::Keep {
+                if !matches!(step, ValidatorStep::Keep { .. }) {
                     self.emit(SessionEventKind::RememberRestored, &found.record);
                 }
                 let mut st = self.state();

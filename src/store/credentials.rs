@@ -271,18 +271,24 @@ impl Credentials {
     /// A remember-me restore ([`SessionProtocol::restore_remembered`](super::SessionProtocol::restore_remembered)):
     /// the validator's step, as a compare-and-set on these credentials
     /// (`false`, and nothing changed, when its precondition fails: the
-    /// validator is no longer the presented one, a fresh pending one
-    /// exists, the presented one is no longer pending, or there is no
-    /// credential); then the new current token, and in `record` the tokens'
-    /// end, the cleared freshness and the activity.
+    /// validator is no longer the presented one, or, to keep it, neither
+    /// the current nor the previous one, a fresh pending one exists, the
+    /// presented one is no longer pending, or there is no credential);
+    /// then the new current token, and in `record` the tokens' end, the
+    /// cleared freshness and the activity.
     pub(crate) fn restore(&mut self, record: &mut SessionRecord, r: &Restore) -> bool {
         let now = r.touch.now;
-        if r.step != ValidatorStep::Keep {
-            let Some(c) = self.remember.as_mut() else {
+        let Some(c) = self.remember.as_mut() else {
+            return false;
+        };
+        if let ValidatorStep::Keep { presented } = r.step {
+            let previous = c.previous.is_some_and(|p| p.ct_eq(&presented));
+            if !c.validator.ct_eq(&presented) && !previous {
                 return false;
-            };
+            }
+        } else {
             match r.step {
-                ValidatorStep::Keep => {}
+                ValidatorStep::Keep { .. } => {}
                 ValidatorStep::Issue {
                     presented,
                     next,

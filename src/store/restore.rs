@@ -18,8 +18,14 @@ use time::OffsetDateTime;
 #[non_exhaustive]
 pub enum ValidatorStep {
     /// The validator stays as it is (a concurrent request, or a previous
-    /// validator inside its grace window).
-    Keep,
+    /// validator inside its grace window), only if `presented` is still
+    /// the current or the previous validator (compare-and-set: a new
+    /// credential since, "sign out everywhere else" or a sign-out's, ends
+    /// what the old one opened).
+    Keep {
+        /// The validator's hash, as presented.
+        presented: TokenHash,
+    },
     /// `presented` is the current validator: store `next` as the pending
     /// one, only if the validator is still `presented` and the session has
     /// no pending validator issued after `stale_before` (compare-and-set; a

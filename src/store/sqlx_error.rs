@@ -48,6 +48,10 @@ fn kind(err: &sqlx::Error) -> Kind {
                 // A deadlock or a serialization failure: the transaction
                 // was rolled back, and the same call may succeed again.
                 "40P01" | "40001" => Kind::Unavailable,
+                // read_only_sql_transaction: a pooled connection to a
+                // primary demoted by a failover; lock_not_available: an
+                // operator's lock_timeout ran out. Both pass.
+                "25006" | "55P03" => Kind::Unavailable,
                 // undefined_table, invalid_schema_name; SQLite names it.
                 "42P01" | "3F000" => Kind::MissingSchema,
                 _ if db.message().starts_with("no such table") => Kind::MissingSchema,

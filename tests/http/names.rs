@@ -140,9 +140,12 @@ async fn names_are_checked(b: Backend) {
                 .is_some_and(|m| !m.is_empty())
         );
     }
-    // Past the server's body limit (2 MB): too large, not malformed.
+    // Past the server's body limit (2 MB): too large, not malformed. The
+    // server leaves the rest of the body unread and closes the connection:
+    // the client must not take it back to its pool for the next request.
     let huge = json!({ "name": "a".repeat(3 << 20) }).to_string();
-    let res = patch(&mut me, &id, &huge, &[SAME_RAW]).await;
+    let close = ("connection", &b"close"[..]);
+    let res = patch(&mut me, &id, &huge, &[SAME_RAW, close]).await;
     assert_eq!(res.status, 413, "{}", res.body);
     assert_eq!(res.json()["error"], "body_too_large");
     assert_eq!(

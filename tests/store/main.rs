@@ -16,6 +16,7 @@ mod heartbeat;
 mod hot_touches;
 mod logs;
 mod outside_store;
+mod passing_errors;
 mod quiet_log;
 mod quiet_writes;
 #[cfg(feature = "redis")]

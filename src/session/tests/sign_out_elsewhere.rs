@@ -14,11 +14,21 @@ use uuid::Uuid;
 type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A memory storage that runs a hook (another request, to completion)
-/// right after the next change of credentials it stores.
+/// right after the next change of credentials it stores, or the next
+/// remember-me credential it finds.
 #[derive(Debug, Default, Clone)]
 struct Interleaved {
     inner: MemoryStorage,
     after_next_swap: Arc<Mutex<Option<HookSlot>>>,
+    after_next_selector: Arc<Mutex<Option<HookSlot>>>,
+}
+
+/// Runs the hook in `slot`, if any, once.
+async fn run(slot: &Mutex<Option<HookSlot>>) {
+    let hook = slot.lock().unwrap().take();
+    if let Some(HookSlot(hook)) = hook {
+        hook.await;
+    }
 }
 
 /// The hook, boxed (a `Debug` of its own for the store's).
@@ -36,7 +46,11 @@ impl SessionStore for Interleaved {
         self.inner.migrate().await
     }
     async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, crate::store::Error> {
-        self.inner.load(key).await
+        let found = self.inner.load(key).await?;
+        if matches!(key, Lookup::Selector(_)) {
+            run(&self.after_next_selector).await;
+        }
+        Ok(found)
     }
     async fn insert(&self, session: &StoredSession) -> Result<(), crate::store::Error> {
         self.inner.insert(session).await
@@ -52,10 +66,7 @@ impl SessionStore for Interleaved {
             .inner
             .swap_credentials(id, epoch, credentials, record)
             .await?;
-        let hook = self.after_next_swap.lock().unwrap().take();
-        if let Some(HookSlot(hook)) = hook {
-            hook.await;
-        }
+        run(&self.after_next_swap).await;
         Ok(swapped)
     }
     async fn revoke(
@@ -115,4 +126,48 @@ async fn a_copy_restoring_during_sign_out_elsewhere_is_signed_out_too() {
     let s = device.request().await;
     assert_eq!(s.id(), Some(id), "the device stays signed in");
     assert!(!s.is_restored(), "its session cookie is still good");
+}
+
+/// The copy finds the old credential before the call and restores after
+/// it, keeping the validator (the device restored a moment before, so the
+/// copy's request is taken for one of its tabs): the new credential
+/// refuses it.
+#[tokio::test]
+async fn a_copy_that_found_the_old_credential_before_the_call_is_refused_after_it() {
+    let storage = Interleaved::default();
+    let mut device = Browser::over(storage.clone(), SessionConfig::default());
+    let s = device.request().await;
+    s.login_remember("alice", true).await.unwrap();
+    device.respond(&s).await;
+    let mut copy = device.other();
+    copy.remember = device.remember.clone();
+    // The device restarts and restores: a pending validator goes out.
+    device.session = None;
+    let s = device.request().await;
+    assert!(s.is_restored());
+    device.respond(&s).await;
+    let id = device.request().await.id().unwrap();
+
+    let mut on_device = device.clone();
+    let after = Arc::new(Mutex::new(None));
+    let kept = after.clone();
+    let hook: Hook = Box::pin(async move {
+        let s = on_device.request().await;
+        assert_eq!(s.revoke_other_sessions().await.unwrap(), 0);
+        on_device.respond(&s).await;
+        *kept.lock().unwrap() = Some((on_device.session, on_device.remember));
+    });
+    *storage.after_next_selector.lock().unwrap() = Some(HookSlot(hook));
+    let s = copy.request().await;
+    let cookies = after.lock().unwrap().take().expect("the call ran");
+    assert_eq!(s.user_id(), None, "the copy restored on the old credential");
+
+    (device.session, device.remember) = cookies;
+    let s = device.request().await;
+    assert_eq!(s.id(), Some(id), "the device stays signed in");
+    // And its new remember-me cookie restores it.
+    device.session = None;
+    let s = device.request().await;
+    assert_eq!(s.id(), Some(id), "the new remember-me cookie restores");
+    assert!(s.is_restored());
 }

@@ -190,6 +190,21 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
     );
     assert_eq!(found.pending, None);
 
+    // Keep: on the current or the previous validator only.
+    let keep = |n| ValidatorStep::Keep { presented: hash(n) };
+    assert!(
+        s.restore_remembered(r.id, &restore(5, keep(100)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.restore_remembered(r.id, &restore(6, keep(99)))
+            .await
+            .unwrap(),
+        "kept on a validator the credential no longer has"
+    );
+    assert_eq!(state(s, r.id, &hash(6), t1).await, None);
+
     let how = Revocation::system(RevokeReason::User, t1);
     assert_eq!(
         s.revoke(&RevokeScope::session(r.id), &how).await.unwrap(),
@@ -200,7 +215,7 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
         "dropped with the revocation"
     );
     assert!(
-        !s.restore_remembered(r.id, &restore(5, ValidatorStep::Keep))
+        !s.restore_remembered(r.id, &restore(7, keep(101)))
             .await
             .unwrap()
     );

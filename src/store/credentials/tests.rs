@@ -177,18 +177,38 @@ fn a_restore_issues_then_promotes_the_validator_by_compare_and_set() {
     );
     assert_eq!(m.rotated_at, at(20));
     // Keep: a new current token beside the others, the validator as it is.
-    assert!(c.restore(&mut r, &restore(5, ValidatorStep::Keep, 21)));
+    let keep = |presented| ValidatorStep::Keep { presented };
+    assert!(c.restore(&mut r, &restore(5, keep(h(101)), 21)));
     assert_eq!(state(&c, 4), Some(TokenState::Current));
     assert_eq!(state(&c, 5), Some(TokenState::Current));
     assert_eq!(c.remember.unwrap(), m);
+    // The previous validator keeps too; one before it, or another, not.
+    assert!(c.restore(&mut r, &restore(6, keep(h(100)), 22)));
+    assert!(!c.restore(&mut r, &restore(7, keep(h(99)), 23)));
+    assert_eq!(state(&c, 7), None);
+}
+
+/// A new credential ("sign out everywhere else") ends what the old one
+/// opened: a restore that read the old one keeps nothing.
+#[test]
+fn a_kept_validator_must_still_be_the_credential_s() {
+    let (mut c, mut r) = remembered();
+    let old = c.remember.unwrap().validator;
+    let new = RememberCredential::new([9; 16], h(120), at(1_000_000));
+    c.set_remember(&mut r, Some(&new), at(30), at(30));
+    let keep = ValidatorStep::Keep { presented: old };
+    assert!(!c.restore(&mut r, &restore(8, keep, 31)));
+    assert_eq!(state(&c, 8), None, "a token restored on the old credential");
 }
 
 #[test]
-fn a_restore_without_a_credential_only_keeps() {
+fn a_restore_without_a_credential_does_nothing() {
     let mut c = Credentials::first(h(1), t0());
     let mut r = record();
     let promote = ValidatorStep::Promote { presented: h(100) };
     assert!(!c.restore(&mut r, &restore(2, promote, 10)));
-    assert!(c.restore(&mut r, &restore(2, ValidatorStep::Keep, 10)));
+    let keep = ValidatorStep::Keep { presented: h(100) };
+    assert!(!c.restore(&mut r, &restore(2, keep, 10)));
     assert_eq!(state(&c, 1), Some(TokenState::Current));
+    assert_eq!(state(&c, 2), None);
 }

@@ -38,17 +38,16 @@ impl RedisStorage {
     /// evicts keys at a memory limit.
     pub(super) async fn check_server(&self) -> Result<(), Error> {
         for (node, _) in self.conn.masters_with_slots().await? {
-            let mut pipe = redis::pipe();
-            pipe.cmd("INFO").arg("server");
-            pipe.cmd("CONFIG").arg("GET").arg("maxmemory-policy");
-            pipe.cmd("CONFIG").arg("GET").arg("maxmemory");
-            // Gone: nothing to tell.
-            let Ok(replies) = self.conn.pipe_on(&node, pipe).await else {
-                continue;
-            };
-            let mut replies = replies.into_iter();
-            let info: Result<String, Error> = value(replies.next().unwrap_or(redis::Value::Nil));
-            if let Some(version) = info.ok().as_deref().and_then(version)
+            // On its own: a node that forbids `CONFIG` fails a whole
+            // pipeline, and the version must be read all the same.
+            let mut info = redis::pipe();
+            info.cmd("INFO").arg("server");
+            let info = self.conn.pipe_on(&node, info).await;
+            let info: Option<String> = info
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .and_then(|v| value(v).ok());
+            if let Some(version) = info.as_deref().and_then(version)
                 && version < OLDEST
             {
                 return Err(Error::Misconfigured {
@@ -56,7 +55,15 @@ impl RedisStorage {
                     source: format!("Redis {}.{}", version.0, version.1).into(),
                 });
             }
-            // `[name, value]`; anything else (forbidden): nothing to tell.
+            let mut pipe = redis::pipe();
+            pipe.cmd("CONFIG").arg("GET").arg("maxmemory-policy");
+            pipe.cmd("CONFIG").arg("GET").arg("maxmemory");
+            // Forbidden (a managed Redis), or gone: nothing to tell.
+            let Ok(replies) = self.conn.pipe_on(&node, pipe).await else {
+                continue;
+            };
+            let mut replies = replies.into_iter();
+            // `[name, value]`; anything else: nothing to tell.
             let mut setting = || {
                 let pair: Result<Vec<String>, Error> =
                     value(replies.next().unwrap_or(redis::Value::Nil));

@@ -133,10 +133,17 @@ impl SqliteStorage {
         Ok(out?)
     }
 
-    /// Runs one statement that writes and reads at most one row back.
+    /// Runs one statement that writes and reads at most one row back. It
+    /// reads every row (`fetch_all`, never `fetch_optional`): the statement
+    /// runs to its end, so its autocommit `COMMIT` reports its own error
+    /// (a full disk in WAL mode fails there); after the first row, sqlx
+    /// would reset the statement and drop that error, and the write would
+    /// be answered as done while it was rolled back.
     async fn write_row(&self, query: Query<'static>) -> Result<Option<SqliteRow>, Error> {
-        self.one_write(query, |q, c| Box::pin(q.fetch_optional(c)))
-            .await
+        self.one_write(query, |q, c| {
+            Box::pin(async move { Ok(q.fetch_all(c).await?.into_iter().next()) })
+        })
+        .await
     }
 }
 

@@ -276,8 +276,13 @@ impl StoredSession {
     /// send a call again after its connection dropped or its reply timed
     /// out: the second try finds its own write, and must answer as the
     /// first would have, not as a lost compare-and-set.
+    /// A revoked session holds no swap: a revocation also moves the epoch
+    /// on, and may leave credentials equal to a swap's that adds no token
+    /// (one that drops the remember-me credential).
     pub fn holds_swap(&self, expected_epoch: u64, credentials: &Credentials) -> bool {
-        self.epoch == expected_epoch + 1 && self.credentials == *credentials
+        self.record.revoked_at.is_none()
+            && self.epoch == expected_epoch + 1
+            && self.credentials == *credentials
     }
 
     /// [`SessionStore::revoke`] on this copy, if `scope` covers it and `how`
