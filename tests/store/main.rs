@@ -15,6 +15,7 @@ mod feed_cost;
 mod heartbeat;
 mod hot_touches;
 mod logs;
+mod mixed_fleet;
 mod outside_store;
 mod passing_errors;
 mod quiet_log;
