@@ -72,13 +72,18 @@ impl RedisStorage {
     /// meanwhile. So a call that waits goes on one of the
     /// [`WAITING_LINKS`](super::WAITING_LINKS) kept for such calls, picked
     /// by its key's hash tag (a user's and its sessions' waiting calls keep
-    /// their order on one), and every other call on the shared one, never
+    /// their order on one), or by the whole key when it has none (a
+    /// selector's entry), and every other call on the shared one, never
     /// behind a `WAIT`.
     pub(super) fn link(&self, wait: Option<Wait>, key: Option<&str>) -> &Conn {
         if wait.is_none() || self.waiting.is_empty() {
             return &self.conn;
         }
-        let tag = key.and_then(|k| Some(k.split_once('{')?.1.split_once('}')?.0));
+        let tag = key.map(|k| {
+            k.split_once('{')
+                .and_then(|(_, rest)| rest.split_once('}'))
+                .map_or(k, |(tag, _)| tag)
+        });
         let spread = tag.map_or(0, |t| {
             t.bytes().fold(0usize, |h, b| {
                 h.wrapping_mul(31).wrapping_add(usize::from(b))
