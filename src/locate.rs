@@ -151,7 +151,8 @@ impl Locating {
 
 /// A label as stored: without control or invisible characters (the rule of
 /// device names, [`crate::text::is_hidden`]), trimmed, at most 100
-/// characters; `None` when empty.
+/// characters; `None` when empty, or when it holds nothing but combining
+/// marks ([`crate::text::is_marks_only`]).
 fn clean(label: &str) -> Option<String> {
     let shown: String = label
         .chars()
@@ -159,7 +160,7 @@ fn clean(label: &str) -> Option<String> {
         .collect();
     let label: String = shown.trim().chars().take(MAX_LABEL).collect();
     let label = label.trim_end().to_owned();
-    (!label.is_empty()).then_some(label)
+    (!crate::text::is_marks_only(&label)).then_some(label)
 }
 
 #[cfg(test)]
@@ -179,6 +180,7 @@ mod tests {
             Some("Lisbon, Portugal")
         );
         assert_eq!(clean(" \u{200B} "), None);
+        assert_eq!(clean("\u{301}\u{301}"), None, "marks alone show nothing");
         assert_eq!(clean(&"x".repeat(300)).unwrap().len(), MAX_LABEL);
     }
 

@@ -274,6 +274,9 @@ impl Session {
         // which wins once and is done: `RESTORE_TRIES` rounds (each of up
         // to three compare-and-sets in the store) outlast a dozen tabs on a
         // loaded machine, where three rounds signed the last tab out.
+        // The presented validator opened a restore in an earlier round:
+        // found unknown since, other tabs replaced it meanwhile, no theft.
+        let mut was_good = false;
         for _ in 0..RESTORE_TRIES {
             let Some(found) = self.store().find_remember(&remember.selector).await? else {
                 if !self.state().retired_token {
@@ -339,9 +342,12 @@ impl Session {
                     return Ok(None); // held too long: no access, no theft
                 }
                 ValidatorStep::Keep { presented }
+            } else if was_good {
+                return Ok(None);
             } else {
                 return self.remember_theft(&found.record, now).await;
             };
+            was_good = true;
             let token = self.issue_token(found.record.id)?;
             let restore = Restore::new(token.hash(), now + cfg.absolute_timeout, step, now, touch);
             if self

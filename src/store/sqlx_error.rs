@@ -48,9 +48,12 @@ fn kind(err: &sqlx::Error) -> Kind {
                 // A deadlock or a serialization failure: the transaction
                 // was rolled back, and the same call may succeed again.
                 "40P01" | "40001" => Kind::Unavailable,
-                // read_only_sql_transaction: a pooled connection to a
-                // primary demoted by a failover; lock_not_available: an
-                // operator's lock_timeout ran out. Both pass.
+                // read_only_sql_transaction: a connection to a primary a
+                // failover demoted (it answers so until the pool replaces
+                // it: set `max_lifetime`, or `test_before_acquire`);
+                // lock_not_available: an operator's lock_timeout gave up
+                // on a row another transaction held (a rollback, as a
+                // deadlock: `is_rolled_back`).
                 "25006" | "55P03" => Kind::Unavailable,
                 // undefined_table, invalid_schema_name; SQLite names it.
                 "42P01" | "3F000" => Kind::MissingSchema,
@@ -81,9 +84,10 @@ fn sqlite_primary(code: &str) -> Option<u32> {
 
 impl Error {
     /// Whether the database rolled the call's transaction back to let
-    /// another go on (a Postgres deadlock, `40P01`, or serialization
-    /// failure, `40001`): an [`Error::Unavailable`] that is no outage, so
-    /// the same call may succeed at once. A write batch that meets one
+    /// another go on (a Postgres deadlock, `40P01`, a serialization
+    /// failure, `40001`, or a lock an operator's `lock_timeout` gave up on,
+    /// `55P03`): an [`Error::Unavailable`] that is no outage, so the same
+    /// call may succeed at once. A write batch that meets one
     /// answers its calls one by one rather than all as unavailable; the
     /// command line says to run the command again.
     pub fn is_rolled_back(&self) -> bool {
@@ -94,7 +98,7 @@ impl Error {
             Some(sqlx::Error::Database(db)) => db.code(),
             _ => None,
         };
-        matches!(code.as_deref(), Some("40P01" | "40001"))
+        matches!(code.as_deref(), Some("40P01" | "40001" | "55P03"))
     }
 }
 

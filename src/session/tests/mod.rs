@@ -274,6 +274,8 @@ async fn a_slow_logout_still_expires_the_cookies() {
 
 mod arrival;
 mod auth;
+mod interleaved;
 mod late_restore;
 mod sign_out_elsewhere;
+mod stalled_restore;
 mod update;

@@ -1,86 +1,9 @@
 //! "Sign out everywhere else" while a copy of this device's cookies is in
 //! use: nothing the copy does during the call outlives it.
 
+use super::interleaved::{Hook, HookSlot, Interleaved};
 use super::*;
-use crate::store::{
-    Deletion, ListQuery, Lookup, MigrationReport, Revocation, RevokeScope, SessionRecord,
-    SessionStore, StoredSession, Write, WriteOutcome,
-};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
-use uuid::Uuid;
-
-type Hook = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// A memory storage that runs a hook (another request, to completion)
-/// right after the next change of credentials it stores, or the next
-/// remember-me credential it finds.
-#[derive(Debug, Default, Clone)]
-struct Interleaved {
-    inner: MemoryStorage,
-    after_next_swap: Arc<Mutex<Option<HookSlot>>>,
-    after_next_selector: Arc<Mutex<Option<HookSlot>>>,
-}
-
-/// Runs the hook in `slot`, if any, once.
-async fn run(slot: &Mutex<Option<HookSlot>>) {
-    let hook = slot.lock().unwrap().take();
-    if let Some(HookSlot(hook)) = hook {
-        hook.await;
-    }
-}
-
-/// The hook, boxed (a `Debug` of its own for the store's).
-struct HookSlot(Hook);
-
-impl std::fmt::Debug for HookSlot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HookSlot")
-    }
-}
-
-#[async_trait::async_trait]
-impl SessionStore for Interleaved {
-    async fn migrate(&self) -> Result<MigrationReport, crate::store::Error> {
-        self.inner.migrate().await
-    }
-    async fn load(&self, key: &Lookup) -> Result<Option<StoredSession>, crate::store::Error> {
-        let found = self.inner.load(key).await?;
-        if matches!(key, Lookup::Selector(_)) {
-            run(&self.after_next_selector).await;
-        }
-        Ok(found)
-    }
-    async fn insert(&self, session: &StoredSession) -> Result<(), crate::store::Error> {
-        self.inner.insert(session).await
-    }
-    async fn write(&self, id: Uuid, w: &Write<'_>) -> Result<WriteOutcome, crate::store::Error> {
-        self.inner.write(id, w).await
-    }
-    async fn swap_credentials(
-        &self, id: Uuid, epoch: u64, credentials: &crate::store::Credentials,
-        record: Option<&SessionRecord>,
-    ) -> Result<bool, crate::store::Error> {
-        let swapped = self
-            .inner
-            .swap_credentials(id, epoch, credentials, record)
-            .await?;
-        run(&self.after_next_swap).await;
-        Ok(swapped)
-    }
-    async fn revoke(
-        &self, scope: &RevokeScope<'_>, how: &Revocation,
-    ) -> Result<u64, crate::store::Error> {
-        self.inner.revoke(scope, how).await
-    }
-    async fn delete(&self, what: &Deletion) -> Result<u64, crate::store::Error> {
-        self.inner.delete(what).await
-    }
-    async fn list(&self, q: &ListQuery<'_>) -> Result<Vec<SessionRecord>, crate::store::Error> {
-        self.inner.list(q).await
-    }
-}
 
 /// A copy of a remembered device's cookies restores the session while
 /// "Sign out everywhere else" runs on the device, between the calls that
