@@ -45,21 +45,27 @@ async fn epoch(pool: &sqlx::PgPool, id: Uuid) -> i64 {
         .unwrap()
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_0_1_change_of_credentials_fails_a_swap_read_before_it(pool: sqlx::PgPool) {
-    use axum_user_sessions::SessionProtocol as _;
-    let store = PgStore::new(pool.clone());
-    axum_user_sessions::migrate(&store).await.unwrap();
+/// A new session in `store`, migrated first, and the time it was made.
+async fn session_in(
+    store: &dyn axum_user_sessions::SessionProtocol,
+) -> (SessionRecord, OffsetDateTime) {
+    axum_user_sessions::migrate(store).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let mut r = SessionRecord::new(Uuid::new_v4(), now);
     (r.expires_at, r.absolute_expires_at) = (
         now + Duration::from_secs(1800),
         now + Duration::from_secs(3600),
     );
-    store
-        .create(&r, &TokenHash::from_bytes([1; 32]))
-        .await
-        .unwrap();
+    let token = TokenHash::from_bytes([1; 32]);
+    store.create(&r, &token).await.unwrap();
+    (r, now)
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_0_1_change_of_credentials_fails_a_swap_read_before_it(pool: sqlx::PgPool) {
+    use axum_user_sessions::SessionProtocol as _;
+    let store = PgStore::new(pool.clone());
+    let (r, now) = session_in(&store).await;
     let storage = store.storage();
 
     // A rotation by 0.1 between the read and the swap.
@@ -131,17 +137,7 @@ async fn sqlite_a_0_1_change_of_credentials_fails_a_swap_read_before_it() {
         .await
         .unwrap();
     let store = SqliteStore::new(pool.clone());
-    axum_user_sessions::migrate(&store).await.unwrap();
-    let now = OffsetDateTime::now_utc();
-    let mut r = SessionRecord::new(Uuid::new_v4(), now);
-    (r.expires_at, r.absolute_expires_at) = (
-        now + Duration::from_secs(1800),
-        now + Duration::from_secs(3600),
-    );
-    store
-        .create(&r, &TokenHash::from_bytes([1; 32]))
-        .await
-        .unwrap();
+    let (r, now) = session_in(&store).await;
     let storage = store.storage();
     let epoch = async || -> i64 {
         sqlx::query_scalar("SELECT cred_epoch FROM aus_sessions")
