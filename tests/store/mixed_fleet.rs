@@ -63,7 +63,6 @@ async fn session_in(
 
 #[sqlx::test(migrations = false)]
 async fn a_0_1_change_of_credentials_fails_a_swap_read_before_it(pool: sqlx::PgPool) {
-    use axum_user_sessions::SessionProtocol as _;
     let store = PgStore::new(pool.clone());
     let (r, now) = session_in(&store).await;
     let storage = store.storage();
@@ -129,7 +128,6 @@ async fn a_0_1_change_of_credentials_fails_a_swap_read_before_it(pool: sqlx::PgP
 /// rotation makes it) fails a swap read before it; a touch moves no epoch.
 #[tokio::test]
 async fn sqlite_a_0_1_change_of_credentials_fails_a_swap_read_before_it() {
-    use axum_user_sessions::SessionProtocol as _;
     use axum_user_sessions::SqliteStore;
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
@@ -137,7 +135,7 @@ async fn sqlite_a_0_1_change_of_credentials_fails_a_swap_read_before_it() {
         .await
         .unwrap();
     let store = SqliteStore::new(pool.clone());
-    let (r, now) = session_in(&store).await;
+    let (r, _) = session_in(&store).await;
     let storage = store.storage();
     let epoch = async || -> i64 {
         sqlx::query_scalar("SELECT cred_epoch FROM aus_sessions")
