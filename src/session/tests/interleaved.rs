@@ -82,3 +82,14 @@ impl SessionStore for Interleaved {
         self.inner.list(q).await
     }
 }
+
+/// A browser over a new [`Interleaved`] storage, under `config`, signed in
+/// as `user` with "remember me".
+pub(super) async fn remembered(user: &str, config: SessionConfig) -> (Interleaved, Browser) {
+    let storage = Interleaved::default();
+    let mut b = Browser::over(storage.clone(), config);
+    let s = b.request().await;
+    s.login_remember(user, true).await.unwrap();
+    b.respond(&s).await;
+    (storage, b)
+}

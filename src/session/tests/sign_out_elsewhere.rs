@@ -1,7 +1,7 @@
 //! "Sign out everywhere else" while a copy of this device's cookies is in
 //! use: nothing the copy does during the call outlives it.
 
-use super::interleaved::{Hook, HookSlot, Interleaved};
+use super::interleaved::{Hook, HookSlot, remembered};
 use super::*;
 use std::sync::Mutex;
 
@@ -12,11 +12,7 @@ use std::sync::Mutex;
 /// itself stays signed in.
 #[tokio::test]
 async fn a_copy_restoring_during_sign_out_elsewhere_is_signed_out_too() {
-    let storage = Interleaved::default();
-    let mut device = Browser::over(storage.clone(), SessionConfig::default());
-    let s = device.request().await;
-    s.login_remember("alice", true).await.unwrap();
-    device.respond(&s).await;
+    let (storage, mut device) = remembered("alice", SessionConfig::default()).await;
     let id = device.request().await.id().unwrap();
 
     // The copy holds the remember-me cookie only: its next request
@@ -57,11 +53,7 @@ async fn a_copy_restoring_during_sign_out_elsewhere_is_signed_out_too() {
 /// refuses it.
 #[tokio::test]
 async fn a_copy_that_found_the_old_credential_before_the_call_is_refused_after_it() {
-    let storage = Interleaved::default();
-    let mut device = Browser::over(storage.clone(), SessionConfig::default());
-    let s = device.request().await;
-    s.login_remember("alice", true).await.unwrap();
-    device.respond(&s).await;
+    let (storage, mut device) = remembered("alice", SessionConfig::default()).await;
     let mut copy = device.other();
     copy.remember = device.remember.clone();
     // The device restarts and restores: a pending validator goes out.

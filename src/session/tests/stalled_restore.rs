@@ -2,7 +2,7 @@
 //! and writing it, while the browser's other tabs promote the validator
 //! twice: the validator it presented is gone by then, which is no theft.
 
-use super::interleaved::{Hook, HookSlot, Interleaved};
+use super::interleaved::{Hook, HookSlot, remembered};
 use super::*;
 
 const GRACE: Duration = Duration::from_millis(300);
@@ -12,11 +12,7 @@ async fn a_tab_stalled_past_two_promotions_is_anonymous_not_a_theft() {
     let mut config = SessionConfig::default();
     config.remember.grace = GRACE;
     config.rotation.grace = GRACE;
-    let storage = Interleaved::default();
-    let mut b = Browser::over(storage.clone(), config);
-    let s = b.request().await;
-    s.login_remember("dana", true).await.unwrap();
-    b.respond(&s).await;
+    let (storage, mut b) = remembered("dana", config).await;
     // After a restart, a first tab restores (a pending validator goes
     // out); a second tab still sends the validator before it.
     b.session = None;
