@@ -49,8 +49,8 @@ fn kind(err: &sqlx::Error) -> Kind {
                 // was rolled back, and the same call may succeed again.
                 "40P01" | "40001" => Kind::Unavailable,
                 // read_only_sql_transaction: a connection to a primary a
-                // failover demoted (it answers so until the pool replaces
-                // it: set `max_lifetime`, or `test_before_acquire`);
+                // failover demoted (the store closes it rather than give
+                // it back to the pool: `spoils_connection`);
                 // lock_not_available: an operator's lock_timeout gave up
                 // on a row another transaction held (a rollback, as a
                 // deadlock: `is_rolled_back`).
@@ -99,6 +99,28 @@ impl Error {
             _ => None,
         };
         matches!(code.as_deref(), Some("40P01" | "40001" | "55P03"))
+    }
+}
+
+/// Whether the connection `err` came on fails every write the same way: a
+/// primary that a failover demoted, or a session an operator made
+/// read-only (`read_only_sql_transaction`, 25006). Given back to the pool,
+/// it would answer `503` to every write it is lent for until the pool
+/// retires it; the store closes it instead, and the next call connects
+/// anew, to whichever server is the primary now.
+pub(crate) fn spoils_connection(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("25006"))
+}
+
+impl Error {
+    /// [`spoils_connection`] of the sqlx error this one wraps, if any.
+    pub(crate) fn spoils_connection(&self) -> bool {
+        let Error::Unavailable(source) = self else {
+            return false;
+        };
+        source
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(spoils_connection)
     }
 }
 

@@ -1,11 +1,14 @@
 //! Postgres errors that pass answer `503`, not `500`: a pooled connection
 //! to a primary a failover demoted (`read_only_sql_transaction`, 25006),
-//! and an operator's `lock_timeout` (`lock_not_available`, 55P03).
+//! and an operator's `lock_timeout` (`lock_not_available`, 55P03). The
+//! demoted connection is closed, not lent again.
 
 use crate::common;
 use axum_user_sessions::SessionProtocol;
 use axum_user_sessions::store::{SessionRecord, TokenHash};
 use sqlx::postgres::PgPoolOptions;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -54,4 +57,52 @@ async fn a_demoted_primary_and_a_lock_timeout_are_unavailable(pool: sqlx::PgPool
     // calls one by one, as it does a deadlock.
     assert!(err.is_rolled_back(), "{err:?}");
     holder.rollback().await.unwrap();
+}
+
+/// A connection that answered 25006 is closed rather than given back to
+/// the pool: the next call connects anew (here to a server that writes,
+/// as after a failover), on its own or behind a pooler. Given back, it
+/// would answer `503` to every write until the pool retired it.
+#[sqlx::test(migrations = false)]
+async fn a_demoted_connection_is_not_lent_again(pool: sqlx::PgPool) {
+    let b = common::Backend::postgres(pool).await;
+    for behind_pgbouncer in [false, true] {
+        let connects = Arc::new(AtomicUsize::new(0));
+        let counted = connects.clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |c, _| {
+                // The first connection reaches the demoted primary.
+                let demoted = counted.fetch_add(1, Ordering::SeqCst) == 0;
+                Box::pin(async move {
+                    if demoted {
+                        sqlx::query("SET default_transaction_read_only = on")
+                            .execute(c)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(b.store_connect_options())
+            .await
+            .unwrap();
+        let mut store = axum_user_sessions::PgStore::new(pool);
+        if behind_pgbouncer {
+            store = store.behind_pgbouncer();
+        }
+        let err = store
+            .create(&record(), &TokenHash::from_bytes([2; 32]))
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+        store
+            .create(&record(), &TokenHash::from_bytes([3; 32]))
+            .await
+            .unwrap_or_else(|e| panic!("lent the demoted connection again: {e:?}"));
+        assert_eq!(connects.load(Ordering::SeqCst), 2, "{behind_pgbouncer}");
+        sqlx::query("DELETE FROM axum_user_sessions.sessions")
+            .execute(b.pg.as_ref().unwrap())
+            .await
+            .unwrap();
+    }
 }

@@ -6,7 +6,7 @@
 //! by Postgres itself (`pg_stat_user_functions`).
 
 use crate::common;
-use axum_user_sessions::store::{SessionRecord, TokenHash, Touch};
+use axum_user_sessions::store::{RememberCredential, SessionRecord, TokenHash, Touch};
 use axum_user_sessions::{PgStore, SessionProtocol};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -144,4 +144,39 @@ async fn with_a_cache_registered_every_write_is_logged_once(pool: sqlx::PgPool) 
     );
     assert_eq!(version_and_collect_after(&pg, id).await.0, 6);
     assert_eq!(trigger_calls(&pg, 6).await, Some(6));
+}
+
+/// A remembered device forgotten (its end moved back by a month):
+/// `collect_after` follows the end back (migration
+/// `20261210001001_collect_after_moves_back`), so garbage collection takes
+/// the ended row now, not a month after it ended.
+#[sqlx::test(migrations = false)]
+async fn collect_after_follows_an_end_moved_back(pool: sqlx::PgPool) {
+    let (store, pg) = one_connection_store(&pool).await;
+    let hours_ago = OffsetDateTime::now_utc() - time::Duration::hours(3);
+    // Whole seconds: Postgres keeps microseconds.
+    let start = hours_ago.replace_nanosecond(0).unwrap();
+    let (id, _) = new_session(&store, start).await;
+    let month = start + time::Duration::days(30);
+    let credential = RememberCredential::new([9; 16], TokenHash::from_bytes([8; 32]), month);
+    assert!(
+        store
+            .set_remember(id, Some(&credential), month, start)
+            .await
+            .unwrap()
+    );
+    assert!(version_and_collect_after(&pg, id).await.1 >= month);
+
+    let day = start + time::Duration::days(1);
+    assert!(store.set_remember(id, None, day, start).await.unwrap());
+    // Its end is the idle end, 30 minutes after `start`, plus as much slack.
+    let (_, forgotten) = version_and_collect_after(&pg, id).await;
+    assert_eq!(forgotten, start + time::Duration::hours(1));
+    let now = OffsetDateTime::now_utc();
+    let horizon = now - time::Duration::days(7);
+    assert_eq!(
+        store.gc_batch(now, horizon, 10).await.unwrap(),
+        1,
+        "not collected"
+    );
 }

@@ -149,15 +149,9 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
     };
     let restore =
         |token: u8, step| Restore::new(hash(token), t1 + Duration::from_secs(600), step, t1, touch);
+    assert!(restored(s, r.id, restore(2, issue(101))).await);
     assert!(
-        s.restore_remembered(r.id, &restore(2, issue(101)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.restore_remembered(r.id, &restore(3, issue(102)))
-            .await
-            .unwrap(),
+        !restored(s, r.id, restore(3, issue(102))).await,
         "a second tab's issue lost the compare-and-set"
     );
     let found = s.find_remember(&selector).await.unwrap().unwrap();
@@ -178,11 +172,7 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
     let promote = ValidatorStep::Promote {
         presented: hash(101),
     };
-    assert!(
-        s.restore_remembered(r.id, &restore(4, promote))
-            .await
-            .unwrap()
-    );
+    assert!(restored(s, r.id, restore(4, promote)).await);
     let found = s.find_remember(&selector).await.unwrap().unwrap();
     assert_eq!(
         (found.validator, found.previous),
@@ -192,15 +182,9 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
 
     // Keep: on the current or the previous validator only.
     let keep = |n| ValidatorStep::Keep { presented: hash(n) };
+    assert!(restored(s, r.id, restore(5, keep(100))).await);
     assert!(
-        s.restore_remembered(r.id, &restore(5, keep(100)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.restore_remembered(r.id, &restore(6, keep(99)))
-            .await
-            .unwrap(),
+        !restored(s, r.id, restore(6, keep(99))).await,
         "kept on a validator the credential no longer has"
     );
     assert_eq!(state(s, r.id, &hash(6), t1).await, None);
@@ -214,9 +198,10 @@ pub async fn remember_me_restores_in_two_phases(store: Arc<dyn SessionProtocol>)
         s.find_remember(&selector).await.unwrap().is_none(),
         "dropped with the revocation"
     );
-    assert!(
-        !s.restore_remembered(r.id, &restore(7, keep(101)))
-            .await
-            .unwrap()
-    );
+    assert!(!restored(s, r.id, restore(7, keep(101))).await);
+}
+
+/// Whether `restore` took on session `id`.
+async fn restored(s: &dyn SessionProtocol, id: Uuid, restore: Restore) -> bool {
+    s.restore_remembered(id, &restore).await.unwrap()
 }

@@ -51,10 +51,19 @@ where
 {
     let pool = pool.clone();
     let task = tokio::spawn(async move {
-        let mut tx = pool.begin().await?;
-        let out = body(&mut tx).await?;
-        tx.commit().await?;
-        Ok(out)
+        let mut conn = pool.acquire().await?;
+        let result = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let out = body(&mut tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        // A connection that cannot write any more is closed, not lent again.
+        if result.as_ref().is_err_and(Error::spoils_connection) {
+            conn.close_on_drop();
+        }
+        result
     });
     match task.await {
         Ok(result) => result,

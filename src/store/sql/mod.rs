@@ -285,7 +285,9 @@ pub(crate) type Run<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>>
 /// A statement of database `DB`, its arguments bound.
 pub(crate) type Statement<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
 
-/// Runs one statement, `run(query, connection)`, on a connection from `pool`.
+/// Runs one statement, `run(query, connection)`, on a connection from `pool`;
+/// a connection that cannot write any more is closed rather than given
+/// back ([`spoils_connection`](crate::store::sqlx_error::spoils_connection)).
 pub(crate) async fn on_pool<DB, T, F>(
     pool: &Pool<DB>, query: Statement<DB>, run: F,
 ) -> Result<T, Error>
@@ -294,7 +296,14 @@ where
     F: for<'c> FnOnce(Statement<DB>, &'c mut DB::Connection) -> Run<'c, T>,
 {
     let mut conn = pool.acquire().await?;
-    Ok(run(query, &mut conn).await?)
+    let result = run(query, &mut conn).await;
+    if result
+        .as_ref()
+        .is_err_and(crate::store::sqlx_error::spoils_connection)
+    {
+        conn.close_on_drop();
+    }
+    Ok(result?)
 }
 
 mod credentials;
