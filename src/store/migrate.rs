@@ -1,14 +1,16 @@
 //! The embedded migrations, and the one way to run them: [`migrate`], on a
 //! pool or on any store.
 //!
-//! On Postgres the tables and their migrations table live in the schema
+//! On Postgres the tables and their migrations tables live in the schema
 //! `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
-//! SQLite they are prefixed `aus_` and tracked in `_aus_migrations`.
+//! SQLite they are prefixed `aus_` and tracked in `_aus_migrations`. The
+//! migrations since 0.1 are tracked in a second table (`…_since_0_1`), so
+//! that a 0.1 instance still starts beside this version ([`Migrations`]).
 
 use super::error::Error;
 use super::report::{AppliedMigration, MigrationReport};
 use super::session_store::SessionProtocol;
-use sqlx::migrate::{Migrate as SqlxMigrate, MigrateError, Migrator};
+use sqlx::migrate::{Migrate as SqlxMigrate, Migrator};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -17,39 +19,97 @@ use std::sync::Arc;
 #[cfg(feature = "postgres")]
 pub(crate) const SCHEMA: &str = "axum_user_sessions";
 
-/// The Postgres migrations, tracked in `axum_user_sessions._sqlx_migrations`.
+/// The embedded migrations of one database, in two lists tracked in two
+/// tables. 0.1 runs its migrations at every start and refuses a
+/// migrations table that holds a version it does not know (sqlx's
+/// `VersionMissing`): had the later migrations gone into its table, a 0.1
+/// instance started (scaled out, restarted, rolled back) after the first
+/// instance of this version migrated could not start. So the table 0.1
+/// reads keeps only what 0.1 shipped, and the later migrations have a
+/// table of their own, whose migrator ignores versions it does not know:
+/// this version starts beside a later one that migrated too.
+pub(crate) struct Migrations {
+    /// What 0.1 shipped, in its table.
+    released: Migrator,
+    /// The rest, in a table of their own.
+    later: Migrator,
+}
+
+impl Migrations {
+    /// `all` split after version `last_released`; the later ones tracked
+    /// in `all`'s table with `suffix` added.
+    fn split(all: Migrator, last_released: i64, suffix: &str) -> Self {
+        let part = |keep: &dyn Fn(i64) -> bool| {
+            let mut m = Migrator::with_migrations(
+                all.iter().filter(|m| keep(m.version)).cloned().collect(),
+            );
+            m.dangerous_set_table_name(all.table_name.clone());
+            for schema in all.create_schemas.iter() {
+                m.create_schema(schema.clone());
+            }
+            m
+        };
+        let released = part(&|v| v <= last_released);
+        let mut later = part(&|v| v > last_released);
+        later.dangerous_set_table_name(format!("{}{suffix}", all.table_name));
+        later.set_ignore_missing(true);
+        Self { released, later }
+    }
+}
+
+/// The Postgres migrations, tracked in `axum_user_sessions._sqlx_migrations`
+/// (all of them: [`PgStore::migrator`](crate::PgStore::migrator)).
 #[cfg(feature = "postgres")]
-pub(crate) fn postgres() -> Migrator {
+pub(crate) fn postgres_all() -> Migrator {
     let mut m = sqlx::migrate!("migrations/postgres");
     m.dangerous_set_table_name(format!("{SCHEMA}._sqlx_migrations"));
     m.create_schema(SCHEMA);
     m
 }
 
-/// The SQLite migrations, tracked in the table `_aus_migrations`.
+/// The Postgres migrations as [`migrate`] runs them: 0.1's in
+/// `axum_user_sessions._sqlx_migrations`, the later ones in
+/// `axum_user_sessions._sqlx_migrations_since_0_1`.
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres() -> Migrations {
+    Migrations::split(postgres_all(), 20261123000004, "_since_0_1")
+}
+
+/// The SQLite migrations, tracked in the table `_aus_migrations` (all of
+/// them: [`SqliteStore::migrator`](crate::SqliteStore::migrator)).
 #[cfg(feature = "sqlite")]
-pub(crate) fn sqlite() -> Migrator {
+pub(crate) fn sqlite_all() -> Migrator {
     let mut m = sqlx::migrate!("migrations/sqlite");
     m.dangerous_set_table_name("_aus_migrations");
     m
 }
 
-/// Runs `migrator` on `pool` and reports which migrations it applied.
+/// The SQLite migrations as [`migrate`] runs them: 0.1's in
+/// `_aus_migrations`, the later ones in `_aus_migrations_since_0_1`.
+#[cfg(feature = "sqlite")]
+pub(crate) fn sqlite() -> Migrations {
+    Migrations::split(sqlite_all(), 20261123000003, "_since_0_1")
+}
+
+/// Runs `migrations` on `pool` and reports which migrations it applied.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) async fn run<DB>(
-    migrator: &Migrator, pool: &sqlx::Pool<DB>,
+    migrations: &Migrations, pool: &sqlx::Pool<DB>,
 ) -> Result<MigrationReport, Error>
 where
     DB: sqlx::Database,
     DB::Connection: SqlxMigrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
     // Each step on a connection of its own, given back before the next, so
     // that a pool of one connection works too.
-    let before = applied(migrator, &mut *pool.acquire().await?).await?;
-    migrator.run(pool).await?;
-    let after = applied(migrator, &mut *pool.acquire().await?).await?;
-    let newly_applied = migrator
-        .iter()
+    let before = applied(migrations, &mut *pool.acquire().await?).await?;
+    migrations.released.run(pool).await?;
+    migrations.later.run(pool).await?;
+    let after = applied(migrations, &mut *pool.acquire().await?).await?;
+    let newly_applied = [&migrations.released, &migrations.later]
+        .into_iter()
+        .flat_map(|m| m.iter())
         .filter(|m| !m.migration_type.is_down_migration())
         .filter(|m| after.contains(&m.version) && !before.contains(&m.version))
         .map(|m| AppliedMigration::new(m.version, m.description.as_ref()))
@@ -61,27 +121,57 @@ where
     ))
 }
 
-/// The versions applied so far, read under the migrator's lock (creating
-/// its schema and table first, as a run does).
-async fn applied<C>(migrator: &Migrator, conn: &mut C) -> Result<BTreeSet<i64>, MigrateError>
+/// The versions applied so far, read under the migrators' lock (creating
+/// their schema and tables first, as a run does). Later versions that an
+/// earlier build of 0.2 recorded in 0.1's table move to their own first:
+/// copied, then deleted, so that a run cut in between moves them again.
+async fn applied<DB>(
+    migrations: &Migrations, conn: &mut DB::Connection,
+) -> Result<BTreeSet<i64>, Error>
 where
-    C: SqlxMigrate + ?Sized,
+    DB: sqlx::Database,
+    DB::Connection: SqlxMigrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    if migrator.locking {
+    let (released, later) = (&migrations.released, &migrations.later);
+    let last_released = released.iter().map(|m| m.version).max().unwrap_or(0);
+    if released.locking {
         conn.lock().await?;
     }
     let listed = async {
-        for schema in migrator.create_schemas.iter() {
+        for schema in released.create_schemas.iter() {
             conn.create_schema_if_not_exists(schema).await?;
         }
-        conn.ensure_migrations_table(&migrator.table_name).await?;
-        conn.list_applied_migrations(&migrator.table_name).await
+        conn.ensure_migrations_table(&released.table_name).await?;
+        conn.ensure_migrations_table(&later.table_name).await?;
+        for step in [
+            format!(
+                "INSERT INTO {to} SELECT * FROM {from} WHERE version > {last_released} \
+                   AND version NOT IN (SELECT version FROM {to})",
+                from = released.table_name,
+                to = later.table_name,
+            ),
+            format!(
+                "DELETE FROM {} WHERE version > {last_released}",
+                released.table_name
+            ),
+        ] {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(step))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let mut versions = BTreeSet::new();
+        for m in [released, later] {
+            let listed = conn.list_applied_migrations(&m.table_name).await?;
+            versions.extend(listed.into_iter().map(|m| m.version));
+        }
+        Ok::<_, Error>(versions)
     }
     .await;
-    if migrator.locking {
+    if released.locking {
         conn.unlock().await?;
     }
-    Ok(listed?.into_iter().map(|m| m.version).collect())
+    listed
 }
 
 /// Creates or upgrades the session tables. Embedded, idempotent, safe to run
@@ -90,9 +180,12 @@ where
 /// `Arc<dyn SessionProtocol>`); stores run their own migrations
 /// ([`SessionProtocol::migrate`]).
 ///
-/// On Postgres the tables and their migrations table live in the schema
+/// On Postgres the tables and their migrations tables live in the schema
 /// `axum_user_sessions`, apart from the app's own `_sqlx_migrations`; on
-/// SQLite they are prefixed `aus_` and tracked in `_aus_migrations`.
+/// SQLite they are prefixed `aus_` and tracked in `_aus_migrations`. The
+/// migrations since 0.1 are tracked in a table of their own
+/// (`…_since_0_1`), so that a 0.1 instance, which runs its migrations at
+/// its start, still starts during a rolling upgrade.
 ///
 /// ```no_run
 /// # async fn f(pool: sqlx::PgPool) -> Result<(), axum_user_sessions::Error> {

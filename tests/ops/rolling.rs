@@ -209,4 +209,14 @@ async fn remember_me_restores_on_either_instance(pool: sqlx::PgPool) {
             browser = c;
         }
     }
+    // A 0.1 instance started after this build migrated (scaled out,
+    // restarted) runs its migrations at its start, starts, and serves the
+    // browsers signed in on this build.
+    let late = released(&url_of(&pool)).await;
+    let mut browser = browser_at(&new, &new.base);
+    browser.login("alice").await;
+    assert_eq!(
+        at(&browser, &late.base).me().await.as_deref(),
+        Some("alice")
+    );
 }

@@ -102,7 +102,9 @@ async fn pg_migrations_are_idempotent_and_apart_from_the_apps(pool: sqlx::PgPool
     axum_user_sessions::migrate(&pool).await.unwrap();
     axum_user_sessions::migrate(&pool).await.unwrap();
     app_migrator().run(&pool).await.unwrap();
-    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions._sqlx_migrations")
+    let ours: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM axum_user_sessions._sqlx_migrations) + (SELECT count(*) FROM axum_user_sessions._sqlx_migrations_since_0_1)",
+    )
         .fetch_one(&pool)
         .await
         .unwrap();
@@ -138,7 +140,9 @@ async fn sqlite_migrations_are_idempotent_and_apart_from_the_apps() {
     axum_user_sessions::migrate(pool).await.unwrap();
     axum_user_sessions::migrate(pool).await.unwrap();
     app_migrator().run(pool).await.unwrap();
-    let ours: i64 = sqlx::query_scalar("SELECT count(*) FROM _aus_migrations")
+    let ours: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM _aus_migrations) + (SELECT count(*) FROM _aus_migrations_since_0_1)",
+    )
         .fetch_one(pool)
         .await
         .unwrap();

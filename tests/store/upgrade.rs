@@ -75,6 +75,12 @@ async fn pg_a_populated_0_1_database_upgrades_in_place(pool: sqlx::PgPool) {
         .collect();
     assert_eq!(new, since);
     assert_eq!(new.first().copied(), Some("change feed"));
+    // A 0.1 instance that starts now (scaled out, restarted) runs its
+    // migrations at its start: they find nothing they do not know.
+    migrator_0_1()
+        .run(&pool)
+        .await
+        .expect("0.1 cannot start after the upgrade");
 
     let store = PgStore::new(pool.clone());
     let now = time::OffsetDateTime::now_utc();
@@ -227,6 +233,16 @@ async fn pg_a_row_holding_infinity_is_brought_into_range(pool: sqlx::PgPool) {
         .await
         .unwrap();
     store.migrate().await.unwrap();
+    // An earlier build of 0.2 recorded its migrations in 0.1's table: they
+    // moved to their own, and 0.1 starts.
+    let in_0_1s: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM axum_user_sessions._sqlx_migrations")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(in_0_1s, 4);
+    migrator_0_1().run(&pool).await.unwrap();
+    assert!(store.migrate().await.unwrap().newly_applied.is_empty());
     let read = store.get(id).await.unwrap().expect("the row reads");
     assert_eq!(read.absolute_expires_at.year(), 9999);
     let how = Revocation::new(RevokeReason::Admin, RevokedBy::operator("ops"), now);

@@ -120,9 +120,13 @@ impl PgStore {
         &self.0.storage().pool
     }
 
-    /// The embedded migrations, tracked in `axum_user_sessions._sqlx_migrations`.
+    /// The embedded migrations, all of them, tracked in
+    /// `axum_user_sessions._sqlx_migrations`: to list them. Run them with
+    /// [`migrate`](crate::store::migrate()), which keeps the ones since 0.1
+    /// in a table of their own (`_sqlx_migrations_since_0_1`), so that a
+    /// 0.1 instance still starts during a rolling upgrade.
     pub fn migrator() -> sqlx::migrate::Migrator {
-        migrate::postgres()
+        migrate::postgres_all()
     }
 
     /// The storage underneath the protocol.

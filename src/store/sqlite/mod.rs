@@ -92,9 +92,13 @@ impl SqliteStore {
         &self.0.storage().pool
     }
 
-    /// The embedded migrations, tracked in the table `_aus_migrations`.
+    /// The embedded migrations, all of them, tracked in the table
+    /// `_aus_migrations`: to list them. Run them with
+    /// [`migrate`](crate::store::migrate()), which keeps the ones since 0.1
+    /// in a table of their own (`_aus_migrations_since_0_1`), so that a 0.1
+    /// instance still starts during a rolling upgrade.
     pub fn migrator() -> sqlx::migrate::Migrator {
-        migrate::sqlite()
+        migrate::sqlite_all()
     }
 
     /// The storage underneath the protocol.

@@ -95,6 +95,10 @@ async fn sqlite_a_migrated_0_1_session_is_not_an_api_client() {
     .await
     .unwrap();
     axum_user_sessions::migrate(store.pool()).await.unwrap();
+    // A 0.1 instance starting now finds nothing it does not know.
+    old.run(store.pool())
+        .await
+        .expect("0.1 cannot start after the upgrade");
     let app = serve_api(SessionLayer::new(store).with_bearer_tokens(true)).await;
     let mut browser = Client::new(&app);
     browser.cookie = Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
