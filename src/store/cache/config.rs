@@ -9,6 +9,11 @@ use std::time::Duration;
 /// serving well before a lapse (`postgres/feed.rs`).
 pub(crate) const LAG_CEILING: Duration = Duration::from_secs(20);
 
+/// The longest [`ttl`](CacheConfig::ttl) that counts: the cache's map
+/// refuses a time to live past about a thousand years, and `Duration::MAX`
+/// is a natural way to say "never".
+pub(crate) const TTL_CEILING: Duration = Duration::from_secs(365 * 86_400);
+
 /// Cache settings: the defaults, or set field by field.
 ///
 /// ```
@@ -33,7 +38,8 @@ pub struct CacheConfig {
     /// whatever the sessions hold.
     pub max_bytes: u64,
     /// How long an entry may be served before it is read again, whatever
-    /// the change feed says. Default: 60 seconds.
+    /// the change feed says. At most a year (a longer setting, up to
+    /// `Duration::MAX`, counts as a year). Default: 60 seconds.
     pub ttl: Duration,
     /// The shortest time between two reads of what changed by the change
     /// feed (on Postgres, one statement on the pool per poll, per app

@@ -182,7 +182,7 @@ impl CachedStore {
         let entries = moka::sync::Cache::builder()
             .max_capacity(config.max_bytes.max(1))
             .weigher(move |_: &TokenHash, session: &Arc<LoadedSession>| config.weight(session))
-            .time_to_live(config.ttl)
+            .time_to_live(config.ttl.min(config::TTL_CEILING))
             .build();
         let inner = store.into_session_store();
         Self {
@@ -293,6 +293,9 @@ impl Wrapper for CachedStore {
         let live = self.shared.fresh().await;
         if live
             && let Some(hit) = self.shared.after_writes(token).await
+            // Asked again after the wait for a write: the feed may have
+            // fallen behind meanwhile.
+            && self.shared.is_live()
             && session.is_none_or(|id| id == hit.record.id)
         {
             let r = &hit.record;

@@ -367,3 +367,12 @@ async fn a_hit_shares_the_cached_row() {
     );
     assert_eq!(a.record.user_id.as_deref(), Some("ann"));
 }
+
+/// A time to live of `Duration::MAX` ("never") makes a cache: it counts
+/// as a year.
+#[test]
+fn a_ttl_of_forever_makes_a_cache() {
+    let config = CacheConfig::default().with_ttl(std::time::Duration::MAX);
+    let cache = CachedStore::new(MemoryStore::default(), config);
+    assert_eq!(cache.hits(), 0);
+}

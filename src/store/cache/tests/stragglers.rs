@@ -1,10 +1,11 @@
 //! No copy outlives what forgets its session: a load that waited across a
-//! feed failure, a write that ends from a parked copy after a rotation,
+//! feed failure or while the feed fell behind, a write that ends from a parked copy after a rotation,
 //! the lines of copies that left on their own, and a load that raced a
 //! write whose outcome is unknown.
 
 use super::{Fixture, fixture_with, set};
 use crate::store::cache::CacheConfig;
+use crate::store::cache::Clock;
 use crate::store::feed::Change;
 use crate::store::types::{LoadedSession, TokenHash};
 use std::sync::Arc;
@@ -43,6 +44,28 @@ async fn a_load_that_waited_across_a_feed_failure_is_not_cached() {
         trips + 1,
         "the copy read across the failure was served"
     );
+}
+
+/// A load waits for this process's write of its session; meanwhile the
+/// feed falls behind without failing (its poll is slow). The copy the
+/// write leaves is not served: a revocation made elsewhere may be in what
+/// the feed has not read yet, so the store answers, as it does every load
+/// while the feed lags.
+#[tokio::test]
+async fn a_load_that_waited_while_the_feed_fell_behind_is_not_served_from_memory() {
+    let f = filled().await;
+    let (shared, id) = (&f.cache.shared, f.record.id);
+    let hits = f.cache.hits();
+    shared.writing(id);
+    let (loaded, ()) = tokio::join!(f.load(), async {
+        tokio::task::yield_now().await;
+        shared
+            .caught_up
+            .store(Clock::NEVER, std::sync::atomic::Ordering::Release);
+        shared.written(id, Some((&set("a", 1), 1)));
+    });
+    assert_eq!(loaded.record.id, id);
+    assert_eq!(f.cache.hits(), hits, "served while the feed lagged");
 }
 
 /// A write's new version is reported before its answer (its copy under
