@@ -221,6 +221,14 @@ struct LegacyCookies {
 async fn finish(
     session: &Session, config: &SessionConfig, legacy: LegacyCookies, mut res: Response,
 ) -> Response {
+    // A request that joined an adoption sends the adopted session's cookie
+    // once its load found the session (below), and the adoption expires
+    // tower-sessions' cookie: load it even where the handler never read
+    // the session (a health check, a static file), or the browser would
+    // be left with neither cookie. A load that fails sends neither.
+    if legacy.joined.is_some() {
+        let _ = session.ensure_loaded().await;
+    }
     let Commit {
         error,
         mut cookies,

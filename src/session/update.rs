@@ -128,7 +128,15 @@ impl Session {
         let Some(id) = id else {
             return self.update_new(key, pending, f, encode).await;
         };
-        let mut turn = self.config().key_queues.turn(id, key).await;
+        // The turn waits for this process's earlier updates of the key;
+        // each of their store calls is bounded by the store timeout, their
+        // sum is not: the wait is bounded too, so that behind a stuck store
+        // every request answers `503` within the timeout.
+        let limit = self.config().store_timeout;
+        let turn = self.config().key_queues.turn(id, key);
+        let mut turn = tokio::time::timeout(limit, turn)
+            .await
+            .map_err(|_| crate::store::Error::Timeout(limit))?;
         // The key's value in the store, as far as this process knows: what
         // the previous turn saw, or else this request's load.
         let mut current = turn.take().unwrap_or(loaded);

@@ -102,7 +102,7 @@ mod sqlite;
 mod sqlx_error;
 mod stack;
 mod storage;
-mod timeout;
+pub(crate) mod timeout;
 mod touch;
 mod types;
 

@@ -1,5 +1,5 @@
 //! A memory storage that lets another request in at a chosen point of a
-//! request's calls, to run a race step by step.
+//! request's calls, to run a race step by step, or stalls its writes.
 
 use super::*;
 use crate::store::{
@@ -22,6 +22,9 @@ pub(super) struct Interleaved {
     inner: MemoryStorage,
     pub(super) after_next_swap: Arc<Mutex<Option<HookSlot>>>,
     pub(super) after_next_selector: Arc<Mutex<Option<HookSlot>>>,
+    /// Set: every data write waits forever (a row another transaction
+    /// holds).
+    pub(super) stall_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs the hook in `slot`, if any, once.
@@ -57,6 +60,9 @@ impl SessionStore for Interleaved {
         self.inner.insert(session).await
     }
     async fn write(&self, id: Uuid, w: &Write<'_>) -> Result<WriteOutcome, crate::store::Error> {
+        if self.stall_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.inner.write(id, w).await
     }
     async fn swap_credentials(

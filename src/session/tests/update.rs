@@ -138,3 +138,34 @@ async fn an_update_of_an_ended_session_is_an_error_and_sets_no_cookie() {
     assert_eq!(commit.cookies.remember, None);
     assert_eq!(b.sessions().await, 0, "the update must not resurrect it");
 }
+
+/// A stuck store (a row another transaction holds): the requests updating
+/// one key take their turns, and each answers `503` within the store
+/// timeout of its own start, not after every turn before it timed out.
+/// (Time is paused: the clock moves only when every task waits.)
+#[tokio::test(start_paused = true)]
+async fn updates_of_a_key_waiting_on_a_stuck_store_answer_within_its_timeout() {
+    use super::interleaved::Interleaved;
+    use std::sync::atomic::Ordering;
+    let limit = std::time::Duration::from_secs(1);
+    let mut config = crate::config::SessionConfig::default();
+    config.store_timeout = limit;
+    let storage = Interleaved::default();
+    let mut b = Browser::over(storage.clone(), config);
+    b.store = std::sync::Arc::new(crate::store::timeout::TimeoutStore::new(b.store, limit));
+    let s = b.request().await;
+    s.insert("k", 1).unwrap();
+    b.respond(&s).await;
+    let (first, second) = (b.request().await, b.request().await);
+    storage.stall_writes.store(true, Ordering::SeqCst);
+    let start = tokio::time::Instant::now();
+    let bump = |n: Option<u32>| n.unwrap_or(0) + 1;
+    let (one, (two, took)) = tokio::join!(first.update("k", bump), async {
+        let two = second.update("k", bump).await;
+        (two, start.elapsed())
+    });
+    assert!(one.unwrap_err().is_unavailable());
+    assert!(two.unwrap_err().is_unavailable());
+    assert!(took <= limit, "the second waited {took:?}");
+    assert_eq!(second.config().key_queues.len(), 0, "a turn was kept");
+}

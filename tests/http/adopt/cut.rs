@@ -96,33 +96,60 @@ async fn row_gone(switch: &Switch, id: &str) {
 }
 
 /// The browser leaves while its adopting request waits on tower-sessions'
-/// row: the request's future is dropped, the adoption is not. Its next
-/// request, with the same old cookie, comes back signed in.
-#[sqlx::test(migrations = false)]
-async fn a_request_that_goes_away_still_adopts(pool: sqlx::PgPool) {
-    let switch = Switch::postgres(pool).await;
-    let old = old_app(&switch).await;
-    let (new, cut) = new_app(&switch, switch.backend.layer()).await;
+/// row: the request's future is dropped, the adoption is not, and takes
+/// the row. The app, and tower-sessions' session id.
+async fn adopted_after_the_browser_left(switch: &Switch) -> (TestApp, String) {
+    let old = old_app(switch).await;
+    let (new, cut) = new_app(switch, switch.backend.layer()).await;
     let id = old_login(&old, "alice").await;
-    let lock = lock_row(&switch, &id).await;
+    let lock = lock_row(switch, &id).await;
 
     let mut leaving = Client::new(&new);
     let first = {
         let id = id.clone();
         tokio::spawn(async move { present(&mut leaving, &id).await })
     };
-    delete_waiting(&switch).await;
+    delete_waiting(switch).await;
     first.abort(); // the browser closes the connection
     let dropped = eventually(BOUND, || async { cut.load(Ordering::SeqCst).then_some(()) }).await;
     assert!(dropped.is_some(), "the server never dropped the request");
     lock.rollback().await.unwrap();
-    row_gone(&switch, &id).await;
+    row_gone(switch, &id).await;
+    (new, id)
+}
 
+/// The browser's next request, with the same old cookie, comes back signed
+/// in after the adoption its earlier request left.
+#[sqlx::test(migrations = false)]
+async fn a_request_that_goes_away_still_adopts(pool: sqlx::PgPool) {
+    let switch = Switch::postgres(pool).await;
+    let (new, id) = adopted_after_the_browser_left(&switch).await;
     let mut browser = Client::new(&new);
     let res = present(&mut browser, &id).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["user_id"], "alice");
     assert_eq!(browser.me().await.as_deref(), Some("alice"));
+}
+
+/// The browser's next request goes to a route that never reads the session
+/// (a health check, a static file): it joins the adoption, and sets our
+/// cookie as it expires the old one, so the browser stays signed in.
+#[sqlx::test(migrations = false)]
+async fn a_joining_request_that_reads_no_session_keeps_the_sign_in(pool: sqlx::PgPool) {
+    let switch = Switch::postgres(pool).await;
+    let (new, id) = adopted_after_the_browser_left(&switch).await;
+    let mut browser = Client::new(&new);
+    let cookie = format!("id={id}");
+    let res = browser
+        .send_with("GET", "/health", &[("cookie", &cookie)])
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(
+        browser.me().await.as_deref(),
+        Some("alice"),
+        "signed out: {:?}",
+        res.set_cookies()
+    );
 }
 
 /// tower-sessions' table answers slower than the layer's store timeout:
