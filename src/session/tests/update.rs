@@ -148,8 +148,10 @@ async fn updates_of_a_key_waiting_on_a_stuck_store_answer_within_its_timeout() {
     use super::interleaved::Interleaved;
     use std::sync::atomic::Ordering;
     let limit = std::time::Duration::from_secs(1);
-    let mut config = crate::config::SessionConfig::default();
-    config.store_timeout = limit;
+    let config = crate::config::SessionConfig {
+        store_timeout: limit,
+        ..Default::default()
+    };
     let storage = Interleaved::default();
     let mut b = Browser::over(storage.clone(), config);
     b.store = std::sync::Arc::new(crate::store::timeout::TimeoutStore::new(b.store, limit));
