@@ -32,10 +32,21 @@ pub(crate) struct Commit {
 impl Session {
     /// Writes what the handler changed and says what the cookies become.
     /// `handler_failed` (a 5xx answer): the data changes are dropped and no
-    /// rotation starts. A session never extracted commits nothing.
+    /// rotation starts. A session never loaded commits nothing, unless the
+    /// handler changed its data anyway (it reached the session through the
+    /// request's extensions, `Extension<Session>`, not the extractor): it
+    /// is loaded then, and the changes written as the extractor's would be.
     pub(crate) async fn commit(&self, handler_failed: bool) -> Commit {
         if self.inner.loaded.get().is_none() {
-            return Commit::default(); // never extracted: nothing read, nothing changed
+            if handler_failed || self.state().changes.is_empty() {
+                return Commit::default(); // nothing read, nothing changed
+            }
+            if let Err(e) = self.ensure_loaded().await {
+                return Commit {
+                    error: Some(e),
+                    ..Commit::default()
+                };
+            }
         }
         let error = self.write(handler_failed).await.err();
         let st = self.state();

@@ -1,9 +1,12 @@
 //! `Option<Session>`: `None` for a request without a live session, `Some` for
-//! one with; never `None` for an outage. Every store.
+//! one with; never `None` for an outage. A session reached through the
+//! request's extensions (`Extension<Session>`) writes what its handler
+//! changed. Every store.
 
 use crate::common;
 
-use axum::routing::get;
+use axum::Extension;
+use axum::routing::{get, put};
 use axum_user_sessions::{Session, SessionLayer};
 use common::{Backend, Client, TestApp};
 
@@ -11,6 +14,7 @@ conformance!(
     optional_session_is_none_without_a_session,
     optional_session_is_some_with_one,
     optional_session_expires_a_dead_cookie,
+    a_change_through_the_extension_is_written,
 );
 
 /// The demo's routes plus `/maybe`, which reports what `Option<Session>` saw.
@@ -24,6 +28,16 @@ async fn serve(layer: SessionLayer) -> TestApp {
                     Some(s) => format!("some:{}", s.user_id().unwrap_or_default()),
                 }
             }),
+        )
+        .route(
+            "/ext/{k}",
+            put(
+                |Extension(s): Extension<Session>,
+                 axum::extract::Path(k): axum::extract::Path<String>| async move {
+                    s.insert(&k, "via extension").unwrap();
+                    axum::http::StatusCode::NO_CONTENT
+                },
+            ),
         )
         .layer(layer);
     common::serve(router).await
@@ -63,4 +77,23 @@ async fn optional_session_expires_a_dead_cookie(b: Backend) {
     let res = stale.send_raw("GET", "/maybe", None, &[]).await;
     assert_eq!((res.status, res.body.as_str()), (200, "none"));
     assert_eq!(res.cookie_value("__Host-session").as_deref(), Some(""));
+}
+
+/// A handler that takes the session from the request's extensions, not
+/// with the extractor, changes data on a session nobody loaded: the
+/// change is written all the same, a signed-in user's into their session,
+/// a visitor's into a new one with its cookie.
+async fn a_change_through_the_extension_is_written(b: Backend) {
+    let app = serve(b.layer()).await;
+    let mut c = Client::new(&app);
+    c.login("alice").await;
+    assert_eq!(c.send_with("PUT", "/ext/k", &[]).await.status, 204);
+    assert_eq!(c.get("/kv").await.json()["k"], "via extension");
+    assert_eq!(c.me().await.as_deref(), Some("alice"));
+
+    let mut visitor = Client::new(&app);
+    let res = visitor.send_with("PUT", "/ext/j", &[]).await;
+    assert_eq!(res.status, 204);
+    assert!(visitor.cookie.is_some(), "{:?}", res.set_cookies());
+    assert_eq!(visitor.get("/kv").await.json()["j"], "via extension");
 }
