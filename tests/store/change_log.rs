@@ -218,28 +218,35 @@ async fn pg_the_feed_reports_changes_committed_out_of_order(pool: sqlx::PgPool) 
 /// An operator's `TRUNCATE` of the session tables (everyone signed out at
 /// once) reaches the caches: the feed reports it as a flush. Before, no
 /// trigger fired on it, and a cache served its copies until their time to
-/// live.
+/// live. The same when the change log is truncated with them, which takes
+/// the flush's row with it: the feed sees the log's new file.
 #[sqlx::test(migrations = false)]
 async fn a_truncate_of_the_session_tables_reaches_the_cache(pool: sqlx::PgPool) {
     let b = common::Backend::postgres_cached(pool).await;
     let pg = b.pg.clone().unwrap();
     let app = common::serve_demo(b.layer()).await;
-    let mut c = common::Client::new(&app);
-    c.login("alice").await;
-    assert_eq!(c.me().await.as_deref(), Some("alice"));
-    assert_eq!(
-        c.me().await.as_deref(),
-        Some("alice"),
-        "served from the cache"
-    );
-    sqlx::query("TRUNCATE axum_user_sessions.sessions CASCADE")
-        .execute(&pg)
-        .await
-        .unwrap();
-    let out = common::eventually(Duration::from_secs(10), || {
-        let mut c = c.clone();
-        async move { c.me().await.is_none().then_some(()) }
-    })
-    .await;
-    assert!(out.is_some(), "the cache served a truncated session");
+    for truncate in [
+        "TRUNCATE axum_user_sessions.sessions CASCADE",
+        "BEGIN; TRUNCATE axum_user_sessions.sessions CASCADE; \
+         TRUNCATE axum_user_sessions.session_changes; COMMIT",
+    ] {
+        let mut c = common::Client::new(&app);
+        c.login("alice").await;
+        assert_eq!(c.me().await.as_deref(), Some("alice"));
+        assert_eq!(
+            c.me().await.as_deref(),
+            Some("alice"),
+            "served from the cache"
+        );
+        sqlx::raw_sql(truncate).execute(&pg).await.unwrap();
+        let out = common::eventually(Duration::from_secs(10), || {
+            let mut c = c.clone();
+            async move { c.me().await.is_none().then_some(()) }
+        })
+        .await;
+        assert!(
+            out.is_some(),
+            "the cache served a truncated session: {truncate}"
+        );
+    }
 }

@@ -192,6 +192,8 @@ struct Registration {
     server: i64,
     /// The count of the log's gaps when it registered (`Beat::gaps`).
     gaps: i64,
+    /// The files of the feed's tables when it registered (`Beat::files`).
+    files: String,
     /// The transactions writing the session tables when the feed
     /// registered (`SESSION_WRITERS`, read after the first heartbeat) that
     /// were still in progress at the last poll: the feed catches up once
@@ -249,6 +251,7 @@ async fn round(
             beat: i64::MIN,
             server: read.started,
             gaps: read.gaps,
+            files: read.files.clone(),
             waiting: session_writers(store).await?,
         }),
     };
@@ -263,6 +266,14 @@ async fn round(
         // a write may have skipped the log, which no check of this poll's
         // heartbeat would show.
         return Err(Error::Corrupt("the change log had a gap"));
+    }
+    if read.files != r.files {
+        // The log was truncated (with or without the sessions), a backup
+        // restored, or a table rewritten: rows the log lost would never
+        // be reported.
+        return Err(Error::Corrupt(
+            "the session tables or the change log were truncated, restored or rewritten",
+        ));
     }
     if read.started != r.server || unseen.went_back(&next) {
         // Another server answers (a failover, a restored backup), or this

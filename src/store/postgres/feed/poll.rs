@@ -16,10 +16,12 @@ use uuid::Uuid;
 /// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`),
 /// the database's clock (`clock`, milliseconds), when the server started
 /// (`started`, microseconds: another value is another server, or the same
-/// restarted) and the count of the log's gaps (`gaps`, `feed_gaps`).
+/// restarted), the count of the log's gaps (`gaps`, `feed_gaps`) and the
+/// files of the feed's tables (`files`: a `TRUNCATE`, a restore or a
+/// rewrite gives a table a new one).
 const FEED: &str = "
     SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot,
-           NULL::int8 AS clock, NULL::int8 AS started, NULL::int8 AS gaps
+           NULL::int8 AS clock, NULL::int8 AS started, NULL::int8 AS gaps, NULL::text AS files
       FROM axum_user_sessions.session_changes
      WHERE xid >= $1::text::xid8 OR xid = ANY ($2::text::xid8[])
      GROUP BY kind, session_id
@@ -27,7 +29,10 @@ const FEED: &str = "
     SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
            pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8,
            (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8,
-           (SELECT last_value FROM axum_user_sessions.feed_gaps)";
+           (SELECT last_value FROM axum_user_sessions.feed_gaps),
+           concat_ws(':', pg_relation_filenode('axum_user_sessions.sessions'),
+                     pg_relation_filenode('axum_user_sessions.tokens'),
+                     pg_relation_filenode('axum_user_sessions.session_changes'))";
 
 /// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
 /// and the ids in progress as an array literal.
@@ -87,7 +92,7 @@ impl Unseen {
 /// What a poll read of the heartbeat: its value and the database's clock
 /// (milliseconds since the epoch), when the server started, and how many
 /// beats found the log quiet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Beat {
     value: i64,
     clock: i64,
@@ -98,6 +103,13 @@ pub(super) struct Beat {
     /// skipped the log. A feed that sees it change has failed, whoever
     /// beat and whenever it polled.
     pub(super) gaps: i64,
+    /// The files of the session tables and the change log
+    /// (`pg_relation_filenode`). A `TRUNCATE` of the log (an operator
+    /// clearing it, with or without the sessions), a restored backup or a
+    /// table rewritten gives a table a new file: a feed that sees them
+    /// change has failed, for rows the log lost would never be reported.
+    /// (A `VACUUM FULL` costs a flush, nothing more.)
+    pub(super) files: String,
 }
 
 impl Beat {
@@ -106,7 +118,7 @@ impl Beat {
     /// second: two feeds beating at once may each move it to its own
     /// reading of the clock). Otherwise the feed has failed: a write may
     /// have skipped the log, and no poll would say so.
-    pub(super) fn check(self, ours: i64) -> Result<(), Error> {
+    pub(super) fn check(&self, ours: i64) -> Result<(), Error> {
         if self.value < ours - 1_000 {
             return Err(Error::Corrupt("the change feed's heartbeat was set back"));
         }
@@ -139,6 +151,7 @@ pub(super) async fn poll(
                 clock: row.try_get("clock")?,
                 started: row.try_get("started")?,
                 gaps: row.try_get("gaps")?,
+                files: row.try_get("files")?,
             };
             next = Some((Unseen::after(row.try_get("snapshot")?)?, beat));
             continue;
@@ -171,6 +184,7 @@ mod tests {
             clock: now,
             started: 0,
             gaps: 1,
+            files: String::new(),
         };
         assert!(beat(now).check(now).is_ok());
         // Another feed beat at once, a few milliseconds behind: not a set-back.
