@@ -74,6 +74,10 @@ impl Session {
             if let Some(new_id) = reissue.new_id {
                 r.id = new_id;
                 r.version = 0;
+                // As the move stored it (`store/protocol/moving.rs`).
+                if let Some(end) = reissue.tokens_expire_at {
+                    r.absolute_expires_at = r.absolute_expires_at.max(end);
+                }
             }
             r.user_id.clone_from(&reissue.user_id);
             if reissue.authenticated_at.is_some() {

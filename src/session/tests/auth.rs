@@ -278,3 +278,42 @@ pub(super) async fn supersede(
     b.store.promote(id, &new.hash(), at).await.unwrap();
     new
 }
+
+/// A sign-in form sent twice (a double click, two tabs) from an anonymous
+/// session: both requests read it before either signed in. The first
+/// moves it to a new id and ends it; the second moves it too, and its
+/// cookie (the one the browser keeps: it shows the last response) signs
+/// the user in, with the visit's data, for a whole absolute timeout.
+#[tokio::test]
+async fn a_sign_in_sent_twice_signs_in_with_the_last_cookie() {
+    let mut b = with_session().await;
+    let (first, second) = (b.request().await, b.request().await);
+    first.login("alice").await.unwrap();
+    b.respond(&first).await;
+    second.login("alice").await.unwrap();
+    b.respond(&second).await;
+    let s = b.request().await;
+    assert_eq!(s.user_id().as_deref(), Some("alice"), "signed out");
+    assert_eq!(s.get::<u32>("k").unwrap(), Some(1));
+    let record = b.store.get(s.id().unwrap()).await.unwrap().unwrap();
+    let full = now() + b.config.absolute_timeout - Duration::from_secs(60);
+    assert!(record.absolute_expires_at > full, "{record:?}");
+}
+
+/// An anonymous visit signs in: the signed-in session lasts a whole
+/// absolute timeout from the sign-in, not what was left of the visit's.
+#[tokio::test]
+async fn a_sign_in_lasts_a_whole_absolute_timeout_from_itself() {
+    let mut b = with_session().await;
+    let s = b.request().await;
+    let visit = b.store.get(s.id().unwrap()).await.unwrap().unwrap();
+    past(visit.created_at).await;
+    let before = now();
+    s.login("alice").await.unwrap();
+    b.respond(&s).await;
+    let s = b.request().await;
+    let record = b.store.get(s.id().unwrap()).await.unwrap().unwrap();
+    let full = before + b.config.absolute_timeout;
+    assert!(record.absolute_expires_at >= full, "{record:?}");
+    assert!(record.absolute_expires_at > visit.absolute_expires_at);
+}

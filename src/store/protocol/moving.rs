@@ -44,6 +44,13 @@ impl<S: SessionStore> Protocol<S> {
         record.id = new_id;
         record.version = 0;
         record.persistent = false;
+        // The session the sign-in makes lasts the absolute timeout from the
+        // sign-in (which the tokens' end counts), not what was left of the
+        // anonymous visit's: nor, for a sign-in sent twice, the old id's
+        // end, which the first one's move set to its instant.
+        if let Some(end) = reissue.tokens_expire_at {
+            record.absolute_expires_at = record.absolute_expires_at.max(end);
+        }
         let mut credentials = Credentials::new(Vec::new(), None);
         credentials.reissue(&mut record, *token, reissue);
         self.storage
