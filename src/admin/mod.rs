@@ -185,14 +185,25 @@ impl SessionAdmin {
     /// The layer's session limit, after `user` signed in on `keep`: of the
     /// user's other live sessions (`live`, most recently active first), all
     /// but the `max - 1` most recently active are revoked
-    /// ([`RevokeReason::SessionLimit`], by the library). Returns how many.
+    /// ([`RevokeReason::SessionLimit`], by the library), those that signed
+    /// in after `keep` excepted (their own sign-in enforces the limit).
+    /// Returns how many.
     pub(crate) async fn enforce_session_limit(
         &self, user: &str, keep: Uuid, live: &[SessionRecord], max: u32,
     ) -> Result<u64, Error> {
         let others = live.iter().filter(|r| r.id != keep);
         let allowed = usize::try_from(max.saturating_sub(1)).unwrap_or(usize::MAX);
+        // Sign-ins that race (two devices, a form sent twice) each list the
+        // other: each revokes only sessions that signed in before its own,
+        // in one order both agree on (the sign-in's instant, then the id),
+        // so the later stays and enforces the limit on the earlier.
+        let rank = |r: &SessionRecord| (r.authenticated_at.unwrap_or(r.created_at), r.id);
+        let ours = live
+            .iter()
+            .find(|r| r.id == keep)
+            .map_or((OffsetDateTime::now_utc(), keep), rank);
         let mut n = 0;
-        for record in others.skip(allowed) {
+        for record in others.skip(allowed).filter(|r| rank(r) < ours) {
             let how = Revocation::system(RevokeReason::SessionLimit, OffsetDateTime::now_utc());
             let scope = RevokeScope::Session {
                 id: record.id,
@@ -290,106 +301,4 @@ fn revocation(reason: RevokeReason, by: RevokedBy) -> Result<Revocation, Error> 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::store::MemoryStore;
-    use crate::token::Token;
-    use std::sync::Mutex;
-
-    /// A session of `user` in `store`, ending `ttl` from now (expired when
-    /// negative).
-    pub(crate) async fn session_of(
-        store: &dyn SessionProtocol, user: &str, ttl: time::Duration,
-    ) -> Uuid {
-        let now = OffsetDateTime::now_utc();
-        let mut r = SessionRecord::new(Uuid::new_v4(), now + ttl.min(time::Duration::ZERO) * 2);
-        r.user_id = Some(user.into());
-        r.expires_at = now + ttl;
-        r.absolute_expires_at = now + ttl;
-        let token = Token::generate().unwrap().hash();
-        store.create(&r, &token).await.unwrap();
-        r.id
-    }
-
-    type Log = Arc<Mutex<Vec<SessionEvent>>>;
-
-    /// An admin handle acting for a request, its event log, and a live
-    /// session each of alice and bob.
-    async fn alice_and_bob() -> (SessionAdmin, Log, Uuid, Uuid) {
-        let log = Log::default();
-        let sink = EventSink::new({
-            let log = log.clone();
-            move |e: &SessionEvent| log.lock().unwrap().push(e.clone())
-        });
-        let store: Arc<dyn SessionProtocol> = Arc::new(MemoryStore::new());
-        let client = ClientInfo::new(Some([203, 0, 113, 7].into()), Some("Firefox".into()));
-        let hour = time::Duration::hours(1);
-        let alice = session_of(store.as_ref(), "alice", hour).await;
-        let bob = session_of(store.as_ref(), "bob", hour).await;
-        let admin = SessionAdmin::with_sink(store, sink).with_client(client);
-        (admin, log, alice, bob)
-    }
-
-    fn revoked(reason: &str, by: &str) -> SessionEventKind {
-        SessionEventKind::Revoked {
-            reason: reason.into(),
-            by: by.into(),
-            count: 1,
-        }
-    }
-
-    #[tokio::test]
-    async fn owner_checked_revocation_carries_the_client() {
-        let (admin, log, mine, bobs) = alice_and_bob().await;
-        let by = || RevokedBy::user("alice");
-        let owned = admin.revoke_owned(bobs, "alice", by(), RevokeReason::User);
-        assert!(!owned.await.unwrap(), "someone else's session");
-        assert!(log.lock().unwrap().is_empty());
-        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
-        assert!(owned.await.unwrap());
-        let owned = admin.revoke_owned(mine, "alice", by(), RevokeReason::User);
-        assert!(!owned.await.unwrap(), "already revoked");
-        let events = log.lock().unwrap().clone();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].kind, revoked("user", "alice"));
-        assert_eq!(events[0].session_id, Some(mine));
-        assert_eq!(events[0].user_id.as_deref(), Some("alice"));
-        assert_eq!(events[0].ip, Some([203, 0, 113, 7].into()));
-        assert_eq!(events[0].user_agent.as_deref(), Some("Firefox"));
-    }
-
-    #[tokio::test]
-    async fn admins_revoke_others_only_when_allowed() {
-        let (admin, log, mine, bobs) = alice_and_bob().await;
-        let ended = -time::Duration::hours(1);
-        let gone = session_of(admin.store().as_ref(), "bob", ended).await;
-        assert!(
-            !admin
-                .revoke_as_admin(bobs, "alice", |_| false)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !admin
-                .revoke_as_admin(mine, "alice", |_| true)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !admin
-                .revoke_as_admin(gone, "alice", |_| true)
-                .await
-                .unwrap()
-        );
-        assert!(log.lock().unwrap().is_empty());
-        let allowed = admin.revoke_as_admin(bobs, "alice", |owner| owner == "bob");
-        assert!(allowed.await.unwrap());
-        let events = log.lock().unwrap().clone();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].kind, revoked("admin", "alice"));
-        assert_eq!(events[0].user_id.as_deref(), Some("bob"));
-        let record = admin.session(bobs).await.unwrap().unwrap();
-        assert_eq!(record.revoke_reason.as_deref(), Some("admin"));
-        assert_eq!(record.revoked_by.as_deref(), Some("alice"));
-    }
-}
+pub(crate) mod tests;
