@@ -15,7 +15,7 @@ use crate::cookie::CookieToken;
 use crate::error::Error;
 use crate::events::SessionEventKind;
 use crate::store::{
-    Restore, Revocation, RevokeReason, RevokeScope, SessionRecord, TokenHash, TokenState, Touch,
+    Restore, Revocation, RevokeReason, RevokeScope, SessionRecord, TokenHash, TokenState,
     ValidatorStep,
 };
 use crate::token::RememberToken;
@@ -80,32 +80,6 @@ impl Session {
         Ok(())
     }
 
-    fn touch(&self, now: OffsetDateTime) -> Touch {
-        let cfg = self.config();
-        let interval = cfg.effective_touch_interval();
-        // A new IP is recorded by the next touch once a tenth of the touch
-        // interval passed since the last one (6 s with the default 60 s):
-        // an IP that flaps costs one write per that, not one per request.
-        Touch::new(now, now + cfg.idle_timeout)
-            .with_stale_before(now - interval)
-            .with_ip(self.inner.client.ip(), now - interval / 10)
-            .with_api_client(self.inner.bearer)
-    }
-
-    /// The touch of the load by token: none at all when a binding checked
-    /// after it may refuse the client (the load cannot know whether the client may use the
-    /// session, and a refused client must leave no trace on it), the
-    /// request's otherwise.
-    fn load_touch(&self, now: OffsetDateTime) -> Touch {
-        if self.config().binding.may_refuse() {
-            // Never due: no row was last seen before the epoch, and no IP.
-            Touch::new(now, now + self.config().idle_timeout)
-                .with_stale_before(OffsetDateTime::UNIX_EPOCH)
-        } else {
-            self.touch(now)
-        }
-    }
-
     /// Checks the client binding of a session a token names, and only then
     /// writes what using it writes: the promotion of a pending token, or the
     /// touch that the load left out (a second round-trip, only with a
@@ -123,7 +97,7 @@ impl Session {
                 tracing::debug!(session.id = %record.id, "rotated session token promoted");
                 Ok(Some(record))
             }
-            TokenState::Current if self.config().binding.may_refuse() => {
+            TokenState::Current if self.checks_before_touching() => {
                 let touch = self.touch(now);
                 if !touch.is_due(&record, TokenState::Current) {
                     return Ok(Some(record));

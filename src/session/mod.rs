@@ -1,15 +1,14 @@
 //! The [`Session`] handle that handlers extract.
 //!
 //! - this file: the handle, its accessors and the data API;
-//! - `load`: the lazy load (token states, remember-me restore, binding);
+//! - `load`: the lazy load (tokens, remember-me, binding); `touches`: the activity it records;
 //! - `auth`: sign-in, sign-out, re-authentication and explicit rotation;
 //! - `commit`: after the handler, the write and the periodic rotation, which
 //!   answer with a `CookieUpdate` (`crate::cookie`) for the service to render
 //!   (a restore's cookies in a timely one only: `restored`);
 //! - `update`: one key's atomic read-modify-write; `key`: typed keys ([`SessionKey`]);
-//! - `limits`: what a write may hold (the data limit, no U+0000);
-//! - `trust`: trusted devices and their cookie; `failed`: failed sign-ins;
-//! - `routes`: what the ready-made routes and the session limit call.
+//! - `limits`: what a write may hold (the data limit, no U+0000); `trust`: trusted
+//!   devices and their cookie; `failed`: failed sign-ins; `routes`: what the routes call.
 //!
 //! Nothing in this module reads or writes HTTP.
 
@@ -31,6 +30,7 @@ mod routes;
 mod strength;
 #[cfg(test)]
 mod tests;
+mod touches;
 mod trust;
 mod update;
 

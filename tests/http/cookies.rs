@@ -138,14 +138,26 @@ async fn visit(app: &TestApp, cookie: &str) -> (Option<String>, Vec<String>) {
 /// http page, a sibling subdomain) can plant one under the 0.1 name. A
 /// token of today's planted there (either form) signed the visitor into
 /// the planter's account: it signs nobody in now, and the planter's
-/// session is untouched.
+/// session is untouched (with a touch due at every request: its last use
+/// and IP would show the victim's on the planter's device list).
 async fn a_session_cookie_planted_under_the_0_1_name_signs_nobody_in(b: Backend) {
     for layer in [b.layer(), b.legacy_layer()] {
-        let app = common::serve_demo(layer.with_cookie_domain("127.0.0.1")).await;
+        let layer = layer
+            .with_cookie_domain("127.0.0.1")
+            .with_touch_interval(std::time::Duration::ZERO);
+        let app = common::serve_demo(layer).await;
         let mut planter = Client::with_cookie_name(&app, "__Secure-session");
         planter.login("bob").await;
         let planted = planter.cookie.clone().unwrap();
+        let me = planter.get("/me").await.json();
+        let id = me["session_id"].as_str().unwrap().parse().unwrap();
+        let seen = b.store.get(id).await.unwrap().unwrap().last_seen_at;
         let (user, set) = visit(&app, &format!("session={planted}")).await;
+        let after = b.store.get(id).await.unwrap().unwrap().last_seen_at;
+        assert_eq!(
+            after, seen,
+            "the planted cookie touched the planter's session"
+        );
         assert_eq!(user, None, "signed in as the planter");
         assert!(
             set.iter().all(|c| !c.starts_with("__Secure-session=") || c.starts_with("__Secure-session=;")),
