@@ -2,7 +2,8 @@
 //! that score when a revocation of the user moves the expiry (a session
 //! that ended within the clocks' allowance gets the ended-list retention
 //! from the revocation on): the index must not drop a member before its
-//! key is gone, or "recently signed out" would lose it early.
+//! key is gone, or "recently signed out" would lose it early. A sign-in
+//! that failed leaves nothing in it.
 
 use crate::common::redis::{fresh_prefix, hash, node_url, user_record};
 use axum_user_sessions::SessionProtocol;
@@ -58,4 +59,30 @@ async fn redis_a_users_revocation_keeps_the_index_at_each_keys_expiry() {
         score as i64, expires,
         "the index entry leaves before its key"
     );
+}
+
+/// A sign-in whose wait for replicas fails answers `503` and leaves no
+/// session behind: one no cookie names would count against the user's
+/// session limit while it lived, and the limit would sign real devices
+/// out in its place.
+#[tokio::test]
+async fn redis_a_sign_in_not_replicated_leaves_no_session() {
+    let Some(url) = node_url() else {
+        return;
+    };
+    // The node has no replica: every wait for one fails.
+    let options = RedisOptions::default()
+        .prefix(fresh_prefix())
+        .min_replicas(1)
+        .wait_timeout(Duration::from_millis(20));
+    let s = RedisStore::connect_with(&url, options).await.unwrap();
+    let user = "not-replicated";
+    let r = user_record(placement::session_id(Some(user)), user);
+    let err = s.create(&r, &hash(1)).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(s.get(r.id).await.unwrap().is_none(), "the session stayed");
+    let now = OffsetDateTime::now_utc();
+    let s: &dyn SessionProtocol = &s;
+    let listed = s.list_user(user, now).await.unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
 }

@@ -8,7 +8,7 @@ use super::errors::value;
 use super::hash;
 use super::keys::slot_of_session;
 use super::not_before::NotBefore;
-use super::scripts::LIST;
+use super::scripts::{LIST, MEMBERS};
 use super::storage::RedisStorage;
 use crate::store::error::Error;
 use crate::store::storage::StoredSession;
@@ -107,12 +107,23 @@ impl RedisStorage {
         Ok((out, not_before))
     }
 
-    /// Every session of `user`, with the index's dead members dropped.
+    /// Every session of `user`, with the index's dead members dropped. Two
+    /// round-trips: the index's members, then their hashes, every key
+    /// declared, so that a Cluster refuses the read whole while the user's
+    /// slot moves.
     pub(super) async fn of_user(&self, user: &str) -> Result<Vec<StoredSession>, Error> {
-        let call = Call::new(&LIST)
+        let members = Call::new(&MEMBERS).key(self.keys.user(user));
+        let ids: Vec<String> = self.conn.run(&members, None).await?;
+        let prefix = self.keys.user_sessions(user);
+        let mut call = Call::new(&LIST)
             .key(self.keys.user(user))
-            .key(self.keys.not_before_of_user(user))
-            .arg(self.keys.user_sessions(user));
+            .key(self.keys.not_before_of_user(user));
+        for id in &ids {
+            call = call.key(format!("{prefix}{id}"));
+        }
+        for id in &ids {
+            call = call.arg(id);
+        }
         let hashes: Vec<Vec<Vec<u8>>> = self.conn.run(&call, None).await?;
         let Some((not_before, hashes)) = hashes.split_first() else {
             return Err(Error::Corrupt("a Redis reply of an unexpected type"));

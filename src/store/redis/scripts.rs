@@ -64,7 +64,9 @@ pub(super) static SWAP_MANY: LazyLock<Lua> = lua!("swap_many");
 pub(super) static WRITE: LazyLock<Lua> = lua!("write");
 /// The compare-and-set of one data key ([`SessionStore::update_value`](crate::store::SessionStore::update_value)).
 pub(super) static UPDATE: LazyLock<Lua> = lua!("update");
-/// A user's sessions, from their index.
+/// The ids in a user's index, for [`LIST`] to declare their keys.
+pub(super) static MEMBERS: LazyLock<Lua> = lua!("members");
+/// A user's sessions, their keys declared, from their index.
 pub(super) static LIST: LazyLock<Lua> = lua!("list");
 /// Deletes a session if it is at a version.
 pub(super) static DELETE_AT: LazyLock<Lua> = lua!("delete_at");

@@ -254,7 +254,19 @@ impl SessionStore for RedisStorage {
             .pairs(hash::encode(session)?);
         // A sign-in waits for replicas; a new anonymous visitor does not.
         let wait = self.wait.filter(|_| r.user_id.is_some());
-        match self.run::<i64>(&call, wait).await? {
+        let inserted = match self.run::<i64>(&call, wait).await {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                // The script may have run, and only the wait for replicas
+                // (or the answer) failed: the session that no cookie will
+                // name goes (best effort), rather than count against the
+                // user's session limit while it lives. Its id is new: it
+                // is nobody else's.
+                let _ = self.delete(&Deletion::One(r.id)).await;
+                return Err(e);
+            }
+        };
+        match inserted {
             1 => Ok(()),
             // This call's own first try, which the Cluster client sent
             // again: the session is the one it inserted (its fresh token
