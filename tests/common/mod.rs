@@ -15,6 +15,8 @@ mod proxy;
 pub mod redis;
 #[cfg(feature = "redis")]
 mod redis_backend;
+#[cfg(feature = "redis")]
+pub mod redis_cluster;
 mod required_only;
 #[cfg(feature = "redis")]
 mod resp_counter;

@@ -29,6 +29,8 @@ mod redis_generations;
 #[cfg(feature = "redis")]
 mod redis_index;
 #[cfg(feature = "redis")]
+mod redis_migration;
+#[cfg(feature = "redis")]
 mod redis_resend;
 #[cfg(feature = "redis")]
 mod redis_round_trips;
