@@ -38,6 +38,7 @@ pub(crate) struct Migrations {
 impl Migrations {
     /// `all` split after version `last_released`; the later ones tracked
     /// in `all`'s table with `suffix` added.
+    #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
     fn split(all: Migrator, last_released: i64, suffix: &str) -> Self {
         let part = |keep: &dyn Fn(i64) -> bool| {
             let mut m = Migrator::with_migrations(

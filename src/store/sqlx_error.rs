@@ -108,12 +108,14 @@ impl Error {
 /// it would answer `503` to every write it is lent for until the pool
 /// retires it; the store closes it instead, and the next call connects
 /// anew, to whichever server is the primary now.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn spoils_connection(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("25006"))
 }
 
 impl Error {
     /// [`spoils_connection`] of the sqlx error this one wraps, if any.
+    #[cfg(feature = "postgres")]
     pub(crate) fn spoils_connection(&self) -> bool {
         let Error::Unavailable(source) = self else {
             return false;
