@@ -83,10 +83,15 @@ where
                 None => (session, legacy, None),
             };
             let res = inner.call(req).await?;
+            #[cfg(feature = "tower-sessions-import")]
+            let joined = legacy.joined.is_some();
             #[allow(unused_mut)]
             let mut res = finish(&session, &config, legacy, res).await;
             #[cfg(feature = "tower-sessions-import")]
-            if let Some(adopted) = adopted {
+            if let Some(mut adopted) = adopted {
+                if joined && session.id().is_none() {
+                    adopted.keep_old_cookie();
+                }
                 adopted.write_headers(res.headers_mut());
             }
             Ok(res)
@@ -225,7 +230,8 @@ async fn finish(
     // once its load found the session (below), and the adoption expires
     // tower-sessions' cookie: load it even where the handler never read
     // the session (a health check, a static file), or the browser would
-    // be left with neither cookie. A load that fails sends neither.
+    // be left with neither cookie. A load that fails sets no cookie of
+    // ours and keeps tower-sessions' (`Adopted::keep_old_cookie`).
     if legacy.joined.is_some() {
         let _ = session.ensure_loaded().await;
     }

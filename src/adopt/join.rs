@@ -218,6 +218,13 @@ pub(crate) struct Adopted {
 }
 
 impl Adopted {
+    /// Leaves tower-sessions' cookie in place: a request that joined the
+    /// adoption but could not load its session (the store failed) sets no
+    /// cookie of ours, and the browser's next request joins again.
+    pub(crate) fn keep_old_cookie(&mut self) {
+        self.expire = false;
+    }
+
     /// Expires tower-sessions' cookie (tower-sessions sets it on `Path=/`).
     pub(crate) fn write_headers(&self, headers: &mut HeaderMap) {
         if !self.expire {

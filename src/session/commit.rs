@@ -41,7 +41,13 @@ impl Session {
             if handler_failed || self.state().changes.is_empty() {
                 return Commit::default(); // nothing read, nothing changed
             }
-            if let Err(e) = self.ensure_loaded().await {
+            // Its changes were checked against no data: checked again.
+            if let Err(e) = self
+                .ensure_loaded()
+                .await
+                .and_then(|()| self.check_pending())
+            {
+                self.state().changes.clear();
                 return Commit {
                     error: Some(e),
                     ..Commit::default()

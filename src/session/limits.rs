@@ -68,6 +68,24 @@ impl Session {
         }
         Ok(())
     }
+
+    /// Whether the loaded data with every pending change fits the limit:
+    /// the check of changes made on a session nobody had loaded, once the
+    /// commit loaded it (`Extension<Session>`: see `commit`).
+    pub(super) fn check_pending(&self) -> Result<(), Error> {
+        let limit = self.config().max_data_size;
+        let st = self.state();
+        let loaded = st.record.as_ref().map(|r| &r.data);
+        let mut view = Size::of(loaded);
+        for (k, change) in &st.changes {
+            view.set(k, loaded.and_then(|data| data.get(k)), change.as_ref());
+        }
+        let after = view.bytes();
+        if after > limit && after > Size::of(loaded).bytes() {
+            return Err(Error::DataTooLarge { limit });
+        }
+        Ok(())
+    }
 }
 
 /// The compact JSON size of a session's data, kept up to date as keys

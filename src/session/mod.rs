@@ -389,10 +389,10 @@ impl Session {
         Ok(())
     }
 
-    /// Removes a key, after the handler. Returns whether it was there.
+    /// Removes a key, after the handler. Returns whether it was there (on a session nobody loaded: unknown, `false`).
     pub fn remove(&self, key: &str) -> bool {
         let present = self.state().value(key).is_some();
-        if present {
+        if present || self.inner.loaded.get().is_none() {
             self.state().changes.insert(key.to_owned(), None);
         }
         present

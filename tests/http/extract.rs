@@ -6,6 +6,8 @@
 use crate::common;
 
 use axum::Extension;
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum_user_sessions::{Session, SessionLayer};
 use common::{Backend, Client, TestApp};
@@ -29,18 +31,28 @@ async fn serve(layer: SessionLayer) -> TestApp {
                 }
             }),
         )
-        .route(
-            "/ext/{k}",
-            put(
-                |Extension(s): Extension<Session>,
-                 axum::extract::Path(k): axum::extract::Path<String>| async move {
-                    s.insert(&k, "via extension").unwrap();
-                    axum::http::StatusCode::NO_CONTENT
-                },
-            ),
-        )
+        .route("/ext/{k}", put(ext_insert).delete(ext_remove))
+        .route("/ext-big/{k}", put(ext_insert_big))
         .layer(layer);
     common::serve(router).await
+}
+
+/// Sets `k` on the session the request's extensions hold.
+async fn ext_insert(Extension(s): Extension<Session>, Path(k): Path<String>) -> StatusCode {
+    s.insert(&k, "via extension").unwrap();
+    StatusCode::NO_CONTENT
+}
+
+/// Sets `k` to 40 KB, on the session the request's extensions hold.
+async fn ext_insert_big(Extension(s): Extension<Session>, Path(k): Path<String>) -> StatusCode {
+    s.insert(&k, "x".repeat(40_000)).unwrap();
+    StatusCode::NO_CONTENT
+}
+
+/// Removes `k` from the session the request's extensions hold.
+async fn ext_remove(Extension(s): Extension<Session>, Path(k): Path<String>) -> StatusCode {
+    s.remove(&k);
+    StatusCode::NO_CONTENT
 }
 
 async fn optional_session_is_none_without_a_session(b: Backend) {
@@ -81,8 +93,9 @@ async fn optional_session_expires_a_dead_cookie(b: Backend) {
 
 /// A handler that takes the session from the request's extensions, not
 /// with the extractor, changes data on a session nobody loaded: the
-/// change is written all the same, a signed-in user's into their session,
-/// a visitor's into a new one with its cookie.
+/// change is written all the same (a removal too, and within the data
+/// limit), a signed-in user's into their session, a visitor's into a new
+/// one with its cookie.
 async fn a_change_through_the_extension_is_written(b: Backend) {
     let app = serve(b.layer()).await;
     let mut c = Client::new(&app);
@@ -90,6 +103,14 @@ async fn a_change_through_the_extension_is_written(b: Backend) {
     assert_eq!(c.send_with("PUT", "/ext/k", &[]).await.status, 204);
     assert_eq!(c.get("/kv").await.json()["k"], "via extension");
     assert_eq!(c.me().await.as_deref(), Some("alice"));
+    // A removal too, and the data limit, counted once the session is
+    // loaded (64 KiB: the second 40 KB value is refused, nothing written).
+    assert_eq!(c.send_with("DELETE", "/ext/k", &[]).await.status, 204);
+    assert_eq!(c.get("/kv").await.json().get("k"), None);
+    assert_eq!(c.send_with("PUT", "/ext-big/a", &[]).await.status, 204);
+    assert_eq!(c.send_with("PUT", "/ext-big/b", &[]).await.status, 413);
+    let kv = c.get("/kv").await.json();
+    assert!(kv.get("a").is_some() && kv.get("b").is_none(), "{kv}");
 
     let mut visitor = Client::new(&app);
     let res = visitor.send_with("PUT", "/ext/j", &[]).await;

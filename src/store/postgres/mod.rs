@@ -121,10 +121,12 @@ impl PgStore {
     }
 
     /// The embedded migrations, all of them, tracked in
-    /// `axum_user_sessions._sqlx_migrations`: to list them. Run them with
-    /// [`migrate`](crate::store::migrate()), which keeps the ones since 0.1
-    /// in a table of their own (`_sqlx_migrations_since_0_1`), so that a
-    /// 0.1 instance still starts during a rolling upgrade.
+    /// `axum_user_sessions._sqlx_migrations`: to list them. Do not run
+    /// this migrator: run [`migrate`](crate::store::migrate()), which keeps
+    /// the ones since 0.1 in a table of their own
+    /// (`_sqlx_migrations_since_0_1`), so that a 0.1 instance still starts
+    /// during a rolling upgrade. Run on a database `migrate` upgraded, this
+    /// one would apply those again, and fail.
     pub fn migrator() -> sqlx::migrate::Migrator {
         migrate::postgres_all()
     }

@@ -260,9 +260,12 @@ impl SessionStore for RedisStorage {
                 // The script may have run, and only the wait for replicas
                 // (or the answer) failed: the session that no cookie will
                 // name goes (best effort), rather than count against the
-                // user's session limit while it lives. Its id is new: it
-                // is nobody else's.
-                let _ = self.delete(&Deletion::One(r.id)).await;
+                // user's session limit while it lives; only if it is this
+                // call's (its fresh token hashes say so).
+                let ours = self.get(r.id).await.ok().flatten();
+                if ours.is_some_and(|s| s.credentials == session.credentials) {
+                    let _ = self.delete(&Deletion::One(r.id)).await;
+                }
                 return Err(e);
             }
         };

@@ -93,10 +93,11 @@ impl SqliteStore {
     }
 
     /// The embedded migrations, all of them, tracked in the table
-    /// `_aus_migrations`: to list them. Run them with
+    /// `_aus_migrations`: to list them. Do not run this migrator: run
     /// [`migrate`](crate::store::migrate()), which keeps the ones since 0.1
     /// in a table of their own (`_aus_migrations_since_0_1`), so that a 0.1
-    /// instance still starts during a rolling upgrade.
+    /// instance still starts during a rolling upgrade. Run on a database
+    /// `migrate` upgraded, this one would apply those again, and fail.
     pub fn migrator() -> sqlx::migrate::Migrator {
         migrate::sqlite_all()
     }
