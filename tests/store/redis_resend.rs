@@ -5,13 +5,16 @@
 //! second try is the same call made again, which takes the same path. On
 //! the node and on the Cluster. (A revocation sent again answers 0, as
 //! the kit asks of a session revoked already: the count is off by one, the
-//! session is revoked.)
+//! session is revoked.) A data key's compare-and-set and a user's device
+//! records likewise: written once, answered as written.
 
-use crate::common::redis::{both, hash, user_record};
+use crate::common::redis::{both, fresh_prefix, hash, node_url, user_record};
+use axum_user_sessions::store::devices::{FailedSignIn, UserDevices};
 use axum_user_sessions::store::{
-    Credentials, Error, Lookup, RedisOptions, SessionStore, StoredSession, TokenEntry, TokenState,
-    placement,
+    Credentials, DeviceRecords, Error, Lookup, RedisOptions, RedisStore, SessionStore,
+    StoredSession, TokenEntry, TokenState, UpdateOutcome, placement,
 };
+use time::OffsetDateTime;
 
 /// Credentials of one current token, `hash(n)`.
 fn token(n: u8) -> Credentials {
@@ -66,4 +69,94 @@ async fn redis_a_swap_sent_again_is_answered_as_written() {
         let now = s.storage().load(&Lookup::Id(id)).await.unwrap().unwrap();
         assert_eq!((now.epoch, now.credentials), (1, next));
     }
+}
+
+#[tokio::test]
+async fn redis_a_device_swap_sent_again_is_answered_as_written() {
+    for s in both(RedisOptions::default()).await {
+        let mut doc = UserDevices::default();
+        doc.record_failed(FailedSignIn::new(OffsetDateTime::now_utc(), None, None));
+        let storage = s.storage();
+        assert!(storage.swap_devices("fay", None, 7, &doc).await.unwrap());
+        let again = storage.swap_devices("fay", None, 7, &doc).await;
+        assert!(
+            again.unwrap(),
+            "sent again: answered as lost, so the change (a failed sign-in) is counted twice"
+        );
+        // Another document on the version it read is lost, as ever.
+        let mut other = doc.clone();
+        other.record_failed(FailedSignIn::new(OffsetDateTime::now_utc(), None, None));
+        assert!(!storage.swap_devices("fay", None, 7, &other).await.unwrap());
+        let (version, kept) = storage.load_devices("fay").await.unwrap().unwrap();
+        assert_eq!((version, kept), (7, doc));
+    }
+}
+
+/// The store's compare-and-set of one data key, as it sends it.
+const UPDATE: &str = concat!(
+    include_str!("../../src/store/redis/lua/lib.lua"),
+    include_str!("../../src/store/redis/lua/update.lua")
+);
+
+#[tokio::test]
+async fn redis_an_update_of_a_key_sent_again_is_answered_as_written() {
+    let (Some(url), prefix) = (node_url(), fresh_prefix()) else {
+        return;
+    };
+    let options = RedisOptions::default().prefix(prefix.clone());
+    let store = RedisStore::connect_with(&url, options).await.unwrap();
+    let session = stored("gus", 1);
+    let id = session.record.id;
+    store.storage().insert(&session).await.unwrap();
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*:s:{id}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let [key] = &keys[..] else {
+        panic!("one session key: {keys:?}")
+    };
+    // The same call twice, as the Cluster client resends it: the key
+    // absent, set to 1, under one token.
+    let mut call = redis::cmd("EVAL");
+    call.arg(UPDATE)
+        .arg(2)
+        .arg(key)
+        .arg(format!("{prefix}:nb"))
+        .arg("d:n")
+        .arg("")
+        .arg("1")
+        .arg("token-1");
+    let first: Vec<i64> = call.query_async(&mut conn).await.unwrap();
+    let again: redis::Value = call.query_async(&mut conn).await.unwrap();
+    assert_eq!(first[0], 1, "{first:?}");
+    assert_eq!(
+        again,
+        redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(first[1])]),
+        "sent again: compared a second time, so it answered a conflict with its own value"
+    );
+    let now = store
+        .storage()
+        .load(&Lookup::Id(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.record.version, u64::try_from(first[1]).unwrap());
+    assert_eq!(now.record.data["n"], serde_json::json!(1));
+    // Another call (another token) on the value it expected compares as
+    // ever: a conflict.
+    let out = store
+        .storage()
+        .update_value(id, "n", None, Some(&serde_json::json!(2)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, UpdateOutcome::Conflict { current: Some(ref c) } if *c == serde_json::json!(1)),
+        "{out:?}"
+    );
 }

@@ -97,12 +97,14 @@ impl<'a> Call<'a> {
         self.keys.first().map(String::as_str)
     }
 
-    fn cmd(&self) -> Cmd {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.lua.script.get_hash())
-            .arg(self.keys.len())
-            .arg(&self.keys)
-            .arg(&self.args);
+    /// `EVALSHA`, or with `body`, `EVAL` with the script's source.
+    fn cmd(&self, body: bool) -> Cmd {
+        let mut cmd = redis::cmd(if body { "EVAL" } else { "EVALSHA" });
+        match body {
+            true => cmd.arg(self.lua.source),
+            false => cmd.arg(self.lua.script.get_hash()),
+        };
+        cmd.arg(self.keys.len()).arg(&self.keys).arg(&self.args);
         cmd
     }
 }
@@ -162,19 +164,17 @@ impl Conn {
         &self, call: &Call<'_>, wait: Option<Wait>,
     ) -> Result<T, Error> {
         // A node that does not have the script (a replica promoted since,
-        // a restart) loads it; a slot that moves meanwhile may send the
-        // next try to yet another node.
-        let mut sent = self.send(call, wait).await;
-        for _ in 0..3 {
-            let missing = match &sent {
-                Err(e) => no_script(e),
-                Ok(v) => v.first().is_some_and(no_script_value),
-            };
-            if !missing {
-                break;
-            }
-            self.load(call).await?;
-            sent = self.send(call, wait).await;
+        // a restart, the importing node of a slot that moves, reached by
+        // `ASK`) ran nothing: the call goes again with the script's source
+        // (`EVAL`), routed and redirected the same way, which leaves the
+        // script cached on the node that ran it.
+        let mut sent = self.send(call, wait, false).await;
+        let missing = match &sent {
+            Err(e) => no_script(e),
+            Ok(v) => v.first().is_some_and(no_script_value),
+        };
+        if missing {
+            sent = self.send(call, wait, true).await;
         }
         let values = sent.map_err(error)?;
         let mut values = values.into_iter();
@@ -185,9 +185,11 @@ impl Conn {
         Ok(answer)
     }
 
-    async fn send(&self, call: &Call<'_>, wait: Option<Wait>) -> Result<Vec<Value>, RedisError> {
+    async fn send(
+        &self, call: &Call<'_>, wait: Option<Wait>, body: bool,
+    ) -> Result<Vec<Value>, RedisError> {
         let mut pipe = redis::pipe();
-        pipe.add_command(call.cmd());
+        pipe.add_command(call.cmd(body));
         if let Some(w) = wait {
             pipe.add_command(w.cmd());
         }
@@ -201,22 +203,6 @@ impl Conn {
                 c.clone().route_pipeline(pipe, 0, count, route).await
             }
         }
-    }
-
-    async fn load(&self, call: &Call<'_>) -> Result<(), Error> {
-        let mut load = redis::cmd("SCRIPT");
-        load.arg("LOAD").arg(call.lua.source);
-        let _: String = match self {
-            Self::Node(_) => self.query(&load).await?,
-            Self::Cluster(c) => {
-                let key = call.keys.first().map_or(&b""[..], |k| k.as_bytes());
-                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(
-                    Route::with_key(key, SlotAddr::Master),
-                ));
-                value(c.clone().route_command(load, route).await.map_err(error)?)?
-            }
-        };
-        Ok(())
     }
 
     /// The masters, each with the hash slots it serves (one node: all).

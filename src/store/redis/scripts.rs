@@ -1,6 +1,6 @@
 //! The Lua scripts: each runs atomically on one hash slot (every key it
-//! names shares the session's tag), sent by SHA (`EVALSHA`) and loaded
-//! again on `NOSCRIPT` by the client. Their sources are the files of
+//! names shares the session's tag), sent by SHA (`EVALSHA`), and sent
+//! again with its source (`EVAL`) to a node that answers `NOSCRIPT`. Their sources are the files of
 //! `lua/`, each with its keys, arguments and answers at its head; every
 //! one starts with `lua/lib.lua`, the functions they share.
 //!
@@ -27,7 +27,7 @@
 use redis::Script;
 use std::sync::LazyLock;
 
-/// A script: its source (for `SCRIPT LOAD`) and its SHA.
+/// A script: its source (for `EVAL` and `SCRIPT LOAD`) and its SHA.
 pub(super) struct Lua {
     pub(super) source: &'static str,
     pub(super) script: Script,

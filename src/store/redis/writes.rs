@@ -80,7 +80,8 @@ impl RedisStorage {
                 .key(self.keys.not_before_of(id))
                 .arg(&field)
                 .arg(&held)
-                .arg(&new);
+                .arg(&new)
+                .arg(Uuid::new_v4());
             let reply: Vec<Reply> = self.conn.run(&call, None).await?;
             let mut reply = reply.into_iter();
             let (code, second) = (reply.next(), reply.next());
