@@ -19,8 +19,13 @@ async fn exec(pg: &sqlx::PgPool, sql: &str) {
 
 #[sqlx::test(migrations = false)]
 async fn a_heartbeat_set_back_makes_caches_bypass_not_serve_a_revoked_session(pool: sqlx::PgPool) {
-    revoked_behind_a_set_back(pool, "").await;
+    revoked_behind_a_set_back(pool, "", SET_BACK, "").await;
 }
+
+/// Sets the heartbeat back: writers skip the log.
+const SET_BACK: &str = "PERFORM setval('axum_user_sessions.feed_heartbeat', 0);";
+/// Another instance's beat.
+const BEAT: &str = "PERFORM axum_user_sessions.feed_beat();";
 
 /// The gap hidden: after the set-back and the revocation, another
 /// instance's beat moves the heartbeat to the clock again before this feed
@@ -29,15 +34,46 @@ async fn a_heartbeat_set_back_makes_caches_bypass_not_serve_a_revoked_session(po
 /// (`feed_gaps`), and the feed reads the count.
 #[sqlx::test(migrations = false)]
 async fn a_gap_hidden_by_another_instance_s_beat_still_makes_caches_bypass(pool: sqlx::PgPool) {
-    revoked_behind_a_set_back(pool, "PERFORM axum_user_sessions.feed_beat();").await;
+    revoked_behind_a_set_back(pool, "", SET_BACK, BEAT).await;
 }
 
-/// Signs in, serves `/me` from the cache, then sets the heartbeat back and
-/// revokes the session by plain SQL at once (the trigger skips the log),
-/// runs `then`, and waits (bounded) for the cache to refuse the session.
-async fn revoked_behind_a_set_back(pool: sqlx::PgPool, then: &str) {
+/// The same after the owner restarted the count of gaps before the feed
+/// registered (`ALTER SEQUENCE … RESTART`): the next gap's `nextval` then
+/// leaves `last_value` as it was (it only marks the sequence called), so
+/// the feed reads `is_called` too.
+#[sqlx::test(migrations = false)]
+async fn a_gap_after_the_count_of_gaps_restarted_still_makes_caches_bypass(pool: sqlx::PgPool) {
+    // A beat first, so that the feed registers without counting a gap
+    // (which would mark the sequence called).
+    let restart = "DO $$ BEGIN
+                       PERFORM axum_user_sessions.feed_beat();
+                       ALTER SEQUENCE axum_user_sessions.feed_gaps RESTART;
+                   END $$";
+    revoked_behind_a_set_back(pool, restart, SET_BACK, BEAT).await;
+}
+
+/// The owner restarts the heartbeat at the clock (`ALTER SEQUENCE …
+/// RESTART WITH`): not called, it reads as no heartbeat to writers, who
+/// skip the log, while its value looks fresh to feeds and beats, and the
+/// next beat hides it. The sequence's new file tells the feed.
+#[sqlx::test(migrations = false)]
+async fn a_heartbeat_restarted_at_the_clock_makes_caches_bypass(pool: sqlx::PgPool) {
+    let restart =
+        "EXECUTE format('ALTER SEQUENCE axum_user_sessions.feed_heartbeat RESTART WITH %s',
+                                  (extract(epoch FROM clock_timestamp()) * 1000)::int8);";
+    revoked_behind_a_set_back(pool, "", restart, BEAT).await;
+}
+
+/// Runs `before` (SQL), signs in, serves `/me` from the cache, then runs
+/// `skip` (which makes writers skip the log) and revokes the session by
+/// plain SQL at once, runs `then`, and waits (bounded) for the cache to
+/// refuse the session.
+async fn revoked_behind_a_set_back(pool: sqlx::PgPool, before: &str, skip: &str, then: &str) {
     let b = Backend::postgres(pool).await;
     let pg = b.pg.clone().unwrap();
+    if !before.is_empty() {
+        exec(&pg, before).await;
+    }
     let cached = CachedStore::new(PgStore::new(pg.clone()), CacheConfig::default());
     let app = serve_demo(SessionLayer::new(cached.clone())).await;
     wait_listening(&cached).await;
@@ -52,10 +88,10 @@ async fn revoked_behind_a_set_back(pool: sqlx::PgPool, then: &str) {
         assert_eq!(c.get("/me").await.status, 200);
         assert!(cached.hits() > hits, "not served from memory");
 
-        // Set back, then revoked by plain SQL at once: the trigger skips the log.
+        // Writers skip the log, then revoked by plain SQL at once.
         let revoke = format!(
             "DO $$ BEGIN
-                PERFORM setval('axum_user_sessions.feed_heartbeat', 0);
+                {skip}
                 UPDATE axum_user_sessions.sessions
                    SET revoked_at = now(), revoke_reason = 'admin', revoked_by = 'admin'
                  WHERE id = '{id}';
@@ -74,7 +110,7 @@ async fn revoked_behind_a_set_back(pool: sqlx::PgPool, then: &str) {
         .await;
         assert!(
             refused.is_some(),
-            "the cache kept serving a revoked session after its heartbeat was set back ({then})"
+            "the cache kept serving a revoked session after {before} {skip} {then}"
         );
         break;
     }

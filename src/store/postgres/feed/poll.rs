@@ -16,9 +16,11 @@ use uuid::Uuid;
 /// (`kind` 3, `snapshot`: `xmin:xmax:xip,…`) with the heartbeat (`version`),
 /// the database's clock (`clock`, milliseconds), when the server started
 /// (`started`, microseconds: another value is another server, or the same
-/// restarted), the count of the log's gaps (`gaps`, `feed_gaps`) and the
-/// files of the feed's tables (`files`: a `TRUNCATE`, a restore or a
-/// rewrite gives a table a new one).
+/// restarted), the count of the log's gaps (`gaps`, `feed_gaps`: its
+/// `last_value` and whether it was called, for a sequence restarted by
+/// its owner hands out its start without moving `last_value`) and the
+/// files of the feed's tables and sequences (`files`: a `TRUNCATE`, a
+/// restore, a rewrite or a restart of a sequence gives it a new one).
 const FEED: &str = "
     SELECT kind, session_id AS id, max(version) AS version, NULL::text AS snapshot,
            NULL::int8 AS clock, NULL::int8 AS started, NULL::int8 AS gaps, NULL::text AS files
@@ -29,10 +31,12 @@ const FEED: &str = "
     SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
            pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8,
            (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8,
-           (SELECT last_value FROM axum_user_sessions.feed_gaps),
+           (SELECT last_value * 2 + is_called::int FROM axum_user_sessions.feed_gaps),
            concat_ws(':', pg_relation_filenode('axum_user_sessions.sessions'),
                      pg_relation_filenode('axum_user_sessions.tokens'),
-                     pg_relation_filenode('axum_user_sessions.session_changes'))";
+                     pg_relation_filenode('axum_user_sessions.session_changes'),
+                     pg_relation_filenode('axum_user_sessions.feed_gaps'),
+                     pg_relation_filenode('axum_user_sessions.feed_heartbeat'))";
 
 /// What a poll's snapshot did not see, as the next poll binds it: `xmax`,
 /// and the ids in progress as an array literal.
@@ -99,15 +103,20 @@ pub(super) struct Beat {
     /// When the server started (microseconds since the epoch).
     pub(super) started: i64,
     /// How many beats found the heartbeat more than 40 s behind the clock
-    /// (`feed_gaps`): each follows a time in which writers may have
-    /// skipped the log. A feed that sees it change has failed, whoever
-    /// beat and whenever it polled.
+    /// (`feed_gaps`, read as `last_value * 2 + is_called`: the first
+    /// `nextval` after its owner restarted it moves only `is_called`):
+    /// each follows a time in which writers may have skipped the log. A
+    /// feed that sees it change has failed, whoever beat and whenever it
+    /// polled.
     pub(super) gaps: i64,
-    /// The files of the session tables and the change log
-    /// (`pg_relation_filenode`). A `TRUNCATE` of the log (an operator
-    /// clearing it, with or without the sessions), a restored backup or a
-    /// table rewritten gives a table a new file: a feed that sees them
-    /// change has failed, for rows the log lost would never be reported.
+    /// The files of the session tables, the change log and the feed's two
+    /// sequences (`pg_relation_filenode`). A `TRUNCATE` of the log (an
+    /// operator clearing it, with or without the sessions), a restored
+    /// backup or a table rewritten gives a table a new file, and
+    /// `ALTER SEQUENCE … RESTART` a sequence (a heartbeat restarted at the
+    /// clock is not called: writers skip the log while its value looks
+    /// fresh): a feed that sees them change has failed, for rows the log
+    /// lost would never be reported.
     /// (A `VACUUM FULL` costs a flush, nothing more.)
     pub(super) files: String,
 }
