@@ -168,7 +168,7 @@ async fn redis_a_users_sessions_survive_their_slot_moving() {
 /// A script sent to the importing node of a moving slot (by `ASK`), which
 /// never ran it, runs there: `NOSCRIPT` sends it again with its source.
 /// (Loading it where the slot map points loaded it on the node that
-/// answered `ASK` again, four times, then answered 503.)
+/// answered `ASK` again, three times, then answered 503.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_script_runs_on_an_importing_node_that_lacks_it() {
     let Some(nodes) = start_cluster().await else {

@@ -71,32 +71,72 @@ async fn redis_a_swap_sent_again_is_answered_as_written() {
     }
 }
 
-#[tokio::test]
-async fn redis_a_device_swap_sent_again_is_answered_as_written() {
-    for s in both(RedisOptions::default()).await {
-        let mut doc = UserDevices::default();
-        doc.record_failed(FailedSignIn::new(OffsetDateTime::now_utc(), None, None));
-        let storage = s.storage();
-        assert!(storage.swap_devices("fay", None, 7, &doc).await.unwrap());
-        let again = storage.swap_devices("fay", None, 7, &doc).await;
-        assert!(
-            again.unwrap(),
-            "sent again: answered as lost, so the change (a failed sign-in) is counted twice"
-        );
-        // Another document on the version it read is lost, as ever.
-        let mut other = doc.clone();
-        other.record_failed(FailedSignIn::new(OffsetDateTime::now_utc(), None, None));
-        assert!(!storage.swap_devices("fay", None, 7, &other).await.unwrap());
-        let (version, kept) = storage.load_devices("fay").await.unwrap().unwrap();
-        assert_eq!((version, kept), (7, doc));
-    }
-}
-
 /// The store's compare-and-set of one data key, as it sends it.
 const UPDATE: &str = concat!(
     include_str!("../../src/store/redis/lua/lib.lua"),
     include_str!("../../src/store/redis/lua/update.lua")
 );
+/// The store's compare-and-set of a user's device records.
+const DEVICE_SWAP: &str = concat!(
+    include_str!("../../src/store/redis/lua/lib.lua"),
+    include_str!("../../src/store/redis/lua/device_swap.lua")
+);
+
+/// A connection of its own to the node, and the one key of `pattern`.
+async fn raw(url: String, pattern: String) -> (redis::aio::MultiplexedConnection, String) {
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(&pattern)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let [key] = &keys[..] else {
+        panic!("one key of {pattern}: {keys:?}")
+    };
+    (conn, key.clone())
+}
+
+/// The same call twice, as the Cluster client resends it: both answers.
+async fn twice(
+    conn: &mut redis::aio::MultiplexedConnection, call: &redis::Cmd,
+) -> (redis::Value, redis::Value) {
+    let first = call.query_async(conn).await.unwrap();
+    (first, call.query_async(conn).await.unwrap())
+}
+
+#[tokio::test]
+async fn redis_a_device_swap_sent_again_is_answered_as_written() {
+    let (Some(url), prefix) = (node_url(), fresh_prefix()) else {
+        return;
+    };
+    let options = RedisOptions::default().prefix(prefix.clone());
+    let store = RedisStore::connect_with(&url, options).await.unwrap();
+    let storage = store.storage();
+    let doc = UserDevices::default();
+    assert!(storage.swap_devices("fay", None, 7, &doc).await.unwrap());
+    let (mut conn, key) = raw(url, format!("{prefix}:*:d:fay")).await;
+    let mut next = doc.clone();
+    next.record_failed(FailedSignIn::new(OffsetDateTime::now_utc(), None, None));
+    let text = serde_json::to_string(&next).unwrap();
+    let end = (OffsetDateTime::now_utc() + time::Duration::days(1)).unix_timestamp() * 1000;
+    let mut call = redis::cmd("EVAL");
+    call.arg(DEVICE_SWAP).arg(1).arg(&key);
+    call.arg("7").arg("8").arg(&text).arg(end).arg("token-1");
+    let (first, again) = twice(&mut conn, &call).await;
+    assert_eq!(first, redis::Value::Int(1));
+    assert_eq!(
+        again,
+        redis::Value::Int(1),
+        "sent again: answered as lost, so its change (a failed sign-in) is made twice"
+    );
+    assert_eq!(storage.load_devices("fay").await.unwrap(), Some((8, next)));
+    // Another call on the version it read is lost, as ever.
+    assert!(!storage.swap_devices("fay", Some(7), 8, &doc).await.unwrap());
+}
 
 #[tokio::test]
 async fn redis_an_update_of_a_key_sent_again_is_answered_as_written() {
@@ -108,37 +148,30 @@ async fn redis_an_update_of_a_key_sent_again_is_answered_as_written() {
     let session = stored("gus", 1);
     let id = session.record.id;
     store.storage().insert(&session).await.unwrap();
-    let mut conn = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*:s:{id}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let [key] = &keys[..] else {
-        panic!("one session key: {keys:?}")
-    };
-    // The same call twice, as the Cluster client resends it: the key
-    // absent, set to 1, under one token.
+    let (mut conn, key) = raw(url, format!("{prefix}:*:s:{id}")).await;
+    // The key absent, set to 1, under one token.
     let mut call = redis::cmd("EVAL");
     call.arg(UPDATE)
         .arg(2)
-        .arg(key)
-        .arg(format!("{prefix}:nb"))
-        .arg("d:n")
-        .arg("")
-        .arg("1")
-        .arg("token-1");
-    let first: Vec<i64> = call.query_async(&mut conn).await.unwrap();
-    let again: redis::Value = call.query_async(&mut conn).await.unwrap();
-    assert_eq!(first[0], 1, "{first:?}");
+        .arg(&key)
+        .arg(format!("{prefix}:nb"));
+    call.arg("d:n").arg("").arg("1").arg("token-1");
+    let (first, again) = twice(&mut conn, &call).await;
+    let written = |v| redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(v)]);
+    assert_eq!(first, written(1));
+    // Another write in between: a resend still answers its own version.
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg(&key)
+        .arg("v")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let later: redis::Value = call.query_async(&mut conn).await.unwrap();
     assert_eq!(
-        again,
-        redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(first[1])]),
-        "sent again: compared a second time, so it answered a conflict with its own value"
+        (again, later),
+        (written(1), written(1)),
+        "sent again: not answered as written, with the version it wrote"
     );
     let now = store
         .storage()
@@ -146,7 +179,7 @@ async fn redis_an_update_of_a_key_sent_again_is_answered_as_written() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(now.record.version, u64::try_from(first[1]).unwrap());
+    assert_eq!(now.record.version, 2);
     assert_eq!(now.record.data["n"], serde_json::json!(1));
     // Another call (another token) on the value it expected compares as
     // ever: a conflict.

@@ -166,8 +166,9 @@ impl Conn {
         // A node that does not have the script (a replica promoted since,
         // a restart, the importing node of a slot that moves, reached by
         // `ASK`) ran nothing: the call goes again with the script's source
-        // (`EVAL`), routed and redirected the same way, which leaves the
-        // script cached on the node that ran it.
+        // (`EVAL`), routed and redirected the same way, which caches the
+        // script on the node that ran it (one Redis may evict later: one
+        // more resend then).
         let mut sent = self.send(call, wait, false).await;
         let missing = match &sent {
             Err(e) => no_script(e),

@@ -49,7 +49,8 @@ impl DeviceRecords for RedisStorage {
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
             .arg(version)
             .arg(doc)
-            .arg(end_ms);
+            .arg(end_ms)
+            .arg(uuid::Uuid::new_v4());
         let swapped: i64 = self.run(&call, self.wait).await?;
         Ok(swapped == 1)
     }

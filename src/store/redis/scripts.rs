@@ -1,8 +1,9 @@
 //! The Lua scripts: each runs atomically on one hash slot (every key it
 //! names shares the session's tag), sent by SHA (`EVALSHA`), and sent
-//! again with its source (`EVAL`) to a node that answers `NOSCRIPT`. Their sources are the files of
-//! `lua/`, each with its keys, arguments and answers at its head; every
-//! one starts with `lua/lib.lua`, the functions they share.
+//! again with its source (`EVAL`) to a node that answers `NOSCRIPT`.
+//! Their sources are the files of `lua/`, each with its keys, arguments
+//! and answers at its head; every one starts with `lua/lib.lua`, the
+//! functions they share.
 //!
 //! A session's hash has the fields of [`hash`](super::hash) (the scripts
 //! name `v`, `r`, `ts`, `te`, `ip`, `loc` and `g`, and `d:` data fields
