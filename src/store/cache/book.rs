@@ -17,7 +17,7 @@ impl Shared {
                 let lag = lag_nanos(&self.config);
                 let age = match self.caught_up.load(Ordering::Acquire) {
                     Clock::NEVER => i64::MAX,
-                    at => Clock::stamp(Instant::now()).saturating_sub(at),
+                    at => Clock::now().saturating_sub(at),
                 };
                 let poll = i64::try_from(self.config.poll_interval.as_nanos()).unwrap_or(i64::MAX);
                 if age > lag.min(poll) / 2
@@ -44,7 +44,7 @@ impl Shared {
         let healthy = self.feed.get() == Some(&true)
             && match self.caught_up.load(Ordering::Acquire) {
                 Clock::NEVER => false,
-                at => Clock::stamp(Instant::now()).saturating_sub(at) <= lag.saturating_mul(2),
+                at => Clock::now().saturating_sub(at) <= lag.saturating_mul(2),
             };
         if !healthy {
             return false;

@@ -51,3 +51,20 @@ async fn a_failed_feed_is_not_waited_for() {
     assert!(loaded.is_ok(), "the load did not wait for a failed feed");
     assert_eq!(f.counted.round_trips(), trips + 1, "it went to the store");
 }
+
+/// The host is suspended for four lags after the feed caught up: the
+/// monotonic clock saw none of it, the cache's clock counts it, so the
+/// view is too old and the load goes to the store.
+#[tokio::test]
+async fn a_view_from_before_a_suspend_of_the_host_is_not_fresh() {
+    let f = filled().await;
+    assert!(f.cache.is_listening());
+    super::super::clock::tests::suspend(LAG * 4);
+    assert!(!f.cache.is_listening(), "a view from before the suspend");
+    let trips = f.counted.round_trips();
+    // A healthy feed is not waited for past twice the lag: no wait here.
+    let loaded = tokio::time::timeout(LAG / 2, f.load()).await;
+    assert!(loaded.is_ok(), "the load waited for a feed that lags");
+    assert_eq!(f.cache.hits(), 0, "served from memory after the suspend");
+    assert_eq!(f.counted.round_trips(), trips + 1, "it went to the store");
+}

@@ -172,8 +172,9 @@ pub(super) fn subscribe(store: PgStore, options: &FeedOptions) -> ChangeFeed {
 /// for 60 seconds after each.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
-/// A feed whose last successful heartbeat was sent longer ago than this has
-/// failed: its cache stops serving, forgets everything, and the feed
+/// A feed whose last successful heartbeat was sent longer ago than this (by
+/// the app's clock, or by the database's: the first stops while the host is
+/// suspended) has failed: its cache stops serving, forgets everything, and the feed
 /// registers again. With the cache's lag capped at 20 s
 /// (`cache::config::LAG_CEILING`), a cache serves at most 40 s after the
 /// heartbeat it relies on was sent, well within the 60 s the triggers log
@@ -188,6 +189,9 @@ struct Registration {
     sent: Instant,
     /// The value it left in `feed_heartbeat`.
     beat: i64,
+    /// The database's clock (milliseconds) read by the poll of that round:
+    /// what tells a suspend of the host, which `sent` does not count.
+    beat_clock: i64,
     /// When the server it registered on started (`Beat::started`).
     server: i64,
     /// The count of the log's gaps when it registered (`Beat::gaps`).
@@ -249,15 +253,19 @@ async fn round(
         None => registered.insert(Registration {
             sent: at,
             beat: i64::MIN,
+            beat_clock: read.clock(),
             server: read.started,
             gaps: read.gaps,
             files: read.files.clone(),
             waiting: session_writers(store).await?,
         }),
     };
+    // Against the clock of the last beat before this round's.
+    read.lapsed(r.beat_clock, HEARTBEAT_FOR)?;
     if let Some(beat) = beat {
         r.sent = at;
         r.beat = beat;
+        r.beat_clock = read.clock();
     }
     read.check(r.beat)?;
     if read.gaps != r.gaps {

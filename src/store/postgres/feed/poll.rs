@@ -5,6 +5,7 @@ use super::super::PgStorage as PgStore;
 use crate::store::error::Error;
 use crate::store::feed::Change;
 use sqlx::Row as _;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// The change feed's poll: what changed in transactions that the previous
@@ -31,7 +32,8 @@ const FEED: &str = "
     SELECT 3::int2, NULL, (SELECT last_value FROM axum_user_sessions.feed_heartbeat),
            pg_current_snapshot()::text, (extract(epoch FROM clock_timestamp()) * 1000)::int8,
            (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::int8,
-           (SELECT last_value * 2 + is_called::int FROM axum_user_sessions.feed_gaps),
+           (SELECT last_value % 4611686018427387904 * 2 + is_called::int
+              FROM axum_user_sessions.feed_gaps),
            concat_ws(':', pg_relation_filenode('axum_user_sessions.sessions'),
                      pg_relation_filenode('axum_user_sessions.tokens'),
                      pg_relation_filenode('axum_user_sessions.session_changes'),
@@ -103,7 +105,7 @@ pub(super) struct Beat {
     /// When the server started (microseconds since the epoch).
     pub(super) started: i64,
     /// How many beats found the heartbeat more than 40 s behind the clock
-    /// (`feed_gaps`, read as `last_value * 2 + is_called`: the first
+    /// (`feed_gaps`, read as `last_value` (modulo 2^62) `* 2 + is_called`: the first
     /// `nextval` after its owner restarted it moves only `is_called`):
     /// each follows a time in which writers may have skipped the log. A
     /// feed that sees it change has failed, whoever beat and whenever it
@@ -140,6 +142,30 @@ impl Beat {
             ));
         }
         Ok(())
+    }
+}
+
+impl Beat {
+    /// The database's clock at this poll (milliseconds since the epoch).
+    pub(super) fn clock(&self) -> i64 {
+        self.clock
+    }
+
+    /// Whether the database's clock moved less than `limit` since
+    /// `beat_clock`, its reading when this feed last beat. The app's
+    /// monotonic clock stops while its host is suspended, so a feed woken
+    /// from a suspend thinks it beat a moment ago, while the other
+    /// instances' collectors deleted log rows it never read: by the
+    /// database's clock it has not beaten for that long, and it fails (to
+    /// start over, as a feed whose beats stopped does).
+    pub(super) fn lapsed(&self, beat_clock: i64, limit: Duration) -> Result<(), Error> {
+        let limit = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+        match self.clock.saturating_sub(beat_clock) >= limit {
+            true => Err(Error::Timeout(Duration::from_millis(
+                u64::try_from(limit).unwrap_or(0),
+            ))),
+            false => Ok(()),
+        }
     }
 }
 
@@ -206,6 +232,24 @@ mod tests {
             "clock jump"
         );
         assert!(beat(now - 30_000).check(now - 30_000).is_ok());
+    }
+
+    #[test]
+    fn a_feed_whose_last_beat_is_old_by_the_databases_clock_fails() {
+        let limit = std::time::Duration::from_secs(20);
+        let at = |clock| Beat {
+            value: clock,
+            clock,
+            started: 0,
+            gaps: 1,
+            files: String::new(),
+        };
+        let beat = 1_000_000;
+        assert!(at(beat + 5_000).lapsed(beat, limit).is_ok());
+        assert!(at(beat + 19_999).lapsed(beat, limit).is_ok());
+        // Woken from a suspend of a minute: the app's clock saw none of it.
+        assert!(at(beat + 60_000).lapsed(beat, limit).is_err());
+        assert!(at(beat + 20_000).lapsed(beat, limit).is_err());
     }
 
     #[test]
