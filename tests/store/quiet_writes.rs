@@ -30,13 +30,18 @@ async fn one_connection_store(test_pool: &sqlx::PgPool) -> (PgStore, sqlx::PgPoo
 
 /// A live session made through the store, and the hash of its token.
 async fn new_session(store: &PgStore, start: OffsetDateTime) -> (Uuid, TokenHash) {
+    session_of_token(store, start, 7).await
+}
+
+/// A live session made through the store with the token hash `[n; 32]`.
+async fn session_of_token(store: &PgStore, start: OffsetDateTime, n: u8) -> (Uuid, TokenHash) {
     let id = axum_user_sessions::store::placement::session_id(Some("alice"));
     let mut r = SessionRecord::new(id, start);
     r.user_id = Some("alice".into());
     r.last_seen_at = start;
     r.expires_at = start + time::Duration::minutes(30);
     r.absolute_expires_at = start + time::Duration::days(1);
-    let token = TokenHash::from_bytes([7; 32]);
+    let token = TokenHash::from_bytes([n; 32]);
     store.create(&r, &token).await.unwrap();
     (id, token)
 }
@@ -179,4 +184,49 @@ async fn collect_after_follows_an_end_moved_back(pool: sqlx::PgPool) {
         1,
         "not collected"
     );
+}
+
+/// Rows with no `collect_after`, as 0.1 left them: garbage collection
+/// gives them one (a batch's worth before each batch) and then finds them
+/// through the index, instead of reading every such row again in every
+/// batch. The ended one is collected in the same batch; the live one
+/// keeps working.
+#[sqlx::test(migrations = false)]
+async fn rows_without_collect_after_get_one_from_garbage_collection(pool: sqlx::PgPool) {
+    let (store, pg) = one_connection_store(&pool).await;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let (live, token) = new_session(&store, now).await;
+    let (_ended, _) = session_of_token(&store, now - time::Duration::hours(3), 8).await;
+    let (endless, _) = session_of_token(&store, now, 9).await;
+    let as_0_1 =
+        "UPDATE axum_user_sessions.sessions SET collect_after = NULL, version = version + 1";
+    sqlx::query(as_0_1).execute(&pg).await.unwrap();
+    // And one that plain SQL made endless (no trigger checks an insert).
+    let endless_sql = "UPDATE axum_user_sessions.sessions
+                          SET expires_at = 'infinity', version = version + 1 WHERE id = $1";
+    let endless_sql = sqlx::query(endless_sql).bind(endless);
+    endless_sql.execute(&pg).await.unwrap();
+    let without = || async {
+        let sql = "SELECT count(*) FROM axum_user_sessions.sessions WHERE collect_after IS NULL";
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&pg)
+            .await
+            .unwrap()
+    };
+    assert_eq!(without().await, 3);
+
+    let horizon = now - time::Duration::days(7);
+    let deleted = store.gc_batch(now, horizon, 10).await.unwrap();
+    assert_eq!(deleted, 1, "the ended row is collected");
+    assert_eq!(
+        without().await,
+        1,
+        "only the endless row is left without one"
+    );
+    // Its idle end, 30 minutes on, plus as much slack.
+    let (_, collect_after) = version_and_collect_after(&pg, live).await;
+    assert_eq!(collect_after, now + time::Duration::hours(1));
+    let touch = Touch::new(now, now + time::Duration::minutes(30));
+    let loaded = store.load(Some(live), &token, &touch).await.unwrap();
+    assert!(loaded.is_some(), "the live row no longer loads");
 }

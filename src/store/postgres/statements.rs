@@ -92,18 +92,37 @@ pub(super) const STATS: &str = stats_query!("axum_user_sessions.sessions", "$1",
 /// The rows are `collectable!`'s: a live row's end (`live_end!`) at or
 /// before `$1`, or revoked before `$2`, found through
 /// `sessions_collect_after_idx` (migration `20261205003001_hot_touches`: a
-/// time at or after which the row may have ended, null on rows written
-/// before it) and `sessions_revoked_at_idx`.
+/// time at or after which the row may have ended) and
+/// `sessions_revoked_at_idx`. A row with no `collect_after` (written by
+/// 0.1, or by plain SQL) is found once [`FILL_COLLECT_AFTER`] gave it one.
 pub(super) const GC_BATCH: &str = concat!(
     "WITH doomed AS (
         SELECT id FROM axum_user_sessions.sessions
          WHERE ",
     live_end!(),
-    " <= $1 AND (collect_after <= $1 OR collect_after IS NULL) OR revoked_at < $2
+    " <= $1 AND collect_after <= $1 OR revoked_at < $2
          LIMIT $3 FOR UPDATE SKIP LOCKED
     )
     DELETE FROM axum_user_sessions.sessions s USING doomed WHERE s.id = doomed.id"
 );
+
+/// Gives at most `$1` rows with no `collect_after` one (rows 0.1 wrote,
+/// which no write of this version touched since, and rows inserted by
+/// plain SQL), skipping rows another statement holds: run before each
+/// [`GC_BATCH`], so that garbage collection finds them through the index
+/// instead of reading every such row again in every batch. It counts one
+/// more version, as the crate's writes do (a cache reloads the row once),
+/// and leaves out a row with an infinite time (which plain SQL may insert:
+/// the function would fail on it, and it never ends).
+pub(super) const FILL_COLLECT_AFTER: &str = "UPDATE axum_user_sessions.sessions
+       SET collect_after = axum_user_sessions.collect_after(persistent, expires_at,
+               absolute_expires_at, last_seen_at, NULL),
+           version = version + 1
+     WHERE id = ANY (ARRAY(
+        SELECT id FROM axum_user_sessions.sessions
+         WHERE collect_after IS NULL AND isfinite(expires_at)
+           AND isfinite(absolute_expires_at) AND isfinite(last_seen_at)
+         LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED))";
 
 /// Deletes up to 10,000 change-log rows of transactions below the horizon
 /// `$1` (an `xmin` a feed saw at least `HORIZON_AGE` ago: every one of

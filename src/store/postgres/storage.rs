@@ -95,10 +95,20 @@ sql::impl_sql_storage!(
                     now,
                     revoked_before,
                     limit,
-                } => sqlx::query(q::GC_BATCH)
-                    .bind(now)
-                    .bind(revoked_before)
-                    .bind(i64::from(limit)),
+                } => {
+                    // Up to ten batches' worth of rows without one, a
+                    // batch at a time.
+                    for _ in 0..10 {
+                        let fill = sqlx::query(q::FILL_COLLECT_AFTER).bind(i64::from(limit));
+                        if self.execute(fill).await? < u64::from(limit) {
+                            break;
+                        }
+                    }
+                    sqlx::query(q::GC_BATCH)
+                        .bind(now)
+                        .bind(revoked_before)
+                        .bind(i64::from(limit))
+                }
             };
             self.execute(query).await
         }
