@@ -159,27 +159,31 @@ async fn redis_an_update_of_a_key_sent_again_is_answered_as_written() {
     let (first, again) = twice(&mut conn, &call).await;
     let written = |v| redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(v)]);
     assert_eq!(first, written(1));
-    // Another write in between: a resend still answers its own version.
-    let _: i64 = redis::cmd("HINCRBY")
+    // Other writes in between (an update of another key by another call,
+    // a swap of the credentials): a resend still answers its own version.
+    let mut other = redis::cmd("EVAL");
+    other
+        .arg(UPDATE)
+        .arg(2)
         .arg(&key)
-        .arg("v")
-        .arg(1)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+        .arg(format!("{prefix}:nb"));
+    other.arg("d:m").arg("").arg("2").arg("token-2");
+    let (_, _) = twice(&mut conn, &other).await;
+    let storage = store.storage();
+    assert!(
+        storage
+            .swap_credentials(id, 0, &token(2), None)
+            .await
+            .unwrap()
+    );
     let later: redis::Value = call.query_async(&mut conn).await.unwrap();
     assert_eq!(
         (again, later),
         (written(1), written(1)),
         "sent again: not answered as written, with the version it wrote"
     );
-    let now = store
-        .storage()
-        .load(&Lookup::Id(id))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(now.record.version, 2);
+    let now = storage.load(&Lookup::Id(id)).await.unwrap().unwrap();
+    assert_eq!(now.record.data["m"], serde_json::json!(2));
     assert_eq!(now.record.data["n"], serde_json::json!(1));
     // Another call (another token) on the value it expected compares as
     // ever: a conflict.

@@ -6,9 +6,10 @@
 //! `ts` and `te` the activity (last seen, idle end, Unix nanoseconds),
 //! `ip` and `loc` the last IP and its place label, `g` the slot's
 //! generation when it was inserted (set by the scripts,
-//! [`not_before`](super::not_before)), `q` the token of the last
-//! `update_value` and the version it wrote (so that the same call sent
-//! again is not compared a second time; read by its script only), and
+//! [`not_before`](super::not_before)), `q` the tokens of the last
+//! `update_value` calls and the versions they wrote (so that the same
+//! call sent again is not compared a second time; read by the scripts
+//! only, kept by a swap), and
 //! `d:<key>` each key
 //! of the data (its JSON text, as `serde_json` writes it). The rest is
 //! `b` ([`codec`](super::codec)), which no script reads. The scripts

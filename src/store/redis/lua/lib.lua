@@ -33,3 +33,24 @@ local function index(key, id, at)
     redis.call('PEXPIREAT', key, at, 'GT')
   end
 end
+
+-- The version the call `token` wrote on `key`, if it is one of the last
+-- four calls that wrote it (its `q` field: `token:version` entries, newest
+-- first; a SWAP keeps it): a call sent again (a Cluster client resends
+-- after a connection drops) answers as its first try did. nil otherwise.
+local function written_by(key, token)
+  local kept = redis.call('HGET', key, 'q')
+  if not kept then return nil end
+  local at = string.find(' ' .. kept, ' ' .. token .. ':', 1, true)
+  if not at then return nil end
+  return string.match(kept, '^[^ ]+', at + #token + 1)
+end
+
+-- Records on `key` that the call `token` wrote `version`.
+local function wrote(key, token, version)
+  local entries = {token .. ':' .. version}
+  for e in string.gmatch(redis.call('HGET', key, 'q') or '', '%S+') do
+    if #entries < 4 then entries[#entries + 1] = e end
+  end
+  redis.call('HSET', key, 'q', table.concat(entries, ' '))
+end

@@ -17,9 +17,11 @@ if gs < gn and ARGV[2] ~= tostring(gn) then
   return 0
 end
 if v ~= ARGV[1] then return 0 end
+local calls = redis.call('HGET', KEYS[1], 'q')
 redis.call('DEL', KEYS[1])
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], 'g', gs)
+if calls then redis.call('HSET', KEYS[1], 'q', calls) end
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 if #KEYS >= 3 then index(KEYS[3], ARGV[4], ARGV[3]) end
 return 1

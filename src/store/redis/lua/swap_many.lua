@@ -16,9 +16,11 @@ for i = 3, #KEYS do
   if not v then out[i - 2] = -1
   elseif v ~= expected or gs < gn then out[i - 2] = 0
   else
+    local calls = redis.call('HGET', key, 'q')
     redis.call('DEL', key)
     for j = first, a - 1, 2 do redis.call('HSET', key, ARGV[j], ARGV[j + 1]) end
     redis.call('HSET', key, 'g', gs)
+    if calls then redis.call('HSET', key, 'q', calls) end
     redis.call('PEXPIREAT', key, at)
     index(KEYS[2], id, at)
     out[i - 2] = 1
