@@ -10,7 +10,7 @@
 use super::error::Error;
 use super::report::{AppliedMigration, MigrationReport};
 use super::session_store::SessionProtocol;
-use sqlx::migrate::{Migrate as SqlxMigrate, Migrator};
+use sqlx::migrate::{Migrate as SqlxMigrate, MigrateError, Migrator};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -92,6 +92,10 @@ pub(crate) fn sqlite() -> Migrations {
     Migrations::split(sqlite_all(), 20261123000003, "_since_0_1")
 }
 
+/// How many times [`run`] goes on after a migration another process applied
+/// under it: at most once per migration.
+const RACES_RETRIED: usize = 64;
+
 /// Runs `migrations` on `pool` and reports which migrations it applied.
 #[cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
 pub(crate) async fn run<DB>(
@@ -105,8 +109,28 @@ where
     // Each step on a connection of its own, given back before the next, so
     // that a pool of one connection works too.
     let before = applied(migrations, &mut *pool.acquire().await?).await?;
-    migrations.released.run(pool).await?;
-    migrations.later.run(pool).await?;
+    let mut raced = 0;
+    loop {
+        let ran = match migrations.released.run(pool).await {
+            Ok(()) => migrations.later.run(pool).await,
+            failed => failed,
+        };
+        match ran {
+            // Another process applied this migration between this run's
+            // listing and its turn to write (SQLite's migrator takes no
+            // lock, so two processes starting at once both try it): the
+            // next run lists it as applied and goes on from there.
+            Err(MigrateError::ExecuteMigration(_, version))
+                if raced < RACES_RETRIED
+                    && applied(migrations, &mut *pool.acquire().await?)
+                        .await?
+                        .contains(&version) =>
+            {
+                raced += 1;
+            }
+            ran => break ran?,
+        }
+    }
     let after = applied(migrations, &mut *pool.acquire().await?).await?;
     let newly_applied = [&migrations.released, &migrations.later]
         .into_iter()

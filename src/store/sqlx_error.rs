@@ -31,12 +31,15 @@ fn kind(err: &sqlx::Error) -> Kind {
             let code = db.code();
             let code = code.as_deref().unwrap_or_default();
             if let Some(primary) = sqlite_primary(code)
-                && matches!(primary, 5 | 6 | 10 | 13)
+                && (matches!(primary, 5 | 6 | 7 | 9 | 10 | 13 | 14 | 15) || code == "1032")
             {
-                // SQLITE_BUSY, _LOCKED, _IOERR, _FULL, in any of their
-                // extended forms (BUSY_SNAPSHOT is 517): the database is
-                // not there for this write now (`503`), as Postgres'
-                // classes 53 and 57 are.
+                // SQLITE_BUSY, _LOCKED, _NOMEM, _INTERRUPT, _IOERR, _FULL,
+                // _CANTOPEN (a directory missing or unmounted, no file
+                // handle left), _PROTOCOL, in any of their extended forms
+                // (BUSY_SNAPSHOT is 517), and READONLY_DBMOVED (the file
+                // replaced under an open connection): the database is not
+                // there for this call now (`503`), as Postgres' classes 53
+                // and 57 are.
                 return Kind::Unavailable;
             }
             match code {
@@ -57,7 +60,10 @@ fn kind(err: &sqlx::Error) -> Kind {
                 "25006" | "55P03" => Kind::Unavailable,
                 // undefined_table, invalid_schema_name; SQLite names it.
                 "42P01" | "3F000" => Kind::MissingSchema,
+                // undefined_column: code newer than the schema it runs on.
+                "42703" => Kind::MissingSchema,
                 _ if db.message().starts_with("no such table") => Kind::MissingSchema,
+                _ if db.message().starts_with("no such column") => Kind::MissingSchema,
                 // invalid_sql_statement_name, duplicate_prepared_statement.
                 "26000" | "42P05" => Kind::Misconfigured(PGBOUNCER_HINT),
                 // unique_violation; SQLite's SQLITE_CONSTRAINT_PRIMARYKEY
@@ -110,7 +116,9 @@ impl Error {
 /// anew, to whichever server is the primary now.
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn spoils_connection(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("25006"))
+    // SQLite's READONLY_DBMOVED: the file under the connection was moved
+    // or replaced (a restored backup); a new connection opens the new one.
+    matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("25006" | "1032")))
 }
 
 impl Error {

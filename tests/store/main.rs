@@ -36,6 +36,7 @@ mod redis_resend;
 mod redis_round_trips;
 #[cfg(feature = "redis")]
 mod redis_scans;
+mod sqlite_turns;
 mod statements;
 mod storage;
 mod store_api;

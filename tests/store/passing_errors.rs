@@ -106,3 +106,31 @@ async fn a_demoted_connection_is_not_lent_again(pool: sqlx::PgPool) {
             .unwrap();
     }
 }
+
+/// A SQLite file that cannot be opened (its directory gone or unmounted,
+/// no file handle left) is an outage, `503`, not a `500`.
+#[tokio::test]
+async fn sqlite_a_file_that_cannot_be_opened_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("gone/sessions.db"));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new().connect_lazy_with(options);
+    let store = axum_user_sessions::SqliteStore::new(pool);
+    let err = store.get(Uuid::new_v4()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+/// A schema older than the code that reads it (a column it lacks) asks to
+/// migrate: the missing-schema answer, not a `500` with no hint.
+#[tokio::test]
+async fn sqlite_a_schema_without_a_column_is_a_missing_schema() {
+    let b = common::Backend::sqlite().await;
+    let db = b.sqlite.clone().unwrap();
+    let drop = "ALTER TABLE aus_sessions DROP COLUMN location";
+    sqlx::query(drop).execute(&db).await.unwrap();
+    let err = b.store.get(Uuid::new_v4()).await.unwrap_err();
+    assert!(
+        matches!(err, axum_user_sessions::store::Error::MissingSchema(_)),
+        "{err:?}"
+    );
+}

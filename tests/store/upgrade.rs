@@ -251,3 +251,42 @@ async fn pg_a_row_holding_infinity_is_brought_into_range(pool: sqlx::PgPool) {
     let admin = SessionAdmin::new(store);
     assert!(admin.list_user("forever").await.unwrap().is_empty());
 }
+
+/// Two processes migrating one SQLite file at once (workers starting
+/// together, the command line beside the app): SQLite's migrator takes no
+/// lock, so both tried the first migration and the second failed on what
+/// the first had made. Each now goes on past a migration the other applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_processes_migrating_one_file_at_once_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let file = dir.path().join(format!("app-{round}.db"));
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = || {
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options.clone())
+        };
+        let (a, b) = (pool(), pool());
+        let (ra, rb) = tokio::join!(
+            axum_user_sessions::migrate(&a),
+            axum_user_sessions::migrate(&b)
+        );
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let all = axum_user_sessions::SqliteStore::migrator().iter().count();
+        assert_eq!((ra.total_applied, rb.total_applied), (all, all));
+        // Between them they applied every migration (each report lists
+        // what was applied between its reads before and after, the other's
+        // included).
+        let mut versions: Vec<i64> = [&ra, &rb]
+            .iter()
+            .flat_map(|r| r.newly_applied.iter().map(|m| m.version))
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        assert_eq!(versions.len(), all);
+    }
+}

@@ -10,7 +10,10 @@ use time::OffsetDateTime;
 
 /// A time as stored: Unix microseconds.
 pub(super) fn ts(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
+    // Saturating: past what i64 holds (only with `time`'s `large-dates`),
+    // as far as it goes, never wrapped to the other end.
+    let micros = t.unix_timestamp_nanos() / 1_000;
+    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
 }
 
 fn from_ts(micros: i64) -> Result<OffsetDateTime, Error> {

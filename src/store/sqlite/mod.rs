@@ -20,6 +20,7 @@ use tx::WriteTx;
 
 mod devices;
 mod encoding;
+mod gate;
 mod settle;
 mod statements;
 mod storage;

@@ -20,6 +20,7 @@ use crate::store::siblings;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, Executor as _, Sqlite, SqliteConnection, SqlitePool};
 use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// A pooled connection running a write (one statement, or a transaction).
 pub(super) struct Writing {
@@ -31,16 +32,22 @@ pub(super) struct Writing {
     /// What runs now may land once its caller is gone: dropped, the caches
     /// are told once it ended.
     pub(super) may_land: bool,
+    /// This process's turn to write on the database ([`gate`](super::gate)),
+    /// held until the write ended.
+    turn: Option<OwnedSemaphorePermit>,
 }
 
 impl Writing {
-    /// A connection from `pool` for a write on `database`.
+    /// A connection from `pool` for a write on `database`, once the writes
+    /// of this process before it are done.
     pub(super) async fn acquire(pool: &SqlitePool, database: &Arc<str>) -> Result<Self, Error> {
+        let turn = super::gate::turn(database).await?;
         Ok(Self {
             conn: Some(pool.acquire().await?),
             database: database.clone(),
             open: false,
             may_land: false,
+            turn: Some(turn),
         })
     }
 
@@ -62,6 +69,9 @@ impl Writing {
 impl Drop for Writing {
     fn drop(&mut self) {
         let (open, may_land) = (self.open, self.may_land);
+        // The next write's turn comes once this one ended: at once, or
+        // when the statement in progress did.
+        let turn = self.turn.take();
         let Some(mut conn) = self.conn.take().filter(|_| open || may_land) else {
             return;
         };
@@ -85,6 +95,7 @@ impl Drop for Writing {
                 conn.close_on_drop();
             }
             told(&database, may_land);
+            drop(turn);
         });
     }
 }
