@@ -111,20 +111,37 @@ where
     let before = applied(migrations, &mut *pool.acquire().await?).await?;
     let mut raced = 0;
     loop {
-        let ran = match migrations.released.run(pool).await {
-            Ok(()) => migrations.later.run(pool).await,
+        let mut conn = pool.acquire().await?;
+        // `run_direct`: `run` on a borrowed connection, which sqlx offers
+        // under this name for generic callers (its `Acquire` bound cannot
+        // be met for every lifetime).
+        let ran = match migrations
+            .released
+            .run_direct(None, &mut *conn, false)
+            .await
+        {
+            Ok(()) => migrations.later.run_direct(None, &mut *conn, false).await,
             failed => failed,
         };
+        if ran.is_err() {
+            // A failed run returns without unlocking: on Postgres the
+            // migrators' advisory lock stays with the connection's session,
+            // and every later run on another connection (the app trying
+            // again) would wait for it for ever. Closed, it lets go.
+            conn.close_on_drop();
+        }
+        drop(conn);
         match ran {
             // Another process applied this migration between this run's
             // listing and its turn to write (SQLite's migrator takes no
             // lock, so two processes starting at once both try it): the
             // next run lists it as applied and goes on from there.
-            Err(MigrateError::ExecuteMigration(_, version))
-                if raced < RACES_RETRIED
-                    && applied(migrations, &mut *pool.acquire().await?)
-                        .await?
-                        .contains(&version) =>
+            // (Postgres takes an advisory lock, which a failed run leaves
+            // held on its pooled connection: not asked again there.)
+            Err(MigrateError::ExecuteMigration(ref failed, version))
+                if DB::NAME == "SQLite"
+                    && raced < RACES_RETRIED
+                    && listed_after(migrations, pool, version, failed).await =>
             {
                 raced += 1;
             }
@@ -144,6 +161,28 @@ where
         after.last().copied(),
         after.len(),
     ))
+}
+
+/// Whether `version`, whose run failed with `failed`, is listed as applied
+/// now (by another process). A failure to list answers no: the run's own
+/// error is the one to report.
+async fn listed_after<DB>(
+    migrations: &Migrations, pool: &sqlx::Pool<DB>, version: i64, failed: &sqlx::Error,
+) -> bool
+where
+    DB: sqlx::Database,
+    DB::Connection: SqlxMigrate,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let Ok(mut conn) = pool.acquire().await else {
+        return false;
+    };
+    let listed = applied(migrations, &mut conn).await;
+    let found = listed.is_ok_and(|v| v.contains(&version));
+    if found {
+        tracing::debug!(version, error = %failed, "another process applied this migration meanwhile");
+    }
+    found
 }
 
 /// The versions applied so far, read under the migrators' lock (creating

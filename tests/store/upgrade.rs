@@ -290,3 +290,27 @@ async fn sqlite_two_processes_migrating_one_file_at_once_both_succeed() {
         assert_eq!(versions.len(), all);
     }
 }
+
+/// A Postgres migration that fails answers its error and leaves no lock
+/// behind. (A failed run returned without unlocking, so the connection it
+/// gave back to the pool held the migrators' advisory lock, and the next
+/// run on another connection, the app trying again, waited for ever.)
+#[sqlx::test(migrations = false)]
+async fn pg_a_migration_that_fails_leaves_no_lock_behind(pool: sqlx::PgPool) {
+    let clash =
+        "CREATE SCHEMA axum_user_sessions; CREATE TABLE axum_user_sessions.sessions (x int)";
+    sqlx::raw_sql(clash).execute(&pool).await.unwrap();
+    let ran = axum_user_sessions::migrate(&pool).await;
+    assert!(
+        matches!(ran, Err(axum_user_sessions::store::Error::Migrate(_))),
+        "{ran:?}"
+    );
+    let held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let released = crate::common::eventually(std::time::Duration::from_secs(10), || async {
+        let n: i64 = sqlx::query_scalar(held).fetch_one(&pool).await.unwrap();
+        (n == 0).then_some(())
+    })
+    .await;
+    assert!(released.is_some(), "the migrators' lock is still held");
+}

@@ -33,9 +33,11 @@ pub(crate) fn columns(devices: &UserDevices) -> Result<(String, Option<i64>, Opt
 
 /// `impl DeviceRecords for $storage` on table `$table`, with the dialect's
 /// placeholders `$p` (`$1` or `?1` …) and query type `$query`; the storage
-/// has `one` (runs one statement) as the SQL stores do.
+/// has `one` (runs one statement) as the SQL stores do, and `$write`, the
+/// method that runs one statement that writes (on SQLite, in this
+/// process's turn: `sqlite/gate.rs`).
 macro_rules! impl_device_records {
-    ($storage:ty, query = $query:ident, table = $table:literal,
+    ($storage:ty, query = $query:ident, write = $write:ident, table = $table:literal,
      p = [$p1:literal, $p2:literal, $p3:literal, $p4:literal, $p5:literal, $p6:literal]) => {
         #[async_trait::async_trait]
         impl $crate::store::devices::DeviceRecords for $storage {
@@ -109,7 +111,7 @@ macro_rules! impl_device_records {
                     Some(v) => query.bind(i64::try_from(v).unwrap_or(i64::MAX)),
                 };
                 let changed = self
-                    .one(query, |q, c| {
+                    .$write(query, |q, c| {
                         Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) })
                     })
                     .await?;
@@ -144,7 +146,7 @@ macro_rules! impl_device_records {
                     .bind($crate::store::sql::devices::micros(now))
                     .bind($crate::store::sql::devices::micros(failed_before))
                     .bind(i64::from(limit));
-                self.one(query, |q, c| {
+                self.$write(query, |q, c| {
                     Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) })
                 })
                 .await

@@ -135,6 +135,7 @@ impl SqliteStorage {
         let mut w = Writing::acquire(&self.pool, &self.database).await?;
         w.may_land = true;
         let out = run(query, w.conn()?).await;
+        let out = out.map_err(|e| w.spoiled_by(e));
         w.finish();
         Ok(out?)
     }

@@ -59,6 +59,18 @@ impl Writing {
         }
     }
 
+    /// Closes the connection when it is dropped if `err` spoils it (a file
+    /// replaced under it: `spoils_connection`), rather than lend it again.
+    /// Passes `err` on.
+    pub(super) fn spoiled_by(&mut self, err: sqlx::Error) -> sqlx::Error {
+        if crate::store::sqlx_error::spoils_connection(&err)
+            && let Some(conn) = self.conn.as_mut()
+        {
+            conn.close_on_drop();
+        }
+        err
+    }
+
     /// The write is over (landed or failed, its caller told): the
     /// connection goes back to the pool.
     pub(super) fn finish(mut self) {

@@ -32,6 +32,7 @@ impl WriteTx {
         let begun = w.conn()?.execute("BEGIN IMMEDIATE").await;
         if let Err(e) = begun {
             // Nothing began: nothing to roll back.
+            let e = w.spoiled_by(e);
             w.finish();
             return Err(e.into());
         }
@@ -40,7 +41,8 @@ impl WriteTx {
 
     pub(super) async fn commit(mut self) -> Result<(), Error> {
         self.0.may_land = true;
-        self.0.conn()?.execute("COMMIT").await?;
+        let committed = self.0.conn()?.execute("COMMIT").await;
+        committed.map_err(|e| self.0.spoiled_by(e))?;
         self.0.finish();
         Ok(())
     }
@@ -52,7 +54,8 @@ impl WriteTx {
 
     /// Runs a statement: how many rows it changed.
     pub(super) async fn run(&mut self, query: Query<'_>) -> Result<u64, Error> {
-        Ok(query.execute(self.0.conn()?).await?.rows_affected())
+        let done = query.execute(self.0.conn()?).await;
+        Ok(done.map_err(|e| self.0.spoiled_by(e))?.rows_affected())
     }
 
     /// Deletes session `id` and its tokens: how many sessions (0 or 1).
