@@ -113,8 +113,9 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Self::MissingSchema(_) => Some(
-                "the session tables are missing: call `axum_user_sessions::migrate(&pool)` at \
-                 startup (or run `axum-user-sessions migrate`) before serving requests",
+                "the session tables are missing or older than this version: call \
+                 `axum_user_sessions::migrate(&pool)` at startup (or run `axum-user-sessions \
+                 migrate`) before serving requests",
             ),
             Self::Misconfigured { hint, .. } => Some(hint),
             _ => None,

@@ -123,11 +123,13 @@ where
             Ok(()) => migrations.later.run_direct(None, &mut *conn, false).await,
             failed => failed,
         };
-        if ran.is_err() {
+        if ran.is_err() && DB::NAME != "SQLite" {
             // A failed run returns without unlocking: on Postgres the
             // migrators' advisory lock stays with the connection's session,
             // and every later run on another connection (the app trying
             // again) would wait for it for ever. Closed, it lets go.
+            // (SQLite's migrator takes no lock, and closing the only
+            // connection of `sqlite::memory:` would lose the database.)
             conn.close_on_drop();
         }
         drop(conn);
@@ -136,8 +138,8 @@ where
             // listing and its turn to write (SQLite's migrator takes no
             // lock, so two processes starting at once both try it): the
             // next run lists it as applied and goes on from there.
-            // (Postgres takes an advisory lock, which a failed run leaves
-            // held on its pooled connection: not asked again there.)
+            // (Postgres' migrators take turns under an advisory lock, so
+            // no run races another there.)
             Err(MigrateError::ExecuteMigration(ref failed, version))
                 if DB::NAME == "SQLite"
                     && raced < RACES_RETRIED

@@ -7,7 +7,6 @@ use crate::store::error::Error;
 crate::store::sql::devices::impl_device_records!(
     PgStorage,
     query = Query,
-    write = one,
     table = "axum_user_sessions.user_devices",
     p = ["$1", "$2", "$3", "$4", "$5", "$6"]
 );

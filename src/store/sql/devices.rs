@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 
 /// `t` in microseconds since 1970, as the table keeps it.
 pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+    let micros = t.unix_timestamp_nanos() / 1_000;
+    i64::try_from(micros).unwrap_or(if micros < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// A row's version and document.
@@ -33,11 +34,10 @@ pub(crate) fn columns(devices: &UserDevices) -> Result<(String, Option<i64>, Opt
 
 /// `impl DeviceRecords for $storage` on table `$table`, with the dialect's
 /// placeholders `$p` (`$1` or `?1` …) and query type `$query`; the storage
-/// has `one` (runs one statement) as the SQL stores do, and `$write`, the
-/// method that runs one statement that writes (on SQLite, in this
-/// process's turn: `sqlite/gate.rs`).
+/// has `one` (runs one statement) and `one_write` (one that writes: on
+/// SQLite, in this process's turn, `sqlite/gate.rs`) as the SQL stores do.
 macro_rules! impl_device_records {
-    ($storage:ty, query = $query:ident, write = $write:ident, table = $table:literal,
+    ($storage:ty, query = $query:ident, table = $table:literal,
      p = [$p1:literal, $p2:literal, $p3:literal, $p4:literal, $p5:literal, $p6:literal]) => {
         #[async_trait::async_trait]
         impl $crate::store::devices::DeviceRecords for $storage {
@@ -111,7 +111,7 @@ macro_rules! impl_device_records {
                     Some(v) => query.bind(i64::try_from(v).unwrap_or(i64::MAX)),
                 };
                 let changed = self
-                    .$write(query, |q, c| {
+                    .one_write(query, |q, c| {
                         Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) })
                     })
                     .await?;
@@ -146,7 +146,7 @@ macro_rules! impl_device_records {
                     .bind($crate::store::sql::devices::micros(now))
                     .bind($crate::store::sql::devices::micros(failed_before))
                     .bind(i64::from(limit));
-                self.$write(query, |q, c| {
+                self.one_write(query, |q, c| {
                     Box::pin(async move { Ok(q.execute(c).await?.rows_affected()) })
                 })
                 .await

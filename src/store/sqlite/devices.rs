@@ -7,7 +7,6 @@ use crate::store::error::Error;
 crate::store::sql::devices::impl_device_records!(
     SqliteStorage,
     query = Query,
-    write = one_write,
     table = "aus_user_devices",
     p = ["?1", "?2", "?3", "?4", "?5", "?6"]
 );

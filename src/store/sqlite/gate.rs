@@ -6,9 +6,11 @@
 //! tries again, not in turn. Garbage collection's batches, one right after
 //! the other, took the lock back each time before a request's write woke
 //! up, and that write failed after the busy timeout (`503`). Queued here,
-//! a write waits for the writes of this process before it, one batch at a
-//! most, and holds no pooled connection while it waits, so reads go on.
-//! (Writers in other processes still meet SQLite's busy handler.)
+//! a store write waits for the store writes of this process before it, one
+//! batch at most, and holds no pooled connection while it waits, so reads
+//! go on. (Writes that do not go through the store, such as migrations,
+//! the tower-sessions import and the app's own on the pool, and writers in
+//! other processes, still meet SQLite's busy handler.)
 
 use crate::store::error::Error;
 use std::collections::HashMap;

@@ -108,7 +108,8 @@ impl WriteTx {
             .bind(expires)
             .bind(ip)
             .fetch_one(self.0.conn()?)
-            .await?;
+            .await
+            .map_err(|e| self.0.spoiled_by(e))?;
         u64::try_from(v).map_err(|_| Error::Corrupt("negative version"))
     }
 
