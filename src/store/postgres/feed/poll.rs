@@ -143,9 +143,7 @@ impl Beat {
         }
         Ok(())
     }
-}
 
-impl Beat {
     /// The database's clock at this poll (milliseconds since the epoch).
     pub(super) fn clock(&self) -> i64 {
         self.clock
@@ -159,11 +157,9 @@ impl Beat {
     /// database's clock it has not beaten for that long, and it fails (to
     /// start over, as a feed whose beats stopped does).
     pub(super) fn lapsed(&self, beat_clock: i64, limit: Duration) -> Result<(), Error> {
-        let limit = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
-        match self.clock.saturating_sub(beat_clock) >= limit {
-            true => Err(Error::Timeout(Duration::from_millis(
-                u64::try_from(limit).unwrap_or(0),
-            ))),
+        let millis = i64::try_from(limit.as_millis()).unwrap_or(i64::MAX);
+        match self.clock.saturating_sub(beat_clock) >= millis {
+            true => Err(Error::Timeout(limit)),
             false => Ok(()),
         }
     }
